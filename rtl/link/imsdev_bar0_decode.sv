@@ -1,0 +1,114 @@
+// BAR0 region decoder: routes each DWORD access of the internal MMIO bus to the block that owns its
+// region (generated CSR block, MSI-X table, MSI-X PBA, per-queue IMS tables). Offsets inside BAR0 that
+// no block owns read as zero and ignore writes, so a driver probing a hole gets a defined answer.
+// Region bases and sizes come from the generated register map package.
+`default_nettype none
+
+module imsdev_bar0_decode #(
+    parameter int OFF_W      = 19,
+    parameter int CSR_BASE   = 'h0,
+    parameter int CSR_SIZE   = 'h1000,
+    parameter int TBL_BASE   = 'h20000,
+    parameter int TBL_SIZE   = 'h8000,
+    parameter int PBA_BASE   = 'h28000,
+    parameter int PBA_SIZE   = 'h1000,
+    parameter int IMS_BASE   = 'h40000,
+    parameter int IMS_SIZE   = 'h40000
+) (
+    input  wire logic             clk,
+    input  wire logic             rst,
+
+    input  wire logic             req_valid,
+    output      logic             req_ready,
+    input  wire logic             req_write,
+    input  wire logic [OFF_W-1:2] req_addr,
+    input  wire logic [31:0]      req_wdata,
+    input  wire logic [3:0]       req_be,
+    output      logic             rsp_valid,
+    output      logic [31:0]      rsp_rdata,
+
+    // Targets share the request fields; each has its own valid/ready and response. *_off is the DWORD
+    // offset inside the target's region.
+    output      logic             csr_valid,
+    input  wire logic             csr_ready,
+    input  wire logic             csr_rsp_valid,
+    input  wire logic [31:0]      csr_rsp_rdata,
+
+    output      logic             msix_valid,
+    output      logic             msix_pba,
+    input  wire logic             msix_ready,
+    input  wire logic             msix_rsp_valid,
+    input  wire logic [31:0]      msix_rsp_rdata,
+
+    output      logic             ims_valid,
+    input  wire logic             ims_ready,
+    input  wire logic             ims_rsp_valid,
+    input  wire logic [31:0]      ims_rsp_rdata,
+
+    output      logic [OFF_W-1:2] tgt_off,
+    output      logic             tgt_write,
+    output      logic [31:0]      tgt_wdata,
+    output      logic [3:0]       tgt_be
+);
+    initial begin
+        if (CSR_BASE % 4096 != 0 || TBL_BASE % 4096 != 0 || PBA_BASE % 4096 != 0 || IMS_BASE % 4096 != 0)
+            $fatal(1, "imsdev_bar0_decode: every region must start on a 4 KiB page (MSI-X structures may not share a page with other registers)");
+        if (IMS_BASE + IMS_SIZE > (1 << OFF_W) || PBA_BASE + PBA_SIZE > (1 << OFF_W) || TBL_BASE + TBL_SIZE > (1 << OFF_W))
+            $fatal(1, "imsdev_bar0_decode: a region does not fit in BAR0");
+    end
+
+    localparam int AW = OFF_W;
+    wire [AW-1:0] byte_addr = {req_addr, 2'b00};
+
+    function automatic logic in_region(input logic [AW-1:0] a, input int base, input int size);
+        return 32'(a) >= base && 32'(a) < base + size;
+    endfunction
+
+    wire hit_csr = in_region(byte_addr, CSR_BASE, CSR_SIZE);
+    wire hit_tbl = in_region(byte_addr, TBL_BASE, TBL_SIZE);
+    wire hit_pba = in_region(byte_addr, PBA_BASE, PBA_SIZE);
+    wire hit_ims = in_region(byte_addr, IMS_BASE, IMS_SIZE);
+    wire hit_none = !(hit_csr || hit_tbl || hit_pba || hit_ims);
+
+    logic [AW-1:0] base;
+    always_comb begin
+        base = '0;
+        if (hit_tbl) base = AW'(TBL_BASE);
+        if (hit_pba) base = AW'(PBA_BASE);
+        if (hit_ims) base = AW'(IMS_BASE);
+        if (hit_csr) base = AW'(CSR_BASE);
+    end
+    wire [AW-1:0] off_bytes = byte_addr - base;
+
+    assign tgt_off   = off_bytes[AW-1:2];
+    assign tgt_write = req_write;
+    assign tgt_wdata = req_wdata;
+    assign tgt_be    = req_be;
+
+    assign csr_valid  = req_valid && hit_csr;
+    assign msix_valid = req_valid && (hit_tbl || hit_pba);
+    assign msix_pba   = hit_pba;
+    assign ims_valid  = req_valid && hit_ims;
+
+    always_comb begin
+        req_ready = 1'b1;   // holes accept at once
+        if (hit_csr) req_ready = csr_ready;
+        if (hit_tbl || hit_pba) req_ready = msix_ready;
+        if (hit_ims) req_ready = ims_ready;
+    end
+
+    // A hole answers on the next cycle with zero.
+    logic hole_rsp_q;
+    always_ff @(posedge clk) begin
+        if (rst) hole_rsp_q <= 1'b0;
+        else     hole_rsp_q <= req_valid && hit_none;
+    end
+
+    // Only one request is outstanding, so at most one target answers in a cycle.
+    assign rsp_valid = hole_rsp_q || csr_rsp_valid || msix_rsp_valid || ims_rsp_valid;
+    assign rsp_rdata = (csr_rsp_valid  ? csr_rsp_rdata  : 32'd0)
+                     | (msix_rsp_valid ? msix_rsp_rdata : 32'd0)
+                     | (ims_rsp_valid  ? ims_rsp_rdata  : 32'd0);
+endmodule
+
+`default_nettype wire

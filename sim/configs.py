@@ -1,0 +1,39 @@
+"""RTL build configurations of the device (parameter sets of `imsdev_top`).
+
+Each configuration is built once by Verilator and every test that runs on it reuses that build.
+`default` looks like real hardware (8 WQs, 2048 IMS entries in total, a full-size MSI-X table);
+`small` is the other corner (one WQ, few IMS entries, the 9 MSI-X vectors of a DSA-class device,
+a narrower data path) so that nothing works only at one size.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def num_wq(self) -> int:
+        return self.params["NUM_WQ"]
+
+    @property
+    def msix_vectors(self) -> int:
+        return self.params["MSIX_VECTORS"]
+
+    @property
+    def ims_per_wq(self) -> int:
+        return self.params["IMS_PER_WQ"]
+
+    @property
+    def data_w(self) -> int:
+        return self.params["DATA_W"]
+
+
+CONFIGS = {
+    c.name: c
+    for c in (
+        Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256)),
+        Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128)),
+    )
+}

@@ -1,0 +1,44 @@
+"""The simulation regression as pytest items: one per (testplan entry, configuration, platform).
+
+Filters: -k / TEST (module name part), CONFIG, PLATFORM, TESTCASE (one cocotb test), SEED (replay).
+The RTL must already be built (`make sim` builds before it runs this file).
+"""
+import json
+import os
+
+import pytest
+
+import simlib
+from testplan import TESTPLAN
+
+
+def _items():
+    only_cfg = os.environ.get("CONFIG") or None
+    only_plat = os.environ.get("PLATFORM") or None
+    for entry in TESTPLAN:
+        for cfg in entry.configs:
+            if only_cfg and cfg != only_cfg:
+                continue
+            for plat in entry.platforms:
+                if only_plat and plat and plat != only_plat:
+                    continue
+                short = entry.module.rsplit(".", 1)[-1]
+                yield pytest.param(entry.module, cfg, plat, id=f"{short}-{cfg}" + (f"-{plat}" if plat else ""))
+
+
+@pytest.mark.parametrize("module,cfg_name,platform", list(_items()))
+def test_sim(module, cfg_name, platform):
+    seed = int(os.environ["SEED"]) if os.environ.get("SEED") else None
+    waves = os.environ.get("WAVES", "0") not in ("", "0")
+    cfg = simlib.config(cfg_name)
+    seed, cases, log_dir = simlib.run(module, cfg, seed=seed, testcase=os.environ.get("TESTCASE") or None,
+                                      platform=platform, waves=waves)
+    (log_dir / "summary.json").write_text(json.dumps({
+        "name": log_dir.name, "module": module, "config": cfg_name, "platform": platform, "seed": seed,
+        "log_dir": str(log_dir.relative_to(simlib.ROOT)),
+        "cases": [c.__dict__ for c in cases],
+    }))
+    print(f"{module} on {cfg_name}{'/' + platform if platform else ''}: seed {seed}, log {log_dir}/sim.log")
+    assert cases, f"{module}: no cocotb test ran (seed {seed})"
+    failed = [c for c in cases if not c.passed]
+    assert not failed, f"{module} seed {seed}: " + "; ".join(f"{c.name}: {c.message[:200]}" for c in failed)
