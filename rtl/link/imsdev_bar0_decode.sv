@@ -6,14 +6,14 @@
 
 module imsdev_bar0_decode #(
     parameter int OFF_W      = 19,
-    parameter int CSR_BASE   = 'h0,
-    parameter int CSR_SIZE   = 'h1000,
-    parameter int TBL_BASE   = 'h20000,
-    parameter int TBL_SIZE   = 'h8000,
-    parameter int PBA_BASE   = 'h28000,
-    parameter int PBA_SIZE   = 'h1000,
-    parameter int IMS_BASE   = 'h40000,
-    parameter int IMS_SIZE   = 'h40000
+    parameter int unsigned CSR_BASE   = 'h0,
+    parameter int unsigned CSR_SIZE   = 'h1000,
+    parameter int unsigned TBL_BASE   = 'h20000,
+    parameter int unsigned TBL_SIZE   = 'h8000,
+    parameter int unsigned PBA_BASE   = 'h28000,
+    parameter int unsigned PBA_SIZE   = 'h1000,
+    parameter int unsigned IMS_BASE   = 'h40000,
+    parameter int unsigned IMS_SIZE   = 'h40000
 ) (
     input  wire logic             clk,
     input  wire logic             rst,
@@ -45,6 +45,12 @@ module imsdev_bar0_decode #(
     input  wire logic             ims_rsp_valid,
     input  wire logic [31:0]      ims_rsp_rdata,
 
+    // A dropped write: PARTIAL (byte enables not all set in the MSI-X table / IMS, where only whole
+    // DWORDs are defined) or RO_WRITE (the PBA). Pulses with the code of imsdev_map_pkg::MMIO_ERR_*.
+    output      logic             err_valid,
+    output      logic [7:0]       err_code,
+    output      logic [OFF_W-1:0] err_addr,
+
     output      logic [OFF_W-1:2] tgt_off,
     output      logic             tgt_write,
     output      logic [31:0]      tgt_wdata,
@@ -60,7 +66,7 @@ module imsdev_bar0_decode #(
     localparam int AW = OFF_W;
     wire [AW-1:0] byte_addr = {req_addr, 2'b00};
 
-    function automatic logic in_region(input logic [AW-1:0] a, input int base, input int size);
+    function automatic logic in_region(input logic [AW-1:0] a, input int unsigned base, input int unsigned size);
         return 32'(a) >= base && 32'(a) < base + size;
     endfunction
 
@@ -69,8 +75,15 @@ module imsdev_bar0_decode #(
     wire hit_pba = in_region(byte_addr, PBA_BASE, PBA_SIZE);
     wire hit_ims = in_region(byte_addr, IMS_BASE, IMS_SIZE);
     wire hit_none = !(hit_csr || hit_tbl || hit_pba || hit_ims);
+    wire drop_partial = req_write && req_be != 4'hF && (hit_tbl || hit_ims);
+    wire drop_ro      = req_write && hit_pba;
+    // Holes and dropped writes are answered here, on the next cycle, without reaching a target.
+    wire answer_here  = hit_none || drop_partial || drop_ro;
 
+    // base[1:0] is always 0 (regions are page aligned); only its DWORD bits are used.
+    /* verilator lint_off UNUSEDSIGNAL */
     logic [AW-1:0] base;
+    /* verilator lint_on UNUSEDSIGNAL */
     always_comb begin
         base = '0;
         if (hit_tbl) base = AW'(TBL_BASE);
@@ -78,30 +91,36 @@ module imsdev_bar0_decode #(
         if (hit_ims) base = AW'(IMS_BASE);
         if (hit_csr) base = AW'(CSR_BASE);
     end
-    wire [AW-1:0] off_bytes = byte_addr - base;
-
-    assign tgt_off   = off_bytes[AW-1:2];
+    assign tgt_off   = req_addr - base[AW-1:2];
     assign tgt_write = req_write;
     assign tgt_wdata = req_wdata;
     assign tgt_be    = req_be;
 
     assign csr_valid  = req_valid && hit_csr;
-    assign msix_valid = req_valid && (hit_tbl || hit_pba);
+    assign msix_valid = req_valid && (hit_tbl || hit_pba) && !answer_here;
     assign msix_pba   = hit_pba;
-    assign ims_valid  = req_valid && hit_ims;
+    assign ims_valid  = req_valid && hit_ims && !answer_here;
 
     always_comb begin
-        req_ready = 1'b1;   // holes accept at once
+        req_ready = 1'b1;   // answered here: accepted at once
         if (hit_csr) req_ready = csr_ready;
-        if (hit_tbl || hit_pba) req_ready = msix_ready;
-        if (hit_ims) req_ready = ims_ready;
+        if ((hit_tbl || hit_pba) && !answer_here) req_ready = msix_ready;
+        if (hit_ims && !answer_here) req_ready = ims_ready;
     end
 
-    // A hole answers on the next cycle with zero.
     logic hole_rsp_q;
     always_ff @(posedge clk) begin
-        if (rst) hole_rsp_q <= 1'b0;
-        else     hole_rsp_q <= req_valid && hit_none;
+        if (rst) begin
+            hole_rsp_q <= 1'b0;
+            err_valid  <= 1'b0;
+            err_code   <= '0;
+            err_addr   <= '0;
+        end else begin
+            err_addr   <= byte_addr;
+            hole_rsp_q <= req_valid && answer_here;
+            err_valid  <= req_valid && (drop_partial || drop_ro);
+            err_code   <= drop_ro ? imsdev_map_pkg::MMIO_ERR_RO_WRITE : imsdev_map_pkg::MMIO_ERR_PARTIAL;
+        end
     end
 
     // Only one request is outstanding, so at most one target answers in a cycle.

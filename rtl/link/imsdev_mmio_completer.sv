@@ -61,10 +61,9 @@ module imsdev_mmio_completer #(
         if (BAR0_OFF_W < 12 || BAR0_OFF_W > 32) $fatal(1, "imsdev_mmio_completer: BAR0_OFF_W out of range");
     end
 
-    // Error codes reported on err_code; the register map documents the same values (ERR.CODE).
-    localparam logic [7:0] ERR_UNSUPPORTED = 8'h01;  // request type/BAR not handled here (UR or dropped)
-    localparam logic [7:0] ERR_BAD_SIZE    = 8'h02;  // size/alignment outside DWORD/QWORD (CA or dropped)
-    localparam logic [7:0] ERR_POISONED    = 8'h03;  // poisoned write dropped
+    import imsdev_map_pkg::MMIO_ERR_WR_TOO_BIG, imsdev_map_pkg::MMIO_ERR_RD_TOO_BIG,
+           imsdev_map_pkg::MMIO_ERR_UNALIGNED, imsdev_map_pkg::MMIO_ERR_UNSUPPORTED,
+           imsdev_map_pkg::MMIO_ERR_POISONED;
 
     typedef enum logic [2:0] {S_IDLE, S_DRAIN, S_DECIDE, S_BUS_REQ, S_BUS_RSP, S_CPL} state_e;
     state_e state_q;
@@ -79,14 +78,19 @@ module imsdev_mmio_completer #(
 
     wire [7:0]  ft       = hdr_fmt_type(hdr_q);
     wire [9:0]  len      = hdr_length(hdr_q);
+    // Address bits [1:0] are 0 in a request header; the byte offset comes from the byte enables.
+    /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] addr     = hdr_addr_lo(hdr_q);
+    /* verilator lint_on UNUSEDSIGNAL */
     wire [3:0]  first_be = hdr_first_be(hdr_q);
     wire [3:0]  last_be  = hdr_last_be(hdr_q);
     wire        is_mrd   = (ft == FT_MRD32) || (ft == FT_MRD64);
     wire        is_mwr   = (ft == FT_MWR32) || (ft == FT_MWR64);
     // Posted requests are memory writes and messages (Type 10rrr); everything else expects a completion.
     wire        is_posted = is_mwr || (ft[4:3] == 2'b10);
-    wire        size_ok  = (len == 10'd1 && last_be == 4'h0) || (len == 10'd2 && addr[2] == 1'b0);
+    wire        len_ok   = (len == 10'd1 && last_be == 4'h0) || len == 10'd2;
+    wire        align_ok = len != 10'd2 || addr[2] == 1'b0;
+    wire        size_ok  = len_ok && align_ok;
     wire        zero_len_read = is_mrd && len == 10'd1 && first_be == 4'h0;
 
     assign rx_req_ready = (state_q == S_IDLE) || (state_q == S_DRAIN);
@@ -111,7 +115,7 @@ module imsdev_mmio_completer #(
             err_valid <= err_valid_d;
             if (err_valid_d) begin
                 err_code <= err_code_d;
-                err_addr <= addr;
+                err_addr <= {addr[31:2], be_first(first_be)};
             end
             case (state_q)
                 S_IDLE: if (rx_req_valid && rx_req_sop) begin
@@ -163,15 +167,18 @@ module imsdev_mmio_completer #(
 
     always_comb begin
         err_valid_d = 1'b0;
-        err_code_d  = ERR_UNSUPPORTED;
+        err_code_d  = MMIO_ERR_UNSUPPORTED;
         if (state_q == S_DECIDE) begin
             if (bar_q == 3'd0 && (is_mrd || is_mwr)) begin
-                if (!size_ok) begin
+                if (!len_ok) begin
                     err_valid_d = 1'b1;
-                    err_code_d  = ERR_BAD_SIZE;
+                    err_code_d  = is_mwr ? MMIO_ERR_WR_TOO_BIG : MMIO_ERR_RD_TOO_BIG;
+                end else if (!align_ok) begin
+                    err_valid_d = 1'b1;
+                    err_code_d  = MMIO_ERR_UNALIGNED;
                 end else if (hdr_poisoned(hdr_q)) begin
                     err_valid_d = 1'b1;
-                    err_code_d  = ERR_POISONED;
+                    err_code_d  = MMIO_ERR_POISONED;
                 end
             end else begin
                 err_valid_d = 1'b1;

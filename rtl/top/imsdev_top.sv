@@ -113,14 +113,17 @@ module imsdev_top #(
     logic        tgt_write;
     logic [31:0] tgt_wdata;
     logic [3:0]  tgt_be;
+    logic        dec_err_valid;
+    logic [7:0]  dec_err_code;
+    logic [18:0] dec_err_addr;
 
     imsdev_bar0_decode #(
         .OFF_W(19),
-        .CSR_BASE(CSR_BASE), .CSR_SIZE(CSR_SIZE),
-        .TBL_BASE(MSIX_TABLE_BASE), .TBL_SIZE(MSIX_TABLE_SIZE),
-        .PBA_BASE(MSIX_PBA_BASE), .PBA_SIZE(MSIX_PBA_SIZE),
+        .CSR_BASE(32'(CSR_BASE)), .CSR_SIZE(CSR_SIZE),
+        .TBL_BASE(32'(MSIX_TABLE_BASE)), .TBL_SIZE(MSIX_TABLE_SIZE),
+        .PBA_BASE(32'(MSIX_PBA_BASE)), .PBA_SIZE(MSIX_PBA_SIZE),
         // The per-queue IMS windows arrive with the work queues; until then the region is a hole.
-        .IMS_BASE(IMS_BASE), .IMS_SIZE(0)
+        .IMS_BASE(32'(IMS_BASE)), .IMS_SIZE(0)
     ) u_decode (
         .clk, .rst(fn_rst_q),
         .req_valid(bus_req_valid), .req_ready(bus_req_ready), .req_write(bus_req_write), .req_addr(bus_req_addr),
@@ -128,6 +131,7 @@ module imsdev_top #(
         .csr_valid, .csr_ready, .csr_rsp_valid, .csr_rsp_rdata,
         .msix_valid, .msix_pba, .msix_ready, .msix_rsp_valid, .msix_rsp_rdata,
         .ims_valid, .ims_ready(1'b1), .ims_rsp_valid(1'b0), .ims_rsp_rdata(32'd0),
+        .err_valid(dec_err_valid), .err_code(dec_err_code), .err_addr(dec_err_addr),
         .tgt_off, .tgt_write, .tgt_wdata, .tgt_be
     );
 
@@ -135,6 +139,10 @@ module imsdev_top #(
     imsdev_csr_pkg::imsdev_csr__in_t  hwif_in;
     imsdev_csr_pkg::imsdev_csr__out_t hwif_out;
     logic csr_stall_wr, csr_stall_rd, csr_rd_ack, csr_wr_ack;
+    // The block is generated without error responses (no external registers, unmapped CSR offsets read
+    // 0 like every other hole in BAR0), so its error outputs stay 0 and are not used.
+    logic csr_rd_err, csr_wr_err;
+    logic [31:0] csr_rd_data;
 
     imsdev_csr u_csr (
         .clk, .rst(fn_rst_q),
@@ -146,14 +154,25 @@ module imsdev_top #(
         .s_cpuif_req_stall_wr(csr_stall_wr),
         .s_cpuif_req_stall_rd(csr_stall_rd),
         .s_cpuif_rd_ack(csr_rd_ack),
-        .s_cpuif_rd_err(),
-        .s_cpuif_rd_data(csr_rsp_rdata),
+        .s_cpuif_rd_err(csr_rd_err),
+        .s_cpuif_rd_data(csr_rd_data),
         .s_cpuif_wr_ack(csr_wr_ack),
-        .s_cpuif_wr_err(),
+        .s_cpuif_wr_err(csr_wr_err),
         .hwif_in, .hwif_out
     );
-    assign csr_ready     = tgt_write ? !csr_stall_wr : !csr_stall_rd;
-    assign csr_rsp_valid = csr_rd_ack || csr_wr_ack;
+    // The generated block answers in the request cycle; the MMIO bus expects the answer later, so the
+    // response is registered. A trigger write also waits for room in the trigger FIFO so it is never lost.
+    logic trig_fifo_ready;
+    assign csr_ready = tgt_write ? (!csr_stall_wr && trig_fifo_ready) : !csr_stall_rd;
+    always_ff @(posedge clk) begin
+        if (fn_rst_q) begin
+            csr_rsp_valid <= 1'b0;
+            csr_rsp_rdata <= '0;
+        end else begin
+            csr_rsp_valid <= csr_rd_ack || csr_wr_ack;
+            csr_rsp_rdata <= csr_rd_data;
+        end
+    end
 
     // Capabilities are the build's parameters.
     assign hwif_in.CAP0.NUM_WQ.next            = 8'(NUM_WQ);
@@ -162,19 +181,39 @@ module imsdev_top #(
     assign hwif_in.CAP2.MSIX_VECTORS.next      = 12'(MSIX_VECTORS);
     assign hwif_in.CAP2.DATA_BYTES.next        = 8'(DATA_W / 8);
 
-    // MMIO error capture: the first error since VALID was cleared is kept, later ones set OVERFLOW.
-    wire err_capture = mmio_err_valid && !hwif_out.ERR.VALID.value;
-    assign hwif_in.ERR.VALID.hwset     = mmio_err_valid;
-    assign hwif_in.ERR.OVERFLOW.hwset  = mmio_err_valid && hwif_out.ERR.VALID.value;
-    assign hwif_in.ERR.CODE.next       = mmio_err_code;
-    assign hwif_in.ERR.CODE.we         = err_capture;
-    assign hwif_in.ERR_ADDR.OFFSET.next = mmio_err_addr;
+    // MMIO error capture. Sources: the completer (request shape), the decoder (dropped writes) and the
+    // self-test trigger (vector out of range). MMIO is handled one access at a time, so they do not
+    // coincide in practice; if they did, the first by priority is recorded and OVERFLOW is set.
+    logic        trig_bad_q;
+    logic [31:0] trig_addr_q;
+    logic        err_valid;
+    logic [7:0]  err_code;
+    logic [31:0] err_addr;
+    always_comb begin
+        err_valid = mmio_err_valid || dec_err_valid || trig_bad_q;
+        err_code  = mmio_err_code;
+        err_addr  = mmio_err_addr;
+        if (!mmio_err_valid && dec_err_valid) begin
+            err_code = dec_err_code;
+            err_addr = 32'(dec_err_addr);
+        end else if (!mmio_err_valid && !dec_err_valid) begin
+            err_code = MMIO_ERR_UNSUPPORTED;
+            err_addr = trig_addr_q;
+        end
+    end
+    wire err_several = (32'(mmio_err_valid) + 32'(dec_err_valid) + 32'(trig_bad_q)) > 1;
+    wire err_capture = err_valid && !hwif_out.ERR.VALID.value;
+    assign hwif_in.ERR.VALID.hwset      = err_valid;
+    assign hwif_in.ERR.OVERFLOW.hwset   = err_valid && (hwif_out.ERR.VALID.value || err_several);
+    assign hwif_in.ERR.CODE.next        = err_code;
+    assign hwif_in.ERR.CODE.we          = err_capture;
+    assign hwif_in.ERR_ADDR.OFFSET.next = err_addr;
     assign hwif_in.ERR_ADDR.OFFSET.we   = err_capture;
 
     // Interrupt causes. ERR_LOG belongs to the work-queue error log (later); it can be set by INT_TEST.
     assign hwif_in.INT_CAUSE.SW_TEST.hwset  = hwif_out.INT_TEST.SW_TEST.value;
     assign hwif_in.INT_CAUSE.ERR_LOG.hwset  = hwif_out.INT_TEST.ERR_LOG.value;
-    assign hwif_in.INT_CAUSE.MMIO_ERR.hwset = hwif_out.INT_TEST.MMIO_ERR.value || mmio_err_valid;
+    assign hwif_in.INT_CAUSE.MMIO_ERR.hwset = hwif_out.INT_TEST.MMIO_ERR.value || err_valid;
 
     wire cause_active = (hwif_out.INT_CAUSE.SW_TEST.value  && hwif_out.INT_ENABLE.SW_TEST.value)
                      || (hwif_out.INT_CAUSE.ERR_LOG.value  && hwif_out.INT_ENABLE.ERR_LOG.value)
@@ -184,17 +223,39 @@ module imsdev_top #(
     // MSI-X engine takes it, so an edge is never lost behind other interrupt traffic.
     logic cause_active_q, vec0_req_q;
     logic irq_valid, irq_ready;
+    logic [15:0] irq_vector;
+    logic trig_valid;
+    logic [11:0] trig_vector;
+    logic [2:0]  trig_fifo_count;
+
+    // MSIX_TRIGGER writes queue here; a vector outside the table is reported instead of requested.
+    wire trig_write    = hwif_out.MSIX_TRIGGER.VECTOR.swmod;
+    wire trig_in_range = 32'(hwif_out.MSIX_TRIGGER.VECTOR.value) < MSIX_VECTORS;
+    imsdev_fifo #(.WIDTH(12), .DEPTH(4)) u_trig_fifo (
+        .clk, .rst(fn_rst_q),
+        .in_valid(trig_write && trig_in_range), .in_ready(trig_fifo_ready),
+        .in_data(hwif_out.MSIX_TRIGGER.VECTOR.value),
+        .out_valid(trig_valid), .out_ready(irq_ready && !vec0_req_q), .out_data(trig_vector),
+        .count(trig_fifo_count)
+    );
+
     always_ff @(posedge clk) begin
         if (fn_rst_q) begin
             cause_active_q <= 1'b0;
             vec0_req_q     <= 1'b0;
+            trig_bad_q     <= 1'b0;
+            trig_addr_q    <= '0;
         end else begin
             cause_active_q <= cause_active;
             if (cause_active && !cause_active_q) vec0_req_q <= 1'b1;
-            else if (irq_valid && irq_ready)     vec0_req_q <= 1'b0;
+            else if (irq_ready)                  vec0_req_q <= 1'b0;
+            trig_bad_q  <= trig_write && !trig_in_range;
+            trig_addr_q <= 32'(CSR_MSIX_TRIGGER);
         end
     end
-    assign irq_valid = vec0_req_q;
+    // The cause interrupt (vector 0) goes first; self-test triggers follow in write order.
+    assign irq_valid  = vec0_req_q || trig_valid;
+    assign irq_vector = vec0_req_q ? 16'd0 : 16'(trig_vector);
 
     // ------------------------------------------------------------------ MSI-X
     logic        msg_valid, msg_ready;
@@ -208,7 +269,7 @@ module imsdev_top #(
         .req_valid(msix_valid), .req_ready(msix_ready), .req_write(tgt_write), .req_pba(msix_pba),
         .req_off(tgt_off[18:2]), .req_wdata(tgt_wdata), .req_be(tgt_be),
         .rsp_valid(msix_rsp_valid), .rsp_rdata(msix_rsp_rdata),
-        .irq_valid, .irq_ready, .irq_vector(16'd0), .irq_bad_vector(msix_bad_vector),
+        .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
         .msg_valid, .msg_ready, .msg_addr, .msg_data,
         .init_busy(msix_init_busy)
     );
@@ -228,7 +289,7 @@ module imsdev_top #(
     wire unused_ok = &{1'b0, rx_cpl_valid, rx_cpl_sop, rx_cpl_eop, rx_cpl_hdr, rx_cpl_prfx_valid, rx_cpl_prfx,
                        rx_cpl_data, rx_req_prfx_valid, rx_req_prfx, cfg_pasid_en, cfg_pasid_exec_en,
                        cfg_pasid_priv_en, cfg_max_payload, cfg_max_read_req, ims_valid, msix_init_busy,
-                       msix_bad_vector};
+                       msix_bad_vector, csr_rd_err, csr_wr_err, trig_fifo_count};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

@@ -1,0 +1,639 @@
+# generated from regs/imsdev.rdl by sim/tools/regen.py; do not edit
+"""BAR0 register map of the IMS multi-queue device, for the bench and the driver model.
+
+Naming (same names as fw/include/imsdev_regs.h without its IMSDEV_ prefix):
+  <BLOCK>_BASE/_SIZE/_STRIDE/_COUNT  regions; _BASE is a BAR0 offset
+  <BLOCK>_OFFSET                     a nested array, relative to one element of its parent
+  <BLOCK>_<REG>                      register offset: BAR0 offset, or inside one array element
+  <BLOCK>_<REG>_<FIELD>_SHIFT/_WIDTH/_MASK/_RESET, <BLOCK>_<REG>_RESET/_RESET_MASK
+  <ENUM>_<MEMBER>                    encoded field values
+REGISTERS lists every csr register (BAR0 offsets); LAYOUTS the registers of one element of each
+array region (offsets inside the element). Field.reset is None where the RTL drives the value
+(capabilities); Field.volatile means hardware may change the field.
+"""
+from typing import Dict, NamedTuple, Optional, Tuple
+
+
+class Field(NamedTuple):
+    name: str
+    lsb: int
+    width: int
+    mask: int  # in-register mask
+    reset: Optional[int]  # field value after reset (unshifted); None = driven by the RTL
+    access: str  # software: "RO", "RW", "W1C", "W1S", "WO" (reads 0), "RC"
+    hw: str  # hardware: "r", "w", "rw", "na"
+    volatile: bool  # hardware may change it
+    enum: Optional[str]  # key into ENUMS for encoded fields
+    desc: str
+
+    @property
+    def msb(self) -> int:
+        return self.lsb + self.width - 1
+
+
+class Register(NamedTuple):
+    name: str
+    const: str  # prefix of its constants; also the offset constant unless it is an array element
+    offset: int
+    width: int
+    access: str  # field access kinds joined by "/", e.g. "RO/W1C"
+    reset: int
+    reset_mask: int  # bits whose reset value is defined
+    title: str
+    desc: str
+    fields: Tuple[Field, ...]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name}")
+
+
+class Region(NamedTuple):
+    name: str
+    base: int  # BAR0 offset if parent is None, else offset inside one element of parent
+    size: int
+    stride: Optional[int]  # array regions only
+    count: Optional[int]
+    parent: Optional[str]
+    external: bool  # implemented by a hand-written RAM block, not the generated regblock
+    title: str
+
+
+class Window(NamedTuple):
+    name: str
+    base: int
+    size: int
+    stride: int  # 0 = not an array
+    desc: str
+
+
+def field_get(value: int, f: Field) -> int:
+    return (value & f.mask) >> f.lsb
+
+
+def field_prep(f: Field, x: int) -> int:
+    if x >> f.width:
+        raise ValueError(f"{x:#x} does not fit in {f.name} ({f.width} bits)")
+    return x << f.lsb
+
+
+BAR0_SIZE = 0x80000
+BAR0_ADDR_W = 19
+CSR_BASE = 0x00000
+CSR_SIZE = 0x1000
+CSR_ADDR_W = 12
+CSR_GEN_CFG_BASE = 0x00100
+CSR_GEN_CFG_SIZE = 256
+CSR_SWERR_BASE = 0x00200
+CSR_SWERR_SIZE = 512
+CSR_WQCFG_BASE = 0x00400
+CSR_WQCFG_SIZE = 3072
+CSR_WQCFG_STRIDE = 32
+CSR_DEV_ID = 0x00000
+CSR_DEV_ID_RESET = 0x1D5A0001
+CSR_DEV_ID_RESET_MASK = 0xFFFFFFFF
+CSR_DEV_ID_DEVICE_SHIFT = 0
+CSR_DEV_ID_DEVICE_WIDTH = 16
+CSR_DEV_ID_DEVICE_MASK = 0x0000FFFF
+CSR_DEV_ID_DEVICE_RESET = 0x0001
+CSR_DEV_ID_MAGIC_SHIFT = 16
+CSR_DEV_ID_MAGIC_WIDTH = 16
+CSR_DEV_ID_MAGIC_MASK = 0xFFFF0000
+CSR_DEV_ID_MAGIC_RESET = 0x1D5A
+CSR_VERSION = 0x00004
+CSR_VERSION_RESET = 0x00000001
+CSR_VERSION_RESET_MASK = 0xFFFFFFFF
+CSR_VERSION_MINOR_SHIFT = 0
+CSR_VERSION_MINOR_WIDTH = 16
+CSR_VERSION_MINOR_MASK = 0x0000FFFF
+CSR_VERSION_MINOR_RESET = 0x0001
+CSR_VERSION_MAJOR_SHIFT = 16
+CSR_VERSION_MAJOR_WIDTH = 16
+CSR_VERSION_MAJOR_MASK = 0xFFFF0000
+CSR_VERSION_MAJOR_RESET = 0x0000
+CSR_CAP0 = 0x00010
+CSR_CAP0_RESET = 0x00000000
+CSR_CAP0_RESET_MASK = 0x00000000
+CSR_CAP0_NUM_WQ_SHIFT = 0
+CSR_CAP0_NUM_WQ_WIDTH = 8
+CSR_CAP0_NUM_WQ_MASK = 0x000000FF
+CSR_CAP0_WQ_DEPTH_SHIFT = 8
+CSR_CAP0_WQ_DEPTH_WIDTH = 16
+CSR_CAP0_WQ_DEPTH_MASK = 0x00FFFF00
+CSR_CAP1 = 0x00014
+CSR_CAP1_RESET = 0x00000000
+CSR_CAP1_RESET_MASK = 0x00000000
+CSR_CAP1_IMS_PER_WQ_SHIFT = 0
+CSR_CAP1_IMS_PER_WQ_WIDTH = 16
+CSR_CAP1_IMS_PER_WQ_MASK = 0x0000FFFF
+CSR_CAP2 = 0x00018
+CSR_CAP2_RESET = 0x00000000
+CSR_CAP2_RESET_MASK = 0x00000000
+CSR_CAP2_MSIX_VECTORS_SHIFT = 0
+CSR_CAP2_MSIX_VECTORS_WIDTH = 12
+CSR_CAP2_MSIX_VECTORS_MASK = 0x00000FFF
+CSR_CAP2_DATA_BYTES_SHIFT = 16
+CSR_CAP2_DATA_BYTES_WIDTH = 8
+CSR_CAP2_DATA_BYTES_MASK = 0x00FF0000
+CSR_SCRATCH = 0x00020
+CSR_SCRATCH_RESET = 0x00000000
+CSR_SCRATCH_RESET_MASK = 0xFFFFFFFF
+CSR_SCRATCH_VALUE_SHIFT = 0
+CSR_SCRATCH_VALUE_WIDTH = 32
+CSR_SCRATCH_VALUE_MASK = 0xFFFFFFFF
+CSR_SCRATCH_VALUE_RESET = 0x00000000
+CSR_INT_CAUSE = 0x00030
+CSR_INT_CAUSE_RESET = 0x00000000
+CSR_INT_CAUSE_RESET_MASK = 0x00000007
+CSR_INT_CAUSE_SW_TEST_SHIFT = 0
+CSR_INT_CAUSE_SW_TEST_WIDTH = 1
+CSR_INT_CAUSE_SW_TEST_MASK = 0x00000001
+CSR_INT_CAUSE_SW_TEST_RESET = 0x0
+CSR_INT_CAUSE_ERR_LOG_SHIFT = 1
+CSR_INT_CAUSE_ERR_LOG_WIDTH = 1
+CSR_INT_CAUSE_ERR_LOG_MASK = 0x00000002
+CSR_INT_CAUSE_ERR_LOG_RESET = 0x0
+CSR_INT_CAUSE_MMIO_ERR_SHIFT = 2
+CSR_INT_CAUSE_MMIO_ERR_WIDTH = 1
+CSR_INT_CAUSE_MMIO_ERR_MASK = 0x00000004
+CSR_INT_CAUSE_MMIO_ERR_RESET = 0x0
+CSR_INT_ENABLE = 0x00034
+CSR_INT_ENABLE_RESET = 0x00000000
+CSR_INT_ENABLE_RESET_MASK = 0x00000007
+CSR_INT_ENABLE_SW_TEST_SHIFT = 0
+CSR_INT_ENABLE_SW_TEST_WIDTH = 1
+CSR_INT_ENABLE_SW_TEST_MASK = 0x00000001
+CSR_INT_ENABLE_SW_TEST_RESET = 0x0
+CSR_INT_ENABLE_ERR_LOG_SHIFT = 1
+CSR_INT_ENABLE_ERR_LOG_WIDTH = 1
+CSR_INT_ENABLE_ERR_LOG_MASK = 0x00000002
+CSR_INT_ENABLE_ERR_LOG_RESET = 0x0
+CSR_INT_ENABLE_MMIO_ERR_SHIFT = 2
+CSR_INT_ENABLE_MMIO_ERR_WIDTH = 1
+CSR_INT_ENABLE_MMIO_ERR_MASK = 0x00000004
+CSR_INT_ENABLE_MMIO_ERR_RESET = 0x0
+CSR_INT_TEST = 0x00038
+CSR_INT_TEST_RESET = 0x00000000
+CSR_INT_TEST_RESET_MASK = 0x00000007
+CSR_INT_TEST_SW_TEST_SHIFT = 0
+CSR_INT_TEST_SW_TEST_WIDTH = 1
+CSR_INT_TEST_SW_TEST_MASK = 0x00000001
+CSR_INT_TEST_SW_TEST_RESET = 0x0
+CSR_INT_TEST_ERR_LOG_SHIFT = 1
+CSR_INT_TEST_ERR_LOG_WIDTH = 1
+CSR_INT_TEST_ERR_LOG_MASK = 0x00000002
+CSR_INT_TEST_ERR_LOG_RESET = 0x0
+CSR_INT_TEST_MMIO_ERR_SHIFT = 2
+CSR_INT_TEST_MMIO_ERR_WIDTH = 1
+CSR_INT_TEST_MMIO_ERR_MASK = 0x00000004
+CSR_INT_TEST_MMIO_ERR_RESET = 0x0
+CSR_ERR = 0x00040
+CSR_ERR_RESET = 0x00000000
+CSR_ERR_RESET_MASK = 0x0000FF03
+CSR_ERR_VALID_SHIFT = 0
+CSR_ERR_VALID_WIDTH = 1
+CSR_ERR_VALID_MASK = 0x00000001
+CSR_ERR_VALID_RESET = 0x0
+CSR_ERR_OVERFLOW_SHIFT = 1
+CSR_ERR_OVERFLOW_WIDTH = 1
+CSR_ERR_OVERFLOW_MASK = 0x00000002
+CSR_ERR_OVERFLOW_RESET = 0x0
+CSR_ERR_CODE_SHIFT = 8
+CSR_ERR_CODE_WIDTH = 8
+CSR_ERR_CODE_MASK = 0x0000FF00
+CSR_ERR_CODE_RESET = 0x00
+CSR_ERR_ADDR = 0x00044
+CSR_ERR_ADDR_RESET = 0x00000000
+CSR_ERR_ADDR_RESET_MASK = 0xFFFFFFFF
+CSR_ERR_ADDR_OFFSET_SHIFT = 0
+CSR_ERR_ADDR_OFFSET_WIDTH = 32
+CSR_ERR_ADDR_OFFSET_MASK = 0xFFFFFFFF
+CSR_ERR_ADDR_OFFSET_RESET = 0x00000000
+CSR_MSIX_TRIGGER = 0x00048
+CSR_MSIX_TRIGGER_RESET = 0x00000000
+CSR_MSIX_TRIGGER_RESET_MASK = 0x00000FFF
+CSR_MSIX_TRIGGER_VECTOR_SHIFT = 0
+CSR_MSIX_TRIGGER_VECTOR_WIDTH = 12
+CSR_MSIX_TRIGGER_VECTOR_MASK = 0x00000FFF
+CSR_MSIX_TRIGGER_VECTOR_RESET = 0x000
+MSIX_TABLE_BASE = 0x20000
+MSIX_TABLE_SIZE = 0x8000
+MSIX_TABLE_STRIDE = 16
+MSIX_TABLE_COUNT = 2048
+MSIX_TABLE_ADDR_LO = 0x0
+MSIX_TABLE_ADDR_LO_RESET = 0x00000000
+MSIX_TABLE_ADDR_LO_RESET_MASK = 0xFFFFFFFC
+MSIX_TABLE_ADDR_LO_ADDR_SHIFT = 2
+MSIX_TABLE_ADDR_LO_ADDR_WIDTH = 30
+MSIX_TABLE_ADDR_LO_ADDR_MASK = 0xFFFFFFFC
+MSIX_TABLE_ADDR_LO_ADDR_RESET = 0x00000000
+MSIX_TABLE_ADDR_HI = 0x4
+MSIX_TABLE_ADDR_HI_RESET = 0x00000000
+MSIX_TABLE_ADDR_HI_RESET_MASK = 0xFFFFFFFF
+MSIX_TABLE_ADDR_HI_ADDR_SHIFT = 0
+MSIX_TABLE_ADDR_HI_ADDR_WIDTH = 32
+MSIX_TABLE_ADDR_HI_ADDR_MASK = 0xFFFFFFFF
+MSIX_TABLE_ADDR_HI_ADDR_RESET = 0x00000000
+MSIX_TABLE_DATA = 0x8
+MSIX_TABLE_DATA_RESET = 0x00000000
+MSIX_TABLE_DATA_RESET_MASK = 0xFFFFFFFF
+MSIX_TABLE_DATA_DATA_SHIFT = 0
+MSIX_TABLE_DATA_DATA_WIDTH = 32
+MSIX_TABLE_DATA_DATA_MASK = 0xFFFFFFFF
+MSIX_TABLE_DATA_DATA_RESET = 0x00000000
+MSIX_TABLE_VECTOR_CTRL = 0xC
+MSIX_TABLE_VECTOR_CTRL_RESET = 0x00000001
+MSIX_TABLE_VECTOR_CTRL_RESET_MASK = 0x00000001
+MSIX_TABLE_VECTOR_CTRL_MASK_SHIFT = 0
+MSIX_TABLE_VECTOR_CTRL_MASK_WIDTH = 1
+MSIX_TABLE_VECTOR_CTRL_MASK_MASK = 0x00000001
+MSIX_TABLE_VECTOR_CTRL_MASK_RESET = 0x1
+MSIX_PBA_BASE = 0x28000
+MSIX_PBA_SIZE = 256
+MSIX_PBA_STRIDE = 8
+MSIX_PBA_COUNT = 32
+MSIX_PBA_RESET = 0x0000000000000000
+MSIX_PBA_RESET_MASK = 0xFFFFFFFFFFFFFFFF
+MSIX_PBA_PENDING_SHIFT = 0
+MSIX_PBA_PENDING_WIDTH = 64
+MSIX_PBA_PENDING_MASK = 0xFFFFFFFFFFFFFFFF
+MSIX_PBA_PENDING_RESET = 0x0000000000000000
+IMS_BASE = 0x40000
+IMS_SIZE = 0x40000
+IMS_STRIDE = 0x8000
+IMS_COUNT = 8
+IMS_ENTRY_OFFSET = 0
+IMS_ENTRY_SIZE = 0x8000
+IMS_ENTRY_STRIDE = 16
+IMS_ENTRY_COUNT = 2048
+IMS_ENTRY_ADDR_LO = 0x0
+IMS_ENTRY_ADDR_LO_RESET = 0x00000000
+IMS_ENTRY_ADDR_LO_RESET_MASK = 0xFFFFFFFC
+IMS_ENTRY_ADDR_LO_ADDR_SHIFT = 2
+IMS_ENTRY_ADDR_LO_ADDR_WIDTH = 30
+IMS_ENTRY_ADDR_LO_ADDR_MASK = 0xFFFFFFFC
+IMS_ENTRY_ADDR_LO_ADDR_RESET = 0x00000000
+IMS_ENTRY_ADDR_HI = 0x4
+IMS_ENTRY_ADDR_HI_RESET = 0x00000000
+IMS_ENTRY_ADDR_HI_RESET_MASK = 0xFFFFFFFF
+IMS_ENTRY_ADDR_HI_ADDR_SHIFT = 0
+IMS_ENTRY_ADDR_HI_ADDR_WIDTH = 32
+IMS_ENTRY_ADDR_HI_ADDR_MASK = 0xFFFFFFFF
+IMS_ENTRY_ADDR_HI_ADDR_RESET = 0x00000000
+IMS_ENTRY_DATA = 0x8
+IMS_ENTRY_DATA_RESET = 0x00000000
+IMS_ENTRY_DATA_RESET_MASK = 0xFFFFFFFF
+IMS_ENTRY_DATA_DATA_SHIFT = 0
+IMS_ENTRY_DATA_DATA_WIDTH = 32
+IMS_ENTRY_DATA_DATA_MASK = 0xFFFFFFFF
+IMS_ENTRY_DATA_DATA_RESET = 0x00000000
+IMS_ENTRY_CTRL = 0xC
+IMS_ENTRY_CTRL_RESET = 0x00000001
+IMS_ENTRY_CTRL_RESET_MASK = 0xFFFFF00B
+IMS_ENTRY_CTRL_MASK_SHIFT = 0
+IMS_ENTRY_CTRL_MASK_WIDTH = 1
+IMS_ENTRY_CTRL_MASK_MASK = 0x00000001
+IMS_ENTRY_CTRL_MASK_RESET = 0x1
+IMS_ENTRY_CTRL_PENDING_SHIFT = 1
+IMS_ENTRY_CTRL_PENDING_WIDTH = 1
+IMS_ENTRY_CTRL_PENDING_MASK = 0x00000002
+IMS_ENTRY_CTRL_PENDING_RESET = 0x0
+IMS_ENTRY_CTRL_PASID_EN_SHIFT = 3
+IMS_ENTRY_CTRL_PASID_EN_WIDTH = 1
+IMS_ENTRY_CTRL_PASID_EN_MASK = 0x00000008
+IMS_ENTRY_CTRL_PASID_EN_RESET = 0x0
+IMS_ENTRY_CTRL_PASID_SHIFT = 12
+IMS_ENTRY_CTRL_PASID_WIDTH = 20
+IMS_ENTRY_CTRL_PASID_MASK = 0xFFFFF000
+IMS_ENTRY_CTRL_PASID_RESET = 0x00000
+MMIO_ERR_NONE = 0x00
+MMIO_ERR_WR_TOO_BIG = 0x01
+MMIO_ERR_RD_TOO_BIG = 0x02
+MMIO_ERR_UNALIGNED = 0x03
+MMIO_ERR_PARTIAL = 0x04
+MMIO_ERR_UNSUPPORTED = 0x05
+MMIO_ERR_RO_WRITE = 0x06
+MMIO_ERR_POISONED = 0x07
+
+
+REGISTERS: Tuple[Register, ...] = (
+    Register(
+        name='DEV_ID', const='CSR_DEV_ID', offset=0x0, width=32,
+        access='RO', reset=0x1D5A0001, reset_mask=0xFFFFFFFF,
+        title='Device identification',
+        desc='Constant. Lets software and the bench check that BAR0 really is this device before touching anything else. It is not the PCI vendor/device ID (config space has those).',
+        fields=(
+            Field('DEVICE', 0, 16, 0xFFFF, 0x1, 'RO', 'na', False, None,
+                  'Device flavour: 1 = IMS-capable multi-queue device.'),
+            Field('MAGIC', 16, 16, 0xFFFF0000, 0x1D5A, 'RO', 'na', False, None,
+                  "Fixed magic 0x1D5A (reads like 'IDSA': IMS, DSA-like)."),
+        ),
+    ),
+    Register(
+        name='VERSION', const='CSR_VERSION', offset=0x4, width=32,
+        access='RO', reset=0x1, reset_mask=0xFFFFFFFF,
+        title='Register map version',
+        desc='MAJOR changes when a register moves or changes meaning; MINOR when registers or fields are added. A driver accepts any MINOR of the MAJOR it knows.',
+        fields=(
+            Field('MINOR', 0, 16, 0xFFFF, 0x1, 'RO', 'na', False, None,
+                  'Minor version.'),
+            Field('MAJOR', 16, 16, 0xFFFF0000, 0x0, 'RO', 'na', False, None,
+                  'Major version.'),
+        ),
+    ),
+    Register(
+        name='CAP0', const='CSR_CAP0', offset=0x10, width=32,
+        access='RO', reset=0x0, reset_mask=0x0,
+        title='Capabilities 0: work queues',
+        desc='Values come from the RTL parameters of this build.',
+        fields=(
+            Field('NUM_WQ', 0, 8, 0xFF, None, 'RO', 'w', True, None,
+                  'Number of work queues (1..8).'),
+            Field('WQ_DEPTH', 8, 16, 0xFFFF00, None, 'RO', 'w', True, None,
+                  'Descriptor slots per work queue.'),
+        ),
+    ),
+    Register(
+        name='CAP1', const='CSR_CAP1', offset=0x14, width=32,
+        access='RO', reset=0x0, reset_mask=0x0,
+        title='Capabilities 1: interrupt message store',
+        desc='Values come from the RTL parameters of this build.',
+        fields=(
+            Field('IMS_PER_WQ', 0, 16, 0xFFFF, None, 'RO', 'w', True, None,
+                  "IMS entries implemented in each work queue's IMS window (at most 2048). Entries past this read 0 and ignore writes."),
+        ),
+    ),
+    Register(
+        name='CAP2', const='CSR_CAP2', offset=0x18, width=32,
+        access='RO', reset=0x0, reset_mask=0x0,
+        title='Capabilities 2: MSI-X and data path',
+        desc='Values come from the RTL parameters of this build.',
+        fields=(
+            Field('MSIX_VECTORS', 0, 12, 0xFFF, None, 'RO', 'w', True, None,
+                  "MSI-X vectors implemented (1..2048); the MSI-X capability's Table Size is this minus 1."),
+            Field('DATA_BYTES', 16, 8, 0xFF0000, None, 'RO', 'w', True, None,
+                  'TLP stream data path width in bytes (DATA_W/8).'),
+        ),
+    ),
+    Register(
+        name='SCRATCH', const='CSR_SCRATCH', offset=0x20, width=32,
+        access='RW', reset=0x0, reset_mask=0xFFFFFFFF,
+        title='Scratch',
+        desc='Free for software; the bench uses it to check MMIO read/write paths.',
+        fields=(
+            Field('VALUE', 0, 32, 0xFFFFFFFF, 0x0, 'RW', 'na', False, None,
+                  'Any value; no effect on the device.'),
+        ),
+    ),
+    Register(
+        name='INT_CAUSE', const='CSR_INT_CAUSE', offset=0x30, width=32,
+        access='W1C', reset=0x0, reset_mask=0x7,
+        title='Interrupt cause',
+        desc='Write 1 to clear. When (INT_CAUSE & INT_ENABLE) goes from 0 to non-zero the device sends MSI-X vector 0.',
+        fields=(
+            Field('SW_TEST', 0, 1, 0x1, 0x0, 'W1C', 'r', True, None,
+                  'Set by writing 1 to INT_TEST.SW_TEST.'),
+            Field('ERR_LOG', 1, 1, 0x2, 0x0, 'W1C', 'r', True, None,
+                  'The work-queue software error log got an entry.'),
+            Field('MMIO_ERR', 2, 1, 0x4, 0x0, 'W1C', 'r', True, None,
+                  'ERR recorded a bad MMIO access (ERR.VALID or ERR.OVERFLOW was set).'),
+        ),
+    ),
+    Register(
+        name='INT_ENABLE', const='CSR_INT_ENABLE', offset=0x34, width=32,
+        access='RW', reset=0x0, reset_mask=0x7,
+        title='Interrupt enable',
+        desc='A cause bit raises MSI-X vector 0 only while its enable bit is 1.',
+        fields=(
+            Field('SW_TEST', 0, 1, 0x1, 0x0, 'RW', 'r', False, None,
+                  'Enable for INT_CAUSE.SW_TEST.'),
+            Field('ERR_LOG', 1, 1, 0x2, 0x0, 'RW', 'r', False, None,
+                  'Enable for INT_CAUSE.ERR_LOG.'),
+            Field('MMIO_ERR', 2, 1, 0x4, 0x0, 'RW', 'r', False, None,
+                  'Enable for INT_CAUSE.MMIO_ERR.'),
+        ),
+    ),
+    Register(
+        name='INT_TEST', const='CSR_INT_TEST', offset=0x38, width=32,
+        access='WO', reset=0x0, reset_mask=0x7,
+        title='Interrupt test',
+        desc='Write 1 to a bit to set the same bit of INT_CAUSE (as if the event had happened). Reads 0.',
+        fields=(
+            Field('SW_TEST', 0, 1, 0x1, 0x0, 'WO', 'r', True, None,
+                  'Write 1 to set INT_CAUSE.SW_TEST.'),
+            Field('ERR_LOG', 1, 1, 0x2, 0x0, 'WO', 'r', True, None,
+                  'Write 1 to set INT_CAUSE.ERR_LOG (tests the interrupt path without an error-log entry).'),
+            Field('MMIO_ERR', 2, 1, 0x4, 0x0, 'WO', 'r', True, None,
+                  'Write 1 to set INT_CAUSE.MMIO_ERR (ERR is not changed).'),
+        ),
+    ),
+    Register(
+        name='ERR', const='CSR_ERR', offset=0x40, width=32,
+        access='RO/W1C', reset=0x0, reset_mask=0xFF03,
+        title='MMIO error status',
+        desc='Records the first bad MMIO access to BAR0 since VALID was last cleared: hardware loads CODE and ERR_ADDR and sets VALID only while VALID=0; a bad access while VALID=1 sets OVERFLOW instead and changes nothing else. Portal (BAR2) errors go to the work-queue software error log, not here.',
+        fields=(
+            Field('VALID', 0, 1, 0x1, 0x0, 'W1C', 'r', True, None,
+                  'CODE and ERR_ADDR hold a recorded error. Write 1 to clear (also re-arms capture).'),
+            Field('OVERFLOW', 1, 1, 0x2, 0x0, 'W1C', 'r', True, None,
+                  'Another bad access happened while VALID was 1. Write 1 to clear.'),
+            Field('CODE', 8, 8, 0xFF00, 0x0, 'RO', 'w', True, 'MMIO_ERR',
+                  'What was wrong with the recorded access.'),
+        ),
+    ),
+    Register(
+        name='ERR_ADDR', const='CSR_ERR_ADDR', offset=0x44, width=32,
+        access='RO', reset=0x0, reset_mask=0xFFFFFFFF,
+        title='MMIO error address',
+        desc='BAR0 byte offset of the access recorded in ERR (first byte of the request, i.e. the address with the first-DW byte enables applied).',
+        fields=(
+            Field('OFFSET', 0, 32, 0xFFFFFFFF, 0x0, 'RO', 'w', True, None,
+                  'BAR0 byte offset.'),
+        ),
+    ),
+    Register(
+        name='MSIX_TRIGGER', const='CSR_MSIX_TRIGGER', offset=0x48, width=32,
+        access='WO', reset=0x0, reset_mask=0xFFF,
+        title='MSI-X self-test trigger',
+        desc="Writing VECTOR requests that MSI-X vector, exactly as a device event would (it is sent, or pends while masked). For a driver's interrupt self-test, like the interrupt-cause-set registers of NICs. A vector number >= CAP2.MSIX_VECTORS is ignored and recorded in ERR with CODE=UNSUPPORTED. Reads 0.",
+        fields=(
+            Field('VECTOR', 0, 12, 0xFFF, 0x0, 'WO', 'r', False, None,
+                  'MSI-X vector to request.'),
+        ),
+    ),
+)
+REGISTERS_BY_NAME: Dict[str, Register] = {r.name: r for r in REGISTERS}
+
+LAYOUTS: Dict[str, Tuple[Register, ...]] = {
+    'MSIX_TABLE': (
+        Register(
+            name='ADDR_LO', const='MSIX_TABLE_ADDR_LO', offset=0x0, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFFFFFC,
+            title='Message address low',
+            desc='Message address, low DWORD. Bits [1:0] read 0.',
+            fields=(
+                Field('ADDR', 2, 30, 0xFFFFFFFC, 0x0, 'RW', 'r', False, None,
+                      'Message address bits [31:2].'),
+            ),
+        ),
+        Register(
+            name='ADDR_HI', const='MSIX_TABLE_ADDR_HI', offset=0x4, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFFFFFF,
+            title='Message address high',
+            desc='Message address, high DWORD. 0 selects a 3DW (32-bit address) memory write.',
+            fields=(
+                Field('ADDR', 0, 32, 0xFFFFFFFF, 0x0, 'RW', 'r', False, None,
+                      'Message address bits [63:32].'),
+            ),
+        ),
+        Register(
+            name='DATA', const='MSIX_TABLE_DATA', offset=0x8, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFFFFFF,
+            title='Message data',
+            desc='Message data, sent unmodified.',
+            fields=(
+                Field('DATA', 0, 32, 0xFFFFFFFF, 0x0, 'RW', 'r', False, None,
+                      'Message data.'),
+            ),
+        ),
+        Register(
+            name='VECTOR_CTRL', const='MSIX_TABLE_VECTOR_CTRL', offset=0xC, width=32,
+            access='RW', reset=0x1, reset_mask=0x1,
+            title='Vector control',
+            desc='Vector control. Bits [31:1] (TPH steering tag, reserved) read 0.',
+            fields=(
+                Field('MASK', 0, 1, 0x1, 0x1, 'RW', 'r', False, None,
+                      '1 = masked: the vector sends nothing and latches its PBA bit instead; clearing it with the PBA bit set sends the message once.'),
+            ),
+        ),
+    ),
+    'MSIX_PBA': (
+        Register(
+            name='MSIX_PBA', const='MSIX_PBA', offset=0x0, width=64,
+            access='RO', reset=0x0, reset_mask=0xFFFFFFFFFFFFFFFF,
+            title='MSI-X pending bits',
+            desc='Read-only. Vector k is bit k%64 of the QWORD at PBA + (k/64)*8. DWORD or QWORD reads.',
+            fields=(
+                Field('PENDING', 0, 64, 0xFFFFFFFFFFFFFFFF, 0x0, 'RO', 'w', True, None,
+                      'Pending bit of vectors 64*n .. 64*n+63.'),
+            ),
+        ),
+    ),
+    'IMS_ENTRY': (
+        Register(
+            name='ADDR_LO', const='IMS_ENTRY_ADDR_LO', offset=0x0, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFFFFFC,
+            title='Message address low',
+            desc='Message address, low DWORD. Bits [1:0] read 0.',
+            fields=(
+                Field('ADDR', 2, 30, 0xFFFFFFFC, 0x0, 'RW', 'r', False, None,
+                      'Message address bits [31:2].'),
+            ),
+        ),
+        Register(
+            name='ADDR_HI', const='IMS_ENTRY_ADDR_HI', offset=0x4, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFFFFFF,
+            title='Message address high',
+            desc='Message address, high DWORD. 0 selects a 3DW (32-bit address) memory write.',
+            fields=(
+                Field('ADDR', 0, 32, 0xFFFFFFFF, 0x0, 'RW', 'r', False, None,
+                      'Message address bits [63:32].'),
+            ),
+        ),
+        Register(
+            name='DATA', const='IMS_ENTRY_DATA', offset=0x8, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFFFFFF,
+            title='Message data',
+            desc='Message data.',
+            fields=(
+                Field('DATA', 0, 32, 0xFFFFFFFF, 0x0, 'RW', 'r', False, None,
+                      'Message data.'),
+            ),
+        ),
+        Register(
+            name='CTRL', const='IMS_ENTRY_CTRL', offset=0xC, width=32,
+            access='RO/RW', reset=0x1, reset_mask=0xFFFFF00B,
+            title='Entry control',
+            desc='Mask, pending and PASID binding. Bits [2] and [11:4] read 0.',
+            fields=(
+                Field('MASK', 0, 1, 0x1, 0x1, 'RW', 'r', False, None,
+                      '1 = masked: a request for this entry latches PENDING instead of sending; clearing MASK with PENDING set sends once.'),
+                Field('PENDING', 1, 1, 0x2, 0x0, 'RO', 'w', True, None,
+                      'A message was requested while the entry was masked.'),
+                Field('PASID_EN', 3, 1, 0x8, 0x0, 'RW', 'r', False, None,
+                      '1 = the entry is bound to PASID: a completion whose descriptor PASID differs does not fire and is reported as an error.'),
+                Field('PASID', 12, 20, 0xFFFFF000, 0x0, 'RW', 'r', False, None,
+                      'PASID the entry is bound to (used when PASID_EN=1).'),
+            ),
+        ),
+    ),
+}
+
+REGIONS: Dict[str, Region] = {
+    'CSR': Region('CSR', 0x0, 0x1000, None, None, None, False, 'Control and status registers'),
+    'MSIX_TABLE': Region('MSIX_TABLE', 0x20000, 0x8000, 0x10, 2048, None, True, 'MSI-X table entry'),
+    'MSIX_PBA': Region('MSIX_PBA', 0x28000, 0x100, 0x8, 32, None, True, 'MSI-X pending bits'),
+    'IMS': Region('IMS', 0x40000, 0x40000, 0x8000, 8, None, True, 'IMS window of one work queue'),
+    'IMS_ENTRY': Region('IMS_ENTRY', 0x0, 0x8000, 0x10, 2048, 'IMS', True, 'IMS entry'),
+}
+
+WINDOWS: Dict[str, Window] = {
+    'CSR_GEN_CFG': Window('CSR_GEN_CFG', 0x100, 0x100, 0x0,
+                     'General configuration and command registers (device enable, command/status) - later issue.'),
+    'CSR_SWERR': Window('CSR_SWERR', 0x200, 0x200, 0x0,
+                     'Work-queue software error log - later issue.'),
+    'CSR_WQCFG': Window('CSR_WQCFG', 0x400, 0xC00, 0x20,
+                     'Work-queue configuration, 8 DWORDs per WQ at WQCFG + wq*0x20 - later issue. The page has room for 96 WQs; the IMS windows limit the device to 8.'),
+}
+
+ENUMS: Dict[str, Dict[str, int]] = {
+    'MMIO_ERR': {
+        'NONE': 0x00,
+        'WR_TOO_BIG': 0x01,
+        'RD_TOO_BIG': 0x02,
+        'UNALIGNED': 0x03,
+        'PARTIAL': 0x04,
+        'UNSUPPORTED': 0x05,
+        'RO_WRITE': 0x06,
+        'POISONED': 0x07,
+    },
+}
+
+
+def csr_wqcfg_at(i: int) -> int:
+    """BAR0 offset of element i of the CSR_WQCFG window."""
+    if not 0 <= i < CSR_WQCFG_SIZE // CSR_WQCFG_STRIDE:
+        raise IndexError(f"i={i} out of range for CSR_WQCFG")
+    return CSR_WQCFG_BASE + i * CSR_WQCFG_STRIDE
+
+
+def msix_table_at(msix_table: int) -> int:
+    """BAR0 offset of one MSIX_TABLE element."""
+    if not 0 <= msix_table < 2048:
+        raise IndexError(f"msix_table={msix_table} out of range 0..2047")
+    return MSIX_TABLE_BASE + msix_table * MSIX_TABLE_STRIDE
+
+
+def msix_pba_at(msix_pba: int) -> int:
+    """BAR0 offset of one MSIX_PBA element."""
+    if not 0 <= msix_pba < 32:
+        raise IndexError(f"msix_pba={msix_pba} out of range 0..31")
+    return MSIX_PBA_BASE + msix_pba * MSIX_PBA_STRIDE
+
+
+def ims_at(ims: int) -> int:
+    """BAR0 offset of one IMS element."""
+    if not 0 <= ims < 8:
+        raise IndexError(f"ims={ims} out of range 0..7")
+    return IMS_BASE + ims * IMS_STRIDE
+
+
+def ims_entry_at(ims: int, entry: int) -> int:
+    """BAR0 offset of one IMS_ENTRY element."""
+    if not 0 <= ims < 8:
+        raise IndexError(f"ims={ims} out of range 0..7")
+    if not 0 <= entry < 2048:
+        raise IndexError(f"entry={entry} out of range 0..2047")
+    return IMS_BASE + ims * IMS_STRIDE + IMS_ENTRY_OFFSET + entry * IMS_ENTRY_STRIDE

@@ -1,0 +1,289 @@
+"""The bench's root complex: cocotbext-pcie's RootComplex plus what the device needs of a host.
+
+Adds to `RootComplex`:
+* `dmwr()`: an ENQCMD-style submission, a non-posted 64-byte DMWr with a PASID prefix, returning the
+  completion status (SC accepted, RRS = `tb.pcie.tlp.RRS` retry, UR, CA). No completion within the
+  timeout raises `CompletionTimeout` (cocotbext-pcie drops a DMWr that no BAR claims without a UR).
+* `mem_write_pasid()`: posted memory writes carrying a PASID prefix (or none), e.g. MOVDIR64B-style.
+* `add_write_interceptor(fn, window)`: platform models (VT-d interrupt remapping at 0xFEE0_0000, the
+  SMMU MSI window at 0x0800_0000 in front of a GIC ITS) claim upstream writes before host memory sees
+  them. A window inside host memory is reserved in the host allocator, and a window that overlaps the
+  BAR space assigned at enumeration is refused (writes there never leave the root port).
+* `upstream_log`: one `UpstreamRecord` per upstream request (requester ID, PASID, PMR, ER, ...), so tests
+  can check DMA tagging; `add_upstream_observer()` for scoreboards that want the TLPs themselves.
+* `host_memory`: synchronous `read(addr, length)` / `write(addr, data)` over the RC's host memory for the
+  platform models (tb/platform/memory.py's contract: unserved addresses raise `MemoryAccessError`).
+* strict upstream writes: a device write that nothing claims and no host memory backs raises
+  `ProtocolError` instead of the package's silent drop (an interrupt address without its model, or a
+  write into the RC's downstream window).
+"""
+from __future__ import annotations
+
+import bisect
+import inspect
+from collections import deque
+from typing import Callable, NamedTuple
+
+from cocotb.utils import get_sim_time
+from cocotbext.axi.address_space import AddressSpace
+from cocotbext.pcie.core import RootComplex
+from cocotbext.pcie.core.tlp import CplStatus, TlpType
+from cocotbext.pcie.core.utils import PcieId
+
+from tb.platform.memory import MemoryAccessError
+
+from .hooks import install
+from .tlp import RRS, CompletionTimeout, PasidTlp, ProtocolError
+
+DEFAULT_NP_TIMEOUT_NS = 100_000
+DMWR_STATUSES = (CplStatus.SC, RRS, CplStatus.UR, CplStatus.CA)
+_WRITES = (TlpType.MEM_WRITE, TlpType.MEM_WRITE_64)
+
+
+class UpstreamRecord(NamedTuple):
+    time_ns: float
+    kind: str               # "MRd", "MWr", "DMWr" or the TlpType name
+    address: int
+    length_dw: int
+    requester_id: int
+    tag: int
+    pasid: int | None       # None: no PASID prefix
+    pmr: bool
+    er: bool
+    header_dw: int          # 3 or 4
+
+
+def _kind(tlp) -> str:
+    if tlp.is_dmwr():
+        return "DMWr"
+    if tlp.is_mem_write():
+        return "MWr"
+    if tlp.is_mem_read():
+        return "MRd"
+    return tlp.fmt_type.name
+
+
+def write_span(tlp) -> tuple[int, bytes]:
+    """(first enabled byte address, enabled bytes) of a memory write; a zero-length write gives b''."""
+    if tlp.length == 1 and tlp.first_be == 0:
+        return tlp.address, b""
+    first = tlp.get_first_be_offset()
+    return tlp.address + first, bytes(tlp.data[first:first + tlp.get_be_byte_count()])
+
+
+class HostMemoryAdapter:
+    """Synchronous access to the RC's host memory: every memory region registered in its address space
+    (the host pool's allocations, and any `MemoryRegion`/`SparseMemoryRegion` a test registers)."""
+
+    def __init__(self, rc: RootComplex):
+        self._space = rc.mem_address_space
+        self._key = None
+        self._bases: list[int] = []
+        self._spans: list[tuple[int, int, object]] = []
+
+    def _refresh(self):
+        key = (len(self._space.regions),) + tuple(len(r.regions) for _, _, _, r in self._space.regions
+                                                  if isinstance(r, AddressSpace))
+        if key == self._key:
+            return
+        spans = []
+
+        def walk(space, base0):
+            for base, size, offset, region in space.regions:
+                if isinstance(region, AddressSpace):
+                    walk(region, base0 + base)
+                elif offset == 0 and hasattr(region, "mem"):
+                    spans.append((base0 + base, size, region.mem))
+        walk(self._space, 0)
+        spans.sort(key=lambda s: s[0])
+        self._spans = spans
+        self._bases = [s[0] for s in spans]
+        self._key = key
+
+    def _find(self, addr: int, length: int):
+        self._refresh()
+        i = bisect.bisect_right(self._bases, addr) - 1
+        if i >= 0:
+            base, size, mem = self._spans[i]
+            if addr + max(length, 1) <= base + size:
+                return mem, addr - base
+        raise MemoryAccessError(f"host memory access [{addr:#x}, +{length}) is not inside one allocated region")
+
+    def contains(self, addr: int, length: int = 1) -> bool:
+        try:
+            self._find(addr, length)
+            return True
+        except MemoryAccessError:
+            return False
+
+    def read(self, addr: int, length: int) -> bytes:
+        mem, off = self._find(addr, length)
+        return bytes(mem[off:off + length])
+
+    def write(self, addr: int, data: bytes) -> None:
+        mem, off = self._find(addr, len(data))
+        mem[off:off + len(data)] = bytes(data)
+
+
+class HostRootComplex(RootComplex):
+    """RootComplex with DMWr, PASID-tagged writes, upstream write interceptors and an upstream log."""
+
+    def __init__(self, *args, np_timeout_ns: int = DEFAULT_NP_TIMEOUT_NS, upstream_log_limit: int | None = None,
+                 strict_upstream: bool = True, **kwargs):
+        install()
+        super().__init__(*args, **kwargs)
+        self.np_timeout_ns = np_timeout_ns
+        self.strict_upstream = strict_upstream
+        self.host_memory = HostMemoryAdapter(self)
+        self.upstream_log: deque[UpstreamRecord] = deque(maxlen=upstream_log_limit)
+        self.intercepted_writes = 0
+        self._interceptors: list[tuple[Callable, tuple[int, int] | None]] = []
+        self._observers: list[Callable] = []
+
+    # ---- upstream hooks -----------------------------------------------------------------------
+    def add_write_interceptor(self, fn: Callable, window: tuple[int, int] | None = None) -> None:
+        """Offer upstream memory writes to `fn(addr, data, requester_id, tlp) -> bool` (may be async)
+        before host memory; True claims the write. `addr`/`data` are the byte-enabled span, requester_id
+        an int. With `window=(base, size)` only writes starting in it are offered."""
+        if window is not None:
+            self._check_window(*window)
+            self.reserve_host_window(*window)
+        self._interceptors.append((fn, window))
+
+    def remove_write_interceptor(self, fn: Callable) -> None:
+        self._interceptors = [(f, w) for f, w in self._interceptors if f is not fn]
+
+    def add_upstream_observer(self, fn: Callable) -> None:
+        """Call `fn(record, tlp)` for every upstream request (completions excluded)."""
+        self._observers.append(fn)
+
+    def clear_upstream_log(self) -> None:
+        self.upstream_log.clear()
+
+    def _bar_ranges(self):
+        for lo, hi in ((self.mem_base, self.mem_limit), (self.prefetchable_mem_base, self.prefetchable_mem_limit)):
+            if hi > lo:
+                yield lo, hi
+
+    def _check_window(self, base: int, size: int) -> None:
+        for lo, hi in self._bar_ranges():
+            if base <= hi and lo < base + size:
+                raise ValueError(f"interrupt window [{base:#x}, +{size:#x}) overlaps BAR space [{lo:#x}, {hi:#x}] "
+                                 f"assigned at enumeration: device writes there are dropped at the root port")
+
+    def reserve_host_window(self, base: int, size: int) -> None:
+        """Keep the host allocator away from [base, base+size) (a power of two, aligned), if that range is in
+        the host memory pool. Must run before anything is allocated there."""
+        pool = self.mem_pool
+        rel = base - pool.base
+        if rel + size <= 0 or rel >= pool.size:
+            return
+        if size & (size - 1) or base % size or rel < 0 or rel + size > pool.size:
+            raise ValueError(f"window [{base:#x}, +{size:#x}) must be a naturally aligned power of two inside "
+                             f"the host pool [{pool.base:#x}, +{pool.size:#x})")
+        if pool.find_regions(rel, size):
+            raise ValueError(f"window [{base:#x}, +{size:#x}) is already (partly) allocated as host memory")
+        # The buddy allocator cannot reserve an address: take blocks of this size until it hands out ours.
+        taken = []
+        try:
+            while True:
+                try:
+                    block = pool.allocator.alloc(size)
+                except Exception as exc:
+                    raise ValueError(f"window [{base:#x}, +{size:#x}) cannot be reserved: {exc}") from exc
+                if block == rel:
+                    break
+                taken.append(block)
+        finally:
+            for block in taken:
+                pool.allocator.free(block)
+
+    async def enumerate(self, *args, **kwargs):
+        await super().enumerate(*args, **kwargs)
+        for _, window in self._interceptors:
+            if window is not None:
+                self._check_window(*window)
+
+    def _unbacked(self, addr: int, length: int) -> str | None:
+        regions = self.mem_address_space.find_regions(addr, max(length, 1))
+        if not regions:
+            return "no host memory or region there"
+        for _, _, _, region in regions:
+            if region is self.mem_region:
+                return ("it lands in the RC's downstream (BAR) window, where cocotbext-pcie forwards it and it is "
+                        "lost: an interrupt address whose platform model is not registered?")
+            if region is self.mem_pool and not self.host_memory.contains(addr, length):
+                return "that host memory is not allocated"
+        return None
+
+    async def handle_tlp(self, tlp):
+        if tlp.is_completion():
+            await super().handle_tlp(tlp)
+            return
+        is_pasid_tlp = isinstance(tlp, PasidTlp)
+        rec = UpstreamRecord(get_sim_time("ns"), _kind(tlp) if is_pasid_tlp else tlp.fmt_type.name, tlp.address,
+                             tlp.length, int(tlp.requester_id), tlp.tag, getattr(tlp, "pasid", None),
+                             getattr(tlp, "pmr", False), getattr(tlp, "er", False), tlp.get_header_size_dw())
+        self.upstream_log.append(rec)
+        for obs in self._observers:
+            obs(rec, tlp)
+        if is_pasid_tlp and tlp.is_dmwr():
+            tlp.release_fc()
+            self.log.warning("DMWr from %s to the root complex: UR", tlp.requester_id)
+            await self.send(PasidTlp.create_ur_completion_for_tlp(tlp, PcieId(0, 0, 0)))
+            return
+        if tlp.fmt_type in _WRITES:
+            addr, data = write_span(tlp)
+            rid = int(tlp.requester_id)
+            for fn, window in self._interceptors:
+                if window is not None and not window[0] <= addr < window[0] + window[1]:
+                    continue
+                claimed = fn(addr, data, rid, tlp)
+                if inspect.isawaitable(claimed):
+                    claimed = await claimed
+                if claimed:
+                    tlp.release_fc()
+                    self.intercepted_writes += 1
+                    return
+            if self.strict_upstream:
+                why = self._unbacked(tlp.address, tlp.length * 4)
+                if why:
+                    tlp.release_fc()
+                    raise ProtocolError(f"upstream write from {tlp.requester_id} to {addr:#x} ({len(data)} bytes) "
+                                        f"is claimed by nothing: {why}")
+        await super().handle_tlp(tlp)
+
+    # ---- downstream requests with PASID / DMWr ------------------------------------------------
+    async def send_nonposted(self, tlp, timeout_ns: int | None = None):
+        """Send a non-posted request and return its (first) completion; CompletionTimeout if none comes."""
+        timeout_ns = self.np_timeout_ns if timeout_ns is None else timeout_ns
+        cpls = await self.perform_nonposted_operation(tlp, timeout_ns, "ns")
+        if not cpls:
+            raise CompletionTimeout(f"{_kind(tlp)} to {tlp.address:#x} got no completion within {timeout_ns} ns: "
+                                    f"no BAR claims the address (cocotbext-pcie drops unroutable writes without a "
+                                    f"UR) or the device never answered")
+        return cpls[0]
+
+    async def dmwr(self, addr: int, data64: bytes, pasid: int | None, priv: bool = False,
+                   timeout_ns: int | None = None, requester_id=PcieId(0, 0, 0)) -> CplStatus:
+        """ENQCMD(S): a 64-byte DMWr with a PASID prefix (PMR = priv). Returns SC, RRS, UR or CA."""
+        if len(data64) != 64 or addr % 64:
+            raise ValueError(f"ENQCMD writes 64 bytes to a 64-byte aligned address, got {len(data64)} bytes "
+                             f"at {addr:#x}")
+        tlp = PasidTlp.create_dmwr(addr, data64, pasid=pasid, pmr=priv, requester_id=requester_id)
+        cpl = await self.send_nonposted(tlp, timeout_ns)
+        if cpl.has_data() or cpl.status not in DMWR_STATUSES:
+            raise ProtocolError(f"DMWr to {addr:#x} answered with {cpl!r}")
+        return CplStatus(cpl.status)
+
+    async def mem_write_pasid(self, addr: int, data: bytes, pasid: int | None, priv: bool = False,
+                              requester_id=PcieId(0, 0, 0)) -> None:
+        """Posted memory write(s) with a PASID prefix (pasid None: without), split at MPS and 4 KiB."""
+        mps = 128 << self.max_payload_size
+        n = 0
+        while n < len(data):
+            chunk = min(len(data) - n, mps - (addr & 3), 0x1000 - (addr & 0xFFF))
+            await self.perform_posted_operation(PasidTlp.create_mem_write(
+                addr, data[n:n + chunk], pasid=pasid, pmr=priv, requester_id=requester_id))
+            n += chunk
+            addr += chunk

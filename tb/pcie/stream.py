@@ -1,0 +1,264 @@
+"""cocotb drivers for one of the device's TLP streams (docs/tlp_interface.md).
+
+`TlpStreamSource` drives `<s>_valid/sop/eop/hdr/prfx_valid/prfx/data[/bar]` and watches `<s>_ready`;
+`TlpStreamSink` drives `<s>_ready` and checks what the RTL presents. Both take a pause generator
+(`set_pause_generator(iterable)`, as in cocotbext-axi): a true value inserts an idle cycle on a source
+(valid low before the next beat) or a backpressure cycle on a sink (ready low). `random_pauses()` and
+`pattern_pauses()` make the usual ones.
+
+Speed: tests run millions of cycles, so neither side does Python work on a clock edge while its stream is
+idle. A source sleeps on an event until something is queued; a sink sleeps until valid rises. The pause
+generator is only advanced on cycles where the stream is active, so an idle bench costs nothing.
+
+Sink checks (each raises `ProtocolError`, which fails the test):
+* while valid && !ready, valid stays high and sop/eop/hdr/prfx/data/bar stay unchanged;
+* sop on the first beat of a TLP only, no beat outside a TLP, hdr/prfx_valid/prfx/bar constant within it;
+* the number of beats matches the header's Length (one beat for a TLP without payload), eop on the last.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from collections import deque
+from typing import Iterable, Iterator, NamedTuple
+
+import cocotb
+from cocotb.queue import Queue
+from cocotb.triggers import Event, RisingEdge
+from cocotb.utils import get_sim_time
+
+from .tlp import ProtocolError, StreamFields
+
+
+class ReceivedTlp(NamedTuple):
+    fields: StreamFields
+    bar: int
+    start_ns: float      # when valid first showed the sop beat (before any backpressure)
+
+
+def random_pauses(rng: random.Random, probability: float) -> Iterator[bool]:
+    """Pause each active cycle with the given probability, from a seeded generator."""
+    rand = rng.random
+    while True:
+        yield rand() < probability
+
+
+def pattern_pauses(pattern: Iterable) -> Iterator[bool]:
+    """Repeat a fixed pause pattern, e.g. [0, 1, 1] = one cycle in three active."""
+    return itertools.cycle([bool(p) for p in pattern])
+
+
+def payload_beats(length_dw: int, has_data: bool, bytes_per_beat: int) -> int:
+    return -(-length_dw * 4 // bytes_per_beat) if has_data else 1
+
+
+def header_length(hdr: int) -> tuple[int, bool]:
+    """(Length in DW, has payload) from a stream hdr value; Length 0 means 1024 DW."""
+    has_data = bool((hdr >> 126) & 1)
+    length = (hdr >> 96) & 0x3FF
+    return (length or 1024) if has_data else length, has_data
+
+
+class _Stream:
+    def __init__(self, dut, prefix: str, clock):
+        self.name = prefix
+        self.clock = clock
+        self.valid = getattr(dut, f"{prefix}_valid")
+        self.ready = getattr(dut, f"{prefix}_ready")
+        self.sop = getattr(dut, f"{prefix}_sop")
+        self.eop = getattr(dut, f"{prefix}_eop")
+        self.hdr = getattr(dut, f"{prefix}_hdr")
+        self.prfx_valid = getattr(dut, f"{prefix}_prfx_valid")
+        self.prfx = getattr(dut, f"{prefix}_prfx")
+        self.data = getattr(dut, f"{prefix}_data")
+        self.bar = getattr(dut, f"{prefix}_bar", None)
+        if len(self.data) % 64:
+            raise ValueError(f"{prefix}_data is {len(self.data)} bits; DATA_W must be a multiple of 64")
+        self.bytes_per_beat = len(self.data) // 8
+        self._pauses: Iterator[bool] | None = None
+        self.tlp_count = 0
+        self.beat_count = 0
+
+    def set_pause_generator(self, generator: Iterable | None = None) -> None:
+        self._pauses = None if generator is None else iter(generator)
+
+    def clear_pause_generator(self) -> None:
+        self._pauses = None
+
+
+class TlpStreamSource(_Stream):
+    """Drives a host->device stream (rx_req with its `bar` sideband, or rx_cpl)."""
+
+    def __init__(self, dut, prefix: str, clock):
+        super().__init__(dut, prefix, clock)
+        self._queue: deque[tuple[StreamFields, int]] = deque()
+        self._wake = Event()
+        self._idle = Event()
+        self._idle.set()
+        for sig in (self.valid, self.sop, self.eop, self.hdr, self.prfx_valid, self.prfx, self.data):
+            sig.value = 0
+        if self.bar is not None:
+            self.bar.value = 0
+        self._task = cocotb.start_soon(self._run())
+
+    def send_nowait(self, fields: StreamFields, bar: int = 0) -> None:
+        if bar and self.bar is None:
+            raise ValueError(f"{self.name} has no bar sideband")
+        self._queue.append((fields, bar))
+        self._idle.clear()
+        self._wake.set()
+
+    async def send(self, fields: StreamFields, bar: int = 0) -> None:
+        self.send_nowait(fields, bar)
+
+    def flush(self) -> int:
+        """Drop TLPs queued but not started (a TLP already on the wire finishes). Returns the count."""
+        n = len(self._queue)
+        self._queue.clear()
+        return n
+
+    @property
+    def idle(self) -> bool:
+        return self._idle.is_set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def _run(self):
+        edge = RisingEdge(self.clock)
+        ready = self.ready
+        valid_on = False
+        sop_v = eop_v = -1   # last driven values, to skip redundant writes
+        mask = (1 << (8 * self.bytes_per_beat)) - 1
+        bpb_bits = 8 * self.bytes_per_beat
+        while True:
+            if not self._queue:
+                if valid_on:
+                    self.valid.value = 0
+                    valid_on = False
+                self._idle.set()
+                self._wake.clear()
+                await self._wake.wait()
+                await edge   # drive right after an edge, like the RTL would
+                if not self._queue:   # flushed while asleep
+                    continue
+            fields, bar = self._queue.popleft()
+            length, has_data = header_length(fields.hdr)
+            n = payload_beats(length, has_data, self.bytes_per_beat)
+            if has_data and len(fields.data) != length * 4:
+                raise ValueError(f"{self.name}: {len(fields.data)} payload bytes for Length {length}")
+            payload = int.from_bytes(fields.data, "little") if has_data else 0
+            self.hdr.value = fields.hdr
+            self.prfx_valid.value = int(fields.prfx_valid)
+            self.prfx.value = fields.prfx
+            if self.bar is not None:
+                self.bar.value = bar
+            for i in range(n):
+                pauses = self._pauses
+                if pauses is not None:
+                    while next(pauses):
+                        if valid_on:
+                            self.valid.value = 0
+                            valid_on = False
+                        await edge
+                self.data.value = (payload >> (i * bpb_bits)) & mask
+                s, e = int(i == 0), int(i == n - 1)
+                if s != sop_v:
+                    self.sop.value = sop_v = s
+                if e != eop_v:
+                    self.eop.value = eop_v = e
+                if not valid_on:
+                    self.valid.value = 1
+                    valid_on = True
+                await edge
+                while not ready.value:
+                    await edge
+                self.beat_count += 1
+            self.tlp_count += 1
+
+
+class TlpStreamSink(_Stream):
+    """Receives a device->host stream (tx_req or tx_cpl) and checks its protocol."""
+
+    def __init__(self, dut, prefix: str, clock):
+        super().__init__(dut, prefix, clock)
+        self.queue: Queue[ReceivedTlp] = Queue()
+        self.ready.value = 1
+        self._task = cocotb.start_soon(self._run())
+
+    async def recv(self) -> ReceivedTlp:
+        return await self.queue.get()
+
+    def _fail(self, msg: str):
+        raise ProtocolError(f"{self.name} at {get_sim_time('ns'):.1f} ns: {msg}")
+
+    async def _run(self):
+        edge = RisingEdge(self.clock)
+        valid_rise = RisingEdge(self.valid)
+        ready_on = 1
+        held = None            # beat sampled with valid && !ready: it must be presented unchanged
+        held_since = 0.0
+        in_tlp = False
+        first = None           # (hdr, prfx_valid, prfx, bar) of the current TLP
+        start_ns = 0.0
+        chunks: list[int] = []
+        beats = length = 0
+        has_data = False
+        bpb = self.bytes_per_beat
+        bar_sig = self.bar
+        while True:
+            await edge
+            if self.valid.value:
+                sample = (self.sop.value, self.eop.value, self.hdr.value, self.prfx_valid.value,
+                          self.prfx.value, self.data.value, bar_sig.value if bar_sig is not None else 0)
+                if held is not None and sample != held:
+                    self._fail(f"signals changed while valid && !ready (held since {held_since:.1f} ns)")
+                if held is None and sample[0] and not in_tlp:
+                    start_ns = get_sim_time("ns")
+                if ready_on:
+                    held = None
+                    sop, eop, hdr, prfx_valid, prfx, data, bar = sample
+                    if sop:
+                        if in_tlp:
+                            self._fail(f"sop while a TLP is open (beat {len(chunks)} of {beats}, no eop)")
+                        in_tlp = True
+                        first = (hdr, prfx_valid, prfx, bar)
+                        length, has_data = header_length(int(hdr))
+                        beats = payload_beats(length, has_data, bpb)
+                        chunks = []
+                    elif not in_tlp:
+                        self._fail("beat without sop outside a TLP")
+                    elif (hdr, prfx_valid, prfx, bar) != first:
+                        self._fail(f"hdr/prfx/bar changed within a TLP at beat {len(chunks)}")
+                    chunks.append(int(data) if has_data else 0)
+                    self.beat_count += 1
+                    if eop:
+                        if len(chunks) != beats:
+                            self._fail(f"eop after {len(chunks)} beats, Length {length} DW needs {beats}")
+                        payload = b"".join(c.to_bytes(bpb, "little") for c in chunks)[:length * 4] \
+                            if has_data else b""
+                        in_tlp = False
+                        self.tlp_count += 1
+                        self.queue.put_nowait(ReceivedTlp(
+                            StreamFields(int(first[0]), bool(first[1]), int(first[2]), payload),
+                            int(first[3]), start_ns))
+                    elif len(chunks) >= beats:
+                        self._fail(f"no eop on beat {len(chunks)}, Length {length} DW needs {beats} beats")
+                elif held is None:
+                    held = sample
+                    held_since = get_sim_time("ns")
+                active = True
+            else:
+                if held is not None:
+                    self._fail(f"valid dropped before ready (beat presented since {held_since:.1f} ns)")
+                active = in_tlp
+            pauses = self._pauses
+            if pauses is None:
+                want = 1
+            else:
+                want = (0 if next(pauses) else 1) if active else ready_on
+            if want != ready_on:
+                self.ready.value = ready_on = want
+            if not self.valid.value and held is None:
+                # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work).
+                await valid_rise

@@ -1,0 +1,348 @@
+"""TLPs with an optional PASID TLP prefix, and DMWr, on top of cocotbext-pcie's `Tlp`.
+
+cocotbext-pcie 0.2.16 knows neither TLP prefixes nor Deferrable Memory Writes (toolchain.md). `PasidTlp`
+adds both without touching the base class:
+
+* PASID prefix (PCIe r6.3 §6.20.2.1, non-flit): byte 0 = 0x91 (Fmt 100, E2E, type 0001), byte 1 b7 = PMR
+  (privileged), b6 = ER (execute), PASID[19:0] = byte1[3:0]..byte3. At most one per TLP, and only on
+  memory requests.
+* DMWr: Fmt 010/011, Type 1_1011 (byte 0 0x5B / 0x7B); non-posted with data; its header is laid out like
+  a memory write's. Completed with SC, RRS (= the CRS encoding 010), UR or CA.
+
+cocotbext-pcie routes on `fmt_type`, which cannot name DMWr. A DMWr therefore answers `fmt_type` with the
+memory-write type of its address size, so routing treats it as a memory request, while its raw
+`fmt`/`type` numbers keep the DMWr code: use `is_dmwr()` to tell them apart. It reports itself as
+non-posted so that flow control charges the right credits. Both only work if every TLP object in flight
+is a `PasidTlp`; tb/pcie/hooks.py makes cocotbext-pcie's ports build this class at every hop.
+
+`to_stream_fields()` / `from_stream_fields()` convert to and from the hdr/prfx/data layout of the device's
+TLP streams (docs/tlp_interface.md).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from cocotbext.pcie.core.dllp import FcType
+from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpFmt, TlpType
+from cocotbext.pcie.core.utils import PcieId
+
+PASID_PREFIX_BYTE0 = 0x91
+DMWR_TYPE = 0x1B
+PASID_BITS = 20
+PASID_MAX = (1 << PASID_BITS) - 1
+
+# Request Retry Status shares the Configuration Retry Status encoding (010); CplStatus has only the name CRS.
+RRS = CplStatus.CRS
+
+_PREFIX_FMT = TlpFmt.TLP_PREFIX
+_DATA_FMTS = (TlpFmt.THREE_DW_DATA, TlpFmt.FOUR_DW_DATA)
+# Request types that may carry a PASID prefix (DMWr answers fmt_type with a memory-write type).
+_PASID_CARRIERS = frozenset({
+    TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64,
+    TlpType.FETCH_ADD, TlpType.FETCH_ADD_64, TlpType.SWAP, TlpType.SWAP_64, TlpType.CAS, TlpType.CAS_64,
+})
+_MEM_READS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64})
+_MEM_WRITES = frozenset({TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
+
+
+class TlpFormatError(ValueError):
+    """A TLP (bytes or stream fields) that is malformed, or one this bench does not support."""
+
+
+class ProtocolError(AssertionError):
+    """The RTL (or a model) broke a rule of the TLP streams or of PCIe: fails the test."""
+
+
+class CompletionTimeout(AssertionError):
+    """A non-posted request got no completion in time: reported, never waited on forever."""
+
+
+class StreamFields(NamedTuple):
+    """One TLP as the device's streams carry it (docs/tlp_interface.md)."""
+    hdr: int            # 128 bits, hdr[127:120] = header byte 0; a 3DW header leaves hdr[31:0] = 0
+    prfx_valid: bool
+    prfx: int           # 32 bits, prfx[31:24] = 0x91 when prfx_valid
+    data: bytes         # exactly Length*4 payload bytes (empty without payload)
+
+
+class PasidTlp(Tlp):
+    """cocotbext-pcie `Tlp` plus an optional PASID prefix and the DMWr request type."""
+
+    def __init__(self, tlp=None):
+        super().__init__(tlp)
+        self._pasid = None
+        self.pmr = False
+        self.er = False
+        if isinstance(tlp, Tlp):
+            self.th = tlp.th  # the base copy constructor drops TH
+        if isinstance(tlp, PasidTlp):
+            self._pasid = tlp._pasid
+            self.pmr = tlp.pmr
+            self.er = tlp.er
+
+    # ---- PASID prefix -------------------------------------------------------------------------
+    @property
+    def pasid(self):
+        """PASID[19:0] of the prefix, or None when the TLP has no PASID prefix."""
+        return self._pasid
+
+    @pasid.setter
+    def pasid(self, val):
+        if val is not None and not (0 <= int(val) <= PASID_MAX):
+            raise TlpFormatError(f"PASID {val:#x} does not fit in {PASID_BITS} bits")
+        self._pasid = None if val is None else int(val)
+
+    @property
+    def has_prefix(self):
+        return self._pasid is not None
+
+    def set_pasid(self, pasid, pmr=False, er=False):
+        self.pasid = pasid
+        self.pmr = bool(pmr)
+        self.er = bool(er)
+
+    def clear_pasid(self):
+        self.set_pasid(None)
+
+    def pack_prefix(self):
+        self._check_prefix()
+        return bytes((PASID_PREFIX_BYTE0,
+                      (self.pmr << 7) | (self.er << 6) | (self._pasid >> 16),
+                      (self._pasid >> 8) & 0xFF,
+                      self._pasid & 0xFF))
+
+    def _check_prefix(self):
+        if self._pasid is None:
+            if self.pmr or self.er:
+                raise TlpFormatError("PMR/ER set on a TLP without a PASID prefix")
+            return
+        if not (0 <= self._pasid <= PASID_MAX):
+            raise TlpFormatError(f"PASID {self._pasid:#x} does not fit in {PASID_BITS} bits")
+        if self.fmt_type not in _PASID_CARRIERS:
+            raise TlpFormatError(f"a PASID prefix is not allowed on {self.fmt_type.name}")
+
+    # ---- DMWr ---------------------------------------------------------------------------------
+    def is_dmwr(self):
+        return self.type == DMWR_TYPE and self.fmt in _DATA_FMTS
+
+    @property
+    def fmt_type(self):
+        if self.is_dmwr():
+            return TlpType.MEM_WRITE if self.fmt == TlpFmt.THREE_DW_DATA else TlpType.MEM_WRITE_64
+        return TlpType((self.fmt, self.type))
+
+    @fmt_type.setter
+    def fmt_type(self, val):
+        Tlp.fmt_type.fset(self, val)
+
+    def get_fc_type(self):
+        return FcType.NP if self.is_dmwr() else super().get_fc_type()
+
+    def is_posted(self):
+        return self.get_fc_type() == FcType.P
+
+    def is_nonposted(self):
+        return self.get_fc_type() == FcType.NP
+
+    def is_completion(self):
+        return self.get_fc_type() == FcType.CPL
+
+    def is_mem_read(self):
+        return self.fmt_type in _MEM_READS
+
+    def is_mem_write(self):
+        """A posted memory write (not a DMWr)."""
+        return not self.is_dmwr() and self.fmt_type in _MEM_WRITES
+
+    # ---- sizes (the prefix DW travels on the wire) --------------------------------------------
+    def get_size(self):
+        return super().get_size() + (4 if self.has_prefix else 0)
+
+    def get_size_dw(self):
+        return super().get_size_dw() + (1 if self.has_prefix else 0)
+
+    # ---- builders -----------------------------------------------------------------------------
+    @classmethod
+    def _new_request(cls, addr, fmt_type_32, fmt_type_64, requester_id, tag, pasid, pmr, er, force_64):
+        tlp = cls()
+        tlp.fmt_type = fmt_type_64 if (force_64 or addr > 0xFFFF_FFFF) else fmt_type_32
+        tlp.requester_id = requester_id
+        tlp.tag = tag
+        tlp.set_pasid(pasid, pmr, er)
+        return tlp
+
+    @staticmethod
+    def _check_4k(addr, length):
+        if length and (addr & 0xFFF) + length > 0x1000:
+            raise ValueError(f"request [{addr:#x}, +{length}) crosses a 4 KiB boundary")
+
+    @classmethod
+    def create_mem_read(cls, addr, length, *, requester_id=PcieId(0, 0, 0), tag=0, pasid=None, pmr=False,
+                        er=False, force_64=False):
+        cls._check_4k(addr, length)
+        tlp = cls._new_request(addr, TlpType.MEM_READ, TlpType.MEM_READ_64, requester_id, tag, pasid, pmr, er,
+                               force_64)
+        tlp.set_addr_be(addr, length)
+        return tlp
+
+    @classmethod
+    def create_mem_write(cls, addr, data, *, requester_id=PcieId(0, 0, 0), tag=0, pasid=None, pmr=False,
+                         er=False, force_64=False):
+        cls._check_4k(addr, len(data))
+        tlp = cls._new_request(addr, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64, requester_id, tag, pasid, pmr, er,
+                               force_64)
+        tlp.set_addr_be_data(addr, data)
+        return tlp
+
+    @classmethod
+    def create_dmwr(cls, addr, data, *, pasid=None, pmr=False, er=False, requester_id=PcieId(0, 0, 0), tag=0,
+                    force_64=False):
+        """A DMWr of whole DWs (DWORD-aligned, 4..128 bytes: the sizes DMWr completers may support)."""
+        if addr % 4 or len(data) % 4 or not 4 <= len(data) <= 128:
+            raise ValueError(f"DMWr needs DWORD-aligned address and 4..128 bytes in whole DWs, "
+                             f"got addr {addr:#x}, {len(data)} bytes")
+        tlp = cls.create_mem_write(addr, data, requester_id=requester_id, tag=tag, pasid=pasid, pmr=pmr, er=er,
+                                   force_64=force_64)
+        tlp.type = DMWR_TYPE
+        return tlp
+
+    # ---- bytes --------------------------------------------------------------------------------
+    def pack_header(self):
+        if not self.is_dmwr():
+            return super().pack_header()
+        # The DMWr header is a memory-write header with another type code: pack it as one, then patch.
+        self.type = 0
+        try:
+            hdr = super().pack_header()
+        finally:
+            self.type = DMWR_TYPE
+        hdr[0] = (hdr[0] & 0xE0) | DMWR_TYPE
+        return hdr
+
+    def pack(self):
+        """Prefix (if any) + header + payload, in wire byte order."""
+        try:
+            self.fmt_type
+        except ValueError as exc:
+            raise TlpFormatError(f"unknown Fmt {self.fmt:#05b} / Type {self.type:#07b}") from exc
+        self._check_prefix()
+        if self.has_data():
+            if len(self.data) != self.length * 4 or not 1 <= self.length <= 1024:
+                raise TlpFormatError(f"Length field {self.length} DW does not match {len(self.data)} payload bytes")
+        elif self.data:
+            raise TlpFormatError(f"{self.fmt_type.name} has no payload but carries {len(self.data)} data bytes")
+        try:
+            hdr = self.pack_header()
+        except Exception as exc:  # the base raises ValueError/Exception for types it cannot pack
+            raise TlpFormatError(f"cannot pack Fmt {self.fmt:#05b} Type {self.type:#07b}: {exc}") from exc
+        pkt = bytearray(self.pack_prefix() if self.has_prefix else b"")
+        pkt += hdr
+        if self.has_data():
+            pkt += self.data
+        return pkt
+
+    @classmethod
+    def unpack(cls, pkt):
+        """Parse prefix + header + payload; raise TlpFormatError on anything malformed or unsupported."""
+        pkt = bytes(pkt)
+        off = 0
+        prefix = None
+        while True:
+            if len(pkt) < off + 4:
+                raise TlpFormatError(f"truncated TLP: {len(pkt)} bytes, no complete "
+                                     f"{'header' if off else 'first'} DW at byte {off}")
+            if pkt[off] >> 5 != _PREFIX_FMT:
+                break
+            if prefix is not None:
+                raise TlpFormatError(f"more than one TLP prefix (second prefix byte 0 = {pkt[off]:#04x}); "
+                                     f"at most one PASID prefix is allowed")
+            if pkt[off] != PASID_PREFIX_BYTE0:
+                raise TlpFormatError(f"unsupported TLP prefix type: byte 0 = {pkt[off]:#04x}, only the PASID "
+                                     f"E2E prefix {PASID_PREFIX_BYTE0:#04x} is supported")
+            prefix = pkt[off:off + 4]
+            off += 4
+
+        fmt = pkt[off] >> 5
+        if fmt > TlpFmt.FOUR_DW_DATA:
+            raise TlpFormatError(f"reserved Fmt {fmt:#05b} in header byte 0 {pkt[off]:#04x}")
+        hdr_len = 16 if fmt & 1 else 12
+        if len(pkt) < off + hdr_len:
+            raise TlpFormatError(f"truncated TLP: {hdr_len}-byte header at byte {off} but only "
+                                 f"{len(pkt) - off} bytes follow")
+        hdr = bytearray(pkt[off:off + hdr_len])
+        dmwr = (hdr[0] & 0x1F) == DMWR_TYPE
+        if dmwr:
+            if fmt not in _DATA_FMTS:
+                raise TlpFormatError(f"DMWr type with Fmt {fmt:#05b}: a DMWr always carries data")
+            hdr[0] &= 0xE0  # parse as the memory write it is laid out like
+        try:
+            tlp = cls.unpack_header(hdr)
+        except Exception as exc:  # the base raises ValueError/Exception for unknown types and statuses
+            raise TlpFormatError(f"unsupported or malformed header {bytes(hdr[:4]).hex()}: {exc}") from exc
+        if dmwr:
+            tlp.type = DMWR_TYPE
+
+        payload = pkt[off + hdr_len:]
+        if tlp.has_data():
+            if len(payload) != tlp.length * 4:
+                raise TlpFormatError(f"Length field says {tlp.length} DW ({tlp.length * 4} bytes) but "
+                                     f"{len(payload)} payload bytes follow")
+        elif payload:
+            raise TlpFormatError(f"{len(payload)} bytes after a {tlp.fmt_type.name} header, which has no payload")
+        tlp.data = bytearray(payload)
+
+        if prefix is not None:
+            if prefix[1] & 0x30:
+                raise TlpFormatError(f"reserved bits 5:4 of PASID prefix byte 1 set: {prefix.hex()}")
+            tlp.pasid = ((prefix[1] & 0x0F) << 16) | (prefix[2] << 8) | prefix[3]
+            tlp.pmr = bool(prefix[1] & 0x80)
+            tlp.er = bool(prefix[1] & 0x40)
+            tlp._check_prefix()
+        return tlp
+
+    # ---- device stream layout (docs/tlp_interface.md) -----------------------------------------
+    def to_stream_fields(self):
+        raw = self.pack()
+        off = 4 if self.has_prefix else 0
+        hdr_len = self.get_header_size()
+        hdr = int.from_bytes(bytes(raw[off:off + hdr_len]).ljust(16, b"\0"), "big")
+        prfx = int.from_bytes(raw[:4], "big") if off else 0
+        return StreamFields(hdr, bool(off), prfx, bytes(raw[off + hdr_len:]))
+
+    @classmethod
+    def from_stream_fields(cls, hdr, prfx_valid, prfx, data=b""):
+        if not 0 <= hdr < 1 << 128:
+            raise TlpFormatError(f"hdr {hdr:#x} is not a 128-bit value")
+        fmt = hdr >> 125
+        if fmt > TlpFmt.FOUR_DW_DATA:
+            raise TlpFormatError(f"hdr Fmt {fmt:#05b}: prefixes travel on prfx, the header must start with "
+                                 f"Fmt 000..011")
+        hdr_bytes = hdr.to_bytes(16, "big")
+        if not fmt & 1:
+            if hdr & 0xFFFF_FFFF:
+                raise TlpFormatError(f"3DW header with nonzero hdr[31:0] = {hdr & 0xFFFF_FFFF:#010x}")
+            hdr_bytes = hdr_bytes[:12]
+        pre = b""
+        if prfx_valid:
+            if prfx >> 24 != PASID_PREFIX_BYTE0 or not 0 <= prfx < 1 << 32:
+                raise TlpFormatError(f"prfx_valid with prfx {prfx:#010x}: prfx[31:24] must be "
+                                     f"{PASID_PREFIX_BYTE0:#04x}")
+            pre = prfx.to_bytes(4, "big")
+        return cls.unpack(pre + hdr_bytes + bytes(data))
+
+    # ---- comparison and display ---------------------------------------------------------------
+    def __eq__(self, other):
+        if not isinstance(other, Tlp) or not super().__eq__(other):
+            return False
+        mine = (self._pasid, self.pmr, self.er, self.th)
+        theirs = (other._pasid, other.pmr, other.er, other.th) if isinstance(other, PasidTlp) else \
+            (None, False, False, other.th)
+        return mine == theirs
+
+    __hash__ = None
+
+    def __repr__(self):
+        extra = f", dmwr={self.is_dmwr()}"
+        if self.has_prefix:
+            extra += f", pasid={self._pasid:#07x}, pmr={self.pmr}, er={self.er}"
+        return super().__repr__()[:-1] + extra + ")"

@@ -1,0 +1,143 @@
+"""Host-platform models for the bench, and the bundles that pair them with the kernel's irq domain.
+
+Models (pure Python, synchronous, no simulator): :mod:`.memory` (host memory, shared helpers),
+:mod:`.cpu` (where interrupts land), :mod:`.vtd_ir` (x86 VT-d interrupt remapping), :mod:`.smmu`
+(ARM SMMU MSI window) and :mod:`.gic_its` (ARM GICv3 ITS and LPI redistributors).
+
+A platform bundle gives the bench one interface, identical on x86 and ARM, so the same device test
+runs on both:
+
+* ``handle_write(addr, data, requester_id) -> bool``: offer every upstream memory write of the
+  device; True means the platform consumed it as an interrupt message (delivered or faulted).
+* ``alloc_irqs(requester_id, nvecs, hwsize=None)``, ``set_affinity(irq, cpu)``, ``free_irqs(irqs)``:
+  the kernel's irq-domain operations (fw/imsdev/platform); each Irq carries the message to program
+  into the device (``irq.msg``).
+* ``expected_target(irq) -> (target, vector)``: where that message must land, comparable with
+  ``Delivery.key``; ``deliveries``, ``delivery_count``, ``on_deliver`` (callbacks), ``faults``.
+
+The kernel side reaches the models only through host memory and their read_reg/write_reg, so the
+tables it builds are the ones the models read.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from imsdev.platform import HostAllocator, Irq, ItsIrqDomain, VtdIrqDomain
+
+from .cpu import Cpus, Delivery
+from .gic_its import ITS_FRAME_BYTES, GicIts, GicRedistributors
+from .memory import HostMemory, MemoryAccessError, SparseMemory
+from .smmu import SmmuMsiWindow
+from .vtd_ir import VtdFaultReason, VtdInterruptRemapping
+
+# Where the kernel's tables go when the caller does not say: clear of the MSI window, the ITS
+# frames and the x86 interrupt window.
+DEFAULT_ALLOC_BASE = 0x1000_0000
+DEFAULT_ALLOC_SIZE = 0x0400_0000
+
+
+class HostPlatform:
+    name = "host"
+
+    def __init__(self, memory: HostMemory, cpus: Cpus, allocator: HostAllocator):
+        self.memory = memory
+        self.cpus = cpus
+        self.allocator = allocator
+        self.domain: Any = None
+
+    def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
+        raise NotImplementedError
+
+    @property
+    def faults(self) -> list:
+        raise NotImplementedError
+
+    @property
+    def cpu_count(self) -> int:
+        return self.domain.cpu_count
+
+    def alloc_irqs(self, requester_id: int, nvecs: int, hwsize: int | None = None) -> list[Irq]:
+        return self.domain.alloc_irqs(requester_id, nvecs, hwsize)
+
+    def set_affinity(self, irq: Irq, cpu: int) -> None:
+        self.domain.set_affinity(irq, cpu)
+
+    def free_irqs(self, irqs: Sequence[Irq]) -> None:
+        self.domain.free_irqs(irqs)
+
+    def expected_target(self, irq: Irq) -> tuple[int, int]:
+        return irq.expected
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return self.cpus.deliveries
+
+    @property
+    def on_deliver(self) -> list[Callable[[Delivery], None]]:
+        return self.cpus.on_deliver
+
+    def delivery_count(self, target: int, vector: int) -> int:
+        return self.cpus.count(target, vector)
+
+
+class X86Platform(HostPlatform):
+    name = "x86"
+
+    def __init__(self, memory: HostMemory | None = None, *, apic_ids: Sequence[int] = (0, 1, 2, 3),
+                 now: Callable[[], Any] | None = None, x2apic: bool = False,
+                 ir_table_entries: int = 4096, cache_irtes: bool = True,
+                 alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE):
+        super().__init__(memory if memory is not None else SparseMemory(), Cpus(apic_ids, now),
+                         HostAllocator(alloc_base, alloc_size))
+        self.iommu = VtdInterruptRemapping(self.memory, self.cpus, cache_irtes=cache_irtes)
+        self.domain = VtdIrqDomain(self.iommu, self.memory, self.allocator, apic_ids,
+                                   table_entries=ir_table_entries, x2apic=x2apic)
+
+    def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
+        return self.iommu.handle_write(addr, data, requester_id)
+
+    @property
+    def faults(self) -> list:
+        return list(self.iommu.fault_log)
+
+
+class ArmPlatform(HostPlatform):
+    name = "arm"
+
+    def __init__(self, memory: HostMemory | None = None, *, cpu_count: int = 4,
+                 now: Callable[[], Any] | None = None, its_phys_base: int = 0x0808_0000,
+                 device_id_bits: int = 16, event_id_bits: int = 16, intid_bits: int = 16,
+                 command_queue_pages: int = 16, stall_on_command_error: bool = False,
+                 alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE):
+        super().__init__(memory if memory is not None else SparseMemory(),
+                         Cpus(range(cpu_count), now), HostAllocator(alloc_base, alloc_size))
+        self.redistributors = GicRedistributors(self.memory, self.cpus, intid_bits=intid_bits)
+        self.its = GicIts(self.memory, self.redistributors, phys_base=its_phys_base,
+                          device_id_bits=device_id_bits, event_id_bits=event_id_bits,
+                          stall_on_command_error=stall_on_command_error)
+        self.smmu = SmmuMsiWindow(memory=self.memory, now=self.cpus.now)
+        self.smmu.attach(its_phys_base, ITS_FRAME_BYTES, self.its)
+        frames = [self.redistributors.frames[p] for p in self.cpus.ids]
+        self.domain = ItsIrqDomain(self.its, frames, self.memory, self.allocator, self.smmu,
+                                   its_phys_base=its_phys_base, lpi_id_bits=intid_bits,
+                                   command_queue_pages=command_queue_pages)
+
+    def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
+        return self.smmu.handle_write(addr, data, requester_id)
+
+    @property
+    def faults(self) -> list:
+        return list(self.smmu.events) + list(self.its.errors)
+
+
+PLATFORMS = {"x86": X86Platform, "arm": ArmPlatform}
+
+
+def make_platform(name: str, **options: Any) -> HostPlatform:
+    return PLATFORMS[name](**options)
+
+
+__all__ = ["ArmPlatform", "Cpus", "Delivery", "GicIts", "GicRedistributors", "HostPlatform",
+           "MemoryAccessError", "PLATFORMS", "SmmuMsiWindow", "SparseMemory", "VtdFaultReason",
+           "VtdInterruptRemapping", "X86Platform", "make_platform"]
