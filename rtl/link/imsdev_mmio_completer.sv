@@ -115,7 +115,7 @@ module imsdev_mmio_completer #(
             err_valid <= err_valid_d;
             if (err_valid_d) begin
                 err_code <= err_code_d;
-                err_addr <= {addr[31:2], be_first(first_be)};
+                err_addr <= 32'({addr[BAR0_OFF_W-1:2], be_first(first_be)});   // offset inside the BAR
             end
             case (state_q)
                 S_IDLE: if (rx_req_valid && rx_req_sop) begin

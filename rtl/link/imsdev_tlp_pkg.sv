@@ -61,6 +61,56 @@ package imsdev_tlp_pkg;
         return h;
     endfunction
 
+    // Memory read request header (3DW below 4 GiB, 4DW above), one to 1024 DWs (1024 encodes as 0).
+    function automatic logic [127:0] mrd_hdr(input logic [63:0] addr, input logic [9:0] len_dw,
+                                             input logic [15:0] req_id, input logic [7:0] tag,
+                                             input logic [3:0] first_be, input logic [3:0] last_be);
+        logic [127:0] h = '0;
+        h[105:96] = len_dw;
+        h[95:80]  = req_id;
+        h[79:72]  = tag;
+        h[71:68]  = last_be;
+        h[67:64]  = first_be;
+        if (addr[63:32] != 32'd0) begin
+            h[127:120] = FT_MRD64;
+            h[63:32]   = addr[63:32];
+            h[31:2]    = addr[31:2];
+        end else begin
+            h[127:120] = FT_MRD32;
+            h[63:34]   = addr[31:2];
+        end
+        return h;
+    endfunction
+
+    // PASID TLP prefix DW (E2E type 0001, platform-facts §3): PMR = privileged, ER = execute requested.
+    function automatic logic [31:0] pasid_prfx(input logic pmr, input logic er, input logic [19:0] pasid);
+        return {PASID_PREFIX_BYTE0, pmr, er, 2'b00, pasid};
+    endfunction
+
+    // A memory request covering nbytes (1..4096) bytes from an address whose low two bits are a_lo:
+    // number of payload DWs, and the First/Last DW byte enables (Last BE is 0 for a one-DW request).
+    function automatic logic [10:0] req_dw_count(input logic [1:0] a_lo, input logic [12:0] nbytes);
+        return 11'((14'(a_lo) + 14'(nbytes) + 14'd3) >> 2);
+    endfunction
+    function automatic logic [3:0] req_first_be(input logic [1:0] a_lo, input logic [12:0] nbytes);
+        logic [13:0] end_off = 14'(a_lo) + 14'(nbytes);    // one past the last byte, from the first DW
+        if (end_off >= 14'd4) return 4'hF << a_lo;
+        return (4'hF << a_lo) & ~(4'hF << end_off[1:0]);
+    endfunction
+    function automatic logic [3:0] req_last_be(input logic [1:0] a_lo, input logic [12:0] nbytes);
+        logic [13:0] end_off = 14'(a_lo) + 14'(nbytes);
+        if (end_off <= 14'd4) return 4'h0;
+        return (end_off[1:0] == 2'd0) ? 4'hF : ~(4'hF << end_off[1:0]);
+    endfunction
+
+    // Completion header fields (DW1: completer ID, status, BCM, byte count; DW2: requester ID, tag,
+    // lower address). A Byte Count of 0 means 4096.
+    function automatic logic [2:0]  cpl_status(input logic [127:0] h);     return h[79:77];   endfunction
+    function automatic logic [11:0] cpl_byte_count(input logic [127:0] h); return h[75:64];   endfunction
+    function automatic logic [15:0] cpl_req_id(input logic [127:0] h);     return h[63:48];   endfunction
+    function automatic logic [7:0]  cpl_tag(input logic [127:0] h);        return h[47:40];   endfunction
+    function automatic logic [6:0]  cpl_lower_addr(input logic [127:0] h); return h[38:32];   endfunction
+
     // Completion header. with_data selects CplD.
     function automatic logic [127:0] cpl_hdr(input logic with_data, input logic [2:0] status,
                                              input logic [15:0] cpl_id, input logic [15:0] req_id,

@@ -229,7 +229,9 @@ module imsdev_top #(
     logic [2:0]  trig_fifo_count;
 
     // MSIX_TRIGGER writes queue here; a vector outside the table is reported instead of requested.
-    wire trig_write    = hwif_out.MSIX_TRIGGER.VECTOR.swmod;
+    // swmod pulses in the write cycle and the field holds the written value from the next cycle on.
+    logic trig_write;
+    always_ff @(posedge clk) trig_write <= !fn_rst_q && hwif_out.MSIX_TRIGGER.VECTOR.swmod;
     wire trig_in_range = 32'(hwif_out.MSIX_TRIGGER.VECTOR.value) < MSIX_VECTORS;
     imsdev_fifo #(.WIDTH(12), .DEPTH(4)) u_trig_fifo (
         .clk, .rst(fn_rst_q),

@@ -73,9 +73,6 @@ class Cpus:
     def counts(self) -> dict[tuple[int, int], int]:
         return dict(self._counts)
 
-    def deliveries_to(self, target: int) -> list[Delivery]:
-        return [d for d in self.deliveries if d.target == target]
-
     def clear(self) -> None:
         self.deliveries.clear()
         self.undeliverable.clear()

@@ -363,8 +363,6 @@ class GicRedistributors:
 # ---------------------------------------------------------------------------------- ITS
 @dataclass(frozen=True)
 class _EventMapping:
-    device_id: int
-    event_id: int
     ite_address: int
     collection_id: int
     intid: int
@@ -506,8 +504,7 @@ class GicIts(RegisterFile):
         ite = read_le(self.memory, ite_address, ITE_BYTES)
         if not ite & 1:
             raise _ItsFailure(ItsErrorReason.EVENT_UNMAPPED, code)
-        return _EventMapping(device_id, event_id, ite_address, bit_field(ite, 16, 1),
-                             bit_field(ite, 63, 32))
+        return _EventMapping(ite_address, bit_field(ite, 16, 1), bit_field(ite, 63, 32))
 
     def _collection_target(self, collection_id: int, code: int | None) -> int:
         cte = read_le(self.memory, self._collection_entry_address(collection_id, code), CTE_BYTES)

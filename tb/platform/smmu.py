@@ -94,10 +94,6 @@ class SmmuMsiWindow:
     def mappings(self) -> dict[int, int]:
         return dict(self._pages)
 
-    @property
-    def faults(self) -> list[SmmuEvent]:
-        return list(self.events)
-
     def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
         if not self.contains(addr):
             return False

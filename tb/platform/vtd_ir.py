@@ -198,10 +198,6 @@ class VtdInterruptRemapping(RegisterFile):
         self.x2apic_capable = x2apic_capable
         self.cache_irtes = cache_irtes
         self._frcd = [[0, 0] for _ in range(fault_recording_registers)]
-        self.REGISTER_WIDTHS = dict(self.REGISTER_WIDTHS)
-        for n in range(fault_recording_registers):
-            self.REGISTER_WIDTHS[FRCD_REG_BASE + 16 * n] = 8
-            self.REGISTER_WIDTHS[FRCD_REG_BASE + 16 * n + 8] = 8
         self.reset()
 
     def reset(self) -> None:
@@ -220,6 +216,7 @@ class VtdInterruptRemapping(RegisterFile):
         self.invalidations: list[tuple[str, int | None, int | None]] = []
         self.delivered = 0
         self.faults = 0
+        self.ignored_writes = 0
 
     # ----------------------------------------------------------------- configuration views
     @property
@@ -239,6 +236,12 @@ class VtdInterruptRemapping(RegisterFile):
         return 1 << (bit_field(self._active_irta, 3, 0) + 1)
 
     # ----------------------------------------------------------------- registers
+    def _register_width(self, offset: int) -> int | None:
+        frcd_end = FRCD_REG_BASE + 16 * len(self._frcd)
+        if FRCD_REG_BASE <= offset < frcd_end:
+            return 8 if offset % 8 == 0 else None  # each record: low and high quadword
+        return self.REGISTER_WIDTHS.get(offset)
+
     def _read_register(self, offset: int) -> int:
         if offset == VER_REG:
             return 0x10
@@ -351,6 +354,9 @@ class VtdInterruptRemapping(RegisterFile):
         if address_high and not enabled:
             return False
         value = int.from_bytes(data, "little") if len(data) == 4 else None
+        if value is None and not enabled:
+            self.ignored_writes += 1  # not a valid interrupt, and nothing to report it to
+            return True
         try:
             if address_high or value is None:
                 raise _Fault(VtdFaultReason.REQUEST_RESERVED, None)

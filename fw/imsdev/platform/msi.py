@@ -129,10 +129,6 @@ def zero_fill(memory: HostMemory, addr: int, size: int) -> None:
     memory.write(addr, bytes(size))
 
 
-def read_u64(memory: HostMemory, addr: int) -> int:
-    return int.from_bytes(memory.read(addr, 8), "little")
-
-
 def write_u64(memory: HostMemory, addr: int, value: int) -> None:
     memory.write(addr, value.to_bytes(8, "little"))
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .msi import (HostAllocator, HostMemory, Irq, IrqDomain, MsiMsg, RegisterAccess, read_u64,
-                  wait_for, write_u64, zero_fill)
+from .msi import (HostAllocator, HostMemory, Irq, IrqDomain, MsiMsg, RegisterAccess, wait_for,
+                  write_u64, zero_fill)
 
 # Register offsets and bits (Linux include/linux/intel-iommu.h / drivers/iommu/intel/iommu.h).
 DMAR_ECAP_REG = 0x10
@@ -191,10 +191,6 @@ class VtdIrqDomain(IrqDomain):
         write_u64(self.memory, self.irte_address(index), low)
         write_u64(self.memory, self.irte_address(index) + 8, high)
         self._invalidate_entry_cache(index)
-
-    def read_irte(self, index: int) -> tuple[int, int]:
-        return read_u64(self.memory, self.irte_address(index)), \
-            read_u64(self.memory, self.irte_address(index) + 8)
 
     def _alloc_index_block(self, count: int) -> int:
         # Like bitmap_find_free_region: the whole power-of-two block stays reserved until its last

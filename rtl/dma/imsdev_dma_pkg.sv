@@ -1,0 +1,22 @@
+// Command and response codes of the DMA engine (imsdev_dma), shared with its user (the descriptor engine).
+`default_nettype none
+
+package imsdev_dma_pkg;
+    // cmd_op
+    localparam logic [1:0] DMA_OP_COPY  = 2'd0;   // read cmd_len bytes at cmd_src, write them at cmd_dst
+    localparam logic [1:0] DMA_OP_FILL  = 2'd1;   // write cmd_len bytes at cmd_dst: byte at a = pattern byte (a - dst) % 8
+    localparam logic [1:0] DMA_OP_WRITE = 2'd2;   // write cmd_len (<= 32) bytes of cmd_wdata at cmd_dst (byte k = wdata[8k+7:8k])
+
+    // rsp_status. Every command gets exactly one response; rsp_bytes counts the destination bytes written
+    // (all of them for DMA_OK; for a failed COPY the leading bytes written before the engine stopped).
+    localparam logic [2:0] DMA_OK             = 3'd0;
+    localparam logic [2:0] DMA_READ_UR        = 3'd1;   // a completion for the source read had status UR
+    localparam logic [2:0] DMA_READ_CA        = 3'd2;   // ... status CA (or any other non-SC status)
+    localparam logic [2:0] DMA_READ_POISONED  = 3'd3;   // ... was poisoned (EP)
+    localparam logic [2:0] DMA_READ_TIMEOUT   = 3'd4;   // a source read got no (complete) answer in time
+    localparam logic [2:0] DMA_INVALID        = 3'd5;   // unknown cmd_op, or DMA_OP_WRITE with cmd_len > 32
+
+    localparam int DMA_WRITE_MAX_BYTES = 32;
+endpackage
+
+`default_nettype wire

@@ -1,0 +1,177 @@
+// Read tags of the DMA engine: one entry per outstanding MRd, the command failure table, completion
+// timeout, and the "available data" pointer of the read buffer.
+//
+// Tags are handed out as a ring, in request order (alloc), and retired in the same order once done (all
+// data received, or ended by an error or a timeout), one per cycle. Ring order buys three things:
+//  - buffer positions are allocated in request order too, so the bytes of every retired tag plus the
+//    received bytes of the oldest live tag form one contiguous run: avail_pos is its end. A request's
+//    completions arrive in address order (PCIe: completions of one request return data in increasing
+//    address order), so the oldest tag's data is usable before the whole request has returned.
+//  - the oldest live tag is also the oldest request sent, so checking only that one for a completion
+//    timeout is enough (every younger tag was sent later).
+//  - a tag is never reused while an older one is live, which keeps late completions from landing in a
+//    recycled tag in the common case (a late completion after a timeout still can; that is inherent).
+//
+// Failure table: one entry per command sequence number (SEQ_W bits), cleared when the command is taken
+// in, set by the first error of any of its tags (completion status, poisoned data, timeout): the read
+// side stops issuing for the command and the write side ends it with that status.
+`default_nettype none
+
+module imsdev_dma_tags #(
+    parameter int TAGS        = 16,
+    parameter int SEQ_W       = 4,
+    parameter int PW          = 13,        // buffer position width (log2(BUF_BYTES) + 1)
+    parameter int CPL_TIMEOUT = 65536,     // cycles from a MRd leaving on tx_req to its last completion
+    localparam int TW         = (TAGS > 1) ? $clog2(TAGS) : 1,
+    localparam int CW         = $clog2(CPL_TIMEOUT + 4 * TAGS + 1) + 1
+) (
+    input  wire logic              clk,
+    input  wire logic              rst,
+
+    // allocation (read request generator); alloc_tag is the tag the next allocation gets
+    output      logic              full,
+    output      logic [TW-1:0]     alloc_tag,
+    input  wire logic              alloc_valid,
+    input  wire logic [PW-1:0]     alloc_pos,      // buffer position of the request's first byte
+    input  wire logic [12:0]       alloc_len,      // request bytes, 1..4096
+    input  wire logic [6:0]        alloc_addr7,    // request address [6:0]
+    input  wire logic [SEQ_W-1:0]  alloc_seq,
+    input  wire logic [PW-1:0]     alloc_end_pos,  // the generator's next free position (after this allocation)
+
+    // the MRd of a tag was accepted on tx_req: its timeout starts
+    input  wire logic              sent_valid,
+    input  wire logic [TW-1:0]     sent_tag,
+
+    // completion lookup (combinational) and update
+    input  wire logic [TW-1:0]     lk_tag,
+    output      logic              lk_live,        // allocated and still expecting completions
+    output      logic [PW-1:0]     lk_pos,
+    output      logic [12:0]       lk_len,
+    output      logic [12:0]       lk_rcvd,
+    output      logic [6:0]        lk_addr7,
+
+    input  wire logic              upd_valid,
+    input  wire logic [TW-1:0]     upd_tag,
+    input  wire logic [12:0]       upd_bytes,      // bytes received by this completion
+    input  wire logic              upd_final,      // the request is finished (all bytes, or UR/CA)
+    input  wire logic              upd_err,
+    input  wire logic [2:0]        upd_err_code,
+
+    // failure table
+    input  wire logic              clr_valid,
+    input  wire logic [SEQ_W-1:0]  clr_seq,
+    input  wire logic [SEQ_W-1:0]  q_rd_seq,
+    output      logic              q_rd_failed,
+    input  wire logic [SEQ_W-1:0]  q_wr_seq,
+    output      logic              q_wr_failed,
+    output      logic [2:0]        q_wr_code,
+    output      logic              q_wr_busy,      // some tag of command q_wr_seq is still allocated
+
+    output      logic [PW-1:0]     avail_pos,
+    output      logic              timeout_pulse
+);
+    import imsdev_dma_pkg::*;
+
+    localparam int NSEQ = 1 << SEQ_W;
+
+    initial begin
+        if (TAGS < 2 || TAGS > 256 || (TAGS & (TAGS - 1)) != 0)
+            $fatal(1, "imsdev_dma_tags: TAGS (%0d) must be a power of two, 2..256", TAGS);
+        if (CPL_TIMEOUT < 16) $fatal(1, "imsdev_dma_tags: CPL_TIMEOUT (%0d) must be at least 16", CPL_TIMEOUT);
+    end
+
+    logic [TAGS-1:0]  valid_q, done_q, sent_q;
+    logic [SEQ_W-1:0] seq_q   [TAGS];
+    logic [PW-1:0]    pos_q   [TAGS];
+    logic [12:0]      len_q   [TAGS];
+    logic [12:0]      rcvd_q  [TAGS];
+    logic [6:0]       addr7_q [TAGS];
+    logic [CW-1:0]    ts_q    [TAGS];
+    logic [TW:0]      head_q, tail_q;
+    logic [CW-1:0]    now_q;
+    logic [NSEQ-1:0]  fail_q;
+    logic [2:0]       code_q  [NSEQ];
+
+    wire [TW-1:0] tail = tail_q[TW-1:0];
+    wire          empty = head_q == tail_q;
+
+    assign full      = (head_q ^ tail_q) == {1'b1, {TW{1'b0}}};
+    assign alloc_tag = head_q[TW-1:0];
+
+    assign lk_live  = valid_q[lk_tag] && !done_q[lk_tag];
+    assign lk_pos   = pos_q[lk_tag];
+    assign lk_len   = len_q[lk_tag];
+    assign lk_rcvd  = rcvd_q[lk_tag];
+    assign lk_addr7 = addr7_q[lk_tag];
+
+    assign q_rd_failed = fail_q[q_rd_seq];
+    assign q_wr_failed = fail_q[q_wr_seq];
+    assign q_wr_code   = code_q[q_wr_seq];
+
+    always_comb begin
+        q_wr_busy = 1'b0;
+        for (int t = 0; t < TAGS; t++) begin
+            if (valid_q[t] && seq_q[t] == q_wr_seq) q_wr_busy = 1'b1;
+        end
+    end
+
+    // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
+    // received bytes (everything older is retired, and younger tags are behind it).
+    // alloc_end_pos comes from the generator's register, updated in the same cycle as head_q.
+    assign avail_pos = empty ? alloc_end_pos : PW'(pos_q[tail] + PW'(rcvd_q[tail]));
+
+    // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
+    wire upd_ok = upd_valid && valid_q[upd_tag] && !done_q[upd_tag];
+    wire tmo = !empty && !done_q[tail] && sent_q[tail] && (CW'(now_q - ts_q[tail]) >= CW'(CPL_TIMEOUT))
+               && !(upd_ok && upd_tag == tail);
+    wire retire = !empty && done_q[tail];
+    assign timeout_pulse = tmo;
+
+    always_ff @(posedge clk) begin
+        now_q <= now_q + 1'b1;
+        if (alloc_valid) begin
+            seq_q[alloc_tag]   <= alloc_seq;
+            pos_q[alloc_tag]   <= alloc_pos;
+            len_q[alloc_tag]   <= alloc_len;
+            addr7_q[alloc_tag] <= alloc_addr7;
+            rcvd_q[alloc_tag]  <= '0;
+        end
+        if (sent_valid) ts_q[sent_tag] <= now_q;
+        if (upd_ok) rcvd_q[upd_tag] <= rcvd_q[upd_tag] + upd_bytes;
+
+        // Failure table: the first error of a command is kept. A timeout and a completion error in the
+        // same cycle always belong to two different tags; if they are the same command the completion's
+        // code is kept.
+        if (tmo && !fail_q[seq_q[tail]]) code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
+        if (upd_ok && upd_err && !fail_q[seq_q[upd_tag]]) code_q[seq_q[upd_tag]] <= upd_err_code;
+
+        if (rst) begin
+            valid_q <= '0;
+            done_q  <= '0;
+            sent_q  <= '0;
+            head_q  <= '0;
+            tail_q  <= '0;
+            fail_q  <= '0;
+            now_q   <= '0;
+        end else begin
+            if (alloc_valid) begin
+                valid_q[alloc_tag] <= 1'b1;
+                done_q[alloc_tag]  <= 1'b0;
+                sent_q[alloc_tag]  <= 1'b0;
+                head_q <= head_q + 1'b1;
+            end
+            if (sent_valid) sent_q[sent_tag] <= 1'b1;
+            if (upd_ok && upd_final) done_q[upd_tag] <= 1'b1;
+            if (tmo) done_q[tail] <= 1'b1;
+            if (retire) begin
+                valid_q[tail] <= 1'b0;
+                tail_q <= tail_q + 1'b1;
+            end
+            if (clr_valid) fail_q[clr_seq] <= 1'b0;
+            if (tmo) fail_q[seq_q[tail]] <= 1'b1;
+            if (upd_ok && upd_err) fail_q[seq_q[upd_tag]] <= 1'b1;
+        end
+    end
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,250 @@
+// Write engine of the DMA engine: turns every command into MWr TLPs and exactly one response.
+//
+// Commands are taken in order. Writes are cut at multiples of WR_SIZE = min(Max_Payload_Size, WR_CAP) of
+// the destination address, so none exceeds MPS or crosses a 4 KiB boundary. WR_CAP (half the read buffer,
+// at most 4 KiB) guarantees that a whole TLP's source data always fits in the buffer.
+// Payload: COPY reads the read buffer at the position of the TLP's first payload byte (write positions
+// advance with the destination offset, so a single rotation aligns any source to any destination); FILL
+// repeats the 8-byte pattern rotated to the TLP's start; WRITE shifts cmd data into place.
+// A COPY TLP starts only when all its bytes are in the buffer, so a TLP never stalls half-way and a failed
+// command stops at a TLP boundary: rsp_bytes is then the sum of the TLPs sent.
+//
+// Pipeline, one beat per cycle:
+//   I  plan the TLP / beat, issue the buffer read (COPY), compute local payload (FILL, WRITE)
+//   D  take the buffer data, push the beat into the output FIFO
+// The output FIFO carries beats and, in order with them, the responses: on the last beat of a command, or
+// as a separate marker entry for commands that end without a final beat (zero length, invalid, failed).
+// The owner of the FIFO's output releases a response only when its entry leaves the FIFO, i.e. after
+// every write beat before it was accepted on tx_req.
+`default_nettype none
+
+module imsdev_dma_wr #(
+    parameter int DATA_W    = 256,
+    parameter int BUF_BYTES = 4096,
+    parameter int SEQ_W     = 4,
+    parameter int OUT_DEPTH = 4,
+    localparam int NB       = DATA_W / 8,
+    localparam int LNB      = $clog2(NB),
+    localparam int AW       = $clog2(BUF_BYTES),
+    localparam int PW       = AW + 1,
+    localparam int WR_CAP   = (BUF_BYTES / 2 < 4096) ? BUF_BYTES / 2 : 4096,
+    localparam int WR_CAP_LG = $clog2(WR_CAP),
+    // output FIFO entry: {marker, sop, eop, hdr, prfx_valid, prfx, data, rsp_valid, rsp_id, rsp_status, rsp_bytes}
+    localparam int OUT_W    = 3 + 128 + 1 + 32 + DATA_W + 1 + 8 + 3 + 32
+) (
+    input  wire logic              clk,
+    input  wire logic              rst,
+    input  wire logic [15:0]       cfg_bdf,
+    input  wire logic [2:0]        cfg_max_payload,
+
+    // command at the head of the command FIFO
+    input  wire logic              cmd_valid,
+    output      logic              cmd_pop,
+    input  wire logic [1:0]        cmd_op,
+    input  wire logic              cmd_invalid,
+    input  wire logic [63:0]       cmd_dst,
+    input  wire logic [31:0]       cmd_len,
+    input  wire logic [255:0]      cmd_data,       // FILL: pattern in [63:0]; WRITE: bytes to write
+    input  wire logic              cmd_pasid_valid,
+    input  wire logic [19:0]       cmd_pasid,
+    input  wire logic              cmd_priv,
+    input  wire logic [7:0]        cmd_id,
+    input  wire logic [SEQ_W-1:0]  cmd_seq,
+
+    // read side
+    input  wire logic [PW-1:0]     avail_pos,
+    output      logic [PW-1:0]     free_pos,
+    output      logic [SEQ_W-1:0]  fail_q_seq,
+    input  wire logic              fail_q_failed,
+    input  wire logic [2:0]        fail_q_code,
+    input  wire logic              fail_q_busy,
+    input  wire logic              end_valid,
+    output      logic              end_pop,
+    input  wire logic [PW-1:0]     end_pos,
+
+    output      logic              buf_rd_en,
+    output      logic [AW-1:0]     buf_rd_pos,
+    input  wire logic [DATA_W-1:0] buf_rd_data,
+
+    // output: write beats and responses
+    output      logic              out_valid,
+    input  wire logic              out_ready,
+    output      logic              out_marker,
+    output      logic              out_sop,
+    output      logic              out_eop,
+    output      logic [127:0]      out_hdr,
+    output      logic              out_prfx_valid,
+    output      logic [31:0]       out_prfx,
+    output      logic [DATA_W-1:0] out_data,
+    output      logic              out_rsp_valid,
+    output      logic [7:0]        out_rsp_id,
+    output      logic [2:0]        out_rsp_status,
+    output      logic [31:0]       out_rsp_bytes
+);
+    import imsdev_tlp_pkg::*;
+    import imsdev_dma_pkg::*;
+
+    initial begin
+        if (OUT_DEPTH < 4) $fatal(1, "imsdev_dma_wr: OUT_DEPTH (%0d) must be at least 4 for full rate", OUT_DEPTH);
+        if (NB < 8) $fatal(1, "imsdev_dma_wr: DATA_W (%0d) must be at least 64", DATA_W);
+    end
+
+    localparam int BEAT_DW_LG = LNB - 2;       // log2(DWs per beat)
+
+    // ---------------------------------------------------------------- state
+    logic [31:0]   done_q;                     // bytes of the current command in TLPs already issued
+    logic [PW-1:0] free_q;                     // buffer position of the next source byte to consume
+
+    logic          t_busy_q;                   // inside a multi-beat TLP
+    logic [10:0]   t_beat_q, t_nbeats_q;
+    logic [127:0]  t_hdr_q;
+    logic [PW-1:0] t_q_q;                      // buffer position of payload byte 0
+    logic [2:0]    t_fill_r_q;
+    logic [7:0]    t_wsh_q;
+    logic [12:0]   t_n_q;
+    logic          t_last_q;                   // the TLP ends its command
+
+    // ---------------------------------------------------------------- new TLP plan
+    logic [2:0] mps_lg;
+    always_comb begin
+        mps_lg = (cfg_max_payload > 3'd5) ? 3'd5 : cfg_max_payload;
+        if (32'(mps_lg) + 7 > WR_CAP_LG) mps_lg = 3'(WR_CAP_LG - 7);
+    end
+
+    wire [63:0]  addr      = cmd_dst + 64'(done_q);
+    wire [31:0]  rem       = cmd_len - done_q;
+    wire [12:0]  wr_size   = 13'd128 << mps_lg;
+    wire [12:0]  to_bound  = wr_size - (addr[12:0] & (wr_size - 13'd1));
+    wire [12:0]  n         = (rem < 32'(to_bound)) ? rem[12:0] : to_bound;
+    wire [10:0]  dwc       = req_dw_count(addr[1:0], n);
+    wire [10:0]  nbeats    = (dwc + 11'((1 << BEAT_DW_LG) - 1)) >> BEAT_DW_LG;
+    wire [127:0] hdr       = mwr_hdr(addr, dwc[9:0], cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
+                                     req_last_be(addr[1:0], n));
+    wire [PW-1:0] q        = free_q - PW'(addr[1:0]);
+    // (payload byte 0 address) - dst = done - addr[1:0]
+    wire [2:0]   fill_r    = done_q[2:0] - 3'(addr[1:0]);
+    wire [7:0]   wsh       = done_q[7:0] + 8'd3 - 8'(addr[1:0]);
+    wire         tlp_last  = rem == 32'(n);
+
+    wire is_copy   = cmd_op == DMA_OP_COPY;
+    wire [PW-1:0] have = avail_pos - free_q;
+    wire data_ok   = !is_copy || (32'(have) >= 32'(n));
+
+    // ---------------------------------------------------------------- stage I decisions
+    logic [$clog2(OUT_DEPTH + 1)-1:0] fifo_count;
+    logic d_valid_q;
+    wire  credit = 32'(fifo_count) + 32'(d_valid_q) < OUT_DEPTH;
+
+    wire nothing   = cmd_valid && !t_busy_q && (cmd_invalid || cmd_len == 32'd0);
+    wire abort     = cmd_valid && !t_busy_q && !nothing && is_copy && fail_q_failed;
+    wire abort_go  = abort && end_valid && !fail_q_busy && credit;
+    wire start     = cmd_valid && !t_busy_q && !nothing && !abort && credit && data_ok
+                     && (!tlp_last || !is_copy || end_valid);
+    wire beat      = (t_busy_q && credit) || start;
+    wire marker    = (nothing && credit) || abort_go;
+
+    // Current TLP context: the registered one inside a TLP, the new plan at its first beat.
+    wire [10:0]   c_beat   = t_busy_q ? t_beat_q   : 11'd0;
+    wire [10:0]   c_nbeats = t_busy_q ? t_nbeats_q : nbeats;
+    wire [127:0]  c_hdr    = t_busy_q ? t_hdr_q    : hdr;
+    wire [PW-1:0] c_q      = t_busy_q ? t_q_q      : q;
+    wire [2:0]    c_fill_r = t_busy_q ? t_fill_r_q : fill_r;
+    wire [7:0]    c_wsh    = t_busy_q ? t_wsh_q    : wsh;
+    wire [12:0]   c_n      = t_busy_q ? t_n_q      : n;
+    wire          c_last   = t_busy_q ? t_last_q   : tlp_last;
+    wire          c_eop    = c_beat == c_nbeats - 11'd1;
+    wire          tlp_end  = beat && c_eop;
+    wire          cmd_end  = (tlp_end && c_last) || marker;
+
+    assign cmd_pop    = cmd_end;
+    assign end_pop    = (tlp_end && c_last && is_copy) || abort_go;
+    assign fail_q_seq = cmd_seq;
+    assign free_pos   = free_q;
+
+    assign buf_rd_en  = beat && is_copy;
+    assign buf_rd_pos = AW'(c_q + PW'({c_beat, {LNB{1'b0}}}));
+
+    // Local payload of the beat (FILL, WRITE)
+    logic [DATA_W-1:0] local_data;
+    always_comb begin
+        logic [127:0]          pp;
+        logic [8*(NB+36)-1:0]  ext;
+        logic [15:0]           sh;
+        pp  = {cmd_data[63:0], cmd_data[63:0]} >> {c_fill_r, 3'b000};
+        sh  = 16'(c_wsh) + {c_beat, {LNB{1'b0}}};
+        ext = {{(8*(NB+1)){1'b0}}, cmd_data, 24'd0} >> {sh, 3'b000};
+        if (cmd_op == DMA_OP_FILL) local_data = {(NB/8){pp[63:0]}};
+        else                       local_data = ext[DATA_W-1:0];
+    end
+
+    // ---------------------------------------------------------------- stage D
+    logic              d_marker_q, d_sop_q, d_eop_q, d_prfx_valid_q, d_use_buf_q, d_rsp_valid_q;
+    logic [127:0]      d_hdr_q;
+    logic [31:0]       d_prfx_q, d_rsp_bytes_q;
+    logic [DATA_W-1:0] d_local_q;
+    logic [7:0]        d_rsp_id_q;
+    logic [2:0]        d_rsp_status_q;
+
+    always_ff @(posedge clk) begin
+        d_marker_q     <= marker;
+        d_sop_q        <= c_beat == 11'd0;
+        d_eop_q        <= c_eop;
+        d_hdr_q        <= c_hdr;
+        d_prfx_valid_q <= cmd_pasid_valid;
+        d_prfx_q       <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
+        d_use_buf_q    <= is_copy;
+        d_local_q      <= local_data;
+        d_rsp_valid_q  <= cmd_end;
+        d_rsp_id_q     <= cmd_id;
+        d_rsp_status_q <= cmd_invalid ? DMA_INVALID : (abort ? fail_q_code : DMA_OK);
+        d_rsp_bytes_q  <= marker ? done_q : cmd_len;
+        if (rst) d_valid_q <= 1'b0;
+        else     d_valid_q <= beat || marker;
+    end
+
+    wire [DATA_W-1:0] d_data = d_use_buf_q ? buf_rd_data : d_local_q;
+
+    logic [OUT_W-1:0] fifo_out;
+    imsdev_fifo #(.WIDTH(OUT_W), .DEPTH(OUT_DEPTH)) u_out (
+        .clk, .rst,
+        .in_valid(d_valid_q), .in_ready(),
+        .in_data({d_marker_q, d_sop_q, d_eop_q, d_hdr_q, d_prfx_valid_q, d_prfx_q, d_data,
+                  d_rsp_valid_q, d_rsp_id_q, d_rsp_status_q, d_rsp_bytes_q}),
+        .out_valid, .out_ready, .out_data(fifo_out),
+        .count(fifo_count)
+    );
+    assign {out_marker, out_sop, out_eop, out_hdr, out_prfx_valid, out_prfx, out_data,
+            out_rsp_valid, out_rsp_id, out_rsp_status, out_rsp_bytes} = fifo_out;
+
+    // ---------------------------------------------------------------- state update
+    always_ff @(posedge clk) begin
+        if (start) begin
+            t_nbeats_q <= nbeats;
+            t_hdr_q    <= hdr;
+            t_q_q      <= q;
+            t_fill_r_q <= fill_r;
+            t_wsh_q    <= wsh;
+            t_n_q      <= n;
+            t_last_q   <= tlp_last;
+        end
+        if (rst) begin
+            done_q   <= '0;
+            free_q   <= '0;
+            t_busy_q <= 1'b0;
+            t_beat_q <= '0;
+        end else begin
+            if (beat) begin
+                t_busy_q <= !c_eop;
+                t_beat_q <= c_eop ? 11'd0 : c_beat + 11'd1;
+            end
+            if (tlp_end) begin
+                done_q <= c_last ? 32'd0 : done_q + 32'(c_n);
+                if (is_copy) free_q <= free_q + PW'(c_n);
+            end
+            if (marker) done_q <= '0;
+            if (abort_go) free_q <= end_pos;
+        end
+    end
+endmodule
+
+`default_nettype wire

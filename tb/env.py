@@ -1,0 +1,255 @@
+"""The device bench: clock and reset, a root complex with the device behind the link shim, and the
+helpers every test uses (MMIO, raw TLPs for bad-input tests, config space, FLR, MSI-X, interrupt log).
+
+`await Bench.start(dut, pauses=...)` returns a bench with the device enumerated, memory space and bus
+mastering enabled, and interrupt-message windows claimed by `bench.msgs`. `pauses` crosses the test with
+idle cycles on the host->device streams ("idle"), backpressure on the device->host streams
+("backpressure"), both, or neither; the pause pattern comes from the test's seed.
+"""
+from __future__ import annotations
+
+import random
+
+import cocotb
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, Timer
+from cocotbext.pcie.core.caps import PciCapId
+from cocotbext.pcie.core.tlp import Tlp, TlpType
+
+from imsdev import regs
+from tb.msglog import MessageLog
+from tb.params import DeviceParams
+from tb.pcie.root_complex import HostRootComplex
+from tb.pcie.shim import LinkShim
+from tb.pcie.stream import random_pauses
+
+CLOCK_NS = 4                      # 250 MHz
+VENDOR_ID = 0x1234                # a test vendor ID (no real product uses it for this device)
+DEVICE_ID = 0x1D5A
+PAUSE_MODES = ("none", "idle", "backpressure", "both")
+PAUSE_PROBABILITY = 0.3
+PCI_EXP_DEVCTL = 0x08
+PCI_EXP_DEVCTL_BCR_FLR = 0x8000
+PCI_MSIX_FLAGS = 0x02
+PCI_MSIX_FLAGS_ENABLE = 0x8000
+PCI_MSIX_FLAGS_MASKALL = 0x4000
+
+
+class Bench:
+    def __init__(self, dut, pauses: str):
+        if pauses not in PAUSE_MODES:
+            raise ValueError(f"pauses must be one of {PAUSE_MODES}")
+        self.dut = dut
+        self.log = dut._log
+        self.params = DeviceParams.from_env()
+        self.seed = cocotb.RANDOM_SEED
+        self.rng = random.Random(self.seed)
+        self.pauses = pauses
+        self.rc = HostRootComplex()
+        self.shim = LinkShim(dut, dut.clk, vendor_id=VENDOR_ID, device_id=DEVICE_ID, num_wqs=self.params.num_wq,
+                             msix_table_size=self.params.msix_vectors,
+                             msix_table_offset=regs.MSIX_TABLE_BASE, msix_pba_offset=regs.MSIX_PBA_BASE)
+        self.shim.connect(self.rc)
+        self.msgs = MessageLog()
+        for window in self.msgs.windows:
+            self.rc.add_write_interceptor(self._claim_message, window)
+        self.dev = None
+        self.bar0 = None
+        self.bar0_addr = 0
+        self.msix = MsixTable(self)
+
+    def _claim_message(self, addr, data, requester_id, tlp):
+        return self.msgs.on_write(addr, data, requester_id, tlp.get_header_size_dw())
+
+    @classmethod
+    async def start(cls, dut, pauses: str = "none") -> "Bench":
+        self = cls(dut, pauses)
+        self.log.info("bench: config %s, seed %d, pauses %s", self.params.name, self.seed, pauses)
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, "ns").start())
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 10)
+        dut.rst.value = 0
+        await ClockCycles(dut.clk, 2)
+        await self.rc.enumerate()
+        self.dev = self.rc.find_device(self.shim.pcie_id)
+        await self.dev.enable_device()
+        await self.dev.set_master()
+        self.bar0 = self.dev.bar_window[0]
+        self.bar0_addr = self.dev.bar_addr[0]
+        self.apply_pauses(pauses)
+        return self
+
+    def apply_pauses(self, pauses: str):
+        streams = self.shim.streams
+        for name in ("rx_req", "rx_cpl"):
+            streams[name].set_pause_generator(
+                random_pauses(self.rng, PAUSE_PROBABILITY) if pauses in ("idle", "both") else None)
+        for name in ("tx_cpl", "tx_req"):
+            streams[name].set_pause_generator(
+                random_pauses(self.rng, PAUSE_PROBABILITY) if pauses in ("backpressure", "both") else None)
+
+    @property
+    def requester_id(self) -> int:
+        return self.shim.requester_id
+
+    async def cycles(self, n: int):
+        await ClockCycles(self.dut.clk, n)
+
+    async def settle(self, n: int = 400):
+        """Long enough for anything in flight to come out: used before asserting that nothing (more) arrived."""
+        await ClockCycles(self.dut.clk, n)
+
+    # ---- MMIO ----------------------------------------------------------------------------------
+    async def rd32(self, off: int) -> int:
+        return await self.bar0.read_dword(off)
+
+    async def rd64(self, off: int) -> int:
+        return await self.bar0.read_qword(off)
+
+    async def wr32(self, off: int, value: int, byte_enables: int = 0xF):
+        if byte_enables == 0xF:
+            await self.bar0.write_dword(off, value)
+        else:
+            tlp = self._mem_tlp(off, write=True)
+            tlp.set_addr_be_data(self.bar0_addr + off, (value & 0xFFFF_FFFF).to_bytes(4, "little"))
+            tlp.first_be = byte_enables
+            await self.rc.perform_posted_operation(tlp)
+
+    def wr32_nowait(self, off: int, value: int):
+        cocotb.start_soon(self.bar0.write_dword(off, value))
+
+    async def wr64(self, off: int, value: int):
+        await self.bar0.write_qword(off, value)
+
+    def _mem_tlp(self, off: int, write: bool) -> Tlp:
+        addr = self.bar0_addr + off
+        tlp = Tlp()
+        if write:
+            tlp.fmt_type = TlpType.MEM_WRITE_64 if addr > 0xFFFF_FFFF else TlpType.MEM_WRITE
+        else:
+            tlp.fmt_type = TlpType.MEM_READ_64 if addr > 0xFFFF_FFFF else TlpType.MEM_READ
+        tlp.requester_id = self.rc.pcie_id if hasattr(self.rc, "pcie_id") else tlp.requester_id
+        return tlp
+
+    async def raw_read(self, off: int, length_dw: int, first_be: int = 0xF, last_be: int | None = None):
+        """One MRd of exactly `length_dw` DWORDs; returns its completion (any status)."""
+        tlp = self._mem_tlp(off, write=False)
+        tlp.set_addr_be(self.bar0_addr + off, length_dw * 4)
+        tlp.first_be = first_be
+        if length_dw > 1:
+            tlp.last_be = 0xF if last_be is None else last_be
+        return await self.rc.send_nonposted(tlp)
+
+    async def raw_write(self, off: int, data: bytes, poisoned: bool = False):
+        """One MWr carrying `data` (any size) to BAR0; posted, so this returns once it is sent."""
+        tlp = self._mem_tlp(off, write=True)
+        tlp.set_addr_be_data(self.bar0_addr + off, data)
+        tlp.ep = poisoned
+        await self.rc.perform_posted_operation(tlp)
+
+    # ---- configuration space -------------------------------------------------------------------
+    async def find_cap(self, cap_id: int) -> int:
+        """Walk the capability list from 0x34 the way a driver does; 0 if absent."""
+        ptr = await self.dev.config_read_byte(0x34) & 0xFC
+        seen = 0
+        while ptr and seen < 48:
+            hdr = await self.dev.config_read_word(ptr)
+            if hdr & 0xFF == cap_id:
+                return ptr
+            ptr = (hdr >> 8) & 0xFC
+            seen += 1
+        return 0
+
+    async def find_ext_cap(self, cap_id: int) -> int:
+        """Walk the extended capability list from 0x100; 0 if absent."""
+        ptr = 0x100
+        seen = 0
+        while ptr and seen < 480:
+            hdr = await self.dev.config_read_dword(ptr)
+            if hdr == 0 or hdr == 0xFFFF_FFFF:
+                return 0
+            if hdr & 0xFFFF == cap_id:
+                return ptr
+            ptr = (hdr >> 20) & 0xFFC
+            seen += 1
+        return 0
+
+    async def msix_control(self) -> tuple[bool, bool]:
+        """(Enable, Function Mask) from the MSI-X capability's Message Control."""
+        cap = await self.find_cap(PciCapId.MSIX)
+        ctl = await self.dev.config_read_word(cap + PCI_MSIX_FLAGS)
+        return bool(ctl & PCI_MSIX_FLAGS_ENABLE), bool(ctl & PCI_MSIX_FLAGS_MASKALL)
+
+    async def msix_enable(self, enable: bool = True, fn_mask: bool = False):
+        cap = await self.find_cap(PciCapId.MSIX)
+        ctl = await self.dev.config_read_word(cap + PCI_MSIX_FLAGS)
+        ctl &= ~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL)
+        ctl |= (PCI_MSIX_FLAGS_ENABLE if enable else 0) | (PCI_MSIX_FLAGS_MASKALL if fn_mask else 0)
+        await self.dev.config_write_word(cap + PCI_MSIX_FLAGS, ctl)
+
+    async def function_level_reset(self):
+        """FLR the way Linux's pcie_flr does it: save config, Initiate FLR, wait, restore BARs and Command."""
+        saved = [await self.dev.config_read_dword(off) for off in range(0x04, 0x28, 4)]
+        exp = await self.find_cap(PciCapId.EXP)
+        devctl = await self.dev.config_read_word(exp + PCI_EXP_DEVCTL)
+        await self.dev.config_write_word(exp + PCI_EXP_DEVCTL, devctl | PCI_EXP_DEVCTL_BCR_FLR)
+        await Timer(2, "us")          # stands for the 100 ms the spec gives the function
+        for i, off in enumerate(range(0x10, 0x28, 4)):
+            await self.dev.config_write_dword(off, saved[(off - 0x04) // 4])
+        await self.dev.config_write_dword(0x04, saved[0] & 0xFFFF)
+
+    async def wait_msix_ready(self):
+        """The MSI-X table initialises itself after reset (one entry per cycle); MMIO waits for it anyway."""
+        await self.rd32(regs.MSIX_TABLE_BASE + regs.MSIX_TABLE_VECTOR_CTRL)
+
+
+class MsixTable:
+    """Direct access to the MSI-X table and PBA through BAR0 (what a driver's MSI-X code touches)."""
+
+    def __init__(self, bench: Bench):
+        self.b = bench
+
+    @staticmethod
+    def entry(v: int) -> int:
+        return regs.MSIX_TABLE_BASE + v * regs.MSIX_TABLE_STRIDE
+
+    async def program(self, v: int, addr: int, data: int, masked: bool):
+        """Mask, write address and data, then set the requested mask state (Linux's order)."""
+        e = self.entry(v)
+        await self.b.wr32(e + regs.MSIX_TABLE_VECTOR_CTRL, 1)
+        await self.b.wr32(e + regs.MSIX_TABLE_ADDR_LO, addr & 0xFFFF_FFFF)
+        await self.b.wr32(e + regs.MSIX_TABLE_ADDR_HI, addr >> 32)
+        await self.b.wr32(e + regs.MSIX_TABLE_DATA, data)
+        if not masked:
+            await self.b.wr32(e + regs.MSIX_TABLE_VECTOR_CTRL, 0)
+
+    async def mask(self, v: int):
+        await self.b.wr32(self.entry(v) + regs.MSIX_TABLE_VECTOR_CTRL, 1)
+        await self.b.rd32(self.entry(v) + regs.MSIX_TABLE_VECTOR_CTRL)     # flush, as pci_msix_mask does
+
+    async def unmask(self, v: int):
+        await self.b.wr32(self.entry(v) + regs.MSIX_TABLE_VECTOR_CTRL, 0)
+
+    async def read_entry(self, v: int) -> tuple[int, int, int, int]:
+        e = self.entry(v)
+        return tuple([await self.b.rd32(e + off) for off in (0, 4, 8, 12)])
+
+    async def pending(self, v: int) -> bool:
+        word = await self.b.rd64(regs.MSIX_PBA_BASE + (v // 64) * regs.MSIX_PBA_STRIDE)
+        return bool((word >> (v % 64)) & 1)
+
+    async def trigger(self, v: int):
+        await self.b.wr32(regs.CSR_MSIX_TRIGGER, v)
+
+    async def check_reset_state(self, every_vector: bool = True):
+        """Mask=1, address/data 0 for every vector (QWORD reads), and an all-zero PBA."""
+        n = self.b.params.msix_vectors
+        vecs = range(n) if every_vector else sorted({0, 1, 31, 32, 63, 64, 100, n - 1} & set(range(n)))
+        for v in vecs:
+            e = self.entry(v)
+            lo = await self.b.rd64(e)
+            hi = await self.b.rd64(e + 8)
+            assert lo == 0 and hi == 1 << 32, f"vector {v} after reset: addr {lo:#x}, data/ctrl {hi:#x}"
+        for w in range(-(-n // 64)):
+            word = await self.b.rd64(regs.MSIX_PBA_BASE + w * regs.MSIX_PBA_STRIDE)
+            assert word == 0, f"PBA word {w} after reset: {word:#x}"

@@ -1,0 +1,48 @@
+"""Parameters of the RTL build a test runs on, from the build configuration (sim/configs.py).
+
+The simulation flow names the configuration in IMSDEV_CONFIG. Tests compare the device against these
+values, so a capability register that reported the wrong number would fail rather than be believed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_CONFIGS = Path(__file__).resolve().parent.parent / "sim" / "configs.py"
+
+
+def _load_configs():
+    spec = importlib.util.spec_from_file_location("imsdev_sim_configs", _CONFIGS)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.CONFIGS
+
+
+@dataclass(frozen=True)
+class DeviceParams:
+    name: str
+    num_wq: int
+    wq_depth: int
+    ims_per_wq: int
+    msix_vectors: int
+    data_w: int
+
+    @classmethod
+    def from_env(cls) -> "DeviceParams":
+        name = os.environ.get("IMSDEV_CONFIG")
+        if not name:
+            raise RuntimeError("IMSDEV_CONFIG is not set: run tests through `make sim` (sim/simlib.py sets it)")
+        p = _load_configs()[name].params
+        return cls(name, p["NUM_WQ"], p["WQ_DEPTH"], p["IMS_PER_WQ"], p["MSIX_VECTORS"], p["DATA_W"])
+
+    def capability_fields(self) -> dict:
+        """Values of the capability register fields the RTL drives, keyed (register, field)."""
+        return {
+            ("CAP0", "NUM_WQ"): self.num_wq,
+            ("CAP0", "WQ_DEPTH"): self.wq_depth,
+            ("CAP1", "IMS_PER_WQ"): self.ims_per_wq,
+            ("CAP2", "MSIX_VECTORS"): self.msix_vectors,
+            ("CAP2", "DATA_BYTES"): self.data_w // 8,
+        }

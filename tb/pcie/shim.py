@@ -1,0 +1,421 @@
+"""The device side of the bench's PCIe link: a cocotbext-pcie endpoint whose BARs are the RTL.
+
+`LinkShim` plays the hard IP of docs/tlp_interface.md. It owns configuration space (in Python, like a hard
+IP owns it in silicon) and moves TLPs between a cocotbext-pcie RootComplex port and the device's streams:
+
+    RC --MRd/MWr/DMWr to BAR0/BAR2--> rx_req_*  (with `bar`)      RTL
+    RC <--------- Cpl/CplD ---------- tx_cpl_*                     RTL
+    RC <--- MRd/MWr (PASID prefix) -- tx_req_*  (DMA, interrupts)  RTL
+    RC ---- Cpl/CplD for those -----> rx_cpl_*                     RTL
+
+and drives the configuration sideband `cfg_*` and the one-cycle `flr` pulse.
+
+Configuration space: type-0 header; BAR0 64-bit non-prefetchable 512 KiB; BAR2 64-bit non-prefetchable
+4 KiB per work queue (rounded up to a power of two, as BAR sizes must be); capability chain from 0x34:
+PM (cocotbext-pcie's), PCI Express (endpoint, FLR capable), MSI-X (table and PBA in BAR0); extended
+chain from 0x100: PASID (exec and privileged supported, 20-bit PASIDs).
+
+What the shim checks, and raises on (each fails the test): a host request the RTL never completes within
+`completion_timeout_ns` (CompletionTimeout); a completion that matches no outstanding request, has the
+wrong completer ID, TC, byte count, lower address, status/data combination or exceeds MPS; an upstream
+request while Bus Master Enable is clear, with a requester ID other than cfg_bdf, with a PASID prefix
+(or PMR/ER) the PASID control does not enable, over MPS/MRRS, across 4 KiB, with a 4DW header for a
+32-bit address, with bad byte enables, or reusing an outstanding read tag (ProtocolError). Streams check
+their own protocol (tb/pcie/stream.py).
+"""
+from __future__ import annotations
+
+from collections import Counter, OrderedDict
+
+import cocotb
+from cocotb.triggers import Event, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+from cocotbext.pcie.core import Device, Endpoint
+from cocotbext.pcie.core.caps import MsixCapability, PcieCapability, PciExtCap, PciExtCapId
+from cocotbext.pcie.core.tlp import CplStatus, TlpType
+
+from .hooks import install
+from .stream import TlpStreamSink, TlpStreamSource
+from .tlp import CompletionTimeout, PasidTlp, ProtocolError
+
+BAR0_SIZE = 512 * 1024
+WQ_PORTAL_SIZE = 4096
+CFG_SIGNALS = ("cfg_bdf", "cfg_bus_master_en", "cfg_msix_en", "cfg_msix_fn_mask", "cfg_pasid_en",
+               "cfg_pasid_exec_en", "cfg_pasid_priv_en", "cfg_max_payload", "cfg_max_read_req")
+_BAR_REQUESTS = (TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64)
+
+# Device Control / Link fields that an FLR leaves alone (PCIe Base §6.6.2: values tied to the Link, and
+# Max_Payload_Size); everything else in the PCIe capability returns to its reset value.
+_FLR_KEEPS = frozenset({
+    "offset", "next_cap", "parent", "max_payload_size", "captured_slot_power_limit_value",
+    "captured_slot_power_limit_scale", "aspm_control", "read_completion_boundary", "common_clock_configuration",
+    "extended_synch", "enable_clock_power_management", "hardware_autonomous_width_disable",
+    "hardware_autonomous_speed_disable", "link_equalization_8gt_request",
+})
+
+
+class PasidExtCapability(PciExtCap):
+    """PASID extended capability (ID 0x1B): +4 capability [1] exec, [2] priv, [12:8] max width;
+    +6 control [0] enable, [1] exec enable, [2] priv enable (RW, reset 0)."""
+
+    def __init__(self, max_pasid_width=20, exec_supported=True, priv_supported=True):
+        super().__init__()
+        self.cap_id = PciExtCapId.PASID
+        self.cap_ver = 1
+        self.length = 2
+        self.max_pasid_width = max_pasid_width
+        self.exec_supported = exec_supported
+        self.priv_supported = priv_supported
+        self.reset()
+
+    def reset(self):
+        self.pasid_enable = False
+        self.exec_enable = False
+        self.priv_enable = False
+
+    async def _read_register(self, reg):
+        if reg != 1:
+            return 0
+        val = (self.exec_supported << 1) | (self.priv_supported << 2) | ((self.max_pasid_width & 0x1F) << 8)
+        return val | (self.pasid_enable << 16) | (self.exec_enable << 17) | (self.priv_enable << 18)
+
+    async def _write_register(self, reg, data, mask):
+        if reg == 1 and mask & 0x4:
+            self.pasid_enable = bool(data & 1 << 16)
+            self.exec_enable = bool(data & 1 << 17) and self.exec_supported
+            self.priv_enable = bool(data & 1 << 18) and self.priv_supported
+
+
+class _ShimPcieCapability(PcieCapability):
+    async def initiate_function_level_reset(self):
+        await self.parent.function_level_reset()
+
+
+class ShimDevice(Device):
+    """Device container for the shim: answers UR to a DMWr that no function claims. (The package treats a
+    DMWr like the memory write its fmt_type says it is, and drops an unclaimed write silently.)"""
+
+    async def upstream_recv(self, tlp):
+        if isinstance(tlp, PasidTlp) and tlp.is_dmwr() and not any(f.match_tlp(tlp) for f in self.functions):
+            tlp.release_fc()
+            self.log.warning("DMWr to %#x matches no BAR: UR", tlp.address)
+            await self.upstream_send(PasidTlp.create_ur_completion_for_tlp(tlp, self.functions[0].pcie_id))
+            return
+        await super().upstream_recv(tlp)
+
+
+class _Pending:
+    """A host request forwarded on rx_req, waiting for its completion(s) on tx_cpl."""
+    __slots__ = ("tlp", "deadline", "remaining", "next_addr")
+
+    def __init__(self, tlp, deadline):
+        self.tlp = tlp
+        self.deadline = deadline
+        self.remaining = tlp.get_be_byte_count()
+        self.next_addr = tlp.address + (tlp.get_first_be_offset() if tlp.first_be else 0)
+
+
+class LinkShim(Endpoint):
+    """cocotbext-pcie endpoint function bridging a RootComplex port and the RTL's TLP streams."""
+
+    def __init__(self, dut, clock, *, vendor_id: int, device_id: int, num_wqs: int, msix_table_size: int,
+                 msix_table_offset: int, msix_pba_offset: int, class_code: int = 0x088000, revision_id: int = 0,
+                 subsystem_vendor_id: int | None = None, subsystem_id: int = 0,
+                 max_payload_size_supported: int = 2, completion_timeout_ns: int = 50_000,
+                 bme_grace_ns: float = 20.0):
+        install()
+        if num_wqs < 1:
+            raise ValueError("num_wqs must be >= 1")
+        if not 1 <= msix_table_size <= 2048:
+            raise ValueError(f"MSI-X table size {msix_table_size} outside 1..2048")
+        for name, off, size in (("table", msix_table_offset, 16 * msix_table_size),
+                                ("PBA", msix_pba_offset, 8 * -(-msix_table_size // 64))):
+            if off % 8 or off + size > BAR0_SIZE:
+                raise ValueError(f"MSI-X {name} offset {off:#x} must be QWORD aligned and fit in BAR0")
+        super().__init__()
+        self.dut = dut
+        self.clock = clock
+        self.completion_timeout_ns = completion_timeout_ns
+        self.bme_grace_ns = bme_grace_ns
+        self.stats: Counter = Counter()
+
+        self.vendor_id = vendor_id
+        self.device_id = device_id
+        self.class_code = class_code
+        self.revision_id = revision_id
+        self.subsystem_vendor_id = vendor_id if subsystem_vendor_id is None else subsystem_vendor_id
+        self.subsystem_id = subsystem_id
+
+        self.num_wqs = num_wqs
+        self.configure_bar(0, BAR0_SIZE, ext=True)
+        self.configure_bar(2, WQ_PORTAL_SIZE * num_wqs, ext=True)
+        self._bar_reset = list(self.bar)
+
+        self.deregister_capability(self.pcie_cap)
+        self.pcie_cap = _ShimPcieCapability()
+        self.pcie_cap.function_level_reset_capability = True
+        self.pcie_cap.max_payload_size_supported = max_payload_size_supported
+        self.register_capability(self.pcie_cap)
+        self._pcie_cap_reset = {k: v for k, v in vars(self.pcie_cap).items() if k not in _FLR_KEEPS}
+
+        self.msix_cap = MsixCapability()
+        self.msix_cap.msix_table_size = msix_table_size - 1
+        self.msix_cap.msix_table_bar_indicator_register = 0
+        self.msix_cap.msix_table_offset = msix_table_offset
+        self.msix_cap.msix_pba_bar_indicator_register = 0
+        self.msix_cap.msix_pba_offset = msix_pba_offset
+        self.register_capability(self.msix_cap)
+
+        self.pasid_cap = PasidExtCapability()
+        self.register_extended_capability(self.pasid_cap)
+
+        for ft in _BAR_REQUESTS:
+            self.register_rx_tlp_handler(ft, self._handle_bar_request)
+
+        self.device = ShimDevice(self)
+
+        self.rx_req = TlpStreamSource(dut, "rx_req", clock)
+        self.rx_cpl = TlpStreamSource(dut, "rx_cpl", clock)
+        self.tx_cpl = TlpStreamSink(dut, "tx_cpl", clock)
+        self.tx_req = TlpStreamSink(dut, "tx_req", clock)
+
+        self._pending: OrderedDict[tuple[int, int], _Pending] = OrderedDict()
+        self._flr_discarded: set[tuple[int, int]] = set()
+        self._dev_reads: dict[int, PasidTlp] = {}
+        self._pending_added = Event()
+        self._cfg: dict[str, int] = {}
+        self._bme_history: list[tuple[float, bool]] = [(0.0, False)]
+        self.flr_count = 0
+
+        self.dut.flr.value = 0
+        self._drive_cfg()
+        self._tasks = [cocotb.start_soon(self._run_tx_cpl()), cocotb.start_soon(self._run_tx_req()),
+                       cocotb.start_soon(self._run_watchdog())]
+
+    # ---- wiring -------------------------------------------------------------------------------
+    def connect(self, rc) -> None:
+        """Place the device on a new root port of `rc`."""
+        rc.make_port().connect(self.device)
+
+    @property
+    def requester_id(self) -> int:
+        """The BDF the RTL was told on cfg_bdf."""
+        return self._cfg["cfg_bdf"]
+
+    @property
+    def streams(self):
+        return {"rx_req": self.rx_req, "rx_cpl": self.rx_cpl, "tx_cpl": self.tx_cpl, "tx_req": self.tx_req}
+
+    @property
+    def outstanding(self) -> int:
+        """Host requests forwarded to the RTL and not yet completed."""
+        return len(self._pending)
+
+    # ---- configuration space ------------------------------------------------------------------
+    def _drive_cfg(self):
+        values = {
+            "cfg_bdf": int(self.pcie_id),
+            "cfg_bus_master_en": int(self.bus_master_enable),
+            "cfg_msix_en": int(self.msix_cap.msix_enable),
+            "cfg_msix_fn_mask": int(self.msix_cap.msix_function_mask),
+            "cfg_pasid_en": int(self.pasid_cap.pasid_enable),
+            "cfg_pasid_exec_en": int(self.pasid_cap.exec_enable),
+            "cfg_pasid_priv_en": int(self.pasid_cap.priv_enable),
+            "cfg_max_payload": self.pcie_cap.max_payload_size,
+            "cfg_max_read_req": self.pcie_cap.max_read_request_size,
+        }
+        if values["cfg_bus_master_en"] != self._bme_history[-1][1]:
+            self._bme_history = self._bme_history[-7:] + [(get_sim_time("ns"), bool(values["cfg_bus_master_en"]))]
+        for name, val in values.items():
+            if self._cfg.get(name) != val:
+                getattr(self.dut, name).value = val
+                self._cfg[name] = val
+
+    def _bme_at(self, t_ns: float) -> bool:
+        state = False
+        for when, val in self._bme_history:
+            if when > t_ns:
+                break
+            state = val
+        return state
+
+    async def write_config_register(self, reg, data, mask):
+        await super().write_config_register(reg, data, mask)
+        self._drive_cfg()  # bus/device numbers are captured on config writes (the base does it before this)
+
+    async def function_level_reset(self):
+        """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
+        self.log.info("Function Level Reset")
+        self.stats["flr"] += 1
+        self._flr_discarded.update(self._pending)
+        self._pending.clear()
+        self._dev_reads.clear()
+        dropped = self.rx_req.flush() + self.rx_cpl.flush()
+        if dropped:
+            self.log.warning("FLR dropped %d TLPs not yet delivered to the RTL", dropped)
+
+        self.io_space_enable = self.memory_space_enable = self.bus_master_enable = False
+        self.parity_error_response_enable = self.serr_enable = self.interrupt_disable = False
+        self.master_data_parity_error = self.signaled_target_abort = self.received_target_abort = False
+        self.received_master_abort = self.signaled_system_error = self.detected_parity_error = False
+        self.cache_line_size = 0
+        self.interrupt_line = 0
+        self.bar = list(self._bar_reset)
+        self.expansion_rom_addr = 0
+        self.expansion_rom_enable = 0
+        vars(self.pcie_cap).update(self._pcie_cap_reset)
+        self.msix_cap.msix_enable = False
+        self.msix_cap.msix_function_mask = False
+        self.pasid_cap.reset()
+        self._drive_cfg()
+
+        await RisingEdge(self.clock)
+        self.dut.flr.value = 1
+        await RisingEdge(self.clock)
+        self.dut.flr.value = 0
+        self.flr_count += 1
+
+    # ---- host -> device requests --------------------------------------------------------------
+    async def _handle_bar_request(self, tlp):
+        hit = self.match_bar(tlp.address)
+        nonposted = tlp.is_nonposted()
+        if hit is None or not self.memory_space_enable:
+            why = "Memory Space Enable is clear" if hit else "no BAR matches"
+            self.stats["ur_sent" if nonposted else "posted_dropped"] += 1
+            self.log.warning("%s to %#x: %s; %s", "DMWr" if tlp.is_dmwr() else tlp.fmt_type.name, tlp.address,
+                             why, "UR" if nonposted else "dropped")
+            if nonposted:
+                await self.send(PasidTlp.create_ur_completion_for_tlp(tlp, self.pcie_id))
+            return
+        if nonposted:
+            key = (int(tlp.requester_id), tlp.tag)
+            if key in self._pending:
+                raise ProtocolError(f"host reused tag {key} while the RTL still owes its completion")
+            self._flr_discarded.discard(key)
+            self._pending[key] = _Pending(tlp, get_sim_time("ns") + self.completion_timeout_ns)
+            self._pending_added.set()
+        self.stats["rx_req"] += 1
+        self.rx_req.send_nowait(tlp.to_stream_fields(), bar=hit[0])
+
+    async def _run_watchdog(self):
+        while True:
+            if not self._pending:
+                self._pending_added.clear()
+                await self._pending_added.wait()
+                continue
+            pend = next(iter(self._pending.values()))   # oldest first: deadlines grow with insertion
+            now = get_sim_time("ns")
+            if now >= pend.deadline:
+                raise CompletionTimeout(f"the RTL did not complete {pend.tlp!r} within {self.completion_timeout_ns} "
+                                        f"ns (forwarded on rx_req at {pend.deadline - self.completion_timeout_ns} ns)")
+            await Timer(pend.deadline - now + 1, "ns", round_mode="ceil")
+
+    def _check_completion(self, pend: _Pending, cpl) -> bool:
+        """Validate a completion from tx_cpl against its request; True if it is the last one."""
+        req = pend.tlp
+        what = f"completion {cpl!r} for {req!r}"
+        if int(cpl.completer_id) != self.requester_id:
+            raise ProtocolError(f"{what}: completer ID {int(cpl.completer_id):#06x}, cfg_bdf is {self.requester_id:#06x}")
+        if cpl.tc != req.tc or (cpl.attr & 3) != (req.attr & 3):
+            raise ProtocolError(f"{what}: TC/Attr differ from the request")
+        if req.is_dmwr():
+            if cpl.has_data():
+                raise ProtocolError(f"{what}: a DMWr completes without data")
+            return True
+        if cpl.status != CplStatus.SC:
+            if cpl.has_data():
+                raise ProtocolError(f"{what}: unsuccessful completion with data")
+            return True
+        if not cpl.has_data():
+            raise ProtocolError(f"{what}: successful read completion without data")
+        if cpl.byte_count != pend.remaining:
+            raise ProtocolError(f"{what}: Byte Count {cpl.byte_count}, {pend.remaining} bytes remain")
+        if cpl.lower_address != pend.next_addr & 0x7F:
+            raise ProtocolError(f"{what}: Lower Address {cpl.lower_address:#x}, expected {pend.next_addr & 0x7F:#x}")
+        if len(cpl.data) > 128 << self.pcie_cap.max_payload_size:
+            raise ProtocolError(f"{what}: {len(cpl.data)} payload bytes exceed Max_Payload_Size")
+        carried = cpl.length * 4 - (cpl.lower_address & 3)
+        if cpl.byte_count <= carried:
+            return True
+        pend.remaining -= carried
+        pend.next_addr += carried
+        return False
+
+    async def _run_tx_cpl(self):
+        while True:
+            rx = await self.tx_cpl.recv()
+            cpl = PasidTlp.from_stream_fields(*rx.fields)
+            if not cpl.is_completion():
+                raise ProtocolError(f"tx_cpl carried a request: {cpl!r}")
+            key = (int(cpl.requester_id), cpl.tag)
+            pend = self._pending.get(key)
+            if pend is None:
+                if key in self._flr_discarded:
+                    self._flr_discarded.discard(key)
+                    self.log.warning("discarding completion for a request dropped by FLR: %r", cpl)
+                    continue
+                raise ProtocolError(f"tx_cpl: {cpl!r} matches no outstanding request")
+            if self._check_completion(pend, cpl):
+                del self._pending[key]
+            self.stats["tx_cpl"] += 1
+            await self.send(cpl)
+
+    # ---- device -> host requests --------------------------------------------------------------
+    def _check_upstream(self, tlp, start_ns: float):
+        what = f"tx_req {tlp!r}"
+        if not (tlp.is_mem_read() or tlp.is_mem_write()):
+            raise ProtocolError(f"{what}: only MRd/MWr may be sent upstream")
+        if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
+            raise ProtocolError(f"{what}: sent at {start_ns} ns while Bus Master Enable is clear")
+        if int(tlp.requester_id) != self.requester_id:
+            raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, cfg_bdf is {self.requester_id:#06x}")
+        if tlp.has_prefix:
+            pc = self.pasid_cap
+            if not pc.pasid_enable or (tlp.pmr and not pc.priv_enable) or (tlp.er and not pc.exec_enable):
+                raise ProtocolError(f"{what}: PASID prefix (PMR={tlp.pmr}, ER={tlp.er}) not enabled by PASID control "
+                                    f"(enable={pc.pasid_enable}, priv={pc.priv_enable}, exec={pc.exec_enable})")
+        if tlp.get_header_size_dw() == 4 and tlp.address <= 0xFFFF_FFFF:
+            raise ProtocolError(f"{what}: 4DW header for a 32-bit address (must use 3DW)")
+        nbytes = tlp.length * 4
+        if (tlp.address & 0xFFF) + nbytes > 0x1000:
+            raise ProtocolError(f"{what}: crosses a 4 KiB boundary")
+        if tlp.length == 1 and tlp.last_be:
+            raise ProtocolError(f"{what}: Last DW BE must be 0 for a 1-DW request")
+        if tlp.length > 1 and not (tlp.first_be and tlp.last_be):
+            raise ProtocolError(f"{what}: First/Last DW BE must be nonzero for a multi-DW request")
+        if tlp.is_mem_write():
+            if nbytes > 128 << self.pcie_cap.max_payload_size:
+                raise ProtocolError(f"{what}: {nbytes} bytes exceed Max_Payload_Size")
+            return
+        if nbytes > 128 << self.pcie_cap.max_read_request_size:
+            raise ProtocolError(f"{what}: {nbytes} bytes exceed Max_Read_Request_Size")
+        tags = 256 if self.pcie_cap.extended_tag_field_enable else 32
+        if tlp.tag >= tags:
+            raise ProtocolError(f"{what}: tag {tlp.tag} needs {'10-bit' if tags == 256 else 'extended'} tags")
+        if tlp.tag in self._dev_reads:
+            raise ProtocolError(f"{what}: tag {tlp.tag} is still outstanding")
+
+    async def _run_tx_req(self):
+        while True:
+            rx = await self.tx_req.recv()
+            tlp = PasidTlp.from_stream_fields(*rx.fields)
+            self._check_upstream(tlp, rx.start_ns)
+            if tlp.is_mem_read():
+                self._dev_reads[tlp.tag] = tlp
+            self.stats["tx_req"] += 1
+            await self.send(tlp)
+
+    async def handle_tlp(self, tlp):
+        if not tlp.is_completion():
+            await super().handle_tlp(tlp)
+            return
+        # Completions for the RTL's reads go to rx_cpl, not to cocotbext-pcie's own tag queues.
+        tlp.release_fc()
+        req = self._dev_reads.get(tlp.tag)
+        if req is None:
+            raise ProtocolError(f"completion {tlp!r} for tag {tlp.tag}, which the RTL has not requested")
+        if tlp.status != CplStatus.SC or not tlp.has_data() or \
+                tlp.byte_count <= tlp.length * 4 - (tlp.lower_address & 3):
+            del self._dev_reads[tlp.tag]
+        self.stats["rx_cpl"] += 1
+        self.rx_cpl.send_nowait(tlp.to_stream_fields())

@@ -1,0 +1,198 @@
+"""The register contract a driver relies on (regs/imsdev.rdl, docs/registers.md).
+
+Expected values come from the register description (fw/imsdev/regs.py, generated from the one source)
+and from the build configuration (sim/configs.py), never from reading the RTL back.
+"""
+import cocotb
+from cocotbext.pcie.core.tlp import CplStatus
+
+from imsdev import regs
+from tb.env import Bench, PAUSE_MODES
+
+# Registers whose writes have side effects beyond their own value; they have their own tests below.
+SIDE_EFFECTS = {"INT_TEST", "MSIX_TRIGGER"}
+
+
+def expected_reset(bench, reg):
+    """Reset value of a register: the description's, with capability fields from the build parameters."""
+    value = reg.reset & reg.reset_mask
+    caps = bench.params.capability_fields()
+    for f in reg.fields:
+        if f.reset is None:
+            value |= caps[(reg.name, f.name)] << f.lsb
+    return value
+
+
+def writable_mask(reg):
+    return sum(f.mask for f in reg.fields if f.access == "RW")
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_reset_values(dut, pauses):
+    """Every CSR reads its documented reset value, as a DWORD and inside a QWORD."""
+    bench = await Bench.start(dut, pauses=pauses)
+    for reg in regs.REGISTERS:
+        got = await bench.rd32(reg.offset)
+        assert got == expected_reset(bench, reg), f"{reg.name}@{reg.offset:#x}: {got:#010x} != {expected_reset(bench, reg):#010x}"
+    magic = await bench.rd64(regs.CSR_DEV_ID)
+    assert magic == (regs.CSR_VERSION_RESET << 32) | regs.CSR_DEV_ID_RESET, f"QWORD read of DEV_ID/VERSION: {magic:#x}"
+
+
+@cocotb.test()
+async def test_access_types(dut):
+    """RW fields keep what is written, RO fields and reserved bits ignore writes, WO fields read 0."""
+    bench = await Bench.start(dut, pauses="both")
+    for reg in regs.REGISTERS:
+        if reg.name in SIDE_EFFECTS:
+            continue
+        before = await bench.rd32(reg.offset)
+        rw = writable_mask(reg)
+        w1c = sum(f.mask for f in reg.fields if f.access == "W1C")
+        for pattern in (0xFFFF_FFFF, 0x0000_0000, 0xA5A5_5A5A, bench.rng.getrandbits(32)):
+            # Writing ones to W1C bits would clear them; these registers start at 0 so it is a no-op.
+            await bench.wr32(reg.offset, pattern)
+            got = await bench.rd32(reg.offset)
+            want = (before & ~rw & ~w1c) | (pattern & rw)
+            assert got == want, f"{reg.name}: wrote {pattern:#010x}, read {got:#010x}, expected {want:#010x}"
+        await bench.wr32(reg.offset, before & rw)
+    for name in SIDE_EFFECTS:
+        off = getattr(regs, f"CSR_{name}")
+        assert await bench.rd32(off) == 0, f"{name} is write-only and must read 0"
+
+
+@cocotb.test()
+async def test_scratch_qword_and_ordering(dut):
+    """QWORD writes land in two DWORDs; a read returns only after every earlier posted write took effect."""
+    bench = await Bench.start(dut, pauses="both")
+    for i in range(16):
+        value = bench.rng.getrandbits(32)
+        bench.wr32_nowait(regs.CSR_SCRATCH, value)     # posted: no wait for it to land
+        got = await bench.rd32(regs.CSR_SCRATCH)
+        assert got == value, f"read overtook posted write {i}: {got:#x} != {value:#x}"
+    await bench.wr64(regs.CSR_SCRATCH, 0x1122_3344_5566_7788)
+    assert await bench.rd32(regs.CSR_SCRATCH) == 0x5566_7788
+    assert await bench.rd32(regs.CSR_SCRATCH + 4) == 0, "the DWORD after SCRATCH is reserved and reads 0"
+    await bench.wr32(regs.CSR_SCRATCH, 0xFFFF_FFFF, byte_enables=0b0010)
+    assert await bench.rd32(regs.CSR_SCRATCH) == 0x5566_FF88, "a byte-enable write changes only that byte"
+
+
+@cocotb.test()
+async def test_unmapped_offsets_read_zero(dut):
+    """Holes in BAR0 (in the CSR page, between regions, past the MSI-X table, the IMS region before WQs exist) read 0 and ignore writes."""
+    bench = await Bench.start(dut)
+    known = {r.offset for r in regs.REGISTERS}
+    holes = [o for o in (0x008, 0x00C, 0x01C, 0x04C, 0x0FC, 0xFFC) if o not in known]
+    holes += [0x1000, 0x1_FFFC, regs.MSIX_PBA_BASE + regs.MSIX_PBA_SIZE, 0x3_0000, regs.BAR0_SIZE - 4]
+    n = bench.params.msix_vectors
+    if n < regs.MSIX_TABLE_COUNT:
+        holes.append(regs.MSIX_TABLE_BASE + n * regs.MSIX_TABLE_STRIDE + regs.MSIX_TABLE_VECTOR_CTRL)
+    for off in holes:
+        await bench.wr32(off, 0xDEAD_BEEF)
+        got = await bench.rd32(off)
+        assert got == 0, f"hole at {off:#x} read {got:#x}"
+    assert await bench.rd32(regs.CSR_ERR) == 0, "writes to holes are not errors"
+
+
+async def expect_err(bench, code, offset):
+    err = await bench.rd32(regs.CSR_ERR)
+    valid = err & regs.CSR_ERR_VALID_MASK
+    got_code = (err & regs.CSR_ERR_CODE_MASK) >> regs.CSR_ERR_CODE_SHIFT
+    assert valid and got_code == code, f"ERR={err:#x}: expected VALID with code {code:#x}"
+    got_off = await bench.rd32(regs.CSR_ERR_ADDR)
+    assert got_off == offset, f"ERR_ADDR={got_off:#x}, expected {offset:#x}"
+    assert await bench.rd32(regs.CSR_INT_CAUSE) & regs.CSR_INT_CAUSE_MMIO_ERR_MASK
+    await bench.wr32(regs.CSR_ERR, regs.CSR_ERR_VALID_MASK | regs.CSR_ERR_OVERFLOW_MASK)
+    await bench.wr32(regs.CSR_INT_CAUSE, regs.CSR_INT_CAUSE_MMIO_ERR_MASK)
+    assert await bench.rd32(regs.CSR_ERR) & regs.CSR_ERR_VALID_MASK == 0
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_bad_accesses(dut, pauses):
+    """Bad MMIO requests get a defined outcome (CA/UR completion or a dropped write) and an ERR record; nothing hangs."""
+    bench = await Bench.start(dut, pauses=pauses)
+    scratch = regs.CSR_SCRATCH
+    await bench.wr32(scratch, 0x1234_5678)
+
+    # Reads larger than a QWORD, or QWORDs not 8-byte aligned: Completer Abort.
+    cpl = await bench.raw_read(scratch, length_dw=3)
+    assert cpl.status == CplStatus.CA, f"12-byte read: {cpl.status}"
+    await expect_err(bench, regs.MMIO_ERR_RD_TOO_BIG, scratch)
+    cpl = await bench.raw_read(regs.CSR_DEV_ID + 4, length_dw=2)
+    assert cpl.status == CplStatus.CA, f"unaligned QWORD read: {cpl.status}"
+    await expect_err(bench, regs.MMIO_ERR_UNALIGNED, regs.CSR_DEV_ID + 4)
+
+    # Writes of those shapes are dropped.
+    await bench.raw_write(scratch, bytes(16))
+    await expect_err(bench, regs.MMIO_ERR_WR_TOO_BIG, scratch)
+    await bench.raw_write(scratch + 4, bytes(8))
+    await expect_err(bench, regs.MMIO_ERR_UNALIGNED, scratch + 4)
+    await bench.raw_write(scratch, bytes(4), poisoned=True)
+    await expect_err(bench, regs.MMIO_ERR_POISONED, scratch)
+    assert await bench.rd32(scratch) == 0x1234_5678, "a rejected write changed SCRATCH"
+
+    # Partial-DWORD writes to the MSI-X table and writes to the PBA are dropped.
+    ctrl = regs.MSIX_TABLE_BASE + regs.MSIX_TABLE_VECTOR_CTRL
+    await bench.wr32(ctrl, 0, byte_enables=0b0001)
+    await expect_err(bench, regs.MMIO_ERR_PARTIAL, ctrl)
+    assert await bench.rd32(ctrl) == 1, "a partial write unmasked vector 0"
+    await bench.wr32(regs.MSIX_PBA_BASE, 0xFFFF_FFFF)
+    await expect_err(bench, regs.MMIO_ERR_RO_WRITE, regs.MSIX_PBA_BASE)
+
+    # An out-of-range self-test vector is reported, not sent.
+    await bench.wr32(regs.CSR_MSIX_TRIGGER, bench.params.msix_vectors)
+    await expect_err(bench, regs.MMIO_ERR_UNSUPPORTED, regs.CSR_MSIX_TRIGGER)
+
+    # A zero-length read returns one DWORD without side effects.
+    cpl = await bench.raw_read(scratch, length_dw=1, first_be=0)
+    assert cpl.status == CplStatus.SC and cpl.byte_count == 1
+
+    # The registers still work.
+    assert await bench.rd32(scratch) == 0x1234_5678
+
+
+@cocotb.test()
+async def test_error_overflow(dut):
+    """A second bad access while ERR.VALID is set keeps the first record and sets OVERFLOW; W1C re-arms capture."""
+    bench = await Bench.start(dut)
+    await bench.raw_write(regs.CSR_SCRATCH, bytes(16))
+    await bench.raw_write(regs.CSR_SCRATCH + 4, bytes(8))
+    err = await bench.rd32(regs.CSR_ERR)
+    assert err & regs.CSR_ERR_OVERFLOW_MASK, "OVERFLOW not set"
+    assert (err & regs.CSR_ERR_CODE_MASK) >> regs.CSR_ERR_CODE_SHIFT == regs.MMIO_ERR_WR_TOO_BIG, "first record overwritten"
+    await bench.wr32(regs.CSR_ERR, regs.CSR_ERR_VALID_MASK | regs.CSR_ERR_OVERFLOW_MASK)
+    assert await bench.rd32(regs.CSR_ERR) & (regs.CSR_ERR_VALID_MASK | regs.CSR_ERR_OVERFLOW_MASK) == 0
+    await bench.raw_write(regs.CSR_SCRATCH + 4, bytes(8))
+    await expect_err(bench, regs.MMIO_ERR_UNALIGNED, regs.CSR_SCRATCH + 4)
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_cause_raises_vector0(dut, pauses):
+    """(INT_CAUSE & INT_ENABLE) going 0 -> non-zero sends MSI-X vector 0 once; W1C clears; disabled causes send nothing."""
+    bench = await Bench.start(dut, pauses=pauses)
+    await bench.msix_enable()
+    addr, data = 0xFEE0_0040, 0x4242
+    await bench.msix.program(0, addr, data, masked=False)
+
+    await bench.wr32(regs.CSR_INT_TEST, regs.CSR_INT_TEST_SW_TEST_MASK)     # not enabled: no message
+    await bench.settle()
+    bench.msgs.assert_exactly({})
+    assert await bench.rd32(regs.CSR_INT_CAUSE) == regs.CSR_INT_CAUSE_SW_TEST_MASK
+    await bench.wr32(regs.CSR_INT_CAUSE, regs.CSR_INT_CAUSE_SW_TEST_MASK)
+    assert await bench.rd32(regs.CSR_INT_CAUSE) == 0
+
+    await bench.wr32(regs.CSR_INT_ENABLE, regs.CSR_INT_ENABLE_SW_TEST_MASK | regs.CSR_INT_ENABLE_MMIO_ERR_MASK)
+    await bench.wr32(regs.CSR_INT_TEST, regs.CSR_INT_TEST_SW_TEST_MASK)
+    await bench.msgs.wait_for({(addr, data): 1})
+    await bench.wr32(regs.CSR_INT_TEST, regs.CSR_INT_TEST_SW_TEST_MASK)     # cause already set: no new edge
+    await bench.settle()
+    bench.msgs.assert_exactly({(addr, data): 1})
+
+    await bench.wr32(regs.CSR_INT_CAUSE, regs.CSR_INT_CAUSE_SW_TEST_MASK)
+    await bench.raw_write(regs.CSR_SCRATCH, bytes(16))                        # device error -> MMIO_ERR cause
+    await bench.msgs.wait_for({(addr, data): 2})
+    await bench.settle()
+    bench.msgs.assert_exactly({(addr, data): 2})
+    assert await bench.rd32(regs.CSR_INT_CAUSE) == regs.CSR_INT_CAUSE_MMIO_ERR_MASK
