@@ -84,13 +84,6 @@ BAR0_ADDR_W = 19
 CSR_BASE = 0x00000
 CSR_SIZE = 0x1000
 CSR_ADDR_W = 12
-CSR_GEN_CFG_BASE = 0x00100
-CSR_GEN_CFG_SIZE = 256
-CSR_SWERR_BASE = 0x00200
-CSR_SWERR_SIZE = 512
-CSR_WQCFG_BASE = 0x00400
-CSR_WQCFG_SIZE = 3072
-CSR_WQCFG_STRIDE = 32
 CSR_DEV_ID = 0x00000
 CSR_DEV_ID_RESET = 0x1D5A0001
 CSR_DEV_ID_RESET_MASK = 0xFFFFFFFF
@@ -218,6 +211,141 @@ CSR_MSIX_TRIGGER_VECTOR_SHIFT = 0
 CSR_MSIX_TRIGGER_VECTOR_WIDTH = 12
 CSR_MSIX_TRIGGER_VECTOR_MASK = 0x00000FFF
 CSR_MSIX_TRIGGER_VECTOR_RESET = 0x000
+CSR_GENSTS = 0x00100
+CSR_GENSTS_RESET = 0x00000000
+CSR_GENSTS_RESET_MASK = 0x00000000
+CSR_GENSTS_ENABLED_SHIFT = 0
+CSR_GENSTS_ENABLED_WIDTH = 1
+CSR_GENSTS_ENABLED_MASK = 0x00000001
+CSR_CMD = 0x00110
+CSR_CMD_RESET = 0x00000000
+CSR_CMD_RESET_MASK = 0x01FFFFFF
+CSR_CMD_OPERAND_SHIFT = 0
+CSR_CMD_OPERAND_WIDTH = 20
+CSR_CMD_OPERAND_MASK = 0x000FFFFF
+CSR_CMD_OPERAND_RESET = 0x00000
+CSR_CMD_CMD_SHIFT = 20
+CSR_CMD_CMD_WIDTH = 5
+CSR_CMD_CMD_MASK = 0x01F00000
+CSR_CMD_CMD_RESET = 0x00
+CSR_CMDSTS = 0x00114
+CSR_CMDSTS_RESET = 0x00000000
+CSR_CMDSTS_RESET_MASK = 0x00000000
+CSR_CMDSTS_ERR_SHIFT = 0
+CSR_CMDSTS_ERR_WIDTH = 8
+CSR_CMDSTS_ERR_MASK = 0x000000FF
+CSR_CMDSTS_RESULT_SHIFT = 8
+CSR_CMDSTS_RESULT_WIDTH = 16
+CSR_CMDSTS_RESULT_MASK = 0x00FFFF00
+CSR_CMDSTS_ACTIVE_SHIFT = 31
+CSR_CMDSTS_ACTIVE_WIDTH = 1
+CSR_CMDSTS_ACTIVE_MASK = 0x80000000
+CSR_SWERR0 = 0x00200
+CSR_SWERR0_RESET = 0x00000000
+CSR_SWERR0_RESET_MASK = 0xFFFFFF07
+CSR_SWERR0_VALID_SHIFT = 0
+CSR_SWERR0_VALID_WIDTH = 1
+CSR_SWERR0_VALID_MASK = 0x00000001
+CSR_SWERR0_VALID_RESET = 0x0
+CSR_SWERR0_OVERFLOW_SHIFT = 1
+CSR_SWERR0_OVERFLOW_WIDTH = 1
+CSR_SWERR0_OVERFLOW_MASK = 0x00000002
+CSR_SWERR0_OVERFLOW_RESET = 0x0
+CSR_SWERR0_WQ_VALID_SHIFT = 2
+CSR_SWERR0_WQ_VALID_WIDTH = 1
+CSR_SWERR0_WQ_VALID_MASK = 0x00000004
+CSR_SWERR0_WQ_VALID_RESET = 0x0
+CSR_SWERR0_CODE_SHIFT = 8
+CSR_SWERR0_CODE_WIDTH = 8
+CSR_SWERR0_CODE_MASK = 0x0000FF00
+CSR_SWERR0_CODE_RESET = 0x00
+CSR_SWERR0_WQ_SHIFT = 16
+CSR_SWERR0_WQ_WIDTH = 8
+CSR_SWERR0_WQ_MASK = 0x00FF0000
+CSR_SWERR0_WQ_RESET = 0x00
+CSR_SWERR0_CODE_STATUS_SHIFT = 24
+CSR_SWERR0_CODE_STATUS_WIDTH = 7
+CSR_SWERR0_CODE_STATUS_MASK = 0x7F000000
+CSR_SWERR0_CODE_STATUS_RESET = 0x00
+CSR_SWERR0_PRIV_SHIFT = 31
+CSR_SWERR0_PRIV_WIDTH = 1
+CSR_SWERR0_PRIV_MASK = 0x80000000
+CSR_SWERR0_PRIV_RESET = 0x0
+CSR_SWERR1 = 0x00204
+CSR_SWERR1_RESET = 0x00000000
+CSR_SWERR1_RESET_MASK = 0xFF0FFFFF
+CSR_SWERR1_PASID_SHIFT = 0
+CSR_SWERR1_PASID_WIDTH = 20
+CSR_SWERR1_PASID_MASK = 0x000FFFFF
+CSR_SWERR1_PASID_RESET = 0x00000
+CSR_SWERR1_OPCODE_SHIFT = 24
+CSR_SWERR1_OPCODE_WIDTH = 8
+CSR_SWERR1_OPCODE_MASK = 0xFF000000
+CSR_SWERR1_OPCODE_RESET = 0x00
+CSR_SWERR2 = 0x00208
+CSR_SWERR2_RESET = 0x00000000
+CSR_SWERR2_RESET_MASK = 0xFFFFFFFF
+CSR_SWERR2_ADDR_LO_SHIFT = 0
+CSR_SWERR2_ADDR_LO_WIDTH = 32
+CSR_SWERR2_ADDR_LO_MASK = 0xFFFFFFFF
+CSR_SWERR2_ADDR_LO_RESET = 0x00000000
+CSR_SWERR3 = 0x0020C
+CSR_SWERR3_RESET = 0x00000000
+CSR_SWERR3_RESET_MASK = 0xFFFFFFFF
+CSR_SWERR3_ADDR_HI_SHIFT = 0
+CSR_SWERR3_ADDR_HI_WIDTH = 32
+CSR_SWERR3_ADDR_HI_MASK = 0xFFFFFFFF
+CSR_SWERR3_ADDR_HI_RESET = 0x00000000
+CSR_WQCFG_BASE = 0x00400
+CSR_WQCFG_SIZE = 256
+CSR_WQCFG_STRIDE = 32
+CSR_WQCFG_COUNT = 8
+CSR_WQCFG_WQCFG0 = 0x00
+CSR_WQCFG_WQCFG0_RESET = 0x00000000
+CSR_WQCFG_WQCFG0_RESET_MASK = 0x0000FFFF
+CSR_WQCFG_WQCFG0_SIZE_SHIFT = 0
+CSR_WQCFG_WQCFG0_SIZE_WIDTH = 16
+CSR_WQCFG_WQCFG0_SIZE_MASK = 0x0000FFFF
+CSR_WQCFG_WQCFG0_SIZE_RESET = 0x0000
+CSR_WQCFG_WQCFG2 = 0x08
+CSR_WQCFG_WQCFG2_RESET = 0x00000000
+CSR_WQCFG_WQCFG2_RESET_MASK = 0x3FFFFFF1
+CSR_WQCFG_WQCFG2_MODE_SHIFT = 0
+CSR_WQCFG_WQCFG2_MODE_WIDTH = 1
+CSR_WQCFG_WQCFG2_MODE_MASK = 0x00000001
+CSR_WQCFG_WQCFG2_MODE_RESET = 0x0
+CSR_WQCFG_WQCFG2_PRIO_SHIFT = 4
+CSR_WQCFG_WQCFG2_PRIO_WIDTH = 4
+CSR_WQCFG_WQCFG2_PRIO_MASK = 0x000000F0
+CSR_WQCFG_WQCFG2_PRIO_RESET = 0x0
+CSR_WQCFG_WQCFG2_PASID_SHIFT = 8
+CSR_WQCFG_WQCFG2_PASID_WIDTH = 20
+CSR_WQCFG_WQCFG2_PASID_MASK = 0x0FFFFF00
+CSR_WQCFG_WQCFG2_PASID_RESET = 0x00000
+CSR_WQCFG_WQCFG2_PASID_EN_SHIFT = 28
+CSR_WQCFG_WQCFG2_PASID_EN_WIDTH = 1
+CSR_WQCFG_WQCFG2_PASID_EN_MASK = 0x10000000
+CSR_WQCFG_WQCFG2_PASID_EN_RESET = 0x0
+CSR_WQCFG_WQCFG2_PRIV_SHIFT = 29
+CSR_WQCFG_WQCFG2_PRIV_WIDTH = 1
+CSR_WQCFG_WQCFG2_PRIV_MASK = 0x20000000
+CSR_WQCFG_WQCFG2_PRIV_RESET = 0x0
+CSR_WQCFG_WQCFG3 = 0x0C
+CSR_WQCFG_WQCFG3_RESET = 0x00000010
+CSR_WQCFG_WQCFG3_RESET_MASK = 0x0000001F
+CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_SHIFT = 0
+CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_WIDTH = 5
+CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_MASK = 0x0000001F
+CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_RESET = 0x10
+CSR_WQCFG_WQCFG6 = 0x18
+CSR_WQCFG_WQCFG6_RESET = 0x00000000
+CSR_WQCFG_WQCFG6_RESET_MASK = 0x00000000
+CSR_WQCFG_WQCFG6_OCCUPANCY_SHIFT = 0
+CSR_WQCFG_WQCFG6_OCCUPANCY_WIDTH = 16
+CSR_WQCFG_WQCFG6_OCCUPANCY_MASK = 0x0000FFFF
+CSR_WQCFG_WQCFG6_STATE_SHIFT = 30
+CSR_WQCFG_WQCFG6_STATE_WIDTH = 2
+CSR_WQCFG_WQCFG6_STATE_MASK = 0xC0000000
 MSIX_TABLE_BASE = 0x20000
 MSIX_TABLE_SIZE = 0x8000
 MSIX_TABLE_STRIDE = 16
@@ -316,6 +444,39 @@ MMIO_ERR_PARTIAL = 0x04
 MMIO_ERR_UNSUPPORTED = 0x05
 MMIO_ERR_RO_WRITE = 0x06
 MMIO_ERR_POISONED = 0x07
+CMD_ENABLE_DEVICE = 0x01
+CMD_DISABLE_DEVICE = 0x02
+CMD_DRAIN_ALL = 0x03
+CMD_ABORT_ALL = 0x04
+CMD_RESET_DEVICE = 0x05
+CMD_ENABLE_WQ = 0x06
+CMD_DISABLE_WQ = 0x07
+CMD_DRAIN_WQ = 0x08
+CMD_ABORT_WQ = 0x09
+CMD_RESET_WQ = 0x0A
+CMD_ERR_OK = 0x00
+CMD_ERR_INVAL_CMD = 0x01
+CMD_ERR_DEV_ENABLED = 0x11
+CMD_ERR_DEV_NOT_ENABLED = 0x12
+CMD_ERR_WQ_INVAL = 0x20
+CMD_ERR_WQ_ENABLED = 0x21
+CMD_ERR_WQ_NOT_ENABLED = 0x22
+CMD_ERR_WQ_SIZE = 0x23
+CMD_ERR_WQ_MODE = 0x24
+CMD_ERR_WQ_PASID_EN = 0x26
+SWERR_NONE = 0x00
+SWERR_PORTAL_SIZE = 0x01
+SWERR_PORTAL_NO_PASID = 0x02
+SWERR_PORTAL_PASID_OFF = 0x03
+SWERR_PORTAL_PRIV = 0x04
+SWERR_PORTAL_MODE = 0x05
+SWERR_DWQ_FULL = 0x06
+SWERR_DWQ_DISABLED = 0x07
+SWERR_PORTAL_READ = 0x08
+SWERR_PORTAL_NO_WQ = 0x09
+SWERR_NO_CR = 0x0A
+SWERR_IMS_PASID = 0x10
+SWERR_IMS_UNMASKED_WRITE = 0x11
 
 
 REGISTERS: Tuple[Register, ...] = (
@@ -463,10 +624,152 @@ REGISTERS: Tuple[Register, ...] = (
                   'MSI-X vector to request.'),
         ),
     ),
+    Register(
+        name='GENSTS', const='CSR_GENSTS', offset=0x100, width=32,
+        access='RO', reset=0x0, reset_mask=0x0,
+        title='General status',
+        desc='',
+        fields=(
+            Field('ENABLED', 0, 1, 0x1, None, 'RO', 'w', True, None,
+                  '1 = device enabled.'),
+        ),
+    ),
+    Register(
+        name='CMD', const='CSR_CMD', offset=0x110, width=32,
+        access='WO', reset=0x0, reset_mask=0x1FFFFFF,
+        title='Command',
+        desc='Writing starts a command unless CMDSTS.ACTIVE is 1 (then the write is ignored). Commands: imsdev_cmd_e.',
+        fields=(
+            Field('OPERAND', 0, 20, 0xFFFFF, 0x0, 'WO', 'r', False, None,
+                  'Command operand: a WQ number for the WQ commands.'),
+            Field('CMD', 20, 5, 0x1F00000, 0x0, 'WO', 'r', False, 'CMD',
+                  'Command code.'),
+        ),
+    ),
+    Register(
+        name='CMDSTS', const='CSR_CMDSTS', offset=0x114, width=32,
+        access='RO', reset=0x0, reset_mask=0x0,
+        title='Command status',
+        desc='Result of the last command. ACTIVE is 1 from the CMD write until the command finished.',
+        fields=(
+            Field('ERR', 0, 8, 0xFF, None, 'RO', 'w', True, 'CMD_ERR',
+                  '0 = success, else the error.'),
+            Field('RESULT', 8, 16, 0xFFFF00, None, 'RO', 'w', True, None,
+                  'Command result (ABORT_*: number of descriptors discarded).'),
+            Field('ACTIVE', 31, 1, 0x80000000, None, 'RO', 'w', True, None,
+                  'A command is running.'),
+        ),
+    ),
+    Register(
+        name='SWERR0', const='CSR_SWERR0', offset=0x200, width=32,
+        access='RO/W1C', reset=0x0, reset_mask=0xFFFFFF07,
+        title='Software error 0',
+        desc='The first error since VALID was cleared; further errors set OVERFLOW. Raises INT_CAUSE.ERR_LOG.',
+        fields=(
+            Field('VALID', 0, 1, 0x1, 0x0, 'W1C', 'r', True, None,
+                  'A record is held. W1C.'),
+            Field('OVERFLOW', 1, 1, 0x2, 0x0, 'W1C', 'r', True, None,
+                  'Another error came while VALID. W1C.'),
+            Field('WQ_VALID', 2, 1, 0x4, 0x0, 'RO', 'w', True, None,
+                  'WQ and PASID fields are meaningful.'),
+            Field('CODE', 8, 8, 0xFF00, 0x0, 'RO', 'w', True, 'SWERR',
+                  'What went wrong.'),
+            Field('WQ', 16, 8, 0xFF0000, 0x0, 'RO', 'w', True, None,
+                  'Work queue.'),
+            Field('CODE_STATUS', 24, 7, 0x7F000000, 0x0, 'RO', 'w', True, None,
+                  'Completion status the descriptor would have reported (CODE = NO_CR).'),
+            Field('PRIV', 31, 1, 0x80000000, 0x0, 'RO', 'w', True, None,
+                  'Privileged request.'),
+        ),
+    ),
+    Register(
+        name='SWERR1', const='CSR_SWERR1', offset=0x204, width=32,
+        access='RO', reset=0x0, reset_mask=0xFF0FFFFF,
+        title='Software error 1',
+        desc='',
+        fields=(
+            Field('PASID', 0, 20, 0xFFFFF, 0x0, 'RO', 'w', True, None,
+                  'PASID of the request or descriptor.'),
+            Field('OPCODE', 24, 8, 0xFF000000, 0x0, 'RO', 'w', True, None,
+                  'Descriptor opcode (descriptor errors).'),
+        ),
+    ),
+    Register(
+        name='SWERR2', const='CSR_SWERR2', offset=0x208, width=32,
+        access='RO', reset=0x0, reset_mask=0xFFFFFFFF,
+        title='Software error 2',
+        desc='Portal errors: byte offset in BAR2 of the write. Descriptor errors: completion record address bits [31:0]. IMS errors: IMS entry index.',
+        fields=(
+            Field('ADDR_LO', 0, 32, 0xFFFFFFFF, 0x0, 'RO', 'w', True, None,
+                  ''),
+        ),
+    ),
+    Register(
+        name='SWERR3', const='CSR_SWERR3', offset=0x20C, width=32,
+        access='RO', reset=0x0, reset_mask=0xFFFFFFFF,
+        title='Software error 3',
+        desc='',
+        fields=(
+            Field('ADDR_HI', 0, 32, 0xFFFFFFFF, 0x0, 'RO', 'w', True, None,
+                  'Address bits [63:32].'),
+        ),
+    ),
 )
 REGISTERS_BY_NAME: Dict[str, Register] = {r.name: r for r in REGISTERS}
 
 LAYOUTS: Dict[str, Tuple[Register, ...]] = {
+    'CSR_WQCFG': (
+        Register(
+            name='WQCFG0', const='CSR_WQCFG_WQCFG0', offset=0x0, width=32,
+            access='RW', reset=0x0, reset_mask=0xFFFF,
+            title='WQCFG0',
+            desc='',
+            fields=(
+                Field('SIZE', 0, 16, 0xFFFF, 0x0, 'RW', 'r', False, None,
+                      'Descriptor slots this WQ may use (1..CAP0.WQ_DEPTH).'),
+            ),
+        ),
+        Register(
+            name='WQCFG2', const='CSR_WQCFG_WQCFG2', offset=0x8, width=32,
+            access='RW', reset=0x0, reset_mask=0x3FFFFFF1,
+            title='WQCFG2',
+            desc='',
+            fields=(
+                Field('MODE', 0, 1, 0x1, 0x0, 'RW', 'r', False, None,
+                      '1 = dedicated (MOVDIR64B, PASID from this register); 0 = shared (ENQCMD, PASID from the request).'),
+                Field('PRIO', 4, 4, 0xF0, 0x0, 'RW', 'r', False, None,
+                      'Arbitration priority: higher wins; equal priorities take turns.'),
+                Field('PASID', 8, 20, 0xFFFFF00, 0x0, 'RW', 'r', False, None,
+                      'PASID of a dedicated WQ.'),
+                Field('PASID_EN', 28, 1, 0x10000000, 0x0, 'RW', 'r', False, None,
+                      'Dedicated WQ: tag DMA with PASID. Shared WQ: must be 1.'),
+                Field('PRIV', 29, 1, 0x20000000, 0x0, 'RW', 'r', False, None,
+                      'Privileged WQ: dedicated: its DMA is privileged; shared: privileged (PMR) submissions allowed.'),
+            ),
+        ),
+        Register(
+            name='WQCFG3', const='CSR_WQCFG_WQCFG3', offset=0xC, width=32,
+            access='RW', reset=0x10, reset_mask=0x1F,
+            title='WQCFG3',
+            desc='',
+            fields=(
+                Field('MAX_XFER_SHIFT', 0, 5, 0x1F, 0x10, 'RW', 'r', False, None,
+                      'Largest transfer: 2^MAX_XFER_SHIFT bytes; larger descriptors complete with status 0x13.'),
+            ),
+        ),
+        Register(
+            name='WQCFG6', const='CSR_WQCFG_WQCFG6', offset=0x18, width=32,
+            access='RO', reset=0x0, reset_mask=0x0,
+            title='WQCFG6',
+            desc='',
+            fields=(
+                Field('OCCUPANCY', 0, 16, 0xFFFF, None, 'RO', 'w', True, None,
+                      'Descriptors queued (accepted, not yet started).'),
+                Field('STATE', 30, 2, 0xC0000000, None, 'RO', 'w', True, None,
+                      '0 disabled, 1 enabled, 2 draining (disable or drain in progress).'),
+            ),
+        ),
+    ),
     'MSIX_TABLE': (
         Register(
             name='ADDR_LO', const='MSIX_TABLE_ADDR_LO', offset=0x0, width=32,
@@ -573,6 +876,7 @@ LAYOUTS: Dict[str, Tuple[Register, ...]] = {
 
 REGIONS: Dict[str, Region] = {
     'CSR': Region('CSR', 0x0, 0x1000, None, None, None, False, 'Control and status registers'),
+    'CSR_WQCFG': Region('CSR_WQCFG', 0x400, 0x100, 0x20, 8, None, False, 'WQ configuration'),
     'MSIX_TABLE': Region('MSIX_TABLE', 0x20000, 0x8000, 0x10, 2048, None, True, 'MSI-X table entry'),
     'MSIX_PBA': Region('MSIX_PBA', 0x28000, 0x100, 0x8, 32, None, True, 'MSI-X pending bits'),
     'IMS': Region('IMS', 0x40000, 0x40000, 0x8000, 8, None, True, 'IMS window of one work queue'),
@@ -580,12 +884,6 @@ REGIONS: Dict[str, Region] = {
 }
 
 WINDOWS: Dict[str, Window] = {
-    'CSR_GEN_CFG': Window('CSR_GEN_CFG', 0x100, 0x100, 0x0,
-                     'General configuration and command registers (device enable, command/status) - later issue.'),
-    'CSR_SWERR': Window('CSR_SWERR', 0x200, 0x200, 0x0,
-                     'Work-queue software error log - later issue.'),
-    'CSR_WQCFG': Window('CSR_WQCFG', 0x400, 0xC00, 0x20,
-                     'Work-queue configuration, 8 DWORDs per WQ at WQCFG + wq*0x20 - later issue. The page has room for 96 WQs; the IMS windows limit the device to 8.'),
 }
 
 ENUMS: Dict[str, Dict[str, int]] = {
@@ -599,14 +897,53 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'RO_WRITE': 0x06,
         'POISONED': 0x07,
     },
+    'CMD': {
+        'ENABLE_DEVICE': 0x01,
+        'DISABLE_DEVICE': 0x02,
+        'DRAIN_ALL': 0x03,
+        'ABORT_ALL': 0x04,
+        'RESET_DEVICE': 0x05,
+        'ENABLE_WQ': 0x06,
+        'DISABLE_WQ': 0x07,
+        'DRAIN_WQ': 0x08,
+        'ABORT_WQ': 0x09,
+        'RESET_WQ': 0x0A,
+    },
+    'CMD_ERR': {
+        'OK': 0x00,
+        'INVAL_CMD': 0x01,
+        'DEV_ENABLED': 0x11,
+        'DEV_NOT_ENABLED': 0x12,
+        'WQ_INVAL': 0x20,
+        'WQ_ENABLED': 0x21,
+        'WQ_NOT_ENABLED': 0x22,
+        'WQ_SIZE': 0x23,
+        'WQ_MODE': 0x24,
+        'WQ_PASID_EN': 0x26,
+    },
+    'SWERR': {
+        'NONE': 0x00,
+        'PORTAL_SIZE': 0x01,
+        'PORTAL_NO_PASID': 0x02,
+        'PORTAL_PASID_OFF': 0x03,
+        'PORTAL_PRIV': 0x04,
+        'PORTAL_MODE': 0x05,
+        'DWQ_FULL': 0x06,
+        'DWQ_DISABLED': 0x07,
+        'PORTAL_READ': 0x08,
+        'PORTAL_NO_WQ': 0x09,
+        'NO_CR': 0x0A,
+        'IMS_PASID': 0x10,
+        'IMS_UNMASKED_WRITE': 0x11,
+    },
 }
 
 
-def csr_wqcfg_at(i: int) -> int:
-    """BAR0 offset of element i of the CSR_WQCFG window."""
-    if not 0 <= i < CSR_WQCFG_SIZE // CSR_WQCFG_STRIDE:
-        raise IndexError(f"i={i} out of range for CSR_WQCFG")
-    return CSR_WQCFG_BASE + i * CSR_WQCFG_STRIDE
+def csr_wqcfg_at(wqcfg: int) -> int:
+    """BAR0 offset of one CSR_WQCFG element."""
+    if not 0 <= wqcfg < 8:
+        raise IndexError(f"wqcfg={wqcfg} out of range 0..7")
+    return CSR_WQCFG_BASE + wqcfg * CSR_WQCFG_STRIDE
 
 
 def msix_table_at(msix_table: int) -> int:

@@ -50,7 +50,7 @@ module imsdev_dma_cpl #(
     output      logic [2:0]        upd_err_code,
 
     output      logic              buf_wr_valid,
-    output      logic [PW-1:0]     buf_wr_pos,
+    output      logic [PW-2:0]     buf_wr_pos,     // buffer index (position mod BUF_BYTES)
     output      logic [DATA_W-1:0] buf_wr_data,
     output      logic [NB-1:0]     buf_wr_mask,
 
@@ -96,8 +96,8 @@ module imsdev_dma_cpl #(
     wire [2:0]  status = cpl_status(i_hdr_q);
     wire [12:0] bc     = (cpl_byte_count(i_hdr_q) == 12'd0) ? 13'd4096 : 13'(cpl_byte_count(i_hdr_q));
     wire [6:0]  la     = cpl_lower_addr(i_hdr_q);
-    wire [12:0] len_dw = (hdr_length(i_hdr_q) == 10'd0) ? 13'd1024 : 13'(hdr_length(i_hdr_q));
-    wire [12:0] room   = {len_dw[10:0], 2'b00} - 13'(la[1:0]);   // payload bytes from the first valid one
+    wire [10:0] len_dw = (hdr_length(i_hdr_q) == 10'd0) ? 11'd1024 : 11'(hdr_length(i_hdr_q));
+    wire [12:0] room   = {len_dw, 2'b00} - 13'(la[1:0]);   // payload bytes from the first valid one
 
     assign lk_tag = tag8[TW-1:0];
     wire        fwd    = b_upd_valid_q && b_upd_tag_q == lk_tag;
@@ -111,7 +111,7 @@ module imsdev_dma_cpl #(
     wire is_cpl  = ft == FT_CPL || ft == FT_CPLD;
     wire is_sc   = status == CPL_SC;
     wire sc_ok   = ft == FT_CPLD && bc == remain && la == exp_la && (!last || (room - bc) < 13'd4);
-    wire expect  = is_cpl && cpl_req_id(i_hdr_q) == cfg_bdf && live && (!is_sc || sc_ok);
+    wire expected = is_cpl && cpl_req_id(i_hdr_q) == cfg_bdf && live && (!is_sc || sc_ok);
     wire poison  = is_sc && hdr_poisoned(i_hdr_q);
 
     // Values for this beat: from the header at sop, from the context afterwards.
@@ -126,7 +126,7 @@ module imsdev_dma_cpl #(
 
     always_comb begin
         if (i_sop_q) begin
-            a_drop  = !expect;
+            a_drop  = !expected;
             a_write = is_sc && !poison;
             a_final = !is_sc || last;
             a_err   = !is_sc || poison;
@@ -179,7 +179,7 @@ module imsdev_dma_cpl #(
     logic b_unexp_q;
 
     always_ff @(posedge clk) begin
-        buf_wr_pos    <= a_p0 + PW'(a_beat);
+        buf_wr_pos    <= (PW-1)'(a_p0 + PW'(a_beat));
         buf_wr_data   <= i_data_q;
         buf_wr_mask   <= a_mask;
         b_upd_tag_q   <= a_tag;

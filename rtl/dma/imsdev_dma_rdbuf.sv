@@ -40,12 +40,10 @@ module imsdev_dma_rdbuf #(
 
     // Byte rotation towards lower indices: result byte j = d byte (j + s) mod NB.
     function automatic logic [DATA_W-1:0] rot_bytes(input logic [DATA_W-1:0] d, input logic [LNB-1:0] s);
-        logic [2*DATA_W-1:0] dd = {d, d} >> {s, 3'b000};
-        return dd[DATA_W-1:0];
+        return DATA_W'({d, d} >> {s, 3'b000});
     endfunction
     function automatic logic [NB-1:0] rot_bits(input logic [NB-1:0] m, input logic [LNB-1:0] s);
-        logic [2*NB-1:0] mm = {m, m} >> s;
-        return mm[NB-1:0];
+        return NB'({m, m} >> s);
     endfunction
 
     // ---------------------------------------------------------------- write port
@@ -65,9 +63,13 @@ module imsdev_dma_rdbuf #(
         if (rd_en) rd_s_q <= rd_s;
     end
 
+    // Banks below the start bank hold the later bytes of the window, one row further on.
+    wire [NB-1:0] wr_next_row = ~({NB{1'b1}} << wr_s);
+    wire [NB-1:0] rd_next_row = ~({NB{1'b1}} << rd_s);
+
     for (genvar i = 0; i < NB; i++) begin : g_bank
-        wire [RW-1:0] wa = (LNB'(i) < wr_s) ? RW'(wr_row + 1'b1) : wr_row;
-        wire [RW-1:0] ra = (LNB'(i) < rd_s) ? RW'(rd_row + 1'b1) : rd_row;
+        wire [RW-1:0] wa = wr_row + RW'(wr_next_row[i]);
+        wire [RW-1:0] ra = rd_row + RW'(rd_next_row[i]);
         imsdev_ram_sdp #(.WIDTH(8), .DEPTH(ROWS), .LANE_W(8)) u_ram (
             .clk,
             .wr_en(wr_bank_en[i]), .wr_addr(wa), .wr_data(wr_bank_data[8*i +: 8]),

@@ -167,14 +167,14 @@ module imsdev_dma_wr #(
     // Local payload of the beat (FILL, WRITE)
     logic [DATA_W-1:0] local_data;
     always_comb begin
-        logic [127:0]          pp;
-        logic [8*(NB+36)-1:0]  ext;
+        logic [63:0]           pp;
+        logic [DATA_W-1:0]     ext;
         logic [15:0]           sh;
-        pp  = {cmd_data[63:0], cmd_data[63:0]} >> {c_fill_r, 3'b000};
-        sh  = 16'(c_wsh) + {c_beat, {LNB{1'b0}}};
-        ext = {{(8*(NB+1)){1'b0}}, cmd_data, 24'd0} >> {sh, 3'b000};
-        if (cmd_op == DMA_OP_FILL) local_data = {(NB/8){pp[63:0]}};
-        else                       local_data = ext[DATA_W-1:0];
+        pp  = 64'({cmd_data[63:0], cmd_data[63:0]} >> {c_fill_r, 3'b000});
+        sh  = 16'(c_wsh) + 16'({c_beat, {LNB{1'b0}}});
+        ext = DATA_W'({{(8*(NB+1)){1'b0}}, cmd_data, 24'd0} >> {sh, 3'b000});
+        if (cmd_op == DMA_OP_FILL) local_data = {(NB/8){pp}};
+        else                       local_data = ext;
     end
 
     // ---------------------------------------------------------------- stage D
@@ -205,9 +205,10 @@ module imsdev_dma_wr #(
     wire [DATA_W-1:0] d_data = d_use_buf_q ? buf_rd_data : d_local_q;
 
     logic [OUT_W-1:0] fifo_out;
+    logic             unused_in_ready;
     imsdev_fifo #(.WIDTH(OUT_W), .DEPTH(OUT_DEPTH)) u_out (
         .clk, .rst,
-        .in_valid(d_valid_q), .in_ready(),
+        .in_valid(d_valid_q), .in_ready(unused_in_ready),   // room is guaranteed by `credit`
         .in_data({d_marker_q, d_sop_q, d_eop_q, d_hdr_q, d_prfx_valid_q, d_prfx_q, d_data,
                   d_rsp_valid_q, d_rsp_id_q, d_rsp_status_q, d_rsp_bytes_q}),
         .out_valid, .out_ready, .out_data(fifo_out),

@@ -83,6 +83,19 @@ module imsdev_csr (
         logic ERR;
         logic ERR_ADDR;
         logic MSIX_TRIGGER;
+        logic GENSTS;
+        logic CMD;
+        logic CMDSTS;
+        logic SWERR0;
+        logic SWERR1;
+        logic SWERR2;
+        logic SWERR3;
+        struct {
+            logic WQCFG0;
+            logic WQCFG2;
+            logic WQCFG3;
+            logic WQCFG6;
+        } WQCFG[8];
     } decoded_reg_strb_t;
     decoded_reg_strb_t decoded_reg_strb;
     logic decoded_err;
@@ -109,6 +122,19 @@ module imsdev_csr (
         decoded_reg_strb.ERR = cpuif_req_masked & (cpuif_addr == 12'h40);
         decoded_reg_strb.ERR_ADDR = cpuif_req_masked & (cpuif_addr == 12'h44) & !cpuif_req_is_wr;
         decoded_reg_strb.MSIX_TRIGGER = cpuif_req_masked & (cpuif_addr == 12'h48) & cpuif_req_is_wr;
+        decoded_reg_strb.GENSTS = cpuif_req_masked & (cpuif_addr == 12'h100) & !cpuif_req_is_wr;
+        decoded_reg_strb.CMD = cpuif_req_masked & (cpuif_addr == 12'h110) & cpuif_req_is_wr;
+        decoded_reg_strb.CMDSTS = cpuif_req_masked & (cpuif_addr == 12'h114) & !cpuif_req_is_wr;
+        decoded_reg_strb.SWERR0 = cpuif_req_masked & (cpuif_addr == 12'h200);
+        decoded_reg_strb.SWERR1 = cpuif_req_masked & (cpuif_addr == 12'h204) & !cpuif_req_is_wr;
+        decoded_reg_strb.SWERR2 = cpuif_req_masked & (cpuif_addr == 12'h208) & !cpuif_req_is_wr;
+        decoded_reg_strb.SWERR3 = cpuif_req_masked & (cpuif_addr == 12'h20c) & !cpuif_req_is_wr;
+        for(int i0=0; i0<8; i0++) begin
+            decoded_reg_strb.WQCFG[i0].WQCFG0 = cpuif_req_masked & (cpuif_addr == 12'h400 + (12)'(i0) * 12'h20);
+            decoded_reg_strb.WQCFG[i0].WQCFG2 = cpuif_req_masked & (cpuif_addr == 12'h408 + (12)'(i0) * 12'h20);
+            decoded_reg_strb.WQCFG[i0].WQCFG3 = cpuif_req_masked & (cpuif_addr == 12'h40c + (12)'(i0) * 12'h20);
+            decoded_reg_strb.WQCFG[i0].WQCFG6 = cpuif_req_masked & (cpuif_addr == 12'h418 + (12)'(i0) * 12'h20) & !cpuif_req_is_wr;
+        end
         decoded_err = '0;
     end
 
@@ -197,6 +223,104 @@ module imsdev_csr (
                 logic load_next;
             } VECTOR;
         } MSIX_TRIGGER;
+        struct {
+            struct {
+                logic [19:0] next;
+                logic load_next;
+            } OPERAND;
+            struct {
+                logic [4:0] next;
+                logic load_next;
+            } CMD;
+        } CMD;
+        struct {
+            struct {
+                logic next;
+                logic load_next;
+            } VALID;
+            struct {
+                logic next;
+                logic load_next;
+            } OVERFLOW;
+            struct {
+                logic next;
+                logic load_next;
+            } WQ_VALID;
+            struct {
+                logic [7:0] next;
+                logic load_next;
+            } CODE;
+            struct {
+                logic [7:0] next;
+                logic load_next;
+            } WQ;
+            struct {
+                logic [6:0] next;
+                logic load_next;
+            } CODE_STATUS;
+            struct {
+                logic next;
+                logic load_next;
+            } PRIV;
+        } SWERR0;
+        struct {
+            struct {
+                logic [19:0] next;
+                logic load_next;
+            } PASID;
+            struct {
+                logic [7:0] next;
+                logic load_next;
+            } OPCODE;
+        } SWERR1;
+        struct {
+            struct {
+                logic [31:0] next;
+                logic load_next;
+            } ADDR_LO;
+        } SWERR2;
+        struct {
+            struct {
+                logic [31:0] next;
+                logic load_next;
+            } ADDR_HI;
+        } SWERR3;
+        struct {
+            struct {
+                struct {
+                    logic [15:0] next;
+                    logic load_next;
+                } SIZE;
+            } WQCFG0;
+            struct {
+                struct {
+                    logic next;
+                    logic load_next;
+                } MODE;
+                struct {
+                    logic [3:0] next;
+                    logic load_next;
+                } PRIO;
+                struct {
+                    logic [19:0] next;
+                    logic load_next;
+                } PASID;
+                struct {
+                    logic next;
+                    logic load_next;
+                } PASID_EN;
+                struct {
+                    logic next;
+                    logic load_next;
+                } PRIV;
+            } WQCFG2;
+            struct {
+                struct {
+                    logic [4:0] next;
+                    logic load_next;
+                } MAX_XFER_SHIFT;
+            } WQCFG3;
+        } WQCFG[8];
     } field_combo_t;
     field_combo_t field_combo;
 
@@ -260,6 +384,84 @@ module imsdev_csr (
                 logic [11:0] value;
             } VECTOR;
         } MSIX_TRIGGER;
+        struct {
+            struct {
+                logic [19:0] value;
+            } OPERAND;
+            struct {
+                logic [4:0] value;
+            } CMD;
+        } CMD;
+        struct {
+            struct {
+                logic value;
+            } VALID;
+            struct {
+                logic value;
+            } OVERFLOW;
+            struct {
+                logic value;
+            } WQ_VALID;
+            struct {
+                logic [7:0] value;
+            } CODE;
+            struct {
+                logic [7:0] value;
+            } WQ;
+            struct {
+                logic [6:0] value;
+            } CODE_STATUS;
+            struct {
+                logic value;
+            } PRIV;
+        } SWERR0;
+        struct {
+            struct {
+                logic [19:0] value;
+            } PASID;
+            struct {
+                logic [7:0] value;
+            } OPCODE;
+        } SWERR1;
+        struct {
+            struct {
+                logic [31:0] value;
+            } ADDR_LO;
+        } SWERR2;
+        struct {
+            struct {
+                logic [31:0] value;
+            } ADDR_HI;
+        } SWERR3;
+        struct {
+            struct {
+                struct {
+                    logic [15:0] value;
+                } SIZE;
+            } WQCFG0;
+            struct {
+                struct {
+                    logic value;
+                } MODE;
+                struct {
+                    logic [3:0] value;
+                } PRIO;
+                struct {
+                    logic [19:0] value;
+                } PASID;
+                struct {
+                    logic value;
+                } PASID_EN;
+                struct {
+                    logic value;
+                } PRIV;
+            } WQCFG2;
+            struct {
+                struct {
+                    logic [4:0] value;
+                } MAX_XFER_SHIFT;
+            } WQCFG3;
+        } WQCFG[8];
     } field_storage_t;
     field_storage_t field_storage;
 
@@ -630,6 +832,467 @@ module imsdev_csr (
     end
     assign hwif_out.MSIX_TRIGGER.VECTOR.value = field_storage.MSIX_TRIGGER.VECTOR.value;
     assign hwif_out.MSIX_TRIGGER.VECTOR.swmod = decoded_reg_strb.MSIX_TRIGGER && decoded_req_is_wr && |(decoded_wr_biten[11:0]);
+    // Field: imsdev_csr.CMD.OPERAND
+    always_comb begin
+        automatic logic [19:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.CMD.OPERAND.value;
+        load_next_c = '0;
+        if(decoded_reg_strb.CMD && decoded_req_is_wr) begin // SW write
+            next_c = (field_storage.CMD.OPERAND.value & ~decoded_wr_biten[19:0]) | (decoded_wr_data[19:0] & decoded_wr_biten[19:0]);
+            load_next_c = '1;
+        end
+        field_combo.CMD.OPERAND.next = next_c;
+        field_combo.CMD.OPERAND.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.CMD.OPERAND.value <= 20'h0;
+        end else begin
+            if(field_combo.CMD.OPERAND.load_next) begin
+                field_storage.CMD.OPERAND.value <= field_combo.CMD.OPERAND.next;
+            end
+        end
+    end
+    assign hwif_out.CMD.OPERAND.value = field_storage.CMD.OPERAND.value;
+    assign hwif_out.CMD.OPERAND.swmod = decoded_reg_strb.CMD && decoded_req_is_wr && |(decoded_wr_biten[19:0]);
+    // Field: imsdev_csr.CMD.CMD
+    always_comb begin
+        automatic logic [4:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.CMD.CMD.value;
+        load_next_c = '0;
+        if(decoded_reg_strb.CMD && decoded_req_is_wr) begin // SW write
+            next_c = (field_storage.CMD.CMD.value & ~decoded_wr_biten[24:20]) | (decoded_wr_data[24:20] & decoded_wr_biten[24:20]);
+            load_next_c = '1;
+        end
+        field_combo.CMD.CMD.next = next_c;
+        field_combo.CMD.CMD.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.CMD.CMD.value <= 5'h0;
+        end else begin
+            if(field_combo.CMD.CMD.load_next) begin
+                field_storage.CMD.CMD.value <= field_combo.CMD.CMD.next;
+            end
+        end
+    end
+    assign hwif_out.CMD.CMD.value = field_storage.CMD.CMD.value;
+    assign hwif_out.CMD.CMD.swmod = decoded_reg_strb.CMD && decoded_req_is_wr && |(decoded_wr_biten[24:20]);
+    // Field: imsdev_csr.SWERR0.VALID
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.VALID.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.VALID.hwset) begin // HW Set
+            next_c = '1;
+            load_next_c = '1;
+        end else if(decoded_reg_strb.SWERR0 && decoded_req_is_wr) begin // SW write 1 clear
+            next_c = field_storage.SWERR0.VALID.value & ~(decoded_wr_data[0:0] & decoded_wr_biten[0:0]);
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.VALID.next = next_c;
+        field_combo.SWERR0.VALID.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.VALID.value <= 1'h0;
+        end else begin
+            if(field_combo.SWERR0.VALID.load_next) begin
+                field_storage.SWERR0.VALID.value <= field_combo.SWERR0.VALID.next;
+            end
+        end
+    end
+    assign hwif_out.SWERR0.VALID.value = field_storage.SWERR0.VALID.value;
+    // Field: imsdev_csr.SWERR0.OVERFLOW
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.OVERFLOW.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.OVERFLOW.hwset) begin // HW Set
+            next_c = '1;
+            load_next_c = '1;
+        end else if(decoded_reg_strb.SWERR0 && decoded_req_is_wr) begin // SW write 1 clear
+            next_c = field_storage.SWERR0.OVERFLOW.value & ~(decoded_wr_data[1:1] & decoded_wr_biten[1:1]);
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.OVERFLOW.next = next_c;
+        field_combo.SWERR0.OVERFLOW.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.OVERFLOW.value <= 1'h0;
+        end else begin
+            if(field_combo.SWERR0.OVERFLOW.load_next) begin
+                field_storage.SWERR0.OVERFLOW.value <= field_combo.SWERR0.OVERFLOW.next;
+            end
+        end
+    end
+    assign hwif_out.SWERR0.OVERFLOW.value = field_storage.SWERR0.OVERFLOW.value;
+    // Field: imsdev_csr.SWERR0.WQ_VALID
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.WQ_VALID.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.WQ_VALID.we) begin // HW Write - we
+            next_c = hwif_in.SWERR0.WQ_VALID.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.WQ_VALID.next = next_c;
+        field_combo.SWERR0.WQ_VALID.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.WQ_VALID.value <= 1'h0;
+        end else begin
+            if(field_combo.SWERR0.WQ_VALID.load_next) begin
+                field_storage.SWERR0.WQ_VALID.value <= field_combo.SWERR0.WQ_VALID.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR0.CODE
+    always_comb begin
+        automatic logic [7:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.CODE.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.CODE.we) begin // HW Write - we
+            next_c = hwif_in.SWERR0.CODE.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.CODE.next = next_c;
+        field_combo.SWERR0.CODE.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.CODE.value <= 8'h0;
+        end else begin
+            if(field_combo.SWERR0.CODE.load_next) begin
+                field_storage.SWERR0.CODE.value <= field_combo.SWERR0.CODE.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR0.WQ
+    always_comb begin
+        automatic logic [7:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.WQ.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.WQ.we) begin // HW Write - we
+            next_c = hwif_in.SWERR0.WQ.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.WQ.next = next_c;
+        field_combo.SWERR0.WQ.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.WQ.value <= 8'h0;
+        end else begin
+            if(field_combo.SWERR0.WQ.load_next) begin
+                field_storage.SWERR0.WQ.value <= field_combo.SWERR0.WQ.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR0.CODE_STATUS
+    always_comb begin
+        automatic logic [6:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.CODE_STATUS.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.CODE_STATUS.we) begin // HW Write - we
+            next_c = hwif_in.SWERR0.CODE_STATUS.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.CODE_STATUS.next = next_c;
+        field_combo.SWERR0.CODE_STATUS.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.CODE_STATUS.value <= 7'h0;
+        end else begin
+            if(field_combo.SWERR0.CODE_STATUS.load_next) begin
+                field_storage.SWERR0.CODE_STATUS.value <= field_combo.SWERR0.CODE_STATUS.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR0.PRIV
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.PRIV.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.PRIV.we) begin // HW Write - we
+            next_c = hwif_in.SWERR0.PRIV.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.PRIV.next = next_c;
+        field_combo.SWERR0.PRIV.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.PRIV.value <= 1'h0;
+        end else begin
+            if(field_combo.SWERR0.PRIV.load_next) begin
+                field_storage.SWERR0.PRIV.value <= field_combo.SWERR0.PRIV.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR1.PASID
+    always_comb begin
+        automatic logic [19:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR1.PASID.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR1.PASID.we) begin // HW Write - we
+            next_c = hwif_in.SWERR1.PASID.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR1.PASID.next = next_c;
+        field_combo.SWERR1.PASID.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR1.PASID.value <= 20'h0;
+        end else begin
+            if(field_combo.SWERR1.PASID.load_next) begin
+                field_storage.SWERR1.PASID.value <= field_combo.SWERR1.PASID.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR1.OPCODE
+    always_comb begin
+        automatic logic [7:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR1.OPCODE.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR1.OPCODE.we) begin // HW Write - we
+            next_c = hwif_in.SWERR1.OPCODE.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR1.OPCODE.next = next_c;
+        field_combo.SWERR1.OPCODE.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR1.OPCODE.value <= 8'h0;
+        end else begin
+            if(field_combo.SWERR1.OPCODE.load_next) begin
+                field_storage.SWERR1.OPCODE.value <= field_combo.SWERR1.OPCODE.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR2.ADDR_LO
+    always_comb begin
+        automatic logic [31:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR2.ADDR_LO.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR2.ADDR_LO.we) begin // HW Write - we
+            next_c = hwif_in.SWERR2.ADDR_LO.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR2.ADDR_LO.next = next_c;
+        field_combo.SWERR2.ADDR_LO.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR2.ADDR_LO.value <= 32'h0;
+        end else begin
+            if(field_combo.SWERR2.ADDR_LO.load_next) begin
+                field_storage.SWERR2.ADDR_LO.value <= field_combo.SWERR2.ADDR_LO.next;
+            end
+        end
+    end
+    // Field: imsdev_csr.SWERR3.ADDR_HI
+    always_comb begin
+        automatic logic [31:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR3.ADDR_HI.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR3.ADDR_HI.we) begin // HW Write - we
+            next_c = hwif_in.SWERR3.ADDR_HI.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR3.ADDR_HI.next = next_c;
+        field_combo.SWERR3.ADDR_HI.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR3.ADDR_HI.value <= 32'h0;
+        end else begin
+            if(field_combo.SWERR3.ADDR_HI.load_next) begin
+                field_storage.SWERR3.ADDR_HI.value <= field_combo.SWERR3.ADDR_HI.next;
+            end
+        end
+    end
+    for(genvar i0=0; i0<8; i0++) begin
+        // Field: imsdev_csr.WQCFG[].WQCFG0.SIZE
+        always_comb begin
+            automatic logic [15:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG0.SIZE.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG0 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG0.SIZE.value & ~decoded_wr_biten[15:0]) | (decoded_wr_data[15:0] & decoded_wr_biten[15:0]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG0.SIZE.next = next_c;
+            field_combo.WQCFG[i0].WQCFG0.SIZE.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG0.SIZE.value <= 16'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG0.SIZE.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG0.SIZE.value <= field_combo.WQCFG[i0].WQCFG0.SIZE.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG0.SIZE.value = field_storage.WQCFG[i0].WQCFG0.SIZE.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.MODE
+        always_comb begin
+            automatic logic [0:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.MODE.value & ~decoded_wr_biten[0:0]) | (decoded_wr_data[0:0] & decoded_wr_biten[0:0]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.MODE.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.MODE.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.MODE.value <= 1'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.MODE.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.MODE.value <= field_combo.WQCFG[i0].WQCFG2.MODE.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.MODE.value = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.PRIO
+        always_comb begin
+            automatic logic [3:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.PRIO.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.PRIO.value & ~decoded_wr_biten[7:4]) | (decoded_wr_data[7:4] & decoded_wr_biten[7:4]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.PRIO.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.PRIO.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.PRIO.value <= 4'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.PRIO.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.PRIO.value <= field_combo.WQCFG[i0].WQCFG2.PRIO.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.PRIO.value = field_storage.WQCFG[i0].WQCFG2.PRIO.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.PASID
+        always_comb begin
+            automatic logic [19:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.PASID.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.PASID.value & ~decoded_wr_biten[27:8]) | (decoded_wr_data[27:8] & decoded_wr_biten[27:8]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.PASID.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.PASID.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.PASID.value <= 20'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.PASID.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.PASID.value <= field_combo.WQCFG[i0].WQCFG2.PASID.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.PASID.value = field_storage.WQCFG[i0].WQCFG2.PASID.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.PASID_EN
+        always_comb begin
+            automatic logic [0:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.PASID_EN.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.PASID_EN.value & ~decoded_wr_biten[28:28]) | (decoded_wr_data[28:28] & decoded_wr_biten[28:28]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.PASID_EN.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.PASID_EN.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.PASID_EN.value <= 1'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.PASID_EN.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.PASID_EN.value <= field_combo.WQCFG[i0].WQCFG2.PASID_EN.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.PASID_EN.value = field_storage.WQCFG[i0].WQCFG2.PASID_EN.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.PRIV
+        always_comb begin
+            automatic logic [0:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.PRIV.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.PRIV.value & ~decoded_wr_biten[29:29]) | (decoded_wr_data[29:29] & decoded_wr_biten[29:29]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.PRIV.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.PRIV.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.PRIV.value <= 1'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.PRIV.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.PRIV.value <= field_combo.WQCFG[i0].WQCFG2.PRIV.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.PRIV.value = field_storage.WQCFG[i0].WQCFG2.PRIV.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG3.MAX_XFER_SHIFT
+        always_comb begin
+            automatic logic [4:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG3 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value & ~decoded_wr_biten[4:0]) | (decoded_wr_data[4:0] & decoded_wr_biten[4:0]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.next = next_c;
+            field_combo.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value <= 5'h10;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value <= field_combo.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value = field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value;
+    end
 
     //--------------------------------------------------------------------------
     // Write response
@@ -690,6 +1353,52 @@ module imsdev_csr (
         end
         if(rd_mux_addr == 12'h44) begin
             readback_data_var[31:0] = field_storage.ERR_ADDR.OFFSET.value;
+        end
+        if(rd_mux_addr == 12'h100) begin
+            readback_data_var[0] = hwif_in.GENSTS.ENABLED.next;
+        end
+        if(rd_mux_addr == 12'h114) begin
+            readback_data_var[7:0] = hwif_in.CMDSTS.ERR.next;
+            readback_data_var[23:8] = hwif_in.CMDSTS.RESULT.next;
+            readback_data_var[31] = hwif_in.CMDSTS.ACTIVE.next;
+        end
+        if(rd_mux_addr == 12'h200) begin
+            readback_data_var[0] = field_storage.SWERR0.VALID.value;
+            readback_data_var[1] = field_storage.SWERR0.OVERFLOW.value;
+            readback_data_var[2] = field_storage.SWERR0.WQ_VALID.value;
+            readback_data_var[15:8] = field_storage.SWERR0.CODE.value;
+            readback_data_var[23:16] = field_storage.SWERR0.WQ.value;
+            readback_data_var[30:24] = field_storage.SWERR0.CODE_STATUS.value;
+            readback_data_var[31] = field_storage.SWERR0.PRIV.value;
+        end
+        if(rd_mux_addr == 12'h204) begin
+            readback_data_var[19:0] = field_storage.SWERR1.PASID.value;
+            readback_data_var[31:24] = field_storage.SWERR1.OPCODE.value;
+        end
+        if(rd_mux_addr == 12'h208) begin
+            readback_data_var[31:0] = field_storage.SWERR2.ADDR_LO.value;
+        end
+        if(rd_mux_addr == 12'h20c) begin
+            readback_data_var[31:0] = field_storage.SWERR3.ADDR_HI.value;
+        end
+        for(int i0=0; i0<8; i0++) begin
+            if(rd_mux_addr == 12'h400 + (12)'(i0) * 12'h20) begin
+                readback_data_var[15:0] = field_storage.WQCFG[i0].WQCFG0.SIZE.value;
+            end
+            if(rd_mux_addr == 12'h408 + (12)'(i0) * 12'h20) begin
+                readback_data_var[0] = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+                readback_data_var[7:4] = field_storage.WQCFG[i0].WQCFG2.PRIO.value;
+                readback_data_var[27:8] = field_storage.WQCFG[i0].WQCFG2.PASID.value;
+                readback_data_var[28] = field_storage.WQCFG[i0].WQCFG2.PASID_EN.value;
+                readback_data_var[29] = field_storage.WQCFG[i0].WQCFG2.PRIV.value;
+            end
+            if(rd_mux_addr == 12'h40c + (12)'(i0) * 12'h20) begin
+                readback_data_var[4:0] = field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value;
+            end
+            if(rd_mux_addr == 12'h418 + (12)'(i0) * 12'h20) begin
+                readback_data_var[15:0] = hwif_in.WQCFG[i0].WQCFG6.OCCUPANCY.next;
+                readback_data_var[31:30] = hwif_in.WQCFG[i0].WQCFG6.STATE.next;
+            end
         end
         readback_data = readback_data_var;
         readback_done = decoded_req & ~decoded_req_is_wr;

@@ -10,7 +10,7 @@ package imsdev_csr_pkg;
 
     localparam IMSDEV_CSR_DATA_WIDTH = 32;
     localparam IMSDEV_CSR_MIN_ADDR_WIDTH = 12;
-    localparam IMSDEV_CSR_SIZE = 'h4c;
+    localparam IMSDEV_CSR_SIZE = 'h500;
 
     typedef struct {
         logic [7:0] next;
@@ -93,12 +93,138 @@ package imsdev_csr_pkg;
     } imsdev_csr__ERR_ADDR__in_t;
 
     typedef struct {
+        logic next;
+    } imsdev_csr__GENSTS__ENABLED__in_t;
+
+    typedef struct {
+        imsdev_csr__GENSTS__ENABLED__in_t ENABLED;
+    } imsdev_csr__GENSTS__in_t;
+
+    typedef struct {
+        logic [7:0] next;
+    } imsdev_csr__CMDSTS__ERR__in_t;
+
+    typedef struct {
+        logic [15:0] next;
+    } imsdev_csr__CMDSTS__RESULT__in_t;
+
+    typedef struct {
+        logic next;
+    } imsdev_csr__CMDSTS__ACTIVE__in_t;
+
+    typedef struct {
+        imsdev_csr__CMDSTS__ERR__in_t ERR;
+        imsdev_csr__CMDSTS__RESULT__in_t RESULT;
+        imsdev_csr__CMDSTS__ACTIVE__in_t ACTIVE;
+    } imsdev_csr__CMDSTS__in_t;
+
+    typedef struct {
+        logic hwset;
+    } imsdev_csr__SWERR0__VALID__in_t;
+
+    typedef struct {
+        logic hwset;
+    } imsdev_csr__SWERR0__OVERFLOW__in_t;
+
+    typedef struct {
+        logic next;
+        logic we;
+    } imsdev_csr__SWERR0__WQ_VALID__in_t;
+
+    typedef struct {
+        logic [7:0] next;
+        logic we;
+    } imsdev_csr__SWERR0__CODE__in_t;
+
+    typedef struct {
+        logic [7:0] next;
+        logic we;
+    } imsdev_csr__SWERR0__WQ__in_t;
+
+    typedef struct {
+        logic [6:0] next;
+        logic we;
+    } imsdev_csr__SWERR0__CODE_STATUS__in_t;
+
+    typedef struct {
+        logic next;
+        logic we;
+    } imsdev_csr__SWERR0__PRIV__in_t;
+
+    typedef struct {
+        imsdev_csr__SWERR0__VALID__in_t VALID;
+        imsdev_csr__SWERR0__OVERFLOW__in_t OVERFLOW;
+        imsdev_csr__SWERR0__WQ_VALID__in_t WQ_VALID;
+        imsdev_csr__SWERR0__CODE__in_t CODE;
+        imsdev_csr__SWERR0__WQ__in_t WQ;
+        imsdev_csr__SWERR0__CODE_STATUS__in_t CODE_STATUS;
+        imsdev_csr__SWERR0__PRIV__in_t PRIV;
+    } imsdev_csr__SWERR0__in_t;
+
+    typedef struct {
+        logic [19:0] next;
+        logic we;
+    } imsdev_csr__SWERR1__PASID__in_t;
+
+    typedef struct {
+        logic [7:0] next;
+        logic we;
+    } imsdev_csr__SWERR1__OPCODE__in_t;
+
+    typedef struct {
+        imsdev_csr__SWERR1__PASID__in_t PASID;
+        imsdev_csr__SWERR1__OPCODE__in_t OPCODE;
+    } imsdev_csr__SWERR1__in_t;
+
+    typedef struct {
+        logic [31:0] next;
+        logic we;
+    } imsdev_csr__SWERR2__ADDR_LO__in_t;
+
+    typedef struct {
+        imsdev_csr__SWERR2__ADDR_LO__in_t ADDR_LO;
+    } imsdev_csr__SWERR2__in_t;
+
+    typedef struct {
+        logic [31:0] next;
+        logic we;
+    } imsdev_csr__SWERR3__ADDR_HI__in_t;
+
+    typedef struct {
+        imsdev_csr__SWERR3__ADDR_HI__in_t ADDR_HI;
+    } imsdev_csr__SWERR3__in_t;
+
+    typedef struct {
+        logic [15:0] next;
+    } imsdev_csr__WQCFGx__WQCFG6__OCCUPANCY__in_t;
+
+    typedef struct {
+        logic [1:0] next;
+    } imsdev_csr__WQCFGx__WQCFG6__STATE__in_t;
+
+    typedef struct {
+        imsdev_csr__WQCFGx__WQCFG6__OCCUPANCY__in_t OCCUPANCY;
+        imsdev_csr__WQCFGx__WQCFG6__STATE__in_t STATE;
+    } imsdev_csr__WQCFGx__WQCFG6__in_t;
+
+    typedef struct {
+        imsdev_csr__WQCFGx__WQCFG6__in_t WQCFG6;
+    } imsdev_csr__WQCFGx__in_t;
+
+    typedef struct {
         imsdev_csr__CAP0__in_t CAP0;
         imsdev_csr__CAP1__in_t CAP1;
         imsdev_csr__CAP2__in_t CAP2;
         imsdev_csr__INT_CAUSE__in_t INT_CAUSE;
         imsdev_csr__ERR__in_t ERR;
         imsdev_csr__ERR_ADDR__in_t ERR_ADDR;
+        imsdev_csr__GENSTS__in_t GENSTS;
+        imsdev_csr__CMDSTS__in_t CMDSTS;
+        imsdev_csr__SWERR0__in_t SWERR0;
+        imsdev_csr__SWERR1__in_t SWERR1;
+        imsdev_csr__SWERR2__in_t SWERR2;
+        imsdev_csr__SWERR3__in_t SWERR3;
+        imsdev_csr__WQCFGx__in_t WQCFG[8];
     } imsdev_csr__in_t;
 
     typedef struct {
@@ -178,11 +304,92 @@ package imsdev_csr_pkg;
     } imsdev_csr__MSIX_TRIGGER__out_t;
 
     typedef struct {
+        logic [19:0] value;
+        logic swmod;
+    } imsdev_csr__CMD__OPERAND__out_t;
+
+    typedef struct {
+        logic [4:0] value;
+        logic swmod;
+    } imsdev_csr__CMD__CMD__out_t;
+
+    typedef struct {
+        imsdev_csr__CMD__OPERAND__out_t OPERAND;
+        imsdev_csr__CMD__CMD__out_t CMD;
+    } imsdev_csr__CMD__out_t;
+
+    typedef struct {
+        logic value;
+    } imsdev_csr__SWERR0__VALID__out_t;
+
+    typedef struct {
+        logic value;
+    } imsdev_csr__SWERR0__OVERFLOW__out_t;
+
+    typedef struct {
+        imsdev_csr__SWERR0__VALID__out_t VALID;
+        imsdev_csr__SWERR0__OVERFLOW__out_t OVERFLOW;
+    } imsdev_csr__SWERR0__out_t;
+
+    typedef struct {
+        logic [15:0] value;
+    } imsdev_csr__WQCFGx__WQCFG0__SIZE__out_t;
+
+    typedef struct {
+        imsdev_csr__WQCFGx__WQCFG0__SIZE__out_t SIZE;
+    } imsdev_csr__WQCFGx__WQCFG0__out_t;
+
+    typedef struct {
+        logic value;
+    } imsdev_csr__WQCFGx__WQCFG2__MODE__out_t;
+
+    typedef struct {
+        logic [3:0] value;
+    } imsdev_csr__WQCFGx__WQCFG2__PRIO__out_t;
+
+    typedef struct {
+        logic [19:0] value;
+    } imsdev_csr__WQCFGx__WQCFG2__PASID__out_t;
+
+    typedef struct {
+        logic value;
+    } imsdev_csr__WQCFGx__WQCFG2__PASID_EN__out_t;
+
+    typedef struct {
+        logic value;
+    } imsdev_csr__WQCFGx__WQCFG2__PRIV__out_t;
+
+    typedef struct {
+        imsdev_csr__WQCFGx__WQCFG2__MODE__out_t MODE;
+        imsdev_csr__WQCFGx__WQCFG2__PRIO__out_t PRIO;
+        imsdev_csr__WQCFGx__WQCFG2__PASID__out_t PASID;
+        imsdev_csr__WQCFGx__WQCFG2__PASID_EN__out_t PASID_EN;
+        imsdev_csr__WQCFGx__WQCFG2__PRIV__out_t PRIV;
+    } imsdev_csr__WQCFGx__WQCFG2__out_t;
+
+    typedef struct {
+        logic [4:0] value;
+    } imsdev_csr__WQCFGx__WQCFG3__MAX_XFER_SHIFT__out_t;
+
+    typedef struct {
+        imsdev_csr__WQCFGx__WQCFG3__MAX_XFER_SHIFT__out_t MAX_XFER_SHIFT;
+    } imsdev_csr__WQCFGx__WQCFG3__out_t;
+
+    typedef struct {
+        imsdev_csr__WQCFGx__WQCFG0__out_t WQCFG0;
+        imsdev_csr__WQCFGx__WQCFG2__out_t WQCFG2;
+        imsdev_csr__WQCFGx__WQCFG3__out_t WQCFG3;
+    } imsdev_csr__WQCFGx__out_t;
+
+    typedef struct {
         imsdev_csr__INT_CAUSE__out_t INT_CAUSE;
         imsdev_csr__INT_ENABLE__out_t INT_ENABLE;
         imsdev_csr__INT_TEST__out_t INT_TEST;
         imsdev_csr__ERR__out_t ERR;
         imsdev_csr__MSIX_TRIGGER__out_t MSIX_TRIGGER;
+        imsdev_csr__CMD__out_t CMD;
+        imsdev_csr__SWERR0__out_t SWERR0;
+        imsdev_csr__WQCFGx__out_t WQCFG[8];
     } imsdev_csr__out_t;
 
     typedef enum logic [2:0] {
@@ -195,6 +402,48 @@ package imsdev_csr_pkg;
         imsdev_mmio_err_e__RO_WRITE = 'h6,
         imsdev_mmio_err_e__POISONED = 'h7
     } imsdev_mmio_err_e_e;
+
+    typedef enum logic [3:0] {
+        imsdev_cmd_e__ENABLE_DEVICE = 'h1,
+        imsdev_cmd_e__DISABLE_DEVICE = 'h2,
+        imsdev_cmd_e__DRAIN_ALL = 'h3,
+        imsdev_cmd_e__ABORT_ALL = 'h4,
+        imsdev_cmd_e__RESET_DEVICE = 'h5,
+        imsdev_cmd_e__ENABLE_WQ = 'h6,
+        imsdev_cmd_e__DISABLE_WQ = 'h7,
+        imsdev_cmd_e__DRAIN_WQ = 'h8,
+        imsdev_cmd_e__ABORT_WQ = 'h9,
+        imsdev_cmd_e__RESET_WQ = 'ha
+    } imsdev_cmd_e_e;
+
+    typedef enum logic [5:0] {
+        imsdev_cmd_err_e__OK = 'h0,
+        imsdev_cmd_err_e__INVAL_CMD = 'h1,
+        imsdev_cmd_err_e__DEV_ENABLED = 'h11,
+        imsdev_cmd_err_e__DEV_NOT_ENABLED = 'h12,
+        imsdev_cmd_err_e__WQ_INVAL = 'h20,
+        imsdev_cmd_err_e__WQ_ENABLED = 'h21,
+        imsdev_cmd_err_e__WQ_NOT_ENABLED = 'h22,
+        imsdev_cmd_err_e__WQ_SIZE = 'h23,
+        imsdev_cmd_err_e__WQ_MODE = 'h24,
+        imsdev_cmd_err_e__WQ_PASID_EN = 'h26
+    } imsdev_cmd_err_e_e;
+
+    typedef enum logic [4:0] {
+        imsdev_swerr_e__NONE = 'h0,
+        imsdev_swerr_e__PORTAL_SIZE = 'h1,
+        imsdev_swerr_e__PORTAL_NO_PASID = 'h2,
+        imsdev_swerr_e__PORTAL_PASID_OFF = 'h3,
+        imsdev_swerr_e__PORTAL_PRIV = 'h4,
+        imsdev_swerr_e__PORTAL_MODE = 'h5,
+        imsdev_swerr_e__DWQ_FULL = 'h6,
+        imsdev_swerr_e__DWQ_DISABLED = 'h7,
+        imsdev_swerr_e__PORTAL_READ = 'h8,
+        imsdev_swerr_e__PORTAL_NO_WQ = 'h9,
+        imsdev_swerr_e__NO_CR = 'ha,
+        imsdev_swerr_e__IMS_PASID = 'h10,
+        imsdev_swerr_e__IMS_UNMASKED_WRITE = 'h11
+    } imsdev_swerr_e_e;
 endpackage
 
 `default_nettype wire

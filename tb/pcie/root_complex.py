@@ -25,7 +25,7 @@ from collections import deque
 from typing import Callable, NamedTuple
 
 from cocotb.utils import get_sim_time
-from cocotbext.axi.address_space import AddressSpace
+from cocotbext.axi.address_space import AddressSpace, MemoryRegion
 from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from cocotbext.pcie.core.utils import PcieId
@@ -197,6 +197,18 @@ class HostRootComplex(RootComplex):
         finally:
             for block in taken:
                 pool.allocator.free(block)
+
+    def map_host_memory(self, base: int, size: int):
+        """Back [base, base+size) with host memory at exactly that address (for tables a platform model
+        places itself) and return its buffer; inside the host pool the range is reserved first."""
+        region = MemoryRegion(size)
+        pool = self.mem_pool
+        if base + size > pool.base and base < pool.base + pool.size:
+            self.reserve_host_window(base, size)
+            pool.register_region(region, base - pool.base)
+        else:
+            self.mem_address_space.register_region(region, base)
+        return region.mem
 
     async def enumerate(self, *args, **kwargs):
         await super().enumerate(*args, **kwargs)

@@ -12,6 +12,9 @@ edge and applies them to the model in that order (the block processes events in 
 - MMIO response -> read data must equal the model's value at acceptance;
 - message taken -> must be an expected (address, data) pair and one that some entry held while unmasked;
 - error pulse -> must be the next expected error, field by field.
+`blocked` is applied to the model in the cycle it is driven. An unmasking CTRL write is modelled at its
+acceptance although the block's replay CHECK decides 3 cycles later, so tests keep `blocked` steady
+around unmasks (a reported difference there would be a bench timing artefact, not a lost interrupt).
 Problems are collected in `failures` and raised by `check()` / `quiesce()`, so a test never hangs on a
 lost message: quiesce() times out with the list of what is still outstanding.
 """

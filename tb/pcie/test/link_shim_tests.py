@@ -15,7 +15,7 @@ from cocotbext.pcie.core import Device, Endpoint, Switch
 from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
-from tb.pcie import hooks
+import tb.pcie.hooks as hooks
 from tb.pcie.root_complex import HostRootComplex
 from tb.pcie.shim import LinkShim
 from tb.pcie.stream import pattern_pauses, random_pauses

@@ -2,7 +2,7 @@
 
     PATH=.venv/bin:$PATH python -m pytest tb/pcie/test -s           # random seed, printed
     SEED=1234 PATH=.venv/bin:$PATH python -m pytest tb/pcie/test -s # replay
-    TESTCASE=test_dmwr ... / WAVES=1 ...                            # one test / FST waves in sim_build
+    TESTCASE=test_dmwr ... / WAVES=1 ...                            # one test / VCD waves in sim_build
 
 `run_link_shim()` is the one place that builds and runs; `make sim` can call it directly.
 """
@@ -22,8 +22,9 @@ ROOT = HERE.parents[2]
 BUILD_ROOT = HERE / "sim_build"
 TOPLEVEL = "link_loopback"
 
-# The simulator inherits this process's sys.path as PYTHONPATH: it must find `tb.pcie` and the test module.
-for _p in (str(ROOT), str(HERE)):
+# The simulator inherits this process's sys.path as PYTHONPATH: it must find `tb.pcie`, the platform models'
+# `imsdev` (fw/) that tb.platform imports, and the test module.
+for _p in (str(ROOT), str(ROOT / "fw"), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -38,7 +39,7 @@ def run_link_shim(data_w: int = 256, seed: int | None = None, testcase: str | No
         sources=[HERE / "link_loopback.sv"],
         hdl_toplevel=TOPLEVEL,
         parameters={"DATA_W": data_w},
-        build_args=["-Wall"] + (["--trace-fst"] if waves else []),
+        build_args=["-Wall"],
         build_dir=build_dir,
         waves=waves,
         timescale=("1ns", "1ps"),

@@ -1,0 +1,322 @@
+// DMA engine of the device: executes COPY, FILL and WRITE commands as PCIe MRd/MWr on tx_req, taking the
+// read data from rx_cpl, and answers every command with exactly one response.
+//
+//   cmd --+--> write cmd FIFO --> imsdev_dma_wr ----> out FIFO --+--> tx arbiter --> tx_req
+//         |                          ^  ^ end pos                |      ^ MRd
+//         +--> read cmd FIFO --> imsdev_dma_rdreq ---------------|------+
+//         (COPY only)                |  |                        +--> rsp FIFO --> rsp
+//                                    v  v
+//                              imsdev_dma_tags <-- imsdev_dma_cpl <-- rx_cpl
+//                                                        |
+//                                                        v
+//                                   imsdev_dma_rdbuf (byte banks) --> imsdev_dma_wr
+//
+// Commands run in order and overlap: the read side runs ahead into later commands while the write side
+// finishes earlier ones (bounded by the command FIFOs, CMD_DEPTH). Responses come in command order.
+// Response rule: a response leaves only after the command's last write beat was accepted on tx_req
+// (the write engine queues it behind that beat), so anything the caller sends after seeing the response
+// (a completion record write, an interrupt message) is behind the data in posted order.
+// PASID: every MRd/MWr of a command with cmd_pasid_valid carries the PASID prefix (PMR = cmd_priv).
+// Bus Master Enable: no TLP is started while cfg_bus_master_en is 0 (a TLP already started is finished;
+// a request presented but not yet accepted is withdrawn).
+// The TLP streams are as docs/tlp_interface.md. Splitting rules: imsdev_dma_rdreq (reads), imsdev_dma_wr
+// (writes); completion checks: imsdev_dma_cpl; tags, timeout and failures: imsdev_dma_tags.
+`default_nettype none
+
+module imsdev_dma #(
+    parameter int DATA_W      = 256,
+    parameter int TAGS        = 16,        // outstanding MRd (power of two, 2..256; more than 32 needs Extended Tags)
+    parameter int BUF_BYTES   = 4096,      // read buffer (power of two, >= 512 and >= 2 beats)
+    parameter int CPL_TIMEOUT = 131072,    // cycles from a MRd's acceptance on tx_req to its last completion
+    parameter int CMD_DEPTH   = 4          // commands in flight (command FIFO depth, power of two)
+) (
+    input  wire logic              clk,
+    input  wire logic              rst,
+
+    input  wire logic [15:0]       cfg_bdf,
+    input  wire logic              cfg_bus_master_en,
+    input  wire logic [2:0]        cfg_max_payload,
+    input  wire logic [2:0]        cfg_max_read_req,
+
+    input  wire logic              cmd_valid,
+    output      logic              cmd_ready,
+    input  wire logic [1:0]        cmd_op,
+    input  wire logic              cmd_pasid_valid,
+    input  wire logic [19:0]       cmd_pasid,
+    input  wire logic              cmd_priv,
+    input  wire logic [63:0]       cmd_src,
+    input  wire logic [63:0]       cmd_dst,
+    input  wire logic [31:0]       cmd_len,
+    input  wire logic [63:0]       cmd_pattern,
+    input  wire logic [255:0]      cmd_wdata,
+    input  wire logic [7:0]        cmd_id,
+
+    output      logic              rsp_valid,
+    input  wire logic              rsp_ready,
+    output      logic [7:0]        rsp_id,
+    output      logic [2:0]        rsp_status,
+    output      logic [31:0]       rsp_bytes,
+
+    output      logic              tx_req_valid,
+    input  wire logic              tx_req_ready,
+    output      logic              tx_req_sop,
+    output      logic              tx_req_eop,
+    output      logic [127:0]      tx_req_hdr,
+    output      logic              tx_req_prfx_valid,
+    output      logic [31:0]       tx_req_prfx,
+    output      logic [DATA_W-1:0] tx_req_data,
+
+    input  wire logic              rx_cpl_valid,
+    output      logic              rx_cpl_ready,
+    input  wire logic              rx_cpl_sop,
+    input  wire logic              rx_cpl_eop,
+    input  wire logic [127:0]      rx_cpl_hdr,
+    input  wire logic              rx_cpl_prfx_valid,
+    input  wire logic [31:0]       rx_cpl_prfx,
+    input  wire logic [DATA_W-1:0] rx_cpl_data,
+
+    output      logic              err_unexpected_cpl   // pulse: a completion was dropped (unknown tag, bad fields)
+);
+    import imsdev_dma_pkg::*;
+
+    localparam int NB    = DATA_W / 8;
+    localparam int AW    = $clog2(BUF_BYTES);
+    localparam int PW    = AW + 1;
+    localparam int TW    = (TAGS > 1) ? $clog2(TAGS) : 1;
+    localparam int SEQ_W = $clog2(CMD_DEPTH) + 2;    // sequence numbers outnumber commands in flight
+
+    initial begin
+        if (DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512)
+            $fatal(1, "imsdev_dma: DATA_W (%0d) must be 64, 128, 256 or 512", DATA_W);
+        if (TAGS < 2 || TAGS > 256 || (TAGS & (TAGS - 1)) != 0)
+            $fatal(1, "imsdev_dma: TAGS (%0d) must be a power of two, 2..256", TAGS);
+        if (BUF_BYTES < 512 || BUF_BYTES < 2 * NB || (BUF_BYTES & (BUF_BYTES - 1)) != 0)
+            $fatal(1, "imsdev_dma: BUF_BYTES (%0d) must be a power of two, >= 512 and >= two beats", BUF_BYTES);
+        if (CPL_TIMEOUT < 16) $fatal(1, "imsdev_dma: CPL_TIMEOUT (%0d) must be at least 16", CPL_TIMEOUT);
+        if (CMD_DEPTH < 2 || (CMD_DEPTH & (CMD_DEPTH - 1)) != 0)
+            $fatal(1, "imsdev_dma: CMD_DEPTH (%0d) must be a power of two >= 2", CMD_DEPTH);
+    end
+
+    // Completions carry no PASID prefix that matters to a requester.
+    wire unused_rx_prfx = &{1'b0, rx_cpl_prfx_valid, rx_cpl_prfx};
+
+    // FIFO fill levels and the timeout pulse are not needed here (flow control uses in_ready).
+    logic [$clog2(CMD_DEPTH+1)-1:0] unused_wc_count, unused_rc_count, unused_end_count;
+    logic [2:0]                     unused_rsp_count;
+    logic                           unused_timeout;
+
+    // ---------------------------------------------------------------- command intake
+    // write cmd FIFO entry: {op, invalid, dst, len, data, pasid_valid, pasid, priv, id, seq}
+    localparam int WC_W = 2 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W;
+    // read cmd FIFO entry: {src, len, pasid_valid, pasid, priv, seq}
+    localparam int RC_W = 64 + 32 + 1 + 20 + 1 + SEQ_W;
+
+    logic             wc_in_ready, rc_in_ready;
+    logic [SEQ_W-1:0] seq_q;
+
+    wire cmd_invalid = !(cmd_op == DMA_OP_COPY || cmd_op == DMA_OP_FILL || cmd_op == DMA_OP_WRITE)
+                       || (cmd_op == DMA_OP_WRITE && cmd_len > 32'(DMA_WRITE_MAX_BYTES));
+    wire cmd_reads   = cmd_op == DMA_OP_COPY && !cmd_invalid && cmd_len != 32'd0;
+    wire accept      = cmd_valid && cmd_ready;
+
+    assign cmd_ready = wc_in_ready && rc_in_ready;
+
+    always_ff @(posedge clk) begin
+        if (rst)         seq_q <= '0;
+        else if (accept) seq_q <= seq_q + 1'b1;
+    end
+
+    logic             wc_valid, wc_pop;
+    logic [1:0]       wc_op;
+    logic             wc_invalid, wc_pasid_valid, wc_priv;
+    logic [63:0]      wc_dst;
+    logic [31:0]      wc_len;
+    logic [255:0]     wc_data;
+    logic [19:0]      wc_pasid;
+    logic [7:0]       wc_id;
+    logic [SEQ_W-1:0] wc_seq;
+
+    imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH)) u_wcmd (
+        .clk, .rst,
+        .in_valid(accept), .in_ready(wc_in_ready),
+        .in_data({cmd_op, cmd_invalid, cmd_dst, cmd_len,
+                  (cmd_op == DMA_OP_FILL) ? {192'd0, cmd_pattern} : cmd_wdata,
+                  cmd_pasid_valid, cmd_pasid, cmd_priv, cmd_id, seq_q}),
+        .out_valid(wc_valid), .out_ready(wc_pop),
+        .out_data({wc_op, wc_invalid, wc_dst, wc_len, wc_data, wc_pasid_valid, wc_pasid, wc_priv, wc_id, wc_seq}),
+        .count(unused_wc_count)
+    );
+
+    logic             rc_valid, rc_pop, rc_pasid_valid, rc_priv;
+    logic [63:0]      rc_src;
+    logic [31:0]      rc_len;
+    logic [19:0]      rc_pasid;
+    logic [SEQ_W-1:0] rc_seq;
+
+    imsdev_fifo #(.WIDTH(RC_W), .DEPTH(CMD_DEPTH)) u_rcmd (
+        .clk, .rst,
+        .in_valid(accept && cmd_reads), .in_ready(rc_in_ready),
+        .in_data({cmd_src, cmd_len, cmd_pasid_valid, cmd_pasid, cmd_priv, seq_q}),
+        .out_valid(rc_valid), .out_ready(rc_pop),
+        .out_data({rc_src, rc_len, rc_pasid_valid, rc_pasid, rc_priv, rc_seq}),
+        .count(unused_rc_count)
+    );
+
+    // ---------------------------------------------------------------- tags, read requests, completions
+    logic              tags_full, alloc_valid, sent_valid;
+    logic [TW-1:0]     alloc_tag, sent_tag, lk_tag, upd_tag, mrd_tag;
+    logic [PW-1:0]     alloc_pos, alloc_end_pos, lk_pos, avail_pos, free_pos, end_in_pos, end_out_pos;
+    logic [12:0]       alloc_len, lk_len, lk_rcvd, upd_bytes;
+    logic [6:0]        alloc_addr7, lk_addr7;
+    logic              lk_live, upd_valid, upd_final, upd_err;
+    logic [2:0]        upd_err_code, fail_wr_code;
+    logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq;
+    logic              fail_rd, fail_wr, busy_wr;
+    logic              end_in_valid, end_in_ready, end_out_valid, end_pop;
+    logic              mrd_valid, mrd_ready, mrd_prfx_valid;
+    logic [127:0]      mrd_hdr;
+    logic [31:0]       mrd_prfx;
+    logic              buf_wr_valid, buf_rd_en;
+    logic [AW-1:0]     buf_wr_pos, buf_rd_pos;
+    logic [DATA_W-1:0] buf_wr_data, buf_rd_data;
+    logic [NB-1:0]     buf_wr_mask;
+
+    imsdev_dma_tags #(.TAGS(TAGS), .SEQ_W(SEQ_W), .PW(PW), .CPL_TIMEOUT(CPL_TIMEOUT)) u_tags (
+        .clk, .rst,
+        .full(tags_full), .alloc_tag, .alloc_valid, .alloc_pos, .alloc_len, .alloc_addr7,
+        .alloc_seq(rc_seq), .alloc_end_pos,
+        .sent_valid, .sent_tag,
+        .lk_tag, .lk_live, .lk_pos, .lk_len, .lk_rcvd, .lk_addr7,
+        .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
+        .clr_valid(accept), .clr_seq(seq_q),
+        .q_rd_seq(fail_rd_seq), .q_rd_failed(fail_rd),
+        .q_wr_seq(fail_wr_seq), .q_wr_failed(fail_wr), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
+        .avail_pos, .timeout_pulse(unused_timeout)
+    );
+
+    imsdev_dma_rdreq #(.BUF_BYTES(BUF_BYTES), .TAGS(TAGS), .SEQ_W(SEQ_W)) u_rdreq (
+        .clk, .rst, .cfg_bdf, .cfg_max_read_req,
+        .cmd_valid(rc_valid), .cmd_ready(rc_pop), .cmd_src(rc_src), .cmd_len(rc_len),
+        .cmd_pasid_valid(rc_pasid_valid), .cmd_pasid(rc_pasid), .cmd_priv(rc_priv), .cmd_seq(rc_seq),
+        .tags_full, .tags_alloc_tag(alloc_tag), .tags_alloc_valid(alloc_valid), .tags_alloc_pos(alloc_pos),
+        .tags_alloc_len(alloc_len), .tags_alloc_addr7(alloc_addr7), .alloc_end_pos,
+        .fail_q_seq(fail_rd_seq), .fail_q_failed(fail_rd),
+        .free_pos,
+        .end_valid(end_in_valid), .end_ready(end_in_ready), .end_pos(end_in_pos),
+        .mrd_valid, .mrd_ready, .mrd_hdr_o(mrd_hdr), .mrd_prfx_valid, .mrd_prfx, .mrd_tag
+    );
+
+    imsdev_fifo #(.WIDTH(PW), .DEPTH(CMD_DEPTH)) u_end (
+        .clk, .rst,
+        .in_valid(end_in_valid), .in_ready(end_in_ready), .in_data(end_in_pos),
+        .out_valid(end_out_valid), .out_ready(end_pop), .out_data(end_out_pos),
+        .count(unused_end_count)
+    );
+
+    imsdev_dma_cpl #(.DATA_W(DATA_W), .TAGS(TAGS), .PW(PW)) u_cpl (
+        .clk, .rst, .cfg_bdf,
+        .rx_cpl_valid, .rx_cpl_ready, .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr, .rx_cpl_data,
+        .lk_tag, .lk_live, .lk_pos, .lk_len, .lk_rcvd, .lk_addr7,
+        .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
+        .buf_wr_valid, .buf_wr_pos, .buf_wr_data, .buf_wr_mask,
+        .err_unexpected_cpl
+    );
+
+    imsdev_dma_rdbuf #(.DATA_W(DATA_W), .BUF_BYTES(BUF_BYTES)) u_buf (
+        .clk,
+        .wr_valid(buf_wr_valid), .wr_pos(buf_wr_pos), .wr_data(buf_wr_data), .wr_mask(buf_wr_mask),
+        .rd_en(buf_rd_en), .rd_pos(buf_rd_pos), .rd_data(buf_rd_data)
+    );
+
+    // ---------------------------------------------------------------- write engine
+    logic              wo_valid, wo_ready, wo_marker, wo_sop, wo_eop, wo_prfx_valid, wo_rsp_valid;
+    logic [127:0]      wo_hdr;
+    logic [31:0]       wo_prfx, wo_rsp_bytes;
+    logic [DATA_W-1:0] wo_data;
+    logic [7:0]        wo_rsp_id;
+    logic [2:0]        wo_rsp_status;
+
+    imsdev_dma_wr #(.DATA_W(DATA_W), .BUF_BYTES(BUF_BYTES), .SEQ_W(SEQ_W)) u_wr (
+        .clk, .rst, .cfg_bdf, .cfg_max_payload,
+        .cmd_valid(wc_valid), .cmd_pop(wc_pop), .cmd_op(wc_op), .cmd_invalid(wc_invalid), .cmd_dst(wc_dst),
+        .cmd_len(wc_len), .cmd_data(wc_data), .cmd_pasid_valid(wc_pasid_valid), .cmd_pasid(wc_pasid),
+        .cmd_priv(wc_priv), .cmd_id(wc_id), .cmd_seq(wc_seq),
+        .avail_pos, .free_pos,
+        .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_code(fail_wr_code), .fail_q_busy(busy_wr),
+        .end_valid(end_out_valid), .end_pop, .end_pos(end_out_pos),
+        .buf_rd_en, .buf_rd_pos, .buf_rd_data,
+        .out_valid(wo_valid), .out_ready(wo_ready), .out_marker(wo_marker), .out_sop(wo_sop), .out_eop(wo_eop),
+        .out_hdr(wo_hdr), .out_prfx_valid(wo_prfx_valid), .out_prfx(wo_prfx), .out_data(wo_data),
+        .out_rsp_valid(wo_rsp_valid), .out_rsp_id(wo_rsp_id), .out_rsp_status(wo_rsp_status),
+        .out_rsp_bytes(wo_rsp_bytes)
+    );
+
+    // ---------------------------------------------------------------- responses
+    logic rsp_in_ready, rsp_push;
+
+    imsdev_fifo #(.WIDTH(8 + 3 + 32), .DEPTH(4)) u_rsp (
+        .clk, .rst,
+        .in_valid(rsp_push), .in_ready(rsp_in_ready), .in_data({wo_rsp_id, wo_rsp_status, wo_rsp_bytes}),
+        .out_valid(rsp_valid), .out_ready(rsp_ready), .out_data({rsp_id, rsp_status, rsp_bytes}),
+        .count(unused_rsp_count)
+    );
+
+    // ---------------------------------------------------------------- tx_req arbiter
+    // Whole TLPs, round robin between MRd and MWr. A presented TLP is held until accepted (hold_q);
+    // once a MWr's first beat is accepted its beats follow back to back (lock_q). Response markers at
+    // the head of the write output are consumed here without using tx_req.
+    logic lock_q, hold_q, hold_wr_q, prefer_wr_q;
+
+    wire wr_marker = wo_valid && wo_marker;
+    wire wr_beat   = wo_valid && !wo_marker && (!wo_rsp_valid || rsp_in_ready);
+
+    logic sel_wr, tx_valid;
+    always_comb begin
+        if (lock_q)       sel_wr = 1'b1;
+        else if (hold_q)  sel_wr = hold_wr_q;
+        else if (wr_beat && mrd_valid) sel_wr = prefer_wr_q;
+        else              sel_wr = wr_beat;
+        tx_valid = sel_wr ? wr_beat : mrd_valid;
+        if (!lock_q && !cfg_bus_master_en) tx_valid = 1'b0;
+    end
+
+    wire tx_go = tx_valid && tx_req_ready;
+
+    assign tx_req_valid      = tx_valid;
+    assign tx_req_sop        = sel_wr ? wo_sop : 1'b1;
+    assign tx_req_eop        = sel_wr ? wo_eop : 1'b1;
+    assign tx_req_hdr        = sel_wr ? wo_hdr : mrd_hdr;
+    assign tx_req_prfx_valid = sel_wr ? wo_prfx_valid : mrd_prfx_valid;
+    assign tx_req_prfx       = sel_wr ? wo_prfx : mrd_prfx;
+    assign tx_req_data       = sel_wr ? wo_data : '0;
+
+    assign mrd_ready  = tx_go && !sel_wr;
+    assign sent_valid = mrd_ready;
+    assign sent_tag   = mrd_tag;
+    assign wo_ready   = (tx_go && sel_wr) || (wr_marker && rsp_in_ready);
+    assign rsp_push   = (tx_go && sel_wr && wo_rsp_valid) || (wr_marker && rsp_in_ready);
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            lock_q      <= 1'b0;
+            hold_q      <= 1'b0;
+            hold_wr_q   <= 1'b0;
+            prefer_wr_q <= 1'b0;
+        end else begin
+            if (tx_go) begin
+                hold_q <= 1'b0;
+                if (sel_wr) begin
+                    lock_q <= !wo_eop;
+                    if (wo_eop) prefer_wr_q <= 1'b0;
+                end else begin
+                    prefer_wr_q <= 1'b1;
+                end
+            end else if (tx_valid && !lock_q) begin
+                hold_q    <= 1'b1;
+                hold_wr_q <= sel_wr;
+            end
+        end
+    end
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,214 @@
+"""tb/pcie/tlp.py and tb/pcie/hooks.py without a simulator: byte-exact TLPs built by hand from the facts
+(PCIe r6.3 §6.20.2.1 PASID prefix, DMWr Fmt/Type 010/011 1_1011, completion status RRS = 010), round trips,
+the stream-field layout of docs/tlp_interface.md, every malformed-input error, and the hook's install rules.
+
+The end-to-end check of the hook (a DMWr through a real RootComplex, switch and port) needs cocotb's
+scheduler, so it is the cocotb test `test_hooks_end_to_end` in tb/pcie/test/link_shim_tests.py.
+"""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `tb.pcie`
+
+from cocotbext.pcie.core import port as cocotbext_port  # noqa: E402
+from cocotbext.pcie.core.dllp import FcType  # noqa: E402
+from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpType  # noqa: E402
+from cocotbext.pcie.core.utils import PcieId  # noqa: E402
+
+from tb.pcie import hooks  # noqa: E402
+from tb.pcie.tlp import RRS, PasidTlp, StreamFields, TlpFormatError  # noqa: E402
+
+H = bytes.fromhex
+
+
+# ---- hand-built examples -------------------------------------------------------------------------------
+DMWR64 = (
+    H("91 8a bc de")              # PASID prefix: 100_1_0001, PMR=1 ER=0, PASID 0xABCDE
+    + H("7b 00 00 10")            # Fmt 011 Type 1_1011, TC 0, Attr 0, Length 16 DW
+    + H("00 00 05 ff")            # Requester 00:00.0, Tag 5, Last BE F, First BE F
+    + H("00 00 00 01 23 45 67 80")  # address 0x1_2345_6780
+    + bytes(range(64))
+)
+MWR32_PMR_ER = (
+    H("91 c0 00 01")              # PMR=1 ER=1, PASID 0x00001
+    + H("40 00 00 01")            # Fmt 010 Type 0 (MWr 3DW), Length 1
+    + H("01 00 00 0f")            # Requester 01:00.0, Tag 0, Last BE 0 (1 DW), First BE F
+    + H("00 00 10 04")            # address 0x1004
+    + H("44 33 22 11")
+)
+CPL_RRS = (
+    H("0a 00 00 00")              # Fmt 000 Type 0_1010 (Cpl), Length 0
+    + H("01 00 40 04")            # Completer 01:00.0, Status 010 (RRS), BCM 0, Byte Count 4
+    + H("00 00 07 00")            # Requester 00:00.0, Tag 7, Lower Address 0
+)
+MWR3DW = H("40 00 00 02") + H("00 10 2a ff") + H("c0 00 20 00") + bytes(range(8))
+MWR4DW = H("60 00 00 01") + H("00 10 00 0e") + H("00 00 00 01 00 00 00 08") + H("00 aa bb cc")
+
+
+def test_dmwr_64bit_with_pasid_bytes():
+    tlp = PasidTlp.create_dmwr(0x1_2345_6780, bytes(range(64)), pasid=0xABCDE, pmr=True, tag=5)
+    assert tlp.is_dmwr() and (tlp.fmt, tlp.type) == (0b011, 0x1B)
+    assert bytes(tlp.pack()) == DMWR64
+    assert tlp.get_size() == len(DMWR64)
+    got = PasidTlp.unpack(DMWR64)
+    assert got == tlp and got.is_dmwr() and (got.pasid, got.pmr, got.er) == (0xABCDE, True, False)
+    assert got.fmt_type == TlpType.MEM_WRITE_64, "DMWr routes as a 64-bit memory request"
+    assert got.get_fc_type() == FcType.NP and got.is_nonposted() and not got.is_posted()
+
+
+def test_dmwr_32bit_code():
+    tlp = PasidTlp.create_dmwr(0xC000_1000, bytes(64), pasid=0)
+    assert tlp.pack()[4] == 0x5B and tlp.fmt_type == TlpType.MEM_WRITE
+    assert PasidTlp.unpack(tlp.pack()) == tlp
+
+
+def test_mwr_prefix_pmr_er_bytes():
+    tlp = PasidTlp.create_mem_write(0x1004, H("44 33 22 11"), requester_id=PcieId(1, 0, 0), pasid=1, pmr=True,
+                                    er=True)
+    assert bytes(tlp.pack()) == MWR32_PMR_ER
+    got = PasidTlp.unpack(MWR32_PMR_ER)
+    assert got == tlp and got.is_mem_write() and got.is_posted() and (got.pmr, got.er) == (True, True)
+
+
+def test_completion_rrs_bytes():
+    req = PasidTlp.create_dmwr(0x4000, bytes(64), pasid=3, tag=7)
+    cpl = PasidTlp.create_completion_for_tlp(req, PcieId(1, 0, 0), status=RRS)
+    cpl.byte_count = 4
+    assert RRS == CplStatus.CRS == 2
+    assert bytes(cpl.pack()) == CPL_RRS
+    got = PasidTlp.unpack(CPL_RRS)
+    assert got == cpl and got.status == RRS and got.is_completion() and not got.has_prefix
+
+
+def test_3dw_and_4dw_memory_writes():
+    w3 = PasidTlp.create_mem_write(0xC000_2000, bytes(range(8)), requester_id=PcieId(0, 2, 0), tag=0x2A)
+    assert bytes(w3.pack()) == MWR3DW and PasidTlp.unpack(MWR3DW) == w3
+    w4 = PasidTlp.create_mem_write(0x1_0000_0009, H("aa bb cc"), requester_id=PcieId(0, 2, 0))
+    assert (w4.first_be, w4.length) == (0xE, 1)
+    assert bytes(w4.pack()) == MWR4DW and PasidTlp.unpack(MWR4DW) == w4
+    assert PasidTlp.unpack(MWR4DW).get_header_size_dw() == 4
+
+
+def test_plain_tlps_round_trip_like_the_base_class():
+    rd = PasidTlp.create_mem_read(0x1_0000_0100, 64, tag=9, pasid=0xFFFFF, er=True)
+    cpld = PasidTlp.create_completion_data_for_tlp(rd, PcieId(3, 0, 0))
+    cpld.set_data(bytes(range(64)))
+    cpld.byte_count = 64
+    for tlp in (rd, cpld, PasidTlp.create_mem_read(0x80, 4)):
+        assert PasidTlp.unpack(tlp.pack()) == tlp
+    base = Tlp.unpack(PasidTlp.create_mem_read(0x80, 4).pack())
+    assert PasidTlp(base) == base, "a PasidTlp copy of a plain Tlp equals it"
+
+
+def test_copy_keeps_prefix_and_th():
+    tlp = PasidTlp.create_dmwr(0x1000, bytes(64), pasid=0x12345, pmr=True)
+    tlp.th = True
+    copy = PasidTlp(tlp)
+    assert copy == tlp and copy.is_dmwr() and copy.th and copy.pasid == 0x12345
+
+
+@pytest.mark.parametrize("raw", [DMWR64, MWR32_PMR_ER, CPL_RRS, MWR3DW, MWR4DW])
+def test_stream_fields_round_trip(raw):
+    tlp = PasidTlp.unpack(raw)
+    f = tlp.to_stream_fields()
+    hdr_bytes = 16 if raw[4 if f.prfx_valid else 0] & 0x20 else 12
+    assert f.hdr >> 120 == raw[4 if f.prfx_valid else 0], "hdr[127:120] is header byte 0"
+    if hdr_bytes == 12:
+        assert f.hdr & 0xFFFF_FFFF == 0
+    assert PasidTlp.from_stream_fields(*f) == tlp
+
+
+def test_stream_fields_layout():
+    f = PasidTlp.unpack(DMWR64).to_stream_fields()
+    assert f == StreamFields(0x7B000010_000005FF_00000001_23456780, True, 0x918ABCDE, bytes(range(64)))
+    f = PasidTlp.unpack(CPL_RRS).to_stream_fields()
+    assert f == StreamFields(0x0A000000_01004004_00000700_00000000, False, 0, b"")
+
+
+# ---- malformed input ------------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, message", [
+    (b"", "truncated"),
+    (H("40 00 00"), "truncated"),
+    (H("91 00 00 01"), "truncated"),                          # prefix, no header
+    (H("91 00 00 01 40 00 00 01 00 00"), "truncated"),        # header cut short
+    (MWR3DW[:-1], "Length field says 2 DW"),                  # payload shorter than Length
+    (MWR3DW + b"\0\0\0\0", "Length field says 2 DW"),         # payload longer than Length
+    (CPL_RRS + b"\0", "has no payload"),
+    (H("90 00 00 00") + MWR3DW, "unsupported TLP prefix type"),   # E2E TPH prefix
+    (H("80 00 00 00") + MWR3DW, "unsupported TLP prefix type"),   # local prefix
+    (H("91 00 00 01 91 00 00 02") + MWR3DW, "more than one TLP prefix"),
+    (H("91 30 00 01") + MWR3DW, "reserved bits"),
+    (H("91 00 00 01") + CPL_RRS, "not allowed on CPL"),
+    (H("a0 00 00 00") + bytes(12), "reserved Fmt"),
+    (H("1b 00 00 10") + bytes(12), "DMWr always carries data"),   # DMWr type without data
+    (H("03 00 00 00") + bytes(8), "unsupported or malformed header"),  # unknown type
+    (H("0a 00 00 00 01 00 60 04 00 00 07 00"), "unsupported or malformed header"),  # reserved status 011
+])
+def test_unpack_rejects(raw, message):
+    with pytest.raises(TlpFormatError, match=message):
+        PasidTlp.unpack(raw)
+
+
+def test_pasid_width_and_flags_without_pasid():
+    with pytest.raises(TlpFormatError, match="20 bits"):
+        PasidTlp.create_dmwr(0x1000, bytes(64), pasid=1 << 20)
+    tlp = PasidTlp.create_mem_write(0x1000, bytes(4))
+    with pytest.raises(TlpFormatError, match="20 bits"):
+        tlp.pasid = -1
+    tlp.pmr = True
+    with pytest.raises(TlpFormatError, match="without a PASID prefix"):
+        tlp.pack()
+
+
+def test_pack_rejects_inconsistent_tlps():
+    tlp = PasidTlp.create_mem_write(0x1000, bytes(8))
+    tlp.data = bytearray(4)
+    with pytest.raises(TlpFormatError, match="does not match"):
+        tlp.pack()
+    cpl = PasidTlp.create_completion_for_tlp(PasidTlp.create_mem_read(0, 4), PcieId(0, 0, 0))
+    cpl.pasid = 5
+    with pytest.raises(TlpFormatError, match="not allowed on CPL"):
+        cpl.pack()
+    odd = PasidTlp()
+    odd.fmt, odd.type = 0, 0x03
+    with pytest.raises(TlpFormatError, match="unknown Fmt"):
+        odd.pack()
+
+
+@pytest.mark.parametrize("args, message", [
+    ((1 << 128, False, 0), "128-bit"),
+    ((0x9100_0000 << 96, False, 0), "prefixes travel on prfx"),
+    ((0x40000001_00000000_00001000_00000001, False, 0, bytes(4)), "3DW header with nonzero"),
+    ((0x40000001_00000000_00001000_00000000, True, 0x90000001, bytes(4)), "prfx\\[31:24\\] must be 0x91"),
+    ((0x40000001_00000000_00001000_00000000, False, 0, bytes(8)), "Length field says 1 DW"),
+])
+def test_from_stream_fields_rejects(args, message):
+    with pytest.raises(TlpFormatError, match=message):
+        PasidTlp.from_stream_fields(*args)
+
+
+def test_builders_reject_bad_requests():
+    with pytest.raises(ValueError, match="4 KiB"):
+        PasidTlp.create_mem_write(0xFFC, bytes(8))
+    with pytest.raises(ValueError, match="DMWr"):
+        PasidTlp.create_dmwr(0x1002, bytes(64))
+    with pytest.raises(ValueError, match="DMWr"):
+        PasidTlp.create_dmwr(0x1000, bytes(132))
+
+
+# ---- hooks ------------------------------------------------------------------------------------------
+def test_hook_install_is_idempotent_and_targets_the_port_rebuild():
+    hooks.install()
+    hooks.install()
+    assert hooks.is_installed() and cocotbext_port.Tlp is PasidTlp
+    rebuilt = cocotbext_port.Tlp(PasidTlp.create_dmwr(0x1000, bytes(64), pasid=9, er=True))
+    assert rebuilt.is_dmwr() and (rebuilt.pasid, rebuilt.er) == (9, True)
+
+
+def test_hook_version_pin():
+    hooks.check_version("0.2.16")
+    with pytest.raises(hooks.HookError, match="0.2.17"):
+        hooks.check_version("0.2.17")
+    assert hooks.installed_version() == hooks.SUPPORTED_VERSION
