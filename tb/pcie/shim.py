@@ -189,8 +189,10 @@ class LinkShim(Endpoint):
 
         self.dut.flr.value = 0
         self._drive_cfg()
-        self._tasks = [cocotb.start_soon(self._run_tx_cpl()), cocotb.start_soon(self._run_tx_req()),
-                       cocotb.start_soon(self._run_watchdog())]
+        # Each raises on the first violation it sees, which fails the test (or, for a test that awaits the
+        # task, hands it the exception).
+        self.tasks = {"tx_cpl": cocotb.start_soon(self._run_tx_cpl()), "tx_req": cocotb.start_soon(self._run_tx_req()),
+                      "watchdog": cocotb.start_soon(self._run_watchdog())}
 
     # ---- wiring -------------------------------------------------------------------------------
     def connect(self, rc) -> None:

@@ -99,7 +99,7 @@ class TlpStreamSource(_Stream):
             sig.value = 0
         if self.bar is not None:
             self.bar.value = 0
-        self._task = cocotb.start_soon(self._run())
+        self.task = cocotb.start_soon(self._run())
 
     def send_nowait(self, fields: StreamFields, bar: int = 0) -> None:
         if bar and self.bar is None:
@@ -184,7 +184,7 @@ class TlpStreamSink(_Stream):
         super().__init__(dut, prefix, clock)
         self.queue: Queue[ReceivedTlp] = Queue()
         self.ready.value = 1
-        self._task = cocotb.start_soon(self._run())
+        self.task = cocotb.start_soon(self._run())
 
     async def recv(self) -> ReceivedTlp:
         return await self.queue.get()

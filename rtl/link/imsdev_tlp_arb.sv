@@ -1,0 +1,74 @@
+// Round-robin arbiter for TLP streams (docs/tlp_interface.md) that keeps a TLP's beats together.
+// Unbuffered: the selected input sees the output's ready directly, so "my last beat was accepted" means
+// "it is on the link" — the descriptor engine relies on this to order a completion record write before
+// the interrupt message that follows it.
+`default_nettype none
+
+module imsdev_tlp_arb #(
+    parameter int N      = 2,
+    parameter int DATA_W = 256
+) (
+    input  wire logic                clk,
+    input  wire logic                rst,
+
+    input  wire logic [N-1:0]        in_valid,
+    output      logic [N-1:0]        in_ready,
+    input  wire logic [N-1:0]        in_sop,
+    input  wire logic [N-1:0]        in_eop,
+    input  wire logic [N*128-1:0]    in_hdr,
+    input  wire logic [N-1:0]        in_prfx_valid,
+    input  wire logic [N*32-1:0]     in_prfx,
+    input  wire logic [N*DATA_W-1:0] in_data,
+
+    output      logic                out_valid,
+    input  wire logic                out_ready,
+    output      logic                out_sop,
+    output      logic                out_eop,
+    output      logic [127:0]        out_hdr,
+    output      logic                out_prfx_valid,
+    output      logic [31:0]         out_prfx,
+    output      logic [DATA_W-1:0]   out_data
+);
+    localparam int IW = (N > 1) ? $clog2(N) : 1;
+    initial if (N < 1) $fatal(1, "imsdev_tlp_arb: N must be >= 1");
+
+    logic          locked_q;     // inside a multi-beat TLP: keep the grant
+    logic [IW-1:0] owner_q;      // current / last grant
+    logic [IW-1:0] sel;
+
+    // Next requester after the last owner, so every input gets its turn.
+    // Scanning from the farthest candidate to the nearest leaves the nearest valid one selected.
+    always_comb begin
+        sel = owner_q;
+        if (!locked_q) begin
+            for (int k = N; k >= 1; k--) begin
+                if (in_valid[(int'(owner_q) + k) % N]) sel = IW'((int'(owner_q) + k) % N);
+            end
+        end
+    end
+
+    assign out_valid      = in_valid[sel];
+    assign out_sop        = in_sop[sel];
+    assign out_eop        = in_eop[sel];
+    assign out_hdr        = in_hdr[sel*128 +: 128];
+    assign out_prfx_valid = in_prfx_valid[sel];
+    assign out_prfx       = in_prfx[sel*32 +: 32];
+    assign out_data       = in_data[sel*DATA_W +: DATA_W];
+
+    always_comb begin
+        in_ready = '0;
+        in_ready[sel] = out_ready;
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            locked_q <= 1'b0;
+            owner_q  <= '0;
+        end else if (out_valid && out_ready) begin
+            owner_q  <= sel;
+            locked_q <= !out_eop;
+        end
+    end
+endmodule
+
+`default_nettype wire

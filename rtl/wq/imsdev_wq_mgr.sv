@@ -1,0 +1,328 @@
+// Work-queue manager: WQ state and latched configuration, the descriptor queues (one RAM shared by all
+// WQs, WQ_DEPTH slots each), the command interface (CMD / CMDSTS) and priority arbitration between WQs.
+//
+// States: DISABLED -> ENABLED (ENABLE_WQ) -> DRAINING (DISABLE_WQ, DRAIN_WQ, DRAIN_ALL, DISABLE_DEVICE)
+// -> DISABLED or back to ENABLED once the WQ has no queued descriptor and none executing.
+// Aborts drop queued descriptors (none is half-started: a descriptor leaves the queue whole, when the
+// engine takes it) and report how many in CMDSTS.RESULT.
+`default_nettype none
+
+module imsdev_wq_mgr #(
+    parameter int NUM_WQ   = 8,
+    parameter int WQ_DEPTH = 32,
+    localparam int WQW     = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
+    localparam int PTRW    = (WQ_DEPTH > 1) ? $clog2(WQ_DEPTH) : 1,
+    localparam int AW      = (NUM_WQ * WQ_DEPTH > 1) ? $clog2(NUM_WQ * WQ_DEPTH) : 1,
+    localparam int ENTRY_W = 512 + 22      // descriptor, pasid_valid, pasid, priv
+) (
+    input  wire logic                 clk,
+    input  wire logic                 rst,
+    input  wire logic                 cfg_pasid_en,
+
+    // Command interface (from the CSR block): cmd_write pulses when CMD was written (value valid).
+    input  wire logic                 cmd_write,
+    input  wire logic [4:0]           cmd_code,
+    input  wire logic [19:0]          cmd_operand,
+    output      logic                 cmdsts_active,
+    output      logic [7:0]           cmdsts_err,
+    output      logic [15:0]          cmdsts_result,
+    output      logic                 dev_enabled,
+
+    // WQCFG as software wrote it (latched at ENABLE_WQ)
+    input  wire logic [NUM_WQ*16-1:0] sw_size,
+    input  wire logic [NUM_WQ-1:0]    sw_dedicated,
+    input  wire logic [NUM_WQ*4-1:0]  sw_prio,
+    input  wire logic [NUM_WQ*20-1:0] sw_pasid,
+    input  wire logic [NUM_WQ-1:0]    sw_pasid_en,
+    input  wire logic [NUM_WQ-1:0]    sw_priv,
+    input  wire logic [NUM_WQ*5-1:0]  sw_max_xfer_shift,
+
+    // Latched configuration and state, for the portal, the engine and WQCFG6
+    output      logic [NUM_WQ-1:0]    wq_accepting,
+    output      logic [NUM_WQ-1:0]    wq_full,
+    output      logic [NUM_WQ-1:0]    wq_dedicated,
+    output      logic [NUM_WQ-1:0]    wq_priv,
+    output      logic [NUM_WQ-1:0]    wq_pasid_en,
+    output      logic [NUM_WQ*20-1:0] wq_pasid,
+    output      logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
+    output      logic [NUM_WQ*16-1:0] wq_occupancy,
+    output      logic [NUM_WQ*2-1:0]  wq_state,
+
+    // Enqueue from the portal (space was checked there)
+    input  wire logic                 enq_valid,
+    input  wire logic [WQW-1:0]       enq_wq,
+    input  wire logic [511:0]         enq_desc,
+    input  wire logic                 enq_pasid_valid,
+    input  wire logic [19:0]          enq_pasid,
+    input  wire logic                 enq_priv,
+
+    // Dequeue to the engine: deq_req while idle; deq_grant in the same cycle; the descriptor on the next.
+    input  wire logic                 deq_req,
+    output      logic                 deq_grant,
+    output      logic                 deq_valid,
+    output      logic [WQW-1:0]       deq_wq,
+    output      logic [511:0]         deq_desc,
+    output      logic                 deq_pasid_valid,
+    output      logic [19:0]          deq_pasid,
+    output      logic                 deq_priv,
+
+    // Descriptor executing in the engine (for drain)
+    input  wire logic                 busy_valid,
+    input  wire logic [WQW-1:0]       busy_wq
+);
+    import imsdev_map_pkg::*;
+
+    initial begin
+        if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_wq_mgr: NUM_WQ (%0d) must be 1..8", NUM_WQ);
+        if (WQ_DEPTH < 2 || WQ_DEPTH > 4096) $fatal(1, "imsdev_wq_mgr: WQ_DEPTH (%0d) must be 2..4096", WQ_DEPTH);
+    end
+
+    localparam logic [1:0] ST_DISABLED = 2'd0, ST_ENABLED = 2'd1, ST_DRAINING = 2'd2;
+
+    logic [1:0]      state_q  [NUM_WQ];
+    logic [PTRW-1:0] head_q   [NUM_WQ];
+    logic [PTRW-1:0] tail_q   [NUM_WQ];
+    logic [15:0]     count_q  [NUM_WQ];
+    logic [15:0]     size_q   [NUM_WQ];
+    logic [3:0]      prio_q   [NUM_WQ];
+    logic [NUM_WQ-1:0] dedicated_q, priv_q, pasid_en_q;
+    logic [19:0]     pasid_q  [NUM_WQ];
+    logic [4:0]      xfer_q   [NUM_WQ];
+    logic            dev_en_q;
+
+    // ------------------------------------------------------------------ queue storage
+    logic           ram_we;
+    logic [AW-1:0]  ram_waddr, ram_raddr;
+    logic           ram_re;
+    logic [ENTRY_W-1:0] ram_rdata;
+
+    function automatic logic [AW-1:0] slot(input logic [WQW-1:0] w, input logic [PTRW-1:0] p);
+        return AW'(32'(w) * WQ_DEPTH + 32'(p));
+    endfunction
+
+    assign ram_we    = enq_valid;
+    assign ram_waddr = slot(enq_wq, tail_q[enq_wq]);
+
+    imsdev_ram_sdp #(.WIDTH(ENTRY_W), .DEPTH(NUM_WQ * WQ_DEPTH), .LANE_W(ENTRY_W)) u_queue (
+        .clk, .wr_en(ram_we), .wr_addr(ram_waddr), .wr_data({enq_priv, enq_pasid, enq_pasid_valid, enq_desc}),
+        .rd_en(ram_re), .rd_addr(ram_raddr), .rd_data(ram_rdata)
+    );
+
+    // ------------------------------------------------------------------ command FSM
+    typedef enum logic [1:0] {C_IDLE, C_EXEC, C_WAIT} cstate_e;
+    cstate_e       cst_q;
+    logic [4:0]    cmd_q;
+    logic [WQW-1:0] cmd_wq_q;
+    logic          cmd_wq_ok_q;
+    logic [7:0]    err_q;
+    logic [15:0]   result_q;
+    logic          drain_all_q;             // waiting for every WQ (DRAIN_ALL / DISABLE_DEVICE)
+    logic [NUM_WQ-1:0] resume_q;            // WQs to return to ENABLED after a drain
+
+    function automatic logic wq_idle(input int w, input logic [15:0] cnt, input logic bv, input logic [WQW-1:0] bw);
+        return cnt == 16'd0 && !(bv && 32'(bw) == w);
+    endfunction
+
+    logic all_idle;
+    always_comb begin
+        all_idle = 1'b1;
+        for (int w = 0; w < NUM_WQ; w++) if (!wq_idle(w, count_q[w], busy_valid, busy_wq)) all_idle = 1'b0;
+    end
+
+    // Aborting in the same cycle as a dequeue would count the dequeued descriptor twice: no grant then.
+    wire abort_now = (cst_q == C_EXEC) && (cmd_q == CMD_ABORT_ALL || cmd_q == CMD_RESET_DEVICE
+                                         || cmd_q == CMD_ABORT_WQ || cmd_q == CMD_RESET_WQ);
+
+    // ------------------------------------------------------------------ arbitration
+    logic [WQW-1:0] last_q;
+    logic           pick_valid;
+    logic [WQW-1:0] pick;
+    always_comb begin
+        logic [3:0] best;
+        pick_valid = 1'b0;
+        pick       = '0;
+        best       = '0;
+        for (int w = 0; w < NUM_WQ; w++) begin
+            if (state_q[w] != ST_DISABLED && count_q[w] != 16'd0 && (!pick_valid || prio_q[w] > best)) begin
+                pick_valid = 1'b1;
+                best       = prio_q[w];
+            end
+        end
+        // Among the highest priority, the first after the last grant (round robin).
+        for (int k = NUM_WQ; k >= 1; k--) begin
+            if (state_q[(32'(last_q) + k) % NUM_WQ] != ST_DISABLED && count_q[(32'(last_q) + k) % NUM_WQ] != 16'd0
+                && prio_q[(32'(last_q) + k) % NUM_WQ] == best)
+                pick = WQW'((32'(last_q) + k) % NUM_WQ);
+        end
+    end
+
+    assign deq_grant = deq_req && pick_valid && !abort_now;
+    assign ram_re    = deq_grant;
+    assign ram_raddr = slot(pick, head_q[pick]);
+
+    logic           deq_valid_q;
+    logic [WQW-1:0] deq_wq_q;
+    assign deq_valid       = deq_valid_q;
+    assign deq_wq          = deq_wq_q;
+    assign deq_desc        = ram_rdata[511:0];
+    assign deq_pasid_valid = ram_rdata[512];
+    assign deq_pasid       = ram_rdata[532:513];
+    assign deq_priv        = ram_rdata[533];
+
+    // ------------------------------------------------------------------ state
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            for (int w = 0; w < NUM_WQ; w++) begin
+                state_q[w] <= ST_DISABLED;
+                head_q[w]  <= '0;
+                tail_q[w]  <= '0;
+                count_q[w] <= '0;
+                size_q[w]  <= '0;
+                prio_q[w]  <= '0;
+                pasid_q[w] <= '0;
+                xfer_q[w]  <= '0;
+            end
+            dedicated_q <= '0;
+            priv_q      <= '0;
+            pasid_en_q  <= '0;
+            dev_en_q    <= 1'b0;
+            cst_q       <= C_IDLE;
+            cmd_q       <= '0;
+            cmd_wq_q    <= '0;
+            cmd_wq_ok_q <= 1'b0;
+            err_q       <= CMD_ERR_OK;
+            result_q    <= '0;
+            drain_all_q <= 1'b0;
+            resume_q    <= '0;
+            last_q      <= '0;
+            deq_valid_q <= 1'b0;
+            deq_wq_q    <= '0;
+        end else begin
+            // Queue pointers: enqueue and dequeue may hit the same WQ in one cycle.
+            for (int w = 0; w < NUM_WQ; w++) begin
+                logic inc, dec;
+                inc = enq_valid && 32'(enq_wq) == w;
+                dec = deq_grant && 32'(pick) == w;
+                if (inc) tail_q[w] <= (32'(tail_q[w]) == WQ_DEPTH - 1) ? '0 : tail_q[w] + 1'b1;
+                if (dec) head_q[w] <= (32'(head_q[w]) == WQ_DEPTH - 1) ? '0 : head_q[w] + 1'b1;
+                count_q[w] <= count_q[w] + 16'(inc) - 16'(dec);
+            end
+            deq_valid_q <= deq_grant;
+            if (deq_grant) begin
+                deq_wq_q <= pick;
+                last_q   <= pick;
+            end
+
+            case (cst_q)
+                C_IDLE: if (cmd_write) begin
+                    cmd_q       <= cmd_code;
+                    cmd_wq_q    <= WQW'(cmd_operand);
+                    cmd_wq_ok_q <= 32'(cmd_operand) < NUM_WQ;
+                    err_q       <= CMD_ERR_OK;
+                    result_q    <= '0;
+                    cst_q       <= C_EXEC;
+                end
+                C_EXEC: begin
+                    cst_q <= C_IDLE;
+                    case (cmd_q)
+                        CMD_ENABLE_DEVICE: if (dev_en_q) err_q <= CMD_ERR_DEV_ENABLED; else dev_en_q <= 1'b1;
+                        CMD_DISABLE_DEVICE, CMD_DRAIN_ALL: begin
+                            for (int w = 0; w < NUM_WQ; w++) if (state_q[w] == ST_ENABLED) state_q[w] <= ST_DRAINING;
+                            resume_q <= '0;
+                            if (cmd_q == CMD_DRAIN_ALL)
+                                for (int w = 0; w < NUM_WQ; w++) resume_q[w] <= state_q[w] == ST_ENABLED;
+                            drain_all_q <= 1'b1;
+                            cst_q <= C_WAIT;
+                        end
+                        CMD_ABORT_ALL, CMD_RESET_DEVICE: begin
+                            logic [15:0] total;
+                            total = '0;
+                            for (int w = 0; w < NUM_WQ; w++) begin
+                                logic inc;
+                                inc = enq_valid && 32'(enq_wq) == w;
+                                total = total + count_q[w];
+                                // A descriptor enqueued in this very cycle arrived after the abort.
+                                head_q[w]  <= tail_q[w];
+                                count_q[w] <= 16'(inc);
+                                if (cmd_q == CMD_RESET_DEVICE) state_q[w] <= ST_DISABLED;
+                            end
+                            result_q <= total;
+                            if (cmd_q == CMD_RESET_DEVICE) dev_en_q <= 1'b0;
+                        end
+                        CMD_ENABLE_WQ: begin
+                            if (!cmd_wq_ok_q)                                err_q <= CMD_ERR_WQ_INVAL;
+                            else if (!dev_en_q)                              err_q <= CMD_ERR_DEV_NOT_ENABLED;
+                            else if (state_q[cmd_wq_q] != ST_DISABLED)       err_q <= CMD_ERR_WQ_ENABLED;
+                            else if (sw_size[32'(cmd_wq_q)*16 +: 16] == 16'd0 || 32'(sw_size[32'(cmd_wq_q)*16 +: 16]) > WQ_DEPTH)
+                                                                             err_q <= CMD_ERR_WQ_SIZE;
+                            else if (!sw_dedicated[cmd_wq_q] && !cfg_pasid_en) err_q <= CMD_ERR_WQ_MODE;
+                            else if (!sw_dedicated[cmd_wq_q] && !sw_pasid_en[cmd_wq_q]) err_q <= CMD_ERR_WQ_PASID_EN;
+                            else begin
+                                state_q[cmd_wq_q]     <= ST_ENABLED;
+                                size_q[cmd_wq_q]      <= sw_size[32'(cmd_wq_q)*16 +: 16];
+                                prio_q[cmd_wq_q]      <= sw_prio[32'(cmd_wq_q)*4 +: 4];
+                                pasid_q[cmd_wq_q]     <= sw_pasid[32'(cmd_wq_q)*20 +: 20];
+                                xfer_q[cmd_wq_q]      <= sw_max_xfer_shift[32'(cmd_wq_q)*5 +: 5];
+                                dedicated_q[cmd_wq_q] <= sw_dedicated[cmd_wq_q];
+                                pasid_en_q[cmd_wq_q]  <= sw_pasid_en[cmd_wq_q];
+                                priv_q[cmd_wq_q]      <= sw_priv[cmd_wq_q];
+                            end
+                        end
+                        CMD_DISABLE_WQ, CMD_DRAIN_WQ: begin
+                            if (!cmd_wq_ok_q)                           err_q <= CMD_ERR_WQ_INVAL;
+                            else if (state_q[cmd_wq_q] != ST_ENABLED)   err_q <= CMD_ERR_WQ_NOT_ENABLED;
+                            else begin
+                                state_q[cmd_wq_q] <= ST_DRAINING;
+                                resume_q <= '0;
+                                resume_q[cmd_wq_q] <= cmd_q == CMD_DRAIN_WQ;
+                                drain_all_q <= 1'b0;
+                                cst_q <= C_WAIT;
+                            end
+                        end
+                        CMD_ABORT_WQ, CMD_RESET_WQ: begin
+                            if (!cmd_wq_ok_q) err_q <= CMD_ERR_WQ_INVAL;
+                            else begin
+                                result_q          <= count_q[cmd_wq_q];
+                                head_q[cmd_wq_q]  <= tail_q[cmd_wq_q];
+                                count_q[cmd_wq_q] <= 16'(enq_valid && enq_wq == cmd_wq_q);
+                                if (cmd_q == CMD_RESET_WQ) state_q[cmd_wq_q] <= ST_DISABLED;
+                            end
+                        end
+                        default: err_q <= CMD_ERR_INVAL_CMD;
+                    endcase
+                end
+                C_WAIT: begin
+                    if (drain_all_q ? all_idle : wq_idle(32'(cmd_wq_q), count_q[cmd_wq_q], busy_valid, busy_wq)) begin
+                        for (int w = 0; w < NUM_WQ; w++)
+                            if (state_q[w] == ST_DRAINING) state_q[w] <= resume_q[w] ? ST_ENABLED : ST_DISABLED;
+                        if (cmd_q == CMD_DISABLE_DEVICE) dev_en_q <= 1'b0;
+                        cst_q <= C_IDLE;
+                    end
+                end
+                default: cst_q <= C_IDLE;
+            endcase
+        end
+    end
+
+    assign cmdsts_active = cst_q != C_IDLE;
+    assign cmdsts_err    = err_q;
+    assign cmdsts_result = result_q;
+    assign dev_enabled   = dev_en_q;
+
+    always_comb begin
+        for (int w = 0; w < NUM_WQ; w++) begin
+            wq_accepting[w] = state_q[w] == ST_ENABLED;
+            // The portal decides at most every other cycle, so count_q already includes its last enqueue.
+            wq_full[w]      = count_q[w] >= size_q[w];
+            wq_pasid[w*20 +: 20]          = pasid_q[w];
+            wq_max_xfer_shift[w*5 +: 5]   = xfer_q[w];
+            wq_occupancy[w*16 +: 16]      = count_q[w];
+            wq_state[w*2 +: 2]            = state_q[w];
+        end
+    end
+    assign wq_dedicated = dedicated_q;
+    assign wq_priv      = priv_q;
+    assign wq_pasid_en  = pasid_en_q;
+endmodule
+
+`default_nettype wire
