@@ -32,4 +32,15 @@ TESTPLAN = (
         "a masked pending vector never delays the replay of an unmasked one",
         "3DW and 4DW message writes; idle/backpressure on every stream",
     )),
+    Entry("tb.tests.platform.test_platform_interrupts", BOTH, (
+        "MSI-X vectors 0, 1, 31, 32, 63, 64, 100, last end to end through the platform: irq-domain allocation, "
+        "Linux-order programming, each delivered exactly once to the expected (CPU, vector) / (redistributor, LPI)",
+        "masked + pending + unmask replay through the platform (also after an affinity change while masked)",
+        "affinity change under traffic: old target before, new after, no loss/duplicate, MSI-X entry unchanged",
+        "x86 faults with the device's SID: IRTE of another requester (0x26), IRTE not present (0x22), "
+        "compatibility format blocked (0x25)",
+        "ARM drops recorded: unmapped and out-of-range EventID, DISCARD (also of a pending LPI), "
+        "IOVA the SMMU has not mapped (SMMU translation fault)",
+        "interrupt scoreboard: lost/duplicate/misrouted/spurious/stray all zero, every fault expected",
+    ), platforms=("x86", "arm")),
 )

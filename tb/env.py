@@ -8,6 +8,7 @@ idle cycles on the host->device streams ("idle"), backpressure on the device->ho
 """
 from __future__ import annotations
 
+import os
 import random
 
 import cocotb
@@ -22,6 +23,7 @@ from tb.params import DeviceParams
 from tb.pcie.root_complex import HostRootComplex
 from tb.pcie.shim import LinkShim
 from tb.pcie.stream import random_pauses
+from tb.platform_bench import attach_platform
 
 CLOCK_NS = 4                      # 250 MHz
 VENDOR_ID = 0x1234                # a test vendor ID (no real product uses it for this device)
@@ -70,6 +72,8 @@ class Bench:
         await ClockCycles(dut.clk, 10)
         dut.rst.value = 0
         await ClockCycles(dut.clk, 2)
+        if os.environ.get("IMSDEV_PLATFORM"):
+            self.platform = attach_platform(self, os.environ["IMSDEV_PLATFORM"])
         await self.rc.enumerate()
         self.dev = self.rc.find_device(self.shim.pcie_id)
         await self.dev.enable_device()

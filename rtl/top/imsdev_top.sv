@@ -1,8 +1,13 @@
 // Top level of the IMS-capable multi-queue device: wires the blocks that each own one concern.
 //
-//   rx_req --> imsdev_mmio_completer --> MMIO DWORD bus --> imsdev_bar0_decode --+--> imsdev_csr (generated)
-//   tx_cpl <--/                                                                  +--> imsdev_msix (table, PBA)
-//   tx_req <-- imsdev_msg_tx <-- imsdev_msix message engine <-- interrupt requests
+//   rx_req -+- BAR0 -> imsdev_mmio_completer -> MMIO bus -> imsdev_bar0_decode -+-> imsdev_csr (generated)
+//           |                                                                   +-> imsdev_msix (table, PBA)
+//           |                                                                   +-> imsdev_ims (per-WQ IMS)
+//           +- BAR2 -> imsdev_portal -> imsdev_wq_mgr (queues, commands) -> imsdev_desc_engine
+//   tx_cpl <- arbiter(completer, portal)                                      |        |
+//   tx_req <- arbiter(imsdev_dma <----------- operations, completion records -+        |
+//                     imsdev_msg_tx <- arbiter(msix, ims messages) <- interrupts ------+
+//   rx_cpl -> imsdev_dma
 //
 // The TLP streams and configuration sideband are documented in docs/tlp_interface.md; the BAR0 map in
 // docs/registers.md (generated from regs/imsdev.rdl).
@@ -71,9 +76,11 @@ module imsdev_top #(
 );
     import imsdev_map_pkg::*;
 
+    localparam int WQW = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1;
+
     initial begin
         if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_top: NUM_WQ (%0d) must be 1..8 (one IMS window each)", NUM_WQ);
-        if (WQ_DEPTH < 1 || WQ_DEPTH > 65535) $fatal(1, "imsdev_top: WQ_DEPTH (%0d) out of range", WQ_DEPTH);
+        if (WQ_DEPTH < 2 || WQ_DEPTH > 4096) $fatal(1, "imsdev_top: WQ_DEPTH (%0d) must be 2..4096", WQ_DEPTH);
         if (IMS_PER_WQ < 1 || IMS_PER_WQ > 2048) $fatal(1, "imsdev_top: IMS_PER_WQ (%0d) must be 1..2048", IMS_PER_WQ);
         if (DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) $fatal(1, "imsdev_top: DATA_W (%0d) must be 64, 128, 256 or 512", DATA_W);
     end
@@ -81,6 +88,13 @@ module imsdev_top #(
     // Function-level reset: everything but the link returns to its reset state.
     logic fn_rst_q;
     always_ff @(posedge clk) fn_rst_q <= rst || flr;
+
+    // ------------------------------------------------------------------ host requests: BAR0 or portals
+    logic bar0_valid, bar0_ready, bar2_valid, bar2_ready;
+    // `bar` is constant within a TLP, so every beat of a request goes to the same block.
+    assign bar0_valid   = rx_req_valid && rx_req_bar != 3'd2;
+    assign bar2_valid   = rx_req_valid && rx_req_bar == 3'd2;
+    assign rx_req_ready = (rx_req_bar == 3'd2) ? bar2_ready : bar0_ready;
 
     // ------------------------------------------------------------------ completer and BAR0 decode
     logic        bus_req_valid, bus_req_ready, bus_req_write;
@@ -93,22 +107,27 @@ module imsdev_top #(
     logic [7:0]  mmio_err_code;
     logic [31:0] mmio_err_addr;
 
+    logic              c0_valid, c0_ready, c0_sop, c0_eop;
+    logic [127:0]      c0_hdr;
+    logic [DATA_W-1:0] c0_data;
+
     imsdev_mmio_completer #(.DATA_W(DATA_W), .BAR0_OFF_W(19)) u_completer (
         .clk, .rst(fn_rst_q), .cfg_bdf,
-        .rx_req_valid, .rx_req_ready, .rx_req_sop, .rx_req_eop, .rx_req_hdr, .rx_req_data, .rx_req_bar,
-        .tx_cpl_valid, .tx_cpl_ready, .tx_cpl_sop, .tx_cpl_eop, .tx_cpl_hdr, .tx_cpl_data,
+        .rx_req_valid(bar0_valid), .rx_req_ready(bar0_ready), .rx_req_sop, .rx_req_eop, .rx_req_hdr,
+        .rx_req_data, .rx_req_bar,
+        .tx_cpl_valid(c0_valid), .tx_cpl_ready(c0_ready), .tx_cpl_sop(c0_sop), .tx_cpl_eop(c0_eop),
+        .tx_cpl_hdr(c0_hdr), .tx_cpl_data(c0_data),
         .bus_req_valid, .bus_req_ready, .bus_req_write, .bus_req_addr, .bus_req_wdata, .bus_req_be,
         .bus_rsp_valid, .bus_rsp_rdata,
         .err_valid(mmio_err_valid), .err_code(mmio_err_code), .err_addr(mmio_err_addr)
     );
-    assign tx_cpl_prfx_valid = 1'b0;
-    assign tx_cpl_prfx       = '0;
 
     logic        csr_valid, csr_ready, csr_rsp_valid;
     logic [31:0] csr_rsp_rdata;
     logic        msix_valid, msix_pba, msix_ready, msix_rsp_valid;
     logic [31:0] msix_rsp_rdata;
-    logic        ims_valid;
+    logic        ims_valid, ims_ready, ims_rsp_valid;
+    logic [31:0] ims_rsp_rdata;
     logic [18:2] tgt_off;
     logic        tgt_write;
     logic [31:0] tgt_wdata;
@@ -122,15 +141,14 @@ module imsdev_top #(
         .CSR_BASE(32'(CSR_BASE)), .CSR_SIZE(CSR_SIZE),
         .TBL_BASE(32'(MSIX_TABLE_BASE)), .TBL_SIZE(MSIX_TABLE_SIZE),
         .PBA_BASE(32'(MSIX_PBA_BASE)), .PBA_SIZE(MSIX_PBA_SIZE),
-        // The per-queue IMS windows arrive with the work queues; until then the region is a hole.
-        .IMS_BASE(32'(IMS_BASE)), .IMS_SIZE(0)
+        .IMS_BASE(32'(IMS_BASE)), .IMS_SIZE(IMS_SIZE)
     ) u_decode (
         .clk, .rst(fn_rst_q),
         .req_valid(bus_req_valid), .req_ready(bus_req_ready), .req_write(bus_req_write), .req_addr(bus_req_addr),
         .req_wdata(bus_req_wdata), .req_be(bus_req_be), .rsp_valid(bus_rsp_valid), .rsp_rdata(bus_rsp_rdata),
         .csr_valid, .csr_ready, .csr_rsp_valid, .csr_rsp_rdata,
         .msix_valid, .msix_pba, .msix_ready, .msix_rsp_valid, .msix_rsp_rdata,
-        .ims_valid, .ims_ready(1'b1), .ims_rsp_valid(1'b0), .ims_rsp_rdata(32'd0),
+        .ims_valid, .ims_ready, .ims_rsp_valid, .ims_rsp_rdata,
         .err_valid(dec_err_valid), .err_code(dec_err_code), .err_addr(dec_err_addr),
         .tgt_off, .tgt_write, .tgt_wdata, .tgt_be
     );
@@ -139,8 +157,8 @@ module imsdev_top #(
     imsdev_csr_pkg::imsdev_csr__in_t  hwif_in;
     imsdev_csr_pkg::imsdev_csr__out_t hwif_out;
     logic csr_stall_wr, csr_stall_rd, csr_rd_ack, csr_wr_ack;
-    // The block is generated without error responses (no external registers, unmapped CSR offsets read
-    // 0 like every other hole in BAR0), so its error outputs stay 0 and are not used.
+    // The block is generated without error responses (unmapped CSR offsets read 0 like every other hole
+    // in BAR0), so its error outputs stay 0 and are not used.
     logic csr_rd_err, csr_wr_err;
     logic [31:0] csr_rd_data;
 
@@ -160,6 +178,7 @@ module imsdev_top #(
         .s_cpuif_wr_err(csr_wr_err),
         .hwif_in, .hwif_out
     );
+
     // The generated block answers in the request cycle; the MMIO bus expects the answer later, so the
     // response is registered. A trigger write also waits for room in the trigger FIFO so it is never lost.
     logic trig_fifo_ready;
@@ -175,17 +194,17 @@ module imsdev_top #(
     end
 
     // Capabilities are the build's parameters.
-    assign hwif_in.CAP0.NUM_WQ.next            = 8'(NUM_WQ);
-    assign hwif_in.CAP0.WQ_DEPTH.next          = 16'(WQ_DEPTH);
-    assign hwif_in.CAP1.IMS_PER_WQ.next        = 16'(IMS_PER_WQ);
-    assign hwif_in.CAP2.MSIX_VECTORS.next      = 12'(MSIX_VECTORS);
-    assign hwif_in.CAP2.DATA_BYTES.next        = 8'(DATA_W / 8);
+    assign hwif_in.CAP0.NUM_WQ.next       = 8'(NUM_WQ);
+    assign hwif_in.CAP0.WQ_DEPTH.next     = 16'(WQ_DEPTH);
+    assign hwif_in.CAP1.IMS_PER_WQ.next   = 16'(IMS_PER_WQ);
+    assign hwif_in.CAP2.MSIX_VECTORS.next = 12'(MSIX_VECTORS);
+    assign hwif_in.CAP2.DATA_BYTES.next   = 8'(DATA_W / 8);
 
-    // MMIO error capture. Sources: the completer (request shape), the decoder (dropped writes) and the
-    // self-test trigger (vector out of range). MMIO is handled one access at a time, so they do not
-    // coincide in practice; if they did, the first by priority is recorded and OVERFLOW is set.
+    // ------------------------------------------------------------------ MMIO error capture (ERR)
+    // Sources: the completer (request shape), the decoder (dropped writes) and the self-test trigger
+    // (vector out of range). MMIO is handled one access at a time, so they do not coincide in practice;
+    // if they did, the first by priority is recorded and OVERFLOW is set.
     logic        trig_bad_q;
-    logic [31:0] trig_addr_q;
     logic        err_valid;
     logic [7:0]  err_code;
     logic [31:0] err_addr;
@@ -198,7 +217,7 @@ module imsdev_top #(
             err_addr = 32'(dec_err_addr);
         end else if (!mmio_err_valid && !dec_err_valid) begin
             err_code = MMIO_ERR_UNSUPPORTED;
-            err_addr = trig_addr_q;
+            err_addr = 32'(CSR_MSIX_TRIGGER);
         end
     end
     wire err_several = (32'(mmio_err_valid) + 32'(dec_err_valid) + 32'(trig_bad_q)) > 1;
@@ -210,17 +229,225 @@ module imsdev_top #(
     assign hwif_in.ERR_ADDR.OFFSET.next = err_addr;
     assign hwif_in.ERR_ADDR.OFFSET.we   = err_capture;
 
-    // Interrupt causes. ERR_LOG belongs to the work-queue error log (later); it can be set by INT_TEST.
+    // ------------------------------------------------------------------ work queues
+    logic [NUM_WQ*16-1:0] sw_size, wq_occupancy;
+    logic [NUM_WQ-1:0]    sw_dedicated, sw_pasid_en, sw_priv;
+    logic [NUM_WQ*4-1:0]  sw_prio;
+    logic [NUM_WQ*20-1:0] sw_pasid, wq_pasid;
+    logic [NUM_WQ*5-1:0]  sw_xfer, wq_xfer;
+    logic [NUM_WQ-1:0]    wq_accepting, wq_full, wq_dedicated, wq_priv, wq_pasid_en;
+    logic [NUM_WQ*2-1:0]  wq_state;
+
+    for (genvar w = 0; w < 8; w++) begin : g_wqcfg
+        if (w < NUM_WQ) begin : g_used
+            assign sw_size[w*16 +: 16]  = hwif_out.WQCFG[w].WQCFG0.SIZE.value;
+            assign sw_dedicated[w]      = hwif_out.WQCFG[w].WQCFG2.MODE.value;
+            assign sw_prio[w*4 +: 4]    = hwif_out.WQCFG[w].WQCFG2.PRIO.value;
+            assign sw_pasid[w*20 +: 20] = hwif_out.WQCFG[w].WQCFG2.PASID.value;
+            assign sw_pasid_en[w]       = hwif_out.WQCFG[w].WQCFG2.PASID_EN.value;
+            assign sw_priv[w]           = hwif_out.WQCFG[w].WQCFG2.PRIV.value;
+            assign sw_xfer[w*5 +: 5]    = hwif_out.WQCFG[w].WQCFG3.MAX_XFER_SHIFT.value;
+            assign hwif_in.WQCFG[w].WQCFG6.OCCUPANCY.next = wq_occupancy[w*16 +: 16];
+            assign hwif_in.WQCFG[w].WQCFG6.STATE.next     = wq_state[w*2 +: 2];
+        end else begin : g_absent
+            assign hwif_in.WQCFG[w].WQCFG6.OCCUPANCY.next = '0;
+            assign hwif_in.WQCFG[w].WQCFG6.STATE.next     = '0;
+        end
+    end
+
+    // CMD: OPERAND and CMD hold the written value from the cycle after their swmod pulse.
+    logic cmd_write_q;
+    always_ff @(posedge clk)
+        cmd_write_q <= !fn_rst_q && (hwif_out.CMD.OPERAND.swmod || hwif_out.CMD.CMD.swmod);
+
+    logic        cmdsts_active, dev_enabled;
+    logic [7:0]  cmdsts_err;
+    logic [15:0] cmdsts_result;
+    assign hwif_in.CMDSTS.ACTIVE.next = cmdsts_active;
+    assign hwif_in.CMDSTS.ERR.next    = cmdsts_err;
+    assign hwif_in.CMDSTS.RESULT.next = cmdsts_result;
+    assign hwif_in.GENSTS.ENABLED.next = dev_enabled;
+
+    logic           enq_valid, enq_pasid_valid, enq_priv;
+    logic [WQW-1:0] enq_wq;
+    logic [511:0]   enq_desc;
+    logic [19:0]    enq_pasid;
+    logic           deq_req, deq_grant, deq_valid, deq_pasid_valid, deq_priv, busy_valid;
+    logic [WQW-1:0] deq_wq, busy_wq;
+    logic [511:0]   deq_desc;
+    logic [19:0]    deq_pasid;
+
+    imsdev_wq_mgr #(.NUM_WQ(NUM_WQ), .WQ_DEPTH(WQ_DEPTH)) u_wq_mgr (
+        .clk, .rst(fn_rst_q), .cfg_pasid_en,
+        .cmd_write(cmd_write_q), .cmd_code(hwif_out.CMD.CMD.value), .cmd_operand(hwif_out.CMD.OPERAND.value),
+        .cmdsts_active, .cmdsts_err, .cmdsts_result, .dev_enabled,
+        .sw_size, .sw_dedicated, .sw_prio, .sw_pasid, .sw_pasid_en, .sw_priv, .sw_max_xfer_shift(sw_xfer),
+        .wq_accepting, .wq_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid, .wq_max_xfer_shift(wq_xfer),
+        .wq_occupancy, .wq_state,
+        .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
+        .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
+        .busy_valid, .busy_wq
+    );
+
+    logic         c1_valid, c1_ready;
+    logic [127:0] c1_hdr;
+    logic         portal_err_valid, portal_err_wq_valid, portal_err_priv;
+    logic [7:0]   portal_err_code, portal_err_wq;
+    logic [19:0]  portal_err_pasid;
+    logic [31:0]  portal_err_addr;
+
+    imsdev_portal #(.NUM_WQ(NUM_WQ), .DATA_W(DATA_W)) u_portal (
+        .clk, .rst(fn_rst_q), .cfg_bdf, .cfg_pasid_en, .cfg_pasid_priv_en,
+        .rx_valid(bar2_valid), .rx_ready(bar2_ready), .rx_sop(rx_req_sop), .rx_eop(rx_req_eop),
+        .rx_hdr(rx_req_hdr), .rx_prfx_valid(rx_req_prfx_valid), .rx_prfx(rx_req_prfx), .rx_data(rx_req_data),
+        .tx_cpl_valid(c1_valid), .tx_cpl_ready(c1_ready), .tx_cpl_hdr(c1_hdr),
+        .wq_accepting, .wq_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
+        .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
+        .err_valid(portal_err_valid), .err_code(portal_err_code), .err_wq_valid(portal_err_wq_valid),
+        .err_wq(portal_err_wq), .err_pasid(portal_err_pasid), .err_priv(portal_err_priv), .err_addr(portal_err_addr)
+    );
+
+    imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_cpl_arb (
+        .clk, .rst(fn_rst_q),
+        .in_valid({c1_valid, c0_valid}), .in_ready({c1_ready, c0_ready}),
+        .in_sop({1'b1, c0_sop}), .in_eop({1'b1, c0_eop}), .in_hdr({c1_hdr, c0_hdr}),
+        .in_prfx_valid(2'b00), .in_prfx('0), .in_data({{DATA_W{1'b0}}, c0_data}),
+        .out_valid(tx_cpl_valid), .out_ready(tx_cpl_ready), .out_sop(tx_cpl_sop), .out_eop(tx_cpl_eop),
+        .out_hdr(tx_cpl_hdr), .out_prfx_valid(tx_cpl_prfx_valid), .out_prfx(tx_cpl_prfx), .out_data(tx_cpl_data)
+    );
+
+    // ------------------------------------------------------------------ descriptor engine and DMA
+    logic         dma_cmd_valid, dma_cmd_ready, dma_cmd_pasid_valid, dma_cmd_priv;
+    logic [1:0]   dma_cmd_op;
+    logic [19:0]  dma_cmd_pasid;
+    logic [63:0]  dma_cmd_src, dma_cmd_dst, dma_cmd_pattern;
+    logic [31:0]  dma_cmd_len, dma_rsp_bytes;
+    logic [255:0] dma_cmd_wdata;
+    logic         dma_rsp_valid, dma_rsp_ready;
+    logic [2:0]   dma_rsp_status;
+    logic [7:0]   dma_rsp_id;
+    logic         dma_err_unexpected_cpl;
+    logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
+    logic [2:0]   eng_ims_wq;
+    logic [15:0]  eng_ims_index, eng_msix_vector;
+    logic [19:0]  eng_ims_pasid;
+    logic         eng_err_valid, eng_err_priv;
+    logic [7:0]   eng_err_wq, eng_err_opcode;
+    logic [6:0]   eng_err_status;
+    logic [19:0]  eng_err_pasid;
+    logic [63:0]  eng_err_addr;
+
+    imsdev_desc_engine #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS)) u_engine (
+        .clk, .rst(fn_rst_q),
+        .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
+        .busy_valid, .busy_wq, .wq_max_xfer_shift(wq_xfer),
+        .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
+        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata,
+        .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_status, .dma_rsp_bytes,
+        .ims_irq_valid(eng_ims_valid), .ims_irq_ready(eng_ims_ready), .ims_irq_wq(eng_ims_wq),
+        .ims_irq_index(eng_ims_index), .ims_irq_pasid(eng_ims_pasid),
+        .msix_irq_valid(eng_msix_valid), .msix_irq_ready(eng_msix_ready), .msix_irq_vector(eng_msix_vector),
+        .err_valid(eng_err_valid), .err_wq(eng_err_wq), .err_status(eng_err_status), .err_pasid(eng_err_pasid),
+        .err_priv(eng_err_priv), .err_opcode(eng_err_opcode), .err_addr(eng_err_addr)
+    );
+
+    logic              d_valid, d_ready, d_sop, d_eop, d_prfx_valid;
+    logic [127:0]      d_hdr;
+    logic [31:0]       d_prfx;
+    logic [DATA_W-1:0] d_data;
+
+    imsdev_dma #(.DATA_W(DATA_W)) u_dma (
+        .clk, .rst(fn_rst_q), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req,
+        .cmd_valid(dma_cmd_valid), .cmd_ready(dma_cmd_ready), .cmd_op(dma_cmd_op),
+        .cmd_pasid_valid(dma_cmd_pasid_valid), .cmd_pasid(dma_cmd_pasid), .cmd_priv(dma_cmd_priv),
+        .cmd_src(dma_cmd_src), .cmd_dst(dma_cmd_dst), .cmd_len(dma_cmd_len), .cmd_pattern(dma_cmd_pattern),
+        .cmd_wdata(dma_cmd_wdata), .cmd_id(8'd0),
+        .rsp_valid(dma_rsp_valid), .rsp_ready(dma_rsp_ready), .rsp_id(dma_rsp_id), .rsp_status(dma_rsp_status),
+        .rsp_bytes(dma_rsp_bytes),
+        .tx_req_valid(d_valid), .tx_req_ready(d_ready), .tx_req_sop(d_sop), .tx_req_eop(d_eop),
+        .tx_req_hdr(d_hdr), .tx_req_prfx_valid(d_prfx_valid), .tx_req_prfx(d_prfx), .tx_req_data(d_data),
+        .rx_cpl_valid, .rx_cpl_ready, .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr, .rx_cpl_prfx_valid, .rx_cpl_prfx,
+        .rx_cpl_data,
+        .err_unexpected_cpl(dma_err_unexpected_cpl)
+    );
+
+    // ------------------------------------------------------------------ interrupt sources
+    // Software error log (SWERR): portal rejections, descriptors without a usable completion record,
+    // IMS errors. Same capture rule as ERR.
+    logic        ims_err_valid;
+    logic [7:0]  ims_err_code;
+    logic [2:0]  ims_err_wq;
+    logic [15:0] ims_err_index;
+    logic [19:0] ims_err_pasid;
+    // An out-of-range IMS request cannot come from the engine (it checks handles first).
+    wire ims_err_logged = ims_err_valid && ims_err_code != 8'h02;
+
+    logic        se_valid, se_wq_valid, se_priv;
+    logic [7:0]  se_code, se_wq, se_opcode;
+    logic [6:0]  se_status;
+    logic [19:0] se_pasid;
+    logic [63:0] se_addr;
+    always_comb begin
+        se_valid    = portal_err_valid || eng_err_valid || ims_err_logged;
+        se_code     = portal_err_code;
+        se_wq_valid = portal_err_wq_valid;
+        se_wq       = portal_err_wq;
+        se_pasid  = portal_err_pasid;
+        se_priv     = portal_err_priv;
+        se_opcode   = '0;
+        se_status   = '0;
+        se_addr     = 64'(portal_err_addr);
+        if (!portal_err_valid && eng_err_valid) begin
+            se_code     = SWERR_NO_CR;
+            se_wq_valid = 1'b1;
+            se_wq       = eng_err_wq;
+            se_pasid  = eng_err_pasid;
+            se_priv     = eng_err_priv;
+            se_opcode   = eng_err_opcode;
+            se_status   = eng_err_status;
+            se_addr     = eng_err_addr;
+        end else if (!portal_err_valid && !eng_err_valid) begin
+            se_code     = (ims_err_code == 8'h01) ? SWERR_IMS_UNMASKED_WRITE : SWERR_IMS_PASID;
+            se_wq_valid = 1'b1;
+            se_wq       = 8'(ims_err_wq);
+            se_pasid  = ims_err_pasid;
+            se_addr     = 64'(ims_err_index);
+        end
+    end
+    wire se_several = (32'(portal_err_valid) + 32'(eng_err_valid) + 32'(ims_err_logged)) > 1;
+    wire se_capture = se_valid && !hwif_out.SWERR0.VALID.value;
+    assign hwif_in.SWERR0.VALID.hwset       = se_valid;
+    assign hwif_in.SWERR0.OVERFLOW.hwset    = se_valid && (hwif_out.SWERR0.VALID.value || se_several);
+    assign hwif_in.SWERR0.WQ_VALID.next     = se_wq_valid;
+    assign hwif_in.SWERR0.WQ_VALID.we       = se_capture;
+    assign hwif_in.SWERR0.CODE.next         = se_code;
+    assign hwif_in.SWERR0.CODE.we           = se_capture;
+    assign hwif_in.SWERR0.WQ.next           = se_wq;
+    assign hwif_in.SWERR0.WQ.we             = se_capture;
+    assign hwif_in.SWERR0.CODE_STATUS.next  = se_status;
+    assign hwif_in.SWERR0.CODE_STATUS.we    = se_capture;
+    assign hwif_in.SWERR0.PRIV.next         = se_priv;
+    assign hwif_in.SWERR0.PRIV.we           = se_capture;
+    assign hwif_in.SWERR1.PASID.next        = se_pasid;
+    assign hwif_in.SWERR1.PASID.we          = se_capture;
+    assign hwif_in.SWERR1.OPCODE.next       = se_opcode;
+    assign hwif_in.SWERR1.OPCODE.we         = se_capture;
+    assign hwif_in.SWERR2.ADDR_LO.next      = se_addr[31:0];
+    assign hwif_in.SWERR2.ADDR_LO.we        = se_capture;
+    assign hwif_in.SWERR3.ADDR_HI.next      = se_addr[63:32];
+    assign hwif_in.SWERR3.ADDR_HI.we        = se_capture;
+
+    // Interrupt causes. INT_TEST sets any cause by hand.
     assign hwif_in.INT_CAUSE.SW_TEST.hwset  = hwif_out.INT_TEST.SW_TEST.value;
-    assign hwif_in.INT_CAUSE.ERR_LOG.hwset  = hwif_out.INT_TEST.ERR_LOG.value;
+    assign hwif_in.INT_CAUSE.ERR_LOG.hwset  = hwif_out.INT_TEST.ERR_LOG.value || se_valid;
     assign hwif_in.INT_CAUSE.MMIO_ERR.hwset = hwif_out.INT_TEST.MMIO_ERR.value || err_valid;
 
     wire cause_active = (hwif_out.INT_CAUSE.SW_TEST.value  && hwif_out.INT_ENABLE.SW_TEST.value)
                      || (hwif_out.INT_CAUSE.ERR_LOG.value  && hwif_out.INT_ENABLE.ERR_LOG.value)
                      || (hwif_out.INT_CAUSE.MMIO_ERR.value && hwif_out.INT_ENABLE.MMIO_ERR.value);
 
-    // Vector 0 is requested on each 0 -> non-zero edge of (INT_CAUSE & INT_ENABLE) and held until the
-    // MSI-X engine takes it, so an edge is never lost behind other interrupt traffic.
+    // MSI-X requests: vector 0 on each 0 -> non-zero edge of (INT_CAUSE & INT_ENABLE) (held until taken,
+    // so an edge is never lost), completion interrupts from the engine, and MSIX_TRIGGER self-tests.
     logic cause_active_q, vec0_req_q;
     logic irq_valid, irq_ready;
     logic [15:0] irq_vector;
@@ -228,16 +455,18 @@ module imsdev_top #(
     logic [11:0] trig_vector;
     logic [2:0]  trig_fifo_count;
 
-    // MSIX_TRIGGER writes queue here; a vector outside the table is reported instead of requested.
     // swmod pulses in the write cycle and the field holds the written value from the next cycle on.
     logic trig_write;
     always_ff @(posedge clk) trig_write <= !fn_rst_q && hwif_out.MSIX_TRIGGER.VECTOR.swmod;
     wire trig_in_range = 32'(hwif_out.MSIX_TRIGGER.VECTOR.value) < MSIX_VECTORS;
+    wire take_vec0 = vec0_req_q;
+    wire take_eng  = !vec0_req_q && eng_msix_valid;
+    wire take_trig = !vec0_req_q && !eng_msix_valid;
     imsdev_fifo #(.WIDTH(12), .DEPTH(4)) u_trig_fifo (
         .clk, .rst(fn_rst_q),
         .in_valid(trig_write && trig_in_range), .in_ready(trig_fifo_ready),
         .in_data(hwif_out.MSIX_TRIGGER.VECTOR.value),
-        .out_valid(trig_valid), .out_ready(irq_ready && !vec0_req_q), .out_data(trig_vector),
+        .out_valid(trig_valid), .out_ready(irq_ready && take_trig), .out_data(trig_vector),
         .count(trig_fifo_count)
     );
 
@@ -246,24 +475,22 @@ module imsdev_top #(
             cause_active_q <= 1'b0;
             vec0_req_q     <= 1'b0;
             trig_bad_q     <= 1'b0;
-            trig_addr_q    <= '0;
         end else begin
             cause_active_q <= cause_active;
             if (cause_active && !cause_active_q) vec0_req_q <= 1'b1;
-            else if (irq_ready)                  vec0_req_q <= 1'b0;
-            trig_bad_q  <= trig_write && !trig_in_range;
-            trig_addr_q <= 32'(CSR_MSIX_TRIGGER);
+            else if (irq_ready && take_vec0)     vec0_req_q <= 1'b0;
+            trig_bad_q <= trig_write && !trig_in_range;
         end
     end
-    // The cause interrupt (vector 0) goes first; self-test triggers follow in write order.
-    assign irq_valid  = vec0_req_q || trig_valid;
-    assign irq_vector = vec0_req_q ? 16'd0 : 16'(trig_vector);
+    assign irq_valid      = vec0_req_q || eng_msix_valid || trig_valid;
+    assign irq_vector     = take_vec0 ? 16'd0 : take_eng ? eng_msix_vector : 16'(trig_vector);
+    assign eng_msix_ready = irq_ready && take_eng;
 
-    // ------------------------------------------------------------------ MSI-X
-    logic        msg_valid, msg_ready;
-    logic [63:0] msg_addr;
-    logic [31:0] msg_data;
-    logic        msix_init_busy, msix_bad_vector;
+    // ------------------------------------------------------------------ MSI-X and IMS message engines
+    logic        mx_valid, mx_ready, im_valid, im_ready;
+    logic [63:0] mx_addr, im_addr;
+    logic [31:0] mx_data, im_data;
+    logic        msix_init_busy, msix_bad_vector, ims_init_busy;
 
     imsdev_msix #(.VECTORS(MSIX_VECTORS), .OFF_W(17)) u_msix (
         .clk, .rst(fn_rst_q),
@@ -272,26 +499,65 @@ module imsdev_top #(
         .req_off(tgt_off[18:2]), .req_wdata(tgt_wdata), .req_be(tgt_be),
         .rsp_valid(msix_rsp_valid), .rsp_rdata(msix_rsp_rdata),
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
-        .msg_valid, .msg_ready, .msg_addr, .msg_data,
+        .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data),
         .init_busy(msix_init_busy)
     );
+
+    imsdev_ims #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .OFF_W(16)) u_ims (
+        .clk, .rst(fn_rst_q), .blocked(!cfg_bus_master_en),
+        .req_valid(ims_valid), .req_ready(ims_ready), .req_write(tgt_write), .req_off(tgt_off[17:2]),
+        .req_wdata(tgt_wdata), .req_be(tgt_be), .rsp_valid(ims_rsp_valid), .rsp_rdata(ims_rsp_rdata),
+        .irq_valid(eng_ims_valid), .irq_ready(eng_ims_ready), .irq_wq(eng_ims_wq), .irq_index(eng_ims_index),
+        .irq_pasid(eng_ims_pasid),
+        .msg_valid(im_valid), .msg_ready(im_ready), .msg_addr(im_addr), .msg_data(im_data),
+        .err_valid(ims_err_valid), .err_code(ims_err_code), .err_wq(ims_err_wq), .err_index(ims_err_index),
+        .err_pasid(ims_err_pasid), .init_busy(ims_init_busy)
+    );
+
+    // Both message engines share one message writer; they take turns when both have a message.
+    logic        msg_valid, msg_ready, msg_turn_q;
+    logic [63:0] msg_addr;
+    logic [31:0] msg_data;
+    wire pick_ims = im_valid && (!mx_valid || msg_turn_q);
+    assign msg_valid = mx_valid || im_valid;
+    assign msg_addr  = pick_ims ? im_addr : mx_addr;
+    assign msg_data  = pick_ims ? im_data : mx_data;
+    assign mx_ready  = msg_ready && !pick_ims;
+    assign im_ready  = msg_ready && pick_ims;
+    always_ff @(posedge clk) begin
+        if (fn_rst_q) msg_turn_q <= 1'b0;
+        else if (msg_valid && msg_ready) msg_turn_q <= !pick_ims;
+    end
+
+    logic              m_valid, m_ready, m_sop, m_eop, m_prfx_valid;
+    logic [127:0]      m_hdr;
+    logic [31:0]       m_prfx;
+    logic [DATA_W-1:0] m_data;
 
     imsdev_msg_tx #(.DATA_W(DATA_W)) u_msg_tx (
         .clk, .rst(fn_rst_q), .cfg_bdf,
         .msg_valid, .msg_ready, .msg_addr, .msg_data,
-        .tx_valid(tx_req_valid), .tx_ready(tx_req_ready), .tx_sop(tx_req_sop), .tx_eop(tx_req_eop),
-        .tx_hdr(tx_req_hdr), .tx_prfx_valid(tx_req_prfx_valid), .tx_prfx(tx_req_prfx), .tx_data(tx_req_data)
+        .tx_valid(m_valid), .tx_ready(m_ready), .tx_sop(m_sop), .tx_eop(m_eop),
+        .tx_hdr(m_hdr), .tx_prfx_valid(m_prfx_valid), .tx_prfx(m_prfx), .tx_data(m_data)
     );
 
-    // ------------------------------------------------------------------ not yet used by this release
-    // Completions for device reads arrive once the descriptor engine issues DMA reads; until then they
-    // are accepted and discarded. PASID controls and MPS/MRRS likewise feed the work-queue blocks.
-    assign rx_cpl_ready = 1'b1;
+    imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_req_arb (
+        .clk, .rst(fn_rst_q),
+        .in_valid({m_valid, d_valid}), .in_ready({m_ready, d_ready}), .in_sop({m_sop, d_sop}),
+        .in_eop({m_eop, d_eop}), .in_hdr({m_hdr, d_hdr}), .in_prfx_valid({m_prfx_valid, d_prfx_valid}),
+        .in_prfx({m_prfx, d_prfx}), .in_data({m_data, d_data}),
+        .out_valid(tx_req_valid), .out_ready(tx_req_ready), .out_sop(tx_req_sop), .out_eop(tx_req_eop),
+        .out_hdr(tx_req_hdr), .out_prfx_valid(tx_req_prfx_valid), .out_prfx(tx_req_prfx), .out_data(tx_req_data)
+    );
+
+    // ------------------------------------------------------------------ not used by this release
+    // Status outputs kept for debug visibility (init sweeps, an out-of-range MSI-X request that the
+    // engine's handle check makes impossible, completions the DMA engine could not match, the DMA
+    // response id of a single-command user, MPS of the exec PASID control).
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, rx_cpl_valid, rx_cpl_sop, rx_cpl_eop, rx_cpl_hdr, rx_cpl_prfx_valid, rx_cpl_prfx,
-                       rx_cpl_data, rx_req_prfx_valid, rx_req_prfx, cfg_pasid_en, cfg_pasid_exec_en,
-                       cfg_pasid_priv_en, cfg_max_payload, cfg_max_read_req, ims_valid, msix_init_busy,
-                       msix_bad_vector, csr_rd_err, csr_wr_err, trig_fifo_count};
+    wire unused_ok = &{1'b0, cfg_pasid_exec_en, msix_init_busy, ims_init_busy, msix_bad_vector, csr_rd_err,
+                       csr_wr_err, trig_fifo_count, dma_err_unexpected_cpl, dma_rsp_id, ims_err_index,
+                       enq_pasid_valid};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

@@ -37,7 +37,34 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, ReadOnly, RisingEdge
 
-from tb.platform.memory import SparseMemory
+
+class SparseMemory:
+    """Byte-addressable 64-bit host memory that stores only the 4 KiB pages written (others read as 0).
+    (Kept local so the block bench does not depend on the platform models.)"""
+
+    def __init__(self):
+        self._pages: dict[int, bytearray] = {}
+
+    def read(self, addr: int, length: int) -> bytes:
+        out = bytearray()
+        while length:
+            page, off = divmod(addr, 4096)
+            n = min(length, 4096 - off)
+            p = self._pages.get(page)
+            out += p[off:off + n] if p is not None else bytes(n)
+            addr += n
+            length -= n
+        return bytes(out)
+
+    def write(self, addr: int, data: bytes) -> None:
+        view = memoryview(bytes(data))
+        while view:
+            page, off = divmod(addr, 4096)
+            n = min(len(view), 4096 - off)
+            self._pages.setdefault(page, bytearray(4096))[off:off + n] = view[:n]
+            addr += n
+            view = view[n:]
+
 
 OP_COPY, OP_FILL, OP_WRITE = 0, 1, 2
 ST_OK, ST_UR, ST_CA, ST_POISONED, ST_TIMEOUT, ST_INVALID = range(6)
@@ -349,6 +376,8 @@ class DmaTb:
         start = self.cycle
         for c in cmds:
             while not c.done.is_set():
+                if self.failures:
+                    self.check()
                 if self.cycle - start > max_cycles:
                     self.fail(f"no response for {c.describe()} after {max_cycles} cycles "
                               f"(active: {[a.cmd_id for a in self.active]}, host reads: {sorted(self.reads)})")
@@ -702,6 +731,10 @@ class DmaTb:
         k = rr.sent
         remaining = rr.addr + rr.nbytes - s
         la = s & 0x7F
+        if rr.fault == "DROP" or (rr.fault and k == rr.fault_at):
+            # nothing from s on can be written: the command must stop before it
+            lim = s - rr.cmd.src
+            rr.cmd.max_bytes = lim if rr.cmd.max_bytes is None else min(rr.cmd.max_bytes, lim)
         if rr.fault == "DROP":
             self.pending.remove(rr)
             del self.reads[rr.tag]

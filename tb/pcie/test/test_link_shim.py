@@ -2,7 +2,7 @@
 
     PATH=.venv/bin:$PATH python -m pytest tb/pcie/test -s           # random seed, printed
     SEED=1234 PATH=.venv/bin:$PATH python -m pytest tb/pcie/test -s # replay
-    TESTCASE=test_dmwr ... / WAVES=1 ...                            # one test / VCD waves in sim_build
+    TESTS=test_dmwr ... / WAVES=1 ...                               # a regex of tests / VCD waves
 
 `run_link_shim()` is the one place that builds and runs; `make sim` can call it directly.
 """
@@ -29,7 +29,7 @@ for _p in (str(ROOT), str(ROOT / "fw"), str(HERE)):
         sys.path.insert(0, _p)
 
 
-def run_link_shim(data_w: int = 256, seed: int | None = None, testcase: str | None = None,
+def run_link_shim(data_w: int = 256, seed: int | None = None, test_filter: str | None = None,
                   waves: bool = False) -> tuple[int, int, Path]:
     """Build (incrementally) and run the link tests; returns (tests, failures, results.xml)."""
     os.environ.pop("VERILATOR_ROOT", None)
@@ -47,7 +47,7 @@ def run_link_shim(data_w: int = 256, seed: int | None = None, testcase: str | No
     xml = runner.test(
         test_module="link_shim_tests",
         hdl_toplevel=TOPLEVEL,
-        testcase=testcase,
+        test_filter=test_filter,
         seed=seed,
         build_dir=build_dir,
         test_dir=build_dir,
@@ -63,5 +63,5 @@ def run_link_shim(data_w: int = 256, seed: int | None = None, testcase: str | No
 def test_link_shim(data_w):
     seed = int(os.environ.get("SEED", random.randrange(1 << 31)))
     print(f"\ntb/pcie link tests, DATA_W={data_w}: seed {seed} (replay with SEED={seed})")
-    tests, failed, xml = run_link_shim(data_w, seed, os.environ.get("TESTCASE"), bool(os.environ.get("WAVES")))
+    tests, failed, xml = run_link_shim(data_w, seed, os.environ.get("TESTS"), bool(os.environ.get("WAVES")))
     assert tests > 0 and failed == 0, f"{failed} of {tests} link tests failed (seed {seed}, see {xml})"

@@ -10,16 +10,18 @@ from imsdev import regs
 from tb.env import Bench, PAUSE_MODES
 
 # Registers whose writes have side effects beyond their own value; they have their own tests below.
-SIDE_EFFECTS = {"INT_TEST", "MSIX_TRIGGER"}
+SIDE_EFFECTS = {"INT_TEST", "MSIX_TRIGGER", "CMD"}
 
 
 def expected_reset(bench, reg):
-    """Reset value of a register: the description's, with capability fields from the build parameters."""
+    """Reset value of a register: the description's, with capability fields from the build parameters.
+    Other hardware-driven status fields (device and WQ state, command status) are 0 after reset: the
+    device and every WQ start disabled and no command has run."""
     value = reg.reset & reg.reset_mask
     caps = bench.params.capability_fields()
     for f in reg.fields:
         if f.reset is None:
-            value |= caps[(reg.name, f.name)] << f.lsb
+            value |= caps.get((reg.name, f.name), 0) << f.lsb
     return value
 
 

@@ -1,0 +1,346 @@
+"""cocotb tests of the imsdev_dma block (run inside the simulator by test_block_dma.py).
+
+Every test builds a DmaTb (dma_tb.py), whose host model checks every TLP, every response and the host
+memory after every command; a test fails on the first problem the bench recorded (tb.check()).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import cocotb
+
+from .dma_tb import (OP_COPY, OP_FILL, OP_WRITE, ST_CA, ST_INVALID, ST_POISONED, ST_TIMEOUT,
+                     ST_UR, DmaCmd, DmaTb, cpl_hdr, split)
+
+EDGE_LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513,
+                1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 6000, 8191, 8192]
+
+
+def rand_len(rng, max_len: int = 8192) -> int:
+    r = rng.random()
+    if r < 0.3:
+        return rng.randint(1, 16)
+    if r < 0.55:
+        return rng.randint(17, 300)
+    if r < 0.85 or max_len <= 4096:
+        return rng.randint(301, min(4096, max_len))
+    return rng.randint(4097, max_len)
+
+
+async def run_batches(tb: DmaTb, make, lengths, batch: int = 6, vary_cfg: bool = True):
+    rng = tb.rng
+    for k in range(0, len(lengths), batch):
+        if vary_cfg:
+            tb.set_cfg(mps=rng.randrange(0, 6), mrrs=rng.randrange(0, 6))
+        cmds = [tb.submit(make(n)) for n in lengths[k:k + batch]]
+        await tb.wait_done(cmds)
+        await tb.quiesce()
+
+
+@cocotb.test()
+async def test_copy_random(dut):
+    """COPY of 1 B .. 8 KiB, random src/dst alignment, page crossings, 3DW/4DW, PASID, random MPS/MRRS."""
+    tb = DmaTb(dut, "copy_random")
+    await tb.start()
+    rng = tb.rng
+    lengths = EDGE_LENGTHS + [rand_len(rng) for _ in range(45)]
+    rng.shuffle(lengths)
+    await run_batches(tb, lambda n: tb.make_copy(n, pasid=tb.random_pasid()), lengths)
+    tb.log.info("copy_random: %d commands, %s", tb.stats["cmds"], tb.stats)
+
+
+@cocotb.test()
+async def test_fill_random(dut):
+    """FILL of 1 B .. 8 KiB with DSA pattern semantics at every alignment."""
+    tb = DmaTb(dut, "fill_random")
+    await tb.start()
+    rng = tb.rng
+    lengths = EDGE_LENGTHS + [rand_len(rng) for _ in range(45)]
+    rng.shuffle(lengths)
+    await run_batches(tb, lambda n: tb.make_fill(n, pasid=tb.random_pasid()), lengths)
+    tb.log.info("fill_random: %d commands, %s", tb.stats["cmds"], tb.stats)
+
+
+@cocotb.test()
+async def test_write(dut):
+    """WRITE of 32 bytes (completion records) and 1..32 bytes: every alignment, 4 KiB and 4 GiB crossings."""
+    tb = DmaTb(dut, "write")
+    await tb.start()
+    rng = tb.rng
+    cmds = []
+    for k in range(32):        # every dst offset mod 32 for a 32-byte record, low and high memory
+        dst = tb.alloc(32, high=bool(k & 1), align=k)
+        cmds.append(tb.submit(tb.make_write(32, dst=dst, pasid=tb.random_pasid())))
+    for n in range(1, 33):
+        cmds.append(tb.submit(tb.make_write(n, pasid=tb.random_pasid())))
+    for _ in range(12):        # crossing a 4 KiB boundary
+        n = rng.randint(2, 32)
+        dst = tb.alloc(n, near_page_end=True)
+        cmds.append(tb.submit(tb.make_write(n, dst=dst)))
+    # straddling 4 GiB: first TLP 3DW, second 4DW
+    cmds.append(tb.submit(tb.make_write(32, dst=(1 << 32) - 12)))
+    await tb.wait_done(cmds)
+    await tb.quiesce()
+    tb.log.info("write: %d commands, %s, cycles %d", len(cmds), tb.stats, tb.cycle)
+
+
+@cocotb.test()
+async def test_mixed_back_to_back(dut):
+    """Mixed COPY/FILL/WRITE submitted back to back with several in flight; responses in order; a copy
+    straddling 4 GiB; heavy response backpressure for a while."""
+    tb = DmaTb(dut, "mixed")
+    await tb.start()
+    rng = tb.rng
+    tb.cmd_idle = 0.0
+    for rnd in range(4):
+        tb.set_cfg(mps=rng.randrange(0, 4), mrrs=rng.randrange(0, 4))
+        tb.rsp_backpressure = 0.8 if rnd == 1 else 0.2
+        cmds = []
+        for _ in range(16):
+            op = rng.choice([OP_COPY, OP_COPY, OP_FILL, OP_WRITE])
+            if op == OP_COPY:
+                c = tb.make_copy(rand_len(rng, 3000), pasid=tb.random_pasid())
+            elif op == OP_FILL:
+                c = tb.make_fill(rand_len(rng, 3000), pasid=tb.random_pasid())
+            else:
+                c = tb.make_write(rng.randint(1, 32), pasid=tb.random_pasid())
+            cmds.append(tb.submit(c))
+        if rnd == 2:    # destination straddles 4 GiB
+            cmds.append(tb.submit(tb.make_copy(3000, src=tb.alloc(3000), dst=(1 << 32) - 1000)))
+        if rnd == 3:    # source straddles 4 GiB
+            cmds.append(tb.submit(tb.make_copy(2500, src=(1 << 32) - 700, dst=tb.alloc(2500))))
+        await tb.wait_done(cmds)
+        await tb.quiesce()
+
+
+@cocotb.test()
+async def test_payload_settings(dut):
+    """Every MPS x MRRS setting (and the reserved encodings 6/7): exact read/write splits, 4 KiB rule."""
+    tb = DmaTb(dut, "payload_settings")
+    await tb.start()
+    rng = tb.rng
+    settings = [(mps, mrrs) for mps in range(6) for mrrs in range(6)] + [(7, 6), (6, 7)]
+    for mps, mrrs in settings:
+        tb.set_cfg(mps=mps, mrrs=mrrs)
+        cmds = [tb.submit(tb.make_copy(rng.randint(1500, 5000), pasid=tb.random_pasid())),
+                tb.submit(tb.make_fill(rng.randint(1500, 5000)))]
+        await tb.wait_done(cmds)
+        await tb.quiesce()
+
+
+@cocotb.test()
+async def test_zero_length_and_invalid(dut):
+    """Length 0 completes at once with no TLP; unknown opcode and WRITE > 32 bytes answer INVALID; all in
+    order with normal commands around them."""
+    tb = DmaTb(dut, "zero_invalid")
+    await tb.start()
+    cmds = [tb.submit(tb.make_copy(100)),
+            tb.submit(tb.make_copy(0)),
+            tb.submit(tb.make_fill(0)),
+            tb.submit(tb.make_write(0)),
+            tb.submit(DmaCmd(op=3, dst=tb.alloc(64), length=64)),
+            tb.submit(tb.make_write(33)),
+            tb.submit(tb.make_fill(77)),
+            tb.submit(tb.make_copy(0, pasid=(5, 1)))]
+    tlps_before = tb.tx_tlps
+    await tb.wait_done(cmds)
+    await tb.quiesce()
+    for c in cmds[1:6] + cmds[7:]:
+        assert c.rsp_bytes == 0
+    assert cmds[4].rsp_status == ST_INVALID and cmds[5].rsp_status == ST_INVALID
+    # only the 100-byte copy and the 77-byte fill made TLPs
+    assert tb.tx_tlps - tlps_before == len(cmds[0].mrd_plan) + len(cmds[0].mwr_plan) + len(cmds[6].mwr_plan)
+
+
+async def _error_case(tb: DmaTb, kind: str, status: int):
+    rng = tb.rng
+    length = rng.randint(600, 8192)
+    c = tb.make_copy(length, pasid=tb.random_pasid(), expect_status=status)
+    c.max_bytes = length
+    tb.submit(c)
+    nreads = len(split(c.src, length, min(128 << min(tb.mrrs, 5), tb.rd_cap)))
+    idx = rng.randrange(nreads)
+    tb.faults[(c.cmd_id, idx)] = (kind, rng.randrange(0, 8))
+    after = tb.submit(tb.make_copy(rng.randint(1, 3000)))   # must not be disturbed
+    await tb.wait_done([c, after])
+    await tb.quiesce()
+    tb.log.info("%s on read %d of %s: status %d, %d of %d bytes written (limit %d)", kind, idx, c.describe(),
+                c.rsp_status, c.rsp_bytes, length, c.max_bytes)
+
+
+@cocotb.test()
+async def test_cpl_errors(dut):
+    """UR / CA / poisoned completions end the command with the error and the bytes written before it;
+    late completions of the failed command's other reads are absorbed; the next command is unaffected."""
+    tb = DmaTb(dut, "cpl_errors")
+    await tb.start()
+    for rnd in range(6):
+        tb.set_cfg(mps=tb.rng.randrange(0, 3), mrrs=tb.rng.randrange(0, 4))
+        for kind, st in (("UR", ST_UR), ("CA", ST_CA), ("POISON", ST_POISONED)):
+            await _error_case(tb, kind, st)
+    assert tb.unexpected_pulses == 0, f"{tb.unexpected_pulses} unexpected-completion pulses"
+
+
+@cocotb.test()
+async def test_cpl_timeout(dut):
+    """A read that is never answered ends its command with READ_TIMEOUT after CPL_TIMEOUT cycles and frees
+    its tag; its completions arriving later are dropped and flagged; the engine keeps working."""
+    tb = DmaTb(dut, "cpl_timeout")
+    await tb.start()
+    for rnd in range(3):
+        await _error_case(tb, "DROP", ST_TIMEOUT)
+        assert tb.unexpected_pulses == 0
+        n = tb.send_late()
+        await tb.quiesce()
+        await tb.cycles(10)
+        assert tb.unexpected_pulses == n, f"{n} late completions, {tb.unexpected_pulses} pulses"
+        tb.unexpected_pulses = 0
+        ok = tb.submit(tb.make_copy(tb.rng.randint(1, 5000)))
+        await tb.wait_done(ok)
+        await tb.quiesce()
+
+
+@cocotb.test()
+async def test_unexpected_cpl(dut):
+    """Completions with an unknown tag, a foreign requester ID, a finished tag, bad fields, or that are not
+    completions at all are dropped with one err_unexpected_cpl pulse each, idle and during a copy."""
+    tb = DmaTb(dut, "unexpected_cpl")
+    await tb.start()
+    rng = tb.rng
+    injected = 0
+
+    def bogus_set(live: bool):
+        out = []
+        if tb.tags < 256:
+            out.append((cpl_hdr(True, 0, 0, tb.bdf, rng.randrange(tb.tags, 256), 1, 4, 0), bytes(4)))
+        out.append((cpl_hdr(True, 0, 0, tb.bdf ^ 0x0100, rng.randrange(tb.tags), 2, 8, 0), bytes(8)))
+        out.append((0x40 << 120 | 1 << 96 | 0xF << 64 | 0x1000_0000, bytes(4)))      # a MWr on rx_cpl
+        if not live:
+            for t in range(tb.tags):                                                  # nothing outstanding
+                out.append((cpl_hdr(True, 0, 0, tb.bdf, t, 16, 64, 0), bytes(64)))
+            out.append((cpl_hdr(False, 1, 0, tb.bdf, 0, 0, 4, 0), None))             # UR for no request
+        return out
+
+    for h, p in bogus_set(live=False):
+        tb.queue_bogus(h, p)
+        injected += 1
+    await tb.quiesce()
+    await tb.cycles(10)
+    assert tb.unexpected_pulses == injected, f"idle: {injected} injected, {tb.unexpected_pulses} flagged"
+
+    # during a long copy, mixed with the real completions
+    tb.set_cfg(mps=1, mrrs=0)
+    c = tb.submit(tb.make_copy(8192))
+    for _ in range(3):
+        await tb.cycles(rng.randint(20, 120))
+        for h, p in bogus_set(live=True):
+            tb.queue_bogus(h, p)
+            injected += 1
+    await tb.wait_done(c)
+    await tb.quiesce()
+    await tb.cycles(10)
+    assert tb.unexpected_pulses == injected, f"live: {injected} injected, {tb.unexpected_pulses} flagged"
+
+    # a second copy of a completion that already ended its request (tag finished, engine idle)
+    tb.split_prob = 0.0
+    c = tb.submit(tb.make_copy(100))
+    await tb.wait_done(c)
+    await tb.quiesce()
+    tag = rng.randrange(tb.tags)
+    tb.queue_bogus(cpl_hdr(True, 0, 0, tb.bdf, tag, 26, 100, c.src & 0x7F), bytes(104))
+    injected += 1
+    await tb.quiesce()
+    await tb.cycles(10)
+    assert tb.unexpected_pulses == injected, f"duplicate: {injected} injected, {tb.unexpected_pulses} flagged"
+
+
+@cocotb.test()
+async def test_bus_master_enable(dut):
+    """With Bus Master Enable 0 nothing is sent (commands wait); enabling releases them. Dropping it during
+    a copy stops new TLPs at a TLP boundary until it is set again."""
+    tb = DmaTb(dut, "bus_master")
+    await tb.start()
+    tb.set_cfg(bme=0)
+    cmds = [tb.submit(tb.make_copy(3000)), tb.submit(tb.make_fill(500)), tb.submit(tb.make_write(32))]
+    await tb.cycles(400)
+    assert tb.tx_beats == 0, "TLPs sent with Bus Master Enable 0"
+    assert all(not c.done.is_set() for c in cmds), "a command completed with Bus Master Enable 0"
+    tb.set_cfg(bme=1)
+    await tb.wait_done(cmds)
+    await tb.quiesce()
+
+    for _ in range(4):
+        cmds = [tb.submit(tb.make_copy(8192)), tb.submit(tb.make_fill(4000))]
+        await tb.cycles(tb.rng.randint(10, 200))
+        tb.set_cfg(bme=0)
+        await tb.cycles(1)
+        beats = tb.tx_beats
+        await tb.cycles(300)
+        # at most the rest of a TLP that had started (<= 4 KiB of payload)
+        assert tb.tx_beats - beats <= 4096 // tb.nb, "tx_req kept going with Bus Master Enable 0"
+        tb.set_cfg(bme=1)
+        await tb.wait_done(cmds)
+        await tb.quiesce()
+
+
+@cocotb.test()
+async def test_throughput(dut):
+    """Copy/fill throughput and latency with no backpressure and prompt completions (64-byte CplDs)."""
+    tb = DmaTb(dut, "throughput")
+    await tb.start()
+    tb.tx_backpressure = tb.rsp_backpressure = tb.rx_idle = tb.cmd_idle = 0.0
+    tb.split_prob = 1.0
+    tb.in_order = True
+    tb.cpl_gap = (0, 0)
+    tb.set_cfg(mps=1, mrrs=2)
+    nb = tb.nb
+    perf = {"DATA_W": tb.data_w, "TAGS": tb.tags, "BUF_BYTES": tb.buf_bytes, "link_bytes_per_cycle": nb,
+            "mps": 256, "mrrs": 512, "cpl_bytes": 64}
+
+    async def one(c: DmaCmd):
+        tb.submit(c)
+        await tb.wait_done(c)
+        await tb.quiesce()
+        return c.rsp_cycle - c.accept_cycle
+
+    async def stream(make, count: int):
+        cmds = [tb.submit(make()) for _ in range(count)]
+        await tb.wait_done(cmds)
+        cycles = cmds[-1].rsp_cycle - cmds[0].accept_cycle
+        await tb.quiesce()
+        return sum(c.length for c in cmds) / cycles
+
+    for lat in (4, 32):
+        tb.cpl_delay = (lat, lat)
+        cyc = await one(tb.make_copy(4096, src=tb.alloc(4096, align=0), dst=tb.alloc(4096, align=0)))
+        perf[f"copy4k_aligned_lat{lat}_cycles"] = cyc
+        perf[f"copy4k_aligned_lat{lat}_Bpc"] = round(4096 / cyc, 2)
+        cyc = await one(tb.make_copy(4096, src=tb.alloc(4096, align=5), dst=tb.alloc(4096, align=3)))
+        perf[f"copy4k_unaligned_lat{lat}_cycles"] = cyc
+        perf[f"copy4k_unaligned_lat{lat}_Bpc"] = round(4096 / cyc, 2)
+        bpc = await stream(lambda: tb.make_copy(4096, src=tb.alloc(4096, align=0), dst=tb.alloc(4096, align=0)), 16)
+        perf[f"copy4k_x16_lat{lat}_Bpc"] = round(bpc, 2)
+    tb.cpl_delay = (4, 4)
+    cyc = await one(tb.make_fill(4096, dst=tb.alloc(4096, align=0)))
+    perf["fill4k_cycles"] = cyc
+    perf["fill4k_Bpc"] = round(4096 / cyc, 2)
+    perf["fill4k_x16_Bpc"] = round(await stream(lambda: tb.make_fill(4096, dst=tb.alloc(4096, align=0)), 16), 2)
+
+    # latencies (cycles from command acceptance)
+    w = tb.make_write(32, dst=tb.alloc(32, align=0))
+    perf["write32_rsp_cycles"] = await one(w)
+    perf["write32_first_tlp_cycles"] = w.first_tx_cycle - w.accept_cycle
+    c = tb.make_copy(64, src=tb.alloc(64, align=0), dst=tb.alloc(64, align=0))
+    perf["copy64_rsp_cycles_host_lat4"] = await one(c)
+    perf["copy64_first_mrd_cycles"] = c.first_tx_cycle - c.accept_cycle
+
+    for k, v in perf.items():
+        tb.log.info("perf %-32s %s", k, v)
+    out = os.environ.get("DMA_RESULTS_DIR")
+    if out:
+        with open(os.path.join(out, "perf.json"), "w") as f:
+            json.dump(perf, f, indent=1)
+    # Throughput bars: sustained copies and fills must come close to the link.
+    assert perf["copy4k_x16_lat32_Bpc"] >= 0.75 * nb, perf
+    assert perf["fill4k_x16_Bpc"] >= 0.85 * nb, perf

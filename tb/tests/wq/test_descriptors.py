@@ -1,0 +1,195 @@
+"""Descriptors and completion records against docs/work_queues.md 'Descriptor', 'Completion record'.
+
+Data operations are checked byte-exact (destination, and the guard bytes just outside it), with sizes
+from 1 B to several KiB, odd source/destination alignment, 4 KiB page crossings, host memory below and
+above 4 GiB, on a shared and a dedicated WQ. Every completion status of the document is provoked, one
+error per descriptor (the document does not order its checks). Every DMA request of every descriptor is
+checked for its PASID/PMR by the scoreboard's upstream observer.
+"""
+import cocotb
+
+from imsdev import regs
+from tb.env import PAUSE_MODES
+from tb.wq import (ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, HANDLE_IMS_INDEX_MASK, OP_DRAIN, OP_MEMFILL,
+                   OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE, ST_DMA_READ, ST_INT_HANDLE, ST_RESERVED,
+                   ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv, ims_handle, ims_msg, msix_handle,
+                   msix_msg)
+
+PASIDS = (0x1, 0x2BEEF, 0xFFFFF)
+EDGE_SIZES = (1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 4095, 4096, 4097, 6000)
+
+
+def phases(env, shared: WqConfig, dedicated: WqConfig):
+    """(wq, config) pairs: a shared and a dedicated WQ side by side, or one after the other on a 1-WQ build."""
+    if env.p.num_wq > 1:
+        return [[(0, shared), (env.p.num_wq - 1, dedicated)]]
+    return [[(0, shared)], [(0, dedicated)]]
+
+
+async def enable_phase(env, phase):
+    for wq, cfg in phase:
+        if wq in env.latched:
+            await env.cmd_ok(regs.CMD_DISABLE_WQ, wq)
+        await env.enable_wq(wq, cfg)
+
+
+async def submit(env, wq, d, rng):
+    """Shared: ENQCMD with a random PASID (and PMR on a privileged WQ), bounded retry. Dedicated: MOVDIR64B
+    under flow control."""
+    cfg = env.latched[wq]
+    if cfg.dedicated:
+        await env.sb.wait_below(wq, cfg.size)
+        return await env.sb.submit(wq, d)
+    t = await env.sb.submit(wq, d, pasid=rng.choice(PASIDS), priv=cfg.priv and rng.random() < 0.5,
+                            retries=ENQCMD_RETRIES * 20, backoff_cycles=10)
+    assert t.accepted, f"{t}: {t.cpl_status.name} after {t.retries} retries"
+    return t
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_data_operations(dut, pauses):
+    """NOOP/MEMFILL/MEMMOVE: edge sizes on odd alignments and page crossings, then seeded random ones;
+    DRAIN descriptors in between complete after everything before them."""
+    env = await WqEnv.start(dut, pauses)
+    rng = env.rng
+    env.b.log.info("test_data_operations: seed %d (replay with SEED=%d)", env.b.seed, env.b.seed)
+    size = min(env.p.wq_depth, 8)
+    await env.enable_device()
+    for phase in phases(env, WqConfig(size=size, priv=True),
+                        WqConfig(size=size, dedicated=True, pasid=0x777, pasid_en=True, priv=True)):
+        await enable_phase(env, phase)
+        for wq, _ in phase:
+            for i, n in enumerate(EDGE_SIZES):
+                op = OP_MEMMOVE if i % 3 else OP_MEMFILL
+                cross = i % 2 == 1
+                d = env.new_desc(op, n, src_align=4096 if cross else 64, src_off=(4096 - min(n, 17)) if cross else 1 + i % 63,
+                                 dst_align=4096 if cross else 64, dst_off=(4096 - min(n, 29)) if cross else 63 - i % 61)
+                await submit(env, wq, d, rng)
+            for _ in range(18):
+                await submit(env, wq, env.random_data_desc(), rng)
+                if rng.random() < 0.15:
+                    await submit(env, wq, env.new_desc(OP_DRAIN), rng)
+            await submit(env, wq, env.new_desc(OP_DRAIN), rng)
+        await env.sb.wait_complete()
+        await env.sb.check()
+    await env.cmd_ok(regs.CMD_DRAIN_ALL)
+    await env.b.settle()
+    await env.sb.check()
+    await env.expect_no_swerr("data operations")
+    assert env.sb.stats["dma_tlps_checked"] > 0 and env.sb.stats["data_bytes_checked"] > 0
+    env.b.log.info(env.sb.report())
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "both"))
+async def test_status_codes(dut, pauses):
+    """0x10 (opcodes), 0x11 (each undefined flag bit, reported in 'invalid flags'), 0x12 (reserved DW0 bits and
+    bytes 38..63), 0x13 (size above 2^MAX_XFER_SHIFT, and exactly 2^MAX_XFER_SHIFT accepted), 0x19 (IMS and
+    MSI-X handles past the implemented ones), 0x30 (source answered with UR / CA; fault address), and an
+    error with RCI to a valid handle still interrupts after its record."""
+    env = await WqEnv.start(dut, pauses)
+    rng = env.rng
+    shift = 10
+    await env.enable_device()
+    sh = WqConfig(size=min(env.p.wq_depth, 8), priv=True, max_xfer_shift=shift)
+    dd = WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=0x99, pasid_en=True, max_xfer_shift=shift)
+    vec = min(1, env.p.msix_vectors - 1)
+    await env.msix_program(vec, *msix_msg(vec), masked=False)
+    for phase in phases(env, sh, dd):
+        await enable_phase(env, phase)
+        for wq, cfg in phase:
+            await env.ims_program(wq, 0, *ims_msg(wq, 0), masked=False)
+            items = []
+
+            async def go(d, expect):
+                t = await submit(env, wq, d, rng)
+                assert t.status == expect, f"bench model predicts {t.status:#x} for {t}, test expects {expect:#x}"
+                items.append(t)
+                return t
+
+            for op in (0x01, 0x05, 0x7F, 0xFF):
+                d = env.new_desc(OP_MEMMOVE, 64)
+                d.opcode = op
+                await go(d, ST_BAD_OPCODE)
+            for bit in (0x20, 0x40, 0x80, 0x200, 0x400, 0x800, 0x1000, 0x4000, 0x8000, 0x10000, 0x800000):
+                await go(env.new_desc(OP_MEMMOVE, 32, flags=FLAG_CRAV | FLAG_RCR | bit), ST_BAD_FLAGS)
+            await go(env.new_desc(OP_NOOP, flags=FLAG_CRAV | 0x40 | 0x100000), ST_BAD_FLAGS)
+            for k in (0, 13, 25):
+                d = env.new_desc(OP_MEMFILL, 16)
+                tail = bytearray(26)
+                tail[k] = 1 << rng.randrange(8)
+                d.rsvd_tail = bytes(tail)
+                await go(d, ST_RESERVED)
+            for bit in (0, 10):
+                d = env.new_desc(OP_MEMMOVE, 16)
+                d.rsvd_dw0 = 1 << bit
+                await go(d, ST_RESERVED)
+            await go(env.new_desc(OP_MEMMOVE, (1 << shift) + 1), ST_XFER_SIZE)
+            await go(env.new_desc(OP_MEMFILL, 1 << (shift + 1)), ST_XFER_SIZE)
+            await go(env.new_desc(OP_MEMMOVE, 1 << shift, src_off=5, dst_off=3), ST_SUCCESS)
+            await go(env.new_desc(OP_MEMFILL, 1 << shift, dst_off=1), ST_SUCCESS)
+            rci = FLAG_CRAV | FLAG_RCR | FLAG_RCI
+            for idx in (env.p.ims_per_wq, HANDLE_IMS_INDEX_MASK):
+                await go(env.new_desc(OP_NOOP, flags=rci, handle=ims_handle(idx)), ST_INT_HANDLE)
+            if env.p.msix_vectors < 2048:   # handle[10:0] can name a missing vector only below 2048 vectors
+                await go(env.new_desc(OP_NOOP, flags=rci, handle=msix_handle(env.p.msix_vectors)), ST_INT_HANDLE)
+                await go(env.new_desc(OP_NOOP, flags=rci, handle=msix_handle(2047)), ST_INT_HANDLE)
+            ur = env.unbacked_address("ur")
+            ca = env.unbacked_address("ca")
+            t_ur = await go(env.new_desc(OP_MEMMOVE, 128, src=ur + 0x40 * len(items)), ST_DMA_READ)
+            t_ca = await go(env.new_desc(OP_MEMMOVE, 64, src=ca), ST_DMA_READ)
+            await go(env.new_desc(OP_MEMMOVE, 300, src=ur + 3, dst_off=9), ST_DMA_READ)
+            # Errors with RCI and a valid handle: record first, then the interrupt.
+            d = env.new_desc(OP_MEMMOVE, 64, flags=rci, handle=msix_handle(vec))
+            d.opcode = 0x01
+            await go(d, ST_BAD_OPCODE)
+            await go(env.new_desc(OP_MEMMOVE, 64, src=ur, flags=rci, handle=ims_handle(0)), ST_DMA_READ)
+            await go(env.new_desc(OP_MEMMOVE, 77, flags=rci, handle=ims_handle(0), src_off=1), ST_SUCCESS)
+
+            await env.sb.wait_complete(items)
+            await env.sb.check(items)
+            for t in (t_ur, t_ca):
+                assert t.record.fault_addr == t.desc.src and t.record.bytes_completed == 0, \
+                    f"{t}: {t.record}: fault address must be the source, 0 bytes completed"
+    await env.sb.check_messages()
+    await env.expect_no_swerr("status codes")
+    env.b.log.info(env.sb.report())
+
+
+@cocotb.test()
+async def test_record_rules(dut):
+    """CRAV=0 or a misaligned record address: a failing descriptor goes to SWERR NO_CR (CODE_STATUS, WQ,
+    PASID, PRIV, opcode, address) and nothing is written; RCR=0 success writes no record (data still lands);
+    CRAV=0 with RCR=1 writes none; a misaligned address with RCR=1 on success is never written."""
+    env = await WqEnv.start(dut, "both")
+    wq = 0
+    await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 8), priv=True)})
+    P = 0x3C3C3
+
+    async def one(d, priv=False):
+        t = await env.sb.submit(wq, d, pasid=P, priv=priv)
+        assert t.accepted
+        await env.cmd_ok(regs.CMD_DRAIN_WQ, wq)
+        await env.b.settle(100)
+        await env.sb.check([t])
+        assert not t.cr_writes, f"{t}: a record was written"
+        return t
+
+    d = env.new_desc(OP_MEMMOVE, 64, flags=0)
+    d.opcode = 0x0F
+    t = await one(d, priv=True)
+    assert t.no_cr_swerr
+    await env.expect_swerr(regs.SWERR_NO_CR, "CRAV=0, invalid opcode", wq=wq, pasid=P, priv=True,
+                           code_status=ST_BAD_OPCODE, opcode=0x0F, addr=d.cr_addr)
+    d = env.new_desc(OP_MEMFILL, 64, flags=FLAG_CRAV | FLAG_RCR | 0x80, cr_misalign=8)
+    t = await one(d)
+    await env.expect_swerr(regs.SWERR_NO_CR, "record address not 32-byte aligned, invalid flags", wq=wq, pasid=P,
+                           priv=False, code_status=ST_BAD_FLAGS, opcode=OP_MEMFILL, addr=d.cr_addr)
+    await one(env.new_desc(OP_MEMMOVE, 333, src_off=1, cr_misalign=16), priv=True)   # misaligned, RCR, success
+    d = env.new_desc(OP_MEMMOVE, 4000, flags=FLAG_CRAV, src_off=11, dst_off=13)
+    await one(d)                                   # RCR=0 success: no record, data checked
+    await one(env.new_desc(OP_MEMFILL, 100, flags=FLAG_RCR))          # CRAV=0: RCR alone writes nothing
+    await one(env.new_desc(OP_NOOP, flags=FLAG_CRAV | FLAG_RCR, cr_misalign=4))   # misaligned, success
+    await env.expect_no_swerr("successful descriptors without a record")
+    env.b.log.info(env.sb.report())
