@@ -43,4 +43,47 @@ TESTPLAN = (
         "IOVA the SMMU has not mapped (SMMU translation fault)",
         "interrupt scoreboard: lost/duplicate/misrouted/spurious/stray all zero, every fault expected",
     ), platforms=("x86", "arm")),
+    Entry("tb.tests.wq.test_commands", BOTH, (
+        "CMD/CMDSTS: every CMD_ERR code (INVAL_CMD, DEV_ENABLED, DEV_NOT_ENABLED, WQ_INVAL for every WQ command, "
+        "WQ_ENABLED, WQ_NOT_ENABLED, WQ_SIZE 0 and > depth, WQ_MODE, WQ_PASID_EN)",
+        "GENSTS.ENABLED and WQCFG6 STATE/OCCUPANCY through enable, disable, DISABLE_DEVICE, RESET_DEVICE",
+        "WQCFG latched at ENABLE_WQ (dedicated PASID on DMA, MAX_XFER_SHIFT)",
+        "a command written while CMDSTS.ACTIVE is ignored (DRAIN_WQ held active by a stalled DMA)",
+    )),
+    Entry("tb.tests.wq.test_portals", BOTH, (
+        "every row of the portal table: SC at any 64-byte offset, RRS full/disabled/draining (nothing logged), "
+        "CA size/alignment, UR no prefix / PASID off / PMR with priv disabled / PMR to PRIV=0 / DMWr to "
+        "dedicated / portal read, MOVDIR64B accepted / dropped full, disabled, draining, wrong size, to shared",
+        "SWERR record per rejection (code, WQ, PASID, BAR2 offset), first error + OVERFLOW, ERR_LOG -> MSI-X vector 0",
+        "nothing half-accepted: OCCUPANCY unchanged, no record/data of a rejected descriptor ever appears",
+        "bounded ENQCMD retry, recovery once the queue drains; PORTAL_NO_WQ when BAR2 has a spare page",
+    )),
+    Entry("tb.tests.wq.test_descriptors", BOTH, (
+        "NOOP/MEMFILL/MEMMOVE byte-exact, 1 B .. 6000 B, odd alignment, 4 KiB page crossing, memory below and "
+        "above 4 GiB, shared and dedicated WQs; guard bytes around every destination untouched",
+        "DRAIN completes after every earlier descriptor of its WQ",
+        "statuses 0x10, 0x11 (+ invalid-flags field), 0x12 (DW0 and tail), 0x13 (and the 2^shift boundary), "
+        "0x19 (IMS and MSI-X handles), 0x30 (source UR and CA, fault address)",
+        "CRAV=0 / misaligned record -> SWERR NO_CR with its fields; RCR=0 success writes no record",
+        "every DMA request (reads, writes, record) of a descriptor carries its PASID and PMR",
+    )),
+    Entry("tb.tests.wq.test_completion_interrupts", BOTH, (
+        "RCI with MSI-X handles (3DW/4DW, masked -> PBA -> one replay)",
+        "per-WQ IMS isolation: the same handle in two WQs sends each WQ's own message",
+        "IMS PASID binding match/mismatch (SWERR IMS_PASID, no message, no PENDING), mask -> PENDING -> one message",
+        "torn-message rule: unmasked writes dropped (SWERR IMS_UNMASKED_WRITE); mask-rewrite-unmask under "
+        "streaming completions only ever sends complete (address, data) pairs",
+        "out-of-range handles: 0x19 and no message; the record is in host memory when its interrupt arrives",
+    )),
+    Entry("tb.tests.wq.test_drain_abort", BOTH, (
+        "ABORT_WQ / ABORT_ALL: RESULT = OCCUPANCY, youngest discarded (no record, data or interrupt), "
+        "executing ones complete",
+        "RESET_WQ / RESET_DEVICE with descriptors in flight; DISABLE_WQ, DRAIN_WQ, DRAIN_ALL, DISABLE_DEVICE "
+        "wait for every earlier descriptor; new submissions RRS / dropped meanwhile",
+        "FLR with descriptors in flight: nothing upstream after it, registers and IMS at reset, clean re-bring-up",
+    )),
+    Entry("tb.tests.wq.test_traffic", BOTH, (
+        "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
+        "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
+    )),
 )

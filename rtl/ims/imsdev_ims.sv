@@ -50,12 +50,16 @@
 // the request's PASID for INDEX_OUT_OF_RANGE and PASID_MISMATCH, the entry's PASID field for
 // WR_UNMASKED. A request with wq >= NUM_WQ is reported as INDEX_OUT_OF_RANGE (its handle names no entry).
 //
-// Timing: an interrupt request accepted (irq_valid && irq_ready) at clock edge t gives msg_valid after
-// edge t+2 (2 cycles) with an empty FIFO and msg_ready high; its error pulse also appears after edge t+2.
-// Throughput: one request per cycle sustained, for any number of entries, provided FIFO_DEPTH >= 4 and
-// the consumer takes one message per cycle (FIFO_DEPTH = 2 halves it: the credit check counts the
-// message in S1 and the one in the FIFO). MMIO read data and write responses come 2 cycles after the
-// request is accepted.
+// Timing (measured by tb/blocks/ims test_latency_throughput): an interrupt request accepted in cycle c
+// (irq_valid && irq_ready high in c) has msg_valid high from cycle c+2 when the FIFO is empty: latency
+// 2 cycles. Its error pulse, if any, is also in cycle c+2. Throughput: one request accepted and one
+// message out per cycle sustained, for any number of entries, provided FIFO_DEPTH >= 4 and msg_ready
+// stays high (with FIFO_DEPTH = 2 the credit, which counts the message in S1 and the one in the FIFO,
+// admits 2 requests per 3 cycles).
+// MMIO: a request accepted in cycle c is answered (rsp_valid) in cycle c+1; req_ready is low in c+1
+// after a write, and also in c+2 after a CTRL write that leaves MASK=0 (until its CHECK is issued;
+// longer if the FIFO has no room for it). Interrupt requests and MMIO share S0 (MMIO first), so each
+// MMIO access takes one request slot.
 `default_nettype none
 
 module imsdev_ims #(
@@ -125,7 +129,7 @@ module imsdev_ims #(
         if (OFF_W <= WIN_W || (1 << (OFF_W - WIN_W)) < NUM_WQ)
             $fatal(1, "imsdev_ims: OFF_W (%0d) too narrow for %0d windows of %0d bytes", OFF_W, NUM_WQ, WINDOW_BYTES);
         if (FIFO_DEPTH < 2 || (FIFO_DEPTH & (FIFO_DEPTH - 1)) != 0)
-            $fatal(1, "imsdev_ims: FIFO_DEPTH (%0d) must be a power of two >= 2 (4 for one message per cycle)", FIFO_DEPTH);
+            $fatal(1, "imsdev_ims: FIFO_DEPTH (%0d) must be a power of two >= 2 (>= 4 for one message per cycle)", FIFO_DEPTH);
     end
 
     typedef enum logic [2:0] {EV_FIRE, EV_BAD, EV_CHECK, EV_READ, EV_WRITE} ev_kind_e;

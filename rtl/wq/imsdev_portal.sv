@@ -1,7 +1,9 @@
 // Work-queue portals (BAR2, one 4 KiB page per WQ): turns ENQCMD-style DMWr and MOVDIR64B-style posted
 // writes into queued descriptors, answers every non-posted request, and reports rejected submissions.
 // The outcome of every kind of request is the table in docs/work_queues.md. A submission is queued whole
-// or not at all: the 64-byte payload is collected first and the decision is made once, at the end.
+// or not at all: the payload is collected and the decision is made once, on the last beat. Deciding on
+// that beat and queueing completions in a small FIFO lets back-to-back submissions arrive at link rate
+// (one 64-byte descriptor per 64/(DATA_W/8) cycles).
 `default_nettype none
 
 module imsdev_portal #(
@@ -33,6 +35,7 @@ module imsdev_portal #(
     // Work-queue state (from imsdev_wq_mgr)
     input  wire logic [NUM_WQ-1:0]     wq_accepting,   // enabled and neither draining nor disabling
     input  wire logic [NUM_WQ-1:0]     wq_full,
+    input  wire logic [NUM_WQ-1:0]     wq_almost_full, // one slot left
     input  wire logic [NUM_WQ-1:0]     wq_dedicated,
     input  wire logic [NUM_WQ-1:0]     wq_priv,
     input  wire logic [NUM_WQ-1:0]     wq_pasid_en,
@@ -64,41 +67,61 @@ module imsdev_portal #(
         if (DATA_W < 64 || DATA_W > 512 || (DATA_W & (DATA_W - 1)) != 0) $fatal(1, "imsdev_portal: DATA_W must be 64..512, a power of two");
     end
 
-    typedef enum logic [1:0] {S_RECV, S_DECIDE, S_CPL} state_e;
-    state_e state_q;
+    logic [127:0]  hdr_q;
+    logic          prfx_valid_q;
+    logic [31:0]   prfx_q;
+    logic [511:0]  desc_q;
+    logic [3:0]    beat_q;       // payload beats received so far in this TLP
+    logic          in_tlp_q;     // between sop and eop
 
-    logic [127:0]      hdr_q;
-    logic              prfx_valid_q;
-    // Prefix bit 22 (ER, execute requested) means nothing for a descriptor write; [21:20] are reserved.
-    /* verilator lint_off UNUSEDSIGNAL */
-    logic [31:0]       prfx_q;
+    // The request being decided is the one whose last beat is on the input now.
+    wire           beat      = rx_valid && rx_ready;
+    wire [127:0]   cur_hdr   = rx_sop ? rx_hdr : hdr_q;
+    wire           cur_prfx_valid = rx_sop ? rx_prfx_valid : prfx_valid_q;
+    /* verilator lint_off UNUSEDSIGNAL */  // prefix bit 22 (ER) means nothing for a descriptor write; [21:20] reserved
+    wire [31:0]    cur_prfx  = rx_sop ? rx_prfx : prfx_q;
     /* verilator lint_on UNUSEDSIGNAL */
-    logic [511:0]      desc_q;
-    logic [3:0]        beat_q;
-    logic              in_tlp_q;      // between sop and eop
-    logic [2:0]        cpl_status_q;
+    wire [3:0]     cur_beat  = rx_sop ? 4'd0 : beat_q;
+    logic [511:0]  cur_desc;
+    always_comb begin
+        cur_desc = rx_sop ? '0 : desc_q;
+        if (32'(cur_beat) < BEATS) cur_desc[32'(cur_beat) * DATA_W +: DATA_W] = rx_data;
+    end
+    wire decide = beat && rx_eop;
 
-    wire [7:0]  ft       = hdr_q[127:120];
+    wire [7:0]  ft       = cur_hdr[127:120];
     wire        is_dmwr  = (ft == FT_DMWR32) || (ft == FT_DMWR64);
     wire        is_mwr   = (ft == FT_MWR32) || (ft == FT_MWR64);
     wire        is_mrd   = (ft == FT_MRD32) || (ft == FT_MRD64);
     wire        is_posted = is_mwr || (ft[4:3] == 2'b10);
     /* verilator lint_off UNUSEDSIGNAL */   // portal pages need address bits [14:0] only
-    wire [31:0] addr     = hdr_addr_lo(hdr_q);
+    wire [31:0] addr     = hdr_addr_lo(cur_hdr);
     /* verilator lint_on UNUSEDSIGNAL */
     wire [2:0]  page     = addr[14:12];
     wire        wq_exists = 32'(page) < NUM_WQ;
     wire [WQW-1:0] wq    = WQW'(page);
-    wire        size_ok  = hdr_q[105:96] == 10'd16 && hdr_q[71:68] == 4'hF && hdr_q[67:64] == 4'hF
+    wire        size_ok  = cur_hdr[105:96] == 10'd16 && cur_hdr[71:68] == 4'hF && cur_hdr[67:64] == 4'hF
                         && addr[5:0] == 6'd0;
-    wire        poisoned = hdr_q[110];
-    wire        pmr      = prfx_q[23];
-    wire [19:0] prfx_pasid = prfx_q[19:0];
-    wire        prefix_ok = prfx_valid_q && prfx_q[31:24] == PASID_PREFIX_BYTE0;
+    wire        poisoned = cur_hdr[110];
+    wire        pmr      = cur_prfx[23];
+    wire [19:0] prfx_pasid = cur_prfx[19:0];
+    wire        prefix_ok = cur_prfx_valid && cur_prfx[31:24] == PASID_PREFIX_BYTE0;
 
-    assign rx_ready = (state_q == S_RECV);
+    // The manager counts an enqueue one cycle later; with one-beat descriptors the next decision can come
+    // in that cycle, so the slot just taken is counted here.
+    logic           enq_last_q;
+    logic [WQW-1:0] enq_last_wq_q;
+    wire full = wq_full[wq] || (wq_almost_full[wq] && enq_last_q && enq_last_wq_q == wq);
 
-    // Decision for the captured request.
+    // Completions wait in a FIFO so the next request can be received meanwhile; a request is taken only
+    // while the FIFO has room for its completion.
+    localparam int CPL_W = 3 + 16 + 8 + 3 + 3;
+    logic             cpl_push, cpl_room;
+    logic [CPL_W-1:0] cpl_head;
+    logic [2:0]       cpl_fifo_count;
+    assign rx_ready = cpl_room;
+
+    // Decision for the request on the input.
     logic       d_enq, d_cpl, d_err;
     logic [2:0] d_status;
     logic [7:0] d_code;
@@ -126,7 +149,7 @@ module imsdev_portal #(
                 d_code = SWERR_PORTAL_PASID_OFF;
             end else if (pmr && !wq_priv[wq]) begin
                 d_code = SWERR_PORTAL_PRIV;
-            end else if (!wq_accepting[wq] || wq_full[wq]) begin
+            end else if (!wq_accepting[wq] || full) begin
                 d_err    = 1'b0;            // a retry is not an error: the host tries again
                 d_status = CPL_RRS;
             end else begin
@@ -138,7 +161,7 @@ module imsdev_portal #(
             if (!size_ok || poisoned)    d_code = SWERR_PORTAL_SIZE;
             else if (!wq_dedicated[wq])  d_code = SWERR_PORTAL_MODE;
             else if (!wq_accepting[wq])  d_code = SWERR_DWQ_DISABLED;
-            else if (wq_full[wq])        d_code = SWERR_DWQ_FULL;
+            else if (full)               d_code = SWERR_DWQ_FULL;
             else begin
                 d_err = 1'b0;
                 d_enq = 1'b1;
@@ -150,64 +173,63 @@ module imsdev_portal #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            state_q      <= S_RECV;
-            hdr_q        <= '0;
-            prfx_valid_q <= 1'b0;
-            prfx_q       <= '0;
-            desc_q       <= '0;
-            beat_q       <= '0;
-            in_tlp_q     <= 1'b0;
-            cpl_status_q <= CPL_SC;
+            hdr_q         <= '0;
+            prfx_valid_q  <= 1'b0;
+            prfx_q        <= '0;
+            desc_q        <= '0;
+            beat_q        <= '0;
+            in_tlp_q      <= 1'b0;
+            enq_last_q    <= 1'b0;
+            enq_last_wq_q <= '0;
         end else begin
-            case (state_q)
-                S_RECV: if (rx_valid) begin
-                    if (rx_sop) begin
-                        hdr_q        <= rx_hdr;
-                        prfx_valid_q <= rx_prfx_valid;
-                        prfx_q       <= rx_prfx;
-                        beat_q       <= 4'd1;
-                    end else if (32'(beat_q) < BEATS) begin
-                        beat_q <= beat_q + 1'b1;
-                    end
-                    // Collect the first 64 payload bytes; anything longer is rejected by size_ok.
-                    if (rx_sop) desc_q[0 +: DATA_W] <= rx_data;
-                    else if (32'(beat_q) < BEATS) desc_q[32'(beat_q) * DATA_W +: DATA_W] <= rx_data;
-                    in_tlp_q <= !rx_eop;
-                    if (rx_eop) state_q <= S_DECIDE;
-                end
-                S_DECIDE: begin
-                    cpl_status_q <= d_status;
-                    state_q      <= d_cpl ? S_CPL : S_RECV;
-                end
-                S_CPL: if (tx_cpl_ready) state_q <= S_RECV;
-                default: state_q <= S_RECV;
-            endcase
+            if (beat) begin
+                hdr_q        <= cur_hdr;
+                prfx_valid_q <= cur_prfx_valid;
+                prfx_q       <= cur_prfx;
+                desc_q       <= cur_desc;
+                beat_q       <= (32'(cur_beat) < BEATS) ? cur_beat + 1'b1 : cur_beat;
+                in_tlp_q     <= !rx_eop;
+            end
+            enq_last_q    <= enq_valid;
+            enq_last_wq_q <= wq;
         end
     end
 
-    assign enq_valid       = (state_q == S_DECIDE) && d_enq;
+    assign cpl_push = decide && d_cpl;
+    imsdev_fifo #(.WIDTH(CPL_W), .DEPTH(4)) u_cpl_fifo (
+        .clk, .rst,
+        .in_valid(cpl_push), .in_ready(cpl_room),
+        .in_data({d_status, hdr_req_id(cur_hdr), hdr_tag(cur_hdr), hdr_tc(cur_hdr), hdr_attr(cur_hdr)}),
+        .out_valid(tx_cpl_valid), .out_ready(tx_cpl_ready), .out_data(cpl_head),
+        .count(cpl_fifo_count)
+    );
+
+    assign enq_valid       = decide && d_enq;
     assign enq_wq          = wq;
-    assign enq_desc        = desc_q;
+    assign enq_desc        = cur_desc;
     assign enq_pasid_valid = is_dmwr ? 1'b1 : wq_pasid_en[wq];
     assign enq_pasid       = is_dmwr ? prfx_pasid : wq_pasid[32'(wq) * 20 +: 20];
     assign enq_priv        = is_dmwr ? pmr : wq_priv[wq];
 
-    assign err_valid    = (state_q == S_DECIDE) && d_err;
+    assign err_valid    = decide && d_err;
     assign err_code     = d_code;
     assign err_wq_valid = wq_exists;
     assign err_wq       = 8'(page);
-    assign err_pasid    = prfx_valid_q ? prfx_pasid : 20'd0;
-    assign err_priv     = prfx_valid_q && pmr;
+    assign err_pasid    = cur_prfx_valid ? prfx_pasid : 20'd0;
+    assign err_priv     = cur_prfx_valid && pmr;
     assign err_addr     = {17'd0, addr[14:0]};
 
-    assign tx_cpl_valid = (state_q == S_CPL);
-    assign tx_cpl_hdr   = cpl_hdr(1'b0, cpl_status_q, cfg_bdf, hdr_req_id(hdr_q), hdr_tag(hdr_q), hdr_tc(hdr_q),
-                                  hdr_attr(hdr_q), 10'd0, 12'd4, 7'd0);
+    assign tx_cpl_hdr = cpl_hdr(1'b0, cpl_head[CPL_W-1 -: 3], cfg_bdf, cpl_head[CPL_W-4 -: 16], cpl_head[13:6],
+                                cpl_head[5:3], cpl_head[2:0], 10'd0, 12'd4, 7'd0);
 
-    // in_tlp_q documents the stream position; it is only used by assertions.
     always_ff @(posedge clk) begin
-        if (!rst && state_q == S_RECV && rx_valid && !rx_sop && !in_tlp_q) $error("imsdev_portal: beat without sop");
+        if (!rst && beat && !rx_sop && !in_tlp_q) $error("imsdev_portal: beat without sop");
     end
+
+    // cpl_fifo_count is for waveforms only.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_ok = &{1'b0, cpl_fifo_count};
+    /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 
 `default_nettype wire

@@ -1,0 +1,187 @@
+"""Performance measurements (`make bench`): numbers, not pass/fail. Each test records what it measured in
+the JSON file named by IMSDEV_BENCH_OUT; sim/bench.py collects and reports them.
+
+Cycle counts come from a clock-edge counter and stream monitors on the DUT's TLP interfaces (and, for the
+MSI-X request point, the engine's request handshake), so they measure the RTL, not the bench's Python.
+"""
+import json
+import os
+import time
+
+import cocotb
+from cocotb.triggers import ClockCycles, RisingEdge
+
+from imsdev import regs
+from tb.env import Bench
+
+FT_MWR32, FT_MWR64, FT_DMWR32, FT_DMWR64 = 0x40, 0x60, 0x5B, 0x7B
+PASID = 0x1234
+
+
+def record(name, **values):
+    path = os.environ.get("IMSDEV_BENCH_OUT")
+    if not path:
+        return
+    data = json.loads(open(path).read()) if os.path.exists(path) else {}
+    data[name] = values
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+
+
+class Monitor:
+    """Cycle-stamped log of TLP beats on the device's streams and of MSI-X requests accepted."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.cycle = 0
+        self.tx_req = []     # (cycle, sop, eop, fmt_type, addr_lo, accepted)
+        self.rx_req = []     # (cycle, sop, eop, fmt_type)
+        self.irq = []        # cycle of each MSI-X request accepted
+        cocotb.start_soon(self._run())
+
+    async def _run(self):
+        d = self.dut
+        while True:
+            await RisingEdge(d.clk)
+            self.cycle += 1
+            if d.tx_req_valid.value == 1:
+                hdr = int(d.tx_req_hdr.value)
+                ft = hdr >> 120
+                addr = (hdr & 0xFFFF_FFFF) if ft & 0x20 else (hdr >> 32) & 0xFFFF_FFFF
+                self.tx_req.append((self.cycle, int(d.tx_req_sop.value), int(d.tx_req_eop.value), ft,
+                                    addr & ~3, int(d.tx_req_ready.value)))
+            if d.rx_req_valid.value == 1 and d.rx_req_ready.value == 1:
+                self.rx_req.append((self.cycle, int(d.rx_req_sop.value), int(d.rx_req_eop.value),
+                                    int(d.rx_req_hdr.value) >> 120))
+            if d.u_msix.irq_valid.value == 1 and d.u_msix.irq_ready.value == 1:
+                self.irq.append(self.cycle)
+
+    def first_msg(self, addr, after):
+        for c, sop, _, ft, a, _ in self.tx_req:
+            if c > after and sop and ft in (FT_MWR32, FT_MWR64) and a == addr & ~3:
+                return c
+        return None
+
+
+async def enable_pasid(bench):
+    cap = await bench.find_ext_cap(0x1B)
+    await bench.dev.config_write_word(cap + 6, 0x7)
+
+
+async def command(bench, code, operand=0):
+    await bench.wr32(regs.CSR_CMD, (code << regs.CSR_CMD_CMD_SHIFT) | operand)
+    for _ in range(1000):
+        sts = await bench.rd32(regs.CSR_CMDSTS)
+        if not sts & regs.CSR_CMDSTS_ACTIVE_MASK:
+            assert sts & regs.CSR_CMDSTS_ERR_MASK == 0, f"command {code} failed: {sts:#x}"
+            return
+    raise AssertionError(f"command {code} never finished")
+
+
+async def shared_wq(bench, wq=0, size=None):
+    await enable_pasid(bench)
+    await command(bench, regs.CMD_ENABLE_DEVICE)
+    base = regs.CSR_WQCFG_BASE + wq * regs.CSR_WQCFG_STRIDE
+    await bench.wr32(base + regs.CSR_WQCFG_WQCFG0, size or bench.params.wq_depth)
+    await bench.wr32(base + regs.CSR_WQCFG_WQCFG2, regs.CSR_WQCFG_WQCFG2_PASID_EN_MASK)
+    await command(bench, regs.CMD_ENABLE_WQ, wq)
+    return bench.dev.bar_addr[2] + wq * 0x1000
+
+
+def descriptor(opcode=0, flags=0, cr=0, handle=0):
+    d = bytearray(64)
+    d[4:8] = ((opcode << 24) | flags).to_bytes(4, "little")
+    d[8:16] = cr.to_bytes(8, "little")
+    d[36:38] = handle.to_bytes(2, "little")
+    return bytes(d)
+
+
+@cocotb.test()
+async def bench_msix_latency(dut):
+    """Cycles from an MSI-X request accepted by the engine to the first beat of its message on tx_req."""
+    bench = await Bench.start(dut)
+    mon = Monitor(dut)
+    await bench.msix_enable()
+    lat = []
+    for v in sorted({0, 1, bench.params.msix_vectors - 1}):
+        addr = 0xFEE0_0000 + 0x10 * v
+        await bench.msix.program(v, addr, v, masked=False)
+        start = len(mon.irq)
+        await bench.msix.trigger(v)
+        await bench.msgs.wait_for({(addr, v): 1})
+        req = mon.irq[start]
+        lat.append(mon.first_msg(addr, req - 1) - req)
+    record("msix_latency", cycles=lat)
+
+
+@cocotb.test()
+async def bench_msix_replay_throughput(dut):
+    """Messages per cycle when a burst of pending vectors replays on Function Mask clear."""
+    bench = await Bench.start(dut)
+    mon = Monitor(dut)
+    n = min(bench.params.msix_vectors, 128)
+    await bench.msix_enable(fn_mask=True)
+    for v in range(n):
+        await bench.msix.program(v, 0xFEE0_0000 + 4 * v, v, masked=False)
+        await bench.msix.trigger(v)
+    await bench.settle()
+    start = mon.cycle
+    await bench.msix_enable(fn_mask=False)
+    await bench.msgs.wait_for({(0xFEE0_0000 + 4 * v, v): 1 for v in range(n)}, timeout_ns=200_000)
+    beats = [c for c, sop, _, ft, a, acc in mon.tx_req if c > start and acc and ft in (FT_MWR32, FT_MWR64)]
+    span = beats[-1] - beats[0] + 1
+    record("msix_replay", messages=n, cycles=span, messages_per_cycle=round(n / span, 3))
+
+
+@cocotb.test()
+async def bench_swq_acceptance(dut):
+    """ENQCMD acceptance on one shared WQ: burst rate at the device's rx_req against the link limit."""
+    bench = await Bench.start(dut)
+    mon = Monitor(dut)
+    portal = await shared_wq(bench)
+    n = bench.params.wq_depth
+    desc = descriptor(opcode=0x00)           # NOOP, no record, no interrupt: the queue is the limit
+    start = mon.cycle
+    results = await cocotb.triggers.gather(*[bench.rc.dmwr(portal, desc, pasid=PASID) for _ in range(n)])
+    dmwr = [(c, sop, eop) for c, sop, eop, ft in mon.rx_req if c > start and ft in (FT_DMWR32, FT_DMWR64)]
+    first = next(c for c, sop, _ in dmwr if sop)
+    last = [c for c, _, eop in dmwr if eop][-1]
+    accepted = sum(1 for r in results if int(r) == 0)
+    beats_per_desc = max(1, 64 // (bench.params.data_w // 8))
+    rate = len([1 for _, _, eop in dmwr if eop]) / (last - first + 1)
+    link = 1 / beats_per_desc
+    record("swq_acceptance", submitted=n, accepted=accepted, cycles=last - first + 1,
+           desc_per_cycle=round(rate, 3), link_limit=round(link, 3), ratio=round(rate / link, 3))
+
+
+@cocotb.test()
+async def bench_completion_to_interrupt(dut):
+    """Cycles from the completion record's last beat on tx_req to the first beat of the completion
+    interrupt (IMS entry and MSI-X vector), and simulation speed."""
+    bench = await Bench.start(dut)
+    mon = Monitor(dut)
+    portal = await shared_wq(bench)
+    await bench.msix_enable()
+    region = bench.rc.mem_pool.alloc_region(0x1000)
+    cr = region.get_absolute_address(0)
+    ims_addr, msix_addr = 0xFEE0_1000, 0xFEE0_2000
+    e = regs.IMS_BASE + 0 * regs.IMS_STRIDE + 0 * regs.IMS_ENTRY_STRIDE
+    await bench.wr32(e + regs.IMS_ENTRY_ADDR_LO, ims_addr)
+    await bench.wr32(e + regs.IMS_ENTRY_DATA, 0x77)
+    await bench.wr32(e + regs.IMS_ENTRY_CTRL, 0)
+    await bench.msix.program(1, msix_addr, 0x11, masked=False)
+    out = {}
+    t0, c0 = time.perf_counter(), mon.cycle
+    for name, handle, addr, data in (("ims", 0x8000, ims_addr, 0x77), ("msix", 1, msix_addr, 0x11)):
+        lat = []
+        for i in range(8):
+            start = mon.cycle
+            st = await bench.rc.dmwr(portal, descriptor(0x00, 0x4 | 0x8 | 0x10, cr, handle), pasid=PASID)
+            assert int(st) == 0
+            await bench.msgs.wait_for({(addr, data): i + 1})
+            cr_end = [c for c, _, eop, ft, a, acc in mon.tx_req if c > start and eop and acc and a == cr][0]
+            lat.append(mon.first_msg(addr, cr_end) - cr_end)
+        out[name] = lat
+    wall = time.perf_counter() - t0
+    record("completion_to_interrupt", ims_cycles=out["ims"], msix_cycles=out["msix"])
+    record("sim_speed", cycles=mon.cycle - c0, wall_s=round(wall, 3), cycles_per_s=round((mon.cycle - c0) / wall))
