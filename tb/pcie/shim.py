@@ -122,7 +122,7 @@ class LinkShim(Endpoint):
                  msix_table_offset: int, msix_pba_offset: int, class_code: int = 0x088000, revision_id: int = 0,
                  subsystem_vendor_id: int | None = None, subsystem_id: int = 0,
                  max_payload_size_supported: int = 2, completion_timeout_ns: int = 50_000,
-                 bme_grace_ns: float = 20.0):
+                 bme_grace_ns: float = 20.0, reset: str | None = "rst"):
         install()
         if num_wqs < 1:
             raise ValueError("num_wqs must be >= 1")
@@ -174,10 +174,12 @@ class LinkShim(Endpoint):
 
         self.device = ShimDevice(self)
 
-        self.rx_req = TlpStreamSource(dut, "rx_req", clock)
-        self.rx_cpl = TlpStreamSource(dut, "rx_cpl", clock)
-        self.tx_cpl = TlpStreamSink(dut, "tx_cpl", clock)
-        self.tx_req = TlpStreamSink(dut, "tx_req", clock)
+        # The RTL's active-high reset, if it has one by that name: the streams ignore the RTL while it is held.
+        rst = getattr(dut, reset, None) if reset else None
+        self.rx_req = TlpStreamSource(dut, "rx_req", clock, rst)
+        self.rx_cpl = TlpStreamSource(dut, "rx_cpl", clock, rst)
+        self.tx_cpl = TlpStreamSink(dut, "tx_cpl", clock, rst)
+        self.tx_req = TlpStreamSink(dut, "tx_req", clock, rst)
 
         self._pending: OrderedDict[tuple[int, int], _Pending] = OrderedDict()
         self._flr_discarded: set[tuple[int, int]] = set()
@@ -317,7 +319,8 @@ class LinkShim(Endpoint):
         req = pend.tlp
         what = f"completion {cpl!r} for {req!r}"
         if int(cpl.completer_id) != self.requester_id:
-            raise ProtocolError(f"{what}: completer ID {int(cpl.completer_id):#06x}, cfg_bdf is {self.requester_id:#06x}")
+            raise ProtocolError(f"{what}: completer ID {int(cpl.completer_id):#06x}, "
+                                f"cfg_bdf is {self.requester_id:#06x}")
         if cpl.tc != req.tc or (cpl.attr & 3) != (req.attr & 3):
             raise ProtocolError(f"{what}: TC/Attr differ from the request")
         if req.is_dmwr():
@@ -370,7 +373,8 @@ class LinkShim(Endpoint):
         if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
             raise ProtocolError(f"{what}: sent at {start_ns} ns while Bus Master Enable is clear")
         if int(tlp.requester_id) != self.requester_id:
-            raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, cfg_bdf is {self.requester_id:#06x}")
+            raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, "
+                                f"cfg_bdf is {self.requester_id:#06x}")
         if tlp.has_prefix:
             pc = self.pasid_cap
             if not pc.pasid_enable or (tlp.pmr and not pc.priv_enable) or (tlp.er and not pc.exec_enable):

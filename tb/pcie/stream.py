@@ -10,6 +10,10 @@ Speed: tests run millions of cycles, so neither side does Python work on a clock
 idle. A source sleeps on an event until something is queued; a sink sleeps until valid rises. The pause
 generator is only advanced on cycles where the stream is active, so an idle bench costs nothing.
 
+With a `reset` handle (active high), a sink ignores and forgets whatever the RTL shows while reset is
+asserted (the simulator is shared between tests, so the RTL may still hold a previous test's TLP), and a
+source starts no TLP during reset.
+
 Sink checks (each raises `ProtocolError`, which fails the test):
 * while valid && !ready, valid stays high and sop/eop/hdr/prfx/data/bar stay unchanged;
 * sop on the first beat of a TLP only, no beat outside a TLP, hdr/prfx_valid/prfx/bar constant within it;
@@ -24,7 +28,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 import cocotb
 from cocotb.queue import Queue
-from cocotb.triggers import Event, RisingEdge
+from cocotb.triggers import Event, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from .tlp import ProtocolError, StreamFields
@@ -60,9 +64,10 @@ def header_length(hdr: int) -> tuple[int, bool]:
 
 
 class _Stream:
-    def __init__(self, dut, prefix: str, clock):
+    def __init__(self, dut, prefix: str, clock, reset=None):
         self.name = prefix
         self.clock = clock
+        self.reset = reset
         self.valid = getattr(dut, f"{prefix}_valid")
         self.ready = getattr(dut, f"{prefix}_ready")
         self.sop = getattr(dut, f"{prefix}_sop")
@@ -89,8 +94,8 @@ class _Stream:
 class TlpStreamSource(_Stream):
     """Drives a host->device stream (rx_req with its `bar` sideband, or rx_cpl)."""
 
-    def __init__(self, dut, prefix: str, clock):
-        super().__init__(dut, prefix, clock)
+    def __init__(self, dut, prefix: str, clock, reset=None):
+        super().__init__(dut, prefix, clock, reset)
         self._queue: deque[tuple[StreamFields, int]] = deque()
         self._wake = Event()
         self._idle = Event()
@@ -142,6 +147,9 @@ class TlpStreamSource(_Stream):
                 await edge   # drive right after an edge, like the RTL would
                 if not self._queue:   # flushed while asleep
                     continue
+            if self.reset is not None and self.reset.value:
+                await FallingEdge(self.reset)
+                await edge
             fields, bar = self._queue.popleft()
             length, has_data = header_length(fields.hdr)
             n = payload_beats(length, has_data, self.bytes_per_beat)
@@ -180,8 +188,8 @@ class TlpStreamSource(_Stream):
 class TlpStreamSink(_Stream):
     """Receives a device->host stream (tx_req or tx_cpl) and checks its protocol."""
 
-    def __init__(self, dut, prefix: str, clock):
-        super().__init__(dut, prefix, clock)
+    def __init__(self, dut, prefix: str, clock, reset=None):
+        super().__init__(dut, prefix, clock, reset)
         self.queue: Queue[ReceivedTlp] = Queue()
         self.ready.value = 1
         self.task = cocotb.start_soon(self._run())
@@ -206,8 +214,13 @@ class TlpStreamSink(_Stream):
         has_data = False
         bpb = self.bytes_per_beat
         bar_sig = self.bar
+        reset = self.reset
         while True:
             await edge
+            if reset is not None and reset.value:
+                held, in_tlp = None, False
+                await FallingEdge(reset)
+                continue
             if self.valid.value:
                 sample = (self.sop.value, self.eop.value, self.hdr.value, self.prfx_valid.value,
                           self.prfx.value, self.data.value, bar_sig.value if bar_sig is not None else 0)

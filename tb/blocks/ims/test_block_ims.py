@@ -2,7 +2,9 @@
 for each parameter set and runs the cocotb tests of test_ims.py on it.
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python -m pytest tb/blocks/ims/test_block_ims.py -q
-    (environment: SEED=<n> to replay, TESTCASE=<cocotb test> to run one, WAVES=1 for an FST dump)
+    (environment: SEED=<n> to replay, TESTCASE=<cocotb test> to run one, WAVES=1 for an FST dump,
+     IMS_TRACE=1 to log every event the bench applies to the model, IMS_STRESS_OPS / IMS_THROUGHPUT_N
+     to size the stress and throughput tests)
 
 Builds go to sim/build/blocks/ims-<params>/, logs and results.xml to sim/results/blocks/ims-<params>/.
 Every cocotb test must pass (parsed from results.xml); the seed is printed for replay.

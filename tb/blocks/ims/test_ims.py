@@ -13,7 +13,7 @@ import os
 import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from .ims_model import (ERR_INDEX_RANGE, ERR_PASID_MISMATCH, ERR_WR_UNMASKED, MAX_WQ, WINDOW_DWS, Err,
+from .ims_model import (ERR_INDEX_RANGE, ERR_PASID_MISMATCH, ERR_WR_UNMASKED, MAX_WQ, Err,
                         ims_off)
 from .ims_tb import ImsTb, MmioOp
 
@@ -321,7 +321,6 @@ async def test_out_of_range(dut):
     if nxt is not None:
         assert await tb.read(1, 0, 0) == nxt[0] & 0xFFFF_FFFF
         assert await tb.read(1, 0, 3) == 0x0
-    assert WINDOW_DWS == 0x2000
     await tb.quiesce()
 
 
@@ -457,7 +456,10 @@ async def test_latency_throughput(dut):
     tb.irq(0, 0xFFFF)
     await tb.quiesce()
     err_lat = tb.err_log[e0][0] - tb.irq_accepts[a1]
+    op = await tb.mmio(MmioOp(ims_off(*cells[0], 3), False))
+    mmio_lat = op.rsp_cycle - op.accept_cycle
     assert lat == 2, f"request->message latency {lat} cycles (documented: 2)"
+    assert mmio_lat == 1, f"MMIO read accepted->rsp_valid {mmio_lat} cycles (documented: 1)"
     assert err_lat == 2, f"request->error latency {err_lat} cycles (documented: 2)"
     # Sustained: back-to-back requests over all the programmed entries, no backpressure.
     n = int(os.environ.get("IMS_THROUGHPUT_N", "2000"))
@@ -470,12 +472,16 @@ async def test_latency_throughput(dut):
     assert len(acc) == n and len(msgs) == n
     acc_span, msg_span = acc[-1] - acc[0] + 1, msgs[-1] - msgs[0] + 1
     lats = {m - a for a, m in zip(acc, msgs)}
-    tb.log.info("latency: request accepted -> msg_valid %d cycles, -> err_valid %d cycles; sustained: %d "
-                "requests in %d cycles, %d messages in %d cycles (%.3f msg/cycle), latency under load %s",
-                lat, err_lat, n, acc_span, n, msg_span, n / msg_span, sorted(lats))
-    assert acc_span == n, f"requests accepted over {acc_span} cycles, expected {n} (one per cycle)"
-    assert msg_span == n, f"{n} messages took {msg_span} cycles (expected one per cycle)"
-    assert lats == {2}
+    tb.log.info("latency: request accepted -> msg_valid %d cycles, -> err_valid %d cycles, MMIO read -> "
+                "rsp_valid %d cycle(s); sustained: %d requests in %d cycles, %d messages in %d cycles "
+                "(%.3f msg/cycle), latency under load %s",
+                lat, err_lat, mmio_lat, n, acc_span, n, msg_span, n / msg_span, sorted(lats))
+    if tb.fifo_depth >= 4:   # documented: one per cycle needs FIFO_DEPTH >= 4 (2 per 3 cycles with 2)
+        assert acc_span == n, f"requests accepted over {acc_span} cycles, expected {n} (one per cycle)"
+        assert msg_span == n, f"{n} messages took {msg_span} cycles (expected one per cycle)"
+        assert lats == {2}
+    else:
+        assert acc_span <= (3 * n + 1) // 2, f"requests accepted over {acc_span} cycles, expected <= 1.5/request"
 
 
 @cocotb.test()
