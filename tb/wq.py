@@ -21,6 +21,7 @@ timeout. Seeds come from bench.rng (the test's cocotb seed, printed by Bench.sta
 from __future__ import annotations
 
 import itertools
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Iterable, NamedTuple, Optional
@@ -288,6 +289,13 @@ class HostArena:
         self.mem.write(a - guard, self.rng.randbytes(end - (a - guard)))
         return a
 
+    def tail(self, n: int) -> int:
+        """Take the last n bytes of the region (never handed out by alloc): a source there that runs past the
+        end reads unbacked memory partway through."""
+        self.size -= n
+        assert self.next <= self.base + self.size, "host arena: tail() after the arena reached its end"
+        return self.base + self.size
+
     def alloc_cr(self, misalign: int = 0) -> int:
         """A completion record slot (32-byte aligned, or `misalign` bytes past alignment)."""
         return self.alloc(CR_BYTES, CR_ALIGN, misalign)
@@ -354,12 +362,17 @@ class WqEnv:
         self.low = HostArena(bench, 8 << 20)
         self.high = HostArena(bench, 4 << 20, base=HIGH_ARENA_BASE)
         self.hold = DmaHold(bench)
+        self._unbacked = 0
         self.sb = Scoreboard(self)
 
     @classmethod
     async def start(cls, dut, pauses: str = "none", *, pasid: bool = True, priv: bool = True,
                     msix: bool = True) -> "WqEnv":
         bench = await Bench.start(dut, pauses=pauses)
+        # cocotb derives each test's seed (bench.seed) from COCOTB_RANDOM_SEED and the test's name, so the
+        # regression seed plus TESTCASE replays this test exactly.
+        bench.log.info("wq bench: replay with `make sim SEED=%s TESTCASE=<this test>` (bench seed %d)",
+                       os.environ.get("COCOTB_RANDOM_SEED", "?"), bench.seed)
         env = cls(bench)
         await env.set_pasid_control(pasid, priv)
         if msix:
@@ -626,16 +639,18 @@ class WqEnv:
         return self.high if high else self.low
 
     def unbacked_address(self, kind: str = "ur", size: int = 0x1000) -> int:
-        """A source address whose reads the RC answers with UR ("ur": no region there) or CA ("ca": inside the
-        host memory pool but not allocated)."""
+        """A fresh source address (never handed out twice, so DMA reads are attributed to one descriptor)
+        whose reads the RC answers with UR ("ur": no region there) or CA ("ca": inside the host memory pool
+        but not allocated)."""
         rc = self.b.rc
+        self._unbacked += 1
         if kind == "ur":
-            addr = UR_ADDRESS
+            addr = UR_ADDRESS + self._unbacked * 0x1_0000
             assert not rc.mem_address_space.find_regions(addr, size), f"{addr:#x} is backed: pick another UR address"
             return addr
         pool = rc.mem_pool
-        addr = pool.base + pool.size - 0x10_0000          # the buddy allocator hands out low blocks first
-        assert rc.mem_address_space.find_regions(addr, size) and not rc.host_memory.contains(addr, 1), \
+        addr = pool.base + pool.size - self._unbacked * 0x1_0000   # the buddy allocator hands out low blocks first
+        assert rc.mem_address_space.find_regions(addr, size) and not rc.host_memory.contains(addr, size), \
             f"{addr:#x} is allocated: pick another CA address"
         return addr
 
@@ -665,9 +680,9 @@ class WqEnv:
             return self.new_desc(op, 0, **kw)
         pick = r.random()
         if pick < 0.3:
-            size = r.randint(1, 16)
-        elif pick < 0.7:
-            size = r.randint(17, 512)
+            size = r.randint(1, min(16, max_size))
+        elif pick < 0.7 or max_size <= 512:
+            size = r.randint(1, min(512, max_size))
         else:
             size = r.randint(513, max_size)
         cross = r.random() < 0.35       # start just below a 4 KiB page boundary so the buffer crosses it
@@ -681,6 +696,8 @@ class WqEnv:
     # ---- queue filling with the DMA held ------------------------------------------------------------
     async def stall_engine(self, wq: int, pasid: Optional[int] = None, priv: bool = False) -> "Tracked":
         """Hold DMA reads and submit a MEMMOVE that therefore cannot finish: the engine stalls behind it."""
+        if pasid is None and not self.latched[wq].dedicated:
+            pasid = 1
         self.hold.hold()
         d = self.new_desc(OP_MEMMOVE, 256, high=False)
         t = await self.sb.submit(wq, d, pasid=pasid, priv=priv)
@@ -694,6 +711,8 @@ class WqEnv:
         reading OCCUPANCY back, since posted writes report nothing). Returns the accepted descriptors."""
         cfg = self.latched[wq]
         make = make or (lambda: self.new_desc(OP_NOOP))
+        if pasid is None and not cfg.dedicated:
+            pasid = 1
         out = []
         if not cfg.dedicated:
             for _ in range(limit):
@@ -982,7 +1001,7 @@ class Scoreboard:
         todo = self.outstanding(items)
         if timeout_ns is None:
             timeout_ns = 100_000 + 4 * sum(t.desc.size for t in todo)
-        deadline = get_sim_time("ns") + timeout_ns
+        deadline = get_sim_time("ns") + int(timeout_ns)
         for t in todo:
             if t.cr_writes:
                 continue
@@ -990,7 +1009,7 @@ class Scoreboard:
             try:
                 if left <= 0:
                     raise TimeoutError
-                await with_timeout(t.event.wait(), left, "ns")
+                await with_timeout(t.event.wait(), int(left) + 1, "ns")   # whole ns: Timer precision
             except TimeoutError:
                 lost = self.outstanding(items)
                 raise AssertionError(f"{len(lost)} completion(s) lost after {timeout_ns} ns: "
@@ -1145,7 +1164,9 @@ class Scoreboard:
         self.stats["interrupts_checked"] += sum(want.values())
 
     def report(self) -> str:
-        keys = ("descriptors_checked", "descriptors_completed", "descriptors_rejected", "descriptors_dropped",
+        """Counts for the log (descriptors_accepted = completed without a record, checked after a drain)."""
+        keys = ("descriptors_checked", "descriptors_completed", "descriptors_accepted", "descriptors_rejected",
+                "descriptors_dropped",
                 "descriptors_aborted", "completion_records_checked", "data_bytes_checked", "dma_tlps_checked",
                 "interrupts_checked", "messages_seen")
         s = ", ".join(f"{k}={self.stats[k]}" for k in keys)

@@ -17,8 +17,8 @@
 // (the write engine queues it behind that beat), so anything the caller sends after seeing the response
 // (a completion record write, an interrupt message) is behind the data in posted order.
 // PASID: every MRd/MWr of a command with cmd_pasid_valid carries the PASID prefix (PMR = cmd_priv).
-// Bus Master Enable: no TLP is started while cfg_bus_master_en is 0 (a TLP already started is finished;
-// a request presented but not yet accepted is withdrawn).
+// Bus Master Enable: no TLP is presented on tx_req while cfg_bus_master_en is 0 (one already presented,
+// i.e. valid shown but not yet accepted, or already started, is finished: the stream never drops valid).
 // The TLP streams are as docs/tlp_interface.md. Splitting rules: imsdev_dma_rdreq (reads), imsdev_dma_wr
 // (writes); completion checks: imsdev_dma_cpl; tags, timeout and failures: imsdev_dma_tags.
 `default_nettype none
@@ -262,9 +262,10 @@ module imsdev_dma #(
     );
 
     // ---------------------------------------------------------------- tx_req arbiter
-    // Whole TLPs, round robin between MRd and MWr. A presented TLP is held until accepted (hold_q);
-    // once a MWr's first beat is accepted its beats follow back to back (lock_q). Response markers at
-    // the head of the write output are consumed here without using tx_req.
+    // Whole TLPs, round robin between MRd and MWr. A presented TLP is held until accepted (hold_q), also
+    // if Bus Master Enable falls meanwhile (a stream never withdraws valid); no TLP is newly presented
+    // while it is 0. Once a MWr's first beat is accepted its beats follow back to back (lock_q).
+    // Response markers at the head of the write output are consumed here without using tx_req.
     logic lock_q, hold_q, hold_wr_q, prefer_wr_q;
 
     wire wr_marker = wo_valid && wo_marker;
@@ -277,7 +278,7 @@ module imsdev_dma #(
         else if (wr_beat && mrd_valid) sel_wr = prefer_wr_q;
         else              sel_wr = wr_beat;
         tx_valid = sel_wr ? wr_beat : mrd_valid;
-        if (!lock_q && !cfg_bus_master_en) tx_valid = 1'b0;
+        if (!lock_q && !hold_q && !cfg_bus_master_en) tx_valid = 1'b0;
     end
 
     wire tx_go = tx_valid && tx_req_ready;

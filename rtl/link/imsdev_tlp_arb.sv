@@ -32,7 +32,7 @@ module imsdev_tlp_arb #(
     localparam int IW = (N > 1) ? $clog2(N) : 1;
     initial if (N < 1) $fatal(1, "imsdev_tlp_arb: N must be >= 1");
 
-    logic          locked_q;     // inside a multi-beat TLP: keep the grant
+    logic          locked_q;     // a TLP is being shown or sent: keep the grant
     logic [IW-1:0] owner_q;      // current / last grant
     logic [IW-1:0] sel;
 
@@ -64,9 +64,11 @@ module imsdev_tlp_arb #(
         if (rst) begin
             locked_q <= 1'b0;
             owner_q  <= '0;
-        end else if (out_valid && out_ready) begin
+        end else if (out_valid) begin
+            // Hold the grant from the first cycle a beat is shown until the TLP's last beat is taken: a
+            // stream may not change what it presents while valid && !ready.
             owner_q  <= sel;
-            locked_q <= !out_eop;
+            locked_q <= !(out_ready && out_eop);
         end
     end
 endmodule

@@ -8,7 +8,8 @@ cycle); in the ReadOnly phase it samples the handshakes that complete at the nex
   4DW above, MRd or MWr only), reserved/TC/attr bits, Length and First/Last BE (contiguous, consistent
   with a 1-DW request), requester ID = cfg_bdf, no 4 KiB crossing, size against MPS/MRRS, the PASID
   prefix of the owning command (0x91, PMR, PASID) or none, beat count and eop, header constant on every
-  beat, no TLP started while Bus Master Enable is 0. Each TLP must belong to exactly one active command
+  beat, valid never withdrawn and every field stable while ready is low, no TLP newly presented while
+  Bus Master Enable is 0. Each TLP must belong to exactly one active command
   (by address range) and be the next piece of that command's exact expected split (reads at multiples of
   min(MRRS, BUF_BYTES/4), writes at multiples of min(MPS, BUF_BYTES/2), both capped at 4 KiB).
 * MWr payload is written into a sparse host memory (only enabled bytes).
@@ -206,6 +207,8 @@ class DmaTb:
         self.split_prob = 0.5             # each RCB boundary inside a request splits with this probability
         self.in_order = False             # answer requests strictly in arrival order
         self.cpl_id = 0x0000
+        self.corrupt_prob = 0.0           # precede a completion by a corrupted copy (must be dropped)
+        self.corrupt_sent = 0
 
         # configuration sideband
         self.bdf = self.rng.randrange(1, 0x10000)
@@ -232,6 +235,7 @@ class DmaTb:
         self.tx_beats = 0
         self.tx_first_cycle: int | None = None
         self.tx_valid_while_bme_off = 0
+        self.tx_held: tuple | None = None         # fields of a beat shown without ready
         self.stats = {"mrd": 0, "mwr": 0, "cpl": 0, "cmds": 0}
 
     # ------------------------------------------------------------------ setup
@@ -431,14 +435,26 @@ class DmaTb:
                 self._on_rsp_valid(rsp_ready=bool(d.rsp_ready.value))
             rsp_taken = False
             tx_valid = bool(d.tx_req_valid.value)
+            held = self.tx_held
+            if held is not None:
+                # valid && !ready last cycle: the same beat must still be shown
+                if not tx_valid:
+                    self.fail("tx_req_valid withdrawn before the beat was accepted")
+                elif held != self._tx_fields():
+                    self.fail("tx_req sop/eop/hdr/prefix/data changed while waiting for ready")
             if tx_valid:
                 if self.tx_first_cycle is None:
                     self.tx_first_cycle = self.cycle
-                if not self.bme and self.tx_cur is None:
+                if not self.bme and self.tx_cur is None and held is None:
                     self.tx_valid_while_bme_off += 1
-                    self.fail("tx_req_valid with Bus Master Enable 0 outside a TLP")
+                    self.fail("tx_req presents a new TLP with Bus Master Enable 0")
                 if d.tx_req_ready.value:
+                    self.tx_held = None
                     self._on_tx_beat()
+                else:
+                    self.tx_held = self._tx_fields()
+            else:
+                self.tx_held = None
             rx_taken = self.rx_showing and bool(d.rx_cpl_ready.value)
             if d.err_unexpected_cpl.value:
                 self.unexpected_pulses += 1
@@ -542,6 +558,11 @@ class DmaTb:
                           f"({where}): got {got[i]:#04x} expected {exp[i]:#04x}")
 
     # ------------------------------------------------------------------ tx_req
+    def _tx_fields(self) -> tuple:
+        d = self.dut
+        return (int(d.tx_req_sop.value), int(d.tx_req_eop.value), int(d.tx_req_hdr.value),
+                int(d.tx_req_prfx_valid.value), int(d.tx_req_prfx.value), int(d.tx_req_data.value))
+
     def _on_tx_beat(self):
         d = self.dut
         sop = int(d.tx_req_sop.value)
@@ -555,8 +576,6 @@ class DmaTb:
             if not sop:
                 self.fail(f"tx_req beat without sop outside a TLP (hdr {hdr:#034x})")
                 return
-            if not self.bme:
-                self.fail("tx_req TLP started with Bus Master Enable 0")
             ft = hdr >> 120
             len_dw = ((hdr >> 96) & 0x3FF) or 1024
             has_data = bool(ft & 0x40)
@@ -751,6 +770,13 @@ class DmaTb:
         dws, dwe = s & ~3, (e + 3) & ~3
         payload = rr.data[dws - rr.base:dwe - rr.base]
         poisoned = rr.fault == "POISON" and k == rr.fault_at
+        if not rr.fault and self.rng.random() < self.corrupt_prob:
+            # the same completion with one field wrong: foreign requester ID, lower address or byte count
+            kind = self.rng.randrange(3)
+            self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id ^ (0x0100 if kind == 0 else 0), rr.tag,
+                                    (dwe - dws) // 4, (remaining + (4 if kind == 2 else 0)) & 0xFFF,
+                                    la ^ (4 if kind == 1 else 0)), self.rng.randbytes(len(payload)))
+            self.corrupt_sent += 1
         self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id, rr.tag, (dwe - dws) // 4,
                                 remaining & 0xFFF, la, poisoned), payload)
         self.stats["cpl"] += 1

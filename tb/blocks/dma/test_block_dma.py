@@ -2,7 +2,8 @@
 each parameter set and runs the cocotb tests of test_dma.py on it.
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python -m pytest tb/blocks/dma/test_block_dma.py -q -s
-    (environment: SEED=<n> to replay, TESTCASE=<cocotb test> to run one, WAVES=1 for an FST dump)
+    (environment: SEED=<n> to replay, TESTCASE=<cocotb test> to run one, WAVES=1 for an FST dump,
+     DMA_ALL_WIDTHS=1 to add DATA_W=64 and 512)
 
 Builds go to sim/build/blocks/dma-<params>/, logs, results.xml and perf.json (throughput/latency figures of
 test_throughput) to sim/results/blocks/dma-<params>/. Every cocotb test must pass (parsed from
@@ -32,6 +33,12 @@ PARAM_SETS = [
     dict(DATA_W=256, TAGS=16, BUF_BYTES=4096, CPL_TIMEOUT=3000),
     dict(DATA_W=128, TAGS=8, BUF_BYTES=2048, CPL_TIMEOUT=3000),
 ]
+# DMA_ALL_WIDTHS=1 adds the other two data path widths (not part of the default run).
+if os.environ.get("DMA_ALL_WIDTHS", "0") not in ("", "0"):
+    PARAM_SETS += [
+        dict(DATA_W=64, TAGS=32, BUF_BYTES=1024, CPL_TIMEOUT=3000),
+        dict(DATA_W=512, TAGS=32, BUF_BYTES=8192, CPL_TIMEOUT=3000),
+    ]
 
 
 def _tag(params: dict) -> str:

@@ -44,7 +44,7 @@ async def test_copy_random(dut):
     tb = DmaTb(dut, "copy_random")
     await tb.start()
     rng = tb.rng
-    lengths = EDGE_LENGTHS + [rand_len(rng) for _ in range(45)]
+    lengths = EDGE_LENGTHS + [rand_len(rng) for _ in range(100)]
     rng.shuffle(lengths)
     await run_batches(tb, lambda n: tb.make_copy(n, pasid=tb.random_pasid()), lengths)
     tb.log.info("copy_random: %d commands, %s", tb.stats["cmds"], tb.stats)
@@ -93,7 +93,7 @@ async def test_mixed_back_to_back(dut):
     await tb.start()
     rng = tb.rng
     tb.cmd_idle = 0.0
-    for rnd in range(4):
+    for rnd in range(6):
         tb.set_cfg(mps=rng.randrange(0, 4), mrrs=rng.randrange(0, 4))
         tb.rsp_backpressure = 0.8 if rnd == 1 else 0.2
         cmds = []
@@ -183,6 +183,41 @@ async def test_cpl_errors(dut):
 
 
 @cocotb.test()
+async def test_error_stress(dut):
+    """Mixed commands back to back where a third of the copies hit a UR, CA, poisoned or lost completion, so
+    failing and healthy commands overlap in the engine; every command must end with its own status."""
+    tb = DmaTb(dut, "error_stress")
+    await tb.start()
+    rng = tb.rng
+    tb.cmd_idle = 0.05
+    kinds = [("UR", ST_UR), ("CA", ST_CA), ("POISON", ST_POISONED), ("UR", ST_UR), ("CA", ST_CA),
+             ("POISON", ST_POISONED), ("DROP", ST_TIMEOUT)]
+    for rnd in range(5):
+        tb.set_cfg(mps=rng.randrange(0, 3), mrrs=rng.randrange(0, 3))
+        cmds = []
+        for _ in range(12):
+            op = rng.choice([OP_COPY, OP_COPY, OP_COPY, OP_FILL, OP_WRITE])
+            if op == OP_COPY:
+                c = tb.make_copy(rand_len(rng, 4000), pasid=tb.random_pasid())
+                if rng.random() < 0.35:
+                    kind, st = rng.choice(kinds)
+                    c.expect_status = st
+                    tb.submit(c)
+                    nreads = len(split(c.src, c.length, min(128 << min(tb.mrrs, 5), tb.rd_cap)))
+                    tb.faults[(c.cmd_id, rng.randrange(nreads))] = (kind, rng.randrange(0, 8))
+                    cmds.append(c)
+                    continue
+            elif op == OP_FILL:
+                c = tb.make_fill(rand_len(rng, 4000))
+            else:
+                c = tb.make_write(rng.randint(1, 32))
+            cmds.append(tb.submit(c))
+        await tb.wait_done(cmds)
+        await tb.quiesce()
+        tb.log.info("round %d: %s", rnd, [(c.cmd_id, c.rsp_status, c.rsp_bytes) for c in cmds])
+
+
+@cocotb.test()
 async def test_cpl_timeout(dut):
     """A read that is never answered ends its command with READ_TIMEOUT after CPL_TIMEOUT cycles and frees
     its tag; its completions arriving later are dropped and flagged; the engine keeps working."""
@@ -229,8 +264,11 @@ async def test_unexpected_cpl(dut):
     await tb.cycles(10)
     assert tb.unexpected_pulses == injected, f"idle: {injected} injected, {tb.unexpected_pulses} flagged"
 
-    # during a long copy, mixed with the real completions
+    # during a long copy, mixed with the real completions; some real completions are preceded by a copy
+    # with a wrong requester ID, lower address or byte count (accepting one would corrupt the data or make
+    # the real one unexpected)
     tb.set_cfg(mps=1, mrrs=0)
+    tb.corrupt_prob = 0.25
     c = tb.submit(tb.make_copy(8192))
     for _ in range(3):
         await tb.cycles(rng.randint(20, 120))
@@ -240,6 +278,9 @@ async def test_unexpected_cpl(dut):
     await tb.wait_done(c)
     await tb.quiesce()
     await tb.cycles(10)
+    tb.corrupt_prob = 0.0
+    injected += tb.corrupt_sent
+    assert tb.corrupt_sent > 10, tb.corrupt_sent
     assert tb.unexpected_pulses == injected, f"live: {injected} injected, {tb.unexpected_pulses} flagged"
 
     # a second copy of a completion that already ended its request (tag finished, engine idle)
@@ -258,7 +299,8 @@ async def test_unexpected_cpl(dut):
 @cocotb.test()
 async def test_bus_master_enable(dut):
     """With Bus Master Enable 0 nothing is sent (commands wait); enabling releases them. Dropping it during
-    a copy stops new TLPs at a TLP boundary until it is set again."""
+    a copy stops new TLPs at a TLP boundary until it is set again; a TLP already shown (valid without ready)
+    stays shown and is sent."""
     tb = DmaTb(dut, "bus_master")
     await tb.start()
     tb.set_cfg(bme=0)
@@ -270,9 +312,18 @@ async def test_bus_master_enable(dut):
     await tb.wait_done(cmds)
     await tb.quiesce()
 
-    for _ in range(4):
+    tb.tx_backpressure = 0.5
+    for k in range(6):
         cmds = [tb.submit(tb.make_copy(8192)), tb.submit(tb.make_fill(4000))]
         await tb.cycles(tb.rng.randint(10, 200))
+        if k % 2 == 0:
+            # drop it while a new TLP is shown and waiting for ready: it must stay shown and go out
+            for _ in range(2000):
+                if tb.tx_held is not None and tb.tx_cur is None:
+                    break
+                await tb.cycles(1)
+            else:
+                raise AssertionError("no TLP waited for ready in 2000 cycles")
         tb.set_cfg(bme=0)
         await tb.cycles(1)
         beats = tb.tx_beats
@@ -339,6 +390,7 @@ async def test_throughput(dut):
         tb.log.info("perf %-32s %s", k, v)
     out = os.environ.get("DMA_RESULTS_DIR")
     if out:
+        os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "perf.json"), "w") as f:
             json.dump(perf, f, indent=1)
     # Throughput bars: sustained copies and fills must come close to the link.

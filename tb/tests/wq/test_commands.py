@@ -35,13 +35,14 @@ async def test_command_errors_and_states(dut):
     for wq in range(n):
         assert await env.wq_state(wq) == (WQ_STATE_DISABLED, 0), f"WQ {wq} WQCFG6 after reset"
 
-    # WQCFG fields are RW; WQCFG of WQs this build lacks read 0 and ignore writes (registers.md).
+    # WQCFG fields are RW; the WQCFG of WQs this build lacks is plain storage (registers.md), and
+    # ENABLE_WQ on them fails with WQ_INVAL (below).
     cfg = WqConfig(size=depth, dedicated=True, pasid=0xABCDE, pasid_en=True, priv=True, prio=0xA, max_xfer_shift=0x1F)
     for wq in range(8):
         await env.write_wqcfg(wq, cfg)
         base = regs.csr_wqcfg_at(wq)
         got = [await b.rd32(base + off) for off in (regs.CSR_WQCFG_WQCFG0, regs.CSR_WQCFG_WQCFG2, regs.CSR_WQCFG_WQCFG3)]
-        want = [depth, cfg.wqcfg2(), 0x1F] if wq < n else [0, 0, 0]
+        want = [depth, cfg.wqcfg2(), 0x1F]
         assert got == want, f"WQCFG[{wq}] read back {[hex(x) for x in got]}, expected {[hex(x) for x in want]}"
 
     for code in (0x00, 0x0B, 0x1F):
@@ -121,6 +122,15 @@ async def test_wqcfg_latched_at_enable(dut):
     await env.sb.wait_complete()
     await env.sb.check()
     assert env.sb.stats["dma_tlps_checked"] > 0
+
+    # SIZE is latched too: rewritten to 1 while enabled, the WQ still holds the latched 2.
+    await env.b.wr32(regs.csr_wqcfg_at(wq) + regs.CSR_WQCFG_WQCFG0, 1)
+    await env.stall_engine(wq)
+    await env.fill_wq(wq)               # asserts OCCUPANCY reaches the latched SIZE
+    env.hold.release()
+    await env.sb.wait_complete()
+    await env.sb.check()
+    await env.write_wqcfg(wq, new)
 
     await env.cmd_ok(regs.CMD_DISABLE_WQ, wq)
     await env.enable_wq(wq)              # latches `new`

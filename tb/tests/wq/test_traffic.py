@@ -32,7 +32,6 @@ def plan(env):
 async def test_random_traffic(dut, pauses):
     env = await WqEnv.start(dut, pauses)
     r = env.rng
-    env.b.log.info("test_random_traffic: seed %d (replay with SEED=%d)", env.b.seed, env.b.seed)
     cfgs = plan(env)
     await env.setup(cfgs)
     nv = min(env.p.msix_vectors, 17)
@@ -53,7 +52,7 @@ async def test_random_traffic(dut, pauses):
             await env.ims_program(wq, i, *ims_msg(wq, i, high=r.random() < 0.5), masked=False, pasid=bound)
             entries.append((i, bound))
         ims[wq] = entries
-    per_wq = max(12, 96 // len(cfgs))
+    per_wq = max(20, 160 // len(cfgs))
 
     def make(wq, pasid):
         cfg = cfgs[wq]

@@ -1,0 +1,108 @@
+"""Descriptor and completion record (include/uapi/linux/idxd.h: struct dsa_hw_desc, dsa_completion_record),
+for the device contract of docs/work_queues.md. Names follow Linux where the meaning is the same; the
+values are the document's. fw/lib/imsdev.h defines the same constants for C (tests/unit checks they
+agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Opcodes (enum dsa_opcode)
+DSA_OPCODE_NOOP = 0x00
+DSA_OPCODE_DRAIN = 0x02
+DSA_OPCODE_MEMMOVE = 0x03
+DSA_OPCODE_MEMFILL = 0x04
+
+# Descriptor flags (IDXD_OP_FLAG_*)
+IDXD_OP_FLAG_FENCE = 0x0001
+IDXD_OP_FLAG_BOF = 0x0002
+IDXD_OP_FLAG_CRAV = 0x0004     # completion record address valid
+IDXD_OP_FLAG_RCR = 0x0008      # request a completion record
+IDXD_OP_FLAG_RCI = 0x0010      # request a completion interrupt
+IDXD_OP_FLAG_CC = 0x0100
+IDXD_OP_FLAG_STORD = 0x2000
+
+# Completion status (enum dsa_completion_status); 0x30 is this device's DMA read failure.
+DSA_COMP_NONE = 0x00
+DSA_COMP_SUCCESS = 0x01
+DSA_COMP_BAD_OPCODE = 0x10
+DSA_COMP_INVALID_FLAGS = 0x11
+DSA_COMP_NOZERO_RESERVE = 0x12
+DSA_COMP_XFER_ERR = 0x13
+DSA_COMP_INT_HANDLE_INVAL = 0x19
+IMSDEV_COMP_DMA_READ = 0x30
+DSA_COMP_STATUS_MASK = 0x7F
+
+COMP_STATUS_NAMES = {
+    DSA_COMP_SUCCESS: "success", DSA_COMP_BAD_OPCODE: "invalid opcode", DSA_COMP_INVALID_FLAGS: "invalid flags",
+    DSA_COMP_NOZERO_RESERVE: "non-zero reserved field", DSA_COMP_XFER_ERR: "transfer size",
+    DSA_COMP_INT_HANDLE_INVAL: "invalid interrupt handle", IMSDEV_COMP_DMA_READ: "DMA read failed",
+}
+
+# Interrupt handle (descriptor bytes 36-37): bit 15 selects the submitting WQ's own IMS slot.
+IMSDEV_INT_HANDLE_IMS = 0x8000
+IMSDEV_INT_HANDLE_IMS_INDEX = 0x7FFF
+IMSDEV_INT_HANDLE_MSIX_VECTOR = 0x07FF
+
+DSA_DESC_SIZE = 64
+DSA_COMP_SIZE = 32
+DSA_COMP_ALIGN = 32
+
+
+def ims_int_handle(index: int) -> int:
+    return IMSDEV_INT_HANDLE_IMS | (index & IMSDEV_INT_HANDLE_IMS_INDEX)
+
+
+def msix_int_handle(vector: int) -> int:
+    return vector & IMSDEV_INT_HANDLE_MSIX_VECTOR
+
+
+@dataclass
+class DsaHwDesc:
+    """struct dsa_hw_desc (64 bytes, little endian)."""
+    opcode: int = DSA_OPCODE_NOOP
+    flags: int = 0
+    pasid: int = 0                # DW0[19:0]; ENQCMD(S) overwrites it with the submitter's PASID
+    priv: bool = False            # DW0[31]
+    completion_addr: int = 0
+    src_addr: int = 0             # MEMMOVE source; MEMFILL: the 8-byte pattern
+    dst_addr: int = 0
+    xfer_size: int = 0
+    int_handle: int = 0
+
+    def pack(self) -> bytes:
+        dw0 = (self.pasid & 0xF_FFFF) | int(self.priv) << 31
+        dw1 = (self.flags & 0xFF_FFFF) | (self.opcode & 0xFF) << 24
+        return (dw0.to_bytes(4, "little") + dw1.to_bytes(4, "little")
+                + self.completion_addr.to_bytes(8, "little") + self.src_addr.to_bytes(8, "little")
+                + self.dst_addr.to_bytes(8, "little") + self.xfer_size.to_bytes(4, "little")
+                + self.int_handle.to_bytes(2, "little") + bytes(26))
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> "DsaHwDesc":
+        dw0 = int.from_bytes(raw[0:4], "little")
+        dw1 = int.from_bytes(raw[4:8], "little")
+        return cls(dw1 >> 24, dw1 & 0xFF_FFFF, dw0 & 0xF_FFFF, bool(dw0 >> 31),
+                   int.from_bytes(raw[8:16], "little"), int.from_bytes(raw[16:24], "little"),
+                   int.from_bytes(raw[24:32], "little"), int.from_bytes(raw[32:36], "little"),
+                   int.from_bytes(raw[36:38], "little"))
+
+
+@dataclass(frozen=True)
+class DsaCompletionRecord:
+    """struct dsa_completion_record (32 bytes)."""
+    status: int                   # bits 6:0 of byte 0; 0 = not written yet
+    result: int
+    bytes_completed: int
+    fault_addr: int
+    invalid_flags: int
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> "DsaCompletionRecord":
+        return cls(raw[0] & DSA_COMP_STATUS_MASK, raw[1], int.from_bytes(raw[4:8], "little"),
+                   int.from_bytes(raw[8:16], "little"), int.from_bytes(raw[16:20], "little") & 0xFF_FFFF)
+
+    @property
+    def status_name(self) -> str:
+        return COMP_STATUS_NAMES.get(self.status, f"status {self.status:#x}")

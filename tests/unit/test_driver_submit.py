@@ -1,0 +1,277 @@
+"""Driver model pieces that need no simulator: descriptor packing (Python, C and the bench's encoder agree
+byte for byte), constants (Python uapi == C header == the bench's), ENQCMD bounded retry, MOVDIR64B for
+dedicated WQs, descriptor-pool flow control, command errors and timeouts, the error interrupt handler,
+completion by interrupt (and the record-before-interrupt check), PCI capability walk, FLR + re-probe.
+"""
+import ctypes
+import errno
+import random
+import re
+
+import pytest
+
+from fake_device import BAR0, BAR2, FW, PCIE_CAP, FakeDevice, build_clib
+from imsdev import regs
+from imsdev.clib import DescC, OpsAdapter
+from imsdev.driver import DmwrStatus, imsdev_probe, imsdev_reset, uapi
+from imsdev.driver.device import ImsdevCmdError, ImsdevTimeout
+from imsdev.driver.init import wq_alloc_ims_irq
+from imsdev.driver.irq import idxd_misc_thread
+from imsdev.driver.pci import PCI_PASID_CTRL_EXEC, PciDev, PciError
+from imsdev.driver.submit import (idxd_alloc_desc, idxd_free_desc, idxd_submit_desc, prep_desc,
+                                  wait_for_completion)
+from imsdev.driver.uapi import DsaHwDesc
+
+
+@pytest.fixture(scope="module")
+def clib(tmp_path_factory):
+    return build_clib(tmp_path_factory.mktemp("fw"))
+
+
+def setup_wqs(dev=None, *, shared_size=2):
+    dev = dev or FakeDevice(num_wq=2)
+    idxd = imsdev_probe(dev)
+    shared, ded = idxd.wqs
+    idxd.wq_configure(shared, size=shared_size, dedicated=False)
+    idxd.wq_enable(shared)
+    idxd.wq_configure(ded, size=2, dedicated=True, pasid=0x77)
+    idxd.wq_enable(ded)
+    return dev, idxd, shared, ded
+
+
+# ---- descriptor layout ----------------------------------------------------------------------------------
+def random_desc(rng) -> DsaHwDesc:
+    return DsaHwDesc(opcode=rng.choice((0, 2, 3, 4, 0x7F)), flags=rng.getrandbits(24), pasid=rng.getrandbits(20),
+                     priv=rng.random() < 0.5, completion_addr=rng.getrandbits(64), src_addr=rng.getrandbits(64),
+                     dst_addr=rng.getrandbits(64), xfer_size=rng.getrandbits(32), int_handle=rng.getrandbits(16))
+
+
+def test_descriptor_layout():
+    d = DsaHwDesc(opcode=0x03, flags=0x1C, pasid=0x12345, priv=True, completion_addr=0x1122334455667788,
+                  src_addr=0x10, dst_addr=0x20, xfer_size=300, int_handle=0x8005)
+    raw = d.pack()
+    assert len(raw) == 64
+    assert raw[0:4] == (0x8001_2345).to_bytes(4, "little") and raw[4:8] == (0x0300_001C).to_bytes(4, "little")
+    assert raw[8:16] == (0x1122334455667788).to_bytes(8, "little") and raw[32:36] == (300).to_bytes(4, "little")
+    assert raw[36:38] == b"\x05\x80" and raw[38:] == bytes(26)
+    assert DsaHwDesc.unpack(raw) == d
+
+
+def test_descriptor_packing_agrees_with_c_and_bench(clib):
+    from tb.wq import Descriptor               # the bench's independent encoder of docs/work_queues.md
+    rng = random.Random(7)
+    for _ in range(50):
+        d = random_desc(rng)
+        c = DescC(d.opcode, d.flags, d.pasid, d.priv, d.completion_addr, d.src_addr, d.dst_addr, d.xfer_size,
+                  d.int_handle)
+        out = ctypes.create_string_buffer(64)
+        clib.desc_pack(ctypes.byref(c), out)
+        assert out.raw == d.pack()
+        assert Descriptor(opcode=d.opcode, flags=d.flags, pasid=d.pasid, priv=d.priv, cr_addr=d.completion_addr,
+                          src=d.src_addr, dst=d.dst_addr, size=d.xfer_size, int_handle=d.int_handle).pack() == d.pack()
+
+
+def test_constants_agree_with_c_header_and_bench():
+    """One contract, three encodings: the Python uapi, fw/lib/imsdev.h and tb/wq.py must not drift."""
+    import tb.wq as bench
+    header = (FW / "lib" / "imsdev.h").read_text()
+    c = {m[1]: int(m[2], 0) for m in re.finditer(r"#define\s+IMSDEV_(\w+)\s+(0x[0-9A-Fa-f]+|\d+)u", header)}
+    pairs = {"DSA_OPCODE_": "OPCODE_", "IDXD_OP_FLAG_": "FLAG_", "DSA_COMP_": "COMP_", "IMSDEV_COMP_": "COMP_",
+             "IMSDEV_INT_HANDLE_": "INT_HANDLE_"}
+    checked = 0
+    for name in dir(uapi):
+        for py_prefix, c_prefix in pairs.items():
+            if name.startswith(py_prefix):
+                c_name = c_prefix + name[len(py_prefix):]
+                assert c_name in c, f"{name} has no IMSDEV_{c_name} in imsdev.h"
+                assert c[c_name] == getattr(uapi, name), name
+                checked += 1
+    assert checked >= 20
+    assert (uapi.DSA_OPCODE_MEMMOVE, uapi.DSA_OPCODE_MEMFILL, uapi.DSA_OPCODE_DRAIN) == \
+        (bench.OP_MEMMOVE, bench.OP_MEMFILL, bench.OP_DRAIN)
+    assert (uapi.IDXD_OP_FLAG_CRAV, uapi.IDXD_OP_FLAG_RCR, uapi.IDXD_OP_FLAG_RCI) == \
+        (bench.FLAG_CRAV, bench.FLAG_RCR, bench.FLAG_RCI)
+    assert (uapi.DSA_COMP_BAD_OPCODE, uapi.DSA_COMP_INT_HANDLE_INVAL, uapi.IMSDEV_COMP_DMA_READ) == \
+        (bench.ST_BAD_OPCODE, bench.ST_INT_HANDLE, bench.ST_DMA_READ)
+    assert uapi.IMSDEV_INT_HANDLE_IMS == bench.HANDLE_IMS
+
+
+# ---- submission ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rrs,expect_rc,attempts", [(0, 0, 1), (3, 0, 4), (4, -errno.EAGAIN, 4), (9, -errno.EAGAIN, 4)])
+def test_enqcmd_retry_is_bounded(rrs, expect_rc, attempts):
+    dev, idxd, shared, _ = setup_wqs()
+    shared.enqcmds_retries = 3
+    dev.dmwr_script.extend([DmwrStatus.RRS] * rrs)
+    d = prep_desc(idxd_alloc_desc(shared), uapi.DSA_OPCODE_NOOP)
+    m = dev.mark()
+    assert idxd_submit_desc(idxd, shared, d, pasid=0x55, priv=True) == expect_rc
+    sent = dev.since(m, kinds=("dmwr",))
+    assert len(sent) == attempts
+    assert all(s[1] == shared.portal == BAR2 and s[2] == 0x55 and s[3] is True for s in sent)
+    assert DsaHwDesc.unpack(sent[0][4]).pasid == 0x55      # ENQCMDS sends the descriptor's PASID
+
+
+@pytest.mark.parametrize("status", [DmwrStatus.UR, DmwrStatus.CA])
+def test_enqcmd_refused_is_not_retried(status):
+    dev, idxd, shared, _ = setup_wqs()
+    dev.dmwr_script.append(status)
+    m = dev.mark()
+    assert idxd_submit_desc(idxd, shared, prep_desc(idxd_alloc_desc(shared), 0), pasid=1) == -errno.EIO
+    assert len(dev.since(m, kinds=("dmwr",))) == 1 and shared.stats["eio"] == 1
+
+
+def test_c_library_enqcmd_retry_is_bounded(clib):
+    dev = FakeDevice()
+    ad = OpsAdapter(dev)
+    cdev = clib.new_dev()
+    assert clib.probe(cdev, ctypes.byref(ad.struct)) == 0
+    desc = DescC(0, uapi.IDXD_OP_FLAG_CRAV, 0x55, False, 0x1000_0000, 0, 0, 0, 0)
+    for rrs, rc, n in ((3, 0, 4), (4, -errno.EAGAIN, 4)):
+        dev.dmwr_script.extend([DmwrStatus.RRS] * rrs)
+        m = dev.mark()
+        assert clib.enqcmd(cdev, 0, ctypes.byref(desc), 3) == rc
+        assert len(dev.since(m, kinds=("dmwr",))) == n
+        dev.dmwr_script.clear()
+    dev.dmwr_script.append(DmwrStatus.UR)
+    assert clib.enqcmd(cdev, 0, ctypes.byref(desc), 3) == -errno.EIO
+    ad.raise_if_failed()
+
+
+def test_dedicated_wq_uses_movdir64b_and_its_pool_limits_outstanding_work():
+    dev, idxd, _, ded = setup_wqs()
+    ds = [prep_desc(idxd_alloc_desc(ded), uapi.DSA_OPCODE_NOOP) for _ in range(ded.size)]
+    with pytest.raises(OSError) as exc:
+        idxd_alloc_desc(ded)                    # posted submissions: never more outstanding than SIZE
+    assert exc.value.errno == errno.EAGAIN
+    m = dev.mark()
+    assert idxd_submit_desc(idxd, ded, ds[0], pasid=0x99) == 0
+    sent = dev.since(m, kinds=("movdir64b", "dmwr"))
+    assert [s[0] for s in sent] == ["movdir64b"] and sent[0][1] == ded.portal == BAR2 + 0x1000
+    idxd_free_desc(ded, ds[0])
+    assert idxd_alloc_desc(ded).id == ds[0].id
+    # WQCFG2 of the dedicated WQ carries its PASID with PASID_EN; the shared one PASID_EN only
+    wqcfg2 = {e[1] - BAR0: e[2] for e in dev.log if e[0] == "w32" and (e[1] - BAR0) % 0x20 == 8
+              and regs.CSR_WQCFG_BASE <= e[1] - BAR0 < regs.CSR_WQCFG_BASE + 0x100}
+    assert wqcfg2[regs.csr_wqcfg_at(1) + 8] == (1 | 0x77 << 8 | 1 << 28)
+    assert wqcfg2[regs.csr_wqcfg_at(0) + 8] == 1 << 28
+
+
+def test_wq_set_pasid_rebinds_a_dedicated_wq_between_disable_and_enable():
+    dev, idxd, shared, ded = setup_wqs()
+    m = dev.mark()
+    idxd.wq_set_pasid(ded, 0x99)
+    seq = [(e[1] - BAR0, e[2]) for e in dev.log[m:] if e[0] == "w32"]
+    cmd = [i for i, (off, _) in enumerate(seq) if off == regs.CSR_CMD]
+    assert [seq[i][1] >> regs.CSR_CMD_CMD_SHIFT for i in cmd] == [regs.CMD_DISABLE_WQ, regs.CMD_ENABLE_WQ]
+    wqcfg2 = [i for i, (off, _) in enumerate(seq) if off == regs.csr_wqcfg_at(1) + regs.CSR_WQCFG_WQCFG2]
+    assert len(wqcfg2) == 1 and cmd[0] < wqcfg2[0] < cmd[1]
+    assert seq[wqcfg2[0]][1] == 1 | 0x99 << 8 | 1 << 28
+    with pytest.raises(OSError):
+        idxd.wq_set_pasid(shared, 1)            # a shared WQ's PASIDs come with each ENQCMD
+
+
+def test_command_errors_and_timeouts_name_themselves():
+    dev = FakeDevice()
+    idxd = imsdev_probe(dev)
+    dev.cmd_errors[regs.CMD_ENABLE_WQ] = regs.CMD_ERR_WQ_SIZE
+    idxd.wq_configure(idxd.wqs[0], size=1, dedicated=True)
+    with pytest.raises(ImsdevCmdError) as exc:
+        idxd.wq_enable(idxd.wqs[0])
+    assert exc.value.err_name == "WQ_SIZE" and "ENABLE_WQ 0" in str(exc.value)
+    dev.cmd_errors.clear()
+    dev.cmd_busy_reads = 5                        # ACTIVE for a while: polled, then succeeds
+    idxd.wq_enable(idxd.wqs[0])
+    dev.cmd_busy_reads = 10**9                    # never finishes: an error, never a hang
+    with pytest.raises(ImsdevTimeout):
+        idxd.wq_disable(idxd.wqs[0])
+    with pytest.raises(OSError):
+        idxd.wq_configure(idxd.wqs[1], size=99, dedicated=True)
+
+
+# ---- interrupts and completions ---------------------------------------------------------------------
+def test_misc_interrupt_decodes_and_acknowledges_swerr():
+    dev = FakeDevice()
+    idxd = imsdev_probe(dev)
+    dev.mmio[regs.CSR_INT_CAUSE] = regs.CSR_INT_CAUSE_ERR_LOG_MASK
+    dev.mmio[regs.CSR_SWERR0] = 1 | 1 << 2 | regs.SWERR_NO_CR << 8 | 1 << 16 | 0x10 << 24
+    dev.mmio[regs.CSR_SWERR1] = 0x77 | 0x7F << 24
+    m = dev.mark()
+    assert idxd_misc_thread(idxd.misc_irq.irq, idxd) == 1
+    (err,) = idxd.sw_errors
+    assert (err.code_name, err.wq, err.pasid, err.code_status, err.opcode) == ("NO_CR", 1, 0x77, 0x10, 0x7F)
+    assert "NO_CR" in str(err)
+    seq = dev.since(m)
+    assert seq[:2] == [("r32", regs.CSR_INT_CAUSE), ("w32", regs.CSR_INT_CAUSE, regs.CSR_INT_CAUSE_ERR_LOG_MASK)]
+    assert ("w32", regs.CSR_SWERR0, regs.CSR_SWERR0_VALID_MASK | regs.CSR_SWERR0_OVERFLOW_MASK) in seq
+    assert dev.mmio[regs.CSR_INT_CAUSE] == 0 and not dev.mmio[regs.CSR_SWERR0] & 1
+    assert idxd_misc_thread(idxd.misc_irq.irq, idxd) == 0     # nothing pending: IRQ_NONE
+
+
+def _write_record(dev, d, status=1):
+    dev.mem_write(d.compl_addr, bytes([status]) + bytes(31))
+
+
+def test_completion_by_interrupt_and_record_before_interrupt_check():
+    dev, idxd, shared, _ = setup_wqs()
+    ie = wq_alloc_ims_irq(idxd, shared, pasid=0x55)
+    d = prep_desc(idxd_alloc_desc(shared), uapi.DSA_OPCODE_NOOP, ie=ie)
+    assert d.hw.flags & uapi.IDXD_OP_FLAG_RCI and d.hw.int_handle == 0x8000
+    assert idxd_submit_desc(idxd, shared, d, pasid=0x55) == 0
+    assert ie.pending == [d]
+    # the interrupt arrives before the record: the handler completes nothing and it is counted
+    dev.deliveries.append([ie.desc.parent.expected])
+    _write_record_later = d
+    idxd.core.handle_pending(100)
+    assert ie.desc.unhandled == 1 and d.completion is None
+    _write_record(dev, _write_record_later)
+    dev.deliveries.append([ie.desc.parent.expected])
+    assert wait_for_completion(idxd, d).status == uapi.DSA_COMP_SUCCESS
+    assert ie.desc.count == 2 and ie.completed == 1 and not ie.pending
+    # a delivery nobody owns is spurious, never dropped silently
+    dev.deliveries.append([(3, 0xEE)])
+    idxd.core.handle_pending(100)
+    assert idxd.core.spurious == [(3, 0xEE)]
+
+
+def test_completion_timeouts_say_why():
+    dev, idxd, shared, _ = setup_wqs()
+    d = prep_desc(idxd_alloc_desc(shared), uapi.DSA_OPCODE_NOOP, ie=shared.msix_ie)
+    idxd_submit_desc(idxd, shared, d, pasid=1)
+    with pytest.raises(TimeoutError, match="interrupt never came"):
+        wait_for_completion(idxd, d, timeout_ns=5_000)
+    d2 = prep_desc(idxd_alloc_desc(shared), uapi.DSA_OPCODE_NOOP)
+    idxd_submit_desc(idxd, shared, d2, pasid=1)
+    with pytest.raises(TimeoutError, match="record never written"):
+        wait_for_completion(idxd, d2, timeout_ns=5_000)
+    _write_record(dev, d2)
+    assert wait_for_completion(idxd, d2).status == 1
+
+
+# ---- PCI and reset ----------------------------------------------------------------------------------
+def test_capability_walk_and_pasid_features():
+    dev = FakeDevice()
+    pdev = PciDev(dev)
+    pdev.enable_device()
+    assert (pdev.pcie_cap, pdev.msix_cap, pdev.pasid_cap) == (0x40, 0x70, 0x100)
+    assert pdev.find_capability(0x05) == 0
+    dev.cfg[0x70 + 1] = 0x70                    # a looped list ends by TTL, not a hang
+    assert pdev.find_capability(0x05) == 0
+    dev.cfg[0x100 + 2] = 0                      # keep the PASID cap, stop the extended list
+    with pytest.raises(PciError):
+        dev.cfg[0x104] = 0x04                   # privileged only: exec is not offered any more
+        pdev.enable_pasid(PCI_PASID_CTRL_EXEC)
+    assert pdev.resource_start(0) == BAR0 and pdev.resource_start(2) == BAR2
+
+
+def test_flr_reprobe_restores_config_wqs_and_ims():
+    dev, idxd, shared, ded = setup_wqs()
+    ie = wq_alloc_ims_irq(idxd, shared, pasid=0x55, index=5)
+    old_parents = [d.parent for d in idxd.msix.descs] + [ie.desc.parent]
+    new = imsdev_reset(idxd)
+    assert dev.flrs == 1
+    assert any(e[0] == "cfg_w" and e[1] == PCIE_CAP + 8 and e[3] & 0x8000 for e in dev.log)
+    assert all(not p.active for p in old_parents), "old platform interrupts must be freed"
+    assert new.wqs[0].enabled and new.wqs[1].enabled and new.wqs[1].pasid == 0x77
+    (ie2,) = new.wqs[0].ims_ies
+    assert ie2.desc.hwirq == 5 and ie2.desc.chip_data.pasid == 0x55 and ie2.desc.handler is not None
+    assert new.pdev.pasid_enabled and dev.cfg_word(0x04) & 0x6 == 0x6     # memory + bus master back
