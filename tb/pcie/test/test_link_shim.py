@@ -61,7 +61,7 @@ def run_link_shim(data_w: int = 256, seed: int | None = None, test_filter: str |
 
 @pytest.mark.parametrize("data_w", [256, 64])
 def test_link_shim(data_w):
-    seed = int(os.environ.get("SEED", random.randrange(1 << 31)))
+    seed = int(os.environ.get("SEED") or random.randrange(1 << 31))
     print(f"\ntb/pcie link tests, DATA_W={data_w}: seed {seed} (replay with SEED={seed})")
-    tests, failed, xml = run_link_shim(data_w, seed, os.environ.get("TESTS"), bool(os.environ.get("WAVES")))
+    tests, failed, xml = run_link_shim(data_w, seed, os.environ.get("TESTS"), os.environ.get("WAVES", "0") not in ("", "0"))
     assert tests > 0 and failed == 0, f"{failed} of {tests} link tests failed (seed {seed}, see {xml})"
