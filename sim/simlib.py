@@ -53,10 +53,12 @@ def build_dir(cfg: Config, waves: bool = False) -> Path:
     return BUILD_ROOT / (cfg.name + ("-waves" if waves else ""))
 
 
-def build(cfg: Config, waves: bool = False) -> float:
+def build(cfg: Config, waves: bool = False, use_ccache: bool = True) -> float:
     """Build one configuration (incremental: an unchanged build takes well under a second)."""
-    if shutil.which("ccache"):
-        os.environ.setdefault("OBJCACHE", "ccache")
+    if use_ccache and shutil.which("ccache"):
+        os.environ["OBJCACHE"] = "ccache"
+    else:
+        os.environ.pop("OBJCACHE", None)
     runner = get_runner("verilator")
     args = ["--assert", "-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
     if waves:

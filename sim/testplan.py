@@ -83,6 +83,9 @@ TESTPLAN = (
         "wait for every earlier descriptor; new submissions RRS / dropped meanwhile",
         "FLR with descriptors in flight: nothing upstream after it, registers and IMS at reset, clean re-bring-up",
     )),
+    Entry("tb.tests.wq.test_arbitration", BOTH, (
+        "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",
+    )),
     Entry("tb.tests.wq.test_traffic", BOTH, (
         "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
