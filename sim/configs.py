@@ -3,7 +3,9 @@
 Each configuration is built once by Verilator and every test that runs on it reuses that build.
 `default` looks like real hardware (8 WQs, 2048 IMS entries in total, a full-size MSI-X table);
 `small` is the other corner (one WQ, few IMS entries, the 9 MSI-X vectors of a DSA-class device,
-a narrower data path) so that nothing works only at one size.
+a narrower data path) so that nothing works only at one size. `wide` has the 512-bit data path of Gen4/Gen5
+x16 hard IPs, where a 64-byte descriptor is a single beat (portal paths that are reachable only there), and
+an MSI-X table that just crosses a PBA QWORD (65 vectors).
 """
 from dataclasses import dataclass, field
 
@@ -35,5 +37,6 @@ CONFIGS = {
     for c in (
         Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256)),
         Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128)),
+        Config("wide", dict(NUM_WQ=4, WQ_DEPTH=16, IMS_PER_WQ=64, MSIX_VECTORS=65, DATA_W=512)),
     )
 }

@@ -63,3 +63,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     out = simlib.RESULTS_ROOT / "junit.xml"
     ET.ElementTree(suite).write(out, encoding="utf-8", xml_declaration=True)
     tr.write_line(f"cocotb tests: {n_pass} passed, {n_fail} failed; JUnit XML: {out}")
+    tr.write_line(_functional_coverage_line())
+
+
+def _functional_coverage_line() -> str:
+    """One line of functional coverage over every run's export; a report problem never fails the run."""
+    try:
+        import coverage_report
+        s = coverage_report.functional_summary()
+    except Exception as e:      # noqa: BLE001 - coverage is informative here, the tests decide the result
+        return f"functional coverage: not available ({type(e).__name__}: {e})"
+    return (f"functional coverage: {s['hit']}/{s['bins']} bins hit, {s['waived']} waived "
+            f"(all runs under sim/results; `make fcov` lists the holes)")

@@ -1,7 +1,17 @@
-"""Build and run helpers shared by `make sim`, `make bench` and single-test runs.
+"""The one build-and-run layer of every Verilator + cocotb bench in the project.
 
-One Verilator build per (configuration, waves) under sim/build/, reused by every test that runs on it.
-Tests are cocotb modules under tb/tests/, listed with their configurations in sim/testplan.py.
+`make sim`, `make bench`, `make mutate`, `make coverage`, `make stress` and the block benches (tb/blocks,
+tb/pcie/test) all build and run through `verilator_build()` and `cocotb_run()`:
+* one Verilator build per (design, parameter set, variant) under sim/build/, reused by every run on it;
+  variants are waves (FST tracing), coverage (Verilator line/branch/toggle/expression/user) and mutants (sources
+  from the mutation tool's instrumented copy, every mutant selectable at run time);
+* every run gets a seed (printed, replayable) that also seeds Verilator's randomised initial values
+  (`--x-initial unique` + `+verilator+rand+reset+2`), so a reset bug shows up under some seeds and the
+  same seed shows it again;
+* results come back parsed from cocotb's results.xml, one `CaseResult` per cocotb test.
+
+Full-chip helpers `build(cfg)` / `run(module, cfg)` wrap these for `imsdev_top` and the configurations of
+sim/configs.py; tests are cocotb modules under tb/tests/, listed in sim/testplan.py.
 """
 from __future__ import annotations
 
@@ -16,17 +26,26 @@ from pathlib import Path
 
 from cocotb_tools.runner import VerilatorControlFile, get_runner
 
-from configs import CONFIGS, Config
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "sim") not in sys.path:
+    sys.path.insert(0, str(ROOT / "sim"))
+
+from configs import CONFIGS, Config  # noqa: E402
+
 RTL = ROOT / "rtl"
 BUILD_ROOT = ROOT / "sim" / "build"
 RESULTS_ROOT = ROOT / "sim" / "results"
 TOPLEVEL = "imsdev_top"
+# The mutation tool (sim/mutation/mutate.py) writes its instrumented copies under sim/build/<tree>/ (default
+# tree "mutation"; a second campaign can run beside the first under another name).
+DEFAULT_MUTANT_TREE = "mutation"
+# Simulator runs that exceed this are killed (a mutant can make the device hang; a bench without a
+# timeout somewhere would otherwise stall a campaign). Generous: the slowest regression module takes ~2 min.
+DEFAULT_RUN_TIMEOUT_S = int(os.environ.get("IMSDEV_RUN_TIMEOUT_S", "1200"))
 
 # The venv's `verilator` launcher (sim/tools/setup_verilator.py) must come before any system Verilator,
 # also when this module is used without the Makefile's PATH.
-_VENV_BIN = Path(__import__("sys").executable).parent
+_VENV_BIN = Path(sys.executable).parent
 if (_VENV_BIN / "verilator").exists():
     os.environ["PATH"] = str(_VENV_BIN) + os.pathsep + os.environ.get("PATH", "")
 os.environ.pop("VERILATOR_ROOT", None)
@@ -38,41 +57,59 @@ for _p in (str(ROOT / "fw"), str(ROOT)):
         sys.path.insert(0, _p)
 
 
-def rtl_sources() -> list[Path]:
-    """Every RTL file, packages first (they must be compiled before their users)."""
-    files = sorted(RTL.rglob("*.sv"))
+def new_seed() -> int:
+    return random.SystemRandom().randrange(1, 2**31)
+
+
+def seed_from_env() -> int | None:
+    """SEED=<n> from the environment (replay), None when unset or empty; a clear error otherwise."""
+    raw = os.environ.get("SEED", "")
+    if raw == "":
+        return None
+    try:
+        seed = int(raw, 0)
+    except ValueError:
+        raise SystemExit(f"SEED={raw!r} is not an integer") from None
+    if not 0 < seed < 2**32:
+        raise SystemExit(f"SEED={raw!r} is out of range (1 .. 2**32-1)")
+    return seed
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "0") not in ("", "0")
+
+
+# ---- generic build and run ------------------------------------------------------------------------
+def sources_of(*files: Path, control_files: tuple[Path, ...] = ()) -> list:
+    """Verilator control files first, then packages before their users."""
     pkgs = [f for f in files if f.name.endswith("_pkg.sv")]
-    return pkgs + [f for f in files if f not in pkgs]
+    return ([VerilatorControlFile(str(p)) for p in control_files]
+            + [str(f) for f in pkgs + [f for f in files if f not in pkgs]])
 
 
-def lint_configs() -> list[Path]:
-    return sorted(RTL.rglob("*.vlt"))
-
-
-def build_dir(cfg: Config, waves: bool = False) -> Path:
-    return BUILD_ROOT / (cfg.name + ("-waves" if waves else ""))
-
-
-def build(cfg: Config, waves: bool = False, use_ccache: bool = True) -> float:
-    """Build one configuration (incremental: an unchanged build takes well under a second)."""
+def verilator_build(*, sources: list, toplevel: str, params: dict, build_dir: Path, waves: bool = False,
+                    coverage: bool = False, extra_args: tuple = (), use_ccache: bool = True,
+                    warnings_fatal: bool = False) -> float:
+    """Build (incrementally: an unchanged build takes well under a second); returns the seconds it took."""
     if use_ccache and shutil.which("ccache"):
         os.environ["OBJCACHE"] = "ccache"
     else:
         os.environ.pop("OBJCACHE", None)
-    runner = get_runner("verilator")
-    args = ["--assert", "-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
+    args = ["--assert", "--x-assign", "unique", "--x-initial", "unique", *extra_args]
+    if not warnings_fatal:
+        args.append("-Wno-fatal")
     if waves:
         args += ["--trace-fst", "--trace-structs"]
+    if coverage:
+        # line = statement blocks (v_line) + if/else and ?: arms (v_branch); expr = condition terms (v_expr)
+        args += ["--coverage-line", "--coverage-toggle", "--coverage-expr", "--coverage-user",
+                 "--coverage-underscore"]
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    runner.build(
-        sources=[VerilatorControlFile(str(p)) for p in lint_configs()] + [str(p) for p in rtl_sources()],
-        hdl_toplevel=TOPLEVEL,
-        parameters=cfg.params,
-        build_args=args,
-        build_dir=str(build_dir(cfg, waves)),
-        waves=waves,
-        timescale=("1ns", "1ps"),
-        log_file=str(build_dir(cfg, waves) / "build.log"),
+    get_runner("verilator").build(
+        sources=sources, hdl_toplevel=toplevel, parameters=params, build_args=args,
+        build_dir=str(build_dir), waves=waves, timescale=("1ns", "1ps"), log_file=str(build_dir / "build.log"),
     )
     return time.monotonic() - t0
 
@@ -86,45 +123,44 @@ class CaseResult:
     message: str = ""
 
 
-def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None = None,
-        platform: str | None = None, waves: bool = False, tag: str = "") -> tuple[int, list[CaseResult], Path]:
-    """Run one cocotb test module on a built configuration; returns (seed, per-test results, log dir)."""
-    if seed is None:
-        seed = random.SystemRandom().randrange(1, 2**31)
-    name = f"{cfg.name}-{module.rsplit('.', 1)[-1]}" + (f"-{platform}" if platform else "") + tag
-    test_dir = RESULTS_ROOT / name
+def cocotb_run(*, module: str, toplevel: str, build_dir: Path, test_dir: Path, seed: int,
+               testcase: str | None = None, test_filter: str | None = None, extra_env: dict | None = None, plusargs: tuple = (),
+               waves: bool = False, timeout_s: int | None = None) -> list[CaseResult]:
+    """Run one cocotb module on a build; returns one CaseResult per cocotb test (a crash or a timeout is
+    reported as a failed pseudo-test named <simulator>)."""
+    test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
     results_xml = test_dir / "results.xml"
-    if results_xml.exists():
-        results_xml.unlink()
-    env = {
-        "IMSDEV_CONFIG": cfg.name,
-        "IMSDEV_PLATFORM": platform or "",
-        "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
-    }
-    runner = get_runner("verilator")
+    results_xml.unlink(missing_ok=True)
+    for stale in ("dump.fst", "coverage.dat"):
+        (test_dir / stale).unlink(missing_ok=True)
+    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"), **(extra_env or {})}
+    timeout_s = timeout_s or DEFAULT_RUN_TIMEOUT_S
+    # SIGKILL after the timeout: a hung simulation never ends the campaign or the regression.
+    saved_prefix = os.environ.get("SIM_CMD_PREFIX")
+    os.environ["SIM_CMD_PREFIX"] = f"timeout -s KILL {timeout_s}"
     try:
-        runner.test(
-            test_module=module,
-            hdl_toplevel=TOPLEVEL,
-            hdl_toplevel_lang="verilog",
-            testcase=testcase,
-            seed=seed,
-            build_dir=str(build_dir(cfg, waves)),
-            test_dir=str(test_dir),
-            results_xml=str(results_xml),
-            extra_env=env,
-            waves=waves,
-            log_file=str(test_dir / "sim.log"),
+        get_runner("verilator").test(
+            test_module=module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", testcase=testcase,
+            test_filter=test_filter, seed=seed, build_dir=str(build_dir), test_dir=str(test_dir), results_xml=str(results_xml),
+            extra_env=env, waves=waves, log_file=str(test_dir / "sim.log"),
+            # Random initial values (--x-initial unique), reproducible from the seed.
+            plusargs=[f"+verilator+seed+{seed}", "+verilator+rand+reset+2", *plusargs],
         )
-    except SystemExit:
-        pass   # the runner exits on failing tests; the results file says which
-    return seed, parse_results(results_xml), test_dir
+    except (SystemExit, RuntimeError):
+        pass   # the runner raises on a failing test or a killed simulator; results.xml says which
+    finally:
+        if saved_prefix is None:
+            os.environ.pop("SIM_CMD_PREFIX", None)
+        else:
+            os.environ["SIM_CMD_PREFIX"] = saved_prefix
+    return parse_results(results_xml, test_dir / "sim.log")
 
 
-def parse_results(path: Path) -> list[CaseResult]:
+def parse_results(path: Path, log: Path | None = None) -> list[CaseResult]:
     if not path.exists():
-        return [CaseResult("<simulator>", False, 0.0, 0.0, f"no results file {path}: the simulator crashed")]
+        why = "the simulator crashed or was killed after its timeout"
+        return [CaseResult("<simulator>", False, 0.0, 0.0, f"no results file {path}: {why} (log: {log})")]
     out = []
     for tc in ET.parse(path).getroot().iter("testcase"):
         failure = tc.find("failure")
@@ -146,7 +182,64 @@ def parse_results(path: Path) -> list[CaseResult]:
 
 def _sim_time_ns(tc) -> float:
     props = {p.get("name"): p.get("value") for p in tc.iter("property")}
-    return float(props.get("sim_time_duration") or tc.get("sim_time_ns") or 0)
+    if props.get("sim_time_duration"):
+        return float(props["sim_time_duration"])
+    if props.get("sim_time_stop"):
+        return float(props["sim_time_stop"]) - float(props.get("sim_time_start", 0) or 0)
+    return float(tc.get("sim_time_ns") or 0)
+
+
+# ---- the full chip (imsdev_top) ---------------------------------------------------------------------
+def rtl_sources(rtl_root: Path = RTL) -> list[Path]:
+    """Every RTL file, packages first (they must be compiled before their users)."""
+    files = sorted(rtl_root.rglob("*.sv"))
+    pkgs = [f for f in files if f.name.endswith("_pkg.sv")]
+    return pkgs + [f for f in files if f not in pkgs]
+
+
+def lint_configs(rtl_root: Path = RTL) -> list[Path]:
+    return sorted(rtl_root.rglob("*.vlt"))
+
+
+def build_dir(cfg: Config, waves: bool = False, coverage: bool = False, mutant_tree: str | None = None) -> Path:
+    suffix = "" if mutant_tree is None else ("-mut" if mutant_tree == DEFAULT_MUTANT_TREE else f"-{mutant_tree}")
+    return BUILD_ROOT / (cfg.name + ("-waves" if waves else "") + ("-cov" if coverage else "") + suffix)
+
+
+def build(cfg: Config, waves: bool = False, coverage: bool = False, mutant_tree: str | None = None,
+          use_ccache: bool = True, into: Path | None = None) -> float:
+    """Build one configuration of imsdev_top; `mutant_tree` builds the mutation tool's instrumented copy."""
+    rtl_root = RTL if mutant_tree is None else BUILD_ROOT / mutant_tree / "rtl"
+    if mutant_tree is not None and not rtl_root.exists():
+        raise SystemExit(f"{rtl_root} does not exist: run sim/mutation/mutate.py instrument first")
+    return verilator_build(
+        sources=[VerilatorControlFile(str(p)) for p in lint_configs(rtl_root)]
+        + [str(p) for p in rtl_sources(rtl_root)],
+        toplevel=TOPLEVEL, params=cfg.params, build_dir=into or build_dir(cfg, waves, coverage, mutant_tree),
+        waves=waves, coverage=coverage, use_ccache=use_ccache)
+
+
+def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None = None,
+        platform: str | None = None, waves: bool = False, tag: str = "", coverage: bool = False,
+        mutant: int | None = None, mutant_tree: str = DEFAULT_MUTANT_TREE, extra_env: dict | None = None,
+        timeout_s: int | None = None) -> tuple[int, list[CaseResult], Path]:
+    """Run one cocotb test module on a built configuration; returns (seed, per-test results, log dir).
+
+    `mutant` (a mutant's number in the catalogue) runs on the build of `mutant_tree` with that mutant active."""
+    if seed is None:
+        seed = new_seed()
+    name = f"{cfg.name}-{module.rsplit('.', 1)[-1]}" + (f"-{platform}" if platform else "") + tag
+    test_dir = RESULTS_ROOT / name
+    env = {"IMSDEV_CONFIG": cfg.name, "IMSDEV_PLATFORM": platform or "", **(extra_env or {})}
+    plusargs = ()
+    if mutant is not None:
+        env["IMSDEV_MUTANT"] = str(mutant)
+        plusargs = (f"+IMSDEV_MUTANT={mutant}",)
+    cases = cocotb_run(module=module, toplevel=TOPLEVEL,
+                       build_dir=build_dir(cfg, waves, coverage, mutant_tree if mutant is not None else None),
+                       test_dir=test_dir, seed=seed, testcase=testcase, extra_env=env, plusargs=plusargs,
+                       waves=waves, timeout_s=timeout_s)
+    return seed, cases, test_dir
 
 
 def config(name: str) -> Config:

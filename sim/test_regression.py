@@ -28,8 +28,8 @@ def _items():
 
 @pytest.mark.parametrize("module,cfg_name,platform", list(_items()))
 def test_sim(module, cfg_name, platform):
-    seed = int(os.environ["SEED"]) if os.environ.get("SEED") else None
-    waves = os.environ.get("WAVES", "0") not in ("", "0")
+    seed = simlib.seed_from_env()
+    waves = simlib.env_flag("WAVES")
     cfg = simlib.config(cfg_name)
     seed, cases, log_dir = simlib.run(module, cfg, seed=seed, testcase=os.environ.get("TESTCASE") or None,
                                       platform=platform, waves=waves)

@@ -6,33 +6,40 @@ add one under tb/tests/; docs/testplan.md is written from this list by sim/run.p
 from dataclasses import dataclass
 
 
+# Blocks a module checks: RTL directories under rtl/ and "platform" (the Python host models in tb/platform).
+# The mutation campaign (sim/mutation) runs a mutant of block B only against the modules that name B.
+ALL_RTL = ("link", "regs", "msix", "ims", "wq", "engine", "dma", "common", "top")
+
+
 @dataclass(frozen=True)
 class Entry:
     module: str
     configs: tuple
     features: tuple
     platforms: tuple = (None,)
+    blocks: tuple = ALL_RTL
 
 
-BOTH = ("default", "small")
+# Every configuration of sim/configs.py: the regression runs each module on all of them.
+ALL_CONFIGS = ("default", "small", "wide")
 
 TESTPLAN = (
-    Entry("tb.tests.link.test_enumeration", BOTH, (
+    Entry("tb.tests.link.test_enumeration", ALL_CONFIGS, (
         "enumeration through the root complex: IDs, BAR sizing, capability walk (PCIe, MSI-X, PASID)",
-    )),
-    Entry("tb.tests.regs.test_registers", BOTH, (
+    ), blocks=("link", "top")),
+    Entry("tb.tests.regs.test_registers", ALL_CONFIGS, (
         "every CSR: reset value, access type (RO/RW/W1C/W1S), reserved bits",
         "unmapped BAR0 offsets read 0; bad sizes answered with CA / dropped and logged",
         "QWORD and DWORD access; read-after-posted-write ordering",
-    )),
-    Entry("tb.tests.msix.test_msix", BOTH, (
+    ), blocks=("link", "regs", "msix", "top", "common")),
+    Entry("tb.tests.msix.test_msix", ALL_CONFIGS, (
         "MSI-X table/PBA reset values (also after FLR following use)",
         "vectors 0, 1, 31, 32, 63, 64, 100, last: alone and all together",
         "function mask, enable=0 pends, per-vector mask/pending/replay exactly once",
         "a masked pending vector never delays the replay of an unmasked one",
         "3DW and 4DW message writes; idle/backpressure on every stream",
-    )),
-    Entry("tb.tests.platform.test_platform_interrupts", BOTH, (
+    ), blocks=("link", "msix", "top", "common")),
+    Entry("tb.tests.platform.test_platform_interrupts", ALL_CONFIGS, (
         "MSI-X vectors 0, 1, 31, 32, 63, 64, 100, last end to end through the platform: irq-domain allocation, "
         "Linux-order programming, each delivered exactly once to the expected (CPU, vector) / (redistributor, LPI)",
         "masked + pending + unmask replay through the platform (also after an affinity change while masked)",
@@ -42,23 +49,23 @@ TESTPLAN = (
         "ARM drops recorded: unmapped and out-of-range EventID, DISCARD (also of a pending LPI), "
         "IOVA the SMMU has not mapped (SMMU translation fault)",
         "interrupt scoreboard: lost/duplicate/misrouted/spurious/stray all zero, every fault expected",
-    ), platforms=("x86", "arm")),
-    Entry("tb.tests.wq.test_commands", BOTH, (
+    ), platforms=("x86", "arm"), blocks=("link", "msix", "top", "common", "platform")),
+    Entry("tb.tests.wq.test_commands", ALL_CONFIGS, (
         "CMD/CMDSTS: every CMD_ERR code (INVAL_CMD, DEV_ENABLED, DEV_NOT_ENABLED, WQ_INVAL for every WQ command, "
         "WQ_ENABLED, WQ_NOT_ENABLED, WQ_SIZE 0 and > depth, WQ_MODE, WQ_PASID_EN)",
         "GENSTS.ENABLED and WQCFG6 STATE/OCCUPANCY through enable, disable, DISABLE_DEVICE, RESET_DEVICE",
         "WQCFG latched at ENABLE_WQ (SIZE, dedicated PASID on DMA, MAX_XFER_SHIFT)",
         "a command written while CMDSTS.ACTIVE is ignored (DRAIN_WQ held active by a stalled DMA)",
-    )),
-    Entry("tb.tests.wq.test_portals", BOTH, (
+    ), blocks=("wq", "engine", "dma", "regs", "top", "common")),
+    Entry("tb.tests.wq.test_portals", ALL_CONFIGS, (
         "every row of the portal table: SC at any 64-byte offset, RRS full/disabled/draining (nothing logged), "
         "CA size/alignment, UR no prefix / PASID off / PMR with priv disabled / PMR to PRIV=0 / DMWr to "
         "dedicated / portal read, MOVDIR64B accepted / dropped full, disabled, draining, wrong size, to shared",
         "SWERR record per rejection (code, WQ, PASID, BAR2 offset), first error + OVERFLOW, ERR_LOG -> MSI-X vector 0",
         "nothing half-accepted: OCCUPANCY unchanged, no record/data of a rejected descriptor ever appears",
         "bounded ENQCMD retry, recovery once the queue drains; PORTAL_NO_WQ when BAR2 has a spare page",
-    )),
-    Entry("tb.tests.wq.test_descriptors", BOTH, (
+    ), blocks=("link", "wq", "regs", "top", "common")),
+    Entry("tb.tests.wq.test_descriptors", ALL_CONFIGS, (
         "NOOP/MEMFILL/MEMMOVE byte-exact, 1 B .. 6000 B, odd alignment, 4 KiB page crossing, memory below and "
         "above 4 GiB, shared and dedicated WQs; guard bytes around every destination untouched",
         "DRAIN completes after every earlier descriptor of its WQ",
@@ -67,30 +74,30 @@ TESTPLAN = (
         "completed really in the destination); every accepted flag together succeeds",
         "CRAV=0 / misaligned record -> SWERR NO_CR with its fields; RCR=0 success writes no record",
         "every DMA request (reads, writes, record) of a descriptor carries its PASID and PMR",
-    )),
-    Entry("tb.tests.wq.test_completion_interrupts", BOTH, (
+    ), blocks=("wq", "engine", "dma", "link", "top", "common")),
+    Entry("tb.tests.wq.test_completion_interrupts", ALL_CONFIGS, (
         "RCI with MSI-X handles (3DW/4DW, masked -> PBA -> one replay)",
         "per-WQ IMS isolation: the same handle in two WQs sends each WQ's own message",
         "IMS PASID binding match/mismatch (SWERR IMS_PASID, no message, no PENDING), mask -> PENDING -> one message",
         "torn-message rule: unmasked writes dropped (SWERR IMS_UNMASKED_WRITE); mask-rewrite-unmask under "
         "streaming completions only ever sends complete (address, data) pairs",
         "out-of-range handles: 0x19 and no message; the record is in host memory when its interrupt arrives",
-    )),
-    Entry("tb.tests.wq.test_drain_abort", BOTH, (
+    ), blocks=("ims", "msix", "engine", "link", "wq", "top", "common")),
+    Entry("tb.tests.wq.test_drain_abort", ALL_CONFIGS, (
         "ABORT_WQ / ABORT_ALL: RESULT = OCCUPANCY, youngest discarded (no record, data or interrupt), "
         "executing ones complete",
         "RESET_WQ / RESET_DEVICE with descriptors in flight; DISABLE_WQ, DRAIN_WQ, DRAIN_ALL, DISABLE_DEVICE "
         "wait for every earlier descriptor; new submissions RRS / dropped meanwhile",
         "FLR with descriptors in flight: nothing upstream after it, registers and IMS at reset, clean re-bring-up",
-    )),
-    Entry("tb.tests.wq.test_arbitration", BOTH, (
+    ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common")),
+    Entry("tb.tests.wq.test_arbitration", ALL_CONFIGS, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",
-    )),
-    Entry("tb.tests.wq.test_traffic", BOTH, (
+    ), blocks=("wq", "engine", "top", "common")),
+    Entry("tb.tests.wq.test_traffic", ALL_CONFIGS, (
         "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
-    )),
-    Entry("tb.tests.fw.test_driver_model", BOTH, (
+    ), blocks=ALL_RTL),
+    Entry("tb.tests.fw.test_driver_model", ALL_CONFIGS, (
         "driver model (fw/imsdev/driver) against the RTL through the platform's irq domain: probe (capability "
         "walk, BARs, PASID), MSI-X in Linux's order, per-WQ IMS with PASID binding, request_irq handlers",
         "shared WQ by ENQCMD and dedicated WQ by MOVDIR64B; completions by IMS, MSI-X and polling; data and "
@@ -101,11 +108,11 @@ TESTPLAN = (
         "the platform entry, live IMS rewrite through the bus lock (mask first, applied at unlock)",
         "ENQCMD bounded retry against a full queue (-EAGAIN after 1 + retries RRS, nothing logged); FLR and "
         "re-probe restoring WQs and IMS; remove",
-    ), platforms=("x86", "arm")),
-    Entry("tb.tests.fw.test_c_library", BOTH, (
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",)),
+    Entry("tb.tests.fw.test_c_library", ALL_CONFIGS, (
         "C library (fw/lib, libimsdev.so via ctypes) against the RTL: bring-up, shared + dedicated WQ (one-WQ "
         "builds reconfigure WQ 0), MSI-X and IMS programming, ENQCMD with bounded retry, MOVDIR64B, "
         "interrupts, completion records, masked IMS pending/replay, affinity, injected NO_CR error; "
         "returns the number of the first failed check",
-    ), platforms=("x86", "arm")),
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",)),
 )

@@ -18,6 +18,7 @@ from cocotbext.pcie.core.caps import PciCapId
 from cocotbext.pcie.core.tlp import Tlp, TlpType
 
 from imsdev import regs
+from tb import coverage
 from tb.msglog import MessageLog
 from tb.params import DeviceParams
 from tb.pcie.root_complex import HostRootComplex
@@ -47,6 +48,7 @@ class Bench:
         self.seed = cocotb.RANDOM_SEED
         self.rng = random.Random(self.seed)
         self.pauses = pauses
+        coverage.start(self)          # before the link shim, which reports config changes from its start
         self.rc = HostRootComplex()
         self.shim = LinkShim(dut, dut.clk, vendor_id=VENDOR_ID, device_id=DEVICE_ID, num_wqs=self.params.num_wq,
                              msix_table_size=self.params.msix_vectors,

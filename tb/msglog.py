@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from cocotb.triggers import Event, with_timeout
 from cocotb.utils import get_sim_time
 
+from tb import coverage
+
 
 @dataclass(frozen=True)
 class Message:
@@ -45,6 +47,7 @@ class MessageLog:
         msg = Message(addr, int.from_bytes(data, "little"), requester_id, header_dw, get_sim_time("ns"))
         self.messages.append(msg)
         self.counts[(msg.addr, msg.data)] += 1
+        coverage.raw_message(msg.addr, msg.data, header_dw)
         self._changed.set()
         return True
 

@@ -48,6 +48,7 @@ from typing import Any, Sequence
 from cocotb.triggers import Event, with_timeout
 from cocotb.utils import get_sim_time
 
+from tb import coverage
 from tb.platform import HostPlatform, make_platform
 from tb.platform.cpu import Delivery
 from tb.platform.smmu import MSI_IOVA_BASE, MSI_IOVA_LENGTH
@@ -183,7 +184,9 @@ class PlatformHandle:
 
     # ---- write path -----------------------------------------------------------------------------
     def _intercept(self, addr: int, data: bytes, requester_id: int, tlp) -> bool:
+        deliveries, faults = len(self.model.deliveries), len(self.model.faults)
         consumed = self.model.handle_write(addr, data, requester_id)
+        coverage.platform_message(addr, data, self.model.deliveries[deliveries:], self.model.faults[faults:])
         self.messages.append(PlatformMessage(
             get_sim_time("ns"), addr, int.from_bytes(data, "little") if len(data) == 4 else None, len(data),
             requester_id, tlp.get_header_size_dw() if tlp is not None else 0, consumed))

@@ -235,7 +235,7 @@ module imsdev_top #(
     logic [NUM_WQ*4-1:0]  sw_prio;
     logic [NUM_WQ*20-1:0] sw_pasid, wq_pasid;
     logic [NUM_WQ*5-1:0]  sw_xfer, wq_xfer;
-    logic [NUM_WQ-1:0]    wq_accepting, wq_full, wq_almost_full, wq_dedicated, wq_priv, wq_pasid_en;
+    logic [NUM_WQ-1:0]    wq_accepting, wq_full, wq_dedicated, wq_priv, wq_pasid_en;
     logic [NUM_WQ*2-1:0]  wq_state;
 
     for (genvar w = 0; w < 8; w++) begin : g_wqcfg
@@ -282,7 +282,7 @@ module imsdev_top #(
         .cmd_write(cmd_write_q), .cmd_code(hwif_out.CMD.CMD.value), .cmd_operand(hwif_out.CMD.OPERAND.value),
         .cmdsts_active, .cmdsts_err, .cmdsts_result, .dev_enabled,
         .sw_size, .sw_dedicated, .sw_prio, .sw_pasid, .sw_pasid_en, .sw_priv, .sw_max_xfer_shift(sw_xfer),
-        .wq_accepting, .wq_full, .wq_almost_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
+        .wq_accepting, .wq_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
         .wq_max_xfer_shift(wq_xfer),
         .wq_occupancy, .wq_state,
         .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
@@ -302,7 +302,7 @@ module imsdev_top #(
         .rx_valid(bar2_valid), .rx_ready(bar2_ready), .rx_sop(rx_req_sop), .rx_eop(rx_req_eop),
         .rx_hdr(rx_req_hdr), .rx_prfx_valid(rx_req_prfx_valid), .rx_prfx(rx_req_prfx), .rx_data(rx_req_data),
         .tx_cpl_valid(c1_valid), .tx_cpl_ready(c1_ready), .tx_cpl_hdr(c1_hdr),
-        .wq_accepting, .wq_full, .wq_almost_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
+        .wq_accepting, .wq_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
         .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
         .err_valid(portal_err_valid), .err_code(portal_err_code), .err_wq_valid(portal_err_wq_valid),
         .err_wq(portal_err_wq), .err_pasid(portal_err_pasid), .err_priv(portal_err_priv), .err_addr(portal_err_addr)

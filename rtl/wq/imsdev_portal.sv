@@ -35,7 +35,6 @@ module imsdev_portal #(
     // Work-queue state (from imsdev_wq_mgr)
     input  wire logic [NUM_WQ-1:0]     wq_accepting,   // enabled and neither draining nor disabling
     input  wire logic [NUM_WQ-1:0]     wq_full,
-    input  wire logic [NUM_WQ-1:0]     wq_almost_full, // one slot left
     input  wire logic [NUM_WQ-1:0]     wq_dedicated,
     input  wire logic [NUM_WQ-1:0]     wq_priv,
     input  wire logic [NUM_WQ-1:0]     wq_pasid_en,
@@ -107,11 +106,9 @@ module imsdev_portal #(
     wire [19:0] prfx_pasid = cur_prfx[19:0];
     wire        prefix_ok = cur_prfx_valid && cur_prfx[31:24] == PASID_PREFIX_BYTE0;
 
-    // The manager counts an enqueue one cycle later; with one-beat descriptors the next decision can come
-    // in that cycle, so the slot just taken is counted here.
-    logic           enq_last_q;
-    logic [WQW-1:0] enq_last_wq_q;
-    wire full = wq_full[wq] || (wq_almost_full[wq] && enq_last_q && enq_last_wq_q == wq);
+    // The manager's count includes every enqueue up to the previous cycle, and a decision enqueues in the
+    // cycle it is made, so wq_full is exact even for one-beat (512-bit) descriptors arriving back to back.
+    wire full = wq_full[wq];
 
     // Completions wait in a FIFO so the next request can be received meanwhile; a request is taken only
     // while the FIFO has room for its completion.
@@ -179,8 +176,6 @@ module imsdev_portal #(
             desc_q        <= '0;
             beat_q        <= '0;
             in_tlp_q      <= 1'b0;
-            enq_last_q    <= 1'b0;
-            enq_last_wq_q <= '0;
         end else begin
             if (beat) begin
                 hdr_q        <= cur_hdr;
@@ -190,8 +185,6 @@ module imsdev_portal #(
                 beat_q       <= (32'(cur_beat) < BEATS) ? cur_beat + 1'b1 : cur_beat;
                 in_tlp_q     <= !rx_eop;
             end
-            enq_last_q    <= enq_valid;
-            enq_last_wq_q <= wq;
         end
     end
 

@@ -40,7 +40,6 @@ module imsdev_wq_mgr #(
     // Latched configuration and state, for the portal, the engine and WQCFG6
     output      logic [NUM_WQ-1:0]    wq_accepting,
     output      logic [NUM_WQ-1:0]    wq_full,
-    output      logic [NUM_WQ-1:0]    wq_almost_full,
     output      logic [NUM_WQ-1:0]    wq_dedicated,
     output      logic [NUM_WQ-1:0]    wq_priv,
     output      logic [NUM_WQ-1:0]    wq_pasid_en,
@@ -313,9 +312,9 @@ module imsdev_wq_mgr #(
     always_comb begin
         for (int w = 0; w < NUM_WQ; w++) begin
             wq_accepting[w] = state_q[w] == ST_ENABLED;
-            // count_q includes enqueues up to the last cycle; the portal adds the one it just made.
+            // count_q includes every enqueue up to the last cycle and the portal enqueues in the cycle it
+            // decides, so this is exact even for one-beat descriptors back to back.
             wq_full[w]      = count_q[w] >= size_q[w];
-            wq_almost_full[w] = count_q[w] + 16'd1 >= size_q[w];
             wq_pasid[w*20 +: 20]          = pasid_q[w];
             wq_max_xfer_shift[w*5 +: 5]   = xfer_q[w];
             wq_occupancy[w*16 +: 16]      = count_q[w];

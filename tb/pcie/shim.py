@@ -34,6 +34,8 @@ from cocotbext.pcie.core import Device, Endpoint
 from cocotbext.pcie.core.caps import MsixCapability, PcieCapability, PciExtCap, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
+from tb import coverage
+
 from .hooks import install
 from .stream import TlpStreamSink, TlpStreamSource
 from .tlp import CompletionTimeout, PasidTlp, ProtocolError
@@ -228,6 +230,8 @@ class LinkShim(Endpoint):
             "cfg_max_payload": self.pcie_cap.max_payload_size,
             "cfg_max_read_req": self.pcie_cap.max_read_request_size,
         }
+        coverage.link_config(bool(values["cfg_msix_en"]), bool(values["cfg_msix_fn_mask"]),
+                             bool(values["cfg_bus_master_en"]))
         if values["cfg_bus_master_en"] != self._bme_history[-1][1]:
             self._bme_history = self._bme_history[-7:] + [(get_sim_time("ns"), bool(values["cfg_bus_master_en"]))]
         for name, val in values.items():
@@ -251,6 +255,7 @@ class LinkShim(Endpoint):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
         self.log.info("Function Level Reset")
         self.stats["flr"] += 1
+        coverage.function_reset()
         self._flr_discarded.update(self._pending)
         self._pending.clear()
         self._dev_reads.clear()
@@ -299,6 +304,7 @@ class LinkShim(Endpoint):
             self._pending[key] = _Pending(tlp, get_sim_time("ns") + self.completion_timeout_ns)
             self._pending_added.set()
         self.stats["rx_req"] += 1
+        coverage.host_request(tlp, *hit)
         self.rx_req.send_nowait(tlp.to_stream_fields(), bar=hit[0])
 
     async def _run_watchdog(self):
@@ -362,6 +368,7 @@ class LinkShim(Endpoint):
                 raise ProtocolError(f"tx_cpl: {cpl!r} matches no outstanding request")
             if self._check_completion(pend, cpl):
                 del self._pending[key]
+                coverage.host_completion(self.match_bar(pend.tlp.address)[0], cpl.status)
             self.stats["tx_cpl"] += 1
             await self.send(cpl)
 

@@ -31,6 +31,8 @@ from cocotb.queue import Queue
 from cocotb.triggers import Event, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
+from tb import coverage
+
 from .tlp import ProtocolError, StreamFields
 
 
@@ -211,6 +213,7 @@ class TlpStreamSink(_Stream):
         start_ns = 0.0
         chunks: list[int] = []
         beats = length = 0
+        stalled = 0            # cycles the current TLP was offered but held by backpressure (coverage)
         has_data = False
         bpb = self.bytes_per_beat
         bar_sig = self.bar
@@ -228,6 +231,7 @@ class TlpStreamSink(_Stream):
                     self._fail(f"signals changed while valid && !ready (held since {held_since:.1f} ns)")
                 if held is None and sample[0] and not in_tlp:
                     start_ns = get_sim_time("ns")
+                stalled += not ready_on
                 if ready_on:
                     held = None
                     sop, eop, hdr, prfx_valid, prfx, data, bar = sample
@@ -252,6 +256,8 @@ class TlpStreamSink(_Stream):
                             if has_data else b""
                         in_tlp = False
                         self.tlp_count += 1
+                        coverage.device_tlp(self.name, int(first[0]), start_ns, stalled)
+                        stalled = 0
                         self.queue.put_nowait(ReceivedTlp(
                             StreamFields(int(first[0]), bool(first[1]), int(first[2]), payload),
                             int(first[3]), start_ns))

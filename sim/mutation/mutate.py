@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""`make mutate`: the mutation campaign. Every mutant of sim/mutation/catalogue/*.toml must be killed by the
+regression (a cocotb test fails, the simulator crashes, or it hangs past its timeout).
+
+  mutate.py check                 every pattern applies (catalogue syntax, unique matches, no overlaps)
+  mutate.py list                  the catalogue, one line per mutant
+  mutate.py run [options]         instrument, build once per configuration, run the campaign
+      --only ID[,ID]              just these mutants
+      --block B[,B]               just the mutants of these blocks (rtl/<block>, platform)
+      --sample N                  a rotating sample of N mutants (what `make test` runs)
+      --rotation K                which sample (default: the number of commits, so each commit rotates)
+      --configs small[,default]   configurations to build and run on (default: both)
+      --jobs J                    mutants run in parallel (default 2)
+      --seed S                    one seed for the whole campaign (default: random, printed)
+      --tree NAME                 instrumented copy and builds under sim/build/NAME (default: mutation)
+
+For each mutant only the test modules whose testplan entry names its block run (sim/testplan.py `blocks`),
+cheapest first, stopping at the first kill; mutants of the Python host models run the unit tests first.
+Before the mutants, every module the campaign may use runs once on the instrumented build with no mutant
+active (it must pass: a kill is then the mutant's doing) and its time sets that module's timeout.
+
+Writes sim/results/mutation/summary.json ({"mutants", "killed", "survived": [ids], "equivalent":
+[{"id", "reason"}], ...}) and summary.md. Exit status: non-zero when a mutant not recorded as a known
+survivor survives, or when the instrumented build fails its baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import simlib  # noqa: E402
+from catalogue import CatalogueError, Mutant, instrument, load  # noqa: E402
+from testplan import TESTPLAN  # noqa: E402
+
+# --tree NAME moves these (a second campaign beside the first): sim/build/NAME, sim/results/NAME.
+OUT = simlib.BUILD_ROOT / simlib.DEFAULT_MUTANT_TREE
+RESULTS = simlib.RESULTS_ROOT / simlib.DEFAULT_MUTANT_TREE
+TREE = simlib.DEFAULT_MUTANT_TREE
+TARGET_KILL_RATIO = 0.95
+UNIT_TESTS_OF_MODELS = "tests/unit"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One way to try to kill a mutant: a regression module on a configuration/platform, or the unit tests."""
+    module: str
+    config: str = ""
+    platform: str | None = None
+
+    @property
+    def name(self) -> str:
+        if self.module == UNIT_TESTS_OF_MODELS:
+            return "unit"
+        return f"{self.module.rsplit('.', 1)[-1]}-{self.config}" + (f"-{self.platform}" if self.platform else "")
+
+
+@dataclass
+class Outcome:
+    id: str
+    number: int
+    block: str
+    status: str                  # killed | survived | equivalent | known-survivor
+    killed_by: str = ""
+    message: str = ""
+    tried: list = field(default_factory=list)
+    wall_s: float = 0.0
+    reason: str = ""
+
+
+def items_for(m: Mutant, configs: list[str]) -> list[Item]:
+    out = []
+    if m.block == "platform":
+        out.append(Item(UNIT_TESTS_OF_MODELS))
+    for e in TESTPLAN:
+        if m.block not in e.blocks:
+            continue
+        for cfg in e.configs:
+            if cfg not in configs or cfg not in m.configs:
+                continue
+            for plat in e.platforms:
+                if m.block == "platform" and plat is None:
+                    continue    # the host models only run on platform runs
+                out.append(Item(e.module, cfg, plat))
+    return out
+
+
+class Campaign:
+    def __init__(self, seed: int, configs: list[str], jobs: int):
+        self.seed = seed
+        self.configs = configs
+        self.jobs = jobs
+        self.baseline_s: dict[Item, float] = {}
+        self.lock = threading.Lock()
+        self.done = 0
+        self._use_python_copy()
+
+    # The instrumented Python copy goes first on the path of every run: with another mutant (or none)
+    # active its code behaves as the original.
+    def _use_python_copy(self):
+        for p in (str(OUT / "py"), str(OUT / "py" / "fw")):
+            if p in sys.path:
+                sys.path.remove(p)
+            sys.path.insert(0, p)
+
+    def run_item(self, item: Item, number: int, timeout_s: int) -> tuple[bool, str, float]:
+        """(passed, failure message, wall seconds)."""
+        t0 = time.monotonic()
+        if item.module == UNIT_TESTS_OF_MODELS:
+            env = {**os.environ, "IMSDEV_MUTANT": str(number),
+                   "PYTHONPATH": os.pathsep.join([str(OUT / "py"), str(OUT / "py" / "fw")])}
+            try:
+                res = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                      str(simlib.ROOT / UNIT_TESTS_OF_MODELS)], cwd=str(OUT), env=env,
+                                     capture_output=True, text=True, timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                return False, f"unit tests timed out after {timeout_s} s", time.monotonic() - t0
+            lines = [ln for ln in res.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+            return res.returncode == 0, "; ".join(lines)[:300] or res.stdout[-300:], time.monotonic() - t0
+        _, cases, log_dir = simlib.run(item.module, simlib.config(item.config), seed=self.seed,
+                                       platform=item.platform, tag=f"-{TREE}{number}", mutant=number,
+                                       mutant_tree=TREE,
+                                       timeout_s=timeout_s)
+        failed = [c for c in cases if not c.passed]
+        msg = "; ".join(f"{c.name}: {c.message[:200]}" for c in failed[:2])
+        if not failed:
+            _remove_tree(log_dir)     # keep the logs of kills only (they say what caught the mutant)
+        return bool(cases) and not failed, msg, time.monotonic() - t0
+
+    def baseline(self, items: list[Item]):
+        """Every item once with no mutant active: it must pass, and its time sets its timeout."""
+        print(f"baseline: {len(items)} runs on the instrumented build, no mutant active")
+
+        def one(item):
+            ok, msg, secs = self.run_item(item, 0, simlib.DEFAULT_RUN_TIMEOUT_S)
+            print(f"  {'pass' if ok else 'FAIL'} {item.name:<40} {secs:6.1f} s {msg[:200]}", flush=True)
+            return item, ok, msg, secs
+        with ThreadPoolExecutor(self.jobs) as pool:
+            results = list(pool.map(one, items))
+        bad = [(i.name, msg) for i, ok, msg, _ in results if not ok]
+        if bad:
+            raise SystemExit(f"the instrumented build fails with no mutant active: {bad} (seed {self.seed})")
+        self.baseline_s = {i: secs for i, ok, _, secs in results}
+
+    def timeout_for(self, item: Item) -> int:
+        base = self.baseline_s.get(item)
+        return int(max(120, 4 * base)) if base else 600
+
+    def order(self, items: list[Item]) -> list[Item]:
+        return sorted(items, key=lambda i: (self.baseline_s.get(i, 1e9), i.name))
+
+    def kill(self, m: Mutant, total: int) -> Outcome:
+        out = Outcome(m.id, m.number, m.block, "survived")
+        t0 = time.monotonic()
+        for item in self.order(items_for(m, self.configs)):
+            passed, msg, _ = self.run_item(item, m.number, self.timeout_for(item))
+            out.tried.append(item.name)
+            if not passed:
+                out.status, out.killed_by, out.message = "killed", item.name, msg
+                break
+        if out.status == "survived" and m.known_survivor:
+            out.status, out.reason = "known-survivor", m.known_survivor
+        out.wall_s = round(time.monotonic() - t0, 1)
+        with self.lock:
+            self.done += 1
+            print(f"[{self.done:3}/{total}] {out.status.upper():<14} {m.id:<44} #{m.number} "
+                  f"{('by ' + out.killed_by) if out.killed_by else 'tried ' + ', '.join(out.tried)} "
+                  f"({out.wall_s} s)", flush=True)
+        return out
+
+
+def _remove_tree(path: Path):
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def rotation_default() -> int:
+    try:
+        return int(subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=simlib.ROOT, capture_output=True,
+                                  text=True, check=True).stdout.strip())
+    except (subprocess.CalledProcessError, FileNotFoundError, ValueError):
+        return 0
+
+
+def choose_sample(mutants: list[Mutant], n: int, rotation: int, configs: list[str]) -> list[Mutant]:
+    """N mutants spread over the catalogue, shifted by `rotation`: every mutant comes round in turn."""
+    eligible = [m for m in mutants if not m.equivalent and not m.known_survivor
+                and any(c in configs for c in m.configs)]
+    if not eligible:
+        return []
+    n = min(n, len(eligible))
+    stride = len(eligible) / n
+    return [eligible[(int(i * stride) + rotation) % len(eligible)] for i in range(n)]
+
+
+def write_summary(outcomes: list[Outcome], mutants: list[Mutant], seed: int, sample: bool, cpu_s: float,
+                  wall_s: float) -> dict:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    run = [o for o in outcomes if o.status != "equivalent"]
+    killed = [o for o in run if o.status == "killed"]
+    survived = [o for o in run if o.status in ("survived", "known-survivor")]
+    per_block: dict[str, dict] = {}
+    for o in run:
+        b = per_block.setdefault(o.block, {"mutants": 0, "killed": 0, "survived": []})
+        b["mutants"] += 1
+        b["killed"] += o.status == "killed"
+        if o.status != "killed":
+            b["survived"].append(o.id)
+    summary = {
+        "mutants": len(run),
+        "killed": len(killed),
+        "survived": [o.id for o in survived],
+        "equivalent": [{"id": m.id, "reason": m.equivalent} for m in mutants if m.equivalent],
+        "kill_ratio": round(len(killed) / len(run), 4) if run else None,
+        "target": TARGET_KILL_RATIO,
+        "sample": sample,
+        "seed": seed,
+        "cpu_s": round(cpu_s, 1),
+        "wall_s": round(wall_s, 1),
+        "per_block": per_block,
+        "details": [o.__dict__ for o in outcomes],
+    }
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=1))
+    rows = ["| mutant | block | kind | result | killed by / tried | what it models |", "|---|---|---|---|---|---|"]
+    by_id = {m.id: m for m in mutants}
+    for o in outcomes:
+        m = by_id[o.id]
+        where = o.killed_by or o.reason or ", ".join(o.tried)
+        rows.append(f"| `{o.id}` | {o.block} | {m.kind} | {o.status} | {where} | {m.description} |")
+    ratio = f"{summary['kill_ratio']:.1%}" if run else "n/a"
+    md = [f"# Mutation campaign{' (sample)' if sample else ''}", "",
+          f"{len(killed)} of {len(run)} non-equivalent mutants killed ({ratio}, target {TARGET_KILL_RATIO:.0%}); "
+          f"{len(summary['equivalent'])} documented equivalent; seed {seed}; {cpu_s:.0f} CPU-s, {wall_s:.0f} s wall.",
+          "", "| block | mutants | killed | survivors |", "|---|---|---|---|"]
+    md += [f"| {b} | {v['mutants']} | {v['killed']} | {', '.join(v['survived']) or '-'} |"
+           for b, v in sorted(per_block.items())]
+    md += ["", *rows, ""]
+    (RESULTS / "summary.md").write_text("\n".join(md))
+    return summary
+
+
+def cmd_run(args) -> int:
+    mutants = load()
+    configs = args.configs.split(",")
+    for c in configs:
+        simlib.config(c)
+    selected = mutants
+    if args.only:
+        ids = set(args.only.split(","))
+        unknown = ids - {m.id for m in mutants}
+        if unknown:
+            raise SystemExit(f"unknown mutant ids: {sorted(unknown)}")
+        selected = [m for m in mutants if m.id in ids]
+    if args.block:
+        blocks = set(args.block.split(","))
+        selected = [m for m in selected if m.block in blocks]
+    sample = args.sample is not None
+    if sample:
+        rotation = rotation_default() if args.rotation is None else args.rotation
+        selected = choose_sample(selected, args.sample, rotation, configs)
+        print(f"sample of {len(selected)} (rotation {rotation}): {', '.join(m.id for m in selected)}")
+    seed = args.seed or simlib.new_seed()
+    print(f"mutation campaign: {len(selected)} mutants, configurations {configs}, seed {seed} "
+          f"(replay: make mutate SEED={seed} ONLY=<id>)")
+    t_wall = time.monotonic()
+    cpu0 = _cpu_s()
+    instrument(mutants, OUT)
+    for c in configs:
+        secs = simlib.build(simlib.config(c), mutant_tree=TREE)
+        print(f"build {c} (every mutant, selectable at run time): {secs:.1f} s")
+    campaign = Campaign(seed, configs, args.jobs)
+    to_run = [m for m in selected if not m.equivalent]
+    needed = sorted({i for m in to_run for i in items_for(m, configs)}, key=lambda i: i.name)
+    if sample:
+        # Time budget: the sample checks that the instrumentation is neutral on one cheap module only.
+        sims = [i for i in needed if i.module != UNIT_TESTS_OF_MODELS]
+        needed = [min(sims, key=lambda i: ("enumeration" not in i.module, i.name))] if sims else []
+    campaign.baseline(needed)
+    outcomes: list[Outcome] = [Outcome(m.id, m.number, m.block, "equivalent", reason=m.equivalent)
+                               for m in selected if m.equivalent]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        outcomes += list(pool.map(lambda m: campaign.kill(m, len(to_run)), to_run))
+    outcomes.sort(key=lambda o: o.number)
+    summary = write_summary(outcomes, mutants, seed, sample, _cpu_s() - cpu0, time.monotonic() - t_wall)
+    print((RESULTS / "summary.md").read_text().split("\n\n")[1])
+    print(f"written: {RESULTS / 'summary.json'}, {RESULTS / 'summary.md'}")
+    unexpected = [o.id for o in outcomes if o.status == "survived"]
+    if unexpected:
+        print(f"SURVIVED (no test failed): {', '.join(unexpected)}")
+    return 1 if unexpected else 0
+
+
+def _cpu_s() -> float:
+    ru_self, ru_kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
+
+
+def cmd_check(_args) -> int:
+    mutants = load()
+    instrument(mutants, OUT)
+    blocks = sorted({m.block for m in mutants})
+    print(f"{len(mutants)} mutants in {len(blocks)} blocks ({', '.join(blocks)}): every pattern applies; "
+          f"instrumented copy in {OUT}")
+    return 0
+
+
+def cmd_list(_args) -> int:
+    for m in load():
+        flag = " [equivalent]" if m.equivalent else (" [known survivor]" if m.known_survivor else "")
+        print(f"{m.id:<44} {m.block:<9} {m.kind:<18} {m.description}{flag}")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("check")
+    sub.add_parser("list")
+    r = sub.add_parser("run")
+    r.add_argument("--only")
+    r.add_argument("--block")
+    r.add_argument("--sample", type=int)
+    r.add_argument("--rotation", type=int)
+    r.add_argument("--configs", default="small,default")
+    r.add_argument("--jobs", type=int, default=2)
+    r.add_argument("--seed", type=int)
+    for p in sub.choices.values():
+        p.add_argument("--tree", default=simlib.DEFAULT_MUTANT_TREE,
+                       help="name of the instrumented copy and its builds (sim/build/<tree>, sim/results/<tree>)")
+    args = ap.parse_args()
+    global OUT, RESULTS, TREE
+    TREE = args.tree
+    OUT, RESULTS = simlib.BUILD_ROOT / TREE, simlib.RESULTS_ROOT / TREE
+    try:
+        return {"check": cmd_check, "list": cmd_list, "run": cmd_run}[args.cmd](args)
+    except CatalogueError as e:
+        print(f"mutation catalogue: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""The covergroups of the functional coverage model (issue 8, "Functional coverage"), on cocotb-coverage.
+
+Each ``sample_*`` function is one covergroup: calling it with the values of one event counts that event
+in every coverpoint and cross the function is decorated with. Bins are named by strings (crosses by
+tuples of strings), so an exported bin reads the same in the report and in the waiver file.
+
+Nothing here touches the simulator: sim/coverage_report.py imports this module to learn the current bin
+set, which is the universe the merged exports are measured against.
+
+Crosses only combine items whose combinations are meant to occur; a combination that cannot happen
+inside a kept cross is waived in sim/coverage_waivers.toml with the reason.
+"""
+from __future__ import annotations
+
+from cocotb_coverage.coverage import CoverCross, CoverPoint, coverage_db
+
+from tb.params import _load_configs   # the build configurations decide how many WQ IMS windows exist
+
+ROOT = "imsdev"
+
+# ---- shared vocabularies ----------------------------------------------------------------------------
+LINK_MODES = ("none", "idle", "backpressure", "both")   # tb.env.PAUSE_MODES
+PLATFORMS = ("none", "x86", "arm")
+SOURCES = ("msix", "ims")
+ENTRY_STATES = ("unmasked", "masked", "function_masked", "msix_disabled", "bus_master_off")
+PENDING_BEFORE = ("0", "1")
+BINDINGS = ("none", "match", "mismatch")
+# What the device does with a raised interrupt: sent now, latched pending, dropped by the IMS PASID check,
+# sent later from pending when the entry is unmasked / enabled, or held while bus mastering is off.
+DEVICE_OUTCOMES = ("sent", "pended", "dropped_pasid", "replayed", "held")
+X86_OUTCOMES = ("delivered", "fault_0x20", "fault_0x21", "fault_0x22", "fault_0x23", "fault_0x24",
+                "fault_0x25", "fault_0x26")
+# ITS reasons a device write can be dropped for at translation time, and the SMMU's translation fault.
+ARM_OUTCOMES = ("delivered", "device_unmapped", "device_id_out_of_range", "event_unmapped",
+                "event_id_out_of_range", "collection_unmapped", "its_disabled", "bad_access",
+                "table_memory_error", "translation_fault")
+PLATFORM_OUTCOMES = tuple(f"x86:{o}" for o in X86_OUTCOMES) + tuple(f"arm:{o}" for o in ARM_OUTCOMES)
+HEADER_FORMATS = ("3DW", "4DW")
+
+MSIX_VECTOR_ROLES = ("first", "second", "31", "32", "63", "64", "last")
+MAX_WQS = max(c.params["NUM_WQ"] for c in _load_configs().values())
+IMS_ENTRY_ROLES = ("first", "last")
+IMS_WINDOWS = tuple(f"wq{w}:{role}" for w in range(MAX_WQS) for role in IMS_ENTRY_ROLES)
+
+OPCODES = ("NOOP", "DRAIN", "MEMMOVE", "MEMFILL", "invalid")
+DATA_OPCODES = ("MEMMOVE", "MEMFILL")
+FLAGS = ("FENCE", "BOF", "CRAV", "RCR", "RCI", "CC", "STORD", "invalid")
+SIZE_CLASSES = ("0", "1", "2..63", "64", "65..4095", "4096", "4097+")
+ALIGNMENTS = ("64B", "8B", "4B", "odd")
+ADDRESS_CLASSES = ("below_4G", "at_4G", "above_4G")
+STATUSES = ("success", "0x10", "0x11", "0x12", "0x13", "0x19", "0x30")
+DESCRIPTOR_FATES = ("completed", "completed_no_record", "no_cr_swerr", "rejected", "dropped", "aborted")
+SUBMISSIONS = ("enqcmd_shared", "movdir64b_dedicated", "raw")
+PASID_MODES = ("no_pasid", "user", "priv", "user_pasid_19_16", "priv_pasid_19_16")
+
+PORTAL_OUTCOMES = ("SC", "RRS", "UR", "CA", "dropped")
+# "none": nothing logged (SC, RRS); otherwise the SWERR code the rejection logged.
+PORTAL_REASONS = ("none", "PORTAL_SIZE", "PORTAL_NO_PASID", "PORTAL_PASID_OFF", "PORTAL_PRIV",
+                  "PORTAL_MODE", "DWQ_FULL", "DWQ_DISABLED", "PORTAL_READ", "PORTAL_NO_WQ")
+
+# "invalid": a CMD code the device does not define (answered INVAL_CMD).
+DEVICE_COMMANDS = ("ENABLE_DEVICE", "DISABLE_DEVICE", "DRAIN_ALL", "ABORT_ALL", "RESET_DEVICE", "invalid")
+WQ_COMMANDS = ("ENABLE_WQ", "DISABLE_WQ", "DRAIN_WQ", "ABORT_WQ", "RESET_WQ")
+DEVICE_STATES = ("disabled", "enabled")
+WQ_STATES = ("disabled", "enabled", "invalid_wq")
+DEVICE_CMD_ERRORS = ("OK", "INVAL_CMD", "DEV_ENABLED", "DEV_NOT_ENABLED")
+WQ_CMD_ERRORS = ("OK", "DEV_NOT_ENABLED", "WQ_INVAL", "WQ_ENABLED", "WQ_NOT_ENABLED", "WQ_SIZE", "WQ_MODE",
+                 "WQ_PASID_EN")
+
+DEVICE_TO_HOST_STREAMS = ("tx_req", "tx_cpl")
+GAP_CLASSES = ("back_to_back", "1", "2..7", "8..63", "64+")
+BACKPRESSURE_CLASSES = ("0", "1", "2..3", "4..15", "16+")
+REQUEST_STREAMS = ("rx_req", "tx_req")      # the streams whose requests may use either header format
+
+
+def _name(group: str, item: str) -> str:
+    return f"{ROOT}.{group}.{item}"
+
+
+def _point(group: str, item: str, arg: str, bins) -> CoverPoint:
+    return CoverPoint(_name(group, item), vname=arg, bins=list(bins))
+
+
+def _flag_point(group: str, item: str, arg: str, bins) -> CoverPoint:
+    """A coverpoint whose argument is a set of bin names: every named bin counts (several per sample)."""
+    return CoverPoint(_name(group, item), vname=arg, bins=list(bins), rel=lambda names, b: b in names, inj=False)
+
+
+def _cross(group: str, item: str, *points: str) -> CoverCross:
+    return CoverCross(_name(group, item), items=[_name(group, p) for p in points])
+
+
+# ---- interrupts -------------------------------------------------------------------------------------
+@_point("interrupts", "source", "source", SOURCES)
+@_point("interrupts", "entry_state", "entry_state", ENTRY_STATES)
+@_point("interrupts", "pending_before", "pending_before", PENDING_BEFORE)
+@_point("interrupts", "binding", "binding", BINDINGS)
+@_point("interrupts", "outcome", "outcome", DEVICE_OUTCOMES)
+@_point("interrupts", "platform", "platform", PLATFORMS)
+@_point("interrupts", "link", "link", LINK_MODES)
+@_cross("interrupts", "source_x_state_x_pending", "source", "entry_state", "pending_before")
+@_cross("interrupts", "source_x_binding_x_outcome", "source", "binding", "outcome")
+@_cross("interrupts", "source_x_outcome_x_link", "source", "outcome", "link")
+@_cross("interrupts", "source_x_platform", "source", "platform")
+def sample_interrupt(source, entry_state, pending_before, binding, outcome, platform, link):
+    """The device raised an interrupt (MSI-X trigger, completion, replay): what it did with it."""
+
+
+@_point("platform", "outcome", "outcome", PLATFORM_OUTCOMES)
+@_point("platform", "source", "source", SOURCES)
+@_point("platform", "link", "link", LINK_MODES)
+@_cross("platform", "outcome_x_source", "outcome", "source")
+@_cross("platform", "outcome_x_link", "outcome", "link")
+def sample_platform_message(outcome, source, link):
+    """A device write reached the platform's interrupt window: delivered, or which fault/drop. A message
+    no MSI-X/IMS entry was programmed with (source "unknown") counts in no source bin."""
+
+
+@_point("messages", "source", "source", SOURCES)
+@_point("messages", "header", "header", HEADER_FORMATS)
+@_point("messages", "link", "link", LINK_MODES)
+@_cross("messages", "source_x_header_x_link", "source", "header", "link")
+def sample_raw_message(source, header, link):
+    """An interrupt message reached the bench's raw message log (no platform attached)."""
+
+
+# ---- vectors and entries ------------------------------------------------------------------------------
+@_point("vectors", "msix_vector", "role", MSIX_VECTOR_ROLES)
+def sample_msix_vector(role):
+    """An interrupt was raised on an MSI-X vector with a boundary role (first, PBA word edges, last)."""
+
+
+@_point("vectors", "ims_window", "window", IMS_WINDOWS)
+def sample_ims_window(window):
+    """An interrupt was raised on the first or last IMS entry of a WQ's window."""
+
+
+# ---- descriptors --------------------------------------------------------------------------------------
+@_point("descriptors", "opcode", "opcode", OPCODES)
+@_flag_point("descriptors", "flags", "flags", FLAGS)
+@_point("descriptors", "status", "status", STATUSES)
+@_point("descriptors", "submission", "submission", SUBMISSIONS)
+@_point("descriptors", "pasid", "pasid_mode", PASID_MODES)
+@_cross("descriptors", "opcode_x_flags", "opcode", "flags")
+@_cross("descriptors", "opcode_x_status", "opcode", "status")
+@_cross("descriptors", "status_x_submission_x_pasid", "status", "submission", "pasid")
+def sample_descriptor(opcode, flags, status, submission, pasid_mode):
+    """A descriptor the device executed and the scoreboard checked: what it was, how it went in, its status."""
+
+
+@_point("descriptors", "fate", "fate", DESCRIPTOR_FATES)
+@_point("descriptors", "fate_submission", "submission", SUBMISSIONS)
+@_cross("descriptors", "fate_x_submission", "fate", "fate_submission")
+def sample_descriptor_fate(fate, submission):
+    """Any descriptor the scoreboard checked, executed or not: how it ended."""
+
+
+@_point("data", "opcode", "opcode", DATA_OPCODES)
+@_point("data", "size", "size", SIZE_CLASSES)
+@_point("data", "page_crossing", "page_crossing", ("no", "yes"))
+@_point("data", "src_alignment", "src_alignment", ALIGNMENTS + ("n/a",))
+@_point("data", "dst_alignment", "dst_alignment", ALIGNMENTS)
+@_point("data", "address", "address", ADDRESS_CLASSES)
+@_cross("data", "opcode_x_size", "opcode", "size")
+@_cross("data", "opcode_x_page_crossing", "opcode", "page_crossing")
+@_cross("data", "opcode_x_src_x_dst_alignment", "opcode", "src_alignment", "dst_alignment")
+@_cross("data", "opcode_x_address", "opcode", "address")
+def sample_data_operation(opcode, size, page_crossing, src_alignment, dst_alignment, address):
+    """A MEMMOVE/MEMFILL the scoreboard checked: its buffers."""
+
+
+# ---- portals ------------------------------------------------------------------------------------------
+@_point("portals", "outcome", "outcome", PORTAL_OUTCOMES)
+@_point("portals", "reason", "reason", PORTAL_REASONS)
+@_cross("portals", "outcome_x_reason", "outcome", "reason")
+def sample_portal(outcome, reason):
+    """A portal request was answered (SC/RRS/UR/CA) or dropped, with the SWERR code it logged."""
+
+
+# ---- commands -----------------------------------------------------------------------------------------
+@_point("commands", "device_command", "command", DEVICE_COMMANDS)
+@_point("commands", "device_state", "device_state", DEVICE_STATES)
+@_point("commands", "device_error", "error", DEVICE_CMD_ERRORS)
+@_cross("commands", "device_command_x_state", "device_command", "device_state")
+def sample_device_command(command, device_state, error):
+    """A device-wide command finished, issued in this device state."""
+
+
+@_point("commands", "wq_command", "command", WQ_COMMANDS)
+@_point("commands", "wq_state", "wq_state", WQ_STATES)
+@_point("commands", "wq_device_state", "device_state", DEVICE_STATES)
+@_point("commands", "wq_error", "error", WQ_CMD_ERRORS)
+@_cross("commands", "wq_command_x_wq_state_x_device_state", "wq_command", "wq_state", "wq_device_state")
+def sample_wq_command(command, wq_state, device_state, error):
+    """A WQ command finished, issued with its WQ and the device in these states."""
+
+
+# ---- TLP streams --------------------------------------------------------------------------------------
+@_point("streams", "stream", "stream", DEVICE_TO_HOST_STREAMS)
+@_point("streams", "gap", "gap", GAP_CLASSES)
+@_point("streams", "backpressure", "backpressure", BACKPRESSURE_CLASSES)
+@_cross("streams", "stream_x_gap", "stream", "gap")
+@_cross("streams", "stream_x_backpressure", "stream", "backpressure")
+def sample_device_tlp(stream, gap, backpressure):
+    """The device finished sending a TLP: idle cycles since its previous one, cycles it was held."""
+
+
+@_point("streams", "request_stream", "stream", REQUEST_STREAMS)
+@_point("streams", "header", "header", HEADER_FORMATS)
+@_cross("streams", "request_stream_x_header", "request_stream", "header")
+def sample_request_header(stream, header):
+    """A memory request crossed the link with a 3DW or a 4DW header."""
+
+
+def bin_label(b) -> str:
+    """A bin as the report and the waiver file name it: cross bins joined with ' x '."""
+    return " x ".join(str(part) for part in b) if isinstance(b, tuple) else str(b)
+
+
+def items() -> dict:
+    """Every coverpoint and cross of the model: name -> the cocotb-coverage item."""
+    return {name: item for name, item in coverage_db.items()
+            if name.startswith(ROOT + ".") and isinstance(item, (CoverPoint, CoverCross))}
+
+
+def hits() -> dict:
+    """name -> {bin label: hits} for every item of the model (what a run exports)."""
+    return {name: {bin_label(b): n for b, n in item.detailed_coverage.items()} for name, item in items().items()}
