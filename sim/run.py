@@ -4,6 +4,8 @@
   run.py build [--config NAME] [--waves]   build RTL configurations (all used by the testplan by default)
   run.py lint                              Verilator --lint-only -Wall over all RTL, every configuration
   run.py testplan                          write docs/testplan.md from sim/testplan.py
+  run.py report                            sim/results/testplan.md: per testplan entry its last results,
+                                           functional coverage of its covergroups, mutants of its blocks
 """
 import argparse
 import subprocess
@@ -38,11 +40,60 @@ def cmd_lint(_args) -> int:
 
 def cmd_testplan(_args) -> int:
     lines = ["# Testplan", "", "Generated from sim/testplan.py by `sim/run.py testplan`; do not edit.", "",
-             "| test module | configurations | platforms | features checked |", "|---|---|---|---|"]
+             "Stages: V1 basic, V2 complete (every feature and its corner cases), V3 stress. Reseeds: runs per "
+             "configuration/platform in a reseeded regression (`make sim RESEED=1`). Blocks: what the mutation "
+             "campaign (`make mutate`) tries to kill with the module. Covergroups: tb/coverage/model.py. After a "
+             "regression, `make report` writes sim/results/testplan.md with each entry's last results, coverage "
+             "and mutants.", "",
+             "| test module | stage | reseeds | configurations | platforms | blocks | covergroups | features checked |",
+             "|---|---|---|---|---|---|---|---|"]
     for e in TESTPLAN:
         plats = ", ".join(p for p in e.platforms if p) or "-"
-        lines.append(f"| `{e.module}` | {', '.join(e.configs)} | {plats} | " + "<br>".join(e.features) + " |")
+        lines.append(f"| `{e.module}` | {e.stage} | {e.reseeds} | {', '.join(e.configs)} | {plats} | "
+                     f"{', '.join(e.blocks)} | {', '.join(e.covergroups)} | " + "<br>".join(e.features) + " |")
     (simlib.ROOT / "docs" / "testplan.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+def cmd_report(_args) -> int:
+    """The testplan with what the last runs found (results are read from sim/results, nothing is run)."""
+    import json
+    # A run's summary sits beside its sim.log (coverage, stress and mutation reports have summaries too).
+    runs = [json.loads(p.read_text()) for p in sorted(simlib.RESULTS_ROOT.glob("*/summary.json"))
+            if (p.parent / "sim.log").exists()]
+    functional = {}
+    try:
+        import coverage_report
+        functional = coverage_report.report()["per_group"]
+    except Exception as e:      # noqa: BLE001 - the report shows what exists; a missing part is named
+        print(f"functional coverage unavailable: {type(e).__name__}: {e}")
+    mutation_path = simlib.RESULTS_ROOT / "mutation" / "summary.json"
+    mutation = json.loads(mutation_path.read_text()) if mutation_path.exists() else {}
+    per_block = mutation.get("per_block", {})
+    lines = ["# Testplan with results", "",
+             "From the runs under sim/results (`make sim`, `make fcov`, `make mutate`), written by `make report`.", "",
+             "| test module | stage | runs (passed/all cocotb tests) | functional coverage of its covergroups | "
+             "mutants of its blocks killed |", "|---|---|---|---|---|"]
+    for e in TESTPLAN:
+        mine = [r for r in runs if r.get("module") == e.module]
+        cases = [c for r in mine for c in r["cases"]]
+        passed = sum(c["passed"] for c in cases)
+        result = f"{len(mine)} runs, {passed}/{len(cases)}" if mine else "not run"
+        cov = []
+        for g in e.covergroups:
+            v = functional.get(g)
+            if v:
+                cov.append(f"{g} {v['hit']}/{v['bins'] - v['waived']}")
+        killed = sum(per_block.get(b, {}).get("killed", 0) for b in e.blocks)
+        total = sum(per_block.get(b, {}).get("mutants", 0) for b in e.blocks)
+        survivors = [s for b in e.blocks for s in per_block.get(b, {}).get("survived", [])]
+        mut = f"{killed}/{total}" + (f" (survived: {', '.join(survivors)})" if survivors else "") if total else "-"
+        lines.append(f"| `{e.module.rsplit('.', 1)[-1]}` | {e.stage} | {result} | {'; '.join(cov) or '-'} | {mut} |")
+    out = simlib.RESULTS_ROOT / "testplan.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"written: {out}")
     return 0
 
 
@@ -54,8 +105,9 @@ def main() -> int:
     b.add_argument("--waves", action="store_true")
     sub.add_parser("lint")
     sub.add_parser("testplan")
+    sub.add_parser("report")
     args = ap.parse_args()
-    return {"build": cmd_build, "lint": cmd_lint, "testplan": cmd_testplan}[args.cmd](args)
+    return {"build": cmd_build, "lint": cmd_lint, "testplan": cmd_testplan, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 ALL_RTL = ("link", "regs", "msix", "ims", "wq", "engine", "dma", "common", "top")
 
 
+# Verification stages (OpenTitan's): V1 basic behaviour, V2 every feature complete with its corner cases,
+# V3 stress (random mixes of traffic and control events, many seeds).
+STAGES = ("V1", "V2", "V3")
+# Seeds per stage when the regression is reseeded (`make sim RESEED=1`): more for what is random.
+RESEEDS = {"V1": 1, "V2": 3, "V3": 10}
+# Covergroups of tb/coverage/model.py.
+COVERGROUPS = ("interrupts", "platform", "messages", "vectors", "descriptors", "data", "portals", "commands",
+               "streams")
+
+
 @dataclass(frozen=True)
 class Entry:
     module: str
@@ -18,6 +28,19 @@ class Entry:
     features: tuple
     platforms: tuple = (None,)
     blocks: tuple = ALL_RTL
+    stage: str = "V2"
+    covergroups: tuple = ()       # the functional coverage that closes these features
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"{self.module}: stage {self.stage!r} not one of {STAGES}")
+        unknown = set(self.covergroups) - set(COVERGROUPS)
+        if unknown:
+            raise ValueError(f"{self.module}: unknown covergroups {sorted(unknown)}")
+
+    @property
+    def reseeds(self) -> int:
+        return RESEEDS[self.stage]
 
 
 # Every configuration of sim/configs.py: the regression runs each module on all of them.
@@ -26,19 +49,29 @@ ALL_CONFIGS = ("default", "small", "wide")
 TESTPLAN = (
     Entry("tb.tests.link.test_enumeration", ALL_CONFIGS, (
         "enumeration through the root complex: IDs, BAR sizing, capability walk (PCIe, MSI-X, PASID)",
-    ), blocks=("link", "top")),
+    ), blocks=("link", "top"), stage="V1", covergroups=("streams",)),
+    Entry("tb.tests.link.test_ordering", ALL_CONFIGS, (
+        "PCIe ordering at the egress: mask then read back never sees a message of that vector after the read "
+        "completion (messages decided before the mask arrive first, later triggers pend)",
+        "a status read after DRAIN_WQ never overtakes the descriptors' data and completion records",
+        "the link's configuration path stays behind posted MMIO writes queued before it",
+        "in every test: no completion is taken before a posted TLP shown earlier (tb/pcie/ordering.py)",
+    ), blocks=("link", "msix", "wq", "engine", "dma", "top"), stage="V2", covergroups=("streams", "messages")),
     Entry("tb.tests.regs.test_registers", ALL_CONFIGS, (
         "every CSR: reset value, access type (RO/RW/W1C/W1S), reserved bits",
         "unmapped BAR0 offsets read 0; bad sizes answered with CA / dropped and logged",
         "QWORD and DWORD access; read-after-posted-write ordering",
-    ), blocks=("link", "regs", "msix", "top", "common")),
+        "W1C bits of INT_CAUSE and ERR clear with their own bit only; a DMWr to BAR0 is UR (MMIO_ERR_UNSUPPORTED)",
+    ), blocks=("link", "regs", "msix", "top", "common"), stage="V1", covergroups=("streams",)),
     Entry("tb.tests.msix.test_msix", ALL_CONFIGS, (
         "MSI-X table/PBA reset values (also after FLR following use)",
         "vectors 0, 1, 31, 32, 63, 64, 100, last: alone and all together",
         "function mask, enable=0 pends, per-vector mask/pending/replay exactly once",
         "a masked pending vector never delays the replay of an unmasked one",
         "3DW and 4DW message writes; idle/backpressure on every stream",
-    ), blocks=("link", "msix", "top", "common")),
+        "the 3DW/4DW boundary exactly: 0xFFFF_FFFC -> 3DW, exactly 4 GiB -> 4DW with the whole address",
+        "Bus Master Enable = 0 pends every vector (masks untouched); setting it replays each exactly once",
+    ), blocks=("link", "msix", "top", "common"), stage="V2", covergroups=("interrupts", "messages", "vectors", "streams")),
     Entry("tb.tests.platform.test_platform_interrupts", ALL_CONFIGS, (
         "MSI-X vectors 0, 1, 31, 32, 63, 64, 100, last end to end through the platform: irq-domain allocation, "
         "Linux-order programming, each delivered exactly once to the expected (CPU, vector) / (redistributor, LPI)",
@@ -49,14 +82,14 @@ TESTPLAN = (
         "ARM drops recorded: unmapped and out-of-range EventID, DISCARD (also of a pending LPI), "
         "IOVA the SMMU has not mapped (SMMU translation fault)",
         "interrupt scoreboard: lost/duplicate/misrouted/spurious/stray all zero, every fault expected",
-    ), platforms=("x86", "arm"), blocks=("link", "msix", "top", "common", "platform")),
+    ), platforms=("x86", "arm"), blocks=("link", "msix", "top", "common", "platform"), stage="V2", covergroups=("platform", "interrupts", "vectors")),
     Entry("tb.tests.wq.test_commands", ALL_CONFIGS, (
         "CMD/CMDSTS: every CMD_ERR code (INVAL_CMD, DEV_ENABLED, DEV_NOT_ENABLED, WQ_INVAL for every WQ command, "
         "WQ_ENABLED, WQ_NOT_ENABLED, WQ_SIZE 0 and > depth, WQ_MODE, WQ_PASID_EN)",
         "GENSTS.ENABLED and WQCFG6 STATE/OCCUPANCY through enable, disable, DISABLE_DEVICE, RESET_DEVICE",
         "WQCFG latched at ENABLE_WQ (SIZE, dedicated PASID on DMA, MAX_XFER_SHIFT)",
         "a command written while CMDSTS.ACTIVE is ignored (DRAIN_WQ held active by a stalled DMA)",
-    ), blocks=("wq", "engine", "dma", "regs", "top", "common")),
+    ), blocks=("wq", "engine", "dma", "regs", "top", "common"), stage="V2", covergroups=("commands",)),
     Entry("tb.tests.wq.test_portals", ALL_CONFIGS, (
         "every row of the portal table: SC at any 64-byte offset, RRS full/disabled/draining (nothing logged), "
         "CA size/alignment, UR no prefix / PASID off / PMR with priv disabled / PMR to PRIV=0 / DMWr to "
@@ -64,7 +97,7 @@ TESTPLAN = (
         "SWERR record per rejection (code, WQ, PASID, BAR2 offset), first error + OVERFLOW, ERR_LOG -> MSI-X vector 0",
         "nothing half-accepted: OCCUPANCY unchanged, no record/data of a rejected descriptor ever appears",
         "bounded ENQCMD retry, recovery once the queue drains; PORTAL_NO_WQ when BAR2 has a spare page",
-    ), blocks=("link", "wq", "regs", "top", "common")),
+    ), blocks=("link", "wq", "regs", "top", "common"), stage="V2", covergroups=("portals", "descriptors")),
     Entry("tb.tests.wq.test_descriptors", ALL_CONFIGS, (
         "NOOP/MEMFILL/MEMMOVE byte-exact, 1 B .. 6000 B, odd alignment, 4 KiB page crossing, memory below and "
         "above 4 GiB, shared and dedicated WQs; guard bytes around every destination untouched",
@@ -74,7 +107,16 @@ TESTPLAN = (
         "completed really in the destination); every accepted flag together succeeds",
         "CRAV=0 / misaligned record -> SWERR NO_CR with its fields; RCR=0 success writes no record",
         "every DMA request (reads, writes, record) of a descriptor carries its PASID and PMR",
-    ), blocks=("wq", "engine", "dma", "link", "top", "common")),
+    ), blocks=("wq", "engine", "dma", "link", "top", "common"), stage="V2", covergroups=("descriptors", "data")),
+    Entry("tb.tests.wq.test_dma_reads", ALL_CONFIGS, (
+        "read tags: MRRS 128 B with completions held, a 4 KiB MEMMOVE has at most TAGS (16) reads outstanding, "
+        "no tag reused while outstanding, then completes byte-exact",
+        "DMA completion timeout: an unanswered source read ends the MEMMOVE with 0x30 exactly CPL_TIMEOUT cycles "
+        "after its MRd (not earlier, not much later), fault address = source, 0 bytes completed; the late "
+        "completions are dropped and later descriptors reusing the tags complete byte-exact",
+        "Bus Master Enable off: a MEMMOVE and a MEMFILL send nothing upstream (no read, data or record) until "
+        "it is back on, then complete byte-exact",
+    ), blocks=("dma", "engine", "top"), stage="V2", covergroups=("descriptors",)),
     Entry("tb.tests.wq.test_completion_interrupts", ALL_CONFIGS, (
         "RCI with MSI-X handles (3DW/4DW, masked -> PBA -> one replay)",
         "per-WQ IMS isolation: the same handle in two WQs sends each WQ's own message",
@@ -82,21 +124,26 @@ TESTPLAN = (
         "torn-message rule: unmasked writes dropped (SWERR IMS_UNMASKED_WRITE); mask-rewrite-unmask under "
         "streaming completions only ever sends complete (address, data) pairs",
         "out-of-range handles: 0x19 and no message; the record is in host memory when its interrupt arrives",
-    ), blocks=("ims", "msix", "engine", "link", "wq", "top", "common")),
+        "PASID binding over all 20 bits (PASID[19:16] differing alone -> IMS_PASID); rebinding a pending entry "
+        "(PASID[19:16] or [15:0] changed) clears PENDING, rewriting the same binding keeps it",
+        "Bus Master Enable = 0 holds MSI-X and IMS (unmask keeps PENDING); setting it replays both engines' "
+        "pending messages at once through the shared writer, each exactly once (under backpressure)",
+        "IMS slots past CAP1.IMS_PER_WQ in every window read 0, ignore writes, alias no implemented entry",
+    ), blocks=("ims", "msix", "engine", "link", "wq", "top", "common"), stage="V2", covergroups=("interrupts", "messages", "vectors")),
     Entry("tb.tests.wq.test_drain_abort", ALL_CONFIGS, (
         "ABORT_WQ / ABORT_ALL: RESULT = OCCUPANCY, youngest discarded (no record, data or interrupt), "
         "executing ones complete",
         "RESET_WQ / RESET_DEVICE with descriptors in flight; DISABLE_WQ, DRAIN_WQ, DRAIN_ALL, DISABLE_DEVICE "
         "wait for every earlier descriptor; new submissions RRS / dropped meanwhile",
         "FLR with descriptors in flight: nothing upstream after it, registers and IMS at reset, clean re-bring-up",
-    ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common")),
+    ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_arbitration", ALL_CONFIGS, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",
-    ), blocks=("wq", "engine", "top", "common")),
+    ), blocks=("wq", "engine", "top", "common"), stage="V2", covergroups=("descriptors",)),
     Entry("tb.tests.wq.test_traffic", ALL_CONFIGS, (
         "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
-    ), blocks=ALL_RTL),
+    ), blocks=ALL_RTL, stage="V3", covergroups=("descriptors", "data", "interrupts", "portals")),
     Entry("tb.tests.fw.test_driver_model", ALL_CONFIGS, (
         "driver model (fw/imsdev/driver) against the RTL through the platform's irq domain: probe (capability "
         "walk, BARs, PASID), MSI-X in Linux's order, per-WQ IMS with PASID binding, request_irq handlers",
@@ -108,11 +155,24 @@ TESTPLAN = (
         "the platform entry, live IMS rewrite through the bus lock (mask first, applied at unlock)",
         "ENQCMD bounded retry against a full queue (-EAGAIN after 1 + retries RRS, nothing logged); FLR and "
         "re-probe restoring WQs and IMS; remove",
-    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",)),
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts", "streams")),
     Entry("tb.tests.fw.test_c_library", ALL_CONFIGS, (
         "C library (fw/lib, libimsdev.so via ctypes) against the RTL: bring-up, shared + dedicated WQ (one-WQ "
         "builds reconfigure WQ 0), MSI-X and IMS programming, ENQCMD with bounded retry, MOVDIR64B, "
         "interrupts, completion records, masked IMS pending/replay, affinity, injected NO_CR error; "
         "returns the number of the first failed check",
-    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",)),
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts", "streams")),
+    Entry("tb.tests.stress.test_stress", ALL_CONFIGS, (
+        "constrained random (short version; `make stress SEEDS=N` for many seeds, IMSDEV_STRESS_ITEMS scales): "
+        "ENQCMD to shared and MOVDIR64B to dedicated WQs, PASIDs with PASID[19:16] != 0, priv and not, "
+        "NOOP/MEMMOVE/MEMFILL/DRAIN of size classes 0, 1, 63-65, 4095-4097 .. 6 KiB, any alignment, page "
+        "crossing, below/above 4 GiB, source/record at exactly 4 GiB; injected errors (opcode, flags, reserved, size, handle, "
+        "IMS PASID mismatch, DMA read UR/CA, NO_CR); MSI-X and per-WQ IMS interrupts through the platform",
+        "control events at random times: affinity changes, backpressure bursts on all four streams, MSI-X/IMS "
+        "mask-unmask with rewrite under mask (coalesced PENDING -> one replay), DRAIN/DISABLE/ABORT/RESET_WQ, "
+        "ABORT_ALL, RESET_DEVICE, bus master off/on (pends, one message), PASID off/on, MSI-X Function Mask; "
+        "FLR under load in `make stress` only (IMSDEV_STRESS_FLR=1: it half-sends a TLP, see tb/stress/events.py)",
+        "exact accounting per epoch: every descriptor completed/aborted as predicted (RESULT = never "
+        "completed, youngest discarded), every interrupt once at its target; counts in stress_counts.json",
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V3", covergroups=COVERGROUPS),
 )

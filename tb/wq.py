@@ -32,6 +32,7 @@ from cocotbext.pcie.core.caps import PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from tb import coverage
 from tb.env import PAUSE_PROBABILITY, Bench
 from tb.msglog import WINDOW_32, WINDOW_64
 from tb.pcie.root_complex import write_span
@@ -421,7 +422,9 @@ class WqEnv:
     async def cmd(self, code: int, operand: int = 0, timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> CmdStatus:
         """Issue a command, wait for it, return (ERR, RESULT)."""
         await self.cmd_write(code, operand)
-        return await self.cmd_wait(f"{cmd_name(code)} {operand}", timeout_ns)
+        st = await self.cmd_wait(f"{cmd_name(code)} {operand}", timeout_ns)
+        coverage.command(code, operand, st.err)
+        return st
 
     async def cmd_ok(self, code: int, operand: int = 0, timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> int:
         """Issue a command that must succeed; returns RESULT."""
@@ -480,8 +483,11 @@ class WqEnv:
 
     # ---- SWERR ---------------------------------------------------------------------------------------
     async def read_swerr(self) -> SwErr:
-        return SwErr.decode(*[await self.b.rd32(off) for off in
-                              (regs.CSR_SWERR0, regs.CSR_SWERR1, regs.CSR_SWERR2, regs.CSR_SWERR3)])
+        e = SwErr.decode(*[await self.b.rd32(off) for off in
+                           (regs.CSR_SWERR0, regs.CSR_SWERR1, regs.CSR_SWERR2, regs.CSR_SWERR3)])
+        if e.valid and not e.overflow:     # with OVERFLOW the record is an earlier error's, not the last one's
+            coverage.swerr(e.code)
+        return e
 
     async def clear_swerr(self):
         """W1C VALID and OVERFLOW (re-arms capture) and the INT_CAUSE.ERR_LOG bit they raised."""
@@ -954,6 +960,8 @@ class Scoreboard:
                 t.dst_writes += 1
             if rec.kind == "MWr" and kind == "cr":
                 t.cr_writes.append((next(self._seq), rec.time_ns, addr, bytes(data)))
+                if len(t.cr_writes) == 1:
+                    coverage.completion_record(t)
                 if len(t.cr_writes) > 1 and not self._same_record_write(t):
                     self._error(f"{t}: completion record written {len(t.cr_writes)} times")
                 t.event.set()
@@ -1085,8 +1093,10 @@ class Scoreboard:
             if t.status == ST_DMA_READ:
                 if cr.bytes_completed > d.size:
                     problems.append(f"bytes completed {cr.bytes_completed} > size {d.size}")
-                if not d.src - (d.src & 3) <= cr.fault_addr < d.src + d.size:
-                    problems.append(f"fault address {cr.fault_addr:#x} outside the source [{d.src:#x}, +{d.size})")
+                # docs/work_queues.md: fault address = source + bytes completed (the first source byte not copied)
+                if cr.fault_addr != d.src + cr.bytes_completed:
+                    problems.append(f"fault address {cr.fault_addr:#x}, expected source + bytes completed = "
+                                    f"{d.src + cr.bytes_completed:#x}")
             elif cr.bytes_completed != exp_bytes:
                 problems.append(f"bytes completed {cr.bytes_completed}, expected {exp_bytes}")
             if t.status == ST_BAD_FLAGS and cr.invalid_flags != t.invalid_flags:
@@ -1122,6 +1132,8 @@ class Scoreboard:
                 # Failed, rejected, dropped or aborted: nothing of the destination may change. (A failed DMA
                 # read may have completed a prefix: only bytes past 'bytes completed' must be untouched.)
                 done = t.record.bytes_completed if t.status == ST_DMA_READ and t.record else 0
+                if done and d.opcode == OP_MEMMOVE and "src" in t.before and body[:done] != t.before["src"][:done]:
+                    self._error(f"{t}: the {done} bytes completed are not the source's first {done} bytes")
                 if body[done:] != was[GUARD + done:GUARD + d.size] or (not done and t.dst_writes):
                     self._error(f"{t}: destination written although the descriptor {t.state} with status "
                                 f"{t.status:#x} ({t.dst_writes} write TLPs)")
@@ -1132,6 +1144,7 @@ class Scoreboard:
             self._error(f"{t}: {t.state} but its interrupt was sent")
         if first:
             self.stats[f"descriptors_{t.state}"] += 1
+            coverage.descriptor_checked(t)
             self.stats["descriptors_checked"] += 1
 
     def mark_aborted(self, items: Iterable[Tracked]):

@@ -106,6 +106,8 @@ module imsdev_ims #(
     input  wire logic             msg_ready,
     output      logic [63:0]      msg_addr,
     output      logic [31:0]      msg_data,
+    // Pulse: a message was decided (queued to send). The egress ordering unit counts it from here.
+    output      logic             msg_commit,
 
     // Error report: one-cycle pulse per error (codes below).
     output      logic             err_valid,
@@ -155,6 +157,7 @@ module imsdev_ims #(
         end
     end
     assign init_busy = init_q;
+    assign msg_commit = s1_send;
 
     // ---------------------------------------------------------------- storage
     logic           ent_wr_en;

@@ -65,6 +65,8 @@ module imsdev_msix #(
     input  wire logic             msg_ready,
     output      logic [63:0]      msg_addr,
     output      logic [31:0]      msg_data,
+    // Pulse: a message was decided (queued to send). The egress ordering unit counts it from here.
+    output      logic             msg_commit,
 
     output      logic             init_busy
 );
@@ -93,6 +95,7 @@ module imsdev_msix #(
         end
     end
     assign init_busy = init_q;
+    assign msg_commit = s1_send;
 
     // ---------------------------------------------------------------- storage
     logic [15:0]    tbl_wr_en;

@@ -85,9 +85,34 @@ module imsdev_top #(
         if (DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) $fatal(1, "imsdev_top: DATA_W (%0d) must be 64, 128, 256 or 512", DATA_W);
     end
 
-    // Function-level reset: everything but the link returns to its reset state.
-    logic fn_rst_q;
-    always_ff @(posedge clk) fn_rst_q <= rst || flr;
+    // Function-level reset: everything but the link returns to its reset state. A TLP the device has started
+    // on tx_req or tx_cpl is finished first (a shown beat stays shown, a started TLP is completed:
+    // docs/tlp_interface.md); from the FLR on no new one starts, and the reset follows the last beat.
+    logic fn_rst_q, flr_pending_q;
+    logic req_open_q, cpl_open_q;          // a TLP is shown or under way on the stream
+    logic req_valid_i, req_ready_i, cpl_valid_i, cpl_ready_i;
+    wire  no_new_tlp = flr || flr_pending_q || fn_rst_q;
+    wire  req_pass   = req_open_q || !no_new_tlp;
+    wire  cpl_pass   = cpl_open_q || !no_new_tlp;
+    assign tx_req_valid = req_valid_i && req_pass;
+    assign req_ready_i  = tx_req_ready && req_pass;
+    assign tx_cpl_valid = cpl_valid_i && cpl_pass;
+    assign cpl_ready_i  = tx_cpl_ready && cpl_pass;
+    wire  req_busy = tx_req_valid && !(tx_req_ready && tx_req_eop);
+    wire  cpl_busy = tx_cpl_valid && !(tx_cpl_ready && tx_cpl_eop);
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            req_open_q    <= 1'b0;
+            cpl_open_q    <= 1'b0;
+            flr_pending_q <= 1'b0;
+            fn_rst_q      <= 1'b1;
+        end else begin
+            req_open_q    <= req_busy;
+            cpl_open_q    <= cpl_busy;
+            flr_pending_q <= (flr || flr_pending_q) && (req_busy || cpl_busy);
+            fn_rst_q      <= (flr || flr_pending_q) && !req_busy && !cpl_busy;
+        end
+    end
 
     // ------------------------------------------------------------------ host requests: BAR0 or portals
     logic bar0_valid, bar0_ready, bar2_valid, bar2_ready;
@@ -308,13 +333,30 @@ module imsdev_top #(
         .err_wq(portal_err_wq), .err_pasid(portal_err_pasid), .err_priv(portal_err_priv), .err_addr(portal_err_addr)
     );
 
+    logic              ca_valid, ca_ready, ca_sop, ca_eop;
+    logic [127:0]      ca_hdr;
+    logic [DATA_W-1:0] ca_data;
+
     imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_cpl_arb (
         .clk, .rst(fn_rst_q),
         .in_valid({c1_valid, c0_valid}), .in_ready({c1_ready, c0_ready}),
         .in_sop({1'b1, c0_sop}), .in_eop({1'b1, c0_eop}), .in_hdr({c1_hdr, c0_hdr}),
         .in_prfx_valid(2'b00), .in_prfx('0), .in_data({{DATA_W{1'b0}}, c0_data}),
-        .out_valid(tx_cpl_valid), .out_ready(tx_cpl_ready), .out_sop(tx_cpl_sop), .out_eop(tx_cpl_eop),
-        .out_hdr(tx_cpl_hdr), .out_prfx_valid(tx_cpl_prfx_valid), .out_prfx(tx_cpl_prfx), .out_data(tx_cpl_data)
+        .out_valid(ca_valid), .out_ready(ca_ready), .out_sop(ca_sop), .out_eop(ca_eop),
+        .out_hdr(ca_hdr), .out_prfx_valid(tx_cpl_prfx_valid), .out_prfx(tx_cpl_prfx), .out_data(ca_data)
+    );
+
+    // PCIe ordering: a completion leaves only after the posted requests committed before it (interrupt
+    // messages decided by the MSI-X/IMS engines, DMA writes presented by the DMA engine).
+    logic mx_commit, im_commit, d_commit;
+    imsdev_egress_order #(.DATA_W(DATA_W), .COMMITS(3)) u_egress_order (
+        .clk, .rst(fn_rst_q), .cfg_bus_master_en,
+        .posted_commit({d_commit, im_commit, mx_commit}),
+        .req_valid(tx_req_valid), .req_ready(tx_req_ready), .req_eop(tx_req_eop), .req_fmt_type(tx_req_hdr[127:120]),
+        .in_valid(ca_valid), .in_ready(ca_ready), .in_sop(ca_sop), .in_eop(ca_eop), .in_hdr(ca_hdr),
+        .in_data(ca_data),
+        .out_valid(cpl_valid_i), .out_ready(cpl_ready_i), .out_sop(tx_cpl_sop), .out_eop(tx_cpl_eop),
+        .out_hdr(tx_cpl_hdr), .out_data(tx_cpl_data)
     );
 
     // ------------------------------------------------------------------ descriptor engine and DMA
@@ -356,6 +398,15 @@ module imsdev_top #(
     logic [127:0]      d_hdr;
     logic [31:0]       d_prfx;
     logic [DATA_W-1:0] d_data;
+
+    // A DMA write is committed when its first beat is first presented (a shown beat stays shown).
+    logic d_shown_q;
+    always_ff @(posedge clk) begin
+        if (fn_rst_q) d_shown_q <= 1'b0;
+        else          d_shown_q <= d_valid && d_sop && !d_ready;
+    end
+    assign d_commit = d_valid && d_sop && !d_shown_q
+                      && (d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64);
 
     imsdev_dma #(.DATA_W(DATA_W)) u_dma (
         .clk, .rst(fn_rst_q), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req,
@@ -500,7 +551,7 @@ module imsdev_top #(
         .req_off(tgt_off[18:2]), .req_wdata(tgt_wdata), .req_be(tgt_be),
         .rsp_valid(msix_rsp_valid), .rsp_rdata(msix_rsp_rdata),
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
-        .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data),
+        .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data), .msg_commit(mx_commit),
         .init_busy(msix_init_busy)
     );
 
@@ -510,7 +561,7 @@ module imsdev_top #(
         .req_wdata(tgt_wdata), .req_be(tgt_be), .rsp_valid(ims_rsp_valid), .rsp_rdata(ims_rsp_rdata),
         .irq_valid(eng_ims_valid), .irq_ready(eng_ims_ready), .irq_wq(eng_ims_wq), .irq_index(eng_ims_index),
         .irq_pasid(eng_ims_pasid),
-        .msg_valid(im_valid), .msg_ready(im_ready), .msg_addr(im_addr), .msg_data(im_data),
+        .msg_valid(im_valid), .msg_ready(im_ready), .msg_addr(im_addr), .msg_data(im_data), .msg_commit(im_commit),
         .err_valid(ims_err_valid), .err_code(ims_err_code), .err_wq(ims_err_wq), .err_index(ims_err_index),
         .err_pasid(ims_err_pasid), .init_busy(ims_init_busy)
     );
@@ -547,7 +598,7 @@ module imsdev_top #(
         .in_valid({m_valid, d_valid}), .in_ready({m_ready, d_ready}), .in_sop({m_sop, d_sop}),
         .in_eop({m_eop, d_eop}), .in_hdr({m_hdr, d_hdr}), .in_prfx_valid({m_prfx_valid, d_prfx_valid}),
         .in_prfx({m_prfx, d_prfx}), .in_data({m_data, d_data}),
-        .out_valid(tx_req_valid), .out_ready(tx_req_ready), .out_sop(tx_req_sop), .out_eop(tx_req_eop),
+        .out_valid(req_valid_i), .out_ready(req_ready_i), .out_sop(tx_req_sop), .out_eop(tx_req_eop),
         .out_hdr(tx_req_hdr), .out_prfx_valid(tx_req_prfx_valid), .out_prfx(tx_req_prfx), .out_data(tx_req_data)
     );
 

@@ -51,6 +51,7 @@ RESULTS = simlib.RESULTS_ROOT / simlib.DEFAULT_MUTANT_TREE
 TREE = simlib.DEFAULT_MUTANT_TREE
 TARGET_KILL_RATIO = 0.95
 UNIT_TESTS_OF_MODELS = "tests/unit"
+UNIT_PRELOAD = "import sys, tb.platform, pytest; sys.exit(pytest.main(sys.argv[1:]))"
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,10 @@ class Campaign:
             env = {**os.environ, "IMSDEV_MUTANT": str(number),
                    "PYTHONPATH": os.pathsep.join([str(OUT / "py"), str(OUT / "py" / "fw")])}
             try:
-                res = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                # Import the models from the copy before any test module runs: a test module that puts the
+                # repo root on sys.path (tests/unit/test_coverage_report.py via sim/coverage_report.py) would
+                # otherwise import the unmutated tb.platform and no platform mutant could be killed.
+                res = subprocess.run([sys.executable, "-c", UNIT_PRELOAD, "-x", "-q", "-p", "no:cacheprovider",
                                       str(simlib.ROOT / UNIT_TESTS_OF_MODELS)], cwd=str(OUT), env=env,
                                      capture_output=True, text=True, timeout=timeout_s)
             except subprocess.TimeoutExpired:
@@ -266,6 +270,12 @@ def cmd_run(args) -> int:
     if args.block:
         blocks = set(args.block.split(","))
         selected = [m for m in selected if m.block in blocks]
+    # A mutant that names only other configurations cannot be tried here: leave it out rather than
+    # report it as a survivor (e.g. the multi-WQ arbitration mutants under --configs small).
+    skipped = [m.id for m in selected if not any(c in m.configs for c in configs)]
+    if skipped:
+        print(f"not applicable to {configs}: {', '.join(skipped)}")
+        selected = [m for m in selected if m.id not in skipped]
     sample = args.sample is not None
     if sample:
         rotation = rotation_default() if args.rotation is None else args.rotation

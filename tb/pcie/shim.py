@@ -26,6 +26,8 @@ their own protocol (tb/pcie/stream.py).
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from types import SimpleNamespace
+from typing import NamedTuple
 
 import cocotb
 from cocotb.triggers import Event, RisingEdge, Timer
@@ -37,6 +39,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from tb import coverage
 
 from .hooks import install
+from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
 from .tlp import CompletionTimeout, PasidTlp, ProtocolError
 
@@ -104,6 +107,13 @@ class ShimDevice(Device):
             await self.upstream_send(PasidTlp.create_ur_completion_for_tlp(tlp, self.functions[0].pcie_id))
             return
         await super().upstream_recv(tlp)
+
+
+class SentTlp(NamedTuple):
+    """A TLP the device sent on tx_req: when its first beat was first shown, when its last beat was taken."""
+    start_ns: float
+    end_ns: float
+    tlp: PasidTlp
 
 
 class _Pending:
@@ -182,6 +192,10 @@ class LinkShim(Endpoint):
         self.rx_cpl = TlpStreamSource(dut, "rx_cpl", clock, rst)
         self.tx_cpl = TlpStreamSink(dut, "tx_cpl", clock, rst)
         self.tx_req = TlpStreamSink(dut, "tx_req", clock, rst)
+        # PCIe ordering between the two egress streams, checked in every test (tb/pcie/ordering.py).
+        self.egress_order = EgressOrderChecker()
+        self.tx_cpl.observers.append(self.egress_order.completion)
+        self.tx_req.observers.append(self.egress_order.request)
 
         self._pending: OrderedDict[tuple[int, int], _Pending] = OrderedDict()
         self._flr_discarded: set[tuple[int, int]] = set()
@@ -189,6 +203,12 @@ class LinkShim(Endpoint):
         self._pending_added = Event()
         self._cfg: dict[str, int] = {}
         self._bme_history: list[tuple[float, bool]] = [(0.0, False)]
+        # The last FLR: when it started and the PASID control before it (TLPs started before it finish after it).
+        # Every TLP of tx_req with the time its first beat was first shown: "nothing after an FLR" means nothing
+        # *started* after it (a TLP started before is finished, docs/tlp_interface.md).
+        self.tx_req_log: list[SentTlp] = []
+        self._flr_started_ns = -1.0
+        self._pasid_before_flr = None
         self.flr_count = 0
 
         self.dut.flr.value = 0
@@ -248,6 +268,9 @@ class LinkShim(Endpoint):
         return state
 
     async def write_config_register(self, reg, data, mask):
+        # PCIe: a configuration write (non-posted) may not pass posted MMIO writes received before it; they may
+        # still be queued on rx_req, so the change waits until the RTL has taken every one of them.
+        await self.rx_req.wait_idle()
         await super().write_config_register(reg, data, mask)
         self._drive_cfg()  # bus/device numbers are captured on config writes (the base does it before this)
 
@@ -255,8 +278,13 @@ class LinkShim(Endpoint):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
         self.log.info("Function Level Reset")
         self.stats["flr"] += 1
+        self._flr_started_ns = get_sim_time("ns")
+        pc = self.pasid_cap
+        self._pasid_before_flr = SimpleNamespace(pasid_enable=pc.pasid_enable, priv_enable=pc.priv_enable,
+                                                 exec_enable=pc.exec_enable)
         coverage.function_reset()
         self._flr_discarded.update(self._pending)
+        self.egress_order.reset()
         self._pending.clear()
         self._dev_reads.clear()
         dropped = self.rx_req.flush() + self.rx_cpl.flush()
@@ -383,7 +411,9 @@ class LinkShim(Endpoint):
             raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
         if tlp.has_prefix:
-            pc = self.pasid_cap
+            # A TLP the device started before an FLR is finished after it (docs/tlp_interface.md): it is judged
+            # by the PASID control in force when it started.
+            pc = self._pasid_before_flr if start_ns <= self._flr_started_ns else self.pasid_cap
             if not pc.pasid_enable or (tlp.pmr and not pc.priv_enable) or (tlp.er and not pc.exec_enable):
                 raise ProtocolError(f"{what}: PASID prefix (PMR={tlp.pmr}, ER={tlp.er}) not enabled by PASID control "
                                     f"(enable={pc.pasid_enable}, priv={pc.priv_enable}, exec={pc.exec_enable})")
@@ -413,6 +443,7 @@ class LinkShim(Endpoint):
             rx = await self.tx_req.recv()
             tlp = PasidTlp.from_stream_fields(*rx.fields)
             self._check_upstream(tlp, rx.start_ns)
+            self.tx_req_log.append(SentTlp(rx.start_ns, rx.end_ns, tlp))
             if tlp.is_mem_read():
                 self._dev_reads[tlp.tag] = tlp
             self.stats["tx_req"] += 1

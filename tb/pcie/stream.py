@@ -40,6 +40,7 @@ class ReceivedTlp(NamedTuple):
     fields: StreamFields
     bar: int
     start_ns: float      # when valid first showed the sop beat (before any backpressure)
+    end_ns: float = 0.0  # when the eop beat was taken
 
 
 def random_pauses(rng: random.Random, probability: float) -> Iterator[bool]:
@@ -193,6 +194,8 @@ class TlpStreamSink(_Stream):
     def __init__(self, dut, prefix: str, clock, reset=None):
         super().__init__(dut, prefix, clock, reset)
         self.queue: Queue[ReceivedTlp] = Queue()
+        # Called with each TLP in the cycle its last beat is taken (link-level checks that compare streams).
+        self.observers: list = []
         self.ready.value = 1
         self.task = cocotb.start_soon(self._run())
 
@@ -258,9 +261,11 @@ class TlpStreamSink(_Stream):
                         self.tlp_count += 1
                         coverage.device_tlp(self.name, int(first[0]), start_ns, stalled)
                         stalled = 0
-                        self.queue.put_nowait(ReceivedTlp(
-                            StreamFields(int(first[0]), bool(first[1]), int(first[2]), payload),
-                            int(first[3]), start_ns))
+                        rx = ReceivedTlp(StreamFields(int(first[0]), bool(first[1]), int(first[2]), payload),
+                                         int(first[3]), start_ns, get_sim_time("ns"))
+                        for observe in self.observers:
+                            observe(rx)
+                        self.queue.put_nowait(rx)
                     elif len(chunks) >= beats:
                         self._fail(f"no eop on beat {len(chunks)}, Length {length} DW needs {beats} beats")
                 elif held is None:

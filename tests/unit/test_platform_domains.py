@@ -10,6 +10,7 @@ import pytest
 
 from tb.platform import ArmPlatform, X86Platform, make_platform
 from tb.platform.gic_its import ItsErrorReason
+from tb.platform.memory import MemoryAccessError, SparseMemory, read_le, write_le
 from tb.platform.vtd_ir import VtdFaultReason
 
 RID = 0x0300
@@ -283,3 +284,28 @@ def test_arm_driver_keeps_working_across_command_queue_wrap():
     assert len(platform.its.command_log) > 2 * 128  # the queue wrapped at least twice
     assert platform.its.read_reg(0x90) == platform.its.read_reg(0x88)  # CREADR == CWRITER
     assert len(platform.deliveries) == 48 and platform.faults == []
+
+
+# ------------------------------------------------------------------------------------- host memory model
+@pytest.mark.parametrize("addr, length", [(0x1FF8, 16), (0x1FFF, 2), (0x0FF0, 0x2020), (0x3000, 4096)])
+def test_sparse_memory_reads_back_writes_across_page_boundaries(addr, length):
+    # Tables (IRTEs, ITS commands, DTE/ITE/CTE) may straddle a 4 KiB page of the model's store.
+    mem = SparseMemory()
+    data = bytes((i * 7 + 3) & 0xFF for i in range(length))
+    mem.write(addr, data)
+    assert mem.read(addr, length) == data
+    assert mem.read(addr - 1, length + 2) == bytes(1) + data + bytes(1)
+    write_le(mem, addr, 0x1122_3344_5566_7788_99AA_BBCC_DDEE_FF00, 16)
+    assert read_le(mem, addr, 16) == 0x1122_3344_5566_7788_99AA_BBCC_DDEE_FF00
+
+
+def test_sparse_memory_bounds_and_error_ranges():
+    mem = SparseMemory(size=0x2000)
+    mem.write(0x1FFC, b"abcd")
+    with pytest.raises(MemoryAccessError):
+        mem.read(0x1FFD, 4)
+    mem.add_error_range(0x1000, 0x10)
+    with pytest.raises(MemoryAccessError):
+        mem.read(0x0FFF, 2)
+    mem.clear_error_ranges()
+    assert mem.read(0x0FFF, 2) == bytes(2)

@@ -150,6 +150,14 @@ def test_remappable_message_delivers_irte_vector_to_xapic_destination(rig):
     assert rig.iommu.delivered == 1 and rig.iommu.faults == 0
 
 
+@pytest.mark.parametrize("vector", [0x20, 0x7F, 0x80, 0xC1, 0xEF, 0xFF])
+def test_every_vector_bit_of_the_irte_is_delivered(rig, vector):
+    # IRTE bits 23:16 are the whole 8-bit vector (facts section 4); Linux uses 0x20..0xEF, so bit 7 matters.
+    rig.put(6, irte(vector=vector, dest=xapic(3)))
+    assert rig.send(remappable(6))
+    assert rig.keys == [(3, vector)] and rig.reasons == []
+
+
 def test_handle_bit_15_comes_from_address_bit_2():
     r = Rig()
     r.enable(size_field=15)  # 65536 entries

@@ -8,6 +8,7 @@ from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
 from tb.env import Bench, PAUSE_MODES
+from tb.pcie.tlp import PasidTlp
 
 # Registers whose writes have side effects beyond their own value; they have their own tests below.
 SIDE_EFFECTS = {"INT_TEST", "MSIX_TRIGGER", "CMD"}
@@ -146,6 +147,13 @@ async def test_bad_accesses(dut, pauses):
     await bench.wr32(regs.CSR_MSIX_TRIGGER, bench.params.msix_vectors)
     await expect_err(bench, regs.MMIO_ERR_UNSUPPORTED, regs.CSR_MSIX_TRIGGER)
 
+    # A request type BAR0 does not accept (a DMWr, e.g. a stray ENQCMD) is Unsupported: UR, not CA, and
+    # it is not performed.
+    cpl = await bench.rc.send_nonposted(PasidTlp.create_dmwr(bench.bar0_addr + scratch, bytes(4)))
+    assert cpl.status == CplStatus.UR, f"DMWr to BAR0: {cpl.status}"
+    await expect_err(bench, regs.MMIO_ERR_UNSUPPORTED, scratch)
+    assert await bench.rd32(scratch) == 0x1234_5678, "a DMWr to BAR0 changed SCRATCH"
+
     # A zero-length read returns one DWORD without side effects.
     cpl = await bench.raw_read(scratch, length_dw=1, first_be=0)
     assert cpl.status == CplStatus.SC and cpl.byte_count == 1
@@ -198,3 +206,37 @@ async def test_cause_raises_vector0(dut, pauses):
     await bench.settle()
     bench.msgs.assert_exactly({(addr, data): 2})
     assert await bench.rd32(regs.CSR_INT_CAUSE) == regs.CSR_INT_CAUSE_MMIO_ERR_MASK
+
+
+@cocotb.test()
+async def test_w1c_fields(dut):
+    """Each W1C bit of INT_CAUSE (set through INT_TEST, docs/registers.md) and of ERR (set by a bad access)
+    clears when 1 is written to exactly that bit, and only then: writing 0, or 1 to another bit, keeps it."""
+    bench = await Bench.start(dut)
+    cause_bits = [f.mask for f in regs.REGISTERS_BY_NAME["INT_CAUSE"].fields if f.access == "W1C"]
+    assert cause_bits, "INT_CAUSE has no W1C field in the register description"
+    all_cause = sum(cause_bits)
+    await bench.wr32(regs.CSR_INT_TEST, all_cause)          # INT_TEST bits mirror INT_CAUSE bits
+    assert await bench.rd32(regs.CSR_INT_CAUSE) == all_cause, "INT_TEST did not set every INT_CAUSE bit"
+    await bench.wr32(regs.CSR_INT_CAUSE, 0)
+    assert await bench.rd32(regs.CSR_INT_CAUSE) == all_cause, "writing 0 to INT_CAUSE cleared a bit"
+    left = all_cause
+    for bit in cause_bits:
+        await bench.wr32(regs.CSR_INT_CAUSE, bit)
+        left &= ~bit
+        got = await bench.rd32(regs.CSR_INT_CAUSE)
+        assert got == left, f"INT_CAUSE W1C of {bit:#x}: reads {got:#x}, expected {left:#x}"
+
+    # ERR: a bad access sets VALID, a second one OVERFLOW; each clears only with its own bit.
+    await bench.raw_write(regs.CSR_SCRATCH, bytes(16))
+    await bench.raw_write(regs.CSR_SCRATCH, bytes(16))
+    both = regs.CSR_ERR_VALID_MASK | regs.CSR_ERR_OVERFLOW_MASK
+    assert await bench.rd32(regs.CSR_ERR) & both == both, "two bad accesses: VALID and OVERFLOW expected"
+    await bench.wr32(regs.CSR_ERR, regs.CSR_ERR_OVERFLOW_MASK)
+    got = await bench.rd32(regs.CSR_ERR)
+    assert got & both == regs.CSR_ERR_VALID_MASK, f"W1C of ERR.OVERFLOW: ERR reads {got:#x}"
+    await bench.wr32(regs.CSR_ERR, regs.CSR_ERR_VALID_MASK)
+    got = await bench.rd32(regs.CSR_ERR)
+    assert got & both == 0, f"W1C of ERR.VALID: ERR reads {got:#x}"
+    await bench.wr32(regs.CSR_INT_CAUSE, all_cause)
+    assert await bench.rd32(regs.CSR_INT_CAUSE) == 0

@@ -230,3 +230,150 @@ async def test_ims_torn_update(dut, pauses):
     env.b.log.info("torn-update: %d completions, %d rewrites, %d messages (pending ones coalesce)",
                    n_desc, gens - 1, len(got))
     env.b.log.info(env.sb.report())
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "backpressure"))
+async def test_bus_master_replay_msix_and_ims(dut, pauses):
+    """Bus Master Enable = 0 holds both MSI-X and IMS messages (PCIe: no memory writes without it): an
+    unmask while it is 0 sends nothing and keeps PENDING. Setting it again replays every pending IMS entry
+    and MSI-X vector exactly once, both engines at the same time through the shared message writer (a
+    burst well over three messages, under backpressure when crossed)."""
+    env = await WqEnv.start(dut, pauses)
+    wq = pick_wqs(env, 1)[0]
+    await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 8))})
+    m = env.p.ims_per_wq
+    entries = sorted({i for i in (0, 1, 2, 3, 63, 64, m - 1) if i < m})
+    for i in entries:
+        await env.ims_program(wq, i, *ims_msg(wq, i, high=i % 2 == 1), masked=True)
+    pend = [await desc_with_irq(env, wq, ims_handle(i), op=OP_NOOP) for i in entries]
+    await env.sb.wait_complete(pend)
+    await env.sb.check()
+    assert all(t.irq[0] == "pending" for t in pend)
+    for i in entries:
+        assert await env.ims_pending(wq, i), f"IMS entry {i}: masked completion left no PENDING"
+
+    nv = env.p.msix_vectors
+    vecs = sorted({v for v in (0, 1, 2, 31, 32, 63, 64, 100, nv - 1) if v < nv})
+    for v in vecs:
+        await env.msix_program(v, *msix_msg(v, high=v % 2 == 0), masked=False)
+    await env.b.msix_enable(fn_mask=True)
+    for v in vecs:
+        await env.b.msix.trigger(v)
+    await env.b.settle()
+    for v in vecs:
+        assert await env.b.msix.pending(v), f"MSI-X vector {v}: request under Function Mask left no pending bit"
+    before = env.sb.expected_messages()
+    env.b.msgs.assert_exactly(before)
+
+    await env.b.dev.set_master(False)
+    await env.b.msix_enable(fn_mask=False)          # MSI-X deliverable but for Bus Master Enable
+    for i in entries:
+        await env.ims_write_ctrl(wq, i, masked=False)
+    await env.b.settle()
+    env.b.msgs.assert_exactly(before)               # nothing sent while Bus Master Enable = 0
+    for i in entries:
+        assert await env.ims_pending(wq, i), f"IMS entry {i}: unmask with Bus Master Enable = 0 lost PENDING"
+    for v in vecs:
+        assert await env.b.msix.pending(v), f"MSI-X vector {v}: lost its pending bit with Bus Master Enable = 0"
+
+    await env.b.dev.set_master(True)
+    want = before + Counter({ims_msg(wq, i, high=i % 2 == 1): 1 for i in entries}) \
+        + Counter({msix_msg(v, high=v % 2 == 0): 1 for v in vecs})
+    await env.b.msgs.wait_for(want)
+    await env.b.settle()
+    env.b.msgs.assert_exactly(want)
+    for i in entries:
+        assert not await env.ims_pending(wq, i), f"IMS entry {i}: PENDING still set after its replay"
+    for v in vecs:
+        assert not await env.b.msix.pending(v), f"MSI-X vector {v}: pending bit still set after its replay"
+    await env.expect_no_swerr("Bus Master Enable replay")
+
+
+# PASIDs that differ from each other only in PASID[19:16] (and one only in its low bits).
+PASID_HI_A, PASID_HI_B, PASID_HI_C = 0x5_0A0A, 0xD_0A0A, 0xD_0A0B
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "both"))
+async def test_ims_pasid_high_bits_and_rebinding(dut, pauses):
+    """The PASID binding compares all 20 bits: a descriptor whose PASID differs from the entry's only in
+    PASID[19:16] gets SWERR IMS_PASID, no message and no PENDING. An event pended under one binding is not
+    delivered to another: rebinding a masked, pending entry to a PASID differing only in bits 19:16, or only
+    in bits 15:0, clears PENDING (its unmask sends nothing), while rewriting the same binding (what Linux
+    does on every mask/unmask) keeps it and the unmask sends exactly once."""
+    env = await WqEnv.start(dut, pauses)
+    wq = pick_wqs(env, 1)[0]
+    await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 8))})
+    m = env.p.ims_per_wq
+    e_bound, e_rebind = 4 % m, 6 % m
+    if e_rebind == e_bound:
+        e_rebind = (e_bound + 1) % m
+
+    await env.ims_program(wq, e_bound, *ims_msg(wq, e_bound, high=True), masked=False, pasid=PASID_HI_A)
+    await desc_with_irq(env, wq, ims_handle(e_bound), pasid=PASID_HI_A, op=OP_NOOP)
+    await env.sb.wait_complete()
+    await env.sb.check_messages()
+    t = await desc_with_irq(env, wq, ims_handle(e_bound), pasid=PASID_HI_B, op=OP_NOOP)
+    assert t.irq[0] == "pasid_error"
+    await env.sb.wait_complete()
+    await env.b.settle()
+    await env.sb.check()
+    await env.sb.check_messages()
+    await env.expect_swerr(regs.SWERR_IMS_PASID, "IMS entry bound to a PASID differing in bits 19:16", wq=wq,
+                           pasid=PASID_HI_B, addr=e_bound)
+    assert not await env.ims_pending(wq, e_bound), "a PASID mismatch must not latch PENDING"
+
+    key = ims_msg(wq, e_rebind)
+    for old, new in ((PASID_HI_A, PASID_HI_B), (PASID_HI_B, PASID_HI_C)):
+        await env.ims_program(wq, e_rebind, *key, masked=True, pasid=old)
+        pend = [await desc_with_irq(env, wq, ims_handle(e_rebind), pasid=old, op=OP_NOOP) for _ in range(2)]
+        await env.sb.wait_complete(pend)
+        await env.b.settle()
+        assert all(p.irq[0] == "pending" for p in pend)
+        assert await env.ims_pending(wq, e_rebind), f"PASID {old:#x}: masked completions left no PENDING"
+        await env.ims_write_ctrl(wq, e_rebind, masked=True, pasid_en=True, pasid=new)
+        assert not await env.ims_pending(wq, e_rebind), \
+            f"rebinding PASID {old:#x} -> {new:#x} kept the old binding's PENDING"
+        await env.ims_write_ctrl(wq, e_rebind, masked=False, pasid_en=True, pasid=new)
+        await env.b.settle()
+        await env.sb.check_messages()               # the old binding's event is not delivered
+        await env.ims_write_ctrl(wq, e_rebind, masked=True, pasid_en=True, pasid=new)
+
+    # Same binding rewritten while masked: PENDING kept, one message on unmask.
+    pend = [await desc_with_irq(env, wq, ims_handle(e_rebind), pasid=PASID_HI_C, op=OP_NOOP) for _ in range(2)]
+    await env.sb.wait_complete(pend)
+    await env.b.settle()
+    await env.ims_write_ctrl(wq, e_rebind, masked=True, pasid_en=True, pasid=PASID_HI_C)
+    assert await env.ims_pending(wq, e_rebind), "rewriting the same PASID binding cleared PENDING"
+    await env.ims_write_ctrl(wq, e_rebind, masked=False, pasid_en=True, pasid=PASID_HI_C)
+    await env.sb.check_messages(extra={key: 1})
+    assert not await env.ims_pending(wq, e_rebind)
+    await env.expect_no_swerr("rebinding")
+
+
+@cocotb.test()
+async def test_ims_window_bounds(dut):
+    """Entries past CAP1.IMS_PER_WQ in a WQ's window read 0 and ignore writes (docs/registers.md CAP1):
+    writing the slot right after the last entry changes no implemented entry, of this WQ or the next."""
+    env = await WqEnv.start(dut)
+    m = env.p.ims_per_wq
+    wqs = [w for w in (0, 1, env.p.num_wq - 1) if w < env.p.num_wq]
+    for w in wqs:
+        for i in (0, m - 1):
+            await env.ims_program(w, i, *ims_msg(w, i), masked=True)
+    reference = {(w, i): await env.ims_read(w, i) for w in wqs for i in (0, m - 1)}
+    for w in wqs:
+        if m >= 2048:
+            break
+        for i in sorted({m, m + 1, min(2047, 2 * m)}):
+            base = env.ims_entry(w, i)
+            for off, val in ((regs.IMS_ENTRY_ADDR_LO, 0xDEAD_BEE0), (regs.IMS_ENTRY_ADDR_HI, 0x7),
+                             (regs.IMS_ENTRY_DATA, 0x5A5A_5A5A), (regs.IMS_ENTRY_CTRL, 0xFFFF_F008)):
+                await env.b.wr32(base + off, val)
+            got = [await env.b.rd32(base + off) for off in (0, 4, 8, 12)]
+            assert got == [0, 0, 0, 0], f"WQ {w} IMS slot {i} (past IMS_PER_WQ={m}) reads {got}"
+    for (w, i), want in reference.items():
+        got = await env.ims_read(w, i)
+        assert got == want, f"WQ {w} IMS entry {i} changed by writes past the implemented entries: {got} != {want}"
+    await env.expect_no_swerr("writes past the implemented IMS entries")

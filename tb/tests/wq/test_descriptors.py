@@ -10,7 +10,7 @@ import cocotb
 
 from imsdev import regs
 from tb.env import PAUSE_MODES
-from tb.wq import (ENQCMD_RETRIES, FLAG_BOF, FLAG_CC, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, FLAG_STORD,
+from tb.wq import (ENQCMD_RETRIES, HostArena, FLAG_BOF, FLAG_CC, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, FLAG_STORD,
                    HANDLE_IMS_INDEX_MASK, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE,
                    ST_DMA_READ, ST_INT_HANDLE, ST_RESERVED, ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv, ims_handle,
                    ims_msg, msix_handle, msix_msg)
@@ -146,6 +146,12 @@ async def test_status_codes(dut, pauses):
             end_src = arena.tail(0x2000) + 0x2000 - 700
             t_part = await go(env.new_desc(OP_MEMMOVE, 1000, src=end_src, dst_off=1), ST_DMA_READ)
             readable = env.b.rc.host_memory.read(end_src, 700)
+            # CRAV=1, RCR=0: a failure still writes its record (written when CRAV and (RCR or not success)).
+            d = env.new_desc(OP_MEMFILL, 64, flags=FLAG_CRAV)
+            d.opcode = 0x06
+            await go(d, ST_BAD_OPCODE)
+            await go(env.new_desc(OP_MEMMOVE, 1 << (shift + 2), flags=FLAG_CRAV), ST_XFER_SIZE)
+            await go(env.new_desc(OP_MEMMOVE, 96, src=env.unbacked_address("ca") + 1, flags=FLAG_CRAV), ST_DMA_READ)
             # Errors with RCI and a valid handle: record first, then the interrupt.
             d = env.new_desc(OP_MEMMOVE, 64, flags=rci, handle=msix_handle(vec))
             d.opcode = 0x01
@@ -223,3 +229,46 @@ async def test_record_rules(dut):
     await env.sb.check([t])
     assert not t.cr_writes
     env.b.log.info(env.sb.report())
+
+
+
+@cocotb.test()
+@cocotb.parametrize(at=("src", "cr"))
+async def test_four_gib_boundary(dut, at):
+    """An operand at exactly 4 GiB (docs/dma.md 'Headers': 3DW below 4 GiB, 4DW at or above): a MEMMOVE source
+    or a completion record at 0x1_0000_0000, and a source and destination crossing a 4 KiB page above it;
+    every request to an address >= 4 GiB has a 4DW header and the exact address, every one below it 3DW;
+    data and records byte-exact."""
+    env = await WqEnv.start(dut, "both")
+    wq = 0
+    await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 4), priv=True)})
+    four_gib = 1 << 32
+    ar = HostArena(env.b, 0x1_0000, base=four_gib)       # the RC's BAR window ends at 4 GiB: nothing below
+    P = 0xF1234                                           # PASID[19:16] != 0
+    items = []
+    if at == "src":
+        ar.write(four_gib, env.rng.randbytes(768))
+        ar.next = four_gib + 768
+        d = env.new_desc(OP_MEMMOVE, 700, src=four_gib, high=False, dst_off=5)
+    else:
+        ar.write(four_gib, bytes(32))
+        ar.next = four_gib + 32
+        d = env.new_desc(OP_MEMFILL, 100, high=False, dst_off=2)
+        d.cr_addr = four_gib
+    items.append(await env.sb.submit(wq, d, pasid=P, priv=True))
+    src = ar.alloc(600, 4096, 4096 - 200)
+    dst = ar.alloc(600, 4096, 4096 - 300)
+    d = env.new_desc(OP_MEMMOVE, 600, src=src, high=False)
+    d.dst = dst
+    items.append(await env.sb.submit(wq, d, pasid=P))
+    await env.sb.wait_complete(items)
+    await env.sb.check(items)
+    assert all(t.accepted and t.record and t.record.status == ST_SUCCESS for t in items), \
+        "; ".join(str(t) for t in items if not (t.record and t.record.status == ST_SUCCESS))
+    ups = [r for r in env.b.rc.upstream_log if r.kind in ("MRd", "MWr") and r.requester_id == env.b.requester_id]
+    kind = "MRd" if at == "src" else "MWr"
+    assert any(r.kind == kind and r.address == four_gib for r in ups), f"no {kind} at exactly 4 GiB: {ups}"
+    for r in ups:
+        want = 4 if r.address >= four_gib else 3
+        assert r.header_dw == want, f"{r.kind} to {r.address:#x} with a {r.header_dw}DW header, expected {want}DW"
+    await env.expect_no_swerr("4 GiB boundary")
