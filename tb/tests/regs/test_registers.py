@@ -38,6 +38,13 @@ async def test_reset_values(dut, pauses):
     for reg in regs.REGISTERS:
         got = await bench.rd32(reg.offset)
         assert got == expected_reset(bench, reg), f"{reg.name}@{reg.offset:#x}: {got:#010x} != {expected_reset(bench, reg):#010x}"
+    # Per-WQ configuration registers (an array, described once in LAYOUTS): every implemented WQ's copy.
+    for w in range(bench.params.num_wq):
+        for reg in regs.LAYOUTS["CSR_WQCFG"]:
+            off = regs.csr_wqcfg_at(w) + reg.offset
+            got = await bench.rd32(off)
+            assert got == expected_reset(bench, reg), \
+                f"WQCFG[{w}].{reg.name}@{off:#x}: {got:#010x} != {expected_reset(bench, reg):#010x}"
     magic = await bench.rd64(regs.CSR_DEV_ID)
     assert magic == (regs.CSR_VERSION_RESET << 32) | regs.CSR_DEV_ID_RESET, f"QWORD read of DEV_ID/VERSION: {magic:#x}"
 
