@@ -70,8 +70,9 @@ class Bench:
     async def start(cls, dut, pauses: str = "none") -> "Bench":
         self = cls(dut, pauses)
         self.log.info("bench: config %s, seed %d, pauses %s", self.params.name, self.seed, pauses)
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, "ns").start())
+        # Reset before the first clock edge: registers power up random (+verilator+rand+reset+2).
         dut.rst.value = 1
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, "ns").start())
         await ClockCycles(dut.clk, 10)
         dut.rst.value = 0
         await ClockCycles(dut.clk, 2)

@@ -89,9 +89,12 @@ module imsdev_top #(
     // on tx_req or tx_cpl is finished first (a shown beat stays shown, a started TLP is completed:
     // docs/tlp_interface.md); from the FLR on no new one starts, and the reset follows the last beat.
     logic fn_rst_q, flr_pending_q;
+    // The function's reset: the link's reset input directly (so that every block is in reset from the first
+    // clock edge, whatever its registers power up with), or one cycle after an FLR's last TLP.
+    wire  fn_rst = rst || fn_rst_q;
     logic req_open_q, cpl_open_q;          // a TLP is shown or under way on the stream
     logic req_valid_i, req_ready_i, cpl_valid_i, cpl_ready_i;
-    wire  no_new_tlp = flr || flr_pending_q || fn_rst_q;
+    wire  no_new_tlp = flr || flr_pending_q || fn_rst;
     wire  req_pass   = req_open_q || !no_new_tlp;
     wire  cpl_pass   = cpl_open_q || !no_new_tlp;
     assign tx_req_valid = req_valid_i && req_pass;
@@ -137,7 +140,7 @@ module imsdev_top #(
     logic [DATA_W-1:0] c0_data;
 
     imsdev_mmio_completer #(.DATA_W(DATA_W), .BAR0_OFF_W(19)) u_completer (
-        .clk, .rst(fn_rst_q), .cfg_bdf,
+        .clk, .rst(fn_rst), .cfg_bdf,
         .rx_req_valid(bar0_valid), .rx_req_ready(bar0_ready), .rx_req_sop, .rx_req_eop, .rx_req_hdr,
         .rx_req_data, .rx_req_bar,
         .tx_cpl_valid(c0_valid), .tx_cpl_ready(c0_ready), .tx_cpl_sop(c0_sop), .tx_cpl_eop(c0_eop),
@@ -168,7 +171,7 @@ module imsdev_top #(
         .PBA_BASE(32'(MSIX_PBA_BASE)), .PBA_SIZE(MSIX_PBA_SIZE),
         .IMS_BASE(32'(IMS_BASE)), .IMS_SIZE(IMS_SIZE)
     ) u_decode (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .req_valid(bus_req_valid), .req_ready(bus_req_ready), .req_write(bus_req_write), .req_addr(bus_req_addr),
         .req_wdata(bus_req_wdata), .req_be(bus_req_be), .rsp_valid(bus_rsp_valid), .rsp_rdata(bus_rsp_rdata),
         .csr_valid, .csr_ready, .csr_rsp_valid, .csr_rsp_rdata,
@@ -188,7 +191,7 @@ module imsdev_top #(
     logic [31:0] csr_rd_data;
 
     imsdev_csr u_csr (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .s_cpuif_req(csr_valid && csr_ready),
         .s_cpuif_req_is_wr(tgt_write),
         .s_cpuif_addr(CSR_ADDR_W'({tgt_off, 2'b00})),
@@ -209,7 +212,7 @@ module imsdev_top #(
     logic trig_fifo_ready;
     assign csr_ready = tgt_write ? (!csr_stall_wr && trig_fifo_ready) : !csr_stall_rd;
     always_ff @(posedge clk) begin
-        if (fn_rst_q) begin
+        if (fn_rst) begin
             csr_rsp_valid <= 1'b0;
             csr_rsp_rdata <= '0;
         end else begin
@@ -283,7 +286,7 @@ module imsdev_top #(
     // CMD: OPERAND and CMD hold the written value from the cycle after their swmod pulse.
     logic cmd_write_q;
     always_ff @(posedge clk)
-        cmd_write_q <= !fn_rst_q && (hwif_out.CMD.OPERAND.swmod || hwif_out.CMD.CMD.swmod);
+        cmd_write_q <= !fn_rst && (hwif_out.CMD.OPERAND.swmod || hwif_out.CMD.CMD.swmod);
 
     logic        cmdsts_active, dev_enabled;
     logic [7:0]  cmdsts_err;
@@ -303,7 +306,7 @@ module imsdev_top #(
     logic [19:0]    deq_pasid;
 
     imsdev_wq_mgr #(.NUM_WQ(NUM_WQ), .WQ_DEPTH(WQ_DEPTH)) u_wq_mgr (
-        .clk, .rst(fn_rst_q), .cfg_pasid_en,
+        .clk, .rst(fn_rst), .cfg_pasid_en,
         .cmd_write(cmd_write_q), .cmd_code(hwif_out.CMD.CMD.value), .cmd_operand(hwif_out.CMD.OPERAND.value),
         .cmdsts_active, .cmdsts_err, .cmdsts_result, .dev_enabled,
         .sw_size, .sw_dedicated, .sw_prio, .sw_pasid, .sw_pasid_en, .sw_priv, .sw_max_xfer_shift(sw_xfer),
@@ -323,7 +326,7 @@ module imsdev_top #(
     logic [31:0]  portal_err_addr;
 
     imsdev_portal #(.NUM_WQ(NUM_WQ), .DATA_W(DATA_W)) u_portal (
-        .clk, .rst(fn_rst_q), .cfg_bdf, .cfg_pasid_en, .cfg_pasid_priv_en,
+        .clk, .rst(fn_rst), .cfg_bdf, .cfg_pasid_en, .cfg_pasid_priv_en,
         .rx_valid(bar2_valid), .rx_ready(bar2_ready), .rx_sop(rx_req_sop), .rx_eop(rx_req_eop),
         .rx_hdr(rx_req_hdr), .rx_prfx_valid(rx_req_prfx_valid), .rx_prfx(rx_req_prfx), .rx_data(rx_req_data),
         .tx_cpl_valid(c1_valid), .tx_cpl_ready(c1_ready), .tx_cpl_hdr(c1_hdr),
@@ -338,7 +341,7 @@ module imsdev_top #(
     logic [DATA_W-1:0] ca_data;
 
     imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_cpl_arb (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .in_valid({c1_valid, c0_valid}), .in_ready({c1_ready, c0_ready}),
         .in_sop({1'b1, c0_sop}), .in_eop({1'b1, c0_eop}), .in_hdr({c1_hdr, c0_hdr}),
         .in_prfx_valid(2'b00), .in_prfx('0), .in_data({{DATA_W{1'b0}}, c0_data}),
@@ -350,7 +353,7 @@ module imsdev_top #(
     // messages decided by the MSI-X/IMS engines, DMA writes presented by the DMA engine).
     logic mx_commit, im_commit, d_commit;
     imsdev_egress_order #(.DATA_W(DATA_W), .COMMITS(3)) u_egress_order (
-        .clk, .rst(fn_rst_q), .cfg_bus_master_en,
+        .clk, .rst(fn_rst), .cfg_bus_master_en,
         .posted_commit({d_commit, im_commit, mx_commit}),
         .req_valid(tx_req_valid), .req_ready(tx_req_ready), .req_eop(tx_req_eop), .req_fmt_type(tx_req_hdr[127:120]),
         .in_valid(ca_valid), .in_ready(ca_ready), .in_sop(ca_sop), .in_eop(ca_eop), .in_hdr(ca_hdr),
@@ -381,7 +384,7 @@ module imsdev_top #(
     logic [63:0]  eng_err_addr;
 
     imsdev_desc_engine #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS)) u_engine (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
         .busy_valid, .busy_wq, .wq_max_xfer_shift(wq_xfer),
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
@@ -402,14 +405,14 @@ module imsdev_top #(
     // A DMA write is committed when its first beat is first presented (a shown beat stays shown).
     logic d_shown_q;
     always_ff @(posedge clk) begin
-        if (fn_rst_q) d_shown_q <= 1'b0;
+        if (fn_rst) d_shown_q <= 1'b0;
         else          d_shown_q <= d_valid && d_sop && !d_ready;
     end
     assign d_commit = d_valid && d_sop && !d_shown_q
                       && (d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64);
 
     imsdev_dma #(.DATA_W(DATA_W)) u_dma (
-        .clk, .rst(fn_rst_q), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req,
+        .clk, .rst(fn_rst), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req,
         .cmd_valid(dma_cmd_valid), .cmd_ready(dma_cmd_ready), .cmd_op(dma_cmd_op),
         .cmd_pasid_valid(dma_cmd_pasid_valid), .cmd_pasid(dma_cmd_pasid), .cmd_priv(dma_cmd_priv),
         .cmd_src(dma_cmd_src), .cmd_dst(dma_cmd_dst), .cmd_len(dma_cmd_len), .cmd_pattern(dma_cmd_pattern),
@@ -509,13 +512,13 @@ module imsdev_top #(
 
     // swmod pulses in the write cycle and the field holds the written value from the next cycle on.
     logic trig_write;
-    always_ff @(posedge clk) trig_write <= !fn_rst_q && hwif_out.MSIX_TRIGGER.VECTOR.swmod;
+    always_ff @(posedge clk) trig_write <= !fn_rst && hwif_out.MSIX_TRIGGER.VECTOR.swmod;
     wire trig_in_range = 32'(hwif_out.MSIX_TRIGGER.VECTOR.value) < MSIX_VECTORS;
     wire take_vec0 = vec0_req_q;
     wire take_eng  = !vec0_req_q && eng_msix_valid;
     wire take_trig = !vec0_req_q && !eng_msix_valid;
     imsdev_fifo #(.WIDTH(12), .DEPTH(4)) u_trig_fifo (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .in_valid(trig_write && trig_in_range), .in_ready(trig_fifo_ready),
         .in_data(hwif_out.MSIX_TRIGGER.VECTOR.value),
         .out_valid(trig_valid), .out_ready(irq_ready && take_trig), .out_data(trig_vector),
@@ -523,7 +526,7 @@ module imsdev_top #(
     );
 
     always_ff @(posedge clk) begin
-        if (fn_rst_q) begin
+        if (fn_rst) begin
             cause_active_q <= 1'b0;
             vec0_req_q     <= 1'b0;
             trig_bad_q     <= 1'b0;
@@ -545,7 +548,7 @@ module imsdev_top #(
     logic        msix_init_busy, msix_bad_vector, ims_init_busy;
 
     imsdev_msix #(.VECTORS(MSIX_VECTORS), .OFF_W(17)) u_msix (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .cfg_msix_en, .cfg_msix_fn_mask, .cfg_bus_master_en,
         .req_valid(msix_valid), .req_ready(msix_ready), .req_write(tgt_write), .req_pba(msix_pba),
         .req_off(tgt_off[18:2]), .req_wdata(tgt_wdata), .req_be(tgt_be),
@@ -556,7 +559,7 @@ module imsdev_top #(
     );
 
     imsdev_ims #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .OFF_W(16)) u_ims (
-        .clk, .rst(fn_rst_q), .blocked(!cfg_bus_master_en),
+        .clk, .rst(fn_rst), .blocked(!cfg_bus_master_en),
         .req_valid(ims_valid), .req_ready(ims_ready), .req_write(tgt_write), .req_off(tgt_off[17:2]),
         .req_wdata(tgt_wdata), .req_be(tgt_be), .rsp_valid(ims_rsp_valid), .rsp_rdata(ims_rsp_rdata),
         .irq_valid(eng_ims_valid), .irq_ready(eng_ims_ready), .irq_wq(eng_ims_wq), .irq_index(eng_ims_index),
@@ -577,7 +580,7 @@ module imsdev_top #(
     assign mx_ready  = msg_ready && !pick_ims;
     assign im_ready  = msg_ready && pick_ims;
     always_ff @(posedge clk) begin
-        if (fn_rst_q) msg_turn_q <= 1'b0;
+        if (fn_rst) msg_turn_q <= 1'b0;
         else if (msg_valid && msg_ready) msg_turn_q <= !pick_ims;
     end
 
@@ -587,14 +590,14 @@ module imsdev_top #(
     logic [DATA_W-1:0] m_data;
 
     imsdev_msg_tx #(.DATA_W(DATA_W)) u_msg_tx (
-        .clk, .rst(fn_rst_q), .cfg_bdf,
+        .clk, .rst(fn_rst), .cfg_bdf,
         .msg_valid, .msg_ready, .msg_addr, .msg_data,
         .tx_valid(m_valid), .tx_ready(m_ready), .tx_sop(m_sop), .tx_eop(m_eop),
         .tx_hdr(m_hdr), .tx_prfx_valid(m_prfx_valid), .tx_prfx(m_prfx), .tx_data(m_data)
     );
 
     imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_req_arb (
-        .clk, .rst(fn_rst_q),
+        .clk, .rst(fn_rst),
         .in_valid({m_valid, d_valid}), .in_ready({m_ready, d_ready}), .in_sop({m_sop, d_sop}),
         .in_eop({m_eop, d_eop}), .in_hdr({m_hdr, d_hdr}), .in_prfx_valid({m_prfx_valid, d_prfx_valid}),
         .in_prfx({m_prfx, d_prfx}), .in_data({m_data, d_data}),
