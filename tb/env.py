@@ -70,8 +70,11 @@ class Bench:
     async def start(cls, dut, pauses: str = "none") -> "Bench":
         self = cls(dut, pauses)
         self.log.info("bench: config %s, seed %d, pauses %s", self.params.name, self.seed, pauses)
-        # Reset before the first clock edge: registers power up random (+verilator+rand+reset+2).
+        # Reset is applied before the first clock edge: registers power up random (+verilator+rand+reset+2), and
+        # a block out of reset at that edge could act on, or assert about, its random state.
         dut.rst.value = 1
+        dut.clk.value = 0
+        await Timer(CLOCK_NS, "ns")
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, "ns").start())
         await ClockCycles(dut.clk, 10)
         dut.rst.value = 0

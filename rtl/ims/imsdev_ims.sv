@@ -459,8 +459,14 @@ module imsdev_ims #(
         end
     end
 
+    // Checks run from the second clock edge on: at time 0 every register holds a random power-up value
+    // (--x-initial unique) and the first evaluation can see a clock edge before any reset.
+    logic checks_on_q;
+    initial checks_on_q = 1'b0;
+    always_ff @(posedge clk) checks_on_q <= 1'b1;
+
     always_ff @(posedge clk) begin
-        if (!rst && s1_check && check_q) $error("imsdev_ims: unmask CHECK queued while another is outstanding");
+        if (checks_on_q && !rst && s1_check && check_q) $error("imsdev_ims: unmask CHECK queued while another is outstanding");
     end
 
     // MMIO responses: reads and writes from S1 (a write has landed at the end of that cycle).
@@ -541,7 +547,7 @@ module imsdev_ims #(
 
     // send_credit guarantees room; a push into a full FIFO would lose an interrupt.
     always_ff @(posedge clk) begin
-        if (!rst && s1_send && !msg_fifo_ready) $error("imsdev_ims: message FIFO overflow");
+        if (checks_on_q && !rst && s1_send && !msg_fifo_ready) $error("imsdev_ims: message FIFO overflow");
     end
 endmodule
 

@@ -386,8 +386,14 @@ module imsdev_msix #(
     );
 
     // send_credit guarantees room; a push into a full FIFO would lose an interrupt.
+    // Checks run from the second clock edge on: at time 0 every register holds a random power-up value
+    // (--x-initial unique) and the first evaluation can see a clock edge before any reset.
+    logic checks_on_q;
+    initial checks_on_q = 1'b0;
+    always_ff @(posedge clk) checks_on_q <= 1'b1;
+
     always_ff @(posedge clk) begin
-        if (!rst && s1_send && !msg_fifo_ready) $error("imsdev_msix: message FIFO overflow");
+        if (checks_on_q && !rst && s1_send && !msg_fifo_ready) $error("imsdev_msix: message FIFO overflow");
     end
 endmodule
 
