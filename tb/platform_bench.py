@@ -270,7 +270,7 @@ class PlatformHandle:
     def _foreign_rid(self) -> list[PlatformMessage]:
         try:
             rid = self.bench.requester_id
-        except Exception:       # not enumerated yet
+        except KeyError:        # cfg_bdf not driven yet: nothing enumerated, no requester ID to compare
             return []
         return [m for m in self.messages if m.requester_id != rid]
 
