@@ -202,6 +202,9 @@ class LinkShim(Endpoint):
         self._pending: OrderedDict[tuple[int, int], _Pending] = OrderedDict()
         self._flr_discarded: set[tuple[int, int]] = set()
         self._dev_reads: dict[int, PasidTlp] = {}
+        # Reads the RTL had outstanding when an FLR started: their completions may still arrive ("stale
+        # completions", PCIe Base §6.6.2) and are discarded here, since the reset RTL no longer expects them.
+        self._stale_reads: dict[int, PasidTlp] = {}
         self._pending_added = Event()
         self._cfg: dict[str, int] = {}
         self._bme_history: list[tuple[float, bool]] = [(0.0, False)]
@@ -288,7 +291,9 @@ class LinkShim(Endpoint):
         self._flr_discarded.update(self._pending)
         self.egress_order.reset()
         self._pending.clear()
+        self._stale_reads.update(self._dev_reads)
         self._dev_reads.clear()
+        self._update_transactions_pending()
         dropped = self.rx_req.flush() + self.rx_cpl.flush()
         if dropped:
             self.log.warning("FLR dropped %d TLPs not yet delivered to the RTL", dropped)
@@ -439,6 +444,12 @@ class LinkShim(Endpoint):
             raise ProtocolError(f"{what}: tag {tlp.tag} needs {'10-bit' if tags == 256 else 'extended'} tags")
         if tlp.tag in self._dev_reads:
             raise ProtocolError(f"{what}: tag {tlp.tag} is still outstanding")
+        if tlp.tag in self._stale_reads:
+            # A stale completion would be taken for this request's data. Software avoids this by waiting for
+            # Transactions Pending to clear before an FLR (Linux pcie_flr()); the bench's host answers within
+            # nanoseconds, so reaching here means a completion went missing.
+            raise ProtocolError(f"{what}: tag {tlp.tag} reused while a completion for the read made before the "
+                                f"FLR is still due ({self._stale_reads[tlp.tag]!r})")
 
     async def _run_tx_req(self):
         while True:
@@ -448,8 +459,14 @@ class LinkShim(Endpoint):
             self.tx_req_log.append(SentTlp(rx.start_ns, rx.end_ns, tlp))
             if tlp.is_mem_read():
                 self._dev_reads[tlp.tag] = tlp
+                self._update_transactions_pending()
             self.stats["tx_req"] += 1
             await self.send(tlp)
+
+    def _update_transactions_pending(self):
+        # Device Status.Transactions Pending: a read of the RTL's still waits for its completion. It is clear
+        # once an FLR completes (PCIe Base §7.5.3.5), whatever stale completions are still due.
+        self.pcie_cap.transactions_pending = bool(self._dev_reads)
 
     async def handle_tlp(self, tlp):
         if not tlp.is_completion():
@@ -457,11 +474,20 @@ class LinkShim(Endpoint):
             return
         # Completions for the RTL's reads go to rx_cpl, not to cocotbext-pcie's own tag queues.
         tlp.release_fc()
+        final = tlp.status != CplStatus.SC or not tlp.has_data() or \
+            tlp.byte_count <= tlp.length * 4 - (tlp.lower_address & 3)
         req = self._dev_reads.get(tlp.tag)
         if req is None:
-            raise ProtocolError(f"completion {tlp!r} for tag {tlp.tag}, which the RTL has not requested")
-        if tlp.status != CplStatus.SC or not tlp.has_data() or \
-                tlp.byte_count <= tlp.length * 4 - (tlp.lower_address & 3):
+            if tlp.tag not in self._stale_reads:
+                raise ProtocolError(f"completion {tlp!r} for tag {tlp.tag}, which the RTL has not requested")
+            self.log.info("discarding a completion for tag %d, requested before the FLR", tlp.tag)
+            self.stats["stale_cpl"] += 1
+            if final:
+                del self._stale_reads[tlp.tag]
+                self._update_transactions_pending()
+            return
+        if final:
             del self._dev_reads[tlp.tag]
+            self._update_transactions_pending()
         self.stats["rx_cpl"] += 1
         self.rx_cpl.send_nowait(tlp.to_stream_fields())

@@ -38,7 +38,8 @@ REG = 0x1000
 REG_UP_ADDR_LO, REG_UP_ADDR_HI, REG_UP_PASID, REG_UP_CTRL, REG_UP_GO = (REG + 4 * i for i in range(5))
 REG_COUNTS, REG_DMWR_INFO, REG_CFG, REG_FLR_COUNT, REG_ERR, REG_UR_COUNT = (REG + 4 * i for i in range(5, 11))
 
-PCIE_DEVCTL = 0x08
+PCIE_DEVCTL, PCIE_DEVSTA = 0x08, 0x0A
+DEVSTA_TP = 1 << 5        # Device Status.Transactions Pending
 CMD_MEM, CMD_BME = 1 << 1, 1 << 2
 
 
@@ -403,6 +404,59 @@ async def test_flr(dut, pauses):
     await env.restore_after_flr()
     assert await env.reg(REG_FLR_COUNT) == 1
     assert await env.reg(REG_UP_ADDR_LO) == 0, "the RTL must have reset on the flr pulse"
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_flr_discards_stale_completions(dut, pauses):
+    """A device read outstanding at an FLR: Transactions Pending is set while it waits and clear after the FLR;
+    its completion arriving after the FLR is discarded by the link (PCIe Base §6.6.2), never handed to the
+    reset RTL; the same tag works again after restore."""
+    env = await LinkEnv.start(dut, pauses)
+    rc, dev, shim = env.rc, env.dev, env.shim
+    addr, _ = rc.alloc_region(0x1000)
+    host = bytes(env.rng.getrandbits(8) for _ in range(16))
+    rc.host_memory.write(addr, host)
+    tag = env.rng.randrange(32)
+
+    # A slow completer: the host holds the completions of the read until the FLR has happened.
+    held, hold = [], True
+    send = rc.send
+
+    async def slow_send(tlp):
+        if hold and tlp.is_completion() and tlp.tag == tag:
+            held.append(tlp)
+            return
+        await send(tlp)
+    rc.send = slow_send
+
+    await env.bar0.write_dword(REG_UP_ADDR_LO, addr & 0xFFFF_FFFF)
+    await env.bar0.write_dword(REG_UP_ADDR_HI, addr >> 32)
+    await env.bar0.write_dword(REG_UP_CTRL, 4 | 1 << 8 | tag << 16)
+    await env.bar0.write_dword(REG_UP_GO, 1)
+    while not held:
+        await RisingEdge(dut.clk)
+    devsta = await dev.capability_read_word(PciCapId.EXP, PCIE_DEVSTA)
+    assert devsta & DEVSTA_TP, f"Device Status {devsta:#06x}: Transactions Pending must be set while a read waits"
+
+    devctl = await dev.capability_read_word(PciCapId.EXP, PCIE_DEVCTL)
+    await dev.capability_write_word(PciCapId.EXP, PCIE_DEVCTL, devctl | 0x8000)
+    devsta = await dev.capability_read_word(PciCapId.EXP, PCIE_DEVSTA)
+    assert not devsta & DEVSTA_TP, f"Device Status {devsta:#06x}: Transactions Pending must be clear after FLR"
+
+    hold = False
+    for tlp in held:
+        await send(tlp)
+    while shim.stats["stale_cpl"] < len(held):
+        await RisingEdge(dut.clk)
+    await env.restore_after_flr()
+    assert await env.reg(REG_COUNTS) >> 16 == 0, "the RTL received a completion made for a read before the FLR"
+
+    host2 = bytes(env.rng.getrandbits(8) for _ in range(16))
+    rc.host_memory.write(addr, host2)
+    await env.upstream(addr, 4, read=True, tag=tag)
+    assert await env.bar0.read(RAM_UP_RD, 16) == host2
+    assert await env.reg(REG_COUNTS) >> 16 == 1
 
 
 @cocotb.test()
