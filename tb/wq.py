@@ -32,6 +32,7 @@ from cocotbext.pcie.core.caps import PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from imsdev.driver.uapi import DsaHwDesc
 from tb import coverage
 from tb.env import PAUSE_PROBABILITY, Bench
 from tb.msglog import WINDOW_32, WINDOW_64
@@ -127,26 +128,22 @@ class Descriptor:
     rsvd_dw0: int = 0               # value of DW0[30:20] (must be 0)
     rsvd_tail: bytes = bytes(26)    # bytes 38..63 (must be 0)
 
+    # The byte layout is the firmware kit's (fw/imsdev/driver/uapi.py DsaHwDesc): one codec, which checks
+    # every field (a value that does not fit raises FieldError naming the field).
+    def to_hw(self) -> DsaHwDesc:
+        return DsaHwDesc(opcode=self.opcode, flags=self.flags, pasid=self.pasid, priv=self.priv,
+                         completion_addr=self.cr_addr, src_addr=self.src, dst_addr=self.dst, xfer_size=self.size,
+                         int_handle=self.int_handle, rsvd_dw0=self.rsvd_dw0, rsvd_tail=bytes(self.rsvd_tail))
+
     def pack(self) -> bytes:
-        if len(self.rsvd_tail) != 26:
-            raise ValueError("rsvd_tail is bytes 38..63: 26 bytes")
-        dw0 = (self.pasid & 0xF_FFFF) | ((self.rsvd_dw0 & 0x7FF) << 20) | (int(self.priv) << 31)
-        dw1 = (self.flags & FLAGS_MASK) | ((self.opcode & 0xFF) << 24)
-        out = (dw0.to_bytes(4, "little") + dw1.to_bytes(4, "little") + self.cr_addr.to_bytes(8, "little")
-               + self.src.to_bytes(8, "little") + self.dst.to_bytes(8, "little") + self.size.to_bytes(4, "little")
-               + self.int_handle.to_bytes(2, "little") + bytes(self.rsvd_tail))
-        assert len(out) == DESC_BYTES
-        return out
+        return self.to_hw().pack()
 
     @classmethod
     def unpack(cls, raw: bytes) -> "Descriptor":
-        dw0 = int.from_bytes(raw[0:4], "little")
-        dw1 = int.from_bytes(raw[4:8], "little")
-        return cls(opcode=dw1 >> 24, flags=dw1 & FLAGS_MASK, pasid=dw0 & 0xF_FFFF, priv=bool(dw0 >> 31),
-                   cr_addr=int.from_bytes(raw[8:16], "little"), src=int.from_bytes(raw[16:24], "little"),
-                   dst=int.from_bytes(raw[24:32], "little"), size=int.from_bytes(raw[32:36], "little"),
-                   int_handle=int.from_bytes(raw[36:38], "little"), rsvd_dw0=(dw0 >> 20) & 0x7FF,
-                   rsvd_tail=bytes(raw[38:64]))
+        h = DsaHwDesc.unpack(raw)
+        return cls(opcode=h.opcode, flags=h.flags, pasid=h.pasid, priv=h.priv, cr_addr=h.completion_addr,
+                   src=h.src_addr, dst=h.dst_addr, size=h.xfer_size, int_handle=h.int_handle,
+                   rsvd_dw0=h.rsvd_dw0, rsvd_tail=h.rsvd_tail)
 
     @property
     def pattern(self) -> bytes:

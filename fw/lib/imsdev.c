@@ -418,9 +418,13 @@ bool imsdev_ims_pending(struct imsdev_dev *dev, const struct imsdev_ims_slot *sl
 	return IMSDEV_FIELD_GET(IMS_ENTRY_CTRL_PENDING, ctrl) != 0;
 }
 
-uint16_t imsdev_ims_handle(uint32_t index)
+/* Handle of the submitting WQ's IMS slot `index`; -EINVAL if the index does not fit its 15 bits. */
+int imsdev_ims_handle(uint32_t index, uint16_t *handle)
 {
-	return (uint16_t)(IMSDEV_INT_HANDLE_IMS | (index & IMSDEV_INT_HANDLE_IMS_INDEX));
+	if (index > IMSDEV_INT_HANDLE_IMS_INDEX)
+		return -EINVAL;
+	*handle = (uint16_t)(IMSDEV_INT_HANDLE_IMS | index);
+	return 0;
 }
 
 /* Slot `index` of WQ `wq`'s IMS window: masked and bound, then its message, all in one locked update. */
@@ -499,16 +503,21 @@ int imsdev_wq_disable(struct imsdev_dev *dev, uint32_t wq)
 }
 
 /* ---- submission and completion ---- */
-void imsdev_desc_pack(const struct imsdev_desc *d, uint8_t out[IMSDEV_DESC_SIZE])
+/* The 64 bytes of a descriptor; -EINVAL (nothing written) if PASID or flags do not fit their fields:
+ * masking would turn a wrong value into another valid one. */
+int imsdev_desc_pack(const struct imsdev_desc *d, uint8_t out[IMSDEV_DESC_SIZE])
 {
+	if (d->pasid > 0xFFFFFu || d->flags > 0xFFFFFFu)
+		return -EINVAL;
 	memset(out, 0, IMSDEV_DESC_SIZE);
-	put_le(out + 0, (d->pasid & 0xFFFFFu) | (d->priv ? 0x80000000u : 0u), 4);
-	put_le(out + 4, (d->flags & 0xFFFFFFu) | ((uint32_t)d->opcode << 24), 4);
+	put_le(out + 0, d->pasid | (d->priv ? 0x80000000u : 0u), 4);
+	put_le(out + 4, d->flags | ((uint32_t)d->opcode << 24), 4);
 	put_le(out + 8, d->completion_addr, 8);
 	put_le(out + 16, d->src, 8);
 	put_le(out + 24, d->dst, 8);
 	put_le(out + 32, d->xfer_size, 4);
 	put_le(out + 36, d->int_handle, 2);
+	return 0;
 }
 
 void imsdev_completion_unpack(const uint8_t raw[IMSDEV_COMP_SIZE], struct imsdev_completion *c)
@@ -526,7 +535,8 @@ int imsdev_enqcmd(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc 
 	uint8_t raw[IMSDEV_DESC_SIZE];
 	int st;
 
-	imsdev_desc_pack(d, raw);
+	if (imsdev_desc_pack(d, raw))
+		return -EINVAL;
 	do {
 		dev->enqcmd_attempts++;
 		st = dev->ops->dmwr(dev->ops->ctx, imsdev_wq_portal(dev, wq), raw, d->pasid, d->priv);
@@ -538,13 +548,16 @@ int imsdev_enqcmd(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc 
 	return -EAGAIN;
 }
 
-/* MOVDIR64B to a dedicated WQ: posted, so the caller must not have more outstanding than WQCFG0.SIZE. */
-void imsdev_movdir64b(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d)
+/* MOVDIR64B to a dedicated WQ: posted, so the caller must not have more outstanding than WQCFG0.SIZE.
+ * -EINVAL (nothing sent) for a descriptor that cannot be encoded. */
+int imsdev_movdir64b(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d)
 {
 	uint8_t raw[IMSDEV_DESC_SIZE];
 
-	imsdev_desc_pack(d, raw);
+	if (imsdev_desc_pack(d, raw))
+		return -EINVAL;
 	dev->ops->movdir64b(dev->ops->ctx, imsdev_wq_portal(dev, wq), raw);
+	return 0;
 }
 
 int imsdev_wait_completion(struct imsdev_dev *dev, uint64_t comp_addr, uint64_t timeout_ns,

@@ -208,7 +208,7 @@ void imsdev_ims_write_msg(struct imsdev_dev *dev, struct imsdev_ims_slot *slot, 
 void imsdev_ims_mask(struct imsdev_dev *dev, struct imsdev_ims_slot *slot);
 void imsdev_ims_unmask(struct imsdev_dev *dev, struct imsdev_ims_slot *slot);
 bool imsdev_ims_pending(struct imsdev_dev *dev, const struct imsdev_ims_slot *slot);
-uint16_t imsdev_ims_handle(uint32_t index);
+int imsdev_ims_handle(uint32_t index, uint16_t *handle);
 
 /* ---- work queues ---- */
 int imsdev_wq_configure(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_wq_config *cfg);
@@ -217,10 +217,10 @@ int imsdev_wq_disable(struct imsdev_dev *dev, uint32_t wq);
 uint64_t imsdev_wq_portal(const struct imsdev_dev *dev, uint32_t wq);
 
 /* ---- submission and completion ---- */
-void imsdev_desc_pack(const struct imsdev_desc *d, uint8_t out[IMSDEV_DESC_SIZE]);
+int imsdev_desc_pack(const struct imsdev_desc *d, uint8_t out[IMSDEV_DESC_SIZE]);
 void imsdev_completion_unpack(const uint8_t raw[IMSDEV_COMP_SIZE], struct imsdev_completion *c);
 int imsdev_enqcmd(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d, unsigned retries);
-void imsdev_movdir64b(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d);
+int imsdev_movdir64b(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d);
 int imsdev_wait_completion(struct imsdev_dev *dev, uint64_t comp_addr, uint64_t timeout_ns,
 			   struct imsdev_completion *c);
 

@@ -152,12 +152,14 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 	uint8_t src[MOVE_SIZE + 8], dst[MOVE_SIZE];
 	uint32_t words[4];
 	uint64_t cr;
+	uint16_t ims_handle;
 
 	CHECK(imsdev_wq_configure(dev, SHARED_WQ, &cfg) == 0, IMSDEV_SCN_WQ_SHARED);
 	CHECK(imsdev_wq_enable(dev, SHARED_WQ) == IMSDEV_CMD_ERR_OK, IMSDEV_SCN_WQ_SHARED);
 
 	/* IMS slot 0 of the shared WQ, bound to the submitter's PASID */
 	CHECK(imsdev_ims_alloc(dev, SHARED_WQ, 0, true, c->p->pasid_shared, slot) == 0, IMSDEV_SCN_IMS_SETUP);
+	CHECK(imsdev_ims_handle(0, &ims_handle) == 0, IMSDEV_SCN_IMS_SETUP);
 	imsdev_ims_unmask(dev, slot);
 	CHECK(slot_matches(c, slot, words) && !IMSDEV_FIELD_GET(IMS_ENTRY_CTRL_MASK, words[3]),
 	      IMSDEV_SCN_IMS_READBACK);
@@ -175,7 +177,7 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 	d.src = c->buf + BUF_SRC + 3;
 	d.dst = c->buf + BUF_DST + 5;
 	d.xfer_size = MOVE_SIZE;
-	d.int_handle = imsdev_ims_handle(0);
+	d.int_handle = ims_handle;
 	CHECK(imsdev_enqcmd(dev, SHARED_WQ, &d, IMSDEV_ENQCMDS_RETRIES) == 0, IMSDEV_SCN_ENQCMD);
 	CHECK(wait_irq(c, slot->irq.cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_IMS_IRQ);
 	CHECK(record_now(c, cr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS &&
@@ -202,7 +204,7 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 
 	/* masked slot: the record comes, the interrupt does not; PENDING; one message on unmask */
 	imsdev_ims_mask(dev, slot);
-	d = desc_noop(next_cr(c), IMSDEV_FLAG_RCI, imsdev_ims_handle(0));
+	d = desc_noop(next_cr(c), IMSDEV_FLAG_RCI, ims_handle);
 	d.pasid = c->p->pasid_shared;
 	CHECK(imsdev_enqcmd(dev, SHARED_WQ, &d, IMSDEV_ENQCMDS_RETRIES) == 0, IMSDEV_SCN_ENQCMD);
 	CHECK(poll_record(c, d.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS,
@@ -222,7 +224,7 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 		CHECK(o->irq_set_affinity(o->ctx, slot->irq.cookie, cpu) == 0, IMSDEV_SCN_AFFINITY);
 		(void)slot_matches(c, slot, after);
 		CHECK(memcmp(before, after, sizeof(before)) == 0, IMSDEV_SCN_AFFINITY);
-		d = desc_noop(next_cr(c), IMSDEV_FLAG_RCI, imsdev_ims_handle(0));
+		d = desc_noop(next_cr(c), IMSDEV_FLAG_RCI, ims_handle);
 		d.pasid = c->p->pasid_shared;
 		CHECK(imsdev_enqcmd(dev, SHARED_WQ, &d, IMSDEV_ENQCMDS_RETRIES) == 0, IMSDEV_SCN_ENQCMD);
 		CHECK(wait_irq(c, slot->irq.cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_AFFINITY);
@@ -244,7 +246,7 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 		o->irq_free(o->ctx, old.cookie);
 		CHECK(slot_matches(c, slot, words) && !IMSDEV_FIELD_GET(IMS_ENTRY_CTRL_MASK, words[3]),
 		      IMSDEV_SCN_IMS_REWRITE);
-		d = desc_noop(next_cr(c), IMSDEV_FLAG_RCI, imsdev_ims_handle(0));
+		d = desc_noop(next_cr(c), IMSDEV_FLAG_RCI, ims_handle);
 		d.pasid = c->p->pasid_shared;
 		CHECK(imsdev_enqcmd(dev, SHARED_WQ, &d, IMSDEV_ENQCMDS_RETRIES) == 0, IMSDEV_SCN_ENQCMD);
 		CHECK(wait_irq(c, slot->irq.cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_IMS_REWRITE);
@@ -275,7 +277,7 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	d.dst = c->buf + BUF_FILL + 1;
 	d.xfer_size = FILL_SIZE;
 	d.int_handle = 1;
-	imsdev_movdir64b(dev, wq, &d);
+	CHECK(imsdev_movdir64b(dev, wq, &d) == 0, IMSDEV_SCN_DEDICATED_CR);
 	CHECK(wait_irq(c, dev->msix_irq[1].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_MSIX_IRQ);
 	CHECK(record_now(c, d.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS &&
 	      comp.bytes_completed == FILL_SIZE, IMSDEV_SCN_DEDICATED_CR);
@@ -286,7 +288,7 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	/* injected error 1: a bad opcode with a record -> status BAD_OPCODE, nothing logged */
 	d = desc_noop(next_cr(c), 0, 0);
 	d.opcode = BAD_OPCODE;
-	imsdev_movdir64b(dev, wq, &d);
+	CHECK(imsdev_movdir64b(dev, wq, &d) == 0, IMSDEV_SCN_ERR_CR);
 	CHECK(poll_record(c, d.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_BAD_OPCODE,
 	      IMSDEV_SCN_ERR_CR);
 
@@ -294,7 +296,7 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	d = desc_noop(0, 0, 0);
 	d.opcode = BAD_OPCODE;
 	d.flags = IMSDEV_FLAG_RCR;
-	imsdev_movdir64b(dev, wq, &d);
+	CHECK(imsdev_movdir64b(dev, wq, &d) == 0, IMSDEV_SCN_ERR_IRQ);
 	CHECK(wait_irq(c, dev->msix_irq[0].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_ERR_IRQ);
 	cause = imsdev_handle_misc_irq(dev, &e);
 	c->st->swerr_code = e.code;

@@ -49,6 +49,50 @@ class TlpFormatError(ValueError):
     """A TLP (bytes or stream fields) that is malformed, or one this bench does not support."""
 
 
+def _prefix_bit(name, val):
+    if isinstance(val, bool) or (isinstance(val, int) and val in (0, 1)):
+        return bool(val)
+    raise TlpFormatError(f"PASID prefix {name} must be a boolean (or 0/1), got {val!r}")
+
+
+_FIRST_BE_CONTIGUOUS = frozenset({0b1111, 0b1110, 0b1100, 0b1000})
+_LAST_BE_CONTIGUOUS = frozenset({0b0001, 0b0011, 0b0111, 0b1111})
+DMWR_MAX_DW = 32     # DMWr completers support 64 or 128 bytes (Device Capabilities 2); never more
+
+
+def request_format_error(tlp) -> str | None:
+    """Why a memory request (MRd, MWr, DMWr) breaks the TLP formation rules of PCIe Base §2.2, or None.
+
+    Checked: a 4DW header only for an address at or above 4 GiB (§2.2.4.1); no 4 KiB crossing
+    (§2.2.7); Byte Enables (§2.2.5): Last DW BE 0000b for a 1-DW request and nonzero First/Last DW BE
+    otherwise, contiguous except for a QW-aligned 2-DW request; DMWr (§2.2.7.x): whole DWs, all bytes
+    enabled, at most 128 bytes."""
+    ft = tlp.fmt_type
+    if ft not in _MEM_READS and ft not in _MEM_WRITES:
+        return None
+    length = tlp.length or 1024
+    if tlp.get_header_size_dw() == 4 and tlp.address <= 0xFFFF_FFFF:
+        return f"4DW header for address {tlp.address:#x} below 4 GiB (must use 3DW)"
+    if (tlp.address & 0xFFF) + 4 * length > 0x1000:
+        return f"[{tlp.address:#x}, +{4 * length} bytes) crosses a 4 KiB boundary"
+    first, last = tlp.first_be, tlp.last_be
+    if length == 1:
+        if last:
+            return f"Last DW BE {last:#06b} must be 0000b for a 1-DW request"
+    else:
+        if not first or not last:
+            return f"First/Last DW BE {first:#06b}/{last:#06b} must be nonzero for a {length}-DW request"
+        qw_aligned_2dw = length == 2 and not tlp.address & 0x4
+        if not qw_aligned_2dw and (first not in _FIRST_BE_CONTIGUOUS or last not in _LAST_BE_CONTIGUOUS):
+            return f"non-contiguous Byte Enables {first:#06b}/{last:#06b} for a {length}-DW request"
+    if tlp.is_dmwr():
+        if length > DMWR_MAX_DW:
+            return f"DMWr of {length} DW: at most {DMWR_MAX_DW} DW (128 bytes)"
+        if first != 0xF or last != (0xF if length > 1 else 0):
+            return f"DMWr Byte Enables {first:#06b}/{last:#06b}: a DMWr writes whole DWs (1111b)"
+    return None
+
+
 class ProtocolError(AssertionError):
     """The RTL (or a model) broke a rule of the TLP streams or of PCIe: fails the test."""
 
@@ -71,8 +115,8 @@ class PasidTlp(Tlp):
     def __init__(self, tlp=None):
         super().__init__(tlp)
         self._pasid = None
-        self.pmr = False
-        self.er = False
+        self._pmr = False
+        self._er = False
         if isinstance(tlp, Tlp):
             self.th = tlp.th  # the base copy constructor drops TH
         if isinstance(tlp, PasidTlp):
@@ -93,13 +137,31 @@ class PasidTlp(Tlp):
         self._pasid = None if val is None else int(val)
 
     @property
+    def pmr(self):
+        """Privileged Mode Requested (PASID prefix byte 1 bit 7)."""
+        return self._pmr
+
+    @pmr.setter
+    def pmr(self, val):
+        self._pmr = _prefix_bit("PMR", val)
+
+    @property
+    def er(self):
+        """Execute Requested (PASID prefix byte 1 bit 6)."""
+        return self._er
+
+    @er.setter
+    def er(self, val):
+        self._er = _prefix_bit("ER", val)
+
+    @property
     def has_prefix(self):
         return self._pasid is not None
 
     def set_pasid(self, pasid, pmr=False, er=False):
         self.pasid = pasid
-        self.pmr = bool(pmr)
-        self.er = bool(er)
+        self.pmr = pmr
+        self.er = er
 
     def clear_pasid(self):
         self.set_pasid(None)
@@ -298,6 +360,9 @@ class PasidTlp(Tlp):
             tlp.pmr = bool(prefix[1] & 0x80)
             tlp.er = bool(prefix[1] & 0x40)
             tlp._check_prefix()
+        why = request_format_error(tlp)
+        if why:
+            raise TlpFormatError(f"malformed {'DMWr' if tlp.is_dmwr() else tlp.fmt_type.name}: {why}")
         return tlp
 
     # ---- device stream layout (docs/tlp_interface.md) -----------------------------------------

@@ -58,7 +58,7 @@ def test_descriptor_layout():
 
 
 def test_descriptor_packing_agrees_with_c_and_bench(clib):
-    from tb.wq import Descriptor               # the bench's independent encoder of docs/work_queues.md
+    from tb.wq import Descriptor               # the bench's descriptor, encoded by fw's DsaHwDesc
     rng = random.Random(7)
     for _ in range(50):
         d = random_desc(rng)
@@ -69,6 +69,21 @@ def test_descriptor_packing_agrees_with_c_and_bench(clib):
         assert out.raw == d.pack()
         assert Descriptor(opcode=d.opcode, flags=d.flags, pasid=d.pasid, priv=d.priv, cr_addr=d.completion_addr,
                           src=d.src_addr, dst=d.dst_addr, size=d.xfer_size, int_handle=d.int_handle).pack() == d.pack()
+
+
+def test_c_encoders_refuse_values_that_do_not_fit(clib):
+    """The C encoders never mask a value into range: -EINVAL and nothing written (issue 12, strict encoders)."""
+    einval = -errno.EINVAL
+    for pasid, flags in ((1 << 20, 0), (0, 1 << 24), (0xFFFF_FFFF, 0xFFFF_FFFF)):
+        c = DescC(uapi.DSA_OPCODE_NOOP, flags, pasid, False, 0x1000, 0, 0, 0, 0)
+        out = ctypes.create_string_buffer(b"\xa5" * 64, 64)
+        assert clib.desc_pack(ctypes.byref(c), out) == einval
+        assert out.raw == b"\xa5" * 64, "a refused descriptor must leave the buffer untouched"
+    c = DescC(uapi.DSA_OPCODE_NOOP, 0xFF_FFFF, 0xF_FFFF, True, 0x1000, 0, 0, 0, 0)
+    assert clib.desc_pack(ctypes.byref(c), ctypes.create_string_buffer(64)) == 0
+    handle = ctypes.c_uint16(0x1234)
+    assert clib.ims_handle(0x7FFF, ctypes.byref(handle)) == 0 and handle.value == 0xFFFF
+    assert clib.ims_handle(0x8000, ctypes.byref(handle)) == einval and handle.value == 0xFFFF
 
 
 def test_constants_agree_with_c_header_and_bench():

@@ -212,3 +212,59 @@ def test_hook_version_pin():
     with pytest.raises(hooks.HookError, match="0.2.17"):
         hooks.check_version("0.2.17")
     assert hooks.installed_version() == hooks.SUPPORTED_VERSION
+
+
+# ---- request formation rules on decode (PCIe Base §2.2.4.1, §2.2.5, §2.2.7) ------------------------------
+def _hdr3(byte0, length, first_be, last_be, addr):
+    return bytes((byte0, 0, 0, length)) + bytes((0, 0, 0, last_be << 4 | first_be)) + addr.to_bytes(4, "big")
+
+
+def _hdr4(byte0, length, first_be, last_be, addr):
+    return bytes((byte0, 0, 0, length)) + bytes((0, 0, 0, last_be << 4 | first_be)) + addr.to_bytes(8, "big")
+
+
+@pytest.mark.parametrize("raw, message", [
+    (_hdr4(0x20, 1, 0xF, 0, 0x1000), "4DW header for address 0x1000 below 4 GiB"),           # MRd 4DW
+    (_hdr4(0x60, 1, 0xF, 0, 0xFFFF_FFFC) + bytes(4), "below 4 GiB"),                        # MWr 4DW
+    (_hdr3(0x00, 2, 0xF, 0xF, 0xFFC), "crosses a 4 KiB boundary"),                          # MRd
+    (_hdr3(0x40, 4, 0xF, 0xF, 0x1FF8) + bytes(16), "crosses a 4 KiB boundary"),             # MWr
+    (_hdr3(0x00, 0, 0xF, 0xF, 0x1004), "crosses a 4 KiB boundary"),                         # Length 0 = 1024 DW
+    (_hdr3(0x00, 1, 0xF, 0x1, 0x1000), "Last DW BE 0b0001 must be 0000b"),
+    (_hdr3(0x00, 3, 0x0, 0xF, 0x1000), "must be nonzero"),
+    (_hdr3(0x40, 2, 0xF, 0x0, 0x1000) + bytes(8), "must be nonzero"),
+    (_hdr3(0x00, 3, 0x5, 0xF, 0x1000), "non-contiguous"),                                    # first BE 0101
+    (_hdr3(0x00, 3, 0xF, 0xE, 0x1000), "non-contiguous"),                                    # last BE 1110
+    (_hdr3(0x00, 2, 0x9, 0x9, 0x1004), "non-contiguous"),                                    # 2 DW, not QW-aligned
+    (_hdr3(0x5B, 33, 0xF, 0xF, 0x1000) + bytes(132), "at most 32 DW"),                       # DMWr 132 bytes
+    (_hdr3(0x5B, 16, 0xE, 0xF, 0x1000) + bytes(64), "DMWr Byte Enables"),
+    (_hdr3(0x5B, 16, 0xF, 0x7, 0x1000) + bytes(64), "DMWr Byte Enables"),
+])
+def test_unpack_rejects_malformed_requests(raw, message):
+    with pytest.raises(TlpFormatError, match=message):
+        PasidTlp.unpack(raw)
+
+
+@pytest.mark.parametrize("raw", [
+    _hdr3(0x00, 1, 0x0, 0x0, 0x1000),                  # zero-length read
+    _hdr3(0x00, 1, 0x5, 0x0, 0x1000),                  # 1 DW: any First BE
+    _hdr3(0x00, 2, 0x9, 0x9, 0x1000),                  # QW-aligned 2 DW: non-contiguous allowed
+    _hdr3(0x00, 3, 0x8, 0x1, 0x1FF4),                  # contiguous, ends exactly at the 4 KiB boundary
+    _hdr4(0x20, 1, 0xF, 0, 0x1_0000_0000),             # 4DW at exactly 4 GiB
+    _hdr3(0x00, 0, 0xF, 0xF, 0x2000),                  # 1024 DW from a page start
+    _hdr3(0x5B, 32, 0xF, 0xF, 0x1000) + bytes(128),    # DMWr of 128 bytes
+    _hdr3(0x5B, 1, 0xF, 0x0, 0x1000) + bytes(4),       # DMWr of one DW
+])
+def test_unpack_accepts_well_formed_requests(raw):
+    assert PasidTlp.unpack(raw).pack() == raw
+
+
+@pytest.mark.parametrize("value", [2, -1, "yes", None, 1.0])
+def test_pmr_er_must_be_boolean(value):
+    tlp = PasidTlp.create_mem_write(0x1000, bytes(4), pasid=5)
+    for name in ("pmr", "er"):
+        with pytest.raises(TlpFormatError, match=f"{name.upper()} must be a boolean"):
+            setattr(tlp, name, value)
+    with pytest.raises(TlpFormatError, match="PMR must be a boolean"):
+        PasidTlp.create_mem_read(0x1000, 4, pasid=5, pmr=2)
+    tlp.pmr, tlp.er = 1, 0
+    assert (tlp.pmr, tlp.er) == (True, False) and tlp.pack()[1] == 0x80

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..fields import FieldError, check, flag, put
+
 # Opcodes (enum dsa_opcode)
 DSA_OPCODE_NOOP = 0x00
 DSA_OPCODE_DRAIN = 0x02
@@ -51,11 +53,13 @@ DSA_COMP_ALIGN = 32
 
 
 def ims_int_handle(index: int) -> int:
-    return IMSDEV_INT_HANDLE_IMS | (index & IMSDEV_INT_HANDLE_IMS_INDEX)
+    """Handle of the submitting WQ's IMS slot `index` (15 bits); FieldError if it does not fit."""
+    return IMSDEV_INT_HANDLE_IMS | check("IMS interrupt handle index", index, 15)
 
 
 def msix_int_handle(vector: int) -> int:
-    return vector & IMSDEV_INT_HANDLE_MSIX_VECTOR
+    """Handle of MSI-X vector `vector` (bits 10:0; bits 14:11 must be 0); FieldError if it does not fit."""
+    return check("MSI-X interrupt handle vector", vector, 11)
 
 
 @dataclass
@@ -71,22 +75,35 @@ class DsaHwDesc:
     xfer_size: int = 0
     int_handle: int = 0
 
+    # Reserved fields, zero in every descriptor software builds; bad-input tests set them to check the
+    # device's 0x12 (non-zero reserved field) status.
+    rsvd_dw0: int = 0             # DW0[30:20]
+    rsvd_tail: bytes = bytes(26)  # bytes 38..63
+
     def pack(self) -> bytes:
-        dw0 = (self.pasid & 0xF_FFFF) | int(self.priv) << 31
-        dw1 = (self.flags & 0xFF_FFFF) | (self.opcode & 0xFF) << 24
+        """The 64 bytes; every field is checked (fields.FieldError names the one that does not fit)."""
+        if len(self.rsvd_tail) != 26:
+            raise FieldError(f"descriptor rsvd_tail: bytes 38..63 are 26 bytes, got {len(self.rsvd_tail)}")
+        dw0 = put("descriptor PASID", self.pasid, 20) | put("descriptor DW0 reserved", self.rsvd_dw0, 11, 20) \
+            | flag("descriptor priv", self.priv) << 31
+        dw1 = put("descriptor flags", self.flags, 24) | put("descriptor opcode", self.opcode, 8, 24)
         return (dw0.to_bytes(4, "little") + dw1.to_bytes(4, "little")
-                + self.completion_addr.to_bytes(8, "little") + self.src_addr.to_bytes(8, "little")
-                + self.dst_addr.to_bytes(8, "little") + self.xfer_size.to_bytes(4, "little")
-                + self.int_handle.to_bytes(2, "little") + bytes(26))
+                + check("descriptor completion_addr", self.completion_addr, 64).to_bytes(8, "little")
+                + check("descriptor src_addr", self.src_addr, 64).to_bytes(8, "little")
+                + check("descriptor dst_addr", self.dst_addr, 64).to_bytes(8, "little")
+                + check("descriptor xfer_size", self.xfer_size, 32).to_bytes(4, "little")
+                + check("descriptor int_handle", self.int_handle, 16).to_bytes(2, "little") + bytes(self.rsvd_tail))
 
     @classmethod
     def unpack(cls, raw: bytes) -> "DsaHwDesc":
         dw0 = int.from_bytes(raw[0:4], "little")
         dw1 = int.from_bytes(raw[4:8], "little")
+        if len(raw) != DSA_DESC_SIZE:
+            raise FieldError(f"a descriptor is {DSA_DESC_SIZE} bytes, got {len(raw)}")
         return cls(dw1 >> 24, dw1 & 0xFF_FFFF, dw0 & 0xF_FFFF, bool(dw0 >> 31),
                    int.from_bytes(raw[8:16], "little"), int.from_bytes(raw[16:24], "little"),
                    int.from_bytes(raw[24:32], "little"), int.from_bytes(raw[32:36], "little"),
-                   int.from_bytes(raw[36:38], "little"))
+                   int.from_bytes(raw[36:38], "little"), dw0 >> 20 & 0x7FF, bytes(raw[38:64]))
 
 
 @dataclass(frozen=True)

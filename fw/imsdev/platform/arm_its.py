@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
+from ..fields import FieldError, flag, put
 from .msi import HostAllocator, HostMemory, Irq, IrqDomain, MsiMsg, RegisterAccess, wait_for, zero_fill
 
 GITS_CTLR = 0x0000
@@ -85,12 +86,27 @@ class IommuDomain(Protocol):
 def encode_its_command(opcode: int, *, device_id: int = 0, event_id: int = 0,
                        physical_id: int = 0, size: int = 0, itt_address: int = 0,
                        valid: bool = False, collection_id: int = 0, rdbase: int = 0) -> bytes:
-    """A 32-byte command laid out as Linux's its_encode_* helpers do (facts section 5)."""
-    dw0 = opcode | device_id << 32
-    dw1 = (event_id | physical_id << 32) if opcode != GITS_CMD_MAPD else size
-    dw2 = collection_id | rdbase << 16 | (itt_address & ((1 << 52) - 1) & ~0xFF)
+    """A 32-byte command laid out as Linux's its_encode_* helpers do (facts section 5): DW0[7:0] opcode,
+    DW0[63:32] DeviceID; DW1[31:0] EventID, DW1[63:32] pINTID (MAPD: DW1[4:0] Size); DW2[15:0] ICID,
+    DW2[51:16] RDbase, DW2[51:8] ITT address (256-byte aligned), DW2[63] V. Every field is checked
+    (fields.FieldError); a field the opcode does not have must be left 0."""
+    dw0 = put("ITS command opcode", opcode, 8) | put("ITS DeviceID", device_id, 32, 32)
+    if opcode == GITS_CMD_MAPD:
+        if event_id or physical_id:
+            raise FieldError("ITS MAPD has no EventID/pINTID (DW1 holds Size)")
+        dw1 = put("ITS MAPD Size", size, 5)
+    else:
+        if size:
+            raise FieldError(f"ITS command {opcode:#04x}: Size is a MAPD field")
+        dw1 = put("ITS EventID", event_id, 32) | put("ITS pINTID", physical_id, 32, 32)
+    if itt_address and rdbase:
+        raise FieldError("ITS command: ITT address (MAPD) and RDbase (MAPC/SYNC) share DW2[51:16]")
+    dw2 = (put("ITS ICID", collection_id, 16) | put("ITS RDbase", rdbase, 36, 16)
+           | put("ITS ITT address", itt_address, 52, align=ITS_ITT_ALIGN))
     if opcode in (GITS_CMD_MAPD, GITS_CMD_MAPC):
-        dw2 |= int(valid) << 63
+        dw2 |= flag("ITS V", valid) << 63
+    elif valid:
+        raise FieldError(f"ITS command {opcode:#04x}: V is a MAPD/MAPC field")
     return b"".join(word.to_bytes(8, "little") for word in (dw0, dw1, dw2, 0))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ..fields import check, put
 from .msi import (HostAllocator, HostMemory, Irq, IrqDomain, MsiMsg, RegisterAccess, wait_for,
                   write_u64, zero_fill)
 
@@ -74,23 +75,29 @@ LAST_DEVICE_VECTOR = 0xEB
 
 
 def encode_irte(vector: int, apic_id: int, source_id: int, x2apic: bool) -> tuple[int, int]:
-    """(low, high) 64-bit halves of a remapped-format IRTE, as Linux's prepare_irte/set_msi_sid."""
-    destination = apic_id if x2apic else apic_id << 8
+    """(low, high) 64-bit halves of a remapped-format IRTE, as Linux's prepare_irte/set_msi_sid. Every field
+    is checked (fields.FieldError): an xAPIC destination is the 8-bit APIC ID at bits 47:40, x2APIC the 32-bit
+    ID at bits 63:32."""
+    destination = put("IRTE destination (x2APIC ID)", apic_id, 32) if x2apic else \
+        put("IRTE destination (xAPIC ID)", apic_id, 8, 8)
     low = (1                      # P
            | 1 << 3               # RH, as Linux sets redir_hint
-           | vector << 16
+           | put("IRTE vector", vector, 8, 16)
            | destination << 32)
-    high = source_id | SQ_ALL_16 << 16 | SVT_VERIFY_SID_SQ << 18
+    high = put("IRTE source-id", source_id, 16) | SQ_ALL_16 << 16 | SVT_VERIFY_SID_SQ << 18
     return low, high
 
 
 def remappable_msi_message(handle: int, subhandle: int) -> MsiMsg:
+    """The remappable-format message for IRTE index handle (+ subhandle, SHV=1): handle is 16 bits (address
+    bits 19:5 and 2), subhandle the 16-bit data[15:0] (data[31:16] must be 0)."""
+    handle = check("MSI handle", handle, 16)
     address = (MSI_ADDR_BASE
                | (handle & 0x7FFF) << MSI_ADDR_IR_INDEX1_SHIFT
                | MSI_ADDR_IR_EXT_INT
                | MSI_ADDR_IR_SHV
                | (handle >> 15 & 1) << MSI_ADDR_IR_INDEX2_SHIFT)
-    return MsiMsg(address_lo=address, address_hi=0, data=subhandle)
+    return MsiMsg(address_lo=address, address_hi=0, data=check("MSI subhandle", subhandle, 16))
 
 
 class VtdIrqDomain(IrqDomain):
