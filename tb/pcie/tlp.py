@@ -268,6 +268,16 @@ class PasidTlp(Tlp):
         tlp.type = DMWR_TYPE
         return tlp
 
+    @classmethod
+    def create_completion_for_tlp(cls, tlp, completer_id, has_data=False, status=CplStatus.SC):
+        """The base's completion, plus the Byte Count the completion rules give a completion without data
+        (docs/tlp_interface.md: 4, with Lower Address 0, for DMWr, UR and CA completions; the base leaves 0)."""
+        cpl = super().create_completion_for_tlp(tlp, completer_id, has_data, status)
+        if not has_data:
+            cpl.byte_count = 4
+            cpl.lower_address = 0
+        return cpl
+
     # ---- bytes --------------------------------------------------------------------------------
     def pack_header(self):
         if not self.is_dmwr():

@@ -37,6 +37,9 @@ Decisions where the sources differ or are silent (see the module's unit tests):
 * FPD suppresses only the *qualified* faults (0x22 not present, 0x24 reserved IRTE bits, 0x26 SID);
   the request-decode faults 0x20/0x21/0x23/0x25 are reported regardless. The interrupt is dropped
   either way.
+* interrupt_index = handle + subhandle is 16-bit arithmetic and wraps (QEMU's uint16_t index); the
+  fault record of a 0x20 on a remappable-format request carries that index (FRCD.FI[63:48]), as for
+  every other interrupt-remapping fault; a compatibility-format request has no index (0).
 * SHV=1 with data[31:16] != 0 is a request-decode fault (0x20) checked before the IRTE is read;
   QEMU checks it after the read, which only changes which fault wins when both apply.
 * Reserved IRTE content (0x24): bits 14:12, 31:24, 127:84; bit 15 (IM: posted format, not supported,
@@ -106,6 +109,16 @@ QI_TYPES_WITHOUT_EFFECT = frozenset({0x1, 0x2, 0x3, 0x6, 0x7})
 # Source-id qualifier masks for SVT=1, indexed by SQ (facts section 4; QEMU vtd_svt_mask).
 SQ_MASKS = (0xFFFF, 0xFFFB, 0xFFF9, 0xFFF8)
 
+
+
+def _interrupt_index(address_low: int, value: int | None) -> int:
+    """interrupt_index of a remappable-format request (VT-d §5.1.2.2): handle = address[19:5] with
+    handle[15] = address[2], plus data[15:0] when SHV = 1. The sum is a 16-bit index and wraps, as the
+    hardware's (and QEMU's uint16_t) arithmetic does; the table-size check (0x21) sees the wrapped value."""
+    handle = bit_field(address_low, 19, 5) | bit_field(address_low, 2, 2) << 15
+    if bit_field(address_low, 3, 3) and value is not None:
+        handle += value & 0xFFFF
+    return handle & 0xFFFF
 
 class VtdFaultReason(IntEnum):
     REQUEST_RESERVED = 0x20
@@ -359,7 +372,10 @@ class VtdInterruptRemapping(RegisterFile):
             return True
         try:
             if address_high or value is None:
-                raise _Fault(VtdFaultReason.REQUEST_RESERVED, None)
+                # The fault record carries the interrupt_index computed for the request (VT-d §7.1.3
+                # FRCD.FI[63:48]); a compatibility-format request has none.
+                index = _interrupt_index(address_low, value) if address_low & (1 << 4) else None
+                raise _Fault(VtdFaultReason.REQUEST_RESERVED, index)
             if not enabled or not address_low & (1 << 4):
                 self._compatibility_request(address_low, value, requester_id, enabled)
             else:
@@ -378,9 +394,8 @@ class VtdInterruptRemapping(RegisterFile):
                       delivery_mode=bit_field(value, 10, 8), trigger_mode=bit_field(value, 15, 15))
 
     def _remappable_request(self, address: int, value: int, requester_id: int) -> None:
-        handle = bit_field(address, 19, 5) | bit_field(address, 2, 2) << 15
         subhandle_valid = bit_field(address, 3, 3)
-        index = handle + (value & 0xFFFF if subhandle_valid else 0)
+        index = _interrupt_index(address, value)
         if subhandle_valid and value >> 16:
             raise _Fault(VtdFaultReason.REQUEST_RESERVED, index)
         if index >= self.table_entries:

@@ -268,3 +268,17 @@ def test_pmr_er_must_be_boolean(value):
         PasidTlp.create_mem_read(0x1000, 4, pasid=5, pmr=2)
     tlp.pmr, tlp.er = 1, 0
     assert (tlp.pmr, tlp.er) == (True, False) and tlp.pack()[1] == 0x80
+
+
+def test_completions_without_data_carry_byte_count_4():
+    """UR/CA/RRS and DMWr completions: Byte Count 4, Lower Address 0 (docs/tlp_interface.md, completion rules)."""
+    dmwr = PasidTlp.create_dmwr(0x1_0000_1040, bytes(64), pasid=5, tag=9)
+    mrd = PasidTlp.create_mem_read(0x1002, 61, tag=3)
+    for req in (dmwr, mrd):
+        for make in (PasidTlp.create_ur_completion_for_tlp, PasidTlp.create_ca_completion_for_tlp,
+                     PasidTlp.create_crs_completion_for_tlp):
+            cpl = make(req, PcieId(1, 0, 0))
+            assert (cpl.byte_count, cpl.lower_address, cpl.tag) == (4, 0, req.tag), (make.__name__, req)
+            assert PasidTlp.unpack(cpl.pack()).byte_count == 4
+    ok = PasidTlp.create_completion_for_tlp(dmwr, PcieId(1, 0, 0))
+    assert (ok.status, ok.byte_count) == (CplStatus.SC, 4)

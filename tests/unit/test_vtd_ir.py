@@ -232,6 +232,33 @@ def test_fault_20_non_dword_write(rig):
     assert rig.reasons == [VtdFaultReason.REQUEST_RESERVED]
 
 
+def _frcd0_index(rig) -> int:
+    return rig.iommu.read_reg(FRCD0) >> 48
+
+
+@pytest.mark.parametrize("address_high, handle, shv, data, index", [
+    (1, 0x21, False, 0, 0x21),                 # address bits 63:32 set: the index of the low half
+    (1, 0x8003, False, 0, 0x8003),             # handle[15] from address bit 2
+    (0, 8, True, 0x0001_0001, 9),              # SHV with data[31:16] != 0: handle + subhandle
+])
+def test_fault_20_records_the_interrupt_index(rig, address_high, handle, shv, data, index):
+    """FRCD.FI[63:48] holds the interrupt_index computed for the faulted request (VT-d §7.1.3)."""
+    rig.send(address_high << 32 | remappable(handle, shv=shv), data=data)
+    assert rig.reasons == [VtdFaultReason.REQUEST_RESERVED]
+    assert rig.iommu.fault_log[0].index == index and _frcd0_index(rig) == index
+
+
+def test_interrupt_index_wraps_at_16_bits():
+    """handle + subhandle is a 16-bit interrupt_index: 0xFFFF + 2 selects IRTE 1 (VT-d §5.1.2.2)."""
+    r = Rig()
+    r.enable(size_field=7)                     # 256 entries
+    r.put(1, irte(vector=0x61, dest=xapic(2)))
+    r.send(remappable(0xFFFF, shv=True), data=2)
+    assert r.keys == [(2, 0x61)] and r.iommu.fault_log == []
+    r.send(remappable(0xFFF0, shv=True), data=0x20)   # 0x1_0010 wraps to 0x10: not present, fault 0x22 at 0x10
+    assert r.reasons == [VtdFaultReason.NOT_PRESENT] and r.iommu.fault_log[0].index == 0x10
+
+
 def test_non_dword_write_without_remapping_is_consumed_silently():
     r = Rig()
     assert r.iommu.handle_write(compatibility(1), b"\x41\x00", RID)
