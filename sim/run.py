@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Command line for the simulation flow (called by the Makefile).
 
+  run.py sim                               `make sim`: check the filters (TEST, CONFIG, PLATFORM, TESTCASE,
+                                           SEED; sim/selection.py), build the configurations the selected
+                                           items use, run them (pytest test_regression.py)
   run.py build [--config NAME] [--waves]   build RTL configurations (all used by the testplan by default)
   run.py lint                              Verilator --lint-only -Wall over all RTL, every configuration
   run.py testplan                          write docs/testplan.md from sim/testplan.py
@@ -8,10 +11,12 @@
                                            functional coverage of its covergroups, mutants of its blocks
 """
 import argparse
+import os
 import subprocess
 import sys
 import time
 
+import selection
 import simlib
 from configs import CONFIGS
 from testplan import TESTPLAN
@@ -23,6 +28,52 @@ def cmd_build(args) -> int:
         secs = simlib.build(simlib.config(name), waves=args.waves)
         print(f"build {name}{' (waves)' if args.waves else ''}: {secs:.1f} s -> {simlib.build_dir(simlib.config(name), args.waves)}")
     return 0
+
+
+def _collect(test: str) -> set[str]:
+    """Item ids pytest selects with -k TEST (pytest's own expression semantics)."""
+    env = {k: v for k, v in os.environ.items() if k != "TESTCASE"}    # TESTCASE is checked on its own
+    res = subprocess.run([sys.executable, "-m", "pytest", "test_regression.py", "--collect-only", "-q",
+                          "-p", "no:cacheprovider", "-p", "no:xdist", "-k", test],
+                         cwd=simlib.ROOT / "sim", capture_output=True, text=True, env=env)
+    if res.returncode not in (0, 5):       # 5: nothing selected
+        sys.stderr.write(res.stdout + res.stderr)
+        raise selection.SelectionError(f"TEST={test!r}: pytest could not use it as a -k expression")
+    return {line.split("[", 1)[1].rstrip("]") for line in res.stdout.splitlines() if "::test_sim[" in line}
+
+
+def cmd_sim(args) -> int:
+    env = os.environ
+    selection.check_env(env)
+    test, testcase = env.get("TEST", ""), env.get("TESTCASE") or None
+    items = selection.all_items(env.get("CONFIG") or None, env.get("PLATFORM") or None, simlib.env_flag("RESEED"))
+    if test:
+        ids = _collect(test)
+        chosen = [i for i in items if i.id in ids]
+        if not chosen:
+            raise selection.SelectionError(selection.explain_empty(test, items))
+    else:
+        chosen = items
+    selection.check_testcase(chosen, testcase)
+    names = selection.testcase_names(testcase)
+    if names:
+        chosen = [i for i in chosen if any(selection._matches(n, selection.cocotb_tests(i.module)) for n in names)]
+    waves = simlib.env_flag("WAVES")
+    configs = sorted({i.config for i in chosen})
+    print(f"make sim: {len(chosen)} item(s) on {', '.join(configs)}"
+          + (f" (TEST={test})" if test else "") + (f" (TESTCASE={testcase})" if testcase else ""))
+    for name in configs:
+        secs = simlib.build(simlib.config(name), waves=waves)
+        print(f"build {name}{' (waves)' if waves else ''}: {secs:.1f} s -> {simlib.build_dir(simlib.config(name), waves)}")
+    # One item runs in this process (no worker start-up); failures print their output, passes do not
+    # (the per-test summary lists them with seeds).
+    jobs = min(args.jobs, len(chosen))
+    cmd = [sys.executable, "-m", "pytest", "test_regression.py", "-n", str(jobs if jobs > 1 else 0),
+           "-p", "no:cacheprovider", "-q", "-rfE", "--junitxml=results/pytest-junit.xml"]
+    if test:
+        cmd += ["-k", test]
+    sys.stdout.flush()
+    return subprocess.run(cmd, cwd=simlib.ROOT / "sim").returncode
 
 
 def cmd_lint(_args) -> int:
@@ -100,6 +151,8 @@ def cmd_report(_args) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
+    sm = sub.add_parser("sim")
+    sm.add_argument("--jobs", type=int, default=2)
     b = sub.add_parser("build")
     b.add_argument("--config")
     b.add_argument("--waves", action="store_true")
@@ -107,7 +160,13 @@ def main() -> int:
     sub.add_parser("testplan")
     sub.add_parser("report")
     args = ap.parse_args()
-    return {"build": cmd_build, "lint": cmd_lint, "testplan": cmd_testplan, "report": cmd_report}[args.cmd](args)
+    if args.cmd == "sim":
+        try:
+            return cmd_sim(args)
+        except selection.SelectionError as exc:
+            print(f"make sim: {exc}", file=sys.stderr)
+            return 2
+    return {"sim": cmd_sim, "build": cmd_build, "lint": cmd_lint, "testplan": cmd_testplan, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":

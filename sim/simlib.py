@@ -107,11 +107,32 @@ def verilator_build(*, sources: list, toplevel: str, params: dict, build_dir: Pa
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    get_runner("verilator").build(
-        sources=sources, hdl_toplevel=toplevel, parameters=params, build_args=args,
-        build_dir=str(build_dir), waves=waves, timescale=("1ns", "1ps"), log_file=str(build_dir / "build.log"),
-    )
+    log = build_dir / "build.log"
+    try:
+        get_runner("verilator").build(
+            sources=sources, hdl_toplevel=toplevel, parameters=params, build_args=args,
+            build_dir=str(build_dir), waves=waves, timescale=("1ns", "1ps"), log_file=str(log),
+        )
+    except RuntimeError as exc:
+        raise BuildError(build_failure_message(log, waves)) from exc
     return time.monotonic() - t0
+
+
+class BuildError(SystemExit):
+    """A Verilator build failed: the message names the build log and, where it knows one, the fix."""
+
+
+def build_failure_message(log: Path, waves: bool) -> str:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    lines = [f"Verilator build failed; build log: {log}"]
+    errors = [ln for ln in text.splitlines() if "error" in ln.lower()][:5]
+    lines += [f"  {ln.strip()}" for ln in errors]
+    if "lz4.h" in text or "zlib.h" in text:
+        lines.append("  The FST waveform writer needs the lz4/zlib headers (Debian: liblz4-dev, zlib1g-dev): "
+                     "run `make system-deps` as root, or install them with your package manager.")
+    elif waves:
+        lines.append("  (a WAVES=1 build: it compiles the FST writer, which needs liblz4-dev and zlib1g-dev)")
+    return "\n".join(lines)
 
 
 @dataclass
@@ -222,8 +243,10 @@ def build(cfg: Config, waves: bool = False, coverage: bool = False, mutant_tree:
 def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None = None,
         platform: str | None = None, waves: bool = False, tag: str = "", coverage: bool = False,
         mutant: int | None = None, mutant_tree: str = DEFAULT_MUTANT_TREE, extra_env: dict | None = None,
-        timeout_s: int | None = None) -> tuple[int, list[CaseResult], Path]:
+        timeout_s: int | None = None, test_filter: str | None = None) -> tuple[int, list[CaseResult], Path]:
     """Run one cocotb test module on a built configuration; returns (seed, per-test results, log dir).
+    `testcase` names tests the way cocotb's runner does; `test_filter` is a COCOTB_TEST_FILTER regex
+    (sim/selection.py testcase_filter() makes one that also selects parametrised tests).
 
     `mutant` (a mutant's number in the catalogue) runs on the build of `mutant_tree` with that mutant active."""
     if seed is None:
@@ -237,7 +260,8 @@ def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None 
         plusargs = (f"+IMSDEV_MUTANT={mutant}",)
     cases = cocotb_run(module=module, toplevel=TOPLEVEL,
                        build_dir=build_dir(cfg, waves, coverage, mutant_tree if mutant is not None else None),
-                       test_dir=test_dir, seed=seed, testcase=testcase, extra_env=env, plusargs=plusargs,
+                       test_dir=test_dir, seed=seed, testcase=testcase, test_filter=test_filter,
+                       extra_env=env, plusargs=plusargs,
                        waves=waves, timeout_s=timeout_s)
     return seed, cases, test_dir
 

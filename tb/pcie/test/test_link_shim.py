@@ -43,6 +43,10 @@ def run_link_shim(data_w: int, seed: int, test_filter: str | None = None,
 def test_link_shim(data_w):
     seed = simlib.seed_from_env() or simlib.new_seed()
     print(f"\ntb/pcie link tests, DATA_W={data_w}: seed {seed} (replay with SEED={seed})")
-    cases = run_link_shim(data_w, seed, os.environ.get("TESTS"), simlib.env_flag("WAVES"))
+    waves = simlib.env_flag("WAVES")
+    cases = run_link_shim(data_w, seed, os.environ.get("TESTS"), waves)
     failed = [f"{c.name}: {c.message[:300]}" for c in cases if not c.passed]
     assert cases and not failed, f"{len(failed)} of {len(cases)} link tests failed (seed {seed}): " + "; ".join(failed)
+    if waves:
+        fst = simlib.RESULTS_ROOT / "blocks" / f"link_shim-w{data_w}" / "dump.fst"
+        assert fst.exists() and fst.stat().st_size > 0, f"WAVES=1 left no waveform at {fst}"
