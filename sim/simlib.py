@@ -178,10 +178,26 @@ def cocotb_run(*, module: str, toplevel: str, build_dir: Path, test_dir: Path, s
     return parse_results(results_xml, test_dir / "sim.log")
 
 
+def _hdl_errors(log: Path | None, limit: int = 2) -> list[str]:
+    """The first RTL assertion / $error / $fatal lines of a simulation log (Verilator prints '%Error:')."""
+    if log is None or not log.exists():
+        return []
+    found = []
+    with log.open(errors="replace") as f:
+        for line in f:
+            if "%Error" in line or "%Fatal" in line:
+                found.append(line.strip())
+                if len(found) >= limit:
+                    break
+    return found
+
+
 def parse_results(path: Path, log: Path | None = None) -> list[CaseResult]:
+    hdl = _hdl_errors(log)
     if not path.exists():
         why = "the simulator crashed or was killed after its timeout"
-        return [CaseResult("<simulator>", False, 0.0, 0.0, f"no results file {path}: {why} (log: {log})")]
+        return [CaseResult("<simulator>", False, 0.0, 0.0,
+                           f"no results file {path}: {why} (log: {log})" + "".join(f"; {e}" for e in hdl))]
     out = []
     for tc in ET.parse(path).getroot().iter("testcase"):
         failure = tc.find("failure")
@@ -191,6 +207,8 @@ def parse_results(path: Path, log: Path | None = None) -> list[CaseResult]:
         msg = ""
         if failure is not None:
             msg = (failure.get("message") or failure.text or "failed").strip()
+            if hdl and "ended prematurely" in msg:
+                msg = "; ".join(hdl) + " -- " + msg     # an RTL assertion stopped the simulation
         out.append(CaseResult(
             name=tc.get("name", "?"),
             passed=failure is None and not skipped,
