@@ -72,11 +72,21 @@ def all_items(config: str | None = None, platform: str | None = None, reseed: bo
 
 
 def cocotb_tests(module: str) -> list[str]:
-    """The cocotb tests a module defines (functions decorated with cocotb.test), read from its source."""
+    """The cocotb tests a module defines (functions decorated with cocotb.test), read from its source; also
+    those defined under a module-level `if` (tests defined only for one platform: `if PLATFORM == "x86":`)."""
     path = simlib.ROOT / Path(*module.split(".")).with_suffix(".py")
     tree = ast.parse(path.read_text(), str(path))
+
+    def statements(body):
+        for node in body:
+            if isinstance(node, ast.If):
+                yield from statements(node.body)
+                yield from statements(node.orelse)
+            else:
+                yield node
+
     names = []
-    for node in tree.body:
+    for node in statements(tree.body):
         if isinstance(node, (ast.AsyncFunctionDef, ast.FunctionDef)):
             for dec in node.decorator_list:
                 target = dec.func if isinstance(dec, ast.Call) else dec

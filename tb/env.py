@@ -67,7 +67,9 @@ class Bench:
         return self.msgs.on_write(addr, data, requester_id, tlp.get_header_size_dw())
 
     @classmethod
-    async def start(cls, dut, pauses: str = "none") -> "Bench":
+    async def start(cls, dut, pauses: str = "none", platform_options: dict | None = None) -> "Bench":
+        """`platform_options` go to the platform model IMSDEV_PLATFORM names (tb/platform_bench.attach_platform),
+        e.g. a GIC ITS with fewer DeviceID bits."""
         self = cls(dut, pauses)
         self.log.info("bench: config %s, seed %d, pauses %s", self.params.name, self.seed, pauses)
         # Reset is applied before the first clock edge: registers power up random (+verilator+rand+reset+2), and
@@ -80,7 +82,7 @@ class Bench:
         dut.rst.value = 0
         await ClockCycles(dut.clk, 2)
         if os.environ.get("IMSDEV_PLATFORM"):
-            self.platform = attach_platform(self, os.environ["IMSDEV_PLATFORM"])
+            self.platform = attach_platform(self, os.environ["IMSDEV_PLATFORM"], **(platform_options or {}))
         await self.rc.enumerate()
         self.dev = self.rc.find_device(self.shim.pcie_id)
         await self.dev.enable_device()

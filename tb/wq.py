@@ -63,10 +63,11 @@ ST_BAD_FLAGS = 0x11
 ST_RESERVED = 0x12
 ST_XFER_SIZE = 0x13
 ST_INT_HANDLE = 0x19
+ST_CR_ALIGN = 0x1B      # completion record address not 32-byte aligned: never in a record, only in SWERR NO_CR
 ST_DMA_READ = 0x30
 STATUS_NAMES = {ST_SUCCESS: "success", ST_BAD_OPCODE: "invalid opcode", ST_BAD_FLAGS: "invalid flags",
                 ST_RESERVED: "reserved field", ST_XFER_SIZE: "transfer size", ST_INT_HANDLE: "interrupt handle",
-                ST_DMA_READ: "DMA read failed"}
+                ST_CR_ALIGN: "record address not aligned", ST_DMA_READ: "DMA read failed"}
 
 HANDLE_IMS = 0x8000     # interrupt handle bit 15: IMS entry handle[14:0] of the submitting WQ
 HANDLE_IMS_INDEX_MASK = 0x7FFF
@@ -810,8 +811,9 @@ class Scoreboard:
 
     # ---- prediction (the document's rules) -------------------------------------------------------
     def predict(self, wq: int, d: Descriptor, pasid: Optional[int]) -> tuple[int, int]:
-        """(status, invalid_flags) per docs/work_queues.md. Tests inject one error at a time, because the
-        document does not order the checks."""
+        """(status, invalid_flags) per docs/work_queues.md, whose checks run in this order and report the first
+        failure: opcode, flags, reserved fields, completion record alignment (CRAV set), transfer size,
+        interrupt handle; then the operation (a source DMA read can fail)."""
         cfg = self.env.latched.get(wq) or self.env.written.get(wq)
         if d.opcode not in OPCODES:
             return ST_BAD_OPCODE, 0
@@ -820,6 +822,8 @@ class Scoreboard:
             return ST_BAD_FLAGS, bad
         if d.rsvd_dw0 or any(d.rsvd_tail):
             return ST_RESERVED, 0
+        if d.flags & FLAG_CRAV and d.cr_addr % CR_ALIGN:
+            return ST_CR_ALIGN, 0
         if d.opcode in (OP_MEMMOVE, OP_MEMFILL) and cfg is not None and d.size > (1 << cfg.max_xfer_shift):
             return ST_XFER_SIZE, 0
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle):
@@ -844,13 +848,24 @@ class Scoreboard:
                 t.before["src"] = mem.read(d.src, d.size)
             self._watch(d.src, d.size, "src", t)      # also an unbacked source: its reads must carry the PASID
         if d.opcode in (OP_MEMMOVE, OP_MEMFILL) and d.size:
-            t.before["dst"] = mem.read(d.dst - GUARD, d.size + 2 * GUARD)
+            t.before["dst"] = self._dst_window(d)
             self._watch(d.dst, d.size, "dst", t)
         if mem.contains(d.cr_addr, CR_BYTES):
             t.before["cr"] = mem.read(d.cr_addr, CR_BYTES)
         self._watch(d.cr_addr - d.cr_addr % CR_ALIGN, CR_BYTES + CR_ALIGN, "cr", t)
         self.items.append(t)
         return t
+
+    def _dst_window(self, d: Descriptor) -> bytes:
+        """The destination with GUARD bytes on each side. A guard outside host memory (a destination at the
+        start of a host region, e.g. at exactly 4 GiB with the RC's BAR window just below) reads as zeros."""
+        mem = self.rc.host_memory
+        lo, n = d.dst - GUARD, d.size + 2 * GUARD
+        if mem.contains(lo, n):
+            return mem.read(lo, n)
+        head, tail = d.dst - GUARD, d.dst + d.size
+        return b"".join(mem.read(a, k) if mem.contains(a, k) else bytes(k)
+                        for a, k in ((head, GUARD), (d.dst, d.size), (tail, GUARD)))
 
     def track(self, wq: int, d: Descriptor, via: str = "raw", pasid: Optional[int] = None,
               priv: bool = False) -> Tracked:
@@ -933,7 +948,7 @@ class Scoreboard:
             return
         if rec.kind == "MWr":
             addr, data = write_span(tlp)
-            if self.b.msgs.claims(addr):
+            if self.b.msgs.claims(addr) or self._in_platform_window(addr):
                 self._on_message(addr, data)
                 return
         else:
@@ -962,6 +977,12 @@ class Scoreboard:
                 if len(t.cr_writes) > 1 and not self._same_record_write(t):
                     self._error(f"{t}: completion record written {len(t.cr_writes)} times")
                 t.event.set()
+
+    def _in_platform_window(self, addr: int) -> bool:
+        """A write into the attached platform's interrupt window (tb/platform_bench.py) is an interrupt
+        message, whatever the platform then does with it (deliver or fault)."""
+        plat = getattr(self.b, "platform", None)
+        return plat is not None and plat.window[0] <= addr < plat.window[0] + plat.window[1]
 
     @staticmethod
     def _same_record_write(t: Tracked) -> bool:
@@ -1112,7 +1133,7 @@ class Scoreboard:
             self._error(f"{t}: completion record memory changed although no record is expected")
         # --- data
         if "dst" in t.before:
-            now = mem.read(d.dst - GUARD, d.size + 2 * GUARD)
+            now = self._dst_window(d)
             was = t.before["dst"]
             if now[:GUARD] != was[:GUARD] or now[GUARD + d.size:] != was[GUARD + d.size:]:
                 self._error(f"{t}: bytes just outside the destination changed")

@@ -104,7 +104,7 @@ class DeviceShadow:
         state = self._msix_state(entry)
         outcome = {"bus_master_off": "held", "unmasked": "sent"}.get(state, "pended")
         model.sample_interrupt("msix", state, str(int(entry.pending)), "none", outcome, self.platform, self.link)
-        entry.pending |= outcome == "pended"
+        entry.pending |= outcome in ("pended", "held")     # held = pending until Bus Master Enable is set
         n = self.params.msix_vectors
         roles = {0: "first", 1: "second", 31: "31", 32: "32", 63: "63", 64: "64", n - 1: "last"}
         if vector in roles:
@@ -116,12 +116,14 @@ class DeviceShadow:
         entry = self.ims.setdefault((wq, index), _Entry())
         binding = "none" if not entry.pasid_en else "match" if entry.pasid == pasid else "mismatch"
         if not self.bus_master:
-            state, outcome = "bus_master_off", "held"
+            state = "bus_master_off"
         else:
             state = "masked" if entry.masked else "unmasked"
-            outcome = "dropped_pasid" if binding == "mismatch" else "pended" if entry.masked else "sent"
+        # The PASID check comes first: a mismatch is dropped (never pended or held), whatever the state.
+        outcome = ("dropped_pasid" if binding == "mismatch" else "held" if not self.bus_master
+                   else "pended" if entry.masked else "sent")
         model.sample_interrupt("ims", state, str(int(entry.pending)), binding, outcome, self.platform, self.link)
-        entry.pending |= outcome == "pended"
+        entry.pending |= outcome in ("pended", "held")     # held = pending until Bus Master Enable is set
         if index == 0:
             model.sample_ims_window(f"wq{wq}:first")
         if index == self.params.ims_per_wq - 1:
@@ -133,8 +135,12 @@ class DeviceShadow:
         model.sample_interrupt(source, "unmasked", "1", binding, "replayed", self.platform, self.link)
         entry.pending = False
 
+    def _msix_open(self) -> bool:
+        """The function may send MSI-X messages: Bus Master Enable, MSI-X Enable, no Function Mask."""
+        return self.bus_master and self.msix_enabled and not self.function_masked
+
     def _msix_deliverable(self, entry: _Entry) -> bool:
-        return self.msix_enabled and not self.function_masked and not entry.masked
+        return self._msix_open() and not entry.masked
 
     # ---- MMIO decode -----------------------------------------------------------------------------
     def bar0_write(self, offset: int, value: int):
@@ -156,7 +162,7 @@ class DeviceShadow:
             if source == "ims":
                 entry.pasid_en = bool(value & regs.IMS_ENTRY_CTRL_PASID_EN_MASK)
                 entry.pasid = (value & regs.IMS_ENTRY_CTRL_PASID_MASK) >> regs.IMS_ENTRY_CTRL_PASID_SHIFT
-                deliverable = not entry.masked
+                deliverable = not entry.masked and self.bus_master
             else:
                 deliverable = self._msix_deliverable(entry)
             if entry.pending and deliverable:
@@ -173,12 +179,19 @@ class DeviceShadow:
         self.message_sources[entry.message] = source
 
     def config(self, msix_enabled: bool, function_masked: bool, bus_master: bool):
-        opened = msix_enabled and not function_masked and not (self.msix_enabled and not self.function_masked)
+        """A configuration change: when MSI-X becomes deliverable (Enable, Function Mask, Bus Master Enable)
+        every pending unmasked vector is sent once; when Bus Master Enable is set, every pending unmasked IMS
+        entry (IMS does not depend on the MSI-X capability)."""
+        msix_was_open, ims_was_open = self._msix_open(), self.bus_master
         self.msix_enabled, self.function_masked, self.bus_master = msix_enabled, function_masked, bus_master
-        if opened:
+        if self._msix_open() and not msix_was_open:
             for entry in self.msix.values():
                 if entry.pending and not entry.masked:
                     self._replay("msix", entry)
+        if bus_master and not ims_was_open:
+            for entry in self.ims.values():
+                if entry.pending and not entry.masked:
+                    self._replay("ims", entry)
 
     def reset(self):
         """FLR: every entry, enable and queue back to its reset value."""
@@ -350,9 +363,11 @@ def completion_record(t):
     d = t.desc
     if _shadow is None or not d.flags & _FLAG_BITS["RCI"] or t.status == 0x19:
         return
+    # A descriptor that failed an earlier check (e.g. 0x13) with a bad handle raises nothing either.
     if d.int_handle & _HANDLE_IMS:
-        _shadow.raise_ims(t.wq, d.int_handle & 0x7FFF, t.pasid)
-    else:
+        if d.int_handle & 0x7FFF < _shadow.params.ims_per_wq:
+            _shadow.raise_ims(t.wq, d.int_handle & 0x7FFF, t.pasid)
+    elif d.int_handle & 0x7FF < _shadow.params.msix_vectors and not d.int_handle & 0x7800:
         _shadow.raise_msix(d.int_handle & 0x7FF)
 
 

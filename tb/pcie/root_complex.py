@@ -73,13 +73,25 @@ def write_span(tlp) -> tuple[int, bytes]:
 
 class HostMemoryAdapter:
     """Synchronous access to the RC's host memory: every memory region registered in its address space
-    (the host pool's allocations, and any `MemoryRegion`/`SparseMemoryRegion` a test registers)."""
+    (the host pool's allocations, and any `MemoryRegion`/`SparseMemoryRegion` a test registers).
+
+    Error ranges (`add_error_range`, as tb/platform/memory.py's SparseMemory has them) make part of that
+    memory fail for the platform models, like an uncorrectable memory error: a table read there is how
+    VT-d fault 0x23 or an ITS table memory error happens. They apply to this adapter only, not to the
+    device's DMA."""
 
     def __init__(self, rc: RootComplex):
         self._space = rc.mem_address_space
         self._key = None
         self._bases: list[int] = []
         self._spans: list[tuple[int, int, object]] = []
+        self._error_ranges: list[tuple[int, int]] = []
+
+    def add_error_range(self, start: int, length: int) -> None:
+        self._error_ranges.append((start, start + length))
+
+    def clear_error_ranges(self) -> None:
+        self._error_ranges.clear()
 
     def _refresh(self):
         key = (len(self._space.regions),) + tuple(len(r.regions) for _, _, _, r in self._space.regions
@@ -101,6 +113,10 @@ class HostMemoryAdapter:
         self._key = key
 
     def _find(self, addr: int, length: int):
+        for start, stop in self._error_ranges:
+            if addr < stop and start < addr + max(length, 1):
+                raise MemoryAccessError(f"host memory access [{addr:#x}, +{length}) hits error range "
+                                        f"[{start:#x}, {stop:#x})")
         self._refresh()
         i = bisect.bisect_right(self._bases, addr) - 1
         if i >= 0:

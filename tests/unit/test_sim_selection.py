@@ -48,6 +48,9 @@ def test_cocotb_tests_are_read_from_the_module_source():
     tests = selection.cocotb_tests("tb.tests.msix.test_msix")
     assert "test_function_mask" in tests and "test_reset_values" in tests
     assert all(t.startswith("test_") for t in tests)
+    # Tests a module defines only for one platform (under a module-level `if`) are tests too.
+    faults = selection.cocotb_tests("tb.tests.platform.test_platform_faults")
+    assert {"test_x86_sid_mismatch", "test_arm_device_unmapped", "test_arm_discard"} <= set(faults)
 
 
 def test_testcase_narrows_the_items_and_a_missing_one_lists_the_tests():

@@ -153,12 +153,17 @@ async def test_function_mask(dut, pauses):
 
 @cocotb.test()
 async def test_enable_zero_sends_nothing(dut):
-    """MSI-X Enable = 0: nothing is sent, requests pend; Enable = 1 replays each pending vector once."""
+    """MSI-X Enable = 0: nothing is sent, requests pend (a second request to a pending vector changes
+    nothing); Enable = 1 replays each pending vector once."""
     bench = await Bench.start(dut, pauses="both")
     vecs = vectors_under_test(bench)
     await bench.msix_enable(enable=False)
     for v in vecs:
         await bench.msix.program(v, *msg_for(v), masked=False)
+        await bench.msix.trigger(v)
+    await bench.settle()
+    await check_pba_exact(bench, vecs)
+    for v in vecs:
         await bench.msix.trigger(v)
     await bench.settle()
     bench.msgs.assert_exactly({})
@@ -262,24 +267,34 @@ async def test_table_access_widths(dut):
 
 
 @cocotb.test()
-@cocotb.parametrize(pauses=("none", "backpressure"))
+@cocotb.parametrize(pauses=PAUSE_MODES)
 async def test_bus_master_enable_pends(dut, pauses):
     """Bus Master Enable = 0 forbids the function to send memory writes, so MSI-X messages (PCIe §6.1.4,
-    platform-facts §1): requests pend in the PBA with the per-vector masks untouched; setting it again
-    replays each pending vector exactly once, as a burst under backpressure."""
+    platform-facts §1): requests pend in the PBA with the per-vector masks untouched (a second request to
+    a pending vector changes nothing); a vector already pending from its mask and unmasked while Bus Master
+    Enable = 0 sends nothing either; setting it again replays each pending vector exactly once, as a burst
+    under backpressure."""
     bench = await Bench.start(dut, pauses=pauses)
     vecs = vectors_under_test(bench)
     await bench.msix_enable()
+    masked = vecs[len(vecs) // 2]
     for v in vecs:
-        await bench.msix.program(v, *msg_for(v, high=v % 2 == 1), masked=False)
+        await bench.msix.program(v, *msg_for(v, high=v % 2 == 1), masked=v == masked)
+    await bench.msix.trigger(masked)
+    await bench.settle()
+    assert await bench.msix.pending(masked), f"vector {masked}: masked request left no pending bit"
     await bench.dev.set_master(False)
     for v in vecs:
         await bench.msix.trigger(v)
+    await bench.settle()
+    await check_pba_exact(bench, vecs)
+    for v in vecs:
         await bench.msix.trigger(v)
+    await bench.msix.unmask(masked)
     await bench.settle()
     bench.msgs.assert_exactly({})
+    await check_pba_exact(bench, vecs)
     for v in vecs:
-        assert await bench.msix.pending(v), f"vector {v}: request with Bus Master Enable = 0 left no pending bit"
         assert (await bench.msix.read_entry(v))[3] & 1 == 0, "Bus Master Enable must not change per-vector Mask bits"
     await bench.dev.set_master(True)
     expected = {msg_for(v, high=v % 2 == 1): 1 for v in vecs}

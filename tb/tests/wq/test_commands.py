@@ -18,10 +18,35 @@ from tb.wq import (OP_MEMMOVE, OP_NOOP, ST_XFER_SIZE, WQ_STATE_DISABLED, WQ_STAT
 E = regs  # CMD_*/CMD_ERR_* constants
 
 
-async def expect_err(env, code, operand, err, why):
+WQ_COMMANDS = (E.CMD_ENABLE_WQ, E.CMD_DISABLE_WQ, E.CMD_DRAIN_WQ, E.CMD_ABORT_WQ, E.CMD_RESET_WQ)
+
+
+async def expect_err(env, code, operand, err, why, result=None):
     st = await env.cmd(code, operand)
     assert st.err == err, f"{cmd_name(code)} {operand:#x} ({why}): CMDSTS.ERR {err_name(st.err)}, " \
                           f"expected {err_name(err)}"
+    if result is not None:
+        assert st.result == result, f"{cmd_name(code)} {operand:#x} ({why}): CMDSTS.RESULT {st.result}, " \
+                                    f"expected {result}"
+
+
+async def wq_commands_on_missing_and_disabled_wqs(env, why):
+    """Every WQ command on WQs the build lacks: WQ_INVAL (registers.md: ENABLE_WQ on them fails with WQ_INVAL,
+    whatever the device state). On a disabled WQ: DISABLE_WQ / DRAIN_WQ fail with WQ_NOT_ENABLED; ABORT_WQ and
+    RESET_WQ have no error of their own (CMD_ERR): they succeed, discard nothing (RESULT 0) and leave the WQ
+    disabled."""
+    n = env.p.num_wq
+    for code in WQ_COMMANDS:
+        for op in sorted({n, 8, 0xFFFFF}):
+            await expect_err(env, code, op, E.CMD_ERR_WQ_INVAL, f"{why}, build has {n} WQs", result=0)
+    disabled = [w for w in range(n) if (await env.wq_state(w))[0] == WQ_STATE_DISABLED]
+    assert disabled, f"{why}: no disabled WQ to command"
+    wq = disabled[-1]
+    for code in (E.CMD_DISABLE_WQ, E.CMD_DRAIN_WQ):
+        await expect_err(env, code, wq, E.CMD_ERR_WQ_NOT_ENABLED, f"{why}, WQ {wq} disabled", result=0)
+    for code in (E.CMD_ABORT_WQ, E.CMD_RESET_WQ):
+        await expect_err(env, code, wq, E.CMD_ERR_OK, f"{why}, WQ {wq} disabled", result=0)
+        assert await env.wq_state(wq) == (WQ_STATE_DISABLED, 0), f"{cmd_name(code)} {wq} ({why}): WQCFG6"
 
 
 @cocotb.test()
@@ -46,17 +71,24 @@ async def test_command_errors_and_states(dut):
         assert got == want, f"WQCFG[{wq}] read back {[hex(x) for x in got]}, expected {[hex(x) for x in want]}"
 
     for code in (0x00, 0x0B, 0x1F):
-        await expect_err(env, code, 0, E.CMD_ERR_INVAL_CMD, "unknown command code")
+        await expect_err(env, code, 0, E.CMD_ERR_INVAL_CMD, "unknown command code, device disabled")
     await env.write_wqcfg(0, WqConfig(size=1, dedicated=True))
     await expect_err(env, E.CMD_ENABLE_WQ, 0, E.CMD_ERR_DEV_NOT_ENABLED, "device disabled")
     assert await env.wq_state(0) == (WQ_STATE_DISABLED, 0)
+    # Device-wide commands on a disabled device: CMD_ERR defines no error for them (DEV_NOT_ENABLED is
+    # ENABLE_WQ's), there is nothing to drain or discard: OK, RESULT 0, and the device stays disabled.
+    for code in (E.CMD_DISABLE_DEVICE, E.CMD_DRAIN_ALL, E.CMD_ABORT_ALL, E.CMD_RESET_DEVICE):
+        await expect_err(env, code, 0, E.CMD_ERR_OK, "device disabled", result=0)
+        assert not await env.device_enabled(), f"{cmd_name(code)} on a disabled device set GENSTS.ENABLED"
+    await wq_commands_on_missing_and_disabled_wqs(env, "device disabled")
 
     await env.enable_device()
     assert await env.device_enabled(), "ENABLE_DEVICE succeeded but GENSTS.ENABLED is 0"
     await expect_err(env, E.CMD_ENABLE_DEVICE, 0, E.CMD_ERR_DEV_ENABLED, "device already enabled")
-    for code in (E.CMD_ENABLE_WQ, E.CMD_DISABLE_WQ, E.CMD_DRAIN_WQ, E.CMD_ABORT_WQ, E.CMD_RESET_WQ):
-        for op in sorted({n, 8, 0xFFFFF}):
-            await expect_err(env, code, op, E.CMD_ERR_WQ_INVAL, f"build has {n} WQs")
+    for code in (0x00, 0x0B, 0x1F):
+        await expect_err(env, code, 0, E.CMD_ERR_INVAL_CMD, "unknown command code, device enabled")
+    assert await env.device_enabled(), "an unknown command changed GENSTS.ENABLED"
+    await wq_commands_on_missing_and_disabled_wqs(env, "device enabled")
 
     await env.write_wqcfg(last, WqConfig(size=0, dedicated=True))
     await expect_err(env, E.CMD_ENABLE_WQ, last, E.CMD_ERR_WQ_SIZE, "SIZE 0")

@@ -12,8 +12,9 @@ import cocotb
 from cocotb.triggers import Combine
 
 from imsdev import regs
-from tb.env import PAUSE_MODES
+from tb.env import PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64
+from tb.pcie.stream import random_pauses
 from tb.wq import (ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_INT_HANDLE,
                    WqConfig, WqEnv, ims_handle, ims_msg, msix_handle, msix_msg)
 
@@ -32,10 +33,10 @@ def pick_wqs(env, k):
     return out[:k]
 
 
-async def desc_with_irq(env, wq, handle, *, op=None, pasid=PASID_A, retries=ENQCMD_RETRIES * 20, **kw):
+async def desc_with_irq(env, wq, handle, *, op=None, pasid=PASID_A, retries=ENQCMD_RETRIES * 20, flags=RCI, **kw):
     op = env.rng.choice((OP_NOOP, OP_MEMFILL, OP_MEMMOVE)) if op is None else op
     size = 0 if op == OP_NOOP else env.rng.randint(1, 300)
-    d = env.new_desc(op, size, flags=RCI, handle=handle, **kw)
+    d = env.new_desc(op, size, flags=flags, handle=handle, **kw)
     cfg = env.latched[wq]
     if cfg.dedicated:
         await env.sb.wait_below(wq, cfg.size)
@@ -88,23 +89,32 @@ async def test_msix_handles(dut, pauses):
 @cocotb.parametrize(pauses=PAUSE_MODES)
 async def test_ims_per_wq(dut, pauses):
     """IMS handle n from WQ w uses entry n of WQ w's own IMS: the same index is programmed with different
-    messages in several WQs (a shared and a dedicated one) and each completion sends its own WQ's. Handles
-    past CAP1.IMS_PER_WQ complete with 0x19 and send nothing."""
+    messages in several WQs (a shared and a dedicated one) and each completion sends its own WQ's; the
+    first and last entry of every other WQ's window likewise. Handles past CAP1.IMS_PER_WQ complete with
+    0x19 and send nothing."""
     env = await WqEnv.start(dut, pauses)
     wqs = pick_wqs(env, 2)
     cfgs = {wqs[0]: WqConfig(size=min(env.p.wq_depth, 8))}
     if len(wqs) > 1:
         cfgs[wqs[1]] = WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=PASID_B, pasid_en=True)
+    others = [w for w in range(env.p.num_wq) if w not in wqs]
+    cfgs.update({w: WqConfig(size=2) for w in others})
     await env.setup(cfgs)
     m = env.p.ims_per_wq
     idxs = sorted({0, 1, m - 1, env.rng.randrange(m)})
     for wq in wqs:
         for i in idxs:
             await env.ims_program(wq, i, *ims_msg(wq, i, high=(i + wq) % 2 == 1), masked=False)
+    for wq in others:
+        for i in (0, m - 1):
+            await env.ims_program(wq, i, *ims_msg(wq, i, high=(i + wq) % 2 == 1), masked=False)
     for _ in range(2):
         for wq in wqs:
             for i in idxs:
                 await desc_with_irq(env, wq, ims_handle(i))
+    for wq in others:
+        for i in (0, m - 1):
+            await desc_with_irq(env, wq, ims_handle(i))
     bad = []
     for wq in wqs:
         for i in (m, m + 1, 0x7FFF):
@@ -232,13 +242,69 @@ async def test_ims_torn_update(dut, pauses):
     env.b.log.info(env.sb.report())
 
 
+def spare(used, n, k=1):
+    """k indices below n not in `used`."""
+    out = [i for i in range(n) if i not in set(used)][:k]
+    assert len(out) == k, f"no {k} spare indices below {n} besides {sorted(used)}"
+    return out
+
+
+class TxReqGate:
+    """Holds the device's next request TLP presented on tx_req (ready low) until released, then gives tx_req
+    back to the test's pause mode. The sink only changes ready in cycles where something is offered, so the
+    gate closes in the cycle a primer TLP is taken (`arm`), and the TLP after it waits with valid high."""
+
+    def __init__(self, env, pauses):
+        self.sink = env.b.shim.tx_req
+        self.after = random_pauses(env.rng, PAUSE_PROBABILITY) if pauses in ("backpressure", "both") else None
+        self.closed = False
+        self.armed = False
+        self.sink.observers.append(self._taken)
+        self.sink.set_pause_generator(self._gen())
+
+    def _taken(self, _rx):
+        if self.armed:
+            self.armed, self.closed = False, True
+
+    def _gen(self):
+        while True:
+            if self.closed:
+                yield True
+            elif self.after is not None:
+                yield next(self.after)
+            else:
+                yield False
+
+    def arm(self):
+        self.armed = True
+
+    async def wait_held(self, env, what, timeout_cycles=2000):
+        for _ in range(timeout_cycles):
+            if self.closed and self.sink.valid.value and not self.sink.ready.value:
+                return
+            await env.b.cycles(1)
+        raise AssertionError(f"{what}: no TLP held on tx_req within {timeout_cycles} cycles")
+
+    def release(self):
+        self.closed = False
+
+    def remove(self):
+        self.sink.observers.remove(self._taken)
+        self.sink.set_pause_generator(self.after)
+
+
 @cocotb.test()
-@cocotb.parametrize(pauses=("none", "backpressure"))
+@cocotb.parametrize(pauses=PAUSE_MODES)
 async def test_bus_master_replay_msix_and_ims(dut, pauses):
     """Bus Master Enable = 0 holds both MSI-X and IMS messages (PCIe: no memory writes without it): an
-    unmask while it is 0 sends nothing and keeps PENDING. Setting it again replays every pending IMS entry
-    and MSI-X vector exactly once, both engines at the same time through the shared message writer (a
-    burst well over three messages, under backpressure when crossed)."""
+    unmask while it is 0 sends nothing and keeps PENDING. Completions while it is 0 are held the same way:
+    NOOPs with RCI and no record (nothing to DMA) leave their IMS entries and MSI-X vectors pending, an
+    entry or vector already pending still sends once, and a PASID mismatch is dropped even then (SWERR
+    IMS_PASID, nothing pends). Setting it again replays every pending IMS entry and MSI-X vector exactly
+    once, both engines at the same time through the shared message writer (a burst well over three
+    messages). Last, per IMS binding (none, matching PASID, entry already pending) and for MSI-X: a
+    completion whose record write was already presented on tx_req when Bus Master Enable cleared writes its
+    record, its interrupt is held (PENDING) and sent exactly once, after the record, when it is set again."""
     env = await WqEnv.start(dut, pauses)
     wq = pick_wqs(env, 1)[0]
     await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 8))})
@@ -277,16 +343,90 @@ async def test_bus_master_replay_msix_and_ims(dut, pauses):
     for v in vecs:
         assert await env.b.msix.pending(v), f"MSI-X vector {v}: lost its pending bit with Bus Master Enable = 0"
 
+    # Completions while Bus Master Enable = 0: CRAV without RCR, success, so no record and no DMA at all.
+    e_new, e_bound = spare(entries, m, 2)
+    await env.ims_program(wq, e_new, *ims_msg(wq, e_new), masked=False)
+    await env.ims_program(wq, e_bound, *ims_msg(wq, e_bound, high=True), masked=False, pasid=PASID_A)
+    (v_new,) = spare(vecs, nv) if nv > len(vecs) else (None,)
+    if v_new is not None:
+        await env.msix_program(v_new, *msix_msg(v_new), masked=False)
+    now = [(ims_handle(e_new), PASID_B), (ims_handle(e_bound), PASID_A), (ims_handle(entries[0]), PASID_B),
+           (msix_handle(vecs[0]), PASID_B)] + ([(msix_handle(v_new), PASID_A)] if v_new is not None else [])
+    held = [await desc_with_irq(env, wq, h, op=OP_NOOP, pasid=p, flags=FLAG_CRAV | FLAG_RCI) for h, p in now]
+    bad = await desc_with_irq(env, wq, ims_handle(e_bound), op=OP_NOOP, pasid=PASID_B, flags=FLAG_CRAV | FLAG_RCI)
+    assert bad.irq[0] == "pasid_error"
+    for t in held:
+        t.irq = ("held", t.irq[1])                  # counted below, once per entry / vector
+    await env.cmd_ok(regs.CMD_DRAIN_WQ, wq)          # every descriptor before it completed, interrupts raised
+    await env.b.settle()
+    env.b.msgs.assert_exactly(before)
+    for i in (e_new, e_bound, entries[0]):
+        assert await env.ims_pending(wq, i), f"IMS entry {i}: completion with Bus Master Enable = 0 left no PENDING"
+    for v in [vecs[0]] + ([v_new] if v_new is not None else []):
+        assert await env.b.msix.pending(v), f"MSI-X vector {v}: completion with Bus Master Enable = 0 left no PBA bit"
+    await env.expect_swerr(regs.SWERR_IMS_PASID, "IMS entry bound to another PASID, Bus Master Enable = 0", wq=wq,
+                           pasid=PASID_B, addr=e_bound)
+    await env.sb.check()
+
     await env.b.dev.set_master(True)
-    want = before + Counter({ims_msg(wq, i, high=i % 2 == 1): 1 for i in entries}) \
-        + Counter({msix_msg(v, high=v % 2 == 0): 1 for v in vecs})
+    replay = {ims_msg(wq, i, high=i % 2 == 1) for i in entries} | {msix_msg(v, high=v % 2 == 0) for v in vecs}
+    replay |= {ims_msg(wq, e_new), ims_msg(wq, e_bound, high=True)}
+    if v_new is not None:
+        replay.add(msix_msg(v_new))
+    want = before + Counter(replay)
     await env.b.msgs.wait_for(want)
     await env.b.settle()
     env.b.msgs.assert_exactly(want)
-    for i in entries:
+    for i in entries + [e_new, e_bound]:
         assert not await env.ims_pending(wq, i), f"IMS entry {i}: PENDING still set after its replay"
-    for v in vecs:
+    for v in vecs + ([v_new] if v_new is not None else []):
         assert not await env.b.msix.pending(v), f"MSI-X vector {v}: pending bit still set after its replay"
+
+    # A completion whose record write is on tx_req (presented, held by the link) when Bus Master Enable clears.
+    e_pend, = spare(entries + [e_new, e_bound], m)
+    await env.ims_program(wq, e_pend, *ims_msg(wq, e_pend), masked=True)
+    t = await desc_with_irq(env, wq, ims_handle(e_pend), op=OP_NOOP)
+    await env.sb.wait_complete([t])
+    await env.b.settle()
+    assert await env.ims_pending(wq, e_pend), f"IMS entry {e_pend}: masked completion left no PENDING"
+    primer = vecs[-1]                               # a message that closes the gate once the link took it
+    cases = [("IMS entry, no binding", ims_handle(e_new), PASID_B, ims_msg(wq, e_new), None),
+             ("IMS entry bound to the descriptor's PASID", ims_handle(e_bound), PASID_A,
+              ims_msg(wq, e_bound, high=True), None),
+             ("IMS entry already pending, unmasked with Bus Master Enable = 0", ims_handle(e_pend), PASID_B,
+              ims_msg(wq, e_pend), e_pend),
+             ("MSI-X vector", msix_handle(vecs[0]), PASID_A, msix_msg(vecs[0], high=True), None)]
+    for what, handle, pasid, key, unmask in cases:
+        gate = TxReqGate(env, pauses)
+        gate.arm()
+        await env.b.msix.trigger(primer)
+        want[msix_msg(primer, high=primer % 2 == 0)] += 1
+        await env.b.msgs.wait_for(want)             # the primer was taken: the gate is closed
+        t = await desc_with_irq(env, wq, handle, op=OP_NOOP, pasid=pasid)
+        await gate.wait_held(env, what)
+        await env.b.dev.set_master(False)
+        if unmask is not None:
+            await env.ims_write_ctrl(wq, unmask, masked=False)
+        gate.release()
+        await env.sb.wait_complete([t])             # the record lands: it was presented before BME cleared
+        await env.b.settle()
+        gate.remove()
+        t.irq = ("held", key)
+        env.b.msgs.assert_exactly(want)             # the primer, nothing else
+        if handle & 0x8000:
+            assert await env.ims_pending(wq, handle & 0x7FFF), f"{what}: interrupt after BME cleared left no PENDING"
+        else:
+            assert await env.b.msix.pending(handle & 0x7FF), f"{what}: interrupt after BME cleared left no PBA bit"
+        await env.b.dev.set_master(True)
+        want[key] += 1
+        await env.b.msgs.wait_for(want)
+        await env.b.settle()
+        env.b.msgs.assert_exactly(want)
+        await env.sb.check()
+        if handle & 0x8000:
+            assert not await env.ims_pending(wq, handle & 0x7FFF), f"{what}: PENDING still set after the replay"
+        else:
+            assert not await env.b.msix.pending(handle & 0x7FF), f"{what}: PBA bit still set after the replay"
     await env.expect_no_swerr("Bus Master Enable replay")
 
 
