@@ -229,7 +229,9 @@ class Chaos:
         try:
             await st.wait_until(lambda: all(t.irq[0] != "msg" or t.irq_seen or t.state in GONE for t in users())
                                 and not any(st.replay[st.entry_key(e)] for e in entries),
-                                "MSI-X users/replays still due to send before Function Mask")
+                                lambda: "MSI-X users/replays still due to send before Function Mask: "
+                                f"users {[(str(t), t.irq, t.irq_seen, t.state) for t in users() if t.irq[0] == 'msg' and not t.irq_seen and t.state not in GONE]}, "
+                                f"replays {[(e, st.replay[st.entry_key(e)]) for e in entries if st.replay[st.entry_key(e)]]}")
             await b.msix_enable(True, fn_mask=True)
             for v in vecs:
                 env.msix_shadow[v].masked = True      # what the completions predict from now on: pending

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import cocotb
-from cocotb.triggers import Event, Lock, with_timeout
+from cocotb.triggers import Event, First, Lock, Timer, with_timeout
 from cocotb.utils import get_sim_time
 
 from imsdev import regs
@@ -36,6 +36,7 @@ from tb.wq import (FLAG_CRAV, FLAG_RCR, OP_NOOP, ST_DMA_READ, HostArena, Scorebo
                    WqConfig, WqEnv, swerr_name)
 
 COUNTS_FILE = "stress_counts.json"       # in the cocotb run's directory (its cwd)
+RECHECK_NS = 500                        # wait_until's re-check period for conditions no request signals
 FLR_IRQ_GRACE_NS = 4_000                 # an interrupt due at most this long before an FLR may be cut by it
 # Host memory starting at exactly 4 GiB (the RC's BAR window owns [0xC000_0000, 4 GiB), so nothing can
 # straddle the boundary): operands whose address is exactly 0x1_0000_0000 (low DWORD 0, 4DW header).
@@ -254,9 +255,11 @@ class Stress:
         """Wait for a scoreboard condition (re-evaluated at every upstream request); AssertionError after
         timeout_ns naming what is still missing."""
         async def _wait():
+            # Woken by every upstream request and message; conditions that change without one (a command
+            # marks descriptors aborted, a replay count is settled) are re-checked every RECHECK_NS.
             while not cond():
                 self.changed.clear()
-                await self.changed.wait()
+                await First(self.changed.wait(), Timer(RECHECK_NS, "ns"))
         if cond():
             return
         try:
