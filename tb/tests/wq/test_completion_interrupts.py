@@ -435,7 +435,7 @@ PASID_HI_A, PASID_HI_B, PASID_HI_C = 0x5_0A0A, 0xD_0A0A, 0xD_0A0B
 
 
 @cocotb.test()
-@cocotb.parametrize(pauses=("none", "both"))
+@cocotb.parametrize(pauses=("idle", "backpressure"))     # test_ims_pasid_and_mask has none and both
 async def test_ims_pasid_high_bits_and_rebinding(dut, pauses):
     """The PASID binding compares all 20 bits: a descriptor whose PASID differs from the entry's only in
     PASID[19:16] gets SWERR IMS_PASID, no message and no PENDING. An event pended under one binding is not

@@ -98,9 +98,11 @@ async def test_data_operations(dut, pauses):
     env.b.log.info(env.sb.report())
 
 
-# The dedicated WQs of test_status_codes, two per run: (WQCFG2.PASID, PRIV). Over both runs every status is
-# seen by a dedicated WQ whose PASID is user or privileged, with PASID[19:16] zero or not.
-DEDICATED_MODES = {"none": ((0x00099, False), (0xF0099, True)), "both": ((0x00099, True), (0x50099, False))}
+# The dedicated WQs of test_status_codes: (WQCFG2.PASID, PRIV), None = PASID_EN 0 (DMA without a PASID).
+# Over both runs every status is seen by a dedicated WQ without a PASID and with one that is user or
+# privileged, with PASID[19:16] zero or not.
+DEDICATED_MODES = {"none": ((0x00099, False), (0xF0099, True), (None, False)),
+                   "both": ((0x00099, True), (0x50099, False))}
 
 
 @cocotb.test()
@@ -119,8 +121,8 @@ async def test_status_codes(dut, pauses):
     shift = 10
     await env.enable_device()
     sh = WqConfig(size=min(env.p.wq_depth, 8), priv=True, max_xfer_shift=shift)
-    dds = [WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=pasid, pasid_en=True, priv=priv,
-                    max_xfer_shift=shift) for pasid, priv in DEDICATED_MODES[pauses]]
+    dds = [WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=pasid or 0, pasid_en=pasid is not None,
+                    priv=priv, max_xfer_shift=shift) for pasid, priv in DEDICATED_MODES[pauses]]
     vec = min(1, env.p.msix_vectors - 1)
     await env.msix_program(vec, *msix_msg(vec), masked=False)
     ends = [env.low, env.high]
