@@ -9,7 +9,9 @@
 module imsdev_portal #(
     parameter int NUM_WQ = 8,
     parameter int DATA_W = 256,
-    localparam int WQW   = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1
+    localparam int WQW   = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
+    localparam int PAGE_BITS = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 0,
+    localparam int BAR2_BITS = 12 + PAGE_BITS
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -93,10 +95,13 @@ module imsdev_portal #(
     wire        is_mwr   = (ft == FT_MWR32) || (ft == FT_MWR64);
     wire        is_mrd   = (ft == FT_MRD32) || (ft == FT_MRD64);
     wire        is_posted = is_mwr || (ft[4:3] == 2'b10);
-    /* verilator lint_off UNUSEDSIGNAL */   // portal pages need address bits [14:0] only
+    // BAR2 is 4 KiB x 2^PAGE_BITS and may sit at any address aligned to its size: only the offset inside
+    // it (the low BAR2_BITS address bits) selects the page; the bits above are the BAR's base.
+    /* verilator lint_off UNUSEDSIGNAL */   // the address bits above BAR2_BITS are the BAR's base
     wire [31:0] addr     = hdr_addr_lo(cur_hdr);
     /* verilator lint_on UNUSEDSIGNAL */
-    wire [2:0]  page     = addr[14:12];
+    wire [BAR2_BITS-1:0] bar2_off = addr[BAR2_BITS-1:0];
+    wire [2:0]  page     = 3'(bar2_off >> 12);
     wire        wq_exists = 32'(page) < NUM_WQ;
     wire [WQW-1:0] wq    = WQW'(page);
     wire        size_ok  = cur_hdr[105:96] == 10'd16 && cur_hdr[71:68] == 4'hF && cur_hdr[67:64] == 4'hF
@@ -210,7 +215,7 @@ module imsdev_portal #(
     assign err_wq       = 8'(page);
     assign err_pasid    = cur_prfx_valid ? prfx_pasid : 20'd0;
     assign err_priv     = cur_prfx_valid && pmr;
-    assign err_addr     = {17'd0, addr[14:0]};
+    assign err_addr     = 32'(bar2_off);
 
     assign tx_cpl_hdr = cpl_hdr(1'b0, cpl_head[CPL_W-1 -: 3], cfg_bdf, cpl_head[CPL_W-4 -: 16], cpl_head[13:6],
                                 cpl_head[5:3], cpl_head[2:0], 10'd0, 12'd4, 7'd0);
