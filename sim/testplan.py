@@ -52,8 +52,8 @@ TESTPLAN = (
         "BAR0 and BAR2 moved above 4 GiB (root port's 64-bit window): every host request has a 4DW header; CSR, "
         "MSI-X table (QWORD) and message, IMS completion interrupt, ERR_ADDR of a bad access, ENQCMD, MOVDIR64B "
         "and a portal read's SWERR offset all decoded right; the old addresses answer UR",
-        "BAR2 at an address aligned only to its own size: every WQ's portal still at BAR2 + n*0x1000 (default; "
-        "left out on small/wide, where the RTL fails it: IMSDEV_KNOWN_BUGS=1 runs it)",
+        "BAR2 at an address aligned only to its own size: every WQ's portal still at BAR2 + n*0x1000, the "
+        "SWERR offset is the offset inside BAR2",
     ), blocks=("link", "top", "wq"), stage="V1", covergroups=("streams", "portals")),
     Entry("tb.tests.link.test_ordering", ALL_CONFIGS, (
         "PCIe ordering at the egress: mask then read back never sees a message of that vector after the read "

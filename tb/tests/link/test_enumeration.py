@@ -1,5 +1,4 @@
 """Enumeration and configuration space as a driver sees them through the root complex."""
-import os
 import struct
 
 import cocotb
@@ -215,36 +214,31 @@ async def test_bars_above_4gib(dut):
     env.b.log.info(env.sb.report())
 
 
-# Known RTL bug: imsdev_portal takes the WQ number from address bits [14:12] as if BAR2 were always 32 KiB
-# aligned. A BAR2 of 4 KiB (small) or 16 KiB (wide) may legally sit where those bits are not the page index,
-# and then every submission is refused with PORTAL_NO_WQ. On those builds the test below is left out of the
-# regression until the RTL is fixed (the runner counts a skipped test as failed); IMSDEV_KNOWN_BUGS=1 puts
-# it back: IMSDEV_KNOWN_BUGS=1 make sim TEST=test_enumeration CONFIG=small TESTCASE=test_bar2_at_any_size_aligned_address
+# BAR2 is 4 KiB per WQ, NUM_WQ rounded up to a power of two (docs/tlp_interface.md).
 _BAR2_BYTES = 0x1000 << (DeviceParams.from_env().num_wq - 1).bit_length()
-_BAR2_DECODE_BUG = _BAR2_BYTES < 0x8000
 
 
-if not _BAR2_DECODE_BUG or os.environ.get("IMSDEV_KNOWN_BUGS", "0") not in ("", "0"):
-    @cocotb.test()
-    async def test_bar2_at_any_size_aligned_address(dut):
-        """A BAR may sit at any address aligned to its size: BAR2 placed where the address bit just above its
-        size is set (the first such address after BAR0) still has WQ n's portal at BAR2 + n*0x1000: an ENQCMD
-        to every WQ is accepted and completes, and a portal read logs its offset in BAR2 (SWERR PORTAL_READ)."""
-        env = await WqEnv.start(dut, "none")
-        b = env.b
-        size2 = b.dev.bar_size[2]
-        assert size2 == _BAR2_BYTES, f"BAR2 is {size2:#x} bytes"
-        await move_bars_above_4gib(b, b.rc.prefetchable_mem_base, regs.BAR0_SIZE + size2)
-        n = b.params.num_wq
-        await env.setup({w: WqConfig(size=2) for w in range(n)})
-        items = [await env.sb.submit(w, env.new_desc(OP_NOOP), pasid=0x50 + w) for w in range(n)]
-        bad = [f"WQ {t.wq}: {t.cpl_status.name}" for t in items if not t.accepted]
-        if bad:     # the SWERR record, read without counting it in functional coverage (a defect, not a bin)
-            swerr = SwErr.decode(*[await b.rd32(regs.CSR_SWERR0 + 4 * k) for k in range(4)])
-            raise AssertionError(f"BAR2 at {env.bar2:#x} ({size2:#x} bytes): ENQCMD refused: {bad}; {swerr}")
-        await env.sb.wait_complete(items)
-        await env.sb.check(items)
-        st = await env.mrd_raw(env.portal(n - 1, 0x80), 4)
-        assert st == CplStatus.UR, f"portal read: {st.name}"
-        await env.expect_swerr(regs.SWERR_PORTAL_READ, "portal read", addr=(n - 1) * PORTAL_STRIDE + 0x80)
+@cocotb.test()
+async def test_bar2_at_any_size_aligned_address(dut):
+    """A BAR may sit at any address aligned to its size: BAR2 placed where the address bit just above its
+    size is set (the first such address after BAR0) still has WQ n's portal at BAR2 + n*0x1000: an ENQCMD
+    to every WQ is accepted and completes, and a portal read logs its offset in BAR2 (SWERR PORTAL_READ)."""
+    env = await WqEnv.start(dut, "none")
+    b = env.b
+    size2 = b.dev.bar_size[2]
+    assert size2 == _BAR2_BYTES, f"BAR2 is {size2:#x} bytes"
+    await move_bars_above_4gib(b, b.rc.prefetchable_mem_base, regs.BAR0_SIZE + size2)
+    n = b.params.num_wq
+    await env.setup({w: WqConfig(size=2) for w in range(n)})
+    items = [await env.sb.submit(w, env.new_desc(OP_NOOP), pasid=0x50 + w) for w in range(n)]
+    bad = [f"WQ {t.wq}: {t.cpl_status.name}" for t in items if not t.accepted]
+    if bad:     # the SWERR record, read without counting it in functional coverage (a defect, not a bin)
+        swerr = SwErr.decode(*[await b.rd32(regs.CSR_SWERR0 + 4 * k) for k in range(4)])
+        raise AssertionError(f"BAR2 at {env.bar2:#x} ({size2:#x} bytes): ENQCMD refused: {bad}; {swerr}")
+    await env.sb.wait_complete(items)
+    await env.sb.check(items)
+    st = await env.mrd_raw(env.portal(n - 1, 0x80), 4)
+    assert st == CplStatus.UR, f"portal read: {st.name}"
+    await env.expect_swerr(regs.SWERR_PORTAL_READ, "portal read", addr=(n - 1) * PORTAL_STRIDE + 0x80)
+
 
