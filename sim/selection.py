@@ -124,11 +124,9 @@ def check_env(env=os.environ) -> None:
     raw = env.get("SEED", "")
     if raw:
         try:
-            seed = int(raw, 0)
-        except ValueError:
-            raise SelectionError(f"SEED={raw!r} is not an integer") from None
-        if not 0 < seed < 2**32:
-            raise SelectionError(f"SEED={raw!r} is out of range (1 .. 2**32-1)")
+            simlib.parse_seed(raw)
+        except ValueError as exc:
+            raise SelectionError(str(exc)) from None
 
 
 def check_testcase(items: list[Item], testcase: str | None) -> None:

@@ -61,18 +61,26 @@ def new_seed() -> int:
     return random.SystemRandom().randrange(1, 2**31)
 
 
+def parse_seed(raw: str) -> int:
+    """A SEED value: an integer (any base prefix) in 1 .. 2**32-1; ValueError saying what is wrong."""
+    try:
+        seed = int(raw, 0)
+    except ValueError:
+        raise ValueError(f"SEED={raw!r} is not an integer") from None
+    if not 0 < seed < 2**32:
+        raise ValueError(f"SEED={raw!r} is out of range (1 .. 2**32-1)")
+    return seed
+
+
 def seed_from_env() -> int | None:
     """SEED=<n> from the environment (replay), None when unset or empty; a clear error otherwise."""
     raw = os.environ.get("SEED", "")
     if raw == "":
         return None
     try:
-        seed = int(raw, 0)
-    except ValueError:
-        raise SystemExit(f"SEED={raw!r} is not an integer") from None
-    if not 0 < seed < 2**32:
-        raise SystemExit(f"SEED={raw!r} is out of range (1 .. 2**32-1)")
-    return seed
+        return parse_seed(raw)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def env_flag(name: str) -> bool:
