@@ -159,9 +159,15 @@ module imsdev_dma_cpl #(
         end
     end
 
+    // After a reset (FLR) the link still delivers the rest of a completion whose first beat came before
+    // it: c_drop_q starts at 1 so those beats are dropped until the next sop.
     always_ff @(posedge clk) begin
-        if (i_valid_q) begin
+        if (rst) begin
+            c_drop_q  <= 1'b1;
+        end else if (i_valid_q) begin
             c_drop_q  <= a_drop;
+        end
+        if (i_valid_q) begin
             c_write_q <= a_write;
             c_final_q <= a_final;
             c_err_q   <= a_err;
@@ -203,6 +209,24 @@ module imsdev_dma_cpl #(
     assign upd_bytes          = b_upd_bytes_q;
     assign upd_final          = b_upd_final_q;
     assign err_unexpected_cpl = b_unexp_q;
+
+`ifndef SYNTHESIS
+    // Nothing from a completion whose first beat came before a reset reaches the read buffer or the tag
+    // table: after a reset, no buffer write and no tag update until a first beat (sop) has been taken.
+    // Checks run from the second clock edge on (random power-up values).
+    logic checks_on_q, sop_seen_q;
+    initial checks_on_q = 1'b0;
+    always_ff @(posedge clk) checks_on_q <= 1'b1;
+    always_ff @(posedge clk) begin
+        if (rst)                         sop_seen_q <= 1'b0;
+        else if (i_valid_q && i_sop_q)   sop_seen_q <= 1'b1;
+    end
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            assert (sop_seen_q || !(buf_wr_valid || b_upd_valid_q))
+                else $error("imsdev_dma_cpl: a completion beat from before the reset was used");
+    end
+`endif
 endmodule
 
 `default_nettype wire

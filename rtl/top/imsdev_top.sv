@@ -608,17 +608,19 @@ module imsdev_top #(
     // ------------------------------------------------------------------ protocol assertions (simulation)
     // The four TLP streams (both directions: the link must keep the protocol too), the internal TLP
     // streams into the two arbiters and the egress ordering unit, and the internal request handshakes.
+    // The link's protocol state lives across an FLR (a TLP started before it is finished after it), so the
+    // four external streams are checked under the power-on reset only; internal streams under fn_rst.
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("rx_req")) u_chk_rx_req (
-        .clk, .rst(fn_rst), .valid(rx_req_valid), .ready(rx_req_ready), .sop(rx_req_sop), .eop(rx_req_eop),
+        .clk, .rst, .valid(rx_req_valid), .ready(rx_req_ready), .sop(rx_req_sop), .eop(rx_req_eop),
         .hdr(rx_req_hdr), .prfx_valid(rx_req_prfx_valid), .prfx(rx_req_prfx), .data(rx_req_data));
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("tx_cpl")) u_chk_tx_cpl (
-        .clk, .rst(fn_rst), .valid(tx_cpl_valid), .ready(tx_cpl_ready), .sop(tx_cpl_sop), .eop(tx_cpl_eop),
+        .clk, .rst, .valid(tx_cpl_valid), .ready(tx_cpl_ready), .sop(tx_cpl_sop), .eop(tx_cpl_eop),
         .hdr(tx_cpl_hdr), .prfx_valid(tx_cpl_prfx_valid), .prfx(tx_cpl_prfx), .data(tx_cpl_data));
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("tx_req")) u_chk_tx_req (
-        .clk, .rst(fn_rst), .valid(tx_req_valid), .ready(tx_req_ready), .sop(tx_req_sop), .eop(tx_req_eop),
+        .clk, .rst, .valid(tx_req_valid), .ready(tx_req_ready), .sop(tx_req_sop), .eop(tx_req_eop),
         .hdr(tx_req_hdr), .prfx_valid(tx_req_prfx_valid), .prfx(tx_req_prfx), .data(tx_req_data));
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("rx_cpl")) u_chk_rx_cpl (
-        .clk, .rst(fn_rst), .valid(rx_cpl_valid), .ready(rx_cpl_ready), .sop(rx_cpl_sop), .eop(rx_cpl_eop),
+        .clk, .rst, .valid(rx_cpl_valid), .ready(rx_cpl_ready), .sop(rx_cpl_sop), .eop(rx_cpl_eop),
         .hdr(rx_cpl_hdr), .prfx_valid(rx_cpl_prfx_valid), .prfx(rx_cpl_prfx), .data(rx_cpl_data));
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("completer->cpl_arb")) u_chk_c0 (
         .clk, .rst(fn_rst), .valid(c0_valid), .ready(c0_ready), .sop(c0_sop), .eop(c0_eop),
