@@ -554,9 +554,12 @@ class WqEnv:
         """MOVDIR64B of raw bytes (a descriptor the scoreboard tracks itself)."""
         await self.b.rc.mem_write_pasid(self.portal(wq, offset), data, pasid=None)
 
-    async def dmwr_raw(self, addr: int, data: bytes, pasid: Optional[int], priv: bool = False) -> CplStatus:
-        """A DMWr of any DW-aligned size/address (bad-input tests)."""
-        cpl = await self.b.rc.send_nonposted(PasidTlp.create_dmwr(addr, data, pasid=pasid, pmr=priv))
+    async def dmwr_raw(self, addr: int, data: bytes, pasid: Optional[int], priv: bool = False,
+                       poisoned: bool = False) -> CplStatus:
+        """A DMWr of any DW-aligned size/address, optionally poisoned (EP=1) (bad-input tests)."""
+        tlp = PasidTlp.create_dmwr(addr, data, pasid=pasid, pmr=priv)
+        tlp.ep = poisoned
+        cpl = await self.b.rc.send_nonposted(tlp)
         return CplStatus(cpl.status)
 
     async def mwr_raw(self, addr: int, data: bytes, pasid: Optional[int] = None, priv: bool = False):

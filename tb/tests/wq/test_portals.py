@@ -50,7 +50,8 @@ async def partly_filled(env, wq, pasid=None):
 @cocotb.test()
 @cocotb.parametrize(pauses=PAUSE_MODES)
 async def test_shared_portal(dut, pauses):
-    """Shared WQ: SC at any 64-byte offset of the page; CA for other sizes/alignments; UR without prefix,
+    """Shared WQ: SC at any 64-byte offset of the page; CA for other sizes/alignments; UR when poisoned
+    (PCIe: a poisoned DMWr gets UR; SWERR PORTAL_SIZE); UR without prefix,
     with PMR to a non-privileged WQ, with PASID or privileged mode disabled; posted write dropped
     (PORTAL_MODE); read UR (PORTAL_READ); RRS when disabled, nothing logged; SWERR first-error/overflow and
     its MSI-X vector 0 interrupt."""
@@ -75,6 +76,9 @@ async def test_shared_portal(dut, pauses):
                                   code=regs.SWERR_PORTAL_SIZE, pasid=PASID, offset=off))
     bad.append(await rejected(env, wq, "DMWr without PASID prefix", lambda d: env.dmwr_raw(portal, d, None),
                               status=CplStatus.UR, code=regs.SWERR_PORTAL_NO_PASID))
+    bad.append(await rejected(env, wq, "poisoned DMWr (EP=1)",
+                              lambda d: env.dmwr_raw(portal, d, PASID, poisoned=True),
+                              status=CplStatus.UR, code=regs.SWERR_PORTAL_SIZE, pasid=PASID))
     bad.append(await rejected(env, wq, "DMWr with PMR to a WQ with PRIV=0",
                               lambda d: env.dmwr_raw(portal, d, PASID, priv=True),
                               status=CplStatus.UR, code=regs.SWERR_PORTAL_PRIV, pasid=PASID, priv=True))
