@@ -140,7 +140,15 @@ async def test_bad_accesses(dut, pauses):
     await expect_err(bench, regs.MMIO_ERR_UNALIGNED, scratch + 4)
     await bench.raw_write(scratch, bytes(4), poisoned=True)
     await expect_err(bench, regs.MMIO_ERR_POISONED, scratch)
+    # A write of several beats on every data width (128 bytes) is dropped whole: the completer drains the
+    # beats after the first and logs one record.
+    await bench.raw_write(scratch, bytes(128))
+    await expect_err(bench, regs.MMIO_ERR_WR_TOO_BIG, scratch)
     assert await bench.rd32(scratch) == 0x1234_5678, "a rejected write changed SCRATCH"
+    # A zero-length write (one DW, First DW BE 0000b) writes nothing and is no error (PCIe: it is legal).
+    await bench.raw_write(scratch, b"\xff" * 4, first_be=0)
+    assert await bench.rd32(scratch) == 0x1234_5678, "a zero-length write changed SCRATCH"
+    assert await bench.rd32(regs.CSR_ERR) & regs.CSR_ERR_VALID_MASK == 0, "a zero-length write logged an error"
 
     # Partial-DWORD writes to the MSI-X table and writes to the PBA are dropped.
     ctrl = regs.MSIX_TABLE_BASE + regs.MSIX_TABLE_VECTOR_CTRL
@@ -164,6 +172,12 @@ async def test_bad_accesses(dut, pauses):
     # A zero-length read returns one DWORD without side effects.
     cpl = await bench.raw_read(scratch, length_dw=1, first_be=0)
     assert cpl.status == CplStatus.SC and cpl.byte_count == 1
+    # A 1-DW read of bytes 1..2: Byte Count spans the first to the last enabled byte (2), Lower Address is
+    # the first enabled byte's address (PCIe Base §2.3.1.1), the data is the whole DW.
+    cpl = await bench.raw_read(scratch, length_dw=1, first_be=0b0110)
+    assert cpl.status == CplStatus.SC and cpl.byte_count == 2, f"byte count {cpl.byte_count}"
+    assert cpl.lower_address == (bench.bar0_addr + scratch + 1) & 0x7F, f"lower address {cpl.lower_address:#x}"
+    assert int.from_bytes(cpl.get_data()[:4], "little") & 0x00FF_FF00 == 0x1234_5678 & 0x00FF_FF00
 
     # The registers still work.
     assert await bench.rd32(scratch) == 0x1234_5678
