@@ -57,7 +57,8 @@ def cmd_sim(args) -> int:
     selection.check_testcase(chosen, testcase)
     names = selection.testcase_names(testcase)
     if names:
-        chosen = [i for i in chosen if any(selection._matches(n, selection.cocotb_tests(i.module)) for n in names)]
+        defining = {i.module for i in selection.all_items(testcase=testcase)}
+        chosen = [i for i in chosen if i.module in defining]
     waves = simlib.env_flag("WAVES")
     configs = sorted({i.config for i in chosen})
     print(f"make sim: {len(chosen)} item(s) on {', '.join(configs)}"

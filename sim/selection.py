@@ -58,7 +58,7 @@ def all_items(config: str | None = None, platform: str | None = None, reseed: bo
     names = testcase_names(testcase)
     out = []
     for entry in TESTPLAN:
-        if names and not any(_matches(n, cocotb_tests(entry.module)) for n in names):
+        if names and not any(matches(n, cocotb_tests(entry.module)) for n in names):
             continue
         for cfg in entry.configs:
             if config and cfg != config:
@@ -108,7 +108,8 @@ def testcase_filter(testcase: str | None) -> str | None:
     return r"\.(" + "|".join(re.escape(n) for n in names) + r")(/[^.]*)?$"
 
 
-def _matches(name: str, tests: list[str]) -> bool:
+def matches(name: str, tests: list[str]) -> bool:
+    """TESTCASE entry `name` (test or test/parametrisation) names one of `tests`."""
     base = name.split("/", 1)[0]
     return base in tests
 
@@ -136,7 +137,7 @@ def check_testcase(items: list[Item], testcase: str | None) -> None:
     modules = sorted({i.module for i in items})
     tests = {m: cocotb_tests(m) for m in modules}
     every = sorted({t for ts in tests.values() for t in ts})
-    missing = [n for n in names if not _matches(n, every)]
+    missing = [n for n in names if not matches(n, every)]
     if missing:
         listing = "; ".join(f"{m.rsplit('.', 1)[-1]}: {', '.join(ts)}" for m, ts in tests.items())
         raise SelectionError(f"TESTCASE {', '.join(missing)} is not a cocotb test of the selected module(s) "

@@ -434,8 +434,11 @@ async def test_flr_discards_stale_completions(dut, pauses):
     await env.bar0.write_dword(REG_UP_ADDR_HI, addr >> 32)
     await env.bar0.write_dword(REG_UP_CTRL, 4 | 1 << 8 | tag << 16)
     await env.bar0.write_dword(REG_UP_GO, 1)
-    while not held:
-        await RisingEdge(dut.clk)
+    async def until(cond):
+        while not cond():
+            await RisingEdge(dut.clk)
+
+    await with_timeout(until(lambda: held), 20, "us")       # the read reached the host
     devsta = await dev.capability_read_word(PciCapId.EXP, PCIE_DEVSTA)
     assert devsta & DEVSTA_TP, f"Device Status {devsta:#06x}: Transactions Pending must be set while a read waits"
 
@@ -447,8 +450,7 @@ async def test_flr_discards_stale_completions(dut, pauses):
     hold = False
     for tlp in held:
         await send(tlp)
-    while shim.stats["stale_cpl"] < len(held):
-        await RisingEdge(dut.clk)
+    await with_timeout(until(lambda: shim.stats["stale_cpl"] == len(held)), 20, "us")
     await env.restore_after_flr()
     assert await env.reg(REG_COUNTS) >> 16 == 0, "the RTL received a completion made for a read before the FLR"
 
