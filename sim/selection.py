@@ -5,7 +5,7 @@ checked here with an error that says what exists, so a typo fails in a second in
 worse, "passes" with nothing run:
 
 * CONFIG must name a configuration (sim/configs.py), PLATFORM one of the platforms the testplan uses, SEED
-  an integer in 1 .. 2**32-1;
+  an integer in 1 .. 2**32-1, SHARD k/N with 1 <= k <= N (sim/shard.py);
 * TEST is a pytest -k expression over the regression's item ids (``<module>-<config>[-<platform>]``); it
   must select at least one item;
 * TESTCASE (a comma-separated list) names cocotb tests of the selected modules: ``test_x`` selects
@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import shard
 import simlib
 from configs import CONFIGS
 from testplan import TESTPLAN
@@ -115,7 +116,7 @@ def matches(name: str, tests: list[str]) -> bool:
 
 
 def check_env(env=os.environ) -> None:
-    """CONFIG, PLATFORM, SEED: known values only."""
+    """CONFIG, PLATFORM, SEED, SHARD: known values only."""
     cfg = env.get("CONFIG") or ""
     if cfg and cfg not in CONFIGS:
         raise SelectionError(f"CONFIG={cfg!r} is not a configuration; known: {', '.join(CONFIGS)}")
@@ -128,6 +129,10 @@ def check_env(env=os.environ) -> None:
             simlib.parse_seed(raw)
         except ValueError as exc:
             raise SelectionError(str(exc)) from None
+    try:
+        shard.parse_shard(env.get("SHARD"))
+    except ValueError as exc:
+        raise SelectionError(str(exc)) from None
 
 
 def check_testcase(items: list[Item], testcase: str | None) -> None:

@@ -21,6 +21,7 @@ from imsdev.driver.pci import PCI_PASID_CTRL_EXEC, PciDev, PciError
 from imsdev.driver.submit import (idxd_alloc_desc, idxd_free_desc, idxd_submit_desc, prep_desc,
                                   wait_for_completion)
 from imsdev.driver.uapi import DsaHwDesc
+from tb.bad_inputs import BadInput
 
 
 @pytest.fixture(scope="module")
@@ -290,3 +291,46 @@ def test_flr_reprobe_restores_config_wqs_and_ims():
     (ie2,) = new.wqs[0].ims_ies
     assert ie2.desc.hwirq == 5 and ie2.desc.chip_data.pasid == 0x55 and ie2.desc.handler is not None
     assert new.pdev.pasid_enabled and dev.cfg_word(0x04) & 0x6 == 0x6     # memory + bus master back
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="encoder", input="C imsdev_desc_pack with PASID 1 << 20, flags 1 << 24, or both 0xFFFFFFFF",
+             outcome="-EINVAL and the output buffer untouched (PASID 0xFFFFF with flags 0xFFFFFF packs)",
+             test="test_c_encoders_refuse_values_that_do_not_fit"),
+    BadInput(cls="encoder", input="C imsdev_ims_handle(0x8000)",
+             outcome="-EINVAL, the handle left as it was (0x7FFF gives 0xFFFF)",
+             test="test_c_encoders_refuse_values_that_do_not_fit"),
+    BadInput(cls="encoder", input="ENQCMD answered RRS 4 or 9 times with enqcmds_retries = 3 (Python driver model)",
+             outcome="idxd_submit_desc returns -EAGAIN after exactly 4 DMWr attempts (3 RRS then SC: 0 after 4)",
+             test="test_enqcmd_retry_is_bounded"),
+    BadInput(cls="encoder", input="ENQCMD answered UR or CA (Python driver model)",
+             outcome="-EIO after one attempt, not retried; the WQ's eio count is 1",
+             test="test_enqcmd_refused_is_not_retried"),
+    BadInput(cls="encoder", input="C imsdev_enqcmd answered RRS 4 times (retries 3), or UR",
+             outcome="-EAGAIN after 4 attempts (3 RRS: 0 after 4); UR: -EIO",
+             test="test_c_library_enqcmd_retry_is_bounded"),
+    BadInput(cls="encoder", input="More descriptors allocated for a dedicated WQ than its SIZE",
+             outcome="idxd_alloc_desc raises OSError EAGAIN (posted submissions: never more outstanding than SIZE)",
+             test="test_dedicated_wq_uses_movdir64b_and_its_pool_limits_outstanding_work"),
+    BadInput(cls="encoder", input="wq_set_pasid on a shared WQ",
+             outcome="OSError (a shared WQ's PASIDs come with each ENQCMD)",
+             test="test_wq_set_pasid_rebinds_a_dedicated_wq_between_disable_and_enable"),
+    BadInput(cls="encoder", input="Driver model: ENABLE_WQ answered CMD_ERR_WQ_SIZE; a command that never finishes; "
+                                  "wq_configure with size 99",
+             outcome="ImsdevCmdError with err_name 'WQ_SIZE' and 'ENABLE_WQ 0' in its message; ImsdevTimeout, never a "
+                     "hang; OSError",
+             test="test_command_errors_and_timeouts_name_themselves"),
+    BadInput(cls="encoder", input="Completion interrupt delivered before the record is written; a delivery nobody "
+                                  "owns",
+             outcome="the handler completes nothing and counts it unhandled (the descriptor completes on the next "
+                     "interrupt after the record); the stray delivery is recorded as spurious",
+             test="test_completion_by_interrupt_and_record_before_interrupt_check"),
+    BadInput(cls="encoder", input="wait_for_completion with no interrupt, or no record, before the deadline",
+             outcome="TimeoutError saying 'interrupt never came' / 'record never written'",
+             test="test_completion_timeouts_say_why"),
+    BadInput(cls="encoder", input="Capability list that loops back on itself; PASID features the capability no longer "
+                                  "offers",
+             outcome="find_capability ends (returns 0) instead of hanging; enable_pasid raises PciError",
+             test="test_capability_walk_and_pasid_features"),
+)

@@ -9,6 +9,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fw"))
 
 from imsdev.driver.uapi import DsaHwDesc, ims_int_handle, msix_int_handle  # noqa: E402
+from tb.bad_inputs import BadInput  # noqa: E402
 from imsdev.fields import FieldError, check, flag, put  # noqa: E402
 from imsdev.platform import arm_its  # noqa: E402
 from imsdev.platform.arm_its import encode_its_command  # noqa: E402
@@ -101,3 +102,52 @@ def test_descriptor_fields_round_trip_and_reject():
             DsaHwDesc(**{name: value}).pack()
     with pytest.raises(FieldError, match="64 bytes"):
         DsaHwDesc.unpack(bytes(63))
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="encoder", input="fields.put/check: 16 into a 4-bit field, -1, a bool for a 4-bit field, 1.0",
+             outcome="FieldError starting with the field name: 'does not fit in 4 bits' / 'does not fit' / 'boolean' "
+                     "/ 'not an integer'",
+             test="test_fields_helpers"),
+    BadInput(cls="encoder", input="fields.put with align=0x100 given 0x180",
+             outcome="FieldError ('not aligned to 0x100')",
+             test="test_fields_helpers"),
+    BadInput(cls="encoder", input="fields.flag given 2",
+             outcome="FieldError ('not a boolean')",
+             test="test_fields_helpers"),
+    BadInput(cls="encoder", input="encode_irte: vector 0x100 or -1, xAPIC destination 0x100, source-id 0x10000",
+             outcome="FieldError naming 'IRTE vector' / 'IRTE destination (xAPIC' / 'IRTE source-id'",
+             test="test_irte_fields"),
+    BadInput(cls="encoder", input="encode_irte: x2APIC destination 1 << 32",
+             outcome="FieldError naming 'x2APIC'",
+             test="test_irte_fields"),
+    BadInput(cls="encoder", input="remappable_msi_message: handle 0x10000 (would set address bit 20), subhandle "
+                                  "0x10000",
+             outcome="FieldError naming 'MSI handle' / 'MSI subhandle'",
+             test="test_remappable_msi_message_fields"),
+    BadInput(cls="encoder", input="encode_its_command: opcode 0x100; MAPTI DeviceID, EventID or pINTID of 1 << 32, "
+                                  "ICID 1 << 16",
+             outcome="FieldError naming 'opcode' / 'DeviceID' / 'EventID' / 'pINTID' / 'ICID'",
+             test="test_its_command_fields"),
+    BadInput(cls="encoder", input="encode_its_command: MAPC RDbase 1 << 36; MAPD Size 32, ITT address 1 << 52 or "
+                                  "0x1080 (not 256-byte aligned)",
+             outcome="FieldError naming 'RDbase' / 'Size' / 'ITT address' / 'not aligned to 0x100'",
+             test="test_its_command_fields"),
+    BadInput(cls="encoder", input="encode_its_command: a field the command does not have (MAPD EventID, MAPTI Size, "
+                                  "INV V) or V = 2",
+             outcome="FieldError ('MAPD has no EventID' / 'Size is a MAPD field' / 'V is a MAPD/MAPC field' / 'ITS "
+                     "V')",
+             test="test_its_command_fields"),
+    BadInput(cls="encoder", input="ims_int_handle(0x8000), msix_int_handle(2048)",
+             outcome="FieldError naming 'IMS interrupt handle index' / 'MSI-X interrupt handle vector'",
+             test="test_interrupt_handles"),
+    BadInput(cls="encoder", input="DsaHwDesc.pack with PASID 1 << 20, flags 1 << 24, opcode 256, DW0 reserved 1 << "
+                                  "11, priv 2, xfer_size 1 << 32, int_handle 1 << 16, completion_addr -1, a 25-byte "
+                                  "reserved tail",
+             outcome="FieldError naming the descriptor field ('descriptor PASID', ... 'descriptor rsvd_tail')",
+             test="test_descriptor_fields_round_trip_and_reject"),
+    BadInput(cls="encoder", input="DsaHwDesc.unpack of 63 bytes",
+             outcome="FieldError ('64 bytes')",
+             test="test_descriptor_fields_round_trip_and_reject"),
+)

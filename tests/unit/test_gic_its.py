@@ -8,6 +8,7 @@ programmed through the register offsets of arm-gic-v3.h; nothing is borrowed fro
 
 import pytest
 
+from tb.bad_inputs import BadInput
 from tb.platform.cpu import Cpus
 from tb.platform.gic_its import GicIts, GicRedistributors, ItsErrorReason
 from tb.platform.memory import SparseMemory
@@ -492,3 +493,85 @@ def test_command_queue_wraps():
     assert len(r.its.command_log) == 4 + 7 * 40
     assert r.its.read_reg(CREADR) == r.tail == (4 + 7 * 40) * 32 % 4096
     assert len(r.its.errors) == 7
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="platform", input="ITS model: 1-byte write to GITS_TRANSLATER, or a write to another ITS frame "
+                                   "offset (0x40)",
+             outcome="claimed and dropped; error BAD_ACCESS without a code; nothing delivered",
+             test="test_bad_doorbell_access_is_claimed_and_dropped"),
+    BadInput(cls="platform", input="ITS model: translation request while GITS_CTLR.Enabled = 0",
+             outcome="dropped; error ITS_DISABLED without a code",
+             test="test_translation_while_its_disabled_is_dropped"),
+    BadInput(cls="platform", input="ITS model: DeviceID 0x100 with Devbits = 8",
+             outcome="dropped; DEVICE_OUT_OF_RANGE, code E_ITS_INT_UNMAPPED_INTERRUPT",
+             test="test_device_id_beyond_devbits_is_dropped"),
+    BadInput(cls="platform", input="ITS model: DeviceID beyond the device table (one 4 KiB page of 8-byte entries)",
+             outcome="dropped; DEVICE_OUT_OF_RANGE, code E_ITS_INT_UNMAPPED_INTERRUPT",
+             test="test_device_id_beyond_device_table_is_dropped"),
+    BadInput(cls="platform", input="ITS model: DeviceID never mapped (MAPD)",
+             outcome="dropped; DEVICE_UNMAPPED, code E_ITS_INT_UNMAPPED_INTERRUPT",
+             test="test_unmapped_device_is_dropped"),
+    BadInput(cls="platform", input="ITS model: EventID 4 for a device of Size 1 (EventIDs 0-3)",
+             outcome="dropped; EVENT_OUT_OF_RANGE, code E_ITS_INT_UNMAPPED_INTERRUPT",
+             test="test_event_id_beyond_device_size_is_dropped"),
+    BadInput(cls="platform", input="ITS model: EventID inside the ITT never mapped",
+             outcome="dropped; EVENT_UNMAPPED, code E_ITS_INT_UNMAPPED_INTERRUPT",
+             test="test_unmapped_event_is_dropped"),
+    BadInput(cls="platform", input="ITS model: event mapped (MAPTI) to a collection never mapped (MAPC)",
+             outcome="dropped; COLLECTION_UNMAPPED, code E_ITS_INT_UNMAPPED_INTERRUPT",
+             test="test_event_on_an_unmapped_collection_is_dropped"),
+    BadInput(cls="platform", input="ITS model: device table entry whose memory read fails",
+             outcome="dropped; TABLE_MEMORY_ERROR without a code",
+             test="test_device_table_memory_error_drops_the_translation"),
+    BadInput(cls="platform", input="ITS model: LPI INTID beyond GICR_PROPBASER.IDbits (2^14 with IDbits 13)",
+             outcome="dropped by the redistributor (recorded with target and INTID), nothing delivered",
+             test="test_lpi_beyond_propbaser_id_bits_is_dropped_by_the_redistributor"),
+    BadInput(cls="platform", input="ITS model: write to an event after DISCARD",
+             outcome="dropped; EVENT_UNMAPPED, code E_ITS_INT_UNMAPPED_INTERRUPT; DISCARD cleared the held LPI's "
+                     "pending state and the ITT entry",
+             test="test_discard_then_write_is_an_unmapped_event"),
+    BadInput(cls="platform", input="ITS model: MAPD with DeviceID beyond Devbits, or ITT Size 16 (too large)",
+             outcome="command error DEVICE_OUT_OF_RANGE (E_ITS_MAPD_DEVICE_OOR) / ITT_SIZE_OUT_OF_RANGE "
+                     "(E_ITS_MAPD_ITTSIZE_OOR); the queue does not stall and the next command (INT) runs",
+             test="test_bad_command_is_recorded_and_processing_continues"),
+    BadInput(cls="platform", input="ITS model: MAPC with ICID 512 (beyond the collection table), or processor 9 (no "
+                                   "such redistributor)",
+             outcome="command error COLLECTION_OUT_OF_RANGE (E_ITS_MAPC_COLLECTION_OOR) / PROCESSOR_OUT_OF_RANGE "
+                     "(E_ITS_MAPC_PROCNUM_OOR); processing continues",
+             test="test_bad_command_is_recorded_and_processing_continues"),
+    BadInput(cls="platform", input="ITS model: MAPTI for an unmapped device, an EventID beyond the ITT, an INTID "
+                                   "below 8192 or above IDbits, ICID 512",
+             outcome="command error DEVICE_UNMAPPED (E_ITS_MAPTI_UNMAPPED_DEVICE) / EVENT_OUT_OF_RANGE "
+                     "(E_ITS_MAPTI_ID_OOR) / INTID_OUT_OF_RANGE (E_ITS_MAPTI_PHYSICALID_OOR) / "
+                     "COLLECTION_OUT_OF_RANGE (E_ITS_MAPC_COLLECTION_OOR); processing continues",
+             test="test_bad_command_is_recorded_and_processing_continues"),
+    BadInput(cls="platform", input="ITS model: INT, INV, DISCARD or MOVI of an unmapped event; CLEAR on an unmapped "
+                                   "device",
+             outcome="command error EVENT_UNMAPPED (E_ITS_INT/INV/DISCARD/MOVI_UNMAPPED_INTERRUPT) / DEVICE_UNMAPPED "
+                     "(E_ITS_CLEAR_UNMAPPED_INTERRUPT); processing continues",
+             test="test_bad_command_is_recorded_and_processing_continues"),
+    BadInput(cls="platform", input="ITS model: INVALL or MOVI naming an unmapped collection; MOVALL to processor 7",
+             outcome="command error COLLECTION_UNMAPPED (E_ITS_INVALL_UNMAPPED_COLLECTION / "
+                     "E_ITS_MOVI_UNMAPPED_COLLECTION) / PROCESSOR_OUT_OF_RANGE (E_ITS_MOVALL_PROCNUM_OOR); processing "
+                     "continues",
+             test="test_bad_command_is_recorded_and_processing_continues"),
+    BadInput(cls="platform", input="ITS model: command opcode 0x00, or GICv4 VMAPTI (0x2A)",
+             outcome="command error UNSUPPORTED_COMMAND without a code; processing continues",
+             test="test_bad_command_is_recorded_and_processing_continues"),
+    BadInput(cls="platform", input="ITS model: bad command with stall-on-error configured",
+             outcome="CREADR stops at the bad command with Stalled set; after software replaces it and retries "
+                     "(CWRITER.Retry) the queue continues",
+             test="test_stall_mode_stops_at_a_bad_command_until_software_retries"),
+    BadInput(cls="platform", input="ITS model: command queue memory that cannot be read",
+             outcome="COMMAND_QUEUE_MEMORY_ERROR, CREADR stalled at that command until the error is cleared and "
+                     "software retries",
+             test="test_command_queue_memory_error_stalls_until_retry"),
+    BadInput(cls="platform", input="ITS model: MAPC while the collection table's memory has an error range",
+             outcome="TABLE_MEMORY_ERROR; the ITS stalls (CREADR Stalled)",
+             test="test_table_memory_error_in_a_command_stalls"),
+    BadInput(cls="platform", input="ITS model: GITS_CWRITER beyond the command queue (4096 for one page)",
+             outcome="CWRITER_OUT_OF_RANGE; the ITS stalls",
+             test="test_cwriter_beyond_the_queue_stalls"),
+)

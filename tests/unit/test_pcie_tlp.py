@@ -17,6 +17,7 @@ from cocotbext.pcie.core.dllp import FcType  # noqa: E402
 from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpType  # noqa: E402
 from cocotbext.pcie.core.utils import PcieId  # noqa: E402
 
+from tb.bad_inputs import BadInput  # noqa: E402
 from tb.pcie import hooks  # noqa: E402
 from tb.pcie.tlp import RRS, PasidTlp, StreamFields, TlpFormatError  # noqa: E402
 
@@ -282,3 +283,85 @@ def test_completions_without_data_carry_byte_count_4():
             assert PasidTlp.unpack(cpl.pack()).byte_count == 4
     ok = PasidTlp.create_completion_for_tlp(dmwr, PcieId(1, 0, 0))
     assert (ok.status, ok.byte_count) == (CplStatus.SC, 4)
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+# Requests that keep the rules (zero-length read, QW-aligned 2-DW with non-contiguous BEs, 4DW at exactly 4 GiB, ...)
+# decode: test_unpack_accepts_well_formed_requests.
+BAD_INPUTS = (
+    BadInput(cls="tlp", input="Truncated TLP: empty, 3 bytes, a PASID prefix with no header, a header cut short",
+             outcome="PasidTlp.unpack raises TlpFormatError ('truncated')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="Payload shorter or longer than the Length field",
+             outcome="PasidTlp.unpack raises TlpFormatError ('Length field says 2 DW ...')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="A completion without data (Cpl) followed by a payload byte",
+             outcome="PasidTlp.unpack raises TlpFormatError ('... has no payload')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="A TLP prefix other than PASID (E2E TPH 0x90, local prefix 0x80)",
+             outcome="PasidTlp.unpack raises TlpFormatError ('unsupported TLP prefix type')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="Two PASID prefixes",
+             outcome="PasidTlp.unpack raises TlpFormatError ('more than one TLP prefix')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="PASID prefix with reserved bits 5:4 of byte 1 set",
+             outcome="PasidTlp.unpack raises TlpFormatError ('reserved bits')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="PASID prefix on a completion",
+             outcome="PasidTlp.unpack raises TlpFormatError ('not allowed on CPL')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="Reserved Fmt 101b",
+             outcome="PasidTlp.unpack raises TlpFormatError ('reserved Fmt')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="DMWr type (1_1011) with a no-data Fmt",
+             outcome="PasidTlp.unpack raises TlpFormatError ('DMWr always carries data')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="Unknown Type 0_0011, or a completion with reserved status 011b",
+             outcome="PasidTlp.unpack raises TlpFormatError ('unsupported or malformed header')",
+             test="test_unpack_rejects"),
+    BadInput(cls="tlp", input="PASID of 21 bits (1 << 20) given to create_dmwr, or -1 set on a TLP",
+             outcome="TlpFormatError ('20 bits')",
+             test="test_pasid_width_and_flags_without_pasid"),
+    BadInput(cls="tlp", input="PMR set on a TLP without a PASID prefix",
+             outcome="pack() raises TlpFormatError ('without a PASID prefix')",
+             test="test_pasid_width_and_flags_without_pasid"),
+    BadInput(cls="tlp", input="Packing a TLP whose data does not match its Length, a completion with a PASID, an "
+                              "unknown Fmt/Type",
+             outcome="pack() raises TlpFormatError ('does not match' / 'not allowed on CPL' / 'unknown Fmt')",
+             test="test_pack_rejects_inconsistent_tlps"),
+    BadInput(cls="tlp", input="Stream fields: hdr wider than 128 bits; a prefix inside hdr; a 3DW header with nonzero "
+                              "hdr[31:0]; prfx not 0x91; payload longer than Length",
+             outcome="PasidTlp.from_stream_fields raises TlpFormatError ('128-bit' / 'prefixes travel on prfx' / '3DW "
+                     "header with nonzero' / 'prfx[31:24] must be 0x91' / 'Length field says 1 DW')",
+             test="test_from_stream_fields_rejects"),
+    BadInput(cls="tlp", input="Building an MWr that crosses 4 KiB, a DMWr at a non-DWORD address, a DMWr of 132 bytes",
+             outcome="create_mem_write / create_dmwr raise ValueError ('4 KiB' / 'DMWr')",
+             test="test_builders_reject_bad_requests"),
+    BadInput(cls="tlp", input="MRd or MWr with a 4DW header for an address below 4 GiB",
+             outcome="PasidTlp.unpack raises TlpFormatError naming the rule ('4DW header for address ... below 4 "
+                     "GiB')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="MRd or MWr crossing a 4 KiB boundary (also Length 0 = 1024 DW from 0x1004)",
+             outcome="PasidTlp.unpack raises TlpFormatError ('crosses a 4 KiB boundary')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="1-DW request with a nonzero Last DW BE",
+             outcome="PasidTlp.unpack raises TlpFormatError ('Last DW BE 0b0001 must be 0000b')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="Multi-DW request with First or Last DW BE 0000b",
+             outcome="PasidTlp.unpack raises TlpFormatError ('must be nonzero')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="Non-contiguous Byte Enables (First 0101b, Last 1110b, or 1001b/1001b on a 2-DW request "
+                              "not QW-aligned)",
+             outcome="PasidTlp.unpack raises TlpFormatError ('non-contiguous')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="DMWr of 33 DW (132 bytes)",
+             outcome="PasidTlp.unpack raises TlpFormatError ('at most 32 DW')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="DMWr with First DW BE 1110b or Last DW BE 0111b",
+             outcome="PasidTlp.unpack raises TlpFormatError ('DMWr Byte Enables')",
+             test="test_unpack_rejects_malformed_requests"),
+    BadInput(cls="tlp", input="PMR or ER given as 2, -1, 'yes', None or 1.0",
+             outcome="TlpFormatError ('PMR must be a boolean' / 'ER must be a boolean'), also from "
+                     "create_mem_read(pmr=2)",
+             test="test_pmr_er_must_be_boolean"),
+)

@@ -8,6 +8,7 @@ the documented bit positions (platform-facts.md sections 4-6).
 
 import pytest
 
+from tb.bad_inputs import BadInput
 from tb.platform import ArmPlatform, X86Platform, make_platform
 from tb.platform.gic_its import ItsErrorReason
 from tb.platform.memory import MemoryAccessError, SparseMemory, read_le, write_le
@@ -309,3 +310,25 @@ def test_sparse_memory_bounds_and_error_ranges():
         mem.read(0x0FFF, 2)
     mem.clear_error_ranges()
     assert mem.read(0x0FFF, 2) == bytes(2)
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="platform", input="Kernel irq domain + platform model (x86 and arm): message of a freed vector",
+             outcome="dropped with fault NOT_PRESENT (x86) / EVENT_UNMAPPED (arm); its sibling is still delivered",
+             test="test_a_freed_vector_is_dropped_with_a_fault_and_its_sibling_still_works"),
+    BadInput(cls="platform", input="Kernel irq domain + platform model (x86 and arm): message after every vector of "
+                                   "the device was freed",
+             outcome="dropped with fault NOT_PRESENT (x86) / DEVICE_UNMAPPED (arm)",
+             test="test_freeing_every_vector_unmaps_the_device"),
+    BadInput(cls="platform", input="Kernel irq domain + platform model (x86 and arm): message from another requester "
+                                   "ID",
+             outcome="dropped with fault SOURCE_ID_MISMATCH (x86) / DEVICE_UNMAPPED (arm)",
+             test="test_a_message_from_another_requester_is_rejected"),
+    BadInput(cls="platform", input="ARM domain: allocating past the ITT sized by the first allocation's hwsize",
+             outcome="alloc_irqs raises RuntimeError",
+             test="test_arm_hwsize_sizes_the_itt_for_later_allocations"),
+    BadInput(cls="platform", input="Platform memory: read past its size, or over an error range",
+             outcome="MemoryAccessError; readable again after clear_error_ranges",
+             test="test_sparse_memory_bounds_and_error_ranges"),
+)

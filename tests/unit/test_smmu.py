@@ -7,6 +7,7 @@ translation fault (SMMUv3 F_TRANSLATION, event 0x10) with the StreamID and the I
 
 import pytest
 
+from tb.bad_inputs import BadInput
 from tb.platform.memory import SparseMemory
 from tb.platform.smmu import SmmuMsiWindow
 
@@ -90,3 +91,22 @@ def test_remapping_a_page_to_another_address_is_rejected_but_repeating_is_not(sm
     with pytest.raises(ValueError):
         smmu.map(WINDOW, DOORBELL_PAGE + 0x1000)
     assert smmu.mappings == {WINDOW: DOORBELL_PAGE}
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="platform", input="SMMU model: write to an IOVA in the MSI window with no mapping",
+             outcome="claimed and dropped: translation fault event 0x10 with StreamID, IOVA and data; the target sees "
+                     "nothing",
+             test="test_unmapped_iova_is_a_translation_fault_and_is_dropped"),
+    BadInput(cls="platform", input="SMMU model: write to a page after unmap",
+             outcome="translation fault again, the target sees nothing; a second unmap returns False",
+             test="test_unmap_makes_the_page_fault_again"),
+    BadInput(cls="platform", input="SMMU model: map of an unaligned IOVA or PA, or of an IOVA above or below the MSI "
+                                   "window",
+             outcome="map raises ValueError",
+             test="test_map_rejects_unaligned_or_out_of_window_pages"),
+    BadInput(cls="platform", input="SMMU model: remapping a mapped page to another address",
+             outcome="map raises ValueError; the mapping is unchanged (repeating the same mapping is allowed)",
+             test="test_remapping_a_page_to_another_address_is_rejected_but_repeating_is_not"),
+)

@@ -6,6 +6,7 @@ independently of the model's own encoders, and written to host memory as raw byt
 
 import pytest
 
+from tb.bad_inputs import BadInput
 from tb.platform.cpu import Cpus
 from tb.platform.memory import SparseMemory
 from tb.platform.vtd_ir import VtdFaultReason, VtdInterruptRemapping
@@ -515,3 +516,80 @@ def test_invalidation_queue_error_on_unknown_descriptor(rig):
     rig.iommu.write_reg(IQT, rig.queue_tail)
     assert rig.iommu.read_reg(IQH) == 32
     assert rig.iommu.read_reg(FSTS) & (1 << 4) == 0
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="platform", input="VT-d model: remappable message with address bits 63:32 set",
+             outcome="fault 0x20 (REQUEST_RESERVED), nothing delivered",
+             test="test_fault_20_address_high_bits_with_window_pattern"),
+    BadInput(cls="platform", input="VT-d model: SHV = 1 with data[31:16] != 0",
+             outcome="fault 0x20 (REQUEST_RESERVED), nothing delivered",
+             test="test_fault_20_subhandle_with_data_upper_bits"),
+    BadInput(cls="platform", input="VT-d model: remappable message written with 2 bytes (not a DWORD)",
+             outcome="claimed; fault 0x20 (REQUEST_RESERVED)",
+             test="test_fault_20_non_dword_write"),
+    BadInput(cls="platform", input="VT-d model: 0x20 faults (high address bits; handle[15] from address bit 2; SHV "
+                                   "with data[31:16])",
+             outcome="the fault and FRCD.FI[63:48] hold the computed interrupt index (0x21, 0x8003, handle + "
+                     "subhandle = 9)",
+             test="test_fault_20_records_the_interrupt_index"),
+    BadInput(cls="platform", input="VT-d model: handle 0xFFF0 + subhandle 0x20 (16-bit interrupt index wraps to 0x10)",
+             outcome="fault 0x22 (NOT_PRESENT) at index 0x10; 0xFFFF + 2 delivers IRTE 1",
+             test="test_interrupt_index_wraps_at_16_bits"),
+    BadInput(cls="platform", input="VT-d model: compatibility-format write of 2 bytes with remapping disabled",
+             outcome="consumed silently: no delivery, no fault, counted as ignored",
+             test="test_non_dword_write_without_remapping_is_consumed_silently"),
+    BadInput(cls="platform", input="VT-d model: interrupt index 16 in a 16-entry table (handle 16, or handle 14 + "
+                                   "subhandle 2)",
+             outcome="fault 0x21 (INDEX_OUT_OF_RANGE) with index 16, twice; index 15 is delivered",
+             test="test_fault_21_index_at_or_beyond_table_size"),
+    BadInput(cls="platform", input="VT-d model: IRTE with Present = 0",
+             outcome="fault 0x22 (NOT_PRESENT) with the index and the requester ID; nothing delivered",
+             test="test_fault_22_not_present_records_index_and_source"),
+    BadInput(cls="platform", input="VT-d model: not-present IRTE with FPD = 1",
+             outcome="dropped with no fault record and no PPF; kept as a suppressed 0x22",
+             test="test_fpd_suppresses_not_present_fault_but_drops"),
+    BadInput(cls="platform", input="VT-d model: IRTE whose memory read fails",
+             outcome="fault 0x23 (TABLE_READ_ERROR)",
+             test="test_fault_23_table_memory_error"),
+    BadInput(cls="platform", input="VT-d model: remapping table above the host address width (39 bits)",
+             outcome="fault 0x23 (TABLE_READ_ERROR)",
+             test="test_fault_23_table_beyond_host_address_width"),
+    BadInput(cls="platform", input="VT-d model: IRTE read error with FPD = 1",
+             outcome="fault 0x23 still recorded (FPD does not suppress it)",
+             test="test_fault_23_is_not_suppressed_by_fpd"),
+    BadInput(cls="platform", input="VT-d model: IRTE with a reserved field set: bits 14:12, IM = 1 (posted), bits "
+                                   "31:24, bit 100, xAPIC destination bits 39:32 or 63:48, delivery mode 011b/110b, "
+                                   "SVT 11b",
+             outcome="fault 0x24 (IRTE_RESERVED), nothing delivered",
+             test="test_fault_24_reserved_irte_content"),
+    BadInput(cls="platform", input="VT-d model: IRTE with a reserved bit and FPD = 1",
+             outcome="dropped with no fault record; kept as a suppressed 0x24",
+             test="test_fpd_suppresses_reserved_irte_fault"),
+    BadInput(cls="platform", input="VT-d model: compatibility-format message with remapping on and CFI clear",
+             outcome="fault 0x25 (COMPAT_BLOCKED), nothing delivered",
+             test="test_fault_25_compatibility_format_blocked_when_cfi_clear"),
+    BadInput(cls="platform", input="VT-d model: compatibility-format message in x2APIC mode (EIME) even with CFI set",
+             outcome="fault 0x25 (COMPAT_BLOCKED)",
+             test="test_fault_25_compatibility_format_blocked_in_x2apic_mode_even_with_cfi"),
+    BadInput(cls="platform", input="VT-d model: requester ID outside the IRTE's SID under SQ 0..3 (masks 0xFFFF, "
+                                   "0xFFFB, 0xFFF9, 0xFFF8)",
+             outcome="fault 0x26 (SOURCE_ID_MISMATCH), nothing delivered; IDs differing only in masked bits are "
+                     "delivered",
+             test="test_fault_26_source_id_with_qualifier_masks"),
+    BadInput(cls="platform", input="VT-d model: requester bus outside the IRTE's bus range (SVT 10b: buses 2..5; bus "
+                                   "1 or 6)",
+             outcome="fault 0x26 (SOURCE_ID_MISMATCH), nothing delivered; buses 2, 3, 5 are delivered",
+             test="test_fault_26_bus_range_start_in_upper_byte_end_in_lower"),
+    BadInput(cls="platform", input="VT-d model: source-ID mismatch with FPD = 1",
+             outcome="dropped with no fault record; kept as a suppressed 0x26",
+             test="test_fpd_suppresses_source_id_fault"),
+    BadInput(cls="platform", input="VT-d model: more faults than fault recording registers (3 faults, 2 registers)",
+             outcome="the third is logged but not in a register; FSTS.PFO set, W1C clears it",
+             test="test_full_fault_registers_set_primary_fault_overflow"),
+    BadInput(cls="platform", input="VT-d model: unknown descriptor type 0xF in the invalidation queue",
+             outcome="FSTS.IQE set, IQH stays at the bad descriptor; after it is replaced and IQE cleared the queue "
+                     "advances",
+             test="test_invalidation_queue_error_on_unknown_descriptor"),
+)

@@ -10,6 +10,8 @@ import os
 
 import cocotb
 
+from tb.bad_inputs import BadInput
+
 from .dma_tb import (OP_COPY, OP_FILL, OP_WRITE, ST_CA, ST_INVALID, ST_POISONED, ST_TIMEOUT,
                      ST_UR, DmaCmd, DmaTb, cpl_hdr, split)
 
@@ -396,3 +398,83 @@ async def test_throughput(dut):
     # Throughput bars: sustained copies and fills must come close to the link.
     assert perf["copy4k_x16_lat32_Bpc"] >= 0.75 * nb, perf
     assert perf["fill4k_x16_Bpc"] >= 0.85 * nb, perf
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+# Run by test_block_dma.py (`make blocks`) on each PARAM_SETS build; DmaTb checks every TLP, response and byte of host memory.
+BAD_INPUTS = (
+    BadInput(cls="completion", input="UR completion for one read of a COPY (600 B .. 8 KiB, random read, random "
+                                     "piece)",
+             outcome="the command ends with READ_UR; rsp_bytes on a write-TLP boundary, not past the failed read's "
+                     "first byte, and exactly those bytes written (the rest of the destination and its guard bytes "
+                     "untouched); the other reads' completions are absorbed (no err_unexpected_cpl pulse); the next "
+                     "COPY completes byte-exact",
+             test="test_cpl_errors"),
+    BadInput(cls="completion", input="CA completion for one read of a COPY",
+             outcome="the command ends with READ_CA; rsp_bytes on a write-TLP boundary, not past the failed read's "
+                     "first byte, and exactly those bytes written (the rest of the destination and its guard bytes "
+                     "untouched); the other reads' completions are absorbed (no err_unexpected_cpl pulse); the next "
+                     "COPY completes byte-exact",
+             test="test_cpl_errors"),
+    BadInput(cls="completion", input="Poisoned (EP = 1) CplD for one piece of a COPY's read",
+             outcome="the command ends with READ_POISONED; rsp_bytes on a write-TLP boundary, not past the failed "
+                     "read's first byte, and exactly those bytes written (the rest of the destination and its guard "
+                     "bytes untouched); the other reads' completions are absorbed (no err_unexpected_cpl pulse); the "
+                     "next COPY completes byte-exact",
+             test="test_cpl_errors"),
+    BadInput(cls="completion", input="UR, CA, poisoned and lost completions on a third of the COPYs, overlapping "
+                                     "healthy COPY/FILL/WRITE commands back to back",
+             outcome="every command ends with its own status and byte count, responses in command order; healthy "
+                     "commands byte-exact",
+             test="test_error_stress"),
+    BadInput(cls="completion", input="A COPY read never answered (dropped)",
+             outcome="the command ends with READ_TIMEOUT, rsp_bytes not past the lost read; no err_unexpected_cpl "
+                     "pulse until the late completions come",
+             test="test_cpl_timeout"),
+    BadInput(cls="completion", input="Late completions of the timed-out read, sent after the command ended",
+             outcome="dropped, one err_unexpected_cpl pulse each; a following COPY completes byte-exact",
+             test="test_cpl_timeout"),
+    BadInput(cls="completion", input="CplD with a tag >= TAGS (builds with TAGS < 256), idle and during a COPY",
+             outcome="dropped, one err_unexpected_cpl pulse",
+             test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="CplD with a foreign requester ID (bus differs), idle and during a COPY",
+             outcome="dropped, one err_unexpected_cpl pulse",
+             test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="A posted MWr TLP on rx_cpl",
+             outcome="dropped, one err_unexpected_cpl pulse",
+             test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="A 64-byte CplD for every tag while no read is outstanding",
+             outcome="dropped, one err_unexpected_cpl pulse each",
+             test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="A UR completion (no data) for no outstanding request",
+             outcome="dropped, one err_unexpected_cpl pulse",
+             test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="During an 8 KiB COPY, a copy of a real CplD with one field wrong (requester ID, "
+                                     "Lower Address or Byte Count) sent just before it",
+             outcome="the wrong copy is dropped with one err_unexpected_cpl pulse (more than 10 sent); the real "
+                     "completion is taken and the COPY completes byte-exact",
+             test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="Duplicate: a second CplD for a tag whose read already completed (engine idle)",
+             outcome="dropped, one err_unexpected_cpl pulse",
+             test="test_unexpected_cpl"),
+    BadInput(cls="descriptor", input="DMA command with an unknown opcode (3), and a WRITE of 33 bytes (above 32)",
+             outcome="response status INVALID with 0 bytes and no TLP; the commands around them complete in order",
+             test="test_zero_length_and_invalid"),
+    BadInput(cls="descriptor", input="DMA COPY, FILL and WRITE of length 0",
+             outcome="complete with 0 bytes and no TLP",
+             test="test_zero_length_and_invalid"),
+    BadInput(cls="config", input="Commands submitted to the DMA block while Bus Master Enable = 0",
+             outcome="no TLP on tx_req and no command completes for 400 cycles; setting it releases them, all "
+                     "complete byte-exact",
+             test="test_bus_master_enable"),
+    BadInput(cls="config", input="Bus Master Enable cleared in the middle of a COPY and a FILL (also while a TLP "
+                                 "waits for ready)",
+             outcome="at most the rest of a TLP already started goes out in the next 300 cycles; a TLP already shown "
+                     "stays shown and is sent; no new TLP until it is set again, then the commands complete "
+                     "byte-exact",
+             test="test_bus_master_enable"),
+    BadInput(cls="config", input="Reserved Max_Payload_Size / Max_Read_Request_Size encodings 6 and 7",
+             outcome="treated as 4096 B: every read and write split exactly as for encoding 5, copies and fills "
+                     "byte-exact",
+             test="test_payload_settings"),
+)

@@ -13,6 +13,8 @@ import os
 import cocotb
 from cocotb.triggers import ClockCycles, RisingEdge
 
+from tb.bad_inputs import BadInput
+
 from .ims_model import (ERR_INDEX_RANGE, ERR_PASID_MISMATCH, ERR_WR_UNMASKED, MAX_WQ, Err,
                         ims_off)
 from .ims_tb import ImsTb, MmioOp
@@ -573,3 +575,36 @@ async def test_torn_update_stress(dut):
                 n_ops, ops, counts, len(tb.msg_log), errs)
     assert len(tb.msg_log) > n_ops, "stress produced too few messages to mean anything"
     assert errs.get(ERR_WR_UNMASKED, 0) and errs.get(ERR_PASID_MISMATCH, 0) and errs.get(ERR_INDEX_RANGE, 0)
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+# Run by test_block_ims.py (`make blocks`); every output is also compared with ims_model.py.
+BAD_INPUTS = (
+    BadInput(cls="pasid", input="IMS block: request to a PASID_EN entry with another PASID, also with each of the "
+                                "20 PASID bits flipped alone",
+             outcome="no message and, masked, no PENDING for the other PASID; one ERR_PASID_MISMATCH report (WQ, "
+                     "index, request PASID) per request (20 for the single-bit flips); a PASID_EN = 0 entry fires "
+                     "for any PASID",
+             test="test_pasid"),
+    BadInput(cls="pasid", input="IMS block: rebinding a masked, pending entry (another PASID, or PASID_EN 1 -> 0)",
+             outcome="PENDING cleared; after the unmask the old owner's event is not sent and the new owner is "
+                     "served; rewriting the same binding keeps PENDING",
+             test="test_pasid"),
+    BadInput(cls="interrupt", input="IMS block: writes to ADDR_LO, ADDR_HI and DATA of an unmasked entry",
+             outcome="dropped (the entry reads back unchanged and still sends its pair); one ERR_WR_UNMASKED report "
+                     "each (WQ, index, entry PASID); a write with no byte enables reports nothing",
+             test="test_torn_rule_directed"),
+    BadInput(cls="interrupt", input="IMS block: CTRL written with 0xFFFFFFFF, then 0x00000FF6 (PENDING and reserved "
+                                    "bits set)",
+             outcome="reads 0xFFFFF009, then 0: only MASK, PASID_EN and PASID are writable",
+             test="test_torn_rule_directed"),
+    BadInput(cls="interrupt", input="IMS block: requests naming an index >= IMS_PER_WQ (IMS_PER_WQ, 0xFFFF, 2047, "
+                                    "0x8000) or a WQ >= NUM_WQ",
+             outcome="one ERR_INDEX_RANGE report each (WQ, index, PASID) and no message; the good requests between "
+                     "them each send entry 0's pair",
+             test="test_out_of_range"),
+    BadInput(cls="interrupt", input="IMS block: MMIO writes (a full program and unmask) to entries past IMS_PER_WQ "
+                                    "and windows past NUM_WQ",
+             outcome="ignored: they read 0, and the neighbouring implemented entries keep their values",
+             test="test_out_of_range"),
+)

@@ -17,6 +17,7 @@ from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
 import tb.pcie.hooks as hooks
+from tb.bad_inputs import BadInput
 from tb.pcie.root_complex import HostRootComplex
 from tb.pcie.shim import LinkShim
 from tb.pcie.stream import pattern_pauses, random_pauses
@@ -601,3 +602,52 @@ async def test_hooks_end_to_end(dut):
     assert (rec.kind, rec.address, rec.pasid, rec.pmr, rec.requester_id) == \
         ("MWr", host + 8, 0x777, True, int(target.pcie_id))
     assert rc.host_memory.read(host + 8, 8) == b"\xA5" * 8
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="tlp", input="Malformed DMWr to link_loopback.sv (the link bench's stand-in RTL): no PASID prefix; "
+                              "32 bytes; 64 bytes 4 bytes off 64-byte alignment; to BAR0; First DW BE 0011b",
+             outcome="UR without data for each; the loopback counts exactly 5 URs",
+             test="test_dmwr"),
+    BadInput(cls="tlp", input="DMWr to an address no switch or port routes (0xD000_0000)",
+             outcome="HostRootComplex.dmwr raises CompletionTimeout ('no completion') after its timeout instead of "
+                     "hanging",
+             test="test_dmwr"),
+    BadInput(cls="tlp", input="MRd of 256 B (more than the loopback's 32 DW) from BAR0, and MRd of BAR2, of "
+                              "link_loopback.sv (the link bench's stand-in RTL)",
+             outcome="both reads fail with an unsuccessful completion; the loopback counts exactly one UR",
+             test="test_mmio"),
+    BadInput(cls="tlp", input="Host read that the RTL never completes (tx_cpl held)",
+             outcome="the link shim's watchdog raises CompletionTimeout ('did not complete'); the read stays pending "
+                     "instead of hanging the test",
+             test="test_missing_completion_is_reported"),
+    BadInput(cls="tlp", input="Upstream request with a PASID prefix from the RTL while PASID Control PASID Enable = 0",
+             outcome="ProtocolError ('not enabled by PASID control') from the shim's tx_req checker",
+             test="test_unenabled_pasid_is_flagged"),
+    BadInput(cls="tlp", input="RTL withdrawing tx_cpl valid before ready",
+             outcome="ProtocolError ('valid dropped before ready') from the tx_cpl sink",
+             test="test_valid_drop_is_flagged"),
+    BadInput(cls="tlp", input="Upstream MWr to an interrupt address (0xFEE0_2000) that no interceptor claims",
+             outcome="ProtocolError ('claimed by nothing') from the root complex, not a silent drop",
+             test="test_interceptors"),
+    BadInput(cls="tlp", input="A write-interceptor window over the device's BARs",
+             outcome="add_write_interceptor raises ValueError ('BAR space')",
+             test="test_interceptors"),
+    BadInput(cls="config", input="DMWr inside the root port's window but outside every BAR",
+             outcome="UR from the link shim's device (no silent drop)",
+             test="test_dmwr"),
+    BadInput(cls="config", input="MRd of BAR0 with Memory Space Enable clear",
+             outcome="the link shim answers UR itself (ur_sent + 1): the read fails with an unsuccessful completion; "
+                     "reads work again once it is set",
+             test="test_mmio"),
+    BadInput(cls="config", input="Upstream request started (GO) in link_loopback.sv (the link bench's stand-in RTL) "
+                                 "with Bus Master Enable clear",
+             outcome="refused by the loopback (REG_ERR bit 8); nothing reaches the host",
+             test="test_upstream_dma"),
+    BadInput(cls="completion", input="Completion of a device read issued before an FLR, arriving after it",
+             outcome="discarded by the link shim (stale_cpl counts it), never handed to the reset RTL (its completion "
+                     "count stays 0); Transactions Pending set while the read waits and clear after the FLR; the same "
+                     "tag works after restore",
+             test="test_flr_discards_stale_completions"),
+)

@@ -16,6 +16,7 @@ import cocotb
 
 from imsdev import regs
 from imsdev.clib import CLibrary, OpsAdapter, ScenarioParams
+from tb.bad_inputs import BadInput
 from tb.tests.fw.common import finish, run_blocking, start
 
 PASID_SHARED = 0x1234
@@ -47,3 +48,11 @@ async def test_c_scenario(dut, pauses):
     moved = [m for m in adapter.affinity_moves if m[0] != m[1]]
     assert len(adapter.affinity_moves) == 2 and moved, f"affinity moves {adapter.affinity_moves}"
     await finish(bench, ops, "test_c_scenario", {"c_stats": st})
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="descriptor", input="C library scenario: a descriptor with an undefined opcode and no record address",
+             outcome="the scenario's error handling reads SWERR NO_CR with CODE_STATUS 0x10 (reported in its stats)",
+             test="test_c_scenario"),
+)

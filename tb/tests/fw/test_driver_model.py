@@ -35,6 +35,7 @@ from imsdev.driver.submit import (DescPool, enqcmds, idxd_alloc_desc, idxd_free_
                                   read_completion, wait_for_completion)
 from imsdev.driver.uapi import (DSA_COMP_BAD_OPCODE, DSA_COMP_SUCCESS, DSA_OPCODE_MEMFILL, DSA_OPCODE_MEMMOVE,
                                 DSA_OPCODE_NOOP, IDXD_OP_FLAG_RCR)
+from tb.bad_inputs import BadInput
 from tb.tests.fw.common import HostBuffers, finish, run_blocking, start
 from tb.wq import DmaHold
 
@@ -363,3 +364,31 @@ async def test_driver_interrupt_management(dut, pauses):
     bench, ops = await start(dut, pauses)
     checked = await run_blocking(interrupt_management, bench, ops)
     await finish(bench, ops, "test_driver_interrupt_management", checked)
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="descriptor", input="Driver model: opcode 0x7F with a record address, on a dedicated WQ",
+             outcome="record status 0x10 (DSA_COMP_BAD_OPCODE); SWERR stays empty (a failure with a record is not "
+                     "logged)",
+             test="test_driver_lifecycle"),
+    BadInput(cls="descriptor", input="Driver model: opcode 0x7F with RCR but no record address (CRAV = 0), on a "
+                                     "dedicated WQ",
+             outcome="error interrupt; the driver's handler decodes SWERR NO_CR (WQ, PASID, CODE_STATUS 0x10, opcode "
+                     "0x7F) and acknowledges it: SWERR VALID/OVERFLOW and INT_CAUSE read 0",
+             test="test_driver_lifecycle"),
+    BadInput(cls="portal", input="Driver model: ENQCMD of a NOOP to a dedicated WQ's portal",
+             outcome="enqcmds returns -EIO (UR); error interrupt, SWERR PORTAL_MODE (WQ, PASID) decoded and "
+                     "acknowledged; no spurious interrupt",
+             test="test_driver_lifecycle"),
+    BadInput(cls="portal", input="Driver model: ENQCMD to a full shared WQ (SIZE 1, engine stalled) with "
+                                 "enqcmds_retries = 3",
+             outcome="-EAGAIN after exactly 4 RRS; nothing logged in SWERR; the same descriptor is accepted once the "
+                     "stall clears",
+             test="test_driver_interrupt_management"),
+    BadInput(cls="pasid", input="Driver model: completion to an IMS slot bound to PASID A from a descriptor of PASID "
+                                "B",
+             outcome="error interrupt, SWERR IMS_PASID (WQ, PASID B, slot index) decoded and acknowledged; the slot "
+                     "neither fires nor pends; the record (reaped by polling) says success",
+             test="test_driver_interrupt_management"),
+)

@@ -6,6 +6,7 @@ from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import DEVICE_ID, VENDOR_ID, Bench
 from tb.params import DeviceParams
 from tb.wq import OP_MEMFILL, OP_NOOP, PORTAL_STRIDE, SwErr, WqConfig, WqEnv, ims_handle, ims_msg, msix_msg
@@ -242,3 +243,22 @@ async def test_bar2_at_any_size_aligned_address(dut):
     await env.expect_swerr(regs.SWERR_PORTAL_READ, "portal read", addr=(n - 1) * PORTAL_STRIDE + 0x80)
 
 
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="config", input="MRd of the old BAR0 and BAR2 addresses after both BARs moved above 4 GiB",
+             outcome="UR (no BAR there any more)",
+             test="test_bars_above_4gib"),
+    BadInput(cls="register", input="QWORD MRd at SCRATCH + 4 (across two registers) with BAR0 above 4 GiB (4DW "
+                                   "header)",
+             outcome="CA; ERR.VALID with CODE MMIO_ERR_UNALIGNED and ERR_ADDR = 0x024, the BAR0 offset",
+             test="test_bars_above_4gib"),
+    BadInput(cls="portal", input="MRd of 4 B at portal offset 0x40 with BAR2 above 4 GiB (4DW header)",
+             outcome="UR; SWERR PORTAL_READ with the exact BAR2 offset (WQ * 0x1000 + 0x40)",
+             test="test_bars_above_4gib"),
+    BadInput(cls="portal", input="MRd of 4 B at offset 0x80 of the last WQ's portal, BAR2 at an address aligned "
+                                 "only to its own size",
+             outcome="UR; SWERR PORTAL_READ with the offset inside BAR2 ((NUM_WQ - 1) * 0x1000 + 0x80)",
+             test="test_bar2_at_any_size_aligned_address"),
+)

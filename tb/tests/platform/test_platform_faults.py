@@ -35,6 +35,7 @@ from imsdev.platform.arm_its import (GITS_CMD_DISCARD, GITS_CMD_INT, GITS_CMD_IN
                                      GITS_CMD_MAPTI, GITS_CREADR, GITS_CREADR_STALLED, GITS_CTLR,
                                      GITS_CTLR_ENABLE, GITS_CTLR_QUIESCENT, GITS_TYPER, encode_its_command)
 from imsdev.platform.x86_ir import IRTE_BYTES, remappable_msi_message
+from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
 from tb.platform.gic_its import E_ITS_INT_UNMAPPED_INTERRUPT, ItsError, ItsErrorReason
 from tb.platform.smmu import EVT_ID_TRANSLATION_FAULT, SmmuEvent
@@ -445,3 +446,115 @@ if PLATFORM == "arm":
         await plat.wait_all()
         assert [e.event_id for e in plat.faults] == [a.index, b.index]
         await finish(bench, plat, "test_arm_discard", store)
+
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+# Every test runs with an MSI-X vector and with an IMS entry as the source (parametrized `store`).
+BAD_INPUTS = (
+    BadInput(cls="platform", input="Remappable message with SHV = 1 and data bit 16 set (data[31:16] reserved) to a "
+                                   "valid IRTE (from an MSI-X vector and from an IMS entry)",
+             outcome="VT-d fault 0x20 (REQUEST_RESERVED) recorded with the device's SID, interrupt index handle + "
+                     "subhandle, the address and data, on each of two fires, and in the primary fault record (reason, "
+                     "SID, index); nothing delivered; a good interrupt fired after it is delivered exactly once each "
+                     "time",
+             test="test_x86_request_reserved"),
+    BadInput(cls="platform", input="Remappable message whose handle (the table's last IRTE) + subhandle 1 equals the "
+                                   "table size (IRTA.S) (from an MSI-X vector and from an IMS entry)",
+             outcome="VT-d fault 0x21 (INDEX_OUT_OF_RANGE) recorded with the device's SID, interrupt index = the "
+                     "table size, the address and data, on each of two fires, and in the primary fault record "
+                     "(reason, SID, index); nothing delivered; a good interrupt fired after it is delivered exactly "
+                     "once each time",
+             test="test_x86_index_out_of_range"),
+    BadInput(cls="platform", input="Message of an IRTE the kernel freed (cleared and invalidated) (from an MSI-X "
+                                   "vector and from an IMS entry)",
+             outcome="VT-d fault 0x22 (NOT_PRESENT) recorded with the device's SID, interrupt index of that IRTE, the "
+                     "address and data, on each of two fires, and in the primary fault record (reason, SID, index); "
+                     "nothing delivered; a good interrupt fired after it is delivered exactly once each time",
+             test="test_x86_irte_not_present"),
+    BadInput(cls="platform", input="Message of a valid IRTE whose 16 bytes of host memory cannot be read (from an "
+                                   "MSI-X vector and from an IMS entry)",
+             outcome="VT-d fault 0x23 (TABLE_READ_ERROR) recorded with the device's SID, interrupt index of that IRTE "
+                     "(every fire: nothing cached), the address and data, on each of two fires, and in the primary "
+                     "fault record (reason, SID, index); nothing delivered; a good interrupt fired after it is "
+                     "delivered exactly once each time",
+             test="test_x86_table_read_error"),
+    BadInput(cls="platform", input="Message of an IRTE the kernel rewrote with reserved bit 84 set (FPD = 0) and "
+                                   "invalidated (from an MSI-X vector and from an IMS entry)",
+             outcome="VT-d fault 0x24 (IRTE_RESERVED) recorded with the device's SID, interrupt index of that IRTE, "
+                     "the address and data, on each of two fires, and in the primary fault record (reason, SID, "
+                     "index); nothing delivered; a good interrupt fired after it is delivered exactly once each time",
+             test="test_x86_irte_reserved"),
+    BadInput(cls="platform", input="Compatibility-format message (no remapping) while IRE = 1 and CFIS = 0 (from an "
+                                   "MSI-X vector and from an IMS entry)",
+             outcome="VT-d fault 0x25 (COMPAT_BLOCKED) recorded with the device's SID, no interrupt index (0 in the "
+                     "primary fault record), the address and data, on each of two fires; the CPU the message names "
+                     "receives nothing; a good interrupt fired after it is delivered exactly once each time",
+             test="test_x86_compat_format_blocked"),
+    BadInput(cls="platform", input="Message of an IRTE allocated for another requester ID (only the function number "
+                                   "differs) (from an MSI-X vector and from an IMS entry)",
+             outcome="VT-d fault 0x26 (SOURCE_ID_MISMATCH) recorded with the device's SID, interrupt index of that "
+                     "IRTE, the address and data, on each of two fires, and in the primary fault record (reason, SID, "
+                     "index); nothing delivered (not even to that IRTE's CPU); a good interrupt fired after it is "
+                     "delivered exactly once each time",
+             test="test_x86_sid_mismatch"),
+    BadInput(cls="platform", input="EventID inside the device's ITT that was never mapped (the last one) (from an "
+                                   "MSI-X vector and from an IMS entry)",
+             outcome="dropped; ITS translation error EVENT_UNMAPPED with code E_ITS_INT_UNMAPPED_INTERRUPT, the "
+                     "device's DeviceID and the EventID written, on each of two fires; nothing delivered or left "
+                     "pending; a good interrupt fired after it is delivered exactly once each time",
+             test="test_arm_event_unmapped"),
+    BadInput(cls="platform", input="EventID just beyond the device's ITT (2^(MAPD Size + 1)) (from an MSI-X vector "
+                                   "and from an IMS entry)",
+             outcome="dropped; ITS translation error EVENT_OUT_OF_RANGE with code E_ITS_INT_UNMAPPED_INTERRUPT, the "
+                     "device's DeviceID and the EventID written, on each of two fires; nothing delivered or left "
+                     "pending; a good interrupt fired after it is delivered exactly once each time",
+             test="test_arm_event_id_out_of_range"),
+    BadInput(cls="platform", input="Event the kernel re-mapped (DISCARD, MAPTI) to a collection no MAPC mapped (from "
+                                   "an MSI-X vector and from an IMS entry)",
+             outcome="dropped; ITS translation error COLLECTION_UNMAPPED with code E_ITS_INT_UNMAPPED_INTERRUPT, the "
+                     "device's DeviceID and the EventID written, on each of two fires; nothing delivered or left "
+                     "pending; a good interrupt fired after it is delivered exactly once each time",
+             test="test_arm_collection_unmapped"),
+    BadInput(cls="platform", input="Mapped EventID written 4 bytes past GITS_TRANSLATER (same SMMU page) (from an "
+                                   "MSI-X vector and from an IMS entry)",
+             outcome="dropped; ITS translation error BAD_ACCESS without a code, the device's DeviceID and the EventID "
+                     "written, on each of two fires; nothing delivered or left pending; a good interrupt fired after "
+                     "it is delivered exactly once each time",
+             test="test_arm_bad_access"),
+    BadInput(cls="platform", input="Mapped event whose ITT entry in host memory cannot be read (from an MSI-X vector "
+                                   "and from an IMS entry)",
+             outcome="dropped; ITS translation error TABLE_MEMORY_ERROR without a code, the device's DeviceID and the "
+                     "EventID written, on each of two fires; nothing delivered or left pending; a good interrupt "
+                     "fired after it is delivered exactly once each time",
+             test="test_arm_table_memory_error"),
+    BadInput(cls="platform", input="Message address in the SMMU MSI window that the SMMU has not mapped (from an "
+                                   "MSI-X vector and from an IMS entry)",
+             outcome="SMMU translation fault event 0x10 with the device's StreamID and the IOVA, on each of two "
+                     "fires; the ITS translates only the good interrupt, which is delivered exactly once each time",
+             test="test_arm_unmapped_iova"),
+    BadInput(cls="platform", input="Entry still holding its old message after the driver freed every interrupt "
+                                   "(DISCARD each, then MAPD V = 0) (from an MSI-X vector and from an IMS entry)",
+             outcome="dropped; ITS translation error DEVICE_UNMAPPED with code E_ITS_INT_UNMAPPED_INTERRUPT, DeviceID "
+                     "and the old EventID, on each of two fires; after MAPD V = 1 and MAPTI the reprogrammed entry is "
+                     "delivered",
+             test="test_arm_device_unmapped"),
+    BadInput(cls="platform", input="Write to GITS_TRANSLATER while the kernel has disabled the ITS (GITS_CTLR.Enabled "
+                                   "= 0, Quiescent) (from an MSI-X vector and from an IMS entry)",
+             outcome="dropped, not held; ITS translation error ITS_DISABLED without a code, DeviceID and EventID, on "
+                     "each of two fires; re-enabled, this entry and another are each delivered once",
+             test="test_arm_its_disabled"),
+    BadInput(cls="platform", input="Requester ID beyond GITS_TYPER.Devbits (8 DeviceID bits, the device on bus 1) "
+                                   "(from an MSI-X vector and from an IMS entry)",
+             outcome="the kernel domain refuses to map the device (alloc_irqs raises ValueError); a doorbell message "
+                     "written anyway is dropped with ITS translation error DEVICE_OUT_OF_RANGE, code "
+                     "E_ITS_INT_UNMAPPED_INTERRUPT, DeviceID and EventID 1, each fire; the command queue does not "
+                     "stall; an INT for the last implemented DeviceID is delivered",
+             test="test_arm_device_id_out_of_range"),
+    BadInput(cls="platform", input="Fire after DISCARD of its event; DISCARD of an LPI held pending (configuration "
+                                   "disabled) (from an MSI-X vector and from an IMS entry)",
+             outcome="each dropped with EVENT_UNMAPPED (the two EventIDs in order), nothing delivered; DISCARD clears "
+                     "the held LPI's pending state, re-enabling it with INVALL delivers nothing; a newly mapped event "
+                     "is delivered",
+             test="test_arm_discard"),
+)

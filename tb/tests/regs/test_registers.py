@@ -7,6 +7,7 @@ import cocotb
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import Bench, PAUSE_MODES
 from tb.pcie.tlp import PasidTlp
 
@@ -261,3 +262,89 @@ async def test_w1c_fields(dut):
     assert got & both == 0, f"W1C of ERR.VALID: ERR reads {got:#x}"
     await bench.wr32(regs.CSR_INT_CAUSE, all_cause)
     assert await bench.rd32(regs.CSR_INT_CAUSE) == 0
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+# expect_err(): ERR.VALID with the code, ERR_ADDR the BAR0 offset, INT_CAUSE.MMIO_ERR set; W1C re-arms.
+BAD_INPUTS = (
+    BadInput(cls="register", input="Writes of all ones, zeros, 0xA5A55A5A and a random value to every CSR "
+                                   "(RO fields, reserved bits, W1C bits at 0)",
+             outcome="RW fields take the value; RO fields and reserved bits keep theirs, W1C bits stay 0; "
+                     "write-only INT_TEST, MSIX_TRIGGER and CMD read 0",
+             test="test_access_types"),
+    BadInput(cls="register", input="1-DW write to SCRATCH with First DW BE 0010b (a partial DWORD outside the MSI-X "
+                                   "and IMS regions)",
+             outcome="only byte 1 changes; no error",
+             test="test_scratch_qword_and_ordering"),
+    BadInput(cls="register", input="QWORD write at SCRATCH, whose upper DWORD (0x024) is a reserved offset",
+             outcome="SCRATCH takes the low DWORD; 0x024 reads 0",
+             test="test_scratch_qword_and_ordering"),
+    BadInput(cls="register", input="Write of 0xDEADBEEF to unmapped BAR0 offsets (CSR page holes, 0x1000, 0x1FFFC, "
+                                   "past the PBA, 0x30000, the last DWORD of BAR0; on builds with fewer than 2048 "
+                                   "vectors (small, wide) Vector Control past the last MSI-X vector)",
+             outcome="each reads 0 afterwards; ERR stays 0 (not an error)",
+             test="test_unmapped_offsets_read_zero"),
+    BadInput(cls="register", input="MRd of 3 DW (12 B) at SCRATCH",
+             outcome="CA; ERR.VALID with CODE MMIO_ERR_RD_TOO_BIG, ERR_ADDR = 0x020, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="QWORD (2-DW) read at DEV_ID + 4, not 8-byte aligned",
+             outcome="CA; ERR.VALID with CODE MMIO_ERR_UNALIGNED, ERR_ADDR = 0x004, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="16-byte MWr at SCRATCH",
+             outcome="dropped; ERR.VALID with CODE MMIO_ERR_WR_TOO_BIG, ERR_ADDR = 0x020, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="8-byte MWr at SCRATCH + 4, not 8-byte aligned",
+             outcome="dropped; ERR.VALID with CODE MMIO_ERR_UNALIGNED, ERR_ADDR = 0x024, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="Poisoned (EP = 1) 4-byte MWr at SCRATCH",
+             outcome="dropped (SCRATCH unchanged); ERR.VALID with CODE MMIO_ERR_POISONED, ERR_ADDR = 0x020, "
+                     "INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="128-byte MWr at SCRATCH (several beats on every data path width)",
+             outcome="dropped whole (SCRATCH unchanged), one ERR record: CODE MMIO_ERR_WR_TOO_BIG, ERR_ADDR = "
+                     "0x020, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="Zero-length MWr (1 DW, First DW BE 0000b) at SCRATCH",
+             outcome="nothing written (SCRATCH unchanged), ERR.VALID stays 0",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="MSIX_TRIGGER written with VECTOR = CAP2.MSIX_VECTORS (no such vector)",
+             outcome="ERR.VALID with CODE MMIO_ERR_UNSUPPORTED, ERR_ADDR = MSIX_TRIGGER (0x048), "
+                     "INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="DMWr (non-posted, as a stray ENQCMD) of 4 B to BAR0 SCRATCH",
+             outcome="UR; not performed (SCRATCH unchanged); ERR.VALID with CODE MMIO_ERR_UNSUPPORTED, ERR_ADDR = "
+                     "0x020, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="Zero-length MRd (1 DW, First DW BE 0000b) at SCRATCH",
+             outcome="SC with Byte Count 1",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="1-DW MRd of bytes 1..2 (First DW BE 0110b) at SCRATCH",
+             outcome="SC, Byte Count 2, Lower Address = address of byte 1 (low 7 bits), the whole DWORD as data "
+                     "(bytes 1..2 = SCRATCH's)",
+             test="test_bad_accesses"),
+    BadInput(cls="register", input="A second bad access (8-byte MWr at SCRATCH + 4) while ERR holds a first one "
+                                   "(16-byte MWr)",
+             outcome="ERR keeps CODE MMIO_ERR_WR_TOO_BIG and sets OVERFLOW; after W1C of VALID and OVERFLOW the "
+                     "next bad access is recorded (MMIO_ERR_UNALIGNED, ERR_ADDR 0x024)",
+             test="test_error_overflow"),
+    BadInput(cls="register", input="Bad access (16-byte MWr) with INT_ENABLE.MMIO_ERR = 1 and MSI-X vector 0 "
+                                   "unmasked",
+             outcome="exactly one more vector 0 message; INT_CAUSE reads MMIO_ERR only",
+             test="test_cause_raises_vector0"),
+    BadInput(cls="register", input="INT_TEST.SW_TEST while INT_ENABLE.SW_TEST = 0; with it enabled, INT_TEST.SW_TEST "
+                                   "again while INT_CAUSE.SW_TEST is still set",
+             outcome="no vector 0 message for either (INT_CAUSE reads SW_TEST; only the enabled 0 -> 1 edge sent "
+                     "one)",
+             test="test_cause_raises_vector0"),
+    BadInput(cls="register", input="Write of 0, or of 1 to another bit only, to a set W1C bit of INT_CAUSE or ERR",
+             outcome="the bit stays set; it clears only when 1 is written to exactly that bit",
+             test="test_w1c_fields"),
+    BadInput(cls="interrupt", input="Partial-DWORD MWr (First DW BE 0001b) to MSI-X vector 0 Vector Control",
+             outcome="dropped (Vector Control still reads 1: masked); ERR.VALID with CODE MMIO_ERR_PARTIAL, "
+                     "ERR_ADDR = the Vector Control offset, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="interrupt", input="MWr of 0xFFFFFFFF to the MSI-X PBA",
+             outcome="dropped; ERR.VALID with CODE MMIO_ERR_RO_WRITE, ERR_ADDR = PBA base (0x28000), "
+                     "INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+)

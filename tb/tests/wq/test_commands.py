@@ -10,6 +10,7 @@ import cocotb
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
 from tb.pcie.tlp import RRS
 from tb.wq import (OP_MEMMOVE, OP_NOOP, ST_XFER_SIZE, WQ_STATE_DISABLED, WQ_STATE_DRAINING, WQ_STATE_ENABLED,
@@ -218,3 +219,61 @@ async def test_ignored_while_active(dut, pauses):
     await env.sb.wait_complete()
     await env.sb.check()
     env.b.log.info(env.sb.report())
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="command", input="Unknown command codes 0x00, 0x0B, 0x1F with the device disabled",
+             outcome="CMDSTS.ERR INVAL_CMD",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="Unknown command codes 0x00, 0x0B, 0x1F with the device enabled",
+             outcome="CMDSTS.ERR INVAL_CMD; GENSTS.ENABLED stays 1",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="ENABLE_WQ while the device is disabled (after reset, and after DISABLE_DEVICE)",
+             outcome="CMDSTS.ERR DEV_NOT_ENABLED; the WQ stays disabled (WQCFG6 STATE disabled, OCCUPANCY 0)",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="DISABLE_DEVICE, DRAIN_ALL, ABORT_ALL, RESET_DEVICE on a disabled device",
+             outcome="CMDSTS.ERR OK, RESULT 0; GENSTS.ENABLED stays 0",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="Every WQ command (ENABLE/DISABLE/DRAIN/ABORT/RESET_WQ) with operand NUM_WQ, 8 "
+                                  "or 0xFFFFF (a WQ the build lacks), device disabled and enabled",
+             outcome="CMDSTS.ERR WQ_INVAL, RESULT 0",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="DISABLE_WQ or DRAIN_WQ of a disabled WQ, device disabled and enabled",
+             outcome="CMDSTS.ERR WQ_NOT_ENABLED, RESULT 0",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="ABORT_WQ or RESET_WQ of a disabled WQ",
+             outcome="CMDSTS.ERR OK, RESULT 0; the WQ stays disabled with OCCUPANCY 0",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="ENABLE_DEVICE while the device is enabled",
+             outcome="CMDSTS.ERR DEV_ENABLED",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="ENABLE_WQ with WQCFG0.SIZE = 0",
+             outcome="CMDSTS.ERR WQ_SIZE",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="ENABLE_WQ with WQCFG0.SIZE = CAP0.WQ_DEPTH + 1",
+             outcome="CMDSTS.ERR WQ_SIZE",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="ENABLE_WQ of an enabled WQ",
+             outcome="CMDSTS.ERR WQ_ENABLED",
+             test="test_command_errors_and_states"),
+    BadInput(cls="command", input="WQCFG0/2/3 rewritten while the WQ is enabled (SIZE 2 -> 1, PASID 0x111 -> 0x222, "
+                                  "MAX_XFER_SHIFT 12 -> 8)",
+             outcome="the registers read back the new values, but until the next ENABLE_WQ the WQ fills to the "
+                     "latched SIZE 2, a 4096 B MEMMOVE succeeds and its DMA carries PASID 0x111",
+             test="test_wqcfg_latched_at_enable"),
+    BadInput(cls="command", input="ABORT_WQ and unknown code 0x1F written while DRAIN_WQ is ACTIVE (held by a "
+                                  "stalled descriptor)",
+             outcome="both ignored: CMDSTS.ACTIVE stays 1, OCCUPANCY unchanged, DRAIN_WQ then ends with ERR OK "
+                     "and every queued descriptor completes",
+             test="test_ignored_while_active"),
+    BadInput(cls="portal", input="ENQCMD to a shared WQ after DISABLE_DEVICE",
+             outcome="RRS",
+             test="test_command_errors_and_states"),
+    BadInput(cls="pasid", input="ENABLE_WQ of a shared WQ while the PASID capability is disabled",
+             outcome="CMDSTS.ERR WQ_MODE (a dedicated WQ without PASID_EN enables)",
+             test="test_command_errors_and_states"),
+    BadInput(cls="pasid", input="ENABLE_WQ of a shared WQ with WQCFG2.PASID_EN = 0 (PASID capability enabled)",
+             outcome="CMDSTS.ERR WQ_PASID_EN",
+             test="test_command_errors_and_states"),
+)

@@ -12,6 +12,7 @@ import cocotb
 from cocotb.triggers import Combine
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64
 from tb.pcie.stream import random_pauses
@@ -517,3 +518,66 @@ async def test_ims_window_bounds(dut):
         got = await env.ims_read(w, i)
         assert got == want, f"WQ {w} IMS entry {i} changed by writes past the implemented entries: {got} != {want}"
     await env.expect_no_swerr("writes past the implemented IMS entries")
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="interrupt", input="RCI with IMS handle CAP1.IMS_PER_WQ, CAP1.IMS_PER_WQ + 1 or 0x7FFF, from a "
+                                    "shared WQ and (builds with 2 or more WQs) a dedicated one",
+             outcome="record status 0x19 (DSA_COMP_INT_HANDLE_INVAL); no message (exact message count)",
+             test="test_ims_per_wq"),
+    BadInput(cls="interrupt", input="IMS handle naming an entry programmed only in another WQ's window (its own "
+                                    "entry still at reset; builds with 2 or more WQs: default, wide)",
+             outcome="the submitting WQ's own (reset, masked) entry latches PENDING; no message; the other WQ's "
+                     "entry is not touched (PENDING 0)",
+             test="test_ims_per_wq"),
+    BadInput(cls="interrupt", input="MWr to ADDR_LO of an unmasked IMS entry",
+             outcome="dropped (entry unchanged); SWERR IMS_UNMASKED_WRITE (WQ, entry index in SWERR2), "
+                     "INT_CAUSE.ERR_LOG set",
+             test="test_ims_torn_update"),
+    BadInput(cls="interrupt", input="MWr to ADDR_HI of an unmasked IMS entry",
+             outcome="dropped (entry unchanged); SWERR IMS_UNMASKED_WRITE (WQ, entry index in SWERR2), "
+                     "INT_CAUSE.ERR_LOG set",
+             test="test_ims_torn_update"),
+    BadInput(cls="interrupt", input="MWr to DATA of an unmasked IMS entry",
+             outcome="dropped (entry unchanged); SWERR IMS_UNMASKED_WRITE (WQ, entry index in SWERR2), "
+                     "INT_CAUSE.ERR_LOG set",
+             test="test_ims_torn_update"),
+    BadInput(cls="interrupt", input="Writes of ADDR_LO, ADDR_HI, DATA and CTRL (0xFFFFF008) to IMS slots past "
+                                    "CAP1.IMS_PER_WQ (IMS_PER_WQ, +1, 2*IMS_PER_WQ) of WQ 0, 1 and the last",
+             outcome="the slots read 0; the first and last implemented entries of every WQ are unchanged; "
+                     "nothing logged in SWERR",
+             test="test_ims_window_bounds"),
+    BadInput(cls="pasid", input="Completion with RCI to an IMS entry bound (PASID_EN) to another PASID",
+             outcome="no message, PENDING stays 0; SWERR IMS_PASID (WQ, descriptor PASID, entry index in SWERR2), "
+                     "INT_CAUSE.ERR_LOG set; the record is written",
+             test="test_ims_pasid_and_mask"),
+    BadInput(cls="pasid", input="Completion to an IMS entry bound to a PASID differing from the descriptor's only "
+                                "in PASID[19:16]",
+             outcome="no message, PENDING stays 0; SWERR IMS_PASID (WQ, descriptor PASID, entry index)",
+             test="test_ims_pasid_high_bits_and_rebinding"),
+    BadInput(cls="pasid", input="Rebinding a masked, pending IMS entry to a PASID differing only in PASID[19:16], "
+                                "or only in PASID[15:0]",
+             outcome="PENDING cleared; the unmask sends nothing (the old binding's event is not delivered); "
+                     "rewriting the same binding keeps PENDING and the unmask sends exactly once",
+             test="test_ims_pasid_high_bits_and_rebinding"),
+    BadInput(cls="pasid", input="Completion to an IMS entry bound to another PASID while Bus Master Enable = 0",
+             outcome="SWERR IMS_PASID (WQ, descriptor PASID, entry index); no message while Bus Master Enable = 0, "
+                     "and after it is set only the entry's one held message",
+             test="test_bus_master_replay_msix_and_ims"),
+    BadInput(cls="config", input="Bus Master Enable = 0, then unmask of pending IMS entries and clearing MSI-X "
+                                 "Function Mask with pending vectors",
+             outcome="nothing sent; every IMS PENDING and MSI-X pending bit kept; setting Bus Master Enable "
+                     "replays each entry and vector exactly once",
+             test="test_bus_master_replay_msix_and_ims"),
+    BadInput(cls="config", input="Completions with RCI (no record) to unmasked IMS entries (unbound, bound to the "
+                                 "descriptor's PASID, already pending) and MSI-X vectors while Bus Master Enable = 0",
+             outcome="no message; each entry's PENDING and each vector's PBA bit set; one message each after "
+                     "Bus Master Enable is set, none left pending",
+             test="test_bus_master_replay_msix_and_ims"),
+    BadInput(cls="config", input="Bus Master Enable cleared while a completion's record write is already presented "
+                                 "on tx_req (IMS entry unbound / bound to the PASID / already pending; MSI-X vector)",
+             outcome="the record lands; the interrupt is held (PENDING / PBA bit) and sent exactly once, after "
+                     "the record, when Bus Master Enable is set again",
+             test="test_bus_master_replay_msix_and_ims"),
+)

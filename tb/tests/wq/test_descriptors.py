@@ -12,6 +12,7 @@ import itertools
 import cocotb
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
 from tb.wq import (ENQCMD_RETRIES, HostArena, FLAG_BOF, FLAG_CC, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, FLAG_STORD,
                    HANDLE_IMS_INDEX_MASK, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE,
@@ -353,3 +354,122 @@ async def test_four_gib_boundary(dut, at):
         want = 4 if r.address >= four_gib else 3
         assert r.header_dw == want, f"{r.kind} to {r.address:#x} with a {r.header_dw}DW header, expected {want}DW"
     await env.expect_no_swerr("4 GiB boundary")
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+# test_status_codes runs each on a shared WQ and on dedicated WQs (WQCFG3.MAX_XFER_SHIFT = 10); its scoreboard
+# checks every record (status, result 0, bytes completed, invalid flags, reserved bytes 0), the destination and
+# its guard bytes, the exact set of interrupt messages, and at the end that SWERR holds nothing.
+BAD_INPUTS = (
+    BadInput(cls="descriptor", input="Undefined opcode (0x01, 0x05, 0x7F, 0xFF) with CRAV and RCR",
+             outcome="record status 0x10 (DSA_COMP_BAD_OPCODE), 0 bytes completed; destination untouched; "
+                     "not logged in SWERR",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMMOVE with one undefined flag bit (each of 0x20, 0x40, 0x80, 0x200, 0x400, "
+                                     "0x800, 0x1000, 0x4000, 0x8000, 0x10000, 0x800000)",
+             outcome="record status 0x11 (DSA_COMP_INVALID_FLAGS), invalid-flags field = that bit, 0 bytes "
+                     "completed; destination untouched",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="NOOP with two undefined flag bits (0x40 and 0x100000)",
+             outcome="record status 0x11 (DSA_COMP_INVALID_FLAGS), invalid-flags field = 0x100040",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMFILL with one bit set in reserved byte 38, 51 or 63",
+             outcome="record status 0x12 (DSA_COMP_NOZERO_RESERVE), 0 bytes completed; destination untouched",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMMOVE with reserved DW0 bit 20 or bit 30 set",
+             outcome="record status 0x12 (DSA_COMP_NOZERO_RESERVE), 0 bytes completed; destination untouched",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Transfer size above 2^MAX_XFER_SHIFT: MEMMOVE of 2^10 + 1 B, MEMFILL of 2^11 B "
+                                     "(WQCFG3.MAX_XFER_SHIFT = 10)",
+             outcome="record status 0x13 (DSA_COMP_XFER_ERR), 0 bytes completed; destination untouched (MEMMOVE "
+                     "and MEMFILL of exactly 2^10 B succeed byte-exact)",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="RCI with an IMS handle naming entry CAP1.IMS_PER_WQ or 0x7FFF (past the "
+                                     "implemented entries)",
+             outcome="record status 0x19 (DSA_COMP_INT_HANDLE_INVAL); no interrupt message",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="RCI with an MSI-X handle naming vector CAP2.MSIX_VECTORS or 2047 (builds with "
+                                     "fewer than 2048 vectors: small, wide)",
+             outcome="record status 0x19 (DSA_COMP_INT_HANDLE_INVAL); no interrupt message",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Unknown opcode 0x7E with every accepted flag (FENCE, BOF, CRAV, RCR, CC, STORD)",
+             outcome="record status 0x10 (DSA_COMP_BAD_OPCODE); the same flags on NOOP, DRAIN, MEMMOVE and MEMFILL "
+                     "succeed",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="DRAIN with undefined flag 0x400",
+             outcome="record status 0x11 (DSA_COMP_INVALID_FLAGS), invalid-flags field 0x400",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="DRAIN with bit 7 of reserved byte 63 set",
+             outcome="record status 0x12 (DSA_COMP_NOZERO_RESERVE)",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="DRAIN with RCI and an IMS handle naming entry CAP1.IMS_PER_WQ",
+             outcome="record status 0x19 (DSA_COMP_INT_HANDLE_INVAL); no interrupt message",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Two errors: undefined opcode 0x09 and undefined flag 0x40",
+             outcome="record status 0x10 (DSA_COMP_BAD_OPCODE): the opcode is checked first",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Two errors: undefined flag 0x20 and reserved DW0 bit 30",
+             outcome="record status 0x11 (DSA_COMP_INVALID_FLAGS), invalid-flags field 0x20: flags before "
+                     "reserved fields",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Three errors: reserved byte 38, transfer size 2^10 + 1, IMS handle past the "
+                                     "implemented entries",
+             outcome="record status 0x12 (DSA_COMP_NOZERO_RESERVE): reserved fields before size and handle",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Two errors: MEMFILL of 2^10 + 8 B and IMS handle 0x7FFF",
+             outcome="record status 0x13 (DSA_COMP_XFER_ERR): size before handle; no interrupt message",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMMOVE of 128 B whose source read the host answers UR",
+             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address = source, 0 bytes completed; "
+                     "destination untouched",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMMOVE of 64 B whose source read the host answers CA",
+             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address = source, 0 bytes completed; "
+                     "destination untouched",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMMOVE of 300 B from an unaligned (+3) source the host answers UR",
+             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address = source + bytes completed; the "
+                     "destination past the bytes completed untouched",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="MEMMOVE of 1000 B whose source runs 300 B past the end of host memory (low "
+                                     "region: CA past it; high region: UR)",
+             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address in the last 4 KiB up to the end "
+                     "of memory, bytes completed <= 700 and those bytes are the source's in the destination",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Failing descriptor with CRAV = 1 and RCR = 0 (opcode 0x06; transfer size "
+                                     "2^12; source answered CA)",
+             outcome="the record is written anyway with status 0x10 / 0x13 / 0x30",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="Failing descriptor with RCI to a valid handle (opcode 0x01 to an MSI-X "
+                                     "vector; source answered UR to an IMS entry)",
+             outcome="record status 0x10 / 0x30, then exactly one interrupt message, sent after the record",
+             test="test_status_codes"),
+    BadInput(cls="descriptor", input="CRAV = 0 and invalid opcode 0x0F (shared WQ: PASID and PRIV of the ENQCMD; "
+                                     "dedicated WQ: WQCFG2's)",
+             outcome="no record written; SWERR NO_CR with CODE_STATUS 0x10, WQ, PASID, PRIV, opcode and the "
+                     "record address; INT_CAUSE.ERR_LOG set",
+             test="test_record_rules"),
+    BadInput(cls="descriptor", input="Record address 8 bytes off 32-byte alignment and an undefined flag (0x80)",
+             outcome="no record written; SWERR NO_CR with CODE_STATUS 0x11, WQ, PASID, PRIV, opcode, address",
+             test="test_record_rules"),
+    BadInput(cls="descriptor", input="Record address 4 bytes off 32-byte alignment and reserved DW0 bit 20",
+             outcome="no record written; SWERR NO_CR with CODE_STATUS 0x12, WQ, PASID, PRIV, opcode, address",
+             test="test_record_rules"),
+    BadInput(cls="descriptor", input="Otherwise good MEMMOVE of 333 B with the record address 16 bytes off 32-byte "
+                                     "alignment",
+             outcome="not run: destination untouched, no record; SWERR NO_CR with CODE_STATUS 0x1B (tb/wq.py "
+                     "ST_CR_ALIGN), WQ, PASID, PRIV, opcode, address",
+             test="test_record_rules"),
+    BadInput(cls="descriptor", input="Misaligned record address (+24) and transfer size 2^12 + 1",
+             outcome="SWERR NO_CR with CODE_STATUS 0x1B: record alignment is checked before the size; no record, "
+                     "destination untouched",
+             test="test_record_rules"),
+    BadInput(cls="descriptor", input="RCR = 1 without CRAV on a successful MEMFILL or NOOP",
+             outcome="no record written, the MEMFILL's data lands byte-exact; nothing logged in SWERR",
+             test="test_record_rules"),
+    BadInput(cls="pasid", input="Dedicated WQ: descriptor PASID field and priv bit differing from WQCFG2 (user and "
+                                "privileged WQCFG2 PASIDs, with and without PASID[19:16], and PASID_EN = 0)",
+             outcome="every DMA request of the descriptor, the record write included, carries WQCFG2's PASID and "
+                     "PMR = WQCFG2.PRIV (none with PASID_EN = 0); the descriptor's fields are ignored",
+             test="test_status_codes"),
+)

@@ -10,6 +10,7 @@ import cocotb
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
 from tb.pcie.tlp import RRS
 from tb.wq import (ENQCMD_RETRIES, OP_MEMMOVE, OP_NOOP, PORTAL_STRIDE, WQ_STATE_DRAINING, WQ_STATE_ENABLED,
@@ -255,3 +256,109 @@ async def test_dedicated_portal(dut, pauses):
     assert all(t.state in ("dropped", "rejected") for t in bad)
     await env.expect_no_swerr("end")
     env.b.log.info(env.sb.report())
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="portal", input="DMWr (ENQCMD) of 32 B at portal offset 0x0 of an enabled shared WQ",
+             outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr of 128 B at portal offset 0x0 of a shared WQ",
+             outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr of 4 B at portal offset 0x4 of a shared WQ",
+             outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset 0x4), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr of 64 B at portal offset 0x20 (not 64-byte aligned) of a shared WQ",
+             outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset 0x20), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr of 64 B at portal offset 0xF84 (misaligned, near the page end) of a shared WQ",
+             outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset 0xF84), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="Poisoned DMWr (EP = 1), 64 B aligned, to a shared WQ",
+             outcome="UR; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="Posted 64-byte MWr (MOVDIR64B) to a shared WQ",
+             outcome="dropped; SWERR PORTAL_MODE (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "the descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="MRd of 4 B from a shared WQ's portal",
+             outcome="UR; SWERR PORTAL_READ (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="A second bad portal request (DMWr without prefix) while SWERR holds a first one "
+                                 "(DMWr of 64 B at offset 0x20)",
+             outcome="first answered CA, second UR; SWERR keeps the first record (PORTAL_SIZE, offset 0x20) with "
+                     "OVERFLOW = 1; after W1C of VALID and OVERFLOW, SWERR reads empty",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr to a disabled shared WQ",
+             outcome="RRS; nothing logged (SWERR VALID and OVERFLOW 0)",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="Portal read with INT_ENABLE.ERR_LOG = 1 and MSI-X vector 0 unmasked",
+             outcome="UR, SWERR PORTAL_READ; exactly one MSI-X vector 0 message and no other message",
+             test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr to a full shared WQ (engine stalled, OCCUPANCY = SIZE)",
+             outcome="RRS every time, OCCUPANCY stays SIZE, nothing logged; a bounded retry of 3 ends RRS after "
+                     "3 retries; once the queue drains the same retry loop gets SC",
+             test="test_shared_full_retry"),
+    BadInput(cls="portal", input="DMWr to a draining shared WQ (DRAIN_WQ waiting on a stalled descriptor)",
+             outcome="RRS while WQCFG6.STATE = draining; SC again once DRAIN_WQ ends (ERR 0, STATE enabled); "
+                     "nothing logged",
+             test="test_shared_full_retry"),
+    BadInput(cls="portal", input="MOVDIR64B to a full dedicated WQ",
+             outcome="dropped; SWERR DWQ_FULL (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, the "
+                     "descriptor never writes its record or destination",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="Posted write of 32 B at offset 0x0 of a dedicated portal",
+             outcome="dropped; SWERR PORTAL_SIZE (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="Posted write of 128 B at offset 0x0 of a dedicated portal",
+             outcome="dropped; SWERR PORTAL_SIZE (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="Posted write of 64 B at offset 0x20 (not 64-byte aligned) of a dedicated portal",
+             outcome="dropped; SWERR PORTAL_SIZE (WQ, BAR2 offset 0x20), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="Posted write of 4 B at offset 0x40 of a dedicated portal",
+             outcome="dropped; SWERR PORTAL_SIZE (WQ, BAR2 offset 0x40), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="DMWr (ENQCMD) to a dedicated WQ",
+             outcome="UR; SWERR PORTAL_MODE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="MRd of 8 B at offset 0x40 of a dedicated portal",
+             outcome="UR; SWERR PORTAL_READ (WQ, BAR2 offset 0x40), INT_CAUSE.ERR_LOG set",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="MOVDIR64B to a draining dedicated WQ",
+             outcome="dropped; SWERR DWQ_DISABLED (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="MOVDIR64B to a disabled dedicated WQ",
+             outcome="dropped; SWERR DWQ_DISABLED (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; no record or "
+                     "destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="pasid", input="DMWr without a PASID prefix to a shared WQ",
+             outcome="UR; SWERR PORTAL_NO_PASID (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
+    BadInput(cls="pasid", input="DMWr with PMR = 1 to a shared WQ whose WQCFG2.PRIV = 0",
+             outcome="UR; SWERR PORTAL_PRIV (WQ, PASID, PRIV = 1, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, no record or destination write",
+             test="test_shared_portal"),
+    BadInput(cls="pasid", input="DMWr with PMR = 1 while PASID Control Privileged Mode Enable = 0 (PASID Enable = 1)",
+             outcome="UR; SWERR PORTAL_PASID_OFF (WQ, PASID, PRIV = 1, BAR2 offset), INT_CAUSE.ERR_LOG set; "
+                     "OCCUPANCY unchanged, no record or destination write",
+             test="test_shared_portal"),
+    BadInput(cls="pasid", input="DMWr with a PASID prefix while PASID Control PASID Enable = 0",
+             outcome="UR; SWERR PORTAL_PASID_OFF (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY "
+                     "unchanged, no record or destination write",
+             test="test_shared_portal"),
+)
