@@ -440,14 +440,22 @@ class VtdInterruptRemapping(RegisterFile):
             self.suppressed_faults.append(VtdFault(fault.reason, requester_id, fault.index, address,
                                                    data, self.cpus.now(), False))
             return
+        logged = self._write_fault_record(((fault.index or 0) & 0xFFFF) << 48,
+                                          int(fault.reason) << 32 | (requester_id & 0xFFFF))
+        self.fault_log.append(VtdFault(fault.reason, requester_id, fault.index, address, data,
+                                       self.cpus.now(), logged))
+
+    def _write_fault_record(self, low: int, high: int) -> bool:
+        """Put one primary fault record (low/high quadwords, F added here) in the FRCD at FSTS.FRI;
+        if that record is still full (F=1), set FSTS.PFO instead. Returns whether it was recorded.
+        Shared by interrupt-remapping faults and the DMA-remapping faults of vtd_dma.py."""
         record = self._frcd[self._fault_index]
         logged = not record[1] & FRCD_F
         if logged:
-            record[0] = ((fault.index or 0) & 0xFFFF) << 48
-            record[1] = FRCD_F | int(fault.reason) << 32 | (requester_id & 0xFFFF)
+            record[0] = low
+            record[1] = FRCD_F | high
             self._fault_index = (self._fault_index + 1) % len(self._frcd)
         else:
             self._fsts_sticky |= FSTS_PFO
         self.faults += 1
-        self.fault_log.append(VtdFault(fault.reason, requester_id, fault.index, address, data,
-                                       self.cpus.now(), logged))
+        return logged

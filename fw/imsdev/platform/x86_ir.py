@@ -184,6 +184,14 @@ class VtdIrqDomain(IrqDomain):
 
         wait_for(status, lambda value: value == QI_DONE, "invalidation wait descriptor")
 
+    # The same DMAR unit's other users (iommu_sva.VtdSva) share the queue and the GCMD shadow, as
+    # Linux's intel_iommu keeps one qi and one iommu->gcmd per unit.
+    def submit_invalidation(self, descriptor_low: int, descriptor_high: int = 0) -> None:
+        self._submit_and_wait(descriptor_low, descriptor_high)
+
+    def global_command(self, bit: int, status_bit: int, set_bit: bool) -> None:
+        self._global_command(bit, status_bit, set_bit)
+
     def _invalidate_entry_cache(self, index: int | None) -> None:
         if index is None:
             self._submit_and_wait(QI_IEC_TYPE, 0)
