@@ -63,7 +63,7 @@ help:
 	@echo "make waves-smoke  a WAVES=1 build and run of the link-shim bench (part of make test)"
 	@echo "make formal       formal proofs (SymbiYosys, formal/*.sby, docs/formal.md), one at a time: [ONLY=<proof,..>]"
 	@echo "                  -> sim/results/formal/summary.{json,md}; formal/run.py --list / --break all"
-	@echo "make formal-sample  the proofs make test can afford (~2 CPU-minutes on a warm yowasp cache)"
+	@echo "make formal-sample  the proofs make test can afford (~3.5 CPU-minutes on a warm yowasp cache)"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py

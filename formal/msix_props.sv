@@ -7,9 +7,14 @@
 //             values; the spec only fixes Mask=1).
 //   pnd[v]    the Pending bit (§6.1.4, per-vector masking): set when an interrupt event of vector v is
 //             decided while v cannot be delivered, consumed by the one message that replays it.
-//   exq       the messages decided and not yet taken on msg_*, in order, each the (address, data) pair the
-//             entry held when the message was decided.
-// A table write takes effect when it is accepted (it has landed when it is answered). An interrupt request
+//   arm[v]    the armed (address, data) pair of v: the pair messages of v carry. It takes the entry's whole
+//             pair at a commit point (the RTL header's "no torn messages"): a Vector Control write with
+//             Mask=0, or an Address/Data write while v cannot send.
+//   exq       the messages decided and not yet taken on msg_*, in order, each the armed pair of its vector
+//             when the message was decided.
+// A table write takes effect when it is accepted (it has landed when it is answered). An Address/Data write
+// is judged two cycles later (the engine reads the entry back: "can v send now?") and commits or is reported
+// then; no other table write lands in between. An interrupt request
 // accepted in cycle c is decided in cycle c+1 (the header's two-stage engine: S0 accepts and reads, S1
 // decides); msg_commit is the "message decided" pulse of the port list. The RTL's index of the event in S1
 // (s1_vec_q) is read only to name the vector of a replayed (pending) message; every check is against the
@@ -28,8 +33,11 @@
 //   a_fire_pends       an event decided while its vector is not deliverable sends nothing (it sets Pending)
 //   a_replay_pending   any other message is the replay of a Pending bit of a deliverable vector, and
 //                      consumes it: a pending event is sent at most once
-//   a_msg_pair         every message taken on msg_* is the whole (address, data) pair its entry held when the
-//                      message was decided, messages in decision order, Address[1:0] = 0
+//   a_msg_pair         every message taken on msg_* is the armed pair of its vector when the message was
+//                      decided (a whole pair committed by software, never a mix of an old and a new half),
+//                      messages in decision order, Address[1:0] = 0
+//   a_unmasked_write   unmasked_write pulses exactly for Address/Data writes judged while the vector can send,
+//                      naming that vector and DW
 //   a_msg_count        msg_valid exactly when a decided message has not been taken (none lost, none invented)
 //   a_quiet_reset      after reset nothing is decided or sent until software has cleared some Mask bit
 //   a_read_table       table reads return the entry (Mask after reset 1; reserved bits 0)
@@ -39,8 +47,6 @@
 //                      (which the model ignores: they change nothing)
 //   a_replay_live      (LIVE=1 only) a deliverable vector with Pending set sends its message within
 //                      LIVE_BOUND consecutive quiet cycles (no irq_valid, no req_valid, msg_ready high)
-// Not modelled as an error: Address/Data written while the entry is unmasked take effect at once (the spec
-// makes the result undefined); a_msg_pair then still holds: a message is the entry of one instant.
 // Helper invariants (`h_*`) tie the RTL's RAMs, FIFO and pipeline to the model for k-induction.
 `default_nettype none
 
@@ -70,7 +76,9 @@ module msix_props #(
     localparam int CW = $clog2(FIFO_DEPTH + 1);
     initial if (VECTORS > 64) $fatal(1, "msix_props: the model covers one PBA QWORD (VECTORS <= 64)");
 
-    logic        req_ready, rsp_valid, irq_ready, irq_bad_vector, msg_valid, msg_commit, init_busy;
+    logic        req_ready, rsp_valid, irq_ready, irq_bad_vector, msg_valid, msg_commit, init_busy, unmasked_write;
+    logic [((VECTORS > 1) ? $clog2(VECTORS) : 1)-1:0] unmasked_write_vec;
+    logic [1:0]  unmasked_write_dw;
     logic [31:0] rsp_rdata, msg_data;
     logic [63:0] msg_addr;
 
@@ -78,7 +86,8 @@ module msix_props #(
         .clk, .rst, .cfg_msix_en, .cfg_msix_fn_mask, .cfg_bus_master_en,
         .req_valid, .req_ready, .req_write, .req_pba, .req_off, .req_wdata, .req_be, .rsp_valid, .rsp_rdata,
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector,
-        .msg_valid, .msg_ready, .msg_addr, .msg_data, .msg_commit, .init_busy
+        .msg_valid, .msg_ready, .msg_addr, .msg_data, .msg_commit,
+        .unmasked_write, .unmasked_write_vec, .unmasked_write_dw, .init_busy
     );
 
     logic past_valid;
@@ -97,6 +106,10 @@ module msix_props #(
     // ------------------------------------------------------------ reference model
     logic [VECTORS-1:0][31:0] sh_lo, sh_hi, sh_data;
     logic [VECTORS-1:0]       sh_mask;
+    logic [VECTORS-1:0][95:0] arm;
+    logic                     nt_d1_q, nt_d2_q;      // an Address/Data write accepted 1 / 2 cycles ago
+    logic [VW-1:0]            nt_d1_vec_q, nt_d2_vec_q;
+    logic [1:0]               nt_d1_dw_q, nt_d2_dw_q;
     logic [VECTORS-1:0]       pnd;
     logic [FIFO_DEPTH-1:0][95:0] exq;      // exq[0] is the oldest {data, addr}
     logic [CW-1:0]            exq_n;
@@ -131,7 +144,8 @@ module msix_props #(
 
     always_ff @(posedge clk) begin
         if (rst) begin
-            sh_lo <= '0; sh_hi <= '0; sh_data <= '0; sh_mask <= '1;
+            sh_lo <= '0; sh_hi <= '0; sh_data <= '0; sh_mask <= '1; arm <= '0;
+            nt_d1_q <= 1'b0; nt_d2_q <= 1'b0; nt_d1_vec_q <= '0; nt_d2_vec_q <= '0; nt_d1_dw_q <= '0; nt_d2_dw_q <= '0;
             pnd <= '0; exq_n <= '0; rq_d1_q <= 1'b0; rq_d1_vec_q <= '0; unmasked_q <= 1'b0;
         end else begin
             rq_d1_q     <= irq_acc;
@@ -143,8 +157,19 @@ module msix_props #(
                     2'd2: sh_data[req_entry] <= merge(sh_data[req_entry], req_wdata, req_be);
                     2'd3: if (req_be[0]) sh_mask[req_entry] <= req_wdata[0];
                 endcase
-                if (req_dw == 2'd3 && req_be[0] && !req_wdata[0]) unmasked_q <= 1'b1;
+                if (req_dw == 2'd3 && req_be[0] && !req_wdata[0]) begin
+                    unmasked_q <= 1'b1;
+                    arm[req_entry] <= pair(32'(req_entry));      // commit: Vector Control with Mask=0
+                end
             end
+            nt_d1_q     <= tbl_wr && req_dw != 2'd3;
+            nt_d1_vec_q <= VW'(req_entry);
+            nt_d1_dw_q  <= req_dw;
+            nt_d2_q     <= nt_d1_q;
+            nt_d2_vec_q <= nt_d1_vec_q;
+            nt_d2_dw_q  <= nt_d1_dw_q;
+            // commit: an Address/Data write judged while v cannot send
+            if (nt_d2_q && !dlv(32'(nt_d2_vec_q))) arm[nt_d2_vec_q] <= pair(32'(nt_d2_vec_q));
             // Pending: set by an event decided while not deliverable, consumed by a replay.
             if (rq_d1_q && !dlv(rq_d1_vec_q)) pnd[rq_d1_vec_q] <= 1'b1;
             if (replay) pnd[dut.s1_vec_q] <= 1'b0;
@@ -153,7 +178,7 @@ module msix_props #(
                 if (pop) exq[i] <= (i + 1 < FIFO_DEPTH) ? exq[(i + 1) % FIFO_DEPTH] : exq[i];
             end
             if (msg_commit && 32'(exq_n) - (pop ? 1 : 0) < FIFO_DEPTH)
-                exq[32'(exq_n) - (pop ? 1 : 0)] <= pair(32'(commit_v));
+                exq[32'(exq_n) - (pop ? 1 : 0)] <= arm[commit_v];
             exq_n <= CW'(32'(exq_n) + (msg_commit ? 1 : 0) - (pop ? 1 : 0));
         end
     end
@@ -203,6 +228,8 @@ module msix_props #(
             if (rsp_valid && rd_d1_q && rd_pba_d1_q) a_read_pba: assert (rsp_rdata == rd_exp);
             a_rsp_once: assert (rsp_valid == acc_d1_q);
             a_bad_vector: assert (irq_bad_vector == (irq_valid && irq_ready && 32'(irq_vector) >= VECTORS));
+            a_unmasked_write: assert (unmasked_write == (nt_d2_q && dlv(32'(nt_d2_vec_q)))
+                                      && (!unmasked_write || (unmasked_write_vec == nt_d2_vec_q && unmasked_write_dw == nt_d2_dw_q)));
         end
     end
 
@@ -233,6 +260,8 @@ module msix_props #(
             c_table_read: cover (rsp_valid && rd_d1_q && !rd_pba_d1_q && rsp_rdata != '0 && rd_off_d1_q[1:0] == 2'd2);
             c_fifo_full: cover (exq_n == CW'(FIFO_DEPTH));
             c_bad_vector: cover (irq_bad_vector);
+            c_unmasked_write: cover (unmasked_write && unmasked_write_dw == 2'd0);
+            c_msg_not_table: cover (pop && {msg_data, msg_addr} != pair(0) && {msg_data, msg_addr} == arm[0] && !sh_mask[0]);
         end
     end
 
@@ -243,6 +272,15 @@ module msix_props #(
         always @(posedge clk) begin
             if (chk && !dut.init_q) h_table: assert (dut.u_table.mem[v] == ent);
             if (chk && dut.init_q) h_table_init: assert (ent == ENTRY_RESET && (32'(dut.init_idx_q) <= v || dut.u_table.mem[v] == ENTRY_RESET));
+            if (chk && dut.init_q) h_armed_init: assert (arm[v] == '0 && (32'(dut.init_idx_q) <= v || dut.u_armed.mem[v] == '0));
+            // The armed RAM holds the model's pair, except while a commit CHECK of v is queued or in S1: the
+            // model commits at the write, the RTL when the CHECK reads the entry (nothing lands in between).
+            if (chk && !dut.init_q) begin
+                if (dut.check_q && 32'(dut.check_vec_q) == v) h_armed_chk: assert (arm[v] == pair(v));
+                else if (dut.s1_valid_q && dut.s1_kind_q == 3'd1 && dut.s1_commit_q && 32'(dut.s1_vec_q) == v)
+                    h_armed_s1: assert (arm[v] == {dut.tbl_rd_data[95:64], dut.tbl_rd_data[63:32], dut.tbl_rd_data[31:2], 2'b00});
+                else h_armed: assert (dut.u_armed.mem[v] == arm[v]);
+            end
         end
     end
     // A deliverable vector with Pending set always has its replay on the way: an unmask CHECK queued or in S1,
@@ -251,7 +289,7 @@ module msix_props #(
         always @(posedge clk) begin
             if (chk && pnd[v] && dlv(v))
                 h_sched: assert ((dut.check_q && 32'(dut.check_vec_q) == v)
-                                 || (dut.s1_valid_q && dut.s1_kind_q == 2'd1 && 32'(dut.s1_vec_q) == v)
+                                 || (dut.s1_valid_q && dut.s1_kind_q == 3'd1 && 32'(dut.s1_vec_q) == v)
                                  || (dut.scan_q && 32'(dut.scan_vec_q) <= v)
                                  || dut.blocked_q);
         end
@@ -268,12 +306,19 @@ module msix_props #(
             h_fifo_n: assert (dut.u_msg_fifo.count == exq_n && 32'(exq_n) <= FIFO_DEPTH);
             if (!dut.init_q) h_pba: assert (dut.u_pba.mem[0] == 64'(pnd) && dut.pba_nonzero_q[0] == (pnd != '0));
             if (dut.init_q) h_pba_init: assert (pnd == '0 && dut.pba_nonzero_q == '0 && (dut.init_idx_q == '0 || dut.u_pba.mem[0] == '0)
-                                                && !dut.s1_valid_q && !dut.fwd_valid_q && !dut.check_q && !unmasked_q && exq_n == '0);
+                                                && !dut.s1_valid_q && !dut.fwd_valid_q && !dut.afwd_valid_q && !dut.check_q && !dut.note_q && !unmasked_q && exq_n == '0);
             if (dut.fwd_valid_q) h_fwd: assert (dut.fwd_data_q == dut.u_pba.mem[0]);
             if (dut.s1_valid_q && !dut.s1_blank_q) h_s1_rd: assert (dut.tbl_rd_data == dut.u_table.mem[dut.s1_vec_q] && 32'(dut.s1_vec_q) < VECTORS);
-            h_s1_fire: assert ((dut.s1_valid_q && dut.s1_kind_q == 2'd0) == rq_d1_q && (!rq_d1_q || dut.s1_vec_q == rq_d1_vec_q));
-            if (dut.check_q) h_check: assert (32'(dut.check_vec_q) < VECTORS);
-            h_rd: assert ((dut.s1_valid_q && dut.s1_kind_q[1]) == rd_d1_q);
+            if (dut.s1_valid_q && !dut.s1_blank_q && !(dut.afwd_valid_q && dut.afwd_vec_q == dut.s1_vec_q))
+                h_s1_arm: assert (dut.arm_rd_data == dut.u_armed.mem[dut.s1_vec_q]);
+            if (dut.afwd_valid_q) h_afwd: assert (dut.afwd_data_q == dut.u_armed.mem[dut.afwd_vec_q] && 32'(dut.afwd_vec_q) < VECTORS);
+            h_s1_fire: assert ((dut.s1_valid_q && dut.s1_kind_q == 3'd0) == rq_d1_q && (!rq_d1_q || dut.s1_vec_q == rq_d1_vec_q));
+            if (dut.check_q) h_check: assert (32'(dut.check_vec_q) < VECTORS && !dut.note_q);
+            h_note: assert (dut.note_q == nt_d1_q && (!nt_d1_q || (dut.note_vec_q == nt_d1_vec_q && dut.note_dw_q == nt_d1_dw_q)));
+            h_note_s1: assert ((dut.s1_valid_q && dut.s1_kind_q == 3'd4) == nt_d2_q
+                               && (!nt_d2_q || (dut.s1_vec_q == nt_d2_vec_q && dut.s1_dw_q == nt_d2_dw_q)));
+            if (dut.s1_valid_q && dut.s1_commit_q) h_commit_kind: assert (dut.s1_kind_q == 3'd1);
+            h_rd: assert ((dut.s1_valid_q && (dut.s1_kind_q == 3'd2 || dut.s1_kind_q == 3'd3)) == rd_d1_q);
             h_wr: assert (dut.wr_rsp_q == (acc_d1_q && !rd_d1_q));
             if (dut.init_q) h_init_idx: assert (32'(dut.init_idx_q) < VECTORS);
             if (dut.scan_q) h_scan_idx: assert (32'(dut.scan_vec_q) < VECTORS);

@@ -1,4 +1,5 @@
-"""Progress of a running regression: "progress: done/total tests, elapsed, ETA" lines (sim/conftest.py).
+"""Progress of a running regression: "progress: done/total runs, elapsed, ETA" lines (sim/conftest.py); a run is
+one item of the selection (module x configuration x platform [x reseed]).
 
 The ETA is the expected seconds of the items not yet finished (sim/durations.json, through the plan
 run.py hands to pytest), corrected by how fast the finished items ran against their estimates, divided
@@ -44,7 +45,7 @@ class Progress:
         return remaining * speed / self.jobs
 
     def line(self, now: float) -> str:
-        return (f"progress: {len(self.done)}/{self.total} tests, elapsed {fmt_secs(now - self.start)}, "
+        return (f"progress: {len(self.done)}/{self.total} runs, elapsed {fmt_secs(now - self.start)}, "
                 f"ETA {fmt_secs(self.eta()) if len(self.done) < self.total else '0s'}")
 
     def finish(self, item: str, secs: float, now: float) -> str | None:

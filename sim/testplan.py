@@ -78,6 +78,9 @@ TESTPLAN = (
         "the 3DW/4DW boundary exactly: 0xFFFF_FFFC -> 3DW, exactly 4 GiB -> 4DW with the whole address",
         "Bus Master Enable = 0 pends every vector (masks untouched; a second request, or unmasking a vector "
         "already pending, sends nothing); setting it replays each exactly once, under every pause mode",
+        "no torn messages: an entry rewritten in every DW order under back-to-back triggers; unmasked: the old "
+        "pair until Vector Control Mask=0, never a mix, ERR MSIX_UNMASKED_WRITE; masked / Function Mask: the "
+        "replay and later messages carry the new pair, nothing logged",
     ), blocks=("link", "msix", "top", "common"), stage="V2", covergroups=("interrupts", "messages", "vectors", "streams")),
     Entry("tb.tests.platform.test_platform_interrupts", ALL_CONFIGS, (
         "MSI-X vectors 0, 1, 31, 32, 63, 64, 100, last end to end through the platform: irq-domain allocation, "
@@ -141,7 +144,12 @@ TESTPLAN = (
         "completions are dropped and later descriptors reusing the tags complete byte-exact",
         "Bus Master Enable off: a MEMMOVE and a MEMFILL send nothing upstream (no read, data or record) until "
         "it is back on, then complete byte-exact",
-    ), blocks=("dma", "engine", "top"), stage="V2", covergroups=("descriptors",)),
+        "unexpected completions (unsolicited, duplicates, a broken copy of every completion: Requester ID, Byte "
+        "Count, Lower Address, Length, SC without data, tag) dropped whole and counted in LINK_ERR, the real "
+        "ones complete byte-exact; a poisoned CplD fails its MEMMOVE with 0x30 and partial bytes",
+        "each of the four streams held for 10,500 cycles with descriptors and an MMIO read in flight: nothing "
+        "lost or hung",
+    ), blocks=("dma", "engine", "top", "link", "regs"), stage="V2", covergroups=("descriptors",)),
     Entry("tb.tests.wq.test_completion_interrupts", ALL_CONFIGS, (
         "RCI with MSI-X handles (3DW/4DW, masked -> PBA -> one replay)",
         "per-WQ IMS isolation: the same handle in two WQs sends each WQ's own message; first and last entry of "
@@ -188,7 +196,7 @@ TESTPLAN = (
     Entry("tb.tests.fw.test_c_library", ALL_CONFIGS, (
         "C library (fw/lib, libimsdev.so via ctypes) against the RTL: bring-up, shared + dedicated WQ (one-WQ "
         "builds reconfigure WQ 0), MSI-X and IMS programming, ENQCMD with bounded retry, MOVDIR64B, "
-        "interrupts, completion records, masked IMS pending/replay, affinity, injected NO_CR error; "
+        "interrupts, completion records, masked IMS pending/replay, affinity, injected NO_CR error and PBA write (the misc-interrupt handler returns SWERR and ERR); "
         "returns the number of the first failed check",
     ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts", "streams")),
     Entry("tb.tests.stress.test_stress", ALL_CONFIGS, (

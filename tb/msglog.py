@@ -75,6 +75,19 @@ class MessageLog:
             raise AssertionError(f"interrupt(s) lost: still missing {missing} after {timeout_ns} ns; "
                                  f"received {self._summary()}") from None
 
+    async def wait_total(self, n: int, timeout_ns: float = 20_000):
+        """Wait until at least n messages have arrived, whatever their (addr, data)."""
+        async def _wait():
+            while len(self.messages) < n:
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            await with_timeout(_wait(), timeout_ns, "ns")
+        except TimeoutError:
+            raise AssertionError(f"interrupt(s) lost: {len(self.messages)} of {n} arrived after {timeout_ns} ns; "
+                                 f"received {self._summary()}") from None
+
     def assert_exactly(self, expected: Counter | dict):
         """Everything received equals `expected`: nothing lost, duplicated or spurious."""
         expected = Counter({k: n for k, n in Counter(expected).items() if n})

@@ -75,7 +75,7 @@ class ScenarioParams(C.Structure):
 class ScenarioStats(C.Structure):
     _fields_ = [(n, C.c_uint32) for n in ("num_wq", "msix_vectors", "ims_per_wq", "descriptors", "interrupts",
                                           "enqcmd_attempts", "swerr_code", "swerr_wq", "swerr_status",
-                                          "dedicated_wq")]
+                                          "mmio_err_code", "mmio_err_offset", "dedicated_wq")]
 
     def as_dict(self) -> dict:
         return {n: getattr(self, n) for n, _ in self._fields_}

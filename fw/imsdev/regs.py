@@ -211,6 +211,17 @@ CSR_MSIX_TRIGGER_VECTOR_SHIFT = 0
 CSR_MSIX_TRIGGER_VECTOR_WIDTH = 12
 CSR_MSIX_TRIGGER_VECTOR_MASK = 0x00000FFF
 CSR_MSIX_TRIGGER_VECTOR_RESET = 0x000
+CSR_LINK_ERR = 0x00050
+CSR_LINK_ERR_RESET = 0x00000000
+CSR_LINK_ERR_RESET_MASK = 0xFFFF0001
+CSR_LINK_ERR_UNEXPECTED_CPL_SHIFT = 0
+CSR_LINK_ERR_UNEXPECTED_CPL_WIDTH = 1
+CSR_LINK_ERR_UNEXPECTED_CPL_MASK = 0x00000001
+CSR_LINK_ERR_UNEXPECTED_CPL_RESET = 0x0
+CSR_LINK_ERR_UNEXPECTED_COUNT_SHIFT = 16
+CSR_LINK_ERR_UNEXPECTED_COUNT_WIDTH = 16
+CSR_LINK_ERR_UNEXPECTED_COUNT_MASK = 0xFFFF0000
+CSR_LINK_ERR_UNEXPECTED_COUNT_RESET = 0x0000
 CSR_GENSTS = 0x00100
 CSR_GENSTS_RESET = 0x00000000
 CSR_GENSTS_RESET_MASK = 0x00000000
@@ -444,6 +455,7 @@ MMIO_ERR_PARTIAL = 0x04
 MMIO_ERR_UNSUPPORTED = 0x05
 MMIO_ERR_RO_WRITE = 0x06
 MMIO_ERR_POISONED = 0x07
+MMIO_ERR_MSIX_UNMASKED_WRITE = 0x08
 CMD_ENABLE_DEVICE = 0x01
 CMD_DISABLE_DEVICE = 0x02
 CMD_DRAIN_ALL = 0x03
@@ -622,6 +634,18 @@ REGISTERS: Tuple[Register, ...] = (
         fields=(
             Field('VECTOR', 0, 12, 0xFFF, 0x0, 'WO', 'r', False, None,
                   'MSI-X vector to request.'),
+        ),
+    ),
+    Register(
+        name='LINK_ERR', const='CSR_LINK_ERR', offset=0x50, width=32,
+        access='W1C', reset=0x0, reset_mask=0xFFFF0001,
+        title='Link error log',
+        desc="Completions received for the DMA engine that match no read it has outstanding (PCIe's Unexpected Completion): an unknown or finished tag (a late, duplicate or unsolicited completion, or one arriving after the completion timeout), another Requester ID, a Byte Count, Lower Address or Length that does not fit the bytes still due, or a successful completion without data. Each is dropped whole (no data written, the read it names is unchanged) and counted here. A read whose right completion never comes ends with the completion timeout (record status 0x30). The device has no AER capability, so nothing is logged in configuration space.",
+        fields=(
+            Field('UNEXPECTED_CPL', 0, 1, 0x1, 0x0, 'W1C', 'r', True, None,
+                  'An unexpected completion was dropped since this bit was last cleared. W1C.'),
+            Field('UNEXPECTED_COUNT', 16, 16, 0xFFFF0000, 0x0, 'W1C', 'rw', True, None,
+                  'Unexpected completions dropped, saturating at 0xFFFF. Write 1s to clear (0xFFFF clears it).'),
         ),
     ),
     Register(
@@ -896,6 +920,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'UNSUPPORTED': 0x05,
         'RO_WRITE': 0x06,
         'POISONED': 0x07,
+        'MSIX_UNMASKED_WRITE': 0x08,
     },
     'CMD': {
         'ENABLE_DEVICE': 0x01,

@@ -603,23 +603,60 @@ void imsdev_swerr_clear(struct imsdev_dev *dev)
 	wr32(dev, IMSDEV_CSR_SWERR0, IMSDEV_CSR_SWERR0_VALID_MASK | IMSDEV_CSR_SWERR0_OVERFLOW_MASK);
 }
 
-/* MSI-X vector 0: acknowledge the cause, then copy and acknowledge the error record (re-arms capture). */
-uint32_t imsdev_handle_misc_irq(struct imsdev_dev *dev, struct imsdev_swerr *e)
+void imsdev_mmio_err_read(struct imsdev_dev *dev, struct imsdev_mmio_err *m)
+{
+	uint32_t err = rd32(dev, IMSDEV_CSR_ERR);
+
+	m->valid = err & IMSDEV_CSR_ERR_VALID_MASK;
+	m->overflow = err & IMSDEV_CSR_ERR_OVERFLOW_MASK;
+	m->code = (uint8_t)IMSDEV_FIELD_GET(CSR_ERR_CODE, err);
+	m->offset = rd32(dev, IMSDEV_CSR_ERR_ADDR);
+}
+
+/* MSI-X vector 0: acknowledge the cause, then copy and acknowledge the error records (re-arms capture). */
+uint32_t imsdev_handle_misc_irq(struct imsdev_dev *dev, struct imsdev_misc_irq *m)
 {
 	uint32_t cause = rd32(dev, IMSDEV_CSR_INT_CAUSE);
+	uint32_t link;
 
-	memset(e, 0, sizeof(*e));
+	memset(m, 0, sizeof(*m));
 	if (!cause)
 		return 0;
+	m->cause = cause;
 	wr32(dev, IMSDEV_CSR_INT_CAUSE, cause);
 	if (cause & IMSDEV_CSR_INT_CAUSE_ERR_LOG_MASK) {
-		imsdev_swerr_read(dev, e);
-		if (e->valid)
+		imsdev_swerr_read(dev, &m->swerr);
+		if (m->swerr.valid)
 			imsdev_swerr_clear(dev);
 	}
-	if (cause & IMSDEV_CSR_INT_CAUSE_MMIO_ERR_MASK)
+	if (cause & IMSDEV_CSR_INT_CAUSE_MMIO_ERR_MASK) {
+		imsdev_mmio_err_read(dev, &m->mmio);
 		wr32(dev, IMSDEV_CSR_ERR, IMSDEV_CSR_ERR_VALID_MASK | IMSDEV_CSR_ERR_OVERFLOW_MASK);
+	}
+	/* LINK_ERR raises no interrupt of its own: report what accumulated since the last call. */
+	link = rd32(dev, IMSDEV_CSR_LINK_ERR);
+	if (link & IMSDEV_CSR_LINK_ERR_UNEXPECTED_CPL_MASK) {
+		m->unexpected_cpl = (uint32_t)IMSDEV_FIELD_GET(CSR_LINK_ERR_UNEXPECTED_COUNT, link);
+		wr32(dev, IMSDEV_CSR_LINK_ERR,
+		     IMSDEV_CSR_LINK_ERR_UNEXPECTED_CPL_MASK | IMSDEV_CSR_LINK_ERR_UNEXPECTED_COUNT_MASK);
+	}
 	return cause;
+}
+
+const char *imsdev_mmio_err_name(uint32_t code)
+{
+	switch (code) {
+	case IMSDEV_MMIO_ERR_NONE: return "NONE";
+	case IMSDEV_MMIO_ERR_WR_TOO_BIG: return "WR_TOO_BIG";
+	case IMSDEV_MMIO_ERR_RD_TOO_BIG: return "RD_TOO_BIG";
+	case IMSDEV_MMIO_ERR_UNALIGNED: return "UNALIGNED";
+	case IMSDEV_MMIO_ERR_PARTIAL: return "PARTIAL";
+	case IMSDEV_MMIO_ERR_UNSUPPORTED: return "UNSUPPORTED";
+	case IMSDEV_MMIO_ERR_RO_WRITE: return "RO_WRITE";
+	case IMSDEV_MMIO_ERR_POISONED: return "POISONED";
+	case IMSDEV_MMIO_ERR_MSIX_UNMASKED_WRITE: return "MSIX_UNMASKED_WRITE";
+	default: return "?";
+	}
 }
 
 const char *imsdev_swerr_name(uint32_t code)

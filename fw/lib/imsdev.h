@@ -92,6 +92,21 @@ struct imsdev_swerr {
 	uint64_t addr;
 };
 
+/* ERR / ERR_ADDR: the first bad BAR0 access since ERR was acknowledged. */
+struct imsdev_mmio_err {
+	bool valid, overflow;
+	uint8_t code;             /* IMSDEV_MMIO_ERR_* */
+	uint32_t offset;          /* BAR0 byte offset of the access */
+};
+
+/* What imsdev_handle_misc_irq found (and acknowledged). */
+struct imsdev_misc_irq {
+	uint32_t cause;           /* IMSDEV_CSR_INT_CAUSE bits that were set */
+	struct imsdev_swerr swerr;     /* valid when cause has ERR_LOG */
+	struct imsdev_mmio_err mmio;   /* valid when cause has MMIO_ERR */
+	uint32_t unexpected_cpl;  /* LINK_ERR COUNT (completions dropped since last acknowledged), then cleared */
+};
+
 struct imsdev_msi_msg {
 	uint32_t address_lo;
 	uint32_t address_hi;
@@ -240,8 +255,12 @@ int imsdev_wait_completion(struct imsdev_dev *dev, uint64_t comp_addr, uint64_t 
 /* ---- errors ---- */
 void imsdev_swerr_read(struct imsdev_dev *dev, struct imsdev_swerr *e);
 void imsdev_swerr_clear(struct imsdev_dev *dev);
-uint32_t imsdev_handle_misc_irq(struct imsdev_dev *dev, struct imsdev_swerr *e);
+void imsdev_mmio_err_read(struct imsdev_dev *dev, struct imsdev_mmio_err *m);
+/* MSI-X vector 0: acknowledges INT_CAUSE, copies and acknowledges SWERR and ERR (re-arming their capture)
+ * and reads and clears LINK_ERR; returns the cause bits (0: not this device's interrupt). */
+uint32_t imsdev_handle_misc_irq(struct imsdev_dev *dev, struct imsdev_misc_irq *m);
 const char *imsdev_swerr_name(uint32_t code);
+const char *imsdev_mmio_err_name(uint32_t code);
 const char *imsdev_cmd_err_name(uint32_t err);
 
 /* ---- the regression's end-to-end scenario ---- */
@@ -258,6 +277,7 @@ struct imsdev_scenario_stats {
 	uint32_t interrupts;      /* interrupts waited for and taken */
 	uint32_t enqcmd_attempts;
 	uint32_t swerr_code, swerr_wq, swerr_status;
+	uint32_t mmio_err_code, mmio_err_offset;
 	uint32_t dedicated_wq;
 };
 
@@ -291,6 +311,7 @@ enum imsdev_scenario_result {
 	IMSDEV_SCN_ERR_IRQ,        /* error interrupt (MSI-X vector 0) missing */
 	IMSDEV_SCN_ERR_SWERR,      /* SWERR record wrong */
 	IMSDEV_SCN_ERR_CLEAR,      /* SWERR / INT_CAUSE still set after handling */
+	IMSDEV_SCN_ERR_MMIO,       /* a write to the PBA: no error interrupt, or ERR code/offset wrong */
 	IMSDEV_SCN_TEARDOWN,
 	IMSDEV_SCN_COUNT
 };

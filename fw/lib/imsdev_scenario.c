@@ -263,6 +263,7 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	struct imsdev_dev *dev = &c->dev;
 	const struct imsdev_ops *o = ops_of(c);
 	struct imsdev_completion comp;
+	struct imsdev_misc_irq m;
 	struct imsdev_swerr e;
 	struct imsdev_desc d;
 	uint8_t dst[FILL_SIZE];
@@ -298,7 +299,8 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	d.flags = IMSDEV_FLAG_RCR;
 	CHECK(imsdev_movdir64b(dev, wq, &d) == 0, IMSDEV_SCN_ERR_IRQ);
 	CHECK(wait_irq(c, dev->msix_irq[0].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_ERR_IRQ);
-	cause = imsdev_handle_misc_irq(dev, &e);
+	cause = imsdev_handle_misc_irq(dev, &m);
+	e = m.swerr;
 	c->st->swerr_code = e.code;
 	c->st->swerr_wq = e.wq;
 	c->st->swerr_status = e.code_status;
@@ -308,6 +310,18 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	imsdev_swerr_read(dev, &e);
 	CHECK(!e.valid && !e.overflow &&
 	      o->mmio_read32(o->ctx, dev->bar0 + IMSDEV_CSR_INT_CAUSE) == 0, IMSDEV_SCN_ERR_CLEAR);
+
+	/* injected error 3: a write to the read-only PBA -> ERR RO_WRITE at its offset -> MSI-X vector 0 */
+	o->mmio_write32(o->ctx, dev->bar0 + IMSDEV_MSIX_PBA_BASE, 0xFFFFFFFFu);
+	CHECK(wait_irq(c, dev->msix_irq[0].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_ERR_MMIO);
+	cause = imsdev_handle_misc_irq(dev, &m);
+	c->st->mmio_err_code = m.mmio.code;
+	c->st->mmio_err_offset = m.mmio.offset;
+	CHECK(cause == IMSDEV_CSR_INT_CAUSE_MMIO_ERR_MASK && m.mmio.valid && !m.mmio.overflow &&
+	      m.mmio.code == IMSDEV_MMIO_ERR_RO_WRITE && m.mmio.offset == IMSDEV_MSIX_PBA_BASE &&
+	      !m.swerr.valid && m.unexpected_cpl == 0, IMSDEV_SCN_ERR_MMIO);
+	imsdev_mmio_err_read(dev, &m.mmio);
+	CHECK(!m.mmio.valid && !m.mmio.overflow, IMSDEV_SCN_ERR_CLEAR);
 	return IMSDEV_SCN_OK;
 }
 
@@ -391,7 +405,8 @@ const char *imsdev_scenario_strerror(int code)
 		[IMSDEV_SCN_ERR_CR] = "bad opcode: wrong status in the record",
 		[IMSDEV_SCN_ERR_IRQ] = "error interrupt (MSI-X vector 0) missing",
 		[IMSDEV_SCN_ERR_SWERR] = "SWERR record wrong",
-		[IMSDEV_SCN_ERR_CLEAR] = "SWERR / INT_CAUSE still set after handling",
+		[IMSDEV_SCN_ERR_CLEAR] = "SWERR / ERR / INT_CAUSE still set after handling",
+		[IMSDEV_SCN_ERR_MMIO] = "write to the PBA: no error interrupt, or ERR code/offset wrong",
 		[IMSDEV_SCN_TEARDOWN] = "teardown failed",
 	};
 

@@ -1,9 +1,21 @@
 // MSI-X table, Pending Bit Array and message engine (PCIe Base r6.3 §6.1.4, §7.7.2).
 //
 // Storage: the table is one 128-bit RAM word per vector {VectorCtrl, Data, AddrHi, AddrLo} and the PBA
-// one 64-bit RAM word per 64 vectors, both simple dual-port RAMs. After every reset (power-on or FLR)
-// an initialisation sweep writes every entry with Mask=1 and Address/Data 0 and clears every PBA word;
-// MMIO and interrupt requests wait until it finishes (VECTORS cycles).
+// one 64-bit RAM word per 64 vectors, both simple dual-port RAMs. A third RAM holds each vector's *armed*
+// pair {Data, AddrHi, AddrLo}: the (address, data) its messages carry. After every reset (power-on or FLR)
+// an initialisation sweep writes every entry with Mask=1 and Address/Data 0, every armed pair 0, and clears
+// every PBA word; MMIO and interrupt requests wait until it finishes (VECTORS cycles).
+//
+// No torn messages: a message never mixes an old and a new half of an entry being rewritten. The table
+// always reads back what software wrote (§7.7.2), but messages use the armed pair, which takes the table's
+// whole pair only at a commit point:
+//   - an Address/Data write while the vector cannot send (entry masked, Function Mask, MSI-X disabled or
+//     Bus Master Enable off): the normal case, §6.1.4.2's "mask, rewrite, unmask";
+//   - a Vector Control write with Mask=0 (unmask, or re-writing Mask=0), which also replays Pending.
+// An Address/Data write to a vector that can send is undefined by §6.1.4.2: it is reported on unmasked_write
+// (the top logs it in ERR as MSIX_UNMASKED_WRITE) and changes no message until the next commit point, so
+// a driver that rewrites an unmasked entry (in any order of its DWs) publishes it by writing Vector Control.
+// Committing on the Data write instead would serve drivers writing Address first and tear for the others.
 //
 // Engine: a two-stage pipeline that takes one event per cycle.
 //   S0 picks an event and issues the RAM reads (table entry, PBA word).
@@ -16,8 +28,10 @@
 // so S1 never stalls and the engine sustains one message per cycle.
 //
 // Replay rules:
-//  - Writing VectorCtrl with Mask=0 queues CHECK(v) right after the write lands, so an entry unmasked with
-//    Pending set sends exactly once with the address/data it holds after the write.
+//  - Writing VectorCtrl with Mask=0 queues CHECK(v) right after the write lands (a commit CHECK: it also
+//    arms the table's pair), so an entry unmasked with Pending set sends exactly once with the address/data
+//    it holds after the write. An Address/Data write queues NOTE(v), which reads the entry back and commits
+//    or reports it (above); NOTE never sends.
 //  - When the function becomes deliverable (Enable 0->1, Function Mask 1->0, Bus Master Enable 0->1) a
 //    scanner issues CHECK for every vector of every PBA word that has a bit set. It runs at lowest
 //    priority and skips empty words, and a vector that stays masked is simply skipped, so it never holds
@@ -68,6 +82,11 @@ module imsdev_msix #(
     // Pulse: a message was decided (queued to send). The egress ordering unit counts it from here.
     output      logic             msg_commit,
 
+    // Pulse: an Address/Data write landed while its vector could send (undefined by §6.1.4.2).
+    output      logic             unmasked_write,
+    output      logic [VW-1:0]    unmasked_write_vec,
+    output      logic [1:0]       unmasked_write_dw,
+
     output      logic             init_busy
 );
     initial begin
@@ -76,7 +95,7 @@ module imsdev_msix #(
         if (FIFO_DEPTH < 2) $fatal(1, "imsdev_msix: FIFO_DEPTH must be at least 2");
     end
 
-    typedef enum logic [1:0] {EV_FIRE, EV_CHECK, EV_TREAD, EV_PREAD} ev_kind_e;
+    typedef enum logic [2:0] {EV_FIRE, EV_CHECK, EV_TREAD, EV_PREAD, EV_NOTE} ev_kind_e;
 
     localparam int INIT_LEN = (VECTORS > PBA_WORDS) ? VECTORS : PBA_WORDS;
     localparam int CTRL_MASK_BIT = 96;  // VectorCtrl bit 0 inside the 128-bit entry
@@ -122,6 +141,17 @@ module imsdev_msix #(
         .rd_en(pba_rd_en), .rd_addr(pba_rd_addr), .rd_data(pba_rd_data)
     );
 
+    // Armed pairs {Data, AddrHi, AddrLo}: what messages carry (see the header: no torn messages).
+    logic           arm_wr_en;
+    logic [VW-1:0]  arm_wr_addr;
+    logic [95:0]    arm_wr_data;
+    logic [95:0]    arm_rd_data;
+
+    imsdev_ram_sdp #(.WIDTH(96), .DEPTH(VECTORS), .LANE_W(96)) u_armed (
+        .clk, .wr_en(arm_wr_en), .wr_addr(arm_wr_addr), .wr_data(arm_wr_data),
+        .rd_en(tbl_rd_en), .rd_addr(tbl_rd_addr), .rd_data(arm_rd_data)
+    );
+
     // One summary bit per PBA word: lets the replay scanner skip words with nothing pending.
     logic [PBA_WORDS-1:0] pba_nonzero_q;
 
@@ -133,9 +163,13 @@ module imsdev_msix #(
     wire             req_in_table = !req_pba && (32'(req_entry) < VECTORS);
     wire             req_in_pba   =  req_pba && (32'(req_word) < PBA_WORDS);
 
-    // An unmasking VectorCtrl write leaves a CHECK to be issued once the write has landed.
+    // An unmasking VectorCtrl write leaves a commit CHECK to be issued once the write has landed, an
+    // Address/Data write a NOTE; a write is one DW, so at most one of them is queued.
     logic          check_q;
     logic [VW-1:0] check_vec_q;
+    logic          note_q;
+    logic [VW-1:0] note_vec_q;
+    logic [1:0]    note_dw_q;
     logic          wr_rsp_q;
 
     // ---------------------------------------------------------------- S0: event selection
@@ -147,6 +181,7 @@ module imsdev_msix #(
     logic [VW-1:0]  s1_vec_q;
     logic [1:0]     s1_dw_q;
     logic           s1_blank_q;   // MMIO read of an unimplemented offset: answer 0
+    logic           s1_commit_q;  // the CHECK of an unmasking write: arms the table's pair
 
     logic [$clog2(FIFO_DEPTH+1)-1:0] fifo_count;
     wire  s1_may_send = s1_valid_q && (s1_kind_q == EV_FIRE || s1_kind_q == EV_CHECK);
@@ -163,6 +198,7 @@ module imsdev_msix #(
     logic [VW-1:0] s0_vec;
     logic [1:0]    s0_dw;
     logic          s0_blank;
+    logic          s0_commit;
     logic          take_irq, take_scan, take_mmio_write;
 
     wire irq_in_range = 32'(irq_vector) < VECTORS;
@@ -173,16 +209,23 @@ module imsdev_msix #(
         s0_vec   = '0;
         s0_dw    = '0;
         s0_blank = 1'b0;
+        s0_commit = 1'b0;
         take_mmio_write = 1'b0;
         take_irq        = 1'b0;
         take_scan       = 1'b0;
         if (!init_q) begin
             if (check_q) begin
                 if (send_credit) begin
-                    s0_valid = 1'b1;
-                    s0_kind  = EV_CHECK;
-                    s0_vec   = check_vec_q;
+                    s0_valid  = 1'b1;
+                    s0_kind   = EV_CHECK;
+                    s0_vec    = check_vec_q;
+                    s0_commit = 1'b1;
                 end
+            end else if (note_q) begin
+                s0_valid = 1'b1;          // never sends: needs no FIFO credit
+                s0_kind  = EV_NOTE;
+                s0_vec   = note_vec_q;
+                s0_dw    = note_dw_q;
             end else if (req_valid && req_write) begin
                 take_mmio_write = 1'b1;
             end else if (req_valid) begin
@@ -210,7 +253,7 @@ module imsdev_msix #(
         end
     end
 
-    assign req_ready = !init_q && !check_q;
+    assign req_ready = !init_q && !check_q && !note_q;
     assign irq_ready = take_irq;
     assign irq_bad_vector = irq_valid && take_irq && !irq_in_range;
 
@@ -248,6 +291,9 @@ module imsdev_msix #(
         if (rst) begin
             check_q     <= 1'b0;
             check_vec_q <= '0;
+            note_q      <= 1'b0;
+            note_vec_q  <= '0;
+            note_dw_q   <= '0;
             wr_rsp_q    <= 1'b0;
         end else begin
             wr_rsp_q <= take_mmio_write;
@@ -256,6 +302,13 @@ module imsdev_msix #(
             end else if (mmio_tbl_write && req_dw == 2'd3 && req_be[0] && !req_wdata[0]) begin
                 check_q     <= 1'b1;
                 check_vec_q <= VW'(req_entry);
+            end
+            if (s0_valid && s0_kind == EV_NOTE) begin
+                note_q <= 1'b0;
+            end else if (mmio_tbl_write && req_dw != 2'd3) begin
+                note_q     <= 1'b1;
+                note_vec_q <= VW'(req_entry);
+                note_dw_q  <= req_dw;
             end
         end
     end
@@ -312,6 +365,46 @@ module imsdev_msix #(
         end
     end
 
+    // Armed pair writes: the commit points of the header. A commit CHECK arms (and sends, if Pending) the pair
+    // it has just read from the table; a NOTE arms it when the vector cannot send now.
+    // The armed RAM reads old data during a write, so the write is forwarded to the event behind it.
+    wire [95:0] tbl_pair = {tbl_rd_data[95:64], tbl_rd_data[63:32], tbl_rd_data[31:2], 2'b00};
+    wire        s1_note  = s1_valid_q && s1_kind_q == EV_NOTE;
+    wire        s1_arm   = (s1_valid_q && s1_kind_q == EV_CHECK && s1_commit_q)
+                        || (s1_note && s1_masked);
+    logic          afwd_valid_q;
+    logic [VW-1:0] afwd_vec_q;
+    logic [95:0]   afwd_data_q;
+    wire  [95:0]   arm_cur  = (afwd_valid_q && afwd_vec_q == s1_vec_q) ? afwd_data_q : arm_rd_data;
+    wire  [95:0]   msg_pair = (s1_kind_q == EV_CHECK && s1_commit_q) ? tbl_pair : arm_cur;
+
+    assign unmasked_write     = s1_note && !s1_masked;
+    assign unmasked_write_vec = s1_vec_q;
+    assign unmasked_write_dw  = s1_dw_q;
+
+    always_comb begin
+        arm_wr_en   = s1_arm;
+        arm_wr_addr = s1_vec_q;
+        arm_wr_data = tbl_pair;
+        if (init_q) begin
+            arm_wr_en   = 1'b1;
+            arm_wr_addr = init_idx_q;
+            arm_wr_data = '0;
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            afwd_valid_q <= 1'b0;
+            afwd_vec_q   <= '0;
+            afwd_data_q  <= '0;
+        end else begin
+            afwd_valid_q <= s1_arm;
+            afwd_vec_q   <= s1_vec_q;
+            afwd_data_q  <= tbl_pair;
+        end
+    end
+
     always_ff @(posedge clk) begin
         if (rst) begin
             s1_valid_q    <= 1'b0;
@@ -319,6 +412,7 @@ module imsdev_msix #(
             s1_vec_q      <= '0;
             s1_dw_q       <= '0;
             s1_blank_q    <= 1'b0;
+            s1_commit_q   <= 1'b0;
             fwd_valid_q   <= 1'b0;
             fwd_word_q    <= '0;
             fwd_data_q    <= '0;
@@ -329,6 +423,7 @@ module imsdev_msix #(
             s1_vec_q   <= s0_vec;
             s1_dw_q    <= s0_dw;
             s1_blank_q <= s0_blank;
+            s1_commit_q <= s0_commit;
             fwd_valid_q <= s1_pba_we;
             fwd_word_q  <= s1_word;
             fwd_data_q  <= s1_pba_new;
@@ -380,7 +475,7 @@ module imsdev_msix #(
     imsdev_fifo #(.WIDTH(96), .DEPTH(FIFO_DEPTH)) u_msg_fifo (
         .clk, .rst,
         .in_valid(s1_send), .in_ready(msg_fifo_ready),
-        .in_data({tbl_rd_data[95:64], tbl_rd_data[63:32], tbl_rd_data[31:2], 2'b00}),
+        .in_data(msg_pair),
         .out_valid(msg_valid), .out_ready(msg_ready), .out_data({msg_data, msg_addr}),
         .count(fifo_count)
     );

@@ -83,6 +83,7 @@ module imsdev_csr (
         logic ERR;
         logic ERR_ADDR;
         logic MSIX_TRIGGER;
+        logic LINK_ERR;
         logic GENSTS;
         logic CMD;
         logic CMDSTS;
@@ -122,6 +123,7 @@ module imsdev_csr (
         decoded_reg_strb.ERR = cpuif_req_masked & (cpuif_addr == 12'h40);
         decoded_reg_strb.ERR_ADDR = cpuif_req_masked & (cpuif_addr == 12'h44) & !cpuif_req_is_wr;
         decoded_reg_strb.MSIX_TRIGGER = cpuif_req_masked & (cpuif_addr == 12'h48) & cpuif_req_is_wr;
+        decoded_reg_strb.LINK_ERR = cpuif_req_masked & (cpuif_addr == 12'h50);
         decoded_reg_strb.GENSTS = cpuif_req_masked & (cpuif_addr == 12'h100) & !cpuif_req_is_wr;
         decoded_reg_strb.CMD = cpuif_req_masked & (cpuif_addr == 12'h110) & cpuif_req_is_wr;
         decoded_reg_strb.CMDSTS = cpuif_req_masked & (cpuif_addr == 12'h114) & !cpuif_req_is_wr;
@@ -223,6 +225,16 @@ module imsdev_csr (
                 logic load_next;
             } VECTOR;
         } MSIX_TRIGGER;
+        struct {
+            struct {
+                logic next;
+                logic load_next;
+            } UNEXPECTED_CPL;
+            struct {
+                logic [15:0] next;
+                logic load_next;
+            } UNEXPECTED_COUNT;
+        } LINK_ERR;
         struct {
             struct {
                 logic [19:0] next;
@@ -384,6 +396,14 @@ module imsdev_csr (
                 logic [11:0] value;
             } VECTOR;
         } MSIX_TRIGGER;
+        struct {
+            struct {
+                logic value;
+            } UNEXPECTED_CPL;
+            struct {
+                logic [15:0] value;
+            } UNEXPECTED_COUNT;
+        } LINK_ERR;
         struct {
             struct {
                 logic [19:0] value;
@@ -832,6 +852,58 @@ module imsdev_csr (
     end
     assign hwif_out.MSIX_TRIGGER.VECTOR.value = field_storage.MSIX_TRIGGER.VECTOR.value;
     assign hwif_out.MSIX_TRIGGER.VECTOR.swmod = decoded_reg_strb.MSIX_TRIGGER && decoded_req_is_wr && |(decoded_wr_biten[11:0]);
+    // Field: imsdev_csr.LINK_ERR.UNEXPECTED_CPL
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.LINK_ERR.UNEXPECTED_CPL.value;
+        load_next_c = '0;
+        if(hwif_in.LINK_ERR.UNEXPECTED_CPL.hwset) begin // HW Set
+            next_c = '1;
+            load_next_c = '1;
+        end else if(decoded_reg_strb.LINK_ERR && decoded_req_is_wr) begin // SW write 1 clear
+            next_c = field_storage.LINK_ERR.UNEXPECTED_CPL.value & ~(decoded_wr_data[0:0] & decoded_wr_biten[0:0]);
+            load_next_c = '1;
+        end
+        field_combo.LINK_ERR.UNEXPECTED_CPL.next = next_c;
+        field_combo.LINK_ERR.UNEXPECTED_CPL.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.LINK_ERR.UNEXPECTED_CPL.value <= 1'h0;
+        end else begin
+            if(field_combo.LINK_ERR.UNEXPECTED_CPL.load_next) begin
+                field_storage.LINK_ERR.UNEXPECTED_CPL.value <= field_combo.LINK_ERR.UNEXPECTED_CPL.next;
+            end
+        end
+    end
+    assign hwif_out.LINK_ERR.UNEXPECTED_CPL.value = field_storage.LINK_ERR.UNEXPECTED_CPL.value;
+    // Field: imsdev_csr.LINK_ERR.UNEXPECTED_COUNT
+    always_comb begin
+        automatic logic [15:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.LINK_ERR.UNEXPECTED_COUNT.value;
+        load_next_c = '0;
+        if(hwif_in.LINK_ERR.UNEXPECTED_COUNT.we) begin // HW Write - we
+            next_c = hwif_in.LINK_ERR.UNEXPECTED_COUNT.next;
+            load_next_c = '1;
+        end else if(decoded_reg_strb.LINK_ERR && decoded_req_is_wr) begin // SW write 1 clear
+            next_c = field_storage.LINK_ERR.UNEXPECTED_COUNT.value & ~(decoded_wr_data[31:16] & decoded_wr_biten[31:16]);
+            load_next_c = '1;
+        end
+        field_combo.LINK_ERR.UNEXPECTED_COUNT.next = next_c;
+        field_combo.LINK_ERR.UNEXPECTED_COUNT.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.LINK_ERR.UNEXPECTED_COUNT.value <= 16'h0;
+        end else begin
+            if(field_combo.LINK_ERR.UNEXPECTED_COUNT.load_next) begin
+                field_storage.LINK_ERR.UNEXPECTED_COUNT.value <= field_combo.LINK_ERR.UNEXPECTED_COUNT.next;
+            end
+        end
+    end
+    assign hwif_out.LINK_ERR.UNEXPECTED_COUNT.value = field_storage.LINK_ERR.UNEXPECTED_COUNT.value;
     // Field: imsdev_csr.CMD.OPERAND
     always_comb begin
         automatic logic [19:0] next_c;
@@ -1353,6 +1425,10 @@ module imsdev_csr (
         end
         if(rd_mux_addr == 12'h44) begin
             readback_data_var[31:0] = field_storage.ERR_ADDR.OFFSET.value;
+        end
+        if(rd_mux_addr == 12'h50) begin
+            readback_data_var[0] = field_storage.LINK_ERR.UNEXPECTED_CPL.value;
+            readback_data_var[31:16] = field_storage.LINK_ERR.UNEXPECTED_COUNT.value;
         end
         if(rd_mux_addr == 12'h100) begin
             readback_data_var[0] = hwif_in.GENSTS.ENABLED.next;

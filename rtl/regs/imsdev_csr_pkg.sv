@@ -93,6 +93,20 @@ package imsdev_csr_pkg;
     } imsdev_csr__ERR_ADDR__in_t;
 
     typedef struct {
+        logic hwset;
+    } imsdev_csr__LINK_ERR__UNEXPECTED_CPL__in_t;
+
+    typedef struct {
+        logic [15:0] next;
+        logic we;
+    } imsdev_csr__LINK_ERR__UNEXPECTED_COUNT__in_t;
+
+    typedef struct {
+        imsdev_csr__LINK_ERR__UNEXPECTED_CPL__in_t UNEXPECTED_CPL;
+        imsdev_csr__LINK_ERR__UNEXPECTED_COUNT__in_t UNEXPECTED_COUNT;
+    } imsdev_csr__LINK_ERR__in_t;
+
+    typedef struct {
         logic next;
     } imsdev_csr__GENSTS__ENABLED__in_t;
 
@@ -218,6 +232,7 @@ package imsdev_csr_pkg;
         imsdev_csr__INT_CAUSE__in_t INT_CAUSE;
         imsdev_csr__ERR__in_t ERR;
         imsdev_csr__ERR_ADDR__in_t ERR_ADDR;
+        imsdev_csr__LINK_ERR__in_t LINK_ERR;
         imsdev_csr__GENSTS__in_t GENSTS;
         imsdev_csr__CMDSTS__in_t CMDSTS;
         imsdev_csr__SWERR0__in_t SWERR0;
@@ -304,6 +319,19 @@ package imsdev_csr_pkg;
     } imsdev_csr__MSIX_TRIGGER__out_t;
 
     typedef struct {
+        logic value;
+    } imsdev_csr__LINK_ERR__UNEXPECTED_CPL__out_t;
+
+    typedef struct {
+        logic [15:0] value;
+    } imsdev_csr__LINK_ERR__UNEXPECTED_COUNT__out_t;
+
+    typedef struct {
+        imsdev_csr__LINK_ERR__UNEXPECTED_CPL__out_t UNEXPECTED_CPL;
+        imsdev_csr__LINK_ERR__UNEXPECTED_COUNT__out_t UNEXPECTED_COUNT;
+    } imsdev_csr__LINK_ERR__out_t;
+
+    typedef struct {
         logic [19:0] value;
         logic swmod;
     } imsdev_csr__CMD__OPERAND__out_t;
@@ -387,12 +415,13 @@ package imsdev_csr_pkg;
         imsdev_csr__INT_TEST__out_t INT_TEST;
         imsdev_csr__ERR__out_t ERR;
         imsdev_csr__MSIX_TRIGGER__out_t MSIX_TRIGGER;
+        imsdev_csr__LINK_ERR__out_t LINK_ERR;
         imsdev_csr__CMD__out_t CMD;
         imsdev_csr__SWERR0__out_t SWERR0;
         imsdev_csr__WQCFGx__out_t WQCFG[8];
     } imsdev_csr__out_t;
 
-    typedef enum logic [2:0] {
+    typedef enum logic [3:0] {
         imsdev_mmio_err_e__NONE = 'h0,
         imsdev_mmio_err_e__WR_TOO_BIG = 'h1,
         imsdev_mmio_err_e__RD_TOO_BIG = 'h2,
@@ -400,7 +429,8 @@ package imsdev_csr_pkg;
         imsdev_mmio_err_e__PARTIAL = 'h4,
         imsdev_mmio_err_e__UNSUPPORTED = 'h5,
         imsdev_mmio_err_e__RO_WRITE = 'h6,
-        imsdev_mmio_err_e__POISONED = 'h7
+        imsdev_mmio_err_e__POISONED = 'h7,
+        imsdev_mmio_err_e__MSIX_UNMASKED_WRITE = 'h8
     } imsdev_mmio_err_e_e;
 
     typedef enum logic [3:0] {

@@ -233,22 +233,29 @@ module imsdev_top #(
     // (vector out of range). MMIO is handled one access at a time, so they do not coincide in practice;
     // if they did, the first by priority is recorded and OVERFLOW is set.
     logic        trig_bad_q;
+    // An MSI-X Address/Data write that landed while its vector could send (imsdev_msix: no torn messages).
+    logic                        msix_uw;
+    logic [$clog2(MSIX_VECTORS > 1 ? MSIX_VECTORS : 2)-1:0] msix_uw_vec;
+    logic [1:0]                  msix_uw_dw;
     logic        err_valid;
     logic [7:0]  err_code;
     logic [31:0] err_addr;
     always_comb begin
-        err_valid = mmio_err_valid || dec_err_valid || trig_bad_q;
+        err_valid = mmio_err_valid || dec_err_valid || trig_bad_q || msix_uw;
         err_code  = mmio_err_code;
         err_addr  = mmio_err_addr;
         if (!mmio_err_valid && dec_err_valid) begin
             err_code = dec_err_code;
             err_addr = 32'(dec_err_addr);
-        end else if (!mmio_err_valid && !dec_err_valid) begin
+        end else if (!mmio_err_valid && trig_bad_q) begin
             err_code = MMIO_ERR_UNSUPPORTED;
             err_addr = 32'(CSR_MSIX_TRIGGER);
+        end else if (!mmio_err_valid) begin
+            err_code = MMIO_ERR_MSIX_UNMASKED_WRITE;
+            err_addr = 32'(MSIX_TABLE_BASE) + 32'(MSIX_TABLE_STRIDE) * 32'(msix_uw_vec) + 32'({msix_uw_dw, 2'b00});
         end
     end
-    wire err_several = (32'(mmio_err_valid) + 32'(dec_err_valid) + 32'(trig_bad_q)) > 1;
+    wire err_several = (32'(mmio_err_valid) + 32'(dec_err_valid) + 32'(trig_bad_q) + 32'(msix_uw)) > 1;
     wire err_capture = err_valid && !hwif_out.ERR.VALID.value;
     assign hwif_in.ERR.VALID.hwset      = err_valid;
     assign hwif_in.ERR.OVERFLOW.hwset   = err_valid && (hwif_out.ERR.VALID.value || err_several);
@@ -256,6 +263,15 @@ module imsdev_top #(
     assign hwif_in.ERR.CODE.we          = err_capture;
     assign hwif_in.ERR_ADDR.OFFSET.next = err_addr;
     assign hwif_in.ERR_ADDR.OFFSET.we   = err_capture;
+
+    // ------------------------------------------------------------------ link error log (LINK_ERR)
+    // The DMA engine drops a completion that matches none of its reads (PCIe's Unexpected Completion) and
+    // pulses err_unexpected_cpl; the count saturates so a flood cannot wrap it back to a small number.
+    logic dma_err_unexpected_cpl;
+    wire [15:0] unexp_count = hwif_out.LINK_ERR.UNEXPECTED_COUNT.value;
+    assign hwif_in.LINK_ERR.UNEXPECTED_CPL.hwset  = dma_err_unexpected_cpl;
+    assign hwif_in.LINK_ERR.UNEXPECTED_COUNT.next = (unexp_count == 16'hFFFF) ? unexp_count : unexp_count + 16'd1;
+    assign hwif_in.LINK_ERR.UNEXPECTED_COUNT.we   = dma_err_unexpected_cpl;
 
     // ------------------------------------------------------------------ work queues
     logic [NUM_WQ*16-1:0] sw_size, wq_occupancy;
@@ -372,7 +388,6 @@ module imsdev_top #(
     logic         dma_rsp_valid, dma_rsp_ready;
     logic [2:0]   dma_rsp_status;
     logic [7:0]   dma_rsp_id;
-    logic         dma_err_unexpected_cpl;
     logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
     logic [2:0]   eng_ims_wq;
     logic [15:0]  eng_ims_index, eng_msix_vector;
@@ -555,6 +570,7 @@ module imsdev_top #(
         .rsp_valid(msix_rsp_valid), .rsp_rdata(msix_rsp_rdata),
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
         .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data), .msg_commit(mx_commit),
+        .unmasked_write(msix_uw), .unmasked_write_vec(msix_uw_vec), .unmasked_write_dw(msix_uw_dw),
         .init_busy(msix_init_busy)
     );
 
@@ -657,11 +673,11 @@ module imsdev_top #(
 
     // ------------------------------------------------------------------ not used by this release
     // Status outputs kept for debug visibility (init sweeps, an out-of-range MSI-X request that the
-    // engine's handle check makes impossible, completions the DMA engine could not match, the DMA
-    // response id of a single-command user, MPS of the exec PASID control).
+    // engine's handle check makes impossible, the DMA response id of a single-command user, MPS of the
+    // exec PASID control).
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, cfg_pasid_exec_en, msix_init_busy, ims_init_busy, msix_bad_vector, csr_rd_err,
-                       csr_wr_err, trig_fifo_count, dma_err_unexpected_cpl, dma_rsp_id, ims_err_index,
+                       csr_wr_err, trig_fifo_count, dma_rsp_id, ims_err_index,
                        enq_pasid_valid};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule

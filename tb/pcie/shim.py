@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict
 from types import SimpleNamespace
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import cocotb
 from cocotb.triggers import Event, RisingEdge, Timer
@@ -214,6 +214,11 @@ class LinkShim(Endpoint):
         # completions", PCIe Base §6.6.2) and are discarded here, since the reset RTL no longer expects them.
         self._stale_reads: dict[int, PasidTlp] = {}
         self._pending_added = Event()
+        # Fault injection on the completions for the RTL's reads (link faults, not host behaviour): called with
+        # each completion the host sends for a read of the RTL's, returns what reaches rx_cpl instead, in order
+        # (nothing: lost on the link; corrupted copies; duplicates). The host's own view of its answer (tags
+        # outstanding, Transactions Pending) follows the original.
+        self.cpl_fault: Callable[[PasidTlp], list[PasidTlp]] | None = None
         self._cfg: dict[str, int] = {}
         self._bme_history: list[tuple[float, bool]] = [(0.0, False)]
         # The last FLR: when it started and the PASID control before it (TLPs started before it finish after it).
@@ -491,5 +496,18 @@ class LinkShim(Endpoint):
         if final:
             del self._dev_reads[tlp.tag]
             self._update_transactions_pending()
-        self.stats["rx_cpl"] += 1
+        for out in ([tlp] if self.cpl_fault is None else self.cpl_fault(tlp)):
+            self.stats["rx_cpl"] += 1
+            self.rx_cpl.send_nowait(out.to_stream_fields())
+
+    def inject_completion(self, tlp: PasidTlp) -> None:
+        """Put a completion on rx_cpl that answers no read of the host's: an unsolicited (unexpected)
+        completion, as a faulty or confused completer would send. It must still be a well-formed TLP."""
+        if not tlp.is_completion():
+            raise ValueError(f"inject_completion: {tlp!r} is not a completion")
+        self.stats["rx_cpl_injected"] += 1
         self.rx_cpl.send_nowait(tlp.to_stream_fields())
+
+    def outstanding_tags(self) -> set[int]:
+        """Tags of the RTL's reads the host has not finished answering."""
+        return set(self._dev_reads)

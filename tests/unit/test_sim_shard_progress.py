@@ -17,7 +17,7 @@ def test_eta_from_durations_workers_and_speed():
     assert p.eta() == 100.0                              # 200 s of work on 2 workers
     p.finish("a", 200.0, now=200.0)                      # ran twice as slow as estimated
     assert p.eta() == 100.0                              # 100 s left x 2 / 2 workers
-    assert p.line(200.0) == "progress: 1/3 tests, elapsed 3m20s, ETA 1m40s"
+    assert p.line(200.0) == "progress: 1/3 runs, elapsed 3m20s, ETA 1m40s"
     q = Progress({"a": 10.0}, jobs=1)
     q.finish("a", 1000.0, now=5.0)
     assert q.eta() == 0.0 and q.line(5.0).endswith("ETA 0s")

@@ -234,10 +234,13 @@ async def _final_device_errors(bench: Bench) -> dict:
                                (regs.CSR_SWERR0, regs.CSR_SWERR1, regs.CSR_SWERR2, regs.CSR_SWERR3)])
         err, err_addr = await bench.rd32(regs.CSR_ERR), await bench.rd32(regs.CSR_ERR_ADDR)
         cause = await bench.rd32(regs.CSR_INT_CAUSE)
+        link_err = await bench.rd32(regs.CSR_LINK_ERR)
     finally:
         if not cmd & PCI_COMMAND_MEMORY:
             await bench.dev.config_write_word(PCI_COMMAND, cmd)
-    return {"swerr": swerr, "mmio": _mmio_err(err, err_addr) if err & _ERR_ACK else None, "cause": cause}
+    unexpected = (link_err & regs.CSR_LINK_ERR_UNEXPECTED_COUNT_MASK) >> regs.CSR_LINK_ERR_UNEXPECTED_COUNT_SHIFT
+    return {"swerr": swerr, "mmio": _mmio_err(err, err_addr) if err & _ERR_ACK else None, "cause": cause,
+            "unexpected_cpl": unexpected if link_err & regs.CSR_LINK_ERR_UNEXPECTED_CPL_MASK else 0}
 
 
 def fmt_fault(f) -> str:
@@ -292,6 +295,8 @@ def report(bench: Bench, ops: WatchedOps, out: Outcome, final: dict, taken: int,
         lines += [f"  {t} ns ({how}): {m}" for t, how, m in ops.mmio_errors]
         if mmio:
             lines.append(f"  in the register at the end: {mmio}")
+    if final["unexpected_cpl"]:
+        lines.append(f"unexpected completions dropped by the device (LINK_ERR): {final['unexpected_cpl']}")
     if final["cause"]:
         lines.append(f"INT_CAUSE at the end: {final['cause']:#x} (not acknowledged)")
     lines.append(f"platform {plat.name}: {len(faults) or 'no'} fault record(s)")
@@ -311,7 +316,8 @@ def report(bench: Bench, ops: WatchedOps, out: Outcome, final: dict, taken: int,
     return {
         "result": str(out), "rc": out.rc, "ok": out.ok, "swerr": swerrs,
         "mmio_errors": [m for _, _, m in ops.mmio_errors] + ([mmio] if mmio else []),
-        "int_cause": final["cause"], "platform": plat.name, "faults": [fmt_fault(f) for f in faults],
+        "int_cause": final["cause"], "unexpected_cpl": final["unexpected_cpl"], "platform": plat.name,
+        "faults": [fmt_fault(f) for f in faults],
         "interrupts_delivered": plat.delivery_seq, "interrupts_taken": taken,
         "interrupts_not_taken": sum(not_taken.values()), "scoreboard_problems": problems,
     }

@@ -7,6 +7,7 @@ the MSIX_TRIGGER self-test register, the way a driver's interrupt self-test does
 import cocotb
 
 from imsdev import regs
+from tb.bad_inputs import BadInput
 from tb.env import Bench, PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64, MessageLog
 from tb.pcie.stream import random_pauses
@@ -382,3 +383,227 @@ async def test_replay_burst_under_long_stall(dut, pauses):
     bench.msgs.assert_exactly(expected)
     for v in vecs:
         assert not await bench.msix.pending(v), f"vector {v} still pending after the replay"
+
+
+# Two pairs whose address halves mix into addresses the message log still claims: (lo of one, hi of the
+# other) lands in WINDOW_32 or WINDOW_64 too, so a torn message would be seen, never written to memory unseen.
+PAIR_A = (WINDOW_32[0] + 0x100, 0xA0A0_0001)
+PAIR_B = (WINDOW_64[0] + 0x200, 0xB0B0_0002)
+# Rewrite orders of an entry's Address/Data DWs (offsets inside the entry; 0 with 8 bytes is a QWORD write).
+REWRITE_ORDERS = {
+    "lo, hi, data (Linux's order)": ((0, 4), (4, 4), (8, 4)),
+    "data, hi, lo": ((8, 4), (4, 4), (0, 4)),
+    "hi, data, lo": ((4, 4), (8, 4), (0, 4)),
+    "QWORD address, data": ((0, 8), (8, 4)),
+    "data, QWORD address": ((8, 4), (0, 8)),
+}
+
+
+async def write_pair(bench, v, pair, order):
+    """Write `pair` into entry v's Address/Data DWs in the given order; returns the first offset written."""
+    addr, data = pair
+    e = bench.msix.entry(v)
+    for off, size in order:
+        if size == 8:
+            await bench.wr64(e + off, addr)
+        else:
+            await bench.wr32(e + off, {0: addr & 0xFFFF_FFFF, 4: addr >> 32, 8: data}[off])
+    return e + order[0][0]
+
+
+async def err_flags(bench):
+    """ERR's VALID and OVERFLOW bits (CODE keeps the last record's code after VALID is cleared)."""
+    return await bench.rd32(regs.CSR_ERR) & (regs.CSR_ERR_VALID_MASK | regs.CSR_ERR_OVERFLOW_MASK)
+
+
+async def expect_err(bench, code, addr, overflow):
+    err = await bench.rd32(regs.CSR_ERR)
+    got = (bool(err & regs.CSR_ERR_VALID_MASK), (err & regs.CSR_ERR_CODE_MASK) >> regs.CSR_ERR_CODE_SHIFT,
+           bool(err & regs.CSR_ERR_OVERFLOW_MASK))
+    assert got == (True, code, overflow), f"ERR={err:#x}: expected VALID, code {code:#x}, OVERFLOW={overflow}"
+    got_addr = await bench.rd32(regs.CSR_ERR_ADDR)
+    assert got_addr == addr, f"ERR_ADDR {got_addr:#x}, expected {addr:#x}"
+    await bench.wr32(regs.CSR_ERR, regs.CSR_ERR_VALID_MASK | regs.CSR_ERR_OVERFLOW_MASK)
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "both"))
+async def test_no_torn_message_under_rewrite(dut, pauses):
+    """No torn MSI-X message (docs/registers.md, MSI-X: "no torn messages"): while a vector is triggered back
+    to back, its entry is rewritten in every DW order (DWORD and QWORD writes).
+    - Unmasked (undefined by PCIe §6.1.4.2): every message carries the old pair until software writes Vector
+      Control with Mask=0, then the new one; never a mix; the table reads back the new pair at once; ERR
+      records MSIX_UNMASKED_WRITE at the first DW written, with OVERFLOW when more than one was written.
+    - Masked (Linux's mask, rewrite, unmask) and under Function Mask: triggers pend, the replay and every later
+      message carry the new pair, nothing is logged.
+    One message per trigger while deliverable: nothing lost, nothing invented."""
+    bench = await Bench.start(dut, pauses=pauses)
+    v = bench.params.msix_vectors - 1
+    e = bench.msix.entry(v)
+    await bench.msix_enable()
+    await bench.msix.program(v, *PAIR_A, masked=False)
+    assert await bench.rd32(regs.CSR_ERR) == 0, "programming a masked entry logged an error"
+    state = {"run": True, "sent": 0}
+
+    async def stream():
+        while state["run"]:
+            await bench.msix.trigger(v)
+            state["sent"] += 1
+            await bench.cycles(bench.rng.randint(1, 8))    # a posted write returns at once: let time pass
+
+    def check_sequence(msgs, old, new, what):
+        """Messages of one phase: some old ones, then only new ones; nothing else."""
+        pairs = [(m.addr, m.data) for m in msgs]
+        torn = [f"{a:#x}/{d:#x}" for a, d in pairs if (a, d) not in (old, new)]
+        assert not torn, f"{what}: torn message(s) {torn[:4]} (old {old[0]:#x}/{old[1]:#x}, new {new[0]:#x}/{new[1]:#x})"
+        first_new = pairs.index(new) if new in pairs else len(pairs)
+        assert all(p == new for p in pairs[first_new:]), f"{what}: an old message after a new one: {pairs}"
+        return first_new
+
+    old, new = PAIR_A, PAIR_B
+    for name, order in REWRITE_ORDERS.items():
+        # ---- unmasked rewrite under streaming triggers
+        bench.msgs.clear()
+        state.update(run=True, sent=0)
+        task = cocotb.start_soon(stream())
+        await bench.cycles(40)
+        first = await write_pair(bench, v, new, order)
+        got = await bench.msix.read_entry(v)
+        assert (got[0], got[1], got[2]) == (new[0] & 0xFFFF_FFFF, new[0] >> 32, new[1]), \
+            f"{name}: the table does not read back the unmasked rewrite: {got}"
+        before_publish = len(bench.msgs.messages)
+        await bench.cycles(40)
+        await bench.msix.unmask(v)                  # Vector Control with Mask=0: publishes the new pair
+        await bench.cycles(40)
+        state["run"] = False
+        await task
+        await bench.msgs.wait_total(state["sent"])
+        await bench.settle()
+        msgs = list(bench.msgs.messages)
+        assert len(msgs) == state["sent"], f"{name}: {state['sent']} triggers, {len(msgs)} messages"
+        first_new = check_sequence(msgs, old, new, f"unmasked rewrite ({name}, pauses={pauses})")
+        assert first_new >= before_publish, \
+            f"{name}: the new pair was sent before Vector Control was written ({first_new} < {before_publish})"
+        assert first_new < len(msgs), f"{name}: the new pair was never sent after Vector Control Mask=0"
+        await expect_err(bench, regs.MMIO_ERR_MSIX_UNMASKED_WRITE, first, overflow=len(order) > 1)
+        old, new = new, old
+
+        # ---- masked rewrite (Linux's order of operations) under streaming triggers
+        bench.msgs.clear()
+        state.update(run=True, sent=0)
+        task = cocotb.start_soon(stream())
+        await bench.cycles(40)
+        await bench.msix.mask(v)
+        await write_pair(bench, v, new, order)
+        await bench.cycles(40)
+        assert await bench.msix.pending(v), f"{name}: triggers while masked left no pending bit"
+        await bench.msix.unmask(v)
+        await bench.cycles(40)
+        state["run"] = False
+        await task
+        await bench.settle()
+        msgs = list(bench.msgs.messages)
+        first_new = check_sequence(msgs, old, new, f"masked rewrite ({name}, pauses={pauses})")
+        assert first_new < len(msgs), f"{name}: no message after the unmask"
+        assert await err_flags(bench) == 0, f"{name}: a masked rewrite logged an error"
+        assert not await bench.msix.pending(v)
+        old, new = new, old
+
+    # ---- Function Mask: the entry stays unmasked, the function is masked while it is rewritten
+    bench.msgs.clear()
+    await bench.msix_enable(fn_mask=True)
+    await bench.msix.trigger(v)
+    await write_pair(bench, v, new, REWRITE_ORDERS["data, hi, lo"])
+    await bench.msix.trigger(v)
+    await bench.settle()
+    bench.msgs.assert_exactly({})
+    await bench.msix_enable(fn_mask=False)
+    await bench.msgs.wait_for({new: 1})
+    await bench.msix.trigger(v)
+    await bench.msgs.wait_for({new: 2})
+    await bench.settle()
+    bench.msgs.assert_exactly({new: 2})
+    assert await err_flags(bench) == 0, "a rewrite under Function Mask logged an error"
+
+
+
+@cocotb.test()
+async def test_publish_with_request_right_behind(dut):
+    """An unmasked rewrite published by Vector Control Mask=0 while an interrupt request for the same vector
+    waits right behind the publishing write: that request is decided after the publication, so it carries the
+    new pair (the engine forwards the just-armed pair to it; see the header of rtl/msix/imsdev_msix.sv).
+    tx_req is held so that the message FIFO fills with K messages of another vector and the request waits;
+    K sweeps past the device's buffering so that one round puts the request exactly behind the publication.
+    Every round: the vector's pending replay and any later message carry the new pair, never the old one."""
+    bench = await Bench.start(dut)
+    n = bench.params.msix_vectors
+    v, w = n - 1, 0
+    await bench.msix_enable()
+    await bench.msix.program(w, *msg_for(w), masked=False)
+    old, new = PAIR_A, PAIR_B
+    await bench.msix.program(v, *old, masked=False)
+    tx_req = bench.shim.streams["tx_req"]
+    for k in range(0, 14):
+        bench.msgs.clear()
+        await write_pair(bench, v, new, REWRITE_ORDERS["lo, hi, data (Linux's order)"])   # unmasked: not armed
+        await bench.msix.mask(v)
+        await bench.msix.trigger(v)                 # decided while masked: pends
+        held = [True]
+
+        def gate():
+            while held[0]:
+                yield True
+            while True:
+                yield False
+
+        tx_req.set_pause_generator(gate())
+
+        async def burst():
+            for _ in range(k):
+                await bench.msix.trigger(w)
+            await bench.msix.trigger(v)
+            await bench.msix.unmask(v)              # publishes `new`; the CHECK waits for room in the FIFO
+
+        task = cocotb.start_soon(burst())
+        await bench.cycles(300)
+        held[0] = False
+        tx_req.clear_pause_generator()
+        await task
+        await bench.msgs.wait_for({new: 1, msg_for(w): k})
+        await bench.settle()
+        got_v = [(m.addr, m.data) for m in bench.msgs.messages if (m.addr, m.data) in (old, new)]
+        assert old not in got_v, f"K={k}: the old pair was sent after the rewrite was published: {got_v}"
+        assert bench.msgs.count(*msg_for(w)) == k, f"K={k}: {bench.msgs.count(*msg_for(w))} messages of vector {w}"
+        assert 1 <= len(got_v) <= 2, f"K={k}: {len(got_v)} messages of vector {v} (pending replay, maybe the request)"
+        await expect_err(bench, regs.MMIO_ERR_MSIX_UNMASKED_WRITE, bench.msix.entry(v), overflow=True)
+        old, new = new, old
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="interrupt", input="Vector Control written 0xFFFFFFFF; QWORD Message Address with bits 1:0 set; "
+                                    "QWORD of all ones written to the PBA",
+             outcome="Vector Control reads 1 (bits 31:1 reserved); address bits 1:0 read 0; the PBA reads 0 "
+                     "(read-only)",
+             test="test_table_access_widths"),
+    BadInput(cls="interrupt", input="Message Address/Data of an unmasked vector rewritten (undefined by PCIe "
+                                    "§6.1.4.2) in every DWORD/QWORD order while the vector is triggered back to back",
+             outcome="the table reads back the new pair at once; every message carries the old pair until Vector "
+                     "Control is written with Mask=0, then the new one, never a mix; one message per trigger; ERR "
+                     "MMIO_ERR_MSIX_UNMASKED_WRITE at the first DW written, OVERFLOW when more than one",
+             test="test_no_torn_message_under_rewrite"),
+    BadInput(cls="interrupt", input="The same rewrite while the vector is masked, or while Function Mask is set",
+             outcome="triggers pend; the replay and every later message carry the new pair; ERR stays clear",
+             test="test_no_torn_message_under_rewrite"),
+    BadInput(cls="interrupt", input="Interrupt requests while Function Mask is set",
+             outcome="no message; Pending set, per-vector Mask bits unchanged, PBA exact; clearing Function Mask "
+                     "sends each vector once",
+             test="test_function_mask"),
+    BadInput(cls="interrupt", input="Interrupt requests (two per vector) while MSI-X Enable is 0",
+             outcome="nothing sent, PBA exact; setting Enable sends each vector once",
+             test="test_enable_zero_sends_nothing"),
+    BadInput(cls="config", input="Interrupt requests while Bus Master Enable is 0, including unmasking a vector "
+                                 "already pending",
+             outcome="nothing sent, PBA exact, masks untouched; setting Bus Master Enable replays each vector once",
+             test="test_bus_master_enable_pends"),
+)
