@@ -89,6 +89,21 @@ TESTPLAN = (
         "affinity change under traffic: old target before, new after, no loss/duplicate, MSI-X entry unchanged",
         "interrupt scoreboard: lost/duplicate/misrouted/spurious/stray all zero, every fault expected",
     ), platforms=("x86", "arm"), blocks=("link", "msix", "top", "common", "platform"), stage="V2", covergroups=("platform", "interrupts", "vectors")),
+    Entry("tb.tests.platform.test_sva", ALL_CONFIGS, (
+        "DMA through the platform IOMMU per PASID (VT-d scalable-mode first level / SMMUv3 stage 1, opt-in "
+        "dma_translation): two processes with the same virtual source, destination and record addresses on "
+        "different physical pages submit MEMMOVE/MEMFILL at once on one shared WQ (ENQCMD, own PASIDs); each "
+        "process's whole mapped memory byte-exact, no IOMMU fault",
+        "translation faults: unmapped source (whole, and from mid-buffer) -> UR, record 0x30 with fault address "
+        "= source + bytes completed; read-only destination page (whole, and from mid-buffer) -> write dropped, "
+        "record success (posted writes); one IOMMU fault per faulting TLP with exact reason, SID/StreamID, "
+        "PASID/SubstreamID, R/W and address, in the FRCD registers / SMMU event queue",
+        "unbind while idle: a later descriptor with the old PASID faults on its read and its record write "
+        "(PASID entry not present / C_BAD_CD), touches none of the old pages; the other process keeps working",
+        "the host's per-page translation on its own: a read across two discontiguous pages, a read into an "
+        "unmapped page (one UR, one fault), a write into a read-only page (first page written only)",
+    ), platforms=("x86", "arm"), blocks=("platform", "dma", "engine", "wq", "top"), stage="V2",
+        covergroups=("platform", "descriptors", "data")),
     Entry("tb.tests.platform.test_platform_faults", ALL_CONFIGS, (
         "every VT-d fault reason 0x20-0x26 from an MSI-X vector and from an IMS entry, under every link pause "
         "mode: reserved data bits with SHV, index beyond the table, IRTE not present, IRTE read error, reserved "

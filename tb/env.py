@@ -85,6 +85,8 @@ class Bench:
             self.platform = attach_platform(self, os.environ["IMSDEV_PLATFORM"], **(platform_options or {}))
         await self.rc.enumerate()
         self.dev = self.rc.find_device(self.shim.pcie_id)
+        if self.platform is not None:
+            self.platform.device_enumerated(self.requester_id)
         await self.dev.enable_device()
         await self.dev.set_master()
         self.bar0 = self.dev.bar_window[0]

@@ -15,7 +15,14 @@ set. It
   before anything can be allocated there. The bench's raw message log (``bench.msgs``) gives up the
   windows the platform owns; anything it still catches while a platform is attached is a stray message
   and fails ``assert_clean``;
-* timestamps every delivery and fault with simulation time (ns).
+* timestamps every delivery and fault with simulation time (ns);
+* with ``dma_translation=True`` among the options (off by default: every other test runs on flat host
+  memory), builds the platform's DMA-translating IOMMU (x86: VtdDmarUnit with VtdSva; ARM: SmmuV3 with
+  SmmuSva, beside the MSI window) and makes it the RC's DMA translator: every upstream memory read and
+  every write outside the interrupt windows is translated per 4 KiB page with the TLP's requester ID,
+  PASID and PMR (a faulting read gets UR, a faulting write is dropped; the IOMMU records the fault). The
+  device is attached to its default domain at enumeration (``device_enumerated``), so DMA without a
+  PASID stays untranslated. tb/sva.py binds processes to it.
 
 The returned :class:`PlatformHandle` forwards the platform's irq-domain API (``alloc_irqs``,
 ``set_affinity``, ``free_irqs``, ``expected_target``) and is the interrupt scoreboard:
@@ -115,12 +122,18 @@ class _FaultExpectation:
         self.n = n
 
     def matches(self, fault) -> bool:
-        return fault.reason == self.reason and (
+        return _fault_reason(fault) == self.reason and (
             self.requester_id is None or getattr(fault, "requester_id", None) == self.requester_id)
 
     def __str__(self) -> str:
         reason = f"{int(self.reason):#x}" if isinstance(self.reason, int) else str(getattr(self.reason, "value", self.reason))
         return reason + (f" from {self.requester_id:#06x}" if self.requester_id is not None else "")
+
+
+def _fault_reason(fault):
+    """A fault's reason: VT-d / ITS / MSI-window faults have ``reason``, SMMUv3 DMA events ``event_id``."""
+    reason = getattr(fault, "reason", None)
+    return getattr(fault, "event_id", None) if reason is None else reason
 
 
 def _irq_name(irq) -> str:
@@ -181,6 +194,32 @@ class PlatformHandle:
     def faults(self) -> list:
         """Platform faults recorded since the platform was attached."""
         return self.model.faults[self._faults_before:]
+
+    # ---- DMA translation (dma_translation=True) ----------------------------------------------------
+    @property
+    def dma_translation(self) -> bool:
+        return self.model.dma_translation
+
+    @property
+    def sva(self):
+        """The kernel's SVA code on this platform's IOMMU (VtdSva / SmmuSva), or None."""
+        return self.model.sva
+
+    def device_enumerated(self, requester_id: int) -> None:
+        """Bench.start after enumeration: the kernel attaches the device to its default domain."""
+        if self.dma_translation:
+            self.model.attach_dma_device(requester_id)
+
+    def _translate(self, requester_id: int, pasid, priv: bool, addr: int, is_write: bool):
+        result = self.model.translate(requester_id, pasid, priv, addr, is_write)
+        if not isinstance(result, int):
+            self._changed.set()
+        return result
+
+    @property
+    def dma_faults(self) -> list:
+        """The DMA translation faults recorded since attach (VtdDmaFault / SmmuDmaEvent), oldest first."""
+        return [f for f in self.faults if hasattr(f, "is_write")]
 
     # ---- write path -----------------------------------------------------------------------------
     def _intercept(self, addr: int, data: bytes, requester_id: int, tlp) -> bool:
@@ -354,7 +393,7 @@ class PlatformHandle:
         }
 
     def fault_reasons(self) -> Counter:
-        return Counter(f.reason for f in self.faults)
+        return Counter(_fault_reason(f) for f in self.faults)
 
 
 def attach_platform(bench, name: str, **options: Any) -> PlatformHandle:
@@ -384,6 +423,8 @@ def attach_platform(bench, name: str, **options: Any) -> PlatformHandle:
     model = make_platform(name, memory=rc.host_memory, alloc_base=tables[0], alloc_size=tables[1],
                           now=lambda: get_sim_time("ns"), **options)
     handle = holder["handle"] = PlatformHandle(bench, name, model, window, tables)
+    if model.dma_translation:
+        rc.set_dma_translator(handle._translate)
     bench.log.info("platform %s attached: window [%#x, +%#x), kernel tables in host memory [%#x, +%#x)",
                    name, window[0], window[1], tables[0], tables[1])
     return handle

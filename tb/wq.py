@@ -14,6 +14,11 @@ What is here, and why it is not in the tests:
 * `Scoreboard`: every descriptor is accounted for exactly once (completed with the expected record and
   data, rejected at submission, dropped with its SWERR, or aborted), every DMA request of a descriptor
   carries its PASID/PMR, completion records are never written twice, interrupts follow their record.
+  By default descriptor addresses are host physical addresses. With DMA translation on (tb/sva.py),
+  `Scoreboard.add_space(pasid, space)` makes that PASID's descriptors use the process's virtual address
+  space: their buffers are read and watched there (two processes may use the same virtual addresses),
+  and the space says what the device may really read and write (`dma_readable`, `dma_writable`), so a
+  translation fault is predicted (a read: status 0x30; a write: dropped, memory unchanged).
 
 Conventions: helpers raise AssertionError with a message naming the descriptor/command; every wait has a
 timeout. Seeds come from bench.rng (the test's cocotb seed, printed by Bench.start).
@@ -366,8 +371,9 @@ class WqEnv:
 
     @classmethod
     async def start(cls, dut, pauses: str = "none", *, pasid: bool = True, priv: bool = True,
-                    msix: bool = True) -> "WqEnv":
-        bench = await Bench.start(dut, pauses=pauses)
+                    msix: bool = True, platform_options: Optional[dict] = None) -> "WqEnv":
+        """`platform_options` go to the platform IMSDEV_PLATFORM names (e.g. dma_translation=True)."""
+        bench = await Bench.start(dut, pauses=pauses, platform_options=platform_options)
         # cocotb derives each test's seed (bench.seed) from COCOTB_RANDOM_SEED and the test's name, so the
         # regression seed plus TESTCASE replays this test exactly.
         bench.log.info("wq bench: replay with `make sim SEED=%s TESTCASE=<this test>` (bench seed %d)",
@@ -787,6 +793,8 @@ class Tracked:
     irq_seen: int = 0
     record: Optional[CompletionRecord] = None
     checked: bool = False
+    dst_blocked: bytes = b""        # per destination byte: 1 = the IOMMU drops the write there
+    cr_blocked: bool = False        # the completion record write is dropped by the IOMMU
     event: Event = field(default_factory=Event)
 
     @property
@@ -807,10 +815,32 @@ class Scoreboard:
         self.items: list[Tracked] = []
         self.stats: Counter = Counter()
         self.errors: list[str] = []
-        self._pages: dict[int, list] = defaultdict(list)   # 4 KiB page -> [(lo, hi, kind, tracked)]
+        self._pages: dict[tuple, list] = defaultdict(list)  # (space, 4 KiB page) -> [(lo, hi, kind, tracked)]
+        self.spaces: dict[int, object] = {}                 # PASID -> the process address space it names
         self._seq = itertools.count()
         self._active = True
         self.rc.add_upstream_observer(self._observe)
+
+    # ---- address spaces ---------------------------------------------------------------------------
+    def add_space(self, pasid: int, space) -> None:
+        """Descriptors with this PASID use `space`'s addresses (read/write/contains in the process's view,
+        dma_readable(addr, n) and dma_writable(addr) for what the IOMMU lets the device do)."""
+        self.spaces[pasid] = space
+
+    def _space_key(self, pasid: Optional[int]):
+        return pasid if pasid is not None and pasid in self.spaces else None
+
+    def _mem(self, pasid: Optional[int]):
+        key = self._space_key(pasid)
+        return self.rc.host_memory if key is None else self.spaces[key]
+
+    def _dma_readable(self, mem, addr: int, n: int) -> bool:
+        check = getattr(mem, "dma_readable", None)
+        return check(addr, n) if check is not None else mem.contains(addr, n)
+
+    def _dma_writable(self, mem, addr: int) -> bool:
+        check = getattr(mem, "dma_writable", None)
+        return check(addr) if check is not None else True
 
     # ---- prediction (the document's rules) -------------------------------------------------------
     def predict(self, wq: int, d: Descriptor, pasid: Optional[int]) -> tuple[int, int]:
@@ -831,7 +861,7 @@ class Scoreboard:
             return ST_XFER_SIZE, 0
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle):
             return ST_INT_HANDLE, 0
-        if d.opcode == OP_MEMMOVE and d.size and not self.rc.host_memory.contains(d.src, d.size):
+        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size):
             return ST_DMA_READ, 0
         return ST_SUCCESS, 0
 
@@ -845,24 +875,26 @@ class Scoreboard:
             irq = self.env.irq_target(wq, d.int_handle, pasid)
         t = Tracked(len(self.items), wq, d, via, pasid, priv, status, invalid, writes_cr, no_cr, irq,
                     submit_ns=get_sim_time("ns"))
-        mem = self.rc.host_memory
+        mem = self._mem(pasid)
         if d.opcode == OP_MEMMOVE and d.size:
             if mem.contains(d.src, d.size):
                 t.before["src"] = mem.read(d.src, d.size)
             self._watch(d.src, d.size, "src", t)      # also an unbacked source: its reads must carry the PASID
         if d.opcode in (OP_MEMMOVE, OP_MEMFILL) and d.size:
-            t.before["dst"] = self._dst_window(d)
+            t.before["dst"] = self._dst_window(d, mem)
             self._watch(d.dst, d.size, "dst", t)
+            if mem is not self.rc.host_memory:
+                t.dst_blocked = bytes(int(not self._dma_writable(mem, d.dst + i)) for i in range(d.size))
         if mem.contains(d.cr_addr, CR_BYTES):
             t.before["cr"] = mem.read(d.cr_addr, CR_BYTES)
+            t.cr_blocked = not self._dma_writable(mem, d.cr_addr)
         self._watch(d.cr_addr - d.cr_addr % CR_ALIGN, CR_BYTES + CR_ALIGN, "cr", t)
         self.items.append(t)
         return t
 
-    def _dst_window(self, d: Descriptor) -> bytes:
+    def _dst_window(self, d: Descriptor, mem) -> bytes:
         """The destination with GUARD bytes on each side. A guard outside host memory (a destination at the
         start of a host region, e.g. at exactly 4 GiB with the RC's BAR window just below) reads as zeros."""
-        mem = self.rc.host_memory
         lo, n = d.dst - GUARD, d.size + 2 * GUARD
         if mem.contains(lo, n):
             return mem.read(lo, n)
@@ -935,13 +967,14 @@ class Scoreboard:
     # ---- upstream observation ------------------------------------------------------------------------
     def _watch(self, lo: int, size: int, kind: str, t: Tracked):
         hi = lo + max(size, 1)
+        key = self._space_key(t.pasid)
         for page in range(lo >> 12, ((hi - 1) >> 12) + 1):
-            self._pages[page].append((lo, hi, kind, t))
+            self._pages[(key, page)].append((lo, hi, kind, t))
 
-    def _owners(self, lo: int, hi: int):
+    def _owners(self, lo: int, hi: int, key=None):
         seen = set()
         for page in range(lo >> 12, ((hi - 1) >> 12) + 1):
-            for w_lo, w_hi, kind, t in self._pages.get(page, ()):
+            for w_lo, w_hi, kind, t in self._pages.get((key, page), ()):
                 if w_lo < hi and lo < w_hi and (id(t), kind) not in seen:
                     seen.add((id(t), kind))
                     yield kind, t
@@ -957,7 +990,7 @@ class Scoreboard:
         else:
             addr, data = rec.address + (tlp.get_first_be_offset() if tlp.first_be else 0), None
         length = len(data) if data is not None else tlp.get_be_byte_count()
-        owners = list(self._owners(addr, addr + max(length, 1)))
+        owners = list(self._owners(addr, addr + max(length, 1), self._space_key(rec.pasid)))
         if not owners:
             self._error(f"stray upstream {rec.kind} [{addr:#x}, +{length}) at {rec.time_ns} ns: no tracked "
                         f"descriptor owns that address")
@@ -1009,7 +1042,9 @@ class Scoreboard:
         t = ready[0]
         t.irq_seen += 1
         if t.writes_cr:
-            rec = self.rc.host_memory.read(t.desc.cr_addr, CR_BYTES)
+            if t.cr_blocked:
+                return
+            rec = self._mem(t.pasid).read(t.desc.cr_addr, CR_BYTES)
             if rec[0] & 0x7F != t.status:
                 self._error(f"{t}: at its interrupt the host sees completion record status {rec[0]:#x}, "
                             f"expected {t.status:#x}")
@@ -1084,7 +1119,7 @@ class Scoreboard:
 
     def _check_one(self, t: Tracked):
         d = t.desc
-        mem = self.rc.host_memory
+        mem = self._mem(t.pasid)
         if t.state == "accepted" and t.writes_cr and t.cr_writes:
             t.state = "completed"
         if t.state == "submitted":
@@ -1094,6 +1129,7 @@ class Scoreboard:
         t.checked = True
         landed = t.state == "completed" or (t.state == "accepted" and not t.writes_cr)
         # --- completion record
+        cr = None
         if t.writes_cr and t.state in ("completed", "accepted"):
             if not t.cr_writes:
                 self._error(f"{t}: no completion record")
@@ -1104,7 +1140,14 @@ class Scoreboard:
             if covered != set(range(d.cr_addr, d.cr_addr + CR_BYTES)):
                 self._error(f"{t}: completion record writes cover {len(covered)} bytes "
                             f"[{min(covered):#x}..{max(covered):#x}], expected exactly the 32 at {d.cr_addr:#x}")
-            cr = t.record = CompletionRecord.parse(mem.read(d.cr_addr, CR_BYTES))
+            if t.cr_blocked:
+                # The IOMMU drops the record write: the process's record memory must be as it was.
+                if "cr" in t.before and mem.read(d.cr_addr, CR_BYTES) != t.before["cr"]:
+                    self._error(f"{t}: completion record memory changed although the IOMMU blocks that write")
+                cr = None
+            else:
+                cr = t.record = CompletionRecord.parse(mem.read(d.cr_addr, CR_BYTES))
+        if t.writes_cr and t.state in ("completed", "accepted") and cr is not None:
             exp_bytes = d.size if t.status == ST_SUCCESS and d.opcode in (OP_MEMMOVE, OP_MEMFILL) else 0
             problems = []
             if cr.status != t.status:
@@ -1128,6 +1171,8 @@ class Scoreboard:
                 self._error(f"{t}: {cr}: " + "; ".join(problems))
             elif first:
                 self.stats["completion_records_checked"] += 1
+        elif t.writes_cr and t.state in ("completed", "accepted"):
+            pass                        # written by the device, dropped by the IOMMU: checked above
         elif len(t.cr_writes):
             what = {"rejected": f"rejected at submission ({t.cpl_status.name if t.cpl_status else ''})",
                     "dropped": "dropped at submission", "aborted": "aborted"}.get(t.state, "expects no record")
@@ -1136,13 +1181,16 @@ class Scoreboard:
             self._error(f"{t}: completion record memory changed although no record is expected")
         # --- data
         if "dst" in t.before:
-            now = self._dst_window(d)
+            now = self._dst_window(d, mem)
             was = t.before["dst"]
             if now[:GUARD] != was[:GUARD] or now[GUARD + d.size:] != was[GUARD + d.size:]:
                 self._error(f"{t}: bytes just outside the destination changed")
             body = now[GUARD:GUARD + d.size]
             if landed and t.status == ST_SUCCESS:
                 want = t.before["src"] if d.opcode == OP_MEMMOVE else (d.pattern * (d.size // 8 + 1))[:d.size]
+                if any(t.dst_blocked):      # bytes whose write the IOMMU drops keep their old value
+                    old = was[GUARD:GUARD + d.size]
+                    want = bytes(old[i] if t.dst_blocked[i] else want[i] for i in range(d.size))
                 if body != want:
                     bad = next(i for i in range(d.size) if body[i] != want[i])
                     self._error(f"{t}: destination differs from the first at byte {bad} "

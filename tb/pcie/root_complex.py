@@ -16,6 +16,12 @@ Adds to `RootComplex`:
 * strict upstream writes: a device write that nothing claims and no host memory backs raises
   `ProtocolError` instead of the package's silent drop (an interrupt address without its model, or a
   write into the RC's downstream window).
+* `set_dma_translator(fn)`: an IOMMU in front of host memory (off unless a platform opts in, see
+  tb/platform_bench.py). Every upstream memory read, and every write no interceptor claimed (interrupt
+  messages keep their windows), is translated per 4 KiB page by `fn(requester_id, pasid, priv, addr,
+  is_write)`, which returns the physical address or a fault object (recorded by the IOMMU model). A read
+  with any faulting page is answered with UR; a write's faulting pages are dropped, its others written.
+  Observers and `upstream_log` see the request as the device sent it (untranslated addresses).
 """
 from __future__ import annotations
 
@@ -38,6 +44,7 @@ from .tlp import RRS, CompletionTimeout, PasidTlp, ProtocolError
 DEFAULT_NP_TIMEOUT_NS = 100_000
 DMWR_STATUSES = (CplStatus.SC, RRS, CplStatus.UR, CplStatus.CA)
 _WRITES = (TlpType.MEM_WRITE, TlpType.MEM_WRITE_64)
+_READS = (TlpType.MEM_READ, TlpType.MEM_READ_64)
 
 
 class UpstreamRecord(NamedTuple):
@@ -155,6 +162,10 @@ class HostRootComplex(RootComplex):
         self.intercepted_writes = 0
         self._interceptors: list[tuple[Callable, tuple[int, int] | None]] = []
         self._observers: list[Callable] = []
+        self._translator: Callable | None = None
+        self.translated_requests = 0
+        self.dma_faulted_reads = 0
+        self.dma_dropped_writes = 0
 
     # ---- upstream hooks -----------------------------------------------------------------------
     def add_write_interceptor(self, fn: Callable, window: tuple[int, int] | None = None) -> None:
@@ -168,6 +179,99 @@ class HostRootComplex(RootComplex):
 
     def remove_write_interceptor(self, fn: Callable) -> None:
         self._interceptors = [(f, w) for f, w in self._interceptors if f is not fn]
+
+    def set_dma_translator(self, fn: Callable | None) -> None:
+        """Translate the device's DMA through `fn(requester_id, pasid, priv, addr, is_write) -> int | fault`
+        (None: untranslated, the default). See the module docstring."""
+        self._translator = fn
+
+    def _translate_span(self, tlp, addr: int, length: int, is_write: bool) -> list[tuple[int, int, object]]:
+        """[(offset in the span, length, physical address or fault)], one per 4 KiB page of the span."""
+        out = []
+        pasid = getattr(tlp, "pasid", None)
+        priv = bool(getattr(tlp, "pmr", False)) if pasid is not None else False
+        rid = int(tlp.requester_id)
+        off = 0
+        while off < max(length, 1):
+            a = addr + off
+            n = min(max(length, 1) - off, 0x1000 - (a & 0xFFF))
+            out.append((off, n, self._translator(rid, pasid, priv, a, is_write)))
+            off += n
+        return out
+
+    async def _translated_write(self, tlp):
+        """The write at its physical address(es); returns a TLP for the normal path (one page, translated),
+        or None when it was dropped (fault) or written here (several pages)."""
+        self.translated_requests += 1
+        length = tlp.length * 4
+        pages = self._translate_span(tlp, tlp.address, length, True)
+        if all(isinstance(pa, int) for _, _, pa in pages) and len(pages) == 1:
+            out = PasidTlp(tlp)
+            out.address = pages[0][2]
+            tlp.release_fc()
+            return out
+        tlp.release_fc()
+        first = tlp.get_first_be_offset() if length else 0
+        span_lo, span_hi = first, first + tlp.get_be_byte_count()
+        data = bytes(tlp.get_data())
+        for off, n, pa in pages:
+            if not isinstance(pa, int):
+                self.dma_dropped_writes += 1
+                self.log.info("DMA write [%#x, +%d) from %s dropped: translation fault %s",
+                              tlp.address + off, n, tlp.requester_id, pa)
+                continue
+            lo, hi = max(off, span_lo), min(off + n, span_hi)
+            if lo < hi:
+                await self.mem_address_space.write(pa + lo - off, data[lo:hi])
+        return None
+
+    async def _translated_read(self, tlp):
+        """Answer a read through the translation: UR if any page faults, else the data of the physical pages
+        (one page: the normal path at the physical address)."""
+        self.translated_requests += 1
+        length = tlp.length * 4
+        pages = self._translate_span(tlp, tlp.address, length, False)
+        faults = [pa for _, _, pa in pages if not isinstance(pa, int)]
+        if faults:
+            tlp.release_fc()
+            self.dma_faulted_reads += 1
+            self.log.info("DMA read [%#x, +%d) from %s: translation fault %s, UR", tlp.address, length,
+                          tlp.requester_id, faults[0])
+            await self.send(PasidTlp.create_ur_completion_for_tlp(tlp, PcieId(0, 0, 0)))
+            return
+        if len(pages) == 1:
+            out = PasidTlp(tlp)
+            out.address = pages[0][2]
+            tlp.release_fc()
+            await super().handle_tlp(out)
+            return
+        tlp.release_fc()
+        try:
+            data = b"".join([await self.mem_address_space.read(pa, n) for _, n, pa in pages])
+        except Exception:
+            await self.send(PasidTlp.create_ca_completion_for_tlp(tlp, PcieId(0, 0, 0)))
+            return
+        await self._send_read_data(tlp, data)
+
+    async def _send_read_data(self, tlp, data: bytes):
+        """Completions for a read whose data is known (cocotbext-pcie's splitting: largest TLPs up to MPS)."""
+        m = n = 0
+        addr = tlp.address + tlp.get_first_be_offset()
+        dw_length, byte_length = tlp.length, tlp.get_be_byte_count()
+        max_payload_dw = 32 << self.max_payload_size
+        rcb_mask = ((128 if self.read_completion_boundary else 64) - 1) & 0xFC
+        while m < dw_length:
+            cpl = PasidTlp.create_completion_data_for_tlp(tlp, PcieId(0, 0, 0))
+            cpl_dw_length = dw_length - m
+            cpl.byte_count = byte_length - n
+            if cpl_dw_length > max_payload_dw:
+                cpl_dw_length = max_payload_dw - ((addr & rcb_mask) >> 2)
+            cpl.lower_address = addr & 0x7F
+            cpl.set_data(data[m * 4:(m + cpl_dw_length) * 4])
+            await self.send(cpl)
+            m += cpl_dw_length
+            n += cpl_dw_length * 4 - (addr & 3)
+            addr += cpl_dw_length * 4 - (addr & 3)
 
     def add_upstream_observer(self, fn: Callable) -> None:
         """Call `fn(record, tlp)` for every upstream request (completions excluded)."""
@@ -273,12 +377,19 @@ class HostRootComplex(RootComplex):
                     tlp.release_fc()
                     self.intercepted_writes += 1
                     return
+            if self._translator is not None:
+                tlp = await self._translated_write(tlp)
+                if tlp is None:
+                    return
             if self.strict_upstream:
                 why = self._unbacked(tlp.address, tlp.length * 4)
                 if why:
                     tlp.release_fc()
-                    raise ProtocolError(f"upstream write from {tlp.requester_id} to {addr:#x} ({len(data)} bytes) "
-                                        f"is claimed by nothing: {why}")
+                    raise ProtocolError(f"upstream write from {tlp.requester_id} to {tlp.address:#x} "
+                                        f"({len(data)} bytes) is claimed by nothing: {why}")
+        elif self._translator is not None and tlp.fmt_type in _READS:
+            await self._translated_read(tlp)
+            return
         await super().handle_tlp(tlp)
 
     # ---- downstream requests with PASID / DMWr ------------------------------------------------

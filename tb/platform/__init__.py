@@ -14,6 +14,12 @@ runs on both:
   into the device (``irq.msg``).
 * ``expected_target(irq) -> (target, vector)``: where that message must land, comparable with
   ``Delivery.key``; ``deliveries``, ``delivery_count``, ``on_deliver`` (callbacks), ``faults``.
+* With ``dma_translation=True`` (off by default): a DMA-translating IOMMU (x86: :class:`~.vtd_dma.VtdDmarUnit`
+  in place of the interrupt-remapping-only unit, whose IR behaviour it inherits; ARM: an
+  :class:`~.smmu_dma.SmmuV3` beside the MSI window), the kernel's SVA code on it (``sva``: VtdSva /
+  SmmuSva, fw/imsdev/platform/iommu_sva.py), ``translate(requester_id, pasid, priv, addr, is_write)``,
+  ``attach_dma_device(requester_id)`` (the device's default domain: DMA without PASID untranslated), and
+  the DMA faults in ``faults``. Without it ``sva`` is None and nothing is translated.
 
 The kernel side reaches the models only through host memory and their read_reg/write_reg, so the
 tables it builds are the ones the models read.
@@ -23,12 +29,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from imsdev.platform import HostAllocator, Irq, ItsIrqDomain, VtdIrqDomain
+from imsdev.platform import HostAllocator, Irq, ItsIrqDomain, Process, SmmuSva, VtdIrqDomain, VtdSva
 
 from .cpu import Cpus, Delivery
 from .gic_its import ITS_FRAME_BYTES, GicIts, GicRedistributors
 from .memory import HostMemory, MemoryAccessError, SparseMemory
 from .smmu import SmmuMsiWindow
+from .smmu_dma import SmmuV3
+from .vtd_dma import VtdDmarUnit
 from .vtd_ir import VtdFaultReason, VtdInterruptRemapping
 
 # Where the kernel's tables go when the caller does not say: clear of the MSI window, the ITS
@@ -45,6 +53,24 @@ class HostPlatform:
         self.cpus = cpus
         self.allocator = allocator
         self.domain: Any = None
+        self.sva: Any = None          # VtdSva / SmmuSva when built with dma_translation=True
+
+    @property
+    def dma_translation(self) -> bool:
+        return self.sva is not None
+
+    def translate(self, requester_id: int, pasid: int | None, priv: bool, addr: int, is_write: bool):
+        """The physical address of one DMA access, or the fault the IOMMU recorded for it."""
+        raise NotImplementedError(f"{self.name} platform built without dma_translation")
+
+    def attach_dma_device(self, requester_id: int) -> None:
+        """The kernel's probe-time attach: DMA without PASID passes untranslated."""
+        if self.sva is not None:
+            self.sva.attach_device(requester_id)
+
+    def process(self, name: str):
+        """A new user address space (mm) in this platform's page-table format."""
+        return Process(name, self.memory, self.allocator, self.name)
 
     def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
         raise NotImplementedError
@@ -87,19 +113,28 @@ class X86Platform(HostPlatform):
     def __init__(self, memory: HostMemory | None = None, *, apic_ids: Sequence[int] = (0, 1, 2, 3),
                  now: Callable[[], Any] | None = None, x2apic: bool = False,
                  ir_table_entries: int = 4096, cache_irtes: bool = True,
-                 alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE):
+                 alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE,
+                 dma_translation: bool = False):
         super().__init__(memory if memory is not None else SparseMemory(), Cpus(apic_ids, now),
                          HostAllocator(alloc_base, alloc_size))
-        self.iommu = VtdInterruptRemapping(self.memory, self.cpus, cache_irtes=cache_irtes)
+        unit = VtdDmarUnit if dma_translation else VtdInterruptRemapping
+        self.iommu = unit(self.memory, self.cpus, cache_irtes=cache_irtes)
         self.domain = VtdIrqDomain(self.iommu, self.memory, self.allocator, apic_ids,
                                    table_entries=ir_table_entries, x2apic=x2apic)
+        if dma_translation:
+            self.sva = VtdSva(self.iommu, self.memory, self.allocator, self.domain)
 
     def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
         return self.iommu.handle_write(addr, data, requester_id)
 
+    def translate(self, requester_id: int, pasid: int | None, priv: bool, addr: int, is_write: bool):
+        if self.sva is None:
+            return super().translate(requester_id, pasid, priv, addr, is_write)
+        return self.iommu.translate(requester_id, pasid, priv, addr, is_write)
+
     @property
     def faults(self) -> list:
-        return list(self.iommu.fault_log)
+        return list(self.iommu.fault_log) + list(getattr(self.iommu, "dma_fault_log", ()))
 
 
 class ArmPlatform(HostPlatform):
@@ -109,7 +144,8 @@ class ArmPlatform(HostPlatform):
                  now: Callable[[], Any] | None = None, its_phys_base: int = 0x0808_0000,
                  device_id_bits: int = 16, event_id_bits: int = 16, intid_bits: int = 16,
                  command_queue_pages: int = 16, stall_on_command_error: bool = False,
-                 alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE):
+                 alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE,
+                 dma_translation: bool = False, sva_stream_id_bits: int = 12):
         super().__init__(memory if memory is not None else SparseMemory(),
                          Cpus(range(cpu_count), now), HostAllocator(alloc_base, alloc_size))
         self.redistributors = GicRedistributors(self.memory, self.cpus, intid_bits=intid_bits)
@@ -122,13 +158,26 @@ class ArmPlatform(HostPlatform):
         self.domain = ItsIrqDomain(self.its, frames, self.memory, self.allocator, self.smmu,
                                    its_phys_base=its_phys_base, lpi_id_bits=intid_bits,
                                    command_queue_pages=command_queue_pages)
+        self.dma: SmmuV3 | None = None
+        if dma_translation:
+            # The DMA-translating SMMU beside the MSI window (which keeps claiming MSI writes first). The
+            # kernel sizes its linear stream table for sva_stream_id_bits (2^12 StreamIDs x 64 B = 256 KiB
+            # of the bench's table memory; the model itself has 16 SID bits).
+            self.dma = SmmuV3(self.memory, now=self.cpus.now)
+            self.sva = SmmuSva(self.dma, self.memory, self.allocator, sid_bits=sva_stream_id_bits)
 
     def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
         return self.smmu.handle_write(addr, data, requester_id)
 
+    def translate(self, requester_id: int, pasid: int | None, priv: bool, addr: int, is_write: bool):
+        if self.dma is None:
+            return super().translate(requester_id, pasid, priv, addr, is_write)
+        return self.dma.translate(requester_id, pasid, priv, addr, is_write)
+
     @property
     def faults(self) -> list:
-        return list(self.smmu.events) + list(self.its.errors)
+        dma = list(self.dma.events) if self.dma is not None else []
+        return list(self.smmu.events) + list(self.its.errors) + dma
 
 
 PLATFORMS = {"x86": X86Platform, "arm": ArmPlatform}
@@ -139,5 +188,6 @@ def make_platform(name: str, **options: Any) -> HostPlatform:
 
 
 __all__ = ["ArmPlatform", "Cpus", "Delivery", "GicIts", "GicRedistributors", "HostPlatform",
-           "MemoryAccessError", "PLATFORMS", "SmmuMsiWindow", "SparseMemory", "VtdFaultReason",
+           "MemoryAccessError", "PLATFORMS", "SmmuMsiWindow", "SmmuV3", "SparseMemory", "VtdDmarUnit",
+           "VtdFaultReason",
            "VtdInterruptRemapping", "X86Platform", "make_platform"]

@@ -1,0 +1,231 @@
+"""Shared virtual addressing on the bench: user processes whose address spaces the device works in.
+
+Needs a platform attached with ``dma_translation=True`` (tb/platform_bench.py; e.g.
+``WqEnv.start(dut, platform_options={"dma_translation": True})``), so that the device's DMA goes through
+the platform's IOMMU (x86: VT-d scalable mode, first-level tables; ARM: SMMUv3 stage 1).
+
+What a driver and a user program do, reduced to what the tests need:
+
+* :class:`SvaHost` owns a pool of host memory pages (a region of the RC's host memory, handed out one
+  4 KiB page at a time in a seeded random order, so a buffer that is contiguous in a process is not
+  contiguous in physical memory) and creates processes.
+* :class:`SvaProcess` is one process: its page tables (``imsdev.platform.Process``, in the platform's CPU
+  format, built in host memory), ``map(va, size, writable=True)`` backs each page with a fresh physical
+  page filled with seeded random bytes, ``unmap``; ``bind()`` is ``iommu_sva_bind_device`` (allocates
+  the PASID, installs the page tables in the IOMMU: VtdSva / SmmuSva) and returns the PASID the process
+  submits with (ENQCMD's PASID prefix, or a dedicated WQ's WQCFG); ``unbind()`` tears it down (the
+  PASID is freed).
+* It is also the address space the work-queue scoreboard checks descriptors in (``Scoreboard.add_space``):
+  ``read``/``write``/``contains`` are the process's own (CPU) view, through the bench's record of its
+  mappings, not through the IOMMU (so checking never records a fault). ``dma_readable(va, n)`` and
+  ``dma_writable(va)`` say what the IOMMU lets the device do: mapped (and writable) while bound; nothing
+  once unbound. Completion records are therefore written and checked at the process's virtual address,
+  like the buffers.
+
+Mappings are 4 KiB pages, user, readable; ``writable`` per call. The bench's record of a mapping is
+independent of the page tables the IOMMU walks: a wrong walk is caught by the byte checks.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+PAGE = 0x1000
+
+
+class SvaProcess:
+    def __init__(self, host: "SvaHost", name: str):
+        self.host = host
+        self.name = name
+        self.mm = host.plat.model.process(name)
+        self.pages: dict[int, tuple[int, bool]] = {}     # virtual page -> (physical page, writable)
+        self.handle = None
+        self.unbound_pasid: Optional[int] = None
+
+    def __repr__(self) -> str:
+        return f"process {self.name} (PASID {self.pasid})"
+
+    # ---- mappings ------------------------------------------------------------------------------
+    def map(self, va: int, size: int, writable: bool = True) -> list[int]:
+        """Back [va, va+size) (page aligned) with fresh physical pages; returns them in VA order."""
+        if va % PAGE or size % PAGE or size <= 0:
+            raise ValueError(f"map {va:#x} +{size:#x}: page aligned, whole pages")
+        out = []
+        for off in range(0, size, PAGE):
+            pa = self.host.alloc_page()
+            self.mm.map(va + off, pa, PAGE, writable=writable, user=True, page_size=PAGE)
+            self.pages[va + off] = (pa, writable)
+            out.append(pa)
+        return out
+
+    def unmap(self, va: int, size: int) -> None:
+        """Clear the mappings (the kernel side invalidates the IOMMU's TLBs for them)."""
+        self.mm.unmap(va, size)
+        for off in range(0, size, PAGE):
+            self.pages.pop(va + off, None)
+
+    def physical(self, va: int) -> Optional[int]:
+        page = self.pages.get(va & ~(PAGE - 1))
+        return None if page is None else page[0] | va & (PAGE - 1)
+
+    # ---- binding -------------------------------------------------------------------------------
+    def bind(self) -> int:
+        """iommu_sva_bind_device for the bench's device; the PASID to submit with."""
+        assert self.handle is None, f"{self} is already bound"
+        self.handle = self.host.plat.sva.bind(self.host.requester_id, self.mm)
+        self.unbound_pasid = None
+        return self.handle.pasid
+
+    def unbind(self) -> None:
+        """iommu_sva_unbind_device: the PASID's IOMMU entry is torn down (and invalidated) and freed."""
+        assert self.handle is not None, f"{self} is not bound"
+        self.unbound_pasid = self.handle.pasid
+        self.handle.unbind()
+        self.handle = None
+
+    @property
+    def pasid(self) -> Optional[int]:
+        return self.handle.pasid if self.handle is not None else None
+
+    @property
+    def bound(self) -> bool:
+        return self.handle is not None
+
+    # ---- the process's own view (scoreboard memory protocol) -----------------------------------
+    def _pieces(self, va: int, n: int):
+        off = 0
+        while off < n:
+            a = va + off
+            k = min(n - off, PAGE - (a & (PAGE - 1)))
+            yield off, k, self.physical(a)
+            off += k
+
+    def contains(self, va: int, n: int = 1) -> bool:
+        return all(pa is not None for _, _, pa in self._pieces(va, max(n, 1)))
+
+    def read(self, va: int, n: int) -> bytes:
+        mem = self.host.mem
+        out = bytearray()
+        for _, k, pa in self._pieces(va, n):
+            if pa is None:
+                raise ValueError(f"{self}: {va:#x} +{n} is not mapped")
+            out += mem.read(pa, k)
+        return bytes(out)
+
+    def write(self, va: int, data: bytes) -> None:
+        mem = self.host.mem
+        for off, k, pa in self._pieces(va, len(data)):
+            if pa is None:
+                raise ValueError(f"{self}: {va:#x} +{len(data)} is not mapped")
+            mem.write(pa, data[off:off + k])
+
+    # ---- what the IOMMU lets the device do ------------------------------------------------------
+    def dma_readable(self, va: int, n: int) -> bool:
+        return self.bound and self.contains(va, n)
+
+    def dma_writable(self, va: int) -> bool:
+        page = self.pages.get(va & ~(PAGE - 1))
+        return self.bound and page is not None and page[1]
+
+    def image(self) -> dict[int, bytes]:
+        """Every mapped page's bytes, by virtual page (for whole-space comparisons)."""
+        return {va: self.host.mem.read(pa, PAGE) for va, (pa, _) in sorted(self.pages.items())}
+
+
+class SvaHost:
+    """The pool of physical pages and the processes made from it (see the module docstring)."""
+
+    def __init__(self, bench, pool_bytes: int = 1 << 20):
+        plat = getattr(bench, "platform", None)
+        if plat is None or not plat.dma_translation:
+            raise RuntimeError("SVA needs a platform attached with dma_translation=True "
+                               "(IMSDEV_PLATFORM=x86|arm, platform_options={'dma_translation': True})")
+        self.bench = bench
+        self.plat = plat
+        self.mem = bench.rc.host_memory
+        self.rng = bench.rng
+        self.pool_base, _ = bench.rc.alloc_region(pool_bytes)
+        self.pool_bytes = pool_bytes
+        self._free = list(range(self.pool_base, self.pool_base + pool_bytes, PAGE))
+        self.rng.shuffle(self._free)
+        self.processes: list[SvaProcess] = []
+
+    @property
+    def requester_id(self) -> int:
+        return self.bench.requester_id
+
+    def alloc_page(self) -> int:
+        if not self._free:
+            raise MemoryError(f"SVA page pool ({self.pool_bytes} bytes) exhausted")
+        pa = self._free.pop()
+        self.mem.write(pa, self.rng.randbytes(PAGE))
+        return pa
+
+    def process(self, name: str) -> SvaProcess:
+        proc = SvaProcess(self, name)
+        self.processes.append(proc)
+        return proc
+
+    def owner_of(self, pa: int) -> Optional[tuple[SvaProcess, int]]:
+        """(process, virtual page) whose page holds physical address pa, if any."""
+        for proc in self.processes:
+            for va, (page, _) in proc.pages.items():
+                if page == pa & ~(PAGE - 1):
+                    return proc, va
+        return None
+
+
+# ---- the kernel's DMA fault handlers ------------------------------------------------------------------
+FRCD_REG_BASE = 0x200
+CAP_REG = 0x08
+
+
+class DmaFaultRecord(dict):
+    """One fault as the IOMMU reported it to the kernel, decoded from the hardware record:
+    reason (VT-d FR / SMMU EventID), requester_id (SID / StreamID), pasid (None: no PASID / SSV=0),
+    priv, address (VT-d: FI, the page address; SMMU: InputAddr, the full address), is_write, raw."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _vtd_records(unit, cursor: list[int]) -> list[DmaFaultRecord]:
+    """dmar_fault: from the cursor, every FRCD with F=1, decoded, then cleared (W1C F)."""
+    count = (unit.read_reg(CAP_REG) >> 40 & 0xFF) + 1
+    out = []
+    while True:
+        n = cursor[0]
+        lo = unit.read_reg(FRCD_REG_BASE + 16 * n)
+        hi = unit.read_reg(FRCD_REG_BASE + 16 * n + 8)
+        if not hi >> 63 & 1:
+            return out
+        pp = hi >> 31 & 1
+        out.append(DmaFaultRecord(reason=hi >> 32 & 0xFF, requester_id=hi & 0xFFFF,
+                                  pasid=(hi >> 40 & 0xFFFFF) if pp else None, priv=bool(hi >> 29 & 1),
+                                  address=lo & ~0xFFF, is_write=not hi >> 62 & 1, raw=(lo, hi)))
+        unit.write_reg(FRCD_REG_BASE + 16 * n + 8, 1 << 63)
+        cursor[0] = (n + 1) % count
+
+
+def _smmu_records(sva) -> list[DmaFaultRecord]:
+    """arm_smmu_evtq_thread: the event records between CONS and PROD, decoded."""
+    out = []
+    for rec in sva.read_events():
+        dw0, dw1, dw2 = (int.from_bytes(rec[8 * i:8 * i + 8], "little") for i in range(3))
+        ssv = dw0 >> 11 & 1
+        out.append(DmaFaultRecord(reason=dw0 & 0xFF, requester_id=dw0 >> 32,
+                                  pasid=(dw0 >> 12 & 0xFFFFF) if ssv else None, priv=bool(dw1 >> 33 & 1),
+                                  address=dw2, is_write=not dw1 >> 35 & 1, raw=rec))
+    return out
+
+
+def read_fault_records(host: SvaHost) -> list[DmaFaultRecord]:
+    """The DMA fault records the platform's IOMMU wrote since the last call (x86: FRCD registers, cleared
+    after reading; ARM: the SMMU event queue, consumed), oldest first."""
+    plat = host.plat
+    if plat.name == "x86":
+        cursor = host.__dict__.setdefault("_frcd_cursor", [0])
+        return _vtd_records(plat.model.iommu, cursor)
+    return _smmu_records(plat.sva)

@@ -1,0 +1,365 @@
+"""Shared virtual addressing end to end: the device's DMA translated by the platform's IOMMU per PASID.
+
+Run with IMSDEV_PLATFORM=x86 (VT-d scalable mode, first-level tables) or arm (SMMUv3 stage 1). The bench
+opts in with ``platform_options={"dma_translation": True}`` (tb/platform_bench.py): every upstream read
+and write of the device, interrupt messages excepted, is translated per 4 KiB page with the TLP's
+requester ID, PASID and PMR; a faulting read is answered UR, a faulting write dropped, and the IOMMU
+records the fault. Processes are built, mapped and bound with tb/sva.py (kernel side:
+fw/imsdev/platform/iommu_sva.py), and the work-queue scoreboard (tb/wq.py) checks each descriptor in its
+process's virtual address space: the records, the destination bytes and the guard bytes around them are
+read through the process's mappings, and it predicts what the IOMMU blocks.
+
+What the device reports today (docs/work_queues.md, docs/dma.md), which issue 9 item 2 will change:
+
+* a source read that faults: the host answers UR, the record has status 0x30 (DMA read failed) with
+  fault address = source + bytes completed;
+* a destination write that faults: "writes are posted and cannot fail", so the record says success
+  (0x01) with every byte completed, while the IOMMU dropped the write and recorded the fault. Only the
+  IOMMU's fault record shows it.
+"""
+from __future__ import annotations
+
+import cocotb
+from cocotbext.pcie.core.tlp import CplStatus
+from cocotbext.pcie.core.utils import PcieId
+
+from tb.env import PAUSE_MODES
+from tb.pcie.tlp import PasidTlp
+from tb.sva import PAGE, SvaHost, read_fault_records
+from tb.tests.platform.common import PLATFORM, finish
+from tb.wq import (CR_BYTES, ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCR, GUARD, OP_MEMFILL, OP_MEMMOVE, ST_DMA_READ,
+                   ST_SUCCESS, Descriptor, WqConfig, WqEnv)
+
+# One virtual layout, used by every process: the same addresses name different physical pages.
+VA_BASE = 0x0000_7F5A_0000_0000
+VA_SRC = VA_BASE                    # 4 pages of sources
+VA_DST = VA_BASE + 0x10_0000        # 4 pages of destinations
+VA_CR = VA_BASE + 0x20_0000         # 1 page of completion records
+VA_HOLE = VA_BASE + 0x30_0000       # never mapped
+BUF_PAGES = 4
+SLOT = 0xA00                        # per-job buffer slot: jobs 1, 3, 4 cross a page boundary
+JOBS = 6
+SHARED_WQ = 0
+
+# Fault reasons per platform: (unmapped, write to a read-only page, PASID not bound).
+if PLATFORM == "x86":
+    from tb.platform.vtd_dma import VtdDmaFaultReason as _R
+    NOT_MAPPED, READ_ONLY, UNBOUND = _R.SM_FL_ENTRY_NOT_PRESENT, _R.SM_NO_WRITE_PERMISSION, _R.SM_PASID_ENTRY_NOT_PRESENT
+else:
+    from tb.platform.smmu_dma import SmmuEventId as _E
+    NOT_MAPPED, READ_ONLY, UNBOUND = _E.F_TRANSLATION, _E.F_PERMISSION, _E.C_BAD_CD
+
+
+async def start(dut, pauses: str):
+    env = await WqEnv.start(dut, pauses, platform_options={"dma_translation": True})
+    plat = env.b.platform
+    assert plat is not None and plat.name == PLATFORM and plat.dma_translation
+    host = SvaHost(env.b)
+    await env.setup({SHARED_WQ: WqConfig(size=min(env.p.wq_depth, 8))})
+    return env, plat, host
+
+
+def new_process(env, host, name: str, *, dst_read_only_pages=(), src_pages=BUF_PAGES):
+    """A process with the standard layout mapped and bound; its PASID names its space in the scoreboard."""
+    proc = host.process(name)
+    proc.map(VA_SRC, src_pages * PAGE)
+    for n in range(BUF_PAGES):
+        proc.map(VA_DST + n * PAGE, PAGE, writable=n not in dst_read_only_pages)
+    proc.map(VA_CR, PAGE)
+    pasid = proc.bind()
+    env.sb.add_space(pasid, proc)
+    return proc
+
+
+async def submit(env, proc, d: Descriptor, pasid=None):
+    """ENQCMD with the process's PASID (user, PMR=0) on the shared WQ, retried like idxd."""
+    t = await env.sb.submit(SHARED_WQ, d, pasid=proc.pasid if pasid is None else pasid, priv=False,
+                            retries=ENQCMD_RETRIES * 20, backoff_cycles=10)
+    assert t.accepted, f"{t}: {t.cpl_status.name} after {t.retries} retries"
+    return t
+
+
+def record(j: int) -> int:
+    """Completion record slot j: 64 bytes apart (the scoreboard watches 32 bytes past each record)."""
+    return VA_CR + 2 * CR_BYTES * j
+
+
+def job(j: int, op: int, size: int, pattern: int = 0, src=None) -> Descriptor:
+    return Descriptor(opcode=op, flags=FLAG_CRAV | FLAG_RCR, cr_addr=record(j),
+                      src=(VA_SRC + 0x80 + j * SLOT) if op == OP_MEMMOVE and src is None else
+                      (src if src is not None else pattern),
+                      dst=VA_DST + 0x100 + j * SLOT, size=size)
+
+
+def dma_tlps(env, pasid: int, since: int = 0, kind: str | None = None):
+    return [r for r in list(env.b.rc.upstream_log)[since:]
+            if r.pasid == pasid and r.kind in ("MRd", "MWr") and (kind is None or r.kind == kind)]
+
+
+def new_faults(plat, before: int):
+    return plat.dma_faults[before:]
+
+
+def check_fault_objects(plat, faults, *, reason, pasid, is_write, lo, hi, rid):
+    """The IOMMU model's fault objects: reason, requester/stream ID, PASID, R/W, address inside [lo, hi)."""
+    for f in faults:
+        got = getattr(f, "reason", getattr(f, "event_id", None))
+        pasid_of = getattr(f, "pasid", getattr(f, "substream_id", None))
+        assert (got, f.requester_id, pasid_of, f.is_write, f.priv) == (reason, rid, pasid, is_write, False), \
+            f"{plat.name} fault {f}: expected {reason!r} from {rid:#06x} PASID {pasid} write={is_write} user"
+        assert lo <= f.address < hi, f"fault address {f.address:#x} outside [{lo:#x}, {hi:#x})"
+
+
+def check_records(plat, records, faults):
+    """The hardware records the kernel reads (FRCD / event queue) match the faults one for one. VT-d's FI
+    holds the page address; an SMMU configuration event (C_BAD_CD) carries no access fields (RnW, PnU,
+    InputAddr), only the translation faults do."""
+    assert len(records) == len(faults), f"{len(records)} fault records for {len(faults)} faults: {records}"
+    for rec, f in zip(records, faults):
+        reason = getattr(f, "reason", getattr(f, "event_id", None))
+        pasid = getattr(f, "pasid", getattr(f, "substream_id", None))
+        want = dict(reason=int(reason), requester_id=f.requester_id, pasid=pasid)
+        if plat.name == "x86":
+            want.update(priv=False, address=f.address & ~(PAGE - 1), is_write=f.is_write)
+        elif reason != UNBOUND:
+            want.update(priv=False, address=f.address, is_write=f.is_write)
+        got = {k: rec[k] for k in want}
+        assert got == want, f"{plat.name} fault record {got}, expected {want}"
+
+
+# ------------------------------------------------------------------------------------------------ tests
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_two_processes_same_virtual_addresses(dut, pauses):
+    """Two processes map the same virtual addresses (sources, destinations, completion records) to
+    different physical pages and submit MEMMOVE/MEMFILL at once on one shared WQ with their own PASIDs:
+    every descriptor reads and writes only its own process's pages (each process's whole mapped memory is
+    byte-exact against its own expected image), and the IOMMU records no fault."""
+    env, plat, host = await start(dut, pauses)
+    rng = env.rng
+    procs = [new_process(env, host, name) for name in ("A", "B")]
+    a, b = procs
+    assert a.pasid != b.pasid
+    assert not {pa for pa, _ in a.pages.values()} & {pa for pa, _ in b.pages.values()}
+    assert set(a.pages) == set(b.pages)
+    before = {p.name: p.image() for p in procs}
+    sizes = [rng.randint(1, SLOT - 2 * GUARD) for _ in range(JOBS)]
+    log_start = len(env.b.rc.upstream_log)
+
+    async def run(proc, k):
+        out = []
+        for j in range(JOBS):
+            op = OP_MEMMOVE if (j + k) % 3 else OP_MEMFILL
+            out.append(await submit(env, proc, job(j, op, sizes[j], rng.getrandbits(64))))
+            await env.b.cycles(rng.randint(0, 20))
+        return out
+
+    tasks = [cocotb.start_soon(run(p, k)) for k, p in enumerate(procs)]
+    items = {p.name: await task for p, task in zip(procs, tasks)}
+    await env.sb.wait_complete()
+    await env.sb.check()
+    assert all(t.record.status == ST_SUCCESS for ts in items.values() for t in ts)
+
+    # Whole-space check: each process's pages equal its image before, with exactly its own descriptors'
+    # destinations and records applied. The other process's identical virtual addresses changed nothing.
+    for proc in procs:
+        want = bytearray(b"".join(before[proc.name].values()))
+        base = VA_SRC
+
+        def put(va, data):
+            pages = sorted(proc.pages)
+            off = pages.index(va & ~(PAGE - 1)) * PAGE + (va & (PAGE - 1))
+            want[off:off + len(data)] = data
+
+        for t in items[proc.name]:
+            d = t.desc
+            data = t.before["src"] if d.opcode == OP_MEMMOVE else (d.pattern * (d.size // 8 + 1))[:d.size]
+            put(d.dst, data)
+            put(d.cr_addr, t.record.raw)
+        got = b"".join(proc.image().values())
+        if got != want:
+            bad = next(i for i in range(len(got)) if got[i] != want[i])
+            page = sorted(proc.pages)[bad // PAGE]
+            raise AssertionError(f"{proc}: memory differs from its expected image at virtual "
+                                 f"{page + bad % PAGE:#x} (base {base:#x})")
+
+    tlps = [r for r in list(env.b.rc.upstream_log)[log_start:] if r.pasid in (a.pasid, b.pasid)
+            and r.kind in ("MRd", "MWr")]
+    assert len(tlps) >= 2 * JOBS * 2, f"only {len(tlps)} DMA TLPs tagged with the two PASIDs"
+    switches = sum(1 for x, y in zip(tlps, tlps[1:]) if x.pasid != y.pasid)
+    assert switches >= 2, f"the two processes' DMA did not interleave on the link ({switches} PASID switches)"
+    assert env.b.rc.translated_requests >= len(tlps)
+    assert not plat.dma_faults, f"unexpected DMA faults: {plat.dma_faults[:4]}"
+    assert not read_fault_records(host)
+    env.b.log.info("%s", env.sb.report())
+    await finish(env.b, plat, "test_two_processes_same_virtual_addresses")
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_translation_faults(dut, pauses):
+    """Unmapped source (wholly, and from the middle of a buffer) and a read-only destination page (wholly,
+    and from the middle): the read gets UR and the record 0x30 with fault address = source + bytes
+    completed; the write is dropped and the record says success (writes are posted: the device cannot
+    know). The IOMMU's fault record names the exact reason, requester/stream ID, PASID/SubstreamID and
+    address; one record per faulting TLP. A good descriptor afterwards completes normally."""
+    env, plat, host = await start(dut, pauses)
+    rid = env.b.requester_id
+    # Sources: page 0 mapped, pages 1.. unmapped. Destinations: page 2 read-only.
+    proc = new_process(env, host, "P", src_pages=1, dst_read_only_pages=(2,))
+    pasid = proc.pasid
+    ro_page = VA_DST + 2 * PAGE
+    cases = [
+        # (name, descriptor, kind, reason, faulting range)
+        ("unmapped source", job(0, OP_MEMMOVE, 64, src=VA_HOLE + 0x40), "MRd", NOT_MAPPED,
+         (VA_HOLE, VA_HOLE + PAGE)),
+        ("source runs into an unmapped page", job(1, OP_MEMMOVE, 1024, src=VA_SRC + PAGE - 256), "MRd", NOT_MAPPED,
+         (VA_SRC + PAGE, VA_SRC + 2 * PAGE)),
+        ("read-only destination", Descriptor(opcode=OP_MEMFILL, flags=FLAG_CRAV | FLAG_RCR, cr_addr=record(2),
+                                             src=0x0123_4567_89AB_CDEF, dst=ro_page + 0x300, size=200),
+         "MWr", READ_ONLY, (ro_page, ro_page + PAGE)),
+        ("destination runs into a read-only page", Descriptor(
+            opcode=OP_MEMMOVE, flags=FLAG_CRAV | FLAG_RCR, cr_addr=record(3), src=VA_SRC + 0x200,
+            dst=ro_page - 100, size=300), "MWr", READ_ONLY, (ro_page, ro_page + PAGE)),
+    ]
+    for name, d, kind, reason, (lo, hi) in cases:
+        faults_before = len(plat.dma_faults)
+        log_start = len(env.b.rc.upstream_log)
+        t = await submit(env, proc, d)
+        await env.sb.wait_complete([t])
+        await env.b.settle()
+        await env.sb.check([t])
+        rec = t.record
+        faults = new_faults(plat, faults_before)
+        # One fault per TLP of this PASID into the faulting page, and none anywhere else.
+        hits = [r for r in dma_tlps(env, pasid, log_start, kind) if lo <= r.address < hi]
+        assert len(faults) == len(hits) >= 1, f"{name}: {len(faults)} IOMMU faults for {len(hits)} {kind} TLPs"
+        check_fault_objects(plat, faults, reason=reason, pasid=pasid, is_write=kind == "MWr", lo=lo, hi=hi,
+                            rid=rid)
+        check_records(plat, read_fault_records(host), faults)
+        first = min(f.address for f in faults)
+        if kind == "MRd":
+            assert rec.status == ST_DMA_READ, f"{name}: {rec}"
+            assert rec.fault_addr == d.src + rec.bytes_completed, f"{name}: {rec}"
+            assert first == max(d.src, lo), f"{name}: first faulting read at {first:#x}"
+            assert rec.bytes_completed <= max(0, lo - d.src), f"{name}: {rec} completed past the mapped part"
+        else:
+            assert (rec.status, rec.bytes_completed) == (ST_SUCCESS, d.size), \
+                f"{name}: the device reports {rec} (today: success, all bytes: writes are posted)"
+            assert first == max(d.dst, lo), f"{name}: first dropped write at {first:#x}"
+        plat.expect_fault(reason, n=len(faults), requester_id=rid)
+        env.b.log.info("%s: record %s, %d IOMMU fault(s), first at %#x", name, rec, len(faults), first)
+
+    faults_before = len(plat.dma_faults)
+    good = await submit(env, proc, job(5, OP_MEMMOVE, 700, src=VA_SRC + 0x10))
+    await env.sb.wait_complete([good])
+    await env.sb.check()
+    assert good.record.status == ST_SUCCESS and not new_faults(plat, faults_before)
+    await finish(env.b, plat, "test_translation_faults")
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_unbind_while_idle(dut, pauses):
+    """A process is unbound while the device is idle: a later descriptor with its old PASID faults on every
+    access (the read gets UR, the record write is dropped), touches none of its old pages, and the IOMMU
+    records 'PASID not bound' (VT-d: PASID entry not present; SMMU: C_BAD_CD) for the read and the write.
+    The other process, still bound, keeps working."""
+    env, plat, host = await start(dut, pauses)
+    rid = env.b.requester_id
+    a, b = new_process(env, host, "A"), new_process(env, host, "B")
+    first = [await submit(env, p, job(0, OP_MEMMOVE, 500)) for p in (a, b)]
+    await env.sb.wait_complete(first)
+    await env.sb.check()
+
+    old = a.pasid
+    a.unbind()
+    assert not a.bound
+    image = a.image()
+    log_start = len(env.b.rc.upstream_log)
+    faults_before = len(plat.dma_faults)
+    t = await submit(env, a, job(1, OP_MEMMOVE, 64), pasid=old)
+    assert t.cr_blocked and t.status == ST_DMA_READ
+    await env.sb.wait_complete([t])
+    await env.b.settle()
+    await env.sb.check([t])
+    assert a.image() == image, "a descriptor of the unbound PASID changed the process's memory"
+    tlps = dma_tlps(env, old, log_start)
+    faults = new_faults(plat, faults_before)
+    assert [r.kind for r in tlps] == ["MRd", "MWr"], f"DMA with the old PASID: {tlps}"
+    assert len(faults) == 2, f"every access of the unbound PASID faults: {faults}"
+    d = t.desc
+    check_fault_objects(plat, faults[:1], reason=UNBOUND, pasid=old, is_write=False, lo=d.src, hi=d.src + 1,
+                        rid=rid)
+    check_fault_objects(plat, faults[1:], reason=UNBOUND, pasid=old, is_write=True, lo=d.cr_addr,
+                        hi=d.cr_addr + 1, rid=rid)
+    check_records(plat, read_fault_records(host), faults)
+    plat.expect_fault(UNBOUND, n=2, requester_id=rid)
+
+    t2 = await submit(env, b, job(1, OP_MEMFILL, 333, env.rng.getrandbits(64)))
+    await env.sb.wait_complete([t2])
+    await env.sb.check()
+    assert t2.record.status == ST_SUCCESS
+    b.unbind()
+    await finish(env.b, plat, "test_unbind_while_idle")
+
+
+@cocotb.test()
+async def test_root_complex_translates_each_page(dut):
+    """The host side of the translation on its own (PCIe forbids a request that crosses 4 KiB, so the
+    device never sends one and the RC is driven directly with TLPs carrying the device's requester ID and
+    a process's PASID): a read across two mapped, physically discontiguous pages returns both pages' bytes;
+    a read that runs into an unmapped page gets one UR and the IOMMU records the second page; a write that
+    runs into a read-only page writes the first page only and the IOMMU records the second."""
+    env, plat, host = await start(dut, "none")
+    rc, rid = env.b.rc, env.b.requester_id
+    proc = new_process(env, host, "P", src_pages=2, dst_read_only_pages=(1,))
+    while proc.physical(VA_SRC + PAGE) == proc.physical(VA_SRC) + PAGE:     # make them discontiguous
+        proc.unmap(VA_SRC + PAGE, PAGE)
+        proc.map(VA_SRC + PAGE, PAGE)
+    requester = PcieId.from_int(rid)
+
+    async def read(va, n):
+        tlp = PasidTlp.create_mem_read(va & ~(PAGE - 1), n, requester_id=requester, pasid=proc.pasid, tag=5)
+        tlp.set_addr_be(va, n)                  # now it crosses 4 KiB
+        sent, real = [], rc.send
+
+        async def capture(cpl):
+            sent.append(cpl)
+        rc.send = capture
+        try:
+            await rc._translated_read(tlp)
+        finally:
+            rc.send = real
+        return sent
+
+    faults_before = len(plat.dma_faults)
+    cpls = await read(VA_SRC + PAGE - 64, 128)
+    assert all(c.status == CplStatus.SC for c in cpls) and cpls
+    assert b"".join(bytes(c.get_data()) for c in cpls)[:128] == proc.read(VA_SRC + PAGE - 64, 128)
+    assert not new_faults(plat, faults_before)
+
+    cpls = await read(VA_SRC + 2 * PAGE - 64, 128)
+    assert [c.status for c in cpls] == [CplStatus.UR], cpls
+    faults = new_faults(plat, faults_before)
+    check_fault_objects(plat, faults, reason=NOT_MAPPED, pasid=proc.pasid, is_write=False,
+                        lo=VA_SRC + 2 * PAGE, hi=VA_SRC + 2 * PAGE + 1, rid=rid)
+    assert len(faults) == 1
+    check_records(plat, read_fault_records(host), faults)
+    plat.expect_fault(NOT_MAPPED, n=1, requester_id=rid)
+
+    va = VA_DST + PAGE - 40
+    before = proc.read(va, 80)
+    data = env.rng.randbytes(80)
+    tlp = PasidTlp.create_mem_write(VA_DST, data, requester_id=requester, pasid=proc.pasid)
+    tlp.set_addr_be_data(va, data)
+    faults_before = len(plat.dma_faults)
+    assert await rc._translated_write(tlp) is None
+    assert proc.read(va, 80) == data[:40] + before[40:], "write across pages: first page only"
+    faults = new_faults(plat, faults_before)
+    check_fault_objects(plat, faults, reason=READ_ONLY, pasid=proc.pasid, is_write=True, lo=VA_DST + PAGE,
+                        hi=VA_DST + PAGE + 1, rid=rid)
+    assert len(faults) == 1
+    check_records(plat, read_fault_records(host), faults)
+    plat.expect_fault(READ_ONLY, n=1, requester_id=rid)
+    await finish(env.b, plat, "test_root_complex_translates_each_page")
