@@ -94,7 +94,7 @@ TESTPLAN = (
         "dma_translation): two processes with the same virtual source, destination and record addresses on "
         "different physical pages submit MEMMOVE/MEMFILL at once on one shared WQ (ENQCMD, own PASIDs); each "
         "process's whole mapped memory byte-exact, no IOMMU fault",
-        "translation faults: unmapped source (whole, and from mid-buffer) -> UR, record 0x30 with fault address "
+        "translation faults: unmapped source (whole, and from mid-buffer) -> UR, record 0x03 (page fault) with fault address "
         "= source + bytes completed; read-only destination page (whole, and from mid-buffer) -> write dropped, "
         "record success (posted writes); one IOMMU fault per faulting TLP with exact reason, SID/StreamID, "
         "PASID/SubstreamID, R/W and address, in the FRCD registers / SMMU event queue",
@@ -141,7 +141,7 @@ TESTPLAN = (
         "destination at exactly 4 GiB), shared and dedicated WQs; guard bytes around every destination untouched",
         "DRAIN completes after every earlier descriptor of its WQ",
         "statuses 0x10, 0x11 (+ invalid-flags field), 0x12 (DW0 and tail), 0x13 (and the 2^shift boundary), "
-        "0x19 (IMS and MSI-X handles), 0x30 (source UR, CA, and running off memory: fault address, bytes "
+        "0x19 (IMS and MSI-X handles), 0x03 page fault (source UR, CA, and running off memory: fault address, bytes "
         "completed really in the destination); every accepted flag together succeeds on every opcode (an unknown "
         "one is 0x10); DRAIN's 0x11/0x12/0x19; two errors at once report the first of the documented order",
         "dedicated WQs with user and privileged PASIDs, with and without PASID[19:16], for every status; the "
@@ -154,14 +154,14 @@ TESTPLAN = (
     Entry("tb.tests.wq.test_dma_reads", ALL_CONFIGS, (
         "read tags: MRRS 128 B with completions held, a 4 KiB MEMMOVE has at most TAGS (16) reads outstanding, "
         "no tag reused while outstanding, then completes byte-exact",
-        "DMA completion timeout: an unanswered source read ends the MEMMOVE with 0x30 exactly CPL_TIMEOUT cycles "
+        "DMA completion timeout: an unanswered source read ends the MEMMOVE with 0x20 (hardware error) exactly CPL_TIMEOUT cycles "
         "after its MRd (not earlier, not much later), fault address = source, 0 bytes completed; the late "
         "completions are dropped and later descriptors reusing the tags complete byte-exact",
         "Bus Master Enable off: a MEMMOVE and a MEMFILL send nothing upstream (no read, data or record) until "
         "it is back on, then complete byte-exact",
         "unexpected completions (unsolicited, duplicates, a broken copy of every completion: Requester ID, Byte "
         "Count, Lower Address, Length, SC without data, tag) dropped whole and counted in LINK_ERR, the real "
-        "ones complete byte-exact; a poisoned CplD fails its MEMMOVE with 0x30 and partial bytes",
+        "ones complete byte-exact; a poisoned CplD fails its MEMMOVE with 0x20 and partial bytes",
         "each of the four streams held for 10,500 cycles with descriptors and an MMIO read in flight: nothing "
         "lost or hung",
     ), blocks=("dma", "engine", "top", "link", "regs"), stage="V2", covergroups=("descriptors",)),

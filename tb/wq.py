@@ -18,7 +18,7 @@ What is here, and why it is not in the tests:
   `Scoreboard.add_space(pasid, space)` makes that PASID's descriptors use the process's virtual address
   space: their buffers are read and watched there (two processes may use the same virtual addresses),
   and the space says what the device may really read and write (`dma_readable`, `dma_writable`), so a
-  translation fault is predicted (a read: status 0x30; a write: dropped, memory unchanged).
+  translation fault is predicted (a read: status 0x03, page fault; a write: dropped, memory unchanged).
 
 Conventions: helpers raise AssertionError with a message naming the descriptor/command; every wait has a
 timeout. Seeds come from bench.rng (the test's cocotb seed, printed by Bench.start).
@@ -69,10 +69,12 @@ ST_RESERVED = 0x12
 ST_XFER_SIZE = 0x13
 ST_INT_HANDLE = 0x19
 ST_CR_ALIGN = 0x1B      # completion record address not 32-byte aligned: never in a record, only in SWERR NO_CR
-ST_DMA_READ = 0x30
+ST_PAGE_FAULT = 0x03    # DSA_COMP_PAGE_FAULT_NOBOF: a source read answered UR/CA
+ST_HW_ERR = 0x20        # DSA_COMP_HW_ERR1: a source read poisoned or timed out
+DMA_READ_FAILURES = (ST_PAGE_FAULT, ST_HW_ERR)    # the record carries bytes completed and the fault address
 STATUS_NAMES = {ST_SUCCESS: "success", ST_BAD_OPCODE: "invalid opcode", ST_BAD_FLAGS: "invalid flags",
                 ST_RESERVED: "reserved field", ST_XFER_SIZE: "transfer size", ST_INT_HANDLE: "interrupt handle",
-                ST_CR_ALIGN: "record address not aligned", ST_DMA_READ: "DMA read failed"}
+                ST_CR_ALIGN: "record address not aligned", ST_PAGE_FAULT: "page fault", ST_HW_ERR: "hardware error"}
 
 HANDLE_IMS = 0x8000     # interrupt handle bit 15: IMS entry handle[14:0] of the submitting WQ
 HANDLE_IMS_INDEX_MASK = 0x7FFF
@@ -329,7 +331,7 @@ class _HoldPauses:
 class DmaHold:
     """While held, no completion for the device's DMA reads gets through rx_cpl, so the MEMMOVE executing
     stalls and everything queued behind it stays queued. Keeps the bench's idle insertion when released.
-    Holds must stay far below the DMA completion timeout (the 0x30 status) - a few microseconds."""
+    Holds must stay far below the DMA completion timeout (status 0x20) - a few microseconds."""
 
     def __init__(self, bench: Bench):
         base = random_pauses(bench.rng, PAUSE_PROBABILITY) if bench.pauses in ("idle", "both") else None
@@ -862,7 +864,7 @@ class Scoreboard:
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle):
             return ST_INT_HANDLE, 0
         if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size):
-            return ST_DMA_READ, 0
+            return ST_PAGE_FAULT, 0
         return ST_SUCCESS, 0
 
     def _new(self, wq: int, d: Descriptor, via: str, pasid: Optional[int], priv: bool) -> Tracked:
@@ -1154,7 +1156,7 @@ class Scoreboard:
                 problems.append(f"status {cr.status:#x}, expected {t.status:#x} ({STATUS_NAMES.get(t.status)})")
             if cr.status_bit7 or cr.result:
                 problems.append(f"status bit 7 = {cr.status_bit7}, result = {cr.result} (expected 0, 0)")
-            if t.status == ST_DMA_READ:
+            if t.status in DMA_READ_FAILURES:
                 if cr.bytes_completed > d.size:
                     problems.append(f"bytes completed {cr.bytes_completed} > size {d.size}")
                 # docs/work_queues.md: fault address = source + bytes completed (the first source byte not copied)
@@ -1200,7 +1202,7 @@ class Scoreboard:
             else:
                 # Failed, rejected, dropped or aborted: nothing of the destination may change. (A failed DMA
                 # read may have completed a prefix: only bytes past 'bytes completed' must be untouched.)
-                done = t.record.bytes_completed if t.status == ST_DMA_READ and t.record else 0
+                done = t.record.bytes_completed if t.status in DMA_READ_FAILURES and t.record else 0
                 if done and d.opcode == OP_MEMMOVE and "src" in t.before and body[:done] != t.before["src"][:done]:
                     self._error(f"{t}: the {done} bytes completed are not the source's first {done} bytes")
                 if body[done:] != was[GUARD + done:GUARD + d.size] or (not done and t.dst_writes):

@@ -640,7 +640,7 @@ REGISTERS: Tuple[Register, ...] = (
         name='LINK_ERR', const='CSR_LINK_ERR', offset=0x50, width=32,
         access='W1C', reset=0x0, reset_mask=0xFFFF0001,
         title='Link error log',
-        desc="Completions received for the DMA engine that match no read it has outstanding (PCIe's Unexpected Completion): an unknown or finished tag (a late, duplicate or unsolicited completion, or one arriving after the completion timeout), another Requester ID, a Byte Count, Lower Address or Length that does not fit the bytes still due, or a successful completion without data. Each is dropped whole (no data written, the read it names is unchanged) and counted here. A read whose right completion never comes ends with the completion timeout (record status 0x30). The device has no AER capability, so nothing is logged in configuration space.",
+        desc="Completions received for the DMA engine that match no read it has outstanding (PCIe's Unexpected Completion): an unknown or finished tag (a late, duplicate or unsolicited completion, or one arriving after the completion timeout), another Requester ID, a Byte Count, Lower Address or Length that does not fit the bytes still due, or a successful completion without data. Each is dropped whole (no data written, the read it names is unchanged) and counted here. A read whose right completion never comes ends with the completion timeout (record status 0x20, DSA_COMP_HW_ERR1). The device has no AER capability, so nothing is logged in configuration space.",
         fields=(
             Field('UNEXPECTED_CPL', 0, 1, 0x1, 0x0, 'W1C', 'r', True, None,
                   'An unexpected completion was dropped since this bit was last cleared. W1C.'),

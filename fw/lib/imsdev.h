@@ -42,13 +42,15 @@ extern "C" {
 
 #define IMSDEV_COMP_NONE             0x00u    /* record not written yet */
 #define IMSDEV_COMP_SUCCESS          0x01u
+#define IMSDEV_COMP_PAGE_FAULT_NOBOF 0x03u    /* source read answered UR/CA: fault address, bytes done */
 #define IMSDEV_COMP_BAD_OPCODE       0x10u
 #define IMSDEV_COMP_INVALID_FLAGS    0x11u
 #define IMSDEV_COMP_NOZERO_RESERVE   0x12u
 #define IMSDEV_COMP_XFER_ERR         0x13u
 #define IMSDEV_COMP_INT_HANDLE_INVAL 0x19u
-#define IMSDEV_COMP_DMA_READ         0x30u
+#define IMSDEV_COMP_HW_ERR1          0x20u    /* source read poisoned or timed out */
 #define IMSDEV_COMP_STATUS_MASK      0x7Fu
+#define IMSDEV_COMP_STATUS_WRITE     0x80u    /* bit 7: the page fault was on a write (never set: no ATS) */
 
 /* Interrupt handle: bit 15 selects entry [14:0] of the submitting WQ's own IMS window, else MSI-X. */
 #define IMSDEV_INT_HANDLE_IMS            0x8000u

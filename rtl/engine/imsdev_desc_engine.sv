@@ -79,7 +79,9 @@ module imsdev_desc_engine #(
     localparam logic [23:0] FLAG_CRAV = 24'h4, FLAG_RCR = 24'h8, FLAG_RCI = 24'h10;
     localparam logic [23:0] FLAGS_SUPPORTED = 24'h0000_01 | 24'h2 | FLAG_CRAV | FLAG_RCR | FLAG_RCI | 24'h100 | 24'h2000;
     localparam logic [6:0]  ST_SUCCESS = 7'h01, ST_BAD_OPCODE = 7'h10, ST_BAD_FLAGS = 7'h11, ST_RESERVED = 7'h12,
-                            ST_XFER_SIZE = 7'h13, ST_INT_HANDLE = 7'h19, ST_CR_ALIGN = 7'h1B, ST_DMA_READ = 7'h30;
+                            ST_XFER_SIZE = 7'h13, ST_INT_HANDLE = 7'h19, ST_CR_ALIGN = 7'h1B,
+                            // enum dsa_completion_status: DSA_COMP_PAGE_FAULT_NOBOF, DSA_COMP_HW_ERR1
+                            ST_PAGE_FAULT = 7'h03, ST_HW_ERR = 7'h20;
 
     typedef enum logic [3:0] {
         S_IDLE, S_WAIT_DESC, S_CHECK, S_DMA_CMD, S_DMA_RSP, S_COMPLETE, S_CR_CMD, S_CR_RSP, S_IRQ, S_DONE
@@ -162,7 +164,7 @@ module imsdev_desc_engine #(
                 S_DMA_RSP: if (dma_rsp_valid) begin
                     bytes_q <= dma_rsp_bytes;
                     if (dma_rsp_status != DMA_OK) begin
-                        status_q <= ST_DMA_READ;
+                        status_q <= dma_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
                         fault_q  <= src + 64'(dma_rsp_bytes);
                     end
                     state_q <= S_COMPLETE;
@@ -180,6 +182,11 @@ module imsdev_desc_engine #(
             endcase
         end
     end
+
+    // A source read answered UR or CA is an address the host does not translate or serve: DSA's page fault
+    // without Block-on-Fault (a read: status bit 7 stays 0). Poisoned data and a completion timeout are
+    // hardware errors (DSA_COMP_HW_ERR1).
+    wire dma_page_fault = dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA;
 
     assign deq_req    = (state_q == S_IDLE);
     assign busy_valid = (state_q != S_IDLE);

@@ -32,7 +32,7 @@ from cocotb.utils import get_sim_time
 from imsdev import regs
 from tb.env import PAUSE_MODES
 from tb.pcie.root_complex import write_span
-from tb.wq import (FLAG_CRAV, FLAG_RCR, OP_NOOP, ST_DMA_READ, HostArena, Scoreboard,
+from tb.wq import (DMA_READ_FAILURES, FLAG_CRAV, FLAG_RCR, OP_NOOP, HostArena, Scoreboard,
                    WqConfig, WqEnv, swerr_name)
 
 COUNTS_FILE = "stress_counts.json"       # in the cocotb run's directory (its cwd)
@@ -364,7 +364,7 @@ class Stress:
         await self.b.settle(600)           # nothing more may arrive (late duplicates)
         await sb.check()
         for t in sb.items:                 # the document gives one fault address: source + bytes completed
-            if t.status == ST_DMA_READ and t.record is not None:
+            if t.status in DMA_READ_FAILURES and t.record is not None:
                 want = t.desc.src + t.record.bytes_completed
                 assert t.record.fault_addr == want, f"{t}: fault address {t.record.fault_addr:#x}, expected {want:#x}"
                 self.counts["dma_errors_checked"] += 1

@@ -107,8 +107,8 @@ def test_constants_agree_with_c_header_and_bench():
         (bench.OP_MEMMOVE, bench.OP_MEMFILL, bench.OP_DRAIN)
     assert (uapi.IDXD_OP_FLAG_CRAV, uapi.IDXD_OP_FLAG_RCR, uapi.IDXD_OP_FLAG_RCI) == \
         (bench.FLAG_CRAV, bench.FLAG_RCR, bench.FLAG_RCI)
-    assert (uapi.DSA_COMP_BAD_OPCODE, uapi.DSA_COMP_INT_HANDLE_INVAL, uapi.IMSDEV_COMP_DMA_READ) == \
-        (bench.ST_BAD_OPCODE, bench.ST_INT_HANDLE, bench.ST_DMA_READ)
+    assert (uapi.DSA_COMP_BAD_OPCODE, uapi.DSA_COMP_INT_HANDLE_INVAL, uapi.DSA_COMP_PAGE_FAULT_NOBOF, uapi.DSA_COMP_HW_ERR1) == \
+        (bench.ST_BAD_OPCODE, bench.ST_INT_HANDLE, bench.ST_PAGE_FAULT, bench.ST_HW_ERR)
     assert uapi.IMSDEV_INT_HANDLE_IMS == bench.HANDLE_IMS
 
 

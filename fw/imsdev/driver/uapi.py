@@ -25,21 +25,24 @@ IDXD_OP_FLAG_RCI = 0x0010      # request a completion interrupt
 IDXD_OP_FLAG_CC = 0x0100
 IDXD_OP_FLAG_STORD = 0x2000
 
-# Completion status (enum dsa_completion_status); 0x30 is this device's DMA read failure.
+# Completion status (enum dsa_completion_status); bits 6:0, bit 7 = the fault was on a write.
 DSA_COMP_NONE = 0x00
 DSA_COMP_SUCCESS = 0x01
+DSA_COMP_PAGE_FAULT_NOBOF = 0x03     # source read answered UR/CA (no translation): fault address, bytes done
 DSA_COMP_BAD_OPCODE = 0x10
 DSA_COMP_INVALID_FLAGS = 0x11
 DSA_COMP_NOZERO_RESERVE = 0x12
 DSA_COMP_XFER_ERR = 0x13
 DSA_COMP_INT_HANDLE_INVAL = 0x19
-IMSDEV_COMP_DMA_READ = 0x30
+DSA_COMP_HW_ERR1 = 0x20              # source read poisoned or timed out
+DSA_COMP_STATUS_MASK = 0x7F
+DSA_COMP_STATUS_WRITE = 0x80
 DSA_COMP_STATUS_MASK = 0x7F
 
 COMP_STATUS_NAMES = {
     DSA_COMP_SUCCESS: "success", DSA_COMP_BAD_OPCODE: "invalid opcode", DSA_COMP_INVALID_FLAGS: "invalid flags",
     DSA_COMP_NOZERO_RESERVE: "non-zero reserved field", DSA_COMP_XFER_ERR: "transfer size",
-    DSA_COMP_INT_HANDLE_INVAL: "invalid interrupt handle", IMSDEV_COMP_DMA_READ: "DMA read failed",
+    DSA_COMP_INT_HANDLE_INVAL: "invalid interrupt handle", DSA_COMP_PAGE_FAULT_NOBOF: "page fault", DSA_COMP_HW_ERR1: "hardware error",
 }
 
 # Interrupt handle (descriptor bytes 36-37): bit 15 selects the submitting WQ's own IMS slot.

@@ -11,7 +11,7 @@ read through the process's mappings, and it predicts what the IOMMU blocks.
 
 What the device reports today (docs/work_queues.md, docs/dma.md), which issue 9 item 2 will change:
 
-* a source read that faults: the host answers UR, the record has status 0x30 (DMA read failed) with
+* a source read that faults: the host answers UR, the record has status 0x03 (DSA_COMP_PAGE_FAULT_NOBOF) with
   fault address = source + bytes completed;
 * a destination write that faults: "writes are posted and cannot fail", so the record says success
   (0x01) with every byte completed, while the IOMMU dropped the write and recorded the fault. Only the
@@ -27,7 +27,7 @@ from tb.env import PAUSE_MODES
 from tb.pcie.tlp import PasidTlp
 from tb.sva import PAGE, SvaHost, read_fault_records
 from tb.tests.platform.common import PLATFORM, finish
-from tb.wq import (CR_BYTES, ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCR, GUARD, OP_MEMFILL, OP_MEMMOVE, ST_DMA_READ,
+from tb.wq import (CR_BYTES, ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCR, GUARD, OP_MEMFILL, OP_MEMMOVE, ST_PAGE_FAULT,
                    ST_SUCCESS, Descriptor, WqConfig, WqEnv)
 
 # One virtual layout, used by every process: the same addresses name different physical pages.
@@ -199,7 +199,7 @@ async def test_two_processes_same_virtual_addresses(dut, pauses):
 @cocotb.parametrize(pauses=PAUSE_MODES)
 async def test_translation_faults(dut, pauses):
     """Unmapped source (wholly, and from the middle of a buffer) and a read-only destination page (wholly,
-    and from the middle): the read gets UR and the record 0x30 with fault address = source + bytes
+    and from the middle): the read gets UR and the record 0x03 (page fault) with fault address = source + bytes
     completed; the write is dropped and the record says success (writes are posted: the device cannot
     know). The IOMMU's fault record names the exact reason, requester/stream ID, PASID/SubstreamID and
     address; one record per faulting TLP. A good descriptor afterwards completes normally."""
@@ -239,7 +239,7 @@ async def test_translation_faults(dut, pauses):
         check_records(plat, read_fault_records(host), faults)
         first = min(f.address for f in faults)
         if kind == "MRd":
-            assert rec.status == ST_DMA_READ, f"{name}: {rec}"
+            assert rec.status == ST_PAGE_FAULT, f"{name}: {rec}"
             assert rec.fault_addr == d.src + rec.bytes_completed, f"{name}: {rec}"
             assert first == max(d.src, lo), f"{name}: first faulting read at {first:#x}"
             assert rec.bytes_completed <= max(0, lo - d.src), f"{name}: {rec} completed past the mapped part"
@@ -279,7 +279,7 @@ async def test_unbind_while_idle(dut, pauses):
     log_start = len(env.b.rc.upstream_log)
     faults_before = len(plat.dma_faults)
     t = await submit(env, a, job(1, OP_MEMMOVE, 64), pasid=old)
-    assert t.cr_blocked and t.status == ST_DMA_READ
+    assert t.cr_blocked and t.status == ST_PAGE_FAULT
     await env.sb.wait_complete([t])
     await env.b.settle()
     await env.sb.check([t])

@@ -16,7 +16,7 @@ from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
 from tb.wq import (ENQCMD_RETRIES, HostArena, FLAG_BOF, FLAG_CC, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, FLAG_STORD,
                    HANDLE_IMS_INDEX_MASK, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE,
-                   ST_CR_ALIGN, ST_DMA_READ, ST_INT_HANDLE, ST_RESERVED, ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv,
+                   ST_CR_ALIGN, ST_INT_HANDLE, ST_PAGE_FAULT, ST_RESERVED, ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv,
                    ims_handle, ims_msg, msix_handle, msix_msg)
 
 PASIDS = (0x1, 0x2BEEF, 0xFFFFF)
@@ -111,7 +111,7 @@ DEDICATED_MODES = {"none": ((0x00099, False), (0xF0099, True), (None, False)),
 async def test_status_codes(dut, pauses):
     """0x10 (opcodes), 0x11 (each undefined flag bit, reported in 'invalid flags'), 0x12 (reserved DW0 bits and
     bytes 38..63), 0x13 (size above 2^MAX_XFER_SHIFT, and exactly 2^MAX_XFER_SHIFT accepted), 0x19 (IMS and
-    MSI-X handles past the implemented ones), 0x30 (source answered with UR / CA; fault address), and an
+    MSI-X handles past the implemented ones), 0x03 (page fault: source answered with UR / CA; fault address), and an
     error with RCI to a valid handle still interrupts after its record. Every accepted flag on every opcode;
     DRAIN's own errors (flags, reserved, handle); the documented check order (opcode, flags, reserved,
     transfer size, handle: the first failure is reported). On a shared WQ and on dedicated WQs whose
@@ -193,29 +193,29 @@ async def test_status_codes(dut, pauses):
             if env.p.msix_vectors < 2048:   # handle[10:0] can name a missing vector only below 2048 vectors
                 await go(env.new_desc(OP_NOOP, flags=rci, handle=msix_handle(env.p.msix_vectors)), ST_INT_HANDLE)
                 await go(env.new_desc(OP_NOOP, flags=rci, handle=msix_handle(2047)), ST_INT_HANDLE)
-            t_ur = await go(env.new_desc(OP_MEMMOVE, 128, src=env.unbacked_address("ur")), ST_DMA_READ)
-            t_ca = await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ca")), ST_DMA_READ)
-            await go(env.new_desc(OP_MEMMOVE, 300, src=env.unbacked_address("ur") + 3, dst_off=9), ST_DMA_READ)
+            t_ur = await go(env.new_desc(OP_MEMMOVE, 128, src=env.unbacked_address("ur")), ST_PAGE_FAULT)
+            t_ca = await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ca")), ST_PAGE_FAULT)
+            await go(env.new_desc(OP_MEMMOVE, 300, src=env.unbacked_address("ur") + 3, dst_off=9), ST_PAGE_FAULT)
             # A source that runs off the end of host memory (the end of the high region: UR past it; the end of
             # the low one: CA past it, unallocated pool): the first part reads, the rest fails.
             t_part = None
             if ends:            # one such source per host region: its end is used up
                 arena = ends.pop()
                 end_src = arena.tail(0x2000) + 0x2000 - 700
-                t_part = await go(env.new_desc(OP_MEMMOVE, 1000, src=end_src, dst_off=1), ST_DMA_READ)
+                t_part = await go(env.new_desc(OP_MEMMOVE, 1000, src=end_src, dst_off=1), ST_PAGE_FAULT)
                 readable = env.b.rc.host_memory.read(end_src, 700)
             # CRAV=1, RCR=0: a failure still writes its record (written when CRAV and (RCR or not success)).
             d = env.new_desc(OP_MEMFILL, 64, flags=FLAG_CRAV)
             d.opcode = 0x06
             await go(d, ST_BAD_OPCODE)
             await go(env.new_desc(OP_MEMMOVE, 1 << (shift + 2), flags=FLAG_CRAV), ST_XFER_SIZE)
-            await go(env.new_desc(OP_MEMMOVE, 96, src=env.unbacked_address("ca") + 1, flags=FLAG_CRAV), ST_DMA_READ)
+            await go(env.new_desc(OP_MEMMOVE, 96, src=env.unbacked_address("ca") + 1, flags=FLAG_CRAV), ST_PAGE_FAULT)
             # Errors with RCI and a valid handle: record first, then the interrupt.
             d = env.new_desc(OP_MEMMOVE, 64, flags=rci, handle=msix_handle(vec))
             d.opcode = 0x01
             await go(d, ST_BAD_OPCODE)
             await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ur"), flags=rci, handle=ims_handle(0)),
-                     ST_DMA_READ)
+                     ST_PAGE_FAULT)
             await go(env.new_desc(OP_MEMMOVE, 77, flags=rci, handle=ims_handle(0), src_off=1), ST_SUCCESS)
 
             await env.sb.wait_complete(items)
@@ -420,29 +420,29 @@ BAD_INPUTS = (
              outcome="record status 0x13 (DSA_COMP_XFER_ERR): size before handle; no interrupt message",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="MEMMOVE of 128 B whose source read the host answers UR",
-             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address = source, 0 bytes completed; "
+             outcome="record status 0x03 (DSA_COMP_PAGE_FAULT_NOBOF, bit 7 = 0: a read), fault address = source, 0 bytes completed; "
                      "destination untouched",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="MEMMOVE of 64 B whose source read the host answers CA",
-             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address = source, 0 bytes completed; "
+             outcome="record status 0x03 (DSA_COMP_PAGE_FAULT_NOBOF, bit 7 = 0: a read), fault address = source, 0 bytes completed; "
                      "destination untouched",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="MEMMOVE of 300 B from an unaligned (+3) source the host answers UR",
-             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address = source + bytes completed; the "
+             outcome="record status 0x03 (DSA_COMP_PAGE_FAULT_NOBOF, bit 7 = 0: a read), fault address = source + bytes completed; the "
                      "destination past the bytes completed untouched",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="MEMMOVE of 1000 B whose source runs 300 B past the end of host memory (low "
                                      "region: CA past it; high region: UR)",
-             outcome="record status 0x30 (IMSDEV_COMP_DMA_READ), fault address in the last 4 KiB up to the end "
+             outcome="record status 0x03 (DSA_COMP_PAGE_FAULT_NOBOF, bit 7 = 0: a read), fault address in the last 4 KiB up to the end "
                      "of memory, bytes completed <= 700 and those bytes are the source's in the destination",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="Failing descriptor with CRAV = 1 and RCR = 0 (opcode 0x06; transfer size "
                                      "2^12; source answered CA)",
-             outcome="the record is written anyway with status 0x10 / 0x13 / 0x30",
+             outcome="the record is written anyway with status 0x10 / 0x13 / 0x03",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="Failing descriptor with RCI to a valid handle (opcode 0x01 to an MSI-X "
                                      "vector; source answered UR to an IMS entry)",
-             outcome="record status 0x10 / 0x30, then exactly one interrupt message, sent after the record",
+             outcome="record status 0x10 / 0x03, then exactly one interrupt message, sent after the record",
              test="test_status_codes"),
     BadInput(cls="descriptor", input="CRAV = 0 and invalid opcode 0x0F (shared WQ: PASID and PRIV of the ENQCMD; "
                                      "dedicated WQ: WQCFG2's)",

@@ -1,12 +1,12 @@
 """DMA reads at the device level: read tags and the completion timeout (docs/dma.md 'Timeout', 'Parameters'
-TAGS; docs/work_queues.md status 0x30).
+TAGS; docs/work_queues.md statuses 0x03 and 0x20).
 
 Tags: with Max_Read_Request_Size 128 B and every completion held back, a 4 KiB MEMMOVE needs 32 reads but
 may have at most TAGS = 16 outstanding; no tag is used twice while its read is outstanding (the shim raises
 on that), and once the completions flow the copy completes byte-exact.
 
 Timeout:
-A MEMMOVE whose source read is never answered ends with status 0x30 once CPL_TIMEOUT (131072) cycles have
+A MEMMOVE whose source read is never answered ends with status 0x20 (hardware error) once CPL_TIMEOUT (131072) cycles have
 passed since its MRd was accepted on tx_req - not before, and not much later: the record write is the awaited
 event, with a deadline. Fault address = source + bytes completed (0: nothing could be copied). The late
 completions released afterwards are dropped (the tag was freed), and the next descriptors - which reuse
@@ -15,7 +15,7 @@ the tags - complete byte-exact.
 Link faults (docs/registers.md LINK_ERR, docs/dma.md 'Errors'): completions that answer no outstanding read
 (unsolicited, duplicate, wrong Requester ID / Byte Count / Lower Address / Length, SC without data, a tag
 beyond the device's) are dropped whole and counted in LINK_ERR, and the reads they imitate complete
-byte-exact from their real completions; a poisoned completion fails its MEMMOVE with 0x30. Backpressure of
+byte-exact from their real completions; a poisoned completion fails its MEMMOVE with 0x20 (hardware error). Backpressure of
 more than 10,000 cycles on each of the four streams in turn loses and hangs nothing.
 """
 import cocotb
@@ -27,7 +27,7 @@ from imsdev import regs
 from tb.bad_inputs import BadInput
 from tb.env import CLOCK_NS
 from tb.pcie.tlp import PasidTlp
-from tb.wq import OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_DMA_READ, ST_SUCCESS, WqConfig, WqEnv
+from tb.wq import OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_HW_ERR, ST_SUCCESS, WqConfig, WqEnv
 
 CPL_TIMEOUT = 131072          # docs/dma.md: cycles from a MRd's acceptance on tx_req to its last completion
 SLACK = 400                   # cycles from the timeout to the record write on tx_req (pipeline, arbitration)
@@ -44,7 +44,7 @@ async def test_completion_timeout(dut):
     d = env.new_desc(OP_MEMMOVE, 200, src_off=3, dst_off=5, high=False)
     t = await env.sb.submit(wq, d, pasid=PASID, priv=True)
     assert t.accepted, f"{t}: {t.cpl_status}"
-    t.status = ST_DMA_READ                       # its source is never answered in time
+    t.status = ST_HW_ERR                       # its source is never answered in time
     # The MRd's acceptance on tx_req: the RC logs it when it arrives.
     for _ in range(200):
         mrds = [r for r in list(env.b.rc.upstream_log)[start:] if r.kind == "MRd"]
@@ -70,8 +70,8 @@ async def test_completion_timeout(dut):
                              f"(completion timeout {CPL_TIMEOUT})") from None
     await env.sb.check([t])
     r = t.record
-    assert r.status == ST_DMA_READ and r.bytes_completed == 0 and r.fault_addr == d.src, \
-        f"{t}: {r}: expected status 0x30, 0 bytes completed, fault address = source {d.src:#x}"
+    assert r.status == ST_HW_ERR and r.bytes_completed == 0 and r.fault_addr == d.src, \
+        f"{t}: {r}: expected status 0x20, 0 bytes completed, fault address = source {d.src:#x}"
     # Late completions arrive now: dropped, nothing written. Later descriptors reuse the tags.
     env.hold.release()
     await env.b.settle(2000)
@@ -285,7 +285,7 @@ async def test_unexpected_completions(dut, pauses):
 
 @cocotb.test()
 async def test_poisoned_completion(dut):
-    """A poisoned CplD (EP=1) for a MEMMOVE's source: status 0x30, fault address = source + bytes completed,
+    """A poisoned CplD (EP=1) for a MEMMOVE's source: status 0x20 (DSA_COMP_HW_ERR1), fault address = source + bytes completed,
     the poisoned data never reaches the destination (the scoreboard checks the bytes really completed and
     the guard bytes), the rest of that read's completions are absorbed (nothing counted in LINK_ERR), and the
     next MEMMOVEs complete byte-exact. Poisoning the first and a later completion of a split read."""
@@ -306,12 +306,12 @@ async def test_poisoned_completion(dut):
         d = env.new_desc(OP_MEMMOVE, size, src_off=5, dst_off=3)
         t = await env.sb.submit(wq, d, pasid=PASID)
         assert t.accepted
-        t.status = ST_DMA_READ
+        t.status = ST_HW_ERR
         await env.sb.wait_complete([t])
         env.b.shim.cpl_fault = None
         await env.sb.check([t])
         r = t.record
-        assert r.status == ST_DMA_READ and r.bytes_completed < size, \
+        assert r.status == ST_HW_ERR and r.bytes_completed < size, \
             f"completion {which} of a {size}-byte MEMMOVE poisoned: {r}"
         await expect_unexpected(env, 0, f"poisoned completion {which}")
         await copies(env, wq, (64, size))
@@ -376,7 +376,7 @@ async def test_long_backpressure(dut):
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
 BAD_INPUTS = (
     BadInput(cls="completion", input="No completion for a MEMMOVE's source read (completion timeout)",
-             outcome="record status 0x30 (DMA read failed) no earlier than CPL_TIMEOUT - 400 and no later than "
+             outcome="record status 0x20 (DSA_COMP_HW_ERR1) no earlier than CPL_TIMEOUT - 400 and no later than "
                      "CPL_TIMEOUT + 400 cycles after the MRd (CPL_TIMEOUT = 131072), 0 bytes completed, fault "
                      "address = source; no SWERR",
              test="test_completion_timeout"),
@@ -400,7 +400,7 @@ BAD_INPUTS = (
              test="test_unexpected_completions"),
     BadInput(cls="completion", input="Poisoned CplD (EP=1): the first, the second or the fourth completion of a "
                                      "MEMMOVE's source read",
-             outcome="record status 0x30, fault address = source + bytes completed, only bytes before the fault "
+             outcome="record status 0x20 (DSA_COMP_HW_ERR1), fault address = source + bytes completed, only bytes before the fault "
                      "in the destination, guard bytes untouched; LINK_ERR stays 0; the next MEMMOVEs complete",
              test="test_poisoned_completion"),
     BadInput(cls="completion", input="Every completion held with MRRS 128 B on a 4 KiB MEMMOVE",
