@@ -215,10 +215,10 @@ class LinkShim(Endpoint):
         self._stale_reads: dict[int, PasidTlp] = {}
         self._pending_added = Event()
         # Fault injection on the completions for the RTL's reads (link faults, not host behaviour): called with
-        # each completion the host sends for a read of the RTL's, returns what reaches rx_cpl instead, in order
-        # (nothing: lost on the link; corrupted copies; duplicates). The host's own view of its answer (tags
-        # outstanding, Transactions Pending) follows the original.
-        self.cpl_fault: Callable[[PasidTlp], list[PasidTlp]] | None = None
+        # each completion the host sends for a read of the RTL's and that read (the MRd), returns what reaches
+        # rx_cpl instead, in order (nothing: lost on the link; corrupted copies; duplicates). The host's own
+        # view of its answer (tags outstanding, Transactions Pending) follows the original.
+        self.cpl_fault: Callable[[PasidTlp, PasidTlp], list[PasidTlp]] | None = None
         self._cfg: dict[str, int] = {}
         self._bme_history: list[tuple[float, bool]] = [(0.0, False)]
         # The last FLR: when it started and the PASID control before it (TLPs started before it finish after it).
@@ -496,7 +496,7 @@ class LinkShim(Endpoint):
         if final:
             del self._dev_reads[tlp.tag]
             self._update_transactions_pending()
-        for out in ([tlp] if self.cpl_fault is None else self.cpl_fault(tlp)):
+        for out in ([tlp] if self.cpl_fault is None else self.cpl_fault(tlp, req)):
             self.stats["rx_cpl"] += 1
             self.rx_cpl.send_nowait(out.to_stream_fields())
 

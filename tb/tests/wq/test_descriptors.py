@@ -14,9 +14,10 @@ import cocotb
 from imsdev import regs
 from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
+from tb.pcie.tlp import PasidTlp
 from tb.wq import (ENQCMD_RETRIES, HostArena, FLAG_BOF, FLAG_CC, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, FLAG_STORD,
                    HANDLE_IMS_INDEX_MASK, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE,
-                   ST_CR_ALIGN, ST_INT_HANDLE, ST_PAGE_FAULT, ST_RESERVED, ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv,
+                   ST_CR_ALIGN, ST_HW_ERR, ST_INT_HANDLE, ST_PAGE_FAULT, ST_RESERVED, ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv,
                    ims_handle, ims_msg, msix_handle, msix_msg)
 
 PASIDS = (0x1, 0x2BEEF, 0xFFFFF)
@@ -111,7 +112,8 @@ DEDICATED_MODES = {"none": ((0x00099, False), (0xF0099, True), (None, False)),
 async def test_status_codes(dut, pauses):
     """0x10 (opcodes), 0x11 (each undefined flag bit, reported in 'invalid flags'), 0x12 (reserved DW0 bits and
     bytes 38..63), 0x13 (size above 2^MAX_XFER_SHIFT, and exactly 2^MAX_XFER_SHIFT accepted), 0x19 (IMS and
-    MSI-X handles past the implemented ones), 0x03 (page fault: source answered with UR / CA; fault address), and an
+    MSI-X handles past the implemented ones), 0x03 (page fault: source answered with UR / CA; fault address),
+    0x20 (hardware error: source data poisoned on the link), and an
     error with RCI to a valid handle still interrupts after its record. Every accepted flag on every opcode;
     DRAIN's own errors (flags, reserved, handle); the documented check order (opcode, flags, reserved,
     transfer size, handle: the first failure is reported). On a shared WQ and on dedicated WQs whose
@@ -127,6 +129,15 @@ async def test_status_codes(dut, pauses):
     vec = min(1, env.p.msix_vectors - 1)
     await env.msix_program(vec, *msix_msg(vec), masked=False)
     ends = [env.low, env.high]
+    poisoned = []       # source ranges whose reads the link answers with poisoned data (EP=1)
+
+    def poison(tlp, req):
+        if any(lo <= req.address < hi for lo, hi in poisoned):
+            tlp = PasidTlp(tlp)
+            tlp.ep = True
+        return [tlp]
+
+    env.b.shim.cpl_fault = poison
     for phase in phases(env, sh, *dds):
         await enable_phase(env, phase)
         for wq, cfg in phase:
@@ -196,6 +207,10 @@ async def test_status_codes(dut, pauses):
             t_ur = await go(env.new_desc(OP_MEMMOVE, 128, src=env.unbacked_address("ur")), ST_PAGE_FAULT)
             t_ca = await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ca")), ST_PAGE_FAULT)
             await go(env.new_desc(OP_MEMMOVE, 300, src=env.unbacked_address("ur") + 3, dst_off=9), ST_PAGE_FAULT)
+            d = env.new_desc(OP_MEMMOVE, 200, src_off=6, dst_off=2)
+            poisoned.append((d.src & ~3, d.src + d.size))     # reads start at the DW holding the first byte
+            t_poison = await go(d, ST_SUCCESS)          # the memory is readable: the link poisons the data
+            t_poison.status = ST_HW_ERR
             # A source that runs off the end of host memory (the end of the high region: UR past it; the end of
             # the low one: CA past it, unallocated pool): the first part reads, the rest fails.
             t_part = None
@@ -361,6 +376,11 @@ async def test_four_gib_boundary(dut, at):
 # checks every record (status, result 0, bytes completed, invalid flags, reserved bytes 0), the destination and
 # its guard bytes, the exact set of interrupt messages, and at the end that SWERR holds nothing.
 BAD_INPUTS = (
+    BadInput(cls="descriptor", input="MEMMOVE whose source data comes back poisoned (CplD EP=1), on a shared WQ and on "
+                                     "dedicated WQs with every PASID mode",
+             outcome="record status 0x20 (DSA_COMP_HW_ERR1), fault address = source + bytes completed, only the bytes "
+                     "completed in the destination; the WQ's other descriptors unaffected",
+             test="test_status_codes"),
     BadInput(cls="descriptor", input="Undefined opcode (0x01, 0x05, 0x7F, 0xFF) with CRAV and RCR",
              outcome="record status 0x10 (DSA_COMP_BAD_OPCODE), 0 bytes completed; destination untouched; "
                      "not logged in SWERR",

@@ -253,7 +253,7 @@ async def test_unexpected_completions(dut, pauses):
     rotation = [0]
     sent_bad = []
 
-    def broken_first(tlp):
+    def broken_first(tlp, _req):
         for _ in CORRUPTIONS:
             kind = CORRUPTIONS[rotation[0] % len(CORRUPTIONS)]
             rotation[0] += 1
@@ -272,7 +272,7 @@ async def test_unexpected_completions(dut, pauses):
     # A duplicate behind each real completion.
     dups = []
 
-    def duplicated(tlp):
+    def duplicated(tlp, _req):
         dups.append(tlp.tag)
         return [tlp, PasidTlp(tlp)]
 
@@ -295,7 +295,7 @@ async def test_poisoned_completion(dut):
     for which, size in ((0, 200), (1, 1000), (3, 3000)):
         seen = [0]
 
-        def poison(tlp):
+        def poison(tlp, _req):
             if seen[0] == which:
                 tlp = PasidTlp(tlp)
                 tlp.ep = True
