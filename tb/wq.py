@@ -42,7 +42,7 @@ from tb import coverage
 from tb.env import PAUSE_PROBABILITY, Bench
 from tb.msglog import WINDOW_32, WINDOW_64
 from tb.pcie.root_complex import write_span
-from tb.pcie.stream import random_pauses
+from tb.pcie.stream import Gate, random_pauses
 from tb.pcie.tlp import RRS, PasidTlp
 
 # ---- encodings of docs/work_queues.md ------------------------------------------------------------------
@@ -314,20 +314,6 @@ class HostArena:
 
 
 # ---- holding the device's DMA reads ----------------------------------------------------------------------
-class _HoldPauses:
-    def __init__(self, base):
-        self.base = base
-        self.held = False
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.held:
-            return True
-        return next(self.base) if self.base is not None else False
-
-
 class DmaHold:
     """While held, no completion for the device's DMA reads gets through rx_cpl, so the MEMMOVE executing
     stalls and everything queued behind it stays queued. Keeps the bench's idle insertion when released.
@@ -335,14 +321,14 @@ class DmaHold:
 
     def __init__(self, bench: Bench):
         base = random_pauses(bench.rng, PAUSE_PROBABILITY) if bench.pauses in ("idle", "both") else None
-        self.gen = _HoldPauses(base)
+        self.gen = Gate(after=base, held=False)
         bench.shim.streams["rx_cpl"].set_pause_generator(self.gen)
 
     def hold(self):
-        self.gen.held = True
+        self.gen.hold()
 
     def release(self):
-        self.gen.held = False
+        self.gen.release()
 
     @property
     def held(self) -> bool:

@@ -36,6 +36,29 @@ from tb import coverage
 from .tlp import ProtocolError, StreamFields
 
 
+
+class Gate:
+    """A pause generator that holds a stream (pauses every cycle) until `release()`, then lets it run (or
+    follows `after`, another pause iterator). For tests that stall one stream for a long stretch."""
+
+    def __init__(self, after: Iterator[bool] | None = None, held: bool = True):
+        self.held = held
+        self.after = after
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bool:
+        if self.held:
+            return True
+        return next(self.after) if self.after is not None else False
+
+    def hold(self) -> None:
+        self.held = True
+
+    def release(self) -> None:
+        self.held = False
+
 class ReceivedTlp(NamedTuple):
     fields: StreamFields
     bar: int

@@ -10,7 +10,7 @@ from imsdev import regs
 from tb.bad_inputs import BadInput
 from tb.env import Bench, PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64, MessageLog
-from tb.pcie.stream import random_pauses
+from tb.pcie.stream import Gate, random_pauses
 
 BOUNDARY_VECTORS = (0, 1, 31, 32, 63, 64, 100)
 
@@ -364,19 +364,13 @@ async def test_replay_burst_under_long_stall(dut, pauses):
         await bench.msix.trigger(v)
     await bench.settle()
     bench.msgs.assert_exactly({})
-    held = [True]
-
-    def gate():
-        while held[0]:
-            yield True
-        yield from random_pauses(bench.rng, PAUSE_PROBABILITY) if pauses == "backpressure" else iter(lambda: False, True)
-
-    bench.shim.streams["tx_req"].set_pause_generator(gate())
+    gate = Gate(after=random_pauses(bench.rng, PAUSE_PROBABILITY) if pauses == "backpressure" else None)
+    bench.shim.streams["tx_req"].set_pause_generator(gate)
     await bench.msix_enable(fn_mask=False)          # the scanner replays every vector while tx_req is stalled
     await bench.cycles(300)
     # The sink's ready was already high when the first message appeared: that one is taken, the rest wait.
     assert len(bench.msgs.messages) <= 1, f"{len(bench.msgs.messages)} messages taken while tx_req was held"
-    held[0] = False
+    gate.release()
     expected = {msg_for(v, high=v % 3 == 0): 1 for v in vecs}
     await bench.msgs.wait_for(expected)
     await bench.settle()
@@ -548,15 +542,8 @@ async def test_publish_with_request_right_behind(dut):
         await write_pair(bench, v, new, REWRITE_ORDERS["lo, hi, data (Linux's order)"])   # unmasked: not armed
         await bench.msix.mask(v)
         await bench.msix.trigger(v)                 # decided while masked: pends
-        held = [True]
-
-        def gate():
-            while held[0]:
-                yield True
-            while True:
-                yield False
-
-        tx_req.set_pause_generator(gate())
+        gate = Gate()
+        tx_req.set_pause_generator(gate)
 
         async def burst():
             for _ in range(k):
@@ -566,7 +553,7 @@ async def test_publish_with_request_right_behind(dut):
 
         task = cocotb.start_soon(burst())
         await bench.cycles(300)
-        held[0] = False
+        gate.release()
         tx_req.clear_pause_generator()
         await task
         await bench.msgs.wait_for({new: 1, msg_for(w): k})

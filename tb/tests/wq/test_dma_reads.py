@@ -26,6 +26,7 @@ from cocotbext.pcie.core.utils import PcieId
 from imsdev import regs
 from tb.bad_inputs import BadInput
 from tb.env import CLOCK_NS
+from tb.pcie.stream import Gate
 from tb.pcie.tlp import PasidTlp
 from tb.wq import OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_HW_ERR, ST_SUCCESS, WqConfig, WqEnv
 
@@ -332,17 +333,10 @@ async def test_long_backpressure(dut):
     await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 8), priv=True)})
     streams = env.b.shim.streams
     for name in ("rx_req", "rx_cpl", "tx_req", "tx_cpl"):
-        held = [True]
-
-        def gate():
-            while held[0]:
-                yield True
-            while True:
-                yield False
-
+        gate = Gate()
         stream = streams[name]
         before = {n: s.tlp_count for n, s in streams.items()}
-        stream.set_pause_generator(gate())
+        stream.set_pause_generator(gate)
         items = []
 
         async def submit_all():
@@ -359,7 +353,7 @@ async def test_long_backpressure(dut):
         # (tx_*) rests with ready high, so the first TLP shown after the gate closes may already be taken.
         allowed = 1 if name.startswith("tx_") else 0
         assert moved <= allowed, f"{name} held for {LONG_HOLD} cycles, yet {moved} TLPs passed"
-        held[0] = False
+        gate.release()
         stream.clear_pause_generator()
         await submitter
         cap0 = await reader
