@@ -207,10 +207,21 @@ async def test_status_codes(dut, pauses):
             t_ur = await go(env.new_desc(OP_MEMMOVE, 128, src=env.unbacked_address("ur")), ST_PAGE_FAULT)
             t_ca = await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ca")), ST_PAGE_FAULT)
             await go(env.new_desc(OP_MEMMOVE, 300, src=env.unbacked_address("ur") + 3, dst_off=9), ST_PAGE_FAULT)
-            d = env.new_desc(OP_MEMMOVE, 200, src_off=6, dst_off=2)
-            poisoned.append((d.src & ~3, d.src + d.size))     # reads start at the DW holding the first byte
-            t_poison = await go(d, ST_SUCCESS)          # the memory is readable: the link poisons the data
-            t_poison.status = ST_HW_ERR
+            # Source data poisoned on the link (the memory is readable, so the bench predicts success): 0x20.
+            # On the shared WQ once per PASID kind and privilege, so every submission x PASID bin sees it.
+            modes = [(None, None)] if cfg.dedicated else \
+                [(pasid, priv) for pasid in PASIDS for priv in ((False, True) if cfg.priv else (False,))]
+            for pasid, priv in modes:
+                d = env.new_desc(OP_MEMMOVE, 200, src_off=6, dst_off=2)
+                poisoned.append((d.src & ~3, d.src + d.size))     # reads start at the DW holding the first byte
+                if pasid is None:
+                    t_poison = await go(d, ST_SUCCESS)
+                else:
+                    t_poison = await env.sb.submit(wq, d, pasid=pasid, priv=priv, retries=ENQCMD_RETRIES * 20,
+                                                   backoff_cycles=10)
+                    assert t_poison.accepted, f"{t_poison}: {t_poison.cpl_status.name}"
+                    items.append(t_poison)
+                t_poison.status = ST_HW_ERR
             # A source that runs off the end of host memory (the end of the high region: UR past it; the end of
             # the low one: CA past it, unallocated pool): the first part reads, the rest fails.
             t_part = None
