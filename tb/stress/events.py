@@ -108,10 +108,10 @@ class Chaos:
             names = self.r.sample(names, self.r.randint(1, 3))
         n = self.r.randint(64, 2000)
         for s in names:
-            self.st.gates[s].closed = True
+            self.st.gates[s].hold()
         await self.st.b.cycles(n)
         for s in names:
-            self.st.gates[s].closed = False
+            self.st.gates[s].release()
         self.st.counts["burst_cycles"] += n
 
     # ---- mask / unmask ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from cocotb.utils import get_sim_time
 from imsdev import regs
 from tb.env import PAUSE_MODES
 from tb.pcie.root_complex import write_span
+from tb.pcie.stream import Gate
 from tb.wq import (DMA_READ_FAILURES, FLAG_CRAV, FLAG_RCR, OP_NOOP, HostArena, Scoreboard,
                    WqConfig, WqEnv, swerr_name)
 
@@ -43,22 +44,6 @@ FLR_IRQ_GRACE_NS = 4_000                 # an interrupt due at most this long be
 BOUNDARY_BASE = 1 << 32
 BOUNDARY_SIZE = 0x1_0000
 FOUR_GIB = 1 << 32
-
-
-class Gate:
-    """A pause generator wrapper: closed = pause every cycle (a backpressure burst), else the base pattern."""
-
-    def __init__(self, base):
-        self.base = base
-        self.closed = False
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        if self.closed:
-            return True
-        return next(self.base) if self.base is not None else False
 
 
 class StressScoreboard(Scoreboard):
@@ -132,11 +117,13 @@ class Stress:
     def _install_gates(self):
         streams = self.b.shim.streams
         self.gates = {}
+        # A backpressure burst holds a gate (every cycle paused); released, each stream keeps its base pattern.
         for name in ("rx_req", "tx_cpl", "tx_req"):
-            self.gates[name] = Gate(getattr(streams[name], "_pauses", None))
+            self.gates[name] = Gate(after=getattr(streams[name], "_pauses", None), held=False)
             streams[name].set_pause_generator(self.gates[name])
-        self.gates["rx_cpl"] = Gate(self.env.hold.gen.base)
-        self.env.hold.gen.base = self.gates["rx_cpl"]
+        # rx_cpl already runs through the DMA hold's gate: the burst gate sits behind it.
+        self.gates["rx_cpl"] = Gate(after=self.env.hold.gen.after, held=False)
+        self.env.hold.gen.after = self.gates["rx_cpl"]
 
     def plan(self):
         """WQ configurations (about a third dedicated on multi-WQ builds), PASIDs with PASID[19:16] != 0,
