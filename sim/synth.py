@@ -536,10 +536,10 @@ def main(argv=None) -> int:
 
 
 def _version(dist: str):
+    from importlib.metadata import PackageNotFoundError, version
     try:
-        from importlib.metadata import version
         return version(dist)
-    except Exception:   # noqa: BLE001 - a missing distribution is reported as null
+    except PackageNotFoundError:    # not installed: recorded as null in summary.json
         return None
 
 
