@@ -188,6 +188,10 @@ TESTPLAN = (
         "RESET_WQ / RESET_DEVICE with descriptors in flight; DISABLE_WQ, DRAIN_WQ, DRAIN_ALL, DISABLE_DEVICE "
         "wait for every earlier descriptor; new submissions RRS / dropped meanwhile",
         "FLR with descriptors in flight: nothing upstream after it, registers and IMS at reset, clean re-bring-up",
+        "ABORT_PASID: exactly the PASID's queued descriptors discarded on every WQ (RESULT exact), the earlier ones "
+        "of other PASIDs complete first, WQs keep accepting; also at a random moment under two processes' traffic",
+        "DRAIN_PASID: no TLP or interrupt message of the PASID starts on the link after the completion reporting "
+        "ACTIVE = 0; other PASIDs keep submitting",
     ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_arbitration", ALL_CONFIGS, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",

@@ -109,6 +109,8 @@ class CLibrary:
             "imsdev_ims_mask": (None, [dev_p, slot_p]),
             "imsdev_ims_unmask": (None, [dev_p, slot_p]),
             "imsdev_cmd": (C.c_int, [dev_p, C.c_uint32, C.c_uint32, C.POINTER(C.c_uint32)]),
+            "imsdev_drain_pasid": (C.c_int, [dev_p, C.c_uint32]),
+            "imsdev_abort_pasid": (C.c_int, [dev_p, C.c_uint32, C.POINTER(C.c_uint32)]),
             "imsdev_desc_pack": (C.c_int, [C.POINTER(DescC), C.c_char_p]),
             "imsdev_ims_handle": (C.c_int, [C.c_uint32, C.POINTER(C.c_uint16)]),
             "imsdev_enqcmd": (C.c_int, [dev_p, C.c_uint32, C.POINTER(DescC), C.c_uint]),

@@ -466,6 +466,8 @@ CMD_DISABLE_WQ = 0x07
 CMD_DRAIN_WQ = 0x08
 CMD_ABORT_WQ = 0x09
 CMD_RESET_WQ = 0x0A
+CMD_DRAIN_PASID = 0x0B
+CMD_ABORT_PASID = 0x0C
 CMD_ERR_OK = 0x00
 CMD_ERR_INVAL_CMD = 0x01
 CMD_ERR_DEV_ENABLED = 0x11
@@ -665,7 +667,7 @@ REGISTERS: Tuple[Register, ...] = (
         desc='Writing starts a command unless CMDSTS.ACTIVE is 1 (then the write is ignored). Commands: imsdev_cmd_e.',
         fields=(
             Field('OPERAND', 0, 20, 0xFFFFF, 0x0, 'WO', 'r', False, None,
-                  'Command operand: a WQ number for the WQ commands.'),
+                  'Command operand: a WQ number for the WQ commands, a PASID for DRAIN_PASID / ABORT_PASID.'),
             Field('CMD', 20, 5, 0x1F00000, 0x0, 'WO', 'r', False, 'CMD',
                   'Command code.'),
         ),
@@ -933,6 +935,8 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'DRAIN_WQ': 0x08,
         'ABORT_WQ': 0x09,
         'RESET_WQ': 0x0A,
+        'DRAIN_PASID': 0x0B,
+        'ABORT_PASID': 0x0C,
     },
     'CMD_ERR': {
         'OK': 0x00,

@@ -427,6 +427,8 @@
 #define IMSDEV_CMD_DRAIN_WQ                          0x08u
 #define IMSDEV_CMD_ABORT_WQ                          0x09u
 #define IMSDEV_CMD_RESET_WQ                          0x0Au
+#define IMSDEV_CMD_DRAIN_PASID                       0x0Bu
+#define IMSDEV_CMD_ABORT_PASID                       0x0Cu
 #define IMSDEV_CMD_ERR_OK                            0x00u
 #define IMSDEV_CMD_ERR_INVAL_CMD                     0x01u
 #define IMSDEV_CMD_ERR_DEV_ENABLED                   0x11u

@@ -235,6 +235,23 @@ int imsdev_device_disable(struct imsdev_dev *dev)
 	return imsdev_cmd(dev, IMSDEV_CMD_DISABLE_DEVICE, 0, NULL);
 }
 
+static int pasid_cmd(struct imsdev_dev *dev, uint32_t cmd, uint32_t pasid, uint32_t *result)
+{
+	if (pasid > IMSDEV_CSR_CMD_OPERAND_MASK >> IMSDEV_CSR_CMD_OPERAND_SHIFT)
+		return -EINVAL;
+	return imsdev_cmd(dev, cmd, pasid, result);
+}
+
+int imsdev_drain_pasid(struct imsdev_dev *dev, uint32_t pasid)
+{
+	return pasid_cmd(dev, IMSDEV_CMD_DRAIN_PASID, pasid, NULL);
+}
+
+int imsdev_abort_pasid(struct imsdev_dev *dev, uint32_t pasid, uint32_t *discarded)
+{
+	return pasid_cmd(dev, IMSDEV_CMD_ABORT_PASID, pasid, discarded);
+}
+
 /* ---- MSI-X, in Linux's order (drivers/pci/msi/msi.c) ---- */
 static uint64_t msix_entry(const struct imsdev_dev *dev, uint32_t vec)
 {

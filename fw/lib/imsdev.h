@@ -218,6 +218,10 @@ void imsdev_pci_disable_pasid(struct imsdev_dev *dev);
 int imsdev_cmd(struct imsdev_dev *dev, uint32_t cmd, uint32_t operand, uint32_t *result);
 int imsdev_device_enable(struct imsdev_dev *dev);
 int imsdev_device_disable(struct imsdev_dev *dev);
+/* PASID lifecycle, as idxd on process exit before the PASID is unbound: returns IMSDEV_CMD_ERR_* or -errno
+ * (-EINVAL: pasid wider than CMD.OPERAND). abort_pasid stores how many descriptors it discarded. */
+int imsdev_drain_pasid(struct imsdev_dev *dev, uint32_t pasid);
+int imsdev_abort_pasid(struct imsdev_dev *dev, uint32_t pasid, uint32_t *discarded);
 void imsdev_remove(struct imsdev_dev *dev);
 
 /* ---- MSI-X ---- */
@@ -315,6 +319,7 @@ enum imsdev_scenario_result {
 	IMSDEV_SCN_ERR_CLEAR,      /* SWERR / INT_CAUSE still set after handling */
 	IMSDEV_SCN_ERR_MMIO,       /* a write to the PBA: no error interrupt, or ERR code/offset wrong */
 	IMSDEV_SCN_TEARDOWN,
+	IMSDEV_SCN_DRAIN_PASID,    /* process exit: DRAIN_PASID failed or left the descriptor unfinished */
 	IMSDEV_SCN_COUNT
 };
 

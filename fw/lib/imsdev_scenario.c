@@ -255,6 +255,22 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 		imsdev_swerr_read(dev, &e);
 		CHECK(!e.valid, IMSDEV_SCN_IMS_REWRITE);
 	}
+
+	/* process exit (idxd_cdev release): a descriptor still in flight, DRAIN_PASID, then nothing of the
+	 * PASID is left to abort; a PASID wider than 20 bits is refused before the device sees it */
+	{
+		uint32_t discarded = ~0u;
+
+		d = desc_noop(next_cr(c), 0, 0);
+		d.pasid = c->p->pasid_shared;
+		CHECK(imsdev_enqcmd(dev, SHARED_WQ, &d, IMSDEV_ENQCMDS_RETRIES) == 0, IMSDEV_SCN_ENQCMD);
+		CHECK(imsdev_drain_pasid(dev, c->p->pasid_shared) == IMSDEV_CMD_ERR_OK, IMSDEV_SCN_DRAIN_PASID);
+		CHECK(poll_record(c, d.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS,
+		      IMSDEV_SCN_DRAIN_PASID);
+		CHECK(imsdev_abort_pasid(dev, c->p->pasid_shared, &discarded) == IMSDEV_CMD_ERR_OK && discarded == 0,
+		      IMSDEV_SCN_DRAIN_PASID);
+		CHECK(imsdev_drain_pasid(dev, 1u << 20) == -EINVAL, IMSDEV_SCN_DRAIN_PASID);
+	}
 	return IMSDEV_SCN_OK;
 }
 
@@ -408,6 +424,7 @@ const char *imsdev_scenario_strerror(int code)
 		[IMSDEV_SCN_ERR_CLEAR] = "SWERR / ERR / INT_CAUSE still set after handling",
 		[IMSDEV_SCN_ERR_MMIO] = "write to the PBA: no error interrupt, or ERR code/offset wrong",
 		[IMSDEV_SCN_TEARDOWN] = "teardown failed",
+		[IMSDEV_SCN_DRAIN_PASID] = "process exit: DRAIN_PASID / ABORT_PASID failed or left work behind",
 	};
 
 	if (code < 0 || code >= IMSDEV_SCN_COUNT || !names[code])

@@ -26,6 +26,7 @@ module imsdev_desc_engine #(
     input  wire logic                 deq_pasid_valid,
     input  wire logic [19:0]          deq_pasid,
     input  wire logic                 deq_priv,
+    input  wire logic                 deq_discard,     // ABORT_PASID dropped this descriptor: back to idle
     output      logic                 busy_valid,
     output      logic [WQW-1:0]       busy_wq,
 
@@ -145,7 +146,9 @@ module imsdev_desc_engine #(
         end else begin
             case (state_q)
                 S_IDLE: if (deq_grant) state_q <= S_WAIT_DESC;
-                S_WAIT_DESC: if (deq_valid) begin
+                S_WAIT_DESC: if (deq_valid && deq_discard) begin
+                    state_q       <= S_IDLE;
+                end else if (deq_valid) begin
                     desc_q        <= deq_desc;
                     wq_q          <= deq_wq;
                     pasid_valid_q <= deq_pasid_valid;

@@ -443,7 +443,9 @@ package imsdev_csr_pkg;
         imsdev_cmd_e__DISABLE_WQ = 'h7,
         imsdev_cmd_e__DRAIN_WQ = 'h8,
         imsdev_cmd_e__ABORT_WQ = 'h9,
-        imsdev_cmd_e__RESET_WQ = 'ha
+        imsdev_cmd_e__RESET_WQ = 'ha,
+        imsdev_cmd_e__DRAIN_PASID = 'hb,
+        imsdev_cmd_e__ABORT_PASID = 'hc
     } imsdev_cmd_e_e;
 
     typedef enum logic [5:0] {

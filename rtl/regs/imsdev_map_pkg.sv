@@ -397,6 +397,8 @@ package imsdev_map_pkg;
   localparam logic [4:0]  CMD_DRAIN_WQ                          = 5'h08;
   localparam logic [4:0]  CMD_ABORT_WQ                          = 5'h09;
   localparam logic [4:0]  CMD_RESET_WQ                          = 5'h0A;
+  localparam logic [4:0]  CMD_DRAIN_PASID                       = 5'h0B;
+  localparam logic [4:0]  CMD_ABORT_PASID                       = 5'h0C;
   localparam logic [7:0]  CMD_ERR_OK                            = 8'h00;
   localparam logic [7:0]  CMD_ERR_INVAL_CMD                     = 8'h01;
   localparam logic [7:0]  CMD_ERR_DEV_ENABLED                   = 8'h11;

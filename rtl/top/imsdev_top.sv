@@ -316,7 +316,7 @@ module imsdev_top #(
     logic [WQW-1:0] enq_wq;
     logic [511:0]   enq_desc;
     logic [19:0]    enq_pasid;
-    logic           deq_req, deq_grant, deq_valid, deq_pasid_valid, deq_priv, busy_valid;
+    logic           deq_req, deq_grant, deq_valid, deq_pasid_valid, deq_priv, deq_discard, busy_valid;
     logic [WQW-1:0] deq_wq, busy_wq;
     logic [511:0]   deq_desc;
     logic [19:0]    deq_pasid;
@@ -331,7 +331,7 @@ module imsdev_top #(
         .wq_occupancy, .wq_state,
         .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
-        .busy_valid, .busy_wq
+        .deq_discard, .busy_valid, .busy_wq
     );
 
     logic         c1_valid, c1_ready;
@@ -401,7 +401,7 @@ module imsdev_top #(
     imsdev_desc_engine #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS)) u_engine (
         .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
-        .busy_valid, .busy_wq, .wq_max_xfer_shift(wq_xfer),
+        .deq_discard, .busy_valid, .busy_wq, .wq_max_xfer_shift(wq_xfer),
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
         .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata,
         .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_status, .dma_rsp_bytes,

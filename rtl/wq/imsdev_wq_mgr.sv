@@ -5,6 +5,20 @@
 // -> DISABLED or back to ENABLED once the WQ has no queued descriptor and none executing.
 // Aborts drop queued descriptors (none is half-started: a descriptor leaves the queue whole, when the
 // engine takes it) and report how many in CMDSTS.RESULT.
+//
+// DRAIN_PASID / ABORT_PASID (Linux idxd: process exit and unbind) leave every WQ enabled and accepting.
+// At the command each WQ's queue gets a mark: the number of descriptors queued before it (mark_q). The
+// command waits until every WQ has dequeued past its mark and the descriptor the engine took before the
+// mark (old_busy_q) has finished: a conservative drain, since the queue RAM is read only at dequeue, so
+// which earlier descriptors carry the PASID is not known until then. ABORT_PASID drops, at dequeue, every
+// descriptor before the mark whose PASID is OPERAND (deq_discard: the engine never starts it) and counts
+// it in RESULT; the others before the mark run. Descriptors submitted after the command run normally.
+//
+// When a drain's ACTIVE falls, everything of the drained descriptors is on the link or committed to it:
+// the engine finished them (their DMA writes were accepted on tx_req, their interrupt messages decided by
+// the MSI-X/IMS engine), and the egress ordering unit sends the completion of any later CMDSTS read only
+// after every posted TLP committed before it. So software that reads ACTIVE = 0 sees no TLP of the
+// drained work after that completion.
 `default_nettype none
 
 module imsdev_wq_mgr #(
@@ -65,6 +79,7 @@ module imsdev_wq_mgr #(
     output      logic                 deq_pasid_valid,
     output      logic [19:0]          deq_pasid,
     output      logic                 deq_priv,
+    output      logic                 deq_discard,   // with deq_valid: ABORT_PASID dropped it; do not run it
 
     // Descriptor executing in the engine (for drain)
     input  wire logic                 busy_valid,
@@ -118,6 +133,11 @@ module imsdev_wq_mgr #(
     logic [15:0]   result_q;
     logic          drain_all_q;             // waiting for every WQ (DRAIN_ALL / DISABLE_DEVICE)
     logic [NUM_WQ-1:0] resume_q;            // WQs to return to ENABLED after a drain
+    logic [15:0]   mark_q [NUM_WQ];         // DRAIN/ABORT_PASID: descriptors queued before the command, left
+    logic          old_busy_q;              // the engine runs a descriptor taken before the mark
+    logic          deq_old_q;               // the descriptor read this cycle was queued before the mark
+    logic [19:0]   cmd_pasid_q;
+    wire           pasid_cmd = cmd_q == CMD_DRAIN_PASID || cmd_q == CMD_ABORT_PASID;
 
     function automatic logic wq_idle(input int w, input logic [15:0] cnt, input logic bv, input logic [WQW-1:0] bw);
         return cnt == 16'd0 && !(bv && 32'(bw) == w);
@@ -129,9 +149,16 @@ module imsdev_wq_mgr #(
         for (int w = 0; w < NUM_WQ; w++) if (!wq_idle(w, count_q[w], busy_valid, busy_wq)) all_idle = 1'b0;
     end
 
-    // Aborting in the same cycle as a dequeue would count the dequeued descriptor twice: no grant then.
+    // Aborting in the same cycle as a dequeue would count the dequeued descriptor twice, and a PASID
+    // command's marks are taken from count_q: no grant in that cycle.
     wire abort_now = (cst_q == C_EXEC) && (cmd_q == CMD_ABORT_ALL || cmd_q == CMD_RESET_DEVICE
-                                         || cmd_q == CMD_ABORT_WQ || cmd_q == CMD_RESET_WQ);
+                                         || cmd_q == CMD_ABORT_WQ || cmd_q == CMD_RESET_WQ || pasid_cmd);
+
+    logic marks_done;
+    always_comb begin
+        marks_done = !old_busy_q;
+        for (int w = 0; w < NUM_WQ; w++) if (mark_q[w] != 16'd0) marks_done = 1'b0;
+    end
 
     // ------------------------------------------------------------------ arbitration
     logic [WQW-1:0] last_q;
@@ -168,6 +195,8 @@ module imsdev_wq_mgr #(
     assign deq_pasid_valid = ram_rdata[512];
     assign deq_pasid       = ram_rdata[532:513];
     assign deq_priv        = ram_rdata[533];
+    assign deq_discard     = deq_valid_q && deq_old_q && cst_q == C_WAIT && cmd_q == CMD_ABORT_PASID
+                             && deq_pasid_valid && deq_pasid == cmd_pasid_q;
 
     // ------------------------------------------------------------------ state
     always_ff @(posedge clk) begin
@@ -197,6 +226,10 @@ module imsdev_wq_mgr #(
             last_q      <= '0;
             deq_valid_q <= 1'b0;
             deq_wq_q    <= '0;
+            for (int w = 0; w < NUM_WQ; w++) mark_q[w] <= '0;
+            old_busy_q  <= 1'b0;
+            deq_old_q   <= 1'b0;
+            cmd_pasid_q <= '0;
         end else begin
             // Queue pointers: enqueue and dequeue may hit the same WQ in one cycle.
             for (int w = 0; w < NUM_WQ; w++) begin
@@ -212,12 +245,20 @@ module imsdev_wq_mgr #(
                 deq_wq_q <= pick;
                 last_q   <= pick;
             end
+            // Marks: each grant from a WQ with descriptors left before its mark takes one of them.
+            deq_old_q <= deq_grant && mark_q[pick] != 16'd0;
+            for (int w = 0; w < NUM_WQ; w++)
+                if (deq_grant && 32'(pick) == w && mark_q[w] != 16'd0) mark_q[w] <= mark_q[w] - 16'd1;
+            if (deq_grant)        old_busy_q <= mark_q[pick] != 16'd0;
+            else if (!busy_valid) old_busy_q <= 1'b0;
+            if (deq_discard)      result_q   <= result_q + 16'd1;
 
             case (cst_q)
                 C_IDLE: if (cmd_write) begin
                     cmd_q       <= cmd_code;
                     cmd_wq_q    <= WQW'(cmd_operand);
                     cmd_wq_ok_q <= 32'(cmd_operand) < NUM_WQ;
+                    cmd_pasid_q <= cmd_operand;
                     err_q       <= CMD_ERR_OK;
                     result_q    <= '0;
                     cst_q       <= C_EXEC;
@@ -288,11 +329,20 @@ module imsdev_wq_mgr #(
                                 if (cmd_q == CMD_RESET_WQ) state_q[cmd_wq_q] <= ST_DISABLED;
                             end
                         end
+                        CMD_DRAIN_PASID, CMD_ABORT_PASID: begin
+                            // No grant in this cycle (abort_now), so count_q is exactly what was queued
+                            // before; a descriptor enqueued now comes after the command.
+                            for (int w = 0; w < NUM_WQ; w++) mark_q[w] <= count_q[w];
+                            old_busy_q <= busy_valid;
+                            cst_q <= C_WAIT;
+                        end
                         default: err_q <= CMD_ERR_INVAL_CMD;
                     endcase
                 end
                 C_WAIT: begin
-                    if (drain_all_q ? all_idle : wq_idle(32'(cmd_wq_q), count_q[cmd_wq_q], busy_valid, busy_wq)) begin
+                    if (pasid_cmd) begin
+                        if (marks_done) cst_q <= C_IDLE;
+                    end else if (drain_all_q ? all_idle : wq_idle(32'(cmd_wq_q), count_q[cmd_wq_q], busy_valid, busy_wq)) begin
                         for (int w = 0; w < NUM_WQ; w++)
                             if (state_q[w] == ST_DRAINING) state_q[w] <= resume_q[w] ? ST_ENABLED : ST_DISABLED;
                         if (cmd_q == CMD_DISABLE_DEVICE) dev_en_q <= 1'b0;

@@ -59,7 +59,8 @@ PORTAL_REASONS = ("none", "PORTAL_SIZE", "PORTAL_NO_PASID", "PORTAL_PASID_OFF", 
                   "PORTAL_MODE", "DWQ_FULL", "DWQ_DISABLED", "PORTAL_READ", "PORTAL_NO_WQ")
 
 # "invalid": a CMD code the device does not define (answered INVAL_CMD).
-DEVICE_COMMANDS = ("ENABLE_DEVICE", "DISABLE_DEVICE", "DRAIN_ALL", "ABORT_ALL", "RESET_DEVICE", "invalid")
+DEVICE_COMMANDS = ("ENABLE_DEVICE", "DISABLE_DEVICE", "DRAIN_ALL", "ABORT_ALL", "RESET_DEVICE", "DRAIN_PASID",
+                   "ABORT_PASID", "invalid")
 WQ_COMMANDS = ("ENABLE_WQ", "DISABLE_WQ", "DRAIN_WQ", "ABORT_WQ", "RESET_WQ")
 DEVICE_STATES = ("disabled", "enabled")
 WQ_STATES = ("disabled", "enabled", "invalid_wq")

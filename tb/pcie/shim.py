@@ -225,6 +225,9 @@ class LinkShim(Endpoint):
         # Every TLP of tx_req with the time its first beat was first shown: "nothing after an FLR" means nothing
         # *started* after it (a TLP started before is finished, docs/tlp_interface.md).
         self.tx_req_log: list[SentTlp] = []
+        # Every completion of tx_cpl likewise: when the device answered (e.g. the CMDSTS read that first
+        # returned ACTIVE = 0 bounds the moment a command finished).
+        self.tx_cpl_log: list[SentTlp] = []
         self._flr_started_ns = -1.0
         self._pasid_before_flr = None
         self.flr_count = 0
@@ -406,6 +409,7 @@ class LinkShim(Endpoint):
             cpl = _decode("tx_cpl", rx)
             if not cpl.is_completion():
                 raise ProtocolError(f"tx_cpl carried a request: {cpl!r}")
+            self.tx_cpl_log.append(SentTlp(rx.start_ns, rx.end_ns, cpl))
             key = (int(cpl.requester_id), cpl.tag)
             pend = self._pending.get(key)
             if pend is None:

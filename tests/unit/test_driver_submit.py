@@ -204,6 +204,34 @@ def test_command_errors_and_timeouts_name_themselves():
         idxd.wq_configure(idxd.wqs[1], size=99, dedicated=True)
 
 
+def test_pasid_commands_carry_the_pasid_and_refuse_wider_ones(clib):
+    """DRAIN_PASID / ABORT_PASID put the PASID in CMD.OPERAND (Python model and C library alike); a PASID
+    wider than the operand is refused before the device sees it (EINVAL naming the PASID)."""
+    dev = FakeDevice()
+    idxd = imsdev_probe(dev)
+    m = dev.mark()
+    idxd.device_drain_pasid(0xABCDE)
+    assert idxd.device_abort_pasid(0x12345) == 0
+    cmds = [e[2] for e in dev.since(m) if e[0] == "w32" and e[1] == regs.CSR_CMD]
+    assert cmds == [regs.CMD_DRAIN_PASID << regs.CSR_CMD_CMD_SHIFT | 0xABCDE,
+                    regs.CMD_ABORT_PASID << regs.CSR_CMD_CMD_SHIFT | 0x12345]
+    for bad in (1 << 20, -1):
+        with pytest.raises(OSError) as exc:
+            idxd.device_drain_pasid(bad)
+        assert exc.value.errno == errno.EINVAL and "pasid" in str(exc.value)
+    ad = OpsAdapter(dev)
+    cdev = clib.new_dev()
+    assert clib.probe(cdev, ctypes.byref(ad.struct)) == 0
+    m = dev.mark()
+    discarded = ctypes.c_uint32(7)
+    assert clib.drain_pasid(cdev, 0xFFFFF) == 0
+    assert clib.abort_pasid(cdev, 1, ctypes.byref(discarded)) == 0 and discarded.value == 0
+    assert clib.drain_pasid(cdev, 1 << 20) == -errno.EINVAL
+    cmds = [e[2] for e in dev.since(m) if e[0] == "w32" and e[1] == regs.CSR_CMD]
+    assert cmds[-2:] == [regs.CMD_DRAIN_PASID << regs.CSR_CMD_CMD_SHIFT | 0xFFFFF,
+                         regs.CMD_ABORT_PASID << regs.CSR_CMD_CMD_SHIFT | 1]
+
+
 # ---- interrupts and completions ---------------------------------------------------------------------
 def test_misc_interrupt_decodes_and_acknowledges_swerr():
     dev = FakeDevice()

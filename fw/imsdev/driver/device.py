@@ -184,6 +184,24 @@ class ImsdevDevice:
     def wq_abort(self, wq: ImsdevWq) -> int:
         return self.cmd_exec(regs.CMD_ABORT_WQ, wq.id)
 
+    # ---- PASID lifecycle (idxd_device_drain_pasid; idxd_cdev release before the PASID is unbound) ------
+    def device_drain_pasid(self, pasid: int) -> None:
+        """DRAIN_PASID: returns once every descriptor submitted so far with `pasid`, on any WQ, has completed
+        (data, record and interrupt sent). The WQs keep accepting meanwhile."""
+        self.cmd_exec(regs.CMD_DRAIN_PASID, self._pasid_operand(pasid))
+
+    def device_abort_pasid(self, pasid: int) -> int:
+        """ABORT_PASID: discards the queued descriptors of `pasid` (no record, no interrupt), waits for the
+        earlier ones of other PASIDs like DRAIN_PASID; returns how many were discarded."""
+        return self.cmd_exec(regs.CMD_ABORT_PASID, self._pasid_operand(pasid))
+
+    @staticmethod
+    def _pasid_operand(pasid: int) -> int:
+        width = regs.CSR_CMD_OPERAND_WIDTH
+        if not isinstance(pasid, int) or not 0 <= pasid < (1 << width):
+            raise OSError(errno.EINVAL, f"pasid {pasid!r} is not a {width}-bit PASID")
+        return pasid
+
     def wq_state(self, wq: ImsdevWq) -> tuple[int, int]:
         """(WQCFG6.STATE, WQCFG6.OCCUPANCY)."""
         v = self.ioread32(regs.csr_wqcfg_at(wq.id) + regs.CSR_WQCFG_WQCFG6)

@@ -71,7 +71,7 @@ async def test_command_errors_and_states(dut):
         want = [depth, cfg.wqcfg2(), 0x1F]
         assert got == want, f"WQCFG[{wq}] read back {[hex(x) for x in got]}, expected {[hex(x) for x in want]}"
 
-    for code in (0x00, 0x0B, 0x1F):
+    for code in (0x00, 0x0F, 0x1F):
         await expect_err(env, code, 0, E.CMD_ERR_INVAL_CMD, "unknown command code, device disabled")
     await env.write_wqcfg(0, WqConfig(size=1, dedicated=True))
     await expect_err(env, E.CMD_ENABLE_WQ, 0, E.CMD_ERR_DEV_NOT_ENABLED, "device disabled")
@@ -81,14 +81,20 @@ async def test_command_errors_and_states(dut):
     for code in (E.CMD_DISABLE_DEVICE, E.CMD_DRAIN_ALL, E.CMD_ABORT_ALL, E.CMD_RESET_DEVICE):
         await expect_err(env, code, 0, E.CMD_ERR_OK, "device disabled", result=0)
         assert not await env.device_enabled(), f"{cmd_name(code)} on a disabled device set GENSTS.ENABLED"
+    # DRAIN_PASID / ABORT_PASID: any 20-bit PASID is an operand (none is invalid); nothing queued: OK, 0.
+    for code in (E.CMD_DRAIN_PASID, E.CMD_ABORT_PASID):
+        for pasid in (0, 0xFFFFF):
+            await expect_err(env, code, pasid, E.CMD_ERR_OK, f"PASID {pasid:#x}, device disabled", result=0)
     await wq_commands_on_missing_and_disabled_wqs(env, "device disabled")
 
     await env.enable_device()
     assert await env.device_enabled(), "ENABLE_DEVICE succeeded but GENSTS.ENABLED is 0"
     await expect_err(env, E.CMD_ENABLE_DEVICE, 0, E.CMD_ERR_DEV_ENABLED, "device already enabled")
-    for code in (0x00, 0x0B, 0x1F):
+    for code in (0x00, 0x0F, 0x1F):
         await expect_err(env, code, 0, E.CMD_ERR_INVAL_CMD, "unknown command code, device enabled")
     assert await env.device_enabled(), "an unknown command changed GENSTS.ENABLED"
+    for code in (E.CMD_DRAIN_PASID, E.CMD_ABORT_PASID):
+        await expect_err(env, code, 0x12345, E.CMD_ERR_OK, "PASID 0x12345, nothing queued", result=0)
     await wq_commands_on_missing_and_disabled_wqs(env, "device enabled")
 
     await env.write_wqcfg(last, WqConfig(size=0, dedicated=True))
@@ -223,10 +229,10 @@ async def test_ignored_while_active(dut, pauses):
 
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
 BAD_INPUTS = (
-    BadInput(cls="command", input="Unknown command codes 0x00, 0x0B, 0x1F with the device disabled",
+    BadInput(cls="command", input="Unknown command codes 0x00, 0x0F, 0x1F with the device disabled",
              outcome="CMDSTS.ERR INVAL_CMD",
              test="test_command_errors_and_states"),
-    BadInput(cls="command", input="Unknown command codes 0x00, 0x0B, 0x1F with the device enabled",
+    BadInput(cls="command", input="Unknown command codes 0x00, 0x0F, 0x1F with the device enabled",
              outcome="CMDSTS.ERR INVAL_CMD; GENSTS.ENABLED stays 1",
              test="test_command_errors_and_states"),
     BadInput(cls="command", input="ENABLE_WQ while the device is disabled (after reset, and after DISABLE_DEVICE)",

@@ -7,6 +7,7 @@ CMDSTS.RESULT, the discarded descriptors must be the youngest ones, and after th
 others complete normally while the discarded ones never write a record, data or an interrupt.
 """
 import cocotb
+from cocotb.triggers import Event
 from cocotb.utils import get_sim_time
 
 from imsdev import regs
@@ -16,6 +17,7 @@ from tb.wq import (FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, OP_NOO
                    WQ_STATE_DISABLED, WQ_STATE_DRAINING, WQ_STATE_ENABLED, WqConfig, WqEnv, err_name, ims_handle,
                    ims_msg, msix_handle, msix_msg)
 PASID = 0x1F00D
+DWQ_PASID = 0x2345          # the dedicated WQ's PASID; also PASID "A" of the PASID commands' tests
 RCI = FLAG_CRAV | FLAG_RCR | FLAG_RCI
 
 
@@ -24,7 +26,7 @@ def cfgs_for(env):
     size = min(env.p.wq_depth, 6)
     c = {0: WqConfig(size=size)}
     if env.p.num_wq > 1:
-        c[env.p.num_wq - 1] = WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=0x2345, pasid_en=True)
+        c[env.p.num_wq - 1] = WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=DWQ_PASID, pasid_en=True)
     return c
 
 
@@ -279,3 +281,178 @@ async def test_flr_with_descriptors_in_flight(dut):
     await env.sb.check()
     await env.sb.check_messages()
     env.b.log.info(env.sb.report())
+
+
+# ------------------------------------------------------------------------ DRAIN_PASID / ABORT_PASID
+# Linux idxd drains a process's PASID when the process closes the WQ (idxd_cdev release) and before its
+# PASID is unbound and freed. PASID "A" below is the dedicated WQ's PASID too, so on builds with one both
+# kinds of WQ hold A's descriptors; "B" (PASID) is the other process on the shared WQ.
+PASID_A = DWQ_PASID
+
+
+def a_desc(env, vec_a):
+    """A PASID-A descriptor that leaves every trace if it runs, its interrupt on A's own MSI-X vector."""
+    op = OP_MEMFILL if env.rng.random() < 0.5 else OP_MEMMOVE
+    return env.new_desc(op, env.rng.randint(1, 200), flags=RCI, handle=msix_handle(vec_a))
+
+
+async def program_vec_a(env):
+    vec_a = min(2, env.p.msix_vectors - 1)
+    await env.msix_program(vec_a, *msix_msg(vec_a), masked=False)
+    return vec_a
+
+
+async def queue_two_pasids(env, vec, vec_a):
+    """Stall the engine on a PASID-B descriptor of the shared WQ, then queue a random mix of A and B
+    descriptors on it (SIZE - 1 of them: one slot stays free for a submission during the command) and A
+    descriptors on the dedicated WQ. Returns (stalled descriptor, [(descriptor, is_a)])."""
+    stall = await env.stall_engine(0, pasid=PASID)
+    queued = []
+    for wq in sorted(env.latched):
+        cfg = env.latched[wq]
+        for i in range(cfg.size - 1):
+            is_a = cfg.dedicated or i == 0 or (i > 1 and env.rng.random() < 0.5)
+            t = await env.sb.submit(wq, a_desc(env, vec_a) if is_a else queued_desc(env, vec),
+                                    pasid=PASID_A if is_a else PASID)
+            assert t.accepted, f"{t} not accepted with the WQ not full: {t.cpl_status}"
+            queued.append((t, is_a))
+    await env.b.settle(200)
+    occ = {wq: await env.occupancy(wq) for wq in env.latched}
+    assert sum(occ.values()) == len(queued), f"OCCUPANCY {occ} with {len(queued)} queued behind the stall"
+    return stall, queued
+
+
+async def pasid_cmd_wait(env, what):
+    """cmd_wait, plus the moment the command had finished at the latest: when the device started sending the
+    completion of the CMDSTS read that returned ACTIVE = 0 (no other host read is outstanding here)."""
+    st = await env.cmd_wait(what)
+    return st, env.b.shim.tx_cpl_log[-1].start_ns
+
+
+def started(env, pasid=None, addr=None):
+    """Start times (first beat shown on tx_req) of the device's TLPs with this PASID or to this address."""
+    return [r.start_ns for r in env.b.shim.tx_req_log
+            if (pasid is None or r.tlp.pasid == pasid) and (addr is None or r.tlp.address == addr)]
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_abort_pasid(dut, pauses):
+    """ABORT_PASID A with the engine stalled on an earlier B descriptor: it stays ACTIVE until the earlier
+    descriptors of other PASIDs have completed, RESULT = the number of A descriptors queued, exactly those
+    never show anything (no data, record or interrupt), every B descriptor completes, the WQs keep accepting
+    during the command, and an A descriptor submitted meanwhile runs. A second abort with nothing of A
+    queued reports 0."""
+    env = await WqEnv.start(dut, pauses)
+    await env.setup(cfgs_for(env))
+    vec = await program_irqs(env)
+    vec_a = await program_vec_a(env)
+    stall, queued = await queue_two_pasids(env, vec, vec_a)
+    want = sum(is_a for _, is_a in queued)
+    await env.cmd_write(regs.CMD_ABORT_PASID, PASID_A)
+    await env.b.settle(200)
+    assert (await env.cmdsts())[0], "ABORT_PASID finished while an earlier descriptor cannot complete"
+    late_a = await env.sb.submit(0, a_desc(env, vec_a), pasid=PASID_A)
+    assert late_a.accepted, f"shared WQ during ABORT_PASID: {late_a.cpl_status.name}, expected SC"
+    env.hold.release()
+    st, t_done = await pasid_cmd_wait(env, "ABORT_PASID")
+    assert st.err == regs.CMD_ERR_OK, f"ABORT_PASID: ERR {err_name(st.err)}"
+    assert st.result == want, f"ABORT_PASID: RESULT {st.result}, {want} PASID-A descriptors were queued"
+    env.sb.mark_aborted([t for t, is_a in queued if is_a])
+    # Every earlier descriptor of another PASID had written its record before ACTIVE fell.
+    for t in [stall] + [t for t, is_a in queued if not is_a]:
+        when = started(env, addr=t.desc.cr_addr)
+        assert when and max(when) < t_done, f"{t}: record write at {when} ns, ABORT_PASID done at {t_done} ns"
+    await env.sb.wait_complete()
+    await env.b.settle(600)
+    await env.sb.check()
+    assert late_a.state == "completed", f"{late_a} (submitted during ABORT_PASID) ended {late_a.state}"
+
+    assert await env.cmd_ok(regs.CMD_ABORT_PASID, PASID_A) == 0, "ABORT_PASID with nothing of A queued"
+    for wq in env.latched:
+        assert await env.wq_state(wq) == (WQ_STATE_ENABLED, 0), f"WQ {wq} after ABORT_PASID"
+    await env.sb.check_messages()
+    await env.expect_no_swerr("ABORT_PASID")
+    env.b.log.info(env.sb.report())
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSE_MODES)
+async def test_drain_pasid(dut, pauses):
+    """DRAIN_PASID A: ACTIVE while an earlier descriptor cannot complete, other PASIDs keep submitting (SC,
+    where DRAIN_WQ answers RRS), and once ACTIVE falls every TLP of A (reads, writes, records: all carry A's
+    PASID prefix) and every interrupt message of A's descriptors has already been sent on the link, none
+    after. RESULT 0."""
+    env = await WqEnv.start(dut, pauses)
+    await env.setup(cfgs_for(env))
+    vec = await program_irqs(env)
+    vec_a = await program_vec_a(env)
+    stall, queued = await queue_two_pasids(env, vec, vec_a)
+    n_a = sum(is_a for _, is_a in queued)
+    await env.cmd_write(regs.CMD_DRAIN_PASID, PASID_A)
+    await env.b.settle(200)
+    assert (await env.cmdsts())[0], "DRAIN_PASID finished while an earlier descriptor cannot complete"
+    other = await env.sb.submit(0, queued_desc(env, vec), pasid=PASID)
+    assert other.accepted, f"shared WQ during DRAIN_PASID: {other.cpl_status.name}, expected SC"
+    env.hold.release()
+    st, t_done = await pasid_cmd_wait(env, "DRAIN_PASID")
+    assert (st.err, st.result) == (regs.CMD_ERR_OK, 0), f"DRAIN_PASID: ERR {err_name(st.err)} RESULT {st.result}"
+    a_addr = msix_msg(vec_a)[0]
+    sent_a = started(env, addr=a_addr)
+    assert len(sent_a) == n_a, f"{len(sent_a)} interrupt messages of PASID A by DRAIN_PASID's end, {n_a} expected"
+    await env.sb.wait_complete()
+    await env.b.settle(600)
+    await env.sb.check()
+    await env.sb.check_messages()
+    late = [t for t in started(env, pasid=PASID_A) + started(env, addr=a_addr) if t >= t_done]
+    assert started(env, pasid=PASID_A) and not late, \
+        f"{len(late)} TLP(s) of PASID A started after DRAIN_PASID finished at {t_done} ns: {late[:4]}"
+    await env.expect_no_swerr("DRAIN_PASID")
+    env.b.log.info(env.sb.report())
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "both"))
+async def test_abort_pasid_under_traffic(dut, pauses):
+    """ABORT_PASID A at a random moment while both processes keep submitting: every A descriptor either
+    completes whole or leaves no trace, the ones left without a trace are exactly RESULT in number and were
+    all submitted before the command finished, and no B descriptor is lost. Seeded: the moment and the mix
+    replay."""
+    env = await WqEnv.start(dut, pauses)
+    await env.setup(cfgs_for(env))
+    vec = await program_irqs(env)
+    vec_a = await program_vec_a(env)
+    stop = Event()
+    subs = []
+
+    async def submitter(wq, is_a):
+        while not stop.is_set():
+            d = a_desc(env, vec_a) if is_a else queued_desc(env, vec)
+            t = await env.sb.submit(wq, d, pasid=PASID_A if is_a else PASID, expect_reject=None)
+            if t.accepted:
+                subs.append((t, is_a))
+            await env.b.cycles(env.rng.randint(0, 40))
+
+    tasks = [cocotb.start_soon(submitter(0, True)), cocotb.start_soon(submitter(0, False))]
+    await env.b.cycles(env.rng.randint(200, 1500))
+    await env.cmd_write(regs.CMD_ABORT_PASID, PASID_A)
+    st = await env.cmd_wait("ABORT_PASID under traffic")
+    t_done = get_sim_time("ns")
+    await env.b.cycles(env.rng.randint(100, 600))
+    stop.set()
+    for t in tasks:
+        await t
+    assert st.err == regs.CMD_ERR_OK
+    # DRAIN_ALL finishes once everything accepted has left the device; the bench then needs a few cycles
+    # to carry the last posted writes to host memory.
+    await env.cmd_ok(regs.CMD_DRAIN_ALL)
+    await env.b.settle(200)
+    unrun = [t for t, is_a in subs if is_a and t.state == "accepted" and not t.cr_writes and not t.dst_writes]
+    assert len(unrun) == st.result, f"ABORT_PASID RESULT {st.result}, {len(unrun)} A descriptors never ran"
+    assert all(t.submit_ns < t_done for t in unrun), "a descriptor submitted after ABORT_PASID was discarded"
+    env.sb.mark_aborted(unrun)
+    await env.sb.wait_complete()
+    await env.sb.check()
+    await env.sb.check_messages()
+    env.b.log.info(f"ABORT_PASID under traffic: {st.result} discarded of "
+                   f"{sum(a for _, a in subs)} A / {sum(not a for _, a in subs)} B submitted")
