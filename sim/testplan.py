@@ -193,6 +193,12 @@ TESTPLAN = (
         "DRAIN_PASID: no TLP or interrupt message of the PASID starts on the link after the completion reporting "
         "ACTIVE = 0; other PASIDs keep submitting",
     ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common"), stage="V2", covergroups=("commands", "descriptors")),
+    Entry("tb.tests.wq.test_int_handles", ALL_CONFIGS, (
+        "CMDCAP lists every command; REQUEST_INT_HANDLE returns the entry's descriptor handle (first and last MSI-X "
+        "vector, IMS entry of every WQ), bad operands INVAL_INT_IDX / INVAL_INT_IDX_RELEASE",
+        "INTHDL_CTL.REQUIRED: ungranted, released or other-WQ IMS handles give 0x19 and no interrupt; granted ones "
+        "interrupt; RESET_DEVICE and FLR revoke every handle until re-requested",
+    ), blocks=("wq", "engine", "regs", "top"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_arbitration", ALL_CONFIGS, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",
     ), blocks=("wq", "engine", "top", "common"), stage="V2", covergroups=("descriptors",)),

@@ -37,6 +37,7 @@ from cocotbext.pcie.core.caps import PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
+from imsdev.driver import uapi
 from imsdev.driver.uapi import DsaHwDesc
 from tb import coverage
 from tb.env import PAUSE_PROBABILITY, Bench
@@ -355,6 +356,10 @@ class WqEnv:
         self.high = HostArena(bench, 4 << 20, base=HIGH_ARENA_BASE)
         self.hold = DmaHold(bench)
         self._unbacked = 0
+        # Interrupt handles (docs/work_queues.md "Interrupt handles"): INTHDL_CTL.REQUIRED as written, and
+        # the entries granted since the last RESET_DEVICE / FLR: ("msix", vector) or ("ims", wq, entry).
+        self.handles_required = False
+        self.granted: set[tuple] = set()
         self.sb = Scoreboard(self)
 
     @classmethod
@@ -391,6 +396,8 @@ class WqEnv:
         self.msix_shadow.clear()
         self.ims_shadow.clear()
         self.pasid_enabled = self.priv_enabled = self.msix_enabled = False
+        self.handles_required = False
+        self.granted.clear()
 
     # ---- commands ----------------------------------------------------------------------------------
     async def cmdsts(self) -> tuple[bool, int, int]:
@@ -416,6 +423,8 @@ class WqEnv:
         await self.cmd_write(code, operand)
         st = await self.cmd_wait(f"{cmd_name(code)} {operand}", timeout_ns)
         coverage.command(code, operand, st.err)
+        if code == regs.CMD_RESET_DEVICE and st.err == regs.CMD_ERR_OK:
+            self.granted.clear()
         return st
 
     async def cmd_ok(self, code: int, operand: int = 0, timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> int:
@@ -614,11 +623,41 @@ class WqEnv:
         ctrl = await self.b.rd32(self.ims_entry(wq, index) + regs.IMS_ENTRY_CTRL)
         return bool(_get(ctrl, "IMS_ENTRY_CTRL_PENDING"))
 
-    def handle_valid(self, handle: int) -> bool:
+    def handle_valid(self, handle: int, wq: Optional[int] = None) -> bool:
+        """In range for this build and, while INTHDL_CTL.REQUIRED = 1, granted for this WQ's entry."""
         if handle & HANDLE_IMS:
-            return (handle & HANDLE_IMS_INDEX_MASK) < self.p.ims_per_wq
-        # bit 15 = 0 selects MSI-X vector handle[10:0]; bits 14:11 are not described (see report).
-        return (handle & HANDLE_MSIX_MASK) < self.p.msix_vectors and not handle & 0x7800
+            ok = (handle & HANDLE_IMS_INDEX_MASK) < self.p.ims_per_wq
+        else:
+            # bit 15 = 0 selects MSI-X vector handle[10:0]; bits 14:11 must be 0.
+            ok = (handle & HANDLE_MSIX_MASK) < self.p.msix_vectors and not handle & 0x7800
+        return ok and (not self.handles_required or self.handle_key(handle, wq) in self.granted)
+
+    @staticmethod
+    def handle_key(handle: int, wq: Optional[int]) -> tuple:
+        return ("ims", wq, handle & HANDLE_IMS_INDEX_MASK) if handle & HANDLE_IMS else ("msix", handle & HANDLE_MSIX_MASK)
+
+    # ---- interrupt handles ---------------------------------------------------------------------------
+    @staticmethod
+    def handle_operand(kind: str, index: int, wq: int = 0) -> int:
+        """REQUEST/RELEASE_INT_HANDLE operand: ("msix", vector) or ("ims", entry, wq): bit 16 = IMS,
+        [15:11] = WQ, [10:0] = entry (the entry's position in the IMS region)."""
+        if kind == "msix":
+            return index
+        return uapi.IMSDEV_INT_HANDLE_OP_IMS | wq << uapi.IMSDEV_INT_HANDLE_OP_WQ_SHIFT | index
+
+    async def set_handles_required(self, required: bool):
+        await self.b.wr32(regs.CSR_INTHDL_CTL, _prep("CSR_INTHDL_CTL_REQUIRED", int(required)))
+        self.handles_required = required
+
+    async def request_handle(self, kind: str, index: int, wq: int = 0) -> int:
+        """REQUEST_INT_HANDLE that must succeed; returns the handle (and records the grant)."""
+        handle = await self.cmd_ok(regs.CMD_REQUEST_INT_HANDLE, self.handle_operand(kind, index, wq))
+        self.granted.add(("msix", index) if kind == "msix" else ("ims", wq, index))
+        return handle
+
+    async def release_handle(self, kind: str, index: int, wq: int = 0):
+        await self.cmd_ok(regs.CMD_RELEASE_INT_HANDLE, self.handle_operand(kind, index, wq))
+        self.granted.discard(("msix", index) if kind == "msix" else ("ims", wq, index))
 
     def irq_target(self, wq: int, handle: int, pasid: Optional[int]) -> tuple[str, Optional[tuple[int, int]]]:
         """What a completion with RCI and this (valid) handle should do:
@@ -847,7 +886,7 @@ class Scoreboard:
             return ST_CR_ALIGN, 0
         if d.opcode in (OP_MEMMOVE, OP_MEMFILL) and cfg is not None and d.size > (1 << cfg.max_xfer_shift):
             return ST_XFER_SIZE, 0
-        if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle):
+        if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle, wq):
             return ST_INT_HANDLE, 0
         if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size):
             return ST_PAGE_FAULT, 0

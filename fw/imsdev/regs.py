@@ -251,6 +251,20 @@ CSR_CMDSTS_RESULT_MASK = 0x00FFFF00
 CSR_CMDSTS_ACTIVE_SHIFT = 31
 CSR_CMDSTS_ACTIVE_WIDTH = 1
 CSR_CMDSTS_ACTIVE_MASK = 0x80000000
+CSR_CMDCAP = 0x00118
+CSR_CMDCAP_RESET = 0x00007FFE
+CSR_CMDCAP_RESET_MASK = 0xFFFFFFFF
+CSR_CMDCAP_CMDS_SHIFT = 0
+CSR_CMDCAP_CMDS_WIDTH = 32
+CSR_CMDCAP_CMDS_MASK = 0xFFFFFFFF
+CSR_CMDCAP_CMDS_RESET = 0x00007FFE
+CSR_INTHDL_CTL = 0x0011C
+CSR_INTHDL_CTL_RESET = 0x00000000
+CSR_INTHDL_CTL_RESET_MASK = 0x00000001
+CSR_INTHDL_CTL_REQUIRED_SHIFT = 0
+CSR_INTHDL_CTL_REQUIRED_WIDTH = 1
+CSR_INTHDL_CTL_REQUIRED_MASK = 0x00000001
+CSR_INTHDL_CTL_REQUIRED_RESET = 0x0
 CSR_SWERR0 = 0x00200
 CSR_SWERR0_RESET = 0x00000000
 CSR_SWERR0_RESET_MASK = 0xFFFFFF07
@@ -467,6 +481,8 @@ CMD_DRAIN_WQ = 0x08
 CMD_ABORT_WQ = 0x09
 CMD_RESET_WQ = 0x0A
 CMD_DRAIN_PASID = 0x0B
+CMD_REQUEST_INT_HANDLE = 0x0D
+CMD_RELEASE_INT_HANDLE = 0x0E
 CMD_ABORT_PASID = 0x0C
 CMD_ERR_OK = 0x00
 CMD_ERR_INVAL_CMD = 0x01
@@ -478,6 +494,8 @@ CMD_ERR_WQ_NOT_ENABLED = 0x22
 CMD_ERR_WQ_SIZE = 0x23
 CMD_ERR_WQ_MODE = 0x24
 CMD_ERR_WQ_PASID_EN = 0x26
+CMD_ERR_INVAL_INT_IDX = 0x41
+CMD_ERR_INVAL_INT_IDX_RELEASE = 0x43
 SWERR_NONE = 0x00
 SWERR_PORTAL_SIZE = 0x01
 SWERR_PORTAL_NO_PASID = 0x02
@@ -684,6 +702,26 @@ REGISTERS: Tuple[Register, ...] = (
                   'Command result (ABORT_*: number of descriptors discarded).'),
             Field('ACTIVE', 31, 1, 0x80000000, None, 'RO', 'w', True, None,
                   'A command is running.'),
+        ),
+    ),
+    Register(
+        name='CMDCAP', const='CSR_CMDCAP', offset=0x118, width=32,
+        access='RO', reset=0x7FFE, reset_mask=0xFFFFFFFF,
+        title='Command capability',
+        desc="Bit n = 1: command code n is implemented (DSA's CMDCAP). Drivers request interrupt handles when bit 13 (REQUEST_INT_HANDLE) is set, as Linux idxd does.",
+        fields=(
+            Field('CMDS', 0, 32, 0xFFFFFFFF, 0x7FFE, 'RO', 'na', False, None,
+                  'Commands 1..14.'),
+        ),
+    ),
+    Register(
+        name='INTHDL_CTL', const='CSR_INTHDL_CTL', offset=0x11C, width=32,
+        access='RW', reset=0x0, reset_mask=0x1,
+        title='Interrupt handle control',
+        desc="Whether completion interrupts need handles granted by REQUEST_INT_HANDLE. Reset (power-on, FLR) 0: a handle is then the entry's encoding and needs no request (a host driver that predates handles keeps working). A driver that requests handles sets REQUIRED; a VMM that hands handles to guests depends on it.",
+        fields=(
+            Field('REQUIRED', 0, 1, 0x1, 0x0, 'RW', 'r', False, None,
+                  '1 = a descriptor with RCI whose handle is not granted (never requested, released, or revoked by RESET_DEVICE / FLR) completes with DSA_COMP_INT_HANDLE_INVAL (0x19) and sends no interrupt.'),
         ),
     ),
     Register(
@@ -936,6 +974,8 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'ABORT_WQ': 0x09,
         'RESET_WQ': 0x0A,
         'DRAIN_PASID': 0x0B,
+        'REQUEST_INT_HANDLE': 0x0D,
+        'RELEASE_INT_HANDLE': 0x0E,
         'ABORT_PASID': 0x0C,
     },
     'CMD_ERR': {
@@ -949,6 +989,8 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'WQ_SIZE': 0x23,
         'WQ_MODE': 0x24,
         'WQ_PASID_EN': 0x26,
+        'INVAL_INT_IDX': 0x41,
+        'INVAL_INT_IDX_RELEASE': 0x43,
     },
     'SWERR': {
         'NONE': 0x00,

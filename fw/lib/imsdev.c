@@ -172,6 +172,9 @@ int imsdev_probe(struct imsdev_dev *dev, const struct imsdev_ops *ops)
 	dev->wq_depth = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP0_WQ_DEPTH, cap0);
 	dev->ims_per_wq = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP1_IMS_PER_WQ, cap1);
 	dev->msix_vectors = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP2_MSIX_VECTORS, cap2);
+	dev->request_int_handles = (rd32(dev, IMSDEV_CSR_CMDCAP) >> IMSDEV_CMD_REQUEST_INT_HANDLE) & 1u;
+	if (dev->request_int_handles)
+		wr32(dev, IMSDEV_CSR_INTHDL_CTL, (uint32_t)IMSDEV_FIELD_PREP(CSR_INTHDL_CTL_REQUIRED, 1u));
 	return 0;
 }
 
@@ -233,6 +236,41 @@ int imsdev_device_enable(struct imsdev_dev *dev)
 int imsdev_device_disable(struct imsdev_dev *dev)
 {
 	return imsdev_cmd(dev, IMSDEV_CMD_DISABLE_DEVICE, 0, NULL);
+}
+
+static int int_handle_operand(const struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index, uint32_t *op)
+{
+	if (ims) {
+		if (wq >= dev->num_wq || index >= dev->ims_per_wq)
+			return -EINVAL;
+		*op = IMSDEV_INT_HANDLE_OP_IMS | wq << IMSDEV_INT_HANDLE_OP_WQ_SHIFT | (index & IMSDEV_INT_HANDLE_OP_ENTRY);
+	} else {
+		if (index >= dev->msix_vectors)
+			return -EINVAL;
+		*op = index;
+	}
+	return 0;
+}
+
+int imsdev_request_int_handle(struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index, uint16_t *handle)
+{
+	uint32_t op, result = 0;
+	int rc = int_handle_operand(dev, ims, wq, index, &op);
+
+	if (rc)
+		return rc;
+	rc = imsdev_cmd(dev, IMSDEV_CMD_REQUEST_INT_HANDLE, op, &result);
+	if (rc == IMSDEV_CMD_ERR_OK)
+		*handle = (uint16_t)result;
+	return rc;
+}
+
+int imsdev_release_int_handle(struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index)
+{
+	uint32_t op;
+	int rc = int_handle_operand(dev, ims, wq, index, &op);
+
+	return rc ? rc : imsdev_cmd(dev, IMSDEV_CMD_RELEASE_INT_HANDLE, op, NULL);
 }
 
 static int pasid_cmd(struct imsdev_dev *dev, uint32_t cmd, uint32_t pasid, uint32_t *result)
@@ -328,6 +366,13 @@ int imsdev_msix_enable(struct imsdev_dev *dev, uint32_t nvec, uint32_t hwsize_ex
 	for (uint32_t v = 0; v < nvec; v++)
 		dev->msix_ctrl[v] |= IMSDEV_MSIX_TABLE_VECTOR_CTRL_MASK_MASK;
 	cfg_clear_set16(dev, dev->msix_cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_MASKALL, 0);
+	/* completion vectors (1..): their handles, granted by the device when it grants them */
+	for (uint32_t v = 1; v < nvec; v++) {
+		dev->msix_handle[v] = (uint16_t)v;
+		if (dev->request_int_handles &&
+		    imsdev_request_int_handle(dev, false, 0, v, &dev->msix_handle[v]) != IMSDEV_CMD_ERR_OK)
+			return -EIO;
+	}
 	return 0;
 }
 
@@ -343,6 +388,8 @@ bool imsdev_msix_pending(struct imsdev_dev *dev, uint32_t vec)
 /* pci_msix_shutdown: mask every vector in use, clear ENABLE, give the interrupts back. */
 void imsdev_msix_disable(struct imsdev_dev *dev)
 {
+	for (uint32_t v = 1; v < dev->msix_nvec && dev->request_int_handles; v++)
+		(void)imsdev_release_int_handle(dev, false, 0, v);
 	for (uint32_t v = 0; v < dev->msix_nvec; v++)
 		imsdev_msix_mask(dev, v);
 	cfg_clear_set16(dev, dev->msix_cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE, 0);
@@ -456,9 +503,20 @@ int imsdev_ims_alloc(struct imsdev_dev *dev, uint32_t wq, uint32_t index, bool p
 	slot->base = dev->bar0 + IMSDEV_IMS_ENTRY_AT(wq, index);
 	slot->pasid_en = pasid_en;
 	slot->pasid = pasid;
+	slot->wq = wq;
+	slot->index = index;
+	slot->int_handle = (uint16_t)(IMSDEV_INT_HANDLE_IMS | index);
+	if (dev->request_int_handles) {
+		rc = imsdev_request_int_handle(dev, true, wq, index, &slot->int_handle);
+		if (rc)
+			return rc < 0 ? rc : -EIO;
+	}
 	rc = dev->ops->irq_alloc(dev->ops->ctx, 1, 0, &slot->irq.cookie, &slot->irq.msg);
-	if (rc)
+	if (rc) {
+		if (dev->request_int_handles)
+			(void)imsdev_release_int_handle(dev, true, wq, index);
 		return rc;
+	}
 	slot->want_masked = true;
 	ims_write_ctrl(dev, slot, ims_ctrl(true, pasid_en, pasid));   /* prepare: masked, bound */
 	imsdev_ims_bus_lock(slot);
@@ -478,6 +536,8 @@ void imsdev_ims_free(struct imsdev_dev *dev, struct imsdev_ims_slot *slot)
 	slot->pasid_en = false;
 	slot->pasid = 0;
 	imsdev_ims_bus_sync_unlock(dev, slot);
+	if (dev->request_int_handles)
+		(void)imsdev_release_int_handle(dev, true, slot->wq, slot->index);
 	dev->ops->irq_free(dev->ops->ctx, slot->irq.cookie);
 }
 

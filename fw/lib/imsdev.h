@@ -56,6 +56,10 @@ extern "C" {
 #define IMSDEV_INT_HANDLE_IMS            0x8000u
 #define IMSDEV_INT_HANDLE_IMS_INDEX      0x7FFFu
 #define IMSDEV_INT_HANDLE_MSIX_VECTOR    0x07FFu
+/* REQUEST/RELEASE_INT_HANDLE operand: bit 16 = IMS (idxd's CMD_INT_HANDLE_IMS); IMS: WQ [15:11], entry [10:0] */
+#define IMSDEV_INT_HANDLE_OP_IMS         0x10000u
+#define IMSDEV_INT_HANDLE_OP_WQ_SHIFT    11u
+#define IMSDEV_INT_HANDLE_OP_ENTRY       0x07FFu
 
 #define IMSDEV_WQ_PORTAL_STRIDE      0x1000u  /* WQ n owns the 4 KiB page BAR2 + n * 0x1000 */
 #define IMSDEV_ENQCMDS_RETRIES       32u      /* Linux idxd's default wq->enqcmds_retries */
@@ -180,6 +184,8 @@ struct imsdev_ims_slot {
 	bool hw_msg_valid;        /* false until the library wrote the slot's address/data */
 	uint32_t hw_ctrl;
 	unsigned lock_depth;
+	uint32_t wq, index;       /* the entry */
+	uint16_t int_handle;      /* what descriptors carry: granted by the device when it grants handles */
 };
 
 struct imsdev_wq_config {
@@ -204,6 +210,8 @@ struct imsdev_dev {
 	uint32_t msix_nvec;
 	uint32_t msix_ctrl[IMSDEV_MAX_MSIX_USED];  /* cached Vector Control (Linux's desc->pci.msix_ctrl) */
 	struct imsdev_irq msix_irq[IMSDEV_MAX_MSIX_USED];
+	uint16_t msix_handle[IMSDEV_MAX_MSIX_USED]; /* interrupt handle per vector in use (vector 0: none) */
+	bool request_int_handles;                   /* CMDCAP lists REQUEST_INT_HANDLE (idxd->request_int_handles) */
 	uint32_t enqcmd_attempts;                   /* statistics */
 };
 
@@ -222,6 +230,12 @@ int imsdev_device_disable(struct imsdev_dev *dev);
  * (-EINVAL: pasid wider than CMD.OPERAND). abort_pasid stores how many descriptors it discarded. */
 int imsdev_drain_pasid(struct imsdev_dev *dev, uint32_t pasid);
 int imsdev_abort_pasid(struct imsdev_dev *dev, uint32_t pasid, uint32_t *discarded);
+/* Interrupt handles (idxd_device_request_int_handle): MSI-X vector `index`, or IMS entry `index` of WQ `wq`.
+ * Returns IMSDEV_CMD_ERR_* or -EINVAL for an entry this device lacks. probe() sets INTHDL_CTL.REQUIRED when
+ * CMDCAP lists REQUEST_INT_HANDLE; msix_enable() and ims_alloc() then request the handles they hand out
+ * (dev->msix_handle[], slot->int_handle) and msix_disable() / ims_free() release them. */
+int imsdev_request_int_handle(struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index, uint16_t *handle);
+int imsdev_release_int_handle(struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index);
 void imsdev_remove(struct imsdev_dev *dev);
 
 /* ---- MSI-X ---- */

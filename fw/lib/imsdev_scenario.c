@@ -159,7 +159,7 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 
 	/* IMS slot 0 of the shared WQ, bound to the submitter's PASID */
 	CHECK(imsdev_ims_alloc(dev, SHARED_WQ, 0, true, c->p->pasid_shared, slot) == 0, IMSDEV_SCN_IMS_SETUP);
-	CHECK(imsdev_ims_handle(0, &ims_handle) == 0, IMSDEV_SCN_IMS_SETUP);
+	ims_handle = slot->int_handle;       /* requested from the device when it grants handles */
 	imsdev_ims_unmask(dev, slot);
 	CHECK(slot_matches(c, slot, words) && !IMSDEV_FIELD_GET(IMS_ENTRY_CTRL_MASK, words[3]),
 	      IMSDEV_SCN_IMS_READBACK);
@@ -293,7 +293,7 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	d.src = FILL_PATTERN;
 	d.dst = c->buf + BUF_FILL + 1;
 	d.xfer_size = FILL_SIZE;
-	d.int_handle = 1;
+	d.int_handle = dev->msix_handle[1];
 	CHECK(imsdev_movdir64b(dev, wq, &d) == 0, IMSDEV_SCN_DEDICATED_CR);
 	CHECK(wait_irq(c, dev->msix_irq[1].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_MSIX_IRQ);
 	CHECK(record_now(c, d.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS &&

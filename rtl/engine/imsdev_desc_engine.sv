@@ -32,6 +32,13 @@ module imsdev_desc_engine #(
 
     input  wire logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
 
+    // Interrupt handles (imsdev_int_handles): looked up when the descriptor arrives, used from S_CHECK.
+    input  wire logic                 hdl_required,    // INTHDL_CTL.REQUIRED
+    output      logic                 hdl_rd_en,
+    output      logic [15:0]          hdl_rd_handle,
+    output      logic [WQW-1:0]       hdl_rd_wq,
+    input  wire logic                 hdl_granted,
+
     // DMA engine (imsdev_dma)
     output      logic                 dma_cmd_valid,
     input  wire logic                 dma_cmd_ready,
@@ -101,6 +108,7 @@ module imsdev_desc_engine #(
     logic [31:0]    bytes_q;
     logic [63:0]    fault_q;
     logic [23:0]    bad_flags_q;
+    logic           grant_q;          // the handle's grant, as looked up (or not required)
 
     wire [7:0]  opcode    = desc_q[63:56];
     wire [23:0] flags     = desc_q[55:32];
@@ -114,7 +122,9 @@ module imsdev_desc_engine #(
     wire        rci       = (flags & FLAG_RCI) != 0;
     wire        cr_ok     = crav && cr_addr[4:0] == 5'd0;
     wire        is_ims    = handle[15];
-    wire        handle_ok = is_ims ? 32'(handle[14:0]) < IMS_PER_WQ : 32'(handle[10:0]) < MSIX_VECTORS && handle[14:11] == 4'd0;
+    wire        handle_in_range = is_ims ? 32'(handle[14:0]) < IMS_PER_WQ : 32'(handle[10:0]) < MSIX_VECTORS && handle[14:11] == 4'd0;
+    // In S_CHECK the lookup result is fresh; from then on its latched copy.
+    wire        handle_ok = handle_in_range && (state_q == S_CHECK ? (!hdl_required || hdl_granted) : grant_q);
     wire [4:0]  xfer_shift = wq_max_xfer_shift[32'(wq_q)*5 +: 5];
     wire        xfer_ok   = {32'd0, xfer} <= (64'd1 << xfer_shift);
     wire        moves_data = opcode == OP_MEMMOVE || opcode == OP_MEMFILL;
@@ -143,6 +153,7 @@ module imsdev_desc_engine #(
             bytes_q       <= '0;
             fault_q       <= '0;
             bad_flags_q   <= '0;
+            grant_q       <= 1'b0;
         end else begin
             case (state_q)
                 S_IDLE: if (deq_grant) state_q <= S_WAIT_DESC;
@@ -161,6 +172,7 @@ module imsdev_desc_engine #(
                     bytes_q     <= '0;
                     fault_q     <= '0;
                     bad_flags_q <= (check_status == ST_BAD_FLAGS) ? (flags & ~FLAGS_SUPPORTED) : '0;
+                    grant_q     <= !hdl_required || hdl_granted;
                     state_q     <= (check_status == ST_SUCCESS && moves_data && xfer != 32'd0) ? S_DMA_CMD : S_COMPLETE;
                 end
                 S_DMA_CMD: if (dma_cmd_ready) state_q <= S_DMA_RSP;
@@ -192,6 +204,9 @@ module imsdev_desc_engine #(
     wire dma_page_fault = dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA;
 
     assign deq_req    = (state_q == S_IDLE);
+    assign hdl_rd_en     = state_q == S_WAIT_DESC && deq_valid && !deq_discard;
+    assign hdl_rd_handle = deq_desc[303:288];
+    assign hdl_rd_wq     = deq_wq;
     assign busy_valid = (state_q != S_IDLE);
     assign busy_wq    = wq_q;
 

@@ -87,6 +87,8 @@ module imsdev_csr (
         logic GENSTS;
         logic CMD;
         logic CMDSTS;
+        logic CMDCAP;
+        logic INTHDL_CTL;
         logic SWERR0;
         logic SWERR1;
         logic SWERR2;
@@ -127,6 +129,8 @@ module imsdev_csr (
         decoded_reg_strb.GENSTS = cpuif_req_masked & (cpuif_addr == 12'h100) & !cpuif_req_is_wr;
         decoded_reg_strb.CMD = cpuif_req_masked & (cpuif_addr == 12'h110) & cpuif_req_is_wr;
         decoded_reg_strb.CMDSTS = cpuif_req_masked & (cpuif_addr == 12'h114) & !cpuif_req_is_wr;
+        decoded_reg_strb.CMDCAP = cpuif_req_masked & (cpuif_addr == 12'h118) & !cpuif_req_is_wr;
+        decoded_reg_strb.INTHDL_CTL = cpuif_req_masked & (cpuif_addr == 12'h11c);
         decoded_reg_strb.SWERR0 = cpuif_req_masked & (cpuif_addr == 12'h200);
         decoded_reg_strb.SWERR1 = cpuif_req_masked & (cpuif_addr == 12'h204) & !cpuif_req_is_wr;
         decoded_reg_strb.SWERR2 = cpuif_req_masked & (cpuif_addr == 12'h208) & !cpuif_req_is_wr;
@@ -245,6 +249,12 @@ module imsdev_csr (
                 logic load_next;
             } CMD;
         } CMD;
+        struct {
+            struct {
+                logic next;
+                logic load_next;
+            } REQUIRED;
+        } INTHDL_CTL;
         struct {
             struct {
                 logic next;
@@ -412,6 +422,11 @@ module imsdev_csr (
                 logic [4:0] value;
             } CMD;
         } CMD;
+        struct {
+            struct {
+                logic value;
+            } REQUIRED;
+        } INTHDL_CTL;
         struct {
             struct {
                 logic value;
@@ -952,6 +967,29 @@ module imsdev_csr (
     end
     assign hwif_out.CMD.CMD.value = field_storage.CMD.CMD.value;
     assign hwif_out.CMD.CMD.swmod = decoded_reg_strb.CMD && decoded_req_is_wr && |(decoded_wr_biten[24:20]);
+    // Field: imsdev_csr.INTHDL_CTL.REQUIRED
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.INTHDL_CTL.REQUIRED.value;
+        load_next_c = '0;
+        if(decoded_reg_strb.INTHDL_CTL && decoded_req_is_wr) begin // SW write
+            next_c = (field_storage.INTHDL_CTL.REQUIRED.value & ~decoded_wr_biten[0:0]) | (decoded_wr_data[0:0] & decoded_wr_biten[0:0]);
+            load_next_c = '1;
+        end
+        field_combo.INTHDL_CTL.REQUIRED.next = next_c;
+        field_combo.INTHDL_CTL.REQUIRED.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.INTHDL_CTL.REQUIRED.value <= 1'h0;
+        end else begin
+            if(field_combo.INTHDL_CTL.REQUIRED.load_next) begin
+                field_storage.INTHDL_CTL.REQUIRED.value <= field_combo.INTHDL_CTL.REQUIRED.next;
+            end
+        end
+    end
+    assign hwif_out.INTHDL_CTL.REQUIRED.value = field_storage.INTHDL_CTL.REQUIRED.value;
     // Field: imsdev_csr.SWERR0.VALID
     always_comb begin
         automatic logic [0:0] next_c;
@@ -1437,6 +1475,12 @@ module imsdev_csr (
             readback_data_var[7:0] = hwif_in.CMDSTS.ERR.next;
             readback_data_var[23:8] = hwif_in.CMDSTS.RESULT.next;
             readback_data_var[31] = hwif_in.CMDSTS.ACTIVE.next;
+        end
+        if(rd_mux_addr == 12'h118) begin
+            readback_data_var[31:0] = 32'h7ffe;
+        end
+        if(rd_mux_addr == 12'h11c) begin
+            readback_data_var[0] = field_storage.INTHDL_CTL.REQUIRED.value;
         end
         if(rd_mux_addr == 12'h200) begin
             readback_data_var[0] = field_storage.SWERR0.VALID.value;

@@ -348,6 +348,14 @@ package imsdev_csr_pkg;
 
     typedef struct {
         logic value;
+    } imsdev_csr__INTHDL_CTL__REQUIRED__out_t;
+
+    typedef struct {
+        imsdev_csr__INTHDL_CTL__REQUIRED__out_t REQUIRED;
+    } imsdev_csr__INTHDL_CTL__out_t;
+
+    typedef struct {
+        logic value;
     } imsdev_csr__SWERR0__VALID__out_t;
 
     typedef struct {
@@ -417,6 +425,7 @@ package imsdev_csr_pkg;
         imsdev_csr__MSIX_TRIGGER__out_t MSIX_TRIGGER;
         imsdev_csr__LINK_ERR__out_t LINK_ERR;
         imsdev_csr__CMD__out_t CMD;
+        imsdev_csr__INTHDL_CTL__out_t INTHDL_CTL;
         imsdev_csr__SWERR0__out_t SWERR0;
         imsdev_csr__WQCFGx__out_t WQCFG[8];
     } imsdev_csr__out_t;
@@ -445,10 +454,12 @@ package imsdev_csr_pkg;
         imsdev_cmd_e__ABORT_WQ = 'h9,
         imsdev_cmd_e__RESET_WQ = 'ha,
         imsdev_cmd_e__DRAIN_PASID = 'hb,
+        imsdev_cmd_e__REQUEST_INT_HANDLE = 'hd,
+        imsdev_cmd_e__RELEASE_INT_HANDLE = 'he,
         imsdev_cmd_e__ABORT_PASID = 'hc
     } imsdev_cmd_e_e;
 
-    typedef enum logic [5:0] {
+    typedef enum logic [6:0] {
         imsdev_cmd_err_e__OK = 'h0,
         imsdev_cmd_err_e__INVAL_CMD = 'h1,
         imsdev_cmd_err_e__DEV_ENABLED = 'h11,
@@ -458,7 +469,9 @@ package imsdev_csr_pkg;
         imsdev_cmd_err_e__WQ_NOT_ENABLED = 'h22,
         imsdev_cmd_err_e__WQ_SIZE = 'h23,
         imsdev_cmd_err_e__WQ_MODE = 'h24,
-        imsdev_cmd_err_e__WQ_PASID_EN = 'h26
+        imsdev_cmd_err_e__WQ_PASID_EN = 'h26,
+        imsdev_cmd_err_e__INVAL_INT_IDX = 'h41,
+        imsdev_cmd_err_e__INVAL_INT_IDX_RELEASE = 'h43
     } imsdev_cmd_err_e_e;
 
     typedef enum logic [4:0] {

@@ -331,7 +331,22 @@ module imsdev_top #(
         .wq_occupancy, .wq_state,
         .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
-        .deq_discard, .busy_valid, .busy_wq
+        .deq_discard, .busy_valid, .busy_wq,
+        .hdl_operand, .hdl_operand_ok, .hdl_handle, .hdl_cmd_wr, .hdl_cmd_grant, .hdl_clear_all, .hdl_busy,
+        .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value)
+    );
+
+    // Interrupt handles granted by REQUEST_INT_HANDLE; the engine looks each descriptor's handle up.
+    logic [19:0]    hdl_operand;
+    logic           hdl_operand_ok, hdl_cmd_wr, hdl_cmd_grant, hdl_clear_all, hdl_busy;
+    logic [15:0]    hdl_handle, hdl_rd_handle;
+    logic           hdl_rd_en, hdl_granted;
+    logic [WQW-1:0] hdl_rd_wq;
+    imsdev_int_handles #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS)) u_int_handles (
+        .clk, .rst(fn_rst), .clear_all(hdl_clear_all), .busy(hdl_busy),
+        .cmd_operand(hdl_operand), .cmd_operand_ok(hdl_operand_ok), .cmd_handle(hdl_handle),
+        .cmd_wr(hdl_cmd_wr), .cmd_grant(hdl_cmd_grant),
+        .rd_en(hdl_rd_en), .rd_handle(hdl_rd_handle), .rd_wq(hdl_rd_wq), .rd_granted(hdl_granted)
     );
 
     logic         c1_valid, c1_ready;
@@ -402,6 +417,7 @@ module imsdev_top #(
         .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
         .deq_discard, .busy_valid, .busy_wq, .wq_max_xfer_shift(wq_xfer),
+        .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value), .hdl_rd_en, .hdl_rd_handle, .hdl_rd_wq, .hdl_granted,
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
         .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata,
         .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_status, .dma_rsp_bytes,

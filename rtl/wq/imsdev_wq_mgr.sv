@@ -83,7 +83,19 @@ module imsdev_wq_mgr #(
 
     // Descriptor executing in the engine (for drain)
     input  wire logic                 busy_valid,
-    input  wire logic [WQW-1:0]       busy_wq
+    input  wire logic [WQW-1:0]       busy_wq,
+
+    // Interrupt handles (imsdev_int_handles): REQUEST/RELEASE_INT_HANDLE write the table, RESET_DEVICE
+    // clears it; while it is cleared (hdl_busy) no handle command runs, nor, if handles are checked
+    // (hdl_required), any descriptor.
+    output      logic [19:0]          hdl_operand,
+    input  wire logic                 hdl_operand_ok,
+    input  wire logic [15:0]          hdl_handle,
+    output      logic                 hdl_cmd_wr,
+    output      logic                 hdl_cmd_grant,
+    output      logic                 hdl_clear_all,
+    input  wire logic                 hdl_busy,
+    input  wire logic                 hdl_required     // INTHDL_CTL.REQUIRED
 );
     import imsdev_map_pkg::*;
 
@@ -136,8 +148,9 @@ module imsdev_wq_mgr #(
     logic [15:0]   mark_q [NUM_WQ];         // DRAIN/ABORT_PASID: descriptors queued before the command, left
     logic          old_busy_q;              // the engine runs a descriptor taken before the mark
     logic          deq_old_q;               // the descriptor read this cycle was queued before the mark
-    logic [19:0]   cmd_pasid_q;
+    logic [19:0]   cmd_pasid_q;             // the operand as written (a PASID, or an interrupt entry)
     wire           pasid_cmd = cmd_q == CMD_DRAIN_PASID || cmd_q == CMD_ABORT_PASID;
+    wire           hdl_cmd   = cmd_q == CMD_REQUEST_INT_HANDLE || cmd_q == CMD_RELEASE_INT_HANDLE;
 
     function automatic logic wq_idle(input int w, input logic [15:0] cnt, input logic bv, input logic [WQW-1:0] bw);
         return cnt == 16'd0 && !(bv && 32'(bw) == w);
@@ -183,7 +196,13 @@ module imsdev_wq_mgr #(
         end
     end
 
-    assign deq_grant = deq_req && pick_valid && !abort_now;
+    // While the handle table is cleared its lookups mean nothing: no dequeue then, if handles are checked.
+    assign deq_grant = deq_req && pick_valid && !abort_now && !(hdl_busy && hdl_required);
+
+    assign hdl_operand   = cmd_pasid_q;
+    assign hdl_cmd_wr    = cst_q == C_EXEC && hdl_cmd && hdl_operand_ok && !hdl_busy;
+    assign hdl_cmd_grant = cmd_q == CMD_REQUEST_INT_HANDLE;
+    assign hdl_clear_all = cst_q == C_EXEC && cmd_q == CMD_RESET_DEVICE;
     assign ram_re    = deq_grant;
     assign ram_raddr = slot(pick, head_q[pick]);
 
@@ -288,7 +307,10 @@ module imsdev_wq_mgr #(
                                 if (cmd_q == CMD_RESET_DEVICE) state_q[w] <= ST_DISABLED;
                             end
                             result_q <= total;
-                            if (cmd_q == CMD_RESET_DEVICE) dev_en_q <= 1'b0;
+                            if (cmd_q == CMD_RESET_DEVICE) begin
+                                dev_en_q <= 1'b0;
+                                cst_q    <= C_WAIT;      // until every handle is revoked (hdl_clear_all)
+                            end
                         end
                         CMD_ENABLE_WQ: begin
                             if (!cmd_wq_ok_q)                                err_q <= CMD_ERR_WQ_INVAL;
@@ -329,6 +351,15 @@ module imsdev_wq_mgr #(
                                 if (cmd_q == CMD_RESET_WQ) state_q[cmd_wq_q] <= ST_DISABLED;
                             end
                         end
+                        CMD_REQUEST_INT_HANDLE, CMD_RELEASE_INT_HANDLE: begin
+                            if (!hdl_operand_ok)
+                                err_q <= cmd_q == CMD_REQUEST_INT_HANDLE ? CMD_ERR_INVAL_INT_IDX
+                                                                         : CMD_ERR_INVAL_INT_IDX_RELEASE;
+                            else if (hdl_busy)
+                                cst_q <= C_EXEC;         // the table is being cleared (after a reset): wait
+                            else if (cmd_q == CMD_REQUEST_INT_HANDLE)
+                                result_q <= hdl_handle;  // hdl_cmd_wr grants it in this cycle
+                        end
                         CMD_DRAIN_PASID, CMD_ABORT_PASID: begin
                             // No grant in this cycle (abort_now), so count_q is exactly what was queued
                             // before; a descriptor enqueued now comes after the command.
@@ -342,6 +373,8 @@ module imsdev_wq_mgr #(
                 C_WAIT: begin
                     if (pasid_cmd) begin
                         if (marks_done) cst_q <= C_IDLE;
+                    end else if (cmd_q == CMD_RESET_DEVICE) begin
+                        if (!hdl_busy) cst_q <= C_IDLE;
                     end else if (drain_all_q ? all_idle : wq_idle(32'(cmd_wq_q), count_q[cmd_wq_q], busy_valid, busy_wq)) begin
                         for (int w = 0; w < NUM_WQ; w++)
                             if (state_q[w] == ST_DRAINING) state_q[w] <= resume_q[w] ? ST_ENABLED : ST_DISABLED;

@@ -60,11 +60,11 @@ PORTAL_REASONS = ("none", "PORTAL_SIZE", "PORTAL_NO_PASID", "PORTAL_PASID_OFF", 
 
 # "invalid": a CMD code the device does not define (answered INVAL_CMD).
 DEVICE_COMMANDS = ("ENABLE_DEVICE", "DISABLE_DEVICE", "DRAIN_ALL", "ABORT_ALL", "RESET_DEVICE", "DRAIN_PASID",
-                   "ABORT_PASID", "invalid")
+                   "ABORT_PASID", "REQUEST_INT_HANDLE", "RELEASE_INT_HANDLE", "invalid")
 WQ_COMMANDS = ("ENABLE_WQ", "DISABLE_WQ", "DRAIN_WQ", "ABORT_WQ", "RESET_WQ")
 DEVICE_STATES = ("disabled", "enabled")
 WQ_STATES = ("disabled", "enabled", "invalid_wq")
-DEVICE_CMD_ERRORS = ("OK", "INVAL_CMD", "DEV_ENABLED", "DEV_NOT_ENABLED")
+DEVICE_CMD_ERRORS = ("OK", "INVAL_CMD", "DEV_ENABLED", "DEV_NOT_ENABLED", "INVAL_INT_IDX", "INVAL_INT_IDX_RELEASE")
 WQ_CMD_ERRORS = ("OK", "DEV_NOT_ENABLED", "WQ_INVAL", "WQ_ENABLED", "WQ_NOT_ENABLED", "WQ_SIZE", "WQ_MODE",
                  "WQ_PASID_EN")
 

@@ -175,6 +175,10 @@ class FakeDevice(DeviceOps):
         self.cmdsts = err
         self.busy_left = self.cmd_busy_reads
         if not err:
+            if cmd == regs.CMD_REQUEST_INT_HANDLE:     # the handle: the entry's descriptor encoding
+                op = value & regs.CSR_CMD_OPERAND_MASK
+                handle = (0x8000 | op & 0x7FF) if op & 0x10000 else op & 0xFFFF
+                self.cmdsts = handle << regs.CSR_CMDSTS_RESULT_SHIFT
             if cmd == regs.CMD_ENABLE_DEVICE:
                 self.gensts = 1
             elif cmd in (regs.CMD_DISABLE_DEVICE, regs.CMD_RESET_DEVICE):

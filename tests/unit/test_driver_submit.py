@@ -232,6 +232,39 @@ def test_pasid_commands_carry_the_pasid_and_refuse_wider_ones(clib):
                          regs.CMD_ABORT_PASID << regs.CSR_CMD_CMD_SHIFT | 1]
 
 
+def test_driver_requests_interrupt_handles_when_cmdcap_lists_them():
+    """idxd's way: CMDCAP lists REQUEST_INT_HANDLE -> INTHDL_CTL.REQUIRED = 1 before any handle is handed out,
+    a REQUEST per WQ vector and per IMS interrupt (operand: vector; IMS bit 16 | WQ << 11 | entry), the handle
+    the device returns in the descriptors, a RELEASE when the interrupt is freed; an entry the device lacks is
+    EINVAL before any command. Without the capability bit nothing is requested."""
+    dev = FakeDevice()
+    assert not imsdev_probe(dev).request_int_handles
+    dev = FakeDevice()
+    dev.mmio[regs.CSR_CMDCAP] = 1 << regs.CMD_REQUEST_INT_HANDLE
+    m = dev.mark()
+    idxd = imsdev_probe(dev)
+    writes = [(e[1], e[2]) for e in dev.since(m) if e[0] == "w32" and e[1] in (regs.CSR_CMD, regs.CSR_INTHDL_CTL)]
+    reqs = [v & regs.CSR_CMD_OPERAND_MASK for off, v in writes
+            if off == regs.CSR_CMD and v >> regs.CSR_CMD_CMD_SHIFT == regs.CMD_REQUEST_INT_HANDLE]
+    assert writes.index((regs.CSR_INTHDL_CTL, 1)) < writes.index((regs.CSR_CMD, regs.CMD_REQUEST_INT_HANDLE
+                                                                  << regs.CSR_CMD_CMD_SHIFT | 1))
+    assert reqs == [wq.msix_ie.desc.hwirq for wq in idxd.wqs] == list(range(1, 1 + idxd.num_wq))
+    assert [wq.msix_ie.int_handle for wq in idxd.wqs] == reqs
+    m = dev.mark()
+    ie = wq_alloc_ims_irq(idxd, idxd.wqs[1], index=3)
+    assert ie.int_handle == 0x8003
+    from imsdev.driver.init import wq_free_ims_irq
+    wq_free_ims_irq(idxd, ie)
+    cmds = [e[2] for e in dev.since(m) if e[0] == "w32" and e[1] == regs.CSR_CMD]
+    op = 0x10000 | 1 << 11 | 3
+    assert cmds == [regs.CMD_REQUEST_INT_HANDLE << regs.CSR_CMD_CMD_SHIFT | op,
+                    regs.CMD_RELEASE_INT_HANDLE << regs.CSR_CMD_CMD_SHIFT | op]
+    for kind, index, wq in (("msix", idxd.msix_vectors, 0), ("ims", idxd.ims_per_wq, 0), ("ims", 0, idxd.num_wq)):
+        with pytest.raises(OSError) as exc:
+            idxd.request_int_handle(kind, index, wq)
+        assert exc.value.errno == errno.EINVAL
+
+
 # ---- interrupts and completions ---------------------------------------------------------------------
 def test_misc_interrupt_decodes_and_acknowledges_swerr():
     dev = FakeDevice()

@@ -18,6 +18,7 @@ from imsdev import regs
 
 from .registers import FIELD_GET, FIELD_PREP, SwErr, cmd_word, enum_name, wqcfg2
 from .submit import DescPool
+from .uapi import IMSDEV_INT_HANDLE_OP_ENTRY, IMSDEV_INT_HANDLE_OP_IMS, IMSDEV_INT_HANDLE_OP_WQ_SHIFT
 
 if TYPE_CHECKING:
     from .ims import ImsDomain
@@ -81,6 +82,9 @@ class ImsdevDevice:
         self.reg_base = 0
         self.portal_base = 0
         self.num_wq = self.wq_depth = self.ims_per_wq = self.msix_vectors = 0
+        # idxd->request_int_handles: CMDCAP lists REQUEST_INT_HANDLE, so completion interrupts use handles
+        # the device grants (and INTHDL_CTL.REQUIRED makes it check them).
+        self.request_int_handles = False
         self.wqs: list[ImsdevWq] = []
         self.misc_irq: Optional["IrqDesc"] = None
         self.sw_errors: list[SwErr] = []
@@ -101,6 +105,36 @@ class ImsdevDevice:
         self.wq_depth = FIELD_GET("CSR_CAP0_WQ_DEPTH", cap0)
         self.ims_per_wq = FIELD_GET("CSR_CAP1_IMS_PER_WQ", cap1)
         self.msix_vectors = FIELD_GET("CSR_CAP2_MSIX_VECTORS", cap2)
+        cmdcap = self.ioread32(regs.CSR_CMDCAP)
+        self.request_int_handles = bool(cmdcap >> regs.CMD_REQUEST_INT_HANDLE & 1)
+
+    # ---- interrupt handles (idxd_device_request_int_handle / idxd_device_release_int_handle) ------------
+    def _int_handle_operand(self, kind: str, index: int, wq: int) -> int:
+        if kind == "msix":
+            if not 0 <= index < self.msix_vectors:
+                raise OSError(errno.EINVAL, f"MSI-X vector {index} not in 0..{self.msix_vectors - 1}")
+            return index
+        if kind != "ims":
+            raise ValueError(f"interrupt kind {kind!r}: 'msix' or 'ims'")
+        if not 0 <= index < self.ims_per_wq or not 0 <= wq < self.num_wq:
+            raise OSError(errno.EINVAL, f"IMS entry {index} of WQ {wq} not in this device")
+        return IMSDEV_INT_HANDLE_OP_IMS | wq << IMSDEV_INT_HANDLE_OP_WQ_SHIFT | (index & IMSDEV_INT_HANDLE_OP_ENTRY)
+
+    def request_int_handle(self, kind: str, index: int, wq: int = 0) -> int:
+        """REQUEST_INT_HANDLE for MSI-X vector `index` or IMS entry `index` of WQ `wq`; returns the handle
+        descriptors must carry."""
+        handle = self.cmd_exec(regs.CMD_REQUEST_INT_HANDLE, self._int_handle_operand(kind, index, wq))
+        self.stats["int_handles_requested"] += 1
+        return handle
+
+    def release_int_handle(self, kind: str, index: int, wq: int = 0) -> None:
+        self.cmd_exec(regs.CMD_RELEASE_INT_HANDLE, self._int_handle_operand(kind, index, wq))
+        self.stats["int_handles_released"] += 1
+
+    def require_int_handles(self) -> None:
+        """Make the device check the handles it grants (this device's INTHDL_CTL; idxd-era devices that
+        advertise REQUEST_INT_HANDLE check them always)."""
+        self.iowrite32(regs.CSR_INTHDL_CTL, FIELD_PREP("CSR_INTHDL_CTL_REQUIRED", 1))
 
     # ---- commands (idxd_cmd_exec) -----------------------------------------------------------------
     def _wait_cmd_idle(self, what: str) -> int:

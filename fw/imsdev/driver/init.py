@@ -62,9 +62,13 @@ def idxd_setup_interrupts(idxd: ImsdevDevice) -> None:
     idxd.misc_irq = descs[0]
     _check(core.request_irq(descs[0].irq, idxd_misc_thread, "imsdev-misc", idxd), "misc irq")
     idxd.unmask_error_interrupts()
+    if idxd.request_int_handles:
+        idxd.require_int_handles()
     for wq, desc in zip(idxd.wqs, descs[1:]):
         ie = IrqEntry(idxd, wq, desc, msix_int_handle(desc.hwirq), "msix")
         _check(core.request_irq(desc.irq, idxd_wq_thread, f"imsdev-wq{wq.id}", ie), f"WQ {wq.id} irq")
+        if idxd.request_int_handles:         # idxd_wq_request_irq
+            ie.int_handle = idxd.request_int_handle("msix", desc.hwirq)
         wq.msix_ie = ie
     for wq in idxd.wqs:
         wq.ims = ImsDomain(core, idxd.reg_base + regs.ims_at(wq.id), idxd.ims_per_wq)
@@ -77,11 +81,15 @@ def wq_alloc_ims_irq(idxd: ImsdevDevice, wq: ImsdevWq, pasid: Optional[int] = No
     desc = wq.ims.alloc_irq(pasid, index)
     ie = IrqEntry(idxd, wq, desc, ims_int_handle(desc.hwirq), "ims")
     _check(idxd.core.request_irq(desc.irq, idxd_wq_thread, f"imsdev-wq{wq.id}-ims{desc.hwirq}", ie), "IMS irq")
+    if idxd.request_int_handles:
+        ie.int_handle = idxd.request_int_handle("ims", desc.hwirq, wq.id)
     wq.ims_ies.append(ie)
     return ie
 
 
 def wq_free_ims_irq(idxd: ImsdevDevice, ie: IrqEntry) -> None:
+    if idxd.request_int_handles:
+        idxd.release_int_handle("ims", ie.desc.hwirq, ie.wq.id)
     idxd.core.free_irq(ie.irq)
     ie.wq.ims.free_irq(ie.desc)
     ie.wq.ims_ies.remove(ie)
@@ -96,6 +104,9 @@ def _quiesce(idxd: ImsdevDevice) -> None:
         for ie in list(wq.ims_ies):
             wq_free_ims_irq(idxd, ie)
     if idxd.msix is not None:
+        for wq in idxd.wqs:
+            if idxd.request_int_handles and wq.msix_ie is not None:   # idxd_wq_free_irq
+                idxd.release_int_handle("msix", wq.msix_ie.desc.hwirq)
         for desc in idxd.msix.descs:
             if desc.handler is not None:
                 idxd.core.free_irq(desc.irq)

@@ -140,6 +140,13 @@ class Run:
             assert self.ops.mmio_read32(spare + 12) & 1, "an unused MSI-X vector is not masked"
         ctrl = self.ops.cfg_read(idxd.pdev.pasid_cap + PCI_PASID_CTRL, 2)
         assert ctrl == PCI_PASID_CTRL_ENABLE | PCI_PASID_CTRL_PRIV, f"PASID control {ctrl:#x}"
+        # CMDCAP lists REQUEST_INT_HANDLE: the driver makes the device check handles and requested one per
+        # WQ vector (the descriptor encoding of the vector), as idxd_wq_request_irq does.
+        assert idxd.request_int_handles and idxd.ioread32(regs.CSR_INTHDL_CTL) == 1, "interrupt handles not required"
+        for wq in idxd.wqs:
+            if wq.msix_ie is not None:
+                assert wq.msix_ie.int_handle == wq.msix_ie.desc.hwirq, f"WQ {wq.id} vector handle {wq.msix_ie.int_handle}"
+        assert idxd.stats["int_handles_requested"] >= sum(w.msix_ie is not None for w in idxd.wqs)
 
     def ims_words(self, ie):
         return [self.ops.mmio_read32(ie.desc.chip_data.base + o) for o in (0, 4, 8, 12)]
