@@ -100,6 +100,10 @@ TESTPLAN = (
         "PASID/SubstreamID, R/W and address, in the FRCD registers / SMMU event queue",
         "unbind while idle: a later descriptor with the old PASID faults on its read and its record write "
         "(PASID entry not present / C_BAD_CD), touches none of the old pages; the other process keeps working",
+        "process exit under traffic: A stops, DRAIN_PASID(A), unbind; no TLP with A's PASID after the drain's "
+        "completion, every A descriptor complete, no fault, B's traffic untouched",
+        "IMS entries bound to each process's PASID with platform interrupts: each fires for its own process only; "
+        "B naming A's entry: no interrupt, no pending, SWERR IMS_PASID with B's PASID",
         "the host's per-page translation on its own: a read across two discontiguous pages, a read into an "
         "unmapped page (one UR, one fault), a write into a read-only page (first page written only)",
     ), platforms=("x86", "arm"), blocks=("platform", "dma", "engine", "wq", "top"), stage="V2",
@@ -206,6 +210,19 @@ TESTPLAN = (
         "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
     ), blocks=ALL_RTL, stage="V3", covergroups=("descriptors", "data", "interrupts", "portals")),
+    Entry("tb.tests.platform.test_guests", ("small",), (
+        "guests on the RTL (issue 10, docs/vmm.md): the unchanged driver model in a VM, MSI-X table and PBA trapped "
+        "as vfio-pci does, portals and the rest of BAR0 mapped through, guest RAM behind VT-d second level / "
+        "SMMUv3 stage 2; the VMM's host messages (IRTE posted or remapped; host ITS event + virtual ITS) in "
+        "the physical table, the guest's own in its view; each completion interrupt exactly once at its vCPU, "
+        "VM exits counted by reason",
+        "VT-d posted interrupts with the unchanged device: posted to a running vCPU without exit; suppressed while "
+        "preempted (SN: PIR set, ON clear, no notification) and taken at the next entry; a halted vCPU notified "
+        "with the wake-up vector, woken, and given the interrupt on entry",
+        "IMS designs (a) guest's own message, (b) hypercall, (c) trapped IMS on the RTL's IMS with two VMs sharing "
+        "the device: fault 0x25 for (a), exactly-once delivery and masked replay for (b)/(c), exits per setup / "
+        "mask+unmask / interrupt, B's copy of A's message reaches A under (b) only",
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
     Entry("tb.tests.fw.test_driver_model", ALL_CONFIGS, (
         "driver model (fw/imsdev/driver) against the RTL through the platform's irq domain: probe (capability "
         "walk, BARs, PASID), MSI-X in Linux's order, per-WQ IMS with PASID binding, request_irq handlers",

@@ -20,6 +20,10 @@ runs on both:
   SmmuSva, fw/imsdev/platform/iommu_sva.py), ``translate(requester_id, pasid, priv, addr, is_write)``,
   ``attach_dma_device(requester_id)`` (the device's default domain: DMA without PASID untranslated), and
   the DMA faults in ``faults``. Without it ``sva`` is None and nothing is translated.
+* Guests (tb/vmm, docs/vmm.md; all off by default): x86 ``posted=True`` gives the unit CAP.PI and
+  interrupt posting (tb/platform/vtd_posted.py); ``second_level=True`` (x86, with dma_translation) a
+  unit with second-level/nested walks and the kernel's ``VtdNestedSva``; ARM ``stage2=True`` (with
+  dma_translation) an SMMUv3 with stage 2 and ``SmmuNested``.
 
 The kernel side reaches the models only through host memory and their read_reg/write_reg, so the
 tables it builds are the ones the models read.
@@ -30,6 +34,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from imsdev.platform import HostAllocator, Irq, ItsIrqDomain, Process, SmmuSva, VtdIrqDomain, VtdSva
+from imsdev.platform.iommu_nested import SmmuNested, VtdNestedSva
 
 from .cpu import Cpus, Delivery
 from .gic_its import ITS_FRAME_BYTES, GicIts, GicRedistributors
@@ -38,6 +43,7 @@ from .smmu import SmmuMsiWindow
 from .smmu_dma import SmmuV3
 from .vtd_dma import VtdDmarUnit
 from .vtd_ir import VtdFaultReason, VtdInterruptRemapping
+from .vtd_posted import VtdPostedDmarUnit, VtdPostedInterruptRemapping
 
 # Where the kernel's tables go when the caller does not say: clear of the MSI window, the ITS
 # frames and the x86 interrupt window.
@@ -114,15 +120,23 @@ class X86Platform(HostPlatform):
                  now: Callable[[], Any] | None = None, x2apic: bool = False,
                  ir_table_entries: int = 4096, cache_irtes: bool = True,
                  alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE,
-                 dma_translation: bool = False):
+                 dma_translation: bool = False, posted: bool = False, second_level: bool = False):
         super().__init__(memory if memory is not None else SparseMemory(), Cpus(apic_ids, now),
                          HostAllocator(alloc_base, alloc_size))
-        unit = VtdDmarUnit if dma_translation else VtdInterruptRemapping
-        self.iommu = unit(self.memory, self.cpus, cache_irtes=cache_irtes)
+        if second_level and not dma_translation:
+            raise ValueError("second_level needs dma_translation")
+        if dma_translation:
+            unit = VtdPostedDmarUnit if posted else VtdDmarUnit
+            extra = {"second_level": True} if second_level else {}
+        else:
+            unit = VtdPostedInterruptRemapping if posted else VtdInterruptRemapping
+            extra = {}
+        self.iommu = unit(self.memory, self.cpus, cache_irtes=cache_irtes, **extra)
         self.domain = VtdIrqDomain(self.iommu, self.memory, self.allocator, apic_ids,
                                    table_entries=ir_table_entries, x2apic=x2apic)
         if dma_translation:
-            self.sva = VtdSva(self.iommu, self.memory, self.allocator, self.domain)
+            sva = VtdNestedSva if second_level else VtdSva
+            self.sva = sva(self.iommu, self.memory, self.allocator, self.domain)
 
     def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
         return self.iommu.handle_write(addr, data, requester_id)
@@ -145,7 +159,7 @@ class ArmPlatform(HostPlatform):
                  device_id_bits: int = 16, event_id_bits: int = 16, intid_bits: int = 16,
                  command_queue_pages: int = 16, stall_on_command_error: bool = False,
                  alloc_base: int = DEFAULT_ALLOC_BASE, alloc_size: int = DEFAULT_ALLOC_SIZE,
-                 dma_translation: bool = False, sva_stream_id_bits: int = 12):
+                 dma_translation: bool = False, sva_stream_id_bits: int = 12, stage2: bool = False):
         super().__init__(memory if memory is not None else SparseMemory(),
                          Cpus(range(cpu_count), now), HostAllocator(alloc_base, alloc_size))
         self.redistributors = GicRedistributors(self.memory, self.cpus, intid_bits=intid_bits)
@@ -159,12 +173,15 @@ class ArmPlatform(HostPlatform):
                                    its_phys_base=its_phys_base, lpi_id_bits=intid_bits,
                                    command_queue_pages=command_queue_pages)
         self.dma: SmmuV3 | None = None
+        if stage2 and not dma_translation:
+            raise ValueError("stage2 needs dma_translation")
         if dma_translation:
             # The DMA-translating SMMU beside the MSI window (which keeps claiming MSI writes first). The
             # kernel sizes its linear stream table for sva_stream_id_bits (2^12 StreamIDs x 64 B = 256 KiB
             # of the bench's table memory; the model itself has 16 SID bits).
-            self.dma = SmmuV3(self.memory, now=self.cpus.now)
-            self.sva = SmmuSva(self.dma, self.memory, self.allocator, sid_bits=sva_stream_id_bits)
+            self.dma = SmmuV3(self.memory, now=self.cpus.now, stage2=stage2)
+            sva = SmmuNested if stage2 else SmmuSva
+            self.sva = sva(self.dma, self.memory, self.allocator, sid_bits=sva_stream_id_bits)
 
     def handle_write(self, addr: int, data: bytes, requester_id: int) -> bool:
         return self.smmu.handle_write(addr, data, requester_id)

@@ -7,7 +7,8 @@ chapters 3, 5, 6 and 7; field positions checked against Linux
 drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.h and QEMU hw/arm/smmuv3-internal.h, see docs/iommu.md):
 
 ==================  ================================================================================
-IDR0 0x00           S1P b1, TTF[3:2]=10 (AArch64), COHACC b4, ST_LVL[28:27]=0 (linear only), no S2P,
+IDR0 0x00           S2P b0 (only with stage2=True), S1P b1, TTF[3:2]=10 (AArch64), COHACC b4,
+                    ST_LVL[28:27]=0 (linear only),
                     no CD2L, no HTTU, no ATS/PRI
 IDR1 0x04           SIDSIZE[5:0], SSIDSIZE[10:6], EVTQS[20:16], CMDQS[25:21]
 IDR5 0x14           OAS[2:0]=101 (48 bits), GRAN4K b4 (no 16K/64K)
@@ -39,8 +40,13 @@ Events (Linux ARM_SMMU_EVT_*, QEMU SMMUEventType): see :class:`SmmuEventId`. Mod
   transaction is terminated either way; unrecorded ones are kept in ``suppressed_events``).
   Configuration errors (C_BAD_*), fetch aborts and F_STREAM_DISABLED are always recorded.
 * Priority in the walk: translation, address size, access flag (AF=0; no HTTU), permission.
-* CLASS: IN (10b) for a fault on the input address, TT (01b) for F_WALK_EABT; S2 = 0 (no stage 2).
-* Config 110b/111b (stage 2) are C_BAD_STE (IDR0.S2P=0), as are reserved Config values, S1Fmt other
+* CLASS: IN (10b) for a fault on the input address, TT (01b) for F_WALK_EABT; S2 = 0 for stage-1
+  faults.
+* Stage 2 (smmu_s2.py) only with ``stage2=True`` (IDR0.S2P=1): Config 110b translates the input
+  address as an IPA; Config 111b (nested) translates S1ContextPtr, every stage-1 table address and
+  the stage-1 output through stage 2. Stage-2 faults have S2 = 1, the IPA in dw3[51:12], and CLASS
+  CD / TT / IN for a CD fetch / stage-1 table fetch / the final access.
+* Without ``stage2``, Config 110b/111b are C_BAD_STE (IDR0.S2P=0), as are reserved Config values, S1Fmt other
   than linear with S1CDMax > 0 (no CD2L), and S1CDMax beyond IDR1.SSIDSIZE. CD.AA64=0, TG0 other than
   4 KiB, ENDI=1, T0SZ outside 16..39 are C_BAD_CD. An address in the TTB1 range with EPD1=0 raises
   NotImplementedError (Linux always sets EPD1); TBI is not modelled (top byte must be zero).
@@ -55,6 +61,8 @@ from enum import IntEnum
 from typing import Any, Callable
 
 from .memory import HostMemory, MemoryAccessError, RegisterFile, bit_field, bit_mask, read_le
+from .smmu_s2 import (IDR0_S2P, STE_CONFIG_NESTED, STE_CONFIG_S2, Stage2Config, Stage2ConfigError,
+                      Stage2Fault, stage2_walk)
 
 IDR0, IDR1, IDR5 = 0x00, 0x04, 0x14
 CR0, CR0ACK, GBPA = 0x20, 0x24, 0x44
@@ -126,13 +134,16 @@ class SmmuDmaEvent:
 
 class _Event(Exception):
     def __init__(self, event_id: SmmuEventId | None, detail: str = "", *,
-                 fetch_address: int | None = None, klass: int = CLASS_IN, record: bool = True):
+                 fetch_address: int | None = None, klass: int = CLASS_IN, record: bool = True,
+                 s2: bool = False, ipa: int | None = None):
         super().__init__(f"{event_id.name if event_id else 'abort'}: {detail}")
         self.event_id = event_id
         self.detail = detail
         self.fetch_address = fetch_address
         self.klass = klass
         self.record = record
+        self.s2 = s2
+        self.ipa = ipa
 
 
 class _Bypass(Exception):
@@ -141,16 +152,20 @@ class _Bypass(Exception):
 
 def encode_event(event_id: int, stream_id: int, substream_id: int | None, *, priv: bool = False,
                  is_write: bool = False, address: int = 0, fetch_address: int | None = None,
-                 klass: int = CLASS_IN, with_access: bool = True) -> bytes:
-    """The 32-byte event record. The access fields (PnU, RnW, CLASS, InputAddr) are filled only for
-    events about a transaction's access (with_access)."""
+                 klass: int = CLASS_IN, with_access: bool = True, s2: bool = False,
+                 ipa: int | None = None) -> bytes:
+    """The 32-byte event record. The access fields (PnU, RnW, S2, CLASS, InputAddr) are filled only
+    for events about a transaction's access (with_access). A stage-2 fault (s2) carries its IPA in
+    dw3[51:12] (EVTQ_3_IPA) unless it is a walk abort, which carries the fetch address."""
     dw0 = event_id | (substream_id is not None) << 11 | (substream_id or 0) << 12 | stream_id << 32
     dw1 = dw2 = dw3 = 0
     if with_access:
-        dw1 = int(priv) << 1 | int(not is_write) << 3 | klass << 8
+        dw1 = int(priv) << 1 | int(not is_write) << 3 | int(s2) << 7 | klass << 8
         dw2 = address
     if fetch_address is not None:
         dw3 = fetch_address & bit_mask(51, 3)
+    elif ipa is not None:
+        dw3 = ipa & bit_mask(51, 12)
     return b"".join(v.to_bytes(8, "little") for v in (dw0, dw1 << 32, dw2, dw3))
 
 
@@ -162,8 +177,10 @@ class SmmuV3(RegisterFile):
                        CMDQ_CONS: 4, EVENTQ_BASE: 8, EVENTQ_PROD: 4, EVENTQ_CONS: 4}
 
     def __init__(self, memory: HostMemory, *, sid_bits: int = 16, ssid_bits: int = 20,
-                 queue_bits: int = 8, now: Callable[[], Any] | None = None):
+                 queue_bits: int = 8, now: Callable[[], Any] | None = None, stage2: bool = False):
         self.memory = memory
+        # IDR0.S2P: Config 110b / 111b are translated (smmu_s2.py); without it they are C_BAD_STE.
+        self.stage2 = stage2
         self.sid_bits = sid_bits
         self.ssid_bits = ssid_bits
         self.queue_bits = queue_bits
@@ -185,7 +202,7 @@ class SmmuV3(RegisterFile):
     # ----------------------------------------------------------------- registers
     def _read_register(self, offset: int) -> int:
         return {
-            IDR0: 1 << 1 | 0b10 << 2 | 1 << 4,
+            IDR0: 1 << 1 | 0b10 << 2 | 1 << 4 | (IDR0_S2P if self.stage2 else 0),
             IDR1: self.sid_bits | self.ssid_bits << 6 | 19 << 16 | 19 << 21,
             IDR5: 0b101 | 1 << 4,
             CR0: self._cr0, CR0ACK: self._cr0, GBPA: self._gbpa,
@@ -285,7 +302,9 @@ class SmmuV3(RegisterFile):
         """The physical address for one transaction, or the SmmuDmaEvent it terminated with."""
         try:
             result = self._translate(stream_id, substream_id, bool(priv), address)
-            if isinstance(result, tuple):
+            if isinstance(result, Stage2Config):
+                result = self._stage2(result, address, klass=CLASS_IN, is_write=bool(is_write))
+            elif isinstance(result, tuple):
                 result = self._walk(*result, substream_id, bool(priv), address, bool(is_write))
         except _Bypass:
             return address
@@ -305,7 +324,8 @@ class SmmuV3(RegisterFile):
             SmmuEventId.F_WALK_EABT, SmmuEventId.F_UUT)
         record = encode_event(event.event_id, stream_id, substream_id, priv=priv, is_write=is_write,
                               address=address, fetch_address=event.fetch_address,
-                              klass=event.klass, with_access=with_access)
+                              klass=event.klass, with_access=with_access, s2=event.s2,
+                              ipa=event.ipa)
         queued = event.record and self._queue_event(record)
         entry = SmmuDmaEvent(event.event_id, stream_id, substream_id, address, is_write, priv,
                              event.fetch_address, record, self._now(), queued, event.detail)
@@ -341,7 +361,15 @@ class SmmuV3(RegisterFile):
             raise _Event(None, "STE.Config=abort")
         if config == STE_CONFIG_BYPASS:
             raise _Bypass()
-        if config != STE_CONFIG_S1:
+        s2: Stage2Config | None = None
+        if config in (STE_CONFIG_S2, STE_CONFIG_NESTED) and self.stage2:
+            try:
+                s2 = Stage2Config.from_ste(ste)
+            except Stage2ConfigError as error:
+                raise _Event(SmmuEventId.C_BAD_STE, f"STE.Config={config:03b}b: {error}") from None
+            if config == STE_CONFIG_S2:
+                return s2
+        elif config != STE_CONFIG_S1:
             what = "stage 2 (IDR0.S2P=0)" if config & 0b110 == 0b110 else "reserved"
             raise _Event(SmmuEventId.C_BAD_STE, f"STE.Config={config:03b}b: {what}")
         cd_max = bit_field(ste, 63, 59)
@@ -369,11 +397,36 @@ class SmmuV3(RegisterFile):
         else:
             raise _Event(SmmuEventId.C_BAD_STE, "S1DSS=11b reserved")
         cd_address = (ste & bit_mask(51, 6)) + 64 * index
+        if s2 is not None:  # nested: S1ContextPtr is an IPA
+            cd_address = self._stage2(s2, cd_address, klass=CLASS_CD)
         cd = self._fetch(cd_address, 64, SmmuEventId.F_CD_FETCH, "CD", CLASS_CD)
-        return (cd, sid)
+        return (cd, sid, s2)
 
-    def _walk(self, cd: int, sid: int, ssid: int | None, priv: bool, address: int,
-              is_write: bool) -> int:
+    def _stage2(self, s2: Stage2Config, ipa: int, *, klass: int, is_write: bool | None = None) -> int:
+        """Stage-2 translation of an IPA: the transaction's own address (``is_write`` given, CLASS
+        IN) or a stage-1 structure read in nested mode (a CD: CLASS CD, a table: CLASS TT)."""
+        def fetch(address: int) -> int | None:
+            try:
+                return read_le(self.memory, address, 8)
+            except MemoryAccessError:
+                return None
+
+        try:
+            result = stage2_walk(fetch, s2, ipa)
+        except Stage2Fault as fault:
+            event_id = SmmuEventId[fault.kind]
+            record = s2.record_faults if event_id in RECORDED_ONLY_WITH_CD_R else True
+            raise _Event(event_id, f"stage 2: {fault.detail}", fetch_address=fault.fetch_address,
+                         klass=klass, record=record, s2=True, ipa=ipa) from None
+        needs_write = bool(is_write)
+        if (needs_write and not result.writable) or (not needs_write and not result.readable):
+            raise _Event(SmmuEventId.F_PERMISSION,
+                         f"stage 2: {'write' if needs_write else 'read'} of IPA {ipa:#x} not "
+                         f"allowed by S2AP", klass=klass, record=s2.record_faults, s2=True, ipa=ipa)
+        return result.address
+
+    def _walk(self, cd: int, sid: int, s2: Stage2Config | None, ssid: int | None, priv: bool,
+              address: int, is_write: bool) -> int:
         record_faults = bool(bit_field(cd, 45, 45))
 
         def fault(event_id: SmmuEventId, detail: str) -> _Event:
@@ -412,6 +465,8 @@ class SmmuV3(RegisterFile):
             shift = 12 + 9 * (3 - level)
             index_bits = min(9, ias - shift)
             slot = (table & ~0x7) + 8 * (address >> shift & ((1 << index_bits) - 1))
+            if s2 is not None:  # nested: every stage-1 table address is an IPA
+                slot = self._stage2(s2, slot, klass=CLASS_TT)
             descriptor = self._fetch(slot, 8, SmmuEventId.F_WALK_EABT, f"level {level} descriptor",
                                      CLASS_TT)
             kind = descriptor & 0b11
@@ -436,7 +491,10 @@ class SmmuV3(RegisterFile):
         if is_write and read_only:
             raise fault(SmmuEventId.F_PERMISSION, "write to a read-only page (AP[2]=1)")
         size_shift = 12 + 9 * (3 - level)
-        return (output & ~((1 << size_shift) - 1)) | (address & ((1 << size_shift) - 1))
+        output = (output & ~((1 << size_shift) - 1)) | (address & ((1 << size_shift) - 1))
+        if s2 is not None:  # nested: the stage-1 output is an IPA
+            output = self._stage2(s2, output, klass=CLASS_IN, is_write=is_write)
+        return output
 
 
 __all__ = ["SmmuDmaEvent", "SmmuEventId", "SmmuV3", "encode_event"]

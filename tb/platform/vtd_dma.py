@@ -47,9 +47,12 @@ Linux dmar.c's dma_remap_sm_fault_reasons[] (index + 0x30) and QEMU's VTDFaultRe
   PASID-directory entry bits 11:2; PASID entry bits 511:256; table pointers at or above the host
   address width (HAW, CAP.MGAW+1); first-level entries: address bits 51:HAW, PS in a PML4E, bits 29:13
   of a 1 GiB and 20:13 of a 2 MiB leaf.
-* PGTT second-level (010b) and nested (011b) are *invalid programming* for this unit (ECAP.SLTS=0,
-  ECAP.NEST=0): fault 0x5B with a ``detail`` naming the field, as FLPM=01b (5-level, CAP.FL5LP=0)
-  is. Pass-through (100b) returns the input address (checked against HAW: 0x83 beyond it). Legacy mode
+* PGTT second-level (010b) and nested (011b) are *invalid programming* for a unit built without
+  ``second_level=True`` (ECAP.SLTS=0, ECAP.NEST=0): fault 0x5B with a ``detail`` naming the field, as
+  FLPM=01b (5-level, CAP.FL5LP=0) is. With it (ECAP.SLTS=NEST=1, CAP.SAGAW 39/48-bit, CAP.SLLPS
+  2 MiB/1 GiB) they are translated as :mod:`.vtd_nested` describes: SLPTPTR/AW select the
+  second-level table; nested walks the first level with FLPTPTR and every table address as GPAs.
+  Pass-through (100b) returns the input address (checked against HAW: 0x83 beyond it). Legacy mode
   (RTADDR.TTM=00b) for a request without PASID raises NotImplementedError; a request with PASID in
   legacy mode is fault 0x31, as the spec defines.
 * GSTS.TES=0: DMA is not remapped (the input address is the output address).
@@ -64,6 +67,8 @@ from typing import Any
 from .cpu import Cpus
 from .memory import (HostMemory, MemoryAccessError, bit_field, bit_mask, read_le, write_le)
 from .vtd_ir import VtdInterruptRemapping
+from .vtd_nested import (CAP_SAGAW_39_48, CAP_SLLPS_2M_1G, ECAP_NEST, ECAP_SLTS, SecondLevelFault,
+                         SecondLevelTables, pasid_entry_second_level)
 
 CAP_REG_OFFSET = 0x08
 ECAP_REG_OFFSET = 0x10
@@ -126,6 +131,15 @@ class VtdDmaFaultReason(IntEnum):
     SM_FL_ENTRY_NOT_PRESENT = 0x71
     SM_FL_ENTRY_RESERVED = 0x72
     SM_FL_PML4_ACCESS = 0x73               # QEMU: invalid FSPTPTR in the PASID entry
+    # Nested and second-level translation (vtd_nested.py; only with second_level=True).
+    SM_NESTED_FL_ADDRESS_BEYOND = 0x74     # first-level entry address beyond MGAW in nested
+    SM_NESTED_FL_PML4_READ = 0x75          # read permission error in FL-PML4 entry in nested
+    SM_NESTED_FL_READ = 0x76               # read permission error in FL entry in nested
+    SM_NESTED_FL_WRITE = 0x77              # write permission error in FL entry in nested
+    SM_SL_ENTRY_ACCESS = 0x78
+    SM_SL_ENTRY_RW_ERROR = 0x79            # R = W = 0: second level's "not present"
+    SM_SL_ENTRY_RESERVED = 0x7A
+    SM_SL_INVALID_POINTER = 0x7B
     SM_FL_NON_CANONICAL = 0x80
     SM_FL_USER_PRIVILEGE = 0x81            # U/S=0 for a user request
     SM_ADDRESS_BEYOND_HAW = 0x83
@@ -162,8 +176,11 @@ class VtdDmarUnit(VtdInterruptRemapping):
     REGISTER_WIDTHS = {**VtdInterruptRemapping.REGISTER_WIDTHS, RTADDR_REG: 8}
 
     def __init__(self, memory: HostMemory, cpus: Cpus | None = None, *, pasid_bits: int = 20,
-                 update_accessed_dirty: bool = True, **options: Any):
+                 update_accessed_dirty: bool = True, second_level: bool = False, **options: Any):
         self.pasid_bits = pasid_bits
+        # ECAP.SLTS / ECAP.NEST: PGTT second-level and nested (vtd_nested.py). Off by default, so
+        # such PASID entries stay invalid programming (0x5B) for the first-level-only unit.
+        self.second_level = second_level
         self.update_accessed_dirty = update_accessed_dirty
         super().__init__(memory, cpus if cpus is not None else Cpus((0,)), **options)
 
@@ -181,10 +198,10 @@ class VtdDmarUnit(VtdInterruptRemapping):
             return self._rtaddr
         value = super()._read_register(offset)
         if offset == CAP_REG_OFFSET:
-            value |= CAP_FL1GP
+            value |= CAP_FL1GP | (CAP_SAGAW_39_48 | CAP_SLLPS_2M_1G if self.second_level else 0)
         elif offset == ECAP_REG_OFFSET:
             value |= (ECAP_SRS | (self.pasid_bits - 1) << ECAP_PSS_SHIFT | ECAP_PASID | ECAP_SMTS
-                      | ECAP_FLTS | ECAP_SMPWC)
+                      | ECAP_FLTS | ECAP_SMPWC | (ECAP_SLTS | ECAP_NEST if self.second_level else 0))
         return value
 
     def _write_register(self, offset: int, value: int, written_mask: int) -> None:
@@ -282,6 +299,7 @@ class _Walk:
         self.address = address
         self.is_write = is_write
         self.fault_processing_disabled = False
+        self.second_level: SecondLevelTables | None = None   # set for PGTT nested
 
     def _read(self, address: int, size: int, reason: VtdDmaFaultReason, what: str) -> int:
         try:
@@ -363,12 +381,18 @@ class _Walk:
             if self.address >= self.unit.host_address_limit:
                 raise _DmaFault(F.SM_ADDRESS_BEYOND_HAW, "pass-through")
             return self.address
-        if pgtt in (PGTT_SECOND_LEVEL, PGTT_NESTED):
+        if pgtt in (PGTT_SECOND_LEVEL, PGTT_NESTED) and self.unit.second_level:
+            tables = self._second_level_tables(entry)
+            if pgtt == PGTT_SECOND_LEVEL:
+                result = self._sl_translate(tables, self.address, final=True)
+                return result.address
+            self.second_level = tables
+        elif pgtt in (PGTT_SECOND_LEVEL, PGTT_NESTED):
             name = "second-level" if pgtt == PGTT_SECOND_LEVEL else "nested"
             raise _DmaFault(F.SM_PASID_ENTRY_INVALID,
                             f"PASID entry PGTT={pgtt:03b}b ({name}) not supported "
                             f"(ECAP.SLTS=0, ECAP.NEST=0)")
-        if pgtt != PGTT_FIRST_LEVEL:
+        if pgtt not in (PGTT_FIRST_LEVEL, PGTT_NESTED):
             raise _DmaFault(F.SM_PASID_ENTRY_INVALID, f"PASID entry PGTT={pgtt:03b}b reserved")
         if bit_field(entry, 131, 130) != 0:
             raise _DmaFault(F.SM_PASID_ENTRY_INVALID,
@@ -378,7 +402,7 @@ class _Walk:
             raise _DmaFault(F.SM_PASID_ENTRY_SRE_CLEAR)
         self.write_protect = bool(bit_field(entry, 132, 132))
         flptptr = bit_field(entry, 191, 140) << 12
-        if flptptr >= self.unit.host_address_limit:
+        if self.second_level is None and flptptr >= self.unit.host_address_limit:
             raise _DmaFault(F.SM_FL_PML4_ACCESS, f"FLPTPTR {flptptr:#x} beyond the host address width")
         return self._first_level(flptptr, priv)
 
@@ -390,12 +414,17 @@ class _Walk:
         haw = self.unit.host_address_width
         address_mask = bit_mask(haw - 1, 12)
         reserved_address = bit_mask(51, haw) if haw < 52 else 0
+        if self.second_level is not None:
+            # Nested: first-level addresses are GPAs, bounded by the second level's input width
+            # (0x74 where they are used), not by the host address width.
+            address_mask, reserved_address = bit_mask(51, 12), 0
         used: list[tuple[int, int]] = []  # (entry address, value)
         writable = user = True
         for level in (4, 3, 2, 1):  # PML4, PDPT, PD, PT
             shift = 12 + 9 * (level - 1)
             slot = table + 8 * (address >> shift & 0x1FF)
             reason = F.SM_FL_PML4_ACCESS if level == 4 else F.SM_FL_ENTRY_ACCESS
+            slot, table_writable = self._fl_table_slot(slot, level)
             value = self._read(slot, 8, reason, f"first-level entry (level {level})")
             if not value & 1:
                 raise _DmaFault(F.SM_FL_ENTRY_NOT_PRESENT, f"level {level} entry at {slot:#x}")
@@ -404,7 +433,7 @@ class _Walk:
                 raise _DmaFault(F.SM_FL_ENTRY_RESERVED, f"level {level} entry {value:#x}")
             if large and value & bit_mask(shift - 1, 13):
                 raise _DmaFault(F.SM_FL_ENTRY_RESERVED, f"level {level} large page {value:#x}")
-            used.append((slot, value))
+            used.append((slot, value, table_writable))
             writable &= bool(value >> 1 & 1)
             user &= bool(value >> 2 & 1)
             if large or level == 1:
@@ -416,16 +445,76 @@ class _Walk:
             raise _DmaFault(F.SM_FL_USER_PRIVILEGE)
         if self.is_write and not writable and (not priv or self.write_protect):
             raise _DmaFault(F.SM_NO_WRITE_PERMISSION)
+        if self.second_level is not None:
+            if physical >> self.second_level.input_width:
+                raise _DmaFault(F.SM_NESTED_FL_ADDRESS_BEYOND, f"page GPA {physical:#x}")
+            physical = self._sl_translate(self.second_level, physical, final=True).address
         if self.unit.update_accessed_dirty:
-            for n, (slot, value) in enumerate(used):
+            updates = []
+            for n, (slot, value, table_writable) in enumerate(used):
                 new = value | 1 << 5
                 if self.is_write and n == len(used) - 1:
                     new |= 1 << 6
                 if new != value:
-                    write_le(self.unit.memory, slot, new, 8)
+                    if not table_writable:
+                        raise _DmaFault(F.SM_NESTED_FL_WRITE,
+                                        f"A/D update of the entry at {slot:#x}: second level has W=0")
+                    updates.append((slot, new))
+            for slot, new in updates:
+                write_le(self.unit.memory, slot, new, 8)
         return physical
 
+    # ----------------------------------------------------------------- second level (vtd_nested)
+    def _second_level_tables(self, entry: int) -> SecondLevelTables:
+        pointer, aw = pasid_entry_second_level(entry)
 
-__all__ = ["GCMD_SRTP", "GCMD_TE", "GSTS_RTPS", "GSTS_TES", "PGTT_FIRST_LEVEL",
+        def read_entry(address: int) -> int:
+            try:
+                if address + 8 > self.unit.host_address_limit:
+                    raise MemoryAccessError("beyond the host address width")
+                return read_le(self.unit.memory, address, 8)
+            except MemoryAccessError as error:
+                raise SecondLevelFault(F.SM_SL_ENTRY_ACCESS, f"entry at {address:#x}: {error}") \
+                    from None
+
+        try:
+            return SecondLevelTables(read_entry, pointer, aw, self.unit.host_address_width)
+        except SecondLevelFault as fault:
+            raise _DmaFault(F(fault.code), fault.detail) from None
+
+    def _sl_translate(self, tables: SecondLevelTables, gpa: int, *, final: bool,
+                      fl_level: int | None = None):
+        """Second-level translation of the final address (``final``) or of a first-level table
+        page at ``fl_level`` (nested), with the permission faults of each case."""
+        try:
+            result = tables.translate(gpa)
+        except SecondLevelFault as fault:
+            code = fault.code
+            if code == F.SM_ADDRESS_BEYOND_HAW and self.second_level is not None:
+                code = F.SM_NESTED_FL_ADDRESS_BEYOND
+            raise _DmaFault(F(code), fault.detail) from None
+        if final:
+            if self.is_write and not result.writable:
+                raise _DmaFault(F.SM_NO_WRITE_PERMISSION, f"second level, GPA {gpa:#x}")
+            if not self.is_write and not result.readable:
+                raise _DmaFault(F.SM_NO_READ_PERMISSION, f"second level, GPA {gpa:#x}")
+        elif not result.readable:
+            reason = F.SM_NESTED_FL_PML4_READ if fl_level == 4 else F.SM_NESTED_FL_READ
+            raise _DmaFault(reason, f"level {fl_level} table at GPA {gpa:#x}: second level R=0")
+        return result
+
+    def _fl_table_slot(self, slot: int, level: int) -> tuple[int, bool]:
+        """Where a first-level entry really is: itself, or (nested) its GPA through second level.
+        Also whether hardware may write it (A/D updates)."""
+        if self.second_level is None:
+            return slot, True
+        if slot >> self.second_level.input_width:
+            raise _DmaFault(F.SM_NESTED_FL_ADDRESS_BEYOND, f"level {level} table GPA {slot:#x}")
+        result = self._sl_translate(self.second_level, slot, final=False, fl_level=level)
+        return result.address, result.writable
+
+
+__all__ = ["GCMD_SRTP", "GCMD_TE", "GSTS_RTPS", "GSTS_TES", "PGTT_FIRST_LEVEL", "PGTT_NESTED",
+           "PGTT_SECOND_LEVEL",
            "PGTT_PASS_THROUGH", "RTADDR_REG", "TTM_SCALABLE", "VtdDmaFault", "VtdDmaFaultReason",
            "VtdDmarUnit"]

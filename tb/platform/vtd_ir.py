@@ -9,7 +9,7 @@ offset    width   model
 ========  ======  ===================================================================
 0x00      4       VER_REG (1.0)
 0x08      8       CAP_REG: MGAW[21:16], FRO[33:24] (offset/16), NFR[47:40] (count-1)
-0x10      8       ECAP_REG: QI b1, IR b3, EIM b4 (no posted interrupts: PI b59 = 0)
+0x10      8       ECAP_REG: QI b1, IR b3, EIM b4 (posted interrupts are CAP.PI b59: vtd_posted.py)
 0x18      4       GCMD_REG (write-only, reads 0): QIE b26, IRE b25, SIRTP b24, CFI b23
 0x1C      4       GSTS_REG: QIES b26, IRES b25, IRTPS b24, CFIS b23
 0x34      4       FSTS_REG: PFO b0 (RW1C), PPF b1, IQE b4 (RW1C), FRI[15:8]
@@ -42,9 +42,10 @@ Decisions where the sources differ or are silent (see the module's unit tests):
   every other interrupt-remapping fault; a compatibility-format request has no index (0).
 * SHV=1 with data[31:16] != 0 is a request-decode fault (0x20) checked before the IRTE is read;
   QEMU checks it after the read, which only changes which fault wins when both apply.
-* Reserved IRTE content (0x24): bits 14:12, 31:24, 127:84; bit 15 (IM: posted format, not supported,
-  ECAP.PI = 0); destination bits 39:32 and 63:48 when EIME=0 (xAPIC); reserved delivery-mode
-  encodings 011b/110b; SVT=11b. QEMU checks only the first three and treats SVT=11b as a SID failure.
+* Reserved IRTE content (0x24): bits 14:12, 31:24, 127:84; bit 15 (IM: posted format, not supported
+  by this class, CAP.PI = 0; :mod:`.vtd_posted` adds it through the ``_posted_request`` hook);
+  destination bits 39:32 and 63:48 when EIME=0 (xAPIC); reserved delivery-mode encodings
+  011b/110b; SVT=11b. QEMU checks only the first three and treats SVT=11b as a SID failure.
 * 0x25: with IRE=1 a compatibility-format request is blocked when EIME=1 or GSTS.CFIS=0 (VT-d 5.1.4).
   With CFIS=1 and EIME=0 it passes through: vector data[7:0], destination addr[19:12].
 * With IRE=0 every window write is a compatibility-format interrupt, and writes whose address has
@@ -404,6 +405,9 @@ class VtdInterruptRemapping(RegisterFile):
         fpd = bool(irte.fault_processing_disable)
         if not irte.present:
             raise _Fault(VtdFaultReason.NOT_PRESENT, index, fpd)
+        if irte.posted:
+            self._posted_request(index, irte, requester_id)
+            return
         if irte.has_reserved_content(self.x2apic_mode):
             raise _Fault(VtdFaultReason.IRTE_RESERVED, index, fpd)
         if not irte.source_matches(requester_id):
@@ -413,6 +417,11 @@ class VtdInterruptRemapping(RegisterFile):
                       destination_mode=irte.destination_mode,
                       redirection_hint=irte.redirection_hint,
                       delivery_mode=irte.delivery_mode, trigger_mode=irte.trigger_mode)
+
+    def _posted_request(self, index: int, irte: Irte, requester_id: int) -> None:
+        """A present IRTE with IM = 1. Without posted-interrupt support (CAP.PI = 0) bit 15 is a
+        reserved bit: fault 0x24, suppressible by FPD. vtd_posted.PostedInterruptsMixin overrides this."""
+        raise _Fault(VtdFaultReason.IRTE_RESERVED, index, bool(irte.fault_processing_disable))
 
     def _fetch_irte(self, index: int) -> Irte:
         cached = self._irte_cache.get(index) if self.cache_irtes else None

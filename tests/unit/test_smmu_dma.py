@@ -372,3 +372,230 @@ def test_encoders_check_their_fields():
         sva.cmd_tlbi_nh_va(1, 0x1234)
     with pytest.raises(FieldError):
         sva.cmd_cfgi_cd(1, 1 << 20)
+
+
+# =========================================================================== stage 2 (smmu_s2.py)
+# STE word 2: S2VMID[15:0], VTCR[50:32] (S2T0SZ[5:0], S2SL0[7:6], S2TG[15:14], S2PS[18:16]), S2AA64 b51,
+# S2ENDI b52, S2R b58; word 3: S2TTB[51:4]. Stage-2 descriptors: S2AP[7:6] (6 read, 7 write), AF b10.
+# Event: S2 b103, CLASS[105:104], IPA in dw3[51:12].
+S2_READ, S2_WRITE = 1 << 6, 1 << 7
+S2_CDTAB_IPA = 0x8000_0000                       # the guest's CD table, an IPA
+
+
+def expected_s2_event(event_id, sid, ssid, *, addr, ipa, write=False, klass=0b10):
+    dw0 = event_id | (ssid is not None) << 11 | (ssid or 0) << 12 | sid << 32
+    dw1 = int(not write) << 35 | 1 << 39 | klass << 40
+    return b"".join(v.to_bytes(8, "little") for v in (dw0, dw1, addr, ipa & ~0xFFF & (2**52 - 1)))
+
+
+class S2Rig:
+    def __init__(self, *, config=0b110, t0sz=16, sl0=2, tg=0, aa64=1, s2r=1, ps=5, s1cdmax=2):
+        self.memory = SparseMemory()
+        self.smmu = SmmuV3(self.memory, stage2=True)
+        self.next_table = 0x40_0000
+        self.t0sz, self.sl0 = t0sz, sl0
+        self.s2ttb = self.table()
+        vtcr = t0sz | sl0 << 6 | tg << 14 | ps << 16
+        w0 = 1 | config << 1 | (S2_CDTAB_IPA if config == 0b111 else 0) | s1cdmax << 59
+        w2 = 0x55 | vtcr << 32 | aa64 << 51 | s2r << 58
+        self.memory.write(STRTAB + 64 * SID, (w0 | w2 << 128 | self.s2ttb << 192).to_bytes(64, "little"))
+        s = self.smmu
+        s.write_reg(STRTAB_BASE, STRTAB)
+        s.write_reg(STRTAB_CFG, 8)
+        s.write_reg(EVTQ_BASE, EVTQ | 3)
+        s.write_reg(CMDQ_BASE, CMDQ | 4)
+        s.write_reg(CR0, 0b1101)
+
+    def table(self):
+        addr, self.next_table = self.next_table, self.next_table + 0x1000
+        return addr
+
+    def s2_map(self, ipa, pa, size=0x1000, attrs=AF | S2_READ | S2_WRITE):
+        table, level = self.s2ttb, {2: 0, 1: 1, 0: 2}[self.sl0]
+        leaf_level = {0x1000: 3, 1 << 21: 2, 1 << 30: 1}[size]
+        while True:
+            slot = table + 8 * (ipa >> (12 + 9 * (3 - level)) & 0x1FF)
+            if level == leaf_level:
+                w(self.memory, slot, pa | attrs | (PAGE if level == 3 else BLOCK))
+                return slot
+            entry = q(self.memory, slot)
+            if not entry & 1:
+                entry = self.table() | TABLE
+                w(self.memory, slot, entry)
+            table, level = entry & ((1 << 48) - 1) & ~0xFFF, level + 1
+
+    def t(self, ssid, addr, *, write=False):
+        return self.smmu.translate(SID, ssid, False, addr, write)
+
+    def queued(self, n):
+        return self.memory.read(EVTQ + 32 * n, 32)
+
+
+def test_idr0_s2p_only_with_stage2():
+    assert S2Rig().smmu.read_reg(0x00) & 1 == 1
+    assert Rig().smmu.read_reg(0x00) & 1 == 0
+
+
+@pytest.mark.parametrize("size", [0x1000, 1 << 21, 1 << 30])
+def test_stage2_only_translates_ipa_for_every_page_size(size):
+    rig = S2Rig()
+    rig.s2_map(0x1_4000_0000, 0x8000_0000, size)
+    assert rig.t(None, 0x1_4000_0000 + size - 4) == 0x8000_0000 + size - 4
+    assert rig.t(None, 0x1_4000_0000, write=True) == 0x8000_0000
+    assert rig.smmu.events == []
+
+
+def test_stage2_start_level_1_for_a_39_bit_ipa():
+    rig = S2Rig(t0sz=25, sl0=1)
+    rig.s2_map(0x7F_FFFF_F000, 0x3000)
+    assert rig.t(None, 0x7F_FFFF_F010) == 0x3010
+    fault = rig.t(None, 1 << 39)
+    assert fault.event_id == E.F_TRANSLATION and fault.record[12] >> 7 & 1   # S2 = b103
+
+
+@pytest.mark.parametrize("attrs,write", [(AF | S2_READ, True), (AF | S2_WRITE, False)],
+                         ids=["read-only", "write-only"])
+def test_stage2_permission_fault_record(attrs, write):
+    rig = S2Rig()
+    rig.s2_map(0x5000, 0x9000, attrs=attrs)
+    event = rig.t(None, 0x5008, write=write)
+    assert event.event_id == E.F_PERMISSION == 0x13
+    assert event.record == expected_s2_event(0x13, SID, None, addr=0x5008, ipa=0x5008, write=write)
+    assert rig.smmu.events == [event] and event.queued and rig.queued(0) == event.record
+
+
+def test_stage2_translation_access_and_address_size_faults():
+    rig = S2Rig()
+    assert rig.t(None, 0x5000).record == expected_s2_event(0x10, SID, None, addr=0x5000, ipa=0x5000)
+    rig.s2_map(0x6000, 0x9000, attrs=S2_READ | S2_WRITE)                       # AF = 0
+    assert rig.t(None, 0x6000).event_id == E.F_ACCESS
+    rig.s2_map(0x7000, 1 << 48 | 0x9000)                                       # OA bit 48
+    assert rig.t(None, 0x7000).event_id == E.F_ADDR_SIZE
+
+
+def test_stage2_faults_are_recorded_only_with_s2r():
+    rig = S2Rig(s2r=0)
+    event = rig.t(None, 0x5000)
+    assert event.event_id == E.F_TRANSLATION
+    assert rig.smmu.events == [] and rig.smmu.suppressed_events == [event]
+
+
+@pytest.mark.parametrize("fields,what", [(dict(aa64=0), "S2AA64"), (dict(tg=1), "S2TG"),
+                                         (dict(t0sz=12), "S2T0SZ"), (dict(sl0=1), "start level"),
+                                         (dict(sl0=3), "S2SL0"), (dict(ps=6), "S2PS")])
+def test_bad_stage2_ste_fields_are_c_bad_ste(fields, what):
+    rig = S2Rig(**fields)
+    event = rig.t(None, 0x5000)
+    assert event.event_id == E.C_BAD_STE and what in event.detail
+
+
+def test_without_stage2_support_config_110_stays_c_bad_ste():
+    rig = S2Rig()
+    rig.smmu.stage2 = False
+    assert rig.t(None, 0x5000).event_id == E.C_BAD_STE
+
+
+class NestedRig(S2Rig):
+    """Guest RAM: IPA g at PA 0x1000_0000 + g. The guest's CD table at IPA S2_CDTAB_IPA, its stage-1
+    tables at IPAs 0x1000.. ."""
+
+    RAM = 0x1000_0000
+
+    def __init__(self, **options):
+        super().__init__(config=0b111, **options)
+        self.ram(S2_CDTAB_IPA)
+        self.next_ipa = 0x1000
+        self.root = self.guest_table()
+        # T0SZ 16, EPD1, V, IPS 48-bit, AA64, R, A, ASID 7
+        w0 = 16 | 1 << 30 | 1 << 31 | 5 << 32 | 1 << 41 | 1 << 45 | 1 << 46 | 7 << 48
+        self.memory.write(self.RAM + S2_CDTAB_IPA + 64 * 1, (w0 | self.root << 64).to_bytes(64, "little"))
+
+    def ram(self, ipa, attrs=AF | S2_READ | S2_WRITE):
+        self.s2_map(ipa, self.RAM + ipa, attrs=attrs)
+
+    def guest_table(self):
+        ipa, self.next_ipa = self.next_ipa, self.next_ipa + 0x1000
+        self.ram(ipa)
+        return ipa
+
+    def s1_map(self, va, ipa, attrs=AF | AP_EL0 | PAGE):
+        table = self.root
+        for level in (0, 1, 2, 3):
+            slot = self.RAM + table + 8 * (va >> (12 + 9 * (3 - level)) & 0x1FF)
+            if level == 3:
+                w(self.memory, slot, ipa | attrs)
+                return
+            entry = q(self.memory, slot)
+            if not entry & 1:
+                entry = self.guest_table() | TABLE
+                w(self.memory, slot, entry)
+            table = entry & ~0xFFF & ((1 << 48) - 1)
+
+
+def test_nested_translates_va_to_ipa_to_pa():
+    rig = NestedRig()
+    rig.s1_map(0x7F00_0000_1000, 0x20_0000)
+    rig.ram(0x20_0000)
+    assert rig.t(1, 0x7F00_0000_1010, write=True) == rig.RAM + 0x20_0010
+    assert rig.smmu.events == []
+
+
+def test_nested_stage2_fault_on_a_stage1_table_fetch_is_class_tt_with_the_table_ipa():
+    rig = NestedRig()
+    rig.s1_map(0x7F00_0000_1000, 0x20_0000)
+    level3_ipa = rig.next_ipa - 0x1000                       # the last table allocated
+    leaf = rig.s2_map(level3_ipa, rig.RAM + level3_ipa)
+    w(rig.memory, leaf, 0)                                    # stage 2 unmaps that table page
+    event = rig.t(1, 0x7F00_0000_1010)
+    slot_ipa = level3_ipa + 8 * 1
+    assert event.record == expected_s2_event(0x10, SID, 1, addr=0x7F00_0000_1010, ipa=slot_ipa,
+                                             klass=0b01)
+
+
+def test_nested_cd_fetch_goes_through_stage2():
+    rig = NestedRig()
+    leaf = rig.s2_map(S2_CDTAB_IPA, rig.RAM + S2_CDTAB_IPA)
+    w(rig.memory, leaf, 0)
+    event = rig.t(1, 0x1000)
+    assert event.event_id == E.F_TRANSLATION
+    assert event.record[13] & 0b11 == 0b00                   # CLASS CD (b105:104)
+    assert event.record[12] >> 7 & 1 == 1                    # S2
+
+
+def test_nested_final_ipa_read_only_in_stage2():
+    rig = NestedRig()
+    rig.s1_map(0x7F00_0000_1000, 0x20_0000)
+    rig.ram(0x20_0000, attrs=AF | S2_READ)
+    assert rig.t(1, 0x7F00_0000_1000) == rig.RAM + 0x20_0000
+    event = rig.t(1, 0x7F00_0000_1000, write=True)
+    assert event.record == expected_s2_event(0x13, SID, 1, addr=0x7F00_0000_1000, ipa=0x20_0000,
+                                             write=True)
+
+
+def test_nested_stage1_faults_still_have_s2_clear():
+    rig = NestedRig()
+    event = rig.t(1, 0x7F00_0000_1000)                        # no stage-1 mapping
+    assert event.event_id == E.F_TRANSLATION and event.record[12] >> 7 & 1 == 0
+
+
+def test_kernel_stage2_attach_against_the_model():
+    from imsdev.platform import iommu_nested as nested
+    memory = SparseMemory()
+    smmu = SmmuV3(memory, stage2=True)
+    allocator = HostAllocator(0x1000_0000, 0x100_0000)
+    kernel = nested.SmmuNested(smmu, memory, allocator, sid_bits=8)
+    tables = nested.ArmStage2Tables(memory, allocator)
+    tables.map(0x0, 0x2000_0000, 1 << 21)
+    tables.map(0x20_0000, 0x2100_0000, 0x1000, writable=False)
+    kernel.attach_stage2(0x21, tables, vmid=3)
+    assert smmu.translate(0x21, None, False, 0x1234, True) == 0x2000_1234
+    assert smmu.translate(0x21, None, False, 0x20_0010, False) == 0x2100_0010
+    assert smmu.translate(0x21, None, False, 0x20_0010, True).event_id == E.F_PERMISSION
+    assert ("cfgi-ste", 0x21, 1) in smmu.invalidations
+    words = nested.encode_ste_nested(0x8000_0000, 2, tables.root, 3)
+    assert words[0] == 1 | 0b111 << 1 | 0x8000_0000 | 2 << 59
+    assert words[2] == 3 | (16 | 2 << 6 | 1 << 8 | 1 << 10 | 3 << 12 | 5 << 16) << 32 | 1 << 51 \
+        | 1 << 54 | 1 << 58
+    assert words[3] == tables.root
+    with pytest.raises(FieldError):
+        nested.encode_s2_leaf(0x1000, 1 << 21)

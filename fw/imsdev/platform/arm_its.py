@@ -293,20 +293,30 @@ class ItsIrqDomain(IrqDomain):
         free_events = [e for e in range(device.nr_ites) if e not in device.events][:nvecs]
         if len(free_events) < nvecs:
             raise RuntimeError(f"device {requester_id:#x} has only {len(free_events)} free events")
-        irqs = []
-        for event in free_events:
-            cpu = self._next_cpu
-            self._next_cpu = (self._next_cpu + 1) % self.cpu_count
-            lpi = device.lpi_base + event
-            device.events.add(event)
-            self._send(encode_its_command(GITS_CMD_MAPTI, device_id=requester_id, event_id=event,
-                                          physical_id=lpi, collection_id=cpu), cpu)
-            self._write_lpi_config(lpi, enabled=True)
-            self._send(encode_its_command(GITS_CMD_INV, device_id=requester_id, event_id=event),
-                       cpu)
-            irqs.append(Irq(requester_id, event, MsiMsg(address, 0, event), cpu,
-                            self.processor_numbers[cpu], lpi))
-        return irqs
+        return [self._map_event(device, event, address) for event in free_events]
+
+    def _map_event(self, device: _ItsDevice, event: int, address: int) -> Irq:
+        cpu = self._next_cpu
+        self._next_cpu = (self._next_cpu + 1) % self.cpu_count
+        lpi = device.lpi_base + event
+        device.events.add(event)
+        self._send(encode_its_command(GITS_CMD_MAPTI, device_id=device.device_id, event_id=event,
+                                      physical_id=lpi, collection_id=cpu), cpu)
+        self._write_lpi_config(lpi, enabled=True)
+        self._send(encode_its_command(GITS_CMD_INV, device_id=device.device_id, event_id=event), cpu)
+        return Irq(device.device_id, event, MsiMsg(address, 0, event), cpu,
+                   self.processor_numbers[cpu], lpi)
+
+    def alloc_event(self, requester_id: int, event_id: int, hwsize: int) -> Irq:
+        """Map one chosen EventID of a device whose ITT covers ``hwsize`` events: what a VMM
+        needs to mirror a guest's MAPTI onto the physical ITS (the device writes the guest's
+        EventID). Freed with free_irqs like any other."""
+        address = self._doorbell_msg_address()
+        device = self._devices.get(requester_id) or self._create_device(requester_id, hwsize)
+        if not 0 <= event_id < device.nr_ites or event_id in device.events:
+            raise ValueError(f"device {requester_id:#x}: EventID {event_id} is in use or beyond its "
+                             f"{device.nr_ites} events")
+        return self._map_event(device, event_id, address)
 
     def set_affinity(self, irq: Irq, cpu: int) -> None:
         if not irq.active:

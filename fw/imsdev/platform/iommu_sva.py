@@ -20,8 +20,8 @@ intel/svm.c + intel/pasid.c, arm/arm-smmu-v3/arm-smmu-v3-sva.c), reduced to what
   CD per PASID (TTB0 = the process's level-0 table, T0SZ 16, TG0 4 KiB, EPD1, AA64, R, A, ASET, ASID)
   written word 0 (V) last, CFGI_CD + CMD_SYNC; unbind clears V, CFGI_CD, TLBI_NH_ASID, CMD_SYNC.
 
-Like the rest of fw/imsdev/platform it shares no code with the bench's models (tb/platform), and every
-encoder checks its fields with imsdev.fields (FieldError).
+Like the rest of fw/imsdev/platform it imports nothing from the bench's models (tb/platform), which decode
+these tables with their own code, and every encoder checks its fields with imsdev.fields (FieldError).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ This package stands for Linux's interrupt-remapping and ITS irq domains (drivers
 irq_remapping.c, drivers/irqchip/irq-gic-v3-its.c): it programs the platform's remapping hardware and
 composes the message a device must write. It touches the hardware models only as a kernel would:
 through host memory (an object with ``read``/``write``) and register-access objects (``read_reg`` /
-``write_reg``). It deliberately shares no code with the bench's models (tb/platform), so that a test
-of the two together checks one implementation of the facts against another.
+``write_reg``). It imports nothing from the bench's models (tb/platform), whose decoders are their own, so
+that a test of the two together checks one implementation of the facts against another. (Where the bench
+must build the same structure a kernel builds, e.g. the posted-interrupt descriptor in
+tb/platform/vtd_posted.py, tb imports fw's encoder rather than copying its constants.)
 """
 
 from __future__ import annotations

@@ -100,6 +100,17 @@ def remappable_msi_message(handle: int, subhandle: int) -> MsiMsg:
     return MsiMsg(address_lo=address, address_hi=0, data=check("MSI subhandle", subhandle, 16))
 
 
+MSI_ADDR_DEST_ID_SHIFT = 12   # compatibility format: destination APIC ID in address[19:12]
+
+
+def compatibility_msi_message(apic_id: int, vector: int) -> MsiMsg:
+    """The compatibility-format message a kernel without interrupt remapping composes (Linux
+    x86_msi_addr_lo destid_0_7, x86_msi_data vector; physical destination, fixed delivery, edge):
+    what a guest writes when it knows nothing of the host's remapping."""
+    address = MSI_ADDR_BASE | put("MSI destination APIC ID", apic_id, 8, MSI_ADDR_DEST_ID_SHIFT)
+    return MsiMsg(address_lo=address, address_hi=0, data=check("MSI vector", vector, 8))
+
+
 class VtdIrqDomain(IrqDomain):
     def __init__(self, regs: RegisterAccess, memory: HostMemory, allocator: HostAllocator,
                  apic_ids: Sequence[int], *, table_entries: int = 4096, x2apic: bool = False,
@@ -205,6 +216,13 @@ class VtdIrqDomain(IrqDomain):
     def _write_irte(self, index: int, low: int, high: int) -> None:
         write_u64(self.memory, self.irte_address(index), low)
         write_u64(self.memory, self.irte_address(index) + 8, high)
+        self._invalidate_entry_cache(index)
+
+    def modify_irte(self, index: int, low: int, high: int) -> None:
+        """Replace a whole IRTE in one 16-byte store, then invalidate it (modify_irte with the
+        cmpxchg16b Linux uses when the old or new entry is posted, x86_posted.py)."""
+        self.memory.write(self.irte_address(index),
+                          (low | high << 64).to_bytes(IRTE_BYTES, "little"))
         self._invalidate_entry_cache(index)
 
     def _alloc_index_block(self, count: int) -> int:
