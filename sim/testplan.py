@@ -196,6 +196,8 @@ TESTPLAN = (
         "of other PASIDs complete first, WQs keep accepting; also at a random moment under two processes' traffic",
         "DRAIN_PASID: no TLP or interrupt message of the PASID starts on the link after the completion reporting "
         "ACTIVE = 0; other PASIDs keep submitting",
+        "DRAIN_PASID / ABORT_PASID wait for the PASID's descriptors already in the engine (nothing queued); FENCE: "
+        "the fenced descriptor's source reads start only after the earlier descriptor's record",
     ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_int_handles", ALL_CONFIGS, (
         "CMDCAP lists every command; REQUEST_INT_HANDLE returns the entry's descriptor handle (first and last MSI-X "
@@ -223,6 +225,23 @@ TESTPLAN = (
         "the device: fault 0x25 for (a), exactly-once delivery and masked replay for (b)/(c), exits per setup / "
         "mask+unmask / interrupt, B's copy of A's message reaches A under (b) only",
     ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
+    Entry("tb.tests.platform.test_guest_pasid", ("small",), (
+        "guest PASIDs (issue 10 item 6, docs/vmm.md): two VMs' processes with the same guest PASID and the same "
+        "virtual addresses on one shared WQ; the CPU's PASID translation (VMCS PASID-translation table) puts each "
+        "guest's host PASID in the DMWr's prefix and DWORD 0; DMA through VT-d nested (guest first level over "
+        "second level); IMS slots trapped and bound to the host PASID; zero cross-DMA (whole guest RAM "
+        "byte-exact) and zero cross-delivery",
+        "an unmapped guest PASID is VM exit 72 and nothing on the link; a descriptor naming another guest's IMS "
+        "entry gets no interrupt and SWERR IMS_PASID with its host PASID",
+    ), platforms=("x86",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
+    Entry("tb.tests.platform.test_guest_vits", ("small",), (
+        "ARM guest with a shadowing virtual ITS (issue 10 item 5, docs/vmm.md): the unchanged driver model in the "
+        "guest, its kernel's ITS code on a virtual DeviceID; with the VMM's virtual -> physical DeviceID, each guest "
+        "MAPTI mirrored on the physical ITS, the guest's own messages in the physical table, each completion "
+        "interrupt one host LPI and one injection, exactly once at the guest",
+        "an unmapped virtual DeviceID: the vITS drops and records the guest's commands, nothing is shadowed, and "
+        "the RTL's real messages are dropped by the physical ITS as DEVICE_UNMAPPED; nothing reaches the guest",
+    ), platforms=("arm",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
     Entry("tb.tests.fw.test_driver_model", ALL_CONFIGS, (
         "driver model (fw/imsdev/driver) against the RTL through the platform's irq domain: probe (capability "
         "walk, BARs, PASID), MSI-X in Linux's order, per-WQ IMS with PASID binding, request_irq handlers",

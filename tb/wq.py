@@ -734,16 +734,24 @@ class WqEnv:
                              **kw)
 
     # ---- queue filling with the DMA held ------------------------------------------------------------
-    async def stall_engine(self, wq: int, pasid: Optional[int] = None, priv: bool = False) -> "Tracked":
-        """Hold DMA reads and submit a MEMMOVE that therefore cannot finish: the engine stalls behind it."""
+    async def stall_engine(self, wq: int, pasid: Optional[int] = None, priv: bool = False) -> list["Tracked"]:
+        """Hold DMA reads and submit MEMMOVEs, which therefore cannot finish, until the engine takes no more:
+        it holds several (docs/work_queues.md "Engine": INFLIGHT in its in-flight list, one being issued,
+        as far as the DMA engine's command queue lets it). The last one stays queued (OCCUPANCY 1), so
+        whatever is submitted next stays queued behind it. Returns them, oldest first."""
         if pasid is None and not self.latched[wq].dedicated:
             pasid = 1
         self.hold.hold()
-        d = self.new_desc(OP_MEMMOVE, 256, high=False)
-        t = await self.sb.submit(wq, d, pasid=pasid, priv=priv)
-        assert t.accepted, f"stall descriptor {t} not accepted ({t.cpl_status})"
-        await self.b.settle(200)
-        return t
+        out = []
+        for _ in range(64):
+            d = self.new_desc(OP_MEMMOVE, 256, high=False)
+            t = await self.sb.submit(wq, d, pasid=pasid, priv=priv)
+            assert t.accepted, f"stall descriptor {t} not accepted ({t.cpl_status})"
+            out.append(t)
+            await self.b.settle(200)
+            if await self.occupancy(wq) >= 1:
+                return out
+        raise AssertionError(f"the engine took {len(out)} MEMMOVEs from WQ {wq} with its DMA reads held")
 
     async def fill_wq(self, wq: int, make=None, pasid: Optional[int] = None, priv: bool = False,
                       limit: int = 4096) -> list["Tracked"]:

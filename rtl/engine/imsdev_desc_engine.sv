@@ -1,19 +1,39 @@
-// Descriptor engine: takes descriptors from the work queues one at a time, checks them, runs the
-// operation on the DMA engine, writes the completion record and raises the completion interrupt
-// (docs/work_queues.md).
+// Descriptor engine: takes descriptors from the work queues, checks them, runs the operation on the DMA
+// engine, writes the completion record and raises the completion interrupt (docs/work_queues.md).
 //
+// Three stages with up to INFLIGHT descriptors in flight, so the DMA engine (which overlaps commands)
+// always has the next operation while earlier ones finish:
+//   issue:    take a descriptor (deq_req / deq_grant / deq_valid), look its interrupt handle up, check it,
+//             hand its operation (MEMMOVE / MEMFILL) to the DMA engine, and append it to the in-flight list.
+//   record:   in list order, wait for the operation's DMA response and hand the completion record write to
+//             the DMA engine (or report a failure without a record to SWERR).
+//   notify:   in list order, wait for the record write's response, raise the interrupt, drop the
+//             descriptor from the list.
 // Order of a descriptor's effects, which the driver relies on:
 //   data (DMA writes) -> completion record write -> interrupt request.
-// The DMA engine answers a command only once its last write beat is on tx_req, and the interrupt
-// message reaches tx_req through a later arbitration round, so the host always sees the record first.
-// One descriptor executes at a time, so DRAIN and FENCE hold by construction.
+// The DMA engine answers a command only once its last write beat is on tx_req, and the record is written
+// (and the interrupt requested) only after that answer, so the host always sees data, then record, then
+// interrupt. Descriptors retire in the order they were taken (one order across all WQs), so records and
+// interrupts of one WQ come in submission order, and a DRAIN descriptor (opcode 0x02), which has no
+// operation, retires after every earlier descriptor. FENCE (flag 0x1): the descriptor's operation is not
+// started while an earlier descriptor of its WQ is in flight.
+//
+// DMA commands come from both stages (operations, records) and are answered in command order; the id's
+// top bit tells a record's answer from an operation's. Operation answers are queued for the retire stage
+// (at most INFLIGHT are outstanding), so a record answer never waits behind them.
+//
+// For the work-queue commands: busy_wqs names every WQ with a descriptor taken and not retired; old_busy
+// says a descriptor taken before a PASID command's mark (deq_old, or any taken when mark_inflight pulses)
+// has not retired.
 `default_nettype none
 
 module imsdev_desc_engine #(
     parameter int NUM_WQ       = 8,
     parameter int IMS_PER_WQ   = 256,
     parameter int MSIX_VECTORS = 2048,
-    localparam int WQW         = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1
+    parameter int INFLIGHT     = 4,      // descriptors between issue and retirement (power of two, 2..16)
+    localparam int WQW         = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
+    localparam int IW          = $clog2(INFLIGHT)
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -27,12 +47,14 @@ module imsdev_desc_engine #(
     input  wire logic [19:0]          deq_pasid,
     input  wire logic                 deq_priv,
     input  wire logic                 deq_discard,     // ABORT_PASID dropped this descriptor: back to idle
-    output      logic                 busy_valid,
-    output      logic [WQW-1:0]       busy_wq,
+    input  wire logic                 deq_old,         // with deq_valid: taken before a PASID command's mark
+    input  wire logic                 mark_inflight,   // pulse: every descriptor taken so far is "old"
+    output      logic                 old_busy,
+    output      logic [NUM_WQ-1:0]    busy_wqs,
 
     input  wire logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
 
-    // Interrupt handles (imsdev_int_handles): looked up when the descriptor arrives, used from S_CHECK.
+    // Interrupt handles (imsdev_int_handles): looked up when the descriptor arrives, used from I_CHECK.
     input  wire logic                 hdl_required,    // INTHDL_CTL.REQUIRED
     output      logic                 hdl_rd_en,
     output      logic [15:0]          hdl_rd_handle,
@@ -51,8 +73,12 @@ module imsdev_desc_engine #(
     output      logic [31:0]          dma_cmd_len,
     output      logic [63:0]          dma_cmd_pattern,
     output      logic [255:0]         dma_cmd_wdata,
+    output      logic [7:0]           dma_cmd_id,
     input  wire logic                 dma_rsp_valid,
     output      logic                 dma_rsp_ready,
+    /* verilator lint_off UNUSEDSIGNAL */   // only the top bit (record / operation) is used
+    input  wire logic [7:0]           dma_rsp_id,
+    /* verilator lint_on UNUSEDSIGNAL */
     input  wire logic [2:0]           dma_rsp_status,
     input  wire logic [31:0]          dma_rsp_bytes,
 
@@ -80,21 +106,23 @@ module imsdev_desc_engine #(
     initial begin
         if (IMS_PER_WQ < 1 || IMS_PER_WQ > 2048) $fatal(1, "imsdev_desc_engine: IMS_PER_WQ out of range");
         if (MSIX_VECTORS < 1 || MSIX_VECTORS > 2048) $fatal(1, "imsdev_desc_engine: MSIX_VECTORS out of range");
+        if (INFLIGHT < 2 || INFLIGHT > 16 || (INFLIGHT & (INFLIGHT - 1)) != 0)
+            $fatal(1, "imsdev_desc_engine: INFLIGHT (%0d) must be a power of two, 2..16", INFLIGHT);
     end
 
     // Opcodes, flags and status codes (docs/work_queues.md, DSA numbering).
     localparam logic [7:0]  OP_NOOP = 8'h00, OP_DRAIN = 8'h02, OP_MEMMOVE = 8'h03, OP_MEMFILL = 8'h04;
-    localparam logic [23:0] FLAG_CRAV = 24'h4, FLAG_RCR = 24'h8, FLAG_RCI = 24'h10;
-    localparam logic [23:0] FLAGS_SUPPORTED = 24'h0000_01 | 24'h2 | FLAG_CRAV | FLAG_RCR | FLAG_RCI | 24'h100 | 24'h2000;
+    localparam logic [23:0] FLAG_FENCE = 24'h1, FLAG_CRAV = 24'h4, FLAG_RCR = 24'h8, FLAG_RCI = 24'h10;
+    localparam logic [23:0] FLAGS_SUPPORTED = FLAG_FENCE | 24'h2 | FLAG_CRAV | FLAG_RCR | FLAG_RCI | 24'h100 | 24'h2000;
     localparam logic [6:0]  ST_SUCCESS = 7'h01, ST_BAD_OPCODE = 7'h10, ST_BAD_FLAGS = 7'h11, ST_RESERVED = 7'h12,
                             ST_XFER_SIZE = 7'h13, ST_INT_HANDLE = 7'h19, ST_CR_ALIGN = 7'h1B,
                             // enum dsa_completion_status: DSA_COMP_PAGE_FAULT_NOBOF, DSA_COMP_HW_ERR1
                             ST_PAGE_FAULT = 7'h03, ST_HW_ERR = 7'h20;
+    localparam logic [7:0]  ID_OP = 8'h00, ID_CR = 8'h80;     // DMA command ids: operation / record
 
-    typedef enum logic [3:0] {
-        S_IDLE, S_WAIT_DESC, S_CHECK, S_DMA_CMD, S_DMA_RSP, S_COMPLETE, S_CR_CMD, S_CR_RSP, S_IRQ, S_DONE
-    } state_e;
-    state_e state_q;
+    // ================================================================== issue stage
+    typedef enum logic [1:0] {I_IDLE, I_WAIT, I_CHECK, I_CMD} istate_e;
+    istate_e ist_q;
 
     // Descriptor DW0 (PASID, priv) is not read: the PASID comes from the submission (DMWr prefix or the
     // dedicated WQ's configuration), as with ENQCMD, which fills that field from IA32_PASID anyway.
@@ -102,13 +130,10 @@ module imsdev_desc_engine #(
     logic [511:0]   desc_q;
     /* verilator lint_on UNUSEDSIGNAL */
     logic [WQW-1:0] wq_q;
-    logic           pasid_valid_q, priv_q;
+    logic           pasid_valid_q, priv_q, issue_old_q;
     logic [19:0]    pasid_q;
-    logic [6:0]     status_q;
-    logic [31:0]    bytes_q;
-    logic [63:0]    fault_q;
-    logic [23:0]    bad_flags_q;
-    logic           grant_q;          // the handle's grant, as looked up (or not required)
+    logic [6:0]     chk_status_q;     // the check's result, fixed when the descriptor leaves I_CHECK (the
+    logic           chk_irq_q;        // operation is issued on it; INTHDL_CTL may change meanwhile)
 
     wire [7:0]  opcode    = desc_q[63:56];
     wire [23:0] flags     = desc_q[55:32];
@@ -118,13 +143,12 @@ module imsdev_desc_engine #(
     wire [31:0] xfer      = desc_q[287:256];
     wire [15:0] handle    = desc_q[303:288];
     wire        crav      = (flags & FLAG_CRAV) != 0;
-    wire        rcr       = (flags & FLAG_RCR) != 0;
     wire        rci       = (flags & FLAG_RCI) != 0;
     wire        cr_ok     = crav && cr_addr[4:0] == 5'd0;
-    wire        is_ims    = handle[15];
-    wire        handle_in_range = is_ims ? 32'(handle[14:0]) < IMS_PER_WQ : 32'(handle[10:0]) < MSIX_VECTORS && handle[14:11] == 4'd0;
-    // In S_CHECK the lookup result is fresh; from then on its latched copy.
-    wire        handle_ok = handle_in_range && (state_q == S_CHECK ? (!hdl_required || hdl_granted) : grant_q);
+    wire        handle_in_range = handle[15] ? 32'(handle[14:0]) < IMS_PER_WQ
+                                             : 32'(handle[10:0]) < MSIX_VECTORS && handle[14:11] == 4'd0;
+    // The lookup result stays in the RAM's output register until the next lookup (I_WAIT only).
+    wire        handle_ok = handle_in_range && (!hdl_required || hdl_granted);
     wire [4:0]  xfer_shift = wq_max_xfer_shift[32'(wq_q)*5 +: 5];
     wire        xfer_ok   = {32'd0, xfer} <= (64'd1 << xfer_shift);
     wire        moves_data = opcode == OP_MEMMOVE || opcode == OP_MEMFILL;
@@ -140,105 +164,273 @@ module imsdev_desc_engine #(
         else if (moves_data && !xfer_ok)                                     check_status = ST_XFER_SIZE;
         else if (rci && !handle_ok)                                          check_status = ST_INT_HANDLE;
     end
+    wire needs_op = check_status == ST_SUCCESS && moves_data && xfer != 32'd0;
 
+    // ================================================================== in-flight list
+    typedef struct packed {
+        logic [WQW-1:0] wq;
+        logic           pasid_valid;
+        logic [19:0]    pasid;
+        logic           priv;
+        logic           has_op;       // an operation was given to the DMA engine: wait for its answer
+        logic [6:0]     status;       // the check's result
+        logic [23:0]    bad_flags;
+        logic           cr_ok;
+        logic           rcr;
+        logic           irq;          // RCI with a valid (and, if required, granted) handle
+        logic           is_ims;
+        logic [10:0]    hidx;
+        logic [63:0]    cr_addr;
+        logic [63:0]    src;
+        logic [7:0]     opcode;
+    } entry_t;
+
+    entry_t          ent_q [INFLIGHT];
+    logic [INFLIGHT-1:0] valid_q, old_q;
+    logic [IW-1:0]   head_q, tail_q;
+
+    entry_t new_ent;
+    always_comb begin
+        new_ent.wq          = wq_q;
+        new_ent.pasid_valid = pasid_valid_q;
+        new_ent.pasid       = pasid_q;
+        new_ent.priv        = priv_q;
+        // Appended from I_CHECK (no operation: the check's result as it stands) or from I_CMD (the
+        // operation was just handed over: the result latched when it was decided).
+        new_ent.has_op      = ist_q == I_CMD;
+        new_ent.status      = ist_q == I_CMD ? chk_status_q : check_status;
+        new_ent.bad_flags   = (new_ent.status == ST_BAD_FLAGS) ? (flags & ~FLAGS_SUPPORTED) : '0;
+        new_ent.cr_ok       = cr_ok;
+        new_ent.rcr         = (flags & FLAG_RCR) != 0;
+        new_ent.irq         = ist_q == I_CMD ? chk_irq_q : rci && handle_ok;
+        new_ent.is_ims      = handle[15];
+        new_ent.hidx        = handle[10:0];
+        new_ent.cr_addr     = cr_addr;
+        new_ent.src         = src;
+        new_ent.opcode      = opcode;
+    end
+
+    // FENCE: an earlier descriptor of the same WQ still in flight.
+    logic fence_wait;
+    always_comb begin
+        fence_wait = 1'b0;
+        for (int i = 0; i < INFLIGHT; i++)
+            if (valid_q[i] && ent_q[i].wq == wq_q && (flags & FLAG_FENCE) != 0) fence_wait = 1'b1;
+    end
+
+    // DMA command arbitration: a record (retire stage) goes before an operation (issue stage); a command
+    // shown and not yet taken stays selected, so the command never changes under valid.
+    logic cr_req, op_req, hold_q, hold_cr_q;
+    wire  sel_cr  = hold_q ? hold_cr_q : cr_req;
+    wire  cr_fire = sel_cr && cr_req && dma_cmd_ready;
+    wire  op_fire = !sel_cr && op_req && dma_cmd_ready;
+
+    assign op_req = ist_q == I_CMD;
+    wire   push   = (ist_q == I_CHECK && !fence_wait && !needs_op) || op_fire;
+    wire   room   = !valid_q[tail_q];
+
+    // ================================================================== retire stage
+    // record stage: works on entry rp_q (from head to tail); notify stage: on the head entry.
+    typedef enum logic [1:0] {C_IDLE, C_OPRSP, C_COMPLETE, C_CRCMD} cstate_e;
+    typedef enum logic [1:0] {N_IDLE, N_CRRSP, N_IRQ} nstate_e;
+    cstate_e cst_q;
+    nstate_e nst_q;
+    logic [IW-1:0] rp_q;
+    logic [INFLIGHT-1:0] recorded_q, cr_q;    // the record stage is done with it; it wrote a record
+    // Two views of the list, one per stage: each stage reads only the fields it needs.
+    /* verilator lint_off UNUSEDSIGNAL */
+    entry_t  hd, rc;
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign hd = ent_q[head_q];
+    assign rc = ent_q[rp_q];
+    logic [6:0]  status_q;
+    logic [31:0] bytes_q;
+    logic [63:0] fault_q;
+
+    // Operation answers, queued in order (at most INFLIGHT outstanding: one per listed descriptor with has_op).
+    logic        oprsp_in_valid, oprsp_in_ready, oprsp_valid, oprsp_pop;
+    logic [34:0] oprsp_data;
+    wire         rsp_is_cr = dma_rsp_id[7];
+    assign oprsp_in_valid = dma_rsp_valid && !rsp_is_cr;
+    assign dma_rsp_ready  = rsp_is_cr ? nst_q == N_CRRSP : oprsp_in_ready;
+    assign oprsp_pop      = cst_q == C_OPRSP && oprsp_valid;
+    imsdev_fifo #(.WIDTH(35), .DEPTH(INFLIGHT)) u_oprsp (
+        .clk, .rst,
+        .in_valid(oprsp_in_valid), .in_ready(oprsp_in_ready), .in_data({dma_rsp_status, dma_rsp_bytes}),
+        .out_valid(oprsp_valid), .out_ready(oprsp_pop), .out_data(oprsp_data),
+        /* verilator lint_off PINCONNECTEMPTY */
+        .count()
+        /* verilator lint_on PINCONNECTEMPTY */
+    );
+    wire [2:0]  op_status = oprsp_data[34:32];
+    wire [31:0] op_bytes  = oprsp_data[31:0];
+    // A source read answered UR or CA is an address the host does not translate or serve: DSA's page fault
+    // without Block-on-Fault (a read: status bit 7 stays 0). Poisoned data and a completion timeout are
+    // hardware errors (DSA_COMP_HW_ERR1).
+    wire op_page_fault = op_status == DMA_READ_UR || op_status == DMA_READ_CA;
+
+    // The record stage is done with rp_q: a record handed over, or no record to write.
+    wire needs_cr = rc.cr_ok && (rc.rcr || status_q != ST_SUCCESS);
+    wire recorded = (cst_q == C_COMPLETE && !needs_cr) || cr_fire;
+    wire irq_taken = hd.is_ims ? ims_irq_ready : msix_irq_ready;
+    wire pop = (nst_q == N_IDLE && valid_q[head_q] && recorded_q[head_q] && !cr_q[head_q] && !hd.irq)
+            || (nst_q == N_CRRSP && dma_rsp_valid && rsp_is_cr && !hd.irq)
+            || (nst_q == N_IRQ && irq_taken);
+    assign cr_req = cst_q == C_CRCMD;
+
+    // ================================================================== state
     always_ff @(posedge clk) begin
         if (rst) begin
-            state_q       <= S_IDLE;
+            ist_q         <= I_IDLE;
             desc_q        <= '0;
             wq_q          <= '0;
             pasid_valid_q <= 1'b0;
             pasid_q       <= '0;
             priv_q        <= 1'b0;
+            issue_old_q   <= 1'b0;
+            chk_status_q  <= ST_SUCCESS;
+            chk_irq_q     <= 1'b0;
+            valid_q       <= '0;
+            old_q         <= '0;
+            head_q        <= '0;
+            tail_q        <= '0;
+            cst_q         <= C_IDLE;
+            nst_q         <= N_IDLE;
+            rp_q          <= '0;
+            recorded_q    <= '0;
+            cr_q          <= '0;
             status_q      <= ST_SUCCESS;
             bytes_q       <= '0;
             fault_q       <= '0;
-            bad_flags_q   <= '0;
-            grant_q       <= 1'b0;
+            hold_q        <= 1'b0;
+            hold_cr_q     <= 1'b0;
         end else begin
-            case (state_q)
-                S_IDLE: if (deq_grant) state_q <= S_WAIT_DESC;
-                S_WAIT_DESC: if (deq_valid && deq_discard) begin
-                    state_q       <= S_IDLE;
+            hold_q    <= dma_cmd_valid && !dma_cmd_ready;
+            hold_cr_q <= sel_cr;
+
+            // ---- issue
+            case (ist_q)
+                I_IDLE: if (deq_grant) ist_q <= I_WAIT;
+                I_WAIT: if (deq_valid && deq_discard) begin
+                    ist_q <= I_IDLE;
                 end else if (deq_valid) begin
                     desc_q        <= deq_desc;
                     wq_q          <= deq_wq;
                     pasid_valid_q <= deq_pasid_valid;
                     pasid_q       <= deq_pasid;
                     priv_q        <= deq_priv;
-                    state_q       <= S_CHECK;
+                    ist_q         <= I_CHECK;
                 end
-                S_CHECK: begin
-                    status_q    <= check_status;
-                    bytes_q     <= '0;
-                    fault_q     <= '0;
-                    bad_flags_q <= (check_status == ST_BAD_FLAGS) ? (flags & ~FLAGS_SUPPORTED) : '0;
-                    grant_q     <= !hdl_required || hdl_granted;
-                    state_q     <= (check_status == ST_SUCCESS && moves_data && xfer != 32'd0) ? S_DMA_CMD : S_COMPLETE;
+                I_CHECK: if (!fence_wait) begin
+                    ist_q        <= needs_op ? I_CMD : I_IDLE;
+                    chk_status_q <= check_status;
+                    chk_irq_q    <= rci && handle_ok;
                 end
-                S_DMA_CMD: if (dma_cmd_ready) state_q <= S_DMA_RSP;
-                S_DMA_RSP: if (dma_rsp_valid) begin
-                    bytes_q <= dma_rsp_bytes;
-                    if (dma_rsp_status != DMA_OK) begin
-                        status_q <= dma_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
-                        fault_q  <= src + 64'(dma_rsp_bytes);
+                I_CMD:   if (op_fire) ist_q <= I_IDLE;
+                default: ist_q <= I_IDLE;
+            endcase
+            if (ist_q == I_WAIT) issue_old_q <= deq_old || mark_inflight;
+            else if (mark_inflight) issue_old_q <= 1'b1;
+
+            // ---- in-flight list
+            if (mark_inflight) old_q <= valid_q;
+            if (push) begin
+                ent_q[tail_q]   <= new_ent;
+                valid_q[tail_q] <= 1'b1;
+                old_q[tail_q]   <= issue_old_q || mark_inflight;
+                tail_q          <= tail_q + 1'b1;
+            end
+            if (pop) begin
+                valid_q[head_q]    <= 1'b0;
+                old_q[head_q]      <= 1'b0;
+                recorded_q[head_q] <= 1'b0;
+                head_q             <= head_q + 1'b1;
+            end
+
+            // ---- record stage
+            case (cst_q)
+                C_IDLE: if (valid_q[rp_q] && !recorded_q[rp_q]) begin
+                    status_q <= rc.status;
+                    bytes_q  <= '0;
+                    fault_q  <= '0;
+                    cst_q    <= rc.has_op ? C_OPRSP : C_COMPLETE;
+                end
+                C_OPRSP: if (oprsp_valid) begin
+                    bytes_q <= op_bytes;
+                    if (op_status != DMA_OK) begin
+                        status_q <= op_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
+                        fault_q  <= rc.src + 64'(op_bytes);
                     end
-                    state_q <= S_COMPLETE;
+                    cst_q <= C_COMPLETE;
                 end
-                S_COMPLETE: begin
-                    if (cr_ok && (rcr || status_q != ST_SUCCESS)) state_q <= S_CR_CMD;
-                    else if (rci && handle_ok)                     state_q <= S_IRQ;
-                    else                                           state_q <= S_DONE;
-                end
-                S_CR_CMD: if (dma_cmd_ready) state_q <= S_CR_RSP;
-                S_CR_RSP: if (dma_rsp_valid) state_q <= (rci && handle_ok) ? S_IRQ : S_DONE;
-                S_IRQ: if (is_ims ? ims_irq_ready : msix_irq_ready) state_q <= S_DONE;
-                S_DONE: state_q <= S_IDLE;
-                default: state_q <= S_IDLE;
+                C_COMPLETE: cst_q <= needs_cr ? C_CRCMD : C_IDLE;
+                C_CRCMD:    if (cr_fire) cst_q <= C_IDLE;
+                default:    cst_q <= C_IDLE;
+            endcase
+            if (recorded) begin
+                recorded_q[rp_q] <= 1'b1;
+                cr_q[rp_q]       <= needs_cr;
+                rp_q             <= rp_q + 1'b1;
+            end
+
+            // ---- notify stage (record responses come in order, one per record written)
+            case (nst_q)
+                N_IDLE: if (valid_q[head_q] && recorded_q[head_q] && (cr_q[head_q] || hd.irq))
+                    nst_q <= cr_q[head_q] ? N_CRRSP : N_IRQ;
+                N_CRRSP: if (dma_rsp_valid && rsp_is_cr) nst_q <= hd.irq ? N_IRQ : N_IDLE;
+                N_IRQ:   if (irq_taken) nst_q <= N_IDLE;
+                default: nst_q <= N_IDLE;
             endcase
         end
     end
 
-    // A source read answered UR or CA is an address the host does not translate or serve: DSA's page fault
-    // without Block-on-Fault (a read: status bit 7 stays 0). Poisoned data and a completion timeout are
-    // hardware errors (DSA_COMP_HW_ERR1).
-    wire dma_page_fault = dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA;
+    // Room is checked when a descriptor is requested: only the issue stage appends, one at a time.
+    assign deq_req = ist_q == I_IDLE && room;
 
-    assign deq_req    = (state_q == S_IDLE);
-    assign hdl_rd_en     = state_q == S_WAIT_DESC && deq_valid && !deq_discard;
+    assign hdl_rd_en     = ist_q == I_WAIT && deq_valid && !deq_discard;
     assign hdl_rd_handle = deq_desc[303:288];
     assign hdl_rd_wq     = deq_wq;
-    assign busy_valid = (state_q != S_IDLE);
-    assign busy_wq    = wq_q;
 
-    // DMA commands: the operation, then the 32-byte completion record.
-    wire cr_phase = (state_q == S_CR_CMD);
-    assign dma_cmd_valid       = (state_q == S_DMA_CMD) || cr_phase;
-    assign dma_cmd_op          = cr_phase ? DMA_OP_WRITE : (opcode == OP_MEMFILL ? DMA_OP_FILL : DMA_OP_COPY);
-    assign dma_cmd_pasid_valid = pasid_valid_q;
-    assign dma_cmd_pasid       = pasid_q;
-    assign dma_cmd_priv        = priv_q;
-    assign dma_cmd_src         = src;
-    assign dma_cmd_dst         = cr_phase ? cr_addr : dst;
-    assign dma_cmd_len         = cr_phase ? 32'd32 : xfer;
-    assign dma_cmd_pattern     = src;     // MEMFILL: the pattern sits in the source field, as in DSA
-    assign dma_cmd_wdata       = {96'd0, 8'd0, bad_flags_q, fault_q, bytes_q, 16'd0, 8'd0, 1'b0, status_q};
-    assign dma_rsp_ready       = (state_q == S_DMA_RSP) || (state_q == S_CR_RSP);
+    // ---- work-queue command bookkeeping
+    always_comb begin
+        busy_wqs = '0;
+        if (ist_q == I_WAIT && deq_valid && !deq_discard) busy_wqs[deq_wq] = 1'b1;
+        if (ist_q == I_CHECK || ist_q == I_CMD)          busy_wqs[wq_q]   = 1'b1;
+        for (int i = 0; i < INFLIGHT; i++)
+            if (valid_q[i]) busy_wqs[ent_q[i].wq] = 1'b1;
+    end
+    assign old_busy = ((ist_q == I_CHECK || ist_q == I_CMD) && issue_old_q) || (old_q & valid_q) != '0;
 
-    assign ims_irq_valid   = (state_q == S_IRQ) && is_ims;
-    assign ims_irq_wq      = 3'(wq_q);
-    assign ims_irq_index   = {5'd0, handle[10:0]};
-    assign ims_irq_pasid   = pasid_valid_q ? pasid_q : 20'd0;
-    assign msix_irq_valid  = (state_q == S_IRQ) && !is_ims;
-    assign msix_irq_vector = {5'd0, handle[10:0]};
+    // ---- DMA commands: the operation (issue stage) or the 32-byte completion record (retire stage)
+    assign dma_cmd_valid       = sel_cr ? cr_req : op_req;
+    assign dma_cmd_op          = sel_cr ? DMA_OP_WRITE : (opcode == OP_MEMFILL ? DMA_OP_FILL : DMA_OP_COPY);
+    assign dma_cmd_pasid_valid = sel_cr ? rc.pasid_valid : pasid_valid_q;
+    assign dma_cmd_pasid       = sel_cr ? rc.pasid : pasid_q;
+    assign dma_cmd_priv        = sel_cr ? rc.priv : priv_q;
+    // (a record's command carries no source: the issue stage may take the next descriptor meanwhile)
+    assign dma_cmd_src         = sel_cr ? 64'd0 : src;
+    assign dma_cmd_dst         = sel_cr ? rc.cr_addr : dst;
+    assign dma_cmd_len         = sel_cr ? 32'd32 : xfer;
+    assign dma_cmd_pattern     = sel_cr ? 64'd0 : src;     // MEMFILL: the pattern sits in the source field, as in DSA
+    assign dma_cmd_wdata       = sel_cr ? {96'd0, 8'd0, rc.bad_flags, fault_q, bytes_q, 16'd0, 8'd0, 1'b0, status_q}
+                                        : '0;
+    assign dma_cmd_id          = sel_cr ? ID_CR : ID_OP;
+
+    assign ims_irq_valid   = nst_q == N_IRQ && hd.is_ims;
+    assign ims_irq_wq      = 3'(hd.wq);
+    assign ims_irq_index   = {5'd0, hd.hidx};
+    assign ims_irq_pasid   = hd.pasid_valid ? hd.pasid : 20'd0;
+    assign msix_irq_valid  = nst_q == N_IRQ && !hd.is_ims;
+    assign msix_irq_vector = {5'd0, hd.hidx};
 
     // A failure nobody can read from a completion record goes to the software error log.
-    assign err_valid  = (state_q == S_COMPLETE) && status_q != ST_SUCCESS && !cr_ok;
-    assign err_wq     = 8'(wq_q);
+    assign err_valid  = cst_q == C_COMPLETE && status_q != ST_SUCCESS && !rc.cr_ok;
+    assign err_wq     = 8'(rc.wq);
     assign err_status = status_q;
-    assign err_pasid  = pasid_q;
-    assign err_priv   = priv_q;
-    assign err_opcode = opcode;
-    assign err_addr   = cr_addr;
+    assign err_pasid  = rc.pasid;
+    assign err_priv   = rc.priv;
+    assign err_opcode = rc.opcode;
+    assign err_addr   = rc.cr_addr;
 endmodule
 
 `default_nettype wire

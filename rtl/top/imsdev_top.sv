@@ -77,6 +77,10 @@ module imsdev_top #(
     import imsdev_map_pkg::*;
 
     localparam int WQW = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1;
+    // Descriptors the engine keeps in flight, and commands the DMA engine accepts ahead: one operation per
+    // descriptor in flight. 8 covers the read round trip of back-to-back 64-byte MEMMOVEs (make bench,
+    // descriptor_rate), where 4 left the engine waiting for room.
+    localparam int ENGINE_INFLIGHT = 8;
 
     initial begin
         if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_top: NUM_WQ (%0d) must be 1..8 (one IMS window each)", NUM_WQ);
@@ -316,8 +320,10 @@ module imsdev_top #(
     logic [WQW-1:0] enq_wq;
     logic [511:0]   enq_desc;
     logic [19:0]    enq_pasid;
-    logic           deq_req, deq_grant, deq_valid, deq_pasid_valid, deq_priv, deq_discard, busy_valid;
-    logic [WQW-1:0] deq_wq, busy_wq;
+    logic           deq_req, deq_grant, deq_valid, deq_pasid_valid, deq_priv, deq_discard;
+    logic           deq_old, mark_inflight, eng_old_busy;
+    logic [WQW-1:0] deq_wq;
+    logic [NUM_WQ-1:0] busy_wqs;
     logic [511:0]   deq_desc;
     logic [19:0]    deq_pasid;
 
@@ -331,7 +337,7 @@ module imsdev_top #(
         .wq_occupancy, .wq_state,
         .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
-        .deq_discard, .busy_valid, .busy_wq,
+        .deq_discard, .busy_wqs, .eng_old_busy, .deq_old, .mark_inflight,
         .hdl_operand, .hdl_operand_ok, .hdl_handle, .hdl_cmd_wr, .hdl_cmd_grant, .hdl_clear_all, .hdl_busy,
         .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value)
     );
@@ -402,7 +408,7 @@ module imsdev_top #(
     logic [255:0] dma_cmd_wdata;
     logic         dma_rsp_valid, dma_rsp_ready;
     logic [2:0]   dma_rsp_status;
-    logic [7:0]   dma_rsp_id;
+    logic [7:0]   dma_rsp_id, dma_cmd_id;
     logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
     logic [2:0]   eng_ims_wq;
     logic [15:0]  eng_ims_index, eng_msix_vector;
@@ -413,14 +419,15 @@ module imsdev_top #(
     logic [19:0]  eng_err_pasid;
     logic [63:0]  eng_err_addr;
 
-    imsdev_desc_engine #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS)) u_engine (
+    imsdev_desc_engine #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS),
+                         .INFLIGHT(ENGINE_INFLIGHT)) u_engine (
         .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
-        .deq_discard, .busy_valid, .busy_wq, .wq_max_xfer_shift(wq_xfer),
+        .deq_discard, .deq_old, .mark_inflight, .old_busy(eng_old_busy), .busy_wqs, .wq_max_xfer_shift(wq_xfer),
         .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value), .hdl_rd_en, .hdl_rd_handle, .hdl_rd_wq, .hdl_granted,
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
-        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata,
-        .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_status, .dma_rsp_bytes,
+        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata, .dma_cmd_id,
+        .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_id, .dma_rsp_status, .dma_rsp_bytes,
         .ims_irq_valid(eng_ims_valid), .ims_irq_ready(eng_ims_ready), .ims_irq_wq(eng_ims_wq),
         .ims_irq_index(eng_ims_index), .ims_irq_pasid(eng_ims_pasid),
         .msix_irq_valid(eng_msix_valid), .msix_irq_ready(eng_msix_ready), .msix_irq_vector(eng_msix_vector),
@@ -442,12 +449,12 @@ module imsdev_top #(
     assign d_commit = d_valid && d_sop && !d_shown_q
                       && (d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64);
 
-    imsdev_dma #(.DATA_W(DATA_W)) u_dma (
+    imsdev_dma #(.DATA_W(DATA_W), .CMD_DEPTH(ENGINE_INFLIGHT)) u_dma (
         .clk, .rst(fn_rst), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req,
         .cmd_valid(dma_cmd_valid), .cmd_ready(dma_cmd_ready), .cmd_op(dma_cmd_op),
         .cmd_pasid_valid(dma_cmd_pasid_valid), .cmd_pasid(dma_cmd_pasid), .cmd_priv(dma_cmd_priv),
         .cmd_src(dma_cmd_src), .cmd_dst(dma_cmd_dst), .cmd_len(dma_cmd_len), .cmd_pattern(dma_cmd_pattern),
-        .cmd_wdata(dma_cmd_wdata), .cmd_id(8'd0),
+        .cmd_wdata(dma_cmd_wdata), .cmd_id(dma_cmd_id),
         .rsp_valid(dma_rsp_valid), .rsp_ready(dma_rsp_ready), .rsp_id(dma_rsp_id), .rsp_status(dma_rsp_status),
         .rsp_bytes(dma_rsp_bytes),
         .tx_req_valid(d_valid), .tx_req_ready(d_ready), .tx_req_sop(d_sop), .tx_req_eop(d_eop),
@@ -693,7 +700,7 @@ module imsdev_top #(
     // exec PASID control).
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, cfg_pasid_exec_en, msix_init_busy, ims_init_busy, msix_bad_vector, csr_rd_err,
-                       csr_wr_err, trig_fifo_count, dma_rsp_id, ims_err_index,
+                       csr_wr_err, trig_fifo_count, ims_err_index,
                        enq_pasid_valid};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule

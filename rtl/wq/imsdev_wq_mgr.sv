@@ -8,8 +8,8 @@
 //
 // DRAIN_PASID / ABORT_PASID (Linux idxd: process exit and unbind) leave every WQ enabled and accepting.
 // At the command each WQ's queue gets a mark: the number of descriptors queued before it (mark_q). The
-// command waits until every WQ has dequeued past its mark and the descriptor the engine took before the
-// mark (old_busy_q) has finished: a conservative drain, since the queue RAM is read only at dequeue, so
+// command waits until every WQ has dequeued past its mark and every descriptor the engine took before the
+// mark has finished (the engine tracks them: deq_old, mark_inflight, eng_old_busy): a conservative drain, since the queue RAM is read only at dequeue, so
 // which earlier descriptors carry the PASID is not known until then. ABORT_PASID drops, at dequeue, every
 // descriptor before the mark whose PASID is OPERAND (deq_discard: the engine never starts it) and counts
 // it in RESULT; the others before the mark run. Descriptors submitted after the command run normally.
@@ -81,9 +81,13 @@ module imsdev_wq_mgr #(
     output      logic                 deq_priv,
     output      logic                 deq_discard,   // with deq_valid: ABORT_PASID dropped it; do not run it
 
-    // Descriptor executing in the engine (for drain)
-    input  wire logic                 busy_valid,
-    input  wire logic [WQW-1:0]       busy_wq,
+    // Descriptors taken by the engine and not finished (for the drains): the WQs they came from, and
+    // whether one taken before a PASID command's mark is among them. deq_old goes with deq_valid;
+    // mark_inflight makes every descriptor the engine holds "old" (a PASID command starts).
+    input  wire logic [NUM_WQ-1:0]    busy_wqs,
+    input  wire logic                 eng_old_busy,
+    output      logic                 deq_old,
+    output      logic                 mark_inflight,
 
     // Interrupt handles (imsdev_int_handles): REQUEST/RELEASE_INT_HANDLE write the table, RESET_DEVICE
     // clears it; while it is cleared (hdl_busy) no handle command runs, nor, if handles are checked
@@ -146,20 +150,21 @@ module imsdev_wq_mgr #(
     logic          drain_all_q;             // waiting for every WQ (DRAIN_ALL / DISABLE_DEVICE)
     logic [NUM_WQ-1:0] resume_q;            // WQs to return to ENABLED after a drain
     logic [15:0]   mark_q [NUM_WQ];         // DRAIN/ABORT_PASID: descriptors queued before the command, left
-    logic          old_busy_q;              // the engine runs a descriptor taken before the mark
     logic          deq_old_q;               // the descriptor read this cycle was queued before the mark
     logic [19:0]   cmd_pasid_q;             // the operand as written (a PASID, or an interrupt entry)
     wire           pasid_cmd = cmd_q == CMD_DRAIN_PASID || cmd_q == CMD_ABORT_PASID;
     wire           hdl_cmd   = cmd_q == CMD_REQUEST_INT_HANDLE || cmd_q == CMD_RELEASE_INT_HANDLE;
 
-    function automatic logic wq_idle(input int w, input logic [15:0] cnt, input logic bv, input logic [WQW-1:0] bw);
-        return cnt == 16'd0 && !(bv && 32'(bw) == w);
+    // A WQ is idle when nothing is queued and the engine holds none of its descriptors. A descriptor granted
+    // in this cycle is in neither (count_q drops next cycle, the engine sees it next cycle): not idle then.
+    function automatic logic wq_idle(input logic [WQW-1:0] w, input logic [15:0] cnt, input logic [NUM_WQ-1:0] bw);
+        return cnt == 16'd0 && !bw[w];
     endfunction
 
     logic all_idle;
     always_comb begin
         all_idle = 1'b1;
-        for (int w = 0; w < NUM_WQ; w++) if (!wq_idle(w, count_q[w], busy_valid, busy_wq)) all_idle = 1'b0;
+        for (int w = 0; w < NUM_WQ; w++) if (!wq_idle(WQW'(w), count_q[w], busy_wqs)) all_idle = 1'b0;
     end
 
     // Aborting in the same cycle as a dequeue would count the dequeued descriptor twice, and a PASID
@@ -169,9 +174,11 @@ module imsdev_wq_mgr #(
 
     logic marks_done;
     always_comb begin
-        marks_done = !old_busy_q;
+        marks_done = !eng_old_busy && !(deq_valid_q && deq_old_q);
         for (int w = 0; w < NUM_WQ; w++) if (mark_q[w] != 16'd0) marks_done = 1'b0;
     end
+    assign deq_old       = deq_old_q;
+    assign mark_inflight = cst_q == C_EXEC && pasid_cmd;
 
     // ------------------------------------------------------------------ arbitration
     logic [WQW-1:0] last_q;
@@ -246,7 +253,6 @@ module imsdev_wq_mgr #(
             deq_valid_q <= 1'b0;
             deq_wq_q    <= '0;
             for (int w = 0; w < NUM_WQ; w++) mark_q[w] <= '0;
-            old_busy_q  <= 1'b0;
             deq_old_q   <= 1'b0;
             cmd_pasid_q <= '0;
         end else begin
@@ -268,8 +274,6 @@ module imsdev_wq_mgr #(
             deq_old_q <= deq_grant && mark_q[pick] != 16'd0;
             for (int w = 0; w < NUM_WQ; w++)
                 if (deq_grant && 32'(pick) == w && mark_q[w] != 16'd0) mark_q[w] <= mark_q[w] - 16'd1;
-            if (deq_grant)        old_busy_q <= mark_q[pick] != 16'd0;
-            else if (!busy_valid) old_busy_q <= 1'b0;
             if (deq_discard)      result_q   <= result_q + 16'd1;
 
             case (cst_q)
@@ -364,8 +368,7 @@ module imsdev_wq_mgr #(
                             // No grant in this cycle (abort_now), so count_q is exactly what was queued
                             // before; a descriptor enqueued now comes after the command.
                             for (int w = 0; w < NUM_WQ; w++) mark_q[w] <= count_q[w];
-                            old_busy_q <= busy_valid;
-                            cst_q <= C_WAIT;
+                            cst_q <= C_WAIT;             // mark_inflight marks what the engine holds
                         end
                         default: err_q <= CMD_ERR_INVAL_CMD;
                     endcase
@@ -375,7 +378,7 @@ module imsdev_wq_mgr #(
                         if (marks_done) cst_q <= C_IDLE;
                     end else if (cmd_q == CMD_RESET_DEVICE) begin
                         if (!hdl_busy) cst_q <= C_IDLE;
-                    end else if (drain_all_q ? all_idle : wq_idle(32'(cmd_wq_q), count_q[cmd_wq_q], busy_valid, busy_wq)) begin
+                    end else if (drain_all_q ? all_idle : wq_idle(cmd_wq_q, count_q[cmd_wq_q], busy_wqs)) begin
                         for (int w = 0; w < NUM_WQ; w++)
                             if (state_q[w] == ST_DRAINING) state_q[w] <= resume_q[w] ? ST_ENABLED : ST_DISABLED;
                         if (cmd_q == CMD_DISABLE_DEVICE) dev_en_q <= 1'b0;

@@ -228,6 +228,9 @@ class LinkShim(Endpoint):
         # Every completion of tx_cpl likewise: when the device answered (e.g. the CMDSTS read that first
         # returned ACTIVE = 0 bounds the moment a command finished).
         self.tx_cpl_log: list[SentTlp] = []
+        # Called with every host request that reaches the shim for a BAR (before it is checked or forwarded):
+        # benches that record what went on the link (e.g. tb/vmm's DMWr log) observe here.
+        self.rx_req_observers: list[Callable[[PasidTlp], None]] = []
         self._flr_started_ns = -1.0
         self._pasid_before_flr = None
         self.flr_count = 0
@@ -337,6 +340,8 @@ class LinkShim(Endpoint):
 
     # ---- host -> device requests --------------------------------------------------------------
     async def _handle_bar_request(self, tlp):
+        for observe in self.rx_req_observers:
+            observe(tlp)
         hit = self.match_bar(tlp.address)
         nonposted = tlp.is_nonposted()
         if hit is None or not self.memory_space_enable:

@@ -9,7 +9,10 @@ Pure Python and synchronous, like tb/platform, so every piece is unit-tested wit
 * :mod:`.device` - the "device MMIO" interface and a behavioural model of the interrupt storage;
 * :mod:`.trap` - the guest's BAR view, MSI-X trapping (vfio-pci + QEMU) and trapped IMS pages;
 * :mod:`.ims` - the three IMS designs; :mod:`.report` - their measured comparison (docs/vmm.md);
-* :mod:`.vits` - ARM virtual ITS with virtual DeviceIDs, shadowed onto the physical ITS.
+* :mod:`.vits` - ARM virtual ITS with virtual DeviceIDs, shadowed onto the physical ITS;
+* :mod:`.pasid` - guest PASIDs: the VMM's PASID-translation table and the CPU's ENQCMD/ENQCMDS in a guest;
+* on the cocotb bench (not imported here: they need cocotb): :mod:`.bench` (guests on the RTL) and
+  :mod:`.guest_sva` (guest processes on a shared WQ with host PASIDs).
 """
 
 from .device import DeviceMmio, InterruptStorageDevice

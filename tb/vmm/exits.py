@@ -1,7 +1,8 @@
 """VM-exit accounting: every exit the VMM model takes, counted by reason.
 
 The reasons are the VMX basic exit reasons that the modelled paths produce (Intel SDM vol. 3C
-appendix C, Linux arch/x86/include/uapi/asm/vmx.h ``EXIT_REASON_*``), plus the hypercall exit of
+appendix C, Linux arch/x86/include/uapi/asm/vmx.h ``EXIT_REASON_*``;
+72/73 checked against hypervisors' copies of the SDM's exit-reason table), plus the hypercall exit of
 the IMS design (b). ARM guests use the same names for the equivalent traps (a data abort on an MMIO
 page is EPT_VIOLATION's counterpart; HVC is VMCALL's); ``arch`` on the counter says which is meant.
 """
@@ -21,6 +22,8 @@ class ExitReason(IntEnum):
     HLT = 12                    # the guest halted; KVM blocks the vCPU
     VMCALL = 18                 # a hypercall (IMS design (b))
     EPT_VIOLATION = 48          # a guest access to a page the VMM traps (MSI-X table, IMS pages in (c))
+    ENQCMD_PASID_TRANSLATION_FAILURE = 72    # guest PASID not in the VMM's PASID-translation table (pasid.py)
+    ENQCMDS_PASID_TRANSLATION_FAILURE = 73
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,17 @@ the host side):
   stays masked;
 * a guest mask is forwarded to the physical entry (mask bit only);
 * :class:`VfioMsix` forwards PBA reads to the physical PBA;
-* :class:`TrappedIms` keeps the guest's PASID_EN/PASID bits in its view; the physical CTRL gets the
-  mask bit only (guest-to-host PASID translation, issue 10 item 6, is not modelled here).
+* :class:`TrappedIms` keeps the guest's PASID_EN/PASID bits in its view. Without a PASID map the
+  physical CTRL gets the mask bit only; with one (``pasid_map``: the VMM's guest -> host PASID lookup,
+  :class:`~.pasid.PasidTranslationTable.host_pasid`) the physical slot is bound to the *host* PASID
+  (issue 10 item 6: the device sees only host PASIDs), and a guest PASID the VMM does not know keeps the
+  physical slot masked and is recorded in ``rejected``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from imsdev import regs
 
@@ -244,11 +247,13 @@ class TrappedIms(TrappedTable):
     CTRL_GUEST_BITS = (regs.IMS_ENTRY_CTRL_MASK_MASK | regs.IMS_ENTRY_CTRL_PASID_EN_MASK
                        | regs.IMS_ENTRY_CTRL_PASID_MASK)
 
-    def __init__(self, device: DeviceMmio, routing: Routing, wq: int, slots: range | None = None):
+    def __init__(self, device: DeviceMmio, routing: Routing, wq: int, slots: range | None = None, *,
+                 pasid_map: Callable[[int], int | None] | None = None):
         """``slots``: the slot indices given to this guest (default: the whole window, one page per WQ).
         Two guests may share a window in slot ranges (a build with one WQ); the trapped range is then
-        only those slots' bytes."""
+        only those slots' bytes. ``pasid_map``: guest PASID -> host PASID (None: unknown), see above."""
         super().__init__(device, routing)
+        self.pasid_map = pasid_map
         self.wq = wq
         self.window = regs.IMS_BASE + wq * regs.IMS_STRIDE
         self.slots = slots
@@ -265,7 +270,44 @@ class TrappedIms(TrappedTable):
         return ims_slot_offset(*key)
 
     def _physical_ctrl_bits(self) -> int:
-        return regs.IMS_ENTRY_CTRL_MASK_MASK   # PASID binding stays the VMM's (not modelled)
+        return regs.IMS_ENTRY_CTRL_MASK_MASK   # without a PASID map the binding stays in the guest's view
+
+    def _host_binding(self, key: tuple) -> int | None:
+        """The physical PASID_EN/PASID bits for the guest's binding of slot ``key`` (0: unbound), or
+        None when the guest names a PASID the VMM has not mapped."""
+        ctrl = self.entries[key].ctrl
+        if not ctrl & regs.IMS_ENTRY_CTRL_PASID_EN_MASK:
+            return 0
+        gpasid = (ctrl & regs.IMS_ENTRY_CTRL_PASID_MASK) >> regs.IMS_ENTRY_CTRL_PASID_SHIFT
+        hpasid = self.pasid_map(gpasid)
+        if hpasid is None:
+            return None
+        return regs.IMS_ENTRY_CTRL_PASID_EN_MASK | hpasid << regs.IMS_ENTRY_CTRL_PASID_SHIFT
+
+    def _set_physical_mask(self, key: tuple, masked: bool) -> None:
+        """With a PASID map the VMM writes the whole physical CTRL: mask and the host binding. An unmask
+        with an unknown guest PASID is refused: the slot stays masked and unbound."""
+        if self.pasid_map is None:
+            super()._set_physical_mask(key, masked)
+            return
+        binding = self._host_binding(key)
+        if binding is None:
+            entry = self.entries[key]
+            if not masked:
+                self.rejected.append(Rejected(key, *entry.message, f"guest PASID in CTRL {entry.ctrl:#x} "
+                                              f"is not one of the guest's bound PASIDs"))
+            binding, masked = 0, True
+        self.device.write32(self._physical(key) + CTRL, binding | (MASK if masked else 0))
+
+    def write32(self, offset: int, value: int) -> None:
+        """A guest CTRL write that changes only the PASID of a live (unmasked) slot re-binds it."""
+        located = self._entry(offset) if self.pasid_map is not None else None
+        before = located[1].ctrl if located is not None else None
+        super().write32(offset, value)
+        if located is not None and located[2] == CTRL:
+            entry = located[1]
+            if not entry.ctrl & MASK and before is not None and not before & MASK and before != entry.ctrl:
+                self._set_physical_mask(located[0], False)
 
     def install(self, bar: GuestBar) -> None:
         bar.trap(*self.range, f"IMS WQ{self.wq}", self)

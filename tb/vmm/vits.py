@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imsdev.platform import Irq, ItsIrqDomain
+from imsdev.platform import Irq, ItsIrqDomain, MsiMsg
 
 from ..platform.cpu import Cpus, Delivery
 from ..platform.gic_its import (GITS_TRANSLATER, GicIts, GicRedistributors, ItsCommand,
@@ -167,6 +167,37 @@ class VirtualIts(GicIts):
         self.handle_write(self.doorbell_address, event_id.to_bytes(4, "little"), virtual)
 
 
+class ShadowRouting:
+    """The VMM's MSI-X routing for a guest whose virtual ITS shadows (``VirtualIts(shadow=True)``): the guest's
+    own message (its doorbell IOVA, EventID) is already what the physical ITS must receive, because the
+    guest's MAPTI was mirrored with the same EventID on the physical DeviceID and the IOVA maps onto the
+    physical GITS_TRANSLATER page (:class:`GuestMsiMapper`); so the VMM writes it into the physical entry
+    unchanged and no host handler is involved until the host LPI (one injection exit). A message whose
+    (virtual DeviceID, EventID) has no shadow - the DeviceID was never given a physical one, so the vITS
+    dropped the guest's MAPD/MAPTI - is still written: the device's real message then reaches the physical
+    ITS for a DeviceID/EventID it has no mapping for, and is dropped there (what a guest without
+    ``set_dev_id`` gets). ``route_message`` rejects only addresses that are not the guest's doorbell."""
+
+    def __init__(self, vits: VirtualIts, virtual_device_id: int, guest_doorbells: dict[int, int]):
+        self.vits = vits
+        self.virtual_device_id = virtual_device_id
+        self.guest_doorbells = guest_doorbells       # IOVA page -> GPA page, the guest's MSI mappings
+
+    def route_message(self, requester_id: int, address: int, data: int):
+        from .host import GuestMessageError, Route          # host imports this module
+        if self.guest_doorbells.get(address & ~0xFFF) != self.vits.doorbell_address & ~0xFFF \
+                or address & 0xFFF != self.vits.doorbell_address & 0xFFF:
+            raise GuestMessageError(f"address {address:#x} is not the guest's ITS doorbell")
+        shadow = self.vits.shadow.get((self.virtual_device_id, data))
+        msg = MsiMsg(address & 0xFFFF_FFFF, address >> 32, data)
+        cpu = shadow.cpu if shadow is not None else 0
+        irq = Irq(requester_id, data, msg, cpu, shadow.target if shadow else -1, shadow.vector if shadow else -1)
+        return Route(irq, 0, data)
+
+    def unroute(self, route) -> None:
+        """Nothing to free: the shadow's host event belongs to the vITS (freed by the guest's DISCARD/MAPD)."""
+
+
 class GuestMsiMapper:
     """The ``iommu`` the guest kernel's ITS domain maps its doorbell with: guest IOVA -> virtual ITS
     doorbell page (guest stage 1), resolved by the VMM to the physical ITS page in the host's SMMU
@@ -185,4 +216,4 @@ class GuestMsiMapper:
         self.host_window.map(iova, self.physical_doorbell_page)
 
 
-__all__ = ["DroppedCommand", "DroppedInjection", "GuestMsiMapper", "VirtualIts"]
+__all__ = ["DroppedCommand", "DroppedInjection", "GuestMsiMapper", "ShadowRouting", "VirtualIts"]

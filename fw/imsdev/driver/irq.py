@@ -6,7 +6,9 @@
 * idxd_wq_thread (a WQ's MSI-X vector or IMS slot): irq_process_pending_llist - every pending
   descriptor of the entry whose completion record is written is completed. The device writes the record
   before the interrupt on the same ordered path (docs/work_queues.md), so an interrupt that completes
-  nothing is counted as unhandled: the tests require zero.
+  nothing is unhandled (IRQ_NONE, as Linux) either because an earlier handler already took its descriptor
+  (counted in IrqEntry.reaped_early) or because it came before its record: tests check
+  unhandled <= reaped_early (zero with one descriptor in flight per entry).
 """
 
 from __future__ import annotations
@@ -54,4 +56,5 @@ def idxd_wq_thread(irq: int, ie: IrqEntry) -> IrqReturn:
             ie.pending.remove(d)
             done += 1
     ie.completed += done
+    ie.reaped_early += max(done - 1, 0)
     return IrqReturn.IRQ_HANDLED if done else IrqReturn.IRQ_NONE

@@ -43,6 +43,10 @@ class IrqEntry:
     kind: str                          # "msix" | "ims"
     pending: list = field(default_factory=list)
     completed: int = 0
+    # Descriptors a handler completed beyond the first: their own interrupts may then find nothing to do
+    # (the engine keeps several descriptors in flight, so a later record can be in memory before an earlier
+    # interrupt is handled). unhandled <= reaped_early holds unless an interrupt came before its record.
+    reaped_early: int = 0
 
     @property
     def irq(self) -> int:

@@ -333,20 +333,24 @@ def interrupt_management(bench, ops) -> dict:
     r.complete(idxd, shared, d, None)
     assert not idxd.read_swerr().valid, f"the live rewrite was refused: {idxd.read_swerr()}"
 
-    # ENQCMD bounded retry against a full queue: hold DMA so a MEMMOVE stalls in the engine and one NOOP
-    # fills the size-1 queue; then every ENQCMD gets RRS: 1 + enqcmds_retries attempts, -EAGAIN, nothing
-    # logged. After the stall clears the same submission goes through. The other submitters of the shared
-    # WQ bring their own descriptors (a user-space client's pool), as ENQCMD users do.
+    # ENQCMD bounded retry against a full queue: hold DMA so MEMMOVEs stall in the engine until it takes no
+    # more and the last one fills the size-1 queue (WQCFG6.OCCUPANCY 1); then every ENQCMD gets RRS:
+    # 1 + enqcmds_retries attempts, -EAGAIN, nothing logged. After the stall clears the same submission goes
+    # through. The submitters of the shared WQ bring their own descriptors (a user-space client's pool), as
+    # ENQCMD users do.
     idxd.wq_disable(shared)
     idxd.wq_configure(shared, size=1, dedicated=False)
     idxd.wq_enable(shared)
-    client = DescPool(ops, 2)
+    client = DescPool(ops, 24)
     hold = DmaHold(bench)
     hold.hold()
-    stalled, want = r.submit(idxd, shared, DSA_OPCODE_MEMMOVE, 2048)
-    ops.delay_ns(400)                              # the engine takes it: the queue is empty again
-    queued, _ = r.submit(idxd, shared, DSA_OPCODE_NOOP, pool=client)
-    ops.delay_ns(200)
+    stalled = []
+    for _ in range(16):
+        stalled.append(r.submit(idxd, shared, DSA_OPCODE_MEMMOVE, 2048, pool=client))
+        ops.delay_ns(400)                          # the engine takes it, unless it holds all it can
+        if idxd.wq_state(shared)[1] == 1:
+            break
+    assert idxd.wq_state(shared) == (1, 1), f"the engine kept taking MEMMOVEs: {idxd.wq_state(shared)}"
     c = prep_desc(client.alloc(), DSA_OPCODE_NOOP)
     shared.enqcmds_retries, rrs_before = 3, ops.counts["dmwr_RRS"]
     rc = idxd_submit_desc(idxd, shared, c, pasid=PASID_A)
@@ -354,10 +358,10 @@ def interrupt_management(bench, ops) -> dict:
     hold.release()
     assert rc == -errno.EAGAIN and rrs == 4, f"full queue: rc {rc}, {rrs} RRS (expected -EAGAIN after 4)"
     assert not idxd.read_swerr().valid, "RRS must not be logged"
-    r.complete(idxd, shared, stalled, want)
+    for d, want in stalled:
+        r.complete(idxd, shared, d, want)
     shared.enqcmds_retries = 32
     assert idxd_submit_desc(idxd, shared, c, pasid=PASID_A) == 0
-    r.complete(idxd, shared, queued, None)
     r.complete(idxd, shared, c, None)
     assert not idxd.core.spurious, f"spurious interrupts: {idxd.core.spurious}"
 

@@ -13,8 +13,8 @@ from cocotb.utils import get_sim_time
 from imsdev import regs
 from tb.env import PAUSE_MODES
 from tb.pcie.tlp import RRS
-from tb.wq import (FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, OP_NOOP,
-                   WQ_STATE_DISABLED, WQ_STATE_DRAINING, WQ_STATE_ENABLED, WqConfig, WqEnv, err_name, ims_handle,
+from tb.wq import (FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, OP_NOOP,
+                   WQ_STATE_DISABLED, WQ_STATE_DRAINING, WQ_STATE_ENABLED, WqConfig, WqEnv, cmd_name, err_name, ims_handle,
                    ims_msg, msix_handle, msix_msg)
 PASID = 0x1F00D
 DWQ_PASID = 0x2345          # the dedicated WQ's PASID; also PASID "A" of the PASID commands' tests
@@ -303,14 +303,14 @@ async def program_vec_a(env):
 
 
 async def queue_two_pasids(env, vec, vec_a):
-    """Stall the engine on a PASID-B descriptor of the shared WQ, then queue a random mix of A and B
-    descriptors on it (SIZE - 1 of them: one slot stays free for a submission during the command) and A
-    descriptors on the dedicated WQ. Returns (stalled descriptor, [(descriptor, is_a)])."""
+    """Stall the engine on PASID-B MEMMOVEs of the shared WQ (the last one stays queued), then queue a random
+    mix of A and B descriptors behind them (one slot stays free for a submission during the command) and A
+    descriptors on the dedicated WQ. Returns (stalled B descriptors, [(descriptor, is_a)])."""
     stall = await env.stall_engine(0, pasid=PASID)
     queued = []
     for wq in sorted(env.latched):
         cfg = env.latched[wq]
-        for i in range(cfg.size - 1):
+        for i in range(cfg.size - (1 if cfg.dedicated else 2)):
             is_a = cfg.dedicated or i == 0 or (i > 1 and env.rng.random() < 0.5)
             t = await env.sb.submit(wq, a_desc(env, vec_a) if is_a else queued_desc(env, vec),
                                     pasid=PASID_A if is_a else PASID)
@@ -318,7 +318,7 @@ async def queue_two_pasids(env, vec, vec_a):
             queued.append((t, is_a))
     await env.b.settle(200)
     occ = {wq: await env.occupancy(wq) for wq in env.latched}
-    assert sum(occ.values()) == len(queued), f"OCCUPANCY {occ} with {len(queued)} queued behind the stall"
+    assert sum(occ.values()) == 1 + len(queued), f"OCCUPANCY {occ} with 1 + {len(queued)} queued behind the stall"
     return stall, queued
 
 
@@ -360,7 +360,7 @@ async def test_abort_pasid(dut, pauses):
     assert st.result == want, f"ABORT_PASID: RESULT {st.result}, {want} PASID-A descriptors were queued"
     env.sb.mark_aborted([t for t, is_a in queued if is_a])
     # Every earlier descriptor of another PASID had written its record before ACTIVE fell.
-    for t in [stall] + [t for t, is_a in queued if not is_a]:
+    for t in stall + [t for t, is_a in queued if not is_a]:
         when = started(env, addr=t.desc.cr_addr)
         assert when and max(when) < t_done, f"{t}: record write at {when} ns, ABORT_PASID done at {t_done} ns"
     await env.sb.wait_complete()
@@ -456,3 +456,46 @@ async def test_abort_pasid_under_traffic(dut, pauses):
     await env.sb.check_messages()
     env.b.log.info(f"ABORT_PASID under traffic: {st.result} discarded of "
                    f"{sum(a for _, a in subs)} A / {sum(not a for _, a in subs)} B submitted")
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "both"))
+async def test_pasid_commands_wait_for_descriptors_in_flight(dut, pauses):
+    """With nothing of the PASID queued but descriptors of it already taken by the engine (in flight, their
+    reads held), DRAIN_PASID and ABORT_PASID stay ACTIVE until those descriptors have finished: each
+    record was sent before the completion that reported ACTIVE = 0; ABORT_PASID discards nothing (RESULT 0).
+    Then a FENCE descriptor: its operation starts only after the earlier descriptor of its WQ finished."""
+    env = await WqEnv.start(dut, pauses)
+    await env.setup({0: WqConfig(size=min(env.p.wq_depth, 4))})
+    for cmd in (regs.CMD_DRAIN_PASID, regs.CMD_ABORT_PASID):
+        env.hold.hold()
+        inflight = [await env.sb.submit(0, env.new_desc(OP_MEMMOVE, env.rng.randint(64, 400)), pasid=PASID_A)
+                    for _ in range(2)]
+        assert all(t.accepted for t in inflight)
+        await env.b.settle(200)
+        assert await env.occupancy(0) == 0, "the engine did not take both descriptors"
+        await env.cmd_write(cmd, PASID_A)
+        await env.b.settle(300)
+        assert (await env.cmdsts())[0], f"{cmd_name(cmd)} finished while descriptors of the PASID are in flight"
+        env.hold.release()
+        st, t_done = await pasid_cmd_wait(env, cmd_name(cmd))
+        assert (st.err, st.result) == (regs.CMD_ERR_OK, 0), f"{cmd_name(cmd)}: ERR {err_name(st.err)} RESULT {st.result}"
+        for t in inflight:
+            when = started(env, addr=t.desc.cr_addr)
+            assert when and max(when) < t_done, f"{t}: record at {when} ns, {cmd_name(cmd)} done at {t_done} ns"
+        await env.sb.wait_complete()
+        await env.sb.check()
+
+    # FENCE: the second descriptor's source reads may not start before the first descriptor has finished
+    env.hold.hold()
+    first = await env.sb.submit(0, env.new_desc(OP_MEMMOVE, 300), pasid=PASID_A)
+    fenced = await env.sb.submit(0, env.new_desc(OP_MEMMOVE, 200, flags=FLAG_CRAV | FLAG_RCR | FLAG_FENCE),
+                                 pasid=PASID_A)
+    await env.b.settle(300)
+    assert not started(env, addr=fenced.desc.src), "the FENCE descriptor read its source while the earlier one ran"
+    env.hold.release()
+    await env.sb.wait_complete()
+    await env.sb.check()
+    cr_done = max(started(env, addr=first.desc.cr_addr))
+    reads = started(env, addr=fenced.desc.src)
+    assert reads and min(reads) > cr_done, f"FENCE: source read at {reads} ns, earlier record at {cr_done} ns"
