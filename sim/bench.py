@@ -54,6 +54,15 @@ def render(report) -> str:
             ("completion record -> IMS message (cycles)", lambda r: r.get("completion_to_interrupt", {}).get("ims_cycles")),
             ("completion record -> MSI-X message (cycles)", lambda r: r.get("completion_to_interrupt", {}).get("msix_cycles")),
             ("simulated cycles per second", lambda r: r.get("sim_speed", {}).get("cycles_per_s"))]
+    # Sustained descriptor rate (tb/bench/bench_perf.py bench_descriptor_rate): desc/cycle and the share of
+    # the link limit that run derived from its own beats per descriptor.
+    keys = sorted({k for r in report.values() for k in r.get("descriptor_rate", {})},
+                  key=lambda k: (int(k.split("B_")[0]), int(k.split("_")[1][:-2])))
+    for key in keys:
+        size, wqs = key.split("B_")[0], key.split("_")[1][:-2]
+        rows.append((f"MEMMOVE {size} B + record + MSI-X, {wqs} WQ(s) busy: desc/cycle (of link limit)",
+                     lambda r, key=key: (lambda d: f"{d['desc_per_cycle']} ({d['ratio']:.1%})" if d else None)(
+                         r.get("descriptor_rate", {}).get(key))))
     names = list(report)
     lines = ["| measurement | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, get in rows:
