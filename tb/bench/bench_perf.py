@@ -245,8 +245,12 @@ async def bench_descriptor_rate(dut):
 
     async def submitter(portal, descs):
         for d in descs:
-            while int(await bench.rc.dmwr(portal, d, pasid=PASID)) != 0:     # RRS: full, retry
+            for _ in range(100_000):                                          # RRS: full, retry
+                if int(await bench.rc.dmwr(portal, d, pasid=PASID)) == 0:
+                    break
                 await ClockCycles(dut.clk, 2)
+            else:
+                raise AssertionError(f"ENQCMD to {portal:#x} answered RRS 100,000 times")
 
     async def occupancy(wq):
         v = await bench.rd32(regs.CSR_WQCFG_BASE + wq * regs.CSR_WQCFG_STRIDE + regs.CSR_WQCFG_WQCFG6)
@@ -262,8 +266,12 @@ async def bench_descriptor_rate(dut):
             tasks = [cocotb.start_soon(submitter(portals[w], [memmove(w * per_wq + i, size) for i in range(per_wq)]))
                      for w in range(nwq)]
             for w in range(nwq):      # full, or everything submitted (the engine holds some meanwhile)
-                while not tasks[w].done() and await occupancy(w) < p.wq_depth:
+                for _ in range(10_000):
+                    if tasks[w].done() or await occupancy(w) >= p.wq_depth:
+                        break
                     await ClockCycles(dut.clk, 16)
+                else:
+                    raise AssertionError(f"WQ {w} never filled to {p.wq_depth} with its DMA reads held")
             start, tx0, rx0 = mon.cycle, len(mon.tx_req), len(rx)
             hold.release()
             total += n

@@ -36,7 +36,8 @@ from tb.platform.smmu import MSI_IOVA_BASE
 from tb.platform.gic_its import GITS_TRANSLATER
 from tb.platform_bench import platform_name
 from tb.tests.fw.common import run_blocking
-from tb.vmm.bench import GUEST_PLATFORM_OPTIONS, BenchX86Host, arm_guest, posted_notifications, x86_guest
+from tb.vmm.bench import (GUEST_PLATFORM_OPTIONS, BenchX86Host, arm_guest, finish_guests, posted_notifications,
+                           wait_until, x86_guest)
 from tb.vmm.exits import ExitReason
 from tb.vmm.vcpu import VcpuState
 
@@ -52,13 +53,6 @@ async def start(dut, pauses: str):
     assert bench.platform is not None and bench.platform.name == PLATFORM
     bench.log.info("test_guests: platform %s, seed %d (replay with SEED=%d)", PLATFORM, bench.seed, bench.seed)
     return bench, BenchOps(bench)
-
-
-def wait_until(ops, cond, what: str, timeout_ns: int = IRQ_WAIT_NS) -> None:
-    deadline = ops.ktime_get_ns() + timeout_ns
-    while not cond():
-        assert ops.ktime_get_ns() < deadline, f"{what}: not within {timeout_ns} ns"
-        ops.delay_ns(100)
 
 
 def submit_and_complete(bench, idxd, wq, ie, op, size=0):
@@ -179,35 +173,20 @@ def guest_msix(bench, host_ops, delivery: str) -> dict:
             "notifications": len(posted_notifications(plat.model.deliveries)) - notes_before}
 
 
-async def finish(bench, checked: dict, notifications: int = 0):
-    """The platform scoreboard: host interrupts expected exactly, no fault; the only deliveries it cannot
-    attribute to a tracked interrupt are the posted-interrupt notifications (they carry the IRTE index of a
-    posted entry, which no host driver owns)."""
-    plat = bench.platform
-    await plat.wait_all()
-    await bench.settle()
-    report = plat.report()
-    bench.log.info("guest scoreboard: %s %s", report, checked)
-    assert report["lost"] == report["duplicate"] == report["misrouted"] == 0, report
-    assert report["spurious"] == notifications, report
-    assert report["faults"] == report["faults_expected"] and report["faults_unexpected"] == 0 \
-        and report["faults_missing"] == 0, [str(f) for f in plat.faults]
-
-
 if PLATFORM == "x86":
     @cocotb.test()
     @cocotb.parametrize(pauses=PAUSES, delivery=("posted", "remapped"))
     async def test_guest_msix(dut, pauses, delivery):
         bench, host_ops = await start(dut, pauses)
         checked = await run_blocking(guest_msix, bench, host_ops, delivery)
-        await finish(bench, checked, checked["notifications"])
+        await finish_guests(bench, checked, checked["notifications"])
 else:
     @cocotb.test()
     @cocotb.parametrize(pauses=PAUSES)
     async def test_guest_msix(dut, pauses):
         bench, host_ops = await start(dut, pauses)
         checked = await run_blocking(guest_msix, bench, host_ops, "its")
-        await finish(bench, checked)
+        await finish_guests(bench, checked)
 
 
 # ============================================================================ VT-d posted interrupts
@@ -288,7 +267,7 @@ if PLATFORM == "x86":
     async def test_posted_interrupts(dut, pauses):
         bench, host_ops = await start(dut, pauses)
         checked = await run_blocking(posted_interrupts, bench, host_ops)
-        await finish(bench, checked, checked["notifications"])
+        await finish_guests(bench, checked, checked["notifications"])
 
 
 # ============================================================================ IMS designs (a)/(b)/(c) on the RTL
@@ -410,4 +389,4 @@ if PLATFORM == "x86":
     async def test_ims_designs(dut, pauses, design):
         bench, host_ops = await start(dut, pauses)
         checked = await run_blocking(ims_designs, bench, host_ops, design)
-        await finish(bench, checked, checked["notifications"])
+        await finish_guests(bench, checked, checked["notifications"])

@@ -122,6 +122,19 @@ async def test_required_handles(dut, pauses):
     env.b.log.info(env.sb.report())
 
 
+async def revoked_until_requested(env, wq, vec, index):
+    """The old MSI-X and IMS handles give 0x19 and no interrupt; requested again, they interrupt."""
+    await submit(env, wq, msix_handle(vec), ST_INT_HANDLE)
+    await submit(env, wq, ims_handle(index), ST_INT_HANDLE)
+    await env.request_handle("msix", vec)
+    await env.request_handle("ims", index, wq=wq)
+    await submit(env, wq, msix_handle(vec), ST_SUCCESS)
+    await submit(env, wq, ims_handle(index), ST_SUCCESS)
+    await env.sb.wait_complete()
+    await env.sb.check()
+    await env.sb.check_messages()
+
+
 @cocotb.test()
 async def test_handles_revoked_by_reset_and_flr(dut):
     """RESET_DEVICE revokes every handle (REQUIRED stays 1): the old handles give 0x19 and no interrupt until
@@ -142,15 +155,7 @@ async def test_handles_revoked_by_reset_and_flr(dut):
     assert await env.cmd_ok(regs.CMD_RESET_DEVICE) == 0
     assert await env.b.rd32(regs.CSR_INTHDL_CTL) == 1, "RESET_DEVICE changed INTHDL_CTL"
     await env.setup(cfgs)
-    await submit(env, wq, msix_handle(vec), ST_INT_HANDLE)
-    await submit(env, wq, ims_handle(index), ST_INT_HANDLE)
-    await env.request_handle("msix", vec)
-    await env.request_handle("ims", index, wq=wq)
-    await submit(env, wq, msix_handle(vec), ST_SUCCESS)
-    await submit(env, wq, ims_handle(index), ST_SUCCESS)
-    await env.sb.wait_complete()
-    await env.sb.check()
-    await env.sb.check_messages()
+    await revoked_until_requested(env, wq, vec, index)
 
     await env.b.function_level_reset()
     env.after_flr()
@@ -160,15 +165,7 @@ async def test_handles_revoked_by_reset_and_flr(dut):
     await env.setup(cfgs)
     await program(env, vec, index)
     await env.set_handles_required(True)
-    await submit(env, wq, msix_handle(vec), ST_INT_HANDLE)
-    await submit(env, wq, ims_handle(index), ST_INT_HANDLE)
-    await env.request_handle("msix", vec)
-    await env.request_handle("ims", index, wq=wq)
-    await submit(env, wq, msix_handle(vec), ST_SUCCESS)
-    await submit(env, wq, ims_handle(index), ST_SUCCESS)
-    await env.sb.wait_complete()
-    await env.sb.check()
-    await env.sb.check_messages()
+    await revoked_until_requested(env, wq, vec, index)
     await env.expect_no_swerr("handles after reset")
     env.b.log.info(env.sb.report())
 
