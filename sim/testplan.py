@@ -225,6 +225,13 @@ TESTPLAN = (
         "the device: fault 0x25 for (a), exactly-once delivery and masked replay for (b)/(c), exits per setup / "
         "mask+unmask / interrupt, B's copy of A's message reaches A under (b) only",
     ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
+    Entry("tb.tests.platform.test_guest_device", ("small", "default"), (
+        "the device's own test program in a guest (issue 10 items 1 and 7, docs/vmm.md): the C library's scenario "
+        "unchanged in a VM that owns the whole device (vfio-pci MSI-X trap, every IMS window trapped, guest RAM "
+        "behind the RID_PASID second level, the scenario's PASIDs attached second level over guest RAM and sent "
+        "by the vCPU's ENQCMDS); every check passes, each interrupt exactly once at its vCPU, one VM exit per "
+        "trapped access, remapped: one EXTERNAL_INTERRUPT exit per interrupt, posted: none; no DMA fault",
+    ), platforms=("x86",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
     Entry("tb.tests.platform.test_guest_pasid", ("small",), (
         "guest PASIDs (issue 10 item 6, docs/vmm.md): two VMs' processes with the same guest PASID and the same "
         "virtual addresses on one shared WQ; the CPU's PASID translation (VMCS PASID-translation table) puts each "
@@ -241,6 +248,15 @@ TESTPLAN = (
         "interrupt one host LPI and one injection, exactly once at the guest",
         "an unmapped virtual DeviceID: the vITS drops and records the guest's commands, nothing is shadowed, and "
         "the RTL's real messages are dropped by the physical ITS as DEVICE_UNMAPPED; nothing reaches the guest",
+    ), platforms=("arm",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
+    Entry("tb.tests.platform.test_guest_arm", ("small",), (
+        "ARM guest SubstreamIDs (issue 10 item 6, docs/vmm.md): SMMUv3 nested STE with the guest's own CD table "
+        "(IPA) over the VM's stage 2; two guest processes with the same virtual addresses on the host driver's "
+        "shared WQ, SSIDs chosen by the guest and sent untranslated: every DMWr and DMA TLP carries one of them, "
+        "guest RAM byte-exact, each completion interrupt once at its own vCPU through the vITS",
+        "IMS designs on ARM (item 3): guest's own message on a plain vITS (hits the host's ITT), hypercall for a "
+        "host event, trapped IMS pages; exact exits per setup, mask+unmask and interrupt, and guest B's copy of "
+        "A's message reaching A only under the hypercall design",
     ), platforms=("arm",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
     Entry("tb.tests.fw.test_driver_model", ALL_CONFIGS, (
         "driver model (fw/imsdev/driver) against the RTL through the platform's irq domain: probe (capability "

@@ -25,6 +25,16 @@ from typing import Callable, Optional
 from imsdev.driver.ops import DeviceOps
 
 LIB_PATH = Path(__file__).resolve().parents[1] / "build" / "libimsdev.so"
+HEADER = Path(__file__).resolve().parents[1] / "lib" / "imsdev.h"
+
+
+def header_define(name: str) -> int:
+    """An integer ``#define`` of fw/lib/imsdev.h, read from the header (never copied into Python)."""
+    for line in HEADER.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "#define" and parts[1] == name:
+            return int(parts[2].rstrip("uUlL"), 0)
+    raise KeyError(f"{name} is not defined in {HEADER}")
 
 _ctx = C.c_void_p
 MMIO_RD32 = C.CFUNCTYPE(C.c_uint32, _ctx, C.c_uint64)
@@ -69,7 +79,9 @@ class DescC(C.Structure):
 
 class ScenarioParams(C.Structure):
     _fields_ = [("pasid_shared", C.c_uint32), ("pasid_dedicated", C.c_uint32), ("irq_timeout_ns", C.c_uint64),
-                ("quiet_ns", C.c_uint64)]
+                ("quiet_ns", C.c_uint64), ("flags", C.c_uint32)]
+    FLAG_NO_IRQ_REMAP = header_define("IMSDEV_SCN_FLAG_NO_IRQ_REMAP")
+    FLAG_PBA_TRAPPED = header_define("IMSDEV_SCN_FLAG_PBA_TRAPPED")
 
 
 class ScenarioStats(C.Structure):

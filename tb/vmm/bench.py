@@ -122,6 +122,9 @@ class GuestOps(DeviceOps):
         self.bar0, self.bar0_end = bar0, bar0 + bar0_size
         self.counts = host_ops.counts.__class__()
         self.received: deque[tuple[int, int]] = deque()
+        # x86: the vCPU's ENQCMDS when the VMM runs the guest with PASID translation (tb/vmm/assign.py);
+        # None: the descriptor's PASID goes to the portal as the driver passed it
+        self.enqcmds: Any = None
         self._arrived = Event()
         self._wait = resume(self._wait_irq)
 
@@ -184,6 +187,12 @@ class GuestOps(DeviceOps):
 
     # ---- portals: mapped straight through --------------------------------------------------------
     def dmwr(self, addr: int, data: bytes, pasid: int, priv: bool = False) -> DmwrStatus:
+        if self.enqcmds is not None:
+            # ENQCMDS (a kernel driver's submission): PASID and privilege from the descriptor's DW0,
+            # translated by the CPU through the VMM's PASID-translation table (exit + #GP if unmapped)
+            write = self.enqcmds.enqcmds(0, bytes(data))
+            self.counts["enqcmds"] += 1
+            return self.host.dmwr(addr, write.data, write.pasid, write.priv)
         return self.host.dmwr(addr, data, pasid, priv)
 
     def movdir64b(self, addr: int, data: bytes) -> None:

@@ -207,6 +207,12 @@ class TrappedTable:
     def _physical_ctrl_bits(self) -> int:
         return 0xFFFF_FFFF
 
+    def unroute_all(self) -> None:
+        """Free the host interrupts without touching the device (after the guest's driver masked its
+        entries and disabled the device, as at a VM's shutdown)."""
+        for entry in self.entries.values():
+            self._release(entry)
+
     def release_all(self) -> None:
         for key, entry in self.entries.items():
             if entry.route is not None:
@@ -271,6 +277,17 @@ class TrappedIms(TrappedTable):
 
     def _physical_ctrl_bits(self) -> int:
         return regs.IMS_ENTRY_CTRL_MASK_MASK   # without a PASID map the binding stays in the guest's view
+
+    def read32(self, offset: int) -> int:
+        """The guest's view, except the read-only PENDING bit of CTRL, which is the device's (as vfio
+        forwards PBA reads): a masked slot that fired shows pending, and clears when the VMM's unmask
+        lets the device send it."""
+        value = super().read32(offset)
+        located = self._entry(offset)
+        if located is not None and located[2] == CTRL:
+            physical = self.device.read32(self._physical(located[0]) + CTRL)
+            value = value & ~regs.IMS_ENTRY_CTRL_PENDING_MASK | physical & regs.IMS_ENTRY_CTRL_PENDING_MASK
+        return value
 
     def _host_binding(self, key: tuple) -> int | None:
         """The physical PASID_EN/PASID bits for the guest's binding of slot ``key`` (0: unbound), or

@@ -290,6 +290,24 @@ def test_kernel_second_level_tables_and_attach_against_the_model():
     assert ("pasid-cache", 1, 7, 0) in unit.invalidations
 
 
+def test_kernel_attaches_a_guest_ram_second_level_at_one_pasid_and_detaches_it():
+    """iommufd's PASID attach of an S2 HWPT (tb/vmm/assign.py): PGTT=010b in that PASID's entry only."""
+    memory = SparseMemory()
+    unit = VtdDmarUnit(memory, Cpus((0,)), second_level=True)
+    allocator = HostAllocator(0x1000_0000, 0x100_0000)
+    sva = nested.VtdNestedSva(unit, memory, allocator, VtdIrqDomain(unit, memory, allocator, (0,)))
+    tables = nested.VtdSecondLevelTables(memory, allocator)
+    tables.map(0x0, 0x2000_0000, 1 << 21)
+    sva.attach_pasid_second_level(RID, 0x1234, tables, did=7)
+    assert unit.translate(RID, 0x1234, False, 0x1234, True) == 0x2000_1234
+    assert unit.translate(RID, 0x1235, False, 0x1234, True).reason == R.SM_PASID_ENTRY_NOT_PRESENT
+    assert ("pasid-cache", 1, 7, 0x1234) in unit.invalidations
+    sva.detach_pasid(RID, 0x1234, did=7)
+    assert unit.translate(RID, 0x1234, False, 0x1234, True).reason == R.SM_PASID_ENTRY_NOT_PRESENT
+    with pytest.raises(FieldError, match="PASID"):
+        sva.attach_pasid_second_level(RID, 1 << 20, tables, did=7)
+
+
 def test_kernel_encoders_match_the_pasid_entry_layout_and_check_fields():
     words = nested.encode_pasid_entry_nested(0x5000, 0x7000, 9)
     assert words[0] == 1 | 2 << 2 | 3 << 6 | 0x7000

@@ -99,6 +99,26 @@ class VtdNestedSva(VtdSva):
         self.qi.submit_invalidation(qi_pasid_cache(did, 0))
         self.qi.submit_invalidation(*qi_piotlb(did, 0))
 
+    def attach_pasid_second_level(self, requester_id: int, pasid: int, tables: VtdSecondLevelTables,
+                                  did: int) -> None:
+        """iommufd's PASID attach of a guest's GPA space (an S2 HWPT) to one PASID of an assigned device:
+        PGTT=010b in that PASID's entry, so the device's requests with ``pasid`` reach guest RAM by GPA
+        (a guest kernel's DMA domain attached at a PASID, or a Scalable-IOV WQ given to a VM)."""
+        check("PASID", pasid, 20)
+        self.attach_device(requester_id)
+        device = self.devices[requester_id]
+        self._write_pasid_entry(device, pasid, encode_pasid_entry_second_level(tables.root, did))
+        self.qi.submit_invalidation(qi_pasid_cache(did, pasid))
+        self.qi.submit_invalidation(*qi_piotlb(did, pasid))
+
+    def detach_pasid(self, requester_id: int, pasid: int, did: int) -> None:
+        """Clear the PASID's entry (P = 0) and invalidate: later requests with it fault."""
+        check("PASID", pasid, 20)
+        device = self.devices[requester_id]
+        self._write_pasid_entry(device, pasid, [0] * 8)
+        self.qi.submit_invalidation(qi_pasid_cache(did, pasid))
+        self.qi.submit_invalidation(*qi_piotlb(did, pasid))
+
     def bind_nested(self, requester_id: int, pasid: int, guest_flptptr: int,
                     tables: VtdSecondLevelTables, did: int) -> None:
         """iommufd nested HWPT attach for one PASID: the guest's first-level root (GPA) over the
