@@ -231,6 +231,10 @@ TESTPLAN = (
         "behind the RID_PASID second level, the scenario's PASIDs attached second level over guest RAM and sent "
         "by the vCPU's ENQCMDS); every check passes, each interrupt exactly once at its vCPU, one VM exit per "
         "trapped access, remapped: one EXTERNAL_INTERRUPT exit per interrupt, posted: none; no DMA fault",
+        "two VMs on separate dedicated WQs of one device (3+ WQ builds), each WQ bound to a host PASID attached "
+        "second level over its VM's RAM, IMS slots trapped: the unchanged driver-model submission and IMS code in "
+        "each, the same GPAs in both; zero cross-DMA (whole guest RAM byte-exact), every DMA TLP with its WQ's host "
+        "PASID, each interrupt exactly once at its own vCPU, posted, no exit (zero cross-delivery)",
     ), platforms=("x86",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
     Entry("tb.tests.platform.test_guest_pasid", ("small",), (
         "guest PASIDs (issue 10 item 6, docs/vmm.md): two VMs' processes with the same guest PASID and the same "

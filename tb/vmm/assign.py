@@ -30,6 +30,7 @@ from typing import Sequence
 
 from .bench import BenchGuest, BenchX86Host, x86_guest
 from .device import OpsDevice
+from .guest_sva import GuestSharedWq
 from .pasid import PasidTranslationTable, VmxEnqcmd
 from .trap import TrappedIms
 
@@ -138,4 +139,15 @@ def assigned_x86_guest(bench, host_ops, kind: str, *, name: str = "A", pcpus: Se
     return a
 
 
-__all__ = ["AssignedX86Guest", "KINDS", "assigned_x86_guest"]
+class GuestDedicatedWq(GuestSharedWq):
+    """The guest's view of dedicated WQ ``wq_id`` that the host driver gave it (a Scalable-IOV style
+    assignable interface: the WQ's portal, a range of its IMS window, a descriptor pool in guest RAM).
+    Submission is MOVDIR64B (posted), the descriptor's PASID is ignored: the device tags the WQ's DMA with
+    the PASID the host driver wrote into WQCFG2, which the VMM attached to this guest's RAM."""
+
+    def __init__(self, ops, **kwargs):
+        super().__init__(ops, **kwargs)
+        self.wq.dedicated = True
+
+
+__all__ = ["AssignedX86Guest", "GuestDedicatedWq", "KINDS", "assigned_x86_guest"]

@@ -12,7 +12,16 @@
   vfio-pci ignores a guest's PBA writes); every interrupt the C code waited for
   arrived exactly once at its vCPU and nothing else arrived; every trapped access was one VM exit; remapped:
   one EXTERNAL_INTERRUPT exit per interrupt taken, posted: none and one notification each; no DMA fault
-  (every DMA, PASID-tagged or not, reached guest RAM by GPA); the host's memory outside the guest untouched.
+  (every DMA, PASID-tagged or not, reached guest RAM by GPA).
+* test_two_guests_separate_wqs (x86, builds with 3+ WQs): the host driver owns the device and gives WQ 1 to VM A
+  and WQ 2 to VM B as dedicated WQs bound to a host PASID each (a Scalable-IOV style assignable interface: the
+  WQ's portal, four slots of its IMS window trapped, the PASID attached second level over that VM's RAM). Each
+  guest runs the unchanged driver model's submission and IMS code (idxd_submit_desc, wq_alloc_ims_irq,
+  wait_for_completion) on its view, with the same guest-physical addresses in both. Checked: every record
+  success and data exact; each guest's whole RAM byte-exact against its own image plus its own jobs' writes,
+  the host's record pool untouched (zero cross-DMA); every DMA TLP carries the submitting WQ's host PASID,
+  one record write per job; each guest's IMS vector exactly once per job at its one vCPU, posted, nothing at
+  any other vCPU of either VM, no VM exit (zero cross-delivery).
 """
 from __future__ import annotations
 
@@ -20,16 +29,30 @@ import cocotb
 
 from imsdev import regs
 from imsdev.clib import CLibrary, OpsAdapter, ScenarioParams
+from imsdev.driver import imsdev_probe, imsdev_remove
+from imsdev.driver.submit import idxd_free_desc, idxd_submit_desc, wait_for_completion
+from imsdev.driver.uapi import DSA_COMP_SUCCESS, DSA_OPCODE_MEMFILL, DSA_OPCODE_MEMMOVE, DSA_OPCODE_NOOP
 from tb.driver_ops import BenchOps
 from tb.env import Bench
+from tb.params import DeviceParams
+from tb.platform.vtd_ir import INTERRUPT_WINDOW_BASE, INTERRUPT_WINDOW_MASK
 from tb.platform_bench import platform_name
 from tb.tests.fw.common import run_blocking
-from tb.vmm.assign import assigned_x86_guest
-from tb.vmm.bench import GUEST_PLATFORM_OPTIONS, finish_guests, posted_notifications
+from tb.vmm.assign import GuestDedicatedWq, assigned_x86_guest
+from tb.vmm.bench import (BenchX86Host, GUEST_PLATFORM_OPTIONS, finish_guests, posted_notifications, wait_until,
+                          x86_guest)
+from tb.vmm.device import OpsDevice
 from tb.vmm.exits import ExitReason
+from tb.vmm.guest_sva import prepare_job
+from tb.vmm.trap import TrappedIms
 
 PLATFORM = platform_name()
+NUM_WQ = DeviceParams.from_env().num_wq
 PAUSES = ("none", "both")
+IRQ_WAIT_NS = 100_000
+GUEST_WQS = (1, 2)                  # WQ0 stays the host driver's
+GUEST_DIDS = (0x101, 0x102)         # VT-d domain IDs of the guests' PASID entries (clear of the host's)
+IMS_SLOTS = range(0, 4)             # of each guest's own WQ window
 PASID_SHARED = 0x1234               # the host test's values: the scenario is the same program
 PASID_DEDICATED = 0x4321
 
@@ -93,3 +116,118 @@ if PLATFORM == "x86":
         assert not bench.platform.dma_faults, bench.platform.dma_faults
         await finish_guests(bench, {"rc": out["rc"], "stats": st, "exits": {r.name: n for r, n in exits.items()}},
                             out["notes"])
+
+
+# ============================================================================ two guests, separate WQs
+def in_interrupt_window(addr: int) -> bool:
+    return addr & INTERRUPT_WINDOW_MASK == INTERRUPT_WINDOW_BASE
+
+
+def two_guests_separate_wqs(bench, host_ops) -> dict:
+    plat, p, rng = bench.platform, bench.params, bench.rng
+    model, rid = plat.model, bench.requester_id
+    host = BenchX86Host(model)
+    host_idxd = imsdev_probe(host_ops)
+    hwq = host_idxd.wqs[0]
+    guests = []
+    for n, (name, cpus) in enumerate((("A", (0, 1)), ("B", (2, 3)))):
+        wq_id = GUEST_WQS[n]
+        vm = x86_guest(bench, host, host_ops, name, pcpus=cpus, posted=True, did=0, attach_dma=False)
+        hpasid = plat.sva.pasids.alloc()
+        plat.sva.attach_pasid_second_level(rid, hpasid, vm.guest.iommu_tables, GUEST_DIDS[n])
+        wq = host_idxd.wqs[wq_id]
+        host_idxd.wq_configure(wq, size=p.wq_depth, dedicated=True, pasid=hpasid)
+        host_idxd.wq_enable(wq)
+        trapped = TrappedIms(OpsDevice(host_ops, bench.bar0_addr), vm.routing, wq_id, IMS_SLOTS)
+        trapped.install(vm.bar)
+
+        def grant(index: int, wq_id=wq_id) -> int:
+            return host_idxd.request_int_handle("ims", index, wq_id)
+
+        view = GuestDedicatedWq(vm.ops, wq_id=wq_id, portal=wq.portal, size=p.wq_depth, ims_slots=IMS_SLOTS,
+                                grant_handle=grant)
+        guests.append((vm, view, trapped, hpasid))
+    hpasids = [g[3] for g in guests]
+    assert len(set(hpasids)) == 2
+
+    ies = [view.alloc_ims(pasid=None) for _, view, _, _ in guests]
+    plan = [(DSA_OPCODE_MEMMOVE, rng.randint(1, 1500)), (DSA_OPCODE_MEMFILL, rng.randint(1, 900)),
+            (DSA_OPCODE_NOOP, 0), (DSA_OPCODE_MEMMOVE, rng.randint(1, 300))]
+    jobs = {vm.name: [prepare_job(view, ie, op, size, rng) for op, size in plan]
+            for (vm, view, _, _), ie in zip(guests, ies)}
+    assert [j.dst for j in jobs["A"]] == [j.dst for j in jobs["B"]], "both guests use the same GPAs"
+    before = {vm.name: vm.guest.memory.read(0, vm.guest.memory.size) for vm, _, _, _ in guests}
+    host_pool = host_ops.mem_read(hwq.pool.compls, hwq.pool.size * 32) if hwq.pool else b""
+    log_mark = len(bench.rc.upstream_log)
+    exits_mark = [vm.exits.mark() for vm, _, _, _ in guests]
+    notes_mark = len(posted_notifications(model.deliveries))
+
+    for k in range(len(plan)):                       # interleaved: A, B, A, B on their own WQs
+        for vm, view, _, _ in guests:
+            assert idxd_submit_desc(view.idxd, view.wq, jobs[vm.name][k].desc) == 0
+    for vm, view, _, _ in guests:
+        for job in jobs[vm.name]:
+            rec = wait_for_completion(view.idxd, job.desc, IRQ_WAIT_NS)
+            assert rec.status == DSA_COMP_SUCCESS, f"{vm.name} {job.desc}: {rec.status_name}"
+            if job.want:
+                assert view.ops.mem_read(job.dst, len(job.want)) == job.want, f"{vm.name} {job.desc}: data"
+    n = len(plan)
+
+    # Zero cross-DMA: each guest's whole RAM is its own image plus exactly its own jobs' writes
+    for vm, view, _, _ in guests:
+        want = bytearray(before[vm.name])
+        for job in jobs[vm.name]:
+            for gpa, data in job.writes(view.ops):
+                want[gpa:gpa + len(data)] = data
+        got = vm.guest.memory.read(0, len(want))
+        if got != bytes(want):
+            bad = next(i for i in range(len(got)) if got[i] != want[i])
+            raise AssertionError(f"guest {vm.name}: RAM differs from its own image at GPA {bad:#x}")
+    if hwq.pool:
+        assert host_ops.mem_read(hwq.pool.compls, hwq.pool.size * 32) == host_pool
+
+    # On the link: every DMA TLP carries its WQ's host PASID; one record write per job
+    dma = [r for r in list(bench.rc.upstream_log)[log_mark:] if r.kind in ("MRd", "MWr")
+           and not in_interrupt_window(r.address)]
+    assert {r.pasid for r in dma} == set(hpasids), {r.pasid for r in dma}
+    for vm, _, _, hpasid in guests:
+        records = {j.desc.compl_addr for j in jobs[vm.name]}
+        writes = [r for r in dma if r.kind == "MWr" and r.pasid == hpasid and r.address in records]
+        assert len(writes) == n, f"{vm.name}: {len(writes)} record writes with its host PASID, {n} jobs"
+    assert not plat.dma_faults, plat.dma_faults[:4]
+
+    # Zero cross-delivery: each guest's IMS vector exactly n times at its own vCPU, posted, no exit. A record
+    # can be reaped before its interrupt arrives: the guest kernel handles those interrupts as they come.
+    for (vm, view, trapped, _), ie, mark in zip(guests, ies, exits_mark):
+        target, vector = ie.desc.parent.target, ie.desc.parent.vector
+        vcpus = vm.vcpus
+        wait_until(host_ops, lambda: vcpus[target].count(vector) >= n, f"{vm.name}'s {n} interrupts")
+        view.idxd.core.handle_pending(0)
+        assert ie.desc.count == n and ie.desc.unhandled <= ie.reaped_early and not view.idxd.core.spurious
+        assert vcpus[target].counts == {vector: n}, (vm.name, vcpus[target].counts)
+        assert {i.how for i in vcpus[target].received} == {"posted"}
+        assert all(not v.received for v in vcpus if v is not vcpus[target]), vm.name
+        assert vm.exits.since(mark) == {}, vm.exits.since(mark)
+        assert not trapped.rejected, trapped.rejected
+    notes = len(posted_notifications(model.deliveries)) - notes_mark
+    assert notes == 2 * n and not model.iommu.posted_errors, notes
+
+    for (vm, view, trapped, hpasid), ie, did in zip(guests, ies, GUEST_DIDS):
+        for job in jobs[vm.name]:
+            idxd_free_desc(view.wq, job.desc)
+        view.free_ims(ie)
+        trapped.release_all()
+        host_idxd.release_int_handle("ims", ie.desc.hwirq, view.wq.id)
+        host_idxd.wq_disable(host_idxd.wqs[view.wq.id])
+        plat.sva.detach_pasid(rid, hpasid, did)
+    imsdev_remove(host_idxd)
+    return {"hpasids": hpasids, "jobs": 2 * n, "notifications": len(posted_notifications(model.deliveries))}
+
+
+if PLATFORM == "x86" and NUM_WQ > max(GUEST_WQS):
+    @cocotb.test()
+    @cocotb.parametrize(pauses=PAUSES)
+    async def test_two_guests_separate_wqs(dut, pauses):
+        bench, host_ops = await start(dut, pauses)
+        checked = await run_blocking(two_guests_separate_wqs, bench, host_ops)
+        await finish_guests(bench, checked, checked["notifications"])
