@@ -48,6 +48,7 @@ help:
 	@echo "make fw           build the C driver library fw/build/libimsdev.so (part of build/sim)"
 	@echo "make fw-run       your own program against the RTL: PROG=<file.c|file.py> PLATFORM=<x86|arm>"
 	@echo "                  [CONFIG=small|default|wide (small)] [SEED=<n>] [PAUSES=none|idle|backpressure|both]"
+	@echo "                  [GUEST=posted|remapped GUEST_PASIDS=<p,...>]: inside an x86 VM that owns the device"
 	@echo "                  C defines imsdev_main(ops) (fw/lib/imsdev.h), Python main(ops); see fw/README.md"
 	@echo "make fw-run-check the fw-run examples and failure reporting on the small configuration (sim/test_fw_run.py)"
 	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
@@ -92,7 +93,8 @@ fw:
 PROG   ?=
 PAUSES ?=
 FW_RUN_ARGS = --prog "$(PROG)" --platform "$(PLATFORM)" $(if $(CONFIG),--config $(CONFIG)) $(if $(SEED),--seed $(SEED)) \
-              $(if $(PAUSES),--pauses $(PAUSES))
+              $(if $(PAUSES),--pauses $(PAUSES)) $(if $(GUEST),--guest $(GUEST)) \
+              $(if $(GUEST_PASIDS),--guest-pasids $(GUEST_PASIDS))
 fw-run: $(STAMP) fw
 	$(PY) sim/fw_run.py $(strip $(FW_RUN_ARGS))
 

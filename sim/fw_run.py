@@ -3,6 +3,7 @@
 code against the RTL").
 
   fw_run.py --prog my_test.c   --platform x86|arm [--config small|default|wide] [--seed N] [--pauses MODE]
+            [--guest posted|remapped --guest-pasids 0x1234,...]
   fw_run.py --prog my_script.py --platform x86|arm ...
 
 * C: the file defines ``int imsdev_main(const struct imsdev_ops *ops)`` (fw/lib/imsdev.h). It is compiled
@@ -16,6 +17,12 @@ The configuration is built if needed (incremental), then tb/tests/fw/user_progra
 the chosen platform through sim/simlib.run. Printed: the program's output (printf / print) from sim.log,
 the device's and the platform's errors (SWERR records, MMIO errors, VT-d IR faults, SMMU/ITS drops,
 interrupts the program never took), and a summary with the replay command.
+
+--guest runs the program inside a VM that owns the whole device (x86; tb/vmm/assign.py, docs/vmm.md "The
+device in a guest"): MSI-X table and PBA trapped as vfio-pci does, every IMS window trapped, guest RAM behind
+VT-d second level, interrupts through the VMM's IRTEs (posted or remapped) to the guest's vCPUs; the report adds
+the VM exits by reason and what the VMM refused. --guest-pasids lists the PASIDs the guest kernel attached
+(second level over guest RAM): an ENQCMDS or IMS binding with another PASID faults in the guest.
 
 Exit status: 0 the program returned 0; 1 it failed (non-zero return, exception, crash, timeout: the
 simulation failed); 2 bad arguments or a compilation error (nothing was simulated).
@@ -43,6 +50,7 @@ from configs import CONFIGS  # noqa: E402
 MODULE = "tb.tests.fw.user_program"
 PLATFORMS = ("x86", "arm")
 PAUSES = ("none", "idle", "backpressure", "both")
+GUESTS = ("none", "posted", "remapped")
 DEFAULT_CONFIG = "small"
 DEFAULT_TIMEOUT_S = 600
 FW = simlib.ROOT / "fw"
@@ -90,6 +98,21 @@ def check_args(args) -> tuple[Path, str, str, int | None]:
         raise UsageError(f"CONFIG={args.config!r}: known configurations are {', '.join(CONFIGS)}")
     if args.pauses not in PAUSES:
         raise UsageError(f"PAUSES={args.pauses!r}: one of {', '.join(PAUSES)}")
+    if args.guest not in GUESTS:
+        raise UsageError(f"GUEST={args.guest!r}: one of {', '.join(GUESTS)} (how the VMM delivers the guest's "
+                         f"interrupts: VT-d posted or remapped IRTEs)")
+    if args.guest != "none" and args.platform != "x86":
+        raise UsageError(f"GUEST={args.guest} needs PLATFORM=x86: the guest model that owns the whole device "
+                         f"(tb/vmm/assign.py) is x86 only")
+    if args.guest_pasids and args.guest == "none":
+        raise UsageError("GUEST_PASIDS is for a program in a guest: give GUEST=posted or GUEST=remapped too")
+    for text in filter(None, args.guest_pasids.split(",")):
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise UsageError(f"GUEST_PASIDS: {text!r} is not an integer") from None
+        if not 0 < value < 1 << 20:
+            raise UsageError(f"GUEST_PASIDS: {text} is not a PASID (1 .. 0xFFFFF)")
     seed = None
     if args.seed not in (None, ""):
         try:
@@ -174,6 +197,9 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=DEFAULT_CONFIG, help=f"RTL configuration (default {DEFAULT_CONFIG})")
     ap.add_argument("--seed", default=None, help="simulation seed (replay); a new one by default")
     ap.add_argument("--pauses", default="none", help="link idle/backpressure: none, idle, backpressure, both")
+    ap.add_argument("--guest", default="none", help="run the program in a VM owning the device (x86): posted or "
+                                                    "remapped interrupt delivery; none (default) runs on the host")
+    ap.add_argument("--guest-pasids", default="", help="comma-separated PASIDs the guest kernel attached (GUEST)")
     ap.add_argument("--trace", action="store_true", help="keep the link models' per-access lines in sim.log")
     ap.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S,
                     help=f"kill the simulation after this many wall-clock seconds (default {DEFAULT_TIMEOUT_S})")
@@ -192,10 +218,12 @@ def main(argv=None) -> int:
     secs = simlib.build(cfg)
     print(f"fw-run: build {config}: {secs:.1f} s -> {_rel(simlib.build_dir(cfg))}")
     seed = seed if seed is not None else simlib.new_seed()
-    print(f"fw-run: running {_rel(prog)} on {config}/{platform}, seed {seed}", flush=True)
+    where = f"{config}/{platform}" + (f" in a guest ({args.guest} interrupts)" if args.guest != "none" else "")
+    print(f"fw-run: running {_rel(prog)} on {where}, seed {seed}", flush=True)
     env = {"IMSDEV_FW_PROG": str(prog.resolve()), "IMSDEV_FW_SO": str(so) if so else "",
-           "IMSDEV_FW_PAUSES": args.pauses, "IMSDEV_FW_TRACE": "1" if args.trace else "0"}
-    tag = f"-{run_name(prog)}"
+           "IMSDEV_FW_PAUSES": args.pauses, "IMSDEV_FW_TRACE": "1" if args.trace else "0",
+           "IMSDEV_FW_GUEST": args.guest, "IMSDEV_FW_GUEST_PASIDS": args.guest_pasids}
+    tag = f"-{run_name(prog)}" + (f"-guest-{args.guest}" if args.guest != "none" else "")
     # what the last run of this program left must not pass for this run's result (simlib.run's directory)
     (simlib.RESULTS_ROOT / f"{cfg.name}-{MODULE.rsplit('.', 1)[-1]}-{platform}{tag}" / RESULT_FILE).unlink(
         missing_ok=True)
@@ -223,7 +251,9 @@ def main(argv=None) -> int:
     result = json.loads(result_file.read_text()) if result_file.exists() else {}
     ok = bool(cases) and all(c.passed for c in cases)
     replay = f"make fw-run PROG={args.prog} PLATFORM={platform} CONFIG={config} SEED={seed}" + \
-        (f" PAUSES={args.pauses}" if args.pauses != "none" else "")
+        (f" PAUSES={args.pauses}" if args.pauses != "none" else "") + \
+        (f" GUEST={args.guest}" if args.guest != "none" else "") + \
+        (f" GUEST_PASIDS={args.guest_pasids}" if args.guest_pasids else "")
     sim_us = sum(c.sim_time_ns for c in cases) / 1000
     if result:
         what = f"{result['result']}; {len(result['swerr'])} SWERR, {len(result['faults'])} platform fault(s)"
@@ -233,7 +263,7 @@ def main(argv=None) -> int:
     else:
         what = "the simulation failed before the program started"
     print("-" * 78)
-    print(f"fw-run: {'PASS' if ok else 'FAIL'}  {_rel(prog)} on {config}/{platform}, seed {seed}: {what}")
+    print(f"fw-run: {'PASS' if ok else 'FAIL'}  {_rel(prog)} on {where}, seed {seed}: {what}")
     if not ok:
         for c in cases:
             if not c.passed:

@@ -58,6 +58,38 @@ def test_example_passes(prog, marker, platform):
     assert re.search(rf"fw-run: PASS  {re.escape(prog)} on small/{platform}, seed \d+", out)
 
 
+@pytest.mark.parametrize("prog,marker,guest", [
+    ("fw/examples/hello_device.c", "hello_device: MEMMOVE of 256 bytes done", "posted"),
+    ("fw/examples/hello_driver.py", "hello_driver: MEMMOVE of 256 bytes done", "remapped")])
+def test_example_passes_in_a_guest(prog, marker, guest):
+    """The unchanged examples inside an x86 VM that owns the device (through make: GUEST, GUEST_PASIDS)."""
+    res = fw_run(f"PROG={prog}", "PLATFORM=x86", "CONFIG=small", f"GUEST={guest}", "GUEST_PASIDS=0x1234",
+                 make=True)
+    assert res.returncode == 0
+    out = res.stdout
+    assert marker in out and "SWERR in the log at the end: none" in out and "platform x86: no fault record(s)" in out
+    # one completion interrupt, taken once at a vCPU; every exit a trapped MSI-X/IMS access, plus one external-
+    # interrupt exit per remapped interrupt (posted delivery takes none)
+    assert re.search(r"guest interrupts taken at its vCPUs: 1 x \(vCPU \d, vector 0x[0-9a-f]+\)", out)
+    exits = re.search(r"guest \(x86-(\w+)\): PASIDs attached 0x1234; VM exits: (.*)", out)
+    trapped = re.search(r"guest accesses \(trapped ones exit to the VMM\): .*trapped (\d+)", out)
+    assert exits and trapped and exits.group(1) == guest
+    want = f"EPT_VIOLATION {trapped.group(1)}" + (", EXTERNAL_INTERRUPT 1" if guest == "remapped" else "")
+    assert exits.group(2) == want, exits.group(2)
+    assert re.search(rf"fw-run: PASS  {re.escape(prog)} on small/x86 in a guest \({guest} interrupts\)", out)
+    assert f"GUEST={guest} GUEST_PASIDS=0x1234" in out, "the replay line must repeat the guest options"
+
+
+def test_guest_pasid_not_attached_is_reported_with_the_fix():
+    res = fw_run("--prog", "fw/examples/hello_device.c", "--platform", "x86", "--config", "small", "--guest", "posted")
+    assert res.returncode == 1
+    out = res.stdout
+    assert "ENQCMDS_PASID_TRANSLATION_FAILURE: guest PASID 0x1234" in out
+    assert "a PASID the guest kernel has not attached: add it to GUEST_PASIDS" in out
+    assert "the VMM refused (0, 0): guest PASID in CTRL" in out, "the IMS slot bound to it must be refused"
+    assert "fw-run: FAIL" in out
+
+
 def test_failing_c_program_exits_nonzero_and_prints_the_swerr():
     prog = "sim/fw_run_fixtures/ims_unmasked_write.c"
     res = fw_run("--prog", prog, "--platform", "x86")
@@ -135,6 +167,16 @@ def test_missing_entry_point_is_a_link_error(tmp_path, capsys):
      "CONFIG='huge': known configurations are default, small, wide"),
     (["--prog", "fw/examples/hello_device.c", "--platform", "x86", "--seed", "abc"], "SEED='abc' is not an integer"),
     (["--prog", "fw/examples/hello_device.c", "--platform", "x86", "--pauses", "some"], "PAUSES='some'"),
+    (["--prog", "fw/examples/hello_device.c", "--platform", "x86", "--guest", "nested"],
+     "GUEST='nested': one of none, posted, remapped"),
+    (["--prog", "fw/examples/hello_device.c", "--platform", "arm", "--guest", "posted"],
+     "GUEST=posted needs PLATFORM=x86"),
+    (["--prog", "fw/examples/hello_device.c", "--platform", "x86", "--guest-pasids", "0x1234"],
+     "GUEST_PASIDS is for a program in a guest"),
+    (["--prog", "fw/examples/hello_device.c", "--platform", "x86", "--guest", "posted", "--guest-pasids", "0x1234,x"],
+     "GUEST_PASIDS: 'x' is not an integer"),
+    (["--prog", "fw/examples/hello_device.c", "--platform", "x86", "--guest", "posted", "--guest-pasids", "0x100000"],
+     "GUEST_PASIDS: 0x100000 is not a PASID"),
 ])
 def test_bad_arguments(capsys, args, message):
     rc, _, err = check_only(capsys, *args)

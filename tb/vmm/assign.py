@@ -48,6 +48,7 @@ class AssignedX86Guest:
     did: int
     requester_id: int
     sva: object
+    kind: str = "x86-posted"
     pasids: list[int] = field(default_factory=list)
     posted_taken: int = 0              # guest interrupts that were posted (one notification each)
     host_expected: int = 0             # guest interrupts that were remapped host interrupts
@@ -133,7 +134,7 @@ def assigned_x86_guest(bench, host_ops, kind: str, *, name: str = "A", pcpus: Se
         return route
 
     g.routing.route_message = route_and_track
-    a = AssignedX86Guest(g, host, table, cpu, ims, did, bench.requester_id, plat.sva)
+    a = AssignedX86Guest(g, host, table, cpu, ims, did, bench.requester_id, plat.sva, kind)
     for pasid in pasids:
         a.attach_pasid(pasid)
     return a
