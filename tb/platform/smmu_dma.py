@@ -391,6 +391,10 @@ class SmmuV3(RegisterFile):
         elif s1dss == S1DSS_TERMINATE:
             raise _Event(SmmuEventId.F_STREAM_DISABLED, "no SubstreamID and S1DSS=terminate")
         elif s1dss == S1DSS_BYPASS:
+            # "Bypass stage 1 as though STE.Config == 0b1x0": with stage 2 enabled (nested) the
+            # address is still translated as an IPA (IHI 0070, STE.S1DSS 0b01).
+            if s2 is not None:
+                return s2
             raise _Bypass()
         elif s1dss == S1DSS_SSID0:
             index = 0

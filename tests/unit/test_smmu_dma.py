@@ -540,6 +540,19 @@ def test_nested_translates_va_to_ipa_to_pa():
     assert rig.smmu.events == []
 
 
+def test_nested_s1dss_bypass_skips_stage1_but_not_stage2():
+    """STE.S1DSS 0b01 "bypass stage 1 as though STE.Config == 0b1x0": with stage 2 enabled a transaction
+    without a SubstreamID is still translated as an IPA (IHI 0070, STE.S1DSS); no CD is fetched."""
+    rig = NestedRig()
+    slot = STRTAB + 64 * SID + 8
+    w(rig.memory, slot, q(rig.memory, slot) | 0b01)
+    rig.ram(0x30_0000)
+    assert rig.t(None, 0x30_0040, write=True) == rig.RAM + 0x30_0040
+    event = rig.t(None, 0x50_0000)              # an IPA stage 2 does not map: a stage-2 fault, not a bypass
+    assert (event.event_id, event.substream_id) == (E.F_TRANSLATION, None)
+    assert rig.queued(0)[12] >> 7 & 1             # S2 = 1 (record bit 103)
+
+
 def test_nested_stage2_fault_on_a_stage1_table_fetch_is_class_tt_with_the_table_ipa():
     rig = NestedRig()
     rig.s1_map(0x7F00_0000_1000, 0x20_0000)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from imsdev.platform import MsiMsg
 from imsdev.platform.x86_ir import remappable_msi_message
 from tb.platform.vtd_ir import VtdFaultReason
 from tb.vmm import report
@@ -120,6 +121,53 @@ def test_measured_comparison(key, posted):
     r = report.measure(key, posted)
     assert (r.delivered, r.faults, r.isolated, r.exits_setup, r.exits_mask_unmask,
             r.exits_interrupt) == EXPECTED[(key, posted)]
+
+
+EXPECTED_ARM = {
+    ("a", False): (False, ("DEVICE_UNMAPPED",), True, {}, {}, {}),
+    ("a", True): (True, (), False, {}, {}, {X.EXTERNAL_INTERRUPT: 1}),
+    ("b", False): (True, (), False, {X.VMCALL: 1}, {}, {X.EXTERNAL_INTERRUPT: 1}),
+    ("c", False): (True, (), True, {X.EPT_VIOLATION: 8}, {X.EPT_VIOLATION: 4}, {X.EXTERNAL_INTERRUPT: 1}),
+}
+
+
+@pytest.mark.parametrize("key,shadow", list(EXPECTED_ARM), ids=[f"{k}-{'shadowing' if s else 'vgic-its'}"
+                                                                for k, s in EXPECTED_ARM])
+def test_measured_comparison_arm(key, shadow):
+    """ARM: a plain vITS leaves the guest's own message undeliverable (the physical ITS has no mapping for the
+    physical DeviceID); a shadowing vITS makes it valid, and then, like the hypercall's host message, any guest
+    sharing the function can fire it; the trapped design is isolated. Every delivery is one injection exit."""
+    assert (key, shadow) in report.ARM_CASES
+    r = report.measure_arm(key, shadow)
+    assert r.platform == "ARM"
+    assert (r.delivered, r.faults, r.isolated, r.exits_setup, r.exits_mask_unmask,
+            r.exits_interrupt) == EXPECTED_ARM[(key, shadow)]
+
+
+def test_arm_trapped_design_backs_the_guest_message_with_a_host_event():
+    from tb.platform import ArmPlatform
+    from tb.vmm.ims_arm import ArmTrappedIms, ArmVm
+    host = ArmPlatform()
+    vm = ArmVm(host, "A", requester_id=RID, virtual_device_id=0x10)
+    device = InterruptStorageDevice(RID, host.handle_write, num_wq=1)
+    bar = GuestBar(device, vm.exits)
+    ims = ArmTrappedIms(vm, bar, 0)
+    irq = vm.guest_event()
+    mark = vm.exits.mark()
+    ims.setup(0, 0, irq)
+    assert vm.exits.since(mark) == {X.EPT_VIOLATION: 8}
+    route = ims.emulation.entries[(0, 0)].route
+    slot = device.ims[0][0]
+    assert (slot.address_lo, slot.data) == (route.host_msg.address_lo, route.host_msg.data)
+    assert route.host_irq.requester_id == RID and route.vector == irq.index
+    assert bar.read32(0x40000 + 8) == irq.msg.data                     # the guest still sees its EventID
+    device.fire_ims(0, 0)
+    assert [d.key for d in vm.cpus.deliveries] == [irq.expected] and vm.vits.injected == 1
+    guest_bar = GuestBar(device, vm.exits)
+    ArmTrappedIms(ArmVm(host, "B", requester_id=0x0400, virtual_device_id=0x10), guest_bar, 0, range(1, 2))
+    GuestImsDriver(guest_bar).write_message(0, 1, MsiMsg(0xFEE0_0000, 0, 0))   # not B's doorbell
+    GuestImsDriver(guest_bar).unmask(0, 1)
+    assert device.ims[0][1].ctrl & 1
 
 
 def test_docs_table_is_generated_from_the_models():

@@ -15,10 +15,11 @@ per VM exit reason, per platform delivery and fault.
 * test_posted_interrupts (x86): the same device interrupt posted to a running vCPU (no exit), suppressed while
   the vCPU is preempted (SN = 1: PIR set, ON clear, no notification) and delivered at its next entry, and while
   it is halted notified with the wake-up vector, which wakes it; delivered on entry.
-* test_ims_designs (x86, designs a/b/c of tb/vmm/ims.py): two VMs share the device (A: IMS slot 0, B: slot 1
-  of WQ0), slots fired by real completion interrupts; exact exits per setup / mask+unmask / interrupt, the
-  fault of (a) (0x25, three times), delivery exactly once (also the masked-pending replay) for (b)/(c), and
-  B's copy of A's message: reaches A under (b), rejected by B's VMM under (c).
+* test_ims_designs (x86 posted / remapped, designs a/b/c of tb/vmm/ims.py): two VMs share the device (A: IMS
+  slot 0, B: slot 1 of WQ0), slots fired by real completion interrupts; exact exits per setup / mask+unmask /
+  interrupt (remapped: one EXTERNAL_INTERRUPT per interrupt), the fault of (a) (0x25, three times), delivery
+  exactly once (also the masked-pending replay) for (b)/(c), and B's copy of A's message: reaches A under (b),
+  rejected by B's VMM under (c).
 """
 from __future__ import annotations
 
@@ -274,11 +275,12 @@ if PLATFORM == "x86":
 IMS_VECTOR, IMS_VCPU = 0x41, 1
 
 
-def ims_designs(bench, host_ops, design: str) -> dict:
+def ims_designs(bench, host_ops, design: str, delivery: str = "posted") -> dict:
     """tb/vmm/report.py's scenario on the RTL's IMS: two VMs share the device (one requester ID). A owns IMS
     slot (WQ0, 0), B slot (WQ0, 1) (a small build has one WQ: the slots split its window). The host driver
     owns the device (probe, WQ0 dedicated, no PASID; its DMA untranslated) and fires a slot the only way the
-    RTL does: a NOOP whose completion interrupt names that IMS entry."""
+    RTL does: a NOOP whose completion interrupt names that IMS entry. ``delivery``: the VMM's IRTEs posted
+    to A's vCPU, or remapped to a host vector on the CPU running it whose handler injects."""
     from imsdev.driver.uapi import IDXD_OP_FLAG_RCI, ims_int_handle
     from imsdev.platform import MsiMsg
     from tb.platform.vtd_ir import VtdFaultReason
@@ -287,7 +289,8 @@ def ims_designs(bench, host_ops, design: str) -> dict:
     plat, p = bench.platform, bench.params
     model, rid = plat.model, bench.requester_id
     host = BenchX86Host(model)
-    guests = [x86_guest(bench, host, host_ops, name, pcpus=cpus, posted=True, did=0, attach_dma=False)
+    posted_mode = delivery == "posted"
+    guests = [x86_guest(bench, host, host_ops, name, pcpus=cpus, posted=posted_mode, did=0, attach_dma=False)
               for name, cpus in (("A", (0, 1)), ("B", (2, 3)))]
     a, b = guests
     idxd = imsdev_probe(host_ops)
@@ -331,6 +334,15 @@ def ims_designs(bench, host_ops, design: str) -> dict:
     mark = a.exits.mark()
     designs[0].setup(0, 0, IMS_VCPU, IMS_VECTOR)
     exits_setup = a.exits.since(mark)
+    route = None
+    if design != "a":
+        route = (next(iter(designs[0].routes.values())) if design == "b"
+                 else designs[0].emulation.entries[(0, 0)].route)
+        assert route.posted == posted_mode and route.vector == IMS_VECTOR
+        if not posted_mode:
+            # the host vector lands on the CPU running A's vCPU: A's two deliveries, and under (b) B's forged one
+            assert route.host_irq.target == target.cpu
+            plat.expect(route.host_irq, 3 if design == "b" else 2)
     mark = a.exits.mark()
     fire(0)
     exits_interrupt = a.exits.since(mark)
@@ -362,8 +374,9 @@ def ims_designs(bench, host_ops, design: str) -> dict:
     assert others_quiet()
 
     exits = {"setup": exits_setup, "mask_unmask": exits_mask_unmask, "interrupt": exits_interrupt}
-    want = {"a": ({}, {}, {}), "b": ({ExitReason.VMCALL: 1}, {}, {}),
-            "c": ({ExitReason.EPT_VIOLATION: 8}, {ExitReason.EPT_VIOLATION: 4}, {})}[design]
+    per_interrupt = {} if posted_mode else {ExitReason.EXTERNAL_INTERRUPT: 1}
+    want = {"a": ({}, {}, {}), "b": ({ExitReason.VMCALL: 1}, {}, per_interrupt),
+            "c": ({ExitReason.EPT_VIOLATION: 8}, {ExitReason.EPT_VIOLATION: 4}, per_interrupt)}[design]
     assert (exits_setup, exits_mask_unmask, exits_interrupt) == want, exits
     assert isolated == (design != "b"), f"design {design}: B's copy of A's message reached A: {not isolated}"
     faults = [f.reason for f in plat.faults]
@@ -374,8 +387,13 @@ def ims_designs(bench, host_ops, design: str) -> dict:
         assert not posted
     else:
         assert faults == []
-        # (b): A's two and B's forged one are posted to A's vCPU; (c): B's copy was rejected by B's VMM
-        assert [e.vector for e in posted] == [IMS_VECTOR] * (3 if design == "b" else 2)
+        # (b): A's two and B's forged one reach A's vCPU; (c): B's copy was rejected by B's VMM
+        arrived = 3 if design == "b" else 2
+        if posted_mode:
+            assert [e.vector for e in posted] == [IMS_VECTOR] * arrived
+        else:
+            assert not posted and len(plat.deliveries_for(route.host_irq)) == arrived
+        assert {i.how for i in target.received} == {"posted" if posted_mode else "injected"}
     if design == "c":
         assert [r.key for r in designs[1].emulation.rejected] == [(0, 1)], designs[1].emulation.rejected
     imsdev_remove(idxd)
@@ -385,8 +403,8 @@ def ims_designs(bench, host_ops, design: str) -> dict:
 
 if PLATFORM == "x86":
     @cocotb.test()
-    @cocotb.parametrize(pauses=PAUSES, design=("a", "b", "c"))
-    async def test_ims_designs(dut, pauses, design):
+    @cocotb.parametrize(pauses=PAUSES, design=("a", "b", "c"), delivery=("posted", "remapped"))
+    async def test_ims_designs(dut, pauses, design, delivery):
         bench, host_ops = await start(dut, pauses)
-        checked = await run_blocking(ims_designs, bench, host_ops, design)
+        checked = await run_blocking(ims_designs, bench, host_ops, design, delivery)
         await finish_guests(bench, checked, checked["notifications"])
