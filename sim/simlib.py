@@ -163,7 +163,12 @@ def cocotb_run(*, module: str, toplevel: str, build_dir: Path, test_dir: Path, s
     results_xml.unlink(missing_ok=True)
     for stale in ("dump.fst", "coverage.dat"):
         (test_dir / stale).unlink(missing_ok=True)
-    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"), **(extra_env or {})}
+    # pytest-style assertion rewriting only in the test modules (tb/tests/**/test_*.py): cocotb's default
+    # ("*.py") rewrites every imported module at each launch (nothing is cached here), which cost about half
+    # a CPU-second of each simulator start; the bench's own asserts carry their messages.
+    env = {"COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "INFO"),
+           "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES", "test_*.py"),
+           **(extra_env or {})}
     timeout_s = timeout_s or DEFAULT_RUN_TIMEOUT_S
     # SIGKILL after the timeout: a hung simulation never ends the campaign or the regression.
     saved_prefix = os.environ.get("SIM_CMD_PREFIX")
