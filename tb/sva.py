@@ -22,11 +22,19 @@ What a driver and a user program do, reduced to what the tests need:
   once unbound. Completion records are therefore written and checked at the process's virtual address,
   like the buffers.
 
+* The same host is the platform side of the C library's ``imsdev_sva_bind`` (fw/imsdev/clib.py OpsAdapter's
+  ``sva``): ``mm_handle(process)`` is the opaque ``mm`` the C code passes, ``sva_bind(mm)`` /
+  ``sva_unbind(pasid)`` are the ``struct imsdev_ops`` callbacks. Like iommu_sva_bind_device, binding a bound
+  process again takes another reference to the same PASID and the binding goes with the last unbind. An
+  unknown handle is refused with EINVAL, a PASID the IOMMU cannot take with ENOSPC; ``sva_calls`` records
+  every call for the tests.
+
 Mappings are 4 KiB pages, user, readable; ``writable`` per call. The bench's record of a mapping is
 independent of the page tables the IOMMU walks: a wrong walk is caught by the byte checks.
 """
 from __future__ import annotations
 
+import errno
 from typing import Optional
 
 PAGE = 0x1000
@@ -40,6 +48,7 @@ class SvaProcess:
         self.pages: dict[int, tuple[int, bool]] = {}     # virtual page -> (physical page, writable)
         self.handle = None
         self.unbound_pasid: Optional[int] = None
+        self.c_refs = 0                      # bindings the C library holds (SvaHost.sva_bind)
 
     def __repr__(self) -> str:
         return f"process {self.name} (PASID {self.pasid})"
@@ -148,6 +157,7 @@ class SvaHost:
         self._free = list(range(self.pool_base, self.pool_base + pool_bytes, PAGE))
         self.rng.shuffle(self._free)
         self.processes: list[SvaProcess] = []
+        self.sva_calls: list[tuple] = []    # ("bind", mm, pasid or -errno) / ("unbind", pasid), in order
 
     @property
     def requester_id(self) -> int:
@@ -164,6 +174,37 @@ class SvaHost:
         proc = SvaProcess(self, name)
         self.processes.append(proc)
         return proc
+
+    # ---- the platform side of the C library's imsdev_sva_bind (struct imsdev_ops) ------------------
+    def mm_handle(self, proc: SvaProcess) -> int:
+        """The opaque `mm` the C code names this process's address space with (never 0)."""
+        return self.processes.index(proc) + 1
+
+    def sva_bind(self, mm: int) -> int:
+        """ops->sva_bind: iommu_sva_bind_device for the process `mm` names; its PASID."""
+        if not 1 <= mm <= len(self.processes):
+            self.sva_calls.append(("bind", mm, -errno.EINVAL))
+            raise OSError(errno.EINVAL, f"no process with mm handle {mm:#x}")
+        proc = self.processes[mm - 1]
+        if not proc.bound:
+            try:
+                proc.bind()
+            except (ValueError, RuntimeError) as exc:       # the IOMMU cannot take the PASID it allocated
+                self.sva_calls.append(("bind", mm, -errno.ENOSPC))
+                raise OSError(errno.ENOSPC, f"{proc.name}: {exc}") from exc
+        proc.c_refs += 1
+        self.sva_calls.append(("bind", mm, proc.pasid))
+        return proc.pasid
+
+    def sva_unbind(self, pasid: int) -> None:
+        """ops->sva_unbind: drop one binding of the process that has `pasid`; the last one unbinds it."""
+        self.sva_calls.append(("unbind", pasid))
+        proc = next((p for p in self.processes if p.bound and p.pasid == pasid and p.c_refs), None)
+        if proc is None:
+            raise AssertionError(f"sva_unbind({pasid:#x}): no process holds a C binding of that PASID")
+        proc.c_refs -= 1
+        if not proc.c_refs:
+            proc.unbind()
 
     def owner_of(self, pa: int) -> Optional[tuple[SvaProcess, int]]:
         """(process, virtual page) whose page holds physical address pa, if any."""

@@ -11,6 +11,11 @@ interrupt that currently points there, so affinity changes are followed). ``on_i
 a scoreboard count each delivery the C code consumed as expected; anything delivered that the C code
 never consumed is left in ``unconsumed()`` / ``unclaimed`` for the caller to fail on.
 
+Shared virtual addressing: ``sva`` (optional) is the platform's SVA code for this device, any object with
+``sva_bind(mm) -> pasid`` and ``sva_unbind(pasid)`` (the bench's: tb/sva.py SvaHost, with ``mm`` the
+handle ``SvaHost.mm_handle(process)`` gives); a refusal is an ``OSError`` whose errno the callback returns
+negated. Without it the two callbacks are NULL, so imsdev_sva_bind answers -EOPNOTSUPP.
+
 A Python exception inside a callback cannot cross the C code: it is kept (``error``), the callback
 returns a harmless value, and ``raise_if_failed()`` re-raises it after the C call returns.
 """
@@ -59,6 +64,8 @@ IRQ_FREE = C.CFUNCTYPE(None, _ctx, C.c_uint32)
 IRQ_AFFINITY = C.CFUNCTYPE(C.c_int, _ctx, C.c_uint32, C.c_uint32)
 WAIT_IRQ = C.CFUNCTYPE(C.c_int, _ctx, C.c_uint32, C.c_uint64)
 DELAY = C.CFUNCTYPE(None, _ctx, C.c_uint64)
+SVA_BIND = C.CFUNCTYPE(C.c_int, _ctx, C.c_uint64, C.POINTER(C.c_uint32))
+SVA_UNBIND = C.CFUNCTYPE(None, _ctx, C.c_uint32)
 
 
 class OpsC(C.Structure):
@@ -67,7 +74,8 @@ class OpsC(C.Structure):
                 ("mmio_read64", MMIO_RD64), ("mmio_write64", MMIO_WR64), ("cfg_read", CFG_RD),
                 ("cfg_write", CFG_WR), ("mem_alloc", MEM_ALLOC), ("mem_read", MEM_RD), ("mem_write", MEM_WR),
                 ("dmwr", DMWR), ("movdir64b", MOVDIR), ("irq_alloc", IRQ_ALLOC), ("irq_free", IRQ_FREE),
-                ("irq_set_affinity", IRQ_AFFINITY), ("wait_irq", WAIT_IRQ), ("delay_ns", DELAY)]
+                ("irq_set_affinity", IRQ_AFFINITY), ("wait_irq", WAIT_IRQ), ("delay_ns", DELAY),
+                ("sva_bind", SVA_BIND), ("sva_unbind", SVA_UNBIND)]
 
 
 class DescC(C.Structure):
@@ -75,6 +83,11 @@ class DescC(C.Structure):
     _fields_ = [("opcode", C.c_uint8), ("flags", C.c_uint32), ("pasid", C.c_uint32), ("priv", C.c_bool),
                 ("completion_addr", C.c_uint64), ("src", C.c_uint64), ("dst", C.c_uint64),
                 ("xfer_size", C.c_uint32), ("int_handle", C.c_uint16)]
+
+
+class SvaC(C.Structure):
+    """struct imsdev_sva: one address space bound to the device (imsdev_sva_bind)."""
+    _fields_ = [("mm", C.c_uint64), ("pasid", C.c_uint32), ("bound", C.c_bool)]
 
 
 class ScenarioParams(C.Structure):
@@ -123,6 +136,10 @@ class CLibrary:
             "imsdev_cmd": (C.c_int, [dev_p, C.c_uint32, C.c_uint32, C.POINTER(C.c_uint32)]),
             "imsdev_drain_pasid": (C.c_int, [dev_p, C.c_uint32]),
             "imsdev_abort_pasid": (C.c_int, [dev_p, C.c_uint32, C.POINTER(C.c_uint32)]),
+            "imsdev_pci_disable_pasid": (None, [dev_p]),
+            "imsdev_pasid_width": (C.c_uint32, [dev_p]),
+            "imsdev_sva_bind": (C.c_int, [dev_p, C.c_uint64, C.POINTER(SvaC)]),
+            "imsdev_sva_unbind": (C.c_int, [dev_p, C.POINTER(SvaC)]),
             "imsdev_desc_pack": (C.c_int, [C.POINTER(DescC), C.c_char_p]),
             "imsdev_ims_handle": (C.c_int, [C.c_uint32, C.POINTER(C.c_uint16)]),
             "imsdev_enqcmd": (C.c_int, [dev_p, C.c_uint32, C.POINTER(DescC), C.c_uint]),
@@ -158,8 +175,9 @@ class CLibrary:
 class OpsAdapter:
     """struct imsdev_ops over a DeviceOps (see the module docstring)."""
 
-    def __init__(self, ops: DeviceOps, on_irq_consumed: Optional[Callable] = None):
+    def __init__(self, ops: DeviceOps, on_irq_consumed: Optional[Callable] = None, sva=None):
         self.ops = ops
+        self.sva = sva
         self.on_irq_consumed = on_irq_consumed
         self.error: Optional[BaseException] = None
         self.irqs: dict[int, object] = {}
@@ -186,6 +204,9 @@ class OpsAdapter:
             WAIT_IRQ(self._guard(self._wait_irq, -errno.EIO)),
             DELAY(self._guard(lambda _c, ns: ops.delay_ns(ns))),
         ]
+        if sva is not None:
+            self._cbs += [SVA_BIND(self._guard(self._sva_bind, -errno.EIO)),
+                          SVA_UNBIND(self._guard(lambda _c, pasid: sva.sva_unbind(pasid)))]
         self.struct = OpsC(None, *self._cbs)
 
     def _guard(self, fn, default=None):
@@ -208,6 +229,13 @@ class OpsAdapter:
     def _mem_read(self, _c, addr, buf, n):
         data = self.ops.mem_read(addr, n)
         C.memmove(buf, data, n)
+
+    def _sva_bind(self, _c, mm, pasid) -> int:
+        try:
+            pasid[0] = self.sva.sva_bind(mm)
+        except OSError as exc:
+            return -(exc.errno or errno.EIO)
+        return 0
 
     def _irq_alloc(self, _c, n, hwsize, cookies, msgs) -> int:
         irqs = self.ops.irq_domain.alloc_irqs(self.ops.requester_id, n, hwsize or None)

@@ -32,6 +32,8 @@
 #define PCI_MSIX_TABLE_OFFSET      0xFFFFFFF8u
 #define PCI_PASID_CAP              4u
 #define PCI_PASID_CAP_PRIV         0x04u
+#define PCI_PASID_CAP_WIDTH        0x1F00u
+#define PCI_PASID_CAP_WIDTH_SHIFT  8u
 #define PCI_PASID_CTRL             6u
 #define PCI_PASID_CTRL_ENABLE      0x01u
 #define PCI_PASID_CTRL_PRIV        0x04u
@@ -288,6 +290,59 @@ int imsdev_drain_pasid(struct imsdev_dev *dev, uint32_t pasid)
 int imsdev_abort_pasid(struct imsdev_dev *dev, uint32_t pasid, uint32_t *discarded)
 {
 	return pasid_cmd(dev, IMSDEV_CMD_ABORT_PASID, pasid, discarded);
+}
+
+/* ---- shared virtual addressing: idxd_cdev_open / idxd_file_dev_release ---- */
+#define IOMMU_NO_PASID             0u       /* Linux: requests without a PASID (VT-d RID_PASID, SMMU SSID 0) */
+#define IMSDEV_PASID_BITS          20u      /* the descriptor's and CMD.OPERAND's PASID fields */
+
+/* pci_max_pasids, as a width: the capability's Max PASID Width, limited to what the device's fields hold. */
+uint32_t imsdev_pasid_width(struct imsdev_dev *dev)
+{
+	uint32_t cap = cfg_rd(dev, dev->pasid_cap + PCI_PASID_CAP, 2);
+	uint32_t width = (cap & PCI_PASID_CAP_WIDTH) >> PCI_PASID_CAP_WIDTH_SHIFT;
+
+	return width < IMSDEV_PASID_BITS ? width : IMSDEV_PASID_BITS;
+}
+
+/* iommu_sva_bind_device + iommu_sva_get_pasid, refusing a PASID the device cannot carry (handed back). */
+int imsdev_sva_bind(struct imsdev_dev *dev, uint64_t mm, struct imsdev_sva *h)
+{
+	uint32_t pasid = IOMMU_NO_PASID;
+	int rc;
+
+	if (!dev || !h)
+		return -EINVAL;
+	memset(h, 0, sizeof(*h));
+	h->mm = mm;
+	if (!dev->ops->sva_bind || !dev->ops->sva_unbind)
+		return -EOPNOTSUPP;
+	/* pdev->pasid_enabled, and the control register itself (an FLR or another agent may have cleared it) */
+	if (!dev->pasid_enabled || !(cfg_rd(dev, dev->pasid_cap + PCI_PASID_CTRL, 2) & PCI_PASID_CTRL_ENABLE))
+		return -EOPNOTSUPP;
+	rc = dev->ops->sva_bind(dev->ops->ctx, mm, &pasid);
+	if (rc)
+		return rc < 0 ? rc : -EIO;
+	if (pasid == IOMMU_NO_PASID || pasid >= 1u << imsdev_pasid_width(dev)) {
+		dev->ops->sva_unbind(dev->ops->ctx, pasid);
+		return -EINVAL;
+	}
+	h->pasid = pasid;
+	h->bound = true;
+	return 0;
+}
+
+/* Process exit: no descriptor of the PASID left in the device, then the IOMMU binding goes. */
+int imsdev_sva_unbind(struct imsdev_dev *dev, struct imsdev_sva *h)
+{
+	int rc;
+
+	if (!dev || !h || !h->bound)
+		return -EINVAL;
+	rc = imsdev_drain_pasid(dev, h->pasid);
+	dev->ops->sva_unbind(dev->ops->ctx, h->pasid);
+	h->bound = false;
+	return rc;
 }
 
 /* ---- MSI-X, in Linux's order (drivers/pci/msi/msi.c) ---- */

@@ -152,6 +152,17 @@ struct imsdev_ops {
 	int (*irq_set_affinity)(void *ctx, uint32_t cookie, uint32_t cpu);
 	int (*wait_irq)(void *ctx, uint32_t cookie, uint64_t timeout_ns);  /* 0 delivered, -ETIMEDOUT */
 	void (*delay_ns)(void *ctx, uint64_t ns);
+	/*
+	 * Shared virtual addressing (appended: the fields above keep their offsets). The platform's
+	 * iommu_sva_bind_device / iommu_sva_unbind_device for this device. `mm` is an opaque handle of a
+	 * process address space the platform owns (Linux: the struct mm_struct *). sva_bind allocates the
+	 * process's PASID (or reuses the one it has), installs its page tables in the IOMMU for this device,
+	 * stores the PASID and returns 0, or returns -errno with nothing bound. sva_unbind tears that binding
+	 * down (IOMMU entry cleared and invalidated, PASID freed when its last binding goes). Either left
+	 * NULL: the platform has no SVA and imsdev_sva_bind returns -EOPNOTSUPP.
+	 */
+	int (*sva_bind)(void *ctx, uint64_t mm, uint32_t *pasid);
+	void (*sva_unbind)(void *ctx, uint32_t pasid);
 };
 
 /*
@@ -237,6 +248,30 @@ int imsdev_abort_pasid(struct imsdev_dev *dev, uint32_t pasid, uint32_t *discard
 int imsdev_request_int_handle(struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index, uint16_t *handle);
 int imsdev_release_int_handle(struct imsdev_dev *dev, bool ims, uint32_t wq, uint32_t index);
 void imsdev_remove(struct imsdev_dev *dev);
+
+/* ---- shared virtual addressing (idxd_cdev_open / idxd_file_dev_release) ---- */
+/* One process address space bound to the device: what iommu_sva_bind_device returned. */
+struct imsdev_sva {
+	uint64_t mm;              /* the platform's handle of the address space */
+	uint32_t pasid;           /* what ENQCMD submits with (desc.pasid) and IMS entries bind to */
+	bool bound;               /* false: never bound, refused, or unbound (pasid keeps the old value) */
+};
+/*
+ * imsdev_sva_bind: bind address space `mm` (ops->sva_bind) and check the PASID fits the device's PASID
+ * capability. *h is output only. 0: h->pasid is the process's PASID. Errors (h->bound false, nothing left
+ * bound): -EINVAL for NULL dev/h; -EOPNOTSUPP if ops->sva_bind / sva_unbind is NULL, or the PASID
+ * capability is not enabled (imsdev_pci_enable_pasid not called, or PASID Control.Enable found clear in config
+ * space, e.g. after an FLR); the platform's -errno (the platform was asked); -EINVAL for a
+ * PASID the device cannot carry (0, which is RID_PASID / no PASID, or >= 2^Max PASID Width), after
+ * handing it back with ops->sva_unbind.
+ * imsdev_sva_unbind: DRAIN_PASID (imsdev_drain_pasid: every descriptor of that PASID finished, no more
+ * DMA with it), then ops->sva_unbind, then h->bound = false. Like idxd, the unbind happens even if the
+ * drain failed; the drain's IMSDEV_CMD_ERR_* / -errno is returned (0: both done). -EINVAL, nothing done,
+ * for NULL dev/h or a handle that is not bound. The caller stops the process's submissions first.
+ */
+int imsdev_sva_bind(struct imsdev_dev *dev, uint64_t mm, struct imsdev_sva *h);
+int imsdev_sva_unbind(struct imsdev_dev *dev, struct imsdev_sva *h);
+uint32_t imsdev_pasid_width(struct imsdev_dev *dev);   /* Max PASID Width of the PASID capability, <= 20 */
 
 /* ---- MSI-X ---- */
 int imsdev_msix_enable(struct imsdev_dev *dev, uint32_t nvec, uint32_t hwsize_extra);

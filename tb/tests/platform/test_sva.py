@@ -19,12 +19,21 @@ What the device reports today (docs/work_queues.md, docs/dma.md), which issue 9 
 """
 from __future__ import annotations
 
+import ctypes as C
+import errno
+from dataclasses import replace
+
 import cocotb
-from cocotbext.pcie.core.tlp import CplStatus
+from cocotb.task import bridge
+from cocotb.utils import get_sim_time
+from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from cocotbext.pcie.core.utils import PcieId
 
 from imsdev import regs
+from imsdev.clib import CLibrary, DescC, OpsAdapter, SvaC
 
+from tb.bad_inputs import BadInput
+from tb.driver_ops import BenchOps
 from tb.env import PAUSE_MODES
 from tb.pcie.tlp import PasidTlp
 from tb.sva import PAGE, SvaHost, read_fault_records
@@ -61,15 +70,16 @@ async def start(dut, pauses: str):
     return env, plat, host
 
 
-def new_process(env, host, name: str, *, dst_read_only_pages=(), src_pages=BUF_PAGES):
-    """A process with the standard layout mapped and bound; its PASID names its space in the scoreboard."""
+def new_process(env, host, name: str, *, dst_read_only_pages=(), src_pages=BUF_PAGES, bind=True):
+    """A process with the standard layout mapped and (unless bind=False) bound; its PASID names its space in
+    the scoreboard."""
     proc = host.process(name)
     proc.map(VA_SRC, src_pages * PAGE)
     for n in range(BUF_PAGES):
         proc.map(VA_DST + n * PAGE, PAGE, writable=n not in dst_read_only_pages)
     proc.map(VA_CR, PAGE)
-    pasid = proc.bind()
-    env.sb.add_space(pasid, proc)
+    if bind:
+        env.sb.add_space(proc.bind(), proc)
     return proc
 
 
@@ -91,6 +101,37 @@ def job(j: int, op: int, size: int, pattern: int = 0, src=None) -> Descriptor:
                       src=(VA_SRC + 0x80 + j * SLOT) if op == OP_MEMMOVE and src is None else
                       (src if src is not None else pattern),
                       dst=VA_DST + 0x100 + j * SLOT, size=size)
+
+
+def check_image(proc, before: dict, items) -> None:
+    """Whole-space check: the process's pages equal their image `before`, with exactly its own descriptors'
+    destinations and records applied. Another process's identical virtual addresses changed nothing."""
+    want = bytearray(b"".join(before.values()))
+    pages = sorted(proc.pages)
+
+    def put(va, data):
+        off = pages.index(va & ~(PAGE - 1)) * PAGE + (va & (PAGE - 1))
+        want[off:off + len(data)] = data
+
+    for t in items:
+        d = t.desc
+        put(d.dst, t.before["src"] if d.opcode == OP_MEMMOVE else (d.pattern * (d.size // 8 + 1))[:d.size])
+        put(d.cr_addr, t.record.raw)
+    got = b"".join(proc.image().values())
+    if got != want:
+        bad = next(i for i in range(len(got)) if got[i] != want[i])
+        raise AssertionError(f"{proc}: memory differs from its expected image at virtual "
+                             f"{pages[bad // PAGE] + bad % PAGE:#x}")
+
+
+def check_interleaved(env, pasids, log_start: int, jobs: int = JOBS) -> int:
+    """The processes' DMA ran at once: enough TLPs with their PASIDs, and the PASID switches on the link.
+    Returns how many DMA TLPs carried those PASIDs."""
+    tlps = [r for r in list(env.b.rc.upstream_log)[log_start:] if r.pasid in pasids and r.kind in ("MRd", "MWr")]
+    assert len(tlps) >= len(pasids) * jobs * 2, f"only {len(tlps)} DMA TLPs tagged with the PASIDs {pasids}"
+    switches = sum(1 for x, y in zip(tlps, tlps[1:]) if x.pasid != y.pasid)
+    assert switches >= 2, f"the processes' DMA did not interleave on the link ({switches} PASID switches)"
+    return len(tlps)
 
 
 def dma_tlps(env, pasid: int, since: int = 0, kind: str | None = None):
@@ -162,35 +203,9 @@ async def test_two_processes_same_virtual_addresses(dut, pauses):
     await env.sb.check()
     assert all(t.record.status == ST_SUCCESS for ts in items.values() for t in ts)
 
-    # Whole-space check: each process's pages equal its image before, with exactly its own descriptors'
-    # destinations and records applied. The other process's identical virtual addresses changed nothing.
     for proc in procs:
-        want = bytearray(b"".join(before[proc.name].values()))
-        base = VA_SRC
-
-        def put(va, data):
-            pages = sorted(proc.pages)
-            off = pages.index(va & ~(PAGE - 1)) * PAGE + (va & (PAGE - 1))
-            want[off:off + len(data)] = data
-
-        for t in items[proc.name]:
-            d = t.desc
-            data = t.before["src"] if d.opcode == OP_MEMMOVE else (d.pattern * (d.size // 8 + 1))[:d.size]
-            put(d.dst, data)
-            put(d.cr_addr, t.record.raw)
-        got = b"".join(proc.image().values())
-        if got != want:
-            bad = next(i for i in range(len(got)) if got[i] != want[i])
-            page = sorted(proc.pages)[bad // PAGE]
-            raise AssertionError(f"{proc}: memory differs from its expected image at virtual "
-                                 f"{page + bad % PAGE:#x} (base {base:#x})")
-
-    tlps = [r for r in list(env.b.rc.upstream_log)[log_start:] if r.pasid in (a.pasid, b.pasid)
-            and r.kind in ("MRd", "MWr")]
-    assert len(tlps) >= 2 * JOBS * 2, f"only {len(tlps)} DMA TLPs tagged with the two PASIDs"
-    switches = sum(1 for x, y in zip(tlps, tlps[1:]) if x.pasid != y.pasid)
-    assert switches >= 2, f"the two processes' DMA did not interleave on the link ({switches} PASID switches)"
-    assert env.b.rc.translated_requests >= len(tlps)
+        check_image(proc, before[proc.name], items[proc.name])
+    assert env.b.rc.translated_requests >= check_interleaved(env, (a.pasid, b.pasid), log_start)
     assert not plat.dma_faults, f"unexpected DMA faults: {plat.dma_faults[:4]}"
     assert not read_fault_records(host)
     env.b.log.info("%s", env.sb.report())
@@ -464,3 +479,268 @@ async def test_root_complex_translates_each_page(dut):
     check_records(plat, read_fault_records(host), faults)
     plat.expect_fault(READ_ONLY, n=1, requester_id=rid)
     await finish(env.b, plat, "test_root_complex_translates_each_page")
+
+
+# ---- the C library's iommu_sva_bind_device-like flow (fw/lib/imsdev.h imsdev_sva_bind / imsdev_sva_unbind) ----
+class CDriver:
+    """The C library over the bench (tb/driver_ops.py BenchOps through imsdev.clib.OpsAdapter), with the test's
+    SvaHost as the platform's SVA code behind ops->sva_bind / sva_unbind (sva=False: those callbacks NULL).
+    Every call runs in a bridge thread. Each struct imsdev_dev is probed before the device is enabled:
+    "drv" is the driver's (binds, unbinds, DRAIN_PASID), and each process submits its ENQCMDs through its own
+    instance (its portal mapping), so a process's traffic goes on while the driver unbinds another."""
+
+    def __init__(self, env, host, sva: bool = True):
+        self.env, self.host = env, host
+        self.lib = CLibrary()
+        self.adapter = OpsAdapter(BenchOps(env.b), sva=host if sva else None)
+        self.devs: dict = {}
+
+    async def call(self, fn, *args):
+        rc = await bridge(lambda: fn(*args))()           # (a ctypes function has no __qualname__ to wrap)
+        self.adapter.raise_if_failed()
+        return rc
+
+    async def probe(self, name: str = "drv", enable_pasid: bool = True):
+        dev = self.devs[name] = self.lib.new_dev()
+        assert await self.call(self.lib.probe, dev, C.byref(self.adapter.struct)) == 0, f"imsdev_probe ({name})"
+        if enable_pasid:
+            assert await self.call(self.lib.pci_enable_pasid, dev, True) == 0
+        return dev
+
+    async def bind(self, proc, expect: int = 0, mm=None) -> SvaC:
+        """imsdev_sva_bind of the process's address space; on success its PASID names its scoreboard space."""
+        h = SvaC()
+        mm = self.host.mm_handle(proc) if mm is None else mm
+        rc = await self.call(self.lib.sva_bind, self.devs["drv"], mm, C.byref(h))
+        assert rc == expect, f"imsdev_sva_bind({proc.name}): {rc}, expected {expect}"
+        assert h.mm == mm and h.bound == (rc == 0)
+        if rc == 0:
+            assert proc.bound and h.pasid == proc.pasid, f"C handle PASID {h.pasid}, platform {proc}"
+            self.env.sb.add_space(h.pasid, proc)
+        return h
+
+    async def unbind(self, h: SvaC) -> int:
+        return await self.call(self.lib.sva_unbind, self.devs["drv"], C.byref(h))
+
+    async def submit(self, proc, h: SvaC, d: Descriptor):
+        """imsdev_enqcmd from the process's instance with its PASID (idxd's bounded retry); a WQ still full
+        after the retries (-EAGAIN) is tried again after a pause, as a user program would."""
+        d = replace(d, pasid=h.pasid, priv=False)
+        t = self.env.sb.track(SHARED_WQ, d, via="enqcmd", pasid=h.pasid, priv=False)
+        c = DescC(d.opcode, d.flags, d.pasid, False, d.cr_addr, d.src, d.dst, d.size, d.int_handle)
+        for _ in range(50):
+            rc = await self.call(self.lib.enqcmd, self.devs[proc.name], SHARED_WQ, C.byref(c), ENQCMD_RETRIES)
+            if rc == 0:
+                self.env.sb.accepted(t)
+                return t
+            assert rc == -errno.EAGAIN, f"{t}: imsdev_enqcmd returned {rc}"
+            await self.env.b.cycles(20)
+        raise AssertionError(f"{t}: the shared WQ never accepted it")
+
+
+async def c_start(dut, pauses: str, names=("A", "B"), sva: bool = True):
+    """WqEnv with translation, the C library probed (driver and one instance per process) before the shared WQ
+    is enabled, the processes mapped but not bound."""
+    env = await WqEnv.start(dut, pauses, platform_options={"dma_translation": True})
+    plat = env.b.platform
+    assert plat is not None and plat.name == PLATFORM and plat.dma_translation
+    host = SvaHost(env.b)
+    cd = CDriver(env, host, sva=sva)
+    for name in ("drv", *names):
+        await cd.probe(name)
+    # probe() sets INTHDL_CTL.REQUIRED when CMDCAP lists REQUEST_INT_HANDLE: the scoreboard follows the device
+    env.handles_required = bool(await env.b.rd32(regs.CSR_INTHDL_CTL) & regs.CSR_INTHDL_CTL_REQUIRED_MASK)
+    await env.setup({SHARED_WQ: WqConfig(size=min(env.p.wq_depth, 8))})
+    procs = [new_process(env, host, name, bind=False) for name in names]
+    return env, plat, host, cd, procs
+
+
+def drain_done_ns(env, since: int, until_ns: float) -> float:
+    """When the device sent the completion of the CMDSTS read that found DRAIN_PASID finished: the last
+    completion with data for a CMDSTS read among the device's completions from index `since` on, started
+    before `until_ns` (the C unbind had returned by then; it reads nothing after the drain)."""
+    reads = [r for r in env.b.shim.tx_cpl_log[since:] if r.tlp.fmt_type == TlpType.CPL_DATA
+             and r.tlp.lower_address == regs.CSR_CMDSTS & 0x7F and r.start_ns <= until_ns]
+    assert reads, "no CMDSTS read completed during the C unbind"
+    return reads[-1].start_ns
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=("none", "both"))
+async def test_c_sva_bind(dut, pauses):
+    """The C library binds two processes with the same virtual layout (imsdev_sva_bind: the platform's
+    VT-d first-level / SMMUv3 CD binding, PASID checked against the device's PASID capability) and each
+    submits MEMMOVE/MEMFILL through imsdev_enqcmd with its returned PASID on one shared WQ: every descriptor
+    reads and writes only its own process's physical pages (both whole spaces byte-exact). Then, under B's
+    continuing C submissions, A stops and the C library unbinds it (imsdev_sva_unbind: DRAIN_PASID, then the
+    platform unbind): every A descriptor finished, no TLP with A's PASID leaves the device after the drain's
+    completion (so none after the unbind returned), A's memory is unchanged from then on, A's PASID is gone
+    from the IOMMU, B's descriptors all succeed and no IOMMU fault is recorded."""
+    env, plat, host, cd, (a, b) = await c_start(dut, pauses)
+    rng = env.rng
+    ha, hb = await cd.bind(a), await cd.bind(b)
+    assert ha.pasid != hb.pasid and 0 < max(ha.pasid, hb.pasid) < 1 << await cd.call(cd.lib.pasid_width,
+                                                                                     cd.devs["drv"])
+    assert host.sva_calls == [("bind", 1, ha.pasid), ("bind", 2, hb.pasid)]
+    handle = {a: ha, b: hb}
+
+    # ---- phase 1: both processes at once, same virtual addresses, different physical pages -------------------
+    before = {p: p.image() for p in (a, b)}
+    sizes = [rng.randint(1, SLOT - 2 * GUARD) for _ in range(JOBS)]
+    log_start = len(env.b.rc.upstream_log)
+
+    async def run(proc, k):
+        out = []
+        for j in range(JOBS):
+            op = OP_MEMMOVE if (j + k) % 3 else OP_MEMFILL
+            out.append(await cd.submit(proc, handle[proc], job(j, op, sizes[j], rng.getrandbits(64))))
+            await env.b.cycles(rng.randint(0, 20))
+        return out
+
+    tasks = {p: cocotb.start_soon(run(p, k)) for k, p in enumerate((a, b))}
+    items = {p: await task for p, task in tasks.items()}
+    await env.sb.wait_complete()
+    await env.sb.check()
+    assert all(t.record.status == ST_SUCCESS for ts in items.values() for t in ts)
+    for p in (a, b):
+        check_image(p, before[p], items[p])
+    assert env.b.rc.translated_requests >= check_interleaved(env, (ha.pasid, hb.pasid), log_start)
+
+    # ---- phase 2: A exits (C unbind) while B keeps submitting through the C library ---------------------------
+    for p in (a, b):
+        p.map(EXIT_VA, EXIT_JOBS * 0x400)
+        p.map(EXIT_VA + 0x10_0000, EXIT_JOBS * 0x400)
+        p.map(EXIT_VA + 0x20_0000, PAGE)
+    before = {p: p.image() for p in (a, b)}
+    jobs: dict = {a: [], b: []}
+    stop = False
+
+    async def run_b():
+        while not stop and len(jobs[b]) < EXIT_JOBS:
+            op = OP_MEMFILL if rng.random() < 0.5 else OP_MEMMOVE
+            jobs[b].append(await cd.submit(b, hb, exit_job(len(jobs[b]), op, rng.randint(1, 700),
+                                                          rng.getrandbits(64))))
+            await env.b.cycles(rng.randint(0, 60))
+
+    task_b = cocotb.start_soon(run_b())
+    for n in range(rng.randint(4, 10)):               # A's last descriptors, not waited for
+        op = OP_MEMFILL if rng.random() < 0.5 else OP_MEMMOVE
+        jobs[a].append(await cd.submit(a, ha, exit_job(n, op, rng.randint(1, 700), rng.getrandbits(64))))
+    old = ha.pasid
+    in_flight = [t for t in jobs[a] if not t.cr_writes]
+    faults_before = len(plat.dma_faults)
+    cpl_mark = len(env.b.shim.tx_cpl_log)
+    b_before_unbind = len(jobs[b])
+    rc = await cd.unbind(ha)
+    t_return = get_sim_time("ns")
+    assert rc == 0, f"imsdev_sva_unbind: {rc} ({cd.lib.cmd_err_name(rc).decode() if rc > 0 else rc})"
+    assert not ha.bound and ha.pasid == old and not a.bound and a.unbound_pasid == old
+    assert host.sva_calls[-1] == ("unbind", old)
+    t_done = drain_done_ns(env, cpl_mark, t_return)
+    image_a = a.image()
+    await env.b.cycles(rng.randint(300, 1000))        # B goes on after A is gone
+    stop = True
+    await task_b
+    await env.sb.wait_complete()
+    await env.sb.check()
+
+    late = [r for r in env.b.shim.tx_req_log if r.tlp.pasid == old and r.start_ns >= t_done]
+    assert not late, f"{len(late)} TLP(s) with A's PASID {old} after DRAIN_PASID finished at {t_done} ns: {late[:3]}"
+    assert jobs[a] and all(t.state == "completed" and t.record.status == ST_SUCCESS for t in jobs[a])
+    assert all(w[1] < t_done for t in jobs[a] for w in t.cr_writes), "an A record arrived after the drain"
+    assert jobs[b] and all(t.state == "completed" and t.record.status == ST_SUCCESS for t in jobs[b])
+    assert len(jobs[b]) > b_before_unbind, "B submitted nothing after A's unbind"
+    for p in (a, b):
+        check_image(p, before[p], jobs[p])
+    assert a.image() == image_a, "A's memory changed after its unbind returned"
+    assert not new_faults(plat, faults_before) and not plat.dma_faults, f"faults: {plat.dma_faults[:4]}"
+    assert not read_fault_records(host)
+    env.b.log.info(f"C unbind: A ran {len(jobs[a])} descriptors after phase 1 ({len(in_flight)} without a record "
+                   f"when imsdev_sva_unbind was called), B {len(jobs[b])} ({len(jobs[b]) - b_before_unbind} after "
+                   f"the unbind started); drain done at {t_done} ns, unbind returned at {t_return} ns")
+    assert await cd.unbind(hb) == 0 and not b.bound
+    await finish(env.b, plat, "test_c_sva_bind")
+
+
+@cocotb.test()
+async def test_c_sva_bind_refused(dut):
+    """imsdev_sva_bind's refusals on the RTL, each with nothing left bound: a platform without SVA callbacks
+    (-EOPNOTSUPP); the PASID capability not enabled by the library, or its Enable bit cleared in config space
+    behind the library's back (-EOPNOTSUPP, the platform not asked); an address-space handle the platform
+    does not know (its -EINVAL); a device whose PASID capability reports 6 bits while the IOMMU hands out
+    PASID 64 (-EINVAL, the binding handed back to the platform, no TLP ever carries 64, and 64 binds and
+    works once the width allows it). Binding a bound process again takes a second reference to the same
+    PASID: the first unbind drains and keeps the binding (the process still works), the second removes it.
+    Unbinding a handle that is not bound is -EINVAL with nothing done."""
+    env, plat, host, cd, (p,) = await c_start(dut, "none", names=("P",))
+    drv = cd.devs["drv"]
+    mm = host.mm_handle(p)
+
+    # no SVA in the platform: NULL callbacks
+    nosva = CDriver(env, host, sva=False)
+    await nosva.probe("drv")
+    await nosva.bind(p, expect=-errno.EOPNOTSUPP)
+    # PASID capability: never enabled in this instance, then enabled and cleared in config space
+    off = CDriver(env, host)
+    await off.probe("drv", enable_pasid=False)
+    await off.bind(p, expect=-errno.EOPNOTSUPP)
+    await env.set_pasid_control(False)
+    await cd.bind(p, expect=-errno.EOPNOTSUPP)
+    await env.set_pasid_control(True, priv=True)
+    assert host.sva_calls == [] and not p.bound, host.sva_calls
+    # an address space the platform does not know
+    await cd.bind(p, expect=-errno.EINVAL, mm=0xDEAD)
+    assert host.sva_calls == [("bind", 0xDEAD, -errno.EINVAL)]
+
+    # a PASID wider than the device's PASID capability
+    cap, pasids = env.b.shim.pasid_cap, plat.sva.pasids
+    width, first = cap.max_pasid_width, pasids.first
+    req_mark, up_mark = len(env.b.shim.tx_req_log), len(env.b.rc.upstream_log)
+    try:
+        cap.max_pasid_width, pasids.first = 6, 64
+        assert await cd.call(cd.lib.pasid_width, drv) == 6
+        await cd.bind(p, expect=-errno.EINVAL)
+        assert host.sva_calls[-2:] == [("bind", mm, 64), ("unbind", 64)] and not p.bound
+        assert not [r for r in env.b.shim.tx_req_log[req_mark:] if r.tlp.pasid == 64]
+        assert not [r for r in list(env.b.rc.upstream_log)[up_mark:] if r.pasid == 64]
+        cap.max_pasid_width = width
+        h = await cd.bind(p)                          # PASID 64 was freed: allocated again, now in range
+        assert h.pasid == 64
+        t = await cd.submit(p, h, job(0, OP_MEMMOVE, 300))
+        await env.sb.wait_complete([t])
+        assert await cd.unbind(h) == 0 and not p.bound
+    finally:
+        cap.max_pasid_width, pasids.first = width, first
+
+    # a second bind of the same address space: another reference to the same PASID
+    h1 = await cd.bind(p)
+    h2 = await cd.bind(p)
+    assert h1.pasid == h2.pasid and p.c_refs == 2
+    assert await cd.unbind(h1) == 0 and p.bound and p.pasid == h2.pasid
+    t = await cd.submit(p, h2, job(1, OP_MEMFILL, 200, env.rng.getrandbits(64)))
+    await env.sb.wait_complete([t])
+    assert await cd.unbind(h2) == 0 and not p.bound
+    # unbinding what is not bound
+    calls, writes = len(host.sva_calls), cd.adapter.ops.counts["mmio_write"]
+    assert await cd.unbind(h2) == -errno.EINVAL and await cd.unbind(SvaC()) == -errno.EINVAL
+    assert len(host.sva_calls) == calls and cd.adapter.ops.counts["mmio_write"] == writes, "no DRAIN_PASID"
+    await env.sb.check()
+    assert all(t.record.status == ST_SUCCESS for t in env.sb.items)
+    assert not plat.dma_faults, f"unexpected DMA faults: {plat.dma_faults[:4]}"
+    await finish(env.b, plat, "test_c_sva_bind_refused")
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+BAD_INPUTS = (
+    BadInput(cls="encoder", input="C library imsdev_sva_bind on a platform without SVA (ops->sva_bind/sva_unbind NULL)",
+             outcome="-EOPNOTSUPP, handle not bound", test="test_c_sva_bind_refused"),
+    BadInput(cls="encoder", input="C library imsdev_sva_bind with the PASID capability not enabled (never, or "
+             "Enable cleared in config space)", outcome="-EOPNOTSUPP; the platform's sva_bind is not called",
+             test="test_c_sva_bind_refused"),
+    BadInput(cls="encoder", input="C library imsdev_sva_bind: the platform hands out a PASID at or above 2^(Max PASID "
+             "Width) of the device's PASID capability",
+             outcome="-EINVAL; the binding is handed back (sva_unbind of that PASID); no TLP carries it",
+             test="test_c_sva_bind_refused"),
+    BadInput(cls="encoder", input="C library imsdev_sva_unbind of a handle that is not bound (never bound, or "
+             "unbound already)", outcome="-EINVAL; no DRAIN_PASID, no platform call", test="test_c_sva_bind_refused"),
+)
