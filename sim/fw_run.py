@@ -3,7 +3,7 @@
 code against the RTL").
 
   fw_run.py --prog my_test.c   --platform x86|arm [--config small|default|wide] [--seed N] [--pauses MODE]
-            [--guest posted|remapped --guest-pasids 0x1234,...]
+            [--guest posted|remapped|vits --guest-pasids 0x1234,...]
   fw_run.py --prog my_script.py --platform x86|arm ...
 
 * C: the file defines ``int imsdev_main(const struct imsdev_ops *ops)`` (fw/lib/imsdev.h). It is compiled
@@ -18,11 +18,12 @@ the chosen platform through sim/simlib.run. Printed: the program's output (print
 the device's and the platform's errors (SWERR records, MMIO errors, VT-d IR faults, SMMU/ITS drops,
 interrupts the program never took), and a summary with the replay command.
 
---guest runs the program inside a VM that owns the whole device (x86; tb/vmm/assign.py, docs/vmm.md "The
-device in a guest"): MSI-X table and PBA trapped as vfio-pci does, every IMS window trapped, guest RAM behind
-VT-d second level, interrupts through the VMM's IRTEs (posted or remapped) to the guest's vCPUs; the report adds
-the VM exits by reason and what the VMM refused. --guest-pasids lists the PASIDs the guest kernel attached
-(second level over guest RAM): an ENQCMDS or IMS binding with another PASID faults in the guest.
+--guest runs the program inside a VM that owns the whole device (tb/vmm/assign.py, docs/vmm.md "The device in
+a guest"): MSI-X table and PBA trapped as vfio-pci does, every IMS window trapped, guest RAM behind VT-d second
+level / SMMUv3 stage 2; interrupts through the VMM's IRTEs (x86: posted or remapped) or host ITS events
+injected through the guest's virtual ITS (ARM: vits) to the guest's vCPUs; the report adds the VM exits by
+reason and what the VMM refused. --guest-pasids lists the PASIDs the guest kernel attached (x86: second level
+over guest RAM; ARM: CDs in the guest's own table over stage 2): another PASID faults.
 
 Exit status: 0 the program returned 0; 1 it failed (non-zero return, exception, crash, timeout: the
 simulation failed); 2 bad arguments or a compilation error (nothing was simulated).
@@ -48,9 +49,14 @@ import simlib  # noqa: E402
 from configs import CONFIGS  # noqa: E402
 
 MODULE = "tb.tests.fw.user_program"
+# The ARM guest's CD-table size (tb/vmm/assign.py ARM_S1CDMAX), read from its one definition: importing the
+# bench here would pull cocotb into an argument check.
+ARM_GUEST_SSID_BITS = int(re.search(r"^ARM_S1CDMAX = (\d+)", (simlib.ROOT / "tb" / "vmm" / "assign.py").read_text(),
+                                    re.M).group(1))
 PLATFORMS = ("x86", "arm")
 PAUSES = ("none", "idle", "backpressure", "both")
-GUESTS = ("none", "posted", "remapped")
+GUESTS = ("none", "posted", "remapped", "vits")
+GUEST_PLATFORM = {"posted": "x86", "remapped": "x86", "vits": "arm"}
 DEFAULT_CONFIG = "small"
 DEFAULT_TIMEOUT_S = 600
 FW = simlib.ROOT / "fw"
@@ -100,10 +106,10 @@ def check_args(args) -> tuple[Path, str, str, int | None]:
         raise UsageError(f"PAUSES={args.pauses!r}: one of {', '.join(PAUSES)}")
     if args.guest not in GUESTS:
         raise UsageError(f"GUEST={args.guest!r}: one of {', '.join(GUESTS)} (how the VMM delivers the guest's "
-                         f"interrupts: VT-d posted or remapped IRTEs)")
-    if args.guest != "none" and args.platform != "x86":
-        raise UsageError(f"GUEST={args.guest} needs PLATFORM=x86: the guest model that owns the whole device "
-                         f"(tb/vmm/assign.py) is x86 only")
+                         f"interrupts: x86 VT-d posted or remapped IRTEs, ARM host ITS events injected "
+                         f"through the guest's virtual ITS)")
+    if args.guest != "none" and args.platform != GUEST_PLATFORM[args.guest]:
+        raise UsageError(f"GUEST={args.guest} needs PLATFORM={GUEST_PLATFORM[args.guest]}")
     if args.guest_pasids and args.guest == "none":
         raise UsageError("GUEST_PASIDS is for a program in a guest: give GUEST=posted or GUEST=remapped too")
     for text in filter(None, args.guest_pasids.split(",")):
@@ -113,6 +119,9 @@ def check_args(args) -> tuple[Path, str, str, int | None]:
             raise UsageError(f"GUEST_PASIDS: {text!r} is not an integer") from None
         if not 0 < value < 1 << 20:
             raise UsageError(f"GUEST_PASIDS: {text} is not a PASID (1 .. 0xFFFFF)")
+        if args.guest == "vits" and value >= 1 << ARM_GUEST_SSID_BITS:
+            raise UsageError(f"GUEST_PASIDS: {text} does not fit the ARM guest's linear CD table "
+                             f"(SubstreamIDs 1 .. {(1 << ARM_GUEST_SSID_BITS) - 1:#x})")
     seed = None
     if args.seed not in (None, ""):
         try:

@@ -106,6 +106,14 @@ TESTPLAN = (
         "B naming A's entry: no interrupt, no pending, SWERR IMS_PASID with B's PASID",
         "the host's per-page translation on its own: a read across two discontiguous pages, a read into an "
         "unmapped page (one UR, one fault), a write into a read-only page (first page written only)",
+        "C library bind (imsdev_sva_bind / imsdev_sva_unbind over ops->sva_bind/sva_unbind): two processes "
+        "with the same virtual layout bound in C submit with imsdev_enqcmd and their returned PASIDs on one "
+        "shared WQ, both spaces byte-exact; A unbound in C under B's C traffic: DRAIN_PASID then the "
+        "platform unbind, no TLP with A's PASID after the drain's completion, B unaffected, no fault",
+        "C bind refusals, nothing left bound: NULL callbacks and PASID capability disabled (also in config "
+        "space behind the library) -> -EOPNOTSUPP; unknown mm -> the platform's -EINVAL; a PASID at or "
+        "above the device's Max PASID Width -> -EINVAL, handed back, never on the link; a second bind is "
+        "a second reference; unbind of an unbound handle -> -EINVAL",
     ), platforms=("x86", "arm"), blocks=("platform", "dma", "engine", "wq", "top"), stage="V2",
         covergroups=("platform", "descriptors", "data")),
     Entry("tb.tests.platform.test_platform_faults", ALL_CONFIGS, (
@@ -235,7 +243,7 @@ TESTPLAN = (
         "second level over its VM's RAM, IMS slots trapped: the unchanged driver-model submission and IMS code in "
         "each, the same GPAs in both; zero cross-DMA (whole guest RAM byte-exact), every DMA TLP with its WQ's host "
         "PASID, each interrupt exactly once at its own vCPU, posted, no exit (zero cross-delivery)",
-    ), platforms=("x86",), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
+    ), platforms=("x86", "arm"), blocks=ALL_RTL + ("platform",), stage="V2", covergroups=("platform", "interrupts")),
     Entry("tb.tests.platform.test_guest_pasid", ("small",), (
         "guest PASIDs (issue 10 item 6, docs/vmm.md): two VMs' processes with the same guest PASID and the same "
         "virtual addresses on one shared WQ; the CPU's PASID translation (VMCS PASID-translation table) puts each "
@@ -257,7 +265,10 @@ TESTPLAN = (
         "ARM guest SubstreamIDs (issue 10 item 6, docs/vmm.md): SMMUv3 nested STE with the guest's own CD table "
         "(IPA) over the VM's stage 2; two guest processes with the same virtual addresses on the host driver's "
         "shared WQ, SSIDs chosen by the guest and sent untranslated: every DMWr and DMA TLP carries one of them, "
-        "guest RAM byte-exact, each completion interrupt once at its own vCPU through the vITS",
+        "guest RAM byte-exact, each completion interrupt once at its own vCPU through the vITS; an SSID without a "
+        "CD in the guest's table is C_BAD_CD for that SSID and the record is dropped",
+        "two VMs on one function (one STE and stage 2 per StreamID, so no nesting): a host SSID per VM whose "
+        "stage 1 maps the VM's GPAs, portal writes trapped to carry it; zero cross-DMA, zero cross-delivery",
         "IMS designs on ARM (item 3): guest's own message on a plain vITS (hits the host's ITT), hypercall for a "
         "host event, trapped IMS pages; exact exits per setup, mask+unmask and interrupt, and guest B's copy of "
         "A's message reaching A only under the hypercall design",

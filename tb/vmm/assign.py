@@ -20,35 +20,44 @@ trapped as vfio-pci does, BAR2 portals mapped through):
   turns a guest interrupt the guest took into the expectation of its host interrupt (remapped), or
   counts it as one posted-interrupt notification (posted: those carry no host driver's vector).
 
-ARM is not covered here: an SSID-tagged request of a stage-2-only stream has no stage 1 to walk (it needs
-the guest's CD table, SMMUv3 nested), so PASID-using code cannot run in an ARM guest without it.
+On ARM (:func:`assigned_arm_guest`) the same VM owns the device behind its virtual ITS (virtual DeviceID,
+KVM's plain vgic-its: each trapped MSI-X vector / IMS slot is backed by a host ITS event whose handler injects)
+and its virtual SMMU: the guest kernel's CD table lives in guest RAM and the VMM installs the nested STE (Config
+111b over the VM's stage 2, tb/vmm/arm_sva.py). Attaching the guest kernel's DMA domain at a SubstreamID writes
+that CD with a stage-1 table mapping guest RAM one to one (IOVA = GPA) and forwards CFGI_CD; there is no CPU
+PASID translation on ARM, so the SSID the guest chose is the one on the link. Requests without SSID use S1DSS
+bypass: stage 2 only, as before.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .bench import BenchGuest, BenchX86Host, x86_guest
+from imsdev.platform.iommu_sva import Process
+
+from .arm_sva import GuestCdTable, VirtualSmmu
+from .bench import BenchGuest, BenchX86Host, arm_guest, x86_guest
 from .device import OpsDevice
 from .guest_sva import GuestSharedWq
 from .pasid import PasidTranslationTable, VmxEnqcmd
 from .trap import TrappedIms
 
-KINDS = ("x86-posted", "x86-remapped")
+KINDS = ("x86-posted", "x86-remapped", "arm-vits")
+ARM_VIRTUAL_DEVICE_ID = 0x10       # the device's DeviceID in the ARM guest (virtual; the vITS maps it)
+ARM_VMID = 1
+ARM_S1CDMAX = 13                   # the guest's linear CD table: SSIDs 1..8191 (512 KiB of guest RAM)
+ARM_RAM = 0x10_0000                # 1 MiB of guest RAM (half of it that table; the platform's table memory
+                                   # holds the guests' RAM)
 
 
 @dataclass
-class AssignedX86Guest:
+class AssignedGuest:
     """One VM owning the whole device (see the module doc)."""
     vm: BenchGuest
-    host: BenchX86Host
-    table: PasidTranslationTable
-    cpu: VmxEnqcmd
     ims: list[TrappedIms]
-    did: int
     requester_id: int
     sva: object
-    kind: str = "x86-posted"
+    kind: str
     pasids: list[int] = field(default_factory=list)
     posted_taken: int = 0              # guest interrupts that were posted (one notification each)
     host_expected: int = 0             # guest interrupts that were remapped host interrupts
@@ -63,17 +72,10 @@ class AssignedX86Guest:
 
     def attach_pasid(self, pasid: int) -> None:
         """The guest kernel attached its DMA domain (identity over its RAM) at ``pasid``."""
-        if pasid in self.pasids:
-            return
-        self.sva.attach_pasid_second_level(self.requester_id, pasid, self.vm.guest.iommu_tables, self.did)
-        self.table.map(pasid, pasid)
-        self.pasids.append(pasid)
+        raise NotImplementedError
 
     def detach_all(self) -> None:
-        for pasid in self.pasids:
-            self.table.unmap(pasid)
-            self.sva.detach_pasid(self.requester_id, pasid, self.did)
-        self.pasids.clear()
+        raise NotImplementedError
 
     def _live_routes(self):
         for table in [self.vm.msix, *self.ims]:
@@ -106,38 +108,120 @@ class AssignedX86Guest:
         self.detach_all()
 
 
+@dataclass
+class AssignedX86Guest(AssignedGuest):
+    host: BenchX86Host = None
+    table: PasidTranslationTable = None
+    cpu: VmxEnqcmd = None
+    did: int = 1
+
+    def attach_pasid(self, pasid: int) -> None:
+        if pasid in self.pasids:
+            return
+        self.sva.attach_pasid_second_level(self.requester_id, pasid, self.vm.guest.iommu_tables, self.did)
+        self.table.map(pasid, pasid)
+        self.pasids.append(pasid)
+
+    def detach_all(self) -> None:
+        for pasid in self.pasids:
+            self.table.unmap(pasid)
+            self.sva.detach_pasid(self.requester_id, pasid, self.did)
+        self.pasids.clear()
+
+
+@dataclass
+class AssignedArmGuest(AssignedGuest):
+    vsmmu: VirtualSmmu = None
+    cd_table: GuestCdTable = None
+    dma_space: Process = None          # the guest kernel's identity stage 1 (IOVA = GPA) shared by its SSIDs
+
+    def attach_pasid(self, pasid: int) -> None:
+        if pasid in self.pasids:
+            return
+        self.cd_table.write_cd(pasid, self.dma_space, asid=1)
+        self.vsmmu.invalidate_cd(pasid)
+        self.pasids.append(pasid)
+
+    def detach_all(self) -> None:
+        self.pasids.clear()            # the nested STE goes with the VM; nothing of the host's to free
+
+
 def assigned_x86_guest(bench, host_ops, kind: str, *, name: str = "A", pcpus: Sequence[int] = (0, 1),
                        did: int = 1, pasids: Sequence[int] = ()) -> AssignedX86Guest:
     """``kind``: x86-posted or x86-remapped (how the VMM's IRTEs deliver). ``pasids``: attached now."""
-    if kind not in KINDS:
-        raise ValueError(f"assigned guest kind {kind!r}: one of {', '.join(KINDS)}")
+    if kind not in ("x86-posted", "x86-remapped"):
+        raise ValueError(f"assigned x86 guest kind {kind!r}: x86-posted or x86-remapped")
     plat = bench.platform
     host = BenchX86Host(plat.model)
     g = x86_guest(bench, host, host_ops, name, pcpus=pcpus, posted=kind == "x86-posted", did=did)
     table = PasidTranslationTable(plat.model.memory, plat.model.allocator)
     cpu = VmxEnqcmd(table, g.exits)
-    device = OpsDevice(host_ops, bench.bar0_addr)
-    ims = []
-    for wq in range(bench.params.num_wq):
-        trapped = TrappedIms(device, g.routing, wq, pasid_map=table.host_pasid)
-        trapped.install(g.bar)
-        ims.append(trapped)
+    ims = _trap_ims(bench, host_ops, g, table.host_pasid)
     g.ops.enqcmds = cpu
-    route_message = g.routing.route_message
+    _track_host_interrupts(plat, g.routing)
+    a = AssignedX86Guest(g, ims, bench.requester_id, plat.sva, kind, host=host, table=table, cpu=cpu, did=did)
+    for pasid in pasids:
+        a.attach_pasid(pasid)
+    return a
+
+
+def _trap_ims(bench, host_ops, g: BenchGuest, pasid_map) -> list[TrappedIms]:
+    device = OpsDevice(host_ops, bench.bar0_addr)
+    out = []
+    for wq in range(bench.params.num_wq):
+        trapped = TrappedIms(device, g.routing, wq, pasid_map=pasid_map)
+        trapped.install(g.bar)
+        out.append(trapped)
+    return out
+
+
+def _track_host_interrupts(plat, routing) -> None:
+    """Every host interrupt the VMM allocates that is not posted (a remapped IRTE, a host ITS event) is
+    tracked by the platform scoreboard from its allocation on: a delivery before the guest took it is then
+    not spurious, and :meth:`AssignedGuest.expect_consumed` adds the expectation."""
+    route_message = routing.route_message
 
     def route_and_track(requester_id: int, address: int, data: int):
-        """Every remapped host interrupt the VMM allocates is tracked by the platform scoreboard from
-        its allocation on (a delivery before the guest took it is then not spurious)."""
         route = route_message(requester_id, address, data)
         if not route.posted:
             plat.track(route.host_irq)
         return route
 
-    g.routing.route_message = route_and_track
-    a = AssignedX86Guest(g, host, table, cpu, ims, did, bench.requester_id, plat.sva, kind)
+    routing.route_message = route_and_track
+
+
+def assigned_arm_guest(bench, host_ops, *, name: str = "A", pasids: Sequence[int] = ()) -> AssignedArmGuest:
+    """An ARM VM owning the device (see the module doc); ``pasids``: SubstreamIDs attached now (1..8191)."""
+    plat = bench.platform
+    # 4 vCPUs: the C scenario moves an interrupt to CPUs 1 and 2
+    g = arm_guest(bench, host_ops, name, virtual_device_id=ARM_VIRTUAL_DEVICE_ID, vmid=ARM_VMID, vcpus=4,
+                  ram_size=ARM_RAM)
+    vsmmu = VirtualSmmu(bench, g, vmid=ARM_VMID)
+    cd_table = GuestCdTable(g.guest, ARM_S1CDMAX)
+    space = Process(f"{name}:dma", g.guest.memory, g.guest.allocator, "arm")
+    for gpa in sorted(g.guest.memory.pages):
+        space.map(gpa, gpa, 4096, writable=True, user=True, page_size=4096)
+    vsmmu.install_vste(cd_table)
+    p = bench.params
+    g.routing.hwsize = p.msix_vectors + p.num_wq * p.ims_per_wq
+    ims = _trap_ims(bench, host_ops, g, vsmmu.ssid_map)
+    _track_host_interrupts(plat, g.routing)
+    a = AssignedArmGuest(g, ims, bench.requester_id, plat.sva, "arm-vits", vsmmu=vsmmu, cd_table=cd_table,
+                         dma_space=space)
     for pasid in pasids:
         a.attach_pasid(pasid)
     return a
+
+
+def assigned_guest(bench, host_ops, kind: str, *, pasids: Sequence[int] = ()) -> AssignedGuest:
+    """The assigned guest of ``kind`` (KINDS) on the bench's platform."""
+    if kind not in KINDS:
+        raise ValueError(f"assigned guest kind {kind!r}: one of {', '.join(KINDS)}")
+    if kind.split("-")[0] != bench.platform.name:
+        raise ValueError(f"assigned guest kind {kind!r} does not run on the {bench.platform.name} platform")
+    if kind == "arm-vits":
+        return assigned_arm_guest(bench, host_ops, pasids=pasids)
+    return assigned_x86_guest(bench, host_ops, kind, pasids=pasids)
 
 
 class GuestDedicatedWq(GuestSharedWq):
@@ -151,4 +235,5 @@ class GuestDedicatedWq(GuestSharedWq):
         self.wq.dedicated = True
 
 
-__all__ = ["AssignedX86Guest", "GuestDedicatedWq", "KINDS", "assigned_x86_guest"]
+__all__ = ["AssignedArmGuest", "AssignedGuest", "AssignedX86Guest", "GuestDedicatedWq", "KINDS", "assigned_arm_guest",
+           "assigned_guest", "assigned_x86_guest"]

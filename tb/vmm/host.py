@@ -144,6 +144,10 @@ class ArmRouting:
         self.vits = vits
         self.virtual_device_id = virtual_device_id
         self.guest_doorbells = guest_doorbells   # IOVA -> GPA, the guest's MSI mappings
+        # ITT size of the device's first host event (None: as many as asked): a VMM that backs every
+        # MSI-X vector and IMS slot with a host event sizes it for all of them, as vfio-pci's MSI-X enable
+        # sizes the ITT for the whole table (its_pci_msi_prepare)
+        self.hwsize: int | None = None
         self._routes: dict[tuple[int, int], tuple[int, int]] = {}
         host.cpus.on_deliver.append(self._host_interrupt)
 
@@ -152,7 +156,7 @@ class ArmRouting:
         if self.guest_doorbells.get(page) != self.vits.doorbell_address & ~0xFFF \
                 or address & 0xFFF != self.vits.doorbell_address & 0xFFF:
             raise GuestMessageError(f"address {address:#x} is not the guest's ITS doorbell")
-        irq, = self.host.domain.alloc_irqs(requester_id, 1)
+        irq, = self.host.domain.alloc_irqs(requester_id, 1, self.hwsize)
         self._routes[irq.expected] = (self.virtual_device_id, data)
         return Route(irq, 0, data, detach=lambda: self._routes.pop(irq.expected, None))
 

@@ -7,8 +7,9 @@ runs this module through sim/simlib.run with
   IMSDEV_FW_SO       for C: the shared object sim/fw_run.py built (the source + fw/lib)
   IMSDEV_FW_PAUSES   link idle/backpressure: none (default), idle, backpressure, both (tb/env.py)
   IMSDEV_FW_TRACE    1: keep the link models' per-access log lines (config, MMIO) in sim.log
-  IMSDEV_FW_GUEST    none (default), posted or remapped: run the program in an x86 VM that owns the device
-                     (tb/vmm/assign.py); ops are then the guest's (GuestOps), interrupts arrive at its vCPUs
+  IMSDEV_FW_GUEST    none (default), posted or remapped (x86), vits (ARM): run the program in a VM that owns
+                     the device (tb/vmm/assign.py); ops are then the guest's (GuestOps), interrupts arrive
+                     at its vCPUs
   IMSDEV_FW_GUEST_PASIDS  comma-separated PASIDs the guest kernel attached (second level over guest RAM)
 
 The bench comes up on the platform IMSDEV_PLATFORM names (x86 VT-d IR, or ARM SMMU + GICv3 ITS) and the
@@ -279,7 +280,7 @@ def _interrupts(ops: WatchedOps, out: Outcome, leftover: list) -> tuple[int, Cou
     return sum(a.consumed.values()), left
 
 
-def guest_report(guest) -> tuple[list[str], dict]:
+def guest_report(guest, faults=()) -> tuple[list[str], dict]:
     """The VM's side of a run in a guest: exits by reason, what its vCPUs took, what the VMM refused."""
     from tb.vmm.exits import ExitReason
     exits = guest.exits.counts
@@ -287,17 +288,29 @@ def guest_report(guest) -> tuple[list[str], dict]:
              "VM exits: " + (", ".join(f"{r.name} {n}" for r, n in sorted(exits.items(), key=lambda i: i[0].name))
                              or "none")]
     took = Counter()
-    for vcpu in guest.vm.vcpus:
-        for vector, n in vcpu.counts.items():
-            took[(vcpu.index, vector)] += n
+    if guest.vm.guest_cpus is not None:            # ARM: LPIs at the guest's redistributors
+        for d in guest.vm.guest_cpus.deliveries:
+            took[d.key] += 1
+        what = "LPI"
+    else:
+        for vcpu in guest.vm.vcpus:
+            for vector, n in vcpu.counts.items():
+                took[(vcpu.index, vector)] += n
+        what = "vector"
     lines.append("guest interrupts taken at its vCPUs: " + (", ".join(
-        f"{n} x (vCPU {c}, vector {v:#x})" for (c, v), n in sorted(took.items())) or "none"))
+        f"{n} x (vCPU {c}, {what} {v:#x})" for (c, v), n in sorted(took.items())) or "none"))
     refused = [r for t in [guest.vm.msix, *guest.ims] for r in t.rejected]
     lines += [f"  the VMM refused {r.key}: {r.reason}" for r in refused]
     pasid_faults = [e for e in guest.exits.log if e.reason in (ExitReason.ENQCMD_PASID_TRANSLATION_FAILURE,
                                                                 ExitReason.ENQCMDS_PASID_TRANSLATION_FAILURE)]
     lines += [f"  {e.reason.name}: {e.detail}  <- a PASID the guest kernel has not attached: add it to GUEST_PASIDS"
               for e in pasid_faults]
+    # ARM: a SubstreamID with no CD in the guest's table (there is no CPU-side fault on ARM)
+    unattached = sorted({f.substream_id for f in faults
+                         if getattr(getattr(f, "event_id", None), "name", "") == "C_BAD_CD"
+                         and f.substream_id is not None and f.substream_id not in guest.pasids})
+    lines += [f"  C_BAD_CD for SubstreamID {ssid:#x}  <- a SubstreamID the guest kernel has not attached: add it "
+              f"to GUEST_PASIDS" for ssid in unattached]
     lines.append("guest accesses (trapped ones exit to the VMM): " + ", ".join(
         f"{k} {v}" for k, v in sorted(guest.ops.counts.items()) if k != "irqs_taken"))
     return lines, {"kind": guest.kind, "pasids": list(guest.pasids),
@@ -339,7 +352,7 @@ def report(bench: Bench, ops: WatchedOps, out: Outcome, final: dict, taken: int,
         lines.append("  delivered but never taken by the program: " + ", ".join(
             f"{n} x (target {t}, vector {v:#x})" for (t, v), n in sorted(not_taken.items())))
     lines += [f"  {p}" for p in problems]
-    guest_lines, guest_summary = guest_report(guest) if guest is not None else ([], None)
+    guest_lines, guest_summary = guest_report(guest, faults) if guest is not None else ([], None)
     lines += guest_lines
     lines.append("accesses: " + ", ".join(f"{k} {v}" for k, v in sorted(ops.counts.items()) if k != "irqs_taken"))
     lines.append(REPORT_END)
@@ -374,9 +387,10 @@ async def user_program(dut):
     host_ops = WatchedOps(bench, await bench.find_cap(PciCapId.EXP))
     ops, guest = host_ops, None
     if guest_kind != "none":
-        from tb.vmm.assign import assigned_x86_guest
+        from tb.vmm.assign import assigned_guest
         pasids = [int(t, 0) for t in (os.environ.get(ENV_GUEST_PASIDS) or "").split(",") if t]
-        guest = assigned_x86_guest(bench, host_ops, f"x86-{guest_kind}", pasids=pasids)
+        kind = "arm-vits" if guest_kind == "vits" else f"x86-{guest_kind}"
+        guest = assigned_guest(bench, host_ops, kind, pasids=pasids)
         ops = guest.ops
     if os.environ.get(ENV_TRACE, "0") in ("", "0"):
         # the link models log every config access and MMIO request at INFO: keep sim.log to the program

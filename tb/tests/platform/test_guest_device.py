@@ -38,7 +38,7 @@ from tb.params import DeviceParams
 from tb.platform.vtd_ir import INTERRUPT_WINDOW_BASE, INTERRUPT_WINDOW_MASK
 from tb.platform_bench import platform_name
 from tb.tests.fw.common import run_blocking
-from tb.vmm.assign import GuestDedicatedWq, assigned_x86_guest
+from tb.vmm.assign import GuestDedicatedWq, assigned_guest
 from tb.vmm.bench import (BenchX86Host, GUEST_PLATFORM_OPTIONS, finish_guests, posted_notifications, wait_until,
                           x86_guest)
 from tb.vmm.device import OpsDevice
@@ -55,6 +55,8 @@ GUEST_DIDS = (0x101, 0x102)         # VT-d domain IDs of the guests' PASID entri
 IMS_SLOTS = range(0, 4)             # of each guest's own WQ window
 PASID_SHARED = 0x1234               # the host test's values: the scenario is the same program
 PASID_DEDICATED = 0x4321
+ARM_SSIDS = (0x1234, 0x0321)        # inside the ARM guest's linear CD table (S1CDMax 13)
+KINDS = {"x86": ("x86-posted", "x86-remapped"), "arm": ("arm-vits",)}.get(PLATFORM, ())
 
 
 async def start(dut, pauses: str):
@@ -67,15 +69,17 @@ async def start(dut, pauses: str):
 
 def c_scenario_in_guest(bench, host_ops, kind: str) -> dict:
     lib = CLibrary()
-    plat, p = bench.platform, bench.params
-    a = assigned_x86_guest(bench, host_ops, kind, pasids=(PASID_SHARED, PASID_DEDICATED))
+    plat = bench.platform
+    pasids = ARM_SSIDS if kind == "arm-vits" else (PASID_SHARED, PASID_DEDICATED)
+    a = assigned_guest(bench, host_ops, kind, pasids=pasids)
     notes_before = len(posted_notifications(plat.model.deliveries))
     adapter = OpsAdapter(a.ops, on_irq_consumed=lambda irq: a.expect_consumed(plat, irq))
-    # What a guest without a virtual IOMMU cannot do: affinity changes without rewriting the message (the
-    # step that checks a remapped retarget leaves the slot alone is skipped) and PBA writes reaching the
-    # device (vfio-pci ignores them: the MMIO-error step uses MSIX_TRIGGER of a vector the device lacks)
-    params = ScenarioParams(PASID_SHARED, PASID_DEDICATED, 100_000, 2_000,
-                            ScenarioParams.FLAG_NO_IRQ_REMAP | ScenarioParams.FLAG_PBA_TRAPPED)
+    # What a guest cannot do that the host run does: PBA writes reaching the device (vfio-pci ignores them:
+    # the MMIO-error step uses MSIX_TRIGGER of a vector the device lacks) and, on x86 without a virtual
+    # IOMMU, affinity changes that leave the device's entry alone (no interrupt remapping in the guest: the
+    # step is skipped). On ARM the guest's ITS is the remapping: MOVI retargets without touching the device.
+    flags = ScenarioParams.FLAG_PBA_TRAPPED | (0 if kind == "arm-vits" else ScenarioParams.FLAG_NO_IRQ_REMAP)
+    params = ScenarioParams(pasids[0], pasids[1], 100_000, 2_000, flags)
     rc, stats = lib.run_scenario(adapter, params)
     st = stats.as_dict()
     bench.log.info("C scenario in guest (%s): rc %d (%s), %s", kind, rc, lib.strerror(rc), st)
@@ -84,38 +88,48 @@ def c_scenario_in_guest(bench, host_ops, kind: str) -> dict:
             "notes": len(posted_notifications(plat.model.deliveries)) - notes_before}
 
 
-if PLATFORM == "x86":
-    @cocotb.test()
-    @cocotb.parametrize(pauses=PAUSES, kind=("x86-posted", "x86-remapped"))
-    async def test_c_scenario_in_guest(dut, pauses, kind):
-        bench, host_ops = await start(dut, pauses)
-        out = await run_blocking(c_scenario_in_guest, bench, host_ops, kind)
-        a, adapter, st = out["guest"], out["adapter"], out["stats"]
-        p = bench.params
-        assert out["rc"] == 0, f"C scenario in the guest failed at check {out['rc']}: {out['name']} ({st})"
-        assert (st["num_wq"], st["msix_vectors"], st["ims_per_wq"]) == (p.num_wq, p.msix_vectors, p.ims_per_wq)
-        assert st["dedicated_wq"] == (1 if p.num_wq > 1 else 0)
-        assert (st["swerr_code"], st["swerr_status"]) == (regs.SWERR_NO_CR, 0x10), st
-        assert (st["mmio_err_code"], st["mmio_err_offset"]) == (regs.MMIO_ERR_UNSUPPORTED, regs.CSR_MSIX_TRIGGER), st
+def check_c_scenario_in_guest(bench, out: dict, kind: str) -> dict:
+    a, adapter, st = out["guest"], out["adapter"], out["stats"]
+    p = bench.params
+    assert out["rc"] == 0, f"C scenario in the guest failed at check {out['rc']}: {out['name']} ({st})"
+    assert (st["num_wq"], st["msix_vectors"], st["ims_per_wq"]) == (p.num_wq, p.msix_vectors, p.ims_per_wq)
+    assert st["dedicated_wq"] == (1 if p.num_wq > 1 else 0)
+    assert (st["swerr_code"], st["swerr_status"]) == (regs.SWERR_NO_CR, 0x10), st
+    assert (st["mmio_err_code"], st["mmio_err_offset"]) == (regs.MMIO_ERR_UNSUPPORTED, regs.CSR_MSIX_TRIGGER), st
+    if kind == "arm-vits":
+        assert st["descriptors"] == 9 and st["interrupts"] == 8, st        # as on the host
+        moved = [m for m in adapter.affinity_moves if m[0] != m[1]]
+        assert len(adapter.affinity_moves) == 2 and moved, adapter.affinity_moves
+    else:
         # the host run's 9 records and 8 interrupts less the affinity step's 2 NOOPs and their interrupts
         assert st["descriptors"] == 7 and st["interrupts"] == 6, st
-        assert not adapter.unclaimed and not adapter.unconsumed(), (adapter.unclaimed, adapter.unconsumed())
-        taken = sum(adapter.consumed.values())
-        assert taken == st["interrupts"], (taken, st)
-        exits = dict(a.exits.counts)
-        trapped = a.ops.counts["trapped"]
-        assert exits.get(ExitReason.EPT_VIOLATION, 0) == trapped > 0, (exits, trapped)
-        if kind == "x86-posted":
-            assert a.posted_taken == taken and a.host_expected == 0 and out["notes"] == taken, out
-            assert set(exits) == {ExitReason.EPT_VIOLATION}, exits
-        else:
-            assert a.host_expected == taken and a.posted_taken == 0 and out["notes"] == 0, out
-            assert exits.get(ExitReason.EXTERNAL_INTERRUPT, 0) == taken, exits
-            assert set(exits) == {ExitReason.EPT_VIOLATION, ExitReason.EXTERNAL_INTERRUPT}, exits
-        assert not a.vm.msix.rejected and not any(t.rejected for t in a.ims), "the VMM refused a message"
-        assert not bench.platform.dma_faults, bench.platform.dma_faults
-        await finish_guests(bench, {"rc": out["rc"], "stats": st, "exits": {r.name: n for r, n in exits.items()}},
-                            out["notes"])
+    assert not adapter.unclaimed and not adapter.unconsumed(), (adapter.unclaimed, adapter.unconsumed())
+    taken = sum(adapter.consumed.values())
+    assert taken == st["interrupts"], (taken, st)
+    exits = dict(a.exits.counts)
+    trapped = a.ops.counts["trapped"]
+    its = a.vm.exits_for("GITS", "GICR", "vSMMU")
+    assert exits.get(ExitReason.EPT_VIOLATION, 0) == trapped + its > 0, (exits, trapped, its)
+    if kind == "x86-posted":
+        assert a.posted_taken == taken and a.host_expected == 0 and out["notes"] == taken, out
+        assert set(exits) == {ExitReason.EPT_VIOLATION}, exits
+    else:
+        # remapped IRTE or host ITS event: one host interrupt and one EXTERNAL_INTERRUPT exit each
+        assert a.host_expected == taken and a.posted_taken == 0 and out["notes"] == 0, out
+        assert exits.get(ExitReason.EXTERNAL_INTERRUPT, 0) == taken, exits
+        assert set(exits) == {ExitReason.EPT_VIOLATION, ExitReason.EXTERNAL_INTERRUPT}, exits
+    assert not a.vm.msix.rejected and not any(t.rejected for t in a.ims), "the VMM refused a message"
+    assert not bench.platform.dma_faults, bench.platform.dma_faults
+    return {"rc": out["rc"], "stats": st, "exits": {r.name: n for r, n in exits.items()}}
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSES, kind=KINDS)
+async def test_c_scenario_in_guest(dut, pauses, kind):
+    bench, host_ops = await start(dut, pauses)
+    out = await run_blocking(c_scenario_in_guest, bench, host_ops, kind)
+    checked = check_c_scenario_in_guest(bench, out, kind)
+    await finish_guests(bench, checked, out["notes"])
 
 
 # ============================================================================ two guests, separate WQs
