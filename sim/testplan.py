@@ -239,6 +239,10 @@ TESTPLAN = (
         "behind the RID_PASID second level, the scenario's PASIDs attached second level over guest RAM and sent "
         "by the vCPU's ENQCMDS); every check passes, each interrupt exactly once at its vCPU, one VM exit per "
         "trapped access, remapped: one EXTERNAL_INTERRUPT exit per interrupt, posted: none; no DMA fault",
+        "the unchanged driver model's FLR and re-probe from inside the assigned guest (x86 posted/remapped, ARM): "
+        "the VMM intercepts the guest's Initiate FLR as vfio-pci does (host interrupts freed, emulated MSI-X and "
+        "IMS reset); SCRATCH reset, MSI-X and IMS completions before and after exactly once at their vCPUs, every "
+        "physical entry in use holding the VMM's host message (no stale route)",
         "two VMs on separate dedicated WQs of one device (3+ WQ builds), each WQ bound to a host PASID attached "
         "second level over its VM's RAM, IMS slots trapped: the unchanged driver-model submission and IMS code in "
         "each, the same GPAs in both; zero cross-DMA (whole guest RAM byte-exact), every DMA TLP with its WQ's host "

@@ -16,6 +16,12 @@ trapped as vfio-pci does, BAR2 portals mapped through):
   PASID-translation table (tb/vmm/pasid.py) maps that PASID to itself so the vCPU's ENQCMDS sends it.
   A PASID the guest never attached faults at the CPU (VM exit 72/73 + #GP) before anything reaches
   the link, and an IMS slot bound to it stays masked (``rejected``).
+* **The guest's FLR** (Initiate Function Level Reset in its config space) is intercepted as vfio-pci does
+  (the function is reset on the guest's behalf and QEMU resets its emulated MSI-X, a device composition
+  module its emulated IMS): before the reset goes to the device, the VMM frees every host interrupt behind
+  a trapped entry and returns the guest's view of every entry to its reset state (masked, zero). Without it
+  a guest that re-creates the same message after the reset (an ITS EventID is reused) would find the VMM's
+  route still in place and the physical entry, cleared by the FLR, never rewritten.
 * **Host interrupts accounted** on the platform scoreboard: :meth:`AssignedX86Guest.expect_consumed`
   turns a guest interrupt the guest took into the expectation of its host interrupt (remapped), or
   counts it as one posted-interrupt notification (posted: those carry no host driver's vector).
@@ -33,6 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from imsdev.driver.pci import PCI_CAP_ID_EXP, PCI_CAPABILITY_LIST, PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR
 from imsdev.platform.iommu_sva import Process
 
 from .arm_sva import GuestCdTable, VirtualSmmu
@@ -59,6 +66,7 @@ class AssignedGuest:
     sva: object
     kind: str
     pasids: list[int] = field(default_factory=list)
+    flrs: int = 0                      # FLRs the guest initiated (intercepted, guest_flr)
     posted_taken: int = 0              # guest interrupts that were posted (one notification each)
     host_expected: int = 0             # guest interrupts that were remapped host interrupts
 
@@ -99,6 +107,13 @@ class AssignedGuest:
         else:
             platform.expect(route.host_irq)
             self.host_expected += 1
+
+    def guest_flr(self) -> None:
+        """vfio-pci's reset of the function for the guest: host interrupts freed, emulated entries reset."""
+        for table in [self.vm.msix, *self.ims]:
+            table.unroute_all()
+            table.entries.clear()
+        self.flrs += 1
 
     def release(self) -> None:
         """The VM's shutdown after its driver removed the device (entries masked, memory decoding off):
@@ -160,9 +175,34 @@ def assigned_x86_guest(bench, host_ops, kind: str, *, name: str = "A", pcpus: Se
     g.ops.enqcmds = cpu
     _track_host_interrupts(plat, g.routing)
     a = AssignedX86Guest(g, ims, bench.requester_id, plat.sva, kind, host=host, table=table, cpu=cpu, did=did)
+    _intercept_flr(a, host_ops)
     for pasid in pasids:
         a.attach_pasid(pasid)
     return a
+
+
+def _intercept_flr(a: AssignedGuest, host_ops) -> None:
+    """Hook the guest's config writes: a write of Initiate FLR in the PCI Express capability's Device
+    Control resets the VMM's emulation first (AssignedGuest.guest_flr). The capability is found on the
+    first config write (a walk of the list through the host, as vfio-pci knows it from its own probe)."""
+    exp = []
+
+    def find_exp_cap() -> int:
+        ptr = host_ops.cfg_read(PCI_CAPABILITY_LIST, 1) & ~3
+        while ptr:
+            if host_ops.cfg_read(ptr, 1) == PCI_CAP_ID_EXP:
+                return ptr
+            ptr = host_ops.cfg_read(ptr + 1, 1) & ~3
+        raise RuntimeError("the device has no PCI Express capability")
+
+    def hook(offset: int, size: int, value: int) -> None:
+        if not exp:
+            exp.append(find_exp_cap())
+        devctl = exp[0] + PCI_EXP_DEVCTL
+        if offset <= devctl < offset + size and (value >> 8 * (devctl - offset)) & PCI_EXP_DEVCTL_BCR_FLR:
+            a.guest_flr()
+
+    a.ops.cfg_write_hooks.append(hook)
 
 
 def _trap_ims(bench, host_ops, g: BenchGuest, pasid_map) -> list[TrappedIms]:
@@ -208,6 +248,7 @@ def assigned_arm_guest(bench, host_ops, *, name: str = "A", pasids: Sequence[int
     _track_host_interrupts(plat, g.routing)
     a = AssignedArmGuest(g, ims, bench.requester_id, plat.sva, "arm-vits", vsmmu=vsmmu, cd_table=cd_table,
                          dma_space=space)
+    _intercept_flr(a, host_ops)
     for pasid in pasids:
         a.attach_pasid(pasid)
     return a

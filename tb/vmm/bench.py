@@ -125,6 +125,9 @@ class GuestOps(DeviceOps):
         # x86: the vCPU's ENQCMDS when the VMM runs the guest with PASID translation (tb/vmm/assign.py);
         # None: the descriptor's PASID goes to the portal as the driver passed it
         self.enqcmds: Any = None
+        # the VMM's config-space intercepts (vfio-pci virtualizes some registers): called with (offset,
+        # size, value) before a guest config write is forwarded (tb/vmm/assign.py: the guest's FLR)
+        self.cfg_write_hooks: list[Callable[[int, int, int], None]] = []
         self._arrived = Event()
         self._wait = resume(self._wait_irq)
 
@@ -170,6 +173,8 @@ class GuestOps(DeviceOps):
 
     def cfg_write(self, offset: int, size: int, value: int) -> None:
         self.counts["cfg_write"] += 1
+        for hook in self.cfg_write_hooks:
+            hook(offset, size, value)
         self.host.cfg_write(offset, size, value)
 
     # ---- guest RAM (GPAs) ------------------------------------------------------------------------

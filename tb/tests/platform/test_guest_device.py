@@ -13,6 +13,13 @@
   arrived exactly once at its vCPU and nothing else arrived; every trapped access was one VM exit; remapped:
   one EXTERNAL_INTERRUPT exit per interrupt taken, posted: none and one notification each; no DMA fault
   (every DMA, PASID-tagged or not, reached guest RAM by GPA).
+* test_driver_flr_in_guest (x86 posted and remapped, ARM): the unchanged driver model owns the device from inside
+  the assigned guest: probe, a dedicated WQ bound to an attached PASID, its MSI-X completion interrupt and an IMS
+  slot, then the driver's FLR and re-probe (imsdev_reset: quiesce, save, FLR through the guest's config space,
+  restore, probe again, WQ and IMS restored). Checked: SCRATCH reads 0 after the FLR (the device really reset);
+  completions by MSI-X and IMS before and after, each interrupt exactly once at its vCPU and nowhere else; every
+  physical MSI-X entry and IMS slot in use holds the VMM's host message for the guest's current one (no stale
+  route), the VMM refused nothing, no DMA fault.
 * test_two_guests_separate_wqs (x86, builds with 3+ WQs): the host driver owns the device and gives WQ 1 to VM A
   and WQ 2 to VM B as dedicated WQs bound to a host PASID each (a Scalable-IOV style assignable interface: the
   WQ's portal, four slots of its IMS window trapped, the PASID attached second level over that VM's RAM). Each
@@ -29,8 +36,9 @@ import cocotb
 
 from imsdev import regs
 from imsdev.clib import CLibrary, OpsAdapter, ScenarioParams
-from imsdev.driver import imsdev_probe, imsdev_remove
-from imsdev.driver.submit import idxd_free_desc, idxd_submit_desc, wait_for_completion
+from imsdev.driver import imsdev_probe, imsdev_remove, imsdev_reset
+from imsdev.driver.init import wq_alloc_ims_irq
+from imsdev.driver.submit import idxd_alloc_desc, idxd_free_desc, idxd_submit_desc, prep_desc, wait_for_completion
 from imsdev.driver.uapi import DSA_COMP_SUCCESS, DSA_OPCODE_MEMFILL, DSA_OPCODE_MEMMOVE, DSA_OPCODE_NOOP
 from tb.driver_ops import BenchOps
 from tb.env import Bench
@@ -130,6 +138,92 @@ async def test_c_scenario_in_guest(dut, pauses, kind):
     out = await run_blocking(c_scenario_in_guest, bench, host_ops, kind)
     checked = check_c_scenario_in_guest(bench, out, kind)
     await finish_guests(bench, checked, out["notes"])
+
+
+# ============================================================================ the driver's FLR in a guest
+def complete_one(idxd, wq, ie, ops, rng, size: int = 700) -> None:
+    d = idxd_alloc_desc(wq)
+    data = rng.randbytes(size)
+    src, dst = ops.mem_alloc(size, 64), ops.mem_alloc(size, 64)
+    ops.mem_write(src, data)
+    prep_desc(d, DSA_OPCODE_MEMMOVE, src=src, dst=dst, size=size, ie=ie)
+    assert idxd_submit_desc(idxd, wq, d) == 0
+    rec = wait_for_completion(idxd, d, IRQ_WAIT_NS)
+    assert rec.status == DSA_COMP_SUCCESS and ops.mem_read(dst, size) == data, f"{d}: {rec.status_name}"
+    idxd_free_desc(wq, d)
+
+
+def physical_matches_routes(a, host_ops, bench) -> int:
+    """Every live trapped entry's physical entry holds its route's host message; returns how many."""
+    n = 0
+    for table in [a.vm.msix, *a.ims]:
+        for key, entry in table.entries.items():
+            if entry.route is None:
+                continue
+            base = bench.bar0_addr + table._physical(key)
+            words = [host_ops.mmio_read32(base + o) for o in (0, 4, 8)]
+            msg = entry.route.host_msg
+            assert words == [msg.address_lo, msg.address_hi, msg.data], (key, words, msg)
+            n += 1
+    return n
+
+
+def driver_flr_in_guest(bench, host_ops, kind: str) -> dict:
+    rng, p = bench.rng, bench.params
+    pasid = ARM_SSIDS[1] if kind == "arm-vits" else PASID_DEDICATED
+    a = assigned_guest(bench, host_ops, kind, pasids=(pasid,))
+    plat = bench.platform
+    notes_before = len(posted_notifications(plat.model.deliveries))
+    idxd = imsdev_probe(a.ops)
+    wq = idxd.wqs[0]
+    idxd.wq_configure(wq, size=min(4, p.wq_depth), dedicated=True, pasid=pasid)
+    idxd.wq_enable(wq)
+    ie_ims = wq_alloc_ims_irq(idxd, wq, pasid, 0)
+    expected = {}
+
+    def run_both(dev, w, ims_ie):
+        for ie in (w.msix_ie, ims_ie):
+            complete_one(dev, w, ie, a.ops, rng)
+            expected[ie.desc.parent.expected] = expected.get(ie.desc.parent.expected, 0) + 1
+            a.expect_consumed(plat, ie.desc.parent)
+
+    run_both(idxd, wq, ie_ims)
+    before = physical_matches_routes(a, host_ops, bench)
+    idxd.iowrite32(regs.CSR_SCRATCH, 0x5A5A_A5A5)
+    new = imsdev_reset(idxd)
+    assert new.ioread32(regs.CSR_SCRATCH) == 0, "the guest's FLR did not reset the device"
+    assert a.flrs == 1, "the VMM did not see the guest's FLR"
+    wq2 = new.wqs[0]
+    (ie2,) = wq2.ims_ies
+    assert (ie2.desc.hwirq, ie2.desc.chip_data.pasid) == (0, pasid)
+    run_both(new, wq2, ie2)
+    after = physical_matches_routes(a, host_ops, bench)
+    # every guest interrupt the driver took, exactly as many times as completions asked for it
+    got = {}
+    if kind == "arm-vits":
+        for d in a.vm.guest_cpus.deliveries:
+            got[d.key] = got.get(d.key, 0) + 1
+    else:
+        for v in a.vm.vcpus:
+            for vector, n in v.counts.items():
+                got[(v.index, vector)] = n
+    imsdev_remove(new)
+    a.release()
+    assert not a.vm.msix.rejected and not any(t.rejected for t in a.ims), "the VMM refused a message"
+    assert not plat.dma_faults, plat.dma_faults
+    return {"expected": expected, "got": got, "routes": (before, after),
+            "notes": len(posted_notifications(plat.model.deliveries)) - notes_before}
+
+
+@cocotb.test()
+@cocotb.parametrize(pauses=PAUSES, kind=KINDS)
+async def test_driver_flr_in_guest(dut, pauses, kind):
+    bench, host_ops = await start(dut, pauses)
+    out = await run_blocking(driver_flr_in_guest, bench, host_ops, kind)
+    assert out["got"] == out["expected"], f"guest interrupts {out['got']}, expected {out['expected']}"
+    # two vectors in use (error, WQ) and one IMS slot, before and after the reset; nothing stale
+    assert out["routes"][0] >= 3 and out["routes"][1] >= 3, out["routes"]
+    await finish_guests(bench, {"routes": out["routes"]}, out["notes"])
 
 
 # ============================================================================ two guests, separate WQs
