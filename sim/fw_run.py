@@ -19,7 +19,7 @@ the device's and the platform's errors (SWERR records, MMIO errors, VT-d IR faul
 interrupts the program never took), and a summary with the replay command.
 
 --guest runs the program inside a VM that owns the whole device (tb/vmm/assign.py, docs/vmm.md "The device in
-a guest"): MSI-X table and PBA trapped as vfio-pci does, every IMS window trapped, guest RAM behind VT-d second
+a guest"): MSI-X table trapped as vfio-pci does (PBA mapped through), every IMS window trapped, guest RAM behind VT-d second
 level / SMMUv3 stage 2; interrupts through the VMM's IRTEs (x86: posted or remapped) or host ITS events
 injected through the guest's virtual ITS (ARM: vits) to the guest's vCPUs; the report adds the VM exits by
 reason and what the VMM refused. --guest-pasids lists the PASIDs the guest kernel attached (x86: second level
@@ -111,7 +111,8 @@ def check_args(args) -> tuple[Path, str, str, int | None]:
     if args.guest != "none" and args.platform != GUEST_PLATFORM[args.guest]:
         raise UsageError(f"GUEST={args.guest} needs PLATFORM={GUEST_PLATFORM[args.guest]}")
     if args.guest_pasids and args.guest == "none":
-        raise UsageError("GUEST_PASIDS is for a program in a guest: give GUEST=posted or GUEST=remapped too")
+        raise UsageError("GUEST_PASIDS is for a program in a guest: give GUEST=posted|remapped (x86) or "
+                         "GUEST=vits (arm) too")
     for text in filter(None, args.guest_pasids.split(",")):
         try:
             value = int(text, 0)

@@ -221,7 +221,7 @@ TESTPLAN = (
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
     ), blocks=ALL_RTL, stage="V3", covergroups=("descriptors", "data", "interrupts", "portals")),
     Entry("tb.tests.platform.test_guests", ("small",), (
-        "guests on the RTL (issue 10, docs/vmm.md): the unchanged driver model in a VM, MSI-X table and PBA trapped "
+        "guests on the RTL (issue 10, docs/vmm.md): the unchanged driver model in a VM, MSI-X table trapped "
         "as vfio-pci does, portals and the rest of BAR0 mapped through, guest RAM behind VT-d second level / "
         "SMMUv3 stage 2; the VMM's host messages (IRTE posted or remapped; host ITS event + virtual ITS) in "
         "the physical table, the guest's own in its view; each completion interrupt exactly once at its vCPU, "

@@ -94,7 +94,6 @@ class ScenarioParams(C.Structure):
     _fields_ = [("pasid_shared", C.c_uint32), ("pasid_dedicated", C.c_uint32), ("irq_timeout_ns", C.c_uint64),
                 ("quiet_ns", C.c_uint64), ("flags", C.c_uint32)]
     FLAG_NO_IRQ_REMAP = header_define("IMSDEV_SCN_FLAG_NO_IRQ_REMAP")
-    FLAG_PBA_TRAPPED = header_define("IMSDEV_SCN_FLAG_PBA_TRAPPED")
 
 
 class ScenarioStats(C.Structure):

@@ -294,7 +294,8 @@ int imsdev_abort_pasid(struct imsdev_dev *dev, uint32_t pasid, uint32_t *discard
 
 /* ---- shared virtual addressing: idxd_cdev_open / idxd_file_dev_release ---- */
 #define IOMMU_NO_PASID             0u       /* Linux: requests without a PASID (VT-d RID_PASID, SMMU SSID 0) */
-#define IMSDEV_PASID_BITS          20u      /* the descriptor's and CMD.OPERAND's PASID fields */
+/* the device's PASID fields (descriptor, CMD.OPERAND of DRAIN/ABORT_PASID) are CMD.OPERAND's width */
+#define IMSDEV_PASID_BITS          IMSDEV_CSR_CMD_OPERAND_WIDTH
 
 /* pci_max_pasids, as a width: the capability's Max PASID Width, limited to what the device's fields hold. */
 uint32_t imsdev_pasid_width(struct imsdev_dev *dev)

@@ -326,13 +326,10 @@ struct imsdev_scenario_params {
 	uint64_t quiet_ns;        /* how long "no interrupt" is watched for */
 	uint32_t flags;           /* IMSDEV_SCN_FLAG_*: what the platform the scenario runs on cannot do */
 };
-/* The platform's interrupts are not remapped (a guest without a virtual IOMMU): retargeting one rewrites
- * its message, so the step that checks an affinity change leaves the device's slot alone is skipped. */
+/* The platform's interrupts are not remapped (an x86 guest whose virtual IOMMU has no interrupt remapping,
+ * QEMU's intremap=off): retargeting one rewrites its message, so the step that checks an affinity change
+ * leaves the device's slot alone is skipped. */
 #define IMSDEV_SCN_FLAG_NO_IRQ_REMAP 0x1u
-/* The MSI-X PBA is the VMM's (vfio-pci ignores a guest's writes to it): the MMIO-error step provokes its
- * error with MSIX_TRIGGER naming a vector the device does not have (MMIO_ERR_UNSUPPORTED at MSIX_TRIGGER)
- * instead of a write to the PBA (MMIO_ERR_RO_WRITE at the PBA). */
-#define IMSDEV_SCN_FLAG_PBA_TRAPPED  0x2u
 
 struct imsdev_scenario_stats {
 	uint32_t num_wq, msix_vectors, ims_per_wq;

@@ -284,9 +284,6 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	struct imsdev_desc d;
 	uint8_t dst[FILL_SIZE];
 	uint32_t cause;
-	const bool pba_trapped = (c->p->flags & IMSDEV_SCN_FLAG_PBA_TRAPPED) != 0;
-	const uint32_t err_offset = pba_trapped ? IMSDEV_CSR_MSIX_TRIGGER : IMSDEV_MSIX_PBA_BASE;
-	const uint32_t err_code = pba_trapped ? IMSDEV_MMIO_ERR_UNSUPPORTED : IMSDEV_MMIO_ERR_RO_WRITE;
 
 	/* MEMFILL through MOVDIR64B, completion interrupt on MSI-X vector 1 */
 	memset(&d, 0, sizeof(d));
@@ -330,19 +327,14 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	CHECK(!e.valid && !e.overflow &&
 	      o->mmio_read32(o->ctx, dev->bar0 + IMSDEV_CSR_INT_CAUSE) == 0, IMSDEV_SCN_ERR_CLEAR);
 
-	/* injected error 3: a write to the read-only PBA -> ERR RO_WRITE at its offset -> MSI-X vector 0; where
-	 * the PBA is trapped, MSIX_TRIGGER of vector CAP2.MSIX_VECTORS (none such) -> ERR UNSUPPORTED there */
-	if (pba_trapped)
-		o->mmio_write32(o->ctx, dev->bar0 + err_offset,
-				IMSDEV_FIELD_PREP(CSR_MSIX_TRIGGER_VECTOR, dev->msix_vectors));
-	else
-		o->mmio_write32(o->ctx, dev->bar0 + err_offset, 0xFFFFFFFFu);
+	/* injected error 3: a write to the read-only PBA -> ERR RO_WRITE at its offset -> MSI-X vector 0 */
+	o->mmio_write32(o->ctx, dev->bar0 + IMSDEV_MSIX_PBA_BASE, 0xFFFFFFFFu);
 	CHECK(wait_irq(c, dev->msix_irq[0].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_ERR_MMIO);
 	cause = imsdev_handle_misc_irq(dev, &m);
 	c->st->mmio_err_code = m.mmio.code;
 	c->st->mmio_err_offset = m.mmio.offset;
 	CHECK(cause == IMSDEV_CSR_INT_CAUSE_MMIO_ERR_MASK && m.mmio.valid && !m.mmio.overflow &&
-	      m.mmio.code == err_code && m.mmio.offset == err_offset &&
+	      m.mmio.code == IMSDEV_MMIO_ERR_RO_WRITE && m.mmio.offset == IMSDEV_MSIX_PBA_BASE &&
 	      !m.swerr.valid && m.unexpected_cpl == 0, IMSDEV_SCN_ERR_MMIO);
 	imsdev_mmio_err_read(dev, &m.mmio);
 	CHECK(!m.mmio.valid && !m.mmio.overflow, IMSDEV_SCN_ERR_CLEAR);

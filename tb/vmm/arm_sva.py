@@ -93,9 +93,10 @@ class VirtualSmmu:
         self.forwarded.append(("cfgi-cd", self.stream_id, ssid))
 
     def ssid_map(self, ssid: int) -> int | None:
-        """For trapped IMS: every SSID inside the guest's CD table is the guest's own and is sent unchanged."""
+        """For trapped IMS: an SSID with a CD in the guest's table is the guest's own and is bound unchanged;
+        any other (no CD: the device's DMA with it would be C_BAD_CD) is refused."""
         table = self.cd_table
-        return ssid if table is not None and 0 < ssid < 1 << table.s1cdmax else None
+        return ssid if table is not None and ssid in table.cds else None
 
 
 class GuestArmSvaOps(GuestSvaOps):

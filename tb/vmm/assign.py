@@ -2,8 +2,8 @@
 PASIDs and IMS needs from the VMM, on x86: the setting in which the device's own test programs (the C
 library's scenario, a developer's `make fw-run GUEST=...` program) run unchanged inside a VM.
 
-On top of :func:`~.bench.x86_guest` (guest RAM behind the RID_PASID second level, the MSI-X table and PBA
-trapped as vfio-pci does, BAR2 portals mapped through):
+On top of :func:`~.bench.x86_guest` (guest RAM behind the RID_PASID second level, the MSI-X table
+trapped as vfio-pci does (the PBA mapped through, as QEMU leaves it), BAR2 portals mapped through):
 
 * **IMS trapped** (design (c), :class:`~.trap.TrappedIms`): every WQ's IMS window is emulated, so the
   guest's compatibility-format messages become host IRTEs (posted or remapped, as for MSI-X) and the
@@ -116,8 +116,10 @@ class AssignedGuest:
         self.flrs += 1
 
     def release(self) -> None:
-        """The VM's shutdown after its driver removed the device (entries masked, memory decoding off):
-        the VMM frees its host interrupts and PASID attachments without touching the device."""
+        """After the guest's driver removed the device (entries masked, memory decoding off): the VMM frees
+        its host interrupts and the PASID attachments it made, without touching the device. The VM's RAM
+        stays attached for the device's requests without PASID (RID_PASID second level / the nested STE)
+        until the VM is destroyed: the bench's platform goes with the test."""
         for table in [self.vm.msix, *self.ims]:
             table.unroute_all()
         self.detach_all()
@@ -158,7 +160,8 @@ class AssignedArmGuest(AssignedGuest):
         self.pasids.append(pasid)
 
     def detach_all(self) -> None:
-        self.pasids.clear()            # the nested STE goes with the VM; nothing of the host's to free
+        """The CDs are the guest's, in its RAM, under its own STE: nothing of the host's to free."""
+        self.pasids.clear()
 
 
 def assigned_x86_guest(bench, host_ops, kind: str, *, name: str = "A", pcpus: Sequence[int] = (0, 1),
@@ -198,8 +201,9 @@ def _intercept_flr(a: AssignedGuest, host_ops) -> None:
     def hook(offset: int, size: int, value: int) -> None:
         if not exp:
             exp.append(find_exp_cap())
-        devctl = exp[0] + PCI_EXP_DEVCTL
-        if offset <= devctl < offset + size and (value >> 8 * (devctl - offset)) & PCI_EXP_DEVCTL_BCR_FLR:
+        # Initiate FLR is bit 15 of Device Control: bit 7 of its high byte, whatever the write's width
+        flr_byte = exp[0] + PCI_EXP_DEVCTL + 1
+        if offset <= flr_byte < offset + size and (value >> 8 * (flr_byte - offset)) & (PCI_EXP_DEVCTL_BCR_FLR >> 8):
             a.guest_flr()
 
     a.ops.cfg_write_hooks.append(hook)

@@ -6,7 +6,7 @@ need (x86: VT-d with interrupt posting and second-level translation; ARM: SMMUv3
 * :func:`x86_guest` / :func:`arm_guest` build one VM on it: guest RAM on host pages of the platform's
   table memory, mapped GPA -> HPA for the device's DMA without PASID (VT-d RID_PASID second level, PGTT
   010b / SMMUv3 STE Config 110b: the VFIO map of guest RAM); the guest's BAR0 (:class:`~.trap.GuestBar`)
-  with the MSI-X table and PBA trapped (:class:`~.trap.VfioMsix`), everything else (IMS pages, CSRs)
+  with the MSI-X table trapped (:class:`~.trap.VfioMsix`), everything else (the PBA, IMS pages, CSRs)
   and the BAR2 portals mapped straight through; and the guest's own interrupt controller (x86: vCPUs
   with posted-interrupt descriptors, a kernel that composes compatibility-format messages; ARM: vCPUs
   with redistributors in guest memory, a virtual ITS with a virtual DeviceID);
@@ -258,7 +258,7 @@ class BenchGuest:
         return self.msix.entries[(vector,)].route
 
     def exits_for(self, *prefixes: str, since: int = 0) -> int:
-        """Exits whose detail names one of these trapped regions (\"MSI-X\", \"IMS\", \"GITS\", \"GICR\")."""
+        """Exits whose detail names one of these trapped regions ("MSI-X", "IMS", "GITS", "GICR", "vSMMU")."""
         return sum(1 for e in self.exits.log[since:] if e.detail.startswith(prefixes))
 
 

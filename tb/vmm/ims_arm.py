@@ -12,7 +12,7 @@ message gets into the IMS slot:
     (DEVICE_UNMAPPED when no host driver maps the DeviceID; when the host driver owns the function its own ITT
     is looked up, so the guest's EventID names one of the host's events or is EVENT_UNMAPPED). With a
     shadowing vITS (``shadow=True``: every guest MAPTI mirrored on the physical DeviceID with the same
-    EventID, what GICv4.1's VMAPTI or iommufd's vDevice ID table would give) the guest's message is valid.
+    EventID, a model choice, not a KVM mode: KVM maps host events it chose) the guest's message is valid.
 (b) :class:`ArmHypercallIms`: an HVC (counted as VMCALL) asks the host for a host-valid message for the guest's
     (virtual DeviceID, EventID): the host allocates an event of the physical DeviceID whose LPI handler injects
     through the vITS (host.ArmRouting), the guest writes that message; mask/unmask are direct.

@@ -17,7 +17,9 @@ the host side):
   unmasks it; a guest message the VMM cannot decode is recorded in ``rejected`` and the physical entry
   stays masked;
 * a guest mask is forwarded to the physical entry (mask bit only);
-* :class:`VfioMsix` forwards PBA reads to the physical PBA;
+* :class:`VfioMsix` traps the table only: the PBA stays mapped through to the device, as QEMU leaves it
+  (its PBA emulation is disabled except while a vector masked in QEMU fires; vfio-pci's BAR access
+  protects only the table), so the guest reads the device's pending bits and its writes reach the device;
 * :class:`TrappedIms` keeps the guest's PASID_EN/PASID bits in its view. Without a PASID map the
   physical CTRL gets the mask bit only; with one (``pasid_map``: the VMM's guest -> host PASID lookup,
   :class:`~.pasid.PasidTranslationTable.host_pasid`) the physical slot is bound to the *host* PASID
@@ -32,7 +34,7 @@ from typing import Callable, Protocol
 
 from imsdev import regs
 
-from .device import DeviceMmio, in_ims, in_msix_pba, in_msix_table, ims_slot_offset, msix_entry_offset
+from .device import DeviceMmio, in_ims, in_msix_table, ims_slot_offset, msix_entry_offset
 from .exits import ExitCounter, ExitReason
 from .host import GuestMessageError, Route
 
@@ -221,7 +223,7 @@ class TrappedTable:
 
 
 class VfioMsix(TrappedTable):
-    """The MSI-X table and PBA as vfio-pci + QEMU present them to a guest."""
+    """The MSI-X table as vfio-pci + QEMU present it to a guest (the PBA is mapped through: module doc)."""
 
     def _key(self, offset: int) -> tuple | None:
         if not in_msix_table(offset):
@@ -231,20 +233,9 @@ class VfioMsix(TrappedTable):
     def _physical(self, key: tuple) -> int:
         return msix_entry_offset(key[0])
 
-    def read32(self, offset: int) -> int:
-        if in_msix_pba(offset):
-            return self.device.read32(offset)       # PBA reads are forwarded
-        return super().read32(offset)
-
-    def write32(self, offset: int, value: int) -> None:
-        if in_msix_pba(offset):
-            return                                   # PBA is read-only for software
-        super().write32(offset, value)
-
     def install(self, bar: GuestBar) -> None:
         bar.trap(regs.MSIX_TABLE_BASE, regs.MSIX_TABLE_BASE + regs.MSIX_TABLE_SIZE, "MSI-X table",
                  self)
-        bar.trap(regs.MSIX_PBA_BASE, regs.MSIX_PBA_BASE + regs.MSIX_PBA_SIZE, "MSI-X PBA", self)
 
 
 class TrappedIms(TrappedTable):

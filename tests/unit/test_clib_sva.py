@@ -132,15 +132,18 @@ def test_bind_without_platform_callbacks_is_not_supported(clib):
     assert not h.bound and commands(dev, m) == []
 
 
+FIELD = regs.CSR_CMD_OPERAND_WIDTH        # the device's PASID fields (20 bits, PCIe's PASID width)
+
+
 @pytest.mark.parametrize("width, pasid, rc", [
-    (8, 0xFF, 0), (8, 0x100, -errno.EINVAL), (20, 0xFFFFF, 0), (20, 1 << 20, -errno.EINVAL),
-    (31, 1 << 20, -errno.EINVAL),         # a capability claiming more than 20 bits: the device's fields hold 20
+    (8, 0xFF, 0), (8, 0x100, -errno.EINVAL), (FIELD, (1 << FIELD) - 1, 0), (FIELD, 1 << FIELD, -errno.EINVAL),
+    (31, 1 << FIELD, -errno.EINVAL),      # a capability claiming more bits than the device's fields hold
     (8, 0, -errno.EINVAL),                # PASID 0 is the no-PASID traffic's (RID_PASID / SSID 0)
 ])
 def test_bind_checks_the_pasid_against_the_device_width(clib, width, pasid, rc):
     """A PASID the device cannot carry is handed back to the platform (sva_unbind) and refused with -EINVAL."""
     dev, fake, ad, cdev = setup(clib, width=width, pasid=pasid)
-    assert clib.pasid_width(cdev) == min(width, 20)
+    assert clib.pasid_width(cdev) == min(width, FIELD)
     h = SvaC()
     assert clib.sva_bind(cdev, MM, ctypes.byref(h)) == rc
     ad.raise_if_failed()

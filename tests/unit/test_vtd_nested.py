@@ -302,7 +302,9 @@ def test_kernel_attaches_a_guest_ram_second_level_at_one_pasid_and_detaches_it()
     assert unit.translate(RID, 0x1234, False, 0x1234, True) == 0x2000_1234
     assert unit.translate(RID, 0x1235, False, 0x1234, True).reason == R.SM_PASID_ENTRY_NOT_PRESENT
     assert ("pasid-cache", 1, 7, 0x1234) in unit.invalidations
+    assert unit.invalidations[-1] == ("iotlb", 2, 7), "second level: a domain-selective IOTLB flush"
     sva.detach_pasid(RID, 0x1234, did=7)
+    assert unit.invalidations[-2:] == [("pasid-cache", 1, 7, 0x1234), ("iotlb", 2, 7)]
     assert unit.translate(RID, 0x1234, False, 0x1234, True).reason == R.SM_PASID_ENTRY_NOT_PRESENT
     with pytest.raises(FieldError, match="PASID"):
         sva.attach_pasid_second_level(RID, 1 << 20, tables, did=7)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from ..fields import FieldError, check, flag, put
 from .iommu_sva import (AGAW_48BIT, PAGE_4K, PAGE_SIZES, PageTables, SmmuSva, VtdSva, cmd_cfgi_ste,
-                        qi_pasid_cache, qi_piotlb, write_u64)
+                        qi_iotlb_domain, qi_pasid_cache, qi_piotlb, write_u64)
 
 # ===================================================================== VT-d second level
 PGTT_SL_ONLY, PGTT_NESTED = 2, 3
@@ -109,15 +109,17 @@ class VtdNestedSva(VtdSva):
         device = self.devices[requester_id]
         self._write_pasid_entry(device, pasid, encode_pasid_entry_second_level(tables.root, did))
         self.qi.submit_invalidation(qi_pasid_cache(did, pasid))
-        self.qi.submit_invalidation(*qi_piotlb(did, pasid))
+        self.qi.submit_invalidation(qi_iotlb_domain(did))    # second-level IOTLB entries carry no PASID tag
 
     def detach_pasid(self, requester_id: int, pasid: int, did: int) -> None:
-        """Clear the PASID's entry (P = 0) and invalidate: later requests with it fault."""
+        """Clear the PASID's second-level entry (P = 0) and invalidate as Linux's
+        intel_pasid_tear_down_entry does for it (PASID cache, then domain-selective IOTLB): later requests
+        with it fault."""
         check("PASID", pasid, 20)
         device = self.devices[requester_id]
         self._write_pasid_entry(device, pasid, [0] * 8)
         self.qi.submit_invalidation(qi_pasid_cache(did, pasid))
-        self.qi.submit_invalidation(*qi_piotlb(did, pasid))
+        self.qi.submit_invalidation(qi_iotlb_domain(did))
 
     def bind_nested(self, requester_id: int, pasid: int, guest_flptptr: int,
                     tables: VtdSecondLevelTables, did: int) -> None:

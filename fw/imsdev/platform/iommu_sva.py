@@ -337,6 +337,8 @@ FLPT_DEFAULT_DID = 1
 AGAW_48BIT = 2
 
 QI_CC_TYPE, QI_IOTLB_TYPE, QI_EIOTLB_TYPE, QI_PC_TYPE = 0x1, 0x2, 0x6, 0x7
+QI_IOTLB_GRAN_DOMAIN = 2                                  # Linux DMA_TLB_DSI_FLUSH >> 60 (QI_IOTLB_GRAN)
+QI_IOTLB_DW, QI_IOTLB_DR = 1 << 6, 1 << 7                 # Linux QI_IOTLB_DW / QI_IOTLB_DR
 QI_GRAN_GLOBAL, QI_GRAN_DEVICE = 1, 3
 QI_PC_GRAN_ALL, QI_PC_GRAN_PASID = 0b11, 0b01
 QI_GRAN_NONG_PASID, QI_GRAN_PSI_PASID = 2, 3
@@ -378,6 +380,13 @@ def encode_pasid_entry(*, pgtt: int, did: int, flptptr: int = 0, sre: bool = Fal
 def qi_pasid_cache(did: int, pasid: int) -> int:
     return (QI_PC_TYPE | QI_PC_GRAN_PASID << 4 | put("QI DID", did, 16, 16)
             | put("QI PASID", pasid, PASID_BITS, 32))
+
+
+def qi_iotlb_domain(did: int) -> int:
+    """Domain-selective IOTLB invalidation (type 2, granularity 2, drain reads and writes): what Linux issues
+    for a PASID entry whose translation is second level, whose IOTLB entries are tagged by domain, not by
+    PASID (intel_pasid_tear_down_entry)."""
+    return QI_IOTLB_TYPE | QI_IOTLB_GRAN_DOMAIN << 4 | QI_IOTLB_DR | QI_IOTLB_DW | put("QI DID", did, 16, 16)
 
 
 def qi_piotlb(did: int, pasid: int, addr: int | None = None, pages: int = 1) -> tuple[int, int]:

@@ -171,7 +171,7 @@ def _line_buffered_stdout():
     return libc
 
 
-def load_c(so: Path):
+def load_c(so: Path, on_irq_consumed=None):
     lib = C.CDLL(str(so))
     main = lib.imsdev_main          # sim/fw_run.py's link step already guarantees it exists
     main.restype, main.argtypes = C.c_int, [C.POINTER(OpsC)]
@@ -180,7 +180,7 @@ def load_c(so: Path):
 
     def run(ops: WatchedOps) -> Outcome:
         out = Outcome("imsdev_main")
-        out.adapter = adapter = OpsAdapter(ops)
+        out.adapter = adapter = OpsAdapter(ops, on_irq_consumed=on_irq_consumed)
         out.rc = int(main(C.byref(adapter.struct)))
         libc.fflush(None)
         if adapter.error is not None:
@@ -311,6 +311,9 @@ def guest_report(guest, faults=()) -> tuple[list[str], dict]:
                          and f.substream_id is not None and f.substream_id not in guest.pasids})
     lines += [f"  C_BAD_CD for SubstreamID {ssid:#x}  <- a SubstreamID the guest kernel has not attached: add it "
               f"to GUEST_PASIDS" for ssid in unattached]
+    regions = Counter(e.detail.split()[0] for e in guest.exits.log if e.reason is ExitReason.EPT_VIOLATION)
+    lines.append("EPT_VIOLATION exits by trapped region: " + (", ".join(
+        f"{r} {n}" for r, n in sorted(regions.items())) or "none"))
     lines.append("guest accesses (trapped ones exit to the VMM): " + ", ".join(
         f"{k} {v}" for k, v in sorted(guest.ops.counts.items()) if k != "irqs_taken"))
     return lines, {"kind": guest.kind, "pasids": list(guest.pasids),
@@ -377,7 +380,6 @@ async def user_program(dut):
     prog = Path(os.environ[ENV_PROG])
     if not os.environ.get("IMSDEV_PLATFORM"):
         raise AssertionError("IMSDEV_PLATFORM must name the platform (x86 or arm): run through `make fw-run`")
-    run = load_c(Path(os.environ[ENV_SO])) if prog.suffix == ".c" else load_python(prog)
     guest_kind = os.environ.get(ENV_GUEST) or "none"
     options = {}
     if guest_kind != "none":
@@ -392,6 +394,10 @@ async def user_program(dut):
         kind = "arm-vits" if guest_kind == "vits" else f"x86-{guest_kind}"
         guest = assigned_guest(bench, host_ops, kind, pasids=pasids)
         ops = guest.ops
+    # in a guest, each interrupt the C code takes is its host interrupt's expectation (remapped IRTE / host
+    # ITS event) on the platform scoreboard, as in tb/tests/platform/test_guest_device.py
+    consumed = (lambda irq: guest.expect_consumed(bench.platform, irq)) if guest is not None else None
+    run = load_c(Path(os.environ[ENV_SO]), consumed) if prog.suffix == ".c" else load_python(prog)
     if os.environ.get(ENV_TRACE, "0") in ("", "0"):
         # the link models log every config access and MMIO request at INFO: keep sim.log to the program
         for name in list(logging.root.manager.loggerDict):

@@ -1,7 +1,7 @@
 """Guests on the RTL (issue 10, docs/vmm.md): the unchanged driver model (fw/imsdev/driver) inside a VM whose
 device accesses go through the VMM models of tb/vmm, wired to the bench by tb/vmm/bench.py.
 
-The guest's BAR0 has the MSI-X table and PBA trapped (vfio-pci + QEMU: tb/vmm/trap.py VfioMsix), the rest of
+The guest's BAR0 has the MSI-X table trapped (vfio-pci + QEMU: tb/vmm/trap.py VfioMsix; the PBA is mapped through), the rest of
 BAR0 and the BAR2 portals mapped straight through; its memory is guest RAM on scattered host pages, reached by
 the device through the IOMMU's second level (x86, PGTT 010b) / stage 2 (ARM, STE Config 110b). Interrupts are
 real messages of the RTL through the platform models: on x86 the VMM's IRTE is posted to the vCPU's
@@ -101,7 +101,7 @@ def guest_msix(bench, host_ops, delivery: str) -> dict:
     idxd = imsdev_probe(g.ops)
     nvec = min(p.msix_vectors, 1 + p.num_wq)
     assert len(idxd.msix.descs) == nvec
-    # Every guest access to the MSI-X table/PBA exited, once (the guest ops count them independently of the
+    # Every guest access to the MSI-X table exited, once (the guest ops count them independently of the
     # trap); the only other exits are the guest kernel's ITS/redistributor register accesses on ARM.
     probe_exits = g.exits.since(table_ops)
     msix_exits = g.exits_for("MSI-X", since=table_ops)
