@@ -85,7 +85,7 @@ module imsdev_desc_engine #(
     // Completion interrupts
     output      logic                 ims_irq_valid,
     input  wire logic                 ims_irq_ready,
-    output      logic [2:0]           ims_irq_wq,
+    output      logic [WQW-1:0]       ims_irq_wq,
     output      logic [15:0]          ims_irq_index,
     output      logic [19:0]          ims_irq_pasid,
     output      logic                 msix_irq_valid,
@@ -417,7 +417,7 @@ module imsdev_desc_engine #(
     assign dma_cmd_id          = sel_cr ? ID_CR : ID_OP;
 
     assign ims_irq_valid   = nst_q == N_IRQ && hd.is_ims;
-    assign ims_irq_wq      = 3'(hd.wq);
+    assign ims_irq_wq      = hd.wq;
     assign ims_irq_index   = {5'd0, hd.hidx};
     assign ims_irq_pasid   = hd.pasid_valid ? hd.pasid : 20'd0;
     assign msix_irq_valid  = nst_q == N_IRQ && !hd.is_ims;

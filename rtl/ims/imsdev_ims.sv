@@ -70,6 +70,10 @@ module imsdev_ims #(
     parameter int WINDOW_BYTES = 'h8000,
     // Width of the DW offsets of the MMIO port; the IMS region holds NUM_WQ windows.
     parameter int OFF_W        = 16,
+    // Width of the WQ index on the interrupt-request and error ports: every window of the register map
+    // (imsdev_top passes $clog2 of regs/imsdev.rdl's IMS count), so a request naming a WQ the build does not
+    // have can still be told apart and reported (INDEX_OUT_OF_RANGE).
+    parameter int WQ_W         = 3,
     localparam int ENTRIES     = NUM_WQ * IMS_PER_WQ,
     localparam int EW          = (ENTRIES > 1) ? $clog2(ENTRIES) : 1,
     localparam int PND_WORDS   = (ENTRIES + 63) / 64,
@@ -97,7 +101,7 @@ module imsdev_ims #(
     // Interrupt requests: one per accepted beat.
     input  wire logic             irq_valid,
     output      logic             irq_ready,
-    input  wire logic [2:0]       irq_wq,
+    input  wire logic [WQ_W-1:0]  irq_wq,
     input  wire logic [15:0]      irq_index,
     input  wire logic [19:0]      irq_pasid,
 
@@ -112,7 +116,7 @@ module imsdev_ims #(
     // Error report: one-cycle pulse per error (codes below).
     output      logic             err_valid,
     output      logic [7:0]       err_code,
-    output      logic [2:0]       err_wq,
+    output      logic [WQ_W-1:0]  err_wq,
     output      logic [15:0]      err_index,
     output      logic [19:0]      err_pasid,
 
@@ -124,7 +128,8 @@ module imsdev_ims #(
     localparam logic [7:0] IMS_ERR_PASID_MISMATCH = 8'h03;  // request PASID differs from a PASID_EN entry's
 
     initial begin
-        if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_ims: NUM_WQ (%0d) must be 1..8", NUM_WQ);
+        if (NUM_WQ < 1 || WQ_W < 1 || NUM_WQ > (1 << WQ_W))
+            $fatal(1, "imsdev_ims: NUM_WQ (%0d) must be 1..2^WQ_W (WQ_W = %0d)", NUM_WQ, WQ_W);
         if (IMS_PER_WQ < 1 || IMS_PER_WQ > 2048) $fatal(1, "imsdev_ims: IMS_PER_WQ (%0d) must be 1..2048", IMS_PER_WQ);
         if (WINDOW_BYTES < 16 || (WINDOW_BYTES & (WINDOW_BYTES - 1)) != 0 || WINDOW_BYTES < IMS_PER_WQ * 16)
             $fatal(1, "imsdev_ims: WINDOW_BYTES (%0d) must be a power of two holding %0d entries", WINDOW_BYTES, IMS_PER_WQ);
@@ -188,7 +193,7 @@ module imsdev_ims #(
     // One summary bit per pending word: lets the replay scanner skip words with nothing pending.
     logic [PND_WORDS-1:0] pnd_nonzero_q;
 
-    function automatic logic [EW-1:0] lin_index(input logic [2:0] wq, input logic [15:0] index);
+    function automatic logic [EW-1:0] lin_index(input logic [WQ_W-1:0] wq, input logic [15:0] index);
         return EW'(32'(wq) * IMS_PER_WQ + 32'(index));
     endfunction
 
@@ -212,7 +217,7 @@ module imsdev_ims #(
     logic           s1_valid_q;
     ev_kind_e       s1_kind_q;
     logic [EW-1:0]  s1_lin_q;
-    logic [2:0]     s1_wq_q;
+    logic [WQ_W-1:0] s1_wq_q;
     logic [15:0]    s1_idx_q;
     logic [19:0]    s1_pasid_q;
     logic [1:0]     s1_dw_q;
@@ -233,7 +238,7 @@ module imsdev_ims #(
     logic          s0_valid;
     ev_kind_e      s0_kind;
     logic [EW-1:0] s0_lin;
-    logic [2:0]    s0_wq;
+    logic [WQ_W-1:0] s0_wq;
     logic [15:0]   s0_idx;
     logic          s0_blank;
     logic          take_irq, take_scan, take_check;
@@ -263,8 +268,8 @@ module imsdev_ims #(
             end else if (req_valid && req_ready) begin
                 s0_valid = 1'b1;
                 s0_kind  = req_write ? EV_WRITE : EV_READ;
-                s0_lin   = lin_index(3'(req_wq), 16'(req_entry));
-                s0_wq    = 3'(req_wq);
+                s0_lin   = lin_index(WQ_W'(req_wq), 16'(req_entry));
+                s0_wq    = WQ_W'(req_wq);
                 s0_idx   = 16'(req_entry);
                 s0_blank = !req_in_range;
             end
@@ -482,7 +487,7 @@ module imsdev_ims #(
     // ---------------------------------------------------------------- error report
     logic        err_valid_q;
     logic [7:0]  err_code_q;
-    logic [2:0]  err_wq_q;
+    logic [WQ_W-1:0] err_wq_q;
     logic [15:0] err_index_q;
     logic [19:0] err_pasid_q;
 

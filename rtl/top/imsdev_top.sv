@@ -83,7 +83,9 @@ module imsdev_top #(
     localparam int ENGINE_INFLIGHT = 8;
 
     initial begin
-        if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_top: NUM_WQ (%0d) must be 1..8 (one IMS window each)", NUM_WQ);
+        if (NUM_WQ < 1 || NUM_WQ > int'(imsdev_map_pkg::IMS_COUNT) || NUM_WQ > int'(imsdev_map_pkg::CSR_WQCFG_COUNT))
+            $fatal(1, "imsdev_top: NUM_WQ (%0d) must be 1..%0d (one WQCFG entry and one IMS window each in regs/imsdev.rdl)",
+                   NUM_WQ, imsdev_map_pkg::IMS_COUNT);
         if (WQ_DEPTH < 2 || WQ_DEPTH > 4096) $fatal(1, "imsdev_top: WQ_DEPTH (%0d) must be 2..4096", WQ_DEPTH);
         if (IMS_PER_WQ < 1 || IMS_PER_WQ > 2048) $fatal(1, "imsdev_top: IMS_PER_WQ (%0d) must be 1..2048", IMS_PER_WQ);
         if (DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) $fatal(1, "imsdev_top: DATA_W (%0d) must be 64, 128, 256 or 512", DATA_W);
@@ -143,7 +145,7 @@ module imsdev_top #(
     logic [127:0]      c0_hdr;
     logic [DATA_W-1:0] c0_data;
 
-    imsdev_mmio_completer #(.DATA_W(DATA_W), .BAR0_OFF_W(19)) u_completer (
+    imsdev_mmio_completer #(.DATA_W(DATA_W), .BAR0_OFF_W(BAR0_ADDR_W)) u_completer (
         .clk, .rst(fn_rst), .cfg_bdf,
         .rx_req_valid(bar0_valid), .rx_req_ready(bar0_ready), .rx_req_sop, .rx_req_eop, .rx_req_hdr,
         .rx_req_data, .rx_req_bar,
@@ -160,16 +162,16 @@ module imsdev_top #(
     logic [31:0] msix_rsp_rdata;
     logic        ims_valid, ims_ready, ims_rsp_valid;
     logic [31:0] ims_rsp_rdata;
-    logic [18:2] tgt_off;
+    logic [BAR0_ADDR_W-1:2] tgt_off;
     logic        tgt_write;
     logic [31:0] tgt_wdata;
     logic [3:0]  tgt_be;
     logic        dec_err_valid;
     logic [7:0]  dec_err_code;
-    logic [18:0] dec_err_addr;
+    logic [BAR0_ADDR_W-1:0] dec_err_addr;
 
     imsdev_bar0_decode #(
-        .OFF_W(19),
+        .OFF_W(BAR0_ADDR_W),
         .CSR_BASE(32'(CSR_BASE)), .CSR_SIZE(CSR_SIZE),
         .TBL_BASE(32'(MSIX_TABLE_BASE)), .TBL_SIZE(MSIX_TABLE_SIZE),
         .PBA_BASE(32'(MSIX_PBA_BASE)), .PBA_SIZE(MSIX_PBA_SIZE),
@@ -410,7 +412,9 @@ module imsdev_top #(
     logic [2:0]   dma_rsp_status;
     logic [7:0]   dma_rsp_id, dma_cmd_id;
     logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
-    logic [2:0]   eng_ims_wq;
+    logic [WQW-1:0] eng_ims_wq;
+    // the IMS's WQ index covers every window of the register map (imsdev_ims WQ_W)
+    localparam int IMS_WQ_W = (IMS_COUNT > 1) ? $clog2(IMS_COUNT) : 1;
     logic [15:0]  eng_ims_index, eng_msix_vector;
     logic [19:0]  eng_ims_pasid;
     logic         eng_err_valid, eng_err_priv;
@@ -469,7 +473,7 @@ module imsdev_top #(
     // IMS errors. Same capture rule as ERR.
     logic        ims_err_valid;
     logic [7:0]  ims_err_code;
-    logic [2:0]  ims_err_wq;
+    logic [IMS_WQ_W-1:0] ims_err_wq;
     logic [15:0] ims_err_index;
     logic [19:0] ims_err_pasid;
     // An out-of-range IMS request cannot come from the engine (it checks handles first).
@@ -585,11 +589,11 @@ module imsdev_top #(
     logic [31:0] mx_data, im_data;
     logic        msix_init_busy, msix_bad_vector, ims_init_busy;
 
-    imsdev_msix #(.VECTORS(MSIX_VECTORS), .OFF_W(17)) u_msix (
+    imsdev_msix #(.VECTORS(MSIX_VECTORS), .OFF_W(BAR0_ADDR_W - 2)) u_msix (
         .clk, .rst(fn_rst),
         .cfg_msix_en, .cfg_msix_fn_mask, .cfg_bus_master_en,
         .req_valid(msix_valid), .req_ready(msix_ready), .req_write(tgt_write), .req_pba(msix_pba),
-        .req_off(tgt_off[18:2]), .req_wdata(tgt_wdata), .req_be(tgt_be),
+        .req_off(tgt_off), .req_wdata(tgt_wdata), .req_be(tgt_be),
         .rsp_valid(msix_rsp_valid), .rsp_rdata(msix_rsp_rdata),
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
         .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data), .msg_commit(mx_commit),
@@ -597,11 +601,14 @@ module imsdev_top #(
         .init_busy(msix_init_busy)
     );
 
-    imsdev_ims #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .OFF_W(16)) u_ims (
+    // DW offsets inside the IMS region (regs/imsdev.rdl: IMS_COUNT windows of IMS_STRIDE bytes)
+    localparam int IMS_OFF_W = $clog2(IMS_SIZE) - 2;
+    imsdev_ims #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .WINDOW_BYTES(int'(IMS_STRIDE)),
+                 .OFF_W(IMS_OFF_W), .WQ_W(IMS_WQ_W)) u_ims (
         .clk, .rst(fn_rst), .blocked(!cfg_bus_master_en),
-        .req_valid(ims_valid), .req_ready(ims_ready), .req_write(tgt_write), .req_off(tgt_off[17:2]),
+        .req_valid(ims_valid), .req_ready(ims_ready), .req_write(tgt_write), .req_off(tgt_off[IMS_OFF_W+1:2]),
         .req_wdata(tgt_wdata), .req_be(tgt_be), .rsp_valid(ims_rsp_valid), .rsp_rdata(ims_rsp_rdata),
-        .irq_valid(eng_ims_valid), .irq_ready(eng_ims_ready), .irq_wq(eng_ims_wq), .irq_index(eng_ims_index),
+        .irq_valid(eng_ims_valid), .irq_ready(eng_ims_ready), .irq_wq(IMS_WQ_W'(eng_ims_wq)), .irq_index(eng_ims_index),
         .irq_pasid(eng_ims_pasid),
         .msg_valid(im_valid), .msg_ready(im_ready), .msg_addr(im_addr), .msg_data(im_data), .msg_commit(im_commit),
         .err_valid(ims_err_valid), .err_code(ims_err_code), .err_wq(ims_err_wq), .err_index(ims_err_index),
@@ -682,7 +689,7 @@ module imsdev_top #(
         .clk, .rst(fn_rst), .valid(im_valid), .ready(im_ready), .payload({im_addr, im_data}));
     imsdev_handshake_check #(.WIDTH(96), .NAME("message writer")) u_chk_msg (
         .clk, .rst(fn_rst), .valid(msg_valid), .ready(msg_ready), .payload({msg_addr, msg_data}));
-    imsdev_handshake_check #(.WIDTH(3 + 16 + 20), .NAME("engine->ims request")) u_chk_eng_ims (
+    imsdev_handshake_check #(.WIDTH(WQW + 16 + 20), .NAME("engine->ims request")) u_chk_eng_ims (
         .clk, .rst(fn_rst), .valid(eng_ims_valid), .ready(eng_ims_ready),
         .payload({eng_ims_wq, eng_ims_index, eng_ims_pasid}));
     imsdev_handshake_check #(.WIDTH(16), .NAME("engine->msix request")) u_chk_eng_msix (

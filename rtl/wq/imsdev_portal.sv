@@ -11,7 +11,8 @@ module imsdev_portal #(
     parameter int DATA_W = 256,
     localparam int WQW   = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
     localparam int PAGE_BITS = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 0,
-    localparam int BAR2_BITS = 12 + PAGE_BITS
+    localparam int BAR2_BITS = 12 + PAGE_BITS,
+    localparam int PAGE_W    = (PAGE_BITS > 0) ? PAGE_BITS : 1   // the page index inside BAR2
 ) (
     input  wire logic                  clk,
     input  wire logic                  rst,
@@ -64,7 +65,7 @@ module imsdev_portal #(
 
     localparam int BEATS = (512 + DATA_W - 1) / DATA_W;   // beats of a 64-byte payload
     initial begin
-        if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_portal: NUM_WQ (%0d) must be 1..8", NUM_WQ);
+        if (NUM_WQ < 1 || NUM_WQ > 256) $fatal(1, "imsdev_portal: NUM_WQ (%0d) must be 1..256 (SWERR's 8-bit WQ field)", NUM_WQ);
         if (DATA_W < 64 || DATA_W > 512 || (DATA_W & (DATA_W - 1)) != 0) $fatal(1, "imsdev_portal: DATA_W must be 64..512, a power of two");
     end
 
@@ -101,7 +102,7 @@ module imsdev_portal #(
     wire [31:0] addr     = hdr_addr_lo(cur_hdr);
     /* verilator lint_on UNUSEDSIGNAL */
     wire [BAR2_BITS-1:0] bar2_off = addr[BAR2_BITS-1:0];
-    wire [2:0]  page     = 3'(bar2_off >> 12);
+    wire [PAGE_W-1:0] page = PAGE_W'(bar2_off >> 12);
     wire        wq_exists = 32'(page) < NUM_WQ;
     wire [WQW-1:0] wq    = WQW'(page);
     wire        size_ok  = cur_hdr[105:96] == 10'd16 && cur_hdr[71:68] == 4'hF && cur_hdr[67:64] == 4'hF
