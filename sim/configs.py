@@ -5,7 +5,10 @@ Each configuration is built once by Verilator and every test that runs on it reu
 `small` is the other corner (one WQ, few IMS entries, the 9 MSI-X vectors of a DSA-class device,
 a narrower data path) so that nothing works only at one size. `wide` has the 512-bit data path of Gen4/Gen5
 x16 hard IPs, where a 64-byte descriptor is a single beat (portal paths that are reachable only there), and
-an MSI-X table that just crosses a PBA QWORD (65 vectors).
+an MSI-X table that just crosses a PBA QWORD (65 vectors). `max` is the register map's upper corner
+(16 WQs, 4096 IMS entries, 2048 MSI-X vectors): it shows that no fixed-width field caps a parameter, and
+`make bench` / `make synth` measure scaling from small (1 WQ, 16 IMS) through wide and default to it; the
+regression runs a subset of the modules on it (sim/testplan.py).
 """
 from dataclasses import dataclass, field
 
@@ -38,5 +41,6 @@ CONFIGS = {
         Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256)),
         Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128)),
         Config("wide", dict(NUM_WQ=4, WQ_DEPTH=16, IMS_PER_WQ=64, MSIX_VECTORS=65, DATA_W=512)),
+        Config("max", dict(NUM_WQ=16, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256)),
     )
 }

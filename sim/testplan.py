@@ -45,9 +45,13 @@ class Entry:
 
 # Every configuration of sim/configs.py: the regression runs each module on all of them.
 ALL_CONFIGS = ("default", "small", "wide")
+# The register map's upper corner (16 WQs, 4096 IMS entries) on the modules whose behaviour scales with the
+# WQ and IMS counts: registers and holes, portals, WQ commands, per-WQ IMS completion interrupts, interrupt
+# handles, arbitration and traffic. The rest is independent of NUM_WQ past default's 8.
+WITH_MAX = ALL_CONFIGS + ("max",)
 
 TESTPLAN = (
-    Entry("tb.tests.link.test_enumeration", ALL_CONFIGS, (
+    Entry("tb.tests.link.test_enumeration", WITH_MAX, (
         "enumeration through the root complex: IDs, BAR sizing, capability walk (PCIe, MSI-X, PASID)",
         "BAR0 and BAR2 moved above 4 GiB (root port's 64-bit window): every host request has a 4DW header; CSR, "
         "MSI-X table (QWORD) and message, IMS completion interrupt, ERR_ADDR of a bad access, ENQCMD, MOVDIR64B "
@@ -62,7 +66,7 @@ TESTPLAN = (
         "the link's configuration path stays behind posted MMIO writes queued before it",
         "in every test: no completion is taken before a posted TLP shown earlier (tb/pcie/ordering.py)",
     ), blocks=("link", "msix", "wq", "engine", "dma", "top"), stage="V2", covergroups=("streams", "messages")),
-    Entry("tb.tests.regs.test_registers", ALL_CONFIGS, (
+    Entry("tb.tests.regs.test_registers", WITH_MAX, (
         "every CSR: reset value, access type (RO/RW/W1C/W1S), reserved bits",
         "unmapped BAR0 offsets read 0; bad sizes answered with CA / dropped and logged",
         "QWORD and DWORD access; read-after-posted-write ordering",
@@ -129,7 +133,7 @@ TESTPLAN = (
         "the bad one faults again every time; device-wide conditions repaired as a kernel would",
     ), platforms=("x86", "arm"), blocks=("link", "msix", "ims", "top", "common", "platform"), stage="V2",
         covergroups=("platform", "interrupts", "vectors")),
-    Entry("tb.tests.wq.test_commands", ALL_CONFIGS, (
+    Entry("tb.tests.wq.test_commands", WITH_MAX, (
         "CMD/CMDSTS: every CMD_ERR code (INVAL_CMD, DEV_ENABLED, DEV_NOT_ENABLED, WQ_INVAL for every WQ command, "
         "WQ_ENABLED, WQ_NOT_ENABLED, WQ_SIZE 0 and > depth, WQ_MODE, WQ_PASID_EN)",
         "GENSTS.ENABLED and WQCFG6 STATE/OCCUPANCY through enable, disable, DISABLE_DEVICE, RESET_DEVICE",
@@ -139,7 +143,7 @@ TESTPLAN = (
         "device disabled and enabled; in both device states every WQ command on a missing WQ is WQ_INVAL, "
         "DISABLE/DRAIN_WQ of a disabled WQ WQ_NOT_ENABLED, ABORT/RESET_WQ of one OK with RESULT 0",
     ), blocks=("wq", "engine", "dma", "regs", "top", "common"), stage="V2", covergroups=("commands",)),
-    Entry("tb.tests.wq.test_portals", ALL_CONFIGS, (
+    Entry("tb.tests.wq.test_portals", WITH_MAX, (
         "every row of the portal table: SC at any 64-byte offset, RRS full/disabled/draining (nothing logged), "
         "CA size/alignment, UR no prefix / PASID off / PMR with priv disabled / PMR to PRIV=0 / DMWr to "
         "dedicated / portal read, MOVDIR64B accepted / dropped full, disabled, draining, wrong size, to shared",
@@ -177,7 +181,7 @@ TESTPLAN = (
         "each of the four streams held for 10,500 cycles with descriptors and an MMIO read in flight: nothing "
         "lost or hung",
     ), blocks=("dma", "engine", "top", "link", "regs"), stage="V2", covergroups=("descriptors",)),
-    Entry("tb.tests.wq.test_completion_interrupts", ALL_CONFIGS, (
+    Entry("tb.tests.wq.test_completion_interrupts", WITH_MAX, (
         "RCI with MSI-X handles (3DW/4DW, masked -> PBA -> one replay)",
         "per-WQ IMS isolation: the same handle in two WQs sends each WQ's own message; first and last entry of "
         "every WQ's window",
@@ -207,16 +211,16 @@ TESTPLAN = (
         "DRAIN_PASID / ABORT_PASID wait for the PASID's descriptors already in the engine (nothing queued); FENCE: "
         "the fenced descriptor's source reads start only after the earlier descriptor's record",
     ), blocks=("wq", "engine", "dma", "ims", "link", "top", "common"), stage="V2", covergroups=("commands", "descriptors")),
-    Entry("tb.tests.wq.test_int_handles", ALL_CONFIGS, (
+    Entry("tb.tests.wq.test_int_handles", WITH_MAX, (
         "CMDCAP lists every command; REQUEST_INT_HANDLE returns the entry's descriptor handle (first and last MSI-X "
         "vector, IMS entry of every WQ), bad operands INVAL_INT_IDX / INVAL_INT_IDX_RELEASE",
         "INTHDL_CTL.REQUIRED: ungranted, released or other-WQ IMS handles give 0x19 and no interrupt; granted ones "
         "interrupt; RESET_DEVICE and FLR revoke every handle until re-requested",
     ), blocks=("wq", "engine", "regs", "top"), stage="V2", covergroups=("commands", "descriptors")),
-    Entry("tb.tests.wq.test_arbitration", ALL_CONFIGS, (
+    Entry("tb.tests.wq.test_arbitration", WITH_MAX, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",
     ), blocks=("wq", "engine", "top", "common"), stage="V2", covergroups=("descriptors",)),
-    Entry("tb.tests.wq.test_traffic", ALL_CONFIGS, (
+    Entry("tb.tests.wq.test_traffic", WITH_MAX, (
         "concurrent random traffic on every WQ, shared and dedicated, several PASIDs, privileged and not, "
         "MSI-X and IMS completion interrupts, injected descriptor errors; scoreboard counts reported",
     ), blocks=ALL_RTL, stage="V3", covergroups=("descriptors", "data", "interrupts", "portals")),

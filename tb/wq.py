@@ -263,9 +263,12 @@ def msix_msg(v: int, high: bool = False) -> tuple[int, int]:
 
 
 def ims_msg(wq: int, index: int, high: bool = False, gen: int = 0) -> tuple[int, int]:
-    """A distinct (address, data) per (WQ, IMS entry, generation), away from the MSI-X messages."""
+    """A distinct (address, data) per (WQ, IMS entry, generation), away from the MSI-X messages: the upper half
+    of the 1 MiB message window holds 16 WQs x 4 generations x 2048 entries (32 KiB per WQ)."""
+    if not (0 <= wq < 16 and 0 <= index < 2048):
+        raise ValueError(f"ims_msg: wq {wq} (0..15) or index {index} (0..2047) outside the message window's layout")
     base = (WINDOW_64[0] if high else WINDOW_32[0]) + 0x8_0000
-    return base + wq * 0x1_0000 + index * 4 + (gen & 0x3) * 0x4000, 0xA000_0000 | (gen & 0xFF) << 20 | wq << 16 | index
+    return base + wq * 0x8000 + (gen & 0x3) * 0x2000 + index * 4, 0xA000_0000 | (gen & 0xFF) << 20 | wq << 16 | index
 
 
 # ---- host memory -----------------------------------------------------------------------------------------

@@ -79,8 +79,8 @@ def field_prep(f: Field, x: int) -> int:
     return x << f.lsb
 
 
-BAR0_SIZE = 0x80000
-BAR0_ADDR_W = 19
+BAR0_SIZE = 0x100000
+BAR0_ADDR_W = 20
 CSR_BASE = 0x00000
 CSR_SIZE = 0x1000
 CSR_ADDR_W = 12
@@ -322,9 +322,9 @@ CSR_SWERR3_ADDR_HI_WIDTH = 32
 CSR_SWERR3_ADDR_HI_MASK = 0xFFFFFFFF
 CSR_SWERR3_ADDR_HI_RESET = 0x00000000
 CSR_WQCFG_BASE = 0x00400
-CSR_WQCFG_SIZE = 256
+CSR_WQCFG_SIZE = 512
 CSR_WQCFG_STRIDE = 32
-CSR_WQCFG_COUNT = 8
+CSR_WQCFG_COUNT = 16
 CSR_WQCFG_WQCFG0 = 0x00
 CSR_WQCFG_WQCFG0_RESET = 0x00000000
 CSR_WQCFG_WQCFG0_RESET_MASK = 0x0000FFFF
@@ -414,9 +414,9 @@ MSIX_PBA_PENDING_WIDTH = 64
 MSIX_PBA_PENDING_MASK = 0xFFFFFFFFFFFFFFFF
 MSIX_PBA_PENDING_RESET = 0x0000000000000000
 IMS_BASE = 0x40000
-IMS_SIZE = 0x40000
+IMS_SIZE = 0x80000
 IMS_STRIDE = 0x8000
-IMS_COUNT = 8
+IMS_COUNT = 16
 IMS_ENTRY_OFFSET = 0
 IMS_ENTRY_SIZE = 0x8000
 IMS_ENTRY_STRIDE = 16
@@ -543,7 +543,7 @@ REGISTERS: Tuple[Register, ...] = (
         desc='Values come from the RTL parameters of this build.',
         fields=(
             Field('NUM_WQ', 0, 8, 0xFF, None, 'RO', 'w', True, None,
-                  'Number of work queues (1..8).'),
+                  'Number of work queues (1..16: one WQCFG entry and one IMS window each).'),
             Field('WQ_DEPTH', 8, 16, 0xFFFF00, None, 'RO', 'w', True, None,
                   'Descriptor slots per work queue.'),
         ),
@@ -940,10 +940,10 @@ LAYOUTS: Dict[str, Tuple[Register, ...]] = {
 
 REGIONS: Dict[str, Region] = {
     'CSR': Region('CSR', 0x0, 0x1000, None, None, None, False, 'Control and status registers'),
-    'CSR_WQCFG': Region('CSR_WQCFG', 0x400, 0x100, 0x20, 8, None, False, 'WQ configuration'),
+    'CSR_WQCFG': Region('CSR_WQCFG', 0x400, 0x200, 0x20, 16, None, False, 'WQ configuration'),
     'MSIX_TABLE': Region('MSIX_TABLE', 0x20000, 0x8000, 0x10, 2048, None, True, 'MSI-X table entry'),
     'MSIX_PBA': Region('MSIX_PBA', 0x28000, 0x100, 0x8, 32, None, True, 'MSI-X pending bits'),
-    'IMS': Region('IMS', 0x40000, 0x40000, 0x8000, 8, None, True, 'IMS window of one work queue'),
+    'IMS': Region('IMS', 0x40000, 0x80000, 0x8000, 16, None, True, 'IMS window of one work queue'),
     'IMS_ENTRY': Region('IMS_ENTRY', 0x0, 0x8000, 0x10, 2048, 'IMS', True, 'IMS entry'),
 }
 
@@ -1012,8 +1012,8 @@ ENUMS: Dict[str, Dict[str, int]] = {
 
 def csr_wqcfg_at(wqcfg: int) -> int:
     """BAR0 offset of one CSR_WQCFG element."""
-    if not 0 <= wqcfg < 8:
-        raise IndexError(f"wqcfg={wqcfg} out of range 0..7")
+    if not 0 <= wqcfg < 16:
+        raise IndexError(f"wqcfg={wqcfg} out of range 0..15")
     return CSR_WQCFG_BASE + wqcfg * CSR_WQCFG_STRIDE
 
 
@@ -1033,15 +1033,15 @@ def msix_pba_at(msix_pba: int) -> int:
 
 def ims_at(ims: int) -> int:
     """BAR0 offset of one IMS element."""
-    if not 0 <= ims < 8:
-        raise IndexError(f"ims={ims} out of range 0..7")
+    if not 0 <= ims < 16:
+        raise IndexError(f"ims={ims} out of range 0..15")
     return IMS_BASE + ims * IMS_STRIDE
 
 
 def ims_entry_at(ims: int, entry: int) -> int:
     """BAR0 offset of one IMS_ENTRY element."""
-    if not 0 <= ims < 8:
-        raise IndexError(f"ims={ims} out of range 0..7")
+    if not 0 <= ims < 16:
+        raise IndexError(f"ims={ims} out of range 0..15")
     if not 0 <= entry < 2048:
         raise IndexError(f"entry={entry} out of range 0..2047")
     return IMS_BASE + ims * IMS_STRIDE + IMS_ENTRY_OFFSET + entry * IMS_ENTRY_STRIDE

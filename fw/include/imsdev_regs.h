@@ -16,8 +16,8 @@
 #define IMSDEV_FIELD_PREP(f, x) \
     (((unsigned long long)(x) << IMSDEV_##f##_SHIFT) & IMSDEV_##f##_MASK)
 
-#define IMSDEV_BAR0_SIZE                             0x80000u
-#define IMSDEV_BAR0_ADDR_W                           19u
+#define IMSDEV_BAR0_SIZE                             0x100000u
+#define IMSDEV_BAR0_ADDR_W                           20u
 
 /* CSR: Control and status registers */
 #define IMSDEV_CSR_BASE                              0x00000u
@@ -263,9 +263,9 @@
 
 /* CSR_WQCFG: WQ configuration */
 #define IMSDEV_CSR_WQCFG_BASE                        0x00400u
-#define IMSDEV_CSR_WQCFG_SIZE                        256u
+#define IMSDEV_CSR_WQCFG_SIZE                        512u
 #define IMSDEV_CSR_WQCFG_STRIDE                      32u
-#define IMSDEV_CSR_WQCFG_COUNT                       8u
+#define IMSDEV_CSR_WQCFG_COUNT                       16u
 #define IMSDEV_CSR_WQCFG_WQCFG0                      0x00u
 #define IMSDEV_CSR_WQCFG_WQCFG0_RESET                0x00000000u
 #define IMSDEV_CSR_WQCFG_WQCFG0_RESET_MASK           0x0000FFFFu
@@ -367,9 +367,9 @@
 
 /* IMS: IMS window of one work queue (hand-written RAM block) */
 #define IMSDEV_IMS_BASE                              0x40000u
-#define IMSDEV_IMS_SIZE                              0x40000u
+#define IMSDEV_IMS_SIZE                              0x80000u
 #define IMSDEV_IMS_STRIDE                            0x8000u
-#define IMSDEV_IMS_COUNT                             8u
+#define IMSDEV_IMS_COUNT                             16u
 #define IMSDEV_IMS_AT(ims) \
     (IMSDEV_IMS_BASE + (ims) * IMSDEV_IMS_STRIDE)
 

@@ -98,7 +98,7 @@ module imsdev_csr (
             logic WQCFG2;
             logic WQCFG3;
             logic WQCFG6;
-        } WQCFG[8];
+        } WQCFG[16];
     } decoded_reg_strb_t;
     decoded_reg_strb_t decoded_reg_strb;
     logic decoded_err;
@@ -135,7 +135,7 @@ module imsdev_csr (
         decoded_reg_strb.SWERR1 = cpuif_req_masked & (cpuif_addr == 12'h204) & !cpuif_req_is_wr;
         decoded_reg_strb.SWERR2 = cpuif_req_masked & (cpuif_addr == 12'h208) & !cpuif_req_is_wr;
         decoded_reg_strb.SWERR3 = cpuif_req_masked & (cpuif_addr == 12'h20c) & !cpuif_req_is_wr;
-        for(int i0=0; i0<8; i0++) begin
+        for(int i0=0; i0<16; i0++) begin
             decoded_reg_strb.WQCFG[i0].WQCFG0 = cpuif_req_masked & (cpuif_addr == 12'h400 + (12)'(i0) * 12'h20);
             decoded_reg_strb.WQCFG[i0].WQCFG2 = cpuif_req_masked & (cpuif_addr == 12'h408 + (12)'(i0) * 12'h20);
             decoded_reg_strb.WQCFG[i0].WQCFG3 = cpuif_req_masked & (cpuif_addr == 12'h40c + (12)'(i0) * 12'h20);
@@ -342,7 +342,7 @@ module imsdev_csr (
                     logic load_next;
                 } MAX_XFER_SHIFT;
             } WQCFG3;
-        } WQCFG[8];
+        } WQCFG[16];
     } field_combo_t;
     field_combo_t field_combo;
 
@@ -496,7 +496,7 @@ module imsdev_csr (
                     logic [4:0] value;
                 } MAX_XFER_SHIFT;
             } WQCFG3;
-        } WQCFG[8];
+        } WQCFG[16];
     } field_storage_t;
     field_storage_t field_storage;
 
@@ -1240,7 +1240,7 @@ module imsdev_csr (
             end
         end
     end
-    for(genvar i0=0; i0<8; i0++) begin
+    for(genvar i0=0; i0<16; i0++) begin
         // Field: imsdev_csr.WQCFG[].WQCFG0.SIZE
         always_comb begin
             automatic logic [15:0] next_c;
@@ -1501,7 +1501,7 @@ module imsdev_csr (
         if(rd_mux_addr == 12'h20c) begin
             readback_data_var[31:0] = field_storage.SWERR3.ADDR_HI.value;
         end
-        for(int i0=0; i0<8; i0++) begin
+        for(int i0=0; i0<16; i0++) begin
             if(rd_mux_addr == 12'h400 + (12)'(i0) * 12'h20) begin
                 readback_data_var[15:0] = field_storage.WQCFG[i0].WQCFG0.SIZE.value;
             end

@@ -10,7 +10,7 @@ package imsdev_csr_pkg;
 
     localparam IMSDEV_CSR_DATA_WIDTH = 32;
     localparam IMSDEV_CSR_MIN_ADDR_WIDTH = 12;
-    localparam IMSDEV_CSR_SIZE = 'h500;
+    localparam IMSDEV_CSR_SIZE = 'h600;
 
     typedef struct {
         logic [7:0] next;
@@ -239,7 +239,7 @@ package imsdev_csr_pkg;
         imsdev_csr__SWERR1__in_t SWERR1;
         imsdev_csr__SWERR2__in_t SWERR2;
         imsdev_csr__SWERR3__in_t SWERR3;
-        imsdev_csr__WQCFGx__in_t WQCFG[8];
+        imsdev_csr__WQCFGx__in_t WQCFG[16];
     } imsdev_csr__in_t;
 
     typedef struct {
@@ -427,7 +427,7 @@ package imsdev_csr_pkg;
         imsdev_csr__CMD__out_t CMD;
         imsdev_csr__INTHDL_CTL__out_t INTHDL_CTL;
         imsdev_csr__SWERR0__out_t SWERR0;
-        imsdev_csr__WQCFGx__out_t WQCFG[8];
+        imsdev_csr__WQCFGx__out_t WQCFG[16];
     } imsdev_csr__out_t;
 
     typedef enum logic [3:0] {

@@ -132,7 +132,7 @@ module imsdev_top #(
 
     // ------------------------------------------------------------------ completer and BAR0 decode
     logic        bus_req_valid, bus_req_ready, bus_req_write;
-    logic [18:2] bus_req_addr;
+    logic [BAR0_ADDR_W-1:2] bus_req_addr;
     logic [31:0] bus_req_wdata;
     logic [3:0]  bus_req_be;
     logic        bus_rsp_valid;
@@ -288,7 +288,7 @@ module imsdev_top #(
     logic [NUM_WQ-1:0]    wq_accepting, wq_full, wq_dedicated, wq_priv, wq_pasid_en;
     logic [NUM_WQ*2-1:0]  wq_state;
 
-    for (genvar w = 0; w < 8; w++) begin : g_wqcfg
+    for (genvar w = 0; w < int'(CSR_WQCFG_COUNT); w++) begin : g_wqcfg   // every WQCFG entry of the map
         if (w < NUM_WQ) begin : g_used
             assign sw_size[w*16 +: 16]  = hwif_out.WQCFG[w].WQCFG0.SIZE.value;
             assign sw_dedicated[w]      = hwif_out.WQCFG[w].WQCFG2.MODE.value;

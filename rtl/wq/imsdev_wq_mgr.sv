@@ -104,7 +104,9 @@ module imsdev_wq_mgr #(
     import imsdev_map_pkg::*;
 
     initial begin
-        if (NUM_WQ < 1 || NUM_WQ > 8) $fatal(1, "imsdev_wq_mgr: NUM_WQ (%0d) must be 1..8", NUM_WQ);
+        // one WQCFG entry per WQ in regs/imsdev.rdl (its WQCFG6 is where OCCUPANCY and STATE are read)
+        if (NUM_WQ < 1 || NUM_WQ > int'(CSR_WQCFG_COUNT))
+            $fatal(1, "imsdev_wq_mgr: NUM_WQ (%0d) must be 1..%0d", NUM_WQ, CSR_WQCFG_COUNT);
         if (WQ_DEPTH < 2 || WQ_DEPTH > 4096) $fatal(1, "imsdev_wq_mgr: WQ_DEPTH (%0d) must be 2..4096", WQ_DEPTH);
     end
 

@@ -10,7 +10,7 @@ IP owns it in silicon) and moves TLPs between a cocotbext-pcie RootComplex port 
 
 and drives the configuration sideband `cfg_*` and the one-cycle `flr` pulse.
 
-Configuration space: type-0 header; BAR0 64-bit non-prefetchable 512 KiB; BAR2 64-bit non-prefetchable
+Configuration space: type-0 header; BAR0 64-bit non-prefetchable, regs/imsdev.rdl's size (1 MiB); BAR2 64-bit non-prefetchable
 4 KiB per work queue (rounded up to a power of two, as BAR sizes must be); capability chain from 0x34:
 PM (cocotbext-pcie's), PCI Express (endpoint, FLR capable), MSI-X (table and PBA in BAR0); extended
 chain from 0x100: PASID (exec and privileged supported, 20-bit PASIDs).
@@ -36,6 +36,7 @@ from cocotbext.pcie.core import Device, Endpoint
 from cocotbext.pcie.core.caps import MsixCapability, PcieCapability, PciExtCap, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
+from imsdev import regs
 from tb import coverage
 
 from .hooks import install
@@ -43,7 +44,7 @@ from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
 from .tlp import CompletionTimeout, PasidTlp, ProtocolError, TlpFormatError
 
-BAR0_SIZE = 512 * 1024
+BAR0_SIZE = regs.BAR0_SIZE     # the register map's size (regs/imsdev.rdl), never a copy
 WQ_PORTAL_SIZE = 4096
 CFG_SIGNALS = ("cfg_bdf", "cfg_bus_master_en", "cfg_msix_en", "cfg_msix_fn_mask", "cfg_pasid_en",
                "cfg_pasid_exec_en", "cfg_pasid_priv_en", "cfg_max_payload", "cfg_max_read_req")

@@ -111,13 +111,14 @@ async def test_function_level_reset(dut):
 
 
 async def move_bars_above_4gib(bench, base, bar2_offset=regs.BAR0_SIZE):
-    """Place BAR0 at `base` and BAR2 `bar2_offset` after it (both 64-bit BARs) inside a 1 MiB window of the
-    root port's 64-bit prefetchable range, the way system software may map a 64-bit non-prefetchable BAR on
+    """Place BAR0 at `base` and BAR2 `bar2_offset` after it (both 64-bit BARs) inside a window of the root
+    port's 64-bit prefetchable range (whole MiB, the bridge window's granularity, holding both BARs), the way system software may map a 64-bit non-prefetchable BAR on
     a PCIe-only path (PCIe Base r6.3 §7.5.1.2.1, implementation note on the Prefetchable bit). Memory decode
     is off while the BARs move. Returns the old (BAR0, BAR2) addresses."""
     rc, dev = bench.rc, bench.dev
     rp = dev.upstream_bridge()
-    limit = base + (1 << 20) - 1
+    mib = 1 << 20
+    limit = base + -(-(bar2_offset + dev.bar_size[2]) // mib) * mib - 1
     for bridge in (rc.upstream_bridge, rp):
         bridge.prefetchable_mem_base, bridge.prefetchable_mem_limit = base, limit
     await rp.config_write(0x024, struct.pack("<HH", (base >> 16) & 0xFFF0 | 1, (limit >> 16) & 0xFFF0 | 1))

@@ -38,7 +38,7 @@ async def wq_commands_on_missing_and_disabled_wqs(env, why):
     disabled."""
     n = env.p.num_wq
     for code in WQ_COMMANDS:
-        for op in sorted({n, 8, 0xFFFFF}):
+        for op in sorted({n, regs.CSR_WQCFG_COUNT, 0xFFFFF}):   # first missing WQ, past the map, far
             await expect_err(env, code, op, E.CMD_ERR_WQ_INVAL, f"{why}, build has {n} WQs", result=0)
     disabled = [w for w in range(n) if (await env.wq_state(w))[0] == WQ_STATE_DISABLED]
     assert disabled, f"{why}: no disabled WQ to command"
@@ -64,7 +64,7 @@ async def test_command_errors_and_states(dut):
     # WQCFG fields are RW; the WQCFG of WQs this build lacks is plain storage (registers.md), and
     # ENABLE_WQ on them fails with WQ_INVAL (below).
     cfg = WqConfig(size=depth, dedicated=True, pasid=0xABCDE, pasid_en=True, priv=True, prio=0xA, max_xfer_shift=0x1F)
-    for wq in range(8):
+    for wq in range(regs.CSR_WQCFG_COUNT):
         await env.write_wqcfg(wq, cfg)
         base = regs.csr_wqcfg_at(wq)
         got = [await b.rd32(base + off) for off in (regs.CSR_WQCFG_WQCFG0, regs.CSR_WQCFG_WQCFG2, regs.CSR_WQCFG_WQCFG3)]
