@@ -209,7 +209,7 @@ report: $(STAMP)
 	cd sim && ../$(PY) run.py report
 
 bench: build
-	cd sim && ../$(PY) bench.py
+	cd sim && ../$(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),)
 
 clean:
 	rm -rf sim/build sim/results

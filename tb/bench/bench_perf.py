@@ -116,25 +116,32 @@ async def bench_msix_latency(dut):
 
 @cocotb.test()
 async def bench_msix_replay_throughput(dut):
-    """Messages per cycle when a burst of pending vectors replays on Function Mask clear."""
+    """Messages per cycle when a burst of pending vectors replays on Function Mask clear, against the number
+    of vectors pending (1 up to 128, or every vector of a smaller table)."""
     bench = await Bench.start(dut)
     mon = Monitor(dut)
-    n = min(bench.params.msix_vectors, 128)
-    await bench.msix_enable(fn_mask=True)
-    for v in range(n):
-        await bench.msix.program(v, 0xFEE0_0000 + 4 * v, v, masked=False)
-        await bench.msix.trigger(v)
-    # Posted writes may still be queued in the link: a read returns only after all of them landed, so the
-    # burst measured below is the replay alone.
-    await bench.rd32(regs.CSR_SCRATCH)
-    await bench.settle()
-    assert not bench.msgs.messages, "a vector was sent while the function was masked"
-    start = mon.cycle
-    await bench.msix_enable(fn_mask=False)
-    await bench.msgs.wait_for({(0xFEE0_0000 + 4 * v, v): 1 for v in range(n)}, timeout_ns=200_000)
-    beats = [c for c, sop, _, ft, a, acc in mon.tx_req if c > start and acc and ft in (FT_MWR32, FT_MWR64)]
-    span = beats[-1] - beats[0] + 1
-    record("msix_replay", messages=n, cycles=span, messages_per_cycle=round(n / span, 3))
+    top = min(bench.params.msix_vectors, 128)
+    sweep = []
+    for n in sorted({k for k in (1, 2, 4, 8, 16, 32, 64, 128) if k <= top} | {top}):
+        await bench.msix_enable(fn_mask=True)
+        gen = len(sweep) << 12          # a fresh data value per round: earlier rounds' messages never match
+        for v in range(n):
+            await bench.msix.program(v, 0xFEE0_0000 + 4 * v, gen | v, masked=False)
+            await bench.msix.trigger(v)
+        # Posted writes may still be queued in the link: a read returns only after all of them landed, so
+        # the burst measured below is the replay alone.
+        await bench.rd32(regs.CSR_SCRATCH)
+        await bench.settle()
+        assert not any(m.data >> 12 == len(sweep) for m in bench.msgs.messages), \
+            "a vector was sent while the function was masked"
+        start = mon.cycle
+        await bench.msix_enable(fn_mask=False)
+        await bench.msgs.wait_for({(0xFEE0_0000 + 4 * v, gen | v): 1 for v in range(n)}, timeout_ns=200_000)
+        beats = [c for c, sop, _, ft, a, acc in mon.tx_req if c > start and acc and ft in (FT_MWR32, FT_MWR64)]
+        span = beats[n - 1] - beats[0] + 1
+        sweep.append(dict(pending=n, cycles=span, messages_per_cycle=round(n / span, 3)))
+    record("msix_replay", messages=top, cycles=sweep[-1]["cycles"], messages_per_cycle=sweep[-1]["messages_per_cycle"],
+           sweep=sweep)
 
 
 @cocotb.test()
@@ -175,7 +182,7 @@ async def bench_completion_to_interrupt(dut):
     await bench.wr32(e + regs.IMS_ENTRY_CTRL, 0)
     await bench.msix.program(1, msix_addr, 0x11, masked=False)
     out = {}
-    t0, c0 = time.perf_counter(), mon.cycle
+    t0, cpu0, c0 = time.perf_counter(), time.process_time(), mon.cycle
     for name, handle, addr, data in (("ims", 0x8000, ims_addr, 0x77), ("msix", 1, msix_addr, 0x11)):
         lat = []
         for i in range(8):
@@ -186,9 +193,10 @@ async def bench_completion_to_interrupt(dut):
             cr_end = [c for c, _, eop, ft, a, acc in mon.tx_req if c > start and eop and acc and a == cr][0]
             lat.append(mon.first_msg(addr, cr_end) - cr_end)
         out[name] = lat
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0    # the simulator runs in this process
     record("completion_to_interrupt", ims_cycles=out["ims"], msix_cycles=out["msix"])
-    record("sim_speed", cycles=mon.cycle - c0, wall_s=round(wall, 3), cycles_per_s=round((mon.cycle - c0) / wall))
+    record("sim_speed", cycles=mon.cycle - c0, wall_s=round(wall, 3), cycles_per_s=round((mon.cycle - c0) / wall),
+           cpu_s=round(cpu, 3), cycles_per_cpu_s=round((mon.cycle - c0) / cpu))
 
 
 async def _rx_cpl_beats(dut, out: list):
@@ -203,12 +211,12 @@ async def _rx_cpl_beats(dut, out: list):
 
 @cocotb.test()
 async def bench_descriptor_rate(dut):
-    """Sustained descriptor rate of the engine: MEMMOVE of 64 bytes and of 4 KiB, each with a completion record
+    """Sustained descriptor rate of the engine: MEMMOVE of 64, 256, 1024 and 4096 bytes, each with a completion record
     and an MSI-X interrupt, with 1, 2 and all WQs busy (shared WQs, ENQCMD). The DMA's read completions are
     held while the WQs fill to WQ_DEPTH; on release the submitters keep every queue topped up (each ENQCMD
     answered RRS is retried), so the engine never waits for work. The rate is the descriptors completed per
     cycle from the release to the last completion interrupt (it includes filling and draining the
-    pipeline once: 4 x WQ_DEPTH descriptors per WQ for 64 bytes and WQ_DEPTH for 4 KiB keep that small).
+    pipeline once: 4 x WQ_DEPTH descriptors per WQ up to 256 bytes and WQ_DEPTH above keep that small).
 
     Link limit, derived from the beats the run itself put on each stream: a descriptor costs B_tx beats on
     tx_req (its MRd(s), its data MWr(s), its record, its interrupt) and B_rx beats on rx_cpl (the read data);
@@ -258,9 +266,9 @@ async def bench_descriptor_rate(dut):
 
     out = {}
     total = 0
-    for size in (64, 4096):
+    for size in (64, 256, 1024, 4096):
         for nwq in sorted({1, min(2, p.num_wq), p.num_wq}):
-            per_wq = p.wq_depth * (4 if size == 64 else 1)
+            per_wq = p.wq_depth * (4 if size <= 256 else 1)
             n = nwq * per_wq
             hold.hold()
             tasks = [cocotb.start_soon(submitter(portals[w], [memmove(w * per_wq + i, size) for i in range(per_wq)]))

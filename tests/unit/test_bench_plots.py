@@ -31,7 +31,9 @@ def config_report(num_wq, ims_per_wq, scale):
         "msix_replay": {"messages": 8, "cycles": 9, "messages_per_cycle": 0.889,
                         "sweep": [{"pending": n, "cycles": n + 1, "messages_per_cycle": round(n / (n + 1), 3)}
                                   for n in (1, 2, 4, 8)]},
-        "sim_speed": {"cycles": 10000, "wall_s": 1.0, "cycles_per_s": 10000 // scale},
+        "sim_speed": {"cycles": 10000, "wall_s": 1.0, "cycles_per_s": 10000 // scale, "cpu_s": 0.9,
+                      "cycles_per_cpu_s": 11000 // scale},
+        "ceiling": {"cycles": 2000000, "cpu_s": 5.0, "wall_s": 5.1, "cycles_per_cpu_s": 400000 // scale},
         "failed": [],
     }
 
