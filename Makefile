@@ -208,7 +208,7 @@ synth-smoke: $(STAMP)
 report: $(STAMP)
 	cd sim && ../$(PY) run.py report
 
-bench: build
+bench: $(STAMP)
 	cd sim && ../$(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),)
 
 clean:
