@@ -111,6 +111,8 @@ module imsdev_dma_wr #(
     logic [18:0]    r_hi_q, r_hi_dec_q;        // bytes not yet in a started TLP, bits 31:13 (and that - 1)
     logic [12:0]    r_lo_q;                    // ... bits 12:0
     logic [7:0]     done_lo_q;                 // bytes in started TLPs, bits 7:0 (FILL / WRITE phase)
+    logic [12:0]    wr_size_q;                 // WR_SIZE of the command
+    logic [12:0]    tb_q;                      // bytes from the next TLP's address to a WR_SIZE boundary
     logic [PW-1:0]  plan_q;                    // buffer position of the next TLP's first source byte
     logic [PW-1:0]  free_q;                    // buffer released to the read side (ends of finished TLPs)
 
@@ -126,20 +128,21 @@ module imsdev_dma_wr #(
     logic           rel_q;                     // a TLP ended last cycle: release its buffer bytes
 
     // ---------------------------------------------------------------- new TLP plan
-    // Max_Payload_Size is registered (a change applies one cycle later; software changes it only with
-    // no traffic), so the TLP size starts from a flip-flop.
+    // WR_SIZE is taken with the command (Max_Payload_Size when the command is taken; software changes
+    // MPS only with no traffic), and so is the distance to the first WR_SIZE boundary: every later TLP of
+    // the command starts on a boundary (tb_q = WR_SIZE), so the TLP size starts from flip-flops.
     logic [2:0]  mps_lg;
-    logic [12:0] wr_size;
     always_comb begin
         mps_lg = (cfg_max_payload > 3'd5) ? 3'd5 : cfg_max_payload;
         if (32'(mps_lg) + 7 > WR_CAP_LG) mps_lg = 3'(WR_CAP_LG - 7);
     end
-    always_ff @(posedge clk) wr_size <= 13'd128 << mps_lg;
+    wire [12:0]  cfg_wr_size = 13'd128 << mps_lg;
+    wire [12:0]  cmd_to_bound = cfg_wr_size - 13'(cmd_dst[11:0] & 12'(cfg_wr_size - 13'd1));
 
     wire [63:0]  addr      = {a_hi_q, a_lo_q};
     wire [31:0]  rem       = {r_hi_q, r_lo_q};
     wire         rem_small = r_hi_q == '0;                   // rem < 8 KiB: r_lo_q is all of it
-    wire [12:0]  to_bound  = wr_size - 13'(a_lo_q & 12'(wr_size - 13'd1));
+    wire [12:0]  to_bound  = tb_q;                           // bytes to the next WR_SIZE boundary
     wire         n_is_rem  = rem_small && r_lo_q < to_bound;
     wire [12:0]  n         = n_is_rem ? r_lo_q : to_bound;
     wire [13:0]  end_off   = 14'(addr[1:0]) + 14'(n);           // one past the last byte, from the first DW
@@ -274,7 +277,10 @@ module imsdev_dma_wr #(
             r_hi_dec_q        <= cmd_len[31:13] - 19'd1;
             r_lo_q            <= cmd_len[12:0];
             done_lo_q         <= '0;
+            wr_size_q         <= cfg_wr_size;
+            tb_q              <= cmd_to_bound;
         end else if (start) begin
+            tb_q      <= wr_size_q;
             a_lo_q    <= a_lo_next[11:0];
             if (a_lo_next[12]) begin
                 a_hi_q     <= a_hi_inc_q;
