@@ -170,7 +170,7 @@ module imsdev_dma #(
     logic [6:0]        alloc_addr7, lk_addr7;
     logic              lk_live, upd_valid, upd_final, upd_err;
     logic [2:0]        upd_err_code, fail_wr_code;
-    logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq;
+    logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq, alloc_seq;
     logic              fail_rd, fail_wr, busy_wr;
     logic              end_in_valid, end_in_ready, end_out_valid, end_pop;
     logic              mrd_valid, mrd_ready, mrd_prfx_valid;
@@ -184,7 +184,7 @@ module imsdev_dma #(
     imsdev_dma_tags #(.TAGS(TAGS), .SEQ_W(SEQ_W), .PW(PW), .CPL_TIMEOUT(CPL_TIMEOUT)) u_tags (
         .clk, .rst,
         .full(tags_full), .alloc_tag, .alloc_valid, .alloc_pos, .alloc_len, .alloc_addr7,
-        .alloc_seq(rc_seq), .alloc_end_pos,
+        .alloc_seq, .alloc_end_pos,
         .sent_valid, .sent_tag,
         .lk_tag, .lk_live, .lk_pos, .lk_len, .lk_rcvd, .lk_addr7,
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
@@ -199,7 +199,7 @@ module imsdev_dma #(
         .cmd_valid(rc_valid), .cmd_ready(rc_pop), .cmd_src(rc_src), .cmd_len(rc_len),
         .cmd_pasid_valid(rc_pasid_valid), .cmd_pasid(rc_pasid), .cmd_priv(rc_priv), .cmd_seq(rc_seq),
         .tags_full, .tags_alloc_tag(alloc_tag), .tags_alloc_valid(alloc_valid), .tags_alloc_pos(alloc_pos),
-        .tags_alloc_len(alloc_len), .tags_alloc_addr7(alloc_addr7), .alloc_end_pos,
+        .tags_alloc_len(alloc_len), .tags_alloc_addr7(alloc_addr7), .tags_alloc_seq(alloc_seq), .alloc_end_pos,
         .fail_q_seq(fail_rd_seq), .fail_q_failed(fail_rd),
         .free_pos,
         .end_valid(end_in_valid), .end_ready(end_in_ready), .end_pos(end_in_pos),

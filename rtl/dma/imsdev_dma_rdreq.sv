@@ -3,7 +3,7 @@
 // Requests are cut at multiples of RD_SIZE = min(Max_Read_Request_Size, RD_CAP) of the source address, so
 // none exceeds MRRS or crosses a 4 KiB boundary (RD_SIZE divides 4096). RD_CAP (a quarter of the read
 // buffer, at most 4 KiB) keeps several requests in flight even when MRRS is large.
-// A request is issued (tag and buffer space allocated, MRd registered for tx_req) when a tag is free,
+// A request is issued (tag and buffer space allocated, MRd queued for tx_req) when a tag is free,
 // the buffer has room for its bytes, and the command has not failed. Once a command has failed the
 // generator stops issuing for it. Either way, when it is done with a command it pushes the command's end
 // position (the next free buffer position) to the write engine, which uses it to skip what a failed
@@ -41,6 +41,7 @@ module imsdev_dma_rdreq #(
     output      logic [PW-1:0]     tags_alloc_pos,
     output      logic [12:0]       tags_alloc_len,
     output      logic [6:0]        tags_alloc_addr7,
+    output      logic [SEQ_W-1:0]  tags_alloc_seq,    // the command's (the FIFO head has moved on)
     output      logic [PW-1:0]     alloc_end_pos,
     output      logic [SEQ_W-1:0]  fail_q_seq,
     input  wire logic              fail_q_failed,
@@ -68,8 +69,25 @@ module imsdev_dma_rdreq #(
         if (RD_CAP < 128) $fatal(1, "imsdev_dma_rdreq: BUF_BYTES (%0d) must be at least 512", BUF_BYTES);
     end
 
-    logic [31:0] off_q;          // bytes of the current command already requested
-    logic [PW-1:0] alloc_q;      // next buffer position to allocate
+    // The head of the command FIFO is copied into registers (cur_*) and popped when taken, the next
+    // command in the cycle the current one is done: request planning starts at flip-flops rather than
+    // behind the FIFO's distributed-RAM read (a command reaching an idle generator waits one cycle more).
+    // Source address and remaining length are running registers advanced at each request. A request never
+    // crosses 4 KiB, so the address's bits 63:12 only step by one (a_hi_inc_q) and the length's bits 31:13
+    // by minus one (r_hi_dec_q). RD_SIZE is taken with the command (MRRS when the command is taken; software
+    // changes it only with no traffic) and so is the distance to the first RD_SIZE boundary (tb_q): every
+    // later request of the command starts on a boundary.
+    logic             cur_valid_q;
+    logic [SEQ_W-1:0] cur_seq_q;
+    logic             cur_pasid_valid_q;
+    logic [31:0]      cur_prfx_q;
+    logic [51:0]      a_hi_q, a_hi_inc_q;   // source of the next request, bits 63:12 (and that + 1)
+    logic [11:0]      a_lo_q;               // ... bits 11:0
+    logic [18:0]      r_hi_q, r_hi_dec_q;   // bytes not yet requested, bits 31:13 (and that - 1)
+    logic [12:0]      r_lo_q;               // ... bits 12:0
+    logic [12:0]      rd_size_q;            // RD_SIZE of the command
+    logic [12:0]      tb_q;                 // bytes from the next request's address to an RD_SIZE boundary
+    logic [PW-1:0]    alloc_q;              // next buffer position to allocate
 
     // Request size: up to the next multiple of RD_SIZE of the address, and at most what is left.
     logic [2:0]  mrrs_lg;        // log2(RD_SIZE) - 7
@@ -77,54 +95,90 @@ module imsdev_dma_rdreq #(
         mrrs_lg = (cfg_max_read_req > 3'd5) ? 3'd5 : cfg_max_read_req;
         if (32'(mrrs_lg) + 7 > RD_CAP_LG) mrrs_lg = 3'(RD_CAP_LG - 7);
     end
+    wire [12:0] cfg_rd_size  = 13'd128 << mrrs_lg;
+    wire [12:0] cmd_to_bound = cfg_rd_size - 13'(cmd_src[11:0] & 12'(cfg_rd_size - 13'd1));
 
-    wire [63:0] addr     = cmd_src + 64'(off_q);
-    wire [31:0] rem      = cmd_len - off_q;
-    wire [12:0] rd_size  = 13'd128 << mrrs_lg;
-    wire [12:0] to_bound = rd_size - (addr[12:0] & (rd_size - 13'd1));
-    wire [12:0] n        = (rem < 32'(to_bound)) ? rem[12:0] : to_bound;
-    wire        last     = rem == 32'(n);
+    wire [63:0] addr      = {a_hi_q, a_lo_q};
+    wire        rem_small = r_hi_q == '0;                  // what is left is below 8 KiB: r_lo_q
+    wire        n_is_rem  = rem_small && r_lo_q < tb_q;
+    wire [12:0] n         = n_is_rem ? r_lo_q : tb_q;
+    wire        last      = rem_small && r_lo_q <= tb_q;
 
-    wire [PW-1:0] used   = alloc_q - free_pos;
-    wire        room     = 32'(used) + 32'(n) <= BUF_BYTES;
-    wire        out_free = !mrd_valid || mrd_ready;
+    // Free buffer bytes, free_pos + BUF_BYTES - alloc_q (adding BUF_BYTES flips the top position bit);
+    // n fits: both candidates of n are compared side by side.
+    wire [PW-1:0] space   = {~free_pos[PW-1], free_pos[PW-2:0]} - alloc_q;
+    wire        room      = n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q);
+    logic       out_free;
 
-    wire abort = cmd_valid && fail_q_failed;
-    wire issue = cmd_valid && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready);
+    wire abort = cur_valid_q && fail_q_failed;
+    wire issue = cur_valid_q && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready);
     wire done  = (issue && last) || (abort && end_ready);
+    // Take the next command when there is none or the current one is done this cycle.
+    wire load  = cmd_valid && (!cur_valid_q || done);
 
-    assign fail_q_seq = cmd_seq;
-    assign cmd_ready  = done;
+    assign fail_q_seq = cur_seq_q;
+    assign cmd_ready  = load;
 
     assign tags_alloc_valid = issue;
     assign tags_alloc_pos   = alloc_q;
     assign tags_alloc_len   = n;
     assign tags_alloc_addr7 = addr[6:0];
+    assign tags_alloc_seq   = cur_seq_q;
     assign alloc_end_pos    = alloc_q;
 
     assign end_valid = (issue && last) || abort;
     assign end_pos   = abort ? alloc_q : alloc_q + PW'(n);
 
+    // MRd output: a two-entry FIFO, so a request can be issued every cycle with the issue decision
+    // independent of tx_req's ready (its room is a registered count).
+    wire [127:0] hdr = mrd_hdr(addr, req_dw_count(addr[1:0], n)[9:0], cfg_bdf, 8'(tags_alloc_tag),
+                               req_first_be(addr[1:0], n), req_last_be(addr[1:0], n));
+    logic [1:0] unused_mrd_count;
+    imsdev_fifo #(.WIDTH(128 + 1 + 32 + TW), .DEPTH(2)) u_mrd (
+        .clk, .rst,
+        .in_valid(issue), .in_ready(out_free),
+        .in_data({hdr, cur_pasid_valid_q, cur_prfx_q, tags_alloc_tag}),
+        .out_valid(mrd_valid), .out_ready(mrd_ready),
+        .out_data({mrd_hdr_o, mrd_prfx_valid, mrd_prfx, mrd_tag}),
+        .count(unused_mrd_count)
+    );
+
+    wire [12:0] a_lo_next = 13'(a_lo_q) + n;               // bit 12: the request ends on a 4 KiB boundary
+    wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);          // bit 13: borrow from bits 31:13
+
     always_ff @(posedge clk) begin
-        if (issue) begin
-            mrd_hdr_o      <= mrd_hdr(addr, req_dw_count(addr[1:0], n)[9:0], cfg_bdf,
-                                      8'(tags_alloc_tag), req_first_be(addr[1:0], n), req_last_be(addr[1:0], n));
-            mrd_prfx_valid <= cmd_pasid_valid;
-            mrd_prfx       <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
-            mrd_tag        <= tags_alloc_tag;
+        if (load) begin
+            cur_seq_q         <= cmd_seq;
+            cur_pasid_valid_q <= cmd_pasid_valid;
+            cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
+            a_hi_q            <= cmd_src[63:12];
+            a_hi_inc_q        <= cmd_src[63:12] + 52'd1;
+            a_lo_q            <= cmd_src[11:0];
+            r_hi_q            <= cmd_len[31:13];
+            r_hi_dec_q        <= cmd_len[31:13] - 19'd1;
+            r_lo_q            <= cmd_len[12:0];
+            rd_size_q         <= cfg_rd_size;
+            tb_q              <= cmd_to_bound;
+        end else if (issue) begin
+            tb_q   <= rd_size_q;
+            a_lo_q <= a_lo_next[11:0];
+            if (a_lo_next[12]) begin
+                a_hi_q     <= a_hi_inc_q;
+                a_hi_inc_q <= a_hi_inc_q + 52'd1;
+            end
+            r_lo_q <= r_lo_next[12:0];
+            if (r_lo_next[13]) begin
+                r_hi_q     <= r_hi_dec_q;
+                r_hi_dec_q <= r_hi_dec_q - 19'd1;
+            end
         end
         if (rst) begin
-            off_q     <= '0;
-            alloc_q   <= '0;
-            mrd_valid <= 1'b0;
+            cur_valid_q <= 1'b0;
+            alloc_q     <= '0;
         end else begin
-            if (mrd_ready) mrd_valid <= 1'b0;
-            if (issue) begin
-                mrd_valid <= 1'b1;
-                alloc_q   <= alloc_q + PW'(n);
-                off_q     <= last ? 32'd0 : off_q + 32'(n);
-            end
-            if (abort && end_ready) off_q <= '0;
+            if (load)      cur_valid_q <= 1'b1;
+            else if (done) cur_valid_q <= 1'b0;
+            if (issue) alloc_q <= alloc_q + PW'(n);
         end
     end
 endmodule

@@ -118,7 +118,14 @@ module imsdev_dma_tags #(
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
     // alloc_end_pos comes from the generator's register, updated in the same cycle as head_q.
-    assign avail_pos = empty ? alloc_end_pos : PW'(pos_q[tail] + PW'(rcvd_q[tail]));
+    // avail_pos is registered (one cycle late): it only grows, so a late value is a smaller amount of
+    // data than is there, never more, and the write engine's planning starts at a flip-flop. The write
+    // engine ends a failed command only once no tag of it is allocated, a cycle after which avail_pos
+    // is already past the command's end position.
+    always_ff @(posedge clk) begin
+        if (rst) avail_pos <= '0;
+        else     avail_pos <= empty ? alloc_end_pos : PW'(pos_q[tail] + PW'(rcvd_q[tail]));
+    end
 
     // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
     wire upd_ok = upd_valid && valid_q[upd_tag] && !done_q[upd_tag];

@@ -89,80 +89,118 @@ module imsdev_dma_wr #(
         if (NB < 8) $fatal(1, "imsdev_dma_wr: DATA_W (%0d) must be at least 64", DATA_W);
     end
 
-    localparam int BEAT_DW_LG = LNB - 2;       // log2(DWs per beat)
+    // ---------------------------------------------------------------- current command
+    // The head of the command FIFO is copied into registers (cur_*) and popped when taken: every TLP
+    // decision below starts at a flip-flop instead of behind the FIFO's distributed-RAM read. The next
+    // command is taken in the cycle the current one ends, so commands still follow back to back; a
+    // command reaching an idle engine starts one cycle later than with the FIFO head read directly.
+    // The destination address and the remaining length are kept as running registers (advanced when a
+    // TLP starts) in place of dst + done and len - done. A TLP never crosses a 4 KiB boundary, so the
+    // address's bits 63:12 only step by one (to a_hi_inc_q) and the length's bits 31:13 only by minus one
+    // (to r_hi_dec_q): the wide carry chains are off the per-TLP loop.
+    logic           cur_valid_q, cur_nothing_q, cur_invalid_q;
+    logic [1:0]     cur_op_q;
+    logic [31:0]    cur_len_q;
+    logic [255:0]   cur_data_q;
+    logic           cur_pasid_valid_q;
+    logic [31:0]    cur_prfx_q;
+    logic [7:0]     cur_id_q;
+    logic [SEQ_W-1:0] cur_seq_q;
+    logic [51:0]    a_hi_q, a_hi_inc_q;        // destination of the next TLP, bits 63:12 (and that + 1)
+    logic [11:0]    a_lo_q;                    // ... bits 11:0
+    logic [18:0]    r_hi_q, r_hi_dec_q;        // bytes not yet in a started TLP, bits 31:13 (and that - 1)
+    logic [12:0]    r_lo_q;                    // ... bits 12:0
+    logic [7:0]     done_lo_q;                 // bytes in started TLPs, bits 7:0 (FILL / WRITE phase)
+    logic [12:0]    wr_size_q;                 // WR_SIZE of the command
+    logic [12:0]    tb_q;                      // bytes from the next TLP's address to a WR_SIZE boundary
+    logic [PW-1:0]  plan_q;                    // buffer position of the next TLP's first source byte
+    logic [PW-1:0]  free_q;                    // buffer released to the read side (ends of finished TLPs)
 
-    // ---------------------------------------------------------------- state
-    logic [31:0]   done_q;                     // bytes of the current command in TLPs already issued
-    logic [PW-1:0] free_q;                     // buffer position of the next source byte to consume
-
-    logic          t_busy_q;                   // inside a multi-beat TLP
-    logic [10:0]   t_beat_q, t_nbeats_q;
-    logic [127:0]  t_hdr_q;
-    logic [PW-1:0] t_q_q;                      // buffer position of payload byte 0
-    logic [2:0]    t_fill_r_q;
-    logic [7:0]    t_wsh_q;
-    logic [12:0]   t_n_q;
-    logic          t_last_q;                   // the TLP ends its command
+    logic           t_busy_q;                  // inside a multi-beat TLP (its first beat was issued)
+    logic           t_eop_q;                   // the next beat of that TLP is its last
+    logic [10:0]    t_beat_q, t_nbeats_q;
+    logic [127:0]   t_hdr_q;
+    logic [PW-1:0]  t_rd_q;                    // buffer position of the next beat's first byte
+    logic [PW-1:0]  t_free_end_q;              // plan_q after the last TLP started: released at its end
+    logic [2:0]     t_fill_r_q;
+    logic [7:0]     t_wsh_q;
+    logic           t_last_q;                  // the TLP ends its command
+    logic           rel_q;                     // a TLP ended last cycle: release its buffer bytes
 
     // ---------------------------------------------------------------- new TLP plan
-    logic [2:0] mps_lg;
+    // WR_SIZE is taken with the command (Max_Payload_Size when the command is taken; software changes
+    // MPS only with no traffic), and so is the distance to the first WR_SIZE boundary: every later TLP of
+    // the command starts on a boundary (tb_q = WR_SIZE), so the TLP size starts from flip-flops.
+    logic [2:0]  mps_lg;
     always_comb begin
         mps_lg = (cfg_max_payload > 3'd5) ? 3'd5 : cfg_max_payload;
         if (32'(mps_lg) + 7 > WR_CAP_LG) mps_lg = 3'(WR_CAP_LG - 7);
     end
+    wire [12:0]  cfg_wr_size = 13'd128 << mps_lg;
+    wire [12:0]  cmd_to_bound = cfg_wr_size - 13'(cmd_dst[11:0] & 12'(cfg_wr_size - 13'd1));
 
-    wire [63:0]  addr      = cmd_dst + 64'(done_q);
-    wire [31:0]  rem       = cmd_len - done_q;
-    wire [12:0]  wr_size   = 13'd128 << mps_lg;
-    wire [12:0]  to_bound  = wr_size - (addr[12:0] & (wr_size - 13'd1));
-    wire [12:0]  n         = (rem < 32'(to_bound)) ? rem[12:0] : to_bound;
-    wire [10:0]  dwc       = req_dw_count(addr[1:0], n);
-    wire [10:0]  nbeats    = (dwc + 11'((1 << BEAT_DW_LG) - 1)) >> BEAT_DW_LG;
-    wire [127:0] hdr       = mwr_hdr(addr, dwc[9:0], cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
+    wire [63:0]  addr      = {a_hi_q, a_lo_q};
+    wire [31:0]  rem       = {r_hi_q, r_lo_q};
+    wire         rem_small = r_hi_q == '0;                   // rem < 8 KiB: r_lo_q is all of it
+    wire [12:0]  to_bound  = tb_q;                           // bytes to the next WR_SIZE boundary
+    wire         n_is_rem  = rem_small && r_lo_q < to_bound;
+    wire [12:0]  n         = n_is_rem ? r_lo_q : to_bound;
+    wire [13:0]  end_off   = 14'(addr[1:0]) + 14'(n);           // one past the last byte, from the first DW
+    wire [9:0]   dwc       = 10'((end_off + 14'd3) >> 2);  // 1..1024 DW (1024 is 0, as in the header's Length)
+    wire [10:0]  nbeats    = 11'((end_off + 14'(NB - 1)) >> LNB);
+    wire [127:0] hdr       = mwr_hdr(addr, dwc, cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
                                      req_last_be(addr[1:0], n));
-    wire [PW-1:0] q        = free_q - PW'(addr[1:0]);
+    wire [PW-1:0] q        = plan_q - PW'(addr[1:0]);
     // (payload byte 0 address) - dst = done - addr[1:0]
-    wire [2:0]   fill_r    = done_q[2:0] - 3'(addr[1:0]);
-    wire [7:0]   wsh       = done_q[7:0] + 8'd3 - 8'(addr[1:0]);
-    wire         tlp_last  = rem == 32'(n);
+    wire [2:0]   fill_r    = done_lo_q[2:0] - 3'(addr[1:0]);
+    wire [7:0]   wsh       = done_lo_q + 8'd3 - 8'(addr[1:0]);
+    wire         tlp_last  = rem_small && r_lo_q <= to_bound;
+    // A one-beat TLP, decided from rem and to_bound side by side rather than after n and nbeats.
+    wire         one_beat  = (rem_small && 14'(addr[1:0]) + 14'(r_lo_q) <= 14'(NB))
+                             || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
+    wire [31:0]  done      = cur_len_q - rem;
 
-    wire is_copy   = cmd_op == DMA_OP_COPY;
-    wire [PW-1:0] have = avail_pos - free_q;
-    wire data_ok   = !is_copy || (32'(have) >= 32'(n));
+    wire is_copy   = cur_op_q == DMA_OP_COPY;
+    wire [PW-1:0] have = avail_pos - plan_q;
+    // have >= n, with both candidates of n compared in parallel
+    wire data_ok   = !is_copy || (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound));
 
     // ---------------------------------------------------------------- stage I decisions
     logic [$clog2(OUT_DEPTH + 1)-1:0] fifo_count;
     logic d_valid_q;
     wire  credit = 32'(fifo_count) + 32'(d_valid_q) < OUT_DEPTH;
 
-    wire nothing   = cmd_valid && !t_busy_q && (cmd_invalid || cmd_len == 32'd0);
-    wire abort     = cmd_valid && !t_busy_q && !nothing && is_copy && fail_q_failed;
+    wire nothing   = cur_valid_q && !t_busy_q && cur_nothing_q;
+    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed;
     wire abort_go  = abort && end_valid && !fail_q_busy && credit;
-    wire start     = cmd_valid && !t_busy_q && !nothing && !abort && credit && data_ok
+    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && credit && data_ok
                      && (!tlp_last || !is_copy || end_valid);
     wire beat      = (t_busy_q && credit) || start;
     wire marker    = (nothing && credit) || abort_go;
 
     // Current TLP context: the registered one inside a TLP, the new plan at its first beat.
     wire [10:0]   c_beat   = t_busy_q ? t_beat_q   : 11'd0;
-    wire [10:0]   c_nbeats = t_busy_q ? t_nbeats_q : nbeats;
     wire [127:0]  c_hdr    = t_busy_q ? t_hdr_q    : hdr;
-    wire [PW-1:0] c_q      = t_busy_q ? t_q_q      : q;
+    wire [PW-1:0] c_rd     = t_busy_q ? t_rd_q     : q;
     wire [2:0]    c_fill_r = t_busy_q ? t_fill_r_q : fill_r;
     wire [7:0]    c_wsh    = t_busy_q ? t_wsh_q    : wsh;
-    wire [12:0]   c_n      = t_busy_q ? t_n_q      : n;
     wire          c_last   = t_busy_q ? t_last_q   : tlp_last;
-    wire          c_eop    = c_beat == c_nbeats - 11'd1;
+    wire          c_eop    = t_busy_q ? t_eop_q    : one_beat;
     wire          tlp_end  = beat && c_eop;
     wire          cmd_end  = (tlp_end && c_last) || marker;
 
-    assign cmd_pop    = cmd_end;
+    // Take the next command when there is none or the current one ends this cycle.
+    wire          load     = cmd_valid && (!cur_valid_q || cmd_end);
+
+    assign cmd_pop    = load;
     assign end_pop    = (tlp_end && c_last && is_copy) || abort_go;
-    assign fail_q_seq = cmd_seq;
+    assign fail_q_seq = cur_seq_q;
     assign free_pos   = free_q;
 
-    assign buf_rd_en  = beat && is_copy;
-    assign buf_rd_pos = AW'(c_q + PW'({c_beat, {LNB{1'b0}}}));
+    // The buffer is read every cycle: its data is used only the cycle after a COPY beat (d_use_buf_q),
+    // and an enable from the beat decision would put the whole plan on the RAMs' clock-enable path.
+    assign buf_rd_en  = 1'b1;
+    assign buf_rd_pos = AW'(c_rd);
 
     // Local payload of the beat (FILL, WRITE)
     logic [DATA_W-1:0] local_data;
@@ -170,11 +208,11 @@ module imsdev_dma_wr #(
         logic [63:0]           pp;
         logic [DATA_W-1:0]     ext;
         logic [15:0]           sh;
-        pp  = 64'({cmd_data[63:0], cmd_data[63:0]} >> {c_fill_r, 3'b000});
+        pp  = 64'({cur_data_q[63:0], cur_data_q[63:0]} >> {c_fill_r, 3'b000});
         sh  = 16'(c_wsh) + 16'({c_beat, {LNB{1'b0}}});
-        ext = DATA_W'({{(8*(NB+1)){1'b0}}, cmd_data, 24'd0} >> {sh, 3'b000});
-        if (cmd_op == DMA_OP_FILL) local_data = {(NB/8){pp}};
-        else                       local_data = ext;
+        ext = DATA_W'({{(8*(NB+1)){1'b0}}, cur_data_q, 24'd0} >> {sh, 3'b000});
+        if (cur_op_q == DMA_OP_FILL) local_data = {(NB/8){pp}};
+        else                         local_data = ext;
     end
 
     // ---------------------------------------------------------------- stage D
@@ -187,17 +225,17 @@ module imsdev_dma_wr #(
 
     always_ff @(posedge clk) begin
         d_marker_q     <= marker;
-        d_sop_q        <= c_beat == 11'd0;
+        d_sop_q        <= !t_busy_q;
         d_eop_q        <= c_eop;
         d_hdr_q        <= c_hdr;
-        d_prfx_valid_q <= cmd_pasid_valid;
-        d_prfx_q       <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
+        d_prfx_valid_q <= cur_pasid_valid_q;
+        d_prfx_q       <= cur_prfx_q;
         d_use_buf_q    <= is_copy;
         d_local_q      <= local_data;
         d_rsp_valid_q  <= cmd_end;
-        d_rsp_id_q     <= cmd_id;
-        d_rsp_status_q <= cmd_invalid ? DMA_INVALID : (abort ? fail_q_code : DMA_OK);
-        d_rsp_bytes_q  <= marker ? done_q : cmd_len;
+        d_rsp_id_q     <= cur_id_q;
+        d_rsp_status_q <= cur_invalid_q ? DMA_INVALID : (abort ? fail_q_code : DMA_OK);
+        d_rsp_bytes_q  <= marker ? done : cur_len_q;
         if (rst) d_valid_q <= 1'b0;
         else     d_valid_q <= beat || marker;
     end
@@ -218,32 +256,77 @@ module imsdev_dma_wr #(
             out_rsp_valid, out_rsp_id, out_rsp_status, out_rsp_bytes} = fifo_out;
 
     // ---------------------------------------------------------------- state update
+    wire [12:0] a_lo_next = 13'(a_lo_q) + n;                 // bit 12: the TLP ends on a 4 KiB boundary
+    wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);            // bit 13: borrow from bits 31:13
+
     always_ff @(posedge clk) begin
+        if (load) begin
+            cur_op_q          <= cmd_op;
+            cur_invalid_q     <= cmd_invalid;
+            cur_nothing_q     <= cmd_invalid || cmd_len == 32'd0;
+            cur_len_q         <= cmd_len;
+            cur_data_q        <= cmd_data;
+            cur_pasid_valid_q <= cmd_pasid_valid;
+            cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
+            cur_id_q          <= cmd_id;
+            cur_seq_q         <= cmd_seq;
+            a_hi_q            <= cmd_dst[63:12];
+            a_hi_inc_q        <= cmd_dst[63:12] + 52'd1;
+            a_lo_q            <= cmd_dst[11:0];
+            r_hi_q            <= cmd_len[31:13];
+            r_hi_dec_q        <= cmd_len[31:13] - 19'd1;
+            r_lo_q            <= cmd_len[12:0];
+            done_lo_q         <= '0;
+            wr_size_q         <= cfg_wr_size;
+            tb_q              <= cmd_to_bound;
+        end else if (start) begin
+            tb_q      <= wr_size_q;
+            a_lo_q    <= a_lo_next[11:0];
+            if (a_lo_next[12]) begin
+                a_hi_q     <= a_hi_inc_q;
+                a_hi_inc_q <= a_hi_inc_q + 52'd1;
+            end
+            r_lo_q    <= r_lo_next[12:0];
+            if (r_lo_next[13]) begin
+                r_hi_q     <= r_hi_dec_q;
+                r_hi_dec_q <= r_hi_dec_q - 19'd1;
+            end
+            done_lo_q <= done_lo_q + n[7:0];
+        end
         if (start) begin
-            t_nbeats_q <= nbeats;
-            t_hdr_q    <= hdr;
-            t_q_q      <= q;
-            t_fill_r_q <= fill_r;
-            t_wsh_q    <= wsh;
-            t_n_q      <= n;
-            t_last_q   <= tlp_last;
+            t_nbeats_q   <= nbeats;
+            t_hdr_q      <= hdr;
+            t_fill_r_q   <= fill_r;
+            t_wsh_q      <= wsh;
+            t_last_q     <= tlp_last;
+            t_free_end_q <= is_copy ? plan_q + PW'(n) : plan_q;
+        end
+        if (beat) begin
+            t_rd_q  <= c_rd + PW'(NB);
+            t_eop_q <= c_beat + 11'd2 == (t_busy_q ? t_nbeats_q : nbeats);
         end
         if (rst) begin
-            done_q   <= '0;
-            free_q   <= '0;
-            t_busy_q <= 1'b0;
-            t_beat_q <= '0;
+            cur_valid_q <= 1'b0;
+            plan_q      <= '0;
+            free_q      <= '0;
+            t_busy_q    <= 1'b0;
+            t_beat_q    <= '0;
+            rel_q       <= 1'b0;
         end else begin
+            if (load)         cur_valid_q <= 1'b1;
+            else if (cmd_end) cur_valid_q <= 1'b0;
             if (beat) begin
                 t_busy_q <= !c_eop;
                 t_beat_q <= c_eop ? 11'd0 : c_beat + 11'd1;
             end
-            if (tlp_end) begin
-                done_q <= c_last ? 32'd0 : done_q + 32'(c_n);
-                if (is_copy) free_q <= free_q + PW'(c_n);
+            if (start && is_copy) plan_q <= plan_q + PW'(n);
+            // The buffer bytes of a TLP are handed back the cycle after its last beat read them.
+            rel_q <= tlp_end;
+            if (rel_q) free_q <= t_free_end_q;
+            if (abort_go) begin
+                plan_q <= end_pos;
+                free_q <= end_pos;
             end
-            if (marker) done_q <= '0;
-            if (abort_go) free_q <= end_pos;
         end
     end
 endmodule

@@ -2,6 +2,11 @@
 // region (generated CSR block, MSI-X table, MSI-X PBA, per-queue IMS tables). Offsets inside BAR0 that
 // no block owns read as zero and ignore writes, so a driver probing a hole gets a defined answer.
 // Region bases and sizes come from the generated register map package.
+// The decoded request is registered (one request stage, taken when empty): the targets see their valid,
+// offset and fields from flip-flops, one cycle after the MMIO bus presented them, so the completer's
+// header decode and this region decode are not on the targets' address paths. Only one request is ever
+// outstanding on the MMIO bus (the completer waits for each response), so the stage costs one cycle of
+// latency per DWORD access and no throughput.
 `default_nettype none
 
 module imsdev_bar0_decode #(
@@ -91,34 +96,60 @@ module imsdev_bar0_decode #(
         if (hit_ims) base = AW'(IMS_BASE);
         if (hit_csr) base = AW'(CSR_BASE);
     end
-    assign tgt_off   = req_addr - base[AW-1:2];
-    assign tgt_write = req_write;
-    assign tgt_wdata = req_wdata;
-    assign tgt_be    = req_be;
+    // ---------------------------------------------------------------- request stage
+    logic          s_valid_q, s_csr_q, s_msix_q, s_pba_q, s_ims_q;
+    logic [AW-1:2] s_off_q;
+    logic          s_write_q;
+    logic [31:0]   s_wdata_q;
+    logic [3:0]    s_be_q;
 
-    assign csr_valid  = req_valid && hit_csr;
-    assign msix_valid = req_valid && (hit_tbl || hit_pba) && !answer_here;
-    assign msix_pba   = hit_pba;
-    assign ims_valid  = req_valid && hit_ims && !answer_here;
+    wire take = req_valid && !s_valid_q;
+    assign req_ready = !s_valid_q;
 
+    assign tgt_off   = s_off_q;
+    assign tgt_write = s_write_q;
+    assign tgt_wdata = s_wdata_q;
+    assign tgt_be    = s_be_q;
+
+    assign csr_valid  = s_valid_q && s_csr_q;
+    assign msix_valid = s_valid_q && s_msix_q;
+    assign msix_pba   = s_pba_q;
+    assign ims_valid  = s_valid_q && s_ims_q;
+
+    // The staged request leaves when its target takes it (csr/msix/ims ready). Holes and dropped writes
+    // are answered here (hole_rsp_q) and never enter the stage.
+    logic s_ready;
     always_comb begin
-        req_ready = 1'b1;   // answered here: accepted at once
-        if (hit_csr) req_ready = csr_ready;
-        if ((hit_tbl || hit_pba) && !answer_here) req_ready = msix_ready;
-        if (hit_ims && !answer_here) req_ready = ims_ready;
+        s_ready = 1'b0;
+        if (s_csr_q)  s_ready = csr_ready;
+        if (s_msix_q) s_ready = msix_ready;
+        if (s_ims_q)  s_ready = ims_ready;
     end
 
     logic hole_rsp_q;
     always_ff @(posedge clk) begin
+        if (take) begin
+            s_csr_q   <= hit_csr;
+            s_msix_q  <= (hit_tbl || hit_pba) && !answer_here;
+            s_pba_q   <= hit_pba;
+            s_ims_q   <= hit_ims && !answer_here;
+            s_off_q   <= req_addr - base[AW-1:2];
+            s_write_q <= req_write;
+            s_wdata_q <= req_wdata;
+            s_be_q    <= req_be;
+        end
         if (rst) begin
+            s_valid_q  <= 1'b0;
             hole_rsp_q <= 1'b0;
             err_valid  <= 1'b0;
             err_code   <= '0;
             err_addr   <= '0;
         end else begin
+            if (take)                    s_valid_q <= !answer_here;
+            else if (s_valid_q && s_ready) s_valid_q <= 1'b0;
             err_addr   <= byte_addr;
-            hole_rsp_q <= req_valid && answer_here;
-            err_valid  <= req_valid && (drop_partial || drop_ro);
+            hole_rsp_q <= take && answer_here;
+            err_valid  <= take && (drop_partial || drop_ro);
             err_code   <= drop_ro ? imsdev_map_pkg::MMIO_ERR_RO_WRITE : imsdev_map_pkg::MMIO_ERR_PARTIAL;
         end
     end
