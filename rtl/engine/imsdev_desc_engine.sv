@@ -298,8 +298,9 @@ module imsdev_desc_engine #(
 
     wire   room   = !valid_q[tail_q];
     // A member's fetch waits for a free list slot (only the issue stage appends, so it stays free until the
-    // member is appended) and, while handles are checked, for a revocation sweep to end (as dequeues do).
-    wire   fetch_req = ist_q == I_FETCH && room && !hdl_hold;
+    // member is appended) and, while handles are checked, for a revocation sweep to end (as dequeues do);
+    // once shown it stays shown until taken (hold_q: a command never changes or drops under valid).
+    wire   fetch_req = ist_q == I_FETCH && ((room && !hdl_hold) || (hold_q && !hold_cr_q));
     assign op_req = ist_q == I_CMD || fetch_req;
     wire   push_batch = ist_q == I_BEND && room;
     wire   push   = (ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go) || (op_fire && ist_q == I_CMD)
