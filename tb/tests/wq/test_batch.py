@@ -122,6 +122,13 @@ async def test_batch_members(dut, pauses):
             t = await submit(env, wq, [member(env, vec) for _ in range(n)], r, flags=flags, handle=handle)
             expect(t, ST_SUCCESS, n)
             items += [t] + t.members
+        # An interrupt burst: members that only interrupt (NOOP, CRAV+RCI, no record) back to back fill the
+        # MSI-X/IMS message queues under backpressure; the batch's record must still come after all of them.
+        for handle in (msix_handle(vec), ims_handle(1 % env.p.ims_per_wq)):
+            burst = [env.new_desc(OP_NOOP, flags=FLAG_CRAV | FLAG_RCI, handle=handle) for _ in range(top)]
+            t = await submit(env, wq, burst, r, flags=FLAG_CRAV | FLAG_RCR)
+            expect(t, ST_SUCCESS, top)
+            items += [t] + t.members
         # A batch without a record request (CRAV only): its success writes no record.
         t = await submit(env, wq, [member(env, vec, OP_MEMFILL) for _ in range(2)], r, flags=FLAG_CRAV)
         assert not t.writes_cr
