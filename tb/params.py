@@ -28,6 +28,7 @@ class DeviceParams:
     ims_per_wq: int
     msix_vectors: int
     data_w: int
+    max_batch: int
 
     @classmethod
     def from_env(cls) -> "DeviceParams":
@@ -35,7 +36,8 @@ class DeviceParams:
         if not name:
             raise RuntimeError("IMSDEV_CONFIG is not set: run tests through `make sim` (sim/simlib.py sets it)")
         p = _load_configs()[name].params
-        return cls(name, p["NUM_WQ"], p["WQ_DEPTH"], p["IMS_PER_WQ"], p["MSIX_VECTORS"], p["DATA_W"])
+        return cls(name, p["NUM_WQ"], p["WQ_DEPTH"], p["IMS_PER_WQ"], p["MSIX_VECTORS"], p["DATA_W"],
+                   p["MAX_BATCH"])
 
     def capability_fields(self) -> dict:
         """Values of the capability register fields the RTL drives, keyed (register, field)."""
@@ -45,4 +47,5 @@ class DeviceParams:
             ("CAP1", "IMS_PER_WQ"): self.ims_per_wq,
             ("CAP2", "MSIX_VECTORS"): self.msix_vectors,
             ("CAP2", "DATA_BYTES"): self.data_w // 8,
+            ("CAP2", "MAX_BATCH_SHIFT"): self.max_batch.bit_length() - 1,
         }

@@ -48,6 +48,7 @@ from tb.pcie.tlp import RRS, PasidTlp
 
 # ---- encodings of docs/work_queues.md ------------------------------------------------------------------
 OP_NOOP = 0x00
+OP_BATCH = 0x01         # DSA_OPCODE_BATCH: list address in the source slot, count in the size slot
 OP_DRAIN = 0x02
 OP_MEMMOVE = 0x03
 OP_MEMFILL = 0x04
@@ -73,9 +74,15 @@ ST_CR_ALIGN = 0x1B      # completion record address not 32-byte aligned: never i
 ST_PAGE_FAULT = 0x03    # DSA_COMP_PAGE_FAULT_NOBOF: a source read answered UR/CA
 ST_HW_ERR = 0x20        # DSA_COMP_HW_ERR1: a source read poisoned or timed out
 DMA_READ_FAILURES = (ST_PAGE_FAULT, ST_HW_ERR)    # the record carries bytes completed and the fault address
+ST_BATCH_FAIL = 0x05        # DSA_COMP_BATCH_FAIL: a member did not succeed
+ST_BATCH_PAGE_FAULT = 0x06  # DSA_COMP_BATCH_PAGE_FAULT: a read of the descriptor list answered UR/CA
+ST_DESC_CNT = 0x14          # DSA_COMP_DESC_CNT_ERANGE: count < 2 or above the WQ's limit
+ST_LIST_ALIGN = 0x18        # DSA_COMP_DESCLIST_ALIGN: list address not 64-byte aligned
 STATUS_NAMES = {ST_SUCCESS: "success", ST_BAD_OPCODE: "invalid opcode", ST_BAD_FLAGS: "invalid flags",
                 ST_RESERVED: "reserved field", ST_XFER_SIZE: "transfer size", ST_INT_HANDLE: "interrupt handle",
-                ST_CR_ALIGN: "record address not aligned", ST_PAGE_FAULT: "page fault", ST_HW_ERR: "hardware error"}
+                ST_CR_ALIGN: "record address not aligned", ST_PAGE_FAULT: "page fault", ST_HW_ERR: "hardware error",
+                ST_BATCH_FAIL: "batch member failed", ST_BATCH_PAGE_FAULT: "batch list page fault",
+                ST_DESC_CNT: "descriptor count", ST_LIST_ALIGN: "descriptor list alignment"}
 
 HANDLE_IMS = 0x8000     # interrupt handle bit 15: IMS entry handle[14:0] of the submitting WQ
 HANDLE_IMS_INDEX_MASK = 0x7FFF
@@ -159,6 +166,8 @@ class Descriptor:
         return self.src.to_bytes(8, "little")
 
     def describe(self) -> str:
+        if self.opcode == OP_BATCH:
+            return f"BATCH flags={self.flags:#x} list={self.src:#x} count={self.size} cr={self.cr_addr:#x}"
         op = OPCODES.get(self.opcode, f"op{self.opcode:#04x}")
         s = f"{op} flags={self.flags:#x} size={self.size} cr={self.cr_addr:#x}"
         if self.opcode == OP_MEMMOVE:
@@ -234,6 +243,7 @@ class WqConfig:
     priv: bool = False
     prio: int = 0
     max_xfer_shift: int = 16
+    max_batch_shift: int = 15       # WQCFG3.MAX_BATCH_SHIFT (the reset value: the device's limit applies)
 
     def wqcfg2(self) -> int:
         return (_prep("CSR_WQCFG_WQCFG2_MODE", int(self.dedicated)) | _prep("CSR_WQCFG_WQCFG2_PRIO", self.prio)
@@ -443,7 +453,8 @@ class WqEnv:
         base = regs.csr_wqcfg_at(wq)
         await self.b.wr32(base + regs.CSR_WQCFG_WQCFG0, _prep("CSR_WQCFG_WQCFG0_SIZE", cfg.size))
         await self.b.wr32(base + regs.CSR_WQCFG_WQCFG2, cfg.wqcfg2())
-        await self.b.wr32(base + regs.CSR_WQCFG_WQCFG3, _prep("CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT", cfg.max_xfer_shift))
+        await self.b.wr32(base + regs.CSR_WQCFG_WQCFG3, _prep("CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT", cfg.max_xfer_shift)
+                          | _prep("CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT", cfg.max_batch_shift))
         self.written[wq] = cfg
 
     async def enable_wq(self, wq: int, cfg: Optional[WqConfig] = None, expect_err: int = regs.CMD_ERR_OK) -> CmdStatus:
@@ -834,6 +845,14 @@ class Tracked:
     dst_blocked: bytes = b""        # per destination byte: 1 = the IOMMU drops the write there
     cr_blocked: bool = False        # the completion record write is dropped by the IOMMU
     event: Event = field(default_factory=Event)
+    irq_seqs: list = field(default_factory=list)   # observation sequence numbers of its interrupt messages
+    # Batches: a member names its batch; a batch lists its members (those the device fetches), its WQ's
+    # limit, the members processed (its record's bytes_completed) and the list address whose read fails.
+    batch: Optional["Tracked"] = None
+    members: list = field(default_factory=list)
+    batch_limit: Optional[int] = None
+    batch_count: int = 0
+    list_fault: Optional[int] = None
 
     @property
     def accepted(self) -> bool:
@@ -881,20 +900,31 @@ class Scoreboard:
         return check(addr) if check is not None else True
 
     # ---- prediction (the document's rules) -------------------------------------------------------
-    def predict(self, wq: int, d: Descriptor, pasid: Optional[int]) -> tuple[int, int]:
-        """(status, invalid_flags) per docs/work_queues.md, whose checks run in this order and report the first
-        failure: opcode, flags, reserved fields, completion record alignment (CRAV set), transfer size,
-        interrupt handle; then the operation (a source DMA read can fail)."""
+    def batch_limit(self, wq: int) -> int:
+        """The WQ's largest batch: 2^min(WQCFG3.MAX_BATCH_SHIFT, CAP2.MAX_BATCH_SHIFT)."""
         cfg = self.env.latched.get(wq) or self.env.written.get(wq)
-        if d.opcode not in OPCODES:
+        return min(1 << (cfg.max_batch_shift if cfg else 15), self.env.p.max_batch)
+
+    def predict(self, wq: int, d: Descriptor, pasid: Optional[int], in_batch: bool = False) -> tuple[int, int]:
+        """(status, invalid_flags) per docs/work_queues.md, whose checks run in this order and report the first
+        failure: opcode, flags, reserved fields, completion record alignment (CRAV set), list alignment and
+        count (batch), transfer size, interrupt handle; then the operation (a source DMA read can fail).
+        A batch member may not be a batch or a drain (0x10). A batch that passes is predicted by submit_batch."""
+        cfg = self.env.latched.get(wq) or self.env.written.get(wq)
+        batch = d.opcode == OP_BATCH
+        if (d.opcode not in OPCODES and not batch) or (in_batch and d.opcode in (OP_BATCH, OP_DRAIN)):
             return ST_BAD_OPCODE, 0
         bad = d.flags & ~FLAGS_ACCEPTED & FLAGS_MASK
         if bad:
             return ST_BAD_FLAGS, bad
-        if d.rsvd_dw0 or any(d.rsvd_tail):
+        if d.rsvd_dw0 or any(d.rsvd_tail) or (batch and d.dst):
             return ST_RESERVED, 0
         if d.flags & FLAG_CRAV and d.cr_addr % CR_ALIGN:
             return ST_CR_ALIGN, 0
+        if batch and d.src % DESC_BYTES:
+            return ST_LIST_ALIGN, 0
+        if batch and not 2 <= d.size <= self.batch_limit(wq):
+            return ST_DESC_CNT, 0
         if d.opcode in (OP_MEMMOVE, OP_MEMFILL) and cfg is not None and d.size > (1 << cfg.max_xfer_shift):
             return ST_XFER_SIZE, 0
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle, wq):
@@ -903,8 +933,9 @@ class Scoreboard:
             return ST_PAGE_FAULT, 0
         return ST_SUCCESS, 0
 
-    def _new(self, wq: int, d: Descriptor, via: str, pasid: Optional[int], priv: bool) -> Tracked:
-        status, invalid = self.predict(wq, d, pasid)
+    def _new(self, wq: int, d: Descriptor, via: str, pasid: Optional[int], priv: bool,
+             batch: Optional[Tracked] = None) -> Tracked:
+        status, invalid = self.predict(wq, d, pasid, in_batch=batch is not None)
         cr_ok = bool(d.flags & FLAG_CRAV) and d.cr_addr % CR_ALIGN == 0
         writes_cr = cr_ok and (bool(d.flags & FLAG_RCR) or status != ST_SUCCESS)
         no_cr = status != ST_SUCCESS and not cr_ok
@@ -912,7 +943,9 @@ class Scoreboard:
         if d.flags & FLAG_RCI and status != ST_INT_HANDLE:
             irq = self.env.irq_target(wq, d.int_handle, pasid)
         t = Tracked(len(self.items), wq, d, via, pasid, priv, status, invalid, writes_cr, no_cr, irq,
-                    submit_ns=get_sim_time("ns"))
+                    submit_ns=get_sim_time("ns"), batch=batch)
+        if d.opcode == OP_BATCH and batch is None:
+            t.batch_limit = self.batch_limit(wq)
         mem = self._mem(pasid)
         if d.opcode == OP_MEMMOVE and d.size:
             if mem.contains(d.src, d.size):
@@ -969,6 +1002,12 @@ class Scoreboard:
             d = replace(d, pasid=pasid if pasid is not None else 0, priv=priv)
         eff_pasid, eff_priv = self._eff_pasid(wq, via, pasid, priv)
         t = self._new(wq, d, via, eff_pasid, eff_priv)
+        await self._send(t, pasid, priv, retries, backoff_cycles, offset, expect_reject)
+        return t
+
+    async def _send(self, t: Tracked, pasid: Optional[int], priv: bool, retries: int, backoff_cycles: int,
+                    offset: int, expect_reject) -> None:
+        wq, d, via = t.wq, t.desc, t.via
         if via == "enqcmd":
             st, t.retries = await self.env.enqcmd_retry(wq, d, pasid, priv, max_retries=retries,
                                                         backoff_cycles=backoff_cycles, offset=offset)
@@ -987,6 +1026,68 @@ class Scoreboard:
                 self.accepted(t)
             else:
                 self.dropped(t)
+        for m in t.members:         # a batch's members run only if the batch was taken
+            m.state, m.cpl_status = (t.state, t.cpl_status) if t.state != "accepted" else ("accepted", None)
+
+    def batch_list_poisoned(self, t: Tracked, k: int):
+        """The test poisons the completion of batch `t`'s list entry k: the batch ends with 0x20 (hardware
+        error) at that entry; its members from k on are never run (no record, data or interrupt)."""
+        t.status, t.list_fault, t.batch_count = ST_HW_ERR, t.desc.src + DESC_BYTES * k, k
+        for m in t.members[k:]:
+            m.state = "aborted"
+        t.members = t.members[:k]
+        t.writes_cr = bool(t.desc.flags & FLAG_CRAV) and t.desc.cr_addr % CR_ALIGN == 0
+
+    async def submit_batch(self, wq: int, members: list[Descriptor], *, flags: int = FLAG_CRAV | FLAG_RCR,
+                           handle: int = 0, count: Optional[int] = None, list_addr: Optional[int] = None,
+                           batch: Optional[Descriptor] = None, pasid: Optional[int] = None, priv: bool = False,
+                           via: Optional[str] = None, retries: int = 0, backoff_cycles: int = 0,
+                           expect_reject=None) -> Tracked:
+        """Submit a batch (opcode 0x01) of `members` like submit(): the list is written to host memory (in
+        the batch PASID's address space) at `list_addr` (default: a fresh 64-byte aligned buffer), `count`
+        (default len(members)) goes in the descriptor. `batch` overrides the whole batch descriptor (bad
+        inputs). The prediction (docs/work_queues.md "Batch"): a batch failing its own checks runs nothing;
+        otherwise each member whose list entry the device can read is tracked like a submitted descriptor
+        (same WQ, the batch's PASID and privilege), and the batch's record is SUCCESS, BATCH_FAIL (a member
+        failed) or BATCH_PAGE_FAULT (an entry unreadable: fault address = that entry, later ones not run),
+        with bytes_completed = members processed."""
+        cfg = self.env.latched.get(wq) or self.env.written.get(wq)
+        if via is None:
+            via = "movdir64b" if cfg is not None and cfg.dedicated else "enqcmd"
+        n = len(members) if count is None else count
+        eff_pasid, eff_priv = self._eff_pasid(wq, via, pasid, priv)
+        mem = self._mem(eff_pasid)
+        if batch is None:
+            if list_addr is None:
+                list_addr = self.env.low.alloc(DESC_BYTES * max(len(members), 1), DESC_BYTES)
+            batch = Descriptor(opcode=OP_BATCH, flags=flags, cr_addr=self.env.low.alloc_cr(), src=list_addr,
+                               size=n, int_handle=handle)
+        list_addr = batch.src
+        for i, m in enumerate(members):
+            if mem.contains(list_addr + DESC_BYTES * i, DESC_BYTES):
+                mem.write(list_addr + DESC_BYTES * i, m.pack())
+        if via == "enqcmd":
+            batch = replace(batch, pasid=pasid if pasid is not None else 0, priv=priv)
+        t = self._new(wq, batch, via, eff_pasid, eff_priv)
+        if t.status == ST_SUCCESS:
+            failed = False
+            for i in range(batch.size):
+                entry = list_addr + DESC_BYTES * i
+                if i >= len(members) or not self._dma_readable(mem, entry, DESC_BYTES):
+                    t.status, t.list_fault = ST_BATCH_PAGE_FAULT, entry
+                    break
+                mt = self._new(wq, members[i], via, eff_pasid, eff_priv, batch=t)
+                t.members.append(mt)
+                failed |= mt.status != ST_SUCCESS
+            t.batch_count = len(t.members)
+            if t.status == ST_SUCCESS and failed:
+                t.status = ST_BATCH_FAIL
+            cr_ok = bool(batch.flags & FLAG_CRAV) and batch.cr_addr % CR_ALIGN == 0
+            t.writes_cr = cr_ok and (bool(batch.flags & FLAG_RCR) or t.status != ST_SUCCESS)
+            t.no_cr_swerr = t.status != ST_SUCCESS and not cr_ok
+        # (the entries the test wrote: a count beyond them names memory the list does not own)
+        self._watch(list_addr, DESC_BYTES * max(min(batch.size, len(members)), 1), "list", t)
+        await self._send(t, pasid, priv, retries, backoff_cycles, 0, expect_reject)
         return t
 
     def accepted(self, t: Tracked):
@@ -1038,9 +1139,11 @@ class Scoreboard:
             if (rec.pasid, rec.pmr if rec.pasid is not None else False) != (t.pasid, t.priv if t.pasid is not None else False):
                 self._error(f"{t}: {rec.kind} to {addr:#x} carries PASID {rec.pasid} PMR {int(rec.pmr)}, "
                             f"expected PASID {t.pasid} PMR {int(t.priv)}")
-            if rec.kind == "MRd" and kind != "src":
+            if rec.kind == "MRd" and kind == "list" and not (t.members or t.list_fault is not None):
+                self._error(f"{t}: device reads the list of a batch that fails its own checks")
+            if rec.kind == "MRd" and kind not in ("src", "list"):
                 self._error(f"{t}: device reads its {kind} buffer at {addr:#x}")
-            if rec.kind == "MWr" and kind == "src":
+            if rec.kind == "MWr" and kind in ("src", "list"):
                 self._error(f"{t}: device writes its source buffer at {addr:#x}")
             if rec.kind == "MWr" and kind == "dst":
                 t.dst_writes += 1
@@ -1079,6 +1182,7 @@ class Scoreboard:
             ready = waiting
         t = ready[0]
         t.irq_seen += 1
+        t.irq_seqs.append(next(self._seq))
         if t.writes_cr:
             if t.cr_blocked:
                 return
@@ -1128,7 +1232,28 @@ class Scoreboard:
         for t in items:
             if t.desc.opcode == OP_DRAIN and t.state == "completed" and t.status == ST_SUCCESS:
                 self._check_drain_order(t)
+            if t.batch_limit is not None and t.state == "completed" and t.cr_writes:
+                self._check_batch_order(t)
         self.flush_errors()
+
+    def _check_batch_order(self, t: Tracked):
+        """docs/work_queues.md "Batch": data -> member records -> member interrupts -> batch record: every
+        member's record and interrupt message reached the link before the batch's record; members'
+        records in list order."""
+        seq = t.cr_writes[0][0]
+        last = -1
+        for m in t.members:
+            if m.writes_cr:
+                if not m.cr_writes:
+                    self._error(f"{t}: batch record written before member {m} has its record")
+                    continue
+                if m.cr_writes[0][0] > seq:
+                    self._error(f"{t}: batch record written before the record of member {m}")
+                if m.cr_writes[0][0] < last:
+                    self._error(f"{t}: member {m}'s record came before an earlier member's")
+                last = m.cr_writes[0][0]
+            if m.irq[0] == "msg" and m.irq_seqs and m.irq_seqs[0] > seq:
+                self._error(f"{t}: batch record written before the interrupt of member {m}")
 
     def _check_drain_order(self, t: Tracked):
         """DRAIN completes after every earlier descriptor of its WQ: their records come first."""
@@ -1187,12 +1312,20 @@ class Scoreboard:
                 cr = t.record = CompletionRecord.parse(mem.read(d.cr_addr, CR_BYTES))
         if t.writes_cr and t.state in ("completed", "accepted") and cr is not None:
             exp_bytes = d.size if t.status == ST_SUCCESS and d.opcode in (OP_MEMMOVE, OP_MEMFILL) else 0
+            if t.batch_limit is not None:
+                exp_bytes = t.batch_count       # a batch: the members processed
             problems = []
             if cr.status != t.status:
                 problems.append(f"status {cr.status:#x}, expected {t.status:#x} ({STATUS_NAMES.get(t.status)})")
             if cr.status_bit7 or cr.result:
                 problems.append(f"status bit 7 = {cr.status_bit7}, result = {cr.result} (expected 0, 0)")
-            if t.status in DMA_READ_FAILURES:
+            if t.batch_limit is not None and t.status in (ST_BATCH_PAGE_FAULT, ST_HW_ERR):
+                if cr.fault_addr != t.list_fault:
+                    problems.append(f"fault address {cr.fault_addr:#x}, expected the unreadable list entry "
+                                    f"{t.list_fault:#x}")
+                if cr.bytes_completed != exp_bytes:
+                    problems.append(f"members processed {cr.bytes_completed}, expected {exp_bytes}")
+            elif t.status in DMA_READ_FAILURES:
                 if cr.bytes_completed > d.size:
                     problems.append(f"bytes completed {cr.bytes_completed} > size {d.size}")
                 # docs/work_queues.md: fault address = source + bytes completed (the first source byte not copied)

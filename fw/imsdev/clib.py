@@ -141,6 +141,8 @@ class CLibrary:
             "imsdev_sva_unbind": (C.c_int, [dev_p, C.POINTER(SvaC)]),
             "imsdev_desc_pack": (C.c_int, [C.POINTER(DescC), C.c_char_p]),
             "imsdev_ims_handle": (C.c_int, [C.c_uint32, C.POINTER(C.c_uint16)]),
+            "imsdev_batch_desc": (C.c_int, [C.POINTER(DescC), C.c_uint64, C.c_uint32, C.c_uint32, C.c_uint32,
+                                            C.c_uint64, C.c_uint16]),
             "imsdev_enqcmd": (C.c_int, [dev_p, C.c_uint32, C.POINTER(DescC), C.c_uint]),
             "imsdev_movdir64b": (C.c_int, [dev_p, C.c_uint32, C.POINTER(DescC)]),
             "imsdev_swerr_name": (C.c_char_p, [C.c_uint32]),

@@ -96,12 +96,12 @@ CSR_DEV_ID_MAGIC_WIDTH = 16
 CSR_DEV_ID_MAGIC_MASK = 0xFFFF0000
 CSR_DEV_ID_MAGIC_RESET = 0x1D5A
 CSR_VERSION = 0x00004
-CSR_VERSION_RESET = 0x00000001
+CSR_VERSION_RESET = 0x00000002
 CSR_VERSION_RESET_MASK = 0xFFFFFFFF
 CSR_VERSION_MINOR_SHIFT = 0
 CSR_VERSION_MINOR_WIDTH = 16
 CSR_VERSION_MINOR_MASK = 0x0000FFFF
-CSR_VERSION_MINOR_RESET = 0x0001
+CSR_VERSION_MINOR_RESET = 0x0002
 CSR_VERSION_MAJOR_SHIFT = 16
 CSR_VERSION_MAJOR_WIDTH = 16
 CSR_VERSION_MAJOR_MASK = 0xFFFF0000
@@ -130,6 +130,9 @@ CSR_CAP2_MSIX_VECTORS_MASK = 0x00000FFF
 CSR_CAP2_DATA_BYTES_SHIFT = 16
 CSR_CAP2_DATA_BYTES_WIDTH = 8
 CSR_CAP2_DATA_BYTES_MASK = 0x00FF0000
+CSR_CAP2_MAX_BATCH_SHIFT_SHIFT = 24
+CSR_CAP2_MAX_BATCH_SHIFT_WIDTH = 4
+CSR_CAP2_MAX_BATCH_SHIFT_MASK = 0x0F000000
 CSR_SCRATCH = 0x00020
 CSR_SCRATCH_RESET = 0x00000000
 CSR_SCRATCH_RESET_MASK = 0xFFFFFFFF
@@ -356,12 +359,16 @@ CSR_WQCFG_WQCFG2_PRIV_WIDTH = 1
 CSR_WQCFG_WQCFG2_PRIV_MASK = 0x20000000
 CSR_WQCFG_WQCFG2_PRIV_RESET = 0x0
 CSR_WQCFG_WQCFG3 = 0x0C
-CSR_WQCFG_WQCFG3_RESET = 0x00000010
-CSR_WQCFG_WQCFG3_RESET_MASK = 0x0000001F
+CSR_WQCFG_WQCFG3_RESET = 0x000001F0
+CSR_WQCFG_WQCFG3_RESET_MASK = 0x000001FF
 CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_SHIFT = 0
 CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_WIDTH = 5
 CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_MASK = 0x0000001F
 CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_RESET = 0x10
+CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT_SHIFT = 5
+CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT_WIDTH = 4
+CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT_MASK = 0x000001E0
+CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT_RESET = 0xF
 CSR_WQCFG_WQCFG6 = 0x18
 CSR_WQCFG_WQCFG6_RESET = 0x00000000
 CSR_WQCFG_WQCFG6_RESET_MASK = 0x00000000
@@ -526,11 +533,11 @@ REGISTERS: Tuple[Register, ...] = (
     ),
     Register(
         name='VERSION', const='CSR_VERSION', offset=0x4, width=32,
-        access='RO', reset=0x1, reset_mask=0xFFFFFFFF,
+        access='RO', reset=0x2, reset_mask=0xFFFFFFFF,
         title='Register map version',
         desc='MAJOR changes when a register moves or changes meaning; MINOR when registers or fields are added. A driver accepts any MINOR of the MAJOR it knows.',
         fields=(
-            Field('MINOR', 0, 16, 0xFFFF, 0x1, 'RO', 'na', False, None,
+            Field('MINOR', 0, 16, 0xFFFF, 0x2, 'RO', 'na', False, None,
                   'Minor version.'),
             Field('MAJOR', 16, 16, 0xFFFF0000, 0x0, 'RO', 'na', False, None,
                   'Major version.'),
@@ -568,6 +575,8 @@ REGISTERS: Tuple[Register, ...] = (
                   "MSI-X vectors implemented (1..2048); the MSI-X capability's Table Size is this minus 1."),
             Field('DATA_BYTES', 16, 8, 0xFF0000, None, 'RO', 'w', True, None,
                   'TLP stream data path width in bytes (DATA_W/8).'),
+            Field('MAX_BATCH_SHIFT', 24, 4, 0xF000000, None, 'RO', 'w', True, None,
+                  "Largest batch the device runs: 2^MAX_BATCH_SHIFT descriptors (DSA's GENCAP max batch shift). A batch descriptor whose count is above its WQ's limit (this, or WQCFG3.MAX_BATCH_SHIFT if smaller) completes with DSA_COMP_DESC_CNT_ERANGE (0x14)."),
         ),
     ),
     Register(
@@ -813,12 +822,14 @@ LAYOUTS: Dict[str, Tuple[Register, ...]] = {
         ),
         Register(
             name='WQCFG3', const='CSR_WQCFG_WQCFG3', offset=0xC, width=32,
-            access='RW', reset=0x10, reset_mask=0x1F,
+            access='RW', reset=0x1F0, reset_mask=0x1FF,
             title='WQCFG3',
             desc='',
             fields=(
                 Field('MAX_XFER_SHIFT', 0, 5, 0x1F, 0x10, 'RW', 'r', False, None,
                       'Largest transfer: 2^MAX_XFER_SHIFT bytes; larger descriptors complete with status 0x13.'),
+                Field('MAX_BATCH_SHIFT', 5, 4, 0x1E0, 0xF, 'RW', 'r', False, None,
+                      "Largest batch on this WQ: 2^min(MAX_BATCH_SHIFT, CAP2.MAX_BATCH_SHIFT) descriptors (idxd's wqcfg max_batch_shift); a batch descriptor with more, or with fewer than 2, completes with status 0x14. The reset value leaves the device's limit in force."),
             ),
         ),
         Register(

@@ -174,6 +174,7 @@ int imsdev_probe(struct imsdev_dev *dev, const struct imsdev_ops *ops)
 	dev->wq_depth = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP0_WQ_DEPTH, cap0);
 	dev->ims_per_wq = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP1_IMS_PER_WQ, cap1);
 	dev->msix_vectors = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP2_MSIX_VECTORS, cap2);
+	dev->max_batch_shift = (uint32_t)IMSDEV_FIELD_GET(CSR_CAP2_MAX_BATCH_SHIFT, cap2);
 	dev->request_int_handles = (rd32(dev, IMSDEV_CSR_CMDCAP) >> IMSDEV_CMD_REQUEST_INT_HANDLE) & 1u;
 	if (dev->request_int_handles)
 		wr32(dev, IMSDEV_CSR_INTHDL_CTL, (uint32_t)IMSDEV_FIELD_PREP(CSR_INTHDL_CTL_REQUIRED, 1u));
@@ -621,7 +622,9 @@ int imsdev_wq_configure(struct imsdev_dev *dev, uint32_t wq, const struct imsdev
 		IMSDEV_FIELD_PREP(CSR_WQCFG_WQCFG2_PASID_EN, pasid_en ? 1u : 0u) |
 		IMSDEV_FIELD_PREP(CSR_WQCFG_WQCFG2_PRIV, cfg->priv ? 1u : 0u)));
 	wr32(dev, base + IMSDEV_CSR_WQCFG_WQCFG3,
-	     (uint32_t)IMSDEV_FIELD_PREP(CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT, cfg->max_xfer_shift));
+	     (uint32_t)(IMSDEV_FIELD_PREP(CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT, cfg->max_xfer_shift) |
+			/* every WQ gets the device's batch limit, as idxd's default wq->max_batch_size */
+			IMSDEV_FIELD_PREP(CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT, dev->max_batch_shift)));
 	return 0;
 }
 
@@ -650,6 +653,21 @@ int imsdev_desc_pack(const struct imsdev_desc *d, uint8_t out[IMSDEV_DESC_SIZE])
 	put_le(out + 24, d->dst, 8);
 	put_le(out + 32, d->xfer_size, 4);
 	put_le(out + 36, d->int_handle, 2);
+	return 0;
+}
+
+int imsdev_batch_desc(struct imsdev_desc *d, uint64_t desc_list_addr, uint32_t desc_count, uint32_t max_batch,
+		      uint32_t flags, uint64_t completion_addr, uint16_t int_handle)
+{
+	if (desc_list_addr % IMSDEV_DESC_SIZE || desc_count < 2u || desc_count > max_batch || flags > 0xFFFFFFu)
+		return -EINVAL;
+	memset(d, 0, sizeof(*d));
+	d->opcode = IMSDEV_OPCODE_BATCH;
+	d->flags = flags;
+	d->completion_addr = completion_addr;
+	d->src = desc_list_addr;
+	d->xfer_size = desc_count;
+	d->int_handle = int_handle;
 	return 0;
 }
 

@@ -28,6 +28,7 @@ extern "C" {
 #define IMSDEV_COMP_ALIGN            32u
 
 #define IMSDEV_OPCODE_NOOP           0x00u
+#define IMSDEV_OPCODE_BATCH          0x01u    /* list address in src_addr, count in xfer_size */
 #define IMSDEV_OPCODE_DRAIN          0x02u
 #define IMSDEV_OPCODE_MEMMOVE        0x03u
 #define IMSDEV_OPCODE_MEMFILL        0x04u
@@ -43,10 +44,14 @@ extern "C" {
 #define IMSDEV_COMP_NONE             0x00u    /* record not written yet */
 #define IMSDEV_COMP_SUCCESS          0x01u
 #define IMSDEV_COMP_PAGE_FAULT_NOBOF 0x03u    /* source read answered UR/CA: fault address, bytes done */
+#define IMSDEV_COMP_BATCH_FAIL       0x05u    /* batch: a member failed; bytes_completed = members processed */
+#define IMSDEV_COMP_BATCH_PAGE_FAULT 0x06u    /* batch: the descriptor list read answered UR/CA */
 #define IMSDEV_COMP_BAD_OPCODE       0x10u
 #define IMSDEV_COMP_INVALID_FLAGS    0x11u
 #define IMSDEV_COMP_NOZERO_RESERVE   0x12u
 #define IMSDEV_COMP_XFER_ERR         0x13u
+#define IMSDEV_COMP_DESC_CNT_ERANGE  0x14u    /* batch: count < 2 or above the WQ's maximum */
+#define IMSDEV_COMP_DESCLIST_ALIGN   0x18u    /* batch: list address not 64-byte aligned */
 #define IMSDEV_COMP_INT_HANDLE_INVAL 0x19u
 #define IMSDEV_COMP_HW_ERR1          0x20u    /* source read poisoned or timed out */
 #define IMSDEV_COMP_STATUS_MASK      0x7Fu
@@ -224,6 +229,7 @@ struct imsdev_dev {
 	uint16_t msix_handle[IMSDEV_MAX_MSIX_USED]; /* interrupt handle per vector in use (vector 0: none) */
 	bool request_int_handles;                   /* CMDCAP lists REQUEST_INT_HANDLE (idxd->request_int_handles) */
 	uint32_t enqcmd_attempts;                   /* statistics */
+	uint32_t max_batch_shift;                   /* CAP2.MAX_BATCH_SHIFT: batches up to 2^this descriptors */
 };
 
 /* Sizes for callers that allocate these opaquely (other languages, FFI). */
@@ -301,6 +307,11 @@ uint64_t imsdev_wq_portal(const struct imsdev_dev *dev, uint32_t wq);
 
 /* ---- submission and completion ---- */
 int imsdev_desc_pack(const struct imsdev_desc *d, uint8_t out[IMSDEV_DESC_SIZE]);
+/* A batch descriptor (IMSDEV_OPCODE_BATCH): desc_list_addr 64-byte aligned, desc_count 2..max_batch (the
+ * WQ's limit: 2^min(WQCFG3.MAX_BATCH_SHIFT, CAP2.MAX_BATCH_SHIFT)); -EINVAL otherwise, *d unchanged. The
+ * list holds desc_count descriptors packed by imsdev_desc_pack, back to back. */
+int imsdev_batch_desc(struct imsdev_desc *d, uint64_t desc_list_addr, uint32_t desc_count, uint32_t max_batch,
+		      uint32_t flags, uint64_t completion_addr, uint16_t int_handle);
 void imsdev_completion_unpack(const uint8_t raw[IMSDEV_COMP_SIZE], struct imsdev_completion *c);
 int imsdev_enqcmd(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d, unsigned retries);
 int imsdev_movdir64b(struct imsdev_dev *dev, uint32_t wq, const struct imsdev_desc *d);

@@ -40,7 +40,7 @@ module imsdev_dma #(
 
     input  wire logic              cmd_valid,
     output      logic              cmd_ready,
-    input  wire logic [1:0]        cmd_op,
+    input  wire logic [2:0]        cmd_op,
     input  wire logic              cmd_pasid_valid,
     input  wire logic [19:0]       cmd_pasid,
     input  wire logic              cmd_priv,
@@ -56,6 +56,7 @@ module imsdev_dma #(
     output      logic [7:0]        rsp_id,
     output      logic [2:0]        rsp_status,
     output      logic [31:0]       rsp_bytes,
+    output      logic [511:0]      rsp_data,      // FETCH: the bytes read, valid with the FETCH's response
 
     output      logic              tx_req_valid,
     input  wire logic              tx_req_ready,
@@ -107,16 +108,19 @@ module imsdev_dma #(
 
     // ---------------------------------------------------------------- command intake
     // write cmd FIFO entry: {op, invalid, dst, len, data, pasid_valid, pasid, priv, id, seq}
-    localparam int WC_W = 2 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W;
+    localparam int WC_W = 3 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W;
     // read cmd FIFO entry: {src, len, pasid_valid, pasid, priv, seq}
     localparam int RC_W = 64 + 32 + 1 + 20 + 1 + SEQ_W;
 
     logic             wc_in_ready, rc_in_ready;
     logic [SEQ_W-1:0] seq_q;
 
-    wire cmd_invalid = !(cmd_op == DMA_OP_COPY || cmd_op == DMA_OP_FILL || cmd_op == DMA_OP_WRITE)
-                       || (cmd_op == DMA_OP_WRITE && cmd_len > 32'(DMA_WRITE_MAX_BYTES));
-    wire cmd_reads   = cmd_op == DMA_OP_COPY && !cmd_invalid && cmd_len != 32'd0;
+    wire cmd_invalid = !(cmd_op == DMA_OP_COPY || cmd_op == DMA_OP_FILL || cmd_op == DMA_OP_WRITE
+                         || cmd_op == DMA_OP_FETCH)
+                       || (cmd_op == DMA_OP_WRITE && cmd_len > 32'(DMA_WRITE_MAX_BYTES))
+                       || (cmd_op == DMA_OP_FETCH && (cmd_len > 32'(DMA_FETCH_MAX_BYTES) || cmd_src[5:0] != 6'd0));
+    // A FETCH reads like a COPY; the write engine then hands its bytes to rsp_data instead of the link.
+    wire cmd_reads   = (cmd_op == DMA_OP_COPY || cmd_op == DMA_OP_FETCH) && !cmd_invalid && cmd_len != 32'd0;
     wire accept      = cmd_valid && cmd_ready;
 
     assign cmd_ready = wc_in_ready && rc_in_ready;
@@ -127,7 +131,7 @@ module imsdev_dma #(
     end
 
     logic             wc_valid, wc_pop;
-    logic [1:0]       wc_op;
+    logic [2:0]       wc_op;
     logic             wc_invalid, wc_pasid_valid, wc_priv;
     logic [63:0]      wc_dst;
     logic [31:0]      wc_len;
@@ -139,7 +143,8 @@ module imsdev_dma #(
     imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH)) u_wcmd (
         .clk, .rst,
         .in_valid(accept), .in_ready(wc_in_ready),
-        .in_data({cmd_op, cmd_invalid, cmd_dst, cmd_len,
+        // (a FETCH is planned at destination 0: its bytes leave the buffer beat-aligned, byte 0 first)
+        .in_data({cmd_op, cmd_invalid, (cmd_op == DMA_OP_FETCH) ? 64'd0 : cmd_dst, cmd_len,
                   (cmd_op == DMA_OP_FILL) ? {192'd0, cmd_pattern} : cmd_wdata,
                   cmd_pasid_valid, cmd_pasid, cmd_priv, cmd_id, seq_q}),
         .out_valid(wc_valid), .out_ready(wc_pop),
@@ -229,7 +234,7 @@ module imsdev_dma #(
     );
 
     // ---------------------------------------------------------------- write engine
-    logic              wo_valid, wo_ready, wo_marker, wo_sop, wo_eop, wo_prfx_valid, wo_rsp_valid;
+    logic              wo_valid, wo_ready, wo_marker, wo_fetch, wo_sop, wo_eop, wo_prfx_valid, wo_rsp_valid;
     logic [127:0]      wo_hdr;
     logic [31:0]       wo_prfx, wo_rsp_bytes;
     logic [DATA_W-1:0] wo_data;
@@ -245,7 +250,8 @@ module imsdev_dma #(
         .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_code(fail_wr_code), .fail_q_busy(busy_wr),
         .end_valid(end_out_valid), .end_pop, .end_pos(end_out_pos),
         .buf_rd_en, .buf_rd_pos, .buf_rd_data,
-        .out_valid(wo_valid), .out_ready(wo_ready), .out_marker(wo_marker), .out_sop(wo_sop), .out_eop(wo_eop),
+        .out_valid(wo_valid), .out_ready(wo_ready), .out_marker(wo_marker), .out_fetch(wo_fetch),
+        .out_sop(wo_sop), .out_eop(wo_eop),
         .out_hdr(wo_hdr), .out_prfx_valid(wo_prfx_valid), .out_prfx(wo_prfx), .out_data(wo_data),
         .out_rsp_valid(wo_rsp_valid), .out_rsp_id(wo_rsp_id), .out_rsp_status(wo_rsp_status),
         .out_rsp_bytes(wo_rsp_bytes)
@@ -265,11 +271,12 @@ module imsdev_dma #(
     // Whole TLPs, round robin between MRd and MWr. A presented TLP is held until accepted (hold_q), also
     // if Bus Master Enable falls meanwhile (a stream never withdraws valid); no TLP is newly presented
     // while it is 0. Once a MWr's first beat is accepted its beats follow back to back (lock_q).
-    // Response markers at the head of the write output are consumed here without using tx_req.
+    // Response markers and FETCH beats at the head of the write output are consumed here without using
+    // tx_req (a FETCH beat is shifted into rsp_data; its last beat carries the FETCH's response).
     logic lock_q, hold_q, hold_wr_q, prefer_wr_q;
 
-    wire wr_marker = wo_valid && wo_marker;
-    wire wr_beat   = wo_valid && !wo_marker && (!wo_rsp_valid || rsp_in_ready);
+    wire wr_marker = wo_valid && (wo_marker || wo_fetch);
+    wire wr_beat   = wo_valid && !wo_marker && !wo_fetch && (!wo_rsp_valid || rsp_in_ready);
 
     logic sel_wr, tx_valid;
     always_comb begin
@@ -295,7 +302,25 @@ module imsdev_dma #(
     assign sent_valid = mrd_ready;
     assign sent_tag   = mrd_tag;
     assign wo_ready   = (tx_go && sel_wr) || (wr_marker && rsp_in_ready);
-    assign rsp_push   = (tx_go && sel_wr && wo_rsp_valid) || (wr_marker && rsp_in_ready);
+    assign rsp_push   = (tx_go && sel_wr && wo_rsp_valid) || (wr_marker && rsp_in_ready && wo_rsp_valid);
+
+    // FETCH data: beats arrive byte 0 first; the FETCH's response is pushed with its last beat, so rsp_data
+    // is complete when that response reaches rsp_valid. The caller keeps at most one FETCH outstanding (the
+    // descriptor engine does), so nothing overwrites it before the response is taken.
+    logic [511:0] fetch_q;
+    wire          fetch_beat = wo_valid && wo_fetch && !wo_marker && rsp_in_ready;
+    if (DATA_W >= 512) begin : g_fetch_one
+        always_ff @(posedge clk) begin
+            if (rst)             fetch_q <= '0;
+            else if (fetch_beat) fetch_q <= 512'(wo_data);
+        end
+    end else begin : g_fetch_shift
+        always_ff @(posedge clk) begin
+            if (rst)             fetch_q <= '0;
+            else if (fetch_beat) fetch_q <= {wo_data, fetch_q[511:DATA_W]};
+        end
+    end
+    assign rsp_data = fetch_q;
 
     always_ff @(posedge clk) begin
         if (rst) begin

@@ -2,10 +2,13 @@
 `default_nettype none
 
 package imsdev_dma_pkg;
-    // cmd_op
-    localparam logic [1:0] DMA_OP_COPY  = 2'd0;   // read cmd_len bytes at cmd_src, write them at cmd_dst
-    localparam logic [1:0] DMA_OP_FILL  = 2'd1;   // write cmd_len bytes at cmd_dst: byte at a = pattern byte (a - dst) % 8
-    localparam logic [1:0] DMA_OP_WRITE = 2'd2;   // write cmd_len (<= 32) bytes of cmd_wdata at cmd_dst (byte k = wdata[8k+7:8k])
+    // cmd_op (3 and 5..7 are invalid)
+    localparam logic [2:0] DMA_OP_COPY  = 3'd0;   // read cmd_len bytes at cmd_src, write them at cmd_dst
+    localparam logic [2:0] DMA_OP_FILL  = 3'd1;   // write cmd_len bytes at cmd_dst: byte at a = pattern byte (a - dst) % 8
+    localparam logic [2:0] DMA_OP_WRITE = 3'd2;   // write cmd_len (<= 32) bytes of cmd_wdata at cmd_dst (byte k = wdata[8k+7:8k])
+    // read cmd_len (<= 64) bytes at cmd_src into rsp_data (byte k = bits 8k+7:8k) instead of writing them:
+    // the descriptor engine's batch fetch. cmd_src must be 64-byte aligned (a whole descriptor).
+    localparam logic [2:0] DMA_OP_FETCH = 3'd4;
 
     // rsp_status. Every command gets exactly one response; rsp_bytes counts the destination bytes written
     // (all of them for DMA_OK; for a failed COPY the leading bytes written before the engine stopped).
@@ -17,6 +20,7 @@ package imsdev_dma_pkg;
     localparam logic [2:0] DMA_INVALID        = 3'd5;   // unknown cmd_op, or DMA_OP_WRITE with cmd_len > 32
 
     localparam int DMA_WRITE_MAX_BYTES = 32;
+    localparam int DMA_FETCH_MAX_BYTES = 64;
 endpackage
 
 `default_nettype wire

@@ -29,8 +29,9 @@ module imsdev_dma_wr #(
     localparam int PW       = AW + 1,
     localparam int WR_CAP   = (BUF_BYTES / 2 < 4096) ? BUF_BYTES / 2 : 4096,
     localparam int WR_CAP_LG = $clog2(WR_CAP),
-    // output FIFO entry: {marker, sop, eop, hdr, prfx_valid, prfx, data, rsp_valid, rsp_id, rsp_status, rsp_bytes}
-    localparam int OUT_W    = 3 + 128 + 1 + 32 + DATA_W + 1 + 8 + 3 + 32
+    // output FIFO entry: {marker, fetch, sop, eop, hdr, prfx_valid, prfx, data, rsp_valid, rsp_id, rsp_status,
+    // rsp_bytes}
+    localparam int OUT_W    = 4 + 128 + 1 + 32 + DATA_W + 1 + 8 + 3 + 32
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -40,7 +41,7 @@ module imsdev_dma_wr #(
     // command at the head of the command FIFO
     input  wire logic              cmd_valid,
     output      logic              cmd_pop,
-    input  wire logic [1:0]        cmd_op,
+    input  wire logic [2:0]        cmd_op,
     input  wire logic              cmd_invalid,
     input  wire logic [63:0]       cmd_dst,
     input  wire logic [31:0]       cmd_len,
@@ -70,6 +71,7 @@ module imsdev_dma_wr #(
     output      logic              out_valid,
     input  wire logic              out_ready,
     output      logic              out_marker,
+    output      logic              out_fetch,      // a FETCH's beat (or marker): for the caller, not tx_req
     output      logic              out_sop,
     output      logic              out_eop,
     output      logic [127:0]      out_hdr,
@@ -99,7 +101,7 @@ module imsdev_dma_wr #(
     // address's bits 63:12 only step by one (to a_hi_inc_q) and the length's bits 31:13 only by minus one
     // (to r_hi_dec_q): the wide carry chains are off the per-TLP loop.
     logic           cur_valid_q, cur_nothing_q, cur_invalid_q;
-    logic [1:0]     cur_op_q;
+    logic [2:0]     cur_op_q;
     logic [31:0]    cur_len_q;
     logic [255:0]   cur_data_q;
     logic           cur_pasid_valid_q;
@@ -160,7 +162,9 @@ module imsdev_dma_wr #(
                              || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
     wire [31:0]  done      = cur_len_q - rem;
 
-    wire is_copy   = cur_op_q == DMA_OP_COPY;
+    // A FETCH is a COPY whose "TLP" (planned at destination 0: one 64-byte piece) goes to the caller.
+    wire is_fetch  = cur_op_q == DMA_OP_FETCH;
+    wire is_copy   = cur_op_q == DMA_OP_COPY || is_fetch;
     wire [PW-1:0] have = avail_pos - plan_q;
     // have >= n, with both candidates of n compared in parallel
     wire data_ok   = !is_copy || (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound));
@@ -216,7 +220,7 @@ module imsdev_dma_wr #(
     end
 
     // ---------------------------------------------------------------- stage D
-    logic              d_marker_q, d_sop_q, d_eop_q, d_prfx_valid_q, d_use_buf_q, d_rsp_valid_q;
+    logic              d_marker_q, d_fetch_q, d_sop_q, d_eop_q, d_prfx_valid_q, d_use_buf_q, d_rsp_valid_q;
     logic [127:0]      d_hdr_q;
     logic [31:0]       d_prfx_q, d_rsp_bytes_q;
     logic [DATA_W-1:0] d_local_q;
@@ -225,6 +229,7 @@ module imsdev_dma_wr #(
 
     always_ff @(posedge clk) begin
         d_marker_q     <= marker;
+        d_fetch_q      <= is_fetch;
         d_sop_q        <= !t_busy_q;
         d_eop_q        <= c_eop;
         d_hdr_q        <= c_hdr;
@@ -247,12 +252,12 @@ module imsdev_dma_wr #(
     imsdev_fifo #(.WIDTH(OUT_W), .DEPTH(OUT_DEPTH)) u_out (
         .clk, .rst,
         .in_valid(d_valid_q), .in_ready(unused_in_ready),   // room is guaranteed by `credit`
-        .in_data({d_marker_q, d_sop_q, d_eop_q, d_hdr_q, d_prfx_valid_q, d_prfx_q, d_data,
+        .in_data({d_marker_q, d_fetch_q, d_sop_q, d_eop_q, d_hdr_q, d_prfx_valid_q, d_prfx_q, d_data,
                   d_rsp_valid_q, d_rsp_id_q, d_rsp_status_q, d_rsp_bytes_q}),
         .out_valid, .out_ready, .out_data(fifo_out),
         .count(fifo_count)
     );
-    assign {out_marker, out_sop, out_eop, out_hdr, out_prfx_valid, out_prfx, out_data,
+    assign {out_marker, out_fetch, out_sop, out_eop, out_hdr, out_prfx_valid, out_prfx, out_data,
             out_rsp_valid, out_rsp_id, out_rsp_status, out_rsp_bytes} = fifo_out;
 
     // ---------------------------------------------------------------- state update

@@ -22,9 +22,20 @@
 // top bit tells a record's answer from an operation's. Operation answers are queued for the retire stage
 // (at most INFLIGHT are outstanding), so a record answer never waits behind them.
 //
+// Batch (opcode 0x01, DSA_OPCODE_BATCH): a batch descriptor that passes its checks is not appended itself;
+// the issue stage instead fetches its descriptor list one 64-byte member at a time (DMA FETCH command, with
+// the batch's PASID and privilege, at most one outstanding so the DMA engine's single fetch register
+// suffices), checks and issues each member like a submitted descriptor (its own record and interrupt; FENCE
+// waits for earlier members, which are in flight on the same WQ), then appends the batch's own entry. The
+// record stage folds the members' final statuses into agg_fail_q as they pass, and starts the batch entry
+// only when it is the list's head, i.e. after every member's record and interrupt were handed over:
+// status SUCCESS, BATCH_FAIL (0x05) if a member failed, or BATCH_PAGE_FAULT (0x06) / HW_ERR1 (0x20) with the
+// fault address if a list read failed (then the members after it are not run); bytes completed = the
+// number of members processed. A member that is itself a BATCH or a DRAIN gets BAD_OPCODE (0x10).
+//
 // For the work-queue commands: busy_wqs names every WQ with a descriptor taken and not retired; old_busy
 // says a descriptor taken before a PASID command's mark (deq_old, or any taken when mark_inflight pulses)
-// has not retired.
+// has not retired. A batch counts from its dequeue until its own entry retires, members included.
 `default_nettype none
 
 module imsdev_desc_engine #(
@@ -32,8 +43,12 @@ module imsdev_desc_engine #(
     parameter int IMS_PER_WQ   = 256,
     parameter int MSIX_VECTORS = 2048,
     parameter int INFLIGHT     = 4,      // descriptors between issue and retirement (power of two, 2..16)
+    parameter int MAX_BATCH    = 32,     // largest batch (power of two >= 2; CAP2.MAX_BATCH_SHIFT = log2)
+    parameter int BSW          = 4,      // width of a WQ's max batch shift (WQCFG3.MAX_BATCH_SHIFT)
     localparam int WQW         = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
-    localparam int IW          = $clog2(INFLIGHT)
+    localparam int IW          = $clog2(INFLIGHT),
+    localparam int MBS         = $clog2(MAX_BATCH),          // log2(MAX_BATCH)
+    localparam int CW          = $clog2(MAX_BATCH + 1)       // a member count 0..MAX_BATCH
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -53,9 +68,12 @@ module imsdev_desc_engine #(
     output      logic [NUM_WQ-1:0]    busy_wqs,
 
     input  wire logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
+    input  wire logic [NUM_WQ*BSW-1:0] wq_max_batch_shift,
+    input  wire logic                 irq_quiet,       // every interrupt handed over has left (or was decided)
 
     // Interrupt handles (imsdev_int_handles): looked up when the descriptor arrives, used from I_CHECK.
     input  wire logic                 hdl_required,    // INTHDL_CTL.REQUIRED
+    input  wire logic                 hdl_hold,        // handles are being revoked (checked): no member fetch
     output      logic                 hdl_rd_en,
     output      logic [15:0]          hdl_rd_handle,
     output      logic [WQW-1:0]       hdl_rd_wq,
@@ -64,7 +82,7 @@ module imsdev_desc_engine #(
     // DMA engine (imsdev_dma)
     output      logic                 dma_cmd_valid,
     input  wire logic                 dma_cmd_ready,
-    output      logic [1:0]           dma_cmd_op,
+    output      logic [2:0]           dma_cmd_op,
     output      logic                 dma_cmd_pasid_valid,
     output      logic [19:0]          dma_cmd_pasid,
     output      logic                 dma_cmd_priv,
@@ -76,11 +94,12 @@ module imsdev_desc_engine #(
     output      logic [7:0]           dma_cmd_id,
     input  wire logic                 dma_rsp_valid,
     output      logic                 dma_rsp_ready,
-    /* verilator lint_off UNUSEDSIGNAL */   // only the top bit (record / operation) is used
+    /* verilator lint_off UNUSEDSIGNAL */   // only the top bits (record / fetch / operation) are used
     input  wire logic [7:0]           dma_rsp_id,
     /* verilator lint_on UNUSEDSIGNAL */
     input  wire logic [2:0]           dma_rsp_status,
     input  wire logic [31:0]          dma_rsp_bytes,
+    input  wire logic [511:0]         dma_rsp_data,    // a FETCH's 64 bytes (a batch member)
 
     // Completion interrupts
     output      logic                 ims_irq_valid,
@@ -108,20 +127,31 @@ module imsdev_desc_engine #(
         if (MSIX_VECTORS < 1 || MSIX_VECTORS > 2048) $fatal(1, "imsdev_desc_engine: MSIX_VECTORS out of range");
         if (INFLIGHT < 2 || INFLIGHT > 16 || (INFLIGHT & (INFLIGHT - 1)) != 0)
             $fatal(1, "imsdev_desc_engine: INFLIGHT (%0d) must be a power of two, 2..16", INFLIGHT);
+        // The batch limit is 2^shift: the device's shift (MBS) must be one a WQ's BSW-bit shift can name.
+        if (BSW < 1 || BSW > 5 || MAX_BATCH < 2 || (MAX_BATCH & (MAX_BATCH - 1)) != 0 || MBS > (1 << BSW) - 1)
+            $fatal(1, "imsdev_desc_engine: MAX_BATCH (%0d) must be a power of two, 2..2^%0d", MAX_BATCH,
+                   (1 << BSW) - 1);
     end
 
     // Opcodes, flags and status codes (docs/work_queues.md, DSA numbering).
-    localparam logic [7:0]  OP_NOOP = 8'h00, OP_DRAIN = 8'h02, OP_MEMMOVE = 8'h03, OP_MEMFILL = 8'h04;
+    localparam logic [7:0]  OP_NOOP = 8'h00, OP_BATCH = 8'h01, OP_DRAIN = 8'h02, OP_MEMMOVE = 8'h03,
+                            OP_MEMFILL = 8'h04;
     localparam logic [23:0] FLAG_FENCE = 24'h1, FLAG_CRAV = 24'h4, FLAG_RCR = 24'h8, FLAG_RCI = 24'h10;
     localparam logic [23:0] FLAGS_SUPPORTED = FLAG_FENCE | 24'h2 | FLAG_CRAV | FLAG_RCR | FLAG_RCI | 24'h100 | 24'h2000;
     localparam logic [6:0]  ST_SUCCESS = 7'h01, ST_BAD_OPCODE = 7'h10, ST_BAD_FLAGS = 7'h11, ST_RESERVED = 7'h12,
                             ST_XFER_SIZE = 7'h13, ST_INT_HANDLE = 7'h19, ST_CR_ALIGN = 7'h1B,
                             // enum dsa_completion_status: DSA_COMP_PAGE_FAULT_NOBOF, DSA_COMP_HW_ERR1
-                            ST_PAGE_FAULT = 7'h03, ST_HW_ERR = 7'h20;
-    localparam logic [7:0]  ID_OP = 8'h00, ID_CR = 8'h80;     // DMA command ids: operation / record
+                            ST_PAGE_FAULT = 7'h03, ST_HW_ERR = 7'h20,
+                            // DSA_COMP_BATCH_FAIL, _BATCH_PAGE_FAULT, _DESC_CNT_ERANGE, _DESCLIST_ALIGN
+                            ST_BATCH_FAIL = 7'h05, ST_BATCH_PAGE_FAULT = 7'h06, ST_DESC_CNT = 7'h14,
+                            ST_LIST_ALIGN = 7'h18;
+    // DMA command ids: operation / record / batch member fetch
+    localparam logic [7:0]  ID_OP = 8'h00, ID_CR = 8'h80, ID_FETCH = 8'h40;
 
     // ================================================================== issue stage
-    typedef enum logic [1:0] {I_IDLE, I_WAIT, I_CHECK, I_CMD} istate_e;
+    // I_FETCH: a batch member's fetch is shown to the DMA engine; I_FWAIT: waiting for its answer;
+    // I_BEND: every member issued (or the list read failed): append the batch's own entry.
+    typedef enum logic [2:0] {I_IDLE, I_WAIT, I_CHECK, I_CMD, I_FETCH, I_FWAIT, I_BEND} istate_e;
     istate_e ist_q;
 
     // Descriptor DW0 (PASID, priv) is not read: the PASID comes from the submission (DMWr prefix or the
@@ -153,17 +183,34 @@ module imsdev_desc_engine #(
     wire        xfer_ok   = {32'd0, xfer} <= (64'd1 << xfer_shift);
     wire        moves_data = opcode == OP_MEMMOVE || opcode == OP_MEMFILL;
 
-    // Check order: opcode, flags, reserved fields, completion record alignment, size, interrupt handle.
+    // Batch: the list address sits in the source slot, the count in the transfer-size slot (struct
+    // dsa_hw_desc's desc_list_addr / desc_count); the destination slot is reserved. The WQ's limit is
+    // 2^min(WQCFG3.MAX_BATCH_SHIFT, log2(MAX_BATCH)).
+    logic in_batch_q;                 // the descriptor in desc_q is a batch member (fetched, not dequeued)
+    wire        is_batch  = opcode == OP_BATCH;
+    wire [BSW-1:0] wq_bshift = wq_max_batch_shift[32'(wq_q)*BSW +: BSW];
+    wire [BSW-1:0] bshift    = (32'(wq_bshift) < MBS) ? wq_bshift : BSW'(MBS);
+    wire        count_ok  = xfer >= 32'd2 && {32'd0, xfer} <= (64'd1 << bshift);
+    // A member may not be a batch or a drain (DSA: a batch cannot contain either).
+    wire        op_ok     = opcode == OP_NOOP || moves_data || (!in_batch_q && (opcode == OP_DRAIN || is_batch));
+
+    // Check order: opcode, flags, reserved fields, completion record alignment, list alignment and count
+    // (batch), size, interrupt handle.
     logic [6:0] check_status;
     always_comb begin
         check_status = ST_SUCCESS;
-        if (!(opcode == OP_NOOP || opcode == OP_DRAIN || moves_data))      check_status = ST_BAD_OPCODE;
+        if (!op_ok)                                                          check_status = ST_BAD_OPCODE;
         else if ((flags & ~FLAGS_SUPPORTED) != 0)                            check_status = ST_BAD_FLAGS;
-        else if (desc_q[30:20] != 11'd0 || desc_q[511:304] != '0)           check_status = ST_RESERVED;
+        else if (desc_q[30:20] != 11'd0 || desc_q[511:304] != '0 || (is_batch && dst != 64'd0))
+                                                                             check_status = ST_RESERVED;
         else if (crav && !cr_ok)                                             check_status = ST_CR_ALIGN;
+        else if (is_batch && src[5:0] != 6'd0)                               check_status = ST_LIST_ALIGN;
+        else if (is_batch && !count_ok)                                      check_status = ST_DESC_CNT;
         else if (moves_data && !xfer_ok)                                     check_status = ST_XFER_SIZE;
         else if (rci && !handle_ok)                                          check_status = ST_INT_HANDLE;
     end
+    // A batch that passed its checks starts fetching its list instead of being appended.
+    wire batch_go = check_status == ST_SUCCESS && is_batch;
     wire needs_op = check_status == ST_SUCCESS && moves_data && xfer != 32'd0;
 
     // ================================================================== in-flight list
@@ -181,8 +228,11 @@ module imsdev_desc_engine #(
         logic           is_ims;
         logic [10:0]    hidx;
         logic [63:0]    cr_addr;
-        logic [63:0]    src;
+        logic [63:0]    src;          // (a batch's own entry: the fault address of a failed list read)
         logic [7:0]     opcode;
+        logic           member;       // a batch member: its final status counts towards the batch's
+        logic           batch;        // a batch's own entry: status and count from its members
+        logic [CW-1:0]  bcount;       // (batch) members processed
     } entry_t;
 
     entry_t          ent_q [INFLIGHT];
@@ -208,6 +258,27 @@ module imsdev_desc_engine #(
         new_ent.cr_addr     = cr_addr;
         new_ent.src         = src;
         new_ent.opcode      = opcode;
+        new_ent.member      = in_batch_q;
+        new_ent.batch       = 1'b0;
+        new_ent.bcount      = '0;
+    end
+
+    // The batch in progress: its own entry (prepared when its checks passed; status, count and fault
+    // address filled in at I_BEND), the list, the count, and the members taken so far.
+    entry_t         b_ent_q;
+    logic [63:0]    b_list_q, b_fault_q;
+    logic [CW-1:0]  b_cnt_q, b_idx_q;
+    logic [6:0]     b_status_q;
+    wire [CW-1:0]   b_idx_next = b_idx_q + 1'b1;
+    // After a member was appended: the next member, or the batch's own entry after the last.
+    istate_e        after_push;
+    entry_t         b_ent_done;
+    always_comb begin
+        after_push        = !in_batch_q ? I_IDLE : (b_idx_next == b_cnt_q ? I_BEND : I_FETCH);
+        b_ent_done        = b_ent_q;
+        b_ent_done.status = b_status_q;
+        b_ent_done.src    = b_fault_q;
+        b_ent_done.bcount = b_idx_q;
     end
 
     // FENCE: an earlier descriptor of the same WQ still in flight.
@@ -225,9 +296,15 @@ module imsdev_desc_engine #(
     wire  cr_fire = sel_cr && cr_req && dma_cmd_ready;
     wire  op_fire = !sel_cr && op_req && dma_cmd_ready;
 
-    assign op_req = ist_q == I_CMD;
-    wire   push   = (ist_q == I_CHECK && !fence_wait && !needs_op) || op_fire;
     wire   room   = !valid_q[tail_q];
+    // A member's fetch waits for a free list slot (only the issue stage appends, so it stays free until the
+    // member is appended) and, while handles are checked, for a revocation sweep to end (as dequeues do);
+    // once shown it stays shown until taken (hold_q: a command never changes or drops under valid).
+    wire   fetch_req = ist_q == I_FETCH && ((room && !hdl_hold) || (hold_q && !hold_cr_q));
+    assign op_req = ist_q == I_CMD || fetch_req;
+    wire   push_batch = ist_q == I_BEND && room;
+    wire   push   = (ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go) || (op_fire && ist_q == I_CMD)
+                    || push_batch;
 
     // ================================================================== retire stage
     // record stage: works on entry rp_q (from head to tail); notify stage: on the head entry.
@@ -237,6 +314,7 @@ module imsdev_desc_engine #(
     nstate_e nst_q;
     logic [IW-1:0] rp_q;
     logic [INFLIGHT-1:0] recorded_q, cr_q;    // the record stage is done with it; it wrote a record
+    logic          agg_fail_q;                // a member of the current batch failed
     // Two views of the list, one per stage: each stage reads only the fields it needs.
     /* verilator lint_off UNUSEDSIGNAL */
     entry_t  hd, rc;
@@ -251,8 +329,11 @@ module imsdev_desc_engine #(
     logic        oprsp_in_valid, oprsp_in_ready, oprsp_valid, oprsp_pop;
     logic [34:0] oprsp_data;
     wire         rsp_is_cr = dma_rsp_id[7];
-    assign oprsp_in_valid = dma_rsp_valid && !rsp_is_cr;
-    assign dma_rsp_ready  = rsp_is_cr ? nst_q == N_CRRSP : oprsp_in_ready;
+    wire         rsp_is_fetch = dma_rsp_id[6];
+    assign oprsp_in_valid = dma_rsp_valid && !rsp_is_cr && !rsp_is_fetch;
+    assign dma_rsp_ready  = rsp_is_cr ? nst_q == N_CRRSP : rsp_is_fetch ? ist_q == I_FWAIT : oprsp_in_ready;
+    wire         fetch_rsp = ist_q == I_FWAIT && dma_rsp_valid && rsp_is_fetch;
+    wire         fetch_ok  = dma_rsp_status == DMA_OK;
     assign oprsp_pop      = cst_q == C_OPRSP && oprsp_valid;
     imsdev_fifo #(.WIDTH(35), .DEPTH(INFLIGHT)) u_oprsp (
         .clk, .rst,
@@ -268,6 +349,11 @@ module imsdev_desc_engine #(
     // without Block-on-Fault (a read: status bit 7 stays 0). Poisoned data and a completion timeout are
     // hardware errors (DSA_COMP_HW_ERR1).
     wire op_page_fault = op_status == DMA_READ_UR || op_status == DMA_READ_CA;
+    // A batch entry is started only as the list's head (every member before it has had its record written
+    // and its interrupt handed over) and once the interrupt path is quiet (every member's interrupt message
+    // accepted on the link, pended or dropped): the batch record follows the members' interrupts. An
+    // interrupt handed over in cycle c keeps irq_quiet low from c+1 on, when the head has moved.
+    wire rc_ready = !rc.batch || (rp_q == head_q && irq_quiet);
 
     // The record stage is done with rp_q: a record handed over, or no record to write.
     wire needs_cr = rc.cr_ok && (rc.rcr || status_q != ST_SUCCESS);
@@ -304,6 +390,14 @@ module imsdev_desc_engine #(
             fault_q       <= '0;
             hold_q        <= 1'b0;
             hold_cr_q     <= 1'b0;
+            in_batch_q    <= 1'b0;
+            b_ent_q       <= '0;
+            b_list_q      <= '0;
+            b_fault_q     <= '0;
+            b_cnt_q       <= '0;
+            b_idx_q       <= '0;
+            b_status_q    <= ST_SUCCESS;
+            agg_fail_q    <= 1'b0;
         end else begin
             hold_q    <= dma_cmd_valid && !dma_cmd_ready;
             hold_cr_q <= sel_cr;
@@ -322,11 +416,47 @@ module imsdev_desc_engine #(
                     ist_q         <= I_CHECK;
                 end
                 I_CHECK: if (!fence_wait) begin
-                    ist_q        <= needs_op ? I_CMD : I_IDLE;
                     chk_status_q <= check_status;
                     chk_irq_q    <= rci && handle_ok;
+                    if (needs_op) begin
+                        ist_q <= I_CMD;
+                    end else if (batch_go) begin
+                        ist_q      <= I_FETCH;
+                        in_batch_q <= 1'b1;
+                        b_ent_q    <= new_ent;
+                        b_ent_q.batch <= 1'b1;
+                        b_list_q   <= src;
+                        b_cnt_q    <= CW'(xfer);     // count_ok: 2..MAX_BATCH
+                        b_idx_q    <= '0;
+                        b_status_q <= ST_SUCCESS;
+                        b_fault_q  <= '0;
+                    end else begin
+                        ist_q <= after_push;
+                        if (in_batch_q) b_idx_q <= b_idx_next;
+                    end
                 end
-                I_CMD:   if (op_fire) ist_q <= I_IDLE;
+                I_CMD: if (op_fire) begin
+                    ist_q <= after_push;
+                    if (in_batch_q) b_idx_q <= b_idx_next;
+                end
+                I_FETCH: if (op_fire) ist_q <= I_FWAIT;
+                I_FWAIT: if (fetch_rsp) begin
+                    if (fetch_ok) begin
+                        desc_q <= dma_rsp_data;
+                        ist_q  <= I_CHECK;
+                    end else begin
+                        // The list read failed: the members from here on are not run. UR/CA is DSA's batch
+                        // page fault; poisoned data or a timeout a hardware error, as for a source read.
+                        b_status_q <= (dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA)
+                                      ? ST_BATCH_PAGE_FAULT : ST_HW_ERR;
+                        b_fault_q  <= b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0};
+                        ist_q      <= I_BEND;
+                    end
+                end
+                I_BEND: if (push_batch) begin
+                    ist_q      <= I_IDLE;
+                    in_batch_q <= 1'b0;
+                end
                 default: ist_q <= I_IDLE;
             endcase
             if (ist_q == I_WAIT) issue_old_q <= deq_old || mark_inflight;
@@ -335,7 +465,7 @@ module imsdev_desc_engine #(
             // ---- in-flight list
             if (mark_inflight) old_q <= valid_q;
             if (push) begin
-                ent_q[tail_q]   <= new_ent;
+                ent_q[tail_q]   <= push_batch ? b_ent_done : new_ent;
                 valid_q[tail_q] <= 1'b1;
                 old_q[tail_q]   <= issue_old_q || mark_inflight;
                 tail_q          <= tail_q + 1'b1;
@@ -349,11 +479,18 @@ module imsdev_desc_engine #(
 
             // ---- record stage
             case (cst_q)
-                C_IDLE: if (valid_q[rp_q] && !recorded_q[rp_q]) begin
+                C_IDLE: if (valid_q[rp_q] && !recorded_q[rp_q] && rc_ready) begin
                     status_q <= rc.status;
                     bytes_q  <= '0;
                     fault_q  <= '0;
                     cst_q    <= rc.has_op ? C_OPRSP : C_COMPLETE;
+                    if (rc.batch) begin
+                        // A failed list read wins over failed members.
+                        if (rc.status == ST_SUCCESS && agg_fail_q) status_q <= ST_BATCH_FAIL;
+                        bytes_q    <= 32'(rc.bcount);
+                        fault_q    <= rc.src;
+                        agg_fail_q <= 1'b0;
+                    end
                 end
                 C_OPRSP: if (oprsp_valid) begin
                     bytes_q <= op_bytes;
@@ -363,7 +500,10 @@ module imsdev_desc_engine #(
                     end
                     cst_q <= C_COMPLETE;
                 end
-                C_COMPLETE: cst_q <= needs_cr ? C_CRCMD : C_IDLE;
+                C_COMPLETE: begin
+                    cst_q <= needs_cr ? C_CRCMD : C_IDLE;
+                    if (rc.member && status_q != ST_SUCCESS) agg_fail_q <= 1'b1;
+                end
                 C_CRCMD:    if (cr_fire) cst_q <= C_IDLE;
                 default:    cst_q <= C_IDLE;
             endcase
@@ -387,34 +527,40 @@ module imsdev_desc_engine #(
     // Room is checked when a descriptor is requested: only the issue stage appends, one at a time.
     assign deq_req = ist_q == I_IDLE && room;
 
-    assign hdl_rd_en     = ist_q == I_WAIT && deq_valid && !deq_discard;
-    assign hdl_rd_handle = deq_desc[303:288];
-    assign hdl_rd_wq     = deq_wq;
+    // A member's handle is looked up as its fetch answer is taken (the batch's WQ: its own IMS table).
+    assign hdl_rd_en     = (ist_q == I_WAIT && deq_valid && !deq_discard) || (fetch_rsp && fetch_ok);
+    assign hdl_rd_handle = ist_q == I_FWAIT ? dma_rsp_data[303:288] : deq_desc[303:288];
+    assign hdl_rd_wq     = ist_q == I_FWAIT ? wq_q : deq_wq;
 
     // ---- work-queue command bookkeeping
+    // The issue stage holds a descriptor (a batch: from its dequeue until its own entry is appended).
+    wire issuing = ist_q != I_IDLE && ist_q != I_WAIT;
     always_comb begin
         busy_wqs = '0;
         if (ist_q == I_WAIT && deq_valid && !deq_discard) busy_wqs[deq_wq] = 1'b1;
-        if (ist_q == I_CHECK || ist_q == I_CMD)          busy_wqs[wq_q]   = 1'b1;
+        if (issuing)                                     busy_wqs[wq_q]   = 1'b1;
         for (int i = 0; i < INFLIGHT; i++)
             if (valid_q[i]) busy_wqs[ent_q[i].wq] = 1'b1;
     end
-    assign old_busy = ((ist_q == I_CHECK || ist_q == I_CMD) && issue_old_q) || (old_q & valid_q) != '0;
+    assign old_busy = (issuing && issue_old_q) || (old_q & valid_q) != '0;
 
-    // ---- DMA commands: the operation (issue stage) or the 32-byte completion record (retire stage)
+    // ---- DMA commands: the operation or a member fetch (issue stage) or the 32-byte completion record
+    // (retire stage)
+    wire fetching = ist_q == I_FETCH;
     assign dma_cmd_valid       = sel_cr ? cr_req : op_req;
-    assign dma_cmd_op          = sel_cr ? DMA_OP_WRITE : (opcode == OP_MEMFILL ? DMA_OP_FILL : DMA_OP_COPY);
+    assign dma_cmd_op          = sel_cr ? DMA_OP_WRITE : fetching ? DMA_OP_FETCH
+                                        : (opcode == OP_MEMFILL ? DMA_OP_FILL : DMA_OP_COPY);
     assign dma_cmd_pasid_valid = sel_cr ? rc.pasid_valid : pasid_valid_q;
     assign dma_cmd_pasid       = sel_cr ? rc.pasid : pasid_q;
     assign dma_cmd_priv        = sel_cr ? rc.priv : priv_q;
     // (a record's command carries no source: the issue stage may take the next descriptor meanwhile)
-    assign dma_cmd_src         = sel_cr ? 64'd0 : src;
-    assign dma_cmd_dst         = sel_cr ? rc.cr_addr : dst;
-    assign dma_cmd_len         = sel_cr ? 32'd32 : xfer;
+    assign dma_cmd_src         = sel_cr ? 64'd0 : fetching ? b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0} : src;
+    assign dma_cmd_dst         = sel_cr ? rc.cr_addr : fetching ? 64'd0 : dst;
+    assign dma_cmd_len         = sel_cr ? 32'd32 : fetching ? 32'd64 : xfer;
     assign dma_cmd_pattern     = sel_cr ? 64'd0 : src;     // MEMFILL: the pattern sits in the source field, as in DSA
     assign dma_cmd_wdata       = sel_cr ? {96'd0, 8'd0, rc.bad_flags, fault_q, bytes_q, 16'd0, 8'd0, 1'b0, status_q}
                                         : '0;
-    assign dma_cmd_id          = sel_cr ? ID_CR : ID_OP;
+    assign dma_cmd_id          = sel_cr ? ID_CR : fetching ? ID_FETCH : ID_OP;
 
     assign ims_irq_valid   = nst_q == N_IRQ && hd.is_ims;
     assign ims_irq_wq      = hd.wq;

@@ -120,7 +120,13 @@ module imsdev_ims #(
     output      logic [15:0]      err_index,
     output      logic [19:0]      err_pasid,
 
-    output      logic             init_busy
+    output      logic             init_busy,
+
+    // an event taken in cycle c is in S1 in c+1 and, if it sends, in the message FIFO (msg_valid) from
+
+    // c+2: pipe_busy || msg_valid covers every interrupt taken until its message leaves (the batch rule)
+
+    output      logic             pipe_busy
 );
     // Error codes on err_code (to move into regs/imsdev.rdl with the software error log).
     localparam logic [7:0] IMS_ERR_WR_UNMASKED    = 8'h01;  // ADDR_LO/ADDR_HI/DATA write while MASK=0, dropped
@@ -215,6 +221,7 @@ module imsdev_ims #(
 
     // ---------------------------------------------------------------- S0: event selection
     logic           s1_valid_q;
+    assign pipe_busy = s1_valid_q;
     ev_kind_e       s1_kind_q;
     logic [EW-1:0]  s1_lin_q;
     logic [WQ_W-1:0] s1_wq_q;

@@ -87,7 +87,13 @@ module imsdev_msix #(
     output      logic [VW-1:0]    unmasked_write_vec,
     output      logic [1:0]       unmasked_write_dw,
 
-    output      logic             init_busy
+    output      logic             init_busy,
+
+    // an event taken in cycle c is in S1 in c+1 and, if it sends, in the message FIFO (msg_valid) from
+
+    // c+2: pipe_busy || msg_valid covers every interrupt taken until its message leaves (the batch rule)
+
+    output      logic             pipe_busy
 );
     initial begin
         if (VECTORS < 1 || VECTORS > 2048) $fatal(1, "imsdev_msix: VECTORS (%0d) must be 1..2048 (PCIe Table Size limit)", VECTORS);
@@ -177,6 +183,7 @@ module imsdev_msix #(
     assign blocked = !cfg_msix_en || cfg_msix_fn_mask || !cfg_bus_master_en;
 
     logic           s1_valid_q;
+    assign pipe_busy = s1_valid_q;
     ev_kind_e       s1_kind_q;
     logic [VW-1:0]  s1_vec_q;
     logic [1:0]     s1_dw_q;

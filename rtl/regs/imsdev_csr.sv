@@ -341,6 +341,10 @@ module imsdev_csr (
                     logic [4:0] next;
                     logic load_next;
                 } MAX_XFER_SHIFT;
+                struct {
+                    logic [3:0] next;
+                    logic load_next;
+                } MAX_BATCH_SHIFT;
             } WQCFG3;
         } WQCFG[16];
     } field_combo_t;
@@ -495,6 +499,9 @@ module imsdev_csr (
                 struct {
                     logic [4:0] value;
                 } MAX_XFER_SHIFT;
+                struct {
+                    logic [3:0] value;
+                } MAX_BATCH_SHIFT;
             } WQCFG3;
         } WQCFG[16];
     } field_storage_t;
@@ -1402,6 +1409,29 @@ module imsdev_csr (
             end
         end
         assign hwif_out.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value = field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG3.MAX_BATCH_SHIFT
+        always_comb begin
+            automatic logic [3:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG3 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value & ~decoded_wr_biten[8:5]) | (decoded_wr_data[8:5] & decoded_wr_biten[8:5]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.next = next_c;
+            field_combo.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value <= 4'hf;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value <= field_combo.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value = field_storage.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value;
     end
 
     //--------------------------------------------------------------------------
@@ -1429,7 +1459,7 @@ module imsdev_csr (
             readback_data_var[31:16] = 16'h1d5a;
         end
         if(rd_mux_addr == 12'h4) begin
-            readback_data_var[15:0] = 16'h1;
+            readback_data_var[15:0] = 16'h2;
             readback_data_var[31:16] = 16'h0;
         end
         if(rd_mux_addr == 12'h10) begin
@@ -1442,6 +1472,7 @@ module imsdev_csr (
         if(rd_mux_addr == 12'h18) begin
             readback_data_var[11:0] = hwif_in.CAP2.MSIX_VECTORS.next;
             readback_data_var[23:16] = hwif_in.CAP2.DATA_BYTES.next;
+            readback_data_var[27:24] = hwif_in.CAP2.MAX_BATCH_SHIFT.next;
         end
         if(rd_mux_addr == 12'h20) begin
             readback_data_var[31:0] = field_storage.SCRATCH.VALUE.value;
@@ -1514,6 +1545,7 @@ module imsdev_csr (
             end
             if(rd_mux_addr == 12'h40c + (12)'(i0) * 12'h20) begin
                 readback_data_var[4:0] = field_storage.WQCFG[i0].WQCFG3.MAX_XFER_SHIFT.value;
+                readback_data_var[8:5] = field_storage.WQCFG[i0].WQCFG3.MAX_BATCH_SHIFT.value;
             end
             if(rd_mux_addr == 12'h418 + (12)'(i0) * 12'h20) begin
                 readback_data_var[15:0] = hwif_in.WQCFG[i0].WQCFG6.OCCUPANCY.next;

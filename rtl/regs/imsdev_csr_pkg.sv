@@ -42,8 +42,13 @@ package imsdev_csr_pkg;
     } imsdev_csr__CAP2__DATA_BYTES__in_t;
 
     typedef struct {
+        logic [3:0] next;
+    } imsdev_csr__CAP2__MAX_BATCH_SHIFT__in_t;
+
+    typedef struct {
         imsdev_csr__CAP2__MSIX_VECTORS__in_t MSIX_VECTORS;
         imsdev_csr__CAP2__DATA_BYTES__in_t DATA_BYTES;
+        imsdev_csr__CAP2__MAX_BATCH_SHIFT__in_t MAX_BATCH_SHIFT;
     } imsdev_csr__CAP2__in_t;
 
     typedef struct {
@@ -408,7 +413,12 @@ package imsdev_csr_pkg;
     } imsdev_csr__WQCFGx__WQCFG3__MAX_XFER_SHIFT__out_t;
 
     typedef struct {
+        logic [3:0] value;
+    } imsdev_csr__WQCFGx__WQCFG3__MAX_BATCH_SHIFT__out_t;
+
+    typedef struct {
         imsdev_csr__WQCFGx__WQCFG3__MAX_XFER_SHIFT__out_t MAX_XFER_SHIFT;
+        imsdev_csr__WQCFGx__WQCFG3__MAX_BATCH_SHIFT__out_t MAX_BATCH_SHIFT;
     } imsdev_csr__WQCFGx__WQCFG3__out_t;
 
     typedef struct {

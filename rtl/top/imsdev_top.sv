@@ -18,7 +18,8 @@ module imsdev_top #(
     parameter int WQ_DEPTH     = 32,
     parameter int IMS_PER_WQ   = 256,
     parameter int MSIX_VECTORS = 2048,
-    parameter int DATA_W       = 256
+    parameter int DATA_W       = 256,
+    parameter int MAX_BATCH    = 32      // largest batch descriptor count (power of two, CAP2.MAX_BATCH_SHIFT)
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -190,6 +191,8 @@ module imsdev_top #(
     // ------------------------------------------------------------------ generated CSR block
     imsdev_csr_pkg::imsdev_csr__in_t  hwif_in;
     imsdev_csr_pkg::imsdev_csr__out_t hwif_out;
+    // Width of WQCFG3.MAX_BATCH_SHIFT (regs/imsdev.rdl); MAX_BATCH is checked against it in the engine.
+    localparam int BATCH_SHIFT_W = $bits(hwif_out.WQCFG[0].WQCFG3.MAX_BATCH_SHIFT.value);
     logic csr_stall_wr, csr_stall_rd, csr_rd_ack, csr_wr_ack;
     // The block is generated without error responses (unmapped CSR offsets read 0 like every other hole
     // in BAR0), so its error outputs stay 0 and are not used.
@@ -233,6 +236,7 @@ module imsdev_top #(
     assign hwif_in.CAP1.IMS_PER_WQ.next   = 16'(IMS_PER_WQ);
     assign hwif_in.CAP2.MSIX_VECTORS.next = 12'(MSIX_VECTORS);
     assign hwif_in.CAP2.DATA_BYTES.next   = 8'(DATA_W / 8);
+    assign hwif_in.CAP2.MAX_BATCH_SHIFT.next = $bits(hwif_in.CAP2.MAX_BATCH_SHIFT.next)'($clog2(MAX_BATCH));
 
     // ------------------------------------------------------------------ MMIO error capture (ERR)
     // Sources: the completer (request shape), the decoder (dropped writes) and the self-test trigger
@@ -285,6 +289,7 @@ module imsdev_top #(
     logic [NUM_WQ*4-1:0]  sw_prio;
     logic [NUM_WQ*20-1:0] sw_pasid, wq_pasid;
     logic [NUM_WQ*5-1:0]  sw_xfer, wq_xfer;
+    logic [NUM_WQ*BATCH_SHIFT_W-1:0] sw_batch, wq_batch;
     logic [NUM_WQ-1:0]    wq_accepting, wq_full, wq_dedicated, wq_priv, wq_pasid_en;
     logic [NUM_WQ*2-1:0]  wq_state;
 
@@ -297,6 +302,7 @@ module imsdev_top #(
             assign sw_pasid_en[w]       = hwif_out.WQCFG[w].WQCFG2.PASID_EN.value;
             assign sw_priv[w]           = hwif_out.WQCFG[w].WQCFG2.PRIV.value;
             assign sw_xfer[w*5 +: 5]    = hwif_out.WQCFG[w].WQCFG3.MAX_XFER_SHIFT.value;
+            assign sw_batch[w*BATCH_SHIFT_W +: BATCH_SHIFT_W] = hwif_out.WQCFG[w].WQCFG3.MAX_BATCH_SHIFT.value;
             assign hwif_in.WQCFG[w].WQCFG6.OCCUPANCY.next = wq_occupancy[w*16 +: 16];
             assign hwif_in.WQCFG[w].WQCFG6.STATE.next     = wq_state[w*2 +: 2];
         end else begin : g_absent
@@ -329,13 +335,14 @@ module imsdev_top #(
     logic [511:0]   deq_desc;
     logic [19:0]    deq_pasid;
 
-    imsdev_wq_mgr #(.NUM_WQ(NUM_WQ), .WQ_DEPTH(WQ_DEPTH)) u_wq_mgr (
+    imsdev_wq_mgr #(.NUM_WQ(NUM_WQ), .WQ_DEPTH(WQ_DEPTH), .BSW(BATCH_SHIFT_W)) u_wq_mgr (
         .clk, .rst(fn_rst), .cfg_pasid_en,
         .cmd_write(cmd_write_q), .cmd_code(hwif_out.CMD.CMD.value), .cmd_operand(hwif_out.CMD.OPERAND.value),
         .cmdsts_active, .cmdsts_err, .cmdsts_result, .dev_enabled,
         .sw_size, .sw_dedicated, .sw_prio, .sw_pasid, .sw_pasid_en, .sw_priv, .sw_max_xfer_shift(sw_xfer),
+        .sw_max_batch_shift(sw_batch),
         .wq_accepting, .wq_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
-        .wq_max_xfer_shift(wq_xfer),
+        .wq_max_xfer_shift(wq_xfer), .wq_max_batch_shift(wq_batch),
         .wq_occupancy, .wq_state,
         .enq_valid, .enq_wq, .enq_desc, .enq_pasid_valid, .enq_pasid, .enq_priv,
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
@@ -403,7 +410,8 @@ module imsdev_top #(
 
     // ------------------------------------------------------------------ descriptor engine and DMA
     logic         dma_cmd_valid, dma_cmd_ready, dma_cmd_pasid_valid, dma_cmd_priv;
-    logic [1:0]   dma_cmd_op;
+    logic [2:0]   dma_cmd_op;
+    logic [511:0] dma_rsp_data;
     logic [19:0]  dma_cmd_pasid;
     logic [63:0]  dma_cmd_src, dma_cmd_dst, dma_cmd_pattern;
     logic [31:0]  dma_cmd_len, dma_rsp_bytes;
@@ -413,6 +421,10 @@ module imsdev_top #(
     logic [7:0]   dma_rsp_id, dma_cmd_id;
     logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
     logic [WQW-1:0] eng_ims_wq;
+    // No interrupt between its request and the link: every message the MSI-X and IMS engines took is decided
+    // and, if sent, accepted on tx_req (engine S1, their message FIFOs, the message writer; the request
+    // arbiter passes a shown TLP straight to tx_req). A batch's record waits for it (docs/work_queues.md).
+    logic msix_pipe_busy, ims_pipe_busy, irq_quiet;    // (assigned beside the message writer)
     // the IMS's WQ index covers every window of the register map (imsdev_ims WQ_W)
     localparam int IMS_WQ_W = (IMS_COUNT > 1) ? $clog2(IMS_COUNT) : 1;
     logic [15:0]  eng_ims_index, eng_msix_vector;
@@ -424,14 +436,15 @@ module imsdev_top #(
     logic [63:0]  eng_err_addr;
 
     imsdev_desc_engine #(.NUM_WQ(NUM_WQ), .IMS_PER_WQ(IMS_PER_WQ), .MSIX_VECTORS(MSIX_VECTORS),
-                         .INFLIGHT(ENGINE_INFLIGHT)) u_engine (
+                         .INFLIGHT(ENGINE_INFLIGHT), .MAX_BATCH(MAX_BATCH), .BSW(BATCH_SHIFT_W)) u_engine (
         .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
         .deq_discard, .deq_old, .mark_inflight, .old_busy(eng_old_busy), .busy_wqs, .wq_max_xfer_shift(wq_xfer),
+        .wq_max_batch_shift(wq_batch), .irq_quiet, .hdl_hold(hdl_busy && hwif_out.INTHDL_CTL.REQUIRED.value),
         .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value), .hdl_rd_en, .hdl_rd_handle, .hdl_rd_wq, .hdl_granted,
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
         .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata, .dma_cmd_id,
-        .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_id, .dma_rsp_status, .dma_rsp_bytes,
+        .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_id, .dma_rsp_status, .dma_rsp_bytes, .dma_rsp_data,
         .ims_irq_valid(eng_ims_valid), .ims_irq_ready(eng_ims_ready), .ims_irq_wq(eng_ims_wq),
         .ims_irq_index(eng_ims_index), .ims_irq_pasid(eng_ims_pasid),
         .msix_irq_valid(eng_msix_valid), .msix_irq_ready(eng_msix_ready), .msix_irq_vector(eng_msix_vector),
@@ -460,7 +473,7 @@ module imsdev_top #(
         .cmd_src(dma_cmd_src), .cmd_dst(dma_cmd_dst), .cmd_len(dma_cmd_len), .cmd_pattern(dma_cmd_pattern),
         .cmd_wdata(dma_cmd_wdata), .cmd_id(dma_cmd_id),
         .rsp_valid(dma_rsp_valid), .rsp_ready(dma_rsp_ready), .rsp_id(dma_rsp_id), .rsp_status(dma_rsp_status),
-        .rsp_bytes(dma_rsp_bytes),
+        .rsp_bytes(dma_rsp_bytes), .rsp_data(dma_rsp_data),
         .tx_req_valid(d_valid), .tx_req_ready(d_ready), .tx_req_sop(d_sop), .tx_req_eop(d_eop),
         .tx_req_hdr(d_hdr), .tx_req_prfx_valid(d_prfx_valid), .tx_req_prfx(d_prfx), .tx_req_data(d_data),
         .rx_cpl_valid, .rx_cpl_ready, .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr, .rx_cpl_prfx_valid, .rx_cpl_prfx,
@@ -598,7 +611,7 @@ module imsdev_top #(
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
         .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data), .msg_commit(mx_commit),
         .unmasked_write(msix_uw), .unmasked_write_vec(msix_uw_vec), .unmasked_write_dw(msix_uw_dw),
-        .init_busy(msix_init_busy)
+        .init_busy(msix_init_busy), .pipe_busy(msix_pipe_busy)
     );
 
     // DW offsets inside the IMS region (regs/imsdev.rdl: IMS_COUNT windows of IMS_STRIDE bytes)
@@ -612,7 +625,7 @@ module imsdev_top #(
         .irq_pasid(eng_ims_pasid),
         .msg_valid(im_valid), .msg_ready(im_ready), .msg_addr(im_addr), .msg_data(im_data), .msg_commit(im_commit),
         .err_valid(ims_err_valid), .err_code(ims_err_code), .err_wq(ims_err_wq), .err_index(ims_err_index),
-        .err_pasid(ims_err_pasid), .init_busy(ims_init_busy)
+        .err_pasid(ims_err_pasid), .init_busy(ims_init_busy), .pipe_busy(ims_pipe_busy)
     );
 
     // Both message engines share one message writer; they take turns when both have a message.
@@ -641,6 +654,8 @@ module imsdev_top #(
         .tx_valid(m_valid), .tx_ready(m_ready), .tx_sop(m_sop), .tx_eop(m_eop),
         .tx_hdr(m_hdr), .tx_prfx_valid(m_prfx_valid), .tx_prfx(m_prfx), .tx_data(m_data)
     );
+
+    assign irq_quiet = !msix_pipe_busy && !ims_pipe_busy && !mx_valid && !im_valid && !m_valid;
 
     imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_req_arb (
         .clk, .rst(fn_rst),
@@ -694,7 +709,7 @@ module imsdev_top #(
         .payload({eng_ims_wq, eng_ims_index, eng_ims_pasid}));
     imsdev_handshake_check #(.WIDTH(16), .NAME("engine->msix request")) u_chk_eng_msix (
         .clk, .rst(fn_rst), .valid(eng_msix_valid), .ready(eng_msix_ready), .payload(eng_msix_vector));
-    imsdev_handshake_check #(.WIDTH(2 + 1 + 20 + 1 + 64 + 64 + 32 + 64 + 256), .NAME("engine->dma command")) u_chk_dma_cmd (
+    imsdev_handshake_check #(.WIDTH(3 + 1 + 20 + 1 + 64 + 64 + 32 + 64 + 256), .NAME("engine->dma command")) u_chk_dma_cmd (
         .clk, .rst(fn_rst), .valid(dma_cmd_valid), .ready(dma_cmd_ready),
         .payload({dma_cmd_op, dma_cmd_pasid_valid, dma_cmd_pasid, dma_cmd_priv, dma_cmd_src, dma_cmd_dst,
                   dma_cmd_len, dma_cmd_pattern, dma_cmd_wdata}));

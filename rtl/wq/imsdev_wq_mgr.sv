@@ -24,6 +24,7 @@
 module imsdev_wq_mgr #(
     parameter int NUM_WQ   = 8,
     parameter int WQ_DEPTH = 32,
+    parameter int BSW      = 4,      // width of WQCFG3.MAX_BATCH_SHIFT
     localparam int WQW     = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
     localparam int PTRW    = (WQ_DEPTH > 1) ? $clog2(WQ_DEPTH) : 1,
     localparam int AW      = (NUM_WQ * WQ_DEPTH > 1) ? $clog2(NUM_WQ * WQ_DEPTH) : 1,
@@ -50,6 +51,7 @@ module imsdev_wq_mgr #(
     input  wire logic [NUM_WQ-1:0]    sw_pasid_en,
     input  wire logic [NUM_WQ-1:0]    sw_priv,
     input  wire logic [NUM_WQ*5-1:0]  sw_max_xfer_shift,
+    input  wire logic [NUM_WQ*BSW-1:0] sw_max_batch_shift,
 
     // Latched configuration and state, for the portal, the engine and WQCFG6
     output      logic [NUM_WQ-1:0]    wq_accepting,
@@ -59,6 +61,7 @@ module imsdev_wq_mgr #(
     output      logic [NUM_WQ-1:0]    wq_pasid_en,
     output      logic [NUM_WQ*20-1:0] wq_pasid,
     output      logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
+    output      logic [NUM_WQ*BSW-1:0] wq_max_batch_shift,
     output      logic [NUM_WQ*16-1:0] wq_occupancy,
     output      logic [NUM_WQ*2-1:0]  wq_state,
 
@@ -121,6 +124,7 @@ module imsdev_wq_mgr #(
     logic [NUM_WQ-1:0] dedicated_q, priv_q, pasid_en_q;
     logic [19:0]     pasid_q  [NUM_WQ];
     logic [4:0]      xfer_q   [NUM_WQ];
+    logic [BSW-1:0]  batch_q  [NUM_WQ];
     logic            dev_en_q;
 
     // ------------------------------------------------------------------ queue storage
@@ -238,6 +242,7 @@ module imsdev_wq_mgr #(
                 prio_q[w]  <= '0;
                 pasid_q[w] <= '0;
                 xfer_q[w]  <= '0;
+                batch_q[w] <= '0;
             end
             dedicated_q <= '0;
             priv_q      <= '0;
@@ -332,6 +337,7 @@ module imsdev_wq_mgr #(
                                 prio_q[cmd_wq_q]      <= sw_prio[32'(cmd_wq_q)*4 +: 4];
                                 pasid_q[cmd_wq_q]     <= sw_pasid[32'(cmd_wq_q)*20 +: 20];
                                 xfer_q[cmd_wq_q]      <= sw_max_xfer_shift[32'(cmd_wq_q)*5 +: 5];
+                                batch_q[cmd_wq_q]     <= sw_max_batch_shift[32'(cmd_wq_q)*BSW +: BSW];
                                 dedicated_q[cmd_wq_q] <= sw_dedicated[cmd_wq_q];
                                 pasid_en_q[cmd_wq_q]  <= sw_pasid_en[cmd_wq_q];
                                 priv_q[cmd_wq_q]      <= sw_priv[cmd_wq_q];
@@ -405,6 +411,7 @@ module imsdev_wq_mgr #(
             wq_full[w]      = count_q[w] >= size_q[w];
             wq_pasid[w*20 +: 20]          = pasid_q[w];
             wq_max_xfer_shift[w*5 +: 5]   = xfer_q[w];
+            wq_max_batch_shift[w*BSW +: BSW] = batch_q[w];
             wq_occupancy[w*16 +: 16]      = count_q[w];
             wq_state[w*2 +: 2]            = state_q[w];
         end

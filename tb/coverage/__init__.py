@@ -388,6 +388,14 @@ def descriptor_checked(t):
     if d.flags & ~_FLAGS_ACCEPTED:
         flags.add("invalid")
     status = "success" if t.status == 0x01 else f"{t.status:#04x}"
+    if getattr(t, "batch", None) is not None:          # a batch member
+        model.sample_batch_member(opcode, flags, status)
+    if d.opcode == 0x01 and getattr(t, "batch_limit", None) is not None:   # a batch descriptor itself
+        n, top = d.size, t.batch_limit
+        count = ("0..1" if n < 2 else "2" if n == 2 else "max" if n == top else "above_max" if n > top
+                 else "3..max-1")
+        model.sample_batch(status, count, submission, _shadow.link)
+        return
     if t.pasid is None:
         pasid_mode = "no_pasid"
     else:

@@ -52,6 +52,12 @@ STATUSES = ("success", "0x03", "0x10", "0x11", "0x12", "0x13", "0x19", "0x20")
 DESCRIPTOR_FATES = ("completed", "completed_no_record", "no_cr_swerr", "rejected", "dropped", "aborted")
 SUBMISSIONS = ("enqcmd_shared", "movdir64b_dedicated", "raw")
 PASID_MODES = ("no_pasid", "user", "priv", "user_pasid_19_16", "priv_pasid_19_16")
+# Batch descriptors (opcode 0x01): their own outcome, count class, how they were submitted, the link; their
+# members (a member's own checks are the descriptor covergroup's: members are sampled there too).
+BATCH_STATUSES = ("success", "0x05", "0x06", "0x11", "0x12", "0x14", "0x18", "0x19", "0x20")
+BATCH_COUNTS = ("0..1", "2", "3..max-1", "max", "above_max")
+BATCH_MEMBER_STATUSES = ("success", "0x03", "0x10")
+BATCH_MEMBER_FLAGS = ("CRAV", "RCR", "RCI", "FENCE")
 
 PORTAL_OUTCOMES = ("SC", "RRS", "UR", "CA", "dropped")
 # "none": nothing logged (SC, RRS); otherwise the SWERR code the rejection logged.
@@ -147,6 +153,22 @@ def sample_ims_window(window):
 @_cross("descriptors", "status_x_submission_x_pasid", "status", "submission", "pasid")
 def sample_descriptor(opcode, flags, status, submission, pasid_mode):
     """A descriptor the device executed and the scoreboard checked: what it was, how it went in, its status."""
+
+
+@_point("batch", "status", "status", BATCH_STATUSES)
+@_point("batch", "count", "count", BATCH_COUNTS)
+@_point("batch", "submission", "submission", SUBMISSIONS[:2])
+@_point("batch", "link", "link", LINK_MODES)
+@_cross("batch", "status_x_submission", "status", "submission")
+def sample_batch(status, count, submission, link):
+    """A batch descriptor the device executed and the scoreboard checked (its own record)."""
+
+
+@_point("batch", "member_opcode", "opcode", OPCODES)
+@_point("batch", "member_status", "status", BATCH_MEMBER_STATUSES)
+@_flag_point("batch", "member_flags", "flags", BATCH_MEMBER_FLAGS)
+def sample_batch_member(opcode, flags, status):
+    """A descriptor run as a member of a batch."""
 
 
 @_point("descriptors", "fate", "fate", DESCRIPTOR_FATES)

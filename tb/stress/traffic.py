@@ -87,7 +87,7 @@ def make(st: Stress, wq: int, calm: bool) -> tuple[Descriptor, str]:
         d = data_desc(st, min(limit, 512))
         k = r.randrange(4)
         if k == 0:
-            d.opcode = r.choice((0x01, 0x05, 0x07, 0x40, 0xFF))
+            d.opcode = r.choice((0x05, 0x07, 0x09, 0x40, 0xFF))
         elif k == 1:
             d.flags |= r.choice((0x20, 0x40, 0x80, 0x200, 0x1000, 0x4000, 0x80_0000))
         elif k == 2:

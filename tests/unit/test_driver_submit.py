@@ -72,6 +72,33 @@ def test_descriptor_packing_agrees_with_c_and_bench(clib):
                           src=d.src_addr, dst=d.dst_addr, size=d.xfer_size, int_handle=d.int_handle).pack() == d.pack()
 
 
+def test_batch_descriptor_builders_agree_and_refuse(clib):
+    """The batch builders (Python uapi.batch_desc, C imsdev_batch_desc): struct dsa_hw_desc's layout (list
+    address in the source slot, count in the transfer-size slot), and the same refusals: a list that is not
+    64-byte aligned, a count below 2 or above the WQ's maximum (FieldError naming the field / -EINVAL)."""
+    from imsdev.fields import FieldError
+    flags = uapi.IDXD_OP_FLAG_CRAV | uapi.IDXD_OP_FLAG_RCR | uapi.IDXD_OP_FLAG_RCI
+    d = uapi.batch_desc(0x1234_5640, 7, flags=flags, completion_addr=0x8000_0020, int_handle=0x8003, max_batch=8)
+    raw = d.pack()
+    assert raw[7] == uapi.DSA_OPCODE_BATCH and raw[16:24] == (0x1234_5640).to_bytes(8, "little")
+    assert raw[32:36] == (7).to_bytes(4, "little") and raw[24:32] == bytes(8) and raw[36:38] == b"\x03\x80"
+    c = DescC()
+    assert clib.batch_desc(ctypes.byref(c), 0x1234_5640, 7, 8, flags, 0x8000_0020, 0x8003) == 0
+    out = ctypes.create_string_buffer(64)
+    assert clib.desc_pack(ctypes.byref(c), out) == 0 and out.raw == raw
+    einval = -errno.EINVAL
+    for addr, count, field in ((0x1234_5660, 4, "desc_list_addr"), (0x1000, 1, "desc_count"),
+                               (0x1000, 0, "desc_count"), (0x1000, 9, "desc_count"), (1 << 64, 2, "desc_list_addr")):
+        with pytest.raises(FieldError, match=field):
+            uapi.batch_desc(addr, count, max_batch=8)
+        if addr < 1 << 64:
+            c = DescC(uapi.DSA_OPCODE_NOOP, 0, 0, False, 0x1000, 0, 0, 0, 0)
+            assert clib.batch_desc(ctypes.byref(c), addr, count, 8, 0, 0, 0) == einval
+            assert c.opcode == uapi.DSA_OPCODE_NOOP and c.completion_addr == 0x1000, "refused: left unchanged"
+    assert uapi.batch_desc(0x40, 1 << 15).xfer_size == 1 << 15        # no limit given: only the minimum
+    assert uapi.batch_list([uapi.DsaHwDesc(), d]) == uapi.DsaHwDesc().pack() + raw
+
+
 def test_c_encoders_refuse_values_that_do_not_fit(clib):
     """The C encoders never mask a value into range: -EINVAL and nothing written (issue 12, strict encoders)."""
     einval = -errno.EINVAL

@@ -58,6 +58,8 @@ class ImsdevWq:
     priv: bool = False
     prio: int = 0
     max_xfer_shift: int = regs.CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT_RESET
+    # WQCFG3.MAX_BATCH_SHIFT; the reset value leaves the device's limit (CAP2.MAX_BATCH_SHIFT) in force
+    max_batch_shift: int = regs.CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT_RESET
     enqcmds_retries: int = IDXD_ENQCMDS_RETRIES
     enabled: bool = False
     ims: Optional["ImsDomain"] = None
@@ -81,7 +83,7 @@ class ImsdevDevice:
         self.msix: Optional["PciMsix"] = None
         self.reg_base = 0
         self.portal_base = 0
-        self.num_wq = self.wq_depth = self.ims_per_wq = self.msix_vectors = 0
+        self.num_wq = self.wq_depth = self.ims_per_wq = self.msix_vectors = self.max_batch_shift = 0
         # idxd->request_int_handles: CMDCAP lists REQUEST_INT_HANDLE, so completion interrupts use handles
         # the device grants (and INTHDL_CTL.REQUIRED makes it check them).
         self.request_int_handles = False
@@ -105,6 +107,7 @@ class ImsdevDevice:
         self.wq_depth = FIELD_GET("CSR_CAP0_WQ_DEPTH", cap0)
         self.ims_per_wq = FIELD_GET("CSR_CAP1_IMS_PER_WQ", cap1)
         self.msix_vectors = FIELD_GET("CSR_CAP2_MSIX_VECTORS", cap2)
+        self.max_batch_shift = FIELD_GET("CSR_CAP2_MAX_BATCH_SHIFT", cap2)
         cmdcap = self.ioread32(regs.CSR_CMDCAP)
         self.request_int_handles = bool(cmdcap >> regs.CMD_REQUEST_INT_HANDLE & 1)
 
@@ -183,10 +186,16 @@ class ImsdevDevice:
                        wqcfg2(wq.dedicated, wq.pasid or 0, wq.shared or wq.pasid is not None,
                               wq.priv, wq.prio))
         self.iowrite32(base + regs.CSR_WQCFG_WQCFG3,
-                       FIELD_PREP("CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT", wq.max_xfer_shift))
+                       FIELD_PREP("CSR_WQCFG_WQCFG3_MAX_XFER_SHIFT", wq.max_xfer_shift)
+                       | FIELD_PREP("CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT", wq.max_batch_shift))
+
+    def max_batch(self, wq: ImsdevWq) -> int:
+        """The WQ's largest batch (idxd's wq->max_batch_size): 2^min(WQCFG3, CAP2 MAX_BATCH_SHIFT)."""
+        return 1 << min(wq.max_batch_shift, self.max_batch_shift)
 
     def wq_configure(self, wq: ImsdevWq, *, size: int, dedicated: bool, pasid: Optional[int] = None,
-                     priv: bool = False, prio: int = 0, max_xfer_shift: Optional[int] = None) -> None:
+                     priv: bool = False, prio: int = 0, max_xfer_shift: Optional[int] = None,
+                     max_batch_shift: Optional[int] = None) -> None:
         """Set up a disabled WQ (what `accel-config config-wq` + idxd_wq_config_write do). A shared WQ
         takes its PASIDs from ENQCMD and always has PASID_EN; a dedicated one is bound to `pasid` (None:
         untagged DMA)."""
@@ -199,6 +208,8 @@ class ImsdevDevice:
         wq.size, wq.dedicated, wq.pasid, wq.priv, wq.prio = size, dedicated, pasid if dedicated else None, priv, prio
         if max_xfer_shift is not None:
             wq.max_xfer_shift = max_xfer_shift
+        if max_batch_shift is not None:
+            wq.max_batch_shift = max_batch_shift
         self.wq_config_write(wq)
 
     def wq_enable(self, wq: ImsdevWq) -> None:

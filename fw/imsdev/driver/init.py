@@ -124,7 +124,8 @@ def imsdev_reset(idxd: ImsdevDevice) -> ImsdevDevice:
     """Function-level reset and re-probe: quiesce, pci_reset_function (save, FLR, restore), probe again,
     then restore what the driver had set up - WQ configurations and enables, and IMS interrupts (same
     slots, same PASID bindings, same handlers). Returns the new device; the old one is dead."""
-    saved_wqs = [(wq.id, wq.size, wq.dedicated, wq.pasid, wq.priv, wq.prio, wq.max_xfer_shift, wq.enabled)
+    saved_wqs = [(wq.id, wq.size, wq.dedicated, wq.pasid, wq.priv, wq.prio, wq.max_xfer_shift, wq.max_batch_shift,
+                  wq.enabled)
                  for wq in idxd.wqs if wq.size]
     saved_ims = [(ie.wq.id, ie.desc.hwirq, ie.desc.chip_data.pasid) for wq in idxd.wqs for ie in wq.ims_ies]
     pasid_priv = bool(idxd.pdev.pasid_features & PCI_PASID_CTRL_PRIV)
@@ -132,10 +133,10 @@ def imsdev_reset(idxd: ImsdevDevice) -> ImsdevDevice:
     idxd.pdev.reset_function()
     new = imsdev_probe(idxd.ops, pasid_priv=pasid_priv)
     new.stats["resets"] = idxd.stats["resets"] + 1
-    for wq_id, size, dedicated, pasid, priv, prio, shift, enabled in saved_wqs:
+    for wq_id, size, dedicated, pasid, priv, prio, shift, bshift, enabled in saved_wqs:
         wq = new.wqs[wq_id]
         new.wq_configure(wq, size=size, dedicated=dedicated, pasid=pasid, priv=priv, prio=prio,
-                         max_xfer_shift=shift)
+                         max_xfer_shift=shift, max_batch_shift=bshift)
         if enabled:
             new.wq_enable(wq)
     for wq_id, index, pasid in saved_ims:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 from .ops import DeviceOps, DmwrStatus
-from .uapi import (DSA_COMP_ALIGN, DSA_COMP_SIZE, IDXD_OP_FLAG_CRAV, IDXD_OP_FLAG_RCI, IDXD_OP_FLAG_RCR,
+from .uapi import (batch_desc, DSA_COMP_ALIGN, DSA_COMP_SIZE, IDXD_OP_FLAG_CRAV, IDXD_OP_FLAG_RCI, IDXD_OP_FLAG_RCR,
                    DsaCompletionRecord, DsaHwDesc)
 
 if TYPE_CHECKING:
@@ -107,6 +107,22 @@ def prep_desc(d: ImsdevDesc, opcode: int, *, src: int = 0, dst: int = 0, size: i
     assert d.compl_addr % DSA_COMP_ALIGN == 0
     d.hw.opcode, d.hw.src_addr, d.hw.dst_addr, d.hw.xfer_size = opcode, src, dst, size
     d.hw.flags = flags
+    d.ie = ie
+    if ie is not None:
+        d.hw.flags |= IDXD_OP_FLAG_RCI
+        d.hw.int_handle = ie.int_handle
+    return d
+
+
+def prep_batch(idxd: "ImsdevDevice", wq: "ImsdevWq", d: ImsdevDesc, desc_list_addr: int, desc_count: int, *,
+               ie: Optional[IrqEntry] = None, flags: int = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR) -> ImsdevDesc:
+    """Fill `d` as a batch (DSA_OPCODE_BATCH) of the `desc_count` descriptors packed at `desc_list_addr`
+    (uapi.batch_list); the list alignment and the count against the WQ's limit are checked (FieldError)."""
+    assert d.compl_addr % DSA_COMP_ALIGN == 0
+    hw = batch_desc(desc_list_addr, desc_count, flags=flags, completion_addr=d.compl_addr,
+                    max_batch=idxd.max_batch(wq))
+    d.hw.opcode, d.hw.src_addr, d.hw.dst_addr, d.hw.xfer_size, d.hw.flags = \
+        hw.opcode, hw.src_addr, 0, hw.xfer_size, hw.flags
     d.ie = ie
     if ie is not None:
         d.hw.flags |= IDXD_OP_FLAG_RCI

@@ -12,6 +12,7 @@ from ..fields import FieldError, check, flag, put
 
 # Opcodes (enum dsa_opcode)
 DSA_OPCODE_NOOP = 0x00
+DSA_OPCODE_BATCH = 0x01
 DSA_OPCODE_DRAIN = 0x02
 DSA_OPCODE_MEMMOVE = 0x03
 DSA_OPCODE_MEMFILL = 0x04
@@ -29,10 +30,14 @@ IDXD_OP_FLAG_STORD = 0x2000
 DSA_COMP_NONE = 0x00
 DSA_COMP_SUCCESS = 0x01
 DSA_COMP_PAGE_FAULT_NOBOF = 0x03     # source read answered UR/CA (no translation): fault address, bytes done
+DSA_COMP_BATCH_FAIL = 0x05           # batch: a member did not succeed (bytes_completed = members processed)
+DSA_COMP_BATCH_PAGE_FAULT = 0x06     # batch: a read of the descriptor list answered UR/CA (fault address)
 DSA_COMP_BAD_OPCODE = 0x10
 DSA_COMP_INVALID_FLAGS = 0x11
 DSA_COMP_NOZERO_RESERVE = 0x12
 DSA_COMP_XFER_ERR = 0x13
+DSA_COMP_DESC_CNT_ERANGE = 0x14      # batch: desc_count < 2 or above the WQ's maximum batch size
+DSA_COMP_DESCLIST_ALIGN = 0x18       # batch: desc_list_addr not 64-byte aligned
 DSA_COMP_INT_HANDLE_INVAL = 0x19
 DSA_COMP_HW_ERR1 = 0x20              # source read poisoned or timed out
 DSA_COMP_STATUS_MASK = 0x7F
@@ -43,6 +48,8 @@ COMP_STATUS_NAMES = {
     DSA_COMP_SUCCESS: "success", DSA_COMP_BAD_OPCODE: "invalid opcode", DSA_COMP_INVALID_FLAGS: "invalid flags",
     DSA_COMP_NOZERO_RESERVE: "non-zero reserved field", DSA_COMP_XFER_ERR: "transfer size",
     DSA_COMP_INT_HANDLE_INVAL: "invalid interrupt handle", DSA_COMP_PAGE_FAULT_NOBOF: "page fault", DSA_COMP_HW_ERR1: "hardware error",
+    DSA_COMP_BATCH_FAIL: "batch member failed", DSA_COMP_BATCH_PAGE_FAULT: "batch list page fault",
+    DSA_COMP_DESC_CNT_ERANGE: "descriptor count out of range", DSA_COMP_DESCLIST_ALIGN: "descriptor list alignment",
 }
 
 # Interrupt handle (descriptor bytes 36-37): bit 15 selects the submitting WQ's own IMS slot.
@@ -58,6 +65,8 @@ IMSDEV_INT_HANDLE_OP_ENTRY = 0x07FF
 DSA_DESC_SIZE = 64
 DSA_COMP_SIZE = 32
 DSA_COMP_ALIGN = 32
+DSA_DESC_LIST_ALIGN = 64             # a batch's descriptor list: 64-byte aligned, 64 bytes per descriptor
+DSA_BATCH_MIN = 2                    # desc_count of a batch: 2 .. the WQ's maximum batch size
 
 
 def ims_int_handle(index: int) -> int:
@@ -131,3 +140,26 @@ class DsaCompletionRecord:
     @property
     def status_name(self) -> str:
         return COMP_STATUS_NAMES.get(self.status, f"status {self.status:#x}")
+
+
+def batch_desc(desc_list_addr: int, desc_count: int, *, flags: int = IDXD_OP_FLAG_CRAV | IDXD_OP_FLAG_RCR,
+               completion_addr: int = 0, int_handle: int = 0, max_batch: int | None = None) -> DsaHwDesc:
+    """A batch descriptor (DSA_OPCODE_BATCH): desc_list_addr in the source slot, desc_count in the transfer
+    size slot (struct dsa_hw_desc). Every field is range-checked: the list must be DSA_DESC_LIST_ALIGN
+    aligned and desc_count within DSA_BATCH_MIN .. max_batch (the WQ's limit, 2^min(WQCFG3.MAX_BATCH_SHIFT,
+    CAP2.MAX_BATCH_SHIFT), when given); FieldError names the field that does not fit. Descriptors that test
+    the device's own checks are built with DsaHwDesc directly."""
+    check("batch desc_list_addr", desc_list_addr, 64)
+    if desc_list_addr % DSA_DESC_LIST_ALIGN:
+        raise FieldError(f"batch desc_list_addr: {desc_list_addr:#x} is not {DSA_DESC_LIST_ALIGN}-byte aligned")
+    check("batch desc_count", desc_count, 32)
+    if desc_count < DSA_BATCH_MIN or (max_batch is not None and desc_count > max_batch):
+        top = "" if max_batch is None else f"..{max_batch}"
+        raise FieldError(f"batch desc_count: {desc_count} outside {DSA_BATCH_MIN}{top}")
+    return DsaHwDesc(opcode=DSA_OPCODE_BATCH, flags=flags, completion_addr=completion_addr,
+                     src_addr=desc_list_addr, xfer_size=desc_count, int_handle=int_handle)
+
+
+def batch_list(descs) -> bytes:
+    """The descriptor list of a batch: each DsaHwDesc packed (and so checked), back to back."""
+    return b"".join(d.pack() for d in descs)

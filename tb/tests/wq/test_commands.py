@@ -68,7 +68,7 @@ async def test_command_errors_and_states(dut):
         await env.write_wqcfg(wq, cfg)
         base = regs.csr_wqcfg_at(wq)
         got = [await b.rd32(base + off) for off in (regs.CSR_WQCFG_WQCFG0, regs.CSR_WQCFG_WQCFG2, regs.CSR_WQCFG_WQCFG3)]
-        want = [depth, cfg.wqcfg2(), 0x1F]
+        want = [depth, cfg.wqcfg2(), 0x1F | cfg.max_batch_shift << regs.CSR_WQCFG_WQCFG3_MAX_BATCH_SHIFT_SHIFT]
         assert got == want, f"WQCFG[{wq}] read back {[hex(x) for x in got]}, expected {[hex(x) for x in want]}"
 
     for code in (0x00, 0x0F, 0x1F):

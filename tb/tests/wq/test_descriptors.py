@@ -150,7 +150,7 @@ async def test_status_codes(dut, pauses):
                 items.append(t)
                 return t
 
-            for op in (0x01, 0x05, 0x7F, 0xFF):
+            for op in (0x05, 0x09, 0x7F, 0xFF):
                 d = env.new_desc(OP_MEMMOVE, 64)
                 d.opcode = op
                 await go(d, ST_BAD_OPCODE)
@@ -238,7 +238,7 @@ async def test_status_codes(dut, pauses):
             await go(env.new_desc(OP_MEMMOVE, 96, src=env.unbacked_address("ca") + 1, flags=FLAG_CRAV), ST_PAGE_FAULT)
             # Errors with RCI and a valid handle: record first, then the interrupt.
             d = env.new_desc(OP_MEMMOVE, 64, flags=rci, handle=msix_handle(vec))
-            d.opcode = 0x01
+            d.opcode = 0x05
             await go(d, ST_BAD_OPCODE)
             await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ur"), flags=rci, handle=ims_handle(0)),
                      ST_PAGE_FAULT)
@@ -392,7 +392,7 @@ BAD_INPUTS = (
              outcome="record status 0x20 (DSA_COMP_HW_ERR1), fault address = source + bytes completed, only the bytes "
                      "completed in the destination; the WQ's other descriptors unaffected",
              test="test_status_codes"),
-    BadInput(cls="descriptor", input="Undefined opcode (0x01, 0x05, 0x7F, 0xFF) with CRAV and RCR",
+    BadInput(cls="descriptor", input="Undefined opcode (0x05, 0x09, 0x7F, 0xFF; 0x01 is BATCH, tb/tests/wq/test_batch.py) with CRAV and RCR",
              outcome="record status 0x10 (DSA_COMP_BAD_OPCODE), 0 bytes completed; destination untouched; "
                      "not logged in SWERR",
              test="test_status_codes"),

@@ -63,7 +63,7 @@ async def test_random_traffic(dut, pauses):
             d = env.random_data_desc(max_size=512)
             kind = r.randrange(3)
             if kind == 0:
-                d.opcode = r.choice((0x01, 0x07, 0x40))
+                d.opcode = r.choice((0x05, 0x07, 0x40))
             elif kind == 1:
                 d.flags |= r.choice((0x40, 0x80, 0x1000, 0x400000))
             else:
