@@ -152,6 +152,7 @@ def plot_scaling(report: dict, path: Path) -> str | None:
     a1.set_xticks(list(x), labels, fontsize=8)
     a1.set_ylabel("seconds (Verilator + C++ compile)")
     a1.set_title("Clean build time")
+    a1.set_ylim(top=a1.get_ylim()[1] * 1.2)
     a1.legend(fontsize=8)
     speed = [report[n].get("sim_speed", {}) for n in names]
     a2.bar([i - 0.2 for i in x], [sp.get("cycles_per_cpu_s") or sp.get("cycles_per_s") or 0 for sp in speed],
@@ -160,6 +161,7 @@ def plot_scaling(report: dict, path: Path) -> str | None:
         a2.bar([i + 0.2 for i in x], [report[n].get("ceiling", {}).get("cycles_per_cpu_s") or 0 for n in names],
                width=0.4, label="ceiling: bare Verilator C++ loop, idle link")
     a2.set_yscale("log")
+    a2.set_ylim(top=a2.get_ylim()[1] * 10)     # headroom: the legend sits above the bars, not on them
     a2.set_xticks(list(x), labels, fontsize=8)
     a2.set_ylabel("simulated cycles per CPU-second")
     a2.set_title("Bench speed against the ceiling")

@@ -153,12 +153,12 @@ def test_enums_match_rdl(rdl_top):
 # --------------------------------------------------------------------------------------------------
 # The layout the product needs (PCIe MSI-X rules, IDXD-style IMS entries, BAR0 size)
 def test_bar0_layout():
-    assert regs.BAR0_SIZE == 512 * 1024  # docs/tlp_interface.md
+    assert regs.BAR0_SIZE == 1024 * 1024  # docs/tlp_interface.md: one IMS window per WQ, up to 16 WQs
     assert regs.CSR_BASE == 0 and regs.CSR_SIZE == 0x1000
     assert (regs.MSIX_TABLE_BASE, regs.MSIX_PBA_BASE, regs.IMS_BASE) == (0x20000, 0x28000, 0x40000)
     assert regs.MSIX_TABLE_STRIDE == regs.IMS_ENTRY_STRIDE == 16
     assert regs.MSIX_TABLE_COUNT == 2048 and regs.MSIX_PBA_COUNT * 64 == regs.MSIX_TABLE_COUNT
-    assert regs.IMS_COUNT == 8 and regs.IMS_STRIDE == 0x8000 and regs.IMS_ENTRY_COUNT * 16 == regs.IMS_STRIDE
+    assert regs.IMS_COUNT == regs.CSR_WQCFG_COUNT == 16 and regs.IMS_STRIDE == 0x8000 and regs.IMS_ENTRY_COUNT * 16 == regs.IMS_STRIDE
     assert regs.IMS_BASE + regs.IMS_COUNT * regs.IMS_STRIDE <= regs.BAR0_SIZE
 
     def pages(base, size):

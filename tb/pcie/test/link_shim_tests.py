@@ -19,7 +19,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 import tb.pcie.hooks as hooks
 from tb.bad_inputs import BadInput
 from tb.pcie.root_complex import HostRootComplex
-from tb.pcie.shim import LinkShim
+from tb.pcie.shim import BAR0_SIZE, LinkShim
 from tb.pcie.stream import pattern_pauses, random_pauses
 from tb.pcie.tlp import RRS, CompletionTimeout, PasidTlp, ProtocolError
 
@@ -149,7 +149,7 @@ async def test_enumeration(dut, pauses):
     dev = env.dev
     assert (dev.vendor_id, dev.device_id) == (VENDOR_ID, DEVICE_ID)
     assert dev.class_code == 0x088000 and dev.header_type == 0
-    assert dev.bar_size[0] == 512 * 1024 and dev.bar_size[2] == NUM_WQS * 4096
+    assert dev.bar_size[0] == BAR0_SIZE and dev.bar_size[2] == NUM_WQS * 4096   # BAR0: the register map's size
     for bar in (0, 2):
         assert dev.bar[bar] & 0xF == 0x4, f"BAR{bar} must be 64-bit non-prefetchable memory"
     assert dev.bar_size[4] == 0 and dev.bar_size[5] == 0
