@@ -4,6 +4,8 @@ regression (a cocotb test fails, the simulator crashes, or it hangs past its tim
 
   mutate.py check                 every pattern applies (catalogue syntax, unique matches, no overlaps)
   mutate.py list                  the catalogue, one line per mutant
+  mutate.py hints                 record, from the last campaign's summary, which run killed each mutant
+                                  (sim/mutation/killers.json, committed like sim/durations.json)
   mutate.py run [options]         instrument, build once per configuration, run the campaign
       --only ID[,ID]              just these mutants
       --block B[,B]               just the mutants of these blocks (rtl/<block>, platform)
@@ -16,6 +18,8 @@ regression (a cocotb test fails, the simulator crashes, or it hangs past its tim
 
 For each mutant only the test modules whose testplan entry names its block run (sim/testplan.py `blocks`),
 cheapest first, stopping at the first kill; mutants of the Python host models run the unit tests first.
+A run recorded in sim/mutation/killers.json as having killed the mutant before goes first of all: a
+surviving or changed mutant still tries everything, so the hint changes the cost, never the verdict.
 Before the mutants, every module the campaign may use runs once on the instrumented build with no mutant
 active (it must pass: a kill is then the mutant's doing) and its time sets that module's timeout.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -41,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+import shard  # noqa: E402
 import simlib  # noqa: E402
 from catalogue import CatalogueError, Mutant, instrument, load  # noqa: E402
 from testplan import TESTPLAN  # noqa: E402
@@ -52,6 +58,21 @@ TREE = simlib.DEFAULT_MUTANT_TREE
 TARGET_KILL_RATIO = 0.95
 UNIT_TESTS_OF_MODELS = "tests/unit"
 UNIT_PRELOAD = "import sys, tb.platform, pytest; sys.exit(pytest.main(sys.argv[1:]))"
+KILLERS = HERE / "killers.json"
+# A run's cost beyond its tests' own time (simulator launch, cocotb start-up, import), for ordering and
+# timeouts taken from sim/durations.json, which records test time only.
+RUN_OVERHEAD_S = 5.0
+
+
+def unit_test_files(mutated_file: str) -> list[str]:
+    """The unit test files, those that name the mutated model's module first: pytest -x stops at the first
+    failure, so the tests written for that model (by file name, then by mention) run before the rest (all still run if none fails)."""
+    stem = Path(mutated_file).stem
+    files = sorted((simlib.ROOT / UNIT_TESTS_OF_MODELS).glob("test_*.py"))
+    named = [f for f in files if stem in f.stem]
+    word = re.compile(rf"\b{re.escape(stem)}\b")
+    first = named + [f for f in files if f not in named and word.search(f.read_text(errors="replace"))]
+    return [str(f) for f in first + [f for f in files if f not in first]]
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,8 @@ class Campaign:
         self.configs = configs
         self.jobs = jobs
         self.baseline_s: dict[Item, float] = {}
+        self.durations = shard.load_durations()
+        self.killers = load_killers()
         self.lock = threading.Lock()
         self.done = 0
         self._use_python_copy()
@@ -116,7 +139,8 @@ class Campaign:
                 sys.path.remove(p)
             sys.path.insert(0, p)
 
-    def run_item(self, item: Item, number: int, timeout_s: int) -> tuple[bool, str, float]:
+    def run_item(self, item: Item, number: int, timeout_s: int,
+                 mutated_file: str = "") -> tuple[bool, str, float]:
         """(passed, failure message, wall seconds)."""
         t0 = time.monotonic()
         if item.module == UNIT_TESTS_OF_MODELS:
@@ -126,8 +150,10 @@ class Campaign:
                 # Import the models from the copy before any test module runs: a test module that puts the
                 # repo root on sys.path (tests/unit/test_coverage_report.py via sim/coverage_report.py) would
                 # otherwise import the unmutated tb.platform and no platform mutant could be killed.
+                targets = (unit_test_files(mutated_file) if mutated_file
+                           else [str(simlib.ROOT / UNIT_TESTS_OF_MODELS)])
                 res = subprocess.run([sys.executable, "-c", UNIT_PRELOAD, "-x", "-q", "-p", "no:cacheprovider",
-                                      str(simlib.ROOT / UNIT_TESTS_OF_MODELS)], cwd=str(OUT), env=env,
+                                      *targets], cwd=str(OUT), env=env,
                                      capture_output=True, text=True, timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 return False, f"unit tests timed out after {timeout_s} s", time.monotonic() - t0
@@ -158,18 +184,33 @@ class Campaign:
             raise SystemExit(f"the instrumented build fails with no mutant active: {bad} (seed {self.seed})")
         self.baseline_s = {i: secs for i, ok, _, secs in results}
 
+    def expected_s(self, item: Item) -> float | None:
+        """The item's time on this machine (baseline run), else the regression's measurement
+        (sim/durations.json) plus the launch overhead; None when neither knows it."""
+        if item in self.baseline_s:
+            return self.baseline_s[item]
+        if item.module != UNIT_TESTS_OF_MODELS and item.name in self.durations:
+            return self.durations[item.name] + RUN_OVERHEAD_S
+        return None
+
     def timeout_for(self, item: Item) -> int:
-        base = self.baseline_s.get(item)
+        base = self.expected_s(item)
         return int(max(120, 4 * base)) if base else 600
 
-    def order(self, items: list[Item]) -> list[Item]:
-        return sorted(items, key=lambda i: (self.baseline_s.get(i, 1e9), i.name))
+    def order(self, items: list[Item], mutant_id: str = "") -> list[Item]:
+        """Cheapest first. The sample measures one baseline only, so without the durations file every other
+        module would sort by name, and a mutant caught by a cheap module could first sit through costly ones."""
+        def cost(i: Item) -> float:
+            e = self.expected_s(i)
+            return 1e9 if e is None else e
+        hint = self.killers.get(mutant_id)
+        return sorted(items, key=lambda i: (i.name != hint, i.module != UNIT_TESTS_OF_MODELS, cost(i), i.name))
 
     def kill(self, m: Mutant, total: int) -> Outcome:
         out = Outcome(m.id, m.number, m.block, "survived")
         t0 = time.monotonic()
-        for item in self.order(items_for(m, self.configs)):
-            passed, msg, _ = self.run_item(item, m.number, self.timeout_for(item))
+        for item in self.order(items_for(m, self.configs), m.id):
+            passed, msg, _ = self.run_item(item, m.number, self.timeout_for(item), m.file)
             out.tried.append(item.name)
             if not passed:
                 out.status, out.killed_by, out.message = "killed", item.name, msg
@@ -312,6 +353,36 @@ def cmd_run(args) -> int:
     return 1 if unexpected else 0
 
 
+def load_killers(path: Path | None = None) -> dict[str, str]:
+    path = path or KILLERS
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text()).get("killers", {}))
+
+
+def cmd_hints(_args) -> int:
+    """Merge the kills of the last campaign (sim/results/<tree>/summary.json) into sim/mutation/killers.json;
+    mutants that survived lose their hint, hints of mutants no longer in the catalogue are dropped."""
+    summary_path = RESULTS / "summary.json"
+    if not summary_path.exists():
+        print(f"no campaign summary at {summary_path}: run `make mutate` (or the sample) first", file=sys.stderr)
+        return 2
+    details = json.loads(summary_path.read_text())["details"]
+    ids = {m.id for m in load()}
+    killers = {k: v for k, v in load_killers().items() if k in ids}
+    for d in details:
+        if d["status"] == "killed":
+            killers[d["id"]] = d["killed_by"]
+        elif d["status"] in ("survived", "known-survivor"):
+            killers.pop(d["id"], None)
+    KILLERS.write_text(json.dumps({
+        "about": "the regression run that killed each mutant in the last campaign that ran it; `make mutate` "
+                 "and `make mutate-sample` try it first (sim/mutation/mutate.py hints refreshes this file)",
+        "killers": dict(sorted(killers.items()))}, indent=1) + "\n")
+    print(f"{KILLERS}: {len(killers)} of {len(ids)} mutants have a recorded killer")
+    return 0
+
+
 def _cpu_s() -> float:
     ru_self, ru_kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
@@ -338,6 +409,7 @@ def main() -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("check")
     sub.add_parser("list")
+    sub.add_parser("hints")
     r = sub.add_parser("run")
     r.add_argument("--only")
     r.add_argument("--block")
@@ -354,7 +426,7 @@ def main() -> int:
     TREE = args.tree
     OUT, RESULTS = simlib.BUILD_ROOT / TREE, simlib.RESULTS_ROOT / TREE
     try:
-        return {"check": cmd_check, "list": cmd_list, "run": cmd_run}[args.cmd](args)
+        return {"check": cmd_check, "list": cmd_list, "run": cmd_run, "hints": cmd_hints}[args.cmd](args)
     except CatalogueError as e:
         print(f"mutation catalogue: {e}", file=sys.stderr)
         return 2

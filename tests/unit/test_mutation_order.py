@@ -1,0 +1,84 @@
+"""The mutation campaign's run order (sim/mutation/mutate.py): a recorded killer first, the host models'
+unit tests next for their mutants, then cheapest first by the measured durations; the order changes what a
+campaign costs, never which runs it may try."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sim" / "mutation"))
+
+import mutate  # noqa: E402
+from mutate import Item  # noqa: E402
+
+
+def campaign(durations, killers=None, baseline=None):
+    c = mutate.Campaign.__new__(mutate.Campaign)
+    c.baseline_s = baseline or {}
+    c.durations = durations
+    c.killers = killers or {}
+    return c
+
+
+ITEMS = [Item("tb.tests.wq.test_portals", "small"), Item("tb.tests.wq.test_arbitration", "small"),
+         Item("tb.tests.fw.test_c_library", "small", "x86"), Item("tb.tests.wq.test_unmeasured", "small")]
+
+
+def test_cheapest_first_from_the_durations_file_and_unmeasured_runs_last():
+    c = campaign({"test_portals-small": 30.0, "test_arbitration-small": 0.4, "test_c_library-small-x86": 2.0})
+    assert [i.name for i in c.order(ITEMS)] == ["test_arbitration-small", "test_c_library-small-x86",
+                                                "test_portals-small", "test_unmeasured-small"]
+
+
+def test_a_baseline_measured_here_overrides_the_durations_file():
+    c = campaign({"test_portals-small": 30.0, "test_arbitration-small": 0.4},
+                 baseline={ITEMS[0]: 0.1})
+    assert c.order(ITEMS)[0].name == "test_portals-small"
+
+
+def test_the_recorded_killer_goes_first_and_the_rest_keep_their_order():
+    c = campaign({"test_portals-small": 30.0, "test_arbitration-small": 0.4, "test_c_library-small-x86": 2.0},
+                 killers={"wq.some_mutant": "test_portals-small"})
+    order = [i.name for i in c.order(ITEMS, "wq.some_mutant")]
+    assert order == ["test_portals-small", "test_arbitration-small", "test_c_library-small-x86",
+                     "test_unmeasured-small"]
+    assert sorted(order) == sorted(i.name for i in ITEMS)      # nothing dropped: a hint is only an order
+    assert [i.name for i in c.order(ITEMS, "wq.other")][0] == "test_arbitration-small"
+
+
+def test_unit_tests_go_first_for_host_model_mutants_and_timeouts_follow_the_expected_time():
+    unit = Item(mutate.UNIT_TESTS_OF_MODELS)
+    c = campaign({"test_arbitration-small": 40.0})
+    assert c.order([ITEMS[1], unit])[0] == unit
+    assert c.timeout_for(ITEMS[1]) == int(4 * (40.0 + mutate.RUN_OVERHEAD_S))
+    assert c.timeout_for(ITEMS[3]) == 600                       # unknown: the generous default
+    assert campaign({"test_arbitration-small": 1.0}).timeout_for(ITEMS[1]) == 120   # the floor
+
+
+def test_unit_test_files_of_the_mutated_model_run_first_and_all_still_run():
+    files = mutate.unit_test_files("tb/platform/vtd_ir.py")
+    names = [Path(f).name for f in files]
+    assert names[0] == "test_vtd_ir.py"
+    assert len(names) == len(set(names)) == len(list((mutate.simlib.ROOT / "tests/unit").glob("test_*.py")))
+
+
+def test_hints_record_kills_and_forget_survivors(tmp_path, monkeypatch):
+    ids = [m.id for m in mutate.load()][:3]
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "summary.json").write_text(json.dumps({"details": [
+        {"id": ids[0], "status": "killed", "killed_by": "test_a-small"},
+        {"id": ids[1], "status": "survived", "killed_by": ""}]}))
+    killers = tmp_path / "killers.json"
+    killers.write_text(json.dumps({"killers": {ids[1]: "test_old-small", ids[2]: "test_b-small",
+                                               "gone.from_catalogue": "test_c-small"}}))
+    monkeypatch.setattr(mutate, "RESULTS", results)
+    monkeypatch.setattr(mutate, "KILLERS", killers)
+    assert mutate.cmd_hints(None) == 0
+    assert json.loads(killers.read_text())["killers"] == {ids[0]: "test_a-small", ids[2]: "test_b-small"}
+
+
+def test_hints_without_a_campaign_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutate, "RESULTS", tmp_path)
+    assert mutate.cmd_hints(None) == 2
