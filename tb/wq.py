@@ -349,6 +349,25 @@ class DmaHold:
         return self.gen.held
 
 
+# ---- poisoning the device's DMA reads ---------------------------------------------------------------------
+class PoisonedReads:
+    """Completions of the device's DMA reads whose request address falls in one of `ranges` ([lo, hi)) leave
+    the link poisoned (EP=1); everything else passes untouched. Installed as the shim's completion hook."""
+
+    def __init__(self, bench: Bench):
+        self.ranges: list[tuple[int, int]] = []
+        bench.shim.cpl_fault = self
+
+    def add(self, lo: int, hi: int):
+        self.ranges.append((lo, hi))
+
+    def __call__(self, tlp: PasidTlp, req: PasidTlp) -> list[PasidTlp]:
+        if any(lo <= req.address < hi for lo, hi in self.ranges):
+            tlp = PasidTlp(tlp)
+            tlp.ep = True
+        return [tlp]
+
+
 # ---- the work-queue environment ----------------------------------------------------------------------
 class WqEnv:
     """Bench + driver-level access to the work-queue side (commands, WQCFG, portals, IMS, SWERR)."""

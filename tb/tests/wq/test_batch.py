@@ -17,11 +17,10 @@ from imsdev import regs
 from imsdev.driver import uapi
 from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
-from tb.pcie.tlp import PasidTlp
 from tb.wq import (DESC_BYTES, ENQCMD_RETRIES, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, OP_BATCH, OP_DRAIN,
                    OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE, ST_BATCH_FAIL, ST_BATCH_PAGE_FAULT,
                    ST_DESC_CNT, ST_HW_ERR, ST_INT_HANDLE, ST_LIST_ALIGN, ST_PAGE_FAULT, ST_RESERVED, ST_SUCCESS,
-                   Descriptor, WqConfig, WqEnv, ims_handle, ims_msg, msix_handle, msix_msg)
+                   Descriptor, PoisonedReads, WqConfig, WqEnv, ims_handle, ims_msg, msix_handle, msix_msg)
 
 PASIDS = (0x3, 0x4A5A5, 0xFFFFF)
 DWQ_PASID = 0x5BA7C
@@ -157,15 +156,7 @@ async def test_batch_errors(dut, pauses):
     await env.setup(cfgs)
     vecs = await irqs(env, cfgs)
     ends = [env.low, env.high]
-    poisoned = []       # list ranges whose reads the link answers with poisoned data (EP=1)
-
-    def poison(tlp, req):
-        if any(lo <= req.address < hi for lo, hi in poisoned):
-            tlp = PasidTlp(tlp)
-            tlp.ep = True
-        return [tlp]
-
-    env.b.shim.cpl_fault = poison
+    poisoned = PoisonedReads(env.b)     # list ranges whose reads the link answers with poisoned data (EP=1)
     for wq in cfgs:
         vec = vecs[wq]
         items = []
@@ -224,7 +215,7 @@ async def test_batch_errors(dut, pauses):
         # List entry 2 comes back poisoned: 0x20 (hardware error) at that entry, members 0 and 1 counted.
         ms = [member(env, vec) for _ in range(top)]
         list_addr = env.low.alloc(DESC_BYTES * top, DESC_BYTES)
-        poisoned.append((list_addr + 2 * DESC_BYTES, list_addr + 3 * DESC_BYTES))
+        poisoned.add(list_addr + 2 * DESC_BYTES, list_addr + 3 * DESC_BYTES)
         await env.sb.wait_complete(items)   # the WQ empty: the submission is taken while reads are held
         env.hold.hold()                     # the model is told before the device reads the list
         t = await go(ms, ST_SUCCESS, top, list_addr=list_addr)

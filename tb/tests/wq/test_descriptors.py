@@ -14,11 +14,10 @@ import cocotb
 from imsdev import regs
 from tb.bad_inputs import BadInput
 from tb.env import PAUSE_MODES
-from tb.pcie.tlp import PasidTlp
 from tb.wq import (ENQCMD_RETRIES, HostArena, FLAG_BOF, FLAG_CC, FLAG_CRAV, FLAG_FENCE, FLAG_RCI, FLAG_RCR, FLAG_STORD,
                    HANDLE_IMS_INDEX_MASK, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_BAD_FLAGS, ST_BAD_OPCODE,
                    ST_CR_ALIGN, ST_HW_ERR, ST_INT_HANDLE, ST_PAGE_FAULT, ST_RESERVED, ST_SUCCESS, ST_XFER_SIZE, WqConfig, WqEnv,
-                   ims_handle, ims_msg, msix_handle, msix_msg)
+                   PoisonedReads, ims_handle, ims_msg, msix_handle, msix_msg)
 
 PASIDS = (0x1, 0x2BEEF, 0xFFFFF)
 # A buffer offset from a 64-byte boundary in each alignment class: 64-byte, 8-byte, 4-byte, none.
@@ -129,15 +128,7 @@ async def test_status_codes(dut, pauses):
     vec = min(1, env.p.msix_vectors - 1)
     await env.msix_program(vec, *msix_msg(vec), masked=False)
     ends = [env.low, env.high]
-    poisoned = []       # source ranges whose reads the link answers with poisoned data (EP=1)
-
-    def poison(tlp, req):
-        if any(lo <= req.address < hi for lo, hi in poisoned):
-            tlp = PasidTlp(tlp)
-            tlp.ep = True
-        return [tlp]
-
-    env.b.shim.cpl_fault = poison
+    poisoned = PoisonedReads(env.b)     # source ranges whose reads the link answers with poisoned data (EP=1)
     for phase in phases(env, sh, *dds):
         await enable_phase(env, phase)
         for wq, cfg in phase:
@@ -213,7 +204,7 @@ async def test_status_codes(dut, pauses):
                 [(pasid, priv) for pasid in PASIDS for priv in ((False, True) if cfg.priv else (False,))]
             for pasid, priv in modes:
                 d = env.new_desc(OP_MEMMOVE, 200, src_off=6, dst_off=2)
-                poisoned.append((d.src & ~3, d.src + d.size))     # reads start at the DW holding the first byte
+                poisoned.add(d.src & ~3, d.src + d.size)     # reads start at the DW holding the first byte
                 if pasid is None:
                     t_poison = await go(d, ST_SUCCESS)
                 else:
