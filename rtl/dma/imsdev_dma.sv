@@ -314,10 +314,21 @@ module imsdev_dma #(
             if (rst)             fetch_q <= '0;
             else if (fetch_beat) fetch_q <= 512'(wo_data);
         end
-    end else begin : g_fetch_shift
+    end else begin : g_fetch_beats
+        // Beat k of a FETCH lands at bytes [k*NB, (k+1)*NB) of rsp_data, counted from the FETCH's first beat
+        // (sop): byte 0 of the source is byte 0 of rsp_data also for a FETCH shorter than 64 bytes, which
+        // has fewer than 512/DATA_W beats (shifting beats in from the top would leave it in the upper half).
+        localparam int FETCH_BEATS = 512 / DATA_W;
+        logic [$clog2(FETCH_BEATS)-1:0] fetch_idx_q;
+        wire  [$clog2(FETCH_BEATS)-1:0] fetch_idx = wo_sop ? '0 : fetch_idx_q;
         always_ff @(posedge clk) begin
-            if (rst)             fetch_q <= '0;
-            else if (fetch_beat) fetch_q <= {wo_data, fetch_q[511:DATA_W]};
+            if (rst) begin
+                fetch_q     <= '0;
+                fetch_idx_q <= '0;
+            end else if (fetch_beat) begin
+                fetch_q[32'(fetch_idx) * DATA_W +: DATA_W] <= wo_data;
+                fetch_idx_q <= fetch_idx + 1'b1;
+            end
         end
     end
     assign rsp_data = fetch_q;

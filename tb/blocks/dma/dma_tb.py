@@ -17,6 +17,9 @@ cycle); in the ReadOnly phase it samples the handshakes that complete at the nex
   at random 64-byte RCB boundaries, sent after random delays, interleaved across tags in random order, in
   address order within a tag, with random idle cycles on rx_cpl (also inside a TLP). Faults can be injected
   per read (UR, CA, poisoned, dropped) and bogus completions queued.
+* FETCH (the batch-list read) issues reads like a COPY and no write; its response carries the bytes in
+  rsp_data, compared with host memory when the response is taken. The bench keeps at most one FETCH
+  outstanding, as the engine's contract requires.
 * Responses must come in command order with the expected id/status; when rsp_valid first shows a response
   every write TLP of its bytes must have been accepted in an earlier cycle. Then host memory is compared
   byte-exact: destination bytes [0, rsp_bytes) hold the expected data, the rest of the destination and
@@ -30,9 +33,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
@@ -67,11 +72,24 @@ class SparseMemory:
             view = view[n:]
 
 
-OP_COPY, OP_FILL, OP_WRITE = 0, 1, 2
-ST_OK, ST_UR, ST_CA, ST_POISONED, ST_TIMEOUT, ST_INVALID = range(6)
+def _dma_pkg() -> dict[str, int]:
+    """The command/response codes and limits of rtl/dma/imsdev_dma_pkg.sv, read from the package itself so
+    the bench and the RTL cannot disagree on a copied number."""
+    text = (Path(__file__).resolve().parents[3] / "rtl" / "dma" / "imsdev_dma_pkg.sv").read_text()
+    out = {m[0]: int(m[1]) for m in re.findall(r"localparam\s+logic\s*\[2:0\]\s*(DMA_\w+)\s*=\s*3'd(\d+)", text)}
+    out |= {m[0]: int(m[1]) for m in re.findall(r"localparam\s+int\s+(DMA_\w+)\s*=\s*(\d+)", text)}
+    return out
+
+
+_PKG = _dma_pkg()
+OP_COPY, OP_FILL, OP_WRITE, OP_FETCH = (_PKG[f"DMA_OP_{n}"] for n in ("COPY", "FILL", "WRITE", "FETCH"))
+ST_OK, ST_UR, ST_CA, ST_POISONED, ST_TIMEOUT, ST_INVALID = (
+    _PKG[f"DMA_{n}"] for n in ("OK", "READ_UR", "READ_CA", "READ_POISONED", "READ_TIMEOUT", "INVALID"))
+WRITE_MAX_BYTES, FETCH_MAX_BYTES = _PKG["DMA_WRITE_MAX_BYTES"], _PKG["DMA_FETCH_MAX_BYTES"]
 STATUS_NAMES = {ST_OK: "OK", ST_UR: "READ_UR", ST_CA: "READ_CA", ST_POISONED: "READ_POISONED",
                 ST_TIMEOUT: "READ_TIMEOUT", ST_INVALID: "INVALID"}
-OP_NAMES = {OP_COPY: "COPY", OP_FILL: "FILL", OP_WRITE: "WRITE", 3: "OP3"}
+OP_NAMES = {OP_COPY: "COPY", OP_FILL: "FILL", OP_WRITE: "WRITE", OP_FETCH: "FETCH"}
+OP_NAMES |= {n: f"OP{n}" for n in range(8) if n not in OP_NAMES}
 
 FT_MRD32, FT_MRD64, FT_MWR32, FT_MWR64 = 0x00, 0x20, 0x40, 0x60
 FT_CPL, FT_CPLD = 0x0A, 0x4A
@@ -146,11 +164,12 @@ class DmaCmd:
     rsp_cycle: int | None = None
     rsp_status: int | None = None
     rsp_bytes: int | None = None
+    rsp_data: bytes | None = None             # FETCH: rsp_data's first `length` bytes when the response was taken
     done: Event = field(default_factory=Event)
 
     def describe(self) -> str:
         s = f"#{self.cmd_id} {OP_NAMES[self.op]} len={self.length} dst={self.dst:#x}"
-        if self.op == OP_COPY:
+        if self.op in (OP_COPY, OP_FETCH):
             s += f" src={self.src:#x}"
         if self.pasid:
             s += f" pasid={self.pasid[0]:#x}/{self.pasid[1]}"
@@ -342,6 +361,15 @@ class DmaTb:
         wdata = kw.pop("wdata", self.rng.randbytes(32))
         return DmaCmd(op=OP_WRITE, dst=dst, length=length, wdata=wdata, **kw)
 
+    def make_fetch(self, length: int = FETCH_MAX_BYTES, **kw) -> DmaCmd:
+        """A FETCH (the descriptor engine's batch-list read): `length` bytes at a 64-byte aligned src go to
+        rsp_data, nothing is written; a descriptor is one 64-byte read."""
+        src = kw.pop("src", None)
+        if src is None:
+            src = (self.alloc(max(length, FETCH_MAX_BYTES) + 63, high=kw.pop("src_high", None)) + 63) & ~63
+        self.fill_random(src - GUARD, max(length, 1) + 2 * GUARD)
+        return DmaCmd(op=OP_FETCH, src=src, dst=0, length=length, check_memory=False, **kw)
+
     def random_pasid(self):
         return None if self.rng.random() < 0.4 else (self.rng.getrandbits(20), self.rng.getrandbits(1))
 
@@ -351,10 +379,11 @@ class DmaTb:
         if cmd.check_memory and cmd.length < (1 << 20):
             self.fill_random(cmd.dst - GUARD, cmd.length + 2 * GUARD)
             cmd.orig = self.mem.read(cmd.dst - GUARD, cmd.length + 2 * GUARD)
-        valid_op = cmd.op in (OP_COPY, OP_FILL, OP_WRITE) and not (cmd.op == OP_WRITE and cmd.length > 32)
+        valid_op = (cmd.op in (OP_COPY, OP_FILL) or (cmd.op == OP_WRITE and cmd.length <= WRITE_MAX_BYTES)
+                    or (cmd.op == OP_FETCH and cmd.length <= FETCH_MAX_BYTES and cmd.src % 64 == 0))
         if not valid_op:
             cmd.expect_status = ST_INVALID
-        if cmd.op == OP_COPY:
+        if cmd.op in (OP_COPY, OP_FETCH):
             cmd.expect_data = self.mem.read(cmd.src, cmd.length) if cmd.length < (1 << 20) else b""
         elif cmd.op == OP_FILL:
             pat = cmd.pattern.to_bytes(8, "little")
@@ -368,8 +397,9 @@ class DmaTb:
         if cmd.expect_status == ST_INVALID or cmd.length == 0:
             return
         wr_size = min(128 << min(self.mps, 5), self.wr_cap)
-        cmd.mwr_plan = split(cmd.dst, cmd.length, wr_size)
-        if cmd.op == OP_COPY:
+        # a FETCH's bytes go to rsp_data, never to tx_req
+        cmd.mwr_plan = [] if cmd.op == OP_FETCH else split(cmd.dst, cmd.length, wr_size)
+        if cmd.op in (OP_COPY, OP_FETCH):
             rd_size = min(128 << min(self.mrrs, 5), self.rd_cap)
             cmd.mrd_plan = split(cmd.src, cmd.length, rd_size)
 
@@ -416,7 +446,11 @@ class DmaTb:
             # -------- drive
             if cmd_taken:
                 self.cmd_driving = None
-            if self.cmd_driving is None and self.cmd_queue and rng.random() >= self.cmd_idle:
+            # the engine's contract: at most one FETCH outstanding (rsp_data holds one), so a FETCH waits for
+            # the previous one's response
+            fetch_busy = (self.cmd_queue and self.cmd_queue[0].op == OP_FETCH
+                          and any(a.op == OP_FETCH for a in self.active))
+            if self.cmd_driving is None and self.cmd_queue and not fetch_busy and rng.random() >= self.cmd_idle:
                 self.cmd_driving = self.cmd_queue.popleft()
                 self._drive_cmd(self.cmd_driving)
             elif self.cmd_driving is None:
@@ -467,7 +501,7 @@ class DmaTb:
         d.cmd_pasid_valid.value = int(c.pasid is not None)
         d.cmd_pasid.value = c.pasid[0] if c.pasid else self.rng.getrandbits(20)
         d.cmd_priv.value = c.pasid[1] if c.pasid else self.rng.getrandbits(1)
-        d.cmd_src.value = c.src if c.op == OP_COPY else self.rng.getrandbits(64)
+        d.cmd_src.value = c.src if c.op in (OP_COPY, OP_FETCH) else self.rng.getrandbits(64)
         d.cmd_dst.value = c.dst
         d.cmd_len.value = c.length
         d.cmd_pattern.value = c.pattern if c.op == OP_FILL else self.rng.getrandbits(64)
@@ -516,6 +550,8 @@ class DmaTb:
         c.rsp_cycle = self.cycle
         c.rsp_status = status
         c.rsp_bytes = nbytes
+        if c.op == OP_FETCH:
+            c.rsp_data = int(d.rsp_data.value).to_bytes(FETCH_MAX_BYTES, "little")[:c.length]
         self._check_rsp(c)
         c.done.set()
 
@@ -540,6 +576,14 @@ class DmaTb:
                 ends.add(acc)
             if nbytes not in ends:
                 self.fail(f"{c.describe()}: rsp_bytes {nbytes} is not on a write TLP boundary")
+        if c.op == OP_FETCH:
+            if c.expect_status == ST_OK and c.rsp_data != c.expect_data:
+                bad = next(i for i in range(c.length) if c.rsp_data[i] != c.expect_data[i])
+                self.fail(f"{c.describe()}: rsp_data byte {bad} is {c.rsp_data[bad]:#04x}, host memory has "
+                          f"{c.expect_data[bad]:#04x}")
+            if c.expect_status == ST_OK and c.mrd_seen != len(c.mrd_plan):
+                self.fail(f"{c.describe()}: {c.mrd_seen} of {len(c.mrd_plan)} reads seen")
+            return
         written = sum(n for _, n in c.mwr_plan[:c.mwr_seen])
         if written != min(nbytes, c.length) and c.expect_status != ST_INVALID:
             self.fail(f"{c.describe()}: {written} bytes written but rsp_bytes {nbytes}")
@@ -634,8 +678,8 @@ class DmaTb:
             self.fail(f"TLP {addr:#x}+{4 * len_dw} crosses a 4 KiB boundary")
         # owning command
         owners = [c for c in self.active
-                  if (c.op == OP_COPY and not is_wr and c.src <= start and end <= c.src + c.length)
-                  or (is_wr and c.dst <= start and end <= c.dst + c.length)]
+                  if (c.op in (OP_COPY, OP_FETCH) and not is_wr and c.src <= start and end <= c.src + c.length)
+                  or (is_wr and c.op != OP_FETCH and c.dst <= start and end <= c.dst + c.length)]
         if len(owners) != 1:
             self.fail(f"{'MWr' if is_wr else 'MRd'} {start:#x}+{nbytes}: {len(owners)} owning commands "
                       f"(active {[c.describe() for c in self.active]})")

@@ -12,8 +12,8 @@ import cocotb
 
 from tb.bad_inputs import BadInput
 
-from .dma_tb import (OP_COPY, OP_FILL, OP_WRITE, ST_CA, ST_INVALID, ST_POISONED, ST_TIMEOUT,
-                     ST_UR, DmaCmd, DmaTb, cpl_hdr, split)
+from .dma_tb import (FETCH_MAX_BYTES, OP_COPY, OP_FETCH, OP_FILL, OP_WRITE, ST_CA, ST_INVALID, ST_OK,
+                     ST_POISONED, ST_TIMEOUT, ST_UR, DmaCmd, DmaTb, cpl_hdr, split)
 
 EDGE_LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513,
                 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 6000, 8191, 8192]
@@ -153,6 +153,69 @@ async def test_zero_length_and_invalid(dut):
     assert cmds[4].rsp_status == ST_INVALID and cmds[5].rsp_status == ST_INVALID
     # only the 100-byte copy and the 77-byte fill made TLPs
     assert tb.tx_tlps - tlps_before == len(cmds[0].mrd_plan) + len(cmds[0].mwr_plan) + len(cmds[6].mwr_plan)
+
+
+@cocotb.test()
+async def test_fetch(dut):
+    """FETCH, the descriptor engine's batch-list read: 64 bytes (and shorter) at a 64-byte aligned source,
+    below and above 4 GiB, with and without PASID, completions split at the RCB, interleaved with COPY, FILL
+    and WRITE: rsp_data holds exactly the host's bytes, rsp_bytes the length, and no FETCH writes anything."""
+    tb = DmaTb(dut, "fetch")
+    await tb.start()
+    rng = tb.rng
+    for rnd in range(8):
+        tb.set_cfg(mps=rng.randrange(0, 6), mrrs=rng.randrange(0, 6))
+        cmds = []
+        for _ in range(10):
+            op = rng.choice([OP_FETCH, OP_FETCH, OP_FETCH, OP_COPY, OP_FILL, OP_WRITE])
+            if op == OP_FETCH:
+                n = FETCH_MAX_BYTES if rng.random() < 0.7 else rng.randint(1, FETCH_MAX_BYTES)
+                c = tb.make_fetch(n, pasid=tb.random_pasid(), src_high=rng.random() < 0.5)
+            elif op == OP_COPY:
+                c = tb.make_copy(rand_len(rng, 3000), pasid=tb.random_pasid())
+            elif op == OP_FILL:
+                c = tb.make_fill(rand_len(rng, 3000))
+            else:
+                c = tb.make_write(rng.randint(1, 32))
+            cmds.append(tb.submit(c))
+        mwr_before = tb.stats["mwr"]
+        await tb.wait_done(cmds)
+        await tb.quiesce()
+        fetches = [c for c in cmds if c.op == OP_FETCH]
+        assert all(c.rsp_status == ST_OK and c.rsp_bytes == c.length and c.rsp_data == c.expect_data
+                   for c in fetches), [(c.describe(), c.rsp_status, c.rsp_bytes) for c in fetches]
+        assert tb.stats["mwr"] - mwr_before == sum(len(c.mwr_plan) for c in cmds if c.op != OP_FETCH)
+    tb.log.info("fetch: %d commands, %s", tb.stats["cmds"], tb.stats)
+
+
+@cocotb.test()
+async def test_fetch_errors(dut):
+    """A FETCH whose read is answered UR, CA or poisoned, or never (timeout), ends with that status and 0
+    bytes; a FETCH longer than 64 bytes or from a source that is not 64-byte aligned is INVALID with no TLP;
+    a zero-length FETCH completes at once with no TLP; the commands after each are unaffected."""
+    tb = DmaTb(dut, "fetch_errors")
+    await tb.start()
+    rng = tb.rng
+    for kind, st in (("UR", ST_UR), ("CA", ST_CA), ("POISON", ST_POISONED), ("DROP", ST_TIMEOUT)):
+        tb.set_cfg(mps=rng.randrange(0, 3), mrrs=rng.randrange(0, 3))
+        c = tb.make_fetch(pasid=tb.random_pasid(), expect_status=st)
+        tb.submit(c)
+        tb.faults[(c.cmd_id, 0)] = (kind, 0)
+        after = [tb.submit(tb.make_fetch()), tb.submit(tb.make_copy(rng.randint(1, 2000)))]
+        await tb.wait_done([c, *after])
+        if kind == "DROP":
+            tb.send_late()
+        await tb.quiesce()
+        assert (c.rsp_status, c.rsp_bytes) == (st, 0), (kind, c.rsp_status, c.rsp_bytes)
+        assert after[0].rsp_data == after[0].expect_data
+    tlps_before = tb.tx_tlps
+    bad = [tb.submit(tb.make_fetch(FETCH_MAX_BYTES + 1)),
+           tb.submit(tb.make_fetch(src=((tb.alloc(192) + 63) & ~63) + rng.choice([4, 8, 32]))),
+           tb.submit(tb.make_fetch(0))]
+    await tb.wait_done(bad)
+    await tb.quiesce()
+    assert [(c.rsp_status, c.rsp_bytes) for c in bad] == [(ST_INVALID, 0), (ST_INVALID, 0), (ST_OK, 0)]
+    assert tb.tx_tlps == tlps_before, f"{tb.tx_tlps - tlps_before} TLPs for FETCHes that read nothing"
 
 
 async def _error_case(tb: DmaTb, kind: str, status: int):
