@@ -385,6 +385,7 @@ enum imsdev_scenario_result {
 	IMSDEV_SCN_ERR_MMIO,       /* a write to the PBA: no error interrupt, or ERR code/offset wrong */
 	IMSDEV_SCN_TEARDOWN,
 	IMSDEV_SCN_DRAIN_PASID,    /* process exit: DRAIN_PASID failed or left the descriptor unfinished */
+	IMSDEV_SCN_BATCH,          /* batch: record, member records, interrupt or data wrong */
 	IMSDEV_SCN_COUNT
 };
 

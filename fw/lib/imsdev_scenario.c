@@ -1,7 +1,7 @@
 /*
  * The C library's end-to-end scenario, run by the regression against the RTL
  * (tb/tests/fw/test_c_library.py): bring-up, a shared and a dedicated WQ, IMS and MSI-X, ENQCMD with
- * bounded retry and MOVDIR64B, interrupts, completion records, an injected error. Returns 0 or the
+ * bounded retry and MOVDIR64B, interrupts, completion records, batches, an injected error. Returns 0 or the
  * first failed check (enum imsdev_scenario_result), so a failure names itself.
  */
 #include "imsdev.h"
@@ -20,6 +20,10 @@
 #define BUF_SRC            0x1000u
 #define BUF_DST            0x2000u
 #define BUF_FILL           0x3000u
+#define BUF_LIST           0x0800u   /* batch descriptor lists (the records use 0x000-0x7FF) */
+#define BATCH_MOVE_SIZE    300u
+#define BATCH_SRC          (BUF_SRC + 0x400u)
+#define BATCH_DST          (BUF_DST + 0x600u + 5u)
 
 struct ctx {
 	struct imsdev_dev dev;
@@ -274,6 +278,77 @@ static int shared_wq_phase(struct ctx *c, struct imsdev_ims_slot *slot)
 	return IMSDEV_SCN_OK;
 }
 
+/* Writes the members as a descriptor list at BUF_LIST and submits a batch of them on a dedicated WQ. */
+static int submit_batch(struct ctx *c, uint32_t wq, const struct imsdev_desc *members, uint32_t n,
+			uint32_t flags, uint16_t handle, struct imsdev_desc *batch)
+{
+	const struct imsdev_ops *o = ops_of(c);
+	uint8_t raw[IMSDEV_DESC_SIZE];
+
+	for (uint32_t i = 0; i < n; i++) {
+		if (imsdev_desc_pack(&members[i], raw) != 0)
+			return -EINVAL;
+		o->mem_write(o->ctx, c->buf + BUF_LIST + (uint64_t)i * IMSDEV_DESC_SIZE, raw, sizeof(raw));
+	}
+	if (imsdev_batch_desc(batch, c->buf + BUF_LIST, n, 1u << c->dev.max_batch_shift, flags, next_cr(c),
+			      handle) != 0)
+		return -EINVAL;
+	return imsdev_movdir64b(&c->dev, wq, batch);
+}
+
+/* Batches (opcode 0x01) on the dedicated WQ: a MEMMOVE, a NOOP and a MEMFILL in one batch, whose record
+ * and MSI-X interrupt come after every member's record; then a batch with an undefined opcode among its
+ * members: that member fails alone (0x10), the others run, the batch ends BATCH_FAIL with all counted. */
+static int batch_phase(struct ctx *c, uint32_t wq)
+{
+	struct imsdev_dev *dev = &c->dev;
+	const struct imsdev_ops *o = ops_of(c);
+	struct imsdev_completion comp;
+	struct imsdev_desc m[3], b;
+	uint8_t src[BATCH_MOVE_SIZE], dst[BATCH_MOVE_SIZE];
+
+	for (uint32_t i = 0; i < BATCH_MOVE_SIZE; i++)
+		src[i] = (uint8_t)(0xA5u ^ (i * 7u));
+	o->mem_write(o->ctx, c->buf + BATCH_SRC, src, sizeof(src));
+	memset(m, 0, sizeof(m));
+	m[0].opcode = IMSDEV_OPCODE_MEMMOVE;
+	m[0].flags = IMSDEV_FLAG_CRAV | IMSDEV_FLAG_RCR;
+	m[0].completion_addr = next_cr(c);
+	m[0].src = c->buf + BATCH_SRC;
+	m[0].dst = c->buf + BATCH_DST;
+	m[0].xfer_size = BATCH_MOVE_SIZE;
+	m[1] = desc_noop(next_cr(c), 0, 0);
+	m[2].opcode = IMSDEV_OPCODE_MEMFILL;
+	m[2].flags = IMSDEV_FLAG_CRAV | IMSDEV_FLAG_RCR;
+	m[2].completion_addr = next_cr(c);
+	m[2].src = FILL_PATTERN;
+	m[2].dst = c->buf + BUF_FILL + 0x800u;
+	m[2].xfer_size = 64u;
+	CHECK(submit_batch(c, wq, m, 3, IMSDEV_FLAG_CRAV | IMSDEV_FLAG_RCR | IMSDEV_FLAG_RCI, dev->msix_handle[1],
+			   &b) == 0, IMSDEV_SCN_BATCH);
+	CHECK(wait_irq(c, dev->msix_irq[1].cookie, c->p->irq_timeout_ns) == 0, IMSDEV_SCN_BATCH);
+	/* the batch's record and every member's are in memory when the batch's interrupt is taken */
+	CHECK(record_now(c, b.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS &&
+	      comp.bytes_completed == 3u, IMSDEV_SCN_BATCH);
+	for (uint32_t i = 0; i < 3; i++)
+		CHECK(record_now(c, m[i].completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_SUCCESS &&
+		      comp.bytes_completed == m[i].xfer_size, IMSDEV_SCN_BATCH);
+	o->mem_read(o->ctx, c->buf + BATCH_DST, dst, sizeof(dst));
+	CHECK(memcmp(src, dst, sizeof(dst)) == 0, IMSDEV_SCN_BATCH);
+
+	m[0] = desc_noop(next_cr(c), 0, 0);
+	m[1] = desc_noop(next_cr(c), 0, 0);
+	m[1].opcode = BAD_OPCODE;
+	m[2] = desc_noop(next_cr(c), 0, 0);
+	CHECK(submit_batch(c, wq, m, 3, IMSDEV_FLAG_CRAV | IMSDEV_FLAG_RCR, 0, &b) == 0, IMSDEV_SCN_BATCH);
+	CHECK(poll_record(c, b.completion_addr, &comp) == 0 && comp.status == IMSDEV_COMP_BATCH_FAIL &&
+	      comp.bytes_completed == 3u, IMSDEV_SCN_BATCH);
+	for (uint32_t i = 0; i < 3; i++)
+		CHECK(record_now(c, m[i].completion_addr, &comp) == 0 &&
+		      comp.status == (i == 1 ? IMSDEV_COMP_BAD_OPCODE : IMSDEV_COMP_SUCCESS), IMSDEV_SCN_BATCH);
+	return IMSDEV_SCN_OK;
+}
+
 static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 {
 	struct imsdev_dev *dev = &c->dev;
@@ -301,6 +376,8 @@ static int dedicated_wq_phase(struct ctx *c, uint32_t wq)
 	o->mem_read(o->ctx, d.dst, dst, sizeof(dst));
 	for (uint32_t i = 0; i < FILL_SIZE; i++)
 		CHECK(dst[i] == (uint8_t)(FILL_PATTERN >> (8u * (i % 8u))), IMSDEV_SCN_DEDICATED_DATA);
+	if (batch_phase(c, wq) != IMSDEV_SCN_OK)
+		return IMSDEV_SCN_BATCH;
 
 	/* injected error 1: a bad opcode with a record -> status BAD_OPCODE, nothing logged */
 	d = desc_noop(next_cr(c), 0, 0);
@@ -425,6 +502,7 @@ const char *imsdev_scenario_strerror(int code)
 		[IMSDEV_SCN_ERR_MMIO] = "write to the PBA: no error interrupt, or ERR code/offset wrong",
 		[IMSDEV_SCN_TEARDOWN] = "teardown failed",
 		[IMSDEV_SCN_DRAIN_PASID] = "process exit: DRAIN_PASID / ABORT_PASID failed or left work behind",
+		[IMSDEV_SCN_BATCH] = "batch: record, member records, interrupt or data wrong",
 	};
 
 	if (code < 0 || code >= IMSDEV_SCN_COUNT || !names[code])

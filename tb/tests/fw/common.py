@@ -11,6 +11,16 @@ from tb.driver_ops import BenchOps
 from tb.env import Bench
 
 
+# What fw/lib/imsdev_scenario.c checks on a host with interrupt remapping (its stats' `descriptors` and
+# `interrupts`). Records: MEMMOVE, retried NOOP, masked NOOP, 2 affinity NOOPs, rewritten-slot NOOP, the NOOP
+# drained by DRAIN_PASID, MEMFILL, two batches of 3 members (4 records each), bad opcode. Interrupts: IMS,
+# IMS replay on unmask, 2 after affinity changes, rewritten slot, MSI-X completion, the first batch's
+# MSI-X completion, 2 errors (SWERR, then ERR).
+C_SCENARIO_RECORDS, C_SCENARIO_INTERRUPTS = 17, 9
+# The affinity step (skipped without interrupt remapping, IMSDEV_SCN_FLAG_NO_IRQ_REMAP): 2 records, 2 interrupts.
+C_SCENARIO_AFFINITY_RECORDS, C_SCENARIO_AFFINITY_INTERRUPTS = 2, 2
+
+
 async def start(dut, pauses: str = "none") -> tuple[Bench, BenchOps]:
     bench = await Bench.start(dut, pauses=pauses)
     return bench, BenchOps(bench)

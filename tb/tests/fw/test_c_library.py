@@ -17,7 +17,7 @@ import cocotb
 from imsdev import regs
 from imsdev.clib import CLibrary, OpsAdapter, ScenarioParams
 from tb.bad_inputs import BadInput
-from tb.tests.fw.common import finish, run_blocking, start
+from tb.tests.fw.common import C_SCENARIO_INTERRUPTS, C_SCENARIO_RECORDS, finish, run_blocking, start
 
 PASID_SHARED = 0x1234
 PASID_DEDICATED = 0x4321
@@ -39,10 +39,7 @@ async def test_c_scenario(dut, pauses):
     assert st["dedicated_wq"] == (1 if p.num_wq > 1 else 0)
     assert (st["swerr_code"], st["swerr_status"]) == (regs.SWERR_NO_CR, 0x10)
     assert (st["mmio_err_code"], st["mmio_err_offset"]) == (regs.MMIO_ERR_RO_WRITE, regs.MSIX_PBA_BASE), st
-    # records checked: MEMMOVE, retried NOOP, masked NOOP, 2 affinity NOOPs, rewritten-slot NOOP, the NOOP
-    # drained by DRAIN_PASID, MEMFILL, bad opcode; interrupts taken: IMS, IMS replay on unmask, 2 after
-    # affinity changes, rewritten slot, MSI-X completion, 2 errors (SWERR, then ERR)
-    assert st["descriptors"] == 9 and st["interrupts"] == 8, st
+    assert (st["descriptors"], st["interrupts"]) == (C_SCENARIO_RECORDS, C_SCENARIO_INTERRUPTS), st
     assert st["enqcmd_attempts"] >= 10, st
     assert not adapter.unclaimed and not adapter.unconsumed(), \
         f"deliveries the C code did not take: {adapter.unclaimed} {adapter.unconsumed()}"

@@ -45,7 +45,8 @@ from tb.env import Bench
 from tb.params import DeviceParams
 from tb.platform.vtd_ir import INTERRUPT_WINDOW_BASE, INTERRUPT_WINDOW_MASK
 from tb.platform_bench import platform_name
-from tb.tests.fw.common import run_blocking
+from tb.tests.fw.common import (C_SCENARIO_AFFINITY_INTERRUPTS, C_SCENARIO_AFFINITY_RECORDS, C_SCENARIO_INTERRUPTS,
+                                 C_SCENARIO_RECORDS, run_blocking)
 from tb.vmm.assign import GuestDedicatedWq, assigned_guest
 from tb.vmm.bench import (BenchX86Host, GUEST_PLATFORM_OPTIONS, finish_guests, posted_notifications, wait_until,
                           x86_guest)
@@ -108,12 +109,13 @@ def check_c_scenario_in_guest(bench, out: dict, kind: str) -> dict:
     # the PBA is mapped through (QEMU's PBA emulation is off): the guest's PBA write reaches the device
     assert (st["mmio_err_code"], st["mmio_err_offset"]) == (regs.MMIO_ERR_RO_WRITE, regs.MSIX_PBA_BASE), st
     if kind == "arm-vits":
-        assert st["descriptors"] == 9 and st["interrupts"] == 8, st        # as on the host
+        assert (st["descriptors"], st["interrupts"]) == (C_SCENARIO_RECORDS, C_SCENARIO_INTERRUPTS), st  # as on the host
         moved = [m for m in adapter.affinity_moves if m[0] != m[1]]
         assert len(adapter.affinity_moves) == 2 and moved, adapter.affinity_moves
     else:
-        # the host run's 9 records and 8 interrupts less the affinity step's 2 NOOPs and their interrupts
-        assert st["descriptors"] == 7 and st["interrupts"] == 6, st
+        # the host run's records and interrupts less the affinity step's 2 NOOPs and their interrupts
+        assert (st["descriptors"], st["interrupts"]) == (C_SCENARIO_RECORDS - C_SCENARIO_AFFINITY_RECORDS,
+                                                         C_SCENARIO_INTERRUPTS - C_SCENARIO_AFFINITY_INTERRUPTS), st
     assert not adapter.unclaimed and not adapter.unconsumed(), (adapter.unclaimed, adapter.unconsumed())
     taken = sum(adapter.consumed.values())
     assert taken == st["interrupts"], (taken, st)
