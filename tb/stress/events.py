@@ -91,9 +91,11 @@ class Chaos:
             self.st.locks[wq].release()
 
     def queued(self, wqs) -> dict:
-        """Accepted descriptors of each WQ that have no record yet (queued or executing), oldest first."""
+        """Accepted descriptors of each WQ that have no record yet (queued or executing), oldest first. A
+        batch is one descriptor here (its members are never in the queue: the engine reads them from the
+        list after it has taken the batch, and a batch's record comes after all of its members')."""
         return {wq: [t for t in self.st.sb.items if t.wq == wq and t.state == "accepted" and t.writes_cr
-                     and not t.cr_writes] for wq in wqs}
+                     and not t.cr_writes and t.batch is None] for wq in wqs}
 
     # ---- cheap events -------------------------------------------------------------------------------
     async def ev_affinity(self):
@@ -341,7 +343,8 @@ class Chaos:
                 discarded += left
             assert res.result == len(discarded), (f"cmd {cmd:#x} on WQs {wqs}: CMDSTS.RESULT {res.result}, but "
                                                   f"{len(discarded)} descriptors never completed")
-            st.sb.mark_aborted(discarded)
+            # a discarded batch was never taken by the engine: none of its members ran
+            st.sb.mark_aborted(discarded + [m for t in discarded for m in t.members])
             st.counts["aborted_descriptors"] += len(discarded)
         finally:
             self.unlock(wqs)

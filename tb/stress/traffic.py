@@ -7,15 +7,25 @@ so an entry in a mask transition is never picked.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from tb.pcie.tlp import RRS
-from tb.wq import (FLAG_CRAV, FLAG_RCI, FLAG_RCR, HANDLE_IMS, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE,
-                   OP_NOOP, Descriptor, ims_handle, msix_handle)
+from tb.wq import (DESC_BYTES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, HANDLE_IMS, OP_BATCH, OP_DRAIN, OP_MEMFILL,
+                   OP_MEMMOVE, OP_NOOP, Descriptor, ims_handle, msix_handle)
 
 from .harness import FOUR_GIB, Stress
 
 RECORD = FLAG_CRAV | FLAG_RCR
+
+
+@dataclass
+class BatchPlan:
+    """A batch (opcode 0x01) to submit: the batch descriptor (list address, count, record, its own interrupt
+    kind) and its members with theirs. The list is written at submission, in the batch PASID's memory."""
+    batch: Descriptor
+    members: list
+    member_irq: list
 
 
 def entry_of(t) -> Optional[tuple]:
@@ -107,7 +117,9 @@ def make(st: Stress, wq: int, calm: bool) -> tuple[Descriptor, str]:
         return data_desc(st, limit), "bad"
     if x < 0.22 and any(b is not None for (w, _), b in st.ims_entries.items() if w == wq):
         return data_desc(st, limit), "mismatch"
-    if calm and x < 0.27:
+    if x < 0.26 and st.sb.batch_limit(wq) >= 2:
+        return batch_plan(st, wq, limit), irq
+    if calm and x < 0.31:
         d = data_desc(st, limit)
         if cfg.dedicated:
             return d, irq
@@ -118,6 +130,23 @@ def make(st: Stress, wq: int, calm: bool) -> tuple[Descriptor, str]:
         d.opcode = 0x07
         return d, ""
     return data_desc(st, limit), irq
+
+
+def batch_plan(st: Stress, wq: int, limit: int) -> BatchPlan:
+    """2..min(5, the WQ's batch limit) members: data descriptors, sometimes one with an undefined opcode (it
+    fails alone and the batch ends 0x05), each with or without its own interrupt."""
+    env, r = st.env, st.rng
+    n = r.randint(2, min(5, st.sb.batch_limit(wq)))
+    members, kinds = [], []
+    for _ in range(n):
+        m = data_desc(st, min(limit, 2048))
+        if r.random() < 0.1:
+            m.opcode = r.choice((0x07, 0x40))
+        members.append(m)
+        kinds.append("any" if r.random() < 0.4 else "")
+    batch = Descriptor(opcode=OP_BATCH, flags=RECORD, cr_addr=env.low.alloc_cr(),
+                       src=env.low.alloc(DESC_BYTES * n, DESC_BYTES), size=n)
+    return BatchPlan(batch, members, kinds)
 
 
 def attach_irq(st: Stress, wq: int, d: Descriptor, kind: str, pasid: Optional[int]):
@@ -137,7 +166,27 @@ def attach_irq(st: Stress, wq: int, d: Descriptor, kind: str, pasid: Optional[in
     d.int_handle = ims_handle(entry[2]) if entry[0] == "ims" else msix_handle(entry[1])
 
 
-async def submit_one(st: Stress, wq: int, d: Descriptor, irq_kind: str):
+async def _submit(st: Stress, wq: int, d, irq_kind: str, pasid: Optional[int] = None, priv: bool = False,
+                  retries: int = 0, backoff_cycles: int = 0):
+    """One submission (inside the WQ's lock): a descriptor, or a batch with its members' interrupts. `pasid`
+    picks the interrupt entries; a dedicated WQ's MOVDIR64B carries none (the WQ's PASID applies)."""
+    sub_pasid = None if st.cfgs[wq].dedicated else pasid
+    if isinstance(d, BatchPlan):
+        for m, k in zip(d.members, d.member_irq):
+            m.flags &= ~FLAG_RCI
+            attach_irq(st, wq, m, k, pasid)
+        d.batch.flags &= ~FLAG_RCI
+        attach_irq(st, wq, d.batch, irq_kind, pasid)
+        st.counts["batches"] += 1
+        st.counts["batch_members"] += len(d.members)
+        return await st.sb.submit_batch(wq, d.members, batch=d.batch, pasid=sub_pasid, priv=priv, retries=retries,
+                                        backoff_cycles=backoff_cycles)
+    d.flags &= ~FLAG_RCI
+    attach_irq(st, wq, d, irq_kind, pasid)
+    return await st.sb.submit(wq, d, pasid=sub_pasid, priv=priv, retries=retries, backoff_cycles=backoff_cycles)
+
+
+async def submit_one(st: Stress, wq: int, d, irq_kind: str):
     """Submit under the WQ's lock. Shared WQs: mostly after waiting for room, sometimes straight into a
     possibly full queue with a few ENQCMD retries; an attempt that still gets RRS is a rejected descriptor
     (the scoreboard checks nothing of it ever appears) and the lock is released before the next one, so
@@ -148,15 +197,12 @@ async def submit_one(st: Stress, wq: int, d: Descriptor, irq_kind: str):
         if cfg.dedicated or r.random() < 0.7:
             await st.sb.wait_below(wq, cfg.size)
         async with st.locks[wq]:
-            d.flags &= ~FLAG_RCI
             if cfg.dedicated:
-                attach_irq(st, wq, d, irq_kind, cfg.dma_pasid)
-                return await st.sb.submit(wq, d)
+                return await _submit(st, wq, d, irq_kind, cfg.dma_pasid)
             pasid = r.choice(st.pasids[wq])
             priv = cfg.priv and r.random() < 0.5
-            attach_irq(st, wq, d, irq_kind, pasid)
-            t = await st.sb.submit(wq, d, pasid=pasid, priv=priv, retries=r.randint(0, 8),
-                                   backoff_cycles=r.randint(4, 30))
+            t = await _submit(st, wq, d, irq_kind, pasid, priv, retries=r.randint(0, 8),
+                              backoff_cycles=r.randint(4, 30))
             st.counts["enqcmd_retries"] += t.retries
         if t.accepted:
             return t
@@ -168,13 +214,15 @@ async def submit_one(st: Stress, wq: int, d: Descriptor, irq_kind: str):
 
 def retried(sb, t):
     """An ENQCMD attempt answered RRS whose descriptor (same buffers) is submitted again: the retry accounts
-    for its record and data, so this attempt stops owning them."""
-    t.state = "retried"
-    t.before = {}
+    for its record and data (a batch's: also its list and its members'), so this attempt stops owning them."""
+    gone = [t, *t.members]
+    for u in gone:
+        u.state = "retried"
+        u.before = {}
     for page in list(sb._pages):
         entries = sb._pages[page]
-        if any(e[3] is t for e in entries):
-            sb._pages[page] = [e for e in entries if e[3] is not t]
+        if any(e[3] in gone for e in entries):
+            sb._pages[page] = [e for e in entries if e[3] not in gone]
 
 
 async def submitter(st: Stress, wq: int, n: int, calm: bool, boundary: bool):

@@ -2,7 +2,8 @@
 
 Traffic: ENQCMD to shared WQs (several PASIDs, PASID[19:16] != 0, privileged and not) and MOVDIR64B to
 dedicated WQs; NOOP / MEMMOVE / MEMFILL / DRAIN of random size classes (0, 1, 63..65, 4095..4097, up to
-6 KiB), alignments and 4 KiB page crossings, buffers below and above 4 GiB and a source or record at
+6 KiB), BATCH of 2-5 such members (some with an undefined opcode: 0x05, each with or without its own
+interrupt; discarded, drained and cut by FLR as one descriptor), alignments and 4 KiB page crossings, buffers below and above 4 GiB and a source or record at
 exactly 4 GiB; completion interrupts through MSI-X and each WQ's IMS (some entries bound to a PASID), delivered
 through the platform (x86 VT-d IR / ARM SMMU + ITS); injected errors (opcode, flags, reserved fields,
 transfer size, invalid handle, IMS PASID mismatch, DMA read UR/CA, CRAV=0 -> SWERR NO_CR).
