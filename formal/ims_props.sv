@@ -313,11 +313,13 @@ module ims_props #(
             h_fifo_n: assert (dut.u_msg_fifo.count == exq_n && 32'(exq_n) <= FIFO_DEPTH);
             if (!dut.init_q) h_pnd: assert (dut.u_pending.mem[0] == 64'(pnd) && dut.pnd_nonzero_q[0] == (pnd != '0));
             if (dut.init_q) h_pnd_init: assert (pnd == '0 && dut.pnd_nonzero_q == '0 && (dut.init_idx_q == '0 || dut.u_pending.mem[0] == '0)
-                                                && !dut.s1_valid_q && !dut.fwd_ent_valid_q && !dut.fwd_pnd_valid_q
+                                                && !dut.s1_valid_q && !dut.fwd_ent_hit_q && !dut.fwd_pnd_hit_q
                                                 && !dut.check_q && !unmasked_q && exq_n == '0);
-            if (dut.fwd_pnd_valid_q) h_fwd_pnd: assert (dut.fwd_pnd_data_q == dut.u_pending.mem[0]);
-            if (dut.fwd_ent_valid_q) h_fwd_ent: assert (dut.fwd_ent_data_q == dut.u_entries.mem[dut.fwd_ent_lin_q]
-                                                        && 32'(dut.fwd_ent_lin_q) < ENTRIES);
+            // a forward hit: S1's entry / pending word was written last cycle with the forwarded data
+            if (dut.fwd_pnd_hit_q) h_fwd_pnd: assert (dut.fwd_pnd_data_q == dut.u_pending.mem[0]);
+            if (dut.fwd_ent_hit_q) h_fwd_ent: assert (dut.fwd_ent_data_q == dut.u_entries.mem[dut.s1_lin_q]
+                                                      && 32'(dut.s1_lin_q) < ENTRIES);
+            if (dut.s1_valid_q) h_s1_bitmask: assert (dut.s1_bitmask_q == 64'd1 << (32'(dut.s1_lin_q) % 64));
             if (dut.s1_valid_q && dut.s1_kind_q != 3'd1 && !dut.s1_blank_q)
                 h_s1_rd: assert (dut.ent_cur == dut.u_entries.mem[dut.s1_lin_q] && dut.pnd_cur == dut.u_pending.mem[0]
                                  && 32'(dut.s1_lin_q) < ENTRIES);

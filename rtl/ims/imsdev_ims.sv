@@ -231,6 +231,7 @@ module imsdev_ims #(
     logic           s1_blank_q;   // MMIO access to an unimplemented entry: read 0, write ignored
     logic [31:0]    s1_wdata_q;
     logic [3:0]     s1_be_q;
+    logic [63:0]    s1_bitmask_q;  // one-hot: the event's bit in its pending word (decoded in S0)
 
     logic [$clog2(FIFO_DEPTH+1)-1:0] fifo_count;
     wire  s1_may_send = s1_valid_q && (s1_kind_q == EV_FIRE || s1_kind_q == EV_CHECK);
@@ -310,22 +311,24 @@ module imsdev_ims #(
     assign pnd_rd_addr = pnd_word(s0_lin);
 
     // ---------------------------------------------------------------- S1
-    logic          fwd_ent_valid_q;
-    logic [EW-1:0] fwd_ent_lin_q;
-    logic [127:0]  fwd_ent_data_q;
-    logic          fwd_pnd_valid_q;
-    logic [PW-1:0] fwd_pnd_word_q;
+    logic [127:0]  fwd_ent_data_q;   // what S1 wrote last cycle (entry / pending word)
     logic [63:0]   fwd_pnd_data_q;
 
+    // Timing (Fmax): S1 is the long path (RAM data -> forward -> decision -> RAM write). What can be known a
+    // cycle early is registered in S0: the event's one-hot bit and whether the write S1 makes now is the
+    // one the next event must forward (fwd_*_hit_q). The RAM write enables depend on registers only
+    // (s1_ent_we / s1_pnd_we): an S1 event that may change its entry or pending word always writes it back,
+    // unchanged when its decision leaves it so, and the decision only shapes the written data.
+    logic          fwd_ent_hit_q;
+    logic          fwd_pnd_hit_q;
     wire [PW-1:0] s1_word  = pnd_word(s1_lin_q);
-    wire [5:0]    s1_bit   = 6'(32'(s1_lin_q) % 64);
-    wire [127:0]  ent_cur  = (fwd_ent_valid_q && fwd_ent_lin_q == s1_lin_q) ? fwd_ent_data_q : ent_rd_data;
-    wire [63:0]   pnd_cur  = (fwd_pnd_valid_q && fwd_pnd_word_q == s1_word) ? fwd_pnd_data_q : pnd_rd_data;
+    wire [127:0]  ent_cur  = fwd_ent_hit_q ? fwd_ent_data_q : ent_rd_data;
+    wire [63:0]   pnd_cur  = fwd_pnd_hit_q ? fwd_pnd_data_q : pnd_rd_data;
     wire          ent_mask     = ent_cur[CTRL_MASK_BIT];
     wire          ent_pasid_en = ent_cur[CTRL_PASID_EN_BIT];
     wire [19:0]   ent_pasid    = ent_cur[CTRL_PASID_LSB +: 20];
     wire          s1_masked    = ent_mask || blocked;
-    wire          s1_pend      = pnd_cur[s1_bit];
+    wire          s1_pend      = |(pnd_cur & s1_bitmask_q);
 
     wire [31:0]   s1_be_bits = {{8{s1_be_q[3]}}, {8{s1_be_q[2]}}, {8{s1_be_q[1]}}, {8{s1_be_q[0]}}};
     wire [31:0]   s1_old_dw  = ent_cur[s1_dw_q*32 +: 32];
@@ -342,11 +345,16 @@ module imsdev_ims #(
     logic [19:0]  s1_err_pasid;
     logic [31:0]  s1_ctrl_new;
 
+    // Write-back enables: every event that may change its entry (an MMIO write to an implemented entry) or
+    // its pending word (FIRE, CHECK, a CTRL write) writes it, from S1's registers alone.
+    wire s1_mmio_wr = s1_valid_q && s1_kind_q == EV_WRITE && !s1_blank_q && s1_be_q != 4'd0;
+    assign s1_ent_we = s1_mmio_wr;
+    assign s1_pnd_we = s1_valid_q && (s1_kind_q == EV_FIRE || s1_kind_q == EV_CHECK)
+                       || (s1_mmio_wr && s1_dw_q == 2'd3);
+
     always_comb begin
         s1_send      = 1'b0;
-        s1_ent_we    = 1'b0;
         s1_ent_new   = ent_cur;
-        s1_pnd_we    = 1'b0;
         s1_pnd_new   = pnd_cur;
         s1_check     = 1'b0;
         s1_err       = 1'b0;
@@ -360,8 +368,7 @@ module imsdev_ims #(
                         s1_err      = 1'b1;
                         s1_err_code = IMS_ERR_PASID_MISMATCH;
                     end else if (s1_masked) begin
-                        s1_pnd_we  = !s1_pend;
-                        s1_pnd_new = pnd_cur | (64'd1 << s1_bit);
+                        s1_pnd_new = pnd_cur | s1_bitmask_q;
                     end else begin
                         s1_send = 1'b1;
                     end
@@ -373,23 +380,19 @@ module imsdev_ims #(
                 EV_CHECK: begin
                     if (s1_pend && !s1_masked) begin
                         s1_send    = 1'b1;
-                        s1_pnd_we  = 1'b1;
-                        s1_pnd_new = pnd_cur & ~(64'd1 << s1_bit);
+                        s1_pnd_new = pnd_cur & ~s1_bitmask_q;
                     end
                 end
                 EV_WRITE: begin
                     if (!s1_blank_q && s1_be_q != 4'd0) begin
                         if (s1_dw_q == 2'd3) begin
-                            s1_ent_we = 1'b1;
                             s1_ent_new[96 +: 32] = s1_ctrl_new;
                             // A new PASID binding drops what was pending under the old one.
                             if (s1_pend && (s1_ctrl_new[3] != ent_pasid_en || s1_ctrl_new[31:12] != ent_pasid)) begin
-                                s1_pnd_we  = 1'b1;
-                                s1_pnd_new = pnd_cur & ~(64'd1 << s1_bit);
+                                s1_pnd_new = pnd_cur & ~s1_bitmask_q;
                             end
                             s1_check = !s1_ctrl_new[0];
                         end else if (ent_mask) begin
-                            s1_ent_we = 1'b1;
                             s1_ent_new[s1_dw_q*32 +: 32] = (s1_dw_q == 2'd0) ? {s1_merged[31:2], 2'b00} : s1_merged;
                         end else begin
                             s1_err       = 1'b1;
@@ -434,11 +437,10 @@ module imsdev_ims #(
             s1_blank_q      <= 1'b0;
             s1_wdata_q      <= '0;
             s1_be_q         <= '0;
-            fwd_ent_valid_q <= 1'b0;
-            fwd_ent_lin_q   <= '0;
+            s1_bitmask_q    <= '0;
+            fwd_ent_hit_q   <= 1'b0;
+            fwd_pnd_hit_q   <= 1'b0;
             fwd_ent_data_q  <= '0;
-            fwd_pnd_valid_q <= 1'b0;
-            fwd_pnd_word_q  <= '0;
             fwd_pnd_data_q  <= '0;
             pnd_nonzero_q   <= '0;
             check_q         <= 1'b0;
@@ -454,11 +456,11 @@ module imsdev_ims #(
             s1_blank_q <= s0_blank;
             s1_wdata_q <= req_wdata;
             s1_be_q    <= req_be;
-            fwd_ent_valid_q <= s1_ent_we;
-            fwd_ent_lin_q   <= s1_lin_q;
+            s1_bitmask_q <= 64'd1 << (32'(s0_lin) % 64);
+            // The next S1 event (this S0 event) reads the RAM before the write S1 makes now has landed.
+            fwd_ent_hit_q <= s1_ent_we && s1_lin_q == s0_lin;
+            fwd_pnd_hit_q <= s1_pnd_we && s1_word == pnd_word(s0_lin);
             fwd_ent_data_q  <= s1_ent_new;
-            fwd_pnd_valid_q <= s1_pnd_we;
-            fwd_pnd_word_q  <= s1_word;
             fwd_pnd_data_q  <= s1_pnd_new;
             if (s1_pnd_we) pnd_nonzero_q[s1_word] <= |s1_pnd_new;
             // req_ready keeps MMIO writes (and so new CHECKs) out while a CHECK is outstanding.
