@@ -76,7 +76,7 @@ def _dma_pkg() -> dict[str, int]:
     """The command/response codes and limits of rtl/dma/imsdev_dma_pkg.sv, read from the package itself so
     the bench and the RTL cannot disagree on a copied number."""
     text = (Path(__file__).resolve().parents[3] / "rtl" / "dma" / "imsdev_dma_pkg.sv").read_text()
-    out = {m[0]: int(m[1]) for m in re.findall(r"localparam\s+logic\s*\[2:0\]\s*(DMA_\w+)\s*=\s*3'd(\d+)", text)}
+    out = {m[0]: int(m[1]) for m in re.findall(r"localparam\s+logic\s*\[\d+:0\]\s*(DMA_\w+)\s*=\s*\d+'d(\d+)", text)}
     out |= {m[0]: int(m[1]) for m in re.findall(r"localparam\s+int\s+(DMA_\w+)\s*=\s*(\d+)", text)}
     return out
 
