@@ -258,17 +258,24 @@ def build_dir(cfg: Config, waves: bool = False, coverage: bool = False, mutant_t
     return BUILD_ROOT / (cfg.name + ("-waves" if waves else "") + ("-cov" if coverage else "") + suffix)
 
 
+# Only what the bench reads is public (tb/public.vlt); cocotb's runner passes --public-flat-rw, which made every
+# signal public and the Verilated model about 4.5 times slower. Verilator takes the last of the two options.
+PUBLIC_VLT = ROOT / "tb" / "public.vlt"
+PUBLIC_ARGS = ("--no-public-flat-rw",)
+
+
 def build(cfg: Config, waves: bool = False, coverage: bool = False, mutant_tree: str | None = None,
           use_ccache: bool = True, into: Path | None = None) -> float:
-    """Build one configuration of imsdev_top; `mutant_tree` builds the mutation tool's instrumented copy."""
+    """Build one configuration of imsdev_top; `mutant_tree` builds the mutation tool's instrumented copy.
+    Signals are public (VPI-visible) only where tb/public.vlt says so, besides the top-level ports."""
     rtl_root = RTL if mutant_tree is None else BUILD_ROOT / mutant_tree / "rtl"
     if mutant_tree is not None and not rtl_root.exists():
         raise SystemExit(f"{rtl_root} does not exist: run sim/mutation/mutate.py instrument first")
     return verilator_build(
-        sources=[VerilatorControlFile(str(p)) for p in lint_configs(rtl_root)]
+        sources=[VerilatorControlFile(str(p)) for p in (*lint_configs(rtl_root), PUBLIC_VLT)]
         + [str(p) for p in rtl_sources(rtl_root)],
         toplevel=TOPLEVEL, params=cfg.params, build_dir=into or build_dir(cfg, waves, coverage, mutant_tree),
-        waves=waves, coverage=coverage, use_ccache=use_ccache)
+        waves=waves, coverage=coverage, use_ccache=use_ccache, extra_args=PUBLIC_ARGS)
 
 
 def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None = None,

@@ -166,6 +166,24 @@ class HostRootComplex(RootComplex):
         self.translated_requests = 0
         self.dma_faulted_reads = 0
         self.dma_dropped_writes = 0
+        self._direct_links: list = []
+
+    # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
+    def add_direct_link(self, link) -> None:
+        """Deliver memory TLPs and completions for `link`'s device without the simulated link."""
+        self._direct_links.append(link)
+
+    async def downstream_send(self, tlp):
+        links = self._direct_links
+        if not links:
+            await super().downstream_send(tlp)
+            return
+        assert tlp.check()
+        for link in links:
+            if link.goes_down_direct(tlp):
+                await link.send_down(tlp, None, True)
+                return
+        await links[0].send_down(tlp, super().downstream_send, False)
 
     # ---- upstream hooks -----------------------------------------------------------------------
     def add_write_interceptor(self, fn: Callable, window: tuple[int, int] | None = None) -> None:

@@ -25,6 +25,7 @@ their own protocol (tb/pcie/stream.py).
 """
 from __future__ import annotations
 
+import os
 from collections import Counter, OrderedDict
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
@@ -39,6 +40,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from imsdev import regs
 from tb import coverage
 
+from .direct import DirectLink
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
@@ -99,7 +101,17 @@ class _ShimPcieCapability(PcieCapability):
 
 class ShimDevice(Device):
     """Device container for the shim: answers UR to a DMWr that no function claims. (The package treats a
-    DMWr like the memory write its fmt_type says it is, and drops an unclaimed write silently.)"""
+    DMWr like the memory write its fmt_type says it is, and drops an unclaimed write silently.) With a
+    `direct` link (tb/pcie/direct.py), memory TLPs and completions bypass the simulated link."""
+
+    direct: DirectLink | None = None
+
+    async def upstream_send(self, tlp):
+        if self.direct is None:
+            await super().upstream_send(tlp)
+            return
+        assert tlp.check()
+        await self.direct.send_up(tlp)
 
     async def upstream_recv(self, tlp):
         if isinstance(tlp, PasidTlp) and tlp.is_dmwr() and not any(f.match_tlp(tlp) for f in self.functions):
@@ -244,9 +256,17 @@ class LinkShim(Endpoint):
                       "watchdog": cocotb.start_soon(self._run_watchdog())}
 
     # ---- wiring -------------------------------------------------------------------------------
-    def connect(self, rc) -> None:
-        """Place the device on a new root port of `rc`."""
-        rc.make_port().connect(self.device)
+    def connect(self, rc, direct: bool | None = None) -> None:
+        """Place the device on a new root port of `rc`. `direct` (default: on unless IMSDEV_DIRECT_LINK=0)
+        delivers memory TLPs and completions without the simulated link (tb/pcie/direct.py) when `rc` can
+        (tb.pcie.root_complex.HostRootComplex)."""
+        port = rc.make_port()
+        port.connect(self.device)
+        if direct is None:
+            direct = os.environ.get("IMSDEV_DIRECT_LINK", "1") != "0"
+        if direct and hasattr(rc, "add_direct_link"):
+            self.device.direct = DirectLink(rc, port, self.device)
+            rc.add_direct_link(self.device.direct)
 
     @property
     def requester_id(self) -> int:
