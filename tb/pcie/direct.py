@@ -32,15 +32,46 @@ receiver never share a mutable object.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter, deque
 
 from cocotbext.pcie.core.tlp import TlpType
+from cocotbext.pcie.core.utils import PcieId
 
 from .tlp import PasidTlp
 
 _MEM_REQUESTS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 _COMPLETIONS = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType.CPL_LOCKED_DATA})
 _CARRIED = _MEM_REQUESTS | _COMPLETIONS
+_ROOT_ID = PcieId(0, 0, 0)
+CHECK_ROUTING = os.environ.get("IMSDEV_DIRECT_CHECK", "0") not in ("", "0")
+
+
+def _carried(tlp) -> bool | None:
+    """None: not carried by the direct link; else whether it is a completion (else a memory request)."""
+    ft = tlp.fmt_type
+    if ft in _MEM_REQUESTS:
+        return False
+    if ft in _COMPLETIONS:
+        return True
+    return None
+
+
+def _claims(bridge, tlp, cpl: bool) -> bool:
+    """Function.match_tlp for a memory request or a completion: the bridge function itself is the target."""
+    if cpl:
+        return bridge.pcie_id == tlp.requester_id
+    return bool(bridge.match_bar(tlp.address))
+
+
+def _below(bridge, tlp, cpl: bool) -> bool:
+    """Bridge.match_tlp_secondary for a memory request or a completion: routed to the secondary side."""
+    if cpl:
+        rid = tlp.requester_id
+        return bridge.sec_bus_num <= rid.bus <= bridge.sub_bus_num and rid != _ROOT_ID
+    a = tlp.address
+    return (bridge.mem_base <= a <= bridge.mem_limit
+            or bridge.prefetchable_mem_base <= a <= bridge.prefetchable_mem_limit)
 
 
 class _Fifo:
@@ -76,18 +107,56 @@ class DirectLink:
         self.down = _Fifo()
 
     # ---- routing: where cocotbext-pcie's bridges and switch would send the TLP ---------------------
+    # The bridges' own functions (Function.match_tlp, Bridge.match_tlp_secondary) build sets of enums on
+    # every call, a large part of a TLP's CPU. `_claims`/`_below` compute the same for the two kinds of TLP
+    # carried here (cocotbext-pcie 0.2.16, pinned by tb/pcie/hooks.py); IMSDEV_DIRECT_CHECK=1 compares them
+    # with the package's functions on every TLP.
     def goes_up_direct(self, tlp) -> bool:
         """A TLP from the device that the root port and switch would hand to the RC core."""
+        cpl = _carried(tlp)
+        if cpl is None:
+            return False
+        rp, hb = self.root_port, self.rc.upstream_bridge
+        if _claims(rp, tlp, cpl) or _below(rp, tlp, cpl):
+            out = False       # for the root port itself, or back down its own link
+        else:
+            # The root port's first switch neighbour is the host bridge's port (cocotbext-pcie's Switch order).
+            out = _claims(hb, tlp, cpl) or not _below(hb, tlp, cpl)
+        if CHECK_ROUTING and out != self._goes_up_package(tlp):
+            raise AssertionError(f"direct link: upstream routing of {tlp!r} differs from cocotbext-pcie's")
+        return out
+
+    def goes_down_direct(self, tlp) -> bool:
+        """A TLP from the RC core that the host bridge and switch would hand to this device's root port."""
+        cpl = _carried(tlp)
+        if cpl is None:
+            return False
+        hb = self.rc.upstream_bridge
+        out = False
+        if not _claims(hb, tlp, cpl) and _below(hb, tlp, cpl):
+            for port in self.rc.switch_ports:
+                if port.upstream:
+                    continue
+                bridge = port.bridge
+                if _claims(bridge, tlp, cpl):
+                    break
+                if _below(bridge, tlp, cpl):
+                    out = bridge is self.root_port
+                    break
+        if CHECK_ROUTING and out != self._goes_down_package(tlp):
+            raise AssertionError(f"direct link: downstream routing of {tlp!r} differs from cocotbext-pcie's")
+        return out
+
+    def _goes_up_package(self, tlp) -> bool:
+        """goes_up_direct with the package's own routing functions (the self-check's reference)."""
         if tlp.fmt_type not in _CARRIED:
             return False
         rp, hb = self.root_port, self.rc.upstream_bridge
         if rp.match_tlp(tlp) or rp.match_tlp_secondary(tlp):
-            return False      # for the root port itself, or back down its own link
-        # The root port's first switch neighbour is the host bridge's port (cocotbext-pcie's Switch order).
+            return False
         return hb.match_tlp(tlp) or not hb.match_tlp_secondary(tlp)
 
-    def goes_down_direct(self, tlp) -> bool:
-        """A TLP from the RC core that the host bridge and switch would hand to this device's root port."""
+    def _goes_down_package(self, tlp) -> bool:
         if tlp.fmt_type not in _CARRIED:
             return False
         hb = self.rc.upstream_bridge
@@ -96,11 +165,10 @@ class DirectLink:
         for port in self.rc.switch_ports:
             if port.upstream:
                 continue
-            bridge = port.bridge
-            if bridge.match_tlp(tlp):
+            if port.bridge.match_tlp(tlp):
                 return False
-            if bridge.match_tlp_secondary(tlp):
-                return bridge is self.root_port
+            if port.bridge.match_tlp_secondary(tlp):
+                return port.bridge is self.root_port
         return False
 
     # ---- delivery ----------------------------------------------------------------------------------

@@ -109,9 +109,8 @@ class ShimDevice(Device):
     async def upstream_send(self, tlp):
         if self.direct is None:
             await super().upstream_send(tlp)
-            return
-        assert tlp.check()
-        await self.direct.send_up(tlp)
+        else:
+            await self.direct.send_up(tlp)     # Function.upstream_send has checked the TLP
 
     async def upstream_recv(self, tlp):
         if isinstance(tlp, PasidTlp) and tlp.is_dmwr() and not any(f.match_tlp(tlp) for f in self.functions):
