@@ -27,8 +27,8 @@ The simulated link delivers a TLP some tens of ns later than the direct path, so
 *after* a slow one may arrive before it; only configuration requests (non-posted: posted writes may pass
 them) and misrouted TLPs take the slow path.
 
-Each delivered TLP is a copy (`PasidTlp(tlp)`), as each port hop of the package made one: sender and
-receiver never share a mutable object.
+Each delivered TLP is a copy (`_copy`: what `PasidTlp(tlp)` makes, as each port hop of the package made
+one): sender and receiver never share a mutable object.
 """
 from __future__ import annotations
 
@@ -55,6 +55,20 @@ def _carried(tlp) -> bool | None:
     if ft in _COMPLETIONS:
         return True
     return None
+
+
+def _copy(tlp):
+    """What each port hop of cocotbext-pcie made (`Tlp(pkt)`, hooks.py: a PasidTlp), without its property
+    setters: every field, the payload in a new buffer, no flow-control callback or ingress port."""
+    new = object.__new__(PasidTlp)
+    d = new.__dict__
+    d.update(tlp.__dict__)
+    if not isinstance(tlp, PasidTlp):     # a plain Tlp (the package's RC builds its completions so)
+        d["_pasid"], d["_pmr"], d["_er"] = None, False, False
+    new.data = bytearray(tlp.data)
+    new.release_fc_cb = None
+    new.ingress_port = None
+    return new
 
 
 def _claims(bridge, tlp, cpl: bool) -> bool:
@@ -205,9 +219,9 @@ class DirectLink:
     async def _deliver_up(self, tlp) -> None:
         if tlp.ep:
             self._poisoned()
-        await self.rc.downstream_recv(PasidTlp(tlp))
+        await self.rc.downstream_recv(_copy(tlp))
 
     async def _deliver_down(self, tlp) -> None:
         if tlp.ep:
             self._poisoned()
-        await self.device.upstream_recv(PasidTlp(tlp))
+        await self.device.upstream_recv(_copy(tlp))

@@ -129,6 +129,20 @@ def _decode(stream: str, rx) -> PasidTlp:
         raise ProtocolError(f"{stream}: malformed TLP from the RTL: {exc}") from exc
 
 
+class _Lazy:
+    """A message part built only when a check fails (a TLP's repr costs more than the checks themselves)."""
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
+
+    def __format__(self, spec):
+        return format(self.make(), spec)
+
+    def __str__(self):
+        return self.make()
+
+
 class SentTlp(NamedTuple):
     """A TLP the device sent on tx_req: when its first beat was first shown, when its last beat was taken."""
     start_ns: float
@@ -399,7 +413,7 @@ class LinkShim(Endpoint):
     def _check_completion(self, pend: _Pending, cpl) -> bool:
         """Validate a completion from tx_cpl against its request; True if it is the last one."""
         req = pend.tlp
-        what = f"completion {cpl!r} for {req!r}"
+        what = _Lazy(lambda: f"completion {cpl!r} for {req!r}")
         if int(cpl.completer_id) != self.requester_id:
             raise ProtocolError(f"{what}: completer ID {int(cpl.completer_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
@@ -451,7 +465,7 @@ class LinkShim(Endpoint):
 
     # ---- device -> host requests --------------------------------------------------------------
     def _check_upstream(self, tlp, start_ns: float):
-        what = f"tx_req {tlp!r}"
+        what = _Lazy(lambda: f"tx_req {tlp!r}")
         if not (tlp.is_mem_read() or tlp.is_mem_write()):
             raise ProtocolError(f"{what}: only MRd/MWr may be sent upstream")
         if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
