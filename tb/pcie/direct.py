@@ -24,8 +24,10 @@ earlier one, so no TLP overtakes another in the same direction (PCIe: a completi
 write, and the bench never reorders what the device sent). A TLP that keeps the simulated link waits
 until the direct FIFO of its direction is empty, so a direct TLP handed over before it is delivered first.
 The simulated link delivers a TLP some tens of ns later than the direct path, so a direct TLP handed over
-*after* a slow one may arrive before it; only configuration requests (non-posted: posted writes may pass
-them) and misrouted TLPs take the slow path.
+*after* a slow one may arrive before it; only configuration requests and their completions (PCIe lets
+posted writes pass both, and completions of other transactions pass a completion) and misrouted TLPs take
+the slow path. Configuration completions keep the link so that a configuration write's effect on the
+device's cfg_* inputs is applied in the simulator before software sees the write complete, as it was.
 
 Each delivered TLP is a copy (`_copy`: what `PasidTlp(tlp)` makes, as each port hop of the package made
 one): sender and receiver never share a mutable object.
@@ -186,10 +188,11 @@ class DirectLink:
         return False
 
     # ---- delivery ----------------------------------------------------------------------------------
-    async def send_up(self, tlp) -> None:
-        """From the device: direct if the package would hand it to the RC core, else onto the simulated link
+    async def send_up(self, tlp, link: bool = False) -> None:
+        """From the device: direct if the package would hand it to the RC core (and `link` is not set: the
+        completion of a configuration request keeps the link, see ShimDevice), else onto the simulated link
         (after every TLP handed over before it)."""
-        if self.goes_up_direct(tlp):
+        if not link and self.goes_up_direct(tlp):
             self.stats["up"] += 1
             await self.up.put(self._deliver_up, tlp)
         else:

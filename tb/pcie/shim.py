@@ -105,12 +105,19 @@ class ShimDevice(Device):
     `direct` link (tb/pcie/direct.py), memory TLPs and completions bypass the simulated link."""
 
     direct: DirectLink | None = None
+    # (requester ID, tag) of configuration requests being answered: their completions keep the simulated link.
+    config_requests: frozenset | set = frozenset()     # a set of its own once a direct link is attached
 
     async def upstream_send(self, tlp):
         if self.direct is None:
             await super().upstream_send(tlp)
-        else:
-            await self.direct.send_up(tlp)     # Function.upstream_send has checked the TLP
+            return
+        link = False
+        if self.config_requests and tlp.is_completion():
+            key = (int(tlp.requester_id), tlp.tag)
+            link = key in self.config_requests
+            self.config_requests.discard(key)
+        await self.direct.send_up(tlp, link)     # Function.upstream_send has checked the TLP
 
     async def upstream_recv(self, tlp):
         if isinstance(tlp, PasidTlp) and tlp.is_dmwr() and not any(f.match_tlp(tlp) for f in self.functions):
@@ -279,6 +286,7 @@ class LinkShim(Endpoint):
             direct = os.environ.get("IMSDEV_DIRECT_LINK", "1") != "0"
         if direct and hasattr(rc, "add_direct_link"):
             self.device.direct = DirectLink(rc, port, self.device)
+            self.device.config_requests = set()
             rc.add_direct_link(self.device.direct)
 
     @property
@@ -324,6 +332,17 @@ class LinkShim(Endpoint):
                 break
             state = val
         return state
+
+    # With the direct link, a configuration request's completion keeps the simulated link (tb/pcie/direct.py).
+    async def handle_config_0_read_tlp(self, tlp):
+        if self.device.direct is not None:
+            self.device.config_requests.add((int(tlp.requester_id), tlp.tag))
+        await super().handle_config_0_read_tlp(tlp)
+
+    async def handle_config_0_write_tlp(self, tlp):
+        if self.device.direct is not None:
+            self.device.config_requests.add((int(tlp.requester_id), tlp.tag))
+        await super().handle_config_0_write_tlp(tlp)
 
     async def write_config_register(self, reg, data, mask):
         # PCIe: a configuration write (non-posted) may not pass posted MMIO writes received before it; they may
