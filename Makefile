@@ -52,7 +52,8 @@ help:
 	@echo "                  C defines imsdev_main(ops) (fw/lib/imsdev.h), Python main(ops); see fw/README.md"
 	@echo "make fw-run-check the fw-run examples and failure reporting on the small configuration (sim/test_fw_run.py)"
 	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
-	@echo "make bench        performance and size measurements"
+	@echo "make bench        performance and size measurements [CONFIG=..] [SPEED_BEFORE=1] [SPEED_ONLY=1]"
+	@echo "                  (bench speed per test class: SPEED_ONLY=1 alone, SPEED_BEFORE=1 beside the bench before issue 11)"
 	@echo "make stress       constrained-random stress over many seeds: SEEDS=N (20) [SEED=base] [JOBS=2]"
 	@echo "make fcov         functional coverage report over every run in sim/results (sim/results/coverage/)"
 	@echo "make coverage     Verilator code coverage of the regression: [CONFIG=..] [TEST=..] [SEED=..] [JOBS=2]"
@@ -208,8 +209,13 @@ synth-smoke: $(STAMP)
 report: $(STAMP)
 	cd sim && $(PY) run.py report
 
+# SPEED_BEFORE=1: also the test classes' speed as the bench was before issue 11 item 2 (default configuration);
+# SPEED_ONLY=1: only the test classes' speed (sim/results/bench-speed.{json,md}, plots in sim/results/bench-speed/).
+SPEED_BEFORE ?=
+SPEED_ONLY   ?=
 bench: $(STAMP)
-	cd sim && $(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),)
+	cd sim && $(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(filter-out 0,$(SPEED_BEFORE)),--speed-before,) \
+	    $(if $(filter-out 0,$(SPEED_ONLY)),--speed-only,)
 
 clean:
 	rm -rf sim/build sim/results

@@ -28,6 +28,54 @@ def _children_cpu_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+# Bench speed per test class (issue 11 item 2): real regression modules run on the bench build with the speed
+# probe (tb/speedprobe.py), so the figure is what the regression pays. Targets are issue 11's, on the default
+# configuration. The msix class leaves out test_reset_values (it reads every table entry of every vector,
+# 25 s per pauses mode, and adds nothing the other MSI-X tests do not exercise per TLP).
+SPEED_CLASSES = {
+    "wq_traffic": {"module": "tb.tests.wq.test_traffic", "filter": None, "platform": None, "target": 15_000},
+    "msix": {"module": "tb.tests.msix.test_msix", "filter": r"\.test_msix\.(?!test_reset_values)", "platform": None,
+             "target": 25_000},
+    "driver": {"module": "tb.tests.fw.test_driver_model", "filter": None, "platform": "x86", "target": 15_000},
+}
+SPEED_TLP_TARGET_MS = 0.2
+SPEED_SEED = 1       # one seed for every run, so before and after simulate the same test
+
+
+def speed_classes(cfg, before: bool = False) -> dict:
+    """Per class: simulated cycles, CPU-seconds from the first test's start (tb/speedprobe.py: the simulator's
+    start-up is left out), TLPs on the link, cycles per CPU-second and CPU-ms per TLP. `before`: the bench as it
+    was before issue 11 item 2, side by side: every signal public (--public-flat-rw, its own build) and every
+    TLP over cocotbext-pcie's simulated link (IMSDEV_DIRECT_LINK=0)."""
+    from tb.env import CLOCK_NS
+    into = None
+    if before:
+        into = simlib.BUILD_ROOT / f"{cfg.name}-allpublic"
+        simlib.build(cfg, into=into, all_public=True)
+    out = {}
+    for name, c in SPEED_CLASSES.items():
+        probe = simlib.RESULTS_ROOT / f"speed-{cfg.name}-{name}{'-before' if before else ''}.json"
+        probe.unlink(missing_ok=True)
+        env = {"IMSDEV_SPEED_OUT": str(probe), **({"IMSDEV_DIRECT_LINK": "0"} if before else {})}
+        _, cases, log_dir = simlib.run(c["module"], cfg, seed=SPEED_SEED, platform=c["platform"],
+                                       tag="-speed" + ("-before" if before else ""), extra_env=env,
+                                       test_filter=c["filter"], build_into=into)
+        failed = [k.name for k in cases if not k.passed]
+        if not probe.exists():
+            out[name] = {"failed": failed or ["<no probe output>"], "log": str(log_dir)}
+            continue
+        p = json.loads(probe.read_text())
+        cycles = round(sum(k.sim_time_ns for k in cases) / CLOCK_NS)
+        cpu = p["cpu_s"]
+        out[name] = {"module": c["module"], "platform": c["platform"], "tests": len(cases), "cycles": cycles,
+                     "cpu_s": cpu, "tlps": p["tlp_total"], "tlps_by_stream": p["tlps"],
+                     "cycles_per_cpu_s": round(cycles / cpu) if cpu else None,
+                     "cpu_ms_per_tlp": round(1000 * cpu / p["tlp_total"], 3) if p["tlp_total"] else None,
+                     "target_cycles_per_cpu_s": c["target"], "target_cpu_ms_per_tlp": SPEED_TLP_TARGET_MS,
+                     "loadavg_1m": round(os.getloadavg()[0], 2), "failed": failed}
+    return out
+
+
 CEILING_MAIN = Path(__file__).resolve().parent / "ceiling" / "ceiling_main.cpp"
 CEILING_CYCLES = 2_000_000
 
@@ -55,6 +103,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default=",".join(CONFIGS),
                         help="comma-separated configurations (default: all of sim/configs.py)")
+    parser.add_argument("--speed-before", action="store_true",
+                        help="also measure the test classes' speed as the bench was before issue 11 item 2 (every "
+                             "signal public, every TLP over the simulated link), on the default configuration")
+    parser.add_argument("--speed-only", action="store_true",
+                        help="only the test classes' speed (no clean builds, no bench_perf measurements)")
     args = parser.parse_args(argv)
     names = [n for n in args.configs.split(",") if n]
     unknown = [n for n in names if n not in CONFIGS]
@@ -62,6 +115,18 @@ def main(argv: list[str]) -> int:
         parser.error(f"--configs {args.configs!r}: known configurations are {', '.join(CONFIGS)}")
     report = {}
     for name, cfg in ((n, CONFIGS[n]) for n in names):
+        if args.speed_only:
+            simlib.build(cfg)
+            data = {"config": cfg.params, "ceiling": ceiling(cfg), "speed_classes": speed_classes(cfg)}
+            if args.speed_before and name == "default":
+                data["speed_classes_before"] = speed_classes(cfg, before=True)
+            data["load"] = {"loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
+            data["failed"] = [f"{c}: {t}" for key in ("speed_classes", "speed_classes_before")
+                              for c, m in data.get(key, {}).items() for t in m.get("failed", [])]
+            _speed_of_ceiling(data)
+            report[name] = data
+            print(f"{name}: {json.dumps(data)}")
+            continue
         clean = simlib.BUILD_ROOT / f"bench-{name}"
         shutil.rmtree(clean, ignore_errors=True)
         # A clean build in its own directory without ccache: the build time a fresh machine sees.
@@ -79,6 +144,9 @@ def main(argv: list[str]) -> int:
         seed, cases, log_dir = simlib.run("tb.bench.bench_perf", cfg, tag="-bench")
         bench_cpu_s = _children_cpu_s() - cpu0
         failed = [c.name for c in cases if not c.passed]
+        classes = speed_classes(cfg)
+        before = speed_classes(cfg, before=True) if args.speed_before and name == "default" else None
+        failed += [f"{c}: {t}" for m in (classes, before or {}) for c in m for t in m[c].get("failed", [])]
         ceil = ceiling(cfg)
         data = json.loads(out.read_text()) if out.exists() else {}
         data["build"] = {"clean_build_s": round(build_s, 1), "ccache_build_s": round(cc_s, 1)}
@@ -90,22 +158,36 @@ def main(argv: list[str]) -> int:
         speed = data.get("sim_speed", {})
         if speed.get("cycles_per_cpu_s") and ceil.get("cycles_per_cpu_s"):
             speed["of_ceiling"] = round(speed["cycles_per_cpu_s"] / ceil["cycles_per_cpu_s"], 4)
+        data["speed_classes"] = classes
+        if before is not None:
+            data["speed_classes_before"] = before
+        _speed_of_ceiling(data)
         data["failed"] = failed
         report[name] = data
         print(f"{name}: {json.dumps(data)}")
-    (simlib.RESULTS_ROOT / "bench.json").write_text(json.dumps(report, indent=1))
+    # --speed-only writes its own files, so a full report is not replaced by a partial one.
+    stem = "bench-speed" if args.speed_only else "bench"
+    (simlib.RESULTS_ROOT / f"{stem}.json").write_text(json.dumps(report, indent=1))
     md = render(report)
-    (simlib.RESULTS_ROOT / "bench.md").write_text(md)
+    (simlib.RESULTS_ROOT / f"{stem}.md").write_text(md)
     print(md)
-    for name, what in bench_plots.plot_all(report, simlib.RESULTS_ROOT / "bench").items():
+    for name, what in bench_plots.plot_all(report, simlib.RESULTS_ROOT / stem).items():
         print(f"plot {name}: {what}")
     return 1 if any(r["failed"] for r in report.values()) else 0
 
 
+def _speed_of_ceiling(data: dict) -> None:
+    ceil = data.get("ceiling", {}).get("cycles_per_cpu_s")
+    for key in ("speed_classes", "speed_classes_before"):
+        for m in data.get(key, {}).values():
+            if ceil and m.get("cycles_per_cpu_s"):
+                m["of_ceiling"] = round(m["cycles_per_cpu_s"] / ceil, 4)
+
+
 def render(report) -> str:
     rows = [("configuration", lambda r: ", ".join(f"{k}={v}" for k, v in r["config"].items())),
-            ("clean Verilator build (s)", lambda r: r["build"]["clean_build_s"]),
-            ("clean build with a warm ccache (s)", lambda r: r["build"].get("ccache_build_s")),
+            ("clean Verilator build (s)", lambda r: r.get("build", {}).get("clean_build_s")),
+            ("clean build with a warm ccache (s)", lambda r: r.get("build", {}).get("ccache_build_s")),
             ("load average (1 min) / CPUs", lambda r: (lambda l: f"{l['loadavg_1m']} / {l['cpus']}" if l else None)(r.get("load"))),
             ("bench CPU-seconds", lambda r: r.get("load", {}).get("bench_cpu_s")),
             ("MSI-X request -> message (cycles)", lambda r: r.get("msix_latency", {}).get("cycles")),
@@ -129,6 +211,17 @@ def render(report) -> str:
         rows.append((f"MEMMOVE {size} B + record + MSI-X, {wqs} WQ(s) busy: desc/cycle (of link limit)",
                      lambda r, key=key: (lambda d: f"{d['desc_per_cycle']} ({d['ratio']:.1%})" if d else None)(
                          r.get("descriptor_rate", {}).get(key))))
+    # Bench speed per test class (SPEED_CLASSES): after, and before where --speed-before measured it.
+    for cls, c in SPEED_CLASSES.items():
+        for key, when in (("speed_classes_before", "before issue 11 item 2"), ("speed_classes", "now")):
+            if not any(cls in r.get(key, {}) for r in report.values()):
+                continue
+            rows.append((f"{cls} ({c['module'].rsplit('.', 1)[-1]}), {when}: cycles per CPU-second / CPU-ms per TLP "
+                         f"(target >= {c['target']:,} / <= {SPEED_TLP_TARGET_MS})",
+                         lambda r, key=key, cls=cls: (lambda m: f"{m['cycles_per_cpu_s']:,} / {m['cpu_ms_per_tlp']} "
+                                                      f"({m['tlps']} TLPs, {m['cpu_s']} CPU-s, load {m['loadavg_1m']})"
+                                                      if m and m.get("cycles_per_cpu_s") else None)(
+                             r.get(key, {}).get(cls))))
     names = list(report)
     lines = ["| measurement | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, get in rows:

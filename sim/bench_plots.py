@@ -7,6 +7,8 @@
   scaling.png          clean build time (with and without ccache) and simulated cycles per CPU-second of the
                        bench and of a bare Verilator C++ loop (the ceiling) against the configuration's size
                        (WQs, IMS entries), small -> wide -> default -> max
+  speed_classes.png    bench speed per test class (WQ traffic, MSI-X, driver model): simulated cycles per
+                       CPU-second now and, with SPEED_BEFORE=1, before issue 11 item 2; targets; the ceiling
 
 Usage: python sim/bench_plots.py [bench.json] [out_dir]   (defaults: sim/results/bench.json, sim/results/bench/)
 sim/bench.py calls `plot_all` after each run. A measurement missing from the report (a bench test failed, or an
@@ -177,8 +179,56 @@ def plot_scaling(report: dict, path: Path) -> str | None:
     return None
 
 
+def plot_speed_classes(report: dict, path: Path) -> str | None:
+    """Per configuration and test class: simulated cycles per CPU-second now (and before issue 11 item 2 where
+    the report has it), the class's target, and the ceiling (bare Verilator C++ loop) as a line."""
+    names = [n for n in _ordered(report) if report[n].get("speed_classes")]
+    if not names:
+        return "no speed_classes measurement"
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names) + 1, 4.6), squeeze=False)
+    for ax, n in zip(axes[0], names):
+        r = report[n]
+        classes = list(r["speed_classes"])
+        x = range(len(classes))
+        before = r.get("speed_classes_before", {})
+        width = 0.38 if before else 0.6
+        if before:
+            ax.bar([i - width / 2 for i in x], [before.get(c, {}).get("cycles_per_cpu_s") or 0 for c in classes],
+                   width=width, label="before (all signals public, simulated link)", color="0.65")
+        now = [r["speed_classes"][c].get("cycles_per_cpu_s") or 0 for c in classes]
+        bars = ax.bar([i + (width / 2 if before else 0) for i in x], now, width=width, label="now")
+        for b, c in zip(bars, classes):
+            m = r["speed_classes"][c]
+            if m.get("cpu_ms_per_tlp") is not None:
+                ax.annotate(f"{m['cpu_ms_per_tlp']} ms/TLP", (b.get_x() + b.get_width() / 2, b.get_height()),
+                            ha="center", va="bottom", fontsize=7)
+        for i, c in enumerate(classes):
+            t = r["speed_classes"][c].get("target_cycles_per_cpu_s")
+            if t:
+                ax.hlines(t, i - 0.45, i + 0.45, colors="tab:red", linestyles="--",
+                          label="target (issue 11)" if i == 0 else None)
+        ceil = r.get("ceiling", {}).get("cycles_per_cpu_s")
+        if ceil:
+            ax.axhline(ceil, color="tab:green", linestyle=":", label=f"ceiling {ceil:,.0f}")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=300, top=(ceil or max(now) or 1) * 8)
+        ax.set_xticks(list(x), classes, fontsize=8)
+        ax.set_title(f"{n}: bench speed per test class", fontsize=9)
+        ax.set_ylabel("simulated cycles per CPU-second")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    note = _load_note(report)
+    if note:
+        fig.text(0.01, 0.01, note, fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
 PLOTS = {"latency.png": plot_latency, "descriptor_rate.png": plot_descriptor_rate,
-         "interrupt_rate.png": plot_interrupt_rate, "scaling.png": plot_scaling}
+         "interrupt_rate.png": plot_interrupt_rate, "scaling.png": plot_scaling,
+         "speed_classes.png": plot_speed_classes}
 
 
 def plot_all(report: dict, out_dir: Path) -> dict[str, str]:

@@ -258,28 +258,38 @@ def build_dir(cfg: Config, waves: bool = False, coverage: bool = False, mutant_t
     return BUILD_ROOT / (cfg.name + ("-waves" if waves else "") + ("-cov" if coverage else "") + suffix)
 
 
+# Only what the bench reads is public (tb/public.vlt); cocotb's runner passes --public-flat-rw, which made every
+# signal public and the Verilated model about 4.5 times slower. Verilator takes the last of the two options.
+PUBLIC_VLT = ROOT / "tb" / "public.vlt"
+PUBLIC_ARGS = ("--no-public-flat-rw",)
+
+
 def build(cfg: Config, waves: bool = False, coverage: bool = False, mutant_tree: str | None = None,
-          use_ccache: bool = True, into: Path | None = None) -> float:
-    """Build one configuration of imsdev_top; `mutant_tree` builds the mutation tool's instrumented copy."""
+          use_ccache: bool = True, into: Path | None = None, all_public: bool = False) -> float:
+    """Build one configuration of imsdev_top; `mutant_tree` builds the mutation tool's instrumented copy.
+    Signals are public (VPI-visible) only where tb/public.vlt says so; `all_public` keeps cocotb's
+    --public-flat-rw (every signal), for `make bench`'s before/after comparison."""
     rtl_root = RTL if mutant_tree is None else BUILD_ROOT / mutant_tree / "rtl"
     if mutant_tree is not None and not rtl_root.exists():
         raise SystemExit(f"{rtl_root} does not exist: run sim/mutation/mutate.py instrument first")
     return verilator_build(
-        sources=[VerilatorControlFile(str(p)) for p in lint_configs(rtl_root)]
+        sources=[VerilatorControlFile(str(p)) for p in (*lint_configs(rtl_root), *(() if all_public else (PUBLIC_VLT,)))]
         + [str(p) for p in rtl_sources(rtl_root)],
         toplevel=TOPLEVEL, params=cfg.params, build_dir=into or build_dir(cfg, waves, coverage, mutant_tree),
-        waves=waves, coverage=coverage, use_ccache=use_ccache)
+        waves=waves, coverage=coverage, use_ccache=use_ccache, extra_args=() if all_public else PUBLIC_ARGS)
 
 
 def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None = None,
         platform: str | None = None, waves: bool = False, tag: str = "", coverage: bool = False,
         mutant: int | None = None, mutant_tree: str = DEFAULT_MUTANT_TREE, extra_env: dict | None = None,
-        timeout_s: int | None = None, test_filter: str | None = None) -> tuple[int, list[CaseResult], Path]:
+        timeout_s: int | None = None, test_filter: str | None = None,
+        build_into: Path | None = None) -> tuple[int, list[CaseResult], Path]:
     """Run one cocotb test module on a built configuration; returns (seed, per-test results, log dir).
     `testcase` names tests the way cocotb's runner does; `test_filter` is a COCOTB_TEST_FILTER regex
     (sim/selection.py testcase_filter() makes one that also selects parametrised tests).
 
-    `mutant` (a mutant's number in the catalogue) runs on the build of `mutant_tree` with that mutant active."""
+    `mutant` (a mutant's number in the catalogue) runs on the build of `mutant_tree` with that mutant active;
+    `build_into` runs on a build made with build(..., into=) instead of the configuration's own."""
     if seed is None:
         seed = new_seed()
     name = f"{cfg.name}-{module.rsplit('.', 1)[-1]}" + (f"-{platform}" if platform else "") + tag
@@ -290,7 +300,7 @@ def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None 
         env["IMSDEV_MUTANT"] = str(mutant)
         plusargs = (f"+IMSDEV_MUTANT={mutant}",)
     cases = cocotb_run(module=module, toplevel=TOPLEVEL,
-                       build_dir=build_dir(cfg, waves, coverage, mutant_tree if mutant is not None else None),
+                       build_dir=build_into or build_dir(cfg, waves, coverage, mutant_tree if mutant is not None else None),
                        test_dir=test_dir, seed=seed, testcase=testcase, test_filter=test_filter,
                        extra_env=env, plusargs=plusargs,
                        waves=waves, timeout_s=timeout_s)

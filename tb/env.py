@@ -18,7 +18,7 @@ from cocotbext.pcie.core.caps import PciCapId
 from cocotbext.pcie.core.tlp import Tlp, TlpType
 
 from imsdev import regs
-from tb import coverage
+from tb import coverage, speedprobe
 from tb.msglog import MessageLog
 from tb.params import DeviceParams
 from tb.pcie.root_complex import HostRootComplex
@@ -92,6 +92,7 @@ class Bench:
         self.bar0 = self.dev.bar_window[0]
         self.bar0_addr = self.dev.bar_addr[0]
         self.apply_pauses(pauses)
+        speedprobe.note_bench(self)
         return self
 
     def apply_pauses(self, pauses: str):

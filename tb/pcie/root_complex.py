@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import bisect
 import inspect
+import logging
+import os
 from collections import deque
 from typing import Callable, NamedTuple
 
@@ -155,6 +157,13 @@ class HostRootComplex(RootComplex):
                  strict_upstream: bool = True, **kwargs):
         install()
         super().__init__(*args, **kwargs)
+        # cocotbext-pcie logs every host memory read and write at INFO: a log line per DMA TLP, a tenth of the
+        # bench's CPU per TLP. Its warnings stay on; IMSDEV_PCIE_LOG=1 brings the per-TLP lines back. The
+        # bench's own notes (translation faults) keep INFO on a child logger.
+        if os.environ.get("IMSDEV_PCIE_LOG", "0") in ("", "0"):
+            self.log.setLevel(logging.WARNING)
+        self.notes = logging.getLogger(f"{self.log.name}.host")
+        self.notes.setLevel(logging.INFO)
         self.np_timeout_ns = np_timeout_ns
         self.strict_upstream = strict_upstream
         self.host_memory = HostMemoryAdapter(self)
@@ -166,6 +175,23 @@ class HostRootComplex(RootComplex):
         self.translated_requests = 0
         self.dma_faulted_reads = 0
         self.dma_dropped_writes = 0
+        self._direct_links: list = []
+
+    # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
+    def add_direct_link(self, link) -> None:
+        """Deliver memory TLPs and completions for `link`'s device without the simulated link."""
+        self._direct_links.append(link)
+
+    async def downstream_send(self, tlp):
+        links = self._direct_links
+        if not links:
+            await super().downstream_send(tlp)
+            return
+        for link in links:    # the receiving device checks the TLP (Device/Function.upstream_recv)
+            if link.goes_down_direct(tlp):
+                await link.send_down(tlp, None, True)
+                return
+        await links[0].send_down(tlp, super().downstream_send, False)
 
     # ---- upstream hooks -----------------------------------------------------------------------
     def add_write_interceptor(self, fn: Callable, window: tuple[int, int] | None = None) -> None:
@@ -217,7 +243,7 @@ class HostRootComplex(RootComplex):
         for off, n, pa in pages:
             if not isinstance(pa, int):
                 self.dma_dropped_writes += 1
-                self.log.info("DMA write [%#x, +%d) from %s dropped: translation fault %s",
+                self.notes.info("DMA write [%#x, +%d) from %s dropped: translation fault %s",
                               tlp.address + off, n, tlp.requester_id, pa)
                 continue
             lo, hi = max(off, span_lo), min(off + n, span_hi)
@@ -235,7 +261,7 @@ class HostRootComplex(RootComplex):
         if faults:
             tlp.release_fc()
             self.dma_faulted_reads += 1
-            self.log.info("DMA read [%#x, +%d) from %s: translation fault %s, UR", tlp.address, length,
+            self.notes.info("DMA read [%#x, +%d) from %s: translation fault %s, UR", tlp.address, length,
                           tlp.requester_id, faults[0])
             await self.send(PasidTlp.create_ur_completion_for_tlp(tlp, PcieId(0, 0, 0)))
             return

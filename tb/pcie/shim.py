@@ -25,6 +25,7 @@ their own protocol (tb/pcie/stream.py).
 """
 from __future__ import annotations
 
+import os
 from collections import Counter, OrderedDict
 from types import SimpleNamespace
 from typing import Callable, NamedTuple
@@ -39,6 +40,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from imsdev import regs
 from tb import coverage
 
+from .direct import DirectLink
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
@@ -99,7 +101,23 @@ class _ShimPcieCapability(PcieCapability):
 
 class ShimDevice(Device):
     """Device container for the shim: answers UR to a DMWr that no function claims. (The package treats a
-    DMWr like the memory write its fmt_type says it is, and drops an unclaimed write silently.)"""
+    DMWr like the memory write its fmt_type says it is, and drops an unclaimed write silently.) With a
+    `direct` link (tb/pcie/direct.py), memory TLPs and completions bypass the simulated link."""
+
+    direct: DirectLink | None = None
+    # (requester ID, tag) of configuration requests being answered: their completions keep the simulated link.
+    config_requests: frozenset | set = frozenset()     # a set of its own once a direct link is attached
+
+    async def upstream_send(self, tlp):
+        if self.direct is None:
+            await super().upstream_send(tlp)
+            return
+        link = False
+        if self.config_requests and tlp.is_completion():
+            key = (int(tlp.requester_id), tlp.tag)
+            link = key in self.config_requests
+            self.config_requests.discard(key)
+        await self.direct.send_up(tlp, link)     # Function.upstream_send has checked the TLP
 
     async def upstream_recv(self, tlp):
         if isinstance(tlp, PasidTlp) and tlp.is_dmwr() and not any(f.match_tlp(tlp) for f in self.functions):
@@ -116,6 +134,20 @@ def _decode(stream: str, rx) -> PasidTlp:
         return PasidTlp.from_stream_fields(*rx.fields)
     except TlpFormatError as exc:
         raise ProtocolError(f"{stream}: malformed TLP from the RTL: {exc}") from exc
+
+
+class _Lazy:
+    """A message part built only when a check fails (a TLP's repr costs more than the checks themselves)."""
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
+
+    def __format__(self, spec):
+        return format(self.make(), spec)
+
+    def __str__(self):
+        return self.make()
 
 
 class SentTlp(NamedTuple):
@@ -244,9 +276,18 @@ class LinkShim(Endpoint):
                       "watchdog": cocotb.start_soon(self._run_watchdog())}
 
     # ---- wiring -------------------------------------------------------------------------------
-    def connect(self, rc) -> None:
-        """Place the device on a new root port of `rc`."""
-        rc.make_port().connect(self.device)
+    def connect(self, rc, direct: bool | None = None) -> None:
+        """Place the device on a new root port of `rc`. `direct` (default: on unless IMSDEV_DIRECT_LINK=0)
+        delivers memory TLPs and completions without the simulated link (tb/pcie/direct.py) when `rc` can
+        (tb.pcie.root_complex.HostRootComplex)."""
+        port = rc.make_port()
+        port.connect(self.device)
+        if direct is None:
+            direct = os.environ.get("IMSDEV_DIRECT_LINK", "1") != "0"
+        if direct and hasattr(rc, "add_direct_link"):
+            self.device.direct = DirectLink(rc, port, self.device)
+            self.device.config_requests = set()
+            rc.add_direct_link(self.device.direct)
 
     @property
     def requester_id(self) -> int:
@@ -291,6 +332,17 @@ class LinkShim(Endpoint):
                 break
             state = val
         return state
+
+    # With the direct link, a configuration request's completion keeps the simulated link (tb/pcie/direct.py).
+    async def handle_config_0_read_tlp(self, tlp):
+        if self.device.direct is not None:
+            self.device.config_requests.add((int(tlp.requester_id), tlp.tag))
+        await super().handle_config_0_read_tlp(tlp)
+
+    async def handle_config_0_write_tlp(self, tlp):
+        if self.device.direct is not None:
+            self.device.config_requests.add((int(tlp.requester_id), tlp.tag))
+        await super().handle_config_0_write_tlp(tlp)
 
     async def write_config_register(self, reg, data, mask):
         # PCIe: a configuration write (non-posted) may not pass posted MMIO writes received before it; they may
@@ -380,7 +432,7 @@ class LinkShim(Endpoint):
     def _check_completion(self, pend: _Pending, cpl) -> bool:
         """Validate a completion from tx_cpl against its request; True if it is the last one."""
         req = pend.tlp
-        what = f"completion {cpl!r} for {req!r}"
+        what = _Lazy(lambda: f"completion {cpl!r} for {req!r}")
         if int(cpl.completer_id) != self.requester_id:
             raise ProtocolError(f"{what}: completer ID {int(cpl.completer_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
@@ -432,7 +484,7 @@ class LinkShim(Endpoint):
 
     # ---- device -> host requests --------------------------------------------------------------
     def _check_upstream(self, tlp, start_ns: float):
-        what = f"tx_req {tlp!r}"
+        what = _Lazy(lambda: f"tx_req {tlp!r}")
         if not (tlp.is_mem_read() or tlp.is_mem_write()):
             raise ProtocolError(f"{what}: only MRd/MWr may be sent upstream")
         if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):

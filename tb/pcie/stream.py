@@ -66,6 +66,20 @@ class ReceivedTlp(NamedTuple):
     end_ns: float = 0.0  # when the eop beat was taken
 
 
+def _raw(handle):
+    """The simulator's bit-string reader of a signal (cocotb's GPI handle, what `handle.value` reads before it
+    builds a Logic/LogicArray): cheap enough to call on every beat."""
+    return handle._handle.get_signal_val_binstr
+
+
+def _bit(v: str, what: str, stream) -> bool:
+    if v == "1":
+        return True
+    if v == "0":
+        return False
+    raise ProtocolError(f"{stream.name}_{what} is {v!r} at {get_sim_time('ns'):.1f} ns")
+
+
 def random_pauses(rng: random.Random, probability: float) -> Iterator[bool]:
     """Pause each active cycle with the given probability, from a seeded generator."""
     rand = rng.random
@@ -157,7 +171,7 @@ class TlpStreamSource(_Stream):
 
     async def _run(self):
         edge = RisingEdge(self.clock)
-        ready = self.ready
+        ready_r = _raw(self.ready)
         valid_on = False
         sop_v = eop_v = -1   # last driven values, to skip redundant writes
         mask = (1 << (8 * self.bytes_per_beat)) - 1
@@ -205,7 +219,7 @@ class TlpStreamSource(_Stream):
                     self.valid.value = 1
                     valid_on = True
                 await edge
-                while not ready.value:
+                while not _bit(ready_r(), "ready", self):
                     await edge
                 self.beat_count += 1
             self.tlp_count += 1
@@ -235,45 +249,52 @@ class TlpStreamSink(_Stream):
         held = None            # beat sampled with valid && !ready: it must be presented unchanged
         held_since = 0.0
         in_tlp = False
-        first = None           # (hdr, prfx_valid, prfx, bar) of the current TLP
+        first = None           # (hdr, prfx_valid, prfx, bar) of the current TLP, as read
         start_ns = 0.0
         chunks: list[int] = []
         beats = length = 0
         stalled = 0            # cycles the current TLP was offered but held by backpressure (coverage)
         has_data = False
         bpb = self.bytes_per_beat
-        bar_sig = self.bar
-        reset = self.reset
+        # Values are read as the simulator's bit strings (_raw): a beat costs seven reads, and building a
+        # LogicArray for each was a large part of a TLP's CPU. Comparisons are exact (X and Z included); an
+        # X or Z where a 0/1 is needed fails the test, as converting the LogicArray did.
+        valid_r = _raw(self.valid)
+        readers = tuple(_raw(h) for h in (self.sop, self.eop, self.hdr, self.prfx_valid, self.prfx, self.data,
+                                          *((self.bar,) if self.bar is not None else ())))
+        reset_r = _raw(self.reset) if self.reset is not None else None
         while True:
             await edge
-            if reset is not None and reset.value:
+            if reset_r is not None and _bit(reset_r(), "reset", self) :
                 held, in_tlp = None, False
-                await FallingEdge(reset)
+                await FallingEdge(self.reset)
                 continue
-            if self.valid.value:
-                sample = (self.sop.value, self.eop.value, self.hdr.value, self.prfx_valid.value,
-                          self.prfx.value, self.data.value, bar_sig.value if bar_sig is not None else 0)
+            if _bit(valid_r(), "valid", self):
+                sample = tuple(r() for r in readers)
                 if held is not None and sample != held:
                     self._fail(f"signals changed while valid && !ready (held since {held_since:.1f} ns)")
-                if held is None and sample[0] and not in_tlp:
+                sop = _bit(sample[0], "sop", self)
+                if held is None and sop and not in_tlp:
                     start_ns = get_sim_time("ns")
                 stalled += not ready_on
                 if ready_on:
                     held = None
-                    sop, eop, hdr, prfx_valid, prfx, data, bar = sample
+                    eop = _bit(sample[1], "eop", self)
+                    hdr, prfx_valid, prfx, data = sample[2:6]
+                    bar = sample[6] if len(sample) > 6 else None
                     if sop:
                         if in_tlp:
                             self._fail(f"sop while a TLP is open (beat {len(chunks)} of {beats}, no eop)")
                         in_tlp = True
                         first = (hdr, prfx_valid, prfx, bar)
-                        length, has_data = header_length(int(hdr))
+                        length, has_data = header_length(int(hdr, 2))
                         beats = payload_beats(length, has_data, bpb)
                         chunks = []
                     elif not in_tlp:
                         self._fail("beat without sop outside a TLP")
                     elif (hdr, prfx_valid, prfx, bar) != first:
                         self._fail(f"hdr/prfx/bar changed within a TLP at beat {len(chunks)}")
-                    chunks.append(int(data) if has_data else 0)
+                    chunks.append(int(data, 2) if has_data else 0)
                     self.beat_count += 1
                     if eop:
                         if len(chunks) != beats:
@@ -282,10 +303,13 @@ class TlpStreamSink(_Stream):
                             if has_data else b""
                         in_tlp = False
                         self.tlp_count += 1
-                        coverage.device_tlp(self.name, int(first[0]), start_ns, stalled)
+                        hdr_v = int(first[0], 2)
+                        coverage.device_tlp(self.name, hdr_v, start_ns, stalled)
                         stalled = 0
-                        rx = ReceivedTlp(StreamFields(int(first[0]), bool(first[1]), int(first[2]), payload),
-                                         int(first[3]), start_ns, get_sim_time("ns"))
+                        rx = ReceivedTlp(StreamFields(hdr_v, _bit(first[1], "prfx_valid", self), int(first[2], 2),
+                                                      payload),
+                                         int(first[3], 2) if first[3] is not None else 0, start_ns,
+                                         get_sim_time("ns"))
                         for observe in self.observers:
                             observe(rx)
                         self.queue.put_nowait(rx)
@@ -306,6 +330,6 @@ class TlpStreamSink(_Stream):
                 want = (0 if next(pauses) else 1) if active else ready_on
             if want != ready_on:
                 self.ready.value = ready_on = want
-            if not self.valid.value and held is None:
+            if held is None and not _bit(valid_r(), "valid", self):
                 # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work).
                 await valid_rise

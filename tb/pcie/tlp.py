@@ -43,6 +43,8 @@ _PASID_CARRIERS = frozenset({
 })
 _MEM_READS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64})
 _MEM_WRITES = frozenset({TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
+# (fmt, type) -> TlpType without the Enum call (fmt_type is read dozens of times per TLP by cocotbext-pcie).
+_FMT_TYPES = {t.value: t for t in TlpType}
 
 
 class TlpFormatError(ValueError):
@@ -191,7 +193,8 @@ class PasidTlp(Tlp):
     def fmt_type(self):
         if self.is_dmwr():
             return TlpType.MEM_WRITE if self.fmt == TlpFmt.THREE_DW_DATA else TlpType.MEM_WRITE_64
-        return TlpType((self.fmt, self.type))
+        ft = _FMT_TYPES.get((self.fmt, self.type))
+        return TlpType((self.fmt, self.type)) if ft is None else ft     # the Enum's error for a bad code
 
     @fmt_type.setter
     def fmt_type(self, val):

@@ -15,6 +15,17 @@ import bench_plots  # noqa: E402
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+# sim/bench.py speed_classes(): name, cycles per CPU-second, target
+SPEED = (("wq_traffic", 9000, 15000), ("msix", 24000, 25000), ("driver", 16000, 15000))
+
+
+def speed_class(cps, target):
+    return {"module": "tb.tests.x", "platform": None, "tests": 4, "cycles": 30000, "cpu_s": round(30000 / cps, 3),
+            "tlps": 10000, "tlps_by_stream": {"rx_req": 4000, "tx_cpl": 2000, "tx_req": 3000, "rx_cpl": 1000},
+            "cycles_per_cpu_s": cps, "cpu_ms_per_tlp": round(3000 / cps, 3), "target_cycles_per_cpu_s": target,
+            "target_cpu_ms_per_tlp": 0.2, "loadavg_1m": 2.0, "failed": [], "of_ceiling": 0.02}
+
+
 def config_report(num_wq, ims_per_wq, scale):
     rate = {}
     for size in (64, 256, 1024, 4096):
@@ -34,6 +45,8 @@ def config_report(num_wq, ims_per_wq, scale):
         "sim_speed": {"cycles": 10000, "wall_s": 1.0, "cycles_per_s": 10000 // scale, "cpu_s": 0.9,
                       "cycles_per_cpu_s": 11000 // scale},
         "ceiling": {"cycles": 2000000, "cpu_s": 5.0, "wall_s": 5.1, "cycles_per_cpu_s": 400000 // scale},
+        "speed_classes": {name: speed_class(cps // scale, target) for name, cps, target in SPEED},
+        "speed_classes_before": {name: speed_class(cps // (4 * scale), target) for name, cps, target in SPEED},
         "failed": [],
     }
 
@@ -55,7 +68,8 @@ def test_configurations_ordered_by_ims_store_size():
 
 @pytest.mark.parametrize("missing, plot", [("completion_to_interrupt", "latency.png"),
                                            ("descriptor_rate", "descriptor_rate.png"),
-                                           ("msix_replay", "interrupt_rate.png")])
+                                           ("msix_replay", "interrupt_rate.png"),
+                                           ("speed_classes", "speed_classes.png")])
 def test_missing_measurement_leaves_its_plot_out_and_removes_a_stale_one(tmp_path, missing, plot):
     (tmp_path / plot).write_bytes(PNG + b"stale")
     r = config_report(1, 16, 1)

@@ -1,0 +1,36 @@
+"""Bench-speed probe (`make bench`, sim/bench.py): CPU time and TLP count of a simulator run's tests.
+
+With IMSDEV_SPEED_OUT set, the first `Bench.start` notes the process's CPU time (what the Verilated model's
+construction and the Python imports cost is left out), every bench's link shim is kept, and at interpreter
+exit one JSON object is written: CPU-seconds from the first test's start to the end, and the TLPs that
+crossed the link (host requests, device completions, device requests, host completions). sim/bench.py adds
+the simulated time from cocotb's results.xml. Off (nothing kept, nothing written) without the variable.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import time
+
+_OUT = os.environ.get("IMSDEV_SPEED_OUT")
+_state: dict | None = None
+
+
+def note_bench(bench) -> None:
+    """Called by tb.env.Bench.start for every test's bench."""
+    global _state
+    if not _OUT:
+        return
+    if _state is None:
+        _state = {"cpu0": time.process_time(), "shims": []}
+        atexit.register(_write)
+    _state["shims"].append(bench.shim)
+
+
+def _write() -> None:
+    cpu = time.process_time() - _state["cpu0"]
+    tlps = {k: sum(s.stats[k] for s in _state["shims"]) for k in ("rx_req", "tx_cpl", "tx_req", "rx_cpl")}
+    with open(_OUT, "w") as f:
+        json.dump({"cpu_s": round(cpu, 3), "tests": len(_state["shims"]), "tlps": tlps,
+                   "tlp_total": sum(tlps.values())}, f)
