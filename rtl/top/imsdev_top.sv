@@ -19,7 +19,8 @@ module imsdev_top #(
     parameter int IMS_PER_WQ   = 256,
     parameter int MSIX_VECTORS = 2048,
     parameter int DATA_W       = 256,
-    parameter int MAX_BATCH    = 32      // largest batch descriptor count (power of two, CAP2.MAX_BATCH_SHIFT)
+    parameter int MAX_BATCH    = 32,     // largest batch descriptor count (power of two, CAP2.MAX_BATCH_SHIFT)
+    parameter int ATS_ENTRIES  = 0       // Address Translation Cache entries; 0 = no ATS logic (docs/ats_pri.md)
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -35,6 +36,9 @@ module imsdev_top #(
     input  wire logic [2:0]        cfg_max_payload,
     input  wire logic [2:0]        cfg_max_read_req,
     input  wire logic              flr,
+    // ATS Control from the function's ATS Extended Capability (Enable, Smallest Translation Unit)
+    input  wire logic              cfg_ats_en,
+    input  wire logic [4:0]        cfg_ats_stu,
 
     // Requests from the host (completer side)
     input  wire logic              rx_req_valid,
@@ -46,6 +50,16 @@ module imsdev_top #(
     input  wire logic [31:0]       rx_req_prfx,
     input  wire logic [DATA_W-1:0] rx_req_data,
     input  wire logic [2:0]        rx_req_bar,
+
+    // ID-routed messages to the function (Invalidate Request): same packing as rx_req, never waits on tx_req
+    input  wire logic              rx_msg_valid,
+    output      logic              rx_msg_ready,
+    input  wire logic              rx_msg_sop,
+    input  wire logic              rx_msg_eop,
+    input  wire logic [127:0]      rx_msg_hdr,
+    input  wire logic              rx_msg_prfx_valid,
+    input  wire logic [31:0]       rx_msg_prfx,
+    input  wire logic [DATA_W-1:0] rx_msg_data,
 
     output      logic              tx_cpl_valid,
     input  wire logic              tx_cpl_ready,
@@ -90,6 +104,7 @@ module imsdev_top #(
         if (WQ_DEPTH < 2 || WQ_DEPTH > 4096) $fatal(1, "imsdev_top: WQ_DEPTH (%0d) must be 2..4096", WQ_DEPTH);
         if (IMS_PER_WQ < 1 || IMS_PER_WQ > 2048) $fatal(1, "imsdev_top: IMS_PER_WQ (%0d) must be 1..2048", IMS_PER_WQ);
         if (DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) $fatal(1, "imsdev_top: DATA_W (%0d) must be 64, 128, 256 or 512", DATA_W);
+        if (ATS_ENTRIES < 0 || ATS_ENTRIES > 64) $fatal(1, "imsdev_top: ATS_ENTRIES (%0d) must be 0..64", ATS_ENTRIES);
     end
 
     // Function-level reset: everything but the link returns to its reset state. A TLP the device has started
@@ -237,6 +252,7 @@ module imsdev_top #(
     assign hwif_in.CAP2.MSIX_VECTORS.next = 12'(MSIX_VECTORS);
     assign hwif_in.CAP2.DATA_BYTES.next   = 8'(DATA_W / 8);
     assign hwif_in.CAP2.MAX_BATCH_SHIFT.next = $bits(hwif_in.CAP2.MAX_BATCH_SHIFT.next)'($clog2(MAX_BATCH));
+    assign hwif_in.CAP3.ATS.next          = ATS_ENTRIES > 0;
 
     // ------------------------------------------------------------------ MMIO error capture (ERR)
     // Sources: the completer (request shape), the decoder (dropped writes) and the self-test trigger
@@ -666,6 +682,14 @@ module imsdev_top #(
         .out_hdr(tx_req_hdr), .out_prfx_valid(tx_req_prfx_valid), .out_prfx(tx_req_prfx), .out_data(tx_req_data)
     );
 
+    // ------------------------------------------------------------------ ATS (docs/ats_pri.md)
+    // Interface stage: messages are taken and dropped; the ATC, translation and invalidation blocks follow.
+    logic [NUM_WQ-1:0] sw_ats_disable;
+    for (genvar w = 0; w < NUM_WQ; w++) begin : g_ats_dis
+        assign sw_ats_disable[w] = hwif_out.WQCFG[w].WQCFG2.ATS_DISABLE.value;
+    end
+    assign rx_msg_ready = 1'b1;
+
     // ------------------------------------------------------------------ protocol assertions (simulation)
     // The four TLP streams (both directions: the link must keep the protocol too), the internal TLP
     // streams into the two arbiters and the egress ordering unit, and the internal request handshakes.
@@ -683,6 +707,9 @@ module imsdev_top #(
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("rx_cpl")) u_chk_rx_cpl (
         .clk, .rst, .valid(rx_cpl_valid), .ready(rx_cpl_ready), .sop(rx_cpl_sop), .eop(rx_cpl_eop),
         .hdr(rx_cpl_hdr), .prfx_valid(rx_cpl_prfx_valid), .prfx(rx_cpl_prfx), .data(rx_cpl_data));
+    imsdev_stream_check #(.DATA_W(DATA_W), .NAME("rx_msg")) u_chk_rx_msg (
+        .clk, .rst, .valid(rx_msg_valid), .ready(rx_msg_ready), .sop(rx_msg_sop), .eop(rx_msg_eop),
+        .hdr(rx_msg_hdr), .prfx_valid(rx_msg_prfx_valid), .prfx(rx_msg_prfx), .data(rx_msg_data));
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("completer->cpl_arb")) u_chk_c0 (
         .clk, .rst(fn_rst), .valid(c0_valid), .ready(c0_ready), .sop(c0_sop), .eop(c0_eop),
         .hdr(c0_hdr), .prfx_valid(1'b0), .prfx(32'd0), .data(c0_data));
@@ -723,7 +750,8 @@ module imsdev_top #(
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, cfg_pasid_exec_en, msix_init_busy, ims_init_busy, msix_bad_vector, csr_rd_err,
                        csr_wr_err, trig_fifo_count, ims_err_index,
-                       enq_pasid_valid};
+                       enq_pasid_valid, cfg_ats_en, cfg_ats_stu, sw_ats_disable, rx_msg_valid, rx_msg_sop,
+                       rx_msg_eop, rx_msg_hdr, rx_msg_prfx_valid, rx_msg_prfx, rx_msg_data};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 
