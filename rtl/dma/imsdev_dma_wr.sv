@@ -22,6 +22,11 @@
 // snapshot); otherwise the TLP waits and asks the translation requester. A DENIED or FAILED answer fails the
 // command (xf_*: DMA_XL_WRITE_FAULT / DMA_XL_FAIL_WR), which then ends like a failed COPY at the TLP boundary
 // (for FILL and WRITE too, through the same marker path).
+// Exact bytes on a source translation fault (docs/ats_pri.md 2.6): the read side stops at the faulting page,
+// having requested every byte before it, and pushes the command's end position. Once it is there, the write
+// side clamps the command to the bytes in the buffer (xl_clamp: length and remaining length cut), writes them
+// all, the last TLP shortened, and answers DMA_XL_READ_FAULT / DMA_XL_FAIL_RD with rsp_bytes = the fault's
+// offset from the source (or the destination fault's, if that comes first). Nothing to write: the abort path.
 `default_nettype none
 
 module imsdev_dma_wr #(
@@ -212,12 +217,24 @@ module imsdev_dma_wr #(
 
     wire nothing   = cur_valid_q && !t_busy_q && cur_nothing_q;
     // (only a COPY's reads or a translation fault fail a command; FILL and WRITE need no read-side cleanup)
-    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && fail_q_failed;
+    // source translation fault: clamp to the bytes read (their end position is known once end_valid)
+    logic        clamped_q;
+    logic        wf_q;                                     // this side's own translation fault: end now
+    logic [3:0]  wf_code_q;
+    wire         xl_rd_code = fail_q_code == DMA_XL_READ_FAULT || fail_q_code == DMA_XL_FAIL_RD;
+    wire [PW-1:0] left_buf  = end_pos - plan_q;           // bytes of the command still in the buffer
+    wire [31:0]  left32    = 32'(left_buf);
+    wire         xl_clamp  = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
+                             && end_valid && !clamped_q && !wf_q && left_buf != '0;
+    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q
+                     && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
-    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && credit && data_ok
+    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit);
     wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
-    assign xl_req   = cur_valid_q && !t_busy_q && !cur_nothing_q && !fail_q_failed && xl_on && !xl_hit;
+    // (a clamped command still writes its bytes, so it may still need translations)
+    assign xl_req   = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
+                      && xl_on && !xl_hit;
     assign xf_valid = xl_req && xl_mine && xl_res != 2'd0;
     assign xf_code  = (xl_res == 2'd1) ? DMA_XL_WRITE_FAULT : DMA_XL_FAIL_WR;
     wire beat      = (t_busy_q && credit) || start;
@@ -280,7 +297,8 @@ module imsdev_dma_wr #(
         d_local_q      <= local_data;
         d_rsp_valid_q  <= cmd_end;
         d_rsp_id_q     <= cur_id_q;
-        d_rsp_status_q <= cur_invalid_q ? DMA_INVALID : (abort ? fail_q_code : DMA_OK);
+        d_rsp_status_q <= cur_invalid_q ? DMA_INVALID : wf_q ? wf_code_q
+                          : ((abort || clamped_q) ? fail_q_code : DMA_OK);
         d_rsp_bytes_q  <= marker ? done : cur_len_q;
         if (rst) d_valid_q <= 1'b0;
         else     d_valid_q <= beat || marker;
@@ -326,6 +344,18 @@ module imsdev_dma_wr #(
             done_lo_q         <= '0;
             wr_size_q         <= cfg_wr_size;
             tb_q              <= cmd_to_bound;
+            clamped_q         <= 1'b0;
+            wf_q              <= 1'b0;
+        end else if (xf_valid) begin
+            wf_q      <= 1'b1;
+            wf_code_q <= xf_code;
+        end else if (xl_clamp) begin
+            // done stays (len and remaining cut alike); the command now ends after the bytes in the buffer
+            cur_len_q  <= done + 32'(left_buf);
+            r_hi_q     <= left32[31:13];
+            r_hi_dec_q <= left32[31:13] - 19'd1;
+            r_lo_q     <= left32[12:0];
+            clamped_q  <= 1'b1;
         end else if (start) begin
             tb_q      <= wr_size_q;
             a_lo_q    <= a_lo_next[11:0];

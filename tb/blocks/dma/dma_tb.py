@@ -134,6 +134,7 @@ class DmaCmd:
     cmd_id: int = 0
     expect_status: int = ST_OK
     max_bytes: int | None = None              # failed commands: rsp_bytes may not exceed this
+    plan_limit: int | None = None             # ATS source fault: the writes stop exactly here (last one cut)
     check_memory: bool = True
     # filled in by the bench
     expect_data: bytes = b""
@@ -393,7 +394,7 @@ class DmaTb:
         if cmd.expect_status == ST_INVALID or cmd.length == 0:
             return
         wr_size = min(128 << min(self.mps, 5), self.wr_cap)
-        cmd.mwr_plan = split(cmd.dst, cmd.length, wr_size)
+        cmd.mwr_plan = split(cmd.dst, cmd.length if cmd.plan_limit is None else cmd.plan_limit, wr_size)
         if cmd.op == OP_COPY:
             rd_size = min(128 << min(self.mrrs, 5), self.rd_cap)
             cmd.mrd_plan = split(cmd.src, cmd.length, rd_size)

@@ -517,9 +517,9 @@ async def test_ats_translate(dut):
 async def test_ats_faults(dut):
     """ATS translation faults: per command (own PASID, 4 KiB entries) one page of the source is granted W only
     or answered UR, or one page of the destination granted R only or answered UR. Expected: DMA_XL_READ_FAULT /
-    DMA_XL_FAIL_RD with rsp_bytes at a write-TLP boundary at or below the faulting source page's offset (every
-    byte below it written, nothing beyond); DMA_XL_WRITE_FAULT / DMA_XL_FAIL_WR with rsp_bytes exactly the
-    destination page's offset (the write side stops at the first TLP of that page). Commands around them
+    DMA_XL_FAIL_RD or DMA_XL_WRITE_FAULT / DMA_XL_FAIL_WR with rsp_bytes exactly the faulting page's offset
+    from the source or destination (docs/ats_pri.md 2.6: every byte before it written, the last write TLP cut
+    at a source fault, nothing beyond). Commands around them
     without faults still complete."""
     tb = DmaTb(dut, "ats_faults")
     if tb.ats_entries == 0:
@@ -553,6 +553,8 @@ async def test_ats_faults(dut):
         c.expect_status = ({"src": ST_XL_FAIL_RD, "dst": ST_XL_FAIL_WR} if ur else
                            {"src": ST_XL_READ_FAULT, "dst": ST_XL_WRITE_FAULT})[side]
         c.max_bytes = off
+        if side == "src":
+            c.plan_limit = off        # every byte before the faulting source page is written, the last TLP cut
         cmds.append(tb.submit(c))
         checks.append((c, side, off))
         if k % 4 == 3:
@@ -561,8 +563,8 @@ async def test_ats_faults(dut):
     await tb.wait_done(cmds)
     await tb.quiesce()
     for c, side, off in checks:
-        if side == "dst" and c.rsp_bytes != off:
-            tb.fail(f"{c.describe()}: destination fault at offset {off}, rsp_bytes {c.rsp_bytes}")
+        if c.rsp_bytes != off:
+            tb.fail(f"{c.describe()}: {side} fault at offset {off}, rsp_bytes {c.rsp_bytes}")
     tb.log.info("ats_faults: %d faulting commands, %s", len(checks), tb.stats)
     assert len(checks) > 20 and tb.stats.get("xdeny", 0) >= len(checks), tb.stats
     tb.check()
