@@ -2,7 +2,7 @@
 // marks overlapping outstanding Translation Requests stale, and sends the Invalidate Completion once every
 // access that may still use the old translation is done.
 //
-// Intake (one request every other cycle, rx_msg_ready = room in the pending queue, never a function of tx_req): an
+// Intake (one request per cycle, rx_msg_ready = room in the pending queue, never a function of tx_req): an
 // Invalidate Request is a MsgD routed by ID (Fmt/Type 0x72), message code 0x01, ITag in header byte 6 bits 4:0,
 // the TA's requester ID in bytes 4-5, a 2-DW payload (address 63:12, S at bit 11: imsdev_ats_pkg's entry order)
 // and an optional PASID prefix. The range (S decode, rounded up to STU) is invalidated in the ATC in the cycle
@@ -68,10 +68,11 @@ module imsdev_ats_inv #(
     logic [QW:0] q_head_q, q_tail_q;
     wire         q_full  = (q_head_q ^ q_tail_q) == {1'b1, {QW{1'b0}}};
     wire         q_empty = q_head_q == q_tail_q;
-    // The snapshots are taken the cycle after the request (go_q): a TLP planned with the old translation in
-    // the cycle the ATC was cleared is then counted too. One message every other cycle.
+    // The snapshots are taken the cycle after the request (go_q, into the entry just queued, which is not
+    // looked at before): a TLP planned with the old translation in the cycle the ATC was cleared is then
+    // counted too.
     logic go_q;
-    assign rx_msg_ready = !q_full && !go_q;
+    assign rx_msg_ready = !q_full;
 
     wire        take   = rx_msg_valid && rx_msg_ready && rx_msg_sop;
     wire        is_inv = hdr_fmt_type(rx_msg_hdr) == FT_MSGD_ID && rx_msg_hdr[71:64] == MSG_CODE_INV_REQ;
@@ -97,7 +98,8 @@ module imsdev_ats_inv #(
     // counters are free running: "reached" = the distance from the snapshot is below half the range
     wire [15:0] rd_dist = rd_retire_count - rsn_q[h];
     wire [15:0] wr_dist = wr_sent_count - wsn_q[h];
-    wire        h_ready = !q_empty && !rd_dist[15] && !wr_dist[15];
+    wire [QW-1:0] q_last = q_head_q[QW-1:0] - 1'b1;     // the entry queued last
+    wire        h_ready = !q_empty && !rd_dist[15] && !wr_dist[15] && !(go_q && h == q_last);
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_dist = &{1'b0, rd_dist[14:0], wr_dist[14:0]};
     /* verilator lint_on UNUSEDSIGNAL */
@@ -124,8 +126,8 @@ module imsdev_ats_inv #(
             ta_q[q_head_q[QW-1:0]]   <= hdr_req_id(rx_msg_hdr);
         end
         if (go_q) begin
-            rsn_q[q_head_q[QW-1:0]]  <= rd_alloc_count;
-            wsn_q[q_head_q[QW-1:0]]  <= wr_planned_count;
+            rsn_q[q_last]  <= rd_alloc_count;
+            wsn_q[q_last]  <= wr_planned_count;
         end
         if (rst) begin
             q_head_q <= '0;
@@ -137,7 +139,7 @@ module imsdev_ats_inv #(
             acc_ta_q <= '0;
         end else begin
             go_q <= go;
-            if (go_q) q_head_q <= q_head_q + 1'b1;
+            if (go) q_head_q <= q_head_q + 1'b1;
             if (pop) begin
                 q_tail_q <= q_tail_q + 1'b1;
                 acc_q    <= 1'b1;

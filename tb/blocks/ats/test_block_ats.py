@@ -19,3 +19,10 @@ PARAM_SETS = [dict(ENTRIES=8), dict(ENTRIES=3)]
 def test_block_ats(params):
     srcs = sources(RTL / "ats" / "imsdev_ats_pkg.sv", RTL / "ats" / "imsdev_ats_atc.sv", HERE / "atc_tb.sv")
     run_block("ats", "atc_tb", "tb.blocks.ats.test_atc", srcs, params, {"ATC_ENTRIES": str(params["ENTRIES"])})
+
+
+@pytest.mark.parametrize("params", [dict(DATA_W=128), dict(DATA_W=64)], ids=lambda p: tag("ats_inv", p))
+def test_block_ats_inv(params):
+    srcs = sources(RTL / "link" / "imsdev_tlp_pkg.sv", RTL / "ats" / "imsdev_ats_pkg.sv",
+                   RTL / "ats" / "imsdev_ats_inv.sv")
+    run_block("ats_inv", "imsdev_ats_inv", "tb.blocks.ats.test_inv", srcs, params)
