@@ -214,7 +214,7 @@ async def test_snapshots_and_coalescing(dut):
     assert not tb.pending, f"seed {tb.seed}: {len(tb.pending)} requests never completed"
     coalesced = sum(bin(v).count("1") > 1 for _, v in tb.cpls)
     dut._log.info("snapshots: %d requests, %d completions (%d coalesced)", sent_reqs, len(tb.cpls), coalesced)
-    assert sent_reqs > 500 and coalesced > 10
+    assert sent_reqs > 300 and coalesced > 10, (sent_reqs, coalesced)
 
 
 @cocotb.test()
