@@ -9,6 +9,8 @@ an MSI-X table that just crosses a PBA QWORD (65 vectors). `max` is the register
 (16 WQs, 4096 IMS entries, 2048 MSI-X vectors): it shows that no fixed-width field caps a parameter, and
 `make bench` / `make synth` measure scaling from small (1 WQ, 16 IMS) through wide and default to it; the
 regression runs a subset of the modules on it (sim/testplan.py).
+ATS (ATS_ENTRIES > 0: an Address Translation Cache, docs/ats_pri.md) is built into default and small; wide and
+max keep ATS_ENTRIES = 0, so the build without any ATS logic is regressed too.
 """
 from dataclasses import dataclass, field
 
@@ -38,13 +40,22 @@ class Config:
     def max_batch(self) -> int:
         return self.params["MAX_BATCH"]
 
+    @property
+    def ats_entries(self) -> int:
+        """Address Translation Cache entries (0 = no ATS logic, CAP3.ATS = 0)."""
+        return self.params["ATS_ENTRIES"]
+
 
 CONFIGS = {
     c.name: c
     for c in (
-        Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256, MAX_BATCH=1024)),
-        Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128, MAX_BATCH=8)),
-        Config("wide", dict(NUM_WQ=4, WQ_DEPTH=16, IMS_PER_WQ=64, MSIX_VECTORS=65, DATA_W=512, MAX_BATCH=32)),
-        Config("max", dict(NUM_WQ=16, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256, MAX_BATCH=1024)),
+        Config("default", dict(NUM_WQ=8, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256, MAX_BATCH=1024,
+                                ATS_ENTRIES=8)),
+        Config("small", dict(NUM_WQ=1, WQ_DEPTH=4, IMS_PER_WQ=16, MSIX_VECTORS=9, DATA_W=128, MAX_BATCH=8,
+                              ATS_ENTRIES=8)),
+        Config("wide", dict(NUM_WQ=4, WQ_DEPTH=16, IMS_PER_WQ=64, MSIX_VECTORS=65, DATA_W=512, MAX_BATCH=32,
+                             ATS_ENTRIES=0)),
+        Config("max", dict(NUM_WQ=16, WQ_DEPTH=32, IMS_PER_WQ=256, MSIX_VECTORS=2048, DATA_W=256, MAX_BATCH=1024,
+                            ATS_ENTRIES=0)),
     )
 }

@@ -29,6 +29,7 @@ class DeviceParams:
     msix_vectors: int
     data_w: int
     max_batch: int
+    ats_entries: int = 0
 
     @classmethod
     def from_env(cls) -> "DeviceParams":
@@ -37,7 +38,7 @@ class DeviceParams:
             raise RuntimeError("IMSDEV_CONFIG is not set: run tests through `make sim` (sim/simlib.py sets it)")
         p = _load_configs()[name].params
         return cls(name, p["NUM_WQ"], p["WQ_DEPTH"], p["IMS_PER_WQ"], p["MSIX_VECTORS"], p["DATA_W"],
-                   p["MAX_BATCH"])
+                   p["MAX_BATCH"], p.get("ATS_ENTRIES", 0))
 
     def capability_fields(self) -> dict:
         """Values of the capability register fields the RTL drives, keyed (register, field)."""
@@ -48,4 +49,5 @@ class DeviceParams:
             ("CAP2", "MSIX_VECTORS"): self.msix_vectors,
             ("CAP2", "DATA_BYTES"): self.data_w // 8,
             ("CAP2", "MAX_BATCH_SHIFT"): self.max_batch.bit_length() - 1,
+            ("CAP3", "ATS"): int(self.ats_entries > 0),
         }

@@ -96,12 +96,12 @@ CSR_DEV_ID_MAGIC_WIDTH = 16
 CSR_DEV_ID_MAGIC_MASK = 0xFFFF0000
 CSR_DEV_ID_MAGIC_RESET = 0x1D5A
 CSR_VERSION = 0x00004
-CSR_VERSION_RESET = 0x00000002
+CSR_VERSION_RESET = 0x00000003
 CSR_VERSION_RESET_MASK = 0xFFFFFFFF
 CSR_VERSION_MINOR_SHIFT = 0
 CSR_VERSION_MINOR_WIDTH = 16
 CSR_VERSION_MINOR_MASK = 0x0000FFFF
-CSR_VERSION_MINOR_RESET = 0x0002
+CSR_VERSION_MINOR_RESET = 0x0003
 CSR_VERSION_MAJOR_SHIFT = 16
 CSR_VERSION_MAJOR_WIDTH = 16
 CSR_VERSION_MAJOR_MASK = 0xFFFF0000
@@ -133,6 +133,12 @@ CSR_CAP2_DATA_BYTES_MASK = 0x00FF0000
 CSR_CAP2_MAX_BATCH_SHIFT_SHIFT = 24
 CSR_CAP2_MAX_BATCH_SHIFT_WIDTH = 4
 CSR_CAP2_MAX_BATCH_SHIFT_MASK = 0x0F000000
+CSR_CAP3 = 0x0001C
+CSR_CAP3_RESET = 0x00000000
+CSR_CAP3_RESET_MASK = 0x00000000
+CSR_CAP3_ATS_SHIFT = 1
+CSR_CAP3_ATS_WIDTH = 1
+CSR_CAP3_ATS_MASK = 0x00000002
 CSR_SCRATCH = 0x00020
 CSR_SCRATCH_RESET = 0x00000000
 CSR_SCRATCH_RESET_MASK = 0xFFFFFFFF
@@ -337,11 +343,15 @@ CSR_WQCFG_WQCFG0_SIZE_MASK = 0x0000FFFF
 CSR_WQCFG_WQCFG0_SIZE_RESET = 0x0000
 CSR_WQCFG_WQCFG2 = 0x08
 CSR_WQCFG_WQCFG2_RESET = 0x00000000
-CSR_WQCFG_WQCFG2_RESET_MASK = 0x3FFFFFF1
+CSR_WQCFG_WQCFG2_RESET_MASK = 0x3FFFFFF5
 CSR_WQCFG_WQCFG2_MODE_SHIFT = 0
 CSR_WQCFG_WQCFG2_MODE_WIDTH = 1
 CSR_WQCFG_WQCFG2_MODE_MASK = 0x00000001
 CSR_WQCFG_WQCFG2_MODE_RESET = 0x0
+CSR_WQCFG_WQCFG2_ATS_DISABLE_SHIFT = 2
+CSR_WQCFG_WQCFG2_ATS_DISABLE_WIDTH = 1
+CSR_WQCFG_WQCFG2_ATS_DISABLE_MASK = 0x00000004
+CSR_WQCFG_WQCFG2_ATS_DISABLE_RESET = 0x0
 CSR_WQCFG_WQCFG2_PRIO_SHIFT = 4
 CSR_WQCFG_WQCFG2_PRIO_WIDTH = 4
 CSR_WQCFG_WQCFG2_PRIO_MASK = 0x000000F0
@@ -533,11 +543,11 @@ REGISTERS: Tuple[Register, ...] = (
     ),
     Register(
         name='VERSION', const='CSR_VERSION', offset=0x4, width=32,
-        access='RO', reset=0x2, reset_mask=0xFFFFFFFF,
+        access='RO', reset=0x3, reset_mask=0xFFFFFFFF,
         title='Register map version',
         desc='MAJOR changes when a register moves or changes meaning; MINOR when registers or fields are added. A driver accepts any MINOR of the MAJOR it knows.',
         fields=(
-            Field('MINOR', 0, 16, 0xFFFF, 0x2, 'RO', 'na', False, None,
+            Field('MINOR', 0, 16, 0xFFFF, 0x3, 'RO', 'na', False, None,
                   'Minor version.'),
             Field('MAJOR', 16, 16, 0xFFFF0000, 0x0, 'RO', 'na', False, None,
                   'Major version.'),
@@ -577,6 +587,16 @@ REGISTERS: Tuple[Register, ...] = (
                   'TLP stream data path width in bytes (DATA_W/8).'),
             Field('MAX_BATCH_SHIFT', 24, 4, 0xF000000, None, 'RO', 'w', True, None,
                   "Largest batch the device runs: 2^MAX_BATCH_SHIFT descriptors (DSA's GENCAP max batch shift). A batch descriptor whose count is above its WQ's limit (this, or WQCFG3.MAX_BATCH_SHIFT if smaller) completes with DSA_COMP_DESC_CNT_ERANGE (0x14)."),
+        ),
+    ),
+    Register(
+        name='CAP3', const='CSR_CAP3', offset=0x1C, width=32,
+        access='RO', reset=0x0, reset_mask=0x0,
+        title='Capabilities 3: address translation',
+        desc='Values come from the RTL parameters of this build (docs/ats_pri.md 2.1).',
+        fields=(
+            Field('ATS', 1, 1, 0x2, None, 'RO', 'w', True, None,
+                  "1 = the device has an Address Translation Cache (RTL parameter ATS_ENTRIES > 0): with the ATS capability's Enable set it translates PASID-tagged DMA through ATS (Translation Requests, translated requests with AT = 10b) and answers Invalidate Requests. 0 = no ATS logic: every DMA is untranslated."),
         ),
     ),
     Register(
@@ -804,12 +824,14 @@ LAYOUTS: Dict[str, Tuple[Register, ...]] = {
         ),
         Register(
             name='WQCFG2', const='CSR_WQCFG_WQCFG2', offset=0x8, width=32,
-            access='RW', reset=0x0, reset_mask=0x3FFFFFF1,
+            access='RW', reset=0x0, reset_mask=0x3FFFFFF5,
             title='WQCFG2',
             desc='',
             fields=(
                 Field('MODE', 0, 1, 0x1, 0x0, 'RW', 'r', False, None,
                       '1 = dedicated (MOVDIR64B, PASID from this register); 0 = shared (ENQCMD, PASID from the request).'),
+                Field('ATS_DISABLE', 2, 1, 0x4, 0x0, 'RW', 'r', False, None,
+                      "1 = this WQ's DMA is never translated through ATS (AT = 00b) even when ATS is enabled (idxd's wq_ats_disable, same bit). No effect in builds without ATS (CAP3.ATS = 0)."),
                 Field('PRIO', 4, 4, 0xF0, 0x0, 'RW', 'r', False, None,
                       'Arbitration priority: higher wins; equal priorities take turns.'),
                 Field('PASID', 8, 20, 0xFFFFF00, 0x0, 'RW', 'r', False, None,

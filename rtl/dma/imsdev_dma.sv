@@ -21,6 +21,11 @@
 // i.e. valid shown but not yet accepted, or already started, is finished: the stream never drops valid).
 // The TLP streams are as docs/tlp_interface.md. Splitting rules: imsdev_dma_rdreq (reads), imsdev_dma_wr
 // (writes); completion checks: imsdev_dma_cpl; tags, timeout and failures: imsdev_dma_tags.
+// ATS (ATS_ENTRIES > 0, docs/ats_pri.md 2.2-2.4): the ATC (imsdev_ats_atc) and the translation requester
+// (imsdev_ats_xlate) live here. Both sides look their pages up per TLP; Translation Requests share the MRd
+// side of the tx_req arbiter (ahead of data reads); completions with a translation tag (TAGS, TAGS + 1) are
+// steered to the requester, never to imsdev_dma_cpl. With ATS_ENTRIES = 0 or cfg_ats_en = 0 every TLP is as
+// without ATS. The invalidation handler (imsdev_ats_inv, outside) drives inv_* and reads the counters.
 `default_nettype none
 
 module imsdev_dma #(
@@ -28,7 +33,8 @@ module imsdev_dma #(
     parameter int TAGS        = 16,        // outstanding MRd (power of two, 2..256; more than 32 needs Extended Tags)
     parameter int BUF_BYTES   = 4096,      // read buffer (power of two, >= 512 and >= 2 beats)
     parameter int CPL_TIMEOUT = 131072,    // cycles from a MRd's acceptance on tx_req to its last completion
-    parameter int CMD_DEPTH   = 4          // commands in flight (command FIFO depth, power of two)
+    parameter int CMD_DEPTH   = 4,         // commands in flight (command FIFO depth, power of two)
+    parameter int ATS_ENTRIES = 0          // ATC entries; 0 = no ATS logic
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -37,6 +43,8 @@ module imsdev_dma #(
     input  wire logic              cfg_bus_master_en,
     input  wire logic [2:0]        cfg_max_payload,
     input  wire logic [2:0]        cfg_max_read_req,
+    input  wire logic              cfg_ats_en,
+    input  wire logic [4:0]        cfg_ats_stu,
 
     input  wire logic              cmd_valid,
     output      logic              cmd_ready,
@@ -50,11 +58,12 @@ module imsdev_dma #(
     input  wire logic [63:0]       cmd_pattern,
     input  wire logic [255:0]      cmd_wdata,
     input  wire logic [7:0]        cmd_id,
+    input  wire logic              cmd_no_ats,     // never translate this command (WQCFG2.ATS_DISABLE)
 
     output      logic              rsp_valid,
     input  wire logic              rsp_ready,
     output      logic [7:0]        rsp_id,
-    output      logic [2:0]        rsp_status,
+    output      logic [3:0]        rsp_status,
     output      logic [31:0]       rsp_bytes,
     output      logic [511:0]      rsp_data,      // FETCH: the bytes read, valid with the FETCH's response
 
@@ -75,6 +84,17 @@ module imsdev_dma #(
     input  wire logic              rx_cpl_prfx_valid,
     input  wire logic [31:0]       rx_cpl_prfx,
     input  wire logic [DATA_W-1:0] rx_cpl_data,
+
+    // ATS invalidation (imsdev_ats_inv): ATC invalidate / clear, and the counters of its snapshots
+    input  wire logic              inv_valid,
+    input  wire logic              inv_has_pasid,
+    input  wire logic [19:0]       inv_pasid,
+    input  wire logic [51:0]       inv_page,
+    input  wire logic [5:0]        inv_size,
+    output      logic [15:0]       rd_alloc_count,   // MRd allocated (every MRd, translated or not)
+    output      logic [15:0]       rd_retire_count,  // MRd retired (all completions in, or ended)
+    output      logic [15:0]       wr_planned_count, // translated MWr TLPs planned (header holds a PA)
+    output      logic [15:0]       wr_sent_count,    // translated MWr TLPs whose last beat was accepted
 
     output      logic              err_unexpected_cpl   // pulse: a completion was dropped (unknown tag, bad fields)
 );
@@ -108,9 +128,9 @@ module imsdev_dma #(
 
     // ---------------------------------------------------------------- command intake
     // write cmd FIFO entry: {op, invalid, dst, len, data, pasid_valid, pasid, priv, id, seq}
-    localparam int WC_W = 3 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W;
-    // read cmd FIFO entry: {src, len, pasid_valid, pasid, priv, seq}
-    localparam int RC_W = 64 + 32 + 1 + 20 + 1 + SEQ_W;
+    localparam int WC_W = 3 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W + 1;
+    // read cmd FIFO entry: {src, len, pasid_valid, pasid, priv, seq, no_ats}
+    localparam int RC_W = 64 + 32 + 1 + 20 + 1 + SEQ_W + 1;
 
     logic             wc_in_ready, rc_in_ready;
     logic [SEQ_W-1:0] seq_q;
@@ -139,6 +159,7 @@ module imsdev_dma #(
     logic [19:0]      wc_pasid;
     logic [7:0]       wc_id;
     logic [SEQ_W-1:0] wc_seq;
+    logic             wc_no_ats, rc_no_ats;
 
     imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH)) u_wcmd (
         .clk, .rst,
@@ -146,9 +167,10 @@ module imsdev_dma #(
         // (a FETCH is planned at destination 0: its bytes leave the buffer beat-aligned, byte 0 first)
         .in_data({cmd_op, cmd_invalid, (cmd_op == DMA_OP_FETCH) ? 64'd0 : cmd_dst, cmd_len,
                   (cmd_op == DMA_OP_FILL) ? {192'd0, cmd_pattern} : cmd_wdata,
-                  cmd_pasid_valid, cmd_pasid, cmd_priv, cmd_id, seq_q}),
+                  cmd_pasid_valid, cmd_pasid, cmd_priv, cmd_id, seq_q, cmd_no_ats}),
         .out_valid(wc_valid), .out_ready(wc_pop),
-        .out_data({wc_op, wc_invalid, wc_dst, wc_len, wc_data, wc_pasid_valid, wc_pasid, wc_priv, wc_id, wc_seq}),
+        .out_data({wc_op, wc_invalid, wc_dst, wc_len, wc_data, wc_pasid_valid, wc_pasid, wc_priv, wc_id, wc_seq,
+                   wc_no_ats}),
         .count(unused_wc_count)
     );
 
@@ -161,9 +183,9 @@ module imsdev_dma #(
     imsdev_fifo #(.WIDTH(RC_W), .DEPTH(CMD_DEPTH)) u_rcmd (
         .clk, .rst,
         .in_valid(accept && cmd_reads), .in_ready(rc_in_ready),
-        .in_data({cmd_src, cmd_len, cmd_pasid_valid, cmd_pasid, cmd_priv, seq_q}),
+        .in_data({cmd_src, cmd_len, cmd_pasid_valid, cmd_pasid, cmd_priv, seq_q, cmd_no_ats}),
         .out_valid(rc_valid), .out_ready(rc_pop),
-        .out_data({rc_src, rc_len, rc_pasid_valid, rc_pasid, rc_priv, rc_seq}),
+        .out_data({rc_src, rc_len, rc_pasid_valid, rc_pasid, rc_priv, rc_seq, rc_no_ats}),
         .count(unused_rc_count)
     );
 
@@ -174,7 +196,7 @@ module imsdev_dma #(
     logic [12:0]       alloc_len, lk_len, lk_rcvd, upd_bytes;
     logic [6:0]        alloc_addr7, lk_addr7;
     logic              lk_live, upd_valid, upd_final, upd_err;
-    logic [2:0]        upd_err_code, fail_wr_code;
+    logic [3:0]        upd_err_code, fail_wr_code;
     logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq, alloc_seq;
     logic              fail_rd, fail_wr, busy_wr;
     logic              end_in_valid, end_in_ready, end_out_valid, end_pop;
@@ -196,6 +218,7 @@ module imsdev_dma #(
         .clr_valid(accept), .clr_seq(seq_q),
         .q_rd_seq(fail_rd_seq), .q_rd_failed(fail_rd),
         .q_wr_seq(fail_wr_seq), .q_wr_failed(fail_wr), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
+        .xf_valid, .xf_seq, .xf_code, .alloc_count(rd_alloc_count), .retire_count(rd_retire_count),
         .avail_pos, .timeout_pulse(unused_timeout)
     );
 
@@ -203,6 +226,10 @@ module imsdev_dma #(
         .clk, .rst, .cfg_bdf, .cfg_max_read_req,
         .cmd_valid(rc_valid), .cmd_ready(rc_pop), .cmd_src(rc_src), .cmd_len(rc_len),
         .cmd_pasid_valid(rc_pasid_valid), .cmd_pasid(rc_pasid), .cmd_priv(rc_priv), .cmd_seq(rc_seq),
+        .cmd_no_ats(rc_no_ats), .ats_on,
+        .lk_pasid(lk_pasid[0]), .lk_priv(lk_priv[0]), .lk_page(lk_page[0]), .lk_hit(lk_hit[0]), .lk_r(lk_r[0]),
+        .lk_pa(lk_pa[0]), .xl_req(xl_req[0]), .xl_done(xl_done[0]), .xl_res(xl_res[0]), .xl_pasid(xl_pasid[0]),
+        .xl_priv(xl_priv[0]), .xl_page(xl_page[0]), .xf_valid(xf_valid[0]), .xf_code(xf_code[0]),
         .tags_full, .tags_alloc_tag(alloc_tag), .tags_alloc_valid(alloc_valid), .tags_alloc_pos(alloc_pos),
         .tags_alloc_len(alloc_len), .tags_alloc_addr7(alloc_addr7), .tags_alloc_seq(alloc_seq), .alloc_end_pos,
         .fail_q_seq(fail_rd_seq), .fail_q_failed(fail_rd),
@@ -218,14 +245,95 @@ module imsdev_dma #(
         .count(unused_end_count)
     );
 
+    // Completions with a translation tag go to the translation requester (decided at sop, kept for the TLP).
+    logic cv_q;
+    wire  cv_now = ATS_ENTRIES > 0 && (imsdev_tlp_pkg::cpl_tag(rx_cpl_hdr) == 8'(TAGS)
+                                       || imsdev_tlp_pkg::cpl_tag(rx_cpl_hdr) == 8'(TAGS + 1));
+    wire  cv_sel = rx_cpl_sop ? cv_now : cv_q;
+    always_ff @(posedge clk) begin
+        if (rst)                              cv_q <= 1'b0;
+        else if (rx_cpl_valid && rx_cpl_sop)  cv_q <= cv_now;
+    end
+    logic dma_cpl_ready, cpl_unexpected, xl_unexpected;
+    assign rx_cpl_ready = dma_cpl_ready;                 // (always ready)
+    assign err_unexpected_cpl = cpl_unexpected || xl_unexpected;
+
     imsdev_dma_cpl #(.DATA_W(DATA_W), .TAGS(TAGS), .PW(PW)) u_cpl (
         .clk, .rst, .cfg_bdf,
-        .rx_cpl_valid, .rx_cpl_ready, .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr, .rx_cpl_data,
+        .rx_cpl_valid(rx_cpl_valid && !cv_sel), .rx_cpl_ready(dma_cpl_ready), .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr,
+        .rx_cpl_data,
         .lk_tag, .lk_live, .lk_pos, .lk_len, .lk_rcvd, .lk_addr7,
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .buf_wr_valid, .buf_wr_pos, .buf_wr_data, .buf_wr_mask,
-        .err_unexpected_cpl
+        .err_unexpected_cpl(cpl_unexpected)
     );
+
+    // ---------------------------------------------------------------- ATS: ATC and translation requester
+    logic [1:0]        lk_hit, lk_r, lk_w, lk_priv, xl_req, xl_done, xl_priv, xf_valid;
+    logic [1:0][19:0]  lk_pasid, xl_pasid;
+    logic [1:0][51:0]  lk_page, lk_pa, xl_page;
+    logic [1:0][1:0]   xl_res;
+    logic [1:0][3:0]   xf_code;
+    logic [1:0][SEQ_W-1:0] xf_seq;
+    logic              xr_valid, xr_ready;
+    logic [127:0]      xr_hdr;
+    logic [31:0]       xr_prfx;
+    logic              ats_on;
+    assign xf_seq = {fail_wr_seq, fail_rd_seq};          // each side fails its current command
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_perm = &{1'b0, lk_r[1], lk_w[0]};         // the read side needs R, the write side W
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    if (ATS_ENTRIES > 0) begin : g_ats
+        logic ats_en_q;
+        always_ff @(posedge clk) ats_en_q <= !rst && cfg_ats_en;
+        // ATS Enable 0 -> 1 empties the ATC (PCIe 10.3.7, no Invalidate Completion); reset and FLR too (rst).
+        wire atc_clear = cfg_ats_en && !ats_en_q;
+        assign ats_on = cfg_ats_en;
+
+        logic              ins_valid, ins_priv, ins_r, ins_w;
+        logic [19:0]       ins_pasid;
+        logic [51:0]       ins_page, ins_pa;
+        logic [5:0]        ins_size;
+        logic [ATS_ENTRIES-1:0] unused_atc_valid;
+        imsdev_ats_atc #(.ENTRIES(ATS_ENTRIES)) u_atc (
+            .clk, .rst, .clear(atc_clear),
+            .lk_pasid, .lk_priv, .lk_page, .lk_hit, .lk_r, .lk_w, .lk_pa,
+            .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
+            .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .valid_o(unused_atc_valid)
+        );
+
+        imsdev_ats_xlate #(.DATA_W(DATA_W), .TAG_BASE(TAGS), .CPL_TIMEOUT(CPL_TIMEOUT)) u_xlate (
+            .clk, .rst, .cfg_bdf, .cfg_ats_en, .cfg_ats_stu,
+            .req_valid(xl_req), .req_pasid(lk_pasid), .req_priv(lk_priv), .req_page(lk_page),
+            .done(xl_done), .done_res(xl_res), .done_pasid(xl_pasid), .done_priv(xl_priv), .done_page(xl_page),
+            .xr_valid, .xr_ready, .xr_hdr, .xr_prfx,
+            .cv_valid(rx_cpl_valid && cv_sel), .cv_sop(rx_cpl_sop), .cv_eop(rx_cpl_eop), .cv_hdr(rx_cpl_hdr),
+            .cv_data(rx_cpl_data[63:0]),
+            .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
+            .inv_valid, .inv_has_pasid, .inv_pasid, .atc_clear,
+            .err_unexpected(xl_unexpected)
+        );
+    end else begin : g_no_ats
+        assign ats_on   = 1'b0;
+        assign lk_hit   = '0;
+        assign lk_r     = '0;
+        assign lk_w     = '0;
+        assign lk_pa    = '0;
+        assign xl_done  = '0;
+        assign xl_res   = '0;
+        assign xl_pasid = '0;
+        assign xl_priv  = '0;
+        assign xl_page  = '0;
+        assign xr_valid = 1'b0;
+        assign xr_hdr   = '0;
+        assign xr_prfx  = '0;
+        assign xl_unexpected = 1'b0;
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_ats = &{1'b0, cfg_ats_en, cfg_ats_stu, inv_valid, inv_has_pasid, inv_pasid, inv_page,
+                            inv_size, xl_req, xr_ready, lk_pasid, lk_priv, lk_page};
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
 
     imsdev_dma_rdbuf #(.DATA_W(DATA_W), .BUF_BYTES(BUF_BYTES)) u_buf (
         .clk,
@@ -239,13 +347,18 @@ module imsdev_dma #(
     logic [31:0]       wo_prfx, wo_rsp_bytes;
     logic [DATA_W-1:0] wo_data;
     logic [7:0]        wo_rsp_id;
-    logic [2:0]        wo_rsp_status;
+    logic [3:0]        wo_rsp_status;
 
     imsdev_dma_wr #(.DATA_W(DATA_W), .BUF_BYTES(BUF_BYTES), .SEQ_W(SEQ_W)) u_wr (
         .clk, .rst, .cfg_bdf, .cfg_max_payload,
         .cmd_valid(wc_valid), .cmd_pop(wc_pop), .cmd_op(wc_op), .cmd_invalid(wc_invalid), .cmd_dst(wc_dst),
         .cmd_len(wc_len), .cmd_data(wc_data), .cmd_pasid_valid(wc_pasid_valid), .cmd_pasid(wc_pasid),
         .cmd_priv(wc_priv), .cmd_id(wc_id), .cmd_seq(wc_seq),
+        .cmd_no_ats(wc_no_ats), .ats_on,
+        .lk_pasid(lk_pasid[1]), .lk_priv(lk_priv[1]), .lk_page(lk_page[1]), .lk_hit(lk_hit[1]), .lk_w(lk_w[1]),
+        .lk_pa(lk_pa[1]), .xl_req(xl_req[1]), .xl_done(xl_done[1]), .xl_res(xl_res[1]), .xl_pasid(xl_pasid[1]),
+        .xl_priv(xl_priv[1]), .xl_page(xl_page[1]), .xf_valid(xf_valid[1]), .xf_code(xf_code[1]),
+        .xl_planned(wr_planned_count),
         .avail_pos, .free_pos,
         .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_code(fail_wr_code), .fail_q_busy(busy_wr),
         .end_valid(end_out_valid), .end_pop, .end_pos(end_out_pos),
@@ -260,7 +373,7 @@ module imsdev_dma #(
     // ---------------------------------------------------------------- responses
     logic rsp_in_ready, rsp_push;
 
-    imsdev_fifo #(.WIDTH(8 + 3 + 32), .DEPTH(4)) u_rsp (
+    imsdev_fifo #(.WIDTH(8 + 4 + 32), .DEPTH(4)) u_rsp (
         .clk, .rst,
         .in_valid(rsp_push), .in_ready(rsp_in_ready), .in_data({wo_rsp_id, wo_rsp_status, wo_rsp_bytes}),
         .out_valid(rsp_valid), .out_ready(rsp_ready), .out_data({rsp_id, rsp_status, rsp_bytes}),
@@ -273,7 +386,10 @@ module imsdev_dma #(
     // while it is 0. Once a MWr's first beat is accepted its beats follow back to back (lock_q).
     // Response markers and FETCH beats at the head of the write output are consumed here without using
     // tx_req (a FETCH beat is shifted into rsp_data; its last beat carries the FETCH's response).
-    logic lock_q, hold_q, hold_wr_q, prefer_wr_q;
+    logic lock_q, hold_q, hold_wr_q, hold_xr_q, prefer_wr_q;
+    // MRd side: a Translation Request goes ahead of data reads (a shown one stays selected).
+    wire rd_xr  = hold_q ? hold_xr_q : xr_valid;
+    wire rd_any = xr_valid || mrd_valid;
 
     wire wr_marker = wo_valid && (wo_marker || wo_fetch);
     wire wr_beat   = wo_valid && !wo_marker && !wo_fetch && (!wo_rsp_valid || rsp_in_ready);
@@ -282,9 +398,9 @@ module imsdev_dma #(
     always_comb begin
         if (lock_q)       sel_wr = 1'b1;
         else if (hold_q)  sel_wr = hold_wr_q;
-        else if (wr_beat && mrd_valid) sel_wr = prefer_wr_q;
+        else if (wr_beat && rd_any) sel_wr = prefer_wr_q;
         else              sel_wr = wr_beat;
-        tx_valid = sel_wr ? wr_beat : mrd_valid;
+        tx_valid = sel_wr ? wr_beat : rd_any;
         if (!lock_q && !hold_q && !cfg_bus_master_en) tx_valid = 1'b0;
     end
 
@@ -293,12 +409,13 @@ module imsdev_dma #(
     assign tx_req_valid      = tx_valid;
     assign tx_req_sop        = sel_wr ? wo_sop : 1'b1;
     assign tx_req_eop        = sel_wr ? wo_eop : 1'b1;
-    assign tx_req_hdr        = sel_wr ? wo_hdr : mrd_hdr;
-    assign tx_req_prfx_valid = sel_wr ? wo_prfx_valid : mrd_prfx_valid;
-    assign tx_req_prfx       = sel_wr ? wo_prfx : mrd_prfx;
+    assign tx_req_hdr        = sel_wr ? wo_hdr : rd_xr ? xr_hdr : mrd_hdr;
+    assign tx_req_prfx_valid = sel_wr ? wo_prfx_valid : rd_xr ? 1'b1 : mrd_prfx_valid;
+    assign tx_req_prfx       = sel_wr ? wo_prfx : rd_xr ? xr_prfx : mrd_prfx;
     assign tx_req_data       = sel_wr ? wo_data : '0;
 
-    assign mrd_ready  = tx_go && !sel_wr;
+    assign mrd_ready  = tx_go && !sel_wr && !rd_xr;
+    assign xr_ready   = tx_go && !sel_wr && rd_xr;
     assign sent_valid = mrd_ready;
     assign sent_tag   = mrd_tag;
     assign wo_ready   = (tx_go && sel_wr) || (wr_marker && rsp_in_ready);
@@ -338,6 +455,8 @@ module imsdev_dma #(
             lock_q      <= 1'b0;
             hold_q      <= 1'b0;
             hold_wr_q   <= 1'b0;
+            hold_xr_q   <= 1'b0;
+            wr_sent_count <= '0;
             prefer_wr_q <= 1'b0;
         end else begin
             if (tx_go) begin
@@ -351,7 +470,9 @@ module imsdev_dma #(
             end else if (tx_valid && !lock_q) begin
                 hold_q    <= 1'b1;
                 hold_wr_q <= sel_wr;
+                hold_xr_q <= rd_xr;
             end
+            if (tx_go && sel_wr && wo_eop && wo_hdr[107:106] == 2'b10) wr_sent_count <= wr_sent_count + 16'd1;
         end
     end
 endmodule

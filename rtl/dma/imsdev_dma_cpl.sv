@@ -47,7 +47,7 @@ module imsdev_dma_cpl #(
     output      logic [12:0]       upd_bytes,
     output      logic              upd_final,
     output      logic              upd_err,
-    output      logic [2:0]        upd_err_code,
+    output      logic [3:0]        upd_err_code,
 
     output      logic              buf_wr_valid,
     output      logic [PW-2:0]     buf_wr_pos,     // buffer index (position mod BUF_BYTES)
@@ -78,7 +78,7 @@ module imsdev_dma_cpl #(
     // ---------------------------------------------------------------- A: checks (sop) and beat placement
     // Per-TLP context kept for the beats after the first.
     logic          c_drop_q, c_write_q, c_final_q, c_err_q;
-    logic [2:0]    c_code_q;
+    logic [3:0]    c_code_q;
     logic [TW-1:0] c_tag_q;
     logic [PW-1:0] c_p0_q;
     logic [1:0]    c_lo_q;
@@ -116,7 +116,7 @@ module imsdev_dma_cpl #(
 
     // Values for this beat: from the header at sop, from the context afterwards.
     logic          a_drop, a_write, a_final, a_err;
-    logic [2:0]    a_code;
+    logic [3:0]    a_code;
     logic [TW-1:0] a_tag;
     logic [PW-1:0] a_p0;
     logic [1:0]    a_lo;

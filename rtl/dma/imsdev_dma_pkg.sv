@@ -12,12 +12,19 @@ package imsdev_dma_pkg;
 
     // rsp_status. Every command gets exactly one response; rsp_bytes counts the destination bytes written
     // (all of them for DMA_OK; for a failed COPY the leading bytes written before the engine stopped).
-    localparam logic [2:0] DMA_OK             = 3'd0;
-    localparam logic [2:0] DMA_READ_UR        = 3'd1;   // a completion for the source read had status UR
-    localparam logic [2:0] DMA_READ_CA        = 3'd2;   // ... status CA (or any other non-SC status)
-    localparam logic [2:0] DMA_READ_POISONED  = 3'd3;   // ... was poisoned (EP)
-    localparam logic [2:0] DMA_READ_TIMEOUT   = 3'd4;   // a source read got no (complete) answer in time
-    localparam logic [2:0] DMA_INVALID        = 3'd5;   // unknown cmd_op, or DMA_OP_WRITE with cmd_len > 32
+    localparam logic [3:0] DMA_OK             = 4'd0;
+    localparam logic [3:0] DMA_READ_UR        = 4'd1;   // a completion for the source read had status UR
+    localparam logic [3:0] DMA_READ_CA        = 4'd2;   // ... status CA (or any other non-SC status)
+    localparam logic [3:0] DMA_READ_POISONED  = 4'd3;   // ... was poisoned (EP)
+    localparam logic [3:0] DMA_READ_TIMEOUT   = 4'd4;   // a source read got no (complete) answer in time
+    localparam logic [3:0] DMA_INVALID        = 4'd5;   // unknown cmd_op, or DMA_OP_WRITE with cmd_len > 32
+    // ATS (docs/ats_pri.md 2.6): the translation of a source page did not grant R, of a destination page did
+    // not grant W (R = W = 0, U = 1 or the permission missing), or failed (UR, CA, malformed, timeout).
+    // rsp_bytes is then the bytes written before the engine stopped.
+    localparam logic [3:0] DMA_XL_READ_FAULT  = 4'd6;
+    localparam logic [3:0] DMA_XL_WRITE_FAULT = 4'd7;
+    localparam logic [3:0] DMA_XL_FAIL_RD     = 4'd8;
+    localparam logic [3:0] DMA_XL_FAIL_WR     = 4'd9;
 
     localparam int DMA_WRITE_MAX_BYTES = 32;
     localparam int DMA_FETCH_MAX_BYTES = 64;

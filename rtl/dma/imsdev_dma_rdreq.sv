@@ -8,6 +8,11 @@
 // generator stops issuing for it. Either way, when it is done with a command it pushes the command's end
 // position (the next free buffer position) to the write engine, which uses it to skip what a failed
 // command left in the buffer.
+// ATS (docs/ats_pri.md 2.2): a command with a PASID, not ATS-disabled, while ats_on, is translated per
+// request: the page of the request's first byte (a request never crosses 4 KiB) is looked up in the ATC
+// (lk_*); a hit with R gives the MRd the translated address and AT = 10b; otherwise the request waits and asks
+// the translation requester (xl_req). A DENIED or FAILED answer for that page fails the command (xf_*) with
+// DMA_XL_READ_FAULT / DMA_XL_FAIL_RD: from then on it ends like a command whose read failed.
 `default_nettype none
 
 module imsdev_dma_rdreq #(
@@ -33,6 +38,24 @@ module imsdev_dma_rdreq #(
     input  wire logic [19:0]       cmd_pasid,
     input  wire logic              cmd_priv,
     input  wire logic [SEQ_W-1:0]  cmd_seq,
+    input  wire logic              cmd_no_ats,
+
+    // ATS (tied off when the build has no ATC)
+    input  wire logic              ats_on,
+    output      logic [19:0]       lk_pasid,
+    output      logic              lk_priv,
+    output      logic [51:0]       lk_page,
+    input  wire logic              lk_hit,
+    input  wire logic              lk_r,
+    input  wire logic [51:0]       lk_pa,
+    output      logic              xl_req,
+    input  wire logic              xl_done,
+    input  wire logic [1:0]        xl_res,
+    input  wire logic [19:0]       xl_pasid,
+    input  wire logic              xl_priv,
+    input  wire logic [51:0]       xl_page,
+    output      logic              xf_valid,
+    output      logic [3:0]        xf_code,
 
     // tags and failure table
     input  wire logic              tags_full,
@@ -110,8 +133,22 @@ module imsdev_dma_rdreq #(
     wire        room      = n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q);
     logic       out_free;
 
+    // ATS: translation of the request's page
+    logic cur_ats_q;
+    wire  xl_on   = cur_ats_q && ats_on;
+    assign lk_pasid = cur_prfx_q[19:0];
+    assign lk_priv  = cur_prfx_q[23];
+    assign lk_page  = addr[63:12];
+    wire  xl_hit  = lk_hit && lk_r;
+    wire  xl_mine = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    assign xl_req   = cur_valid_q && !fail_q_failed && xl_on && !xl_hit;
+    assign xf_valid = xl_req && xl_mine && xl_res != 2'd0;
+    assign xf_code  = (xl_res == 2'd1) ? imsdev_dma_pkg::DMA_XL_READ_FAULT : imsdev_dma_pkg::DMA_XL_FAIL_RD;
+    wire [63:0] pa = {lk_pa, addr[11:0]};
+
     wire abort = cur_valid_q && fail_q_failed;
-    wire issue = cur_valid_q && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready);
+    wire issue = cur_valid_q && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready)
+                 && (!xl_on || xl_hit);
     wire done  = (issue && last) || (abort && end_ready);
     // Take the next command when there is none or the current one is done this cycle.
     wire load  = cmd_valid && (!cur_valid_q || done);
@@ -131,8 +168,12 @@ module imsdev_dma_rdreq #(
 
     // MRd output: a two-entry FIFO, so a request can be issued every cycle with the issue decision
     // independent of tx_req's ready (its room is a registered count).
-    wire [127:0] hdr = mrd_hdr(addr, req_dw_count(addr[1:0], n)[9:0], cfg_bdf, 8'(tags_alloc_tag),
-                               req_first_be(addr[1:0], n), req_last_be(addr[1:0], n));
+    logic [127:0] hdr;
+    always_comb begin
+        hdr = mrd_hdr(xl_on ? pa : addr, req_dw_count(addr[1:0], n)[9:0], cfg_bdf, 8'(tags_alloc_tag),
+                      req_first_be(addr[1:0], n), req_last_be(addr[1:0], n));
+        if (xl_on) hdr[107:106] = 2'b10;                  // AT: Translated
+    end
     logic [1:0] unused_mrd_count;
     imsdev_fifo #(.WIDTH(128 + 1 + 32 + TW), .DEPTH(2)) u_mrd (
         .clk, .rst,
@@ -149,6 +190,7 @@ module imsdev_dma_rdreq #(
     always_ff @(posedge clk) begin
         if (load) begin
             cur_seq_q         <= cmd_seq;
+            cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats;
             cur_pasid_valid_q <= cmd_pasid_valid;
             cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
             a_hi_q            <= cmd_src[63:12];

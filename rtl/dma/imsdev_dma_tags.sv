@@ -55,7 +55,7 @@ module imsdev_dma_tags #(
     input  wire logic [12:0]       upd_bytes,      // bytes received by this completion
     input  wire logic              upd_final,      // the request is finished (all bytes, or UR/CA)
     input  wire logic              upd_err,
-    input  wire logic [2:0]        upd_err_code,
+    input  wire logic [3:0]        upd_err_code,
 
     // failure table
     input  wire logic              clr_valid,
@@ -64,8 +64,16 @@ module imsdev_dma_tags #(
     output      logic              q_rd_failed,
     input  wire logic [SEQ_W-1:0]  q_wr_seq,
     output      logic              q_wr_failed,
-    output      logic [2:0]        q_wr_code,
+    output      logic [3:0]        q_wr_code,
     output      logic              q_wr_busy,      // some tag of command q_wr_seq is still allocated
+
+    // ATS translation faults (docs/ats_pri.md 2.6): [0] read side, [1] write side mark a command failed
+    input  wire logic [1:0]        xf_valid,
+    input  wire logic [1:0][SEQ_W-1:0] xf_seq,
+    input  wire logic [1:0][3:0]   xf_code,
+    // MRd allocated / retired, counted (free running): the invalidation's read snapshot
+    output      logic [15:0]       alloc_count,
+    output      logic [15:0]       retire_count,
 
     output      logic [PW-1:0]     avail_pos,
     output      logic              timeout_pulse
@@ -90,7 +98,7 @@ module imsdev_dma_tags #(
     logic [TW:0]      head_q, tail_q;
     logic [CW-1:0]    now_q;
     logic [NSEQ-1:0]  fail_q;
-    logic [2:0]       code_q  [NSEQ];
+    logic [3:0]       code_q  [NSEQ];
 
     wire [TW-1:0] tail = tail_q[TW-1:0];
     wire          empty = head_q == tail_q;
@@ -151,6 +159,8 @@ module imsdev_dma_tags #(
         // code is kept.
         if (tmo && !fail_q[seq_q[tail]]) code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
         if (upd_ok && upd_err && !fail_q[seq_q[upd_tag]]) code_q[seq_q[upd_tag]] <= upd_err_code;
+        for (int x = 0; x < 2; x++)
+            if (xf_valid[x] && !fail_q[xf_seq[x]]) code_q[xf_seq[x]] <= xf_code[x];
 
         if (rst) begin
             valid_q <= '0;
@@ -160,6 +170,8 @@ module imsdev_dma_tags #(
             tail_q  <= '0;
             fail_q  <= '0;
             now_q   <= '0;
+            alloc_count  <= '0;
+            retire_count <= '0;
         end else begin
             if (alloc_valid) begin
                 valid_q[alloc_tag] <= 1'b1;
@@ -177,6 +189,10 @@ module imsdev_dma_tags #(
             if (clr_valid) fail_q[clr_seq] <= 1'b0;
             if (tmo) fail_q[seq_q[tail]] <= 1'b1;
             if (upd_ok && upd_err) fail_q[seq_q[upd_tag]] <= 1'b1;
+            for (int x = 0; x < 2; x++)
+                if (xf_valid[x]) fail_q[xf_seq[x]] <= 1'b1;
+            if (alloc_valid) alloc_count  <= alloc_count + 16'd1;
+            if (retire)      retire_count <= retire_count + 16'd1;
         end
     end
 endmodule

@@ -16,6 +16,17 @@
 // as a separate marker entry for commands that end without a final beat (zero length, invalid, failed).
 // The owner of the FIFO's output releases a response only when its entry leaves the FIFO, i.e. after
 // every write beat before it was accepted on tx_req.
+// ATS (docs/ats_pri.md 2.2): a command with a PASID, not ATS-disabled and not a FETCH, while ats_on, has each
+// TLP's page looked up in the ATC when the TLP is planned (stage I); a hit with W gives the header the
+// translated address and AT = 10b (fixed from then on: xl_planned counts such TLPs for the invalidation's write
+// snapshot); otherwise the TLP waits and asks the translation requester. A DENIED or FAILED answer fails the
+// command (xf_*: DMA_XL_WRITE_FAULT / DMA_XL_FAIL_WR), which then ends like a failed COPY at the TLP boundary
+// (for FILL and WRITE too, through the same marker path).
+// Exact bytes on a source translation fault (docs/ats_pri.md 2.6): the read side stops at the faulting page,
+// having requested every byte before it, and pushes the command's end position. Once it is there, the write
+// side clamps the command to the bytes in the buffer (xl_clamp: length and remaining length cut), writes them
+// all, the last TLP shortened, and answers DMA_XL_READ_FAULT / DMA_XL_FAIL_RD with rsp_bytes = the fault's
+// offset from the source (or the destination fault's, if that comes first). Nothing to write: the abort path.
 `default_nettype none
 
 module imsdev_dma_wr #(
@@ -31,7 +42,7 @@ module imsdev_dma_wr #(
     localparam int WR_CAP_LG = $clog2(WR_CAP),
     // output FIFO entry: {marker, fetch, sop, eop, hdr, prfx_valid, prfx, data, rsp_valid, rsp_id, rsp_status,
     // rsp_bytes}
-    localparam int OUT_W    = 4 + 128 + 1 + 32 + DATA_W + 1 + 8 + 3 + 32
+    localparam int OUT_W    = 4 + 128 + 1 + 32 + DATA_W + 1 + 8 + 4 + 32
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -51,13 +62,32 @@ module imsdev_dma_wr #(
     input  wire logic              cmd_priv,
     input  wire logic [7:0]        cmd_id,
     input  wire logic [SEQ_W-1:0]  cmd_seq,
+    input  wire logic              cmd_no_ats,
+
+    // ATS (tied off when the build has no ATC)
+    input  wire logic              ats_on,
+    output      logic [19:0]       lk_pasid,
+    output      logic              lk_priv,
+    output      logic [51:0]       lk_page,
+    input  wire logic              lk_hit,
+    input  wire logic              lk_w,
+    input  wire logic [51:0]       lk_pa,
+    output      logic              xl_req,
+    input  wire logic              xl_done,
+    input  wire logic [1:0]        xl_res,
+    input  wire logic [19:0]       xl_pasid,
+    input  wire logic              xl_priv,
+    input  wire logic [51:0]       xl_page,
+    output      logic              xf_valid,
+    output      logic [3:0]        xf_code,
+    output      logic [15:0]       xl_planned,
 
     // read side
     input  wire logic [PW-1:0]     avail_pos,
     output      logic [PW-1:0]     free_pos,
     output      logic [SEQ_W-1:0]  fail_q_seq,
     input  wire logic              fail_q_failed,
-    input  wire logic [2:0]        fail_q_code,
+    input  wire logic [3:0]        fail_q_code,
     input  wire logic              fail_q_busy,
     input  wire logic              end_valid,
     output      logic              end_pop,
@@ -80,7 +110,7 @@ module imsdev_dma_wr #(
     output      logic [DATA_W-1:0] out_data,
     output      logic              out_rsp_valid,
     output      logic [7:0]        out_rsp_id,
-    output      logic [2:0]        out_rsp_status,
+    output      logic [3:0]        out_rsp_status,
     output      logic [31:0]       out_rsp_bytes
 );
     import imsdev_tlp_pkg::*;
@@ -150,8 +180,19 @@ module imsdev_dma_wr #(
     wire [13:0]  end_off   = 14'(addr[1:0]) + 14'(n);           // one past the last byte, from the first DW
     wire [9:0]   dwc       = 10'((end_off + 14'd3) >> 2);  // 1..1024 DW (1024 is 0, as in the header's Length)
     wire [10:0]  nbeats    = 11'((end_off + 14'(NB - 1)) >> LNB);
-    wire [127:0] hdr       = mwr_hdr(addr, dwc, cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
-                                     req_last_be(addr[1:0], n));
+    // ATS: translation of the TLP's page
+    logic        cur_ats_q;
+    wire         xl_on     = cur_ats_q && ats_on;
+    wire         xl_hit    = lk_hit && lk_w;
+    assign lk_pasid = cur_prfx_q[19:0];
+    assign lk_priv  = cur_prfx_q[23];
+    assign lk_page  = addr[63:12];
+    logic [127:0] hdr;
+    always_comb begin
+        hdr = mwr_hdr(xl_on ? {lk_pa, addr[11:0]} : addr, dwc, cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
+                      req_last_be(addr[1:0], n));
+        if (xl_on) hdr[107:106] = 2'b10;                  // AT: Translated
+    end
     wire [PW-1:0] q        = plan_q - PW'(addr[1:0]);
     // (payload byte 0 address) - dst = done - addr[1:0]
     wire [2:0]   fill_r    = done_lo_q[2:0] - 3'(addr[1:0]);
@@ -175,10 +216,27 @@ module imsdev_dma_wr #(
     wire  credit = 32'(fifo_count) + 32'(d_valid_q) < OUT_DEPTH;
 
     wire nothing   = cur_valid_q && !t_busy_q && cur_nothing_q;
-    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed;
-    wire abort_go  = abort && end_valid && !fail_q_busy && credit;
-    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && credit && data_ok
-                     && (!tlp_last || !is_copy || end_valid);
+    // (only a COPY's reads or a translation fault fail a command; FILL and WRITE need no read-side cleanup)
+    // source translation fault: clamp to the bytes read (their end position is known once end_valid)
+    logic        clamped_q;
+    logic        wf_q;                                     // this side's own translation fault: end now
+    logic [3:0]  wf_code_q;
+    wire         xl_rd_code = fail_q_code == DMA_XL_READ_FAULT || fail_q_code == DMA_XL_FAIL_RD;
+    wire [PW-1:0] left_buf  = end_pos - plan_q;           // bytes of the command still in the buffer
+    wire [31:0]  left32    = 32'(left_buf);
+    wire         xl_clamp  = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
+                             && end_valid && !clamped_q && !wf_q && left_buf != '0;
+    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q
+                     && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
+    wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
+    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
+                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit);
+    wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    // (a clamped command still writes its bytes, so it may still need translations)
+    assign xl_req   = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
+                      && xl_on && !xl_hit;
+    assign xf_valid = xl_req && xl_mine && xl_res != 2'd0;
+    assign xf_code  = (xl_res == 2'd1) ? DMA_XL_WRITE_FAULT : DMA_XL_FAIL_WR;
     wire beat      = (t_busy_q && credit) || start;
     wire marker    = (nothing && credit) || abort_go;
 
@@ -197,7 +255,7 @@ module imsdev_dma_wr #(
     wire          load     = cmd_valid && (!cur_valid_q || cmd_end);
 
     assign cmd_pop    = load;
-    assign end_pop    = (tlp_end && c_last && is_copy) || abort_go;
+    assign end_pop    = (tlp_end && c_last && is_copy) || (abort_go && is_copy);
     assign fail_q_seq = cur_seq_q;
     assign free_pos   = free_q;
 
@@ -225,7 +283,7 @@ module imsdev_dma_wr #(
     logic [31:0]       d_prfx_q, d_rsp_bytes_q;
     logic [DATA_W-1:0] d_local_q;
     logic [7:0]        d_rsp_id_q;
-    logic [2:0]        d_rsp_status_q;
+    logic [3:0]        d_rsp_status_q;
 
     always_ff @(posedge clk) begin
         d_marker_q     <= marker;
@@ -239,7 +297,8 @@ module imsdev_dma_wr #(
         d_local_q      <= local_data;
         d_rsp_valid_q  <= cmd_end;
         d_rsp_id_q     <= cur_id_q;
-        d_rsp_status_q <= cur_invalid_q ? DMA_INVALID : (abort ? fail_q_code : DMA_OK);
+        d_rsp_status_q <= cur_invalid_q ? DMA_INVALID : wf_q ? wf_code_q
+                          : ((abort || clamped_q) ? fail_q_code : DMA_OK);
         d_rsp_bytes_q  <= marker ? done : cur_len_q;
         if (rst) d_valid_q <= 1'b0;
         else     d_valid_q <= beat || marker;
@@ -275,6 +334,7 @@ module imsdev_dma_wr #(
             cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
             cur_id_q          <= cmd_id;
             cur_seq_q         <= cmd_seq;
+            cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats && cmd_op != DMA_OP_FETCH;
             a_hi_q            <= cmd_dst[63:12];
             a_hi_inc_q        <= cmd_dst[63:12] + 52'd1;
             a_lo_q            <= cmd_dst[11:0];
@@ -284,6 +344,18 @@ module imsdev_dma_wr #(
             done_lo_q         <= '0;
             wr_size_q         <= cfg_wr_size;
             tb_q              <= cmd_to_bound;
+            clamped_q         <= 1'b0;
+            wf_q              <= 1'b0;
+        end else if (xf_valid) begin
+            wf_q      <= 1'b1;
+            wf_code_q <= xf_code;
+        end else if (xl_clamp) begin
+            // done stays (len and remaining cut alike); the command now ends after the bytes in the buffer
+            cur_len_q  <= done + 32'(left_buf);
+            r_hi_q     <= left32[31:13];
+            r_hi_dec_q <= left32[31:13] - 19'd1;
+            r_lo_q     <= left32[12:0];
+            clamped_q  <= 1'b1;
         end else if (start) begin
             tb_q      <= wr_size_q;
             a_lo_q    <= a_lo_next[11:0];
@@ -317,6 +389,7 @@ module imsdev_dma_wr #(
             t_busy_q    <= 1'b0;
             t_beat_q    <= '0;
             rel_q       <= 1'b0;
+            xl_planned  <= '0;
         end else begin
             if (load)         cur_valid_q <= 1'b1;
             else if (cmd_end) cur_valid_q <= 1'b0;
@@ -328,10 +401,11 @@ module imsdev_dma_wr #(
             // The buffer bytes of a TLP are handed back the cycle after its last beat read them.
             rel_q <= tlp_end;
             if (rel_q) free_q <= t_free_end_q;
-            if (abort_go) begin
+            if (abort_go && is_copy) begin
                 plan_q <= end_pos;
                 free_q <= end_pos;
             end
+            if (start && xl_on) xl_planned <= xl_planned + 16'd1;
         end
     end
 endmodule

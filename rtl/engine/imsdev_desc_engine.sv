@@ -69,6 +69,7 @@ module imsdev_desc_engine #(
 
     input  wire logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
     input  wire logic [NUM_WQ*BSW-1:0] wq_max_batch_shift,
+    input  wire logic [NUM_WQ-1:0]    wq_ats_disable,  // WQCFG2.ATS_DISABLE: this WQ's DMA is never translated
     input  wire logic                 irq_quiet,       // every interrupt handed over has left (or was decided)
 
     // Interrupt handles (imsdev_int_handles): looked up when the descriptor arrives, used from I_CHECK.
@@ -88,6 +89,7 @@ module imsdev_desc_engine #(
     output      logic                 dma_cmd_priv,
     output      logic [63:0]          dma_cmd_src,
     output      logic [63:0]          dma_cmd_dst,
+    output      logic                 dma_cmd_no_ats,  // the command's WQ has WQCFG2.ATS_DISABLE
     output      logic [31:0]          dma_cmd_len,
     output      logic [63:0]          dma_cmd_pattern,
     output      logic [255:0]         dma_cmd_wdata,
@@ -97,7 +99,7 @@ module imsdev_desc_engine #(
     /* verilator lint_off UNUSEDSIGNAL */   // only the top bits (record / fetch / operation) are used
     input  wire logic [7:0]           dma_rsp_id,
     /* verilator lint_on UNUSEDSIGNAL */
-    input  wire logic [2:0]           dma_rsp_status,
+    input  wire logic [3:0]           dma_rsp_status,
     input  wire logic [31:0]          dma_rsp_bytes,
     input  wire logic [511:0]         dma_rsp_data,    // a FETCH's 64 bytes (a batch member)
 
@@ -142,6 +144,8 @@ module imsdev_desc_engine #(
                             ST_XFER_SIZE = 7'h13, ST_INT_HANDLE = 7'h19, ST_CR_ALIGN = 7'h1B,
                             // enum dsa_completion_status: DSA_COMP_PAGE_FAULT_NOBOF, DSA_COMP_HW_ERR1
                             ST_PAGE_FAULT = 7'h03, ST_HW_ERR = 7'h20,
+                            // DSA_COMP_TRANSLATION_FAIL (ATS: the translation itself failed)
+                            ST_XLATE_FAIL = 7'h22,
                             // DSA_COMP_BATCH_FAIL, _BATCH_PAGE_FAULT, _DESC_CNT_ERANGE, _DESCLIST_ALIGN
                             ST_BATCH_FAIL = 7'h05, ST_BATCH_PAGE_FAULT = 7'h06, ST_DESC_CNT = 7'h14,
                             ST_LIST_ALIGN = 7'h18;
@@ -229,6 +233,7 @@ module imsdev_desc_engine #(
         logic [10:0]    hidx;
         logic [63:0]    cr_addr;
         logic [63:0]    src;          // (a batch's own entry: the fault address of a failed list read)
+        logic [63:0]    dst;          // (the fault address of a destination translation fault, ATS)
         logic [7:0]     opcode;
         logic           member;       // a batch member: its final status counts towards the batch's
         logic           batch;        // a batch's own entry: status and count from its members
@@ -257,6 +262,7 @@ module imsdev_desc_engine #(
         new_ent.hidx        = handle[10:0];
         new_ent.cr_addr     = cr_addr;
         new_ent.src         = src;
+        new_ent.dst         = dst;
         new_ent.opcode      = opcode;
         new_ent.member      = in_batch_q;
         new_ent.batch       = 1'b0;
@@ -278,6 +284,7 @@ module imsdev_desc_engine #(
         b_ent_done        = b_ent_q;
         b_ent_done.status = b_status_q;
         b_ent_done.src    = b_fault_q;
+        b_ent_done.dst    = '0;
         b_ent_done.bcount = b_idx_q;
     end
 
@@ -322,12 +329,13 @@ module imsdev_desc_engine #(
     assign hd = ent_q[head_q];
     assign rc = ent_q[rp_q];
     logic [6:0]  status_q;
+    logic        wr_fault_q;      // DSA_COMP_STATUS_WRITE (record status bit 7): the fault was on a write
     logic [31:0] bytes_q;
     logic [63:0] fault_q;
 
     // Operation answers, queued in order (at most INFLIGHT outstanding: one per listed descriptor with has_op).
     logic        oprsp_in_valid, oprsp_in_ready, oprsp_valid, oprsp_pop;
-    logic [34:0] oprsp_data;
+    logic [35:0] oprsp_data;
     wire         rsp_is_cr = dma_rsp_id[7];
     wire         rsp_is_fetch = dma_rsp_id[6];
     assign oprsp_in_valid = dma_rsp_valid && !rsp_is_cr && !rsp_is_fetch;
@@ -335,7 +343,7 @@ module imsdev_desc_engine #(
     wire         fetch_rsp = ist_q == I_FWAIT && dma_rsp_valid && rsp_is_fetch;
     wire         fetch_ok  = dma_rsp_status == DMA_OK;
     assign oprsp_pop      = cst_q == C_OPRSP && oprsp_valid;
-    imsdev_fifo #(.WIDTH(35), .DEPTH(INFLIGHT)) u_oprsp (
+    imsdev_fifo #(.WIDTH(36), .DEPTH(INFLIGHT)) u_oprsp (
         .clk, .rst,
         .in_valid(oprsp_in_valid), .in_ready(oprsp_in_ready), .in_data({dma_rsp_status, dma_rsp_bytes}),
         .out_valid(oprsp_valid), .out_ready(oprsp_pop), .out_data(oprsp_data),
@@ -343,12 +351,16 @@ module imsdev_desc_engine #(
         .count()
         /* verilator lint_on PINCONNECTEMPTY */
     );
-    wire [2:0]  op_status = oprsp_data[34:32];
+    wire [3:0]  op_status = oprsp_data[35:32];
     wire [31:0] op_bytes  = oprsp_data[31:0];
     // A source read answered UR or CA is an address the host does not translate or serve: DSA's page fault
     // without Block-on-Fault (a read: status bit 7 stays 0). Poisoned data and a completion timeout are
     // hardware errors (DSA_COMP_HW_ERR1).
     wire op_page_fault = op_status == DMA_READ_UR || op_status == DMA_READ_CA;
+    // With ATS (docs/ats_pri.md 2.6): a page whose translation did not grant the access is DSA's page fault
+    // without BOF, bit 7 (DSA_COMP_STATUS_WRITE) for the destination; a failed translation (UR, CA, malformed,
+    // timeout) is DSA_COMP_TRANSLATION_FAIL (0x22). Fault address = the side's start + bytes completed.
+    wire op_xl_write = op_status == DMA_XL_WRITE_FAULT || op_status == DMA_XL_FAIL_WR;
     // A batch entry is started only as the list's head (every member before it has had its record written
     // and its interrupt handed over) and once the interrupt path is quiet (every member's interrupt message
     // accepted on the link, pended or dropped): the batch record follows the members' interrupts. An
@@ -386,6 +398,7 @@ module imsdev_desc_engine #(
             recorded_q    <= '0;
             cr_q          <= '0;
             status_q      <= ST_SUCCESS;
+            wr_fault_q    <= 1'b0;
             bytes_q       <= '0;
             fault_q       <= '0;
             hold_q        <= 1'b0;
@@ -447,7 +460,8 @@ module imsdev_desc_engine #(
                     end else begin
                         // The list read failed: the members from here on are not run. UR/CA is DSA's batch
                         // page fault; poisoned data or a timeout a hardware error, as for a source read.
-                        b_status_q <= (dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA)
+                        b_status_q <= (dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA
+                                       || dma_rsp_status == DMA_XL_READ_FAULT || dma_rsp_status == DMA_XL_FAIL_RD)
                                       ? ST_BATCH_PAGE_FAULT : ST_HW_ERR;
                         b_fault_q  <= b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0};
                         ist_q      <= I_BEND;
@@ -481,6 +495,7 @@ module imsdev_desc_engine #(
             case (cst_q)
                 C_IDLE: if (valid_q[rp_q] && !recorded_q[rp_q] && rc_ready) begin
                     status_q <= rc.status;
+                    wr_fault_q <= 1'b0;
                     bytes_q  <= '0;
                     fault_q  <= '0;
                     cst_q    <= rc.has_op ? C_OPRSP : C_COMPLETE;
@@ -497,6 +512,10 @@ module imsdev_desc_engine #(
                     if (op_status != DMA_OK) begin
                         status_q <= op_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
                         fault_q  <= rc.src + 64'(op_bytes);
+                        if (op_status == DMA_XL_READ_FAULT || op_status == DMA_XL_WRITE_FAULT) status_q <= ST_PAGE_FAULT;
+                        if (op_status == DMA_XL_FAIL_RD || op_status == DMA_XL_FAIL_WR)        status_q <= ST_XLATE_FAIL;
+                        wr_fault_q <= op_xl_write;
+                        if (op_xl_write) fault_q <= rc.dst + 64'(op_bytes);
                     end
                     cst_q <= C_COMPLETE;
                 end
@@ -553,12 +572,13 @@ module imsdev_desc_engine #(
     assign dma_cmd_pasid_valid = sel_cr ? rc.pasid_valid : pasid_valid_q;
     assign dma_cmd_pasid       = sel_cr ? rc.pasid : pasid_q;
     assign dma_cmd_priv        = sel_cr ? rc.priv : priv_q;
+    assign dma_cmd_no_ats      = sel_cr ? wq_ats_disable[rc.wq] : wq_ats_disable[wq_q];
     // (a record's command carries no source: the issue stage may take the next descriptor meanwhile)
     assign dma_cmd_src         = sel_cr ? 64'd0 : fetching ? b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0} : src;
     assign dma_cmd_dst         = sel_cr ? rc.cr_addr : fetching ? 64'd0 : dst;
     assign dma_cmd_len         = sel_cr ? 32'd32 : fetching ? 32'd64 : xfer;
     assign dma_cmd_pattern     = sel_cr ? 64'd0 : src;     // MEMFILL: the pattern sits in the source field, as in DSA
-    assign dma_cmd_wdata       = sel_cr ? {96'd0, 8'd0, rc.bad_flags, fault_q, bytes_q, 16'd0, 8'd0, 1'b0, status_q}
+    assign dma_cmd_wdata       = sel_cr ? {96'd0, 8'd0, rc.bad_flags, fault_q, bytes_q, 16'd0, 8'd0, wr_fault_q, status_q}
                                         : '0;
     assign dma_cmd_id          = sel_cr ? ID_CR : fetching ? ID_FETCH : ID_OP;
 

@@ -1,6 +1,8 @@
 // Turns interrupt messages (address, data) into one-beat, one-DWORD memory write TLPs on a request
 // stream: a 3DW header when the address is below 4 GiB, 4DW above (PCIe §6.1.4.x: Message Address Upper
 // 0 means a 32-bit write). Interrupt messages carry no PASID prefix.
+// msg_raw: the TLP is msg_raw_hdr as given, a header-only message (the ATS Invalidate Completion,
+// imsdev_ats_inv); msg_addr and msg_data are then unused.
 `default_nettype none
 
 module imsdev_msg_tx #(
@@ -14,6 +16,8 @@ module imsdev_msg_tx #(
     output      logic              msg_ready,
     input  wire logic [63:0]       msg_addr,
     input  wire logic [31:0]       msg_data,
+    input  wire logic              msg_raw,
+    input  wire logic [127:0]      msg_raw_hdr,
 
     output      logic              tx_valid,
     input  wire logic              tx_ready,
@@ -32,7 +36,7 @@ module imsdev_msg_tx #(
     logic [127:0]  out_hdr_q, skid_hdr_q;
     logic [31:0]   out_data_q, skid_data_q;
 
-    wire [127:0] in_hdr = mwr_hdr(msg_addr, 10'd1, cfg_bdf, 8'd0, 4'hF, 4'h0);
+    wire [127:0] in_hdr = msg_raw ? msg_raw_hdr : mwr_hdr(msg_addr, 10'd1, cfg_bdf, 8'd0, 4'hF, 4'h0);
 
     assign msg_ready = !skid_valid_q;
 

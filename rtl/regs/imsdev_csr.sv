@@ -76,6 +76,7 @@ module imsdev_csr (
         logic CAP0;
         logic CAP1;
         logic CAP2;
+        logic CAP3;
         logic SCRATCH;
         logic INT_CAUSE;
         logic INT_ENABLE;
@@ -118,6 +119,7 @@ module imsdev_csr (
         decoded_reg_strb.CAP0 = cpuif_req_masked & (cpuif_addr == 12'h10) & !cpuif_req_is_wr;
         decoded_reg_strb.CAP1 = cpuif_req_masked & (cpuif_addr == 12'h14) & !cpuif_req_is_wr;
         decoded_reg_strb.CAP2 = cpuif_req_masked & (cpuif_addr == 12'h18) & !cpuif_req_is_wr;
+        decoded_reg_strb.CAP3 = cpuif_req_masked & (cpuif_addr == 12'h1c) & !cpuif_req_is_wr;
         decoded_reg_strb.SCRATCH = cpuif_req_masked & (cpuif_addr == 12'h20);
         decoded_reg_strb.INT_CAUSE = cpuif_req_masked & (cpuif_addr == 12'h30);
         decoded_reg_strb.INT_ENABLE = cpuif_req_masked & (cpuif_addr == 12'h34);
@@ -320,6 +322,10 @@ module imsdev_csr (
                     logic load_next;
                 } MODE;
                 struct {
+                    logic next;
+                    logic load_next;
+                } ATS_DISABLE;
+                struct {
                     logic [3:0] next;
                     logic load_next;
                 } PRIO;
@@ -482,6 +488,9 @@ module imsdev_csr (
                 struct {
                     logic value;
                 } MODE;
+                struct {
+                    logic value;
+                } ATS_DISABLE;
                 struct {
                     logic [3:0] value;
                 } PRIO;
@@ -1294,6 +1303,29 @@ module imsdev_csr (
             end
         end
         assign hwif_out.WQCFG[i0].WQCFG2.MODE.value = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.ATS_DISABLE
+        always_comb begin
+            automatic logic [0:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value & ~decoded_wr_biten[2:2]) | (decoded_wr_data[2:2] & decoded_wr_biten[2:2]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.ATS_DISABLE.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.ATS_DISABLE.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value <= 1'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.ATS_DISABLE.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value <= field_combo.WQCFG[i0].WQCFG2.ATS_DISABLE.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.ATS_DISABLE.value = field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value;
         // Field: imsdev_csr.WQCFG[].WQCFG2.PRIO
         always_comb begin
             automatic logic [3:0] next_c;
@@ -1459,7 +1491,7 @@ module imsdev_csr (
             readback_data_var[31:16] = 16'h1d5a;
         end
         if(rd_mux_addr == 12'h4) begin
-            readback_data_var[15:0] = 16'h2;
+            readback_data_var[15:0] = 16'h3;
             readback_data_var[31:16] = 16'h0;
         end
         if(rd_mux_addr == 12'h10) begin
@@ -1473,6 +1505,9 @@ module imsdev_csr (
             readback_data_var[11:0] = hwif_in.CAP2.MSIX_VECTORS.next;
             readback_data_var[23:16] = hwif_in.CAP2.DATA_BYTES.next;
             readback_data_var[27:24] = hwif_in.CAP2.MAX_BATCH_SHIFT.next;
+        end
+        if(rd_mux_addr == 12'h1c) begin
+            readback_data_var[1] = hwif_in.CAP3.ATS.next;
         end
         if(rd_mux_addr == 12'h20) begin
             readback_data_var[31:0] = field_storage.SCRATCH.VALUE.value;
@@ -1538,6 +1573,7 @@ module imsdev_csr (
             end
             if(rd_mux_addr == 12'h408 + (12)'(i0) * 12'h20) begin
                 readback_data_var[0] = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+                readback_data_var[2] = field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value;
                 readback_data_var[7:4] = field_storage.WQCFG[i0].WQCFG2.PRIO.value;
                 readback_data_var[27:8] = field_storage.WQCFG[i0].WQCFG2.PASID.value;
                 readback_data_var[28] = field_storage.WQCFG[i0].WQCFG2.PASID_EN.value;

@@ -52,6 +52,14 @@ package imsdev_csr_pkg;
     } imsdev_csr__CAP2__in_t;
 
     typedef struct {
+        logic next;
+    } imsdev_csr__CAP3__ATS__in_t;
+
+    typedef struct {
+        imsdev_csr__CAP3__ATS__in_t ATS;
+    } imsdev_csr__CAP3__in_t;
+
+    typedef struct {
         logic hwset;
     } imsdev_csr__INT_CAUSE__SW_TEST__in_t;
 
@@ -234,6 +242,7 @@ package imsdev_csr_pkg;
         imsdev_csr__CAP0__in_t CAP0;
         imsdev_csr__CAP1__in_t CAP1;
         imsdev_csr__CAP2__in_t CAP2;
+        imsdev_csr__CAP3__in_t CAP3;
         imsdev_csr__INT_CAUSE__in_t INT_CAUSE;
         imsdev_csr__ERR__in_t ERR;
         imsdev_csr__ERR_ADDR__in_t ERR_ADDR;
@@ -385,6 +394,10 @@ package imsdev_csr_pkg;
     } imsdev_csr__WQCFGx__WQCFG2__MODE__out_t;
 
     typedef struct {
+        logic value;
+    } imsdev_csr__WQCFGx__WQCFG2__ATS_DISABLE__out_t;
+
+    typedef struct {
         logic [3:0] value;
     } imsdev_csr__WQCFGx__WQCFG2__PRIO__out_t;
 
@@ -402,6 +415,7 @@ package imsdev_csr_pkg;
 
     typedef struct {
         imsdev_csr__WQCFGx__WQCFG2__MODE__out_t MODE;
+        imsdev_csr__WQCFGx__WQCFG2__ATS_DISABLE__out_t ATS_DISABLE;
         imsdev_csr__WQCFGx__WQCFG2__PRIO__out_t PRIO;
         imsdev_csr__WQCFGx__WQCFG2__PASID__out_t PASID;
         imsdev_csr__WQCFGx__WQCFG2__PASID_EN__out_t PASID_EN;

@@ -19,7 +19,8 @@ module imsdev_top #(
     parameter int IMS_PER_WQ   = 256,
     parameter int MSIX_VECTORS = 2048,
     parameter int DATA_W       = 256,
-    parameter int MAX_BATCH    = 32      // largest batch descriptor count (power of two, CAP2.MAX_BATCH_SHIFT)
+    parameter int MAX_BATCH    = 32,     // largest batch descriptor count (power of two, CAP2.MAX_BATCH_SHIFT)
+    parameter int ATS_ENTRIES  = 0       // Address Translation Cache entries; 0 = no ATS logic (docs/ats_pri.md)
 ) (
     input  wire logic              clk,
     input  wire logic              rst,
@@ -35,6 +36,9 @@ module imsdev_top #(
     input  wire logic [2:0]        cfg_max_payload,
     input  wire logic [2:0]        cfg_max_read_req,
     input  wire logic              flr,
+    // ATS Control from the function's ATS Extended Capability (Enable, Smallest Translation Unit)
+    input  wire logic              cfg_ats_en,
+    input  wire logic [4:0]        cfg_ats_stu,
 
     // Requests from the host (completer side)
     input  wire logic              rx_req_valid,
@@ -46,6 +50,16 @@ module imsdev_top #(
     input  wire logic [31:0]       rx_req_prfx,
     input  wire logic [DATA_W-1:0] rx_req_data,
     input  wire logic [2:0]        rx_req_bar,
+
+    // ID-routed messages to the function (Invalidate Request): same packing as rx_req, never waits on tx_req
+    input  wire logic              rx_msg_valid,
+    output      logic              rx_msg_ready,
+    input  wire logic              rx_msg_sop,
+    input  wire logic              rx_msg_eop,
+    input  wire logic [127:0]      rx_msg_hdr,
+    input  wire logic              rx_msg_prfx_valid,
+    input  wire logic [31:0]       rx_msg_prfx,
+    input  wire logic [DATA_W-1:0] rx_msg_data,
 
     output      logic              tx_cpl_valid,
     input  wire logic              tx_cpl_ready,
@@ -90,6 +104,7 @@ module imsdev_top #(
         if (WQ_DEPTH < 2 || WQ_DEPTH > 4096) $fatal(1, "imsdev_top: WQ_DEPTH (%0d) must be 2..4096", WQ_DEPTH);
         if (IMS_PER_WQ < 1 || IMS_PER_WQ > 2048) $fatal(1, "imsdev_top: IMS_PER_WQ (%0d) must be 1..2048", IMS_PER_WQ);
         if (DATA_W != 64 && DATA_W != 128 && DATA_W != 256 && DATA_W != 512) $fatal(1, "imsdev_top: DATA_W (%0d) must be 64, 128, 256 or 512", DATA_W);
+        if (ATS_ENTRIES < 0 || ATS_ENTRIES > 64) $fatal(1, "imsdev_top: ATS_ENTRIES (%0d) must be 0..64", ATS_ENTRIES);
     end
 
     // Function-level reset: everything but the link returns to its reset state. A TLP the device has started
@@ -237,6 +252,7 @@ module imsdev_top #(
     assign hwif_in.CAP2.MSIX_VECTORS.next = 12'(MSIX_VECTORS);
     assign hwif_in.CAP2.DATA_BYTES.next   = 8'(DATA_W / 8);
     assign hwif_in.CAP2.MAX_BATCH_SHIFT.next = $bits(hwif_in.CAP2.MAX_BATCH_SHIFT.next)'($clog2(MAX_BATCH));
+    assign hwif_in.CAP3.ATS.next          = ATS_ENTRIES > 0;
 
     // ------------------------------------------------------------------ MMIO error capture (ERR)
     // Sources: the completer (request shape), the decoder (dropped writes) and the self-test trigger
@@ -417,7 +433,8 @@ module imsdev_top #(
     logic [31:0]  dma_cmd_len, dma_rsp_bytes;
     logic [255:0] dma_cmd_wdata;
     logic         dma_rsp_valid, dma_rsp_ready;
-    logic [2:0]   dma_rsp_status;
+    logic [3:0]   dma_rsp_status;
+    logic         dma_cmd_no_ats;
     logic [7:0]   dma_rsp_id, dma_cmd_id;
     logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
     logic [WQW-1:0] eng_ims_wq;
@@ -440,10 +457,10 @@ module imsdev_top #(
         .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
         .deq_discard, .deq_old, .mark_inflight, .old_busy(eng_old_busy), .busy_wqs, .wq_max_xfer_shift(wq_xfer),
-        .wq_max_batch_shift(wq_batch), .irq_quiet, .hdl_hold(hdl_busy && hwif_out.INTHDL_CTL.REQUIRED.value),
+        .wq_max_batch_shift(wq_batch), .wq_ats_disable(sw_ats_disable), .irq_quiet, .hdl_hold(hdl_busy && hwif_out.INTHDL_CTL.REQUIRED.value),
         .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value), .hdl_rd_en, .hdl_rd_handle, .hdl_rd_wq, .hdl_granted,
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
-        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata, .dma_cmd_id,
+        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_no_ats, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata, .dma_cmd_id,
         .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_id, .dma_rsp_status, .dma_rsp_bytes, .dma_rsp_data,
         .ims_irq_valid(eng_ims_valid), .ims_irq_ready(eng_ims_ready), .ims_irq_wq(eng_ims_wq),
         .ims_irq_index(eng_ims_index), .ims_irq_pasid(eng_ims_pasid),
@@ -466,8 +483,12 @@ module imsdev_top #(
     assign d_commit = d_valid && d_sop && !d_shown_q
                       && (d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64);
 
-    imsdev_dma #(.DATA_W(DATA_W), .CMD_DEPTH(ENGINE_INFLIGHT)) u_dma (
-        .clk, .rst(fn_rst), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req,
+    imsdev_dma #(.DATA_W(DATA_W), .CMD_DEPTH(ENGINE_INFLIGHT), .ATS_ENTRIES(ATS_ENTRIES)) u_dma (
+        .clk, .rst(fn_rst), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req, .cfg_ats_en,
+        .cfg_ats_stu, .cmd_no_ats(dma_cmd_no_ats),
+        .inv_valid(ats_inv_valid), .inv_has_pasid(ats_inv_has_pasid), .inv_pasid(ats_inv_pasid),
+        .inv_page(ats_inv_page), .inv_size(ats_inv_size), .rd_alloc_count(ats_rd_alloc),
+        .rd_retire_count(ats_rd_retire), .wr_planned_count(ats_wr_planned), .wr_sent_count(ats_wr_sent),
         .cmd_valid(dma_cmd_valid), .cmd_ready(dma_cmd_ready), .cmd_op(dma_cmd_op),
         .cmd_pasid_valid(dma_cmd_pasid_valid), .cmd_pasid(dma_cmd_pasid), .cmd_priv(dma_cmd_priv),
         .cmd_src(dma_cmd_src), .cmd_dst(dma_cmd_dst), .cmd_len(dma_cmd_len), .cmd_pattern(dma_cmd_pattern),
@@ -628,19 +649,23 @@ module imsdev_top #(
         .err_pasid(ims_err_pasid), .init_busy(ims_init_busy), .pipe_busy(ims_pipe_busy)
     );
 
-    // Both message engines share one message writer; they take turns when both have a message.
+    // Both message engines share one message writer; they take turns when both have a message. An ATS
+    // Invalidate Completion (imsdev_ats_inv) goes first; it is not subject to Bus Master Enable.
     logic        msg_valid, msg_ready, msg_turn_q;
     logic [63:0] msg_addr;
     logic [31:0] msg_data;
+    logic        ic_valid, ic_ready;
+    logic [127:0] ic_hdr;
     wire pick_ims = im_valid && (!mx_valid || msg_turn_q);
-    assign msg_valid = mx_valid || im_valid;
+    assign msg_valid = mx_valid || im_valid || ic_valid;
     assign msg_addr  = pick_ims ? im_addr : mx_addr;
     assign msg_data  = pick_ims ? im_data : mx_data;
-    assign mx_ready  = msg_ready && !pick_ims;
-    assign im_ready  = msg_ready && pick_ims;
+    assign mx_ready  = msg_ready && !ic_valid && !pick_ims;
+    assign im_ready  = msg_ready && !ic_valid && pick_ims;
+    assign ic_ready  = msg_ready;
     always_ff @(posedge clk) begin
         if (fn_rst) msg_turn_q <= 1'b0;
-        else if (msg_valid && msg_ready) msg_turn_q <= !pick_ims;
+        else if (msg_valid && msg_ready && !ic_valid) msg_turn_q <= !pick_ims;
     end
 
     logic              m_valid, m_ready, m_sop, m_eop, m_prfx_valid;
@@ -650,7 +675,7 @@ module imsdev_top #(
 
     imsdev_msg_tx #(.DATA_W(DATA_W)) u_msg_tx (
         .clk, .rst(fn_rst), .cfg_bdf,
-        .msg_valid, .msg_ready, .msg_addr, .msg_data,
+        .msg_valid, .msg_ready, .msg_addr, .msg_data, .msg_raw(ic_valid), .msg_raw_hdr(ic_hdr),
         .tx_valid(m_valid), .tx_ready(m_ready), .tx_sop(m_sop), .tx_eop(m_eop),
         .tx_hdr(m_hdr), .tx_prfx_valid(m_prfx_valid), .tx_prfx(m_prfx), .tx_data(m_data)
     );
@@ -665,6 +690,46 @@ module imsdev_top #(
         .out_valid(req_valid_i), .out_ready(req_ready_i), .out_sop(tx_req_sop), .out_eop(tx_req_eop),
         .out_hdr(tx_req_hdr), .out_prfx_valid(tx_req_prfx_valid), .out_prfx(tx_req_prfx), .out_data(tx_req_data)
     );
+
+    // ------------------------------------------------------------------ ATS (docs/ats_pri.md)
+    // ATC and translation requests inside imsdev_dma; Invalidate Requests from rx_msg here. Without ATS logic
+    // (ATS_ENTRIES = 0) messages are taken and dropped.
+    logic [NUM_WQ-1:0] sw_ats_disable;
+    for (genvar w = 0; w < NUM_WQ; w++) begin : g_ats_dis
+        assign sw_ats_disable[w] = hwif_out.WQCFG[w].WQCFG2.ATS_DISABLE.value;
+    end
+    logic        ats_inv_valid, ats_inv_has_pasid;
+    logic [19:0] ats_inv_pasid;
+    logic [51:0] ats_inv_page;
+    logic [5:0]  ats_inv_size;
+    logic [15:0] ats_rd_alloc, ats_rd_retire, ats_wr_planned, ats_wr_sent;
+    if (ATS_ENTRIES > 0) begin : g_ats_inv
+        logic unused_dropped;
+        imsdev_ats_inv #(.DATA_W(DATA_W)) u_ats_inv (
+            .clk, .rst(fn_rst), .cfg_bdf, .cfg_ats_stu,
+            .rx_msg_valid, .rx_msg_ready, .rx_msg_sop, .rx_msg_eop, .rx_msg_hdr, .rx_msg_prfx_valid, .rx_msg_prfx,
+            .rx_msg_data,
+            .inv_valid(ats_inv_valid), .inv_has_pasid(ats_inv_has_pasid), .inv_pasid(ats_inv_pasid),
+            .inv_page(ats_inv_page), .inv_size(ats_inv_size),
+            .rd_alloc_count(ats_rd_alloc), .rd_retire_count(ats_rd_retire), .wr_planned_count(ats_wr_planned),
+            .wr_sent_count(ats_wr_sent),
+            .cpl_valid(ic_valid), .cpl_ready(ic_ready), .cpl_hdr(ic_hdr), .dropped_o(unused_dropped)
+        );
+    end else begin : g_no_ats_inv
+        assign rx_msg_ready      = 1'b1;
+        assign ats_inv_valid     = 1'b0;
+        assign ats_inv_has_pasid = 1'b0;
+        assign ats_inv_pasid     = '0;
+        assign ats_inv_page      = '0;
+        assign ats_inv_size      = '0;
+        assign ic_valid          = 1'b0;
+        assign ic_hdr            = '0;
+        /* verilator lint_off UNUSEDSIGNAL */
+        wire unused_ats = &{1'b0, rx_msg_valid, rx_msg_sop, rx_msg_eop, rx_msg_hdr, rx_msg_prfx_valid,
+                            rx_msg_prfx, rx_msg_data, ats_rd_alloc, ats_rd_retire, ats_wr_planned, ats_wr_sent,
+                            ic_ready};
+        /* verilator lint_on UNUSEDSIGNAL */
+    end
 
     // ------------------------------------------------------------------ protocol assertions (simulation)
     // The four TLP streams (both directions: the link must keep the protocol too), the internal TLP
@@ -683,6 +748,9 @@ module imsdev_top #(
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("rx_cpl")) u_chk_rx_cpl (
         .clk, .rst, .valid(rx_cpl_valid), .ready(rx_cpl_ready), .sop(rx_cpl_sop), .eop(rx_cpl_eop),
         .hdr(rx_cpl_hdr), .prfx_valid(rx_cpl_prfx_valid), .prfx(rx_cpl_prfx), .data(rx_cpl_data));
+    imsdev_stream_check #(.DATA_W(DATA_W), .NAME("rx_msg")) u_chk_rx_msg (
+        .clk, .rst, .valid(rx_msg_valid), .ready(rx_msg_ready), .sop(rx_msg_sop), .eop(rx_msg_eop),
+        .hdr(rx_msg_hdr), .prfx_valid(rx_msg_prfx_valid), .prfx(rx_msg_prfx), .data(rx_msg_data));
     imsdev_stream_check #(.DATA_W(DATA_W), .NAME("completer->cpl_arb")) u_chk_c0 (
         .clk, .rst(fn_rst), .valid(c0_valid), .ready(c0_ready), .sop(c0_sop), .eop(c0_eop),
         .hdr(c0_hdr), .prfx_valid(1'b0), .prfx(32'd0), .data(c0_data));
@@ -713,7 +781,7 @@ module imsdev_top #(
         .clk, .rst(fn_rst), .valid(dma_cmd_valid), .ready(dma_cmd_ready),
         .payload({dma_cmd_op, dma_cmd_pasid_valid, dma_cmd_pasid, dma_cmd_priv, dma_cmd_src, dma_cmd_dst,
                   dma_cmd_len, dma_cmd_pattern, dma_cmd_wdata}));
-    imsdev_handshake_check #(.WIDTH(3 + 32), .NAME("dma->engine response")) u_chk_dma_rsp (
+    imsdev_handshake_check #(.WIDTH(4 + 32), .NAME("dma->engine response")) u_chk_dma_rsp (
         .clk, .rst(fn_rst), .valid(dma_rsp_valid), .ready(dma_rsp_ready), .payload({dma_rsp_status, dma_rsp_bytes}));
 
     // ------------------------------------------------------------------ not used by this release

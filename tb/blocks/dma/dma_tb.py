@@ -43,6 +43,8 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import Event, ReadOnly, RisingEdge
 
+from tb.blocks.ats.atc_model import s_encode
+
 
 class SparseMemory:
     """Byte-addressable 64-bit host memory that stores only the 4 KiB pages written (others read as 0).
@@ -86,6 +88,8 @@ OP_COPY, OP_FILL, OP_WRITE, OP_FETCH = (_PKG[f"DMA_OP_{n}"] for n in ("COPY", "F
 ST_OK, ST_UR, ST_CA, ST_POISONED, ST_TIMEOUT, ST_INVALID = (
     _PKG[f"DMA_{n}"] for n in ("OK", "READ_UR", "READ_CA", "READ_POISONED", "READ_TIMEOUT", "INVALID"))
 WRITE_MAX_BYTES, FETCH_MAX_BYTES = _PKG["DMA_WRITE_MAX_BYTES"], _PKG["DMA_FETCH_MAX_BYTES"]
+ST_XL_READ_FAULT, ST_XL_WRITE_FAULT, ST_XL_FAIL_RD, ST_XL_FAIL_WR = (
+    _PKG[f"DMA_XL_{n}"] for n in ("READ_FAULT", "WRITE_FAULT", "FAIL_RD", "FAIL_WR"))
 STATUS_NAMES = {ST_OK: "OK", ST_UR: "READ_UR", ST_CA: "READ_CA", ST_POISONED: "READ_POISONED",
                 ST_TIMEOUT: "READ_TIMEOUT", ST_INVALID: "INVALID"}
 OP_NAMES = {OP_COPY: "COPY", OP_FILL: "FILL", OP_WRITE: "WRITE", OP_FETCH: "FETCH"}
@@ -149,6 +153,7 @@ class DmaCmd:
     cmd_id: int = 0
     expect_status: int = ST_OK
     max_bytes: int | None = None              # failed commands: rsp_bytes may not exceed this
+    plan_limit: int | None = None             # ATS source fault: the writes stop exactly here (last one cut)
     check_memory: bool = True
     # filled in by the bench
     expect_data: bytes = b""
@@ -255,7 +260,21 @@ class DmaTb:
         self.tx_first_cycle: int | None = None
         self.tx_valid_while_bme_off = 0
         self.tx_held: tuple | None = None         # fields of a beat shown without ready
-        self.stats = {"mrd": 0, "mwr": 0, "cpl": 0, "cmds": 0}
+        self.stats = {"mrd": 0, "mwr": 0, "cpl": 0, "cmds": 0, "xreq": 0, "xlated": 0, "inv": 0}
+
+        # ATS (builds with ATS_ENTRIES > 0, docs/ats_pri.md): a test sets self.ats before start(). The host then
+        # answers Translation Requests with PA page = VA page ^ ATS_KEY (a constant above 1 GiB, so 2 MiB and
+        # 1 GiB entries map whole ranges), R = W = 1, a random size of 4 KiB / 2 MiB / 1 GiB; translated TLPs
+        # (AT = 10b) are mapped back to VA before the usual checks. inv_prob pulses an invalidation without PASID.
+        self.ats_entries = int(os.environ.get("DMA_ATS_ENTRIES", "0"))
+        self.ats = False
+        self.ats_key = 0x2A5A5 << 18
+        self.no_ats_prob = 0.0
+        self.inv_prob = 0.0
+        # (pasid, priv, page) -> "R" (grant W only) / "W" (grant R only) / "UR" (Translation Completion UR);
+        # PASIDs in deny_pasids get 4 KiB entries only, so a larger entry never covers a denied page
+        self.deny: dict[tuple[int, int, int], str] = {}
+        self.deny_pasids: set[tuple[int, int]] = set()
 
     # ------------------------------------------------------------------ setup
     async def start(self):
@@ -272,6 +291,14 @@ class DmaTb:
         d.rx_cpl_prfx_valid.value = 0
         d.rx_cpl_prfx.value = 0
         d.rx_cpl_data.value = 0
+        d.cfg_ats_en.value = int(self.ats)
+        d.cfg_ats_stu.value = 0
+        d.cmd_no_ats.value = 0
+        d.inv_valid.value = 0
+        d.inv_has_pasid.value = 0
+        d.inv_pasid.value = 0
+        d.inv_page.value = 0
+        d.inv_size.value = 0
         self._drive_cfg()
         for _ in range(5):
             await RisingEdge(d.clk)
@@ -398,7 +425,8 @@ class DmaTb:
             return
         wr_size = min(128 << min(self.mps, 5), self.wr_cap)
         # a FETCH's bytes go to rsp_data, never to tx_req
-        cmd.mwr_plan = [] if cmd.op == OP_FETCH else split(cmd.dst, cmd.length, wr_size)
+        cmd.mwr_plan = [] if cmd.op == OP_FETCH else \
+            split(cmd.dst, cmd.length if cmd.plan_limit is None else cmd.plan_limit, wr_size)
         if cmd.op in (OP_COPY, OP_FETCH):
             rd_size = min(128 << min(self.mrrs, 5), self.rd_cap)
             cmd.mrd_plan = split(cmd.src, cmd.length, rd_size)
@@ -456,6 +484,9 @@ class DmaTb:
             elif self.cmd_driving is None:
                 d.cmd_valid.value = 0
             d.rsp_ready.value = int(rng.random() >= self.rsp_backpressure)
+            inv = self.ats and rng.random() < self.inv_prob
+            d.inv_valid.value = int(inv)
+            self.stats["inv"] += inv
             d.tx_req_ready.value = int(rng.random() >= self.tx_backpressure)
             if rx_taken or not self.rx_showing:
                 self._drive_rx()
@@ -508,6 +539,8 @@ class DmaTb:
         d.cmd_wdata.value = int.from_bytes(c.wdata.ljust(32, b"\0"), "little") if c.op == OP_WRITE \
             else self.rng.getrandbits(256)
         d.cmd_id.value = c.cmd_id
+        c.no_ats = self.rng.random() < self.no_ats_prob
+        d.cmd_no_ats.value = int(c.no_ats)
 
     def _on_cmd_accept(self, c: DmaCmd):
         c.accept_cycle = self.cycle
@@ -649,8 +682,12 @@ class DmaTb:
             return
         is_wr = bool(ft & 0x40)
         is_4dw = bool(ft & 0x20)
-        if (hdr >> 106) & ((1 << 14) - 1):
+        at = (hdr >> 106) & 3
+        if (hdr >> 108) & ((1 << 12) - 1) or (at and not self.ats):
             self.fail(f"TC/attr/TH/TD/EP/AT bits set in {hdr:#034x}")
+        if at == 1:
+            self._on_xreq(t)
+            return
         len_dw = ((hdr >> 96) & 0x3FF) or 1024
         req_id = (hdr >> 80) & 0xFFFF
         tag = (hdr >> 72) & 0xFF
@@ -666,6 +703,9 @@ class DmaTb:
             addr = (hdr >> 32) & 0xFFFF_FFFC
             if (hdr >> 32) & 3 or hdr & 0xFFFF_FFFF:
                 self.fail(f"3DW header with nonzero reserved / DW3 bits: {hdr:#034x}")
+        if at == 2:                       # translated: back to the untranslated address for the checks below
+            addr ^= self.ats_key << 12
+            self.stats["xlated"] += 1
         if req_id != self.bdf:
             self.fail(f"requester ID {req_id:#06x}, cfg_bdf is {self.bdf:#06x}")
         r = be_range(first_be, last_be, len_dw)
@@ -685,6 +725,9 @@ class DmaTb:
                       f"(active {[c.describe() for c in self.active]})")
             return
         c = owners[0]
+        want_at = 2 if (self.ats and c.pasid is not None and not getattr(c, "no_ats", False)) else 0
+        if at != want_at:
+            self.fail(f"{c.describe()}: {'MWr' if is_wr else 'MRd'} {start:#x} with AT={at}, expected {want_at}")
         if c.first_tx_cycle is None:
             c.first_tx_cycle = t["start"]
         # PASID prefix
@@ -728,6 +771,38 @@ class DmaTb:
                 self.fail(f"MRd tag {tag} reused while outstanding")
             self.dead_tags.discard(tag)
             self._new_read(tag, start, nbytes, req_id, c, i)
+
+    # ------------------------------------------------------------------ ATS translation agent
+    def _on_xreq(self, t: dict):
+        hdr = t["hdr"]
+        ft = hdr >> 120
+        tag = (hdr >> 72) & 0xFF
+        is_4dw = bool(ft & 0x20)
+        addr = (((hdr >> 32) & 0xFFFF_FFFF) << 32 | (hdr & 0xFFFF_F000)) if is_4dw else (hdr >> 32) & 0xFFFF_F000
+        nw = (hdr & 1) if is_4dw else (hdr >> 32) & 1
+        len_dw = (hdr >> 96) & 0x3FF
+        self.stats["xreq"] += 1
+        if ft not in (FT_MRD32, FT_MRD64) or len_dw != 2 or not t["pv"]:
+            self.fail(f"Translation Request must be an MRd of 2 DW with a PASID prefix: {hdr:#034x} pv={t['pv']}")
+            return
+        if tag not in (self.tags, self.tags + 1):
+            self.fail(f"Translation Request tag {tag} (translation tags {self.tags}, {self.tags + 1})")
+        if nw != (tag == self.tags):
+            self.fail(f"Translation Request tag {tag} with NW={nw} (read side asks NW=1, write side 0)")
+        page = addr >> 12
+        key = (t["prfx"] & 0xFFFFF, (t["prfx"] >> 23) & 1)
+        deny = self.deny.get(key + (page,))
+        size = 0 if key in self.deny_pasids else self.rng.choice([0, 0, 0, 9, 18])
+        if deny == "UR":
+            self.queue_bogus(cpl_hdr(False, CPL_UR, self.cpl_id, (hdr >> 80) & 0xFFFF, tag, 0, 8, 0), None)
+            self.stats["xdeny"] = self.stats.get("xdeny", 0) + 1
+            return
+        perm = {"R": 0b10, "W": 0b01}.get(deny, 0b11)
+        self.stats["xdeny"] = self.stats.get("xdeny", 0) + (deny is not None)
+        s_bit, field_ = s_encode(size, page ^ self.ats_key)
+        entry = field_ << 12 | s_bit << 11 | perm
+        cpl = cpl_hdr(True, CPL_SC, self.cpl_id, (hdr >> 80) & 0xFFFF, tag, 2, 8, RCB - 8)
+        self.queue_bogus(cpl, entry.to_bytes(8, "big"))
 
     # ------------------------------------------------------------------ host completer
     def _new_read(self, tag, start, nbytes, req_id, cmd, index):

@@ -21,6 +21,7 @@ from tb.blocks.runner import ROOT, RTL, run_block, sources, tag
 PARAM_SETS = [
     dict(DATA_W=256, TAGS=16, BUF_BYTES=4096, CPL_TIMEOUT=3000),
     dict(DATA_W=128, TAGS=8, BUF_BYTES=2048, CPL_TIMEOUT=3000),
+    dict(DATA_W=128, TAGS=16, BUF_BYTES=2048, CPL_TIMEOUT=3000, ATS_ENTRIES=4),   # ATC, translation requests
 ]
 # DMA_ALL_WIDTHS=1 adds the other two data path widths (not part of the default run).
 if os.environ.get("DMA_ALL_WIDTHS", "0") not in ("", "0"):
@@ -33,11 +34,12 @@ if os.environ.get("DMA_ALL_WIDTHS", "0") not in ("", "0"):
 @pytest.mark.parametrize("params", PARAM_SETS, ids=lambda p: tag("dma", p))
 def test_block_dma(params):
     srcs = sources(*sorted((RTL / "common").glob("*.sv")), RTL / "link" / "imsdev_tlp_pkg.sv",
-                   *sorted((RTL / "dma").glob("*.sv")))
+                   *sorted((RTL / "dma").glob("*.sv")), *sorted((RTL / "ats").glob("*.sv")))
     run_block("dma", "imsdev_dma", "tb.blocks.dma.test_dma", srcs, params, {
         "DMA_DATA_W": str(params["DATA_W"]),
         "DMA_TAGS": str(params["TAGS"]),
         "DMA_BUF_BYTES": str(params["BUF_BYTES"]),
         "DMA_CPL_TIMEOUT": str(params["CPL_TIMEOUT"]),
+        "DMA_ATS_ENTRIES": str(params.get("ATS_ENTRIES", 0)),
         "DMA_RESULTS_DIR": str(ROOT / "sim" / "results" / "blocks" / tag("dma", params)),
     })

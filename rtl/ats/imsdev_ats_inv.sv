@@ -1,0 +1,164 @@
+// ATS invalidation (docs/ats_pri.md 2.5): takes Invalidate Requests from the rx_msg stream, clears the ATC,
+// marks overlapping outstanding Translation Requests stale, and sends the Invalidate Completion once every
+// access that may still use the old translation is done.
+//
+// Intake (one request per cycle, rx_msg_ready = room in the pending queue, never a function of tx_req): an
+// Invalidate Request is a MsgD routed by ID (Fmt/Type 0x72), message code 0x01, ITag in header byte 6 bits 4:0,
+// the TA's requester ID in bytes 4-5, a 2-DW payload (address 63:12, S at bit 11: imsdev_ats_pkg's entry order)
+// and an optional PASID prefix. The range (S decode, rounded up to STU) is invalidated in the ATC in the cycle
+// it is taken; other messages are taken and dropped (counted in dropped_o).
+// Pending queue (DEPTH = 32, Invalidate Queue Depth 0 = 32): {ITag, TA ID, read snapshot, write snapshot}.
+//   read snapshot  = MRd allocated so far: done when that many MRd have retired (their completions received,
+//                    or ended by an error or a timeout);
+//   write snapshot = translated MWr planned so far: done when that many have left on tx_req (their last beat
+//                    accepted; the completion follows them on the same stream, so it is behind them).
+// Completions: ready entries at the head with the same TA ID are coalesced into one Invalidate Completion
+// (ITag vector, CC = 1, Device ID = the TA's ID, Requester ID = cfg_bdf) handed to the message writer, which
+// sends it whatever Bus Master Enable is (PCIe 10.3.3).
+`default_nettype none
+
+module imsdev_ats_inv #(
+    parameter int DATA_W = 256,
+    parameter int DEPTH  = 32
+) (
+    input  wire logic              clk,
+    input  wire logic              rst,
+    input  wire logic [15:0]       cfg_bdf,
+    input  wire logic [4:0]        cfg_ats_stu,
+
+    input  wire logic              rx_msg_valid,
+    output      logic              rx_msg_ready,
+    input  wire logic              rx_msg_sop,
+    input  wire logic              rx_msg_eop,
+    input  wire logic [127:0]      rx_msg_hdr,
+    input  wire logic              rx_msg_prfx_valid,
+    input  wire logic [31:0]       rx_msg_prfx,
+    input  wire logic [DATA_W-1:0] rx_msg_data,
+
+    // to the ATC and the translation requester
+    output      logic              inv_valid,
+    output      logic              inv_has_pasid,
+    output      logic [19:0]       inv_pasid,
+    output      logic [51:0]       inv_page,
+    output      logic [5:0]        inv_size,
+
+    // snapshots (imsdev_dma)
+    input  wire logic [15:0]       rd_alloc_count,
+    input  wire logic [15:0]       rd_retire_count,
+    input  wire logic [15:0]       wr_planned_count,
+    input  wire logic [15:0]       wr_sent_count,
+
+    // Invalidate Completion header to the message writer
+    output      logic              cpl_valid,
+    input  wire logic              cpl_ready,
+    output      logic [127:0]      cpl_hdr,
+
+    output      logic              dropped_o      // pulse: a message other than an Invalidate Request
+);
+    import imsdev_tlp_pkg::*;
+    import imsdev_ats_pkg::*;
+
+    localparam int QW = $clog2(DEPTH);
+    initial begin
+        if (DEPTH < 32 || (DEPTH & (DEPTH - 1)) != 0)
+            $fatal(1, "imsdev_ats_inv: DEPTH (%0d) must be a power of two >= 32 (Invalidate Queue Depth 0)", DEPTH);
+    end
+
+    // ---------------------------------------------------------------- intake
+    logic [QW:0] q_head_q, q_tail_q;
+    wire         q_full  = (q_head_q ^ q_tail_q) == {1'b1, {QW{1'b0}}};
+    wire         q_empty = q_head_q == q_tail_q;
+    // The snapshots are taken the cycle after the request (go_q, into the entry just queued, which is not
+    // looked at before): a TLP planned with the old translation in the cycle the ATC was cleared is then
+    // counted too.
+    logic go_q;
+    assign rx_msg_ready = !q_full;
+
+    wire        take   = rx_msg_valid && rx_msg_ready && rx_msg_sop;
+    wire        is_inv = hdr_fmt_type(rx_msg_hdr) == FT_MSGD_ID && rx_msg_hdr[71:64] == MSG_CODE_INV_REQ;
+    wire        go     = take && is_inv;
+    wire [63:0] ent    = entry_from_payload(rx_msg_data[63:0]);
+    wire [5:0]  sz     = s_decode(ent[11], ent[63:12]);
+
+    assign inv_valid     = go;
+    assign inv_has_pasid = rx_msg_prfx_valid;
+    assign inv_pasid     = rx_msg_prfx[19:0];
+    assign inv_page      = ent[63:12];
+    // a range below STU is rounded up to it (PCIe 10.3.1)
+    assign inv_size      = (32'(sz) < 32'(cfg_ats_stu)) ? 6'(cfg_ats_stu) : sz;
+    assign dropped_o     = take && !is_inv;
+
+    logic [4:0]  itag_q [DEPTH];
+    logic [15:0] ta_q   [DEPTH];
+    logic [15:0] rsn_q  [DEPTH];
+    logic [15:0] wsn_q  [DEPTH];
+
+    // ---------------------------------------------------------------- head readiness and coalescing
+    wire [QW-1:0] h = q_tail_q[QW-1:0];
+    // counters are free running: "reached" = the distance from the snapshot is below half the range
+    wire [15:0] rd_dist = rd_retire_count - rsn_q[h];
+    wire [15:0] wr_dist = wr_sent_count - wsn_q[h];
+    wire [QW-1:0] q_last = q_head_q[QW-1:0] - 1'b1;     // the entry queued last
+    wire        h_ready = !q_empty && !rd_dist[15] && !wr_dist[15] && !(go_q && h == q_last);
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_dist = &{1'b0, rd_dist[14:0], wr_dist[14:0]};
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    logic        acc_q, send_q;
+    logic [31:0] vec_q;
+    logic [15:0] acc_ta_q;
+    wire         pop = h_ready && !send_q && (!acc_q || ta_q[h] == acc_ta_q);
+
+    always_comb begin
+        cpl_hdr = '0;
+        cpl_hdr[127:120] = FT_MSG_ID;             // Msg, 4DW, routed by ID; TC 0, no data
+        cpl_hdr[95:80]   = cfg_bdf;               // Requester ID: this function
+        cpl_hdr[71:64]   = MSG_CODE_INV_CPL;
+        cpl_hdr[63:48]   = acc_ta_q;              // Device ID: the TA
+        cpl_hdr[34:32]   = 3'd1;                  // CC: one completion (single TC)
+        cpl_hdr[31:0]    = vec_q;                 // ITag vector
+    end
+    assign cpl_valid = send_q;
+
+    always_ff @(posedge clk) begin
+        if (go) begin
+            itag_q[q_head_q[QW-1:0]] <= rx_msg_hdr[76:72];
+            ta_q[q_head_q[QW-1:0]]   <= hdr_req_id(rx_msg_hdr);
+        end
+        if (go_q) begin
+            rsn_q[q_last]  <= rd_alloc_count;
+            wsn_q[q_last]  <= wr_planned_count;
+        end
+        if (rst) begin
+            q_head_q <= '0;
+            q_tail_q <= '0;
+            go_q     <= 1'b0;
+            acc_q    <= 1'b0;
+            send_q   <= 1'b0;
+            vec_q    <= '0;
+            acc_ta_q <= '0;
+        end else begin
+            go_q <= go;
+            if (go) q_head_q <= q_head_q + 1'b1;
+            if (pop) begin
+                q_tail_q <= q_tail_q + 1'b1;
+                acc_q    <= 1'b1;
+                acc_ta_q <= ta_q[h];
+                vec_q    <= vec_q | (32'd1 << itag_q[h]);
+            end else if (acc_q && !send_q) begin
+                send_q <= 1'b1;                   // nothing more to add: send what was gathered
+            end
+            if (send_q && cpl_ready) begin
+                send_q <= 1'b0;
+                acc_q  <= 1'b0;
+                vec_q  <= '0;
+            end
+        end
+    end
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_ok = &{1'b0, rx_msg_eop, rx_msg_prfx[31:20], ent[10:0], rx_msg_data};
+    /* verilator lint_on UNUSEDSIGNAL */
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,216 @@
+// ATS translation requester (docs/ats_pri.md 2.4): one outstanding Translation Request per side (slot 0: the
+// read request generator, slot 1: the write engine), the request TLP, the Translation Completion check, the
+// ATC insert and the outcome to the waiting side.
+//
+// A side that misses in the ATC asks (req_*, held while it waits); an idle slot takes the key and sends one
+// MRd with AT = 01b, Length 2 (one translation), the page address, tag TAG_BASE + slot, the PASID prefix with
+// PMR = priv, NW = 1 for the read side (bit 0 of the last header DW, docs/ats_pri.md 1.3). Its completion:
+//  - SC CplD, Length 2, Byte Count 8, not poisoned, one beat: the entry (imsdev_ats_pkg::entry_from_payload)
+//    is decoded; size below STU: failure (treated as UR, PCIe 10.2.3); U = 1 or R = W = 0: not cached;
+//    otherwise inserted into the ATC (unless stale or ATS was disabled meanwhile). Outcome: GRANTED when the
+//    side's permission (R for reads, W for writes) is there, else DENIED;
+//  - UR, CA, RRS, reserved status, or a malformed SC: FAILED (malformed ones also pulse err_unexpected);
+//  - none within CPL_TIMEOUT cycles of the request's acceptance: FAILED.
+// Stale: an Invalidate Request for the slot's PASID (or without PASID), or an ATC clear, while the request is
+// out marks it; its completion is then discarded and the request sent again (PCIe 10.3.6).
+// A completion whose tag is a translation tag with no request out, or whose requester ID is not ours, is
+// dropped with err_unexpected.
+// done[s] pulses with the outcome and the key it answers, so a side that moved on ignores a late answer.
+`default_nettype none
+
+module imsdev_ats_xlate #(
+    parameter int DATA_W      = 256,
+    parameter int TAG_BASE    = 16,
+    parameter int CPL_TIMEOUT = 131072,
+    localparam int SZ_W       = imsdev_ats_pkg::SZ_W
+) (
+    input  wire logic              clk,
+    input  wire logic              rst,
+    input  wire logic [15:0]       cfg_bdf,
+    input  wire logic              cfg_ats_en,
+    input  wire logic [4:0]        cfg_ats_stu,
+
+    // requests from the sides: [0] read, [1] write
+    input  wire logic [1:0]        req_valid,
+    input  wire logic [1:0][19:0]  req_pasid,
+    input  wire logic [1:0]        req_priv,
+    input  wire logic [1:0][51:0]  req_page,
+    output      logic [1:0]        done,
+    output      logic [1:0][1:0]   done_res,       // XL_GRANTED / XL_DENIED / XL_FAILED
+    output      logic [1:0][19:0]  done_pasid,
+    output      logic [1:0]        done_priv,
+    output      logic [1:0][51:0]  done_page,
+
+    // Translation Request TLP (one beat)
+    output      logic              xr_valid,
+    input  wire logic              xr_ready,
+    output      logic [127:0]      xr_hdr,
+    output      logic [31:0]       xr_prfx,
+
+    // completions with a translation tag (the DMA engine's demux); one beat is looked at per TLP (sop)
+    input  wire logic              cv_valid,
+    input  wire logic              cv_sop,
+    input  wire logic              cv_eop,
+    input  wire logic [127:0]      cv_hdr,
+    input  wire logic [63:0]       cv_data,
+
+    // ATC insert
+    output      logic              ins_valid,
+    output      logic [19:0]       ins_pasid,
+    output      logic              ins_priv,
+    output      logic [51:0]       ins_page,
+    output      logic [51:0]       ins_pa,
+    output      logic [SZ_W-1:0]   ins_size,
+    output      logic              ins_r,
+    output      logic              ins_w,
+
+    // stale marking: an Invalidate Request taken (with/without PASID), or the ATC cleared
+    input  wire logic              inv_valid,
+    input  wire logic              inv_has_pasid,
+    input  wire logic [19:0]       inv_pasid,
+    input  wire logic              atc_clear,
+
+    output      logic              err_unexpected
+);
+    import imsdev_tlp_pkg::*;
+    import imsdev_ats_pkg::*;
+
+    localparam logic [1:0] XL_GRANTED = 2'd0, XL_DENIED = 2'd1, XL_FAILED = 2'd2;
+    localparam logic [1:0] S_IDLE = 2'd0, S_PEND = 2'd1, S_SENT = 2'd2;
+    localparam int CW = $clog2(CPL_TIMEOUT + 1) + 1;
+
+    initial begin
+        if (TAG_BASE < 2 || TAG_BASE + 2 > 256) $fatal(1, "imsdev_ats_xlate: TAG_BASE (%0d) must be 2..254", TAG_BASE);
+    end
+
+    logic [1:0][1:0]  st_q;
+    logic [1:0]       stale_q, priv_q;
+    logic [1:0][19:0] pasid_q;
+    logic [1:0][51:0] page_q;
+    logic [1:0][CW-1:0] age_q;
+    logic             turn_q;                  // the slot sent next when both are pending
+
+    // ---------------------------------------------------------------- request TLP
+    wire [1:0] pend = {st_q[1] == S_PEND, st_q[0] == S_PEND};
+    wire       pick = (pend[1] && (!pend[0] || turn_q)) ? 1'b1 : 1'b0;
+    logic      hold_q, hold_pick_q;            // a shown request stays shown until taken
+    wire       sel  = hold_q ? hold_pick_q : pick;
+    wire [63:0] xr_addr = {page_q[sel], 12'd0};
+    always_comb begin
+        xr_hdr = mrd_hdr(xr_addr, 10'd2, cfg_bdf, 8'(TAG_BASE + int'(sel)), 4'hF, 4'hF);
+        xr_hdr[107:106] = 2'b01;                               // AT: Translation Request
+        if (xr_addr[63:32] != 32'd0) xr_hdr[0]  = !sel;        // NW: read side asks read-only
+        else                         xr_hdr[32] = !sel;
+    end
+    assign xr_valid = hold_q || (pend != 2'b00);
+    assign xr_prfx  = pasid_prfx(priv_q[sel], 1'b0, pasid_q[sel]);
+    wire   xr_go    = xr_valid && xr_ready;
+
+    // ---------------------------------------------------------------- completion check (at sop)
+    wire [7:0]  c_tag  = cpl_tag(cv_hdr);
+    wire        c_xl   = c_tag == 8'(TAG_BASE) || c_tag == 8'(TAG_BASE + 1);
+    wire        c_slot = c_tag[0] ^ TAG_BASE[0];
+    wire        c_live = c_xl && st_q[c_slot] == S_SENT && cpl_req_id(cv_hdr) == cfg_bdf;
+    wire [2:0]  c_st   = cpl_status(cv_hdr);
+    wire        c_sc_ok = hdr_fmt_type(cv_hdr) == FT_CPLD && hdr_length(cv_hdr) == 10'd2
+                          && cpl_byte_count(cv_hdr) == 12'd8 && !hdr_poisoned(cv_hdr) && cv_eop;
+    wire [63:0] ent    = entry_from_payload(cv_data);
+    wire [SZ_W-1:0] e_size = s_decode(ent[11], ent[63:12]);
+    wire        e_r = ent[0], e_w = ent[1], e_u = ent[2];
+    wire        below_stu  = 32'(e_size) < 32'(cfg_ats_stu);
+    wire        take   = cv_valid && cv_sop && c_live;
+    // outcome of the completion taken
+    logic [1:0] c_res;
+    logic       c_malformed, c_cache;
+    always_comb begin
+        c_malformed = 1'b0;
+        c_cache     = 1'b0;
+        if (c_st != CPL_SC) c_res = XL_FAILED;                 // UR, CA, RRS (not allowed), reserved
+        else if (!c_sc_ok) begin
+            c_res       = XL_FAILED;
+            c_malformed = 1'b1;
+        end else if (below_stu) c_res = XL_FAILED;
+        else begin
+            c_cache = (e_r || e_w) && !e_u;
+            c_res   = (c_cache && (c_slot ? e_w : e_r)) ? XL_GRANTED : XL_DENIED;
+        end
+    end
+    wire c_stale = stale_q[c_slot] || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[c_slot])) || atc_clear;
+
+    assign ins_valid = take && c_res != XL_FAILED && c_cache && !c_stale && cfg_ats_en;
+    assign ins_pasid = pasid_q[c_slot];
+    assign ins_priv  = priv_q[c_slot];
+    assign ins_page  = page_q[c_slot];
+    assign ins_pa    = ent[63:12];
+    assign ins_size  = e_size;
+    assign ins_r     = e_r;
+    assign ins_w     = e_w;
+
+    assign err_unexpected = (cv_valid && cv_sop && c_xl && !c_live) || (take && c_malformed);
+
+    // ---------------------------------------------------------------- slots
+    always_comb begin
+        for (int s = 0; s < 2; s++) begin
+            done_pasid[s] = pasid_q[s];
+            done_priv[s]  = priv_q[s];
+            done_page[s]  = page_q[s];
+            done[s]       = 1'b0;
+            done_res[s]   = XL_FAILED;
+            if (take && c_slot == s[0] && !(c_stale && c_res != XL_FAILED)) begin
+                done[s]     = 1'b1;
+                done_res[s] = c_res;
+            end else if (st_q[s] == S_SENT && 32'(age_q[s]) >= CPL_TIMEOUT && !(take && c_slot == s[0])) begin
+                done[s]     = 1'b1;
+                done_res[s] = XL_FAILED;
+            end
+        end
+    end
+
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            st_q    <= '0;
+            stale_q <= '0;
+            turn_q  <= 1'b0;
+            hold_q  <= 1'b0;
+        end else begin
+            if (xr_go) begin
+                hold_q <= 1'b0;
+                turn_q <= !sel;
+            end else if (xr_valid && !hold_q) begin
+                hold_q      <= 1'b1;
+                hold_pick_q <= sel;
+            end
+            for (int s = 0; s < 2; s++) begin
+                age_q[s] <= age_q[s] + ((32'(age_q[s]) < CPL_TIMEOUT) ? CW'(1) : CW'(0));
+                case (st_q[s])
+                    S_IDLE: if (req_valid[s]) begin
+                        st_q[s]    <= S_PEND;
+                        pasid_q[s] <= req_pasid[s];
+                        priv_q[s]  <= req_priv[s];
+                        page_q[s]  <= req_page[s];
+                    end
+                    S_PEND: if (xr_go && sel == s[0]) begin
+                        st_q[s]    <= S_SENT;
+                        stale_q[s] <= 1'b0;
+                        age_q[s]   <= '0;
+                    end
+                    S_SENT: begin
+                        if (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[s])) stale_q[s] <= 1'b1;
+                        if (atc_clear) stale_q[s] <= 1'b1;
+                        if (take && c_slot == s[0])
+                            st_q[s] <= (c_stale && c_res != XL_FAILED) ? S_PEND : S_IDLE;   // stale: ask again
+                        else if (done[s])
+                            st_q[s] <= S_IDLE;                                            // timeout
+                    end
+                    default: st_q[s] <= S_IDLE;
+                endcase
+            end
+        end
+    end
+
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_ok = &{1'b0, ent[10:3], DATA_W};
+    /* verilator lint_on UNUSEDSIGNAL */
+endmodule
+
+`default_nettype wire
