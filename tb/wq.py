@@ -1120,10 +1120,13 @@ class Scoreboard:
 
     def _untranslate(self, pasid: Optional[int], addr: int) -> Optional[int]:
         """The virtual address of a translated (AT = 10b) TLP's physical address in its PASID's process."""
-        pages = getattr(self.spaces.get(pasid), "pages", None) or {}
-        for va, (pa, _) in pages.items():
-            if pa == addr & ~0xFFF:
-                return va | addr & 0xFFF
+        space = self.spaces.get(pasid)
+        # stale pages: unmapped, but the ATS checker (tb/pcie/ats_agent.py) judges whether the device may still
+        # use them (until its Invalidate Completion)
+        for pages in (getattr(space, "pages", None) or {}, getattr(space, "stale_pages", None) or {}):
+            for va, (pa, _) in pages.items():
+                if pa == addr & ~0xFFF:
+                    return va | addr & 0xFFF
         return None
 
     def _observe(self, rec, tlp):

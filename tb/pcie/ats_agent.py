@@ -113,6 +113,7 @@ class AtsAgent:
 
     async def _answer_translation(self, tlp, rid):
         self.stats["treq"] += 1
+        self.rc.log.info("ATS: Translation Request %#x PASID %s tag %d", tlp.address, tlp.pasid, tlp.tag)
         n = tlp.length // 2
         stu = self.shim.ats_cap.stu if self.shim.ats_cap is not None else 0
         nw = bool(tlp.ph & 1)
@@ -182,6 +183,7 @@ class AtsAgent:
             self.grants = [g for g in self.grants if not g.revoked or g.seq > self.seq - 256]
             self.completed.append(inv)
             self.log.append(("inv_cpl", itag))
+            self.rc.log.info("ATS: Invalidate Completion ITag %d", itag)
             inv.done.set()
 
     # ---- downstream: invalidations ------------------------------------------------------------------
@@ -198,6 +200,7 @@ class AtsAgent:
         self.inflight[itag] = inv
         self.stats["inv_req"] += 1
         self.log.append(("inv_req", (itag, pasid, page, size)))
+        self.rc.log.info("ATS: Invalidate Request ITag %d PASID %s page %#x size 2^%d pages", itag, pasid, page, size)
         self.shim.deliver_message(tlp)
         return itag
 
