@@ -18,7 +18,7 @@ STAGES = ("V1", "V2", "V3")
 RESEEDS = {"V1": 1, "V2": 3, "V3": 10}
 # Covergroups of tb/coverage/model.py.
 COVERGROUPS = ("interrupts", "platform", "messages", "vectors", "descriptors", "data", "portals", "commands",
-               "streams", "batch")
+               "streams", "batch", "ats")
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ TESTPLAN = (
         "T14 ATS disabled: untranslated DMA; re-enabled: the ATC starts empty",
         "ATC consistency checker (tb/pcie/ats_agent.py) on every test: translated TLPs only inside live grants",
     ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "top", "platform"), stage="V2",
-        covergroups=("platform", "descriptors")),
+        covergroups=("ats",)),
     Entry("tb.tests.platform.test_platform_faults", ALL_CONFIGS, (
         "every VT-d fault reason 0x20-0x26 from an MSI-X vector and from an IMS entry, under every link pause "
         "mode: reserved data bits with SHV, index beyond the table, IRTE not present, IRTE read error, reserved "

@@ -29,6 +29,8 @@ from cocotb.triggers import Event, with_timeout
 from cocotbext.pcie.core.tlp import CplStatus
 from cocotbext.pcie.core.utils import PcieId
 
+from tb import coverage
+
 from . import ats
 from .tlp import PasidTlp, ProtocolError
 
@@ -125,6 +127,7 @@ class AtsAgent:
                 if i:
                     break       # later translations unavailable: return those found (one CplD)
                 self.stats["ur" if res == CplStatus.UR else "ca"] += 1
+                coverage.ats_translation("ur" if res == CplStatus.UR else "ca", "read" if nw else "write")
                 self.log.append(("fail", (addr, res)))
                 cpl = PasidTlp.create_completion_for_tlp(tlp, PcieId(0, 0, 0), has_data=False, status=res)
                 cpl.at = 0
@@ -138,9 +141,11 @@ class AtsAgent:
                 self.grants.append(Grant(self.seq, rid, tlp.pasid, tlp.pmr, (addr >> ats.PAGE_SHIFT) &
                                          ~ats.size_mask(e.size), e.size, e.page, e.r, e.w))
                 self.stats["granted"] += 1
+                coverage.ats_translation("granted_rw" if e.w else "granted_r", "read" if nw else "write")
                 self.log.append(("granted", (addr, e)))
             else:
                 self.stats["no_translation"] += 1
+                coverage.ats_translation("no_translation", "read" if nw else "write")
                 self.log.append(("no_translation", (addr, e)))
             payload += e.to_payload()
         cpl = PasidTlp.create_completion_data_for_tlp(tlp, PcieId(0, 0, 0))
@@ -182,9 +187,15 @@ class AtsAgent:
             # revoked grants are kept a while, only to name them in the checker's message
             self.grants = [g for g in self.grants if not g.revoked or g.seq > self.seq - 256]
             self.completed.append(inv)
+            coverage.ats_invalidation("all" if inv.body.size >= ats.SIZE_ALL else "page" if inv.body.size == 0
+                                      else "range", inv.pasid is not None, bool(self.shim_reads()))
             self.log.append(("inv_cpl", itag))
             self.rc.log.info("ATS: Invalidate Completion ITag %d", itag)
             inv.done.set()
+
+    def shim_reads(self):
+        tags = getattr(self.shim, "outstanding_tags", None)
+        return tags() if tags else set()
 
     # ---- downstream: invalidations ------------------------------------------------------------------
     def send_invalidate_request(self, pasid: int | None, page: int, size: int = 0, glob: bool = False) -> int:

@@ -3,6 +3,7 @@ checks (tb/pcie/ats_link.py) without a simulator: Translation Completion format,
 on translated TLPs before and after an Invalidate Completion, ITag accounting, and every check of the shim on
 the device's ATS TLPs."""
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,6 +26,7 @@ VA, PA = 0x7F00_0000_0000, 0x2000_0000
 
 class FakeRc:
     def __init__(self):
+        self.log = logging.getLogger("fake_rc")
         self.sent = []
         self.agent = None
 
