@@ -4,19 +4,22 @@ translation agent over the platform's IOMMU, `pci_enable_ats`, and unmap in the 
 `AtsHost(bench)` needs a bench started with `ats=True` and a platform with dma_translation=True:
 * `enable(stu=0)` / `disable()`: ATS Control written as Linux's pci_enable_ats does (E | STU in one word);
 * `unmap(proc, va, size)`: the page tables and the IOMMU's own TLB first (the SVA code's unmap), then the
-  device TLB: one Invalidate Request for the smallest naturally aligned range covering [va, va+size) with the
-  process's PASID, and the wait for its Invalidate Completion (VT-d QI type 8 + wait; SMMU CMD_ATC_INV +
-  CMD_SYNC, in that order after the TLB invalidation, SMMU §3.9.1). The QI / command-queue descriptors
-  themselves are not modelled yet: the invalidation is sent by the TA directly.
+  device TLB through the kernel's queue (fw/imsdev/platform/ats_inv.py): VT-d QI type 8 (type 3 without
+  PASID), SMMU CMD_ATC_INV + CMD_SYNC, in that order after the TLB invalidation (SMMU §3.9.1). The models
+  turn the command into an Invalidate Request (tb/platform/vtd_ats.attach_devtlb, smmu_ats.attach_atc_inv).
+  Deviation: the kernel code is synchronous, so the QI wait descriptor / CMD_SYNC completes at once; the
+  wait for the Invalidate Completion is `await` here, after the submission.
 """
 from __future__ import annotations
 
 from cocotbext.pcie.core.caps import PciExtCapId
 
+from imsdev.platform.ats_inv import cmd_atc_inv, qi_dev_iotlb, qi_dev_iotlb_pasid
+
 from tb.pcie import ats
 from tb.pcie.ats_agent import AtsAgent
-from tb.platform.smmu_ats import smmu_ats_translate
-from tb.platform.vtd_ats import vtd_ats_translate
+from tb.platform.smmu_ats import attach_atc_inv, smmu_ats_translate
+from tb.platform.vtd_ats import attach_devtlb, vtd_ats_translate
 
 ATS_CTRL_ENABLE = 0x8000        # Linux PCI_ATS_CTRL_ENABLE
 ATS_CTRL_OFFSET = 6
@@ -38,6 +41,12 @@ class AtsHost:
             def translate(rid, pasid, priv, exe, addr, nw):
                 return smmu_ats_translate(model.dma, rid, pasid, priv, exe, addr, nw)
         self.agent = AtsAgent(bench.rc, bench.shim, translate)
+        self.model = model
+        self.x86 = plat.name == "x86"
+        if self.x86:
+            attach_devtlb(model.iommu, self.agent)
+        else:
+            attach_atc_inv(model.dma, self.agent)
 
     async def enable(self, stu: int = 0) -> None:
         """pci_enable_ats(dev, ps = 12 + stu)."""
@@ -54,9 +63,17 @@ class AtsHost:
         page = va >> ats.PAGE_SHIFT
         npages = -(-((va & 0xFFF) + size) // 4096)
         log2 = ats.smallest_cover(page, npages)
-        itag = self.agent.send_invalidate_request(pasid, page, log2)
-        await self.agent.wait_invalidations([itag], timeout_ns)
-        return itag
+        rid = self.b.requester_id
+        before = set(self.agent.inflight)
+        if self.x86:
+            cmd = qi_dev_iotlb_pasid(rid, pasid, 0, va, log2) if pasid is not None else qi_dev_iotlb(rid, 0, va, log2)
+            self.model.sva.qi.submit_invalidation(*cmd)
+        else:
+            self.model.sva._submit([cmd_atc_inv(rid, pasid, va, log2)])
+        new = sorted(set(self.agent.inflight) - before)
+        assert len(new) == 1, f"the device-TLB invalidation sent {len(new)} Invalidate Requests"
+        await self.agent.wait_invalidations(new, timeout_ns)
+        return new[0]
 
     async def unmap(self, proc, va: int, size: int) -> int:
         proc.unmap(va, size)

@@ -58,3 +58,32 @@ def smmu_ats_translate(smmu, sid: int, ssid, priv: bool, exe: bool, addr: int, n
         return TranslationEntry()
     page = (pa if pa is not None else wpa) >> PAGE_SHIFT
     return TranslationEntry(page=page, r=r, w=w, priv=bool(priv and ssid is not None))
+
+
+# ---- CMD_ATC_INV ----------------------------------------------------------------------------------------
+CMD_ATC_INV = 0x40
+
+
+def decode_atc_inv(lo: int, hi: int):
+    """(SID, SSID or None, base page, log2 pages) of a CMD_ATC_INV, or None for another command."""
+    if lo & 0xFF != CMD_ATC_INV:
+        return None
+    size = hi & 0x3F
+    page = 0 if size >= 52 else (hi >> 12) & ~((1 << size) - 1)
+    return (lo >> 32) & 0xFFFF_FFFF, ((lo >> 12) & 0xFFFFF) if lo >> 11 & 1 else None, page, min(size, 52)
+
+
+def attach_atc_inv(smmu, agent) -> None:
+    """The SMMU's command queue executes CMD_ATC_INV by sending an Invalidate Request; CMD_SYNC is not held for
+    its completion (the kernel code is synchronous): tb/ats_bench.py waits for it after the submission."""
+    execute = smmu._execute
+
+    def _execute(command: int) -> bool:
+        fields = decode_atc_inv(command & ((1 << 64) - 1), command >> 64)
+        if fields is None:
+            return execute(command)
+        sid, ssid, page, size = fields
+        smmu.invalidations.append(("atc-inv", sid, ssid, page, size))
+        agent.send_invalidate_request(ssid, page, size)
+        return True
+    smmu._execute = _execute

@@ -46,3 +46,37 @@ def vtd_ats_translate(unit, rid: int, pasid, priv: bool, exe: bool, addr: int, n
         if wpa is None and wwhy != F.SM_NO_WRITE_PERMISSION:
             return CplStatus.UR
     return TranslationEntry(page=pa >> PAGE_SHIFT, r=True, w=w, priv=bool(priv and pasid is not None))
+
+
+# ---- device-TLB invalidation descriptors (QI types 3 and 8) -----------------------------------------------
+QI_DIOTLB_TYPE, QI_DEIOTLB_TYPE = 0x3, 0x8
+
+
+def decode_devtlb(lo: int, hi: int):
+    """(SID, PASID or None, base page, log2 pages) of a type 3 / type 8 descriptor, or None for other types."""
+    from tb.pcie.ats import s_decode
+    kind = (lo & 0xF) | ((lo >> 9) & 0x7) << 4
+    if kind == QI_DEIOTLB_TYPE:
+        size, page = s_decode((hi >> 11) & 1, hi >> 12)
+        return (lo >> 16) & 0xFFFF, (lo >> 32) & 0xFFFFF, page, size
+    if kind == QI_DIOTLB_TYPE:
+        size, page = s_decode(hi & 1, hi >> 12)
+        return (lo >> 32) & 0xFFFF, None, page, size
+    return None
+
+
+def attach_devtlb(unit, agent) -> None:
+    """The unit's queued invalidation executes types 3 and 8 by sending an Invalidate Request (the TA's ITag
+    allocator); everything else as before. The wait descriptor is not held for the Invalidate Completion (the
+    kernel code is synchronous): tb/ats_bench.py waits for it after the submission."""
+    execute = unit._execute_descriptor
+
+    def _execute_descriptor(descriptor: int) -> bool:
+        fields = decode_devtlb(descriptor & ((1 << 64) - 1), descriptor >> 64)
+        if fields is None:
+            return execute(descriptor)
+        sid, pasid, page, size = fields
+        unit.invalidations.append(("dev-iotlb", sid, pasid, page, size))
+        agent.send_invalidate_request(pasid, page, size)
+        return True
+    unit._execute_descriptor = _execute_descriptor

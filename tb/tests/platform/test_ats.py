@@ -167,7 +167,16 @@ async def test_ats_invalidate_unmap(dut):
     t = await run(env, a, desc(0, OP_MEMFILL, 100))
     await env.sb.check([t])
     before = env.b.shim.ats.stats["inv_cpl"]
+    unit = ah.model.iommu if PLATFORM == "x86" else ah.model.dma
+    n_inv = len(unit.invalidations)
     itag = await ah.unmap(a, VA_DST, PAGE)
+    # kernel order: the IOMMU's own TLB first, then the device TLB (QI type 8 / CMD_ATC_INV) with the exact range
+    done = unit.invalidations[n_inv:]
+    devtlb = "dev-iotlb" if PLATFORM == "x86" else "atc-inv"
+    tlb = ("pasid-iotlb",) if PLATFORM == "x86" else ("tlbi-nh-va", "tlbi-nh-asid")
+    kinds = [x[0] for x in done]
+    assert devtlb in kinds and any(k in tlb for k in kinds[:kinds.index(devtlb)]), f"invalidation order {done}"
+    assert done[kinds.index(devtlb)][1:] == (env.b.requester_id, a.pasid, VA_DST >> 12, 0), done
     inv = ah.agent.completed[-1]
     assert inv.itag == itag and inv.pasid == a.pasid and env.b.shim.ats.stats["inv_cpl"] == before + 1
     n0 = len(env.b.shim.tx_req_log)
