@@ -129,7 +129,9 @@ TESTPLAN = (
         "next access misses; no-PASID, everything and unknown-PASID invalidations complete",
         "T6 no-BOF faults through ATS: unmapped source first page / mid-buffer (0x03, exact bytes and fault "
         "address, nothing written past bytes_completed), read-only / unmapped destination 0x83 bytes 0",
-        "T10 Translation Completion UR / CA -> 0x22 (bit 7 on the destination side)",
+        "T10 Translation Completion UR / CA -> 0x22 (bit 7 on the destination side); RRS, poisoned, Length 4, "
+        "Byte Count 16, SC without data on the read side -> 0x22 bytes 0, then a clean translation works",
+        "T2 capacity: ATS_ENTRIES + 1 pages, first pass one miss per page, second pass >= pages - entries misses",
         "T11 32 Invalidate Requests outstanding (every ITag) accepted and completed once each; answered while "
         "ATS is disabled",
         "T14 ATS disabled: untranslated DMA; re-enabled: the ATC starts empty",

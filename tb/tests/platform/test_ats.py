@@ -19,6 +19,7 @@ from imsdev import regs
 
 from tb.ats_bench import ATS_CTRL_ENABLE, AtsHost
 from tb.pcie import ats
+from tb.pcie.tlp import RRS, PasidTlp
 from tb.sva import PAGE, SvaHost
 from tb.tests.platform.common import PLATFORM, finish
 from tb.wq import (CR_BYTES, FLAG_CRAV, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, ST_PAGE_FAULT, ST_SUCCESS,
@@ -352,3 +353,74 @@ async def ats_invalidate_race(dut):
 
 if os.environ.get("IMSDEV_ATS_RACE") == "1":
     test_ats_invalidate_race = cocotb.test()(ats_invalidate_race)
+
+
+@cocotb.test()
+async def test_ats_malformed_completions(dut):
+    """T10 (rest): the read side's Translation Completion arrives corrupted on the link (the host's own view
+    unchanged): RRS, poisoned, Length 4 with Byte Count 16, Byte Count 16 on an 8-byte CplD, Cpl without data
+    (SC): each is a translation failure, record 0x22 with bytes 0; a clean completion afterwards works."""
+    env, plat, host, ah = await start(dut)
+    a = new_process(env, host, "A")
+    mode = {"kind": None}
+
+    def corrupt(cpl, req):
+        if int(req.at) != ats.AT_TRANSLATION_REQUEST or not req.ph & 1 or mode["kind"] is None:
+            return [cpl]
+        bad = PasidTlp(cpl)
+        kind = mode["kind"]
+        if kind == "rrs":
+            bad = PasidTlp.create_completion_for_tlp(req, cpl.completer_id, has_data=False, status=RRS)
+        elif kind == "poisoned":
+            bad.ep = True
+        elif kind == "length4":
+            bad.set_data(bytes(cpl.data) * 2)
+            bad.byte_count = 16
+        elif kind == "byte_count":
+            bad.byte_count = 16
+        elif kind == "no_data":
+            bad = PasidTlp.create_completion_for_tlp(req, cpl.completer_id, has_data=False, status=CplStatus.SC)
+        return [bad]
+    env.b.shim.cpl_fault = corrupt
+    for j, kind in enumerate(("rrs", "poisoned", "length4", "byte_count", "no_data")):
+        mode["kind"] = kind
+        d = desc(j, OP_MEMMOVE, 64, src=VA_SRC + PAGE + 0x40 * j)
+        rec = (await run(env, a, d)).record
+        assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL, 0), f"{kind}: {rec}"
+    mode["kind"] = None
+    t = await run(env, a, desc(6, OP_MEMMOVE, 64, src=VA_SRC + PAGE))
+    await env.sb.check([t])
+    assert st(t.record) == ST_SUCCESS
+    await finish(env.b, plat, "test_ats_malformed_completions")
+
+
+@cocotb.test()
+async def test_ats_capacity(dut):
+    """T2 (capacity): MEMFILLs into ATS_ENTRIES + 1 destination pages (plus the record page): the first pass
+    misses once per page; a second pass over the same pages must miss at least (pages - ATS_ENTRIES) times
+    (the ATC cannot hold them all) and never more than once per page; data and records exact."""
+    env, plat, host, ah = await start(dut)
+    entries = env.p.ats_entries
+    a = new_process(env, host, "A")
+    extra = VA_BASE + 0x40_0000
+    a.map(extra, (entries + 1) * PAGE)
+    pages = [extra + n * PAGE for n in range(entries + 1)]
+    for rnd in range(2):
+        n0 = len(env.b.shim.tx_req_log)
+        for k, va in enumerate(pages):
+            t = await run(env, a, Descriptor(opcode=OP_MEMFILL, flags=FLAG_CRAV | FLAG_RCR,
+                                             cr_addr=VA_CR + 64 * (k + rnd * len(pages)), src=0x1111 * (k + 1),
+                                             dst=va + 0x80, size=96))
+            await env.sb.check([t])
+            assert st(t.record) == ST_SUCCESS
+        missed = [r.address >> 12 for r in treqs(tx_since(env, n0))]
+        dst_missed = [p for p in missed if p != VA_CR >> 12]
+        assert len(set(dst_missed)) == len(dst_missed), f"round {rnd}: a page missed twice in one pass {missed}"
+        if rnd == 0:
+            assert sorted(dst_missed) == [va >> 12 for va in pages], f"first pass misses {missed}"
+        else:
+            assert len(missed) >= len(pages) + 1 - entries, \
+                f"second pass: {len(missed)} misses over {len(pages) + 1} pages with {entries} ATC entries"
+        env.b.log.info("pass %d: %d Translation Requests over %d pages, %d ATC entries", rnd, len(missed),
+                       len(pages) + 1, entries)
+    await finish(env.b, plat, "test_ats_capacity")
