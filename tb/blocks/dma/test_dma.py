@@ -530,6 +530,7 @@ async def test_ats_faults(dut):
     rng = tb.rng
     checks = []
     cmds = []
+    agains = []
     for k in range(40):
         if k % 4 == 0:             # (nothing in flight: the commands were waited for)
             tb.set_cfg(mps=rng.randrange(0, 6), mrrs=rng.randrange(0, 6))
@@ -557,7 +558,19 @@ async def test_ats_faults(dut):
             c.plan_limit = off        # every byte before the faulting source page is written, the last TLP cut
         cmds.append(tb.submit(c))
         checks.append((c, side, off))
-        if k % 4 == 3:
+        if side == "dst" and not ur:
+            # the same destination again, same PASID: the read-only entry is now in the ATC; a write must not
+            # use it (it asks again and faults at the same offset)
+            # (submitted once this one has completed, so that each checks its own memory)
+            again = tb.make_fill(n, pasid=pasid, dst=c.dst)
+            again.expect_status, again.max_bytes = ST_XL_WRITE_FAULT, off
+            agains.append(again)
+            checks.append((again, side, off))
+        if k % 4 == 3 or k == 39:
+            await tb.wait_done(cmds)
+            await tb.quiesce()
+            cmds = [tb.submit(a) for a in agains]
+            agains = []
             await tb.wait_done(cmds)
             await tb.quiesce()
     await tb.wait_done(cmds)
