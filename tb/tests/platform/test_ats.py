@@ -292,7 +292,8 @@ async def test_ats_disable(dut):
 # Known RTL failure (ats-rtl 4aac95a): with SEED=722992133 on small/x86, round 1's Invalidate Request (ITag 0,
 # PASID 1, one 4 KiB destination page) arrives while a MEMMOVE streams translated 32-byte MWr into that page; the
 # device then sends nothing at all (no further MWr, no Translation Request, no Invalidate Completion within
-# 200 us) while tx_req is ready and rx_msg took the request (also seed 1509471751). Not registered in the
+# 200 us) while tx_req is ready and rx_msg took the request (also small seed 1509471751, small/arm, and
+# default/x86 seed 2025968311, where round 0 completed with no traffic in flight). Not registered in the
 # regression until the RTL is fixed (a skipped test counts as not passed there): IMSDEV_ATS_RACE=1 registers it.
 async def ats_invalidate_race(dut):
     """T5: the kernel unmaps a destination page at a random (seeded) moment while MEMMOVEs into it stream: the
