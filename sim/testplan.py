@@ -18,7 +18,7 @@ STAGES = ("V1", "V2", "V3")
 RESEEDS = {"V1": 1, "V2": 3, "V3": 10}
 # Covergroups of tb/coverage/model.py.
 COVERGROUPS = ("interrupts", "platform", "messages", "vectors", "descriptors", "data", "portals", "commands",
-               "streams", "batch")
+               "streams", "batch", "ats")
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,24 @@ TESTPLAN = (
         "a second reference; unbind of an unbound handle -> -EINVAL",
     ), platforms=("x86", "arm"), blocks=("platform", "dma", "engine", "wq", "top"), stage="V2",
         covergroups=("platform", "descriptors", "data")),
+    Entry("tb.tests.platform.test_ats", ("default", "small"), (
+        "T1 ATS capability after PASID (QDEP 0, Page Aligned 1), CAP3.ATS, pci_enable_ats drives cfg_ats_en/stu, "
+        "FLR clears ATS Control",
+        "T2 one Translation Request per page (MRd AT=01b, Length 2, page address, PASID), ATC hits for the same "
+        "pages, every DMA TLP AT=10b at the process's physical pages, PASID-keyed ATC (same VA, two processes)",
+        "T4 kernel unmap -> Invalidate Request (PASID, page) -> Invalidate Completion (ITag, CC 1, Device ID); "
+        "next access misses; no-PASID, everything and unknown-PASID invalidations complete",
+        "T6 no-BOF faults through ATS: unmapped source first page / mid-buffer (0x03, exact bytes and fault "
+        "address, nothing written past bytes_completed), read-only / unmapped destination 0x83 bytes 0",
+        "T10 Translation Completion UR / CA -> 0x22 (bit 7 on the destination side); RRS, poisoned, Length 4, "
+        "Byte Count 16, SC without data on the read side -> 0x22 bytes 0, then a clean translation works",
+        "T2 capacity: ATS_ENTRIES + 1 pages, first pass one miss per page, second pass >= pages - entries misses",
+        "T11 32 Invalidate Requests outstanding (every ITag) accepted and completed once each; answered while "
+        "ATS is disabled",
+        "T14 ATS disabled: untranslated DMA; re-enabled: the ATC starts empty",
+        "ATC consistency checker (tb/pcie/ats_agent.py) on every test: translated TLPs only inside live grants",
+    ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "top", "platform"), stage="V2",
+        covergroups=("ats",)),
     Entry("tb.tests.platform.test_platform_faults", ALL_CONFIGS, (
         "every VT-d fault reason 0x20-0x26 from an MSI-X vector and from an IMS entry, under every link pause "
         "mode: reserved data bits with SHV, index beyond the table, IRTE not present, IRTE read error, reserved "

@@ -39,7 +39,7 @@ PCI_MSIX_FLAGS_MASKALL = 0x4000
 
 
 class Bench:
-    def __init__(self, dut, pauses: str):
+    def __init__(self, dut, pauses: str, ats: bool = False):
         if pauses not in PAUSE_MODES:
             raise ValueError(f"pauses must be one of {PAUSE_MODES}")
         self.dut = dut
@@ -52,7 +52,7 @@ class Bench:
         self.rc = HostRootComplex()
         self.shim = LinkShim(dut, dut.clk, vendor_id=VENDOR_ID, device_id=DEVICE_ID, num_wqs=self.params.num_wq,
                              msix_table_size=self.params.msix_vectors,
-                             msix_table_offset=regs.MSIX_TABLE_BASE, msix_pba_offset=regs.MSIX_PBA_BASE)
+                             msix_table_offset=regs.MSIX_TABLE_BASE, msix_pba_offset=regs.MSIX_PBA_BASE, ats=ats)
         self.shim.connect(self.rc)
         self.msgs = MessageLog()
         for window in self.msgs.windows:
@@ -67,10 +67,11 @@ class Bench:
         return self.msgs.on_write(addr, data, requester_id, tlp.get_header_size_dw())
 
     @classmethod
-    async def start(cls, dut, pauses: str = "none", platform_options: dict | None = None) -> "Bench":
+    async def start(cls, dut, pauses: str = "none", platform_options: dict | None = None,
+                    ats: bool = False) -> "Bench":
         """`platform_options` go to the platform model IMSDEV_PLATFORM names (tb/platform_bench.attach_platform),
         e.g. a GIC ITS with fewer DeviceID bits."""
-        self = cls(dut, pauses)
+        self = cls(dut, pauses, ats=ats)
         self.log.info("bench: config %s, seed %d, pauses %s", self.params.name, self.seed, pauses)
         # Reset is applied before the first clock edge: registers power up random (+verilator+rand+reset+2), and
         # a block out of reset at that edge could act on, or assert about, its random state.

@@ -49,6 +49,7 @@ class SvaProcess:
         self.handle = None
         self.unbound_pasid: Optional[int] = None
         self.c_refs = 0                      # bindings the C library holds (SvaHost.sva_bind)
+        self.stale_pages: dict[int, tuple[int, bool]] = {}   # unmapped virtual page -> its old (physical, writable)
 
     def __repr__(self) -> str:
         return f"process {self.name} (PASID {self.pasid})"
@@ -70,7 +71,10 @@ class SvaProcess:
         """Clear the mappings (the kernel side invalidates the IOMMU's TLBs for them)."""
         self.mm.unmap(va, size)
         for off in range(0, size, PAGE):
-            self.pages.pop(va + off, None)
+            old = self.pages.pop(va + off, None)
+            if old is not None:
+                # a device with an ATC may still use the old translation until its Invalidate Completion
+                self.stale_pages[va + off] = old
 
     def physical(self, va: int) -> Optional[int]:
         page = self.pages.get(va & ~(PAGE - 1))

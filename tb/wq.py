@@ -396,9 +396,9 @@ class WqEnv:
 
     @classmethod
     async def start(cls, dut, pauses: str = "none", *, pasid: bool = True, priv: bool = True,
-                    msix: bool = True, platform_options: Optional[dict] = None) -> "WqEnv":
+                    msix: bool = True, platform_options: Optional[dict] = None, ats: bool = False) -> "WqEnv":
         """`platform_options` go to the platform IMSDEV_PLATFORM names (e.g. dma_translation=True)."""
-        bench = await Bench.start(dut, pauses=pauses, platform_options=platform_options)
+        bench = await Bench.start(dut, pauses=pauses, platform_options=platform_options, ats=ats)
         # cocotb derives each test's seed (bench.seed) from COCOTB_RANDOM_SEED and the test's name, so the
         # regression seed plus TESTCASE replays this test exactly.
         bench.log.info("wq bench: replay with `make sim SEED=%s TESTCASE=<this test>` (bench seed %d)",
@@ -1137,9 +1137,23 @@ class Scoreboard:
                     seen.add((id(t), kind))
                     yield kind, t
 
+    def _untranslate(self, pasid: Optional[int], addr: int) -> Optional[int]:
+        """The virtual address of a translated (AT = 10b) TLP's physical address in its PASID's process."""
+        space = self.spaces.get(pasid)
+        # stale pages: unmapped, but the ATS checker (tb/pcie/ats_agent.py) judges whether the device may still
+        # use them (until its Invalidate Completion)
+        for pages in (getattr(space, "pages", None) or {}, getattr(space, "stale_pages", None) or {}):
+            for va, (pa, _) in pages.items():
+                if pa == addr & ~0xFFF:
+                    return va | addr & 0xFFF
+        return None
+
     def _observe(self, rec, tlp):
         if not self._active or rec.kind not in ("MWr", "MRd"):
             return
+        at = int(getattr(tlp, "at", 0))
+        if at == 1:
+            return      # an ATS Translation Request: no data moves (tb/pcie/ats_agent.py checks it)
         if rec.kind == "MWr":
             addr, data = write_span(tlp)
             if self.b.msgs.claims(addr) or self._in_platform_window(addr):
@@ -1148,6 +1162,13 @@ class Scoreboard:
         else:
             addr, data = rec.address + (tlp.get_first_be_offset() if tlp.first_be else 0), None
         length = len(data) if data is not None else tlp.get_be_byte_count()
+        if at == 2:
+            va = self._untranslate(rec.pasid, addr)
+            if va is None:
+                self._error(f"translated upstream {rec.kind} to {addr:#x} at {rec.time_ns} ns: not a page of PASID "
+                            f"{rec.pasid}'s process")
+                return
+            addr = va
         owners = list(self._owners(addr, addr + max(length, 1), self._space_key(rec.pasid)))
         if not owners:
             self._error(f"stray upstream {rec.kind} [{addr:#x}, +{length}) at {rec.time_ns} ns: no tracked "

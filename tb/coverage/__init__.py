@@ -282,6 +282,19 @@ def link_config(msix_enabled: bool, function_masked: bool, bus_master: bool):
         _shadow.config(msix_enabled, function_masked, bus_master)
 
 
+def ats_translation(outcome: str, side: str):
+    """tb/pcie/ats_agent.py answered a Translation Request (outcome per model.ATS_OUTCOMES)."""
+    if _shadow is not None:
+        model.sample_ats_translation(outcome, side, _shadow.platform)
+
+
+def ats_invalidation(scope: str, pasid: bool, reads_outstanding: bool):
+    """An Invalidate Request got its Invalidate Completion."""
+    if _shadow is not None:
+        model.sample_ats_invalidation(scope, "pasid" if pasid else "no_pasid",
+                                      "reads_outstanding" if reads_outstanding else "idle")
+
+
 def function_reset():
     if _shadow is not None:
         _shadow.reset()

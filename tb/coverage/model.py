@@ -235,6 +235,34 @@ def sample_request_header(stream, header):
     """A memory request crossed the link with a 3DW or a 4DW header."""
 
 
+# ---- ATS (issue 9 stage 1, docs/ats_pri.md 5) ----------------------------------------------------------
+# What the translation agent answered a Translation Request with, by the side that asked (the device sets NW on
+# its read side), and the Invalidate Requests it sent: range scope by PASID.
+ATS_OUTCOMES = ("granted_rw", "granted_r", "no_translation", "ur", "ca")
+ATS_SIDES = ("read", "write")
+ATS_INV_SCOPES = ("page", "range", "all")
+ATS_INV_PASID = ("pasid", "no_pasid")
+ATS_INV_INFLIGHT = ("idle", "reads_outstanding")
+
+
+@_point("ats", "outcome", "outcome", ATS_OUTCOMES)
+@_point("ats", "side", "side", ATS_SIDES)
+@_point("ats", "platform", "platform", PLATFORMS)
+@_cross("ats", "outcome_x_side", "outcome", "side")
+@_cross("ats", "outcome_x_platform", "outcome", "platform")
+def sample_ats_translation(outcome, side, platform):
+    """The root complex answered one Translation Request of the device."""
+
+
+@_point("ats", "inv_scope", "scope", ATS_INV_SCOPES)
+@_point("ats", "inv_pasid", "pasid", ATS_INV_PASID)
+@_point("ats", "inv_inflight", "inflight", ATS_INV_INFLIGHT)
+@_cross("ats", "inv_scope_x_pasid", "inv_scope", "inv_pasid")
+@_cross("ats", "inv_pasid_x_inflight", "inv_pasid", "inv_inflight")
+def sample_ats_invalidation(scope, pasid, inflight):
+    """The device answered an Invalidate Request (sampled at its Invalidate Completion)."""
+
+
 def bin_label(b) -> str:
     """A bin as the report and the waiver file name it: cross bins joined with ' x '."""
     return " x ".join(str(part) for part in b) if isinstance(b, tuple) else str(b)

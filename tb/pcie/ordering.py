@@ -21,6 +21,7 @@ from .stream import ReceivedTlp
 from .tlp import ProtocolError
 
 FT_MWR32, FT_MWR64 = 0x40, 0x60
+FT_MSG_TO_RC, FT_MSG_ID = 0x30, 0x32     # posted messages (ATS Invalidate Completion, Page Request)
 
 
 class EgressOrderChecker:
@@ -36,7 +37,7 @@ class EgressOrderChecker:
 
     def request(self, rx: ReceivedTlp):
         fmt_type = rx.fields.hdr >> 120
-        if fmt_type not in (FT_MWR32, FT_MWR64):
+        if fmt_type not in (FT_MWR32, FT_MWR64, FT_MSG_ID, FT_MSG_TO_RC):
             return      # a completion may pass a non-posted request (MRd): that is what keeps reads deadlock-free
         self.posted += 1
         for c_start, c_end, c_hdr in self._completions:

@@ -172,6 +172,7 @@ class HostRootComplex(RootComplex):
         self._interceptors: list[tuple[Callable, tuple[int, int] | None]] = []
         self._observers: list[Callable] = []
         self._translator: Callable | None = None
+        self._ats_agent = None          # tb/pcie/ats_agent.py: handles AT = 01b / 10b requests
         self.translated_requests = 0
         self.dma_faulted_reads = 0
         self.dma_dropped_writes = 0
@@ -210,6 +211,11 @@ class HostRootComplex(RootComplex):
         """Translate the device's DMA through `fn(requester_id, pasid, priv, addr, is_write) -> int | fault`
         (None: untranslated, the default). See the module docstring."""
         self._translator = fn
+
+    def set_ats_agent(self, agent) -> None:
+        """Answer the device's Translation Requests and route its translated requests through `agent`
+        (tb/pcie/ats_agent.AtsAgent); None: AT != 00b is a protocol error."""
+        self._ats_agent = agent
 
     def _translate_span(self, tlp, addr: int, length: int, is_write: bool) -> list[tuple[int, int, object]]:
         """[(offset in the span, length, physical address or fault)], one per 4 KiB page of the span."""
@@ -385,6 +391,14 @@ class HostRootComplex(RootComplex):
         self.upstream_log.append(rec)
         for obs in self._observers:
             obs(rec, tlp)
+        if is_pasid_tlp and int(tlp.at) and not tlp.is_dmwr():
+            if self._ats_agent is None:
+                tlp.release_fc()
+                raise ProtocolError(f"upstream request with AT {int(tlp.at):#04b} and no translation agent: {tlp!r}")
+            tlp = await self._ats_agent.upstream(tlp)
+            if tlp is not None:
+                await RootComplex.handle_tlp(self, tlp)     # at the physical address, no IOMMU translation
+            return
         if is_pasid_tlp and tlp.is_dmwr():
             tlp.release_fc()
             self.log.warning("DMWr from %s to the root complex: UR", tlp.requester_id)

@@ -41,6 +41,7 @@ from imsdev import regs
 from tb import coverage
 
 from .direct import DirectLink
+from .ats_link import AtsExtCapability, AtsLinkState
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
@@ -176,7 +177,7 @@ class LinkShim(Endpoint):
                  subsystem_vendor_id: int | None = None, subsystem_id: int = 0,
                  max_payload_size_supported: int = 2, completion_timeout_ns: int = 50_000,
                  check_egress_order: bool = True,
-                 bme_grace_ns: float = 20.0, reset: str | None = "rst"):
+                 bme_grace_ns: float = 20.0, reset: str | None = "rst", ats: bool = False):
         install()
         if num_wqs < 1:
             raise ValueError("num_wqs must be >= 1")
@@ -222,6 +223,18 @@ class LinkShim(Endpoint):
 
         self.pasid_cap = PasidExtCapability()
         self.register_extended_capability(self.pasid_cap)
+        # ATS (docs/ats_pri.md 3.2, tb/pcie/ats_link.py): chained after PASID, only when a test asks for it.
+        self.ats_cap = None
+        if ats:
+            if not hasattr(dut, "cfg_ats_en"):
+                raise ValueError("ats=True needs an RTL with the ATS interface (cfg_ats_en, rx_msg)")
+            self.ats_cap = AtsExtCapability()
+            self.register_extended_capability(self.ats_cap)
+        self.ats = AtsLinkState(self.ats_cap)
+        # The translation agent's entry for the device's messages (Invalidate Completions), called in the
+        # order the device sent them on tx_req, and observers of every TLP of tx_req in that order.
+        self.message_handler: Callable | None = None
+        self.tx_tlp_observers: list[Callable] = []
 
         for ft in _BAR_REQUESTS:
             self.register_rx_tlp_handler(ft, self._handle_bar_request)
@@ -234,6 +247,7 @@ class LinkShim(Endpoint):
         self.rx_cpl = TlpStreamSource(dut, "rx_cpl", clock, rst)
         self.tx_cpl = TlpStreamSink(dut, "tx_cpl", clock, rst)
         self.tx_req = TlpStreamSink(dut, "tx_req", clock, rst)
+        self.rx_msg = TlpStreamSource(dut, "rx_msg", clock, rst) if hasattr(dut, "rx_msg_valid") else None
         # PCIe ordering between the two egress streams, checked in every device test (tb/pcie/ordering.py).
         self.egress_order = EgressOrderChecker()
         if check_egress_order:
@@ -302,7 +316,10 @@ class LinkShim(Endpoint):
 
     @property
     def streams(self):
-        return {"rx_req": self.rx_req, "rx_cpl": self.rx_cpl, "tx_cpl": self.tx_cpl, "tx_req": self.tx_req}
+        out = {"rx_req": self.rx_req, "rx_cpl": self.rx_cpl, "tx_cpl": self.tx_cpl, "tx_req": self.tx_req}
+        if self.rx_msg is not None:
+            out["rx_msg"] = self.rx_msg
+        return out
 
     @property
     def outstanding(self) -> int:
@@ -322,6 +339,9 @@ class LinkShim(Endpoint):
             "cfg_max_payload": self.pcie_cap.max_payload_size,
             "cfg_max_read_req": self.pcie_cap.max_read_request_size,
         }
+        if getattr(self, "ats_cap", None) is not None:
+            values["cfg_ats_en"] = int(self.ats_cap.enable)
+            values["cfg_ats_stu"] = self.ats_cap.stu
         coverage.link_config(bool(values["cfg_msix_en"]), bool(values["cfg_msix_fn_mask"]),
                              bool(values["cfg_bus_master_en"]))
         if values["cfg_bus_master_en"] != self._bme_history[-1][1]:
@@ -372,7 +392,7 @@ class LinkShim(Endpoint):
         self._stale_reads.update(self._dev_reads)
         self._dev_reads.clear()
         self._update_transactions_pending()
-        dropped = self.rx_req.flush() + self.rx_cpl.flush()
+        dropped = self.rx_req.flush() + self.rx_cpl.flush() + (self.rx_msg.flush() if self.rx_msg else 0)
         if dropped:
             self.log.warning("FLR dropped %d TLPs not yet delivered to the RTL", dropped)
 
@@ -389,6 +409,9 @@ class LinkShim(Endpoint):
         self.msix_cap.msix_enable = False
         self.msix_cap.msix_function_mask = False
         self.pasid_cap.reset()
+        if self.ats_cap is not None:
+            self.ats_cap.reset()
+        self.ats.flr()
         self._drive_cfg()
 
         await RisingEdge(self.clock)
@@ -491,10 +514,15 @@ class LinkShim(Endpoint):
     # ---- device -> host requests --------------------------------------------------------------
     def _check_upstream(self, tlp, start_ns: float):
         what = _Lazy(lambda: f"tx_req {tlp!r}")
+        if tlp.is_message():
+            # Invalidate Completions go out whatever Bus Master Enable is (PCIe §10.3.1).
+            self.ats.check_upstream(tlp, self.requester_id)
+            return
         if not (tlp.is_mem_read() or tlp.is_mem_write()):
             raise ProtocolError(f"{what}: only MRd/MWr may be sent upstream")
         if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
             raise ProtocolError(f"{what}: sent at {start_ns} ns while Bus Master Enable is clear")
+        self.ats.check_upstream(tlp, self.requester_id)
         if int(tlp.requester_id) != self.requester_id:
             raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
@@ -532,6 +560,14 @@ class LinkShim(Endpoint):
             tlp = _decode("tx_req", rx)
             self._check_upstream(tlp, rx.start_ns)
             self.tx_req_log.append(SentTlp(rx.start_ns, rx.end_ns, tlp))
+            for observe in self.tx_tlp_observers:
+                observe(tlp)
+            if tlp.is_message():
+                self.stats["tx_msg"] += 1
+                if self.message_handler is None:
+                    raise ProtocolError(f"tx_req: message {tlp!r} but no translation agent is attached")
+                self.message_handler(tlp)
+                continue
             if tlp.is_mem_read():
                 self._dev_reads[tlp.tag] = tlp
                 self._update_transactions_pending()
@@ -567,6 +603,15 @@ class LinkShim(Endpoint):
         for out in ([tlp] if self.cpl_fault is None else self.cpl_fault(tlp, req)):
             self.stats["rx_cpl"] += 1
             self.rx_cpl.send_nowait(out.to_stream_fields())
+
+    def deliver_message(self, tlp: PasidTlp) -> None:
+        """Put an ID-routed message for this function (an Invalidate Request from the TA) on rx_msg."""
+        if self.rx_msg is None:
+            raise ValueError("the RTL has no rx_msg stream")
+        if tlp.is_inv_request():
+            self.ats.invalidate_sent(tlp)
+        self.stats["rx_msg"] += 1
+        self.rx_msg.send_nowait(tlp.to_stream_fields())
 
     def inject_completion(self, tlp: PasidTlp) -> None:
         """Put a completion on rx_cpl that answers no read of the host's: an unsolicited (unexpected)

@@ -15,6 +15,13 @@ memory-write type of its address size, so routing treats it as a memory request,
 non-posted so that flow control charges the right credits. Both only work if every TLP object in flight
 is a `PasidTlp`; tb/pcie/hooks.py makes cocotbext-pcie's ports build this class at every hop.
 
+* AT (Address Type, header DW0 bits 11:10, packed by the base class): 01b only on an MRd (Translation
+  Request: Length even and >= 2, untranslated address bits 11:0 = 0), 11b reserved (docs/ats_pri.md 1.3).
+* Messages routed by ID or to the Root Complex (Fmt/Type 0x30/0x32/0x72): message code in byte 7, bytes 8-15
+  as `msg_b8_11` / `msg_b12_15`; for ID-routed messages bytes 8-9 are the destination ID, kept in
+  `completer_id` (cocotbext-pcie routes on it). Constructors and decoders for the ATS Invalidate Request /
+  Completion (tb/pcie/ats.py has the payload formats).
+
 `to_stream_fields()` / `from_stream_fields()` convert to and from the hdr/prfx/data layout of the device's
 TLP streams (docs/tlp_interface.md).
 """
@@ -25,6 +32,8 @@ from typing import NamedTuple
 from cocotbext.pcie.core.dllp import FcType
 from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpFmt, TlpType
 from cocotbext.pcie.core.utils import PcieId
+
+from . import ats as _ats
 
 PASID_PREFIX_BYTE0 = 0x91
 DMWR_TYPE = 0x1B
@@ -45,6 +54,11 @@ _MEM_READS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64})
 _MEM_WRITES = frozenset({TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 # (fmt, type) -> TlpType without the Enum call (fmt_type is read dozens of times per TLP by cocotbext-pcie).
 _FMT_TYPES = {t.value: t for t in TlpType}
+# Messages this bench packs: routed to the Root Complex or by ID, with and without data (4DW headers).
+_MSG_TYPES = frozenset({TlpType.MSG_TO_RC, TlpType.MSG_ID, TlpType.MSG_DATA_TO_RC, TlpType.MSG_DATA_ID})
+_MSG_ID_ROUTED = frozenset({TlpType.MSG_ID, TlpType.MSG_DATA_ID})
+# Message codes that may carry a PASID prefix (Invalidate Request, Page Request: PCIe §10.3, §10.4).
+_PASID_MSG_CODES = frozenset({_ats.MSG_CODE_INV_REQ, _ats.MSG_CODE_PAGE_REQ})
 
 
 class TlpFormatError(ValueError):
@@ -70,9 +84,23 @@ def request_format_error(tlp) -> str | None:
     otherwise, contiguous except for a QW-aligned 2-DW request; DMWr (§2.2.7.x): whole DWs, all bytes
     enabled, at most 128 bytes."""
     ft = tlp.fmt_type
+    at = int(getattr(tlp, "at", 0))
     if ft not in _MEM_READS and ft not in _MEM_WRITES:
+        if at:
+            return f"AT {at:#04b} on {ft.name}: only memory requests carry an Address Type"
         return None
     length = tlp.length or 1024
+    if at == _ats.AT_RESERVED:
+        return "AT 11b is reserved"
+    if at == _ats.AT_TRANSLATION_REQUEST:
+        if ft not in _MEM_READS or tlp.is_dmwr():
+            return "AT 01b (Translation Request) is only allowed on a Memory Read"
+        if length < 2 or length % 2:
+            return f"Translation Request Length {length} DW: must be even and >= 2 (2 DW per translation)"
+        if tlp.address & 0xFFF:
+            return f"Translation Request address {tlp.address:#x}: untranslated address bits 11:0 must be 0"
+    if at == _ats.AT_TRANSLATED and tlp.is_dmwr():
+        return "AT 10b on a DMWr: only the device's own MRd/MWr are translated here"
     if tlp.get_header_size_dw() == 4 and tlp.address <= 0xFFFF_FFFF:
         return f"4DW header for address {tlp.address:#x} below 4 GiB (must use 3DW)"
     if (tlp.address & 0xFFF) + 4 * length > 0x1000:
@@ -119,12 +147,18 @@ class PasidTlp(Tlp):
         self._pasid = None
         self._pmr = False
         self._er = False
+        self.msg_code = 0
+        self.msg_b8_11 = 0
+        self.msg_b12_15 = 0
         if isinstance(tlp, Tlp):
             self.th = tlp.th  # the base copy constructor drops TH
         if isinstance(tlp, PasidTlp):
             self._pasid = tlp._pasid
             self.pmr = tlp.pmr
             self.er = tlp.er
+            self.msg_code = tlp.msg_code
+            self.msg_b8_11 = tlp.msg_b8_11
+            self.msg_b12_15 = tlp.msg_b12_15
 
     # ---- PASID prefix -------------------------------------------------------------------------
     @property
@@ -182,7 +216,10 @@ class PasidTlp(Tlp):
             return
         if not (0 <= self._pasid <= PASID_MAX):
             raise TlpFormatError(f"PASID {self._pasid:#x} does not fit in {PASID_BITS} bits")
-        if self.fmt_type not in _PASID_CARRIERS:
+        if self.is_message():
+            if self.msg_code not in _PASID_MSG_CODES:
+                raise TlpFormatError(f"a PASID prefix is not allowed on message code {self.msg_code:#04x}")
+        elif self.fmt_type not in _PASID_CARRIERS:
             raise TlpFormatError(f"a PASID prefix is not allowed on {self.fmt_type.name}")
 
     # ---- DMWr ---------------------------------------------------------------------------------
@@ -281,8 +318,111 @@ class PasidTlp(Tlp):
             cpl.lower_address = 0
         return cpl
 
+    # ---- messages (ATS) -----------------------------------------------------------------------
+    def is_message(self):
+        try:
+            return self.fmt_type in _MSG_TYPES
+        except ValueError:
+            return False
+
+    def is_inv_request(self):
+        return self.is_message() and self.fmt_type == TlpType.MSG_DATA_ID and self.msg_code == _ats.MSG_CODE_INV_REQ
+
+    def is_inv_completion(self):
+        return self.is_message() and self.fmt_type == TlpType.MSG_ID and self.msg_code == _ats.MSG_CODE_INV_CPL
+
+    @classmethod
+    def create_message(cls, fmt_type, code, *, requester_id=PcieId(0, 0, 0), dest_id=PcieId(0, 0, 0), tag=0,
+                       b8_11=0, b12_15=0, data=b""):
+        if fmt_type not in _MSG_TYPES:
+            raise ValueError(f"{fmt_type!r} is not a message type this bench packs")
+        tlp = cls()
+        tlp.fmt_type = fmt_type
+        tlp.requester_id = PcieId.from_int(int(requester_id))
+        tlp.completer_id = PcieId.from_int(int(dest_id))
+        tlp.tag = tag
+        tlp.msg_code = code
+        tlp.msg_b8_11 = b8_11
+        tlp.msg_b12_15 = b12_15
+        tlp.data = bytearray(data)
+        tlp.length = len(data) // 4
+        return tlp
+
+    @classmethod
+    def create_invalidate_request(cls, *, requester_id, dest_id, itag, page, size, glob=False, pasid=None,
+                                  dw0_high=_ats.ENTRY_DW0_HIGH):
+        """ATS Invalidate Request (MsgD routed by ID, code 0x01): TA `requester_id` -> function `dest_id`,
+        ITag in byte 6 bits 4:0, 2-DW payload = the untranslated range (tb/pcie/ats.py)."""
+        if not 0 <= itag < _ats.ITAGS:
+            raise ValueError(f"ITag {itag} outside 0..31")
+        body = _ats.InvalidatePayload(page, size, glob).to_payload(dw0_high)
+        tlp = cls.create_message(TlpType.MSG_DATA_ID, _ats.MSG_CODE_INV_REQ, requester_id=requester_id,
+                                 dest_id=dest_id, tag=itag, data=body)
+        tlp.set_pasid(pasid)
+        return tlp
+
+    def inv_request_fields(self, dw0_high=_ats.ENTRY_DW0_HIGH):
+        """(ITag, InvalidatePayload) of an Invalidate Request."""
+        if not self.is_inv_request() or len(self.data) != 8:
+            raise TlpFormatError(f"not an Invalidate Request with a 2-DW payload: {self!r}")
+        return self.tag & 0x1F, _ats.InvalidatePayload.from_payload(bytes(self.data), dw0_high)
+
+    @classmethod
+    def create_invalidate_completion(cls, *, requester_id, dest_id, itag_vector, cc=1):
+        """ATS Invalidate Completion (Msg routed by ID, code 0x02): function -> TA (`dest_id` = the TA's
+        Requester ID), CC in byte 11 bits 2:0 (0 means 8), ITag Vector in bytes 12-15."""
+        return cls.create_message(TlpType.MSG_ID, _ats.MSG_CODE_INV_CPL, requester_id=requester_id,
+                                  dest_id=dest_id, b8_11=cc & 7, b12_15=itag_vector & 0xFFFF_FFFF)
+
+    def inv_completion_fields(self):
+        """(CC with 0 read as 8, ITag vector) of an Invalidate Completion."""
+        if not self.is_inv_completion():
+            raise TlpFormatError(f"not an Invalidate Completion: {self!r}")
+        return (self.msg_b8_11 & 7) or 8, self.msg_b12_15
+
     # ---- bytes --------------------------------------------------------------------------------
+    def _pack_message_header(self):
+        dw0 = (self.length & 0x3FF) | ((int(self.at) & 3) << 10) | ((int(self.attr) & 3) << 12) | \
+            (bool(self.ep) << 14) | (bool(self.td) << 15) | (bool(self.th) << 16) | (bool(self.ln) << 17) | \
+            ((int(self.attr) & 4) << 16) | ((self.tag & 0x100) << 11) | ((int(self.tc) & 7) << 20) | \
+            ((self.tag & 0x200) << 14) | ((self.type & 0x1F) << 24) | ((self.fmt & 7) << 29)
+        dw1 = (int(self.requester_id) << 16) | ((self.tag & 0xFF) << 8) | (self.msg_code & 0xFF)
+        b8 = self.msg_b8_11 & 0xFFFF_FFFF
+        if self.fmt_type in _MSG_ID_ROUTED:
+            b8 = (int(self.completer_id) << 16) | (b8 & 0xFFFF)
+        return bytearray(dw0.to_bytes(4, "big") + dw1.to_bytes(4, "big") + b8.to_bytes(4, "big")
+                         + (self.msg_b12_15 & 0xFFFF_FFFF).to_bytes(4, "big"))
+
+    @classmethod
+    def unpack_header(cls, pkt):
+        ft = (pkt[0] >> 5, pkt[0] & 0x1F)
+        if ft not in {t.value for t in _MSG_TYPES}:
+            return super().unpack_header(pkt)
+        dw0 = int.from_bytes(pkt[0:4], "big")
+        tlp = cls()
+        tlp.fmt, tlp.type = ft
+        tlp.length = dw0 & 0x3FF
+        if (dw0 >> 10) & 3:
+            raise TlpFormatError(f"AT {(dw0 >> 10) & 3:#04b} on a message")
+        tlp.ep = bool(dw0 & 1 << 14)
+        tlp.td = bool(dw0 & 1 << 15)
+        tlp.th = bool(dw0 & 1 << 16)
+        tlp.ln = bool(dw0 & 1 << 17)
+        tlp.attr = type(tlp.attr)(((dw0 >> 12) & 3) | ((dw0 >> 16) & 4))
+        tlp.tc = type(tlp.tc)((dw0 >> 20) & 7)
+        tlp.tag = ((dw0 >> 11) & 0x100) | ((dw0 >> 14) & 0x200) | pkt[6]
+        tlp.requester_id = PcieId.from_int(int.from_bytes(pkt[4:6], "big"))
+        tlp.msg_code = pkt[7]
+        tlp.msg_b8_11 = int.from_bytes(pkt[8:12], "big")
+        tlp.msg_b12_15 = int.from_bytes(pkt[12:16], "big")
+        if tlp.fmt_type in _MSG_ID_ROUTED:
+            tlp.completer_id = PcieId.from_int(tlp.msg_b8_11 >> 16)
+            tlp.msg_b8_11 &= 0xFFFF
+        return tlp
+
     def pack_header(self):
+        if self.is_message():
+            return self._pack_message_header()
         if not self.is_dmwr():
             return super().pack_header()
         # The DMWr header is a memory-write header with another type code: pack it as one, then patch.
@@ -345,6 +485,8 @@ class PasidTlp(Tlp):
             raise TlpFormatError(f"truncated TLP: {hdr_len}-byte header at byte {off} but only "
                                  f"{len(pkt) - off} bytes follow")
         hdr = bytearray(pkt[off:off + hdr_len])
+        if (hdr[2] >> 2) & 3 == _ats.AT_RESERVED:
+            raise TlpFormatError(f"reserved AT 11b in header {bytes(hdr[:4]).hex()}")
         dmwr = (hdr[0] & 0x1F) == DMWR_TYPE
         if dmwr:
             if fmt not in _DATA_FMTS:
@@ -412,15 +554,17 @@ class PasidTlp(Tlp):
     def __eq__(self, other):
         if not isinstance(other, Tlp) or not super().__eq__(other):
             return False
-        mine = (self._pasid, self.pmr, self.er, self.th)
-        theirs = (other._pasid, other.pmr, other.er, other.th) if isinstance(other, PasidTlp) else \
-            (None, False, False, other.th)
+        mine = (self._pasid, self.pmr, self.er, self.th, self.msg_code, self.msg_b8_11, self.msg_b12_15)
+        theirs = (other._pasid, other.pmr, other.er, other.th, other.msg_code, other.msg_b8_11, other.msg_b12_15) \
+            if isinstance(other, PasidTlp) else (None, False, False, other.th, 0, 0, 0)
         return mine == theirs
 
     __hash__ = None
 
     def __repr__(self):
         extra = f", dmwr={self.is_dmwr()}"
+        if self.is_message():
+            extra += f", msg_code={self.msg_code:#04x}, b8_11={self.msg_b8_11:#010x}, b12_15={self.msg_b12_15:#010x}"
         if self.has_prefix:
             extra += f", pasid={self._pasid:#07x}, pmr={self.pmr}, er={self.er}"
         return super().__repr__()[:-1] + extra + ")"
