@@ -67,6 +67,7 @@ def _copy(tlp):
     d.update(tlp.__dict__)
     if not isinstance(tlp, PasidTlp):     # a plain Tlp (the package's RC builds its completions so)
         d["_pasid"], d["_pmr"], d["_er"] = None, False, False
+        d["msg_code"], d["msg_b8_11"], d["msg_b12_15"] = 0, 0, 0
     new.data = bytearray(tlp.data)
     new.release_fc_cb = None
     new.ingress_port = None

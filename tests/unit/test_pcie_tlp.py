@@ -365,3 +365,14 @@ BAD_INPUTS = (
                      "create_mem_read(pmr=2)",
              test="test_pmr_er_must_be_boolean"),
 )
+
+
+def test_direct_link_copy_of_a_plain_tlp_is_a_full_pasid_tlp():
+    """tb/pcie/direct.py hands the package's own completions (plain Tlp) on as PasidTlp copies: every field a
+    PasidTlp has must be there, so the bench's hooks can copy them again (PoisonedReads, the ATS agent)."""
+    from tb.pcie.direct import _copy
+    base = Tlp.unpack(PasidTlp.create_mem_read(0x80, 4).pack())
+    hop = _copy(base)
+    again = PasidTlp(hop)
+    assert again == base and again.pasid is None and again.msg_code == 0
+    assert (hop.msg_b8_11, hop.msg_b12_15) == (0, 0)
