@@ -41,7 +41,8 @@ help:
 	@echo "make test         everything CI checks: lint, check-regen, unit tests, blocks, waves-smoke, sim, fw-run-check,"
 	@echo "                  and samples of the formal proofs, code coverage and the mutation campaign, synth-smoke"
 	@echo "make report       sim/results/testplan.md: per testplan entry its last results, coverage, mutants"
-	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration)"
+	@echo "make lint         Verilator --lint-only -Wall on all RTL (every configuration), and the mutation catalogue: every"
+	@echo "                  pattern applies and the instrumented copy compiles (sim/mutation/mutate.py check)"
 	@echo "make regen        regenerate RTL/C/Python/docs from regs/imsdev.rdl"
 	@echo "make check-regen  fail if generated files are stale"
 	@echo "make unit         pure-Python unit tests (no simulator)"
@@ -118,6 +119,7 @@ durations: $(STAMP)
 
 lint: $(STAMP)
 	cd sim && $(PY) run.py lint
+	$(PY) sim/mutation/mutate.py check
 
 regen: $(STAMP)
 	$(PY) sim/tools/regen.py

@@ -392,8 +392,23 @@ def cmd_check(_args) -> int:
     mutants = load()
     instrument(mutants, OUT)
     blocks = sorted({m.block for m in mutants})
-    print(f"{len(mutants)} mutants in {len(blocks)} blocks ({', '.join(blocks)}): every pattern applies; "
-          f"instrumented copy in {OUT}")
+    # The instrumented copy must also compile: a pattern can apply and still make invalid SystemVerilog (a
+    # statement mutant whose `find` leaves out its `;`, an expression mutant on part of a statement), which
+    # only the campaign's build would otherwise show.
+    from configs import CONFIGS
+    rtl = OUT / "rtl"
+    for cfg in CONFIGS.values():
+        cmd = (["verilator", "--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", simlib.TOPLEVEL]
+               + [f"-G{k}={v}" for k, v in cfg.params.items()]
+               + [str(p) for p in simlib.lint_configs(rtl)] + [str(p) for p in simlib.rtl_sources(rtl)])
+        res = subprocess.run(cmd, cwd=simlib.ROOT, capture_output=True, text=True)
+        if res.returncode != 0:
+            errors = [ln for ln in res.stderr.splitlines() if ln.startswith("%Error")]
+            print(f"mutation catalogue: the instrumented copy does not compile ({cfg.name}):\n  "
+                  + "\n  ".join(errors[:8]), file=sys.stderr)
+            return 2
+    print(f"{len(mutants)} mutants in {len(blocks)} blocks ({', '.join(blocks)}): every pattern applies and the "
+          f"instrumented copy compiles ({', '.join(CONFIGS)}); instrumented copy in {OUT}")
     return 0
 
 
