@@ -7,40 +7,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ALL = 52
-PAGE_BITS = 52
-PAGE_MASK = (1 << PAGE_BITS) - 1
-# docs/ats_pri.md 1.3: DW0 of the payload = entry bits 63:32, each DW in header byte order (byte 0 = MSB).
-ENTRY_DW0_HIGH = True
+from tb.pcie import ats as _ats
+
+# The formats come from tb/pcie/ats.py (one source with the system bench; its unit test checks the wire-order
+# switch against imsdev_ats_pkg). Sizes here are log2 pages as there.
+ALL = _ats.SIZE_ALL
+PAGE_BITS = _ats.PAGE_BITS
+PAGE_MASK = _ats.PAGE_MASK
+ENTRY_DW0_HIGH = _ats.ENTRY_DW0_HIGH
+s_encode = _ats.s_encode
+mask = _ats.size_mask
 
 
 def s_decode(s: int, page: int) -> int:
-    """Size of a translation / invalidation range from S and the page number (address bits 63:12).
-    S = 0: 4 KiB. S = 1: 2^(13 + n) bytes, n = consecutive 1s from address bit 12 up; bits 62:12 all 1 = all."""
-    if not s:
-        return 0
-    n = 0
-    while n < 51 and (page >> n) & 1:
-        n += 1
-    return min(n + 1, ALL)
-
-
-def s_encode(size: int, base_page: int) -> tuple[int, int]:
-    """(S, page field) of a naturally aligned range of 2^size pages starting at base_page."""
-    if size == 0:
-        return 0, base_page
-    return 1, (base_page & ~((1 << size) - 1) & PAGE_MASK) | ((1 << (size - 1)) - 1)
+    """The size the device decodes from S and the page number. The one encoding PCIe leaves undefined (S = 1
+    with address bits 63:12 all 1, where tb.pcie.ats raises) the device reads as everything."""
+    if s and (page & PAGE_MASK) == PAGE_MASK:
+        return ALL
+    return _ats.s_decode(s, page)[0]
 
 
 def entry_from_payload(payload: bytes) -> int:
     """The 64-bit Translation Completion entry from its 8 payload bytes (byte 0 first on the link)."""
-    dw0 = int.from_bytes(payload[0:4], "big")
-    dw1 = int.from_bytes(payload[4:8], "big")
-    return (dw0 << 32 | dw1) if ENTRY_DW0_HIGH else (dw1 << 32 | dw0)
-
-
-def mask(size: int) -> int:
-    return PAGE_MASK if size >= ALL else (1 << size) - 1
+    return _ats.payload_to_qword(payload)
 
 
 def overlap(a: int, asz: int, b: int, bsz: int) -> bool:
