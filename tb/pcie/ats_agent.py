@@ -111,6 +111,11 @@ class AtsAgent:
             return None
         out = PasidTlp(tlp)
         out.at = 0
+        # cocotbext-pcie's Tlp copy drops the link's flow-control release and the ingress port: without them
+        # every translated TLP kept its posted or non-posted credit on the simulated link (IMSDEV_DIRECT_LINK=0)
+        # until the device could send no more writes and records were lost.
+        out.release_fc_cb = tlp.release_fc_cb
+        out.ingress_port = tlp.ingress_port
         return out
 
     async def _answer_translation(self, tlp, rid):

@@ -116,6 +116,23 @@ def test_translated_requests_pass_to_the_physical_address():
     assert out.address == PA + 0x40 and int(out.at) == 0 and out.pasid == 5
 
 
+@pytest.mark.parametrize("write", [False, True])
+def test_translated_requests_keep_the_links_credit_release(write):
+    """The copy handed on at the physical address must release the flow-control credit of the TLP that came
+    over the link (and keep its ingress port): losing it leaked one credit per translated TLP on the simulated
+    link until the device's writes stopped (records lost after an unmap under traffic)."""
+    rc, shim, agent = setup()
+    ask(agent, treq(VA))
+    released = []
+    tlp = translated(PA + 0x40, write=write)
+    tlp.release_fc_cb = lambda: released.append(True)
+    tlp.ingress_port = port = object()
+    out = ask(agent, tlp)
+    assert out is not tlp and out.ingress_port is port and not released
+    out.release_fc()
+    assert released == [True]
+
+
 def test_checker_verdicts():
     rc, shim, agent = setup()
     ask(agent, treq(VA))
