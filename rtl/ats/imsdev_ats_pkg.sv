@@ -3,7 +3,8 @@
 `default_nettype none
 
 package imsdev_ats_pkg;
-    // Translation Completion entry / Invalidate Request payload wire order (docs/ats_pri.md 1.3, unverified):
+    // Translation Completion entry / Invalidate Request payload wire order (docs/ats_pri.md 1.3: PCIe r6.2
+    // Figure 10-14 and the Invalidate Request message body put address bits 63:32 in the first DW):
     // 1 = DW0 of the payload is bits 63:32 of the 64-bit entry, 0 = DW0 is bits 31:0. Each DW in header byte
     // order (payload byte 0 = the DW's bits 31:24) either way. The one place to flip it.
     localparam bit ENTRY_DW0_HIGH = 1'b1;

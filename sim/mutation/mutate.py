@@ -17,7 +17,9 @@ regression (a cocotb test fails, the simulator crashes, or it hangs past its tim
       --tree NAME                 instrumented copy and builds under sim/build/NAME (default: mutation)
 
 For each mutant only the test modules whose testplan entry names its block run (sim/testplan.py `blocks`),
-cheapest first, stopping at the first kill; mutants of the Python host models run the unit tests first.
+cheapest first, stopping at the first kill; mutants of the Python host models run the unit tests first; the
+block benches that compile the mutated RTL file (tb/blocks/<dir>, `make blocks`) run last, on the instrumented
+copy (their baseline the first time one is needed).
 A run recorded in sim/mutation/killers.json as having killed the mutant before goes first of all: a
 surviving or changed mutant still tries everything, so the hint changes the cost, never the verdict.
 Before the mutants, every module the campaign may use runs once on the instrumented build with no mutant
@@ -57,6 +59,7 @@ RESULTS = simlib.RESULTS_ROOT / simlib.DEFAULT_MUTANT_TREE
 TREE = simlib.DEFAULT_MUTANT_TREE
 TARGET_KILL_RATIO = 0.95
 UNIT_TESTS_OF_MODELS = "tests/unit"
+BLOCK_BENCHES = "tb/blocks"      # one bench per directory, test_block_*.py (`make blocks`)
 UNIT_PRELOAD = "import sys, tb.platform, pytest; sys.exit(pytest.main(sys.argv[1:]))"
 KILLERS = HERE / "killers.json"
 # A run's cost beyond its tests' own time (simulator launch, cocotb start-up, import), for ordering and
@@ -86,6 +89,8 @@ class Item:
     def name(self) -> str:
         if self.module == UNIT_TESTS_OF_MODELS:
             return "unit"
+        if self.module == BLOCK_BENCHES:
+            return f"blocks-{self.config}"
         return f"{self.module.rsplit('.', 1)[-1]}-{self.config}" + (f"-{self.platform}" if self.platform else "")
 
 
@@ -102,10 +107,27 @@ class Outcome:
     reason: str = ""
 
 
+def block_benches_of(rtl_file: str) -> list[str]:
+    """The block benches (tb/blocks/<dir>) that compile an RTL file: their runner names it, or globs its
+    directory (`RTL / "dma").glob`)."""
+    path = Path(rtl_file)
+    if path.parts[:1] != ("rtl",) or len(path.parts) < 3:
+        return []
+    out = []
+    for bench in sorted((simlib.ROOT / BLOCK_BENCHES).glob("*/test_block_*.py")):
+        text = bench.read_text()
+        if f'"{path.name}"' in text or f'RTL / "{path.parts[1]}").glob' in text:
+            out.append(bench.parent.name)
+    return sorted(set(out))
+
+
 def items_for(m: Mutant, configs: list[str]) -> list[Item]:
     out = []
     if m.block == "platform":
         out.append(Item(UNIT_TESTS_OF_MODELS))
+    # The block benches are part of the regression (`make blocks` in `make test`); as they run on their
+    # own builds, not on a configuration, they are tried after the system runs unless a hint says otherwise.
+    out += [Item(BLOCK_BENCHES, bench) for bench in block_benches_of(m.file)]
     for e in TESTPLAN:
         if m.block not in e.blocks:
             continue
@@ -159,6 +181,8 @@ class Campaign:
                 return False, f"unit tests timed out after {timeout_s} s", time.monotonic() - t0
             lines = [ln for ln in res.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
             return res.returncode == 0, "; ".join(lines)[:300] or res.stdout[-300:], time.monotonic() - t0
+        if item.module == BLOCK_BENCHES:
+            return self.run_block_bench(item, number, timeout_s)
         _, cases, log_dir = simlib.run(item.module, simlib.config(item.config), seed=self.seed,
                                        platform=item.platform, tag=f"-{TREE}{number}", mutant=number,
                                        mutant_tree=TREE,
@@ -168,6 +192,36 @@ class Campaign:
         if not failed:
             _remove_tree(log_dir)     # keep the logs of kills only (they say what caught the mutant)
         return bool(cases) and not failed, msg, time.monotonic() - t0
+
+    def run_block_bench(self, item: Item, number: int, timeout_s: int) -> tuple[bool, str, float]:
+        """A block bench on the instrumented copy (tb/blocks/runner.py IMSDEV_BLOCK_RTL). Its baseline (no mutant
+        active: it must pass) runs the first time a mutant needs the bench, so a campaign or sample whose
+        mutants are all killed by system runs never builds the block benches' instrumented variants."""
+        with self.lock:
+            first = item not in self.baseline_s and number != 0
+            if first:
+                self.baseline_s[item] = -1.0          # claimed: one thread runs the baseline
+        if first:
+            ok, msg, secs = self.run_block_bench(item, 0, simlib.DEFAULT_RUN_TIMEOUT_S)
+            print(f"  baseline {'pass' if ok else 'FAIL'} {item.name:<32} {secs:6.1f} s {msg[:200]}", flush=True)
+            if not ok:
+                raise SystemExit(f"block bench {item.config} fails on the instrumented copy with no mutant "
+                                 f"active (seed {self.seed}): {msg}")
+            with self.lock:
+                self.baseline_s[item] = secs
+        while self.baseline_s.get(item, 0.0) < 0:     # another thread is running its baseline
+            time.sleep(1)
+        t0 = time.monotonic()
+        env = {**os.environ, "IMSDEV_BLOCK_RTL": str(OUT / "rtl"), "IMSDEV_MUTANT": str(number),
+               "SEED": str(self.seed)}
+        try:
+            res = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                  f"{BLOCK_BENCHES}/{item.config}"], cwd=str(simlib.ROOT), env=env,
+                                 capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return False, f"block bench timed out after {timeout_s} s", time.monotonic() - t0
+        lines = [ln for ln in res.stdout.splitlines() if ln.startswith(("FAILED", "ERROR", "E "))]
+        return res.returncode == 0, "; ".join(lines)[:300] or res.stdout[-300:], time.monotonic() - t0
 
     def baseline(self, items: list[Item]):
         """Every item once with no mutant active: it must pass, and its time sets its timeout."""
@@ -188,7 +242,7 @@ class Campaign:
         """The item's time on this machine (baseline run), else the regression's measurement
         (sim/durations.json) plus the launch overhead; None when neither knows it."""
         if item in self.baseline_s:
-            return self.baseline_s[item]
+            return self.baseline_s[item] if self.baseline_s[item] >= 0 else None
         if item.module != UNIT_TESTS_OF_MODELS and item.name in self.durations:
             return self.durations[item.name] + RUN_OVERHEAD_S
         return None
@@ -336,7 +390,7 @@ def cmd_run(args) -> int:
     needed = sorted({i for m in to_run for i in items_for(m, configs)}, key=lambda i: i.name)
     if sample:
         # Time budget: the sample checks that the instrumentation is neutral on one cheap module only.
-        sims = [i for i in needed if i.module != UNIT_TESTS_OF_MODELS]
+        sims = [i for i in needed if i.module not in (UNIT_TESTS_OF_MODELS, BLOCK_BENCHES)]
         needed = [min(sims, key=lambda i: ("enumeration" not in i.module, i.name))] if sims else []
     campaign.baseline(needed)
     outcomes: list[Outcome] = [Outcome(m.id, m.number, m.block, "equivalent", reason=m.equivalent)

@@ -3,6 +3,9 @@ builds one block for a parameter set, runs its cocotb module and fails unless ev
 Builds go to sim/build/blocks/<tag>/, logs and results.xml to sim/results/blocks/<tag>/.
 
 Environment: SEED=<n> replays, TESTCASE=<cocotb test> runs one, WAVES=1 dumps FST.
+The mutation campaign (sim/mutation/mutate.py) runs the benches on its instrumented copy of rtl/:
+IMSDEV_BLOCK_RTL=<copy>/rtl takes the sources from there (with the generated imsdev_mutant_pkg), builds and
+results go beside the copy, and IMSDEV_MUTANT=<n> becomes the +IMSDEV_MUTANT plusarg that activates a mutant.
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ if str(ROOT / "sim") not in sys.path:
 
 import simlib  # noqa: E402
 
-RTL = simlib.RTL
+MUTANT_RTL = os.environ.get("IMSDEV_BLOCK_RTL")
+RTL = Path(MUTANT_RTL) if MUTANT_RTL else simlib.RTL
+MUTANT_PKG = RTL / "_mutation" / "imsdev_mutant_pkg.sv"
 
 
 def tag(block: str, params: dict) -> str:
@@ -24,8 +29,10 @@ def tag(block: str, params: dict) -> str:
 
 
 def sources(*files: Path) -> list:
-    """The lint configuration first, then packages before their users."""
-    return simlib.sources_of(*files, control_files=(RTL / "lint.vlt",))
+    """The lint configuration first, then packages before their users (the mutant selector first of all
+    in the instrumented copy)."""
+    pkg = (MUTANT_PKG,) if MUTANT_RTL else ()
+    return simlib.sources_of(*pkg, *files, control_files=(RTL / "lint.vlt",))
 
 
 def run_block(block: str, toplevel: str, test_module: str, srcs: list, params: dict,
@@ -33,16 +40,20 @@ def run_block(block: str, toplevel: str, test_module: str, srcs: list, params: d
     """Build and run; returns the results directory. Asserts that every cocotb test passed."""
     waves = simlib.env_flag("WAVES")
     name = tag(block, params)
-    build_dir = simlib.BUILD_ROOT / "blocks" / (name + ("-waves" if waves else ""))
-    test_dir = simlib.RESULTS_ROOT / "blocks" / name
-    # Block RTL is lint-clean with -Wall: warnings stay fatal here.
+    root = simlib.BUILD_ROOT if not MUTANT_RTL else RTL.parent
+    build_dir = root / "blocks" / (name + ("-waves" if waves else ""))
+    test_dir = (simlib.RESULTS_ROOT if not MUTANT_RTL else RTL.parent / "results") / "blocks" / name
+    # Block RTL is lint-clean with -Wall: warnings stay fatal here (not in the mutation tool's instrumented
+    # copy, whose selector logic is not written to be warning-free).
     simlib.verilator_build(sources=srcs, toplevel=toplevel, params=params, build_dir=build_dir, waves=waves,
-                           warnings_fatal=True)
+                           warnings_fatal=not MUTANT_RTL)
+    mutant = os.environ.get("IMSDEV_MUTANT")
+    plusargs = (f"+IMSDEV_MUTANT={mutant}",) if MUTANT_RTL and mutant else ()
     seed = simlib.seed_from_env() or simlib.new_seed()
     print(f"\n{name}: seed {seed} (replay: SEED={seed})")
     cases = simlib.cocotb_run(module=test_module, toplevel=toplevel, build_dir=build_dir, test_dir=test_dir,
                               seed=seed, testcase=os.environ.get("TESTCASE") or None, extra_env=extra_env,
-                              waves=waves)
+                              waves=waves, plusargs=plusargs)
     assert cases, "no cocotb test ran"
     for c in cases:
         print(f"  {c.name:<32} cycles={c.sim_time_ns / 10:9.0f} wall={c.wall_s:6.2f} s")

@@ -7,8 +7,9 @@
   translations": S = 1, address bits 62:12 all 1, bit 63 = 0).
 * The 8-byte Translation Completion data entry (bits 63:12 translated address, 11 S, 10 N, 5 Global, 4 Priv,
   3 Exe, 2 U, 1 W, 0 R) and the Invalidate Request payload (63:12 untranslated address, 11 S, 0 Global).
-* Wire order of both on the payload: `ENTRY_DW0_HIGH` (docs/ats_pri.md 1.3, unverified against the spec
-  figure): True = payload DW0 carries entry bits 63:32; each DW in header byte order (byte 0 = bits 31:24).
+* Wire order of both on the payload: `ENTRY_DW0_HIGH` (docs/ats_pri.md 1.3, as PCIe r6.2 Figure 10-14 and the
+  Invalidate Request body show it): True = payload DW0 carries entry bits 63:32; each DW in header byte order
+  (byte 0 = bits 31:24).
   The RTL's switch is `imsdev_ats_pkg::ENTRY_DW0_HIGH`; both must agree (tests/unit/test_ats_formats.py).
 * Message codes and Fmt/Type bytes of Invalidate Request (MsgD by ID, 0x72, code 0x01) and Invalidate
   Completion (Msg by ID, 0x32, code 0x02).

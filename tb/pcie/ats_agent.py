@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import cocotb
 from cocotb.triggers import Event, with_timeout
 from cocotbext.pcie.core.tlp import CplStatus
 from cocotbext.pcie.core.utils import PcieId
@@ -81,6 +82,11 @@ class AtsAgent:
         self.stats = {"treq": 0, "granted": 0, "no_translation": 0, "ur": 0, "ca": 0, "translated": 0,
                       "blocked": 0, "inv_req": 0, "inv_cpl": 0}
         self.log: list[tuple[str, object]] = []     # (kind, detail) in order: for tests and coverage
+        # Tests hold a Translation Completion back: {(PASID, page number): Event}. The answer is computed when
+        # the request arrives (the mapping of that moment) and sent once the Event is set; `held` is set when
+        # such a request has arrived. Other requests and TLPs keep flowing meanwhile.
+        self.hold: dict[tuple[int | None, int], Event] = {}
+        self.held = Event()
         shim.message_handler = self._on_message
         shim.tx_tlp_observers.append(self._check_device_tlp)
         shim.ats.flr_callbacks.append(self.flr)
@@ -158,6 +164,15 @@ class AtsAgent:
         cpl.set_data(payload)
         cpl.byte_count = len(payload)
         cpl.lower_address = (self.rcb - len(payload)) & 0x7F
+        gate = self.hold.pop((tlp.pasid, tlp.address >> ats.PAGE_SHIFT), None)
+        if gate is not None:
+            self.held.set()
+            cocotb.start_soon(self._send_when(gate, cpl))
+            return
+        await self.rc.send(cpl)
+
+    async def _send_when(self, gate: Event, cpl):
+        await gate.wait()
         await self.rc.send(cpl)
 
     # ---- the checker: the device's TLPs in the order it sent them ------------------------------------

@@ -63,6 +63,24 @@ def test_unit_test_files_of_the_mutated_model_run_first_and_all_still_run():
     assert len(names) == len(set(names)) == len(list((mutate.simlib.ROOT / "tests/unit").glob("test_*.py")))
 
 
+def test_block_benches_that_compile_the_mutated_file_are_tried_last_unless_hinted():
+    # tb/blocks/ats names its files, tb/blocks/dma globs rtl/dma and rtl/ats, tb/blocks/ims globs rtl/ims
+    assert mutate.block_benches_of("rtl/ats/imsdev_ats_inv.sv") == ["ats", "dma"]
+    assert mutate.block_benches_of("rtl/ats/imsdev_ats_xlate.sv") == ["dma"]
+    assert mutate.block_benches_of("rtl/dma/imsdev_dma_wr.sv") == ["dma"]
+    assert mutate.block_benches_of("rtl/ims/imsdev_ims.sv") == ["ims"]
+    assert mutate.block_benches_of("rtl/wq/imsdev_wq_mgr.sv") == []
+    assert mutate.block_benches_of("tb/platform/vtd_ir.py") == []
+    blocks = Item(mutate.BLOCK_BENCHES, "ats")
+    assert blocks.name == "blocks-ats"
+    c = campaign({"test_arbitration-small": 40.0})
+    assert [i.name for i in c.order([blocks, ITEMS[1]])] == ["test_arbitration-small", "blocks-ats"]
+    c = campaign({"test_arbitration-small": 40.0}, killers={"ats.m": "blocks-ats"})
+    assert c.order([ITEMS[1], blocks], "ats.m")[0] == blocks
+    c = campaign({}, baseline={blocks: -1.0})                   # its baseline is running in another thread
+    assert c.expected_s(blocks) is None
+
+
 def test_hints_record_kills_and_forget_survivors(tmp_path, monkeypatch):
     ids = [m.id for m in mutate.load()][:3]
     results = tmp_path / "results"

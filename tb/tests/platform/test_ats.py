@@ -10,7 +10,7 @@ from __future__ import annotations
 
 
 import cocotb
-from cocotb.triggers import SimTimeoutError
+from cocotb.triggers import Event, SimTimeoutError
 from cocotbext.pcie.core.caps import PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
 
@@ -198,6 +198,43 @@ async def test_ats_invalidate_unmap(dut):
     await env.sb.check([t])
     assert len(treqs(tx_since(env, n1))) == 3, "after the invalidation of everything every page misses again"
     await finish(env.b, plat, "test_ats_invalidate_unmap")
+
+
+@cocotb.test()
+async def test_ats_stale_translation(dut):
+    """T5 (the overtaken completion, deterministic): the translation agent answers the destination page's
+    Translation Request with the mapping of that moment (R/W to the old physical page) but holds the
+    completion back; the kernel unmaps the page and its Invalidate Request and Invalidate Completion pass
+    meanwhile. The device must discard the overtaken completion (PCIe 10.3.6: it may not be cached) and ask
+    again: exactly two Translation Requests for the page, the second answered R = W = 0, record 0x83 with
+    bytes 0 at the destination, and no write to the old page (the ATC checker revoked that grant at the
+    Invalidate Completion, so a write through the stale translation fails the test)."""
+    env, plat, host, ah = await start(dut)
+    a = new_process(env, host, "A")
+    d = desc(0, OP_MEMMOVE, 256)
+    gate = Event()
+    ah.agent.hold[(a.pasid, d.dst >> 12)] = gate
+    n0 = len(env.b.shim.tx_req_log)
+    t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+    assert t.accepted, f"{t} not accepted"
+    await ah.agent.held.wait()
+    old_page = a.physical(d.dst) >> 12
+    inv_before = ah.agent.stats["inv_cpl"]
+    await ah.unmap(a, VA_DST, PAGE)
+    assert ah.agent.stats["inv_cpl"] == inv_before + 1 and not gate.is_set()
+    gate.set()
+    await env.sb.wait_complete([t])
+    await env.b.settle()
+    rec = CompletionRecord.parse(a.read(d.cr_addr, CR_BYTES))
+    assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_PAGE_FAULT | ST_WRITE, 0, d.dst), \
+        f"record {rec}: expected 0x83, 0 bytes, fault address {d.dst:#x}"
+    sent = tx_since(env, n0)
+    asked = [r.address >> 12 for r in treqs(sent)].count(d.dst >> 12)
+    assert asked == 2, f"{asked} Translation Requests for the destination page: the overtaken answer must be " \
+                       f"discarded and the translation asked again"
+    assert not [x for x in sent if x.is_mem_write() and int(x.at) == ats.AT_TRANSLATED
+                and x.address >> 12 == old_page], "a write reached the unmapped page"
+    await finish(env.b, plat, "test_ats_stale_translation")
 
 
 @cocotb.test()

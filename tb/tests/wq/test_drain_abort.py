@@ -305,13 +305,17 @@ async def program_vec_a(env):
 async def queue_two_pasids(env, vec, vec_a):
     """Stall the engine on PASID-B MEMMOVEs of the shared WQ (the last one stays queued), then queue a random
     mix of A and B descriptors behind them (one slot stays free for a submission during the command) and A
-    descriptors on the dedicated WQ. Returns (stalled B descriptors, [(descriptor, is_a)])."""
+    descriptors on the dedicated WQ. The first and the youngest queued descriptor of every WQ are A's, so a
+    command that misses either end of the queue (an off-by-one mark) changes RESULT on every configuration,
+    the one-WQ small one included; the second on the shared WQ is B's when there are three or more.
+    Returns (stalled B descriptors, [(descriptor, is_a)])."""
     stall = await env.stall_engine(0, pasid=PASID)
     queued = []
     for wq in sorted(env.latched):
         cfg = env.latched[wq]
-        for i in range(cfg.size - (1 if cfg.dedicated else 2)):
-            is_a = cfg.dedicated or i == 0 or (i > 1 and env.rng.random() < 0.5)
+        n = cfg.size - (1 if cfg.dedicated else 2)
+        for i in range(n):
+            is_a = cfg.dedicated or i in (0, n - 1) or (i > 1 and env.rng.random() < 0.5)
             t = await env.sb.submit(wq, a_desc(env, vec_a) if is_a else queued_desc(env, vec),
                                     pasid=PASID_A if is_a else PASID)
             assert t.accepted, f"{t} not accepted with the WQ not full: {t.cpl_status}"
