@@ -96,6 +96,7 @@ PRI_RETRIES = _PKG["PRI_RETRIES"]
 PR_SUCCESS, PR_INVALID, PR_FAIL = 0, 1, 2
 STATUS_NAMES = {ST_OK: "OK", ST_UR: "READ_UR", ST_CA: "READ_CA", ST_POISONED: "READ_POISONED",
                 ST_TIMEOUT: "READ_TIMEOUT", ST_INVALID: "INVALID"}
+STATUS_NAMES |= {_PKG[n]: n[4:] for n in _PKG if n.startswith("DMA_XL_")}
 OP_NAMES = {OP_COPY: "COPY", OP_FILL: "FILL", OP_WRITE: "WRITE", OP_FETCH: "FETCH"}
 OP_NAMES |= {n: f"OP{n}" for n in range(8) if n not in OP_NAMES}
 
