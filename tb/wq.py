@@ -244,11 +244,15 @@ class WqConfig:
     prio: int = 0
     max_xfer_shift: int = 16
     max_batch_shift: int = 15       # WQCFG3.MAX_BATCH_SHIFT (the reset value: the device's limit applies)
+    bof_en: bool = False            # WQCFG2.BOF_EN (builds with PRI, docs/ats_pri.md 2.1)
+    prs_disable: bool = False       # WQCFG2.PRS_DISABLE
 
     def wqcfg2(self) -> int:
         return (_prep("CSR_WQCFG_WQCFG2_MODE", int(self.dedicated)) | _prep("CSR_WQCFG_WQCFG2_PRIO", self.prio)
                 | _prep("CSR_WQCFG_WQCFG2_PASID", self.pasid) | _prep("CSR_WQCFG_WQCFG2_PASID_EN", int(self.pasid_en))
-                | _prep("CSR_WQCFG_WQCFG2_PRIV", int(self.priv)))
+                | _prep("CSR_WQCFG_WQCFG2_PRIV", int(self.priv))
+                | (_prep("CSR_WQCFG_WQCFG2_BOF_EN", 1) if self.bof_en else 0)
+                | (_prep("CSR_WQCFG_WQCFG2_PRS_DISABLE", 1) if self.prs_disable else 0))
 
     @property
     def dma_pasid(self) -> Optional[int]:
@@ -910,13 +914,17 @@ class Scoreboard:
         key = self._space_key(pasid)
         return self.rc.host_memory if key is None else self.spaces[key]
 
-    def _dma_readable(self, mem, addr: int, n: int) -> bool:
+    def _dma_readable(self, mem, addr: int, n: int, bof: bool = False) -> bool:
         check = getattr(mem, "dma_readable", None)
-        return check(addr, n) if check is not None else mem.contains(addr, n)
+        if check is None:
+            return mem.contains(addr, n)
+        return check(addr, n, bof=True) if bof else check(addr, n)
 
-    def _dma_writable(self, mem, addr: int) -> bool:
+    def _dma_writable(self, mem, addr: int, bof: bool = False) -> bool:
         check = getattr(mem, "dma_writable", None)
-        return check(addr) if check is not None else True
+        if check is None:
+            return True
+        return check(addr, bof=True) if bof else check(addr)
 
     # ---- prediction (the document's rules) -------------------------------------------------------
     def batch_limit(self, wq: int) -> int:
@@ -948,7 +956,8 @@ class Scoreboard:
             return ST_XFER_SIZE, 0
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle, wq):
             return ST_INT_HANDLE, 0
-        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size):
+        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size,
+                                                                        bool(d.flags & FLAG_BOF)):
             return ST_PAGE_FAULT, 0
         return ST_SUCCESS, 0
 
@@ -974,10 +983,11 @@ class Scoreboard:
             t.before["dst"] = self._dst_window(d, mem)
             self._watch(d.dst, d.size, "dst", t)
             if mem is not self.rc.host_memory:
-                t.dst_blocked = bytes(int(not self._dma_writable(mem, d.dst + i)) for i in range(d.size))
+                bof = bool(d.flags & FLAG_BOF)
+                t.dst_blocked = bytes(int(not self._dma_writable(mem, d.dst + i, bof)) for i in range(d.size))
         if mem.contains(d.cr_addr, CR_BYTES):
             t.before["cr"] = mem.read(d.cr_addr, CR_BYTES)
-            t.cr_blocked = not self._dma_writable(mem, d.cr_addr)
+            t.cr_blocked = not self._dma_writable(mem, d.cr_addr, bool(d.flags & FLAG_BOF))
         self._watch(d.cr_addr - d.cr_addr % CR_ALIGN, CR_BYTES + CR_ALIGN, "cr", t)
         self.items.append(t)
         return t

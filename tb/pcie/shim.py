@@ -42,6 +42,7 @@ from tb import coverage
 
 from .direct import DirectLink
 from .ats_link import AtsExtCapability, AtsLinkState
+from .pri_link import PriExtCapability, PriLinkState
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
@@ -231,6 +232,12 @@ class LinkShim(Endpoint):
             self.ats_cap = AtsExtCapability()
             self.register_extended_capability(self.ats_cap)
         self.ats = AtsLinkState(self.ats_cap)
+        # PRI (docs/ats_pri.md 3.2, tb/pcie/pri_link.py): after ATS, when the RTL has the PRI interface.
+        self.pri_cap = None
+        if ats and hasattr(dut, "cfg_pri_en"):
+            self.pri_cap = PriExtCapability(stopped=lambda: int(dut.pri_stopped.value))
+            self.register_extended_capability(self.pri_cap)
+        self.pri = PriLinkState(self.pri_cap)
         # The translation agent's entry for the device's messages (Invalidate Completions), called in the
         # order the device sent them on tx_req, and observers of every TLP of tx_req in that order.
         self.message_handler: Callable | None = None
@@ -286,7 +293,8 @@ class LinkShim(Endpoint):
         # ATS sideband and the ID-routed message stream of imsdev_top (docs/ats_pri.md 2.1): held at 0 (ATS
         # disabled, no message) until the bench drives them; the RTL's inputs start random (--x-initial unique).
         for name in ("cfg_ats_en", "cfg_ats_stu", "rx_msg_valid", "rx_msg_sop", "rx_msg_eop", "rx_msg_hdr",
-                     "rx_msg_prfx_valid", "rx_msg_prfx", "rx_msg_data"):
+                     "rx_msg_prfx_valid", "rx_msg_prfx", "rx_msg_data", "cfg_pri_en", "cfg_pri_reset",
+                     "cfg_pri_alloc"):
             if hasattr(dut, name):
                 getattr(dut, name).value = 0
         self._drive_cfg()
@@ -294,6 +302,9 @@ class LinkShim(Endpoint):
         # task, hands it the exception).
         self.tasks = {"tx_cpl": cocotb.start_soon(self._run_tx_cpl()), "tx_req": cocotb.start_soon(self._run_tx_req()),
                       "watchdog": cocotb.start_soon(self._run_watchdog())}
+        if self.pri_cap is not None:
+            self.tasks["pri_rf"] = cocotb.start_soon(self._run_pri_pulse(dut.pri_rf_set, self.pri.rf_set))
+            self.tasks["pri_uprgi"] = cocotb.start_soon(self._run_pri_pulse(dut.pri_uprgi_set, self.pri.uprgi_set))
 
     # ---- wiring -------------------------------------------------------------------------------
     def connect(self, rc, direct: bool | None = None) -> None:
@@ -342,6 +353,9 @@ class LinkShim(Endpoint):
         if getattr(self, "ats_cap", None) is not None:
             values["cfg_ats_en"] = int(self.ats_cap.enable)
             values["cfg_ats_stu"] = self.ats_cap.stu
+        if getattr(self, "pri_cap", None) is not None:
+            values["cfg_pri_en"] = int(self.pri_cap.enable)
+            values["cfg_pri_alloc"] = self.pri_cap.allocation & 0xFFFF_FFFF
         coverage.link_config(bool(values["cfg_msix_en"]), bool(values["cfg_msix_fn_mask"]),
                              bool(values["cfg_bus_master_en"]))
         if values["cfg_bus_master_en"] != self._bme_history[-1][1]:
@@ -376,6 +390,20 @@ class LinkShim(Endpoint):
         await self.rx_req.wait_idle()
         await super().write_config_register(reg, data, mask)
         self._drive_cfg()  # bus/device numbers are captured on config writes (the base does it before this)
+        if self.pri_cap is not None and self.pri_cap.reset_requested:
+            # PRI Control.R written with E = 0: one-cycle cfg_pri_reset, the credits/pending state are cleared
+            self.pri_cap.reset_requested = False
+            self.pri.pri_reset()
+            await RisingEdge(self.clock)
+            self.dut.cfg_pri_reset.value = 1
+            await RisingEdge(self.clock)
+            self.dut.cfg_pri_reset.value = 0
+
+    async def _run_pri_pulse(self, signal, on_set):
+        """pri_rf_set / pri_uprgi_set: one-cycle pulses from the device; each rising edge sets the status bit."""
+        while True:
+            await RisingEdge(signal)
+            on_set()
 
     async def function_level_reset(self):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
@@ -412,6 +440,7 @@ class LinkShim(Endpoint):
         if self.ats_cap is not None:
             self.ats_cap.reset()
         self.ats.flr()
+        self.pri.flr()
         self._drive_cfg()
 
         await RisingEdge(self.clock)
@@ -515,6 +544,12 @@ class LinkShim(Endpoint):
     def _check_upstream(self, tlp, start_ns: float):
         what = _Lazy(lambda: f"tx_req {tlp!r}")
         if tlp.is_message():
+            if tlp.is_page_request():
+                # a Page Request is a request like any other: only with Bus Master Enable (docs/ats_pri.md 3.2)
+                if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
+                    raise ProtocolError(f"{what}: Page Request sent at {start_ns} ns while Bus Master Enable is clear")
+                self.pri.check_page_request(tlp, self.requester_id, self.pasid_cap)
+                return
             # Invalidate Completions go out whatever Bus Master Enable is (PCIe §10.3.1).
             self.ats.check_upstream(tlp, self.requester_id)
             return
@@ -610,6 +645,8 @@ class LinkShim(Endpoint):
             raise ValueError("the RTL has no rx_msg stream")
         if tlp.is_inv_request():
             self.ats.invalidate_sent(tlp)
+        elif tlp.is_prg_response():
+            self.pri.response_sent(tlp)
         self.stats["rx_msg"] += 1
         self.rx_msg.send_nowait(tlp.to_stream_fields())
 
