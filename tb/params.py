@@ -40,6 +40,11 @@ class DeviceParams:
         return cls(name, p["NUM_WQ"], p["WQ_DEPTH"], p["IMS_PER_WQ"], p["MSIX_VECTORS"], p["DATA_W"],
                    p["MAX_BATCH"], p.get("ATS_ENTRIES", 0))
 
+    @property
+    def pri_capacity(self) -> int:
+        """Outstanding Page Request Capacity: imsdev_top's PRI_SLOTS (one per DMA side) when it has ATS."""
+        return 2 if self.ats_entries > 0 else 0
+
     def capability_fields(self) -> dict:
         """Values of the capability register fields the RTL drives, keyed (register, field)."""
         return {
@@ -50,4 +55,7 @@ class DeviceParams:
             ("CAP2", "DATA_BYTES"): self.data_w // 8,
             ("CAP2", "MAX_BATCH_SHIFT"): self.max_batch.bit_length() - 1,
             ("CAP3", "ATS"): int(self.ats_entries > 0),
+            ("CAP3", "BOF"): int(self.ats_entries > 0),
+            ("CAP3", "PRS"): int(self.ats_entries > 0),
+            ("CAP3", "PRI_CAPACITY"): self.pri_capacity,
         }

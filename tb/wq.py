@@ -244,15 +244,14 @@ class WqConfig:
     prio: int = 0
     max_xfer_shift: int = 16
     max_batch_shift: int = 15       # WQCFG3.MAX_BATCH_SHIFT (the reset value: the device's limit applies)
-    bof_en: bool = False            # WQCFG2.BOF_EN (builds with PRI, docs/ats_pri.md 2.1)
+    bof_en: bool = False            # WQCFG2.BOF_EN (Block-on-Fault allowed; docs/ats_pri.md 2.1)
     prs_disable: bool = False       # WQCFG2.PRS_DISABLE
 
     def wqcfg2(self) -> int:
         return (_prep("CSR_WQCFG_WQCFG2_MODE", int(self.dedicated)) | _prep("CSR_WQCFG_WQCFG2_PRIO", self.prio)
                 | _prep("CSR_WQCFG_WQCFG2_PASID", self.pasid) | _prep("CSR_WQCFG_WQCFG2_PASID_EN", int(self.pasid_en))
-                | _prep("CSR_WQCFG_WQCFG2_PRIV", int(self.priv))
-                | (_prep("CSR_WQCFG_WQCFG2_BOF_EN", 1) if self.bof_en else 0)
-                | (_prep("CSR_WQCFG_WQCFG2_PRS_DISABLE", 1) if self.prs_disable else 0))
+                | _prep("CSR_WQCFG_WQCFG2_PRIV", int(self.priv)) | _prep("CSR_WQCFG_WQCFG2_BOF_EN", int(self.bof_en))
+                | _prep("CSR_WQCFG_WQCFG2_PRS_DISABLE", int(self.prs_disable)))
 
     @property
     def dma_pasid(self) -> Optional[int]:

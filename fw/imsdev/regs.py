@@ -96,12 +96,12 @@ CSR_DEV_ID_MAGIC_WIDTH = 16
 CSR_DEV_ID_MAGIC_MASK = 0xFFFF0000
 CSR_DEV_ID_MAGIC_RESET = 0x1D5A
 CSR_VERSION = 0x00004
-CSR_VERSION_RESET = 0x00000003
+CSR_VERSION_RESET = 0x00000004
 CSR_VERSION_RESET_MASK = 0xFFFFFFFF
 CSR_VERSION_MINOR_SHIFT = 0
 CSR_VERSION_MINOR_WIDTH = 16
 CSR_VERSION_MINOR_MASK = 0x0000FFFF
-CSR_VERSION_MINOR_RESET = 0x0003
+CSR_VERSION_MINOR_RESET = 0x0004
 CSR_VERSION_MAJOR_SHIFT = 16
 CSR_VERSION_MAJOR_WIDTH = 16
 CSR_VERSION_MAJOR_MASK = 0xFFFF0000
@@ -136,9 +136,18 @@ CSR_CAP2_MAX_BATCH_SHIFT_MASK = 0x0F000000
 CSR_CAP3 = 0x0001C
 CSR_CAP3_RESET = 0x00000000
 CSR_CAP3_RESET_MASK = 0x00000000
+CSR_CAP3_BOF_SHIFT = 0
+CSR_CAP3_BOF_WIDTH = 1
+CSR_CAP3_BOF_MASK = 0x00000001
 CSR_CAP3_ATS_SHIFT = 1
 CSR_CAP3_ATS_WIDTH = 1
 CSR_CAP3_ATS_MASK = 0x00000002
+CSR_CAP3_PRS_SHIFT = 2
+CSR_CAP3_PRS_WIDTH = 1
+CSR_CAP3_PRS_MASK = 0x00000004
+CSR_CAP3_PRI_CAPACITY_SHIFT = 8
+CSR_CAP3_PRI_CAPACITY_WIDTH = 8
+CSR_CAP3_PRI_CAPACITY_MASK = 0x0000FF00
 CSR_SCRATCH = 0x00020
 CSR_SCRATCH_RESET = 0x00000000
 CSR_SCRATCH_RESET_MASK = 0xFFFFFFFF
@@ -343,15 +352,23 @@ CSR_WQCFG_WQCFG0_SIZE_MASK = 0x0000FFFF
 CSR_WQCFG_WQCFG0_SIZE_RESET = 0x0000
 CSR_WQCFG_WQCFG2 = 0x08
 CSR_WQCFG_WQCFG2_RESET = 0x00000000
-CSR_WQCFG_WQCFG2_RESET_MASK = 0x3FFFFFF5
+CSR_WQCFG_WQCFG2_RESET_MASK = 0x3FFFFFFF
 CSR_WQCFG_WQCFG2_MODE_SHIFT = 0
 CSR_WQCFG_WQCFG2_MODE_WIDTH = 1
 CSR_WQCFG_WQCFG2_MODE_MASK = 0x00000001
 CSR_WQCFG_WQCFG2_MODE_RESET = 0x0
+CSR_WQCFG_WQCFG2_BOF_EN_SHIFT = 1
+CSR_WQCFG_WQCFG2_BOF_EN_WIDTH = 1
+CSR_WQCFG_WQCFG2_BOF_EN_MASK = 0x00000002
+CSR_WQCFG_WQCFG2_BOF_EN_RESET = 0x0
 CSR_WQCFG_WQCFG2_ATS_DISABLE_SHIFT = 2
 CSR_WQCFG_WQCFG2_ATS_DISABLE_WIDTH = 1
 CSR_WQCFG_WQCFG2_ATS_DISABLE_MASK = 0x00000004
 CSR_WQCFG_WQCFG2_ATS_DISABLE_RESET = 0x0
+CSR_WQCFG_WQCFG2_PRS_DISABLE_SHIFT = 3
+CSR_WQCFG_WQCFG2_PRS_DISABLE_WIDTH = 1
+CSR_WQCFG_WQCFG2_PRS_DISABLE_MASK = 0x00000008
+CSR_WQCFG_WQCFG2_PRS_DISABLE_RESET = 0x0
 CSR_WQCFG_WQCFG2_PRIO_SHIFT = 4
 CSR_WQCFG_WQCFG2_PRIO_WIDTH = 4
 CSR_WQCFG_WQCFG2_PRIO_MASK = 0x000000F0
@@ -510,6 +527,7 @@ CMD_ERR_WQ_ENABLED = 0x21
 CMD_ERR_WQ_NOT_ENABLED = 0x22
 CMD_ERR_WQ_SIZE = 0x23
 CMD_ERR_WQ_MODE = 0x24
+CMD_ERR_WQ_BOF_EN = 0x25
 CMD_ERR_WQ_PASID_EN = 0x26
 CMD_ERR_INVAL_INT_IDX = 0x41
 CMD_ERR_INVAL_INT_IDX_RELEASE = 0x43
@@ -543,11 +561,11 @@ REGISTERS: Tuple[Register, ...] = (
     ),
     Register(
         name='VERSION', const='CSR_VERSION', offset=0x4, width=32,
-        access='RO', reset=0x3, reset_mask=0xFFFFFFFF,
+        access='RO', reset=0x4, reset_mask=0xFFFFFFFF,
         title='Register map version',
         desc='MAJOR changes when a register moves or changes meaning; MINOR when registers or fields are added. A driver accepts any MINOR of the MAJOR it knows.',
         fields=(
-            Field('MINOR', 0, 16, 0xFFFF, 0x3, 'RO', 'na', False, None,
+            Field('MINOR', 0, 16, 0xFFFF, 0x4, 'RO', 'na', False, None,
                   'Minor version.'),
             Field('MAJOR', 16, 16, 0xFFFF0000, 0x0, 'RO', 'na', False, None,
                   'Major version.'),
@@ -595,8 +613,14 @@ REGISTERS: Tuple[Register, ...] = (
         title='Capabilities 3: address translation',
         desc='Values come from the RTL parameters of this build (docs/ats_pri.md 2.1).',
         fields=(
+            Field('BOF', 0, 1, 0x1, None, 'RO', 'w', True, None,
+                  "1 = Block-on-Fault (idxd's GENCAP.block_on_fault): a descriptor with flag BOF on a WQ with WQCFG2.BOF_EN = 1 and PRI enabled waits for a Page Request Group Response when a translation is denied, instead of completing with a page fault (docs/ats_pri.md 2.6). Same as PRS in this device."),
             Field('ATS', 1, 1, 0x2, None, 'RO', 'w', True, None,
                   "1 = the device has an Address Translation Cache (RTL parameter ATS_ENTRIES > 0): with the ATS capability's Enable set it translates PASID-tagged DMA through ATS (Translation Requests, translated requests with AT = 10b) and answers Invalidate Requests. 0 = no ATS logic: every DMA is untranslated."),
+            Field('PRS', 2, 1, 0x4, None, 'RO', 'w', True, None,
+                  '1 = the device issues Page Requests (PCIe PRI; the Page Request Extended Capability is present in configuration space when the link enables it). Set when ATS is (RTL parameter ATS_ENTRIES > 0).'),
+            Field('PRI_CAPACITY', 8, 8, 0xFF00, None, 'RO', 'w', True, None,
+                  'Outstanding Page Request Capacity of the PRI capability (one per DMA side: 2); 0 in builds without ATS.'),
         ),
     ),
     Register(
@@ -824,14 +848,18 @@ LAYOUTS: Dict[str, Tuple[Register, ...]] = {
         ),
         Register(
             name='WQCFG2', const='CSR_WQCFG_WQCFG2', offset=0x8, width=32,
-            access='RW', reset=0x0, reset_mask=0x3FFFFFF5,
+            access='RW', reset=0x0, reset_mask=0x3FFFFFFF,
             title='WQCFG2',
             desc='',
             fields=(
                 Field('MODE', 0, 1, 0x1, 0x0, 'RW', 'r', False, None,
                       '1 = dedicated (MOVDIR64B, PASID from this register); 0 = shared (ENQCMD, PASID from the request).'),
+                Field('BOF_EN', 1, 1, 0x2, 0x0, 'RW', 'r', False, None,
+                      "1 = Block-on-Fault allowed on this WQ (idxd's WQCFG bof, same bit): a descriptor with flag BOF whose translation is denied sends a Page Request and waits for its response (docs/ats_pri.md 2.6). ENABLE_WQ with BOF_EN = 1 fails with WQ_BOF_EN (0x25) when CAP3.BOF = 0. A descriptor BOF flag on a WQ with BOF_EN = 0 is accepted and behaves as without BOF."),
                 Field('ATS_DISABLE', 2, 1, 0x4, 0x0, 'RW', 'r', False, None,
                       "1 = this WQ's DMA is never translated through ATS (AT = 00b) even when ATS is enabled (idxd's wq_ats_disable, same bit). No effect in builds without ATS (CAP3.ATS = 0)."),
+                Field('PRS_DISABLE', 3, 1, 0x8, 0x0, 'RW', 'r', False, None,
+                      "1 = this WQ never sends Page Requests (idxd's wq_prs_disable, same bit): BOF descriptors behave as without BOF. No effect in builds without ATS."),
                 Field('PRIO', 4, 4, 0xF0, 0x0, 'RW', 'r', False, None,
                       'Arbitration priority: higher wins; equal priorities take turns.'),
                 Field('PASID', 8, 20, 0xFFFFF00, 0x0, 'RW', 'r', False, None,
@@ -1021,6 +1049,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'WQ_NOT_ENABLED': 0x22,
         'WQ_SIZE': 0x23,
         'WQ_MODE': 0x24,
+        'WQ_BOF_EN': 0x25,
         'WQ_PASID_EN': 0x26,
         'INVAL_INT_IDX': 0x41,
         'INVAL_INT_IDX_RELEASE': 0x43,

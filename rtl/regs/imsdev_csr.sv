@@ -324,7 +324,15 @@ module imsdev_csr (
                 struct {
                     logic next;
                     logic load_next;
+                } BOF_EN;
+                struct {
+                    logic next;
+                    logic load_next;
                 } ATS_DISABLE;
+                struct {
+                    logic next;
+                    logic load_next;
+                } PRS_DISABLE;
                 struct {
                     logic [3:0] next;
                     logic load_next;
@@ -490,7 +498,13 @@ module imsdev_csr (
                 } MODE;
                 struct {
                     logic value;
+                } BOF_EN;
+                struct {
+                    logic value;
                 } ATS_DISABLE;
+                struct {
+                    logic value;
+                } PRS_DISABLE;
                 struct {
                     logic [3:0] value;
                 } PRIO;
@@ -1303,6 +1317,29 @@ module imsdev_csr (
             end
         end
         assign hwif_out.WQCFG[i0].WQCFG2.MODE.value = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.BOF_EN
+        always_comb begin
+            automatic logic [0:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.BOF_EN.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.BOF_EN.value & ~decoded_wr_biten[1:1]) | (decoded_wr_data[1:1] & decoded_wr_biten[1:1]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.BOF_EN.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.BOF_EN.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.BOF_EN.value <= 1'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.BOF_EN.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.BOF_EN.value <= field_combo.WQCFG[i0].WQCFG2.BOF_EN.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.BOF_EN.value = field_storage.WQCFG[i0].WQCFG2.BOF_EN.value;
         // Field: imsdev_csr.WQCFG[].WQCFG2.ATS_DISABLE
         always_comb begin
             automatic logic [0:0] next_c;
@@ -1326,6 +1363,29 @@ module imsdev_csr (
             end
         end
         assign hwif_out.WQCFG[i0].WQCFG2.ATS_DISABLE.value = field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value;
+        // Field: imsdev_csr.WQCFG[].WQCFG2.PRS_DISABLE
+        always_comb begin
+            automatic logic [0:0] next_c;
+            automatic logic load_next_c;
+            next_c = field_storage.WQCFG[i0].WQCFG2.PRS_DISABLE.value;
+            load_next_c = '0;
+            if(decoded_reg_strb.WQCFG[i0].WQCFG2 && decoded_req_is_wr) begin // SW write
+                next_c = (field_storage.WQCFG[i0].WQCFG2.PRS_DISABLE.value & ~decoded_wr_biten[3:3]) | (decoded_wr_data[3:3] & decoded_wr_biten[3:3]);
+                load_next_c = '1;
+            end
+            field_combo.WQCFG[i0].WQCFG2.PRS_DISABLE.next = next_c;
+            field_combo.WQCFG[i0].WQCFG2.PRS_DISABLE.load_next = load_next_c;
+        end
+        always_ff @(posedge clk) begin
+            if(rst) begin
+                field_storage.WQCFG[i0].WQCFG2.PRS_DISABLE.value <= 1'h0;
+            end else begin
+                if(field_combo.WQCFG[i0].WQCFG2.PRS_DISABLE.load_next) begin
+                    field_storage.WQCFG[i0].WQCFG2.PRS_DISABLE.value <= field_combo.WQCFG[i0].WQCFG2.PRS_DISABLE.next;
+                end
+            end
+        end
+        assign hwif_out.WQCFG[i0].WQCFG2.PRS_DISABLE.value = field_storage.WQCFG[i0].WQCFG2.PRS_DISABLE.value;
         // Field: imsdev_csr.WQCFG[].WQCFG2.PRIO
         always_comb begin
             automatic logic [3:0] next_c;
@@ -1491,7 +1551,7 @@ module imsdev_csr (
             readback_data_var[31:16] = 16'h1d5a;
         end
         if(rd_mux_addr == 12'h4) begin
-            readback_data_var[15:0] = 16'h3;
+            readback_data_var[15:0] = 16'h4;
             readback_data_var[31:16] = 16'h0;
         end
         if(rd_mux_addr == 12'h10) begin
@@ -1507,7 +1567,10 @@ module imsdev_csr (
             readback_data_var[27:24] = hwif_in.CAP2.MAX_BATCH_SHIFT.next;
         end
         if(rd_mux_addr == 12'h1c) begin
+            readback_data_var[0] = hwif_in.CAP3.BOF.next;
             readback_data_var[1] = hwif_in.CAP3.ATS.next;
+            readback_data_var[2] = hwif_in.CAP3.PRS.next;
+            readback_data_var[15:8] = hwif_in.CAP3.PRI_CAPACITY.next;
         end
         if(rd_mux_addr == 12'h20) begin
             readback_data_var[31:0] = field_storage.SCRATCH.VALUE.value;
@@ -1573,7 +1636,9 @@ module imsdev_csr (
             end
             if(rd_mux_addr == 12'h408 + (12)'(i0) * 12'h20) begin
                 readback_data_var[0] = field_storage.WQCFG[i0].WQCFG2.MODE.value;
+                readback_data_var[1] = field_storage.WQCFG[i0].WQCFG2.BOF_EN.value;
                 readback_data_var[2] = field_storage.WQCFG[i0].WQCFG2.ATS_DISABLE.value;
+                readback_data_var[3] = field_storage.WQCFG[i0].WQCFG2.PRS_DISABLE.value;
                 readback_data_var[7:4] = field_storage.WQCFG[i0].WQCFG2.PRIO.value;
                 readback_data_var[27:8] = field_storage.WQCFG[i0].WQCFG2.PASID.value;
                 readback_data_var[28] = field_storage.WQCFG[i0].WQCFG2.PASID_EN.value;

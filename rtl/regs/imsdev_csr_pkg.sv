@@ -53,10 +53,25 @@ package imsdev_csr_pkg;
 
     typedef struct {
         logic next;
+    } imsdev_csr__CAP3__BOF__in_t;
+
+    typedef struct {
+        logic next;
     } imsdev_csr__CAP3__ATS__in_t;
 
     typedef struct {
+        logic next;
+    } imsdev_csr__CAP3__PRS__in_t;
+
+    typedef struct {
+        logic [7:0] next;
+    } imsdev_csr__CAP3__PRI_CAPACITY__in_t;
+
+    typedef struct {
+        imsdev_csr__CAP3__BOF__in_t BOF;
         imsdev_csr__CAP3__ATS__in_t ATS;
+        imsdev_csr__CAP3__PRS__in_t PRS;
+        imsdev_csr__CAP3__PRI_CAPACITY__in_t PRI_CAPACITY;
     } imsdev_csr__CAP3__in_t;
 
     typedef struct {
@@ -395,7 +410,15 @@ package imsdev_csr_pkg;
 
     typedef struct {
         logic value;
+    } imsdev_csr__WQCFGx__WQCFG2__BOF_EN__out_t;
+
+    typedef struct {
+        logic value;
     } imsdev_csr__WQCFGx__WQCFG2__ATS_DISABLE__out_t;
+
+    typedef struct {
+        logic value;
+    } imsdev_csr__WQCFGx__WQCFG2__PRS_DISABLE__out_t;
 
     typedef struct {
         logic [3:0] value;
@@ -415,7 +438,9 @@ package imsdev_csr_pkg;
 
     typedef struct {
         imsdev_csr__WQCFGx__WQCFG2__MODE__out_t MODE;
+        imsdev_csr__WQCFGx__WQCFG2__BOF_EN__out_t BOF_EN;
         imsdev_csr__WQCFGx__WQCFG2__ATS_DISABLE__out_t ATS_DISABLE;
+        imsdev_csr__WQCFGx__WQCFG2__PRS_DISABLE__out_t PRS_DISABLE;
         imsdev_csr__WQCFGx__WQCFG2__PRIO__out_t PRIO;
         imsdev_csr__WQCFGx__WQCFG2__PASID__out_t PASID;
         imsdev_csr__WQCFGx__WQCFG2__PASID_EN__out_t PASID_EN;
@@ -493,6 +518,7 @@ package imsdev_csr_pkg;
         imsdev_cmd_err_e__WQ_NOT_ENABLED = 'h22,
         imsdev_cmd_err_e__WQ_SIZE = 'h23,
         imsdev_cmd_err_e__WQ_MODE = 'h24,
+        imsdev_cmd_err_e__WQ_BOF_EN = 'h25,
         imsdev_cmd_err_e__WQ_PASID_EN = 'h26,
         imsdev_cmd_err_e__INVAL_INT_IDX = 'h41,
         imsdev_cmd_err_e__INVAL_INT_IDX_RELEASE = 'h43

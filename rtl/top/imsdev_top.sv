@@ -39,6 +39,16 @@ module imsdev_top #(
     // ATS Control from the function's ATS Extended Capability (Enable, Smallest Translation Unit)
     input  wire logic              cfg_ats_en,
     input  wire logic [4:0]        cfg_ats_stu,
+    // Page Request Interface (docs/ats_pri.md 2.1, 2.6): PRI Control Enable, Reset (1-cycle pulse: R written with
+    // E = 0), Outstanding Page Request Allocation; out: Stopped (level: no page request outstanding) and the
+    // set pulses of the RW1C status bits RF and UPRGI (the link owns the status register). Used only when
+    // ATS_ENTRIES > 0 (otherwise ignored, pri_stopped = 1, no pulses).
+    input  wire logic              cfg_pri_en,
+    input  wire logic              cfg_pri_reset,
+    input  wire logic [31:0]       cfg_pri_alloc,
+    output      logic              pri_stopped,
+    output      logic              pri_rf_set,
+    output      logic              pri_uprgi_set,
 
     // Requests from the host (completer side)
     input  wire logic              rx_req_valid,
@@ -96,6 +106,8 @@ module imsdev_top #(
     // descriptor in flight. 8 covers the read round trip of back-to-back 64-byte MEMMOVEs (make bench,
     // descriptor_rate), where 4 left the engine waiting for room.
     localparam int ENGINE_INFLIGHT = 8;
+    // Outstanding page requests (PRI capacity): one per DMA side (read; write incl. record writes).
+    localparam int PRI_SLOTS = 2;
 
     initial begin
         if (NUM_WQ < 1 || NUM_WQ > int'(imsdev_map_pkg::IMS_COUNT) || NUM_WQ > int'(imsdev_map_pkg::CSR_WQCFG_COUNT))
@@ -253,6 +265,9 @@ module imsdev_top #(
     assign hwif_in.CAP2.DATA_BYTES.next   = 8'(DATA_W / 8);
     assign hwif_in.CAP2.MAX_BATCH_SHIFT.next = $bits(hwif_in.CAP2.MAX_BATCH_SHIFT.next)'($clog2(MAX_BATCH));
     assign hwif_in.CAP3.ATS.next          = ATS_ENTRIES > 0;
+    assign hwif_in.CAP3.BOF.next          = ATS_ENTRIES > 0;     // Block-on-Fault needs PRI, PRI needs ATS
+    assign hwif_in.CAP3.PRS.next          = ATS_ENTRIES > 0;
+    assign hwif_in.CAP3.PRI_CAPACITY.next = (ATS_ENTRIES > 0) ? 8'(PRI_SLOTS) : 8'd0;
 
     // ------------------------------------------------------------------ MMIO error capture (ERR)
     // Sources: the completer (request shape), the decoder (dropped writes) and the self-test trigger
@@ -301,7 +316,7 @@ module imsdev_top #(
 
     // ------------------------------------------------------------------ work queues
     logic [NUM_WQ*16-1:0] sw_size, wq_occupancy;
-    logic [NUM_WQ-1:0]    sw_dedicated, sw_pasid_en, sw_priv;
+    logic [NUM_WQ-1:0]    sw_dedicated, sw_pasid_en, sw_priv, sw_bof_en;
     logic [NUM_WQ*4-1:0]  sw_prio;
     logic [NUM_WQ*20-1:0] sw_pasid, wq_pasid;
     logic [NUM_WQ*5-1:0]  sw_xfer, wq_xfer;
@@ -317,6 +332,7 @@ module imsdev_top #(
             assign sw_pasid[w*20 +: 20] = hwif_out.WQCFG[w].WQCFG2.PASID.value;
             assign sw_pasid_en[w]       = hwif_out.WQCFG[w].WQCFG2.PASID_EN.value;
             assign sw_priv[w]           = hwif_out.WQCFG[w].WQCFG2.PRIV.value;
+            assign sw_bof_en[w]         = hwif_out.WQCFG[w].WQCFG2.BOF_EN.value;
             assign sw_xfer[w*5 +: 5]    = hwif_out.WQCFG[w].WQCFG3.MAX_XFER_SHIFT.value;
             assign sw_batch[w*BATCH_SHIFT_W +: BATCH_SHIFT_W] = hwif_out.WQCFG[w].WQCFG3.MAX_BATCH_SHIFT.value;
             assign hwif_in.WQCFG[w].WQCFG6.OCCUPANCY.next = wq_occupancy[w*16 +: 16];
@@ -351,12 +367,12 @@ module imsdev_top #(
     logic [511:0]   deq_desc;
     logic [19:0]    deq_pasid;
 
-    imsdev_wq_mgr #(.NUM_WQ(NUM_WQ), .WQ_DEPTH(WQ_DEPTH), .BSW(BATCH_SHIFT_W)) u_wq_mgr (
+    imsdev_wq_mgr #(.NUM_WQ(NUM_WQ), .WQ_DEPTH(WQ_DEPTH), .BSW(BATCH_SHIFT_W), .HAS_BOF(ATS_ENTRIES > 0)) u_wq_mgr (
         .clk, .rst(fn_rst), .cfg_pasid_en,
         .cmd_write(cmd_write_q), .cmd_code(hwif_out.CMD.CMD.value), .cmd_operand(hwif_out.CMD.OPERAND.value),
         .cmdsts_active, .cmdsts_err, .cmdsts_result, .dev_enabled,
         .sw_size, .sw_dedicated, .sw_prio, .sw_pasid, .sw_pasid_en, .sw_priv, .sw_max_xfer_shift(sw_xfer),
-        .sw_max_batch_shift(sw_batch),
+        .sw_max_batch_shift(sw_batch), .sw_bof_en,
         .wq_accepting, .wq_full, .wq_dedicated, .wq_priv, .wq_pasid_en, .wq_pasid,
         .wq_max_xfer_shift(wq_xfer), .wq_max_batch_shift(wq_batch),
         .wq_occupancy, .wq_state,
@@ -730,6 +746,15 @@ module imsdev_top #(
                             ic_ready};
         /* verilator lint_on UNUSEDSIGNAL */
     end
+
+    // ------------------------------------------------------------------ PRI (docs/ats_pri.md 2.6)
+    // Interface only so far: nothing is ever outstanding.
+    assign pri_stopped   = 1'b1;
+    assign pri_rf_set    = 1'b0;
+    assign pri_uprgi_set = 1'b0;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_pri = &{1'b0, cfg_pri_en, cfg_pri_reset, cfg_pri_alloc};
+    /* verilator lint_on UNUSEDSIGNAL */
 
     // ------------------------------------------------------------------ protocol assertions (simulation)
     // The four TLP streams (both directions: the link must keep the protocol too), the internal TLP

@@ -25,6 +25,7 @@ module imsdev_wq_mgr #(
     parameter int NUM_WQ   = 8,
     parameter int WQ_DEPTH = 32,
     parameter int BSW      = 4,      // width of WQCFG3.MAX_BATCH_SHIFT
+    parameter bit HAS_BOF  = 1'b0,   // CAP3.BOF: ENABLE_WQ with WQCFG2.BOF_EN fails with WQ_BOF_EN when 0
     localparam int WQW     = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
     localparam int PTRW    = (WQ_DEPTH > 1) ? $clog2(WQ_DEPTH) : 1,
     localparam int AW      = (NUM_WQ * WQ_DEPTH > 1) ? $clog2(NUM_WQ * WQ_DEPTH) : 1,
@@ -52,6 +53,7 @@ module imsdev_wq_mgr #(
     input  wire logic [NUM_WQ-1:0]    sw_priv,
     input  wire logic [NUM_WQ*5-1:0]  sw_max_xfer_shift,
     input  wire logic [NUM_WQ*BSW-1:0] sw_max_batch_shift,
+    input  wire logic [NUM_WQ-1:0]    sw_bof_en,
 
     // Latched configuration and state, for the portal, the engine and WQCFG6
     output      logic [NUM_WQ-1:0]    wq_accepting,
@@ -331,6 +333,7 @@ module imsdev_wq_mgr #(
                                                                              err_q <= CMD_ERR_WQ_SIZE;
                             else if (!sw_dedicated[cmd_wq_q] && !cfg_pasid_en) err_q <= CMD_ERR_WQ_MODE;
                             else if (!sw_dedicated[cmd_wq_q] && !sw_pasid_en[cmd_wq_q]) err_q <= CMD_ERR_WQ_PASID_EN;
+                            else if (sw_bof_en[cmd_wq_q] && !HAS_BOF)                   err_q <= CMD_ERR_WQ_BOF_EN;
                             else begin
                                 state_q[cmd_wq_q]     <= ST_ENABLED;
                                 size_q[cmd_wq_q]      <= sw_size[32'(cmd_wq_q)*16 +: 16];

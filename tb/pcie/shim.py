@@ -290,11 +290,11 @@ class LinkShim(Endpoint):
         self.flr_count = 0
 
         self.dut.flr.value = 0
-        # ATS sideband and the ID-routed message stream of imsdev_top (docs/ats_pri.md 2.1): held at 0 (ATS
-        # disabled, no message) until the bench drives them; the RTL's inputs start random (--x-initial unique).
-        for name in ("cfg_ats_en", "cfg_ats_stu", "rx_msg_valid", "rx_msg_sop", "rx_msg_eop", "rx_msg_hdr",
-                     "rx_msg_prfx_valid", "rx_msg_prfx", "rx_msg_data", "cfg_pri_en", "cfg_pri_reset",
-                     "cfg_pri_alloc"):
+        # ATS and PRI sideband and the ID-routed message stream of imsdev_top (docs/ats_pri.md 2.1): held at 0
+        # (ATS and PRI disabled, no message) until the bench drives them; the RTL's inputs start random
+        # (--x-initial unique).
+        for name in ("cfg_ats_en", "cfg_ats_stu", "cfg_pri_en", "cfg_pri_reset", "cfg_pri_alloc", "rx_msg_valid",
+                     "rx_msg_sop", "rx_msg_eop", "rx_msg_hdr", "rx_msg_prfx_valid", "rx_msg_prfx", "rx_msg_data"):
             if hasattr(dut, name):
                 getattr(dut, name).value = 0
         self._drive_cfg()

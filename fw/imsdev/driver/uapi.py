@@ -30,6 +30,7 @@ IDXD_OP_FLAG_STORD = 0x2000
 DSA_COMP_NONE = 0x00
 DSA_COMP_SUCCESS = 0x01
 DSA_COMP_PAGE_FAULT_NOBOF = 0x03     # source read answered UR/CA (no translation): fault address, bytes done
+DSA_COMP_PAGE_FAULT_IR = 0x04        # Block-on-Fault: the page request was answered Invalid Request (bit 7 for a write)
 DSA_COMP_BATCH_FAIL = 0x05           # batch: a member did not succeed (bytes_completed = members processed)
 DSA_COMP_BATCH_PAGE_FAULT = 0x06     # batch: a read of the descriptor list answered UR/CA (fault address)
 DSA_COMP_BAD_OPCODE = 0x10
@@ -47,7 +48,8 @@ DSA_COMP_STATUS_MASK = 0x7F
 COMP_STATUS_NAMES = {
     DSA_COMP_SUCCESS: "success", DSA_COMP_BAD_OPCODE: "invalid opcode", DSA_COMP_INVALID_FLAGS: "invalid flags",
     DSA_COMP_NOZERO_RESERVE: "non-zero reserved field", DSA_COMP_XFER_ERR: "transfer size",
-    DSA_COMP_INT_HANDLE_INVAL: "invalid interrupt handle", DSA_COMP_PAGE_FAULT_NOBOF: "page fault", DSA_COMP_HW_ERR1: "hardware error",
+    DSA_COMP_INT_HANDLE_INVAL: "invalid interrupt handle", DSA_COMP_PAGE_FAULT_NOBOF: "page fault",
+    DSA_COMP_PAGE_FAULT_IR: "page fault, page request invalid", DSA_COMP_HW_ERR1: "hardware error",
     DSA_COMP_BATCH_FAIL: "batch member failed", DSA_COMP_BATCH_PAGE_FAULT: "batch list page fault",
     DSA_COMP_DESC_CNT_ERANGE: "descriptor count out of range", DSA_COMP_DESCLIST_ALIGN: "descriptor list alignment",
 }

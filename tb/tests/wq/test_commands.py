@@ -115,7 +115,14 @@ async def test_command_errors_and_states(dut):
     await env.set_pasid_control(True)
     await env.write_wqcfg(last, WqConfig(size=depth, dedicated=False, pasid_en=False))
     await expect_err(env, E.CMD_ENABLE_WQ, last, E.CMD_ERR_WQ_PASID_EN, "shared WQ with PASID_EN=0")
-    await env.enable_wq(last, WqConfig(size=depth, dedicated=False, pasid_en=True))
+    # WQCFG2.BOF_EN: accepted with CAP3.BOF (builds with ATS), WQ_BOF_EN (0x25) without (docs/ats_pri.md 2.1).
+    if env.p.ats_entries == 0:
+        await env.write_wqcfg(last, WqConfig(size=depth, dedicated=False, pasid_en=True, bof_en=True))
+        await expect_err(env, E.CMD_ENABLE_WQ, last, E.CMD_ERR_WQ_BOF_EN, "BOF_EN on a build without CAP3.BOF")
+        assert await env.wq_state(last) == (WQ_STATE_DISABLED, 0), "ENABLE_WQ failed with WQ_BOF_EN: WQCFG6"
+        await env.enable_wq(last, WqConfig(size=depth, dedicated=False, pasid_en=True, prs_disable=True))
+    else:
+        await env.enable_wq(last, WqConfig(size=depth, dedicated=False, pasid_en=True, bof_en=True))
     assert await env.wq_state(last) == (WQ_STATE_ENABLED, 0)
     if n > 1:
         await env.enable_wq(0, WqConfig(size=1, dedicated=True))
