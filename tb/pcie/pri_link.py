@@ -11,7 +11,7 @@ Reset on FLR. Writing the allocation while E = 1 or above the capacity is undefi
 `errors`, which the next check raises.
 
 `PriLinkState` judges every Page Request the device sends on tx_req: PRI E must be 1, outstanding requests
-(sent minus answered by a PRG Response with that PRGI, reset by R and FLR) below the allocation, TC 0, L = 1
+(sent minus answered by a PRG Response with that PRGI and the request's PASID, reset by R and FLR) below the allocation, TC 0, L = 1
 (one page per PRG), not a Stop Marker, a PRGI not outstanding, the requester ID = cfg_bdf, a PASID prefix
 only as PASID Control allows. Responses to PRGIs that are not outstanding are allowed (the device sets UPRGI).
 """
@@ -113,9 +113,12 @@ class PriLinkState:
         """A PRG Response goes down to the device; True if its PRGI was outstanding."""
         _, prgi = tlp.prg_response_fields()
         self.stats["prg_resp"] += 1
-        if self.outstanding.pop(prgi, None) is None:
+        req = self.outstanding.get(prgi)
+        if req is None or req.pasid != tlp.pasid:
+            # not outstanding, or another PASID (PRG Response PASID Required = 1): the device sets UPRGI
             self.stats["prg_resp_unexpected"] += 1
             return False
+        del self.outstanding[prgi]
         return True
 
     def check_page_request(self, tlp, requester_id: int, pasid_cap) -> None:
