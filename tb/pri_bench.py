@@ -67,6 +67,7 @@ class PriHost:
         self.requests: list = []                    # (pasid, page, write, prgi) per Page Request handled
         self.per_page: dict[tuple, int] = {}        # (pasid, page, write) -> Page Requests seen
         self.cfg = None
+        self.scoreboard = None                      # the test's work-queue scoreboard (record pages, coverage)
         model = ah.model
         if self.x86:
             attach_prq(model.iommu, self.agent, self._notify)
@@ -129,7 +130,7 @@ class PriHost:
     def _side(self, pasid, page, write) -> str:
         if not write:
             return "read"
-        sb = getattr(self.b, "scoreboard", None) or getattr(self, "scoreboard", None)
+        sb = self.scoreboard
         if sb is not None:
             for t in sb.items:
                 if t.pasid == pasid and t.desc.cr_addr >> 12 == page:
@@ -137,13 +138,16 @@ class PriHost:
         return "write"
 
     def _respond_hook(self, rid, pasid, prgi, code):
+        self._cover(pasid, prgi, code)
+        self._respond(rid, pasid, prgi, code)
+
+    def _cover(self, pasid, prgi, code):
         req = self.b.shim.pri.outstanding.get(prgi)
-        if req is None:
+        if req is None or req.pasid != pasid:
             coverage.pri_response("unexpected", "none")
         else:
             f = req.page_request_fields()
             coverage.pri_response(pri.response_class(code), self._side(pasid, f.page, f.w))
-        self._respond(rid, pasid, prgi, code)
 
     async def _thread(self):
         while True:
@@ -157,9 +161,7 @@ class PriHost:
 
     def send_response(self, pasid, prgi, code):
         """A PRG Response straight from the TA (bad-input tests: a PRGI the device has not outstanding)."""
-        req = self.b.shim.pri.outstanding.get(prgi)
-        coverage.pri_response("unexpected" if req is None else pri.response_class(code),
-                              "none" if req is None else ("write" if req.page_request_fields().w else "read"))
+        self._cover(pasid, prgi, code)
         self.agent.send_prg_response(self.b.requester_id, pasid, prgi, code)
 
     def finish(self):

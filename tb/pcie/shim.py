@@ -235,7 +235,9 @@ class LinkShim(Endpoint):
         # PRI (docs/ats_pri.md 3.2, tb/pcie/pri_link.py): after ATS, when the RTL has the PRI interface.
         self.pri_cap = None
         if ats and hasattr(dut, "cfg_pri_en"):
-            self.pri_cap = PriExtCapability(stopped=lambda: int(dut.pri_stopped.value))
+            # (Verilator drops a constant output from the VPI tree: an RTL with the PRI ports tied off has none)
+            stopped = getattr(dut, "pri_stopped", None)
+            self.pri_cap = PriExtCapability(stopped=(lambda: int(stopped.value)) if stopped is not None else (lambda: 1))
             self.register_extended_capability(self.pri_cap)
         self.pri = PriLinkState(self.pri_cap)
         # The translation agent's entry for the device's messages (Invalidate Completions), called in the
@@ -303,8 +305,9 @@ class LinkShim(Endpoint):
         self.tasks = {"tx_cpl": cocotb.start_soon(self._run_tx_cpl()), "tx_req": cocotb.start_soon(self._run_tx_req()),
                       "watchdog": cocotb.start_soon(self._run_watchdog())}
         if self.pri_cap is not None:
-            self.tasks["pri_rf"] = cocotb.start_soon(self._run_pri_pulse(dut.pri_rf_set, self.pri.rf_set))
-            self.tasks["pri_uprgi"] = cocotb.start_soon(self._run_pri_pulse(dut.pri_uprgi_set, self.pri.uprgi_set))
+            for name, on_set in (("pri_rf_set", self.pri.rf_set), ("pri_uprgi_set", self.pri.uprgi_set)):
+                if hasattr(dut, name):
+                    self.tasks[name] = cocotb.start_soon(self._run_pri_pulse(getattr(dut, name), on_set))
 
     # ---- wiring -------------------------------------------------------------------------------
     def connect(self, rc, direct: bool | None = None) -> None:
