@@ -44,6 +44,7 @@ extern "C" {
 #define IMSDEV_COMP_NONE             0x00u    /* record not written yet */
 #define IMSDEV_COMP_SUCCESS          0x01u
 #define IMSDEV_COMP_PAGE_FAULT_NOBOF 0x03u    /* source read answered UR/CA: fault address, bytes done */
+#define IMSDEV_COMP_PAGE_FAULT_IR    0x04u    /* Block-on-Fault: the page request was answered Invalid Request */
 #define IMSDEV_COMP_BATCH_FAIL       0x05u    /* batch: a member failed; bytes_completed = members processed */
 #define IMSDEV_COMP_BATCH_PAGE_FAULT 0x06u    /* batch: the descriptor list read answered UR/CA */
 #define IMSDEV_COMP_BAD_OPCODE       0x10u
