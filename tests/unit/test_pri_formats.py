@@ -326,3 +326,55 @@ def test_smmu_queue_full_answers_success():
 def test_message_types_are_exact():
     assert _pr(1).fmt_type == TlpType.MSG_TO_RC
     assert PasidTlp.create_prg_response(requester_id=0, dest_id=RID, prgi=1, code=0).fmt_type == TlpType.MSG_ID
+
+
+# ---- the whole host path: shim check -> agent -> platform queue -> kernel thread -> PRG Response ------------
+@pytest.mark.parametrize("name", ["x86", "arm"])
+def test_agent_to_queue_to_response(name):
+    import logging
+
+    from tb.pcie.ats_agent import AtsAgent
+    from tb.pcie.ats_link import AtsLinkState
+    from tb.platform.smmu_pri import attach_priq
+    from tb.platform.vtd_pri import attach_prq
+
+    plat, _, k, woke = _platform(name)
+    cap = PriExtCapability()
+    cap.enable, cap.allocation = True, 2
+
+    class Shim:
+        ats_cap = None
+        ats = AtsLinkState(None)
+        pri = PriLinkState(cap)
+        message_handler = None
+        tx_tlp_observers = []
+        requester_id = RID
+        delivered = []
+
+        def deliver_message(self, tlp):
+            assert tlp.is_prg_response()
+            self.pri.response_sent(tlp)
+            self.delivered.append(PasidTlp.from_stream_fields(*tlp.to_stream_fields()))
+
+    class Rc:
+        log = logging.getLogger("rc")
+
+        def set_ats_agent(self, agent):
+            pass
+
+    shim = Shim()
+    agent = AtsAgent(Rc(), shim, translate=lambda *a: None)
+    if name == "x86":
+        attach_prq(plat.iommu, agent, lambda: woke.append(1))
+    else:
+        attach_priq(plat.dma, agent, lambda: woke.append(1))
+    for prgi, page, w in ((0x10, 0x7000_0, False), (0x11, 0x7000_1, True)):
+        tlp = PasidTlp.create_page_request(requester_id=RID, page=page, prgi=prgi, r=not w, w=w, pasid=4)
+        shim.pri.check_page_request(tlp, RID, PASID_ON)
+        shim.message_handler(tlp)
+    assert len(shim.pri.outstanding) == 2 and len(woke) == 2
+    k.event_thread(lambda pasid, addr, write, priv, exe: kpri.RESP_INVALID if write else kpri.RESP_SUCCESS)
+    assert not shim.pri.outstanding and shim.pri.stats["prg_resp_unexpected"] == 0
+    got = [(int(t.completer_id), t.pasid, t.prg_response_fields()) for t in shim.delivered]
+    assert got == [(RID, 4, (pri.RESP_SUCCESS, 0x10)), (RID, 4, (pri.RESP_INVALID, 0x11))]
+    assert [x[0] for x in agent.log] == ["page_req", "page_req", "prg_resp", "prg_resp"]
