@@ -12,6 +12,16 @@ package imsdev_ats_pkg;
     localparam logic [7:0] MSG_CODE_INV_CPL = 8'h02;
     localparam logic [7:0] FT_MSGD_ID       = 8'h72;    // MsgD, 4DW, routed by ID
     localparam logic [7:0] FT_MSG_ID        = 8'h32;    // Msg, 4DW, routed by ID
+    // PRI (docs/ats_pri.md 1.5)
+    localparam logic [7:0] MSG_CODE_PAGE_REQ = 8'h04;
+    localparam logic [7:0] MSG_CODE_PRG_RSP  = 8'h05;
+    localparam logic [7:0] FT_MSG_RC         = 8'h30;   // Msg, 4DW, routed to the Root Complex
+    localparam logic [3:0] PRG_RSP_SUCCESS   = 4'h0;
+    localparam logic [3:0] PRG_RSP_INVALID   = 4'h1;    // 2..0xF: Response Failure (0xF) or unused (as 0xF)
+    // outcome of a page request to the waiting DMA side (imsdev_pri done_res)
+    localparam logic [1:0] PR_SUCCESS = 2'd0;           // re-translate
+    localparam logic [1:0] PR_INVALID = 2'd1;           // Invalid Request: status 0x04 (| 0x80 for a write)
+    localparam logic [1:0] PR_FAIL    = 2'd2;           // RF, PRI reset or PRI unusable: as without BOF
 
     localparam int SZ_W = 6;                            // size field width (0..52)
     localparam logic [SZ_W-1:0] SZ_ALL = 6'd52;

@@ -59,6 +59,7 @@ module imsdev_dma #(
     input  wire logic [255:0]      cmd_wdata,
     input  wire logic [7:0]        cmd_id,
     input  wire logic              cmd_no_ats,     // never translate this command (WQCFG2.ATS_DISABLE)
+    input  wire logic              cmd_bof,        // Block-on-Fault: a denied page waits for a page request
 
     output      logic              rsp_valid,
     input  wire logic              rsp_ready,
@@ -96,6 +97,14 @@ module imsdev_dma #(
     output      logic [15:0]       wr_planned_count, // translated MWr TLPs planned (header holds a PA)
     output      logic [15:0]       wr_sent_count,    // translated MWr TLPs whose last beat was accepted
 
+    // PRI (imsdev_pri, outside): page requests of the read side (slot 0) and the write side (slot 1)
+    output      logic [1:0]        pr_req,
+    output      logic [1:0][19:0]  pr_pasid,
+    output      logic [1:0]        pr_priv,
+    output      logic [1:0][51:0]  pr_page,
+    input  wire logic [1:0]        pr_done,
+    input  wire logic [1:0][1:0]   pr_res,
+
     output      logic              err_unexpected_cpl   // pulse: a completion was dropped (unknown tag, bad fields)
 );
     import imsdev_dma_pkg::*;
@@ -127,10 +136,10 @@ module imsdev_dma #(
     logic                           unused_timeout;
 
     // ---------------------------------------------------------------- command intake
-    // write cmd FIFO entry: {op, invalid, dst, len, data, pasid_valid, pasid, priv, id, seq}
-    localparam int WC_W = 3 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W + 1;
-    // read cmd FIFO entry: {src, len, pasid_valid, pasid, priv, seq, no_ats}
-    localparam int RC_W = 64 + 32 + 1 + 20 + 1 + SEQ_W + 1;
+    // write cmd FIFO entry: {op, invalid, dst, len, data, pasid_valid, pasid, priv, id, seq, no_ats, bof}
+    localparam int WC_W = 3 + 1 + 64 + 32 + 256 + 1 + 20 + 1 + 8 + SEQ_W + 1 + 1;
+    // read cmd FIFO entry: {src, len, pasid_valid, pasid, priv, seq, no_ats, bof}
+    localparam int RC_W = 64 + 32 + 1 + 20 + 1 + SEQ_W + 1 + 1;
 
     logic             wc_in_ready, rc_in_ready;
     logic [SEQ_W-1:0] seq_q;
@@ -159,7 +168,7 @@ module imsdev_dma #(
     logic [19:0]      wc_pasid;
     logic [7:0]       wc_id;
     logic [SEQ_W-1:0] wc_seq;
-    logic             wc_no_ats, rc_no_ats;
+    logic             wc_no_ats, rc_no_ats, wc_bof, rc_bof;
 
     imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH)) u_wcmd (
         .clk, .rst,
@@ -167,10 +176,10 @@ module imsdev_dma #(
         // (a FETCH is planned at destination 0: its bytes leave the buffer beat-aligned, byte 0 first)
         .in_data({cmd_op, cmd_invalid, (cmd_op == DMA_OP_FETCH) ? 64'd0 : cmd_dst, cmd_len,
                   (cmd_op == DMA_OP_FILL) ? {192'd0, cmd_pattern} : cmd_wdata,
-                  cmd_pasid_valid, cmd_pasid, cmd_priv, cmd_id, seq_q, cmd_no_ats}),
+                  cmd_pasid_valid, cmd_pasid, cmd_priv, cmd_id, seq_q, cmd_no_ats, cmd_bof}),
         .out_valid(wc_valid), .out_ready(wc_pop),
         .out_data({wc_op, wc_invalid, wc_dst, wc_len, wc_data, wc_pasid_valid, wc_pasid, wc_priv, wc_id, wc_seq,
-                   wc_no_ats}),
+                   wc_no_ats, wc_bof}),
         .count(unused_wc_count)
     );
 
@@ -183,9 +192,9 @@ module imsdev_dma #(
     imsdev_fifo #(.WIDTH(RC_W), .DEPTH(CMD_DEPTH)) u_rcmd (
         .clk, .rst,
         .in_valid(accept && cmd_reads), .in_ready(rc_in_ready),
-        .in_data({cmd_src, cmd_len, cmd_pasid_valid, cmd_pasid, cmd_priv, seq_q, cmd_no_ats}),
+        .in_data({cmd_src, cmd_len, cmd_pasid_valid, cmd_pasid, cmd_priv, seq_q, cmd_no_ats, cmd_bof}),
         .out_valid(rc_valid), .out_ready(rc_pop),
-        .out_data({rc_src, rc_len, rc_pasid_valid, rc_pasid, rc_priv, rc_seq, rc_no_ats}),
+        .out_data({rc_src, rc_len, rc_pasid_valid, rc_pasid, rc_priv, rc_seq, rc_no_ats, rc_bof}),
         .count(unused_rc_count)
     );
 
@@ -226,10 +235,11 @@ module imsdev_dma #(
         .clk, .rst, .cfg_bdf, .cfg_max_read_req,
         .cmd_valid(rc_valid), .cmd_ready(rc_pop), .cmd_src(rc_src), .cmd_len(rc_len),
         .cmd_pasid_valid(rc_pasid_valid), .cmd_pasid(rc_pasid), .cmd_priv(rc_priv), .cmd_seq(rc_seq),
-        .cmd_no_ats(rc_no_ats), .ats_on,
+        .cmd_no_ats(rc_no_ats), .cmd_bof(rc_bof), .ats_on,
         .lk_pasid(lk_pasid[0]), .lk_priv(lk_priv[0]), .lk_page(lk_page[0]), .lk_hit(lk_hit[0]), .lk_r(lk_r[0]),
         .lk_pa(lk_pa[0]), .xl_req(xl_req[0]), .xl_done(xl_done[0]), .xl_res(xl_res[0]), .xl_pasid(xl_pasid[0]),
         .xl_priv(xl_priv[0]), .xl_page(xl_page[0]), .xf_valid(xf_valid[0]), .xf_code(xf_code[0]),
+        .pr_req(pr_req[0]), .pr_done(pr_done[0]), .pr_res(pr_res[0]),
         .tags_full, .tags_alloc_tag(alloc_tag), .tags_alloc_valid(alloc_valid), .tags_alloc_pos(alloc_pos),
         .tags_alloc_len(alloc_len), .tags_alloc_addr7(alloc_addr7), .tags_alloc_seq(alloc_seq), .alloc_end_pos,
         .fail_q_seq(fail_rd_seq), .fail_q_failed(fail_rd),
@@ -280,6 +290,10 @@ module imsdev_dma #(
     logic [31:0]       xr_prfx;
     logic              ats_on;
     assign xf_seq = {fail_wr_seq, fail_rd_seq};          // each side fails its current command
+    // a side asking for a page asks for the page it is looking up
+    assign pr_pasid = lk_pasid;
+    assign pr_priv  = lk_priv;
+    assign pr_page  = lk_page;
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_perm = &{1'b0, lk_r[1], lk_w[0]};         // the read side needs R, the write side W
     /* verilator lint_on UNUSEDSIGNAL */
@@ -354,10 +368,11 @@ module imsdev_dma #(
         .cmd_valid(wc_valid), .cmd_pop(wc_pop), .cmd_op(wc_op), .cmd_invalid(wc_invalid), .cmd_dst(wc_dst),
         .cmd_len(wc_len), .cmd_data(wc_data), .cmd_pasid_valid(wc_pasid_valid), .cmd_pasid(wc_pasid),
         .cmd_priv(wc_priv), .cmd_id(wc_id), .cmd_seq(wc_seq),
-        .cmd_no_ats(wc_no_ats), .ats_on,
+        .cmd_no_ats(wc_no_ats), .cmd_bof(wc_bof), .ats_on,
         .lk_pasid(lk_pasid[1]), .lk_priv(lk_priv[1]), .lk_page(lk_page[1]), .lk_hit(lk_hit[1]), .lk_w(lk_w[1]),
         .lk_pa(lk_pa[1]), .xl_req(xl_req[1]), .xl_done(xl_done[1]), .xl_res(xl_res[1]), .xl_pasid(xl_pasid[1]),
         .xl_priv(xl_priv[1]), .xl_page(xl_page[1]), .xf_valid(xf_valid[1]), .xf_code(xf_code[1]),
+        .pr_req(pr_req[1]), .pr_done(pr_done[1]), .pr_res(pr_res[1]),
         .xl_planned(wr_planned_count),
         .avail_pos, .free_pos,
         .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_code(fail_wr_code), .fail_q_busy(busy_wr),

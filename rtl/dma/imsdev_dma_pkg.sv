@@ -25,6 +25,12 @@ package imsdev_dma_pkg;
     localparam logic [3:0] DMA_XL_WRITE_FAULT = 4'd7;
     localparam logic [3:0] DMA_XL_FAIL_RD     = 4'd8;
     localparam logic [3:0] DMA_XL_FAIL_WR     = 4'd9;
+    // Block-on-Fault (docs/ats_pri.md 2.6): the page request for the denied page was answered Invalid Request.
+    localparam logic [3:0] DMA_XL_READ_FAULT_IR  = 4'd10;
+    localparam logic [3:0] DMA_XL_WRITE_FAULT_IR = 4'd11;
+    // Page requests per denied page before the command ends as without BOF (at most PRI_RETRIES rounds of
+    // page request + re-translation).
+    localparam int PRI_RETRIES = 4;
 
     localparam int DMA_WRITE_MAX_BYTES = 32;
     localparam int DMA_FETCH_MAX_BYTES = 64;

@@ -13,6 +13,11 @@
 // (lk_*); a hit with R gives the MRd the translated address and AT = 10b; otherwise the request waits and asks
 // the translation requester (xl_req). A DENIED or FAILED answer for that page fails the command (xf_*) with
 // DMA_XL_READ_FAULT / DMA_XL_FAIL_RD: from then on it ends like a command whose read failed.
+// Block-on-Fault (docs/ats_pri.md 2.6): a DENIED page of a command with cmd_bof asks imsdev_pri for the page
+// (pr_req, held until pr_done) and the generator stalls meanwhile (no request, no abort). Success: the page is
+// translated again (ATC lookup, Translation Request); at most PRI_RETRIES page requests per page, then the
+// denial ends the command as without BOF. Invalid Request: DMA_XL_READ_FAULT_IR; Response Failure, PRI reset or
+// PRI unusable: DMA_XL_READ_FAULT (as without BOF).
 `default_nettype none
 
 module imsdev_dma_rdreq #(
@@ -39,6 +44,7 @@ module imsdev_dma_rdreq #(
     input  wire logic              cmd_priv,
     input  wire logic [SEQ_W-1:0]  cmd_seq,
     input  wire logic              cmd_no_ats,
+    input  wire logic              cmd_bof,        // Block-on-Fault (descriptor flag and WQ permit it)
 
     // ATS (tied off when the build has no ATC)
     input  wire logic              ats_on,
@@ -56,6 +62,9 @@ module imsdev_dma_rdreq #(
     input  wire logic [51:0]       xl_page,
     output      logic              xf_valid,
     output      logic [3:0]        xf_code,
+    output      logic              pr_req,         // page request wanted for lk_page (imsdev_pri, slot 0)
+    input  wire logic              pr_done,
+    input  wire logic [1:0]        pr_res,         // imsdev_ats_pkg::PR_*
 
     // tags and failure table
     input  wire logic              tags_full,
@@ -141,14 +150,23 @@ module imsdev_dma_rdreq #(
     assign lk_page  = addr[63:12];
     wire  xl_hit  = lk_hit && lk_r;
     wire  xl_mine = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
-    assign xl_req   = cur_valid_q && !fail_q_failed && xl_on && !xl_hit;
-    assign xf_valid = xl_req && xl_mine && xl_res != 2'd0;
-    assign xf_code  = (xl_res == 2'd1) ? imsdev_dma_pkg::DMA_XL_READ_FAULT : imsdev_dma_pkg::DMA_XL_FAIL_RD;
+    // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
+    logic       cur_bof_q, pw_q;
+    logic [2:0] rounds_q;
+    assign xl_req   = cur_valid_q && !fail_q_failed && xl_on && !xl_hit && !pw_q;
+    wire  xl_denied = xl_req && xl_mine && xl_res == 2'd1;
+    wire  bof_go    = xl_denied && cur_bof_q && 32'(rounds_q) < imsdev_dma_pkg::PRI_RETRIES;
+    wire  pr_end    = pw_q && pr_done;
+    assign pr_req   = pw_q;
+    assign xf_valid = (xl_req && xl_mine && xl_res != 2'd0 && !bof_go) || (pr_end && pr_res != imsdev_ats_pkg::PR_SUCCESS);
+    assign xf_code  = pr_end ? ((pr_res == imsdev_ats_pkg::PR_INVALID) ? imsdev_dma_pkg::DMA_XL_READ_FAULT_IR
+                                                                       : imsdev_dma_pkg::DMA_XL_READ_FAULT)
+                    : (xl_res == 2'd1) ? imsdev_dma_pkg::DMA_XL_READ_FAULT : imsdev_dma_pkg::DMA_XL_FAIL_RD;
     wire [63:0] pa = {lk_pa, addr[11:0]};
 
-    wire abort = cur_valid_q && fail_q_failed;
+    wire abort = cur_valid_q && fail_q_failed && !pw_q;
     wire issue = cur_valid_q && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready)
-                 && (!xl_on || xl_hit);
+                 && (!xl_on || xl_hit) && !pw_q;
     wire done  = (issue && last) || (abort && end_ready);
     // Take the next command when there is none or the current one is done this cycle.
     wire load  = cmd_valid && (!cur_valid_q || done);
@@ -191,6 +209,7 @@ module imsdev_dma_rdreq #(
         if (load) begin
             cur_seq_q         <= cmd_seq;
             cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats;
+            cur_bof_q         <= cmd_bof;
             cur_pasid_valid_q <= cmd_pasid_valid;
             cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
             a_hi_q            <= cmd_src[63:12];
@@ -217,7 +236,13 @@ module imsdev_dma_rdreq #(
         if (rst) begin
             cur_valid_q <= 1'b0;
             alloc_q     <= '0;
+            pw_q        <= 1'b0;
+            rounds_q    <= '0;
         end else begin
+            if (bof_go)      pw_q <= 1'b1;
+            else if (pr_end) pw_q <= 1'b0;
+            if (load || issue) rounds_q <= '0;        // a new command, or the page was granted
+            else if (bof_go)   rounds_q <= rounds_q + 3'd1;
             if (load)      cur_valid_q <= 1'b1;
             else if (done) cur_valid_q <= 1'b0;
             if (issue) alloc_q <= alloc_q + PW'(n);

@@ -27,6 +27,10 @@
 // side clamps the command to the bytes in the buffer (xl_clamp: length and remaining length cut), writes them
 // all, the last TLP shortened, and answers DMA_XL_READ_FAULT / DMA_XL_FAIL_RD with rsp_bytes = the fault's
 // offset from the source (or the destination fault's, if that comes first). Nothing to write: the abort path.
+// Block-on-Fault (docs/ats_pri.md 2.6): a DENIED page of a command with cmd_bof (completion records included)
+// asks imsdev_pri for the page (pr_req, held until pr_done); the engine stalls at that TLP meanwhile. Success:
+// translated again, at most PRI_RETRIES page requests per page, then as without BOF; Invalid Request:
+// DMA_XL_WRITE_FAULT_IR; Response Failure, PRI reset or PRI unusable: DMA_XL_WRITE_FAULT.
 `default_nettype none
 
 module imsdev_dma_wr #(
@@ -63,6 +67,7 @@ module imsdev_dma_wr #(
     input  wire logic [7:0]        cmd_id,
     input  wire logic [SEQ_W-1:0]  cmd_seq,
     input  wire logic              cmd_no_ats,
+    input  wire logic              cmd_bof,
 
     // ATS (tied off when the build has no ATC)
     input  wire logic              ats_on,
@@ -81,6 +86,9 @@ module imsdev_dma_wr #(
     output      logic              xf_valid,
     output      logic [3:0]        xf_code,
     output      logic [15:0]       xl_planned,
+    output      logic              pr_req,         // page request wanted for lk_page (imsdev_pri, slot 1)
+    input  wire logic              pr_done,
+    input  wire logic [1:0]        pr_res,
 
     // read side
     input  wire logic [PW-1:0]     avail_pos,
@@ -221,22 +229,31 @@ module imsdev_dma_wr #(
     logic        clamped_q;
     logic        wf_q;                                     // this side's own translation fault: end now
     logic [3:0]  wf_code_q;
-    wire         xl_rd_code = fail_q_code == DMA_XL_READ_FAULT || fail_q_code == DMA_XL_FAIL_RD;
+    wire         xl_rd_code = fail_q_code == DMA_XL_READ_FAULT || fail_q_code == DMA_XL_FAIL_RD
+                              || fail_q_code == DMA_XL_READ_FAULT_IR;
+    // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
+    logic        cur_bof_q, pw_q;
+    logic [2:0]  rounds_q;
     wire [PW-1:0] left_buf  = end_pos - plan_q;           // bytes of the command still in the buffer
     wire [31:0]  left32    = 32'(left_buf);
     wire         xl_clamp  = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
-                             && end_valid && !clamped_q && !wf_q && left_buf != '0;
-    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q
+                             && end_valid && !clamped_q && !wf_q && left_buf != '0 && !pw_q;
+    wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
                      && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
     wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
-                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit);
+                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit) && !pw_q;
     wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
     // (a clamped command still writes its bytes, so it may still need translations)
     assign xl_req   = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
-                      && xl_on && !xl_hit;
-    assign xf_valid = xl_req && xl_mine && xl_res != 2'd0;
-    assign xf_code  = (xl_res == 2'd1) ? DMA_XL_WRITE_FAULT : DMA_XL_FAIL_WR;
+                      && xl_on && !xl_hit && !pw_q;
+    wire   xl_denied = xl_req && xl_mine && xl_res == 2'd1;
+    wire   bof_go    = xl_denied && cur_bof_q && 32'(rounds_q) < PRI_RETRIES;
+    wire   pr_end    = pw_q && pr_done;
+    assign pr_req   = pw_q;
+    assign xf_valid = (xl_req && xl_mine && xl_res != 2'd0 && !bof_go) || (pr_end && pr_res != imsdev_ats_pkg::PR_SUCCESS);
+    assign xf_code  = pr_end ? ((pr_res == imsdev_ats_pkg::PR_INVALID) ? DMA_XL_WRITE_FAULT_IR : DMA_XL_WRITE_FAULT)
+                    : (xl_res == 2'd1) ? DMA_XL_WRITE_FAULT : DMA_XL_FAIL_WR;
     wire beat      = (t_busy_q && credit) || start;
     wire marker    = (nothing && credit) || abort_go;
 
@@ -335,6 +352,7 @@ module imsdev_dma_wr #(
             cur_id_q          <= cmd_id;
             cur_seq_q         <= cmd_seq;
             cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats && cmd_op != DMA_OP_FETCH;
+            cur_bof_q         <= cmd_bof;
             a_hi_q            <= cmd_dst[63:12];
             a_hi_inc_q        <= cmd_dst[63:12] + 52'd1;
             a_lo_q            <= cmd_dst[11:0];
@@ -390,7 +408,13 @@ module imsdev_dma_wr #(
             t_beat_q    <= '0;
             rel_q       <= 1'b0;
             xl_planned  <= '0;
+            pw_q        <= 1'b0;
+            rounds_q    <= '0;
         end else begin
+            if (bof_go)      pw_q <= 1'b1;
+            else if (pr_end) pw_q <= 1'b0;
+            if (load || start) rounds_q <= '0;        // a new command, or the page was granted
+            else if (bof_go)   rounds_q <= rounds_q + 3'd1;
             if (load)         cur_valid_q <= 1'b1;
             else if (cmd_end) cur_valid_q <= 1'b0;
             if (beat) begin

@@ -70,6 +70,7 @@ module imsdev_desc_engine #(
     input  wire logic [NUM_WQ*5-1:0]  wq_max_xfer_shift,
     input  wire logic [NUM_WQ*BSW-1:0] wq_max_batch_shift,
     input  wire logic [NUM_WQ-1:0]    wq_ats_disable,  // WQCFG2.ATS_DISABLE: this WQ's DMA is never translated
+    input  wire logic [NUM_WQ-1:0]    wq_bof,          // WQCFG2.BOF_EN && !PRS_DISABLE: Block-on-Fault allowed
     input  wire logic                 irq_quiet,       // every interrupt handed over has left (or was decided)
 
     // Interrupt handles (imsdev_int_handles): looked up when the descriptor arrives, used from I_CHECK.
@@ -90,6 +91,7 @@ module imsdev_desc_engine #(
     output      logic [63:0]          dma_cmd_src,
     output      logic [63:0]          dma_cmd_dst,
     output      logic                 dma_cmd_no_ats,  // the command's WQ has WQCFG2.ATS_DISABLE
+    output      logic                 dma_cmd_bof,     // Block-on-Fault: descriptor flag BOF and wq_bof
     output      logic [31:0]          dma_cmd_len,
     output      logic [63:0]          dma_cmd_pattern,
     output      logic [255:0]         dma_cmd_wdata,
@@ -138,12 +140,15 @@ module imsdev_desc_engine #(
     // Opcodes, flags and status codes (docs/work_queues.md, DSA numbering).
     localparam logic [7:0]  OP_NOOP = 8'h00, OP_BATCH = 8'h01, OP_DRAIN = 8'h02, OP_MEMMOVE = 8'h03,
                             OP_MEMFILL = 8'h04;
-    localparam logic [23:0] FLAG_FENCE = 24'h1, FLAG_CRAV = 24'h4, FLAG_RCR = 24'h8, FLAG_RCI = 24'h10;
-    localparam logic [23:0] FLAGS_SUPPORTED = FLAG_FENCE | 24'h2 | FLAG_CRAV | FLAG_RCR | FLAG_RCI | 24'h100 | 24'h2000;
+    localparam logic [23:0] FLAG_FENCE = 24'h1, FLAG_BOF = 24'h2, FLAG_CRAV = 24'h4, FLAG_RCR = 24'h8,
+                            FLAG_RCI = 24'h10;
+    localparam logic [23:0] FLAGS_SUPPORTED = FLAG_FENCE | FLAG_BOF | FLAG_CRAV | FLAG_RCR | FLAG_RCI | 24'h100 | 24'h2000;
     localparam logic [6:0]  ST_SUCCESS = 7'h01, ST_BAD_OPCODE = 7'h10, ST_BAD_FLAGS = 7'h11, ST_RESERVED = 7'h12,
                             ST_XFER_SIZE = 7'h13, ST_INT_HANDLE = 7'h19, ST_CR_ALIGN = 7'h1B,
                             // enum dsa_completion_status: DSA_COMP_PAGE_FAULT_NOBOF, DSA_COMP_HW_ERR1
                             ST_PAGE_FAULT = 7'h03, ST_HW_ERR = 7'h20,
+                            // DSA_COMP_PAGE_FAULT_IR: Block-on-Fault, the page request got Invalid Request
+                            ST_PAGE_FAULT_IR = 7'h04,
                             // DSA_COMP_TRANSLATION_FAIL (ATS: the translation itself failed)
                             ST_XLATE_FAIL = 7'h22,
                             // DSA_COMP_BATCH_FAIL, _BATCH_PAGE_FAULT, _DESC_CNT_ERANGE, _DESCLIST_ALIGN
@@ -178,6 +183,9 @@ module imsdev_desc_engine #(
     wire [15:0] handle    = desc_q[303:288];
     wire        crav      = (flags & FLAG_CRAV) != 0;
     wire        rci       = (flags & FLAG_RCI) != 0;
+    // Block-on-Fault for this descriptor's DMA (and its record): the flag on a WQ that allows it. The rest of
+    // the effective-BOF condition (effective ATS, PRI enabled and usable) is the DMA engine's and imsdev_pri's.
+    wire        bof       = (flags & FLAG_BOF) != 0 && wq_bof[wq_q];
     wire        cr_ok     = crav && cr_addr[4:0] == 5'd0;
     wire        handle_in_range = handle[15] ? 32'(handle[14:0]) < IMS_PER_WQ
                                              : 32'(handle[10:0]) < MSIX_VECTORS && handle[14:11] == 4'd0;
@@ -228,6 +236,7 @@ module imsdev_desc_engine #(
         logic [23:0]    bad_flags;
         logic           cr_ok;
         logic           rcr;
+        logic           bof;          // Block-on-Fault (the record write blocks too)
         logic           irq;          // RCI with a valid (and, if required, granted) handle
         logic           is_ims;
         logic [10:0]    hidx;
@@ -257,6 +266,7 @@ module imsdev_desc_engine #(
         new_ent.bad_flags   = (new_ent.status == ST_BAD_FLAGS) ? (flags & ~FLAGS_SUPPORTED) : '0;
         new_ent.cr_ok       = cr_ok;
         new_ent.rcr         = (flags & FLAG_RCR) != 0;
+        new_ent.bof         = bof;
         new_ent.irq         = ist_q == I_CMD ? chk_irq_q : rci && handle_ok;
         new_ent.is_ims      = handle[15];
         new_ent.hidx        = handle[10:0];
@@ -360,7 +370,8 @@ module imsdev_desc_engine #(
     // With ATS (docs/ats_pri.md 2.6): a page whose translation did not grant the access is DSA's page fault
     // without BOF, bit 7 (DSA_COMP_STATUS_WRITE) for the destination; a failed translation (UR, CA, malformed,
     // timeout) is DSA_COMP_TRANSLATION_FAIL (0x22). Fault address = the side's start + bytes completed.
-    wire op_xl_write = op_status == DMA_XL_WRITE_FAULT || op_status == DMA_XL_FAIL_WR;
+    wire op_xl_write = op_status == DMA_XL_WRITE_FAULT || op_status == DMA_XL_FAIL_WR
+                       || op_status == DMA_XL_WRITE_FAULT_IR;
     // A batch entry is started only as the list's head (every member before it has had its record written
     // and its interrupt handed over) and once the interrupt path is quiet (every member's interrupt message
     // accepted on the link, pended or dropped): the batch record follows the members' interrupts. An
@@ -461,7 +472,8 @@ module imsdev_desc_engine #(
                         // The list read failed: the members from here on are not run. UR/CA is DSA's batch
                         // page fault; poisoned data or a timeout a hardware error, as for a source read.
                         b_status_q <= (dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA
-                                       || dma_rsp_status == DMA_XL_READ_FAULT || dma_rsp_status == DMA_XL_FAIL_RD)
+                                       || dma_rsp_status == DMA_XL_READ_FAULT || dma_rsp_status == DMA_XL_FAIL_RD
+                                       || dma_rsp_status == DMA_XL_READ_FAULT_IR)
                                       ? ST_BATCH_PAGE_FAULT : ST_HW_ERR;
                         b_fault_q  <= b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0};
                         ist_q      <= I_BEND;
@@ -514,6 +526,8 @@ module imsdev_desc_engine #(
                         fault_q  <= rc.src + 64'(op_bytes);
                         if (op_status == DMA_XL_READ_FAULT || op_status == DMA_XL_WRITE_FAULT) status_q <= ST_PAGE_FAULT;
                         if (op_status == DMA_XL_FAIL_RD || op_status == DMA_XL_FAIL_WR)        status_q <= ST_XLATE_FAIL;
+                        if (op_status == DMA_XL_READ_FAULT_IR || op_status == DMA_XL_WRITE_FAULT_IR)
+                            status_q <= ST_PAGE_FAULT_IR;
                         wr_fault_q <= op_xl_write;
                         if (op_xl_write) fault_q <= rc.dst + 64'(op_bytes);
                     end
@@ -573,6 +587,8 @@ module imsdev_desc_engine #(
     assign dma_cmd_pasid       = sel_cr ? rc.pasid : pasid_q;
     assign dma_cmd_priv        = sel_cr ? rc.priv : priv_q;
     assign dma_cmd_no_ats      = sel_cr ? wq_ats_disable[rc.wq] : wq_ats_disable[wq_q];
+    // (a member fetch: the batch descriptor's)
+    assign dma_cmd_bof         = sel_cr ? rc.bof : fetching ? b_ent_q.bof : bof;
     // (a record's command carries no source: the issue stage may take the next descriptor meanwhile)
     assign dma_cmd_src         = sel_cr ? 64'd0 : fetching ? b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0} : src;
     assign dma_cmd_dst         = sel_cr ? rc.cr_addr : fetching ? 64'd0 : dst;

@@ -2,7 +2,8 @@
 // stream: a 3DW header when the address is below 4 GiB, 4DW above (PCIe §6.1.4.x: Message Address Upper
 // 0 means a 32-bit write). Interrupt messages carry no PASID prefix.
 // msg_raw: the TLP is msg_raw_hdr as given, a header-only message (the ATS Invalidate Completion,
-// imsdev_ats_inv); msg_addr and msg_data are then unused.
+// imsdev_ats_inv, or the PRI Page Request, imsdev_pri, with its PASID prefix msg_raw_prfx when
+// msg_raw_prfx_valid); msg_addr and msg_data are then unused.
 `default_nettype none
 
 module imsdev_msg_tx #(
@@ -18,6 +19,8 @@ module imsdev_msg_tx #(
     input  wire logic [31:0]       msg_data,
     input  wire logic              msg_raw,
     input  wire logic [127:0]      msg_raw_hdr,
+    input  wire logic              msg_raw_prfx_valid,
+    input  wire logic [31:0]       msg_raw_prfx,
 
     output      logic              tx_valid,
     input  wire logic              tx_ready,
@@ -35,8 +38,11 @@ module imsdev_msg_tx #(
     logic          out_valid_q, skid_valid_q;
     logic [127:0]  out_hdr_q, skid_hdr_q;
     logic [31:0]   out_data_q, skid_data_q;
+    logic          out_pv_q, skid_pv_q;          // PASID prefix (raw messages only)
+    logic [31:0]   out_prfx_q, skid_prfx_q;
 
     wire [127:0] in_hdr = msg_raw ? msg_raw_hdr : mwr_hdr(msg_addr, 10'd1, cfg_bdf, 8'd0, 4'hF, 4'h0);
+    wire         in_pv  = msg_raw && msg_raw_prfx_valid;
 
     assign msg_ready = !skid_valid_q;
 
@@ -48,24 +54,36 @@ module imsdev_msg_tx #(
             out_data_q   <= '0;
             skid_hdr_q   <= '0;
             skid_data_q  <= '0;
+            out_pv_q     <= 1'b0;
+            out_prfx_q   <= '0;
+            skid_pv_q    <= 1'b0;
+            skid_prfx_q  <= '0;
         end else begin
             if (!out_valid_q || tx_ready) begin
                 if (skid_valid_q) begin
                     out_valid_q  <= 1'b1;
                     out_hdr_q    <= skid_hdr_q;
                     out_data_q   <= skid_data_q;
+                    out_pv_q     <= skid_pv_q;
+                    out_prfx_q   <= skid_prfx_q;
                     skid_valid_q <= msg_valid && msg_ready;
                     skid_hdr_q   <= in_hdr;
                     skid_data_q  <= msg_data;
+                    skid_pv_q    <= in_pv;
+                    skid_prfx_q  <= msg_raw_prfx;
                 end else begin
                     out_valid_q <= msg_valid;
                     out_hdr_q   <= in_hdr;
                     out_data_q  <= msg_data;
+                    out_pv_q    <= in_pv;
+                    out_prfx_q  <= msg_raw_prfx;
                 end
             end else if (msg_valid && msg_ready) begin
                 skid_valid_q <= 1'b1;
                 skid_hdr_q   <= in_hdr;
                 skid_data_q  <= msg_data;
+                skid_pv_q    <= in_pv;
+                skid_prfx_q  <= msg_raw_prfx;
             end
         end
     end
@@ -74,8 +92,8 @@ module imsdev_msg_tx #(
     assign tx_sop        = 1'b1;
     assign tx_eop        = 1'b1;
     assign tx_hdr        = out_hdr_q;
-    assign tx_prfx_valid = 1'b0;
-    assign tx_prfx       = '0;
+    assign tx_prfx_valid = out_pv_q;
+    assign tx_prfx       = out_pv_q ? out_prfx_q : '0;
     assign tx_data       = DATA_W'(out_data_q);
 endmodule
 

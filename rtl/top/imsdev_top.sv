@@ -450,7 +450,7 @@ module imsdev_top #(
     logic [255:0] dma_cmd_wdata;
     logic         dma_rsp_valid, dma_rsp_ready;
     logic [3:0]   dma_rsp_status;
-    logic         dma_cmd_no_ats;
+    logic         dma_cmd_no_ats, dma_cmd_bof;
     logic [7:0]   dma_rsp_id, dma_cmd_id;
     logic         eng_ims_valid, eng_ims_ready, eng_msix_valid, eng_msix_ready;
     logic [WQW-1:0] eng_ims_wq;
@@ -473,10 +473,10 @@ module imsdev_top #(
         .clk, .rst(fn_rst),
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
         .deq_discard, .deq_old, .mark_inflight, .old_busy(eng_old_busy), .busy_wqs, .wq_max_xfer_shift(wq_xfer),
-        .wq_max_batch_shift(wq_batch), .wq_ats_disable(sw_ats_disable), .irq_quiet, .hdl_hold(hdl_busy && hwif_out.INTHDL_CTL.REQUIRED.value),
+        .wq_max_batch_shift(wq_batch), .wq_ats_disable(sw_ats_disable), .wq_bof(sw_bof_ok), .irq_quiet, .hdl_hold(hdl_busy && hwif_out.INTHDL_CTL.REQUIRED.value),
         .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value), .hdl_rd_en, .hdl_rd_handle, .hdl_rd_wq, .hdl_granted,
         .dma_cmd_valid, .dma_cmd_ready, .dma_cmd_op, .dma_cmd_pasid_valid, .dma_cmd_pasid, .dma_cmd_priv,
-        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_no_ats, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata, .dma_cmd_id,
+        .dma_cmd_src, .dma_cmd_dst, .dma_cmd_no_ats, .dma_cmd_bof, .dma_cmd_len, .dma_cmd_pattern, .dma_cmd_wdata, .dma_cmd_id,
         .dma_rsp_valid, .dma_rsp_ready, .dma_rsp_id, .dma_rsp_status, .dma_rsp_bytes, .dma_rsp_data,
         .ims_irq_valid(eng_ims_valid), .ims_irq_ready(eng_ims_ready), .ims_irq_wq(eng_ims_wq),
         .ims_irq_index(eng_ims_index), .ims_irq_pasid(eng_ims_pasid),
@@ -501,7 +501,8 @@ module imsdev_top #(
 
     imsdev_dma #(.DATA_W(DATA_W), .CMD_DEPTH(ENGINE_INFLIGHT), .ATS_ENTRIES(ATS_ENTRIES)) u_dma (
         .clk, .rst(fn_rst), .cfg_bdf, .cfg_bus_master_en, .cfg_max_payload, .cfg_max_read_req, .cfg_ats_en,
-        .cfg_ats_stu, .cmd_no_ats(dma_cmd_no_ats),
+        .cfg_ats_stu, .cmd_no_ats(dma_cmd_no_ats), .cmd_bof(dma_cmd_bof),
+        .pr_req, .pr_pasid, .pr_priv, .pr_page, .pr_done, .pr_res,
         .inv_valid(ats_inv_valid), .inv_has_pasid(ats_inv_has_pasid), .inv_pasid(ats_inv_pasid),
         .inv_page(ats_inv_page), .inv_size(ats_inv_size), .rd_alloc_count(ats_rd_alloc),
         .rd_retire_count(ats_rd_retire), .wr_planned_count(ats_wr_planned), .wr_sent_count(ats_wr_sent),
@@ -672,16 +673,22 @@ module imsdev_top #(
     logic [31:0] msg_data;
     logic        ic_valid, ic_ready;
     logic [127:0] ic_hdr;
+    // A PRI Page Request (imsdev_pri) comes next, then the interrupt messages.
+    logic        pq_valid, pq_ready;
+    logic [127:0] pq_hdr;
+    logic [31:0] pq_prfx;
+    wire raw = ic_valid || pq_valid;
     wire pick_ims = im_valid && (!mx_valid || msg_turn_q);
-    assign msg_valid = mx_valid || im_valid || ic_valid;
+    assign msg_valid = mx_valid || im_valid || raw;
     assign msg_addr  = pick_ims ? im_addr : mx_addr;
     assign msg_data  = pick_ims ? im_data : mx_data;
-    assign mx_ready  = msg_ready && !ic_valid && !pick_ims;
-    assign im_ready  = msg_ready && !ic_valid && pick_ims;
+    assign mx_ready  = msg_ready && !raw && !pick_ims;
+    assign im_ready  = msg_ready && !raw && pick_ims;
     assign ic_ready  = msg_ready;
+    assign pq_ready  = msg_ready && !ic_valid;
     always_ff @(posedge clk) begin
         if (fn_rst) msg_turn_q <= 1'b0;
-        else if (msg_valid && msg_ready && !ic_valid) msg_turn_q <= !pick_ims;
+        else if (msg_valid && msg_ready && !raw) msg_turn_q <= !pick_ims;
     end
 
     logic              m_valid, m_ready, m_sop, m_eop, m_prfx_valid;
@@ -691,7 +698,8 @@ module imsdev_top #(
 
     imsdev_msg_tx #(.DATA_W(DATA_W)) u_msg_tx (
         .clk, .rst(fn_rst), .cfg_bdf,
-        .msg_valid, .msg_ready, .msg_addr, .msg_data, .msg_raw(ic_valid), .msg_raw_hdr(ic_hdr),
+        .msg_valid, .msg_ready, .msg_addr, .msg_data, .msg_raw(raw), .msg_raw_hdr(ic_valid ? ic_hdr : pq_hdr),
+        .msg_raw_prfx_valid(!ic_valid), .msg_raw_prfx(pq_prfx),
         .tx_valid(m_valid), .tx_ready(m_ready), .tx_sop(m_sop), .tx_eop(m_eop),
         .tx_hdr(m_hdr), .tx_prfx_valid(m_prfx_valid), .tx_prfx(m_prfx), .tx_data(m_data)
     );
@@ -710,15 +718,23 @@ module imsdev_top #(
     // ------------------------------------------------------------------ ATS (docs/ats_pri.md)
     // ATC and translation requests inside imsdev_dma; Invalidate Requests from rx_msg here. Without ATS logic
     // (ATS_ENTRIES = 0) messages are taken and dropped.
-    logic [NUM_WQ-1:0] sw_ats_disable;
+    logic [NUM_WQ-1:0] sw_ats_disable, sw_bof_ok;
     for (genvar w = 0; w < NUM_WQ; w++) begin : g_ats_dis
         assign sw_ats_disable[w] = hwif_out.WQCFG[w].WQCFG2.ATS_DISABLE.value;
+        // Block-on-Fault allowed for this WQ's descriptors (with the descriptor's BOF flag, effective ATS and
+        // a usable PRI: docs/ats_pri.md 2.1)
+        assign sw_bof_ok[w] = hwif_out.WQCFG[w].WQCFG2.BOF_EN.value && !hwif_out.WQCFG[w].WQCFG2.PRS_DISABLE.value;
     end
     logic        ats_inv_valid, ats_inv_has_pasid;
     logic [19:0] ats_inv_pasid;
     logic [51:0] ats_inv_page;
     logic [5:0]  ats_inv_size;
     logic [15:0] ats_rd_alloc, ats_rd_retire, ats_wr_planned, ats_wr_sent;
+    // PRI (docs/ats_pri.md 2.6): the DMA sides' page-request slots (0 read, 1 write) and their outcomes
+    logic [PRI_SLOTS-1:0]       pr_req, pr_priv, pr_done;
+    logic [PRI_SLOTS-1:0][19:0] pr_pasid;
+    logic [PRI_SLOTS-1:0][51:0] pr_page;
+    logic [PRI_SLOTS-1:0][1:0]  pr_res;
     if (ATS_ENTRIES > 0) begin : g_ats_inv
         logic unused_dropped;
         imsdev_ats_inv #(.DATA_W(DATA_W)) u_ats_inv (
@@ -731,6 +747,16 @@ module imsdev_top #(
             .wr_sent_count(ats_wr_sent),
             .cpl_valid(ic_valid), .cpl_ready(ic_ready), .cpl_hdr(ic_hdr), .dropped_o(unused_dropped)
         );
+        // PRG Responses are taken from rx_msg beside the invalidation handler (which drops them).
+        imsdev_pri #(.SLOTS(PRI_SLOTS), .SLOT_WRITE(2'b10)) u_pri (
+            .clk, .rst(fn_rst), .cfg_bdf, .cfg_bus_master_en, .cfg_pri_en, .cfg_pri_reset, .cfg_pri_alloc,
+            .req(pr_req), .req_pasid(pr_pasid), .req_priv(pr_priv), .req_page(pr_page),
+            .done(pr_done), .done_res(pr_res),
+            .msg_valid(rx_msg_valid && rx_msg_ready && rx_msg_sop), .msg_hdr(rx_msg_hdr),
+            .msg_prfx_valid(rx_msg_prfx_valid), .msg_prfx(rx_msg_prfx),
+            .pq_valid, .pq_ready, .pq_hdr, .pq_prfx,
+            .pri_stopped, .pri_rf_set, .pri_uprgi_set
+        );
     end else begin : g_no_ats_inv
         assign rx_msg_ready      = 1'b1;
         assign ats_inv_valid     = 1'b0;
@@ -740,21 +766,22 @@ module imsdev_top #(
         assign ats_inv_size      = '0;
         assign ic_valid          = 1'b0;
         assign ic_hdr            = '0;
+        // no PRI: nothing is ever outstanding
+        assign pq_valid          = 1'b0;
+        assign pq_hdr            = '0;
+        assign pq_prfx           = '0;
+        assign pr_done           = '0;
+        assign pr_res            = '0;
+        assign pri_stopped       = 1'b1;
+        assign pri_rf_set        = 1'b0;
+        assign pri_uprgi_set     = 1'b0;
         /* verilator lint_off UNUSEDSIGNAL */
         wire unused_ats = &{1'b0, rx_msg_valid, rx_msg_sop, rx_msg_eop, rx_msg_hdr, rx_msg_prfx_valid,
                             rx_msg_prfx, rx_msg_data, ats_rd_alloc, ats_rd_retire, ats_wr_planned, ats_wr_sent,
-                            ic_ready};
+                            ic_ready, pq_ready, cfg_pri_en, cfg_pri_reset, cfg_pri_alloc, pr_req, pr_pasid,
+                            pr_priv, pr_page};
         /* verilator lint_on UNUSEDSIGNAL */
     end
-
-    // ------------------------------------------------------------------ PRI (docs/ats_pri.md 2.6)
-    // Interface only so far: nothing is ever outstanding.
-    assign pri_stopped   = 1'b1;
-    assign pri_rf_set    = 1'b0;
-    assign pri_uprgi_set = 1'b0;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_pri = &{1'b0, cfg_pri_en, cfg_pri_reset, cfg_pri_alloc};
-    /* verilator lint_on UNUSEDSIGNAL */
 
     // ------------------------------------------------------------------ protocol assertions (simulation)
     // The four TLP streams (both directions: the link must keep the protocol too), the internal TLP

@@ -294,6 +294,9 @@ class DmaTb:
         d.cfg_ats_en.value = int(self.ats)
         d.cfg_ats_stu.value = 0
         d.cmd_no_ats.value = 0
+        d.cmd_bof.value = 0
+        d.pr_done.value = 0
+        d.pr_res.value = 0
         d.inv_valid.value = 0
         d.inv_has_pasid.value = 0
         d.inv_pasid.value = 0
