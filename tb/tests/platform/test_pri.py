@@ -46,10 +46,6 @@ PRI_RETRIES = 4                        # docs/ats_pri.md 2.6
 WAIT_NS = 50_000
 
 
-def pri_test(f):
-    return cocotb.test(skip=_NO_PRI)(f)
-
-
 async def start(dut, *, alloc=2, bof_en=True, enable_pri=True):
     env = await WqEnv.start(dut, "none", platform_options={"dma_translation": True}, ats=True)
     plat = env.b.platform
@@ -133,7 +129,7 @@ def treqs_for(env, n0, page):
 
 
 # ------------------------------------------------------------------------------------------------ T1
-@pri_test
+@cocotb.test(skip=_NO_PRI)
 async def test_pri_enumeration(dut):
     """T1 (PRI part): PRI (ID 0x13, version 1) follows ATS in the chain; at reset Control 0, Status 0x8100
     (Stopped, PRG Response PASID Required), capacity 2 = CAP3.PRI_CAPACITY, allocation 0; CAP3.BOF = PRS = 1.
@@ -176,7 +172,7 @@ async def test_pri_enumeration(dut):
 
 
 # ------------------------------------------------------------------------------------------------ T7
-@pri_test
+@cocotb.test(skip=_NO_PRI)
 async def test_fault_bof_pri(dut):
     """T7: BOF descriptors on lazy pages: one Page Request per faulting page (source: R, destination and
     record: W; L = 1; PASID prefix, PMR 0), the kernel makes the page resident and answers Success, the device
@@ -267,7 +263,7 @@ async def test_fault_bof_pri(dut):
 
 
 # ------------------------------------------------------------------------------------------------ T8
-@pri_test
+@cocotb.test(skip=_NO_PRI)
 async def test_pri_limits(dut):
     """T8: allocation 0: a BOF descriptor on a lazy page sends no Page Request and gets 0x03. Allocation 1:
     a destination fault (MEMFILL) and a source fault (MEMMOVE) at once with the kernel thread held: one Page
@@ -324,7 +320,7 @@ async def test_pri_limits(dut):
 
 
 # ------------------------------------------------------------------------------------------------ T9
-@pri_test
+@cocotb.test(skip=_NO_PRI)
 async def test_pri_bad_inputs(dut):
     """T9: a PRG Response for a PRGI not outstanding sets UPRGI and nothing else (no TLP, the next BOF
     descriptor works); a response with the right PRGI but another PASID, and one without a PASID (PRG
@@ -368,7 +364,7 @@ async def test_pri_bad_inputs(dut):
 
 
 # ------------------------------------------------------------------------------------------------ T13
-@pri_test
+@cocotb.test(skip=_NO_PRI)
 async def test_flr_mid_pri(dut):
     """T13: FLR while a descriptor waits for its PRG Response and an Invalidate Request is pending: no TLP
     starts after the FLR until the driver sets the device up again; the late PRG Response (the kernel thread
@@ -414,7 +410,7 @@ async def test_flr_mid_pri(dut):
 
 
 # ------------------------------------------------------------------------------------------------ T15
-@pri_test
+@cocotb.test(skip=_NO_PRI)
 async def test_drain_pasid_bof(dut):
     """T15: DRAIN_PASID(A) while A's BOF descriptor waits for its PRG Response: CMDSTS stays ACTIVE while the
     kernel thread is held; the drain finishes only after the response, and the descriptor's record is written
