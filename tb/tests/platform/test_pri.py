@@ -328,7 +328,9 @@ async def test_pri_bad_inputs(dut):
     """T9: a PRG Response for a PRGI not outstanding sets UPRGI and nothing else (no TLP, the next BOF
     descriptor works); a response with the right PRGI but another PASID, and one without a PASID (PRG
     Response PASID Required = 1), set UPRGI and leave the request outstanding (the right answer then
-    completes it); an unused response code (0x5) acts as Response Failure: RF, record 0x03."""
+    completes it); an unused response code (0x5) acts as Response Failure: RF, record 0x03 (source) / 0x83
+    (destination). For the record page, Response Failure, an unused code and Invalid Request leave the record
+    unwritten (the data is written, the next descriptor completes); RF after the first two."""
     env, plat, host, ah, ph = await start(dut)
     a = new_process(env, host)
     shim = env.b.shim
@@ -362,6 +364,38 @@ async def test_pri_bad_inputs(dut):
     _, rec = await run(env, a, d)
     assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_PAGE_FAULT, 0, d.src), f"unused code: {rec}"
     assert await ph.status() & pri.PRI_STATUS_RF
+    # every failing answer on the write side and for the record page (PRI enabled again before each):
+    # destination -> 0x83 with RF; record -> no record at all (its page is not resident; the SWERR for a record
+    # fault is stage 3), the data written, the engine goes on (the next descriptor completes)
+    cases = [("write", pri.RESP_FAILURE), ("write", 0x5), ("record", pri.RESP_FAILURE), ("record", 0x5),
+             ("record", pri.RESP_INVALID)]
+    for k, (side, code) in enumerate(cases):
+        await ph.disable()
+        await ph.enable(2)
+        lazy = VA_LAZY + (4 + k) * PAGE
+        ph.script[(a.pasid, lazy >> 12)] = [code]
+        if side == "write":
+            d = desc(5 + k, OP_MEMFILL, 64, dst=lazy)
+            _, rec = await run(env, a, d)
+            assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_PAGE_FAULT | ST_WRITE, 0, d.dst), \
+                f"destination answered {code:#x}: {rec}"
+        else:
+            d = desc(5 + k, OP_MEMFILL, 64, cr=lazy + 0x40)
+            before = a.read(d.cr_addr, CR_BYTES)
+            n_resp = len(ah.agent.log)
+            t = await submit(env, a, d)
+            await wait_until(env, lambda: any(x[0] == "prg_resp" for x in ah.agent.log[n_resp:]),
+                             f"PRG Response {code:#x} for the record page")
+            t2, rec2 = await run(env, a, desc(12 + k, OP_MEMFILL, 64))
+            assert st(rec2) == ST_SUCCESS, f"{rec2}"
+            await env.sb.check([t2])
+            env.sb.mark_aborted([t])
+            t.before.pop("dst", None)
+            await env.sb.check([t])
+            assert a.read(d.cr_addr, CR_BYTES) == before and \
+                a.read(d.dst, 64) == (d.pattern * 9)[:64], f"record page answered {code:#x}"
+        rf = bool(await ph.status() & pri.PRI_STATUS_RF)
+        assert rf == (code != pri.RESP_INVALID), f"{side} answered {code:#x}: RF {rf}"
     ph.finish()
     await finish(env.b, plat, "test_pri_bad_inputs")
 
