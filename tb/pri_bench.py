@@ -143,7 +143,7 @@ class PriHost:
 
     def _cover(self, pasid, prgi, code):
         req = self.b.shim.pri.outstanding.get(prgi)
-        if req is None or req.pasid != pasid:
+        if req is None or (pasid is not None and req.pasid != pasid):
             coverage.pri_response("unexpected", "none")
         else:
             f = req.page_request_fields()

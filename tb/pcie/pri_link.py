@@ -11,7 +11,8 @@ Reset on FLR. Writing the allocation while E = 1 or above the capacity is undefi
 `errors`, which the next check raises.
 
 `PriLinkState` judges every Page Request the device sends on tx_req: PRI E must be 1, outstanding requests
-(sent minus answered by a PRG Response with that PRGI and the request's PASID, reset by R and FLR) below the allocation, TC 0, L = 1
+(sent minus answered by a PRG Response with that PRGI and, if the response has a PASID, the request's;
+reset by R and FLR) below the allocation, TC 0, L = 1
 (one page per PRG), not a Stop Marker, a PRGI not outstanding, the requester ID = cfg_bdf, a PASID prefix
 only as PASID Control allows. Responses to PRGIs that are not outstanding are allowed (the device sets UPRGI).
 """
@@ -114,8 +115,9 @@ class PriLinkState:
         _, prgi = tlp.prg_response_fields()
         self.stats["prg_resp"] += 1
         req = self.outstanding.get(prgi)
-        if req is None or req.pasid != tlp.pasid:
-            # not outstanding, or another PASID (PRG Response PASID Required = 1): the device sets UPRGI
+        if req is None or (tlp.pasid is not None and req.pasid != tlp.pasid):
+            # not outstanding, or another PASID: the device sets UPRGI. A response without a PASID prefix is
+            # matched on the PRG index alone (docs/ats_pri.md 2.6 "match PRGI (and PASID when it has one)")
             self.stats["prg_resp_unexpected"] += 1
             return False
         del self.outstanding[prgi]

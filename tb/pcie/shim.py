@@ -31,7 +31,7 @@ from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
 import cocotb
-from cocotb.triggers import Event, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, Event, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core import Device, Endpoint
 from cocotbext.pcie.core.caps import MsixCapability, PcieCapability, PciExtCap, PciExtCapId
@@ -403,10 +403,16 @@ class LinkShim(Endpoint):
             self.dut.cfg_pri_reset.value = 0
 
     async def _run_pri_pulse(self, signal, on_set):
-        """pri_rf_set / pri_uprgi_set: one-cycle pulses from the device; each rising edge sets the status bit."""
+        """pri_rf_set / pri_uprgi_set: one-cycle pulses from the device (combinational from rx_msg in the RTL),
+        sampled in the middle of each clock cycle once the signal has risen: every cycle it is high sets the
+        status bit once; a glitch that falls again before the sample does not count."""
         while True:
             await RisingEdge(signal)
-            on_set()
+            while True:
+                await FallingEdge(self.clock)
+                if not int(signal.value):
+                    break
+                on_set()
 
     async def function_level_reset(self):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""

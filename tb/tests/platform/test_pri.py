@@ -326,9 +326,10 @@ async def test_pri_limits(dut):
 @cocotb.test(skip=_NO_PRI)
 async def test_pri_bad_inputs(dut):
     """T9: a PRG Response for a PRGI not outstanding sets UPRGI and nothing else (no TLP, the next BOF
-    descriptor works); a response with the right PRGI but another PASID, and one without a PASID (PRG
-    Response PASID Required = 1), set UPRGI and leave the request outstanding (the right answer then
-    completes it); an unused response code (0x5) acts as Response Failure: RF, record 0x03 (source) / 0x83
+    descriptor works); a response with the right PRGI but another PASID sets UPRGI and leaves the request
+    outstanding (the right answer then completes it); one without a PASID prefix is matched on the PRGI alone
+    (docs/ats_pri.md 2.6): its Success makes the device translate again and ask again (PRGI + 2), the stale
+    answer then sets UPRGI; an unused response code (0x5) acts as Response Failure: RF, record 0x03 (source) / 0x83
     (destination). For the record page, Response Failure, an unused code and Invalid Request leave the record
     unwritten (the data is written, the next descriptor completes); RF after the first two."""
     env, plat, host, ah, ph = await start(dut)
@@ -342,22 +343,44 @@ async def test_pri_bad_inputs(dut):
     assert len(shim.tx_req_log) == l0, "the device sent something for an unexpected PRG Response"
     await (await ph.cap()).write_word(pri.PRI_STATUS, pri.PRI_STATUS_UPRGI)
     assert await ph.status() == pri.PRI_STATUS_PASID
-    for k, wrong in enumerate((a.pasid ^ 1, None)):
-        ph.pause()
-        n0 = len(page_requests(env))
-        t = await submit(env, a, desc(k, OP_MEMMOVE, 64, src=VA_LAZY + k * PAGE))
-        await wait_until(env, lambda: len(page_requests(env, n0)) == 1, "Page Request")
-        prgi = page_requests(env, n0)[0].page_request_fields().prgi
-        before = shim.pri.stats["uprgi_set"]
-        ph.send_response(wrong, prgi, pri.RESP_SUCCESS)
-        await wait_until(env, lambda: shim.pri.stats["uprgi_set"] == before + 1,
-                         f"UPRGI for PRGI {prgi} with PASID {wrong}")
-        assert not t.cr_writes and prgi in shim.pri.outstanding
-        ph.resume()
-        ph._notify()
-        rec = await done(env, a, t)
-        await env.sb.check([t])
-        assert st(rec) == ST_SUCCESS and len(page_requests(env, n0)) == 1
+    # another PASID: UPRGI, the request stays outstanding, the right answer completes it
+    ph.pause()
+    n0 = len(page_requests(env))
+    t = await submit(env, a, desc(0, OP_MEMMOVE, 64, src=VA_LAZY))
+    await wait_until(env, lambda: len(page_requests(env, n0)) == 1, "Page Request")
+    prgi = page_requests(env, n0)[0].page_request_fields().prgi
+    before = shim.pri.stats["uprgi_set"]
+    wrong = a.pasid + 1
+    ph.send_response(wrong, prgi, pri.RESP_SUCCESS)
+    await wait_until(env, lambda: shim.pri.stats["uprgi_set"] == before + 1,
+                     f"UPRGI for PRGI {prgi} with PASID {wrong:#x}")
+    await env.b.settle()
+    assert not t.cr_writes and prgi in shim.pri.outstanding and len(page_requests(env, n0)) == 1
+    ph.resume()
+    ph._notify()
+    rec = await done(env, a, t)
+    await env.sb.check([t])
+    assert st(rec) == ST_SUCCESS and len(page_requests(env, n0)) == 1
+    # no PASID prefix: matched on the PRG index alone (docs/ats_pri.md 2.6), taken as the answer: Success while
+    # the page is still not resident -> the device translates again and asks again (a new PRG index); the kernel
+    # then answers both queued requests: the first is no longer outstanding (UPRGI), the second completes it
+    ph.pause()
+    n0 = len(page_requests(env))
+    t = await submit(env, a, desc(1, OP_MEMMOVE, 64, src=VA_LAZY + PAGE))
+    await wait_until(env, lambda: len(page_requests(env, n0)) == 1, "Page Request")
+    prgi = page_requests(env, n0)[0].page_request_fields().prgi
+    before = shim.pri.stats["uprgi_set"]
+    ph.send_response(None, prgi, pri.RESP_SUCCESS)
+    await wait_until(env, lambda: len(page_requests(env, n0)) == 2, "the Page Request after a PASID-less Success")
+    second = page_requests(env, n0)[1].page_request_fields()
+    assert (second.page, second.r, second.prgi) == ((VA_LAZY + PAGE) >> 12, True, prgi + 2), f"{second}"
+    assert shim.pri.stats["uprgi_set"] == before
+    ph.resume()
+    ph._notify()
+    rec = await done(env, a, t)
+    await env.sb.check([t])
+    assert st(rec) == ST_SUCCESS and len(page_requests(env, n0)) == 2
+    await wait_until(env, lambda: shim.pri.stats["uprgi_set"] == before + 1, "UPRGI for the stale PRG index")
     lazy = VA_LAZY + 3 * PAGE
     ph.script[(a.pasid, lazy >> 12)] = [0x5]
     d = desc(4, OP_MEMMOVE, 64, src=lazy)
