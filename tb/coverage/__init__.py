@@ -306,6 +306,12 @@ def pri_enable(allocation: int):
         model.sample_pri_enable(str(allocation) if allocation < 2 else "2")
 
 
+def pri_bof(reason: str):
+    """A BOF descriptor's fault ended as effective BOF or as no-BOF for `reason` (model.PRI_BOF)."""
+    if _shadow is not None:
+        model.sample_pri_bof(reason)
+
+
 def pri_retries(retries: int):
     if _shadow is not None:
         model.sample_pri_retries(str(retries) if retries < 2 else ">1")

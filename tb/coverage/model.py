@@ -287,6 +287,15 @@ def sample_pri_enable(allocation):
     """Software enabled PRI (pci_enable_pri) with this allocation."""
 
 
+PRI_BOF = ("effective", "no_allocation", "pri_off", "wq_bof_en_0", "prs_disable", "rf")
+
+
+@_point("pri", "bof", "bof", PRI_BOF)
+def sample_pri_bof(bof):
+    """A BOF descriptor met a page it could not translate and ended as the reason predicts: Block-on-Fault was
+    effective (a Page Request), or not, and why (docs/ats_pri.md 2.1)."""
+
+
 @_point("pri", "retries", "retries", PRI_RETRIES)
 def sample_pri_retries(retries):
     """One faulting page resolved after 1 + retries Page Requests (sampled per page when the test ends)."""

@@ -19,6 +19,7 @@ from imsdev import regs
 from imsdev.driver.uapi import DSA_COMP_PAGE_FAULT_IR
 from imsdev.platform import iommu_pri as kpri
 
+from tb import coverage
 from tb.ats_bench import AtsHost
 from tb.params import DeviceParams
 from tb.pcie import ats, pri
@@ -194,6 +195,7 @@ async def test_fault_bof_pri(dut):
     assert len(prs) == 1, f"{len(prs)} Page Requests for one lazy source page"
     check_pr(prs[0], env, a, VA_LAZY, write=False)
     assert len(treqs_for(env, l0, VA_LAZY >> 12)) == 2, "no Translation Request after the Success response"
+    coverage.pri_bof("effective")
     # destination on a lazy page, record on a lazy page
     n0 = len(page_requests(env))
     t, rec = await run(env, a, desc(1, OP_MEMFILL, 200, dst=VA_LAZY + PAGE + 0x40))
@@ -251,6 +253,7 @@ async def test_fault_bof_pri(dut):
     _, rec = await run(env, a, d)
     assert (st(rec), rec.bytes_completed, not page_requests(env, n0)) == (ST_PAGE_FAULT | ST_WRITE, 0, True), \
         f"BOF with RF latched: {rec}, {page_requests(env, n0)}"
+    coverage.pri_bof("rf")
     await ph.disable()
     assert await ph.status() & pri.PRI_STATUS_STOPPED
     await ph.enable(2)
@@ -265,18 +268,42 @@ async def test_fault_bof_pri(dut):
 # ------------------------------------------------------------------------------------------------ T8
 @cocotb.test(skip=_NO_PRI)
 async def test_pri_limits(dut):
-    """T8: allocation 0: a BOF descriptor on a lazy page sends no Page Request and gets 0x03. Allocation 1:
+    """T8: allocation 0, PRI Enable 0, a WQ without BOF_EN, a WQ with PRS_DISABLE: a BOF descriptor on a lazy
+    page sends no Page Request and gets the no-BOF record (0x03 / 0x83). Allocation 1:
     a destination fault (MEMFILL) and a source fault (MEMMOVE) at once with the kernel thread held: one Page
     Request, the second only after the first's response (the shim counts outstanding requests against the
     allocation). Allocation 2: both outstanding together. PRG indices: never reused while outstanding (shim),
     exactly {per-side counter, slot} (read side slot 0, write side slot 1) over every request of the test."""
     env, plat, host, ah, ph = await start(dut, alloc=0)
     a = new_process(env, host)
+    a.pri_bof = False                  # BOF is not effective until the allocation is above 0
     shim = env.b.shim
     assert await (await ph.cap()).read_dword(pri.PRI_ALLOC_REQ) == 0
     d = desc(0, OP_MEMMOVE, 64, src=VA_LAZY)
     _, rec = await run(env, a, d)
     assert (st(rec), rec.bytes_completed, len(page_requests(env))) == (ST_PAGE_FAULT, 0, 0), f"alloc 0: {rec}"
+    coverage.pri_bof("no_allocation")
+    # BOF not effective for the other reasons (docs/ats_pri.md 2.1): PRI Enable 0, WQCFG2.BOF_EN 0,
+    # WQCFG2.PRS_DISABLE 1: each a no-BOF descriptor (0x03 / 0x83, no Page Request); the page stays lazy
+    size = min(env.p.wq_depth, 8)
+    await ph.disable()
+    await ph.enable(2)
+    await ph.disable()
+    for j, (reason, cfg) in enumerate((("pri_off", None), ("wq_bof_en_0", WqConfig(size=size, bof_en=False)),
+                                       ("prs_disable", WqConfig(size=size, bof_en=True, prs_disable=True)))):
+        if cfg is not None:
+            await env.cmd_ok(regs.CMD_DISABLE_WQ, SHARED_WQ)
+            await env.enable_wq(SHARED_WQ, cfg)
+        d = desc(20 + j, OP_MEMFILL, 64, dst=VA_LAZY + PAGE * 15)
+        _, rec = await run(env, a, d)
+        assert (st(rec), rec.bytes_completed, rec.fault_addr, len(page_requests(env))) == \
+            (ST_PAGE_FAULT | ST_WRITE, 0, d.dst, 0), f"BOF not effective ({reason}): {rec}"
+        coverage.pri_bof(reason)
+        if j == 0:
+            await ph.enable(2)
+    await env.cmd_ok(regs.CMD_DISABLE_WQ, SHARED_WQ)
+    await env.enable_wq(SHARED_WQ, WqConfig(size=size, bof_en=True))
+    a.pri_bof = True
     for alloc in (1, 2):
         await ph.disable()
         await ph.enable(alloc)
