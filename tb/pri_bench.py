@@ -159,6 +159,10 @@ class PriHost:
                 await Timer(self.respond_delay_ns, "ns")
             self.kdrv.event_thread(self._fault)
 
+    def drain_pasid(self, pasid) -> int:
+        """The kernel's PRQ/PRIQ drain before a PASID is unbound (fw/imsdev/platform/iommu_pri.py)."""
+        return self.kdrv.drain_pasid(pasid, self._fault)
+
     def send_response(self, pasid, prgi, code):
         """A PRG Response straight from the TA (bad-input tests: a PRGI the device has not outstanding)."""
         self._cover(pasid, prgi, code)

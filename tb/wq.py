@@ -73,7 +73,8 @@ ST_INT_HANDLE = 0x19
 ST_CR_ALIGN = 0x1B      # completion record address not 32-byte aligned: never in a record, only in SWERR NO_CR
 ST_PAGE_FAULT = 0x03    # DSA_COMP_PAGE_FAULT_NOBOF: a source read answered UR/CA
 ST_HW_ERR = 0x20        # DSA_COMP_HW_ERR1: a source read poisoned or timed out
-DMA_READ_FAILURES = (ST_PAGE_FAULT, ST_HW_ERR)    # the record carries bytes completed and the fault address
+ST_PAGE_FAULT_IR = 0x04  # DSA_COMP_PAGE_FAULT_IR: Block-on-Fault, the page request was answered Invalid Request
+DMA_READ_FAILURES = (ST_PAGE_FAULT, ST_HW_ERR, ST_PAGE_FAULT_IR)  # the record carries bytes completed and fault address
 ST_BATCH_FAIL = 0x05        # DSA_COMP_BATCH_FAIL: a member did not succeed
 ST_BATCH_PAGE_FAULT = 0x06  # DSA_COMP_BATCH_PAGE_FAULT: a read of the descriptor list answered UR/CA
 ST_DESC_CNT = 0x14          # DSA_COMP_DESC_CNT_ERANGE: count < 2 or above the WQ's limit
@@ -81,6 +82,7 @@ ST_LIST_ALIGN = 0x18        # DSA_COMP_DESCLIST_ALIGN: list address not 64-byte 
 STATUS_NAMES = {ST_SUCCESS: "success", ST_BAD_OPCODE: "invalid opcode", ST_BAD_FLAGS: "invalid flags",
                 ST_RESERVED: "reserved field", ST_XFER_SIZE: "transfer size", ST_INT_HANDLE: "interrupt handle",
                 ST_CR_ALIGN: "record address not aligned", ST_PAGE_FAULT: "page fault", ST_HW_ERR: "hardware error",
+                ST_PAGE_FAULT_IR: "page fault, page request invalid",
                 ST_BATCH_FAIL: "batch member failed", ST_BATCH_PAGE_FAULT: "batch list page fault",
                 ST_DESC_CNT: "descriptor count", ST_LIST_ALIGN: "descriptor list alignment"}
 
@@ -955,9 +957,12 @@ class Scoreboard:
             return ST_XFER_SIZE, 0
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle, wq):
             return ST_INT_HANDLE, 0
-        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size,
-                                                                        bool(d.flags & FLAG_BOF)):
-            return ST_PAGE_FAULT, 0
+        mem = self._mem(pasid)
+        bof = bool(d.flags & FLAG_BOF)
+        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(mem, d.src, d.size, bof):
+            # with Block-on-Fault in effect (the space says so: SvaProcess.pri_bof) the kernel answers the page
+            # request for a page it cannot make resident with Invalid Request (docs/ats_pri.md 2.6)
+            return (ST_PAGE_FAULT_IR if bof and getattr(mem, "pri_bof", False) else ST_PAGE_FAULT), 0
         return ST_SUCCESS, 0
 
     def _new(self, wq: int, d: Descriptor, via: str, pasid: Optional[int], priv: bool,

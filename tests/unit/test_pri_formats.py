@@ -294,10 +294,13 @@ def test_queue_and_handler(name):
     assert seen == [(9, 0x1007 << 12, False), (9, 0x7000_0000, True)]
     assert agent.sent == [(RID, 9, 7, pri.RESP_INVALID), (RID, 9, 8, pri.RESP_SUCCESS)]
     assert k.event_thread(fault) == 0                                        # queue consumed
+    agent.page_request_handler(_pr(20, pasid=9))
+    agent.page_request_handler(_pr(21, pasid=8))
+    assert k.drain_pasid(9, fault) == 1 and k.event_thread(fault) == 0       # the drain empties the queue
     # a request without PASID is a bad request: Invalid without asking the fault handler
     agent.page_request_handler(_pr(3, pasid=None))
     k.event_thread(fault)
-    assert agent.sent[-1] == (RID, None, 3, pri.RESP_INVALID) and len(seen) == 2
+    assert agent.sent[-1] == (RID, None, 3, pri.RESP_INVALID) and len(seen) == 4
 
 
 def test_vtd_queue_full_answers_success():

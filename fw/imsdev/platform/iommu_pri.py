@@ -158,6 +158,16 @@ class VtdPrq:
             self.regs.write_reg(DMAR_PRS_REG, DMA_PRS_PRO)
         return n
 
+    def drain_pasid(self, pasid: int, fault: FaultHandler) -> int:
+        """intel_iommu_drain_pasid_prq, reduced: before a PASID goes, every queued request of it is handled (the
+        thread runs until PQH = PQT); returns how many of the PASID's requests that handled. (The QI wait with
+        QI_IWD_PRQ_DRAIN is not modelled: the model's queue is written synchronously.)"""
+        before = len(self.handled)
+        mask = self.size - PRQ_DESC_BYTES
+        while self.regs.read_reg(DMAR_PQH_REG) & mask != self.regs.read_reg(DMAR_PQT_REG) & mask:
+            self.event_thread(fault)
+        return sum(1 for r in self.handled[before:] if r["pasid_present"] and r["pasid"] == pasid)
+
 
 # ---- SMMUv3 (drivers/iommu/arm/arm-smmu-v3/arm-smmu-v3.{h,c}) --------------------------------------------------
 ARM_SMMU_IDR0, ARM_SMMU_CR0, ARM_SMMU_CR0ACK = 0x00, 0x20, 0x24
@@ -240,3 +250,12 @@ class SmmuPriq:
         # CONS = PROD, acknowledging an overflow (OVACKFLG = OVFLG)
         self.regs.write_reg(ARM_SMMU_PRIQ_CONS, (prod & Q_OVERFLOW) | self.cons)
         return n
+
+    def drain_pasid(self, pasid: int, fault: FaultHandler) -> int:
+        """The PRIQ part of the SVA unbind (iopf_queue_flush_dev after arm_smmu_flush_priq): the thread runs until
+        CONS = PROD; returns how many of the PASID's requests that handled."""
+        before = len(self.handled)
+        span = 2 << self.log2
+        while (self.regs.read_reg(ARM_SMMU_PRIQ_PROD) & (span - 1)) != (self.cons & (span - 1)):
+            self.event_thread(fault)
+        return sum(1 for e in self.handled[before:] if e["ssv"] and e["ssid"] == pasid)

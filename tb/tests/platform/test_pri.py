@@ -211,21 +211,25 @@ async def test_fault_bof_pri(dut):
     check_pr(prs[0], env, a, VA_LAZY + 2 * PAGE, write=True)
     # forbidden: Invalid Request
     d = desc(3, OP_MEMMOVE, 64, src=VA_FORBID + 0x40)
-    _, rec = await run(env, a, d)
+    t, rec = await run(env, a, d)
     assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_IR, 0, d.src), f"{rec}"
+    assert t.status == ST_IR
+    await env.sb.check([t])                 # the scoreboard predicts 0x04 for a BOF source it cannot map
     d = desc(4, OP_MEMFILL, 64, dst=VA_FORBID + PAGE)
     _, rec = await run(env, a, d)
     assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_IR | ST_WRITE, 0, d.dst), f"{rec}"
     d = desc(5, OP_MEMMOVE, 512, src=VA_FORBID - 192, dst=VA_DST + 0x400)
     a.map(VA_FORBID - PAGE, PAGE)
     guard = a.read(d.dst, 512)
-    _, rec = await run(env, a, d)
+    t, rec = await run(env, a, d)
     assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_IR, 192, VA_FORBID), f"mid-buffer {rec}"
+    await env.sb.check([t])
     assert a.read(d.dst, 192) == a.read(d.src, 192) and a.read(d.dst + 192, 320) == guard[192:]
     # no BOF on a lazy page: no Page Request, 0x03
     n0 = len(page_requests(env))
     d = desc(6, OP_MEMMOVE, 64, src=VA_LAZY + 3 * PAGE, bof=False)
-    _, rec = await run(env, a, d)
+    t, rec = await run(env, a, d)
+    await env.sb.check([t])
     assert (st(rec), rec.bytes_completed, rec.fault_addr) == (ST_PAGE_FAULT, 0, d.src) and \
         not page_requests(env, n0), f"{rec}"
     # Success without the page becoming resident: retried, bounded
@@ -526,7 +530,8 @@ async def test_drain_pasid_bof(dut):
     await env.sb.check([t])
     assert st(CompletionRecord.parse(a.read(t.desc.cr_addr, CR_BYTES))) == ST_SUCCESS
     # unbind A in the kernel's order: its page requests are drained (nothing left queued), then the PASID goes
-    assert ph.kdrv.event_thread(ph._fault) == 0 and [r[0] for r in ph.requests] == [a.pasid]
+    assert ph.drain_pasid(a.pasid) == 0 and [r[0] for r in ph.requests] == [a.pasid]
+    assert not env.b.shim.pri.outstanding
     old = a.pasid
     a.unbind()
     n0 = len(page_requests(env))
