@@ -26,3 +26,9 @@ def test_block_ats_inv(params):
     srcs = sources(RTL / "link" / "imsdev_tlp_pkg.sv", RTL / "ats" / "imsdev_ats_pkg.sv",
                    RTL / "ats" / "imsdev_ats_inv.sv")
     run_block("ats_inv", "imsdev_ats_inv", "tb.blocks.ats.test_inv", srcs, params)
+
+
+@pytest.mark.parametrize("params", [dict(SLOTS=2)], ids=lambda p: tag("pri", p))
+def test_block_pri(params):
+    srcs = sources(RTL / "link" / "imsdev_tlp_pkg.sv", RTL / "ats" / "imsdev_ats_pkg.sv", RTL / "ats" / "imsdev_pri.sv")
+    run_block("pri", "imsdev_pri", "tb.blocks.ats.test_pri", srcs, params)

@@ -79,7 +79,7 @@ def _dma_pkg() -> dict[str, int]:
     the bench and the RTL cannot disagree on a copied number."""
     text = (Path(__file__).resolve().parents[3] / "rtl" / "dma" / "imsdev_dma_pkg.sv").read_text()
     out = {m[0]: int(m[1]) for m in re.findall(r"localparam\s+logic\s*\[\d+:0\]\s*(DMA_\w+)\s*=\s*\d+'d(\d+)", text)}
-    out |= {m[0]: int(m[1]) for m in re.findall(r"localparam\s+int\s+(DMA_\w+)\s*=\s*(\d+)", text)}
+    out |= {m[0]: int(m[1]) for m in re.findall(r"localparam\s+int\s+((?:DMA|PRI)_\w+)\s*=\s*(\d+)", text)}
     return out
 
 
@@ -90,8 +90,13 @@ ST_OK, ST_UR, ST_CA, ST_POISONED, ST_TIMEOUT, ST_INVALID = (
 WRITE_MAX_BYTES, FETCH_MAX_BYTES = _PKG["DMA_WRITE_MAX_BYTES"], _PKG["DMA_FETCH_MAX_BYTES"]
 ST_XL_READ_FAULT, ST_XL_WRITE_FAULT, ST_XL_FAIL_RD, ST_XL_FAIL_WR = (
     _PKG[f"DMA_XL_{n}"] for n in ("READ_FAULT", "WRITE_FAULT", "FAIL_RD", "FAIL_WR"))
+ST_XL_READ_FAULT_IR, ST_XL_WRITE_FAULT_IR = _PKG["DMA_XL_READ_FAULT_IR"], _PKG["DMA_XL_WRITE_FAULT_IR"]
+PRI_RETRIES = _PKG["PRI_RETRIES"]
+# outcomes of a page request (imsdev_ats_pkg::PR_*)
+PR_SUCCESS, PR_INVALID, PR_FAIL = 0, 1, 2
 STATUS_NAMES = {ST_OK: "OK", ST_UR: "READ_UR", ST_CA: "READ_CA", ST_POISONED: "READ_POISONED",
                 ST_TIMEOUT: "READ_TIMEOUT", ST_INVALID: "INVALID"}
+STATUS_NAMES |= {_PKG[n]: n[4:] for n in _PKG if n.startswith("DMA_XL_")}
 OP_NAMES = {OP_COPY: "COPY", OP_FILL: "FILL", OP_WRITE: "WRITE", OP_FETCH: "FETCH"}
 OP_NAMES |= {n: f"OP{n}" for n in range(8) if n not in OP_NAMES}
 
@@ -154,6 +159,7 @@ class DmaCmd:
     expect_status: int = ST_OK
     max_bytes: int | None = None              # failed commands: rsp_bytes may not exceed this
     plan_limit: int | None = None             # ATS source fault: the writes stop exactly here (last one cut)
+    bof: bool = False                         # cmd_bof: a denied page asks for a page request (PRI model)
     check_memory: bool = True
     # filled in by the bench
     expect_data: bytes = b""
@@ -275,6 +281,13 @@ class DmaTb:
         # PASIDs in deny_pasids get 4 KiB entries only, so a larger entry never covers a denied page
         self.deny: dict[tuple[int, int, int], str] = {}
         self.deny_pasids: set[tuple[int, int]] = set()
+        # PRI (the role of imsdev_pri, docs/ats_pri.md 2.6): per (pasid, priv, page) the outcomes of its page
+        # requests in order: "fix" (Success, the page is then granted), "keep" (Success, still denied), "IR"
+        # (Invalid Request), "RF" (Response Failure). A page request for a key without outcomes left fails.
+        self.pri_plan: dict[tuple[int, int, int], list[str]] = {}
+        self.pri_wait: list = [None, None]       # per side: (key, due cycle, outcome)
+        self.pri_done_last = [False, False]      # done was given last cycle: the request must be gone now
+        self.pri_log: list = []                  # (side, key, outcome)
 
     # ------------------------------------------------------------------ setup
     async def start(self):
@@ -493,6 +506,18 @@ class DmaTb:
             d.tx_req_ready.value = int(rng.random() >= self.tx_backpressure)
             if rx_taken or not self.rx_showing:
                 self._drive_rx()
+            pr_done = pr_res = 0
+            for s in range(2):
+                w = self.pri_wait[s]
+                if w is not None and self.cycle >= w[1]:
+                    key, _, outcome = w
+                    pr_done |= 1 << s
+                    pr_res |= {"fix": PR_SUCCESS, "keep": PR_SUCCESS, "IR": PR_INVALID, "RF": PR_FAIL}[outcome] << (2 * s)
+                    if outcome == "fix":
+                        self.deny.pop(key, None)
+                    self.pri_wait[s] = None
+            d.pr_done.value = pr_done
+            d.pr_res.value = pr_res
 
             # -------- sample
             await ReadOnly()
@@ -524,6 +549,7 @@ class DmaTb:
             else:
                 self.tx_held = None
             rx_taken = self.rx_showing and bool(d.rx_cpl_ready.value)
+            self._on_pri(pr_done)
             if d.err_unexpected_cpl.value:
                 self.unexpected_pulses += 1
 
@@ -544,6 +570,7 @@ class DmaTb:
         d.cmd_id.value = c.cmd_id
         c.no_ats = self.rng.random() < self.no_ats_prob
         d.cmd_no_ats.value = int(c.no_ats)
+        d.cmd_bof.value = int(c.bof)
 
     def _on_cmd_accept(self, c: DmaCmd):
         c.accept_cycle = self.cycle
@@ -774,6 +801,34 @@ class DmaTb:
                 self.fail(f"MRd tag {tag} reused while outstanding")
             self.dead_tags.discard(tag)
             self._new_read(tag, start, nbytes, req_id, c, i)
+
+    # ------------------------------------------------------------------ PRI (imsdev_pri's role)
+    def _on_pri(self, done_now: int):
+        d = self.dut
+        req = int(d.pr_req.value)
+        for s in range(2):
+            if not req >> s & 1:
+                self.pri_done_last[s] = False
+                continue
+            if self.pri_done_last[s]:
+                self.fail(f"side {s}: pr_req still set the cycle after its done")
+            self.pri_done_last[s] = bool(done_now >> s & 1)
+            if self.pri_wait[s] is not None or done_now >> s & 1:
+                continue
+            key = ((int(d.pr_pasid.value) >> (20 * s)) & 0xFFFFF, (int(d.pr_priv.value) >> s) & 1,
+                   (int(d.pr_page.value) >> (52 * s)) & ((1 << 52) - 1))
+            plan = self.pri_plan.get(key)
+            self.stats["preq"] = self.stats.get("preq", 0) + 1
+            if not plan:
+                self.fail(f"side {s}: unexpected page request for PASID {key[0]:#x}/{key[1]} page {key[2]:#x}")
+                self.pri_wait[s] = (key, self.cycle + 1, "RF")
+                continue
+            deny = self.deny.get(key)
+            if deny != ("R" if s == 0 else "W"):
+                self.fail(f"side {s}: page request for page {key[2]:#x} whose translation was {deny}")
+            outcome = plan.pop(0)
+            self.pri_log.append((s, key, outcome))
+            self.pri_wait[s] = (key, self.cycle + self.rng.randint(1, 40), outcome)
 
     # ------------------------------------------------------------------ ATS translation agent
     def _on_xreq(self, t: dict):

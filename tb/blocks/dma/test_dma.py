@@ -14,7 +14,8 @@ from tb.bad_inputs import BadInput
 
 from .dma_tb import (FETCH_MAX_BYTES, OP_COPY, OP_FETCH, OP_FILL, OP_WRITE, ST_CA, ST_INVALID, ST_OK,
                      ST_POISONED, ST_TIMEOUT, ST_UR, ST_XL_FAIL_RD, ST_XL_FAIL_WR, ST_XL_READ_FAULT,
-                     ST_XL_WRITE_FAULT, DmaCmd, DmaTb, cpl_hdr, split)
+                     ST_XL_READ_FAULT_IR, ST_XL_WRITE_FAULT, ST_XL_WRITE_FAULT_IR, PRI_RETRIES, DmaCmd, DmaTb,
+                     cpl_hdr, split)
 
 EDGE_LENGTHS = [1, 2, 3, 4, 5, 7, 8, 9, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513,
                 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 6000, 8191, 8192]
@@ -643,4 +644,90 @@ async def test_ats_faults(dut):
             tb.fail(f"{c.describe()}: {side} fault at offset {off}, rsp_bytes {c.rsp_bytes}")
     tb.log.info("ats_faults: %d faulting commands, %s", len(checks), tb.stats)
     assert len(checks) > 20 and tb.stats.get("xdeny", 0) >= len(checks), tb.stats
+    tb.check()
+
+
+# Block-on-Fault outcome plans for a denied page (docs/ats_pri.md 2.6) and what the command then ends with:
+# "ok", "fault" (as without BOF), "ir" (Invalid Request).
+BOF_PLANS = [
+    (["fix"], "ok"), (["keep", "fix"], "ok"), (["keep"] * (PRI_RETRIES - 1) + ["fix"], "ok"),
+    (["keep"] * PRI_RETRIES, "fault"), (["IR"], "ir"), (["keep", "IR"], "ir"), (["RF"], "fault"),
+]
+
+
+@cocotb.test()
+async def test_ats_bof(dut):
+    """Block-on-Fault (cmd_bof) on the read and the write side: one page of the source (granted W only) or of
+    the destination (granted R only) is denied; the bench plays imsdev_pri with a planned outcome per page
+    request: Success after the page was made accessible -> the side translates again and the command completes
+    with every byte; Success with the page still denied -> another page request, at most PRI_RETRIES, then the
+    fault as without BOF (DMA_XL_*_FAULT, bytes = the page's offset); Invalid Request -> DMA_XL_*_FAULT_IR with
+    the same bytes; Response Failure -> as without BOF. The side asks only for the denied page, holds pr_req
+    until done and drops it right after; a Translation Completion UR (failed, not denied) asks for nothing.
+    Without cmd_bof a denied page never asks."""
+    tb = DmaTb(dut, "ats_bof")
+    if tb.ats_entries == 0:
+        tb.log.info("ats_bof: build without ATS, skipped")
+        return
+    tb.ats = True
+    await tb.start()
+    rng = tb.rng
+    checks = []
+    cmds = []
+    for k in range(48):
+        if k % 4 == 0:
+            tb.set_cfg(mps=rng.randrange(0, 6), mrrs=rng.randrange(0, 6))
+        n = rng.choice([rng.randint(1, 300), rng.randint(301, 4096), rng.randint(4097, 8192)])
+        pasid = (rng.randrange(1 << 20), rng.randrange(2))
+        tb.deny_pasids.add(pasid)
+        op = rng.choice(["copy", "copy", "fill", "write"])
+        c = (tb.make_copy(n, pasid=pasid) if op == "copy" else tb.make_fill(n, pasid=pasid) if op == "fill"
+             else tb.make_write(min(n, 32), pasid=pasid))
+        n = c.length
+        c.bof = k % 8 != 7                      # every 8th: no BOF (must not ask)
+        side = "src" if op == "copy" and rng.random() < 0.5 else "dst"
+        base = c.src if side == "src" else c.dst
+        other = (c.dst, c.dst + n) if side == "src" else ((c.src, c.src + n) if op == "copy" else (0, 0))
+        pages = [p for p in range(base >> 12, ((base + n - 1) >> 12) + 1)
+                 if not (other[0] >> 12 <= p <= (other[1] - 1) >> 12)]
+        if not pages:
+            cmds.append(tb.submit(c))
+            continue
+        page = rng.choice(pages)
+        key = pasid + (page,)
+        ur = rng.random() < 0.1
+        tb.deny[key] = "UR" if ur else ("R" if side == "src" else "W")
+        off = max(0, (page << 12) - base)
+        plan, result = rng.choice(BOF_PLANS)
+        if ur or not c.bof:
+            plan, result = [], "fault"
+        tb.pri_plan[key] = list(plan)
+        if result == "ok":
+            c.expect_status = ST_OK
+        else:
+            c.expect_status = ({"src": ST_XL_FAIL_RD, "dst": ST_XL_FAIL_WR} if ur else
+                               {"src": ST_XL_READ_FAULT, "dst": ST_XL_WRITE_FAULT} if result == "fault" else
+                               {"src": ST_XL_READ_FAULT_IR, "dst": ST_XL_WRITE_FAULT_IR})[side]
+            c.max_bytes = off
+            if side == "src":
+                c.plan_limit = off
+        cmds.append(tb.submit(c))
+        checks.append((c, side, off, result, key, len(plan)))
+        if k % 4 == 3:
+            await tb.wait_done(cmds)
+            await tb.quiesce()
+            cmds = []
+    await tb.wait_done(cmds)
+    await tb.quiesce()
+    for c, side, off, result, key, n_req in checks:
+        if result != "ok" and c.rsp_bytes != off:
+            tb.fail(f"{c.describe()}: {side} fault ({result}) at offset {off}, rsp_bytes {c.rsp_bytes}")
+        left = tb.pri_plan.get(key)
+        if left:
+            tb.fail(f"{c.describe()}: page requests for page {key[2]:#x}: {n_req - len(left)} of {n_req} planned")
+        tb.deny.pop(key, None)
+    results = [r for *_, r, _k, _n in checks]
+    tb.log.info("ats_bof: %d commands with a denied page (%s), %d page requests, %s", len(checks),
+                {r: results.count(r) for r in set(results)}, len(tb.pri_log), tb.stats)
+    assert len(checks) > 25 and len(tb.pri_log) > 20 and {"ok", "fault", "ir"} <= set(results), results
     tb.check()
