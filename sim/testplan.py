@@ -146,10 +146,12 @@ TESTPLAN = (
         "Success, re-translation, exact data; forbidden -> Invalid Request -> 0x04 / 0x84 with exact bytes and "
         "fault address (also mid-buffer); no BOF -> no Page Request, 0x03; unmapped Success retried, at most 4 "
         "rounds then 0x03; Response Failure -> RF, 0x03, BOF as no-BOF until PRI re-enabled",
-        "T8 allocation 0 -> no Page Request, 0x03; allocation 1 with both sides faulting -> one outstanding; "
-        "allocation 2 -> both; PRGI rotation and slot bit per side; never beyond the allocation (shim)",
-        "T9 PRG Response with an unknown PRGI, another PASID or no PASID -> UPRGI only, request stays "
-        "outstanding; unused response code -> Response Failure (RF, 0x03)",
+        "T8 BOF not effective (allocation 0, PRI Enable 0, WQCFG2.BOF_EN 0, PRS_DISABLE 1) -> no Page Request, "
+        "no-BOF record; allocation 1 with both sides faulting -> one outstanding; allocation 2 -> both; PRGI = "
+        "{per-side counter, slot} exactly; never beyond the allocation (shim)",
+        "T9 PRG Response with an unknown PRGI or another PASID -> UPRGI only, request stays outstanding; without "
+        "PASID -> matched on the PRGI (Success -> re-translation -> new request, stale answer -> UPRGI); unused "
+        "code -> Response Failure (RF, 0x03/0x83); failing answers for the record page -> no record, engine goes on",
         "T13 FLR while blocked on PRI with an invalidation pending: nothing after the FLR, the late PRG Response "
         "sets UPRGI, re-enable in Linux order works",
         "T15 DRAIN_PASID waits for the descriptor blocked on PRI, the record before the drain's completion; "
