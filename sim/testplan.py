@@ -157,7 +157,7 @@ TESTPLAN = (
         "T15 DRAIN_PASID waits for the descriptor blocked on PRI, the record before the drain's completion; "
         "unbind after the PRQ drain, no Page Request of the old PASID",
         "shim checks on every Page Request: PRI E, allocation, TC 0, L = 1, no Stop Marker, PRGI not outstanding",
-    ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "top", "platform"), stage="V2",
+    ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "engine", "top", "platform"), stage="V2",
         covergroups=("pri",)),
     Entry("tb.tests.platform.test_platform_faults", ALL_CONFIGS, (
         "every VT-d fault reason 0x20-0x26 from an MSI-X vector and from an IMS entry, under every link pause "

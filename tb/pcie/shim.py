@@ -391,8 +391,14 @@ class LinkShim(Endpoint):
         # PCIe: a configuration write (non-posted) may not pass posted MMIO writes received before it; they may
         # still be queued on rx_req, so the change waits until the RTL has taken every one of them.
         await self.rx_req.wait_idle()
+        pri_en = self.pri_cap.enable if self.pri_cap is not None else None
         await super().write_config_register(reg, data, mask)
         self._drive_cfg()  # bus/device numbers are captured on config writes (the base does it before this)
+        if self.pri_cap is not None and self.pri_cap.enable != pri_en:
+            # the write completes once the device has sampled the new PRI Enable (its Stopped and slots follow
+            # it a cycle later; a Status read right after the completion must see that)
+            await RisingEdge(self.clock)
+            await RisingEdge(self.clock)
         if self.pri_cap is not None and self.pri_cap.reset_requested:
             # PRI Control.R written with E = 0: one-cycle cfg_pri_reset, the credits/pending state are cleared
             self.pri_cap.reset_requested = False

@@ -182,7 +182,7 @@ async def test_fault_bof_pri(dut):
     translates again and the descriptor succeeds with exact data (scoreboard). Forbidden pages: Invalid Request
     -> 0x04 (source) / 0x84 (destination), exact bytes and fault address, also mid-buffer. A no-BOF descriptor
     on a lazy page sends no Page Request and gets 0x03. Success without the page becoming resident: another
-    Page Request, at most 4 rounds, then the no-BOF record 0x03. Response Failure: RF set, the descriptor gets
+    Page Request, at most 4 rounds, then the no-BOF record 0x03 (read side) / 0x83 (write side). Response Failure: RF set, the descriptor gets
     0x03, later BOF descriptors get 0x03 without a Page Request until PRI is enabled again."""
     env, plat, host, ah, ph = await start(dut)
     a = new_process(env, host)
@@ -247,6 +247,16 @@ async def test_fault_bof_pri(dut):
         else:
             assert (n, st(rec), rec.bytes_completed, rec.fault_addr) == (PRI_RETRIES, ST_PAGE_FAULT, 0, d.src), \
                 f"Success {PRI_RETRIES} times without the page: {n} requests, {rec}"
+    # the write side likewise: four Success answers without the page, then the no-BOF record 0x83
+    lazy = VA_LAZY + 8 * PAGE
+    ph.script[(a.pasid, lazy >> 12)] = [pri.RESP_SUCCESS] * PRI_RETRIES
+    n0 = len(page_requests(env))
+    d = desc(15, OP_MEMFILL, 64, dst=lazy + 0x80)
+    _, rec = await run(env, a, d)
+    prs = page_requests(env, n0)
+    assert (len(prs), st(rec), rec.bytes_completed, rec.fault_addr) == \
+        (PRI_RETRIES, ST_PAGE_FAULT | ST_WRITE, 0, d.dst), f"write side, Success {PRI_RETRIES} times: {prs}, {rec}"
+    assert all(p.page_request_fields().w for p in prs)
     # Response Failure
     lazy = VA_LAZY + 6 * PAGE
     ph.script[(a.pasid, lazy >> 12)] = [pri.RESP_FAILURE]
