@@ -13,6 +13,7 @@
 //    RF latched (pri_rf_set) and every other slot ends with PR_FAIL too; later responses are ignored until
 //    Enable goes 0 -> 1. cfg_pri_reset (R with E = 0) ends every slot with PR_FAIL.
 // A PRG Response matching no outstanding slot pulses pri_uprgi_set and is dropped (not while RF is latched).
+// Both status pulses come from registers, one cycle after the response.
 // Page Request: Msg to the Root Complex (Fmt/Type 0x30), TC 0, code 0x04, Requester ID cfg_bdf; bytes 8-11 =
 // page address 63:32, bytes 12-15 = page address 31:12 | PRG index << 3 | L (1, one page per PRG) << 2 | W << 1
 // | R (R for the read slot, W for the write slot); PASID prefix with PMR = the side's priv, ER = 0.
@@ -112,8 +113,10 @@ module imsdev_pri #(
                           && (!msg_prfx_valid || msg_prfx[19:0] == pasid_q[m_slot]);
     wire        m_take  = m_rsp && !rf_q;
     assign      m_rf    = m_take && m_match && m_code != PRG_RSP_SUCCESS && m_code != PRG_RSP_INVALID;
-    assign pri_uprgi_set = m_take && !m_match;
-    assign pri_rf_set    = m_rf;
+    // (the status pulses leave from flip-flops, the cycle after the response: no glitch on the link's inputs)
+    logic uprgi_q, rf_set_q;
+    assign pri_uprgi_set = uprgi_q;
+    assign pri_rf_set    = rf_set_q;
 
     // ---------------------------------------------------------------- slot outcomes
     always_comb begin
@@ -178,7 +181,11 @@ module imsdev_pri #(
             en_q       <= 1'b0;
             rr_q       <= '0;
             oq_valid_q <= 1'b0;
+            uprgi_q    <= 1'b0;
+            rf_set_q   <= 1'b0;
         end else begin
+            uprgi_q  <= m_take && !m_match;
+            rf_set_q <= m_rf;
             en_q <= cfg_pri_en;
             if (cfg_pri_en && !en_q) rf_q <= 1'b0;       // Enable 0 -> 1 clears RF (PCIe T10-14)
             else if (m_rf)           rf_q <= 1'b1;

@@ -73,6 +73,7 @@ class PriBench:
         # link / configuration
         self.en, self.alloc, self.bme = 1, 2, 1
         self.en_q = 0                      # Enable as the RTL saw it last cycle (0 -> 1 clears RF)
+        self.uprgi_q = self.rf_set_q = False   # the status pulses due this cycle (registered outputs)
         self.prev = None                   # the previous cycle's (en, alloc, bme, reset, model usable, n_out)
         # sides: the request each side holds (None: idle)
         self.side_req = [None] * SLOTS
@@ -190,10 +191,12 @@ class PriBench:
                 f"seed {self.seed} cycle {self.cycle_no}: slot {s} ({m.st[s]}) done {got}, expected {want_done[s]} " \
                 f"(msg {msg and hex(msg[0])}, usable {usable}, reset {reset}, rf {m.rf})"
         want_uprgi = take and not match
-        assert bool(d.pri_uprgi_set.value) == want_uprgi, \
-            f"seed {self.seed} cycle {self.cycle_no}: pri_uprgi_set {d.pri_uprgi_set.value}, expected {want_uprgi}"
-        assert bool(d.pri_rf_set.value) == rf_now, \
-            f"seed {self.seed} cycle {self.cycle_no}: pri_rf_set {d.pri_rf_set.value}, expected {rf_now}"
+        # the status pulses are registered: they show the previous cycle's response
+        assert bool(d.pri_uprgi_set.value) == self.uprgi_q, \
+            f"seed {self.seed} cycle {self.cycle_no}: pri_uprgi_set {d.pri_uprgi_set.value}, expected {self.uprgi_q}"
+        assert bool(d.pri_rf_set.value) == self.rf_set_q, \
+            f"seed {self.seed} cycle {self.cycle_no}: pri_rf_set {d.pri_rf_set.value}, expected {self.rf_set_q}"
+        self.uprgi_q, self.rf_set_q = want_uprgi, rf_now
         assert bool(d.pri_stopped.value) == (m.n_out() == 0), \
             f"seed {self.seed} cycle {self.cycle_no}: pri_stopped {d.pri_stopped.value} with {m.n_out()} outstanding"
         self.uprgi += want_uprgi
