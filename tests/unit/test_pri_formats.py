@@ -381,3 +381,24 @@ def test_agent_to_queue_to_response(name):
     got = [(int(t.completer_id), t.pasid, t.prg_response_fields()) for t in shim.delivered]
     assert got == [(RID, 4, (pri.RESP_SUCCESS, 0x10)), (RID, 4, (pri.RESP_INVALID, 0x11))]
     assert [x[0] for x in agent.log] == ["page_req", "page_req", "prg_resp", "prg_resp"]
+
+
+from tb.bad_inputs import BadInput  # noqa: E402
+
+BAD_INPUTS = (
+    BadInput(cls="tlp", input="Page Request from the device while PRI Control.E = 0, beyond the allocation, with "
+                              "TC 1, as a Stop Marker, with L = 0, with a PRG index still outstanding, another "
+                              "requester ID, a PASID prefix PASID Control does not allow, or without a PRI capability",
+             outcome="ProtocolError naming the rule (tb/pcie/pri_link.py)", test="test_link_check_bad"),
+    BadInput(cls="config", input="PRI allocation written while PRI E = 1 or above the capacity",
+             outcome="recorded as an error of the PRI configuration (raised at the next Page Request)",
+             test="test_capability_registers"),
+    BadInput(cls="platform", input="Page Request into a full VT-d page request queue",
+             outcome="PRS.PRO set, the request not queued, the IOMMU answers Success itself (L = 1); the PRQ thread "
+                     "clears PPR and PRO", test="test_vtd_queue_full_answers_success"),
+    BadInput(cls="platform", input="Page Request into a full SMMUv3 PRI queue",
+             outcome="PROD.OVFLG toggled, answered Success by the SMMU; the thread acknowledges (OVACKFLG = OVFLG)",
+             test="test_smmu_queue_full_answers_success"),
+    BadInput(cls="platform", input="Page Request without a PASID (kernel PRQ/PRIQ thread)",
+             outcome="Invalid Request without asking the fault handler", test="test_queue_and_handler"),
+)

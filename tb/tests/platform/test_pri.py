@@ -577,3 +577,42 @@ async def test_drain_pasid_bof(dut):
     env.b.log.info("DRAIN_PASID done at %d ns after the PRG Response", drained_ns)
     ph.finish()
     await finish(env.b, plat, "test_drain_pasid_bof")
+
+
+# ------------------------------------------------------------------------------------------------ bad inputs
+from tb.bad_inputs import BadInput  # noqa: E402
+
+BAD_INPUTS = (
+    BadInput(cls="tlp", input="PRG Response for a PRG index the device has not outstanding",
+             outcome="PRI Status.UPRGI set, nothing else: no TLP, the next BOF descriptor works",
+             test="test_pri_bad_inputs"),
+    BadInput(cls="tlp", input="PRG Response with the outstanding PRG index but another PASID",
+             outcome="UPRGI set, the request stays outstanding; the right response then completes the descriptor",
+             test="test_pri_bad_inputs"),
+    BadInput(cls="tlp", input="PRG Response without a PASID prefix for a request made with one (PASID Required = 1)",
+             outcome="matched on the PRG index: Success makes the device translate again and send a new Page Request "
+                     "(PRG index + 2); the stale answer to the first then sets UPRGI",
+             test="test_pri_bad_inputs"),
+    BadInput(cls="tlp", input="PRG Response with an unused response code (0x5) or Response Failure (0xF)",
+             outcome="RF set; the descriptor ends as without BOF: DSA_COMP_PAGE_FAULT_NOBOF (0x03, 0x83 on the write "
+                     "side); a record page answered so gets no record, the engine goes on",
+             test="test_pri_bad_inputs"),
+    BadInput(cls="tlp", input="PRG Response after an FLR for a request made before it",
+             outcome="UPRGI set (Status 0x8103 with PRI Enable 0), no TLP after the FLR",
+             test="test_flr_mid_pri"),
+    BadInput(cls="descriptor", input="BOF descriptor on a page the process does not own (Invalid Request)",
+             outcome="DSA_COMP_PAGE_FAULT_IR 0x04 (0x84 for the destination), bytes completed and fault address "
+                     "exact, also mid-buffer",
+             test="test_fault_bof_pri"),
+    BadInput(cls="descriptor", input="BOF descriptor whose page stays non-resident after 4 Success responses",
+             outcome="4 Page Requests, then DSA_COMP_PAGE_FAULT_NOBOF 0x03 (read side) / 0x83 (write side), bytes 0",
+             test="test_fault_bof_pri"),
+    BadInput(cls="command", input="BOF descriptor with allocation 0, PRI Enable 0, WQCFG2.BOF_EN 0 or PRS_DISABLE 1",
+             outcome="no Page Request; the no-BOF record (0x03 / 0x83, bytes 0)",
+             test="test_pri_limits"),
+    BadInput(cls="config", input="PRI disabled while a Page Request is outstanding and another side waits for a "
+                                 "credit",
+             outcome="Stopped 0 and pci_enable_pri refused (-EBUSY) until the response; the waiting side ends with "
+                     "0x03; then Stopped 1",
+             test="test_pri_limits"),
+)
