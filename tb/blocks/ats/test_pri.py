@@ -28,6 +28,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
+from tb.bad_inputs import BadInput
 from tb.pcie.ats import FT_MSG_ID, FT_MSG_TO_RC, FT_MSGD_ID, MSG_CODE_INV_REQ, MSG_CODE_PAGE_REQ, MSG_CODE_PRG_RESP
 
 SLOTS = 2
@@ -483,3 +484,25 @@ async def test_random(dut):
                   {k: sum(x[1] == k for x in tb.done_log) for k in (PR_SUCCESS, PR_INVALID, PR_FAIL)})
     assert len(tb.sent) > 1000 and tb.uprgi > 50 and tb.rf_sets > 5 and tb.max_out == 2, \
         (len(tb.sent), tb.uprgi, tb.rf_sets, tb.max_out)
+
+
+BAD_INPUTS = (
+    BadInput(cls="tlp", input="PRG Response (imsdev_pri) whose PRG index is not outstanding: unknown, the slot's "
+                              "previous index (late or repeated), or with nothing outstanding",
+             outcome="pri_uprgi_set one cycle later, no slot ends, dropped", test="test_prgi_rotation"),
+    BadInput(cls="tlp", input="PRG Response (imsdev_pri) with the outstanding index but another PASID in its prefix",
+             outcome="pri_uprgi_set, the slot stays outstanding", test="test_prgi_rotation"),
+    BadInput(cls="tlp", input="PRG Response (imsdev_pri) with Response Failure 0xF or an unused code 0x2..0xE",
+             outcome="the slot and every other pending or outstanding slot end with FAIL (no-BOF), pri_rf_set; "
+                     "later responses ignored (no UPRGI) and new requests FAIL at once until Enable 0 -> 1",
+             test="test_response_codes"),
+    BadInput(cls="tlp", input="Message code 0x05 not routed by ID (Fmt/Type 0x30), or another code (0x01) in a "
+                              "Msg routed by ID, on the rx_msg tap of imsdev_pri",
+             outcome="ignored: no slot ends, no UPRGI", test="test_response_codes"),
+    BadInput(cls="config", input="PRI Outstanding Page Request Allocation 0 (imsdev_pri)",
+             outcome="every page request asked for ends with FAIL at once (the side behaves as without BOF), "
+                     "no Page Request", test="test_credits"),
+    BadInput(cls="config", input="PRI Reset (cfg_pri_reset) with page requests outstanding (imsdev_pri)",
+             outcome="every slot ends with FAIL, Stopped at once, a late response then sets UPRGI",
+             test="test_stopped_reset_enable"),
+)

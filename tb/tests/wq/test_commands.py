@@ -236,6 +236,10 @@ async def test_ignored_while_active(dut, pauses):
 
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
 BAD_INPUTS = (
+    BadInput(cls="command", input="ENABLE_WQ with WQCFG2.BOF_EN = 1 on a build without Block-on-Fault (CAP3.BOF = 0: "
+                                  "no ATS)",
+             outcome="CMDSTS.ERR WQ_BOF_EN (0x25), the WQ stays disabled; with CAP3.BOF = 1 the WQ is enabled",
+             test="test_command_errors_and_states"),
     BadInput(cls="command", input="Unknown command codes 0x00, 0x0F, 0x1F with the device disabled",
              outcome="CMDSTS.ERR INVAL_CMD",
              test="test_command_errors_and_states"),
