@@ -18,7 +18,7 @@ STAGES = ("V1", "V2", "V3")
 RESEEDS = {"V1": 1, "V2": 3, "V3": 10}
 # Covergroups of tb/coverage/model.py.
 COVERGROUPS = ("interrupts", "platform", "messages", "vectors", "descriptors", "data", "portals", "commands",
-               "streams", "batch", "ats")
+               "streams", "batch", "ats", "pri")
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,27 @@ TESTPLAN = (
         "ATC consistency checker (tb/pcie/ats_agent.py) on every test: translated TLPs only inside live grants",
     ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "engine", "top", "platform"), stage="V2",
         covergroups=("ats",)),
+    Entry("tb.tests.platform.test_pri", ("default", "small"), (
+        "T1 PRI capability after ATS (ID 0x13 v1), reset Control 0 / Status 0x8100 / allocation 0, capacity 2 = "
+        "CAP3.PRI_CAPACITY, CAP3.BOF/PRS; pci_reset_pri pulses cfg_pri_reset once, pci_enable_pri(32) -> "
+        "allocation 2, cfg_pri_en/alloc, Stopped 0 while E = 1, second enable refused; FLR resets PRI",
+        "T7 BOF on lazy source / destination / record pages: one Page Request each (R or W, L = 1, PASID, PMR 0), "
+        "Success, re-translation, exact data; forbidden -> Invalid Request -> 0x04 / 0x84 with exact bytes and "
+        "fault address (also mid-buffer); no BOF -> no Page Request, 0x03; unmapped Success retried, at most 4 "
+        "rounds then 0x03; Response Failure -> RF, 0x03, BOF as no-BOF until PRI re-enabled",
+        "T8 BOF not effective (allocation 0, PRI Enable 0, WQCFG2.BOF_EN 0, PRS_DISABLE 1) -> no Page Request, "
+        "no-BOF record; allocation 1 with both sides faulting -> one outstanding; allocation 2 -> both; PRGI = "
+        "{per-side counter, slot} exactly; never beyond the allocation (shim)",
+        "T9 PRG Response with an unknown PRGI or another PASID -> UPRGI only, request stays outstanding; without "
+        "PASID -> matched on the PRGI (Success -> re-translation -> new request, stale answer -> UPRGI); unused "
+        "code -> Response Failure (RF, 0x03/0x83); failing answers for the record page -> no record, engine goes on",
+        "T13 FLR while blocked on PRI with an invalidation pending: nothing after the FLR, the late PRG Response "
+        "sets UPRGI, re-enable in Linux order works",
+        "T15 DRAIN_PASID waits for the descriptor blocked on PRI, the record before the drain's completion; "
+        "unbind after the PRQ drain, no Page Request of the old PASID",
+        "shim checks on every Page Request: PRI E, allocation, TC 0, L = 1, no Stop Marker, PRGI not outstanding",
+    ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "engine", "top", "platform"), stage="V2",
+        covergroups=("pri",)),
     Entry("tb.tests.platform.test_platform_faults", ALL_CONFIGS, (
         "every VT-d fault reason 0x20-0x26 from an MSI-X vector and from an IMS entry, under every link pause "
         "mode: reserved data bits with SHV, index beyond the table, IRTE not present, IRTE read error, reserved "

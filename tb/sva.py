@@ -29,6 +29,13 @@ What a driver and a user program do, reduced to what the tests need:
   unknown handle is refused with EINVAL, a PASID the IOMMU cannot take with ENOSPC; ``sva_calls`` records
   every call for the tests.
 
+* PRI (docs/ats_pri.md 3.4): ``map(va, size, lazy=True)`` backs the pages at once (the process's own view
+  reads and writes them) but writes no page-table entry: the page becomes resident for the device only when
+  the kernel's page request handler calls ``fault`` for it (handle_mm_fault). ``forbid(va, size)`` marks
+  addresses the process owns no mapping for: ``fault`` answers Invalid Request. ``pri_bof`` (set by the test
+  when Block-on-Fault is effective) makes ``dma_readable``/``dma_writable(..., bof=True)`` count lazy pages as
+  accessible, which is what the scoreboard predicts for a BOF descriptor.
+
 Mappings are 4 KiB pages, user, readable; ``writable`` per call. The bench's record of a mapping is
 independent of the page tables the IOMMU walks: a wrong walk is caught by the byte checks.
 """
@@ -50,27 +57,61 @@ class SvaProcess:
         self.unbound_pasid: Optional[int] = None
         self.c_refs = 0                      # bindings the C library holds (SvaHost.sva_bind)
         self.stale_pages: dict[int, tuple[int, bool]] = {}   # unmapped virtual page -> its old (physical, writable)
+        self.lazy: set[int] = set()          # virtual pages backed but not yet in the page tables (PRI)
+        self.forbidden: set[int] = set()     # virtual pages the process owns no mapping for (PRI: Invalid)
+        self.faults: list[tuple[int, bool, str]] = []    # (page, write, outcome) per fault() call
+        self.pri_bof = False
 
     def __repr__(self) -> str:
         return f"process {self.name} (PASID {self.pasid})"
 
     # ---- mappings ------------------------------------------------------------------------------
-    def map(self, va: int, size: int, writable: bool = True) -> list[int]:
-        """Back [va, va+size) (page aligned) with fresh physical pages; returns them in VA order."""
+    def map(self, va: int, size: int, writable: bool = True, lazy: bool = False) -> list[int]:
+        """Back [va, va+size) (page aligned) with fresh physical pages; returns them in VA order. `lazy`: no
+        page-table entry until `fault` (PRI)."""
         if va % PAGE or size % PAGE or size <= 0:
             raise ValueError(f"map {va:#x} +{size:#x}: page aligned, whole pages")
         out = []
         for off in range(0, size, PAGE):
             pa = self.host.alloc_page()
-            self.mm.map(va + off, pa, PAGE, writable=writable, user=True, page_size=PAGE)
+            if lazy:
+                self.lazy.add(va + off)
+            else:
+                self.mm.map(va + off, pa, PAGE, writable=writable, user=True, page_size=PAGE)
+            self.forbidden.discard(va + off)
             self.pages[va + off] = (pa, writable)
             out.append(pa)
+        return out
+
+    def forbid(self, va: int, size: int) -> None:
+        """[va, va+size) is not the process's: a page request for it is answered Invalid Request."""
+        for off in range(0, size, PAGE):
+            self.forbidden.add((va + off) & ~(PAGE - 1))
+
+    def fault(self, va: int, write: bool) -> str:
+        """handle_mm_fault for a page request: 'success' (made resident, or already there), 'invalid'
+        (forbidden, unmapped, or a write to a read-only page)."""
+        page = va & ~(PAGE - 1)
+        if page in self.lazy:
+            pa, writable = self.pages[page]
+            if write and not writable:
+                out = "invalid"
+            else:
+                self.mm.map(page, pa, PAGE, writable=writable, user=True, page_size=PAGE)
+                self.lazy.discard(page)
+                out = "success"
+        elif page in self.pages and page not in self.forbidden:
+            out = "invalid" if write and not self.pages[page][1] else "success"
+        else:
+            out = "invalid"
+        self.faults.append((page, write, out))
         return out
 
     def unmap(self, va: int, size: int) -> None:
         """Clear the mappings (the kernel side invalidates the IOMMU's TLBs for them)."""
         self.mm.unmap(va, size)
         for off in range(0, size, PAGE):
+            self.lazy.discard(va + off)
             old = self.pages.pop(va + off, None)
             if old is not None:
                 # a device with an ATC may still use the old translation until its Invalidate Completion
@@ -132,12 +173,17 @@ class SvaProcess:
             mem.write(pa, data[off:off + k])
 
     # ---- what the IOMMU lets the device do ------------------------------------------------------
-    def dma_readable(self, va: int, n: int) -> bool:
-        return self.bound and self.contains(va, n)
+    def _resident(self, va: int, n: int, bof: bool) -> bool:
+        if bof and self.pri_bof:
+            return True
+        return not any(p in self.lazy for p in range(va & ~(PAGE - 1), va + max(n, 1), PAGE))
 
-    def dma_writable(self, va: int) -> bool:
+    def dma_readable(self, va: int, n: int, bof: bool = False) -> bool:
+        return self.bound and self.contains(va, n) and self._resident(va, n, bof)
+
+    def dma_writable(self, va: int, bof: bool = False) -> bool:
         page = self.pages.get(va & ~(PAGE - 1))
-        return self.bound and page is not None and page[1]
+        return self.bound and page is not None and page[1] and self._resident(va, 1, bof)
 
     def image(self) -> dict[int, bytes]:
         """Every mapped page's bytes, by virtual page (for whole-space comparisons)."""

@@ -73,7 +73,8 @@ ST_INT_HANDLE = 0x19
 ST_CR_ALIGN = 0x1B      # completion record address not 32-byte aligned: never in a record, only in SWERR NO_CR
 ST_PAGE_FAULT = 0x03    # DSA_COMP_PAGE_FAULT_NOBOF: a source read answered UR/CA
 ST_HW_ERR = 0x20        # DSA_COMP_HW_ERR1: a source read poisoned or timed out
-DMA_READ_FAILURES = (ST_PAGE_FAULT, ST_HW_ERR)    # the record carries bytes completed and the fault address
+ST_PAGE_FAULT_IR = 0x04  # DSA_COMP_PAGE_FAULT_IR: Block-on-Fault, the page request was answered Invalid Request
+DMA_READ_FAILURES = (ST_PAGE_FAULT, ST_HW_ERR, ST_PAGE_FAULT_IR)  # the record carries bytes completed and fault address
 ST_BATCH_FAIL = 0x05        # DSA_COMP_BATCH_FAIL: a member did not succeed
 ST_BATCH_PAGE_FAULT = 0x06  # DSA_COMP_BATCH_PAGE_FAULT: a read of the descriptor list answered UR/CA
 ST_DESC_CNT = 0x14          # DSA_COMP_DESC_CNT_ERANGE: count < 2 or above the WQ's limit
@@ -81,6 +82,7 @@ ST_LIST_ALIGN = 0x18        # DSA_COMP_DESCLIST_ALIGN: list address not 64-byte 
 STATUS_NAMES = {ST_SUCCESS: "success", ST_BAD_OPCODE: "invalid opcode", ST_BAD_FLAGS: "invalid flags",
                 ST_RESERVED: "reserved field", ST_XFER_SIZE: "transfer size", ST_INT_HANDLE: "interrupt handle",
                 ST_CR_ALIGN: "record address not aligned", ST_PAGE_FAULT: "page fault", ST_HW_ERR: "hardware error",
+                ST_PAGE_FAULT_IR: "page fault, page request invalid",
                 ST_BATCH_FAIL: "batch member failed", ST_BATCH_PAGE_FAULT: "batch list page fault",
                 ST_DESC_CNT: "descriptor count", ST_LIST_ALIGN: "descriptor list alignment"}
 
@@ -913,13 +915,17 @@ class Scoreboard:
         key = self._space_key(pasid)
         return self.rc.host_memory if key is None else self.spaces[key]
 
-    def _dma_readable(self, mem, addr: int, n: int) -> bool:
+    def _dma_readable(self, mem, addr: int, n: int, bof: bool = False) -> bool:
         check = getattr(mem, "dma_readable", None)
-        return check(addr, n) if check is not None else mem.contains(addr, n)
+        if check is None:
+            return mem.contains(addr, n)
+        return check(addr, n, bof=True) if bof else check(addr, n)
 
-    def _dma_writable(self, mem, addr: int) -> bool:
+    def _dma_writable(self, mem, addr: int, bof: bool = False) -> bool:
         check = getattr(mem, "dma_writable", None)
-        return check(addr) if check is not None else True
+        if check is None:
+            return True
+        return check(addr, bof=True) if bof else check(addr)
 
     # ---- prediction (the document's rules) -------------------------------------------------------
     def batch_limit(self, wq: int) -> int:
@@ -951,8 +957,12 @@ class Scoreboard:
             return ST_XFER_SIZE, 0
         if d.flags & FLAG_RCI and not self.env.handle_valid(d.int_handle, wq):
             return ST_INT_HANDLE, 0
-        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(self._mem(pasid), d.src, d.size):
-            return ST_PAGE_FAULT, 0
+        mem = self._mem(pasid)
+        bof = bool(d.flags & FLAG_BOF)
+        if d.opcode == OP_MEMMOVE and d.size and not self._dma_readable(mem, d.src, d.size, bof):
+            # with Block-on-Fault in effect (the space says so: SvaProcess.pri_bof) the kernel answers the page
+            # request for a page it cannot make resident with Invalid Request (docs/ats_pri.md 2.6)
+            return (ST_PAGE_FAULT_IR if bof and getattr(mem, "pri_bof", False) else ST_PAGE_FAULT), 0
         return ST_SUCCESS, 0
 
     def _new(self, wq: int, d: Descriptor, via: str, pasid: Optional[int], priv: bool,
@@ -977,10 +987,11 @@ class Scoreboard:
             t.before["dst"] = self._dst_window(d, mem)
             self._watch(d.dst, d.size, "dst", t)
             if mem is not self.rc.host_memory:
-                t.dst_blocked = bytes(int(not self._dma_writable(mem, d.dst + i)) for i in range(d.size))
+                bof = bool(d.flags & FLAG_BOF)
+                t.dst_blocked = bytes(int(not self._dma_writable(mem, d.dst + i, bof)) for i in range(d.size))
         if mem.contains(d.cr_addr, CR_BYTES):
             t.before["cr"] = mem.read(d.cr_addr, CR_BYTES)
-            t.cr_blocked = not self._dma_writable(mem, d.cr_addr)
+            t.cr_blocked = not self._dma_writable(mem, d.cr_addr, bool(d.flags & FLAG_BOF))
         self._watch(d.cr_addr - d.cr_addr % CR_ALIGN, CR_BYTES + CR_ALIGN, "cr", t)
         self.items.append(t)
         return t

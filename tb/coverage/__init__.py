@@ -295,6 +295,28 @@ def ats_invalidation(scope: str, pasid: bool, reads_outstanding: bool):
                                       "reads_outstanding" if reads_outstanding else "idle")
 
 
+def pri_response(response: str, side: str):
+    """The host sent a PRG Response (model.PRI_RESPONSES x model.PRI_SIDES)."""
+    if _shadow is not None:
+        model.sample_pri_response(response, side, _shadow.platform)
+
+
+def pri_enable(allocation: int):
+    if _shadow is not None:
+        model.sample_pri_enable(str(allocation) if allocation < 2 else "2")
+
+
+def pri_bof(reason: str):
+    """A BOF descriptor's fault ended as effective BOF or as no-BOF for `reason` (model.PRI_BOF)."""
+    if _shadow is not None:
+        model.sample_pri_bof(reason)
+
+
+def pri_retries(retries: int):
+    if _shadow is not None:
+        model.sample_pri_retries(str(retries) if retries < 2 else ">1")
+
+
 def function_reset():
     if _shadow is not None:
         _shadow.reset()

@@ -263,6 +263,44 @@ def sample_ats_invalidation(scope, pasid, inflight):
     """The device answered an Invalidate Request (sampled at its Invalidate Completion)."""
 
 
+# ---- PRI and Block-on-Fault (issue 9 stage 2, docs/ats_pri.md 5) ----------------------------------------
+# The PRG Responses the host sent, by the class of the response and the side whose Page Request it answers
+# ("unexpected": a PRGI the device has not outstanding, so no side); the Outstanding Page Request Allocation
+# software enabled PRI with; and how many Page Requests one page needed before it resolved.
+PRI_RESPONSES = ("success", "invalid", "failure", "unused", "unexpected")
+PRI_SIDES = ("read", "write", "record", "none")
+PRI_ALLOCATIONS = ("0", "1", "2")
+PRI_RETRIES = ("0", "1", ">1")
+
+
+@_point("pri", "response", "response", PRI_RESPONSES)
+@_point("pri", "side", "side", PRI_SIDES)
+@_point("pri", "platform", "platform", PLATFORMS)
+@_cross("pri", "response_x_side", "response", "side")
+@_cross("pri", "response_x_platform", "response", "platform")
+def sample_pri_response(response, side, platform):
+    """The host sent one PRG Response to the device."""
+
+
+@_point("pri", "allocation", "allocation", PRI_ALLOCATIONS)
+def sample_pri_enable(allocation):
+    """Software enabled PRI (pci_enable_pri) with this allocation."""
+
+
+PRI_BOF = ("effective", "no_allocation", "pri_off", "wq_bof_en_0", "prs_disable", "rf")
+
+
+@_point("pri", "bof", "bof", PRI_BOF)
+def sample_pri_bof(bof):
+    """A BOF descriptor met a page it could not translate and ended as the reason predicts: Block-on-Fault was
+    effective (a Page Request), or not, and why (docs/ats_pri.md 2.1)."""
+
+
+@_point("pri", "retries", "retries", PRI_RETRIES)
+def sample_pri_retries(retries):
+    """One faulting page resolved after 1 + retries Page Requests (sampled per page when the test ends)."""
+
+
 def bin_label(b) -> str:
     """A bin as the report and the waiver file name it: cross bins joined with ' x '."""
     return " x ".join(str(part) for part in b) if isinstance(b, tuple) else str(b)

@@ -87,6 +87,9 @@ class AtsAgent:
         # such a request has arrived. Other requests and TLPs keep flowing meanwhile.
         self.hold: dict[tuple[int | None, int], Event] = {}
         self.held = Event()
+        # PRI (tb/pri_bench.py): the platform's page request queue takes each Page Request (the TLP), in the
+        # order the device sent them; `send_prg_response` answers.
+        self.page_request_handler: Callable | None = None
         shim.message_handler = self._on_message
         shim.tx_tlp_observers.append(self._check_device_tlp)
         shim.ats.flr_callbacks.append(self.flr)
@@ -192,6 +195,12 @@ class AtsAgent:
                             f"{f' (revoked grants cover it: {stale[:2]})' if stale else ''}")
 
     def _on_message(self, tlp):
+        if tlp.is_page_request():
+            self.log.append(("page_req", tlp))
+            if self.page_request_handler is None:
+                raise ProtocolError(f"Page Request {tlp!r} but the platform has no page request queue attached")
+            self.page_request_handler(tlp)
+            return
         cc, vector = tlp.inv_completion_fields()
         self.stats["inv_cpl"] += 1
         for itag in range(ats.ITAGS):
@@ -234,6 +243,14 @@ class AtsAgent:
         self.rc.log.info("ATS: Invalidate Request ITag %d PASID %s page %#x size 2^%d pages", itag, pasid, page, size)
         self.shim.deliver_message(tlp)
         return itag
+
+    def send_prg_response(self, dest_id: int, pasid: int | None, prgi: int, code: int) -> None:
+        """Send one PRG Response (the platform's page group response / CMD_PRI_RESP) to the device."""
+        tlp = PasidTlp.create_prg_response(requester_id=self.ta_id, dest_id=dest_id, prgi=prgi, code=code,
+                                           pasid=pasid)
+        self.log.append(("prg_resp", (pasid, prgi, code)))
+        self.rc.log.info("PRI: PRG Response PRGI %d PASID %s code %#x", prgi, pasid, code)
+        self.shim.deliver_message(tlp)
 
     async def wait_invalidations(self, itags=None, timeout_ns: int = 200_000) -> None:
         """Wait until the given ITags (default: every outstanding one) have their Invalidate Completions."""

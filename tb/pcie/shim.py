@@ -31,7 +31,7 @@ from types import SimpleNamespace
 from typing import Callable, NamedTuple
 
 import cocotb
-from cocotb.triggers import Event, RisingEdge, Timer
+from cocotb.triggers import FallingEdge, Event, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core import Device, Endpoint
 from cocotbext.pcie.core.caps import MsixCapability, PcieCapability, PciExtCap, PciExtCapId
@@ -42,6 +42,7 @@ from tb import coverage
 
 from .direct import DirectLink
 from .ats_link import AtsExtCapability, AtsLinkState
+from .pri_link import PriExtCapability, PriLinkState
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
@@ -231,6 +232,14 @@ class LinkShim(Endpoint):
             self.ats_cap = AtsExtCapability()
             self.register_extended_capability(self.ats_cap)
         self.ats = AtsLinkState(self.ats_cap)
+        # PRI (docs/ats_pri.md 3.2, tb/pcie/pri_link.py): after ATS, when the RTL has the PRI interface.
+        self.pri_cap = None
+        if ats and hasattr(dut, "cfg_pri_en"):
+            # (Verilator drops a constant output from the VPI tree: an RTL with the PRI ports tied off has none)
+            stopped = getattr(dut, "pri_stopped", None)
+            self.pri_cap = PriExtCapability(stopped=(lambda: int(stopped.value)) if stopped is not None else (lambda: 1))
+            self.register_extended_capability(self.pri_cap)
+        self.pri = PriLinkState(self.pri_cap)
         # The translation agent's entry for the device's messages (Invalidate Completions), called in the
         # order the device sent them on tx_req, and observers of every TLP of tx_req in that order.
         self.message_handler: Callable | None = None
@@ -295,6 +304,10 @@ class LinkShim(Endpoint):
         # task, hands it the exception).
         self.tasks = {"tx_cpl": cocotb.start_soon(self._run_tx_cpl()), "tx_req": cocotb.start_soon(self._run_tx_req()),
                       "watchdog": cocotb.start_soon(self._run_watchdog())}
+        if self.pri_cap is not None:
+            for name, on_set in (("pri_rf_set", self.pri.rf_set), ("pri_uprgi_set", self.pri.uprgi_set)):
+                if hasattr(dut, name):
+                    self.tasks[name] = cocotb.start_soon(self._run_pri_pulse(getattr(dut, name), on_set))
 
     # ---- wiring -------------------------------------------------------------------------------
     def connect(self, rc, direct: bool | None = None) -> None:
@@ -343,6 +356,9 @@ class LinkShim(Endpoint):
         if getattr(self, "ats_cap", None) is not None:
             values["cfg_ats_en"] = int(self.ats_cap.enable)
             values["cfg_ats_stu"] = self.ats_cap.stu
+        if getattr(self, "pri_cap", None) is not None:
+            values["cfg_pri_en"] = int(self.pri_cap.enable)
+            values["cfg_pri_alloc"] = self.pri_cap.allocation & 0xFFFF_FFFF
         coverage.link_config(bool(values["cfg_msix_en"]), bool(values["cfg_msix_fn_mask"]),
                              bool(values["cfg_bus_master_en"]))
         if values["cfg_bus_master_en"] != self._bme_history[-1][1]:
@@ -375,8 +391,34 @@ class LinkShim(Endpoint):
         # PCIe: a configuration write (non-posted) may not pass posted MMIO writes received before it; they may
         # still be queued on rx_req, so the change waits until the RTL has taken every one of them.
         await self.rx_req.wait_idle()
+        pri_en = self.pri_cap.enable if self.pri_cap is not None else None
         await super().write_config_register(reg, data, mask)
         self._drive_cfg()  # bus/device numbers are captured on config writes (the base does it before this)
+        if self.pri_cap is not None and self.pri_cap.enable != pri_en:
+            # the write completes once the device has sampled the new PRI Enable (its Stopped and slots follow
+            # it a cycle later; a Status read right after the completion must see that)
+            await RisingEdge(self.clock)
+            await RisingEdge(self.clock)
+        if self.pri_cap is not None and self.pri_cap.reset_requested:
+            # PRI Control.R written with E = 0: one-cycle cfg_pri_reset, the credits/pending state are cleared
+            self.pri_cap.reset_requested = False
+            self.pri.pri_reset()
+            await RisingEdge(self.clock)
+            self.dut.cfg_pri_reset.value = 1
+            await RisingEdge(self.clock)
+            self.dut.cfg_pri_reset.value = 0
+
+    async def _run_pri_pulse(self, signal, on_set):
+        """pri_rf_set / pri_uprgi_set: one-cycle pulses from the device (combinational from rx_msg in the RTL),
+        sampled in the middle of each clock cycle once the signal has risen: every cycle it is high sets the
+        status bit once; a glitch that falls again before the sample does not count."""
+        while True:
+            await RisingEdge(signal)
+            while True:
+                await FallingEdge(self.clock)
+                if not int(signal.value):
+                    break
+                on_set()
 
     async def function_level_reset(self):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
@@ -413,6 +455,7 @@ class LinkShim(Endpoint):
         if self.ats_cap is not None:
             self.ats_cap.reset()
         self.ats.flr()
+        self.pri.flr()
         self._drive_cfg()
 
         await RisingEdge(self.clock)
@@ -516,6 +559,12 @@ class LinkShim(Endpoint):
     def _check_upstream(self, tlp, start_ns: float):
         what = _Lazy(lambda: f"tx_req {tlp!r}")
         if tlp.is_message():
+            if tlp.is_page_request():
+                # a Page Request is a request like any other: only with Bus Master Enable (docs/ats_pri.md 3.2)
+                if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
+                    raise ProtocolError(f"{what}: Page Request sent at {start_ns} ns while Bus Master Enable is clear")
+                self.pri.check_page_request(tlp, self.requester_id, self.pasid_cap)
+                return
             # Invalidate Completions go out whatever Bus Master Enable is (PCIe §10.3.1).
             self.ats.check_upstream(tlp, self.requester_id)
             return
@@ -611,6 +660,8 @@ class LinkShim(Endpoint):
             raise ValueError("the RTL has no rx_msg stream")
         if tlp.is_inv_request():
             self.ats.invalidate_sent(tlp)
+        elif tlp.is_prg_response():
+            self.pri.response_sent(tlp)
         self.stats["rx_msg"] += 1
         self.rx_msg.send_nowait(tlp.to_stream_fields())
 

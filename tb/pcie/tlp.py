@@ -34,6 +34,7 @@ from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpFmt, TlpType
 from cocotbext.pcie.core.utils import PcieId
 
 from . import ats as _ats
+from . import pri as _pri
 
 PASID_PREFIX_BYTE0 = 0x91
 DMWR_TYPE = 0x1B
@@ -58,7 +59,7 @@ _FMT_TYPES = {t.value: t for t in TlpType}
 _MSG_TYPES = frozenset({TlpType.MSG_TO_RC, TlpType.MSG_ID, TlpType.MSG_DATA_TO_RC, TlpType.MSG_DATA_ID})
 _MSG_ID_ROUTED = frozenset({TlpType.MSG_ID, TlpType.MSG_DATA_ID})
 # Message codes that may carry a PASID prefix (Invalidate Request, Page Request: PCIe §10.3, §10.4).
-_PASID_MSG_CODES = frozenset({_ats.MSG_CODE_INV_REQ, _ats.MSG_CODE_PAGE_REQ})
+_PASID_MSG_CODES = frozenset({_ats.MSG_CODE_INV_REQ, _ats.MSG_CODE_PAGE_REQ, _ats.MSG_CODE_PRG_RESP})
 
 
 class TlpFormatError(ValueError):
@@ -379,6 +380,43 @@ class PasidTlp(Tlp):
         if not self.is_inv_completion():
             raise TlpFormatError(f"not an Invalidate Completion: {self!r}")
         return (self.msg_b8_11 & 7) or 8, self.msg_b12_15
+
+    # ---- messages (PRI, tb/pcie/pri.py) -------------------------------------------------------
+    def is_page_request(self):
+        return self.is_message() and self.fmt_type == TlpType.MSG_TO_RC and self.msg_code == _ats.MSG_CODE_PAGE_REQ
+
+    def is_prg_response(self):
+        return self.is_message() and self.fmt_type == TlpType.MSG_ID and self.msg_code == _ats.MSG_CODE_PRG_RESP
+
+    @classmethod
+    def create_page_request(cls, *, requester_id, page, prgi, r=False, w=False, last=True, pasid=None, pmr=False,
+                            er=False):
+        """Page Request (Msg to the RC, code 0x04): tb/pcie/pri.PageRequest in bytes 8-15."""
+        b8, b12 = _pri.PageRequest(page, prgi, r, w, last).pack()
+        tlp = cls.create_message(TlpType.MSG_TO_RC, _ats.MSG_CODE_PAGE_REQ, requester_id=requester_id,
+                                 b8_11=b8, b12_15=b12)
+        tlp.set_pasid(pasid, pmr, er)
+        return tlp
+
+    def page_request_fields(self):
+        """tb/pcie/pri.PageRequest of a Page Request."""
+        if not self.is_page_request():
+            raise TlpFormatError(f"not a Page Request: {self!r}")
+        return _pri.PageRequest.unpack(self.msg_b8_11, self.msg_b12_15)
+
+    @classmethod
+    def create_prg_response(cls, *, requester_id, dest_id, prgi, code, pasid=None):
+        """PRG Response (Msg routed by ID, code 0x05): bytes 8-9 destination, 10-11 code 15:12 | PRG index 8:0."""
+        tlp = cls.create_message(TlpType.MSG_ID, _ats.MSG_CODE_PRG_RESP, requester_id=requester_id,
+                                 dest_id=dest_id, b8_11=_pri.prg_response_word(code, prgi))
+        tlp.set_pasid(pasid)
+        return tlp
+
+    def prg_response_fields(self):
+        """(code, PRG index) of a PRG Response."""
+        if not self.is_prg_response():
+            raise TlpFormatError(f"not a PRG Response: {self!r}")
+        return _pri.prg_response_fields(self.msg_b8_11 & 0xFFFF)
 
     # ---- bytes --------------------------------------------------------------------------------
     def _pack_message_header(self):
