@@ -289,7 +289,8 @@ def ats_translation(outcome: str, side: str):
 
 
 def ats_invalidation(scope: str, pasid: bool, reads_outstanding: bool):
-    """An Invalidate Request got its Invalidate Completion."""
+    """An Invalidate Request got its Invalidate Completion; `reads_outstanding`: translated reads were
+    outstanding when it was sent."""
     if _shadow is not None:
         model.sample_ats_invalidation(scope, "pasid" if pasid else "no_pasid",
                                       "reads_outstanding" if reads_outstanding else "idle")

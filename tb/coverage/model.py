@@ -260,7 +260,9 @@ def sample_ats_translation(outcome, side, platform):
 @_cross("ats", "inv_scope_x_pasid", "inv_scope", "inv_pasid")
 @_cross("ats", "inv_pasid_x_inflight", "inv_pasid", "inv_inflight")
 def sample_ats_invalidation(scope, pasid, inflight):
-    """The device answered an Invalidate Request (sampled at its Invalidate Completion)."""
+    """The device answered an Invalidate Request (sampled at its Invalidate Completion). `inflight`: whether
+    translated reads of the device were waiting for their completions when the request was sent (the
+    completion must wait for them, PCIe 10.3.1; tb/pcie/ats_agent.py checks that it did)."""
 
 
 def bin_label(b) -> str:

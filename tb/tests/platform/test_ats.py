@@ -247,7 +247,115 @@ async def test_ats_bad_completions(dut):
     bad[d.dst >> 12] = CplStatus.CA
     rec = (await run(env, a, d)).record
     assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL | ST_WRITE, 0), f"{rec}"
+    # the other status on each side: CA for the source (read side), UR for the destination (write side)
+    bad.clear()
+    d = desc(2, OP_MEMMOVE, 64, src=VA_SRC + PAGE + 0x40)
+    bad[d.src >> 12] = CplStatus.CA
+    rec = (await run(env, a, d)).record
+    assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL, 0), f"{rec}"
+    bad.clear()
+    d = desc(3, OP_MEMMOVE, 64, dst=VA_DST + PAGE + 0x200)
+    bad[d.dst >> 12] = CplStatus.UR
+    rec = (await run(env, a, d)).record
+    assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL | ST_WRITE, 0), f"{rec}"
+    fails = [x[1] for x in ah.agent.log if x[0] == "fail"]
+    assert fails == [(VA_SRC, CplStatus.UR), (VA_DST + PAGE, CplStatus.CA), (VA_SRC + PAGE, CplStatus.CA),
+                     (VA_DST + PAGE, CplStatus.UR)], f"failed translations {fails}"
     await finish(env.b, plat, "test_ats_bad_completions")
+
+
+@cocotb.test()
+async def test_ats_invalidate_scopes(dut):
+    """T4 (scopes): two processes (A, B) with the same virtual layout each hold their pages in the ATC. A range
+    invalidation (2 pages, S encoded) with A's PASID drops exactly those two pages of A: A's next descriptor
+    re-requests them and only them, B's hits everything; the same range without PASID drops every entry (PCIe
+    10.3: no-PASID requests cover PASID entries at all addresses): both processes miss every page; 'all' with
+    A's PASID drops all of A's entries and none of B's. The kernel paths (QI type 8 / type 3, CMD_ATC_INV) carry
+    the range exactly."""
+    env, plat, host, ah = await start(dut)
+    a, b = new_process(env, host, "A"), new_process(env, host, "B")
+    rng_va = VA_BASE + 0x40_0000            # 2-page aligned range
+    for p in (a, b):
+        p.map(rng_va, 2 * PAGE)
+    unit = ah.model.iommu if PLATFORM == "x86" else ah.model.dma
+    j = [0]
+
+    async def touch(p):
+        """MEMMOVE from the range's two pages into a destination page: pages rng, rng+1, dst, record."""
+        n0 = len(env.b.shim.tx_req_log)
+        d = desc(j[0], OP_MEMMOVE, 0x100, src=rng_va + PAGE - 0x80, dst=VA_DST + 0x40 * j[0])
+        j[0] += 1
+        t = await run(env, p, d)
+        await env.sb.check([t])
+        assert st(t.record) == ST_SUCCESS
+        return sorted(r.address >> 12 for r in treqs(tx_since(env, n0)) if r.pasid == p.pasid)
+
+    def pages(*vas):
+        return sorted({va >> 12 for va in vas})
+    every = pages(rng_va, rng_va + PAGE, VA_DST, VA_CR)
+    assert await touch(a) == every
+    assert await touch(b) == every
+    # range with PASID: A's two pages only
+    n_inv = len(unit.invalidations)
+    await ah.invalidate(a.pasid, rng_va, 2 * PAGE)
+    assert unit.invalidations[n_inv][1:] == (env.b.requester_id, a.pasid, rng_va >> 12, 1), unit.invalidations
+    assert await touch(b) == [], "B's entries were dropped by an invalidation with A's PASID"
+    assert await touch(a) == pages(rng_va, rng_va + PAGE), "A must re-request exactly the invalidated range"
+    # the same range without PASID: every entry of every PASID
+    n_inv = len(unit.invalidations)
+    await ah.invalidate(None, rng_va, 2 * PAGE)
+    assert unit.invalidations[n_inv][1:] == (env.b.requester_id, None, rng_va >> 12, 1), unit.invalidations
+    assert await touch(a) == every, "a no-PASID range invalidation must drop A's entries at all addresses"
+    assert await touch(b) == every, "a no-PASID range invalidation must drop B's entries at all addresses"
+    # everything of A's PASID
+    await ah.agent.wait_invalidations([ah.agent.send_invalidate_request(a.pasid, 0, ats.SIZE_ALL)])
+    assert await touch(b) == [], "B's entries were dropped by A's 'all' invalidation"
+    assert await touch(a) == every, "A's 'all' invalidation left entries of A"
+    scopes = [(x.pasid, x.body.size) for x in ah.agent.completed]
+    assert scopes == [(a.pasid, 1), (None, 1), (a.pasid, ats.SIZE_ALL)], scopes
+    await finish(env.b, plat, "test_ats_invalidate_scopes")
+
+
+@cocotb.test()
+async def test_ats_invalidate_reads_inflight(dut):
+    """T4 (reads in flight): while a 16 KiB MEMMOVE streams, an Invalidate Request arrives with translated reads
+    outstanding, once with A's PASID (an unused page: nothing of the copy changes) and once without PASID (every
+    entry: the copy re-requests its pages mid-stream). The ATC checker (tb/pcie/ats_agent.py) fails the test if
+    the Invalidate Completion leaves before the completions of those reads were received; data and records
+    exact (success, every byte)."""
+    env, plat, host, ah = await start(dut)
+    a = new_process(env, host, "A")
+    size = 4 * PAGE
+    big_src, big_dst = VA_BASE + 0x40_0000, VA_BASE + 0x50_0000
+    a.map(big_src, size)
+    a.map(big_dst, size)
+    armed = {}
+
+    def on_device_tlp(tlp):
+        """The Invalidate Request goes out the moment the device has sent a translated read of A (before any
+        completion for it can come back): that read is outstanding when the request arrives."""
+        if "pasid" in armed and not tlp.is_message() and tlp.is_mem_read() and \
+                int(tlp.at) == ats.AT_TRANSLATED and tlp.pasid == a.pasid:
+            itag = ah.agent.send_invalidate_request(armed.pop("pasid"), VA_HOLE >> 12, 0)
+            armed["inv"] = ah.agent.inflight[itag]
+            armed["inv"].reads[tlp.tag] = tlp
+    env.b.shim.tx_tlp_observers.append(on_device_tlp)
+    for k, pasid in enumerate((a.pasid, None)):
+        armed.clear()
+        armed["pasid"] = pasid
+        d = desc(k, OP_MEMMOVE, size, src=big_src, dst=big_dst)
+        t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+        assert t.accepted
+        await env.sb.wait_complete([t])
+        await env.b.settle()
+        inv = armed.get("inv")
+        assert inv is not None, "no translated read of A went out"
+        await ah.agent.wait_invalidations([inv.itag])
+        assert ah.agent.completed[-1] is inv and inv.pasid == pasid
+        env.b.log.info("invalidation (PASID %s): %d translated reads outstanding when sent", pasid, len(inv.reads))
+        await env.sb.check([t])
+        assert st(t.record) == ST_SUCCESS, f"{t.record}"
+    await finish(env.b, plat, "test_ats_invalidate_reads_inflight")
 
 
 @cocotb.test()
