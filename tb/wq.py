@@ -1146,6 +1146,9 @@ class Scoreboard:
             for va, (pa, _) in pages.items():
                 if pa == addr & ~0xFFF:
                     return va | addr & 0xFFF
+        for va, (pa, size, _) in (getattr(space, "large", None) or {}).items():    # 2 MiB / 1 GiB leaves
+            if pa <= addr < pa + size:
+                return va + (addr - pa)
         return None
 
     def _observe(self, rec, tlp):

@@ -254,6 +254,16 @@ def sample_ats_translation(outcome, side, platform):
     """The root complex answered one Translation Request of the device."""
 
 
+ATS_ENTRY_SIZES = ("4K", "2M", "1G")      # the size of a granted translation (log2 pages 0, 9, 18)
+
+
+@_point("ats", "entry_size", "size", ATS_ENTRY_SIZES)
+@_point("ats", "entry_size_platform", "platform", PLATFORMS)
+@_cross("ats", "entry_size_x_platform", "entry_size", "entry_size_platform")
+def sample_ats_entry_size(size, platform):
+    """The root complex granted a translation of this size (docs/ats_pri.md T3)."""
+
+
 @_point("ats", "inv_scope", "scope", ATS_INV_SCOPES)
 @_point("ats", "inv_pasid", "pasid", ATS_INV_PASID)
 @_point("ats", "inv_inflight", "inflight", ATS_INV_INFLIGHT)

@@ -145,6 +145,7 @@ class AtsAgent:
                                          ~ats.size_mask(e.size), e.size, e.page, e.r, e.w))
                 self.stats["granted"] += 1
                 coverage.ats_translation("granted_rw" if e.w else "granted_r", "read" if nw else "write")
+                coverage.ats_entry_size(e.size)
                 self.log.append(("granted", (addr, e)))
             else:
                 self.stats["no_translation"] += 1

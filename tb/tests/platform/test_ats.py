@@ -13,6 +13,8 @@ import os
 import cocotb
 from cocotb.triggers import SimTimeoutError
 from cocotbext.pcie.core.caps import PciExtCapId
+from cocotbext.axi.address_space import SparseMemoryRegion
+from cocotbext.axi.sparse_memory import SparseMemory
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
@@ -356,6 +358,70 @@ async def test_ats_invalidate_reads_inflight(dut):
         await env.sb.check([t])
         assert st(t.record) == ST_SUCCESS, f"{t.record}"
     await finish(env.b, plat, "test_ats_invalidate_reads_inflight")
+
+
+class _SparseBytes(SparseMemory):
+    """SparseMemory with the slice access tb/pcie/root_complex.HostMemoryAdapter uses (a 1 GiB page's backing)."""
+
+    def __getitem__(self, k):
+        return self.read(k.start, k.stop - k.start)
+
+    def __setitem__(self, k, v):
+        self.write(k.start, bytes(v))
+
+
+PAGE_2M, PAGE_1G = 1 << 21, 1 << 30
+PA_1G = 0x40_0000_0000          # a 1 GiB-aligned block of sparse host memory, below VT-d's 39-bit HAW
+
+
+@cocotb.test()
+async def test_ats_large_pages(dut):
+    """T3: a 2 MiB and a 1 GiB leaf in the process's page tables. A MEMMOVE whose source crosses a 4 KiB boundary
+    inside the 2 MiB page and whose destination crosses one inside the 1 GiB page sends exactly one Translation
+    Request per large page (plus the record page): the completion carries S = 1 with the 2 MiB / 1 GiB size
+    (log2 pages 9 / 18) and the page-aligned physical base; every translated TLP is inside it. An Invalidate
+    Request for one 4 KiB page inside the 2 MiB page drops the whole entry: the next access to another 4 KiB
+    page of it re-requests, the 1 GiB entry still hits; the same for a 4 KiB page inside the 1 GiB page."""
+    env, plat, host, ah = await start(dut)
+    rc = env.b.rc
+    a = new_process(env, host, "A")
+    base, _ = rc.alloc_region(2 * PAGE_2M)
+    pa2m = (base + PAGE_2M - 1) & ~(PAGE_2M - 1)
+    rc.mem_address_space.register_region(SparseMemoryRegion(PAGE_1G, mem=_SparseBytes(PAGE_1G)), PA_1G)
+    va2m, va1g = VA_BASE + PAGE_1G, VA_BASE + 2 * PAGE_1G
+    a.map_large(va2m, PAGE_2M, pa2m)
+    a.map_large(va1g, PAGE_1G, PA_1G)
+    for va in (va2m + 0x1000 - 0x200, va2m + 0x1F_F000, va1g + 0x12_3000 - 0x200, va1g + 0x3000_0000):
+        a.write(va, env.rng.randbytes(0x400))
+
+    async def move(j, src, dst, size=0x200):
+        n0, g0 = len(env.b.shim.tx_req_log), len(ah.agent.log)
+        t = await run(env, a, desc(j, OP_MEMMOVE, size, src=src, dst=dst))
+        await env.sb.check([t])
+        assert st(t.record) == ST_SUCCESS, f"{t.record}"
+        granted = [(addr >> 12, e.size, e.page) for kind, (addr, e) in
+                   (x for x in ah.agent.log[g0:] if x[0] == "granted")]
+        return sorted(r.address >> 12 for r in treqs(tx_since(env, n0))), sorted(granted)
+
+    src, dst = va2m + 0x1000 - 0x100, va1g + 0x12_3000 - 0x100
+    got, granted = await move(0, src, dst)
+    assert got == sorted([src >> 12, dst >> 12, VA_CR >> 12]), f"Translation Requests {[hex(p) for p in got]}"
+    assert granted == sorted([(src >> 12, 9, pa2m >> 12), (dst >> 12, 18, PA_1G >> 12),
+                              (VA_CR >> 12, 0, a.physical(VA_CR) >> 12)]), f"entries {granted}"
+    # the other 4 KiB pages of both large pages hit
+    got, _ = await move(1, va2m + 0x1F_F000, va1g + 0x3000_0000)
+    assert got == [], f"large-page entries missed: {[hex(p) for p in got]}"
+    # one 4 KiB page inside the 2 MiB page: the whole 2 MiB entry goes, the 1 GiB one stays
+    await ah.invalidate(a.pasid, va2m + 0x10_0000, PAGE)
+    got, granted = await move(2, va2m + 0x1F_F000, va1g + 0x3000_0000)
+    assert got == [(va2m + 0x1F_F000) >> 12], f"after the 4 KiB invalidation: {[hex(p) for p in got]}"
+    assert granted == [((va2m + 0x1F_F000) >> 12, 9, pa2m >> 12)], f"entries {granted}"
+    # one 4 KiB page inside the 1 GiB page: the whole 1 GiB entry goes
+    await ah.invalidate(a.pasid, va1g + 0x2000_0000, PAGE)
+    got, granted = await move(3, src, dst)
+    assert got == [dst >> 12], f"after the 4 KiB invalidation in the 1 GiB page: {[hex(p) for p in got]}"
+    assert granted == [(dst >> 12, 18, PA_1G >> 12)], f"entries {granted}"
+    await finish(env.b, plat, "test_ats_large_pages")
 
 
 @cocotb.test()
