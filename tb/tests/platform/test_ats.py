@@ -24,8 +24,8 @@ from tb.pcie import ats
 from tb.pcie.tlp import RRS, PasidTlp
 from tb.sva import PAGE, SvaHost
 from tb.tests.platform.common import PLATFORM, finish
-from tb.wq import (CR_BYTES, FLAG_CRAV, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, ST_PAGE_FAULT, ST_SUCCESS,
-                   CompletionRecord, Descriptor, WqConfig, WqEnv)
+from tb.wq import (CR_BYTES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, ST_PAGE_FAULT,
+                   ST_SUCCESS, CompletionRecord, Descriptor, WqConfig, WqEnv, ims_handle)
 
 VA_BASE = 0x0000_7F5A_0000_0000
 VA_SRC = VA_BASE
@@ -422,6 +422,68 @@ async def test_ats_large_pages(dut):
     assert got == [dst >> 12], f"after the 4 KiB invalidation in the 1 GiB page: {[hex(p) for p in got]}"
     assert granted == [(dst >> 12, 18, PA_1G >> 12)], f"entries {granted}"
     await finish(env.b, plat, "test_ats_large_pages")
+
+
+@cocotb.test()
+async def test_record_fault_swerr(dut):
+    """T12 (docs/ats_pri.md 2.7): the completion record's page is read-only (W denied), unmapped (R = W = 0) or
+    its Translation Request is answered UR. Each time: no record is written (the record memory stays as it
+    was), no completion interrupt (the IMS entry's interrupt is delivered only for the good descriptors), SWERR
+    CR_XLAT with CODE_STATUS = the status the record would have carried (0x00 for a MEMFILL that succeeded,
+    0x03 for a MEMMOVE whose source page is unmapped), FAULT_RW = 1, WQ, PASID, opcode, PRIV = 0, ADDR = the
+    record address. The engine retires it like a NO_CR failure: a DRAIN descriptor submitted right behind it
+    completes after it (SWERR is logged by then) with its record and interrupt, and the destination of the
+    MEMFILL holds the pattern (the operation's effects stand)."""
+    env, plat, host, ah = await start(dut)
+    a = new_process(env, host, "A")
+    va_ro, va_ur = VA_BASE + 0x60_0000, VA_BASE + 0x70_0000
+    a.map(va_ro, PAGE, writable=False)
+    a.map(va_ur, PAGE)              # mapped and writable, but the TA answers its Translation Request UR
+    p = env.p
+    irq, = plat.alloc_irqs(env.b.requester_id, 1, hwsize=p.msix_vectors + p.num_wq * p.ims_per_wq)
+    plat.track(irq)
+    await env.ims_program(SHARED_WQ, 0, irq.msg.address, irq.msg.data, masked=False, pasid=a.pasid)
+    rci = FLAG_CRAV | FLAG_RCR | FLAG_RCI
+    real = ah.agent.translate
+    ur_pages = set()
+
+    def translate(rid, pasid, priv, exe, addr, nw):
+        return CplStatus.UR if addr >> 12 in ur_pages else real(rid, pasid, priv, exe, addr, nw)
+    ah.agent.translate = translate
+    cases = [("read-only record page", OP_MEMFILL, va_ro + 0x40, None, ST_SUCCESS),
+             ("unmapped record page, unmapped source", OP_MEMMOVE, VA_HOLE + PAGE + 0x20, VA_HOLE + 0x80,
+              ST_PAGE_FAULT),
+             ("record page translation answered UR", OP_MEMFILL, va_ur + 0x400, None, ST_SUCCESS)]
+    for j, (what, op, cr, src, status) in enumerate(cases):
+        if "UR" in what:
+            ur_pages.add(cr >> 12)
+        d = desc(j, op, 96, src=src if src is not None else 0x5A5A_0000_0000 + j, dst=VA_DST + 0x200 * j)
+        d.cr_addr, d.flags, d.int_handle = cr, rci, ims_handle(0)
+        t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+        assert t.accepted and t.status == status, f"{what}: {t}"
+        drain = Descriptor(opcode=OP_DRAIN, flags=rci, cr_addr=VA_CR + 64 * (8 + j), int_handle=ims_handle(0))
+        plat.expect(irq)
+        td = await env.sb.submit(SHARED_WQ, drain, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+        assert td.accepted
+        await env.sb.wait_complete([td])
+        await plat.wait_all()
+        env.sb.record_fault(t)
+        await env.b.settle()
+        await env.sb.check([t, td])
+        assert st(td.record) == ST_SUCCESS, f"{what}: DRAIN record {td.record}"
+        await env.expect_swerr(regs.SWERR_CR_XLAT, what, wq=SHARED_WQ, pasid=a.pasid, addr=cr, priv=False,
+                               code_status=status, opcode=op, fault_rw=True)
+        ur_pages.clear()
+    # a good descriptor afterwards: record and interrupt as usual, nothing logged
+    d = desc(5, OP_MEMFILL, 64)
+    d.flags, d.int_handle = rci, ims_handle(0)
+    plat.expect(irq)
+    t = await run(env, a, d)
+    await plat.wait_all()
+    await env.sb.check([t])
+    assert st(t.record) == ST_SUCCESS
+    await env.expect_no_swerr("after the record faults")
+    await finish(env.b, plat, "test_record_fault_swerr")
 
 
 @cocotb.test()
