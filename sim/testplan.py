@@ -138,6 +138,19 @@ TESTPLAN = (
         "T5 unmaps under a stream of MEMMOVEs (three rounds, seeded moment): success with every byte or 0x83 "
         "at destination + bytes completed; a Translation Completion overtaken by the Invalidate Request and "
         "Completion is discarded and the page asked again (0x83 bytes 0, nothing written to the old page)",
+        "T10 the other status per side: CA for the source (0x22), UR for the destination (0xA2)",
+        "T4 scopes: a 2-page range with PASID drops exactly those pages of that PASID (another PASID's entries "
+        "hit), the same range without PASID drops every entry of every PASID, 'all' with a PASID drops only "
+        "that PASID's entries; the QI / CMD_ATC_INV commands carry the range",
+        "T4 reads in flight: an Invalidate Request sent while translated reads are outstanding (with and without "
+        "PASID): its Invalidate Completion only after those reads' completions were received (checker), the "
+        "copy completes exactly",
+        "T3 2 MiB and 1 GiB leaves: one Translation Request per large page, S-encoded entry (log2 pages 9 / 18) "
+        "at the aligned physical base; other 4 KiB pages of it hit; a 4 KiB invalidation inside drops the whole "
+        "entry (the next access re-requests), the other large entry still hits",
+        "T12 record-write fault (read-only page, unmapped page, UR translation): no record, no interrupt, SWERR "
+        "CR_XLAT with CODE_STATUS (0x00 / 0x03), FAULT_RW = 1, WQ, PASID, opcode, record address; a DRAIN right "
+        "behind retires after it with record and interrupt; a later descriptor completes normally",
         "ATC consistency checker (tb/pcie/ats_agent.py) on every test: translated TLPs only inside live grants",
     ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "engine", "top", "platform"), stage="V2",
         covergroups=("ats",)),

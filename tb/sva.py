@@ -61,6 +61,7 @@ class SvaProcess:
         self.forbidden: set[int] = set()     # virtual pages the process owns no mapping for (PRI: Invalid)
         self.faults: list[tuple[int, bool, str]] = []    # (page, write, outcome) per fault() call
         self.pri_bof = False
+        self.large: dict[int, tuple[int, int, bool]] = {}   # large-page VA -> (physical base, bytes, writable)
 
     def __repr__(self) -> str:
         return f"process {self.name} (PASID {self.pasid})"
@@ -107,6 +108,20 @@ class SvaProcess:
         self.faults.append((page, write, out))
         return out
 
+    def map_large(self, va: int, page_size: int, pa: int, writable: bool = True) -> None:
+        """Map one 2 MiB or 1 GiB page (a single large leaf) at va onto the caller's physical block pa (both
+        aligned to page_size); the bench's view of it is `large`, not `pages`."""
+        if va % page_size or pa % page_size:
+            raise ValueError(f"map_large {va:#x} -> {pa:#x}: not aligned to {page_size:#x}")
+        self.mm.map(va, pa, page_size, writable=writable, user=True, page_size=page_size)
+        self.large[va] = (pa, page_size, writable)
+
+    def _large_page(self, va: int):
+        for base, (pa, size, writable) in self.large.items():
+            if base <= va < base + size:
+                return pa + (va - base), writable
+        return None
+
     def unmap(self, va: int, size: int) -> None:
         """Clear the mappings (the kernel side invalidates the IOMMU's TLBs for them)."""
         self.mm.unmap(va, size)
@@ -119,6 +134,9 @@ class SvaProcess:
 
     def physical(self, va: int) -> Optional[int]:
         page = self.pages.get(va & ~(PAGE - 1))
+        if page is None and self.large:
+            big = self._large_page(va)
+            return None if big is None else big[0]
         return None if page is None else page[0] | va & (PAGE - 1)
 
     # ---- binding -------------------------------------------------------------------------------
@@ -183,6 +201,9 @@ class SvaProcess:
 
     def dma_writable(self, va: int, bof: bool = False) -> bool:
         page = self.pages.get(va & ~(PAGE - 1))
+        if page is None and self.large:
+            big = self._large_page(va)
+            return self.bound and big is not None and big[1]
         return self.bound and page is not None and page[1] and self._resident(va, 1, bof)
 
     def image(self) -> dict[int, bytes]:

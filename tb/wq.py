@@ -216,18 +216,21 @@ class SwErr(NamedTuple):
     pasid: int
     opcode: int
     addr: int
+    fault_rw: bool = False
 
     @classmethod
     def decode(cls, w0: int, w1: int, w2: int, w3: int) -> "SwErr":
         return cls(bool(_get(w0, "CSR_SWERR0_VALID")), bool(_get(w0, "CSR_SWERR0_OVERFLOW")),
                    bool(_get(w0, "CSR_SWERR0_WQ_VALID")), _get(w0, "CSR_SWERR0_CODE"), _get(w0, "CSR_SWERR0_WQ"),
                    _get(w0, "CSR_SWERR0_CODE_STATUS"), bool(_get(w0, "CSR_SWERR0_PRIV")),
-                   _get(w1, "CSR_SWERR1_PASID"), _get(w1, "CSR_SWERR1_OPCODE"), (w3 << 32) | w2)
+                   _get(w1, "CSR_SWERR1_PASID"), _get(w1, "CSR_SWERR1_OPCODE"), (w3 << 32) | w2,
+                   bool(_get(w0, "CSR_SWERR0_FAULT_RW")))
 
     def __str__(self):
         return (f"SWERR(valid={int(self.valid)} overflow={int(self.overflow)} code={self.code:#x} "
                 f"[{_enum('SWERR', self.code)}] wq_valid={int(self.wq_valid)} wq={self.wq} pasid={self.pasid:#x} "
-                f"priv={int(self.priv)} code_status={self.code_status:#x} opcode={self.opcode:#x} addr={self.addr:#x})")
+                f"priv={int(self.priv)} code_status={self.code_status:#x} fault_rw={int(self.fault_rw)} "
+                f"opcode={self.opcode:#x} addr={self.addr:#x})")
 
 
 class CmdStatus(NamedTuple):
@@ -535,14 +538,15 @@ class WqEnv:
 
     async def expect_swerr(self, code: int, what: str, *, wq: Optional[int] = None, pasid: Optional[int] = None,
                            addr: Optional[int] = None, priv: Optional[bool] = None, code_status: Optional[int] = None,
-                           opcode: Optional[int] = None, overflow: bool = False, clear: bool = True) -> SwErr:
+                           opcode: Optional[int] = None, overflow: bool = False, clear: bool = True,
+                           fault_rw: Optional[bool] = None) -> SwErr:
         """The SWERR log holds exactly this record (fields given as None are not checked), then clear it."""
         e = await self.read_swerr()
         want = {"valid": True, "code": code, "overflow": overflow}
         if wq is not None:
             want.update(wq_valid=True, wq=wq)
         for k, v in (("pasid", pasid), ("addr", addr), ("priv", priv), ("code_status", code_status),
-                     ("opcode", opcode)):
+                     ("opcode", opcode), ("fault_rw", fault_rw)):
             if v is not None:
                 want[k] = v
         bad = {k: (getattr(e, k), v) for k, v in want.items() if getattr(e, k) != v}
@@ -1160,6 +1164,9 @@ class Scoreboard:
             for va, (pa, _) in pages.items():
                 if pa == addr & ~0xFFF:
                     return va | addr & 0xFFF
+        for va, (pa, size, _) in (getattr(space, "large", None) or {}).items():    # 2 MiB / 1 GiB leaves
+            if pa <= addr < pa + size:
+                return va + (addr - pa)
         return None
 
     def _observe(self, rec, tlp):
@@ -1440,6 +1447,13 @@ class Scoreboard:
             self.stats[f"descriptors_{t.state}"] += 1
             coverage.descriptor_checked(t)
             self.stats["descriptors_checked"] += 1
+
+    def record_fault(self, t: Tracked):
+        """ATS: the device could not write t's completion record (the record page's translation was denied or
+        failed, docs/ats_pri.md 2.7): no record and no interrupt; the operation's effects stand, the record
+        memory must stay as it was (SWERR CR_XLAT is the test's to check)."""
+        assert t.state in ("accepted", "completed") and not t.cr_writes, f"{t}: {t.state}, record writes {t.cr_writes}"
+        t.writes_cr, t.irq, t.state = False, ("none", None), "completed"
 
     def mark_aborted(self, items: Iterable[Tracked]):
         for t in items:

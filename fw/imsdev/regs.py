@@ -285,7 +285,7 @@ CSR_INTHDL_CTL_REQUIRED_MASK = 0x00000001
 CSR_INTHDL_CTL_REQUIRED_RESET = 0x0
 CSR_SWERR0 = 0x00200
 CSR_SWERR0_RESET = 0x00000000
-CSR_SWERR0_RESET_MASK = 0xFFFFFF07
+CSR_SWERR0_RESET_MASK = 0xFFFFFF27
 CSR_SWERR0_VALID_SHIFT = 0
 CSR_SWERR0_VALID_WIDTH = 1
 CSR_SWERR0_VALID_MASK = 0x00000001
@@ -298,6 +298,10 @@ CSR_SWERR0_WQ_VALID_SHIFT = 2
 CSR_SWERR0_WQ_VALID_WIDTH = 1
 CSR_SWERR0_WQ_VALID_MASK = 0x00000004
 CSR_SWERR0_WQ_VALID_RESET = 0x0
+CSR_SWERR0_FAULT_RW_SHIFT = 5
+CSR_SWERR0_FAULT_RW_WIDTH = 1
+CSR_SWERR0_FAULT_RW_MASK = 0x00000020
+CSR_SWERR0_FAULT_RW_RESET = 0x0
 CSR_SWERR0_CODE_SHIFT = 8
 CSR_SWERR0_CODE_WIDTH = 8
 CSR_SWERR0_CODE_MASK = 0x0000FF00
@@ -542,6 +546,7 @@ SWERR_DWQ_DISABLED = 0x07
 SWERR_PORTAL_READ = 0x08
 SWERR_PORTAL_NO_WQ = 0x09
 SWERR_NO_CR = 0x0A
+SWERR_CR_XLAT = 0x0B
 SWERR_IMS_PASID = 0x10
 SWERR_IMS_UNMASKED_WRITE = 0x11
 
@@ -779,7 +784,7 @@ REGISTERS: Tuple[Register, ...] = (
     ),
     Register(
         name='SWERR0', const='CSR_SWERR0', offset=0x200, width=32,
-        access='RO/W1C', reset=0x0, reset_mask=0xFFFFFF07,
+        access='RO/W1C', reset=0x0, reset_mask=0xFFFFFF27,
         title='Software error 0',
         desc='The first error since VALID was cleared; further errors set OVERFLOW. Raises INT_CAUSE.ERR_LOG.',
         fields=(
@@ -789,12 +794,14 @@ REGISTERS: Tuple[Register, ...] = (
                   'Another error came while VALID. W1C.'),
             Field('WQ_VALID', 2, 1, 0x4, 0x0, 'RO', 'w', True, None,
                   'WQ and PASID fields are meaningful.'),
+            Field('FAULT_RW', 5, 1, 0x20, 0x0, 'RO', 'w', True, None,
+                  "The fault was on a write: always for CR_XLAT (the record write); for NO_CR the write bit (DSA_COMP_STATUS_WRITE, bit 7) of the status it would have reported (idxd's fault_rw position)."),
             Field('CODE', 8, 8, 0xFF00, 0x0, 'RO', 'w', True, 'SWERR',
                   'What went wrong.'),
             Field('WQ', 16, 8, 0xFF0000, 0x0, 'RO', 'w', True, None,
                   'Work queue.'),
             Field('CODE_STATUS', 24, 7, 0x7F000000, 0x0, 'RO', 'w', True, None,
-                  'Completion status the descriptor would have reported (CODE = NO_CR).'),
+                  'Completion status the descriptor would have reported (CODE = NO_CR or CR_XLAT; bits 6:0, bit 7 is FAULT_RW).'),
             Field('PRIV', 31, 1, 0x80000000, 0x0, 'RO', 'w', True, None,
                   'Privileged request.'),
         ),
@@ -1066,6 +1073,7 @@ ENUMS: Dict[str, Dict[str, int]] = {
         'PORTAL_READ': 0x08,
         'PORTAL_NO_WQ': 0x09,
         'NO_CR': 0x0A,
+        'CR_XLAT': 0x0B,
         'IMS_PASID': 0x10,
         'IMS_UNMASKED_WRITE': 0x11,
     },

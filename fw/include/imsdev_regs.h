@@ -224,7 +224,7 @@
 #define IMSDEV_CSR_INTHDL_CTL_REQUIRED_RESET          0x0u
 #define IMSDEV_CSR_SWERR0                             0x00200u
 #define IMSDEV_CSR_SWERR0_RESET                       0x00000000u
-#define IMSDEV_CSR_SWERR0_RESET_MASK                  0xFFFFFF07u
+#define IMSDEV_CSR_SWERR0_RESET_MASK                  0xFFFFFF27u
 #define IMSDEV_CSR_SWERR0_VALID_SHIFT                 0u
 #define IMSDEV_CSR_SWERR0_VALID_WIDTH                 1u
 #define IMSDEV_CSR_SWERR0_VALID_MASK                  0x00000001u
@@ -237,6 +237,10 @@
 #define IMSDEV_CSR_SWERR0_WQ_VALID_WIDTH              1u
 #define IMSDEV_CSR_SWERR0_WQ_VALID_MASK               0x00000004u
 #define IMSDEV_CSR_SWERR0_WQ_VALID_RESET              0x0u
+#define IMSDEV_CSR_SWERR0_FAULT_RW_SHIFT              5u
+#define IMSDEV_CSR_SWERR0_FAULT_RW_WIDTH              1u
+#define IMSDEV_CSR_SWERR0_FAULT_RW_MASK               0x00000020u
+#define IMSDEV_CSR_SWERR0_FAULT_RW_RESET              0x0u
 #define IMSDEV_CSR_SWERR0_CODE_SHIFT                  8u
 #define IMSDEV_CSR_SWERR0_CODE_WIDTH                  8u
 #define IMSDEV_CSR_SWERR0_CODE_MASK                   0x0000FF00u
@@ -503,6 +507,7 @@
 #define IMSDEV_SWERR_PORTAL_READ                      0x08u
 #define IMSDEV_SWERR_PORTAL_NO_WQ                     0x09u
 #define IMSDEV_SWERR_NO_CR                            0x0Au
+#define IMSDEV_SWERR_CR_XLAT                          0x0Bu
 #define IMSDEV_SWERR_IMS_PASID                        0x10u
 #define IMSDEV_SWERR_IMS_UNMASKED_WRITE               0x11u
 

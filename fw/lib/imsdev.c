@@ -824,6 +824,7 @@ const char *imsdev_swerr_name(uint32_t code)
 	case IMSDEV_SWERR_PORTAL_READ: return "PORTAL_READ";
 	case IMSDEV_SWERR_PORTAL_NO_WQ: return "PORTAL_NO_WQ";
 	case IMSDEV_SWERR_NO_CR: return "NO_CR";
+	case IMSDEV_SWERR_CR_XLAT: return "CR_XLAT";
 	case IMSDEV_SWERR_IMS_PASID: return "IMS_PASID";
 	case IMSDEV_SWERR_IMS_UNMASKED_WRITE: return "IMS_UNMASKED_WRITE";
 	default: return "UNKNOWN";

@@ -115,8 +115,13 @@ module imsdev_desc_engine #(
     input  wire logic                 msix_irq_ready,
     output      logic [15:0]          msix_irq_vector,
 
-    // A failed descriptor without a usable completion record (SWERR NO_CR)
+    // SWERR: a failed descriptor without a usable completion record (NO_CR), or a record write whose
+    // translation was denied or failed (CR_XLAT, docs/ats_pri.md 2.7: err_cr_xlat = 1, err_fault_rw = 1).
+    // Both in one cycle: the record fault (the older descriptor) is reported and err_several set.
     output      logic                 err_valid,
+    output      logic                 err_cr_xlat,
+    output      logic                 err_fault_rw,    // the fault was on a write (CR_XLAT; NO_CR: status bit 7)
+    output      logic                 err_several,
     output      logic [7:0]           err_wq,
     output      logic [6:0]           err_status,
     output      logic [19:0]          err_pasid,
@@ -331,6 +336,7 @@ module imsdev_desc_engine #(
     nstate_e nst_q;
     logic [IW-1:0] rp_q;
     logic [INFLIGHT-1:0] recorded_q, cr_q;    // the record stage is done with it; it wrote a record
+    logic [6:0]    crst_q [INFLIGHT];         // the status its record carries (SWERR CR_XLAT if the write faults)
     logic          agg_fail_q;                // a member of the current batch failed
     // Two views of the list, one per stage: each stage reads only the fields it needs.
     /* verilator lint_off UNUSEDSIGNAL */
@@ -382,8 +388,13 @@ module imsdev_desc_engine #(
     wire needs_cr = rc.cr_ok && (rc.rcr || status_q != ST_SUCCESS);
     wire recorded = (cst_q == C_COMPLETE && !needs_cr) || cr_fire;
     wire irq_taken = hd.is_ims ? ims_irq_ready : msix_irq_ready;
+    // The record write's answer: a fault (ATS: its page's translation denied W or failed) means no record was
+    // written; the descriptor then retires like a NO_CR failure: SWERR CR_XLAT and no interrupt.
+    wire cr_rsp   = nst_q == N_CRRSP && dma_rsp_valid && rsp_is_cr;
+    wire cr_fault = cr_rsp && dma_rsp_status != DMA_OK;
+    wire cr_irq   = hd.irq && !cr_fault;      // after the record's answer: the interrupt follows
     wire pop = (nst_q == N_IDLE && valid_q[head_q] && recorded_q[head_q] && !cr_q[head_q] && !hd.irq)
-            || (nst_q == N_CRRSP && dma_rsp_valid && rsp_is_cr && !hd.irq)
+            || (cr_rsp && !cr_irq)
             || (nst_q == N_IRQ && irq_taken);
     assign cr_req = cst_q == C_CRCMD;
 
@@ -543,6 +554,7 @@ module imsdev_desc_engine #(
             if (recorded) begin
                 recorded_q[rp_q] <= 1'b1;
                 cr_q[rp_q]       <= needs_cr;
+                crst_q[rp_q]     <= status_q;
                 rp_q             <= rp_q + 1'b1;
             end
 
@@ -550,7 +562,7 @@ module imsdev_desc_engine #(
             case (nst_q)
                 N_IDLE: if (valid_q[head_q] && recorded_q[head_q] && (cr_q[head_q] || hd.irq))
                     nst_q <= cr_q[head_q] ? N_CRRSP : N_IRQ;
-                N_CRRSP: if (dma_rsp_valid && rsp_is_cr) nst_q <= hd.irq ? N_IRQ : N_IDLE;
+                N_CRRSP: if (cr_rsp) nst_q <= cr_irq ? N_IRQ : N_IDLE;
                 N_IRQ:   if (irq_taken) nst_q <= N_IDLE;
                 default: nst_q <= N_IDLE;
             endcase
@@ -605,14 +617,19 @@ module imsdev_desc_engine #(
     assign msix_irq_valid  = nst_q == N_IRQ && !hd.is_ims;
     assign msix_irq_vector = {5'd0, hd.hidx};
 
-    // A failure nobody can read from a completion record goes to the software error log.
-    assign err_valid  = cst_q == C_COMPLETE && status_q != ST_SUCCESS && !rc.cr_ok;
-    assign err_wq     = 8'(rc.wq);
-    assign err_status = status_q;
-    assign err_pasid  = rc.pasid;
-    assign err_priv   = rc.priv;
-    assign err_opcode = rc.opcode;
-    assign err_addr   = rc.cr_addr;
+    // A failure nobody can read from a completion record goes to the software error log: no usable record
+    // address (record stage), or a record write that faulted (notify stage, the head: the older descriptor).
+    wire   no_cr_err    = cst_q == C_COMPLETE && status_q != ST_SUCCESS && !rc.cr_ok;
+    assign err_valid    = no_cr_err || cr_fault;
+    assign err_cr_xlat  = cr_fault;
+    assign err_fault_rw = cr_fault ? 1'b1 : wr_fault_q;
+    assign err_several  = no_cr_err && cr_fault;
+    assign err_wq       = cr_fault ? 8'(hd.wq) : 8'(rc.wq);
+    assign err_status   = cr_fault ? crst_q[head_q] : status_q;
+    assign err_pasid    = cr_fault ? hd.pasid : rc.pasid;
+    assign err_priv     = cr_fault ? hd.priv : rc.priv;
+    assign err_opcode   = cr_fault ? hd.opcode : rc.opcode;
+    assign err_addr     = cr_fault ? hd.cr_addr : rc.cr_addr;
 endmodule
 
 `default_nettype wire

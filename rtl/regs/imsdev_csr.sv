@@ -271,6 +271,10 @@ module imsdev_csr (
                 logic load_next;
             } WQ_VALID;
             struct {
+                logic next;
+                logic load_next;
+            } FAULT_RW;
+            struct {
                 logic [7:0] next;
                 logic load_next;
             } CODE;
@@ -455,6 +459,9 @@ module imsdev_csr (
             struct {
                 logic value;
             } WQ_VALID;
+            struct {
+                logic value;
+            } FAULT_RW;
             struct {
                 logic [7:0] value;
             } CODE;
@@ -1094,6 +1101,28 @@ module imsdev_csr (
             end
         end
     end
+    // Field: imsdev_csr.SWERR0.FAULT_RW
+    always_comb begin
+        automatic logic [0:0] next_c;
+        automatic logic load_next_c;
+        next_c = field_storage.SWERR0.FAULT_RW.value;
+        load_next_c = '0;
+        if(hwif_in.SWERR0.FAULT_RW.we) begin // HW Write - we
+            next_c = hwif_in.SWERR0.FAULT_RW.next;
+            load_next_c = '1;
+        end
+        field_combo.SWERR0.FAULT_RW.next = next_c;
+        field_combo.SWERR0.FAULT_RW.load_next = load_next_c;
+    end
+    always_ff @(posedge clk) begin
+        if(rst) begin
+            field_storage.SWERR0.FAULT_RW.value <= 1'h0;
+        end else begin
+            if(field_combo.SWERR0.FAULT_RW.load_next) begin
+                field_storage.SWERR0.FAULT_RW.value <= field_combo.SWERR0.FAULT_RW.next;
+            end
+        end
+    end
     // Field: imsdev_csr.SWERR0.CODE
     always_comb begin
         automatic logic [7:0] next_c;
@@ -1615,6 +1644,7 @@ module imsdev_csr (
             readback_data_var[0] = field_storage.SWERR0.VALID.value;
             readback_data_var[1] = field_storage.SWERR0.OVERFLOW.value;
             readback_data_var[2] = field_storage.SWERR0.WQ_VALID.value;
+            readback_data_var[5] = field_storage.SWERR0.FAULT_RW.value;
             readback_data_var[15:8] = field_storage.SWERR0.CODE.value;
             readback_data_var[23:16] = field_storage.SWERR0.WQ.value;
             readback_data_var[30:24] = field_storage.SWERR0.CODE_STATUS.value;

@@ -174,6 +174,11 @@ package imsdev_csr_pkg;
     } imsdev_csr__SWERR0__WQ_VALID__in_t;
 
     typedef struct {
+        logic next;
+        logic we;
+    } imsdev_csr__SWERR0__FAULT_RW__in_t;
+
+    typedef struct {
         logic [7:0] next;
         logic we;
     } imsdev_csr__SWERR0__CODE__in_t;
@@ -197,6 +202,7 @@ package imsdev_csr_pkg;
         imsdev_csr__SWERR0__VALID__in_t VALID;
         imsdev_csr__SWERR0__OVERFLOW__in_t OVERFLOW;
         imsdev_csr__SWERR0__WQ_VALID__in_t WQ_VALID;
+        imsdev_csr__SWERR0__FAULT_RW__in_t FAULT_RW;
         imsdev_csr__SWERR0__CODE__in_t CODE;
         imsdev_csr__SWERR0__WQ__in_t WQ;
         imsdev_csr__SWERR0__CODE_STATUS__in_t CODE_STATUS;
@@ -536,6 +542,7 @@ package imsdev_csr_pkg;
         imsdev_swerr_e__PORTAL_READ = 'h8,
         imsdev_swerr_e__PORTAL_NO_WQ = 'h9,
         imsdev_swerr_e__NO_CR = 'ha,
+        imsdev_swerr_e__CR_XLAT = 'hb,
         imsdev_swerr_e__IMS_PASID = 'h10,
         imsdev_swerr_e__IMS_UNMASKED_WRITE = 'h11
     } imsdev_swerr_e_e;

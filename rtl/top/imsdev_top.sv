@@ -462,7 +462,7 @@ module imsdev_top #(
     localparam int IMS_WQ_W = (IMS_COUNT > 1) ? $clog2(IMS_COUNT) : 1;
     logic [15:0]  eng_ims_index, eng_msix_vector;
     logic [19:0]  eng_ims_pasid;
-    logic         eng_err_valid, eng_err_priv;
+    logic         eng_err_valid, eng_err_priv, eng_err_cr_xlat, eng_err_fault_rw, eng_err_several;
     logic [7:0]   eng_err_wq, eng_err_opcode;
     logic [6:0]   eng_err_status;
     logic [19:0]  eng_err_pasid;
@@ -482,7 +482,8 @@ module imsdev_top #(
         .ims_irq_index(eng_ims_index), .ims_irq_pasid(eng_ims_pasid),
         .msix_irq_valid(eng_msix_valid), .msix_irq_ready(eng_msix_ready), .msix_irq_vector(eng_msix_vector),
         .err_valid(eng_err_valid), .err_wq(eng_err_wq), .err_status(eng_err_status), .err_pasid(eng_err_pasid),
-        .err_priv(eng_err_priv), .err_opcode(eng_err_opcode), .err_addr(eng_err_addr)
+        .err_priv(eng_err_priv), .err_opcode(eng_err_opcode), .err_addr(eng_err_addr),
+        .err_cr_xlat(eng_err_cr_xlat), .err_fault_rw(eng_err_fault_rw), .err_several(eng_err_several)
     );
 
     logic              d_valid, d_ready, d_sop, d_eop, d_prfx_valid;
@@ -530,7 +531,7 @@ module imsdev_top #(
     // An out-of-range IMS request cannot come from the engine (it checks handles first).
     wire ims_err_logged = ims_err_valid && ims_err_code != 8'h02;
 
-    logic        se_valid, se_wq_valid, se_priv;
+    logic        se_valid, se_wq_valid, se_priv, se_fault_rw;
     logic [7:0]  se_code, se_wq, se_opcode;
     logic [6:0]  se_status;
     logic [19:0] se_pasid;
@@ -544,9 +545,11 @@ module imsdev_top #(
         se_priv     = portal_err_priv;
         se_opcode   = '0;
         se_status   = '0;
+        se_fault_rw = 1'b0;
         se_addr     = 64'(portal_err_addr);
         if (!portal_err_valid && eng_err_valid) begin
-            se_code     = SWERR_NO_CR;
+            se_code     = eng_err_cr_xlat ? SWERR_CR_XLAT : SWERR_NO_CR;
+            se_fault_rw = eng_err_fault_rw;
             se_wq_valid = 1'b1;
             se_wq       = eng_err_wq;
             se_pasid  = eng_err_pasid;
@@ -562,12 +565,14 @@ module imsdev_top #(
             se_addr     = 64'(ims_err_index);
         end
     end
-    wire se_several = (32'(portal_err_valid) + 32'(eng_err_valid) + 32'(ims_err_logged)) > 1;
+    wire se_several = (32'(portal_err_valid) + 32'(eng_err_valid) + 32'(ims_err_logged)) > 1 || eng_err_several;
     wire se_capture = se_valid && !hwif_out.SWERR0.VALID.value;
     assign hwif_in.SWERR0.VALID.hwset       = se_valid;
     assign hwif_in.SWERR0.OVERFLOW.hwset    = se_valid && (hwif_out.SWERR0.VALID.value || se_several);
     assign hwif_in.SWERR0.WQ_VALID.next     = se_wq_valid;
     assign hwif_in.SWERR0.WQ_VALID.we       = se_capture;
+    assign hwif_in.SWERR0.FAULT_RW.next     = se_fault_rw;
+    assign hwif_in.SWERR0.FAULT_RW.we       = se_capture;
     assign hwif_in.SWERR0.CODE.next         = se_code;
     assign hwif_in.SWERR0.CODE.we           = se_capture;
     assign hwif_in.SWERR0.WQ.next           = se_wq;

@@ -288,8 +288,16 @@ def ats_translation(outcome: str, side: str):
         model.sample_ats_translation(outcome, side, _shadow.platform)
 
 
+def ats_entry_size(log2_pages: int):
+    """A granted translation's size; sizes other than 4K/2M/1G are not sampled."""
+    size = {0: "4K", 9: "2M", 18: "1G"}.get(log2_pages)
+    if _shadow is not None and size is not None:
+        model.sample_ats_entry_size(size, _shadow.platform)
+
+
 def ats_invalidation(scope: str, pasid: bool, reads_outstanding: bool):
-    """An Invalidate Request got its Invalidate Completion."""
+    """An Invalidate Request got its Invalidate Completion; `reads_outstanding`: translated reads were
+    outstanding when it was sent."""
     if _shadow is not None:
         model.sample_ats_invalidation(scope, "pasid" if pasid else "no_pasid",
                                       "reads_outstanding" if reads_outstanding else "idle")

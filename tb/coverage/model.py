@@ -254,13 +254,25 @@ def sample_ats_translation(outcome, side, platform):
     """The root complex answered one Translation Request of the device."""
 
 
+ATS_ENTRY_SIZES = ("4K", "2M", "1G")      # the size of a granted translation (log2 pages 0, 9, 18)
+
+
+@_point("ats", "entry_size", "size", ATS_ENTRY_SIZES)
+@_point("ats", "entry_size_platform", "platform", PLATFORMS)
+@_cross("ats", "entry_size_x_platform", "entry_size", "entry_size_platform")
+def sample_ats_entry_size(size, platform):
+    """The root complex granted a translation of this size (docs/ats_pri.md T3)."""
+
+
 @_point("ats", "inv_scope", "scope", ATS_INV_SCOPES)
 @_point("ats", "inv_pasid", "pasid", ATS_INV_PASID)
 @_point("ats", "inv_inflight", "inflight", ATS_INV_INFLIGHT)
 @_cross("ats", "inv_scope_x_pasid", "inv_scope", "inv_pasid")
 @_cross("ats", "inv_pasid_x_inflight", "inv_pasid", "inv_inflight")
 def sample_ats_invalidation(scope, pasid, inflight):
-    """The device answered an Invalidate Request (sampled at its Invalidate Completion)."""
+    """The device answered an Invalidate Request (sampled at its Invalidate Completion). `inflight`: whether
+    translated reads of the device were waiting for their completions when the request was sent (the
+    completion must wait for them, PCIe 10.3.1; tb/pcie/ats_agent.py checks that it did)."""
 
 
 # ---- PRI and Block-on-Fault (issue 9 stage 2, docs/ats_pri.md 5) ----------------------------------------

@@ -64,6 +64,9 @@ class Invalidation:
     pasid: int | None
     body: ats.InvalidatePayload
     done: Event = field(default_factory=Event)
+    # the device's translated reads (AT = 10b) still waiting for their completions when the request was
+    # delivered, by tag: the same TLP objects must be gone from the shim's outstanding reads at the completion
+    reads: dict = field(default_factory=dict)
 
 
 class AtsAgent:
@@ -156,6 +159,7 @@ class AtsAgent:
                                          ~ats.size_mask(e.size), e.size, e.page, e.r, e.w))
                 self.stats["granted"] += 1
                 coverage.ats_translation("granted_rw" if e.w else "granted_r", "read" if nw else "write")
+                coverage.ats_entry_size(e.size)
                 self.log.append(("granted", (addr, e)))
             else:
                 self.stats["no_translation"] += 1
@@ -209,6 +213,12 @@ class AtsAgent:
             inv = self.inflight.pop(itag, None)
             if inv is None:
                 raise ProtocolError(f"Invalidate Completion for ITag {itag}, which the TA has not sent: {tlp!r}")
+            outstanding = self.shim_read_tlps()
+            late = [t for t, r in inv.reads.items() if outstanding.get(t) is r]
+            if late:
+                raise ProtocolError(f"Invalidate Completion for ITag {itag} before the completions of the "
+                                    f"translated reads outstanding when the request was sent (tags {late}) "
+                                    f"were received (PCIe 10.3.1): {tlp!r}")
             for g in self.grants:
                 if g.seq <= inv.seq and not g.revoked and (inv.pasid is None or g.pasid == inv.pasid) and \
                         inv.body.covers(g.page, g.size):
@@ -217,14 +227,18 @@ class AtsAgent:
             self.grants = [g for g in self.grants if not g.revoked or g.seq > self.seq - 256]
             self.completed.append(inv)
             coverage.ats_invalidation("all" if inv.body.size >= ats.SIZE_ALL else "page" if inv.body.size == 0
-                                      else "range", inv.pasid is not None, bool(self.shim_reads()))
+                                      else "range", inv.pasid is not None, bool(inv.reads))
             self.log.append(("inv_cpl", itag))
             self.rc.log.info("ATS: Invalidate Completion ITag %d", itag)
             inv.done.set()
 
-    def shim_reads(self):
-        tags = getattr(self.shim, "outstanding_tags", None)
-        return tags() if tags else set()
+    def shim_read_tlps(self) -> dict:
+        """The device's reads still waiting for their completions, by tag (the shim's record)."""
+        reads = getattr(self.shim, "outstanding_reads", None)
+        return reads() if reads else {}
+
+    def translated_reads(self) -> dict:
+        return {t: r for t, r in self.shim_read_tlps().items() if int(r.at) == ats.AT_TRANSLATED}
 
     # ---- downstream: invalidations ------------------------------------------------------------------
     def send_invalidate_request(self, pasid: int | None, page: int, size: int = 0, glob: bool = False) -> int:
@@ -236,7 +250,8 @@ class AtsAgent:
         tlp = PasidTlp.create_invalidate_request(requester_id=self.ta_id, dest_id=self.shim.requester_id, itag=itag,
                                                  page=page, size=size, glob=glob, pasid=pasid)
         inv = Invalidation(itag, self.seq, pasid, ats.InvalidatePayload(page & ~ats.size_mask(size)
-                                                                        if size < ats.SIZE_ALL else 0, size, glob))
+                                                                        if size < ats.SIZE_ALL else 0, size, glob),
+                           reads=self.translated_reads())
         self.inflight[itag] = inv
         self.stats["inv_req"] += 1
         self.log.append(("inv_req", (itag, pasid, page, size)))

@@ -676,3 +676,7 @@ class LinkShim(Endpoint):
     def outstanding_tags(self) -> set[int]:
         """Tags of the RTL's reads the host has not finished answering."""
         return set(self._dev_reads)
+
+    def outstanding_reads(self) -> dict[int, PasidTlp]:
+        """The RTL's reads the host has not finished answering, by tag (the request TLPs themselves)."""
+        return dict(self._dev_reads)

@@ -7,14 +7,15 @@ docs/ats_pri.md 1.6) without writing any event:
 * translation, access-flag or address-size fault: Success with R = W = 0, no event;
 * permission fault: Success granting what is permitted (read-only page: R = 1, W = 0);
 * configuration errors (C_BAD_STE, C_BAD_SUBSTREAMID, C_BAD_CD, F_CD_FETCH, F_WALK_EABT, ...): CA.
-Entries are 4 KiB (S = 0). Not modelled yet: IDR0.ATS, CR0.ATSCHK, STE.EATS (translated requests are let
+One entry covers the stage-1 leaf (T3): 4 KiB, or 2 MiB / 1 GiB with S = 1; nested (stage 2 behind it):
+4 KiB. Not modelled yet: IDR0.ATS, CR0.ATSCHK, STE.EATS (translated requests are let
 through), CMD_ATC_INV / CMD_SYNC (tb/ats_bench.py issues the Invalidate Requests directly, TLB first).
 """
 from __future__ import annotations
 
 from cocotbext.pcie.core.tlp import CplStatus
 
-from tb.pcie.ats import PAGE_SHIFT, TranslationEntry
+from tb.pcie.ats import PAGE_SHIFT, TranslationEntry, size_mask
 from tb.platform.smmu_dma import SmmuEventId as E
 from tb.platform.smmu_dma import Stage2Config, _Bypass, _Event
 
@@ -37,7 +38,9 @@ def _access(smmu, sid, ssid, priv, addr, is_write):
 
 
 def smmu_ats_translate(smmu, sid: int, ssid, priv: bool, exe: bool, addr: int, nw: bool):
+    smmu.last_leaf_shift = PAGE_SHIFT
     pa, why = _access(smmu, sid, ssid, priv, addr, False)
+    leaf = smmu.last_leaf_shift if pa is not None else PAGE_SHIFT
     if pa is None:
         if why in ("bypass", "abort"):
             return CplStatus.UR
@@ -56,8 +59,11 @@ def smmu_ats_translate(smmu, sid: int, ssid, priv: bool, exe: bool, addr: int, n
         w = wpa is not None
     if not r and not w:
         return TranslationEntry()
-    page = (pa if pa is not None else wpa) >> PAGE_SHIFT
-    return TranslationEntry(page=page, r=r, w=w, priv=bool(priv and ssid is not None))
+    if pa is None:
+        leaf = smmu.last_leaf_shift
+    size = leaf - PAGE_SHIFT
+    page = ((pa if pa is not None else wpa) >> PAGE_SHIFT) & ~size_mask(size)
+    return TranslationEntry(page=page, size=size, r=r, w=w, priv=bool(priv and ssid is not None))
 
 
 # ---- CMD_ATC_INV ----------------------------------------------------------------------------------------

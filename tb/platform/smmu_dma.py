@@ -496,6 +496,8 @@ class SmmuV3(RegisterFile):
             raise fault(SmmuEventId.F_PERMISSION, "write to a read-only page (AP[2]=1)")
         size_shift = 12 + 9 * (3 - level)
         output = (output & ~((1 << size_shift) - 1)) | (address & ((1 << size_shift) - 1))
+        # the stage-1 leaf's size (ATS: one Translation Completion entry covers it; nested: 4 KiB)
+        self.last_leaf_shift = size_shift if s2 is None else 12
         if s2 is not None:  # nested: the stage-1 output is an IPA
             output = self._stage2(s2, output, klass=CLASS_IN, is_write=is_write)
         return output

@@ -8,8 +8,8 @@
   chapter 4 not read);
 * a write-permission fault: R = 1, W = 0;
 * any other fault (context/PASID structures, reserved bits): UR (unverified choice, docs/ats_pri.md 1.6).
-Entries are 4 KiB (S = 0) even under 2 MiB / 1 GiB first-level leaves: the walk does not report the leaf
-level; large-page entries (T3) are not done. The NW bit asks for read-only: W is then not probed.
+One entry covers the first-level leaf that translated (T3): 4 KiB, or 2 MiB / 1 GiB (S = 1, the size
+encoded in the address) under a large leaf; under nested translation 4 KiB (the second level may be smaller). The NW bit asks for read-only: W is then not probed.
 Not modelled yet: ECAP.DT, the context entry's DTE bit, QI device-TLB invalidation descriptors (types 3/8) and
 the wait descriptor; tb/ats_bench.py issues the Invalidate Requests directly in the kernel's order.
 """
@@ -17,24 +17,29 @@ from __future__ import annotations
 
 from cocotbext.pcie.core.tlp import CplStatus
 
-from tb.pcie.ats import PAGE_SHIFT, TranslationEntry
+from tb.pcie.ats import PAGE_SHIFT, TranslationEntry, size_mask
 from tb.platform.vtd_dma import VtdDmaFaultReason as F
 from tb.platform.vtd_dma import _DmaFault, _Walk
 
 NO_TRANSLATION = frozenset({F.SM_FL_ENTRY_NOT_PRESENT, F.SM_FL_NON_CANONICAL, F.SM_FL_USER_PRIVILEGE})
 
 
-def _walk(unit, rid, pasid, priv, addr, is_write):
+def _walk(unit, rid, pasid, priv, addr, is_write, leaf=None):
+    walk = _Walk(unit, rid, pasid, bool(priv), addr, is_write)
     try:
-        return _Walk(unit, rid, pasid, bool(priv), addr, is_write).run(), None
+        pa = walk.run()
     except _DmaFault as fault:
         return None, fault.reason
+    if leaf is not None:    # the first-level leaf's size; nested (a second level behind it): 4 KiB
+        leaf.append(walk.leaf_shift if walk.second_level is None else PAGE_SHIFT)
+    return pa, None
 
 
 def vtd_ats_translate(unit, rid: int, pasid, priv: bool, exe: bool, addr: int, nw: bool):
     if not unit.translation_enabled:
         return TranslationEntry(page=addr >> PAGE_SHIFT, r=True, w=True, priv=bool(priv and pasid is not None))
-    pa, why = _walk(unit, rid, pasid, priv, addr, False)
+    leaf = []
+    pa, why = _walk(unit, rid, pasid, priv, addr, False, leaf)
     if pa is None:
         if why in NO_TRANSLATION:
             return TranslationEntry()
@@ -45,7 +50,9 @@ def vtd_ats_translate(unit, rid: int, pasid, priv: bool, exe: bool, addr: int, n
         w = wpa is not None
         if wpa is None and wwhy != F.SM_NO_WRITE_PERMISSION:
             return CplStatus.UR
-    return TranslationEntry(page=pa >> PAGE_SHIFT, r=True, w=w, priv=bool(priv and pasid is not None))
+    size = (leaf[0] if leaf else PAGE_SHIFT) - PAGE_SHIFT
+    return TranslationEntry(page=(pa >> PAGE_SHIFT) & ~size_mask(size), size=size, r=True, w=w,
+                            priv=bool(priv and pasid is not None))
 
 
 # ---- device-TLB invalidation descriptors (QI types 3 and 8) -----------------------------------------------

@@ -300,6 +300,7 @@ class _Walk:
         self.is_write = is_write
         self.fault_processing_disabled = False
         self.second_level: SecondLevelTables | None = None   # set for PGTT nested
+        self.leaf_shift = 12     # log2 bytes of the first-level leaf that translated (ATS: the entry's size)
 
     def _read(self, address: int, size: int, reason: VtdDmaFaultReason, what: str) -> int:
         try:
@@ -437,6 +438,7 @@ class _Walk:
             writable &= bool(value >> 1 & 1)
             user &= bool(value >> 2 & 1)
             if large or level == 1:
+                self.leaf_shift = shift
                 page_base = value & address_mask & ~((1 << shift) - 1)
                 physical = page_base | address & ((1 << shift) - 1)
                 break

@@ -12,6 +12,8 @@ from __future__ import annotations
 import cocotb
 from cocotb.triggers import Event, SimTimeoutError
 from cocotbext.pcie.core.caps import PciExtCapId
+from cocotbext.axi.address_space import SparseMemoryRegion
+from cocotbext.axi.sparse_memory import SparseMemory
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
@@ -21,8 +23,8 @@ from tb.pcie import ats
 from tb.pcie.tlp import RRS, PasidTlp
 from tb.sva import PAGE, SvaHost
 from tb.tests.platform.common import PLATFORM, finish
-from tb.wq import (CR_BYTES, FLAG_CRAV, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, ST_PAGE_FAULT, ST_SUCCESS,
-                   CompletionRecord, Descriptor, WqConfig, WqEnv)
+from tb.wq import (CR_BYTES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_DRAIN, OP_MEMFILL, OP_MEMMOVE, ST_PAGE_FAULT,
+                   ST_SUCCESS, CompletionRecord, Descriptor, WqConfig, WqEnv, ims_handle)
 
 VA_BASE = 0x0000_7F5A_0000_0000
 VA_SRC = VA_BASE
@@ -283,7 +285,241 @@ async def test_ats_bad_completions(dut):
     bad[d.dst >> 12] = CplStatus.CA
     rec = (await run(env, a, d)).record
     assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL | ST_WRITE, 0), f"{rec}"
+    # the other status on each side: CA for the source (read side), UR for the destination (write side)
+    bad.clear()
+    d = desc(2, OP_MEMMOVE, 64, src=VA_SRC + PAGE + 0x40)
+    bad[d.src >> 12] = CplStatus.CA
+    rec = (await run(env, a, d)).record
+    assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL, 0), f"{rec}"
+    bad.clear()
+    d = desc(3, OP_MEMMOVE, 64, dst=VA_DST + PAGE + 0x200)
+    bad[d.dst >> 12] = CplStatus.UR
+    rec = (await run(env, a, d)).record
+    assert (st(rec), rec.bytes_completed) == (ST_TRANSLATION_FAIL | ST_WRITE, 0), f"{rec}"
+    fails = [x[1] for x in ah.agent.log if x[0] == "fail"]
+    assert fails == [(VA_SRC, CplStatus.UR), (VA_DST + PAGE, CplStatus.CA), (VA_SRC + PAGE, CplStatus.CA),
+                     (VA_DST + PAGE, CplStatus.UR)], f"failed translations {fails}"
     await finish(env.b, plat, "test_ats_bad_completions")
+
+
+@cocotb.test()
+async def test_ats_invalidate_scopes(dut):
+    """T4 (scopes): two processes (A, B) with the same virtual layout each hold their pages in the ATC. A range
+    invalidation (2 pages, S encoded) with A's PASID drops exactly those two pages of A: A's next descriptor
+    re-requests them and only them, B's hits everything; the same range without PASID drops every entry (PCIe
+    10.3: no-PASID requests cover PASID entries at all addresses): both processes miss every page; 'all' with
+    A's PASID drops all of A's entries and none of B's. The kernel paths (QI type 8 / type 3, CMD_ATC_INV) carry
+    the range exactly."""
+    env, plat, host, ah = await start(dut)
+    a, b = new_process(env, host, "A"), new_process(env, host, "B")
+    rng_va = VA_BASE + 0x40_0000            # 2-page aligned range
+    for p in (a, b):
+        p.map(rng_va, 2 * PAGE)
+    unit = ah.model.iommu if PLATFORM == "x86" else ah.model.dma
+    j = [0]
+
+    async def touch(p):
+        """MEMMOVE from the range's two pages into a destination page: pages rng, rng+1, dst, record."""
+        n0 = len(env.b.shim.tx_req_log)
+        d = desc(j[0], OP_MEMMOVE, 0x100, src=rng_va + PAGE - 0x80, dst=VA_DST + 0x40 * j[0])
+        j[0] += 1
+        t = await run(env, p, d)
+        await env.sb.check([t])
+        assert st(t.record) == ST_SUCCESS
+        return sorted(r.address >> 12 for r in treqs(tx_since(env, n0)) if r.pasid == p.pasid)
+
+    def pages(*vas):
+        return sorted({va >> 12 for va in vas})
+    every = pages(rng_va, rng_va + PAGE, VA_DST, VA_CR)
+    assert await touch(a) == every
+    assert await touch(b) == every
+    # range with PASID: A's two pages only
+    n_inv = len(unit.invalidations)
+    await ah.invalidate(a.pasid, rng_va, 2 * PAGE)
+    assert unit.invalidations[n_inv][1:] == (env.b.requester_id, a.pasid, rng_va >> 12, 1), unit.invalidations
+    assert await touch(b) == [], "B's entries were dropped by an invalidation with A's PASID"
+    assert await touch(a) == pages(rng_va, rng_va + PAGE), "A must re-request exactly the invalidated range"
+    # the same range without PASID: every entry of every PASID
+    n_inv = len(unit.invalidations)
+    await ah.invalidate(None, rng_va, 2 * PAGE)
+    assert unit.invalidations[n_inv][1:] == (env.b.requester_id, None, rng_va >> 12, 1), unit.invalidations
+    assert await touch(a) == every, "a no-PASID range invalidation must drop A's entries at all addresses"
+    assert await touch(b) == every, "a no-PASID range invalidation must drop B's entries at all addresses"
+    # everything of A's PASID
+    await ah.agent.wait_invalidations([ah.agent.send_invalidate_request(a.pasid, 0, ats.SIZE_ALL)])
+    assert await touch(b) == [], "B's entries were dropped by A's 'all' invalidation"
+    assert await touch(a) == every, "A's 'all' invalidation left entries of A"
+    scopes = [(x.pasid, x.body.size) for x in ah.agent.completed]
+    assert scopes == [(a.pasid, 1), (None, 1), (a.pasid, ats.SIZE_ALL)], scopes
+    await finish(env.b, plat, "test_ats_invalidate_scopes")
+
+
+@cocotb.test()
+async def test_ats_invalidate_reads_inflight(dut):
+    """T4 (reads in flight): while a 16 KiB MEMMOVE streams, an Invalidate Request arrives with translated reads
+    outstanding, once with A's PASID (an unused page: nothing of the copy changes) and once without PASID (every
+    entry: the copy re-requests its pages mid-stream). The ATC checker (tb/pcie/ats_agent.py) fails the test if
+    the Invalidate Completion leaves before the completions of those reads were received; data and records
+    exact (success, every byte)."""
+    env, plat, host, ah = await start(dut)
+    a = new_process(env, host, "A")
+    size = 4 * PAGE
+    big_src, big_dst = VA_BASE + 0x40_0000, VA_BASE + 0x50_0000
+    a.map(big_src, size)
+    a.map(big_dst, size)
+    armed = {}
+
+    def on_device_tlp(tlp):
+        """The Invalidate Request goes out the moment the device has sent a translated read of A (before any
+        completion for it can come back): that read is outstanding when the request arrives."""
+        if "pasid" in armed and not tlp.is_message() and tlp.is_mem_read() and \
+                int(tlp.at) == ats.AT_TRANSLATED and tlp.pasid == a.pasid:
+            itag = ah.agent.send_invalidate_request(armed.pop("pasid"), VA_HOLE >> 12, 0)
+            armed["inv"] = ah.agent.inflight[itag]
+            armed["inv"].reads[tlp.tag] = tlp
+    env.b.shim.tx_tlp_observers.append(on_device_tlp)
+    for k, pasid in enumerate((a.pasid, None)):
+        armed.clear()
+        armed["pasid"] = pasid
+        d = desc(k, OP_MEMMOVE, size, src=big_src, dst=big_dst)
+        t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+        assert t.accepted
+        await env.sb.wait_complete([t])
+        await env.b.settle()
+        inv = armed.get("inv")
+        assert inv is not None, "no translated read of A went out"
+        await ah.agent.wait_invalidations([inv.itag])
+        assert ah.agent.completed[-1] is inv and inv.pasid == pasid
+        env.b.log.info("invalidation (PASID %s): %d translated reads outstanding when sent", pasid, len(inv.reads))
+        await env.sb.check([t])
+        assert st(t.record) == ST_SUCCESS, f"{t.record}"
+    await finish(env.b, plat, "test_ats_invalidate_reads_inflight")
+
+
+class _SparseBytes(SparseMemory):
+    """SparseMemory with the slice access tb/pcie/root_complex.HostMemoryAdapter uses (a 1 GiB page's backing)."""
+
+    def __getitem__(self, k):
+        return self.read(k.start, k.stop - k.start)
+
+    def __setitem__(self, k, v):
+        self.write(k.start, bytes(v))
+
+
+PAGE_2M, PAGE_1G = 1 << 21, 1 << 30
+PA_1G = 0x40_0000_0000          # a 1 GiB-aligned block of sparse host memory, below VT-d's 39-bit HAW
+
+
+@cocotb.test()
+async def test_ats_large_pages(dut):
+    """T3: a 2 MiB and a 1 GiB leaf in the process's page tables. A MEMMOVE whose source crosses a 4 KiB boundary
+    inside the 2 MiB page and whose destination crosses one inside the 1 GiB page sends exactly one Translation
+    Request per large page (plus the record page): the completion carries S = 1 with the 2 MiB / 1 GiB size
+    (log2 pages 9 / 18) and the page-aligned physical base; every translated TLP is inside it. An Invalidate
+    Request for one 4 KiB page inside the 2 MiB page drops the whole entry: the next access to another 4 KiB
+    page of it re-requests, the 1 GiB entry still hits; the same for a 4 KiB page inside the 1 GiB page."""
+    env, plat, host, ah = await start(dut)
+    rc = env.b.rc
+    a = new_process(env, host, "A")
+    base, _ = rc.alloc_region(2 * PAGE_2M)
+    pa2m = (base + PAGE_2M - 1) & ~(PAGE_2M - 1)
+    rc.mem_address_space.register_region(SparseMemoryRegion(PAGE_1G, mem=_SparseBytes(PAGE_1G)), PA_1G)
+    va2m, va1g = VA_BASE + PAGE_1G, VA_BASE + 2 * PAGE_1G
+    a.map_large(va2m, PAGE_2M, pa2m)
+    a.map_large(va1g, PAGE_1G, PA_1G)
+    for va in (va2m + 0x1000 - 0x200, va2m + 0x1F_F000, va1g + 0x12_3000 - 0x200, va1g + 0x3000_0000):
+        a.write(va, env.rng.randbytes(0x400))
+
+    async def move(j, src, dst, size=0x200):
+        n0, g0 = len(env.b.shim.tx_req_log), len(ah.agent.log)
+        t = await run(env, a, desc(j, OP_MEMMOVE, size, src=src, dst=dst))
+        await env.sb.check([t])
+        assert st(t.record) == ST_SUCCESS, f"{t.record}"
+        granted = [(addr >> 12, e.size, e.page) for kind, (addr, e) in
+                   (x for x in ah.agent.log[g0:] if x[0] == "granted")]
+        return sorted(r.address >> 12 for r in treqs(tx_since(env, n0))), sorted(granted)
+
+    src, dst = va2m + 0x1000 - 0x100, va1g + 0x12_3000 - 0x100
+    got, granted = await move(0, src, dst)
+    assert got == sorted([src >> 12, dst >> 12, VA_CR >> 12]), f"Translation Requests {[hex(p) for p in got]}"
+    assert granted == sorted([(src >> 12, 9, pa2m >> 12), (dst >> 12, 18, PA_1G >> 12),
+                              (VA_CR >> 12, 0, a.physical(VA_CR) >> 12)]), f"entries {granted}"
+    # the other 4 KiB pages of both large pages hit
+    got, _ = await move(1, va2m + 0x1F_F000, va1g + 0x3000_0000)
+    assert got == [], f"large-page entries missed: {[hex(p) for p in got]}"
+    # one 4 KiB page inside the 2 MiB page: the whole 2 MiB entry goes, the 1 GiB one stays
+    await ah.invalidate(a.pasid, va2m + 0x10_0000, PAGE)
+    got, granted = await move(2, va2m + 0x1F_F000, va1g + 0x3000_0000)
+    assert got == [(va2m + 0x1F_F000) >> 12], f"after the 4 KiB invalidation: {[hex(p) for p in got]}"
+    assert granted == [((va2m + 0x1F_F000) >> 12, 9, pa2m >> 12)], f"entries {granted}"
+    # one 4 KiB page inside the 1 GiB page: the whole 1 GiB entry goes
+    await ah.invalidate(a.pasid, va1g + 0x2000_0000, PAGE)
+    got, granted = await move(3, src, dst)
+    assert got == [dst >> 12], f"after the 4 KiB invalidation in the 1 GiB page: {[hex(p) for p in got]}"
+    assert granted == [(dst >> 12, 18, PA_1G >> 12)], f"entries {granted}"
+    await finish(env.b, plat, "test_ats_large_pages")
+
+
+@cocotb.test()
+async def test_record_fault_swerr(dut):
+    """T12 (docs/ats_pri.md 2.7): the completion record's page is read-only (W denied), unmapped (R = W = 0) or
+    its Translation Request is answered UR. Each time: no record is written (the record memory stays as it
+    was), no completion interrupt (the IMS entry's interrupt is delivered only for the good descriptors), SWERR
+    CR_XLAT with CODE_STATUS = the status the record would have carried (0x00 for a MEMFILL that succeeded,
+    0x03 for a MEMMOVE whose source page is unmapped), FAULT_RW = 1, WQ, PASID, opcode, PRIV = 0, ADDR = the
+    record address. The engine retires it like a NO_CR failure: a DRAIN descriptor submitted right behind it
+    completes after it (SWERR is logged by then) with its record and interrupt, and the destination of the
+    MEMFILL holds the pattern (the operation's effects stand)."""
+    env, plat, host, ah = await start(dut)
+    a = new_process(env, host, "A")
+    va_ro, va_ur = VA_BASE + 0x60_0000, VA_BASE + 0x70_0000
+    a.map(va_ro, PAGE, writable=False)
+    a.map(va_ur, PAGE)              # mapped and writable, but the TA answers its Translation Request UR
+    p = env.p
+    irq, = plat.alloc_irqs(env.b.requester_id, 1, hwsize=p.msix_vectors + p.num_wq * p.ims_per_wq)
+    plat.track(irq)
+    await env.ims_program(SHARED_WQ, 0, irq.msg.address, irq.msg.data, masked=False, pasid=a.pasid)
+    rci = FLAG_CRAV | FLAG_RCR | FLAG_RCI
+    real = ah.agent.translate
+    ur_pages = set()
+
+    def translate(rid, pasid, priv, exe, addr, nw):
+        return CplStatus.UR if addr >> 12 in ur_pages else real(rid, pasid, priv, exe, addr, nw)
+    ah.agent.translate = translate
+    cases = [("read-only record page", OP_MEMFILL, va_ro + 0x40, None, ST_SUCCESS),
+             ("unmapped record page, unmapped source", OP_MEMMOVE, VA_HOLE + PAGE + 0x20, VA_HOLE + 0x80,
+              ST_PAGE_FAULT),
+             ("record page translation answered UR", OP_MEMFILL, va_ur + 0x400, None, ST_SUCCESS)]
+    for j, (what, op, cr, src, status) in enumerate(cases):
+        if "UR" in what:
+            ur_pages.add(cr >> 12)
+        d = desc(j, op, 96, src=src if src is not None else 0x5A5A_0000_0000 + j, dst=VA_DST + 0x200 * j)
+        d.cr_addr, d.flags, d.int_handle = cr, rci, ims_handle(0)
+        t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+        assert t.accepted and t.status == status, f"{what}: {t}"
+        drain = Descriptor(opcode=OP_DRAIN, flags=rci, cr_addr=VA_CR + 64 * (8 + j), int_handle=ims_handle(0))
+        plat.expect(irq)
+        td = await env.sb.submit(SHARED_WQ, drain, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+        assert td.accepted
+        await env.sb.wait_complete([td])
+        await plat.wait_all()
+        env.sb.record_fault(t)
+        await env.b.settle()
+        await env.sb.check([t, td])
+        assert st(td.record) == ST_SUCCESS, f"{what}: DRAIN record {td.record}"
+        await env.expect_swerr(regs.SWERR_CR_XLAT, what, wq=SHARED_WQ, pasid=a.pasid, addr=cr, priv=False,
+                               code_status=status, opcode=op, fault_rw=True)
+        ur_pages.clear()
+    # a good descriptor afterwards: record and interrupt as usual, nothing logged
+    d = desc(5, OP_MEMFILL, 64)
+    d.flags, d.int_handle = rci, ims_handle(0)
+    plat.expect(irq)
+    t = await run(env, a, d)
+    await plat.wait_all()
+    await env.sb.check([t])
+    assert st(t.record) == ST_SUCCESS
+    await env.expect_no_swerr("after the record faults")
+    await finish(env.b, plat, "test_record_fault_swerr")
 
 
 @cocotb.test()
