@@ -151,6 +151,9 @@ TESTPLAN = (
         "T12 record-write fault (read-only page, unmapped page, UR translation): no record, no interrupt, SWERR "
         "CR_XLAT with CODE_STATUS (0x00 / 0x03), FAULT_RW = 1, WQ, PASID, opcode, record address; a DRAIN right "
         "behind retires after it with record and interrupt; a later descriptor completes normally",
+        "SMMUv3 (arm only) STE.EATS = 00b: Translation Requests UR with F_BAD_ATS_TREQ (0x22 | bit 7, SWERR "
+        "CR_XLAT); with CR0.ATSCHK, Translated writes from cached translations aborted with F_TRANSL_FORBIDDEN, "
+        "memory unchanged",
         "ATC consistency checker (tb/pcie/ats_agent.py) on every test: translated TLPs only inside live grants",
     ), platforms=("x86", "arm"), blocks=("link", "ats", "dma", "engine", "top", "platform"), stage="V2",
         covergroups=("ats",)),

@@ -18,7 +18,7 @@ from imsdev.platform.ats_inv import cmd_atc_inv, qi_dev_iotlb, qi_dev_iotlb_pasi
 
 from tb.pcie import ats
 from tb.pcie.ats_agent import AtsAgent
-from tb.platform.smmu_ats import attach_atc_inv, smmu_ats_translate
+from tb.platform.smmu_ats import attach_atc_inv, attach_ats_checks, smmu_check_translated, smmu_ats_translate
 from tb.platform.vtd_ats import attach_devtlb, vtd_ats_translate
 
 ATS_CTRL_ENABLE = 0x8000        # Linux PCI_ATS_CTRL_ENABLE
@@ -37,10 +37,15 @@ class AtsHost:
         if plat.name == "x86":
             def translate(rid, pasid, priv, exe, addr, nw):
                 return vtd_ats_translate(model.iommu, rid, pasid, priv, exe, addr, nw)
+            check = None
         else:
             def translate(rid, pasid, priv, exe, addr, nw):
                 return smmu_ats_translate(model.dma, rid, pasid, priv, exe, addr, nw)
-        self.agent = AtsAgent(bench.rc, bench.shim, translate)
+
+            def check(rid, pasid, addr, is_write):
+                return smmu_check_translated(model.dma, rid, pasid, False, addr, is_write)
+            attach_ats_checks(model.dma)
+        self.agent = AtsAgent(bench.rc, bench.shim, translate, check)
         self.model = model
         self.x86 = plat.name == "x86"
         if self.x86:
@@ -49,10 +54,15 @@ class AtsHost:
             attach_atc_inv(model.dma, self.agent)
 
     async def enable(self, stu: int = 0) -> None:
-        """pci_enable_ats(dev, ps = 12 + stu)."""
+        """arm_smmu_enable_ats on ARM (STE.EATS = TRANS for the device's stream, CR0.ATSCHK), then
+        pci_enable_ats(dev, ps = 12 + stu)."""
+        if not self.x86:
+            self.model.sva.attach_device(self.b.requester_id)
+            self.model.sva.set_eats(self.b.requester_id, True)
         await self.b.dev.capability_write_word(PciExtCapId.ATS, ATS_CTRL_OFFSET, ATS_CTRL_ENABLE | stu)
 
     async def disable(self) -> None:
+        """pci_disable_ats (the STE keeps EATS: Linux rewrites it only when the domain changes)."""
         await self.b.dev.capability_write_word(PciExtCapId.ATS, ATS_CTRL_OFFSET, 0)
 
     async def control(self) -> int:

@@ -91,7 +91,9 @@ class SmmuEventId(IntEnum):
     C_BAD_STREAMID = 0x02
     F_STE_FETCH = 0x03
     C_BAD_STE = 0x04
+    F_BAD_ATS_TREQ = 0x05        # ATS: a Translation Request the SMMU may not answer (tb/platform/smmu_ats.py)
     F_STREAM_DISABLED = 0x06
+    F_TRANSL_FORBIDDEN = 0x07    # ATS: a Translated transaction with CR0.ATSCHK = 1 and STE.EATS = 00b
     C_BAD_SUBSTREAMID = 0x08
     F_CD_FETCH = 0x09
     C_BAD_CD = 0x0A

@@ -7,7 +7,10 @@ from cocotbext.pcie.core.tlp import CplStatus
 
 from tb.pcie.ats import TranslationEntry
 from tb.platform import make_platform
-from tb.platform.smmu_ats import smmu_ats_translate
+from tb.platform.smmu_ats import (CR0_ATSCHK, EATS_ABORT, EATS_TRANS, IDR0_ATS, attach_ats_checks, smmu_ats_translate,
+                                  smmu_check_translated, ste_eats)
+from tb.platform.smmu_dma import CR0, IDR0
+from tb.platform.smmu_dma import SmmuEventId as E
 from tb.platform.vtd_ats import vtd_ats_translate
 
 RID = 0x0100
@@ -28,6 +31,9 @@ def setup(name):
         def tr(pasid, addr, nw=False, priv=False):
             return vtd_ats_translate(plat.iommu, RID, pasid, priv, False, addr, nw)
     else:
+        attach_ats_checks(plat.dma)
+        plat.sva.set_eats(RID, True)        # arm_smmu_enable_ats: STE.EATS = TRANS (and CR0.ATSCHK)
+
         def tr(pasid, addr, nw=False, priv=False):
             return smmu_ats_translate(plat.dma, RID, pasid, priv, False, addr, nw)
     return plat, handle, tr
@@ -51,3 +57,26 @@ def test_entries_pack_for_the_wire(name):
     _, h, tr = setup(name)
     e = tr(h.pasid, VA + 0x1000)
     assert TranslationEntry.from_payload(e.to_payload()) == e and e.pack() & 3 == 1
+
+
+def test_smmu_eats_and_atschk():
+    """SMMUv3 §3.9.1 (docs/ats_pri.md 1.6): the kernel's ATS enable sets CR0.ATSCHK (IDR0.ATS = 1) and STE.EATS =
+    TRANS; with EATS = 00b a Translation Request is UR with an F_BAD_ATS_TREQ event, and a Translated
+    transaction is aborted with F_TRANSL_FORBIDDEN; with ATSCHK = 0 Translated transactions are not checked."""
+    plat, h, tr = setup("arm")
+    smmu = plat.dma
+    assert smmu._read_register(IDR0) & IDR0_ATS and smmu._read_register(CR0) & CR0_ATSCHK
+    assert ste_eats(smmu, RID) == EATS_TRANS and smmu_check_translated(smmu, RID, h.pasid, False, PA_A, True) is None
+    plat.sva.set_eats(RID, False)
+    assert ste_eats(smmu, RID) == EATS_ABORT
+    assert tr(h.pasid, VA) == CplStatus.UR
+    ev, = [e for e in smmu.events if e.event_id == E.F_BAD_ATS_TREQ]
+    assert (ev.stream_id, ev.substream_id, ev.address, ev.queued) == (RID, h.pasid, VA, True)
+    why = smmu_check_translated(smmu, RID, h.pasid, False, PA_A + 0x40, True)
+    assert why and why.startswith("F_TRANSL_FORBIDDEN")
+    ev, = [e for e in smmu.events if e.event_id == E.F_TRANSL_FORBIDDEN]
+    assert (ev.stream_id, ev.substream_id, ev.address, ev.is_write) == (RID, h.pasid, PA_A + 0x40, True)
+    cr0 = plat.sva.regs.read_reg(0x20)
+    plat.sva._enable(cr0 & ~CR0_ATSCHK)
+    assert smmu_check_translated(smmu, RID, h.pasid, False, PA_A, False) is None       # ATSCHK = 0: not checked
+    assert len(smmu.events) == 2

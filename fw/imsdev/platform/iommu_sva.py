@@ -536,8 +536,9 @@ SMMU_CR0, SMMU_CR0ACK = 0x20, 0x24
 SMMU_STRTAB_BASE, SMMU_STRTAB_BASE_CFG = 0x80, 0x88
 SMMU_CMDQ_BASE, SMMU_CMDQ_PROD, SMMU_CMDQ_CONS = 0x90, 0x98, 0x9C
 SMMU_EVTQ_BASE, SMMU_EVTQ_PROD, SMMU_EVTQ_CONS = 0xA0, 0x100A8, 0x100AC
-CR0_SMMUEN, CR0_EVTQEN, CR0_CMDQEN = 1, 1 << 2, 1 << 3
-IDR0_S1P, IDR5_GRAN4K = 1 << 1, 1 << 4
+CR0_SMMUEN, CR0_EVTQEN, CR0_CMDQEN, CR0_ATSCHK = 1, 1 << 2, 1 << 3, 1 << 4
+IDR0_S1P, IDR5_GRAN4K, IDR0_ATS = 1 << 1, 1 << 4, 1 << 10
+STRTAB_STE_1_EATS_SHIFT, STRTAB_STE_1_EATS_TRANS = 28, 1      # STE dword 1 bits 29:28 (Linux STRTAB_STE_1_EATS)
 
 STE_V, STE_CFG_ABORT, STE_CFG_S1_TRANS = 1, 0, 5
 S1DSS_BYPASS = 1
@@ -695,6 +696,24 @@ class SmmuSva(_SvaBase):
         slot = self.strtab + 64 * stream_id
         for n in range(7, -1, -1):
             write_u64(self.memory, slot + 8 * n, words[n])
+        self._submit([cmd_cfgi_ste(stream_id)])
+
+    # ------------------------------------------------------------------ ATS (docs/ats_pri.md 3.4)
+    def set_eats(self, stream_id: int, enable: bool) -> None:
+        """STE.EATS of an attached stream: TRANS when the master's ATS is enabled, 00b otherwise (Linux
+        arm_smmu_make_cdtable_ste), then CFGI_STE + CMD_SYNC. With ATS at all on this SMMU, CR0.ATSCHK is
+        set first: Linux does that in arm_smmu_device_reset when IDR0.ATS = 1; here the IDR0.ATS bit appears
+        only once the bench attaches ATS, so the kernel sets it at the first use instead."""
+        if stream_id not in self.devices:
+            raise ValueError(f"StreamID {stream_id:#x} is not attached")
+        cr0 = self.regs.read_reg(SMMU_CR0)
+        if self.regs.read_reg(SMMU_IDR0) & IDR0_ATS and not cr0 & CR0_ATSCHK:
+            self._enable(cr0 | CR0_ATSCHK)
+        slot = self.strtab + 64 * stream_id + 8
+        w1 = int.from_bytes(self.memory.read(slot, 8), "little")
+        w1 &= ~(0b11 << STRTAB_STE_1_EATS_SHIFT)
+        w1 |= (STRTAB_STE_1_EATS_TRANS if enable else 0) << STRTAB_STE_1_EATS_SHIFT
+        write_u64(self.memory, slot, w1)
         self._submit([cmd_cfgi_ste(stream_id)])
 
     def _write_cd(self, device: _SmmuDevice, ssid: int, words: list[int]) -> None:

@@ -522,6 +522,87 @@ async def test_record_fault_swerr(dut):
     await finish(env.b, plat, "test_record_fault_swerr")
 
 
+async def test_smmu_ats_checks(dut):
+    """SMMUv3 only (docs/ats_pri.md 1.6, SMMU §3.9.1): the kernel enables ATS as Linux does (CR0.ATSCHK when
+    IDR0.ATS, STE.EATS = TRANS for the device's stream, then pci_enable_ats). With STE.EATS = 00b:
+    * a Translation Request is answered UR and recorded as F_BAD_ATS_TREQ (StreamID, SubstreamID = PASID, the
+      page): a MEMFILL's destination translation fails (0x22 with bit 7, bytes 0), so does its record page's,
+      so no record is written and SWERR logs CR_XLAT with CODE_STATUS 0x22 and FAULT_RW; no Translated TLP;
+    * a Translated write with translations the device still caches (EATS cleared without invalidating the
+      ATC, a kernel bug the check exists for) is aborted with F_TRANSL_FORBIDDEN (the physical address, a
+      write): the destination and the record memory stay as they were."""
+    from tb.platform.smmu_ats import CR0_ATSCHK, EATS_TRANS, ste_eats
+    from tb.platform.smmu_dma import CR0
+    from tb.platform.smmu_dma import SmmuEventId as E
+    env, plat, host, ah = await start(dut)
+    smmu, sva, rid = ah.model.dma, ah.model.sva, env.b.requester_id
+    assert smmu._read_register(CR0) & CR0_ATSCHK and ste_eats(smmu, rid) == EATS_TRANS
+
+    def events(kind):
+        return [e for e in smmu.events if e.event_id == kind]
+
+    async def until(cond, what, cycles=20000):
+        for _ in range(cycles // 10):
+            if cond():
+                return
+            await env.b.cycles(10)
+        raise AssertionError(f"{what}: not within {cycles} cycles")
+
+    # -- STE.EATS = 00b before anything was translated: Translation Requests fail
+    a = new_process(env, host, "A")
+    sva.set_eats(rid, False)
+    plat.expect_fault(E.F_BAD_ATS_TREQ, n=2, requester_id=rid)      # exactly these (the platform scoreboard)
+    n0 = len(env.b.shim.tx_req_log)
+    d = desc(0, OP_MEMFILL, 64)
+    before = a.read(d.cr_addr, CR_BYTES), a.read(d.dst, 64)
+    t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+    assert t.accepted
+    await until(lambda: len(events(E.F_BAD_ATS_TREQ)) >= 2, "F_BAD_ATS_TREQ for the destination and record pages")
+    got = sorted((e.stream_id, e.substream_id, e.address >> 12) for e in events(E.F_BAD_ATS_TREQ))
+    assert got == sorted([(rid, a.pasid, d.dst >> 12), (rid, a.pasid, d.cr_addr >> 12)]), got
+    await env.b.settle()
+    sw = await env.read_swerr()
+    assert sw.valid, "no SWERR after the record page's Translation Request failed"
+    await env.expect_swerr(regs.SWERR_CR_XLAT, "record page, STE.EATS = 00b", wq=SHARED_WQ, pasid=a.pasid,
+                           addr=d.cr_addr, priv=False, code_status=ST_TRANSLATION_FAIL, opcode=OP_MEMFILL,
+                           fault_rw=True)
+    assert (a.read(d.cr_addr, CR_BYTES), a.read(d.dst, 64)) == before
+    assert not [x for x in tx_since(env, n0) if not x.is_message() and int(x.at) == ats.AT_TRANSLATED]
+    env.sb.mark_aborted([t])            # nothing of it reached memory
+
+    # -- EATS = TRANS: translations granted and cached; then EATS cleared behind the device's back
+    sva.set_eats(rid, True)
+    t = await run(env, a, desc(1, OP_MEMFILL, 64))
+    await env.sb.check([t])
+    assert st(t.record) == ST_SUCCESS
+    sva.set_eats(rid, False)
+    plat.expect_fault(E.F_TRANSL_FORBIDDEN, n=2, requester_id=rid)
+    n0 = len(env.b.shim.tx_req_log)
+    d = desc(2, OP_MEMFILL, 64, dst=VA_DST + 0x100 + 0x100 * 1)          # desc 1's destination: cached
+    before = a.read(d.cr_addr, CR_BYTES), a.read(d.dst, 64)
+    t = await env.sb.submit(SHARED_WQ, d, pasid=a.pasid, priv=False, retries=200, backoff_cycles=10)
+    assert t.accepted
+    # the device writes data and record on the link as usual; the SMMU drops both (the scoreboard's IOMMU-blocked
+    # writes: memory must keep its old bytes)
+    t.dst_blocked, t.cr_blocked = bytes([1]) * d.size, True
+    await until(lambda: len(events(E.F_TRANSL_FORBIDDEN)) >= 2, "F_TRANSL_FORBIDDEN for the data and record writes")
+    await env.sb.wait_complete([t])
+    await env.b.settle()
+    await env.sb.check([t])
+    got = sorted((e.stream_id, e.substream_id, e.address >> 12, e.is_write) for e in events(E.F_TRANSL_FORBIDDEN))
+    assert got == sorted([(rid, a.pasid, a.physical(d.dst) >> 12, True),
+                          (rid, a.pasid, a.physical(d.cr_addr) >> 12, True)]), got
+    assert not [x for x in tx_since(env, n0) if not x.is_message() and int(x.at) == ats.AT_TRANSLATION_REQUEST], \
+        "the device had every page cached"
+    assert (a.read(d.cr_addr, CR_BYTES), a.read(d.dst, 64)) == before, "a forbidden Translated write reached memory"
+    await env.expect_no_swerr("Translated writes aborted by the SMMU (the device cannot see it)")
+    await finish(env.b, plat, "test_smmu_ats_checks")
+
+
+if PLATFORM == "arm":       # the VT-d side (context DTE) is not modelled: docs/ats_pri.md 1.6 leaves it unverified
+    test_smmu_ats_checks = cocotb.test()(test_smmu_ats_checks)
+
+
 @cocotb.test()
 async def test_ats_msgs_bad_inputs(dut):
     """T11 (part): 32 Invalidate Requests outstanding at once (every ITag) are all accepted and completed, each
