@@ -461,8 +461,19 @@ def cmd_check(_args) -> int:
             print(f"mutation catalogue: the instrumented copy does not compile ({cfg.name}):\n  "
                   + "\n  ".join(errors[:8]), file=sys.stderr)
             return 2
+    # The same for the Python host models: an expression mutant on an assignment is a SyntaxError at import.
+    bad = []
+    for path in sorted((OUT / "py").rglob("*.py")):
+        try:
+            compile(path.read_text(), str(path), "exec")
+        except SyntaxError as exc:
+            bad.append(f"{path.relative_to(OUT / 'py')}:{exc.lineno}: {exc.msg}")
+    if bad:
+        print("mutation catalogue: the instrumented Python copy does not compile:\n  " + "\n  ".join(bad[:8]),
+              file=sys.stderr)
+        return 2
     print(f"{len(mutants)} mutants in {len(blocks)} blocks ({', '.join(blocks)}): every pattern applies and the "
-          f"instrumented copy compiles ({', '.join(CONFIGS)}); instrumented copy in {OUT}")
+          f"instrumented copy compiles ({', '.join(CONFIGS)}, and its Python); instrumented copy in {OUT}")
     return 0
 
 
