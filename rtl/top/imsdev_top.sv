@@ -683,7 +683,10 @@ module imsdev_top #(
     logic [127:0] pq_hdr;
     logic [31:0] pq_prfx;
     wire raw = ic_valid || pq_valid;
-    wire pick_ims = im_valid && (!mx_valid || msg_turn_q);
+    // An interrupt message shown to the writer stays shown until taken (the writer waits while Bus Master
+    // Enable is off or tx_req is busy): the other engine's message arriving meanwhile does not replace it.
+    logic msg_hold_q, msg_hold_ims_q;
+    wire pick_ims = msg_hold_q ? msg_hold_ims_q : im_valid && (!mx_valid || msg_turn_q);
     assign msg_valid = mx_valid || im_valid || raw;
     assign msg_addr  = pick_ims ? im_addr : mx_addr;
     assign msg_data  = pick_ims ? im_data : mx_data;
@@ -692,8 +695,15 @@ module imsdev_top #(
     assign ic_ready  = msg_ready;
     assign pq_ready  = msg_ready && !ic_valid;
     always_ff @(posedge clk) begin
-        if (fn_rst) msg_turn_q <= 1'b0;
-        else if (msg_valid && msg_ready && !raw) msg_turn_q <= !pick_ims;
+        if (fn_rst) begin
+            msg_turn_q <= 1'b0;
+            msg_hold_q <= 1'b0;
+        end else begin
+            if (msg_valid && msg_ready && !raw) msg_turn_q <= !pick_ims;
+            if ((mx_valid || im_valid) && !(msg_ready && !raw)) msg_hold_q <= 1'b1;    // shown, not taken
+            else msg_hold_q <= 1'b0;
+        end
+        msg_hold_ims_q <= pick_ims;
     end
 
     logic              m_valid, m_ready, m_sop, m_eop, m_prfx_valid;
