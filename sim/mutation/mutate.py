@@ -209,7 +209,7 @@ class Campaign:
                                  f"active (seed {self.seed}): {msg}")
             with self.lock:
                 self.baseline_s[item] = secs
-        while self.baseline_s.get(item, 0.0) < 0:     # another thread is running its baseline
+        while number != 0 and self.baseline_s.get(item, 0.0) < 0:     # another thread is running its baseline
             time.sleep(1)
         t0 = time.monotonic()
         env = {**os.environ, "IMSDEV_BLOCK_RTL": str(OUT / "rtl"), "IMSDEV_MUTANT": str(number),

@@ -81,6 +81,30 @@ def test_block_benches_that_compile_the_mutated_file_are_tried_last_unless_hinte
     assert c.expected_s(blocks) is None
 
 
+def test_a_block_bench_baseline_runs_once_on_first_use(monkeypatch):
+    """The first mutant that needs a block bench runs its baseline (no mutant active) first, then itself; the
+    baseline must not wait for its own claim (a sample once hung there)."""
+    import subprocess
+    import threading
+    calls = []
+
+    def fake_run(cmd, cwd=None, env=None, capture_output=None, text=None, timeout=None):
+        calls.append(env["IMSDEV_MUTANT"])
+        return subprocess.CompletedProcess(cmd, 0 if env["IMSDEV_MUTANT"] == "0" else 1, "FAILED x", "")
+    monkeypatch.setattr(mutate.subprocess, "run", fake_run)
+    c = campaign({})
+    c.seed, c.lock = 1, threading.Lock()
+    item = Item(mutate.BLOCK_BENCHES, "ats")
+    out = []
+    th = threading.Thread(target=lambda: out.append(c.run_block_bench(item, 7, 60)), daemon=True)
+    th.start()
+    th.join(10)
+    assert not th.is_alive(), "run_block_bench hung on its own baseline"
+    assert calls == ["0", "7"] and out[0][0] is False and c.baseline_s[item] >= 0
+    c.run_block_bench(item, 8, 60)
+    assert calls == ["0", "7", "8"]                              # the baseline ran once
+
+
 def test_hints_record_kills_and_forget_survivors(tmp_path, monkeypatch):
     ids = [m.id for m in mutate.load()][:3]
     results = tmp_path / "results"
