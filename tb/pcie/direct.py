@@ -5,14 +5,16 @@ hops per TLP, each with a serialisation Timer, a link-delay Timer, a new Task, s
 DLLPs, and a switch's routing and arbitration tasks. That pacing models no part of the device under test,
 and it was most of the bench's CPU per TLP (../shared/reference/toolchain.md "Where the bench's time goes").
 
-`DirectLink` hands memory requests (MRd, MWr, DMWr) and completions straight from the shim's device
-container to `RootComplex.downstream_recv` (upstream) and from `RootComplex.downstream_send` to the device
-container's `upstream_recv` (downstream): no DLLP, no Timer, no task per hop. The rest of cocotbext-pcie
-stays as it is: enumeration, configuration requests, host memory, tag allocation and the RC's memory and
-completion handlers. What goes direct is decided by the bridges' own routing functions (`match_tlp`,
-`match_tlp_secondary` of the host bridge and the root port), so a TLP goes direct only where the
-package would have delivered it to the same place; everything else (configuration requests, messages,
-a TLP another root port or a bridge itself would take) keeps the simulated link.
+`DirectLink` hands memory requests (MRd, MWr, DMWr), completions and configuration requests (Type 1, as the
+RC core sends them) straight from the shim's device container to `RootComplex.downstream_recv` (upstream)
+and from `RootComplex.downstream_send` to the device container's `upstream_recv` (downstream): no DLLP, no
+Timer, no task per hop. The rest of cocotbext-pcie stays as it is: enumeration, host memory, tag
+allocation and the RC's memory, configuration and completion handlers. What goes direct is decided by the
+bridges' own routing rules (`match_tlp`, `match_tlp_secondary` of the host bridge and the root port), so a
+TLP goes direct only where the package would have delivered it to the same place; everything else
+(messages, a TLP another root port or a bridge itself would take) keeps the simulated link. A Type 1
+configuration request for the root port's secondary bus becomes Type 0 on the way, as the root port makes
+it (bridge.py `upstream_recv`).
 
 Checks kept: `Tlp.check()` on each side (the sender's device or RC core, and the receiver's), the bridges'
 poisoned-TLP status bits the routing would have set, and everything the shim, the streams, the ordering
@@ -21,13 +23,14 @@ checker and the RC already check (they sit outside this path).
 Ordering: each direction is one FIFO. A TLP handed over while an earlier one of the same direction is
 still being delivered (its handler awaits) is queued and delivered after it by the task delivering the
 earlier one, so no TLP overtakes another in the same direction (PCIe: a completion never passes a posted
-write, and the bench never reorders what the device sent). A TLP that keeps the simulated link waits
-until the direct FIFO of its direction is empty, so a direct TLP handed over before it is delivered first.
-The simulated link delivers a TLP some tens of ns later than the direct path, so a direct TLP handed over
-*after* a slow one may arrive before it; only configuration requests and their completions (PCIe lets
-posted writes pass both, and completions of other transactions pass a completion) and misrouted TLPs take
-the slow path. Configuration completions keep the link so that a configuration write's effect on the
-device's cfg_* inputs is applied in the simulator before software sees the write complete, as it was.
+write, a configuration write never passes an earlier posted write, and the bench never reorders what the
+device sent). A TLP that keeps the simulated link waits until the direct FIFO of its direction is empty,
+so a direct TLP handed over before it is delivered first. The simulated link delivers a TLP some tens of ns
+later than the direct path, so a direct TLP handed over *after* a slow one may arrive before it; only
+messages, misrouted TLPs and the completions of configuration writes take the slow path (PCIe lets posted
+writes pass completions, and completions of other transactions pass a completion). Configuration-write
+completions keep the link so that the write's effect on the device's cfg_* inputs has reached the RTL for
+some cycles before software sees the write complete, as it always has (ShimDevice).
 
 Each delivered TLP is a copy (`_copy`: what `PasidTlp(tlp)` makes, as each port hop of the package made
 one): sender and receiver never share a mutable object.
@@ -37,6 +40,7 @@ from __future__ import annotations
 import os
 from collections import Counter, deque
 
+from cocotb.triggers import NullTrigger
 from cocotbext.pcie.core.tlp import TlpType
 from cocotbext.pcie.core.utils import PcieId
 
@@ -45,6 +49,8 @@ from .tlp import PasidTlp
 _MEM_REQUESTS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 _COMPLETIONS = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType.CPL_LOCKED_DATA})
 _CARRIED = _MEM_REQUESTS | _COMPLETIONS
+_CFG1 = frozenset({TlpType.CFG_READ_1, TlpType.CFG_WRITE_1})
+_CFG1_TO_0 = {TlpType.CFG_READ_1: TlpType.CFG_READ_0, TlpType.CFG_WRITE_1: TlpType.CFG_WRITE_0}
 _ROOT_ID = PcieId(0, 0, 0)
 CHECK_ROUTING = os.environ.get("IMSDEV_DIRECT_CHECK", "0") not in ("", "0")
 
@@ -147,6 +153,11 @@ class DirectLink:
         """A TLP from the RC core that the host bridge and switch would hand to this device's root port."""
         cpl = _carried(tlp)
         if cpl is None:
+            if tlp.fmt_type in _CFG1:
+                out = self._cfg1_goes_down(tlp)
+                if CHECK_ROUTING and out != self._goes_down_package(tlp):
+                    raise AssertionError(f"direct link: downstream routing of {tlp!r} differs from cocotbext-pcie's")
+                return out
             return False
         hb = self.rc.upstream_bridge
         out = False
@@ -164,6 +175,24 @@ class DirectLink:
             raise AssertionError(f"direct link: downstream routing of {tlp!r} differs from cocotbext-pcie's")
         return out
 
+    def _cfg1_goes_down(self, tlp) -> bool:
+        """Bridge.match_tlp_secondary for a Type 1 configuration request (Function.match_tlp never claims
+        one): below the host bridge but not for its own secondary bus (the host bridge would make it Type 0
+        there), then the first downstream switch port whose bus range holds the target bus."""
+        cid = tlp.completer_id
+        if cid == _ROOT_ID:
+            return False
+        hb = self.rc.upstream_bridge
+        if not hb.sec_bus_num <= cid.bus <= hb.sub_bus_num or cid.bus == hb.sec_bus_num:
+            return False
+        for port in self.rc.switch_ports:
+            if port.upstream:
+                continue
+            bridge = port.bridge
+            if bridge.sec_bus_num <= cid.bus <= bridge.sub_bus_num:
+                return bridge is self.root_port
+        return False
+
     def _goes_up_package(self, tlp) -> bool:
         """goes_up_direct with the package's own routing functions (the self-check's reference)."""
         if tlp.fmt_type not in _CARRIED:
@@ -174,11 +203,13 @@ class DirectLink:
         return hb.match_tlp(tlp) or not hb.match_tlp_secondary(tlp)
 
     def _goes_down_package(self, tlp) -> bool:
-        if tlp.fmt_type not in _CARRIED:
+        if tlp.fmt_type not in _CARRIED and tlp.fmt_type not in _CFG1:
             return False
         hb = self.rc.upstream_bridge
         if hb.match_tlp(tlp) or not hb.match_tlp_secondary(tlp):
             return False
+        if tlp.fmt_type in _CFG1 and tlp.completer_id.bus == hb.sec_bus_num:
+            return False        # the host bridge hands it on as Type 0 on its own secondary bus
         for port in self.rc.switch_ports:
             if port.upstream:
                 continue
@@ -206,6 +237,12 @@ class DirectLink:
         it."""
         if self.goes_down_direct(tlp) if direct is None else direct:
             self.stats["down"] += 1
+            if tlp.fmt_type in _CFG1:
+                # Software's posted MMIO writes issued just before (Bench.wr32_nowait starts each as a task)
+                # reached the link first while configuration requests crossed the simulated link; a
+                # configuration request yields once, so every task already started hands its TLP over first
+                # (PCIe: a configuration write must not pass posted writes issued before it).
+                await NullTrigger()
             await self.down.put(self._deliver_down, tlp)
         else:
             self.stats["down_link"] += 1
@@ -228,4 +265,8 @@ class DirectLink:
     async def _deliver_down(self, tlp) -> None:
         if tlp.ep:
             self._poisoned()
-        await self.device.upstream_recv(_copy(tlp))
+        tlp = _copy(tlp)
+        ft = tlp.fmt_type
+        if ft in _CFG1 and tlp.completer_id.bus == self.root_port.sec_bus_num:
+            tlp.fmt_type = _CFG1_TO_0[ft]     # the root port's Type 1 -> Type 0 conversion
+        await self.device.upstream_recv(tlp)

@@ -107,7 +107,7 @@ class ShimDevice(Device):
     `direct` link (tb/pcie/direct.py), memory TLPs and completions bypass the simulated link."""
 
     direct: DirectLink | None = None
-    # (requester ID, tag) of configuration requests being answered: their completions keep the simulated link.
+    # (requester ID, tag) of configuration writes being answered: their completions keep the simulated link.
     config_requests: frozenset | set = frozenset()     # a set of its own once a direct link is attached
 
     async def upstream_send(self, tlp):
@@ -376,12 +376,8 @@ class LinkShim(Endpoint):
             state = val
         return state
 
-    # With the direct link, a configuration request's completion keeps the simulated link (tb/pcie/direct.py).
-    async def handle_config_0_read_tlp(self, tlp):
-        if self.device.direct is not None:
-            self.device.config_requests.add((int(tlp.requester_id), tlp.tag))
-        await super().handle_config_0_read_tlp(tlp)
-
+    # With the direct link, a configuration write's completion keeps the simulated link (tb/pcie/direct.py):
+    # the cfg_* inputs it changed reach the RTL some cycles before software sees the write complete.
     async def handle_config_0_write_tlp(self, tlp):
         if self.device.direct is not None:
             self.device.config_requests.add((int(tlp.requester_id), tlp.tag))

@@ -27,6 +27,7 @@ from collections import deque
 from typing import Iterable, Iterator, NamedTuple
 
 import cocotb
+import cocotb.handle
 from cocotb.queue import Queue
 from cocotb.triggers import Event, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
@@ -70,6 +71,29 @@ def _raw(handle):
     """The simulator's bit-string reader of a signal (cocotb's GPI handle, what `handle.value` reads before it
     builds a Logic/LogicArray): cheap enough to call on every beat."""
     return handle._handle.get_signal_val_binstr
+
+
+def _writer(handle):
+    """A deposit function for `handle` taking a non-negative int: the simulator's own setter, the call cocotb
+    makes after its type and range checks when it trusts the simulator's inertial writes (its Verilator
+    runner's default), with the range check kept; else the handle's `value` setter (cocotb then schedules
+    the write itself)."""
+    if not getattr(cocotb.handle, "_trust_inertial", False):
+        def write(v, h=handle):
+            h.value = v
+        return write
+    raw, width = handle._handle, len(handle)
+    deposit = cocotb.handle._GPISetAction.DEPOSIT.value
+    name = handle._name
+
+    def too_wide(v):
+        raise ValueError(f"{v:#x} does not fit the {width}-bit signal {name}")
+    if 1 < width <= 32:          # as cocotb: an int for a vector up to 32 bits, a bit string otherwise
+        set_int = raw.set_signal_val_int
+        return lambda v: set_int(deposit, v) if v >= 0 and not v >> width else too_wide(v)
+    set_str = raw.set_signal_val_binstr
+    fmt = f"0{width}b"
+    return lambda v: set_str(deposit, format(v, fmt)) if v >= 0 and not v >> width else too_wide(v)
 
 
 def _bit(v: str, what: str, stream) -> bool:
@@ -172,6 +196,9 @@ class TlpStreamSource(_Stream):
     async def _run(self):
         edge = RisingEdge(self.clock)
         ready_r = _raw(self.ready)
+        w_valid, w_sop, w_eop, w_data = (_writer(h) for h in (self.valid, self.sop, self.eop, self.data))
+        w_hdr, w_prfx_valid, w_prfx = (_writer(h) for h in (self.hdr, self.prfx_valid, self.prfx))
+        w_bar = _writer(self.bar) if self.bar is not None else None
         valid_on = False
         sop_v = eop_v = -1   # last driven values, to skip redundant writes
         mask = (1 << (8 * self.bytes_per_beat)) - 1
@@ -179,7 +206,7 @@ class TlpStreamSource(_Stream):
         while True:
             if not self._queue:
                 if valid_on:
-                    self.valid.value = 0
+                    w_valid(0)
                     valid_on = False
                 self._idle.set()
                 self._wake.clear()
@@ -196,27 +223,29 @@ class TlpStreamSource(_Stream):
             if has_data and len(fields.data) != length * 4:
                 raise ValueError(f"{self.name}: {len(fields.data)} payload bytes for Length {length}")
             payload = int.from_bytes(fields.data, "little") if has_data else 0
-            self.hdr.value = fields.hdr
-            self.prfx_valid.value = int(fields.prfx_valid)
-            self.prfx.value = fields.prfx
+            w_hdr(fields.hdr)
+            w_prfx_valid(int(fields.prfx_valid))
+            w_prfx(fields.prfx)
             if self.bar is not None:
-                self.bar.value = bar
+                w_bar(bar)
             for i in range(n):
                 pauses = self._pauses
                 if pauses is not None:
                     while next(pauses):
                         if valid_on:
-                            self.valid.value = 0
+                            w_valid(0)
                             valid_on = False
                         await edge
-                self.data.value = (payload >> (i * bpb_bits)) & mask
+                w_data((payload >> (i * bpb_bits)) & mask)
                 s, e = int(i == 0), int(i == n - 1)
                 if s != sop_v:
-                    self.sop.value = sop_v = s
+                    sop_v = s
+                    w_sop(s)
                 if e != eop_v:
-                    self.eop.value = eop_v = e
+                    eop_v = e
+                    w_eop(e)
                 if not valid_on:
-                    self.valid.value = 1
+                    w_valid(1)
                     valid_on = True
                 await edge
                 while not _bit(ready_r(), "ready", self):
@@ -233,11 +262,24 @@ class TlpStreamSink(_Stream):
         self.queue: Queue[ReceivedTlp] = Queue()
         # Called with each TLP in the cycle its last beat is taken (link-level checks that compare streams).
         self.observers: list = []
+        self._ready_forced_low = False     # hold() lowered ready between two edges
         self.ready.value = 1
         self.task = cocotb.start_soon(self._run())
 
     async def recv(self) -> ReceivedTlp:
         return await self.queue.get()
+
+    async def hold(self) -> Gate:
+        """Backpressure from the next rising edge on, whatever the stream is doing (a pause generator only
+        acts on active cycles, so an idle sink keeps ready high and would take the first beat shown), until
+        the returned Gate is released. Ready is lowered at a falling edge, where nothing samples it, so the
+        RTL and this sink agree on it at the next rising edge."""
+        gate = Gate()
+        self._pauses = gate
+        await FallingEdge(self.clock)
+        self.ready.value = 0
+        self._ready_forced_low = True
+        return gate
 
     def _fail(self, msg: str):
         raise ProtocolError(f"{self.name} at {get_sim_time('ns'):.1f} ns: {msg}")
@@ -269,6 +311,8 @@ class TlpStreamSink(_Stream):
                 held, in_tlp = None, False
                 await FallingEdge(self.reset)
                 continue
+            if self._ready_forced_low:
+                ready_on, self._ready_forced_low = 0, False
             if _bit(valid_r(), "valid", self):
                 sample = tuple(r() for r in readers)
                 if held is not None and sample != held:

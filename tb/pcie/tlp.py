@@ -58,6 +58,15 @@ _FMT_TYPES = {t.value: t for t in TlpType}
 # Messages this bench packs: routed to the Root Complex or by ID, with and without data (4DW headers).
 _MSG_TYPES = frozenset({TlpType.MSG_TO_RC, TlpType.MSG_ID, TlpType.MSG_DATA_TO_RC, TlpType.MSG_DATA_ID})
 _MSG_ID_ROUTED = frozenset({TlpType.MSG_ID, TlpType.MSG_DATA_ID})
+# The type classes of Tlp.check() (cocotbext-pcie 0.2.16 builds these sets from enums on every call: a set
+# literal of Enum members is not a constant, and hashing each member is a Python call).
+_CHECK_4K = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_READ_LOCKED, TlpType.MEM_READ_LOCKED_64,
+                       TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
+_CHECK_CFG_IO = frozenset({TlpType.CFG_READ_0, TlpType.CFG_WRITE_0, TlpType.CFG_READ_1, TlpType.CFG_WRITE_1,
+                           TlpType.IO_READ, TlpType.IO_WRITE})
+_CHECK_CPL_DATA = frozenset({TlpType.CPL_DATA, TlpType.CPL_LOCKED_DATA})
+_CHECK_NO_LENGTH = frozenset({TlpType.CPL, TlpType.CPL_LOCKED, TlpType.MSG_TO_RC, TlpType.MSG_ADDR, TlpType.MSG_ID,
+                              TlpType.MSG_BCAST, TlpType.MSG_LOCAL, TlpType.MSG_GATHER})
 # Message codes that may carry a PASID prefix (Invalidate Request, Page Request: PCIe §10.3, §10.4).
 _PASID_MSG_CODES = frozenset({_ats.MSG_CODE_INV_REQ, _ats.MSG_CODE_PAGE_REQ, _ats.MSG_CODE_PRG_RESP})
 
@@ -240,6 +249,41 @@ class PasidTlp(Tlp):
 
     def get_fc_type(self):
         return FcType.NP if self.is_dmwr() else super().get_fc_type()
+
+    def check(self):
+        """Tlp.check() (cocotbext-pcie 0.2.16, which every Function, Device and RC asserts on each TLP they send
+        or receive): the same rules and messages, with the type classes as constant sets and `fmt_type` read
+        once. One difference, on purpose: the package compares fmt_type *equal to* the set of configuration
+        and I/O types (so never checks them); here the Length = 1 / Last BE = 0 rule applies to them."""
+        ret = True
+        ft = self.fmt_type
+        if self.fmt in _DATA_FMTS:
+            if self.length * 4 != len(self.data):
+                print(f"TLP validation failed, length field does not match data: {self!r}")
+                ret = False
+            if 0 > self.length > 1024:      # the package's (vacuous) range test, kept as it is
+                print(f"TLP validation failed, length out of range: {self!r}")
+                ret = False
+        if ft in _CHECK_4K:
+            if self.length * 4 > 0x1000 - (self.address & 0xfff):
+                print(f"TLP validation failed, request crosses 4K boundary: {self!r}")
+                ret = False
+        elif ft in _CHECK_CFG_IO:
+            if self.length != 1:
+                print(f"TLP validation failed, invalid length for IO or configuration request: {self!r}")
+                ret = False
+            if self.last_be != 0:
+                print(f"TLP validation failed, invalid last BE for IO or configuration request: {self!r}")
+                ret = False
+        elif ft in _CHECK_CPL_DATA:
+            if (self.byte_count + (self.lower_address & 3) + 3) < self.length * 4:
+                print(f"TLP validation failed, completion byte count too small: {self!r}")
+                ret = False
+        elif ft in _CHECK_NO_LENGTH:
+            if self.length != 0:
+                print(f"TLP validation failed, length field is reserved: {self!r}")
+                ret = False
+        return ret
 
     def is_posted(self):
         return self.get_fc_type() == FcType.P

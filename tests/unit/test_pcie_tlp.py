@@ -376,3 +376,59 @@ def test_direct_link_copy_of_a_plain_tlp_is_a_full_pasid_tlp():
     again = PasidTlp(hop)
     assert again == base and again.pasid is None and again.msg_code == 0
     assert (hop.msg_b8_11, hop.msg_b12_15) == (0, 0)
+
+
+# ---- PasidTlp.check: the package's Tlp.check with constant type sets ------------------------------------
+def _check_cases():
+    """Every TlpType with field values around each rule's edge (Length vs payload, 4 KiB crossing, Byte
+    Count vs Length, reserved Length, Last BE), seeded so a failure replays."""
+    import random
+    rng = random.Random(20261203)
+    for ft in TlpType:
+        for _ in range(40):
+            t = PasidTlp()
+            t.fmt_type = ft
+            t.length = rng.choice([0, 1, 2, 16, 1023, rng.randrange(1024)])
+            has_data = t.fmt in (2, 3)
+            t.data = bytearray(4 * (t.length if has_data and rng.random() < 0.8 else rng.randrange(4)))
+            t.address = rng.choice([0, 0xFFC, 0xFC0, 0x1000 - 4 * t.length, rng.randrange(1 << 32)]) & ~3
+            t.byte_count = rng.randrange(4096)
+            t.lower_address = rng.randrange(128)
+            t.last_be = rng.choice([0, 0xF])
+            yield ft, t
+
+
+def test_fast_check_matches_package(capsys):
+    """Same verdict and message as cocotbext-pcie's Tlp.check for every type but configuration and I/O
+    requests, where the package's rule never runs (it compares fmt_type == a set)."""
+    cfg_io = {TlpType.CFG_READ_0, TlpType.CFG_WRITE_0, TlpType.CFG_READ_1, TlpType.CFG_WRITE_1,
+              TlpType.IO_READ, TlpType.IO_WRITE}
+    seen = {True: 0, False: 0}
+    for ft, t in _check_cases():
+        if ft in cfg_io:
+            continue
+        ours = t.check()
+        out_ours = capsys.readouterr().out
+        theirs = Tlp.check(t)
+        out_theirs = capsys.readouterr().out
+        assert (ours, out_ours) == (theirs, out_theirs), ft
+        seen[ours] += 1
+    assert seen[True] > 100 and seen[False] > 100, seen       # both verdicts exercised
+
+
+def test_fast_check_applies_cfg_io_rule(capsys):
+    """Configuration and I/O requests: Length 1 and Last BE 0, as the package intended."""
+    for ft in (TlpType.CFG_READ_0, TlpType.CFG_WRITE_1, TlpType.IO_WRITE):
+        t = PasidTlp()
+        t.fmt_type = ft
+        t.length, t.last_be = 1, 0
+        t.data = bytearray(4 if t.fmt == 2 else 0)
+        assert t.check()
+        t.length = 2
+        t.data = bytearray(8 if t.fmt == 2 else 0)
+        assert not t.check()
+        assert "invalid length for IO or configuration request" in capsys.readouterr().out
+        t.length, t.last_be = 1, 0xF
+        t.data = bytearray(4 if t.fmt == 2 else 0)
+        assert not t.check()
+        assert "invalid last BE" in capsys.readouterr().out

@@ -7,11 +7,17 @@ from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
+from tb.pcie import direct
 from tb.env import DEVICE_ID, VENDOR_ID, Bench
 from tb.params import DeviceParams
 from tb.wq import OP_MEMFILL, OP_NOOP, PORTAL_STRIDE, SwErr, WqConfig, WqEnv, ims_handle, ims_msg, msix_msg
 
 PASID_EXT_CAP_ID = 0x1B
+
+# The direct link (tb/pcie/direct.py) routes memory, completion and configuration TLPs by its own copy of
+# cocotbext-pcie's bridge rules; in this module (enumeration, BARs moved above 4 GiB, config requests to
+# absent devices) every TLP's route is also computed by the package's functions and compared.
+direct.CHECK_ROUTING = True
 
 
 async def bar_size(bench, index):
