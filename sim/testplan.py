@@ -270,6 +270,8 @@ TESTPLAN = (
         "PASID mismatch is dropped even then; a record write already on tx_req when it cleared lands, its IMS "
         "(none/matching binding, already pending) or MSI-X interrupt is held and sent once when it is set",
         "IMS slots past CAP1.IMS_PER_WQ in every window read 0, ignore writes, alias no implemented entry",
+        "shared message writer: an IMS message waiting at it (tx_req held) stays until taken when the MSI-X engine "
+        "becomes valid with the turn its own; messages arrive in the order shown",
     ), blocks=("ims", "msix", "engine", "link", "wq", "top", "common"), stage="V2", covergroups=("interrupts", "messages", "vectors")),
     Entry("tb.tests.wq.test_drain_abort", ALL_CONFIGS, (
         "ABORT_WQ / ABORT_ALL: RESULT = OCCUPANCY, youngest discarded (no record, data or interrupt), "

@@ -9,7 +9,7 @@ count of what arrived: nothing lost, duplicated or spurious.
 from collections import Counter
 
 import cocotb
-from cocotb.triggers import Combine
+from cocotb.triggers import Combine, RisingEdge, with_timeout
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
@@ -581,3 +581,60 @@ BAD_INPUTS = (
                      "the record, when Bus Master Enable is set again",
              test="test_bus_master_replay_msix_and_ims"),
 )
+
+
+@cocotb.test()
+async def test_message_writer_keeps_shown_message(dut):
+    """The two interrupt engines share one message writer (valid/ready). A message shown to it stays shown,
+    unchanged, until the writer takes it, even when the other engine's message arrives meanwhile and the
+    arbiter's turn is the other engine's (the rule every valid/ready interface keeps; a stress seed found the
+    arbiter swapping them, fixed in cf789c3). Directed: after an IMS message (turn -> MSI-X), tx_req is held;
+    record-less NOOPs with RCI on a dedicated WQ (MOVDIR64B: nothing waits on tx_cpl; no more than the WQ
+    holds, as its engine stalls on the held interrupts) raise IMS entries until the writer's pipeline is
+    full and an IMS message waits at the writer; then an MSI-X self-test trigger
+    makes the MSI-X engine valid beside it. Released, the messages must arrive in the order they were
+    shown: every IMS message up to the one that waited, then the MSI-X message, then the rest, each once
+    (the RTL's handshake checker also stops the simulation if the waiting message changes)."""
+    env = await WqEnv.start(dut, "none")
+    wq = pick_wqs(env, 1)[0]
+    size = min(env.p.wq_depth, 8)
+    await env.setup({wq: WqConfig(size=size, dedicated=True, pasid=PASID_A, pasid_en=True)})
+    vec = min(1, env.p.msix_vectors - 1)
+    entries = list(range(min(size, env.p.ims_per_wq)))    # never more than the WQ holds: none is dropped
+    for i in entries:
+        await env.ims_program(wq, i, *ims_msg(wq, i), masked=False)
+    await env.msix_program(vec, *msix_msg(vec), masked=False)
+    first = await desc_with_irq(env, wq, ims_handle(0), op=OP_NOOP, flags=FLAG_CRAV | FLAG_RCI)
+    await env.sb.wait_complete([first])
+    await env.b.msgs.wait_for(Counter({ims_msg(wq, 0): 1}))         # the writer last took IMS: MSI-X's turn
+
+    gate = await env.b.shim.tx_req.hold()
+    shown_before = len(env.b.msgs.messages)
+    im_valid, mx_valid = dut.u_ims.msg_valid, dut.u_msix.msg_valid
+    held = [await desc_with_irq(env, wq, ims_handle(i), op=OP_NOOP, flags=FLAG_CRAV | FLAG_RCI) for i in entries]
+    waiting, streak = None, 0
+    for _ in range(5_000):                     # until an IMS message waits at the writer: shown 3 edges running
+        await RisingEdge(dut.clk)
+        streak = streak + 1 if im_valid.value else 0
+        if streak == 3:
+            waiting = (int(dut.u_ims.msg_addr.value), int(dut.u_ims.msg_data.value))
+            break
+    assert waiting is not None, f"no IMS message waited at the writer ({len(held)} raised, tx_req held)"
+    await env.b.msix.trigger(vec)                                   # posted: nothing waits on tx_cpl
+    if not mx_valid.value:
+        await with_timeout(RisingEdge(mx_valid), 5_000, "ns")
+    for _ in range(8):
+        await RisingEdge(dut.clk)
+        assert im_valid.value and mx_valid.value, "both engines valid while the writer waits"
+    assert len(env.b.msgs.messages) == shown_before
+    gate.release()
+    raised = Counter(ims_msg(wq, i) for i in entries[:len(held)])
+    await env.b.msgs.wait_for(raised + Counter({ims_msg(wq, 0): 1, msix_msg(vec): 1}))
+    env.b.shim.tx_req.set_pause_generator(None)
+    order = [(m.addr, m.data) for m in env.b.msgs.messages[shown_before:]]
+    k = order.index(waiting)
+    assert order[k + 1] == msix_msg(vec), f"messages arrived as {order}; {waiting} waited, MSI-X came beside it"
+    await env.sb.wait_complete(held)
+    await env.b.settle()
+    env.b.msgs.assert_exactly(raised + Counter({ims_msg(wq, 0): 1, msix_msg(vec): 1}))
+    await env.sb.check()
