@@ -211,6 +211,11 @@ def render(report) -> str:
         rows.append((f"MEMMOVE {size} B + record + MSI-X, {wqs} WQ(s) busy: desc/cycle (of link limit)",
                      lambda r, key=key: (lambda d: f"{d['desc_per_cycle']} ({d['ratio']:.1%})" if d else None)(
                          r.get("descriptor_rate", {}).get(key))))
+    # Batch throughput (bench_batch_rate): members per cycle and the share of the link limit from its own beats.
+    rows.append(("BATCH of 64 B MEMMOVE members (+ records; batch record + MSI-X), 1 WQ: members/cycle "
+                 "(of link limit), members per batch",
+                 lambda r: (lambda d: f"{d['members_per_cycle']} ({d['ratio']:.1%}), {d['members_per_batch']}"
+                            if d else None)(r.get("batch_rate"))))
     # Bench speed per test class (SPEED_CLASSES): after, and before where --speed-before measured it.
     for cls, c in SPEED_CLASSES.items():
         for key, when in (("speed_classes_before", "before issue 11 item 2"), ("speed_classes", "now")):
