@@ -337,18 +337,30 @@ def hits() -> dict:
 # runs cocotb-coverage and records which bins it counted, and a repeat adds 1 to the same bins. The hit
 # counts (what a run exports) are exactly cocotb-coverage's; the items' coverage levels only change on a
 # bin's first hit, which the first sample makes.
-def _all_hits() -> list[tuple[dict, object, int]]:
-    return [(item._hits, b, n) for item in items().values() for b, n in item._hits.items()]
+def _items_of(sample) -> list:
+    """The coverpoints and crosses a decorated sample function feeds: each cocotb-coverage decorator's wrapper
+    holds its item in its closure, and functools.wraps chains the wrappers by __wrapped__."""
+    out, f = [], sample
+    while f is not None:
+        for cell in f.__closure__ or ():
+            v = cell.cell_contents
+            if isinstance(v, (CoverPoint, CoverCross)) and v not in out:
+                out.append(v)
+        f = getattr(f, "__wrapped__", None)
+    return out
 
 
 def _memoised(sample):
     seen: dict[tuple, list[tuple[dict, object]]] = {}
+    own = _items_of(sample)
+    if not own:
+        raise RuntimeError(f"{sample.__name__}: no cocotb-coverage item found behind it")
 
     def run(*args):
         key = tuple(frozenset(a) if isinstance(a, (set, frozenset)) else a for a in args)
         bins = seen.get(key)
         if bins is None:
-            before = _all_hits()
+            before = [(item._hits, b, n) for item in own for b, n in item._hits.items()]
             sample(*args)
             bins = [(hits, b) for hits, b, n in before for _ in range(hits[b] - n)]
             seen[key] = bins

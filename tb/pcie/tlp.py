@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cocotbext.pcie.core.dllp import FcType
-from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpFmt, TlpType
+from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpAt, TlpAttr, TlpFmt, TlpTc, TlpType
 from cocotbext.pcie.core.utils import PcieId
 
 from . import ats as _ats
@@ -58,6 +58,18 @@ _FMT_TYPES = {t.value: t for t in TlpType}
 # Messages this bench packs: routed to the Root Complex or by ID, with and without data (4DW headers).
 _MSG_TYPES = frozenset({TlpType.MSG_TO_RC, TlpType.MSG_ID, TlpType.MSG_DATA_TO_RC, TlpType.MSG_DATA_ID})
 _MSG_ID_ROUTED = frozenset({TlpType.MSG_ID, TlpType.MSG_DATA_ID})
+_MSG_FMT_TYPES = frozenset(t.value for t in _MSG_TYPES)      # (fmt, type) codes of _MSG_TYPES
+# The type classes of Tlp.pack_header()/unpack_header() (cocotbext-pcie 0.2.16), as constants.
+_HDR_REQUESTS = frozenset({
+    TlpType.CFG_READ_0, TlpType.CFG_WRITE_0, TlpType.CFG_READ_1, TlpType.CFG_WRITE_1, TlpType.MEM_READ,
+    TlpType.MEM_READ_64, TlpType.MEM_READ_LOCKED, TlpType.MEM_READ_LOCKED_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64,
+    TlpType.IO_READ, TlpType.IO_WRITE, TlpType.FETCH_ADD, TlpType.FETCH_ADD_64, TlpType.SWAP, TlpType.SWAP_64,
+    TlpType.CAS, TlpType.CAS_64})
+_HDR_CFG = frozenset({TlpType.CFG_READ_0, TlpType.CFG_WRITE_0, TlpType.CFG_READ_1, TlpType.CFG_WRITE_1})
+_HDR_CPL = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType.CPL_LOCKED_DATA})
+_HDR_LENGTH_0_IS_0 = frozenset({TlpType.CPL, TlpType.CPL_LOCKED, TlpType.MSG_TO_RC, TlpType.MSG_ADDR, TlpType.MSG_ID,
+                                TlpType.MSG_BCAST, TlpType.MSG_LOCAL, TlpType.MSG_GATHER})
+_FOUR_DW_FMTS = (TlpFmt.FOUR_DW, TlpFmt.FOUR_DW_DATA)
 # The type classes of Tlp.check() (cocotbext-pcie 0.2.16 builds these sets from enums on every call: a set
 # literal of Enum members is not a constant, and hashing each member is a Python call).
 _CHECK_4K = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_READ_LOCKED, TlpType.MEM_READ_LOCKED_64,
@@ -478,8 +490,8 @@ class PasidTlp(Tlp):
     @classmethod
     def unpack_header(cls, pkt):
         ft = (pkt[0] >> 5, pkt[0] & 0x1F)
-        if ft not in {t.value for t in _MSG_TYPES}:
-            return super().unpack_header(pkt)
+        if ft not in _MSG_FMT_TYPES:
+            return cls._unpack_request_cpl_header(pkt)
         dw0 = int.from_bytes(pkt[0:4], "big")
         tlp = cls()
         tlp.fmt, tlp.type = ft
@@ -502,15 +514,96 @@ class PasidTlp(Tlp):
             tlp.msg_b8_11 &= 0xFFFF
         return tlp
 
+    @classmethod
+    def _unpack_request_cpl_header(cls, pkt):
+        """Tlp.unpack_header() of cocotbext-pcie 0.2.16 (every header but the messages this class packs), field
+        for field, with its type classes as constants (the package builds sets of enums on every call; it
+        ran for every TLP the device sent). Unit-tested against the package's for every type."""
+        tlp = cls()
+        dw = int.from_bytes(pkt[0:4], "big")
+        tlp.length = dw & 0x3ff
+        tlp.at = TlpAt((dw >> 10) & 0x3)
+        tlp.ep = bool(dw & 1 << 14)
+        tlp.td = bool(dw & 1 << 15)
+        tlp.th = bool(dw & 1 << 16)
+        tlp.ln = bool(dw & 1 << 17)
+        tlp.attr = TlpAttr(((dw >> 12) & 0x3) | (dw >> 16) & 0x4)
+        tlp.tc = TlpTc((dw >> 20) & 0x7)
+        tlp.tag = ((dw >> 11) & 0x100) | ((dw >> 14) & 0x200)
+        tlp.type = (dw >> 24) & 0x1f
+        tlp.fmt = (dw >> 29) & 0x7
+        ft = tlp.fmt_type                         # as the package asks it (ValueError for an unknown code)
+        if ft not in _HDR_LENGTH_0_IS_0 and tlp.length == 0:
+            tlp.length = 1024
+        if ft in _HDR_REQUESTS:
+            dw = int.from_bytes(pkt[4:8], "big")
+            tlp.first_be = dw & 0xf
+            tlp.last_be = (dw >> 4) & 0xf
+            tlp.tag |= (dw >> 8) & 0x0ff
+            tlp.requester_id = PcieId.from_int(dw >> 16)
+            if ft in _HDR_CFG:
+                dw = int.from_bytes(pkt[8:12], "big")
+                tlp.address = dw & 0xffc
+                tlp.completer_id = PcieId.from_int(dw >> 16)
+            elif tlp.fmt in _FOUR_DW_FMTS:
+                val = int.from_bytes(pkt[8:16], "big")
+                tlp.address = val & 0xfffffffffffffffc
+                tlp.ph = val & 0x3
+            else:
+                dw = int.from_bytes(pkt[8:12], "big")
+                tlp.address = dw & 0xfffffffc
+                tlp.ph = dw & 0x3
+        elif ft in _HDR_CPL:
+            dw = int.from_bytes(pkt[4:8], "big")
+            tlp.byte_count = dw & 0xfff
+            tlp.bcm = bool(dw & 1 << 12)
+            tlp.status = CplStatus((dw >> 13) & 0x7)
+            tlp.completer_id = PcieId.from_int(dw >> 16)
+            dw = int.from_bytes(pkt[8:12], "big")
+            tlp.lower_address = dw & 0x7f
+            tlp.tag |= (dw >> 8) & 0x0ff
+            tlp.requester_id = PcieId.from_int(dw >> 16)
+            if tlp.byte_count == 0:
+                tlp.byte_count = 4096
+        else:
+            raise Exception("Unknown TLP type")
+        return tlp
+
+    def _pack_request_cpl_header(self):
+        """Tlp.pack_header() of cocotbext-pcie 0.2.16, with its type classes as constants (see above)."""
+        ft = self.fmt_type
+        dw = (self.length & 0x3ff) | (self.at & 0x3) << 10 | (self.attr & 0x3) << 12 | bool(self.ep) << 14 \
+            | bool(self.td) << 15 | bool(self.th) << 16 | bool(self.ln) << 17 | (self.attr & 0x4) << 16 \
+            | (self.tag & 0x100) << 11 | (self.tc & 0x7) << 20 | (self.tag & 0x200) << 14 | (self.type & 0x1f) << 24 \
+            | (self.fmt & 0x7) << 29
+        pkt = bytearray(dw.to_bytes(4, "big"))
+        if ft in _HDR_REQUESTS:
+            dw = (self.first_be & 0xf) | (self.last_be & 0xf) << 4 | (self.tag & 0x0ff) << 8 | int(self.requester_id) << 16
+            pkt += dw.to_bytes(4, "big")
+            if ft in _HDR_CFG:
+                pkt += ((self.address & 0xffc) | int(self.completer_id) << 16).to_bytes(4, "big")
+            elif self.fmt in _FOUR_DW_FMTS:
+                pkt += ((self.address & 0xfffffffffffffffc) | (self.ph & 0x3)).to_bytes(8, "big")
+            else:
+                pkt += ((self.address & 0xfffffffc) | (self.ph & 0x3)).to_bytes(4, "big")
+        elif ft in _HDR_CPL:
+            dw = (self.byte_count & 0xfff) | bool(self.bcm) << 12 | (self.status & 0x7) << 13 \
+                | int(self.completer_id) << 16
+            pkt += dw.to_bytes(4, "big")
+            pkt += ((self.lower_address & 0x7f) | (self.tag & 0x0ff) << 8 | int(self.requester_id) << 16).to_bytes(4, "big")
+        else:
+            raise Exception("Unknown TLP type")
+        return pkt
+
     def pack_header(self):
         if self.is_message():
             return self._pack_message_header()
         if not self.is_dmwr():
-            return super().pack_header()
+            return self._pack_request_cpl_header()
         # The DMWr header is a memory-write header with another type code: pack it as one, then patch.
         self.type = 0
         try:
-            hdr = super().pack_header()
+            hdr = self._pack_request_cpl_header()
         finally:
             self.type = DMWR_TYPE
         hdr[0] = (hdr[0] & 0xE0) | DMWR_TYPE

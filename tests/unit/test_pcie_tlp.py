@@ -432,3 +432,62 @@ def test_fast_check_applies_cfg_io_rule(capsys):
         t.data = bytearray(4 if t.fmt == 2 else 0)
         assert not t.check()
         assert "invalid last BE" in capsys.readouterr().out
+
+
+# ---- PasidTlp header packing: the package's Tlp.pack_header/unpack_header with constant type sets -------
+_HDR_FIELDS = ("fmt", "type", "length", "at", "attr", "ep", "td", "th", "ln", "tag", "tc", "first_be", "last_be",
+               "requester_id", "completer_id", "address", "ph", "byte_count", "bcm", "status", "lower_address")
+
+
+def _outcome(fn):
+    try:
+        return fn(), None
+    except Exception as exc:          # noqa: BLE001 - the package raises bare Exception/ValueError
+        return None, type(exc)
+
+
+def test_fast_header_pack_unpack_match_package():
+    """Every TlpType but the message types PasidTlp packs itself, random fields (seeded): the same header
+    bytes as cocotbext-pcie's Tlp.pack_header, and the same fields (or the same exception type) from
+    unpacking random header bytes as Tlp.unpack_header."""
+    import random
+    from tb.pcie.tlp import _MSG_TYPES
+    rng = random.Random(20261203)
+    packed = 0
+    for ft in TlpType:
+        if ft in _MSG_TYPES:
+            continue
+        for _ in range(30):
+            t = PasidTlp()
+            t.fmt_type = ft
+            t.length = rng.randrange(1024)
+            t.at, t.attr, t.tc = rng.randrange(3), rng.randrange(8), rng.randrange(8)
+            t.ep, t.td, t.th, t.ln = (rng.random() < 0.5 for _ in range(4))
+            t.tag = rng.randrange(1024)
+            t.first_be, t.last_be = rng.randrange(16), rng.randrange(16)
+            t.requester_id, t.completer_id = PcieId.from_int(rng.randrange(1 << 16)), PcieId.from_int(rng.randrange(1 << 16))
+            t.address = rng.randrange(1 << 64) & ~3
+            t.ph = rng.randrange(4)
+            t.byte_count, t.bcm, t.status = rng.randrange(4096), rng.random() < 0.5, CplStatus(rng.choice((0, 1, 2, 4)))
+            t.lower_address = rng.randrange(128)
+            ours, ours_exc = _outcome(lambda: bytes(t._pack_request_cpl_header()))
+            theirs, theirs_exc = _outcome(lambda: bytes(Tlp.pack_header(t)))
+            assert (ours, ours_exc) == (theirs, theirs_exc), ft
+            packed += ours is not None
+    assert packed > 500
+    unpacked = 0
+    for _ in range(4000):
+        raw = bytearray(rng.randrange(256) for _ in range(16))
+        if rng.random() < 0.8:         # mostly a known Fmt/Type, so that the field decoding is compared
+            f, ty = rng.choice([t.value for t in TlpType])
+            raw[0] = f << 5 | ty
+        raw = bytes(raw)
+        if (raw[0] >> 5, raw[0] & 0x1F) in {m.value for m in _MSG_TYPES}:
+            continue
+        ours, ours_exc = _outcome(lambda: PasidTlp._unpack_request_cpl_header(raw))
+        theirs, theirs_exc = _outcome(lambda: Tlp.unpack_header.__func__(PasidTlp, raw))
+        assert ours_exc == theirs_exc, raw.hex()
+        if ours is not None:
+            assert [getattr(ours, f) for f in _HDR_FIELDS] == [getattr(theirs, f) for f in _HDR_FIELDS], raw.hex()
+            unpacked += 1
+    assert unpacked > 1000, unpacked
