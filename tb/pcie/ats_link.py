@@ -18,7 +18,7 @@ from __future__ import annotations
 from cocotbext.pcie.core.caps import PciExtCap
 
 from . import ats
-from .tlp import ProtocolError
+from .tlp import Lazy, ProtocolError
 
 
 class AtsExtCapability(PciExtCap):
@@ -79,7 +79,7 @@ class AtsLinkState:
 
     def check_upstream(self, tlp, requester_id: int) -> None:
         """Check one TLP the RTL sent (raises ProtocolError)."""
-        what = f"tx_req {tlp!r}"
+        what = Lazy(lambda: f"tx_req {tlp!r}")
         if tlp.is_message():
             if not tlp.is_inv_completion():
                 raise ProtocolError(f"{what}: the device sends no message but Invalidate Completion in stage 1")

@@ -21,7 +21,7 @@ from __future__ import annotations
 from cocotbext.pcie.core.caps import PciExtCap
 
 from . import pri
-from .tlp import ProtocolError
+from .tlp import Lazy, ProtocolError
 
 
 class PriExtCapability(PciExtCap):
@@ -124,7 +124,7 @@ class PriLinkState:
         return True
 
     def check_page_request(self, tlp, requester_id: int, pasid_cap) -> None:
-        what = f"tx_req {tlp!r}"
+        what = Lazy(lambda: f"tx_req {tlp!r}")
         if self.cap is not None and self.cap.errors:
             raise ProtocolError("PRI configuration: " + "; ".join(self.cap.errors))
         if self.cap is None:

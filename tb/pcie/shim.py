@@ -46,7 +46,7 @@ from .pri_link import PriExtCapability, PriLinkState
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
-from .tlp import CompletionTimeout, PasidTlp, ProtocolError, TlpFormatError
+from .tlp import CompletionTimeout, Lazy, PasidTlp, ProtocolError, TlpFormatError
 
 BAR0_SIZE = regs.BAR0_SIZE     # the register map's size (regs/imsdev.rdl), never a copy
 WQ_PORTAL_SIZE = 4096
@@ -136,20 +136,6 @@ def _decode(stream: str, rx) -> PasidTlp:
         return PasidTlp.from_stream_fields(*rx.fields)
     except TlpFormatError as exc:
         raise ProtocolError(f"{stream}: malformed TLP from the RTL: {exc}") from exc
-
-
-class _Lazy:
-    """A message part built only when a check fails (a TLP's repr costs more than the checks themselves)."""
-    __slots__ = ("make",)
-
-    def __init__(self, make):
-        self.make = make
-
-    def __format__(self, spec):
-        return format(self.make(), spec)
-
-    def __str__(self):
-        return self.make()
 
 
 class SentTlp(NamedTuple):
@@ -501,7 +487,7 @@ class LinkShim(Endpoint):
     def _check_completion(self, pend: _Pending, cpl) -> bool:
         """Validate a completion from tx_cpl against its request; True if it is the last one."""
         req = pend.tlp
-        what = _Lazy(lambda: f"completion {cpl!r} for {req!r}")
+        what = Lazy(lambda: f"completion {cpl!r} for {req!r}")
         if int(cpl.completer_id) != self.requester_id:
             raise ProtocolError(f"{what}: completer ID {int(cpl.completer_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
@@ -553,7 +539,7 @@ class LinkShim(Endpoint):
 
     # ---- device -> host requests --------------------------------------------------------------
     def _check_upstream(self, tlp, start_ns: float):
-        what = _Lazy(lambda: f"tx_req {tlp!r}")
+        what = Lazy(lambda: f"tx_req {tlp!r}")
         if tlp.is_message():
             if tlp.is_page_request():
                 # a Page Request is a request like any other: only with Bus Master Enable (docs/ats_pri.md 3.2)

@@ -149,6 +149,20 @@ class ProtocolError(AssertionError):
     """The RTL (or a model) broke a rule of the TLP streams or of PCIe: fails the test."""
 
 
+class Lazy:
+    """A message part built only when a check fails (a TLP's repr costs more than the checks themselves)."""
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
+
+    def __format__(self, spec):
+        return format(self.make(), spec)
+
+    def __str__(self):
+        return self.make()
+
+
 class CompletionTimeout(AssertionError):
     """A non-posted request got no completion in time: reported, never waited on forever."""
 
