@@ -209,6 +209,19 @@ async def _rx_cpl_beats(dut, out: list):
             out.append(cycle)
 
 
+async def _rate_setup(dut):
+    """A started bench for a rate measurement: beat monitors on tx_req and rx_cpl, the DMA read-completion
+    hold (tb.wq.DmaHold), MSI-X enabled. Returns (bench, monitor, rx_cpl beat cycles, hold)."""
+    from tb.wq import DmaHold
+    bench = await Bench.start(dut)
+    mon = Monitor(dut)
+    rx = []
+    cocotb.start_soon(_rx_cpl_beats(dut, rx))
+    hold = DmaHold(bench)
+    await bench.msix_enable()
+    return bench, mon, rx, hold
+
+
 @cocotb.test()
 async def bench_descriptor_rate(dut):
     """Sustained descriptor rate of the engine: MEMMOVE of 64, 256, 1024 and 4096 bytes, each with a completion record
@@ -222,14 +235,8 @@ async def bench_descriptor_rate(dut):
     tx_req (its MRd(s), its data MWr(s), its record, its interrupt) and B_rx beats on rx_cpl (the read data);
     one beat per cycle per stream, so no design can exceed 1 / max(B_tx, B_rx) descriptors per cycle. The
     ratio measured / limit is what the engine achieves of it."""
-    from tb.wq import DmaHold
-    bench = await Bench.start(dut)
-    mon = Monitor(dut)
-    rx = []
-    cocotb.start_soon(_rx_cpl_beats(dut, rx))
+    bench, mon, rx, hold = await _rate_setup(dut)
     p = bench.params
-    hold = DmaHold(bench)
-    await bench.msix_enable()
     portals = [await shared_wq(bench, 0)]
     for wq in range(1, p.num_wq):
         base = regs.CSR_WQCFG_BASE + wq * regs.CSR_WQCFG_STRIDE
@@ -313,14 +320,8 @@ async def bench_batch_rate(dut):
     data); no design exceeds 1 / max(B_tx, B_rx) members per cycle. Reported beside the 64 B rate of single
     descriptors (bench_descriptor_rate 64B_1wq): what batching buys or costs."""
     from imsdev.driver import uapi
-    from tb.wq import DmaHold
-    bench = await Bench.start(dut)
-    mon = Monitor(dut)
-    rx = []
-    cocotb.start_soon(_rx_cpl_beats(dut, rx))
+    bench, mon, rx, hold = await _rate_setup(dut)
     p = bench.params
-    hold = DmaHold(bench)
-    await bench.msix_enable()
     portal = await shared_wq(bench, 0)
     vec = min(1, p.msix_vectors - 1)
     msi_addr = 0xFEE0_4000
