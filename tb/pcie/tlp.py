@@ -55,6 +55,9 @@ _MEM_READS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64})
 _MEM_WRITES = frozenset({TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 # (fmt, type) -> TlpType without the Enum call (fmt_type is read dozens of times per TLP by cocotbext-pcie).
 _FMT_TYPES = {t.value: t for t in TlpType}
+# ... and what fmt_type answers for a DMWr (the memory write of its address size; see the module docstring).
+_FMT_TYPES[(TlpFmt.THREE_DW_DATA, DMWR_TYPE)] = TlpType.MEM_WRITE
+_FMT_TYPES[(TlpFmt.FOUR_DW_DATA, DMWR_TYPE)] = TlpType.MEM_WRITE_64
 # Messages this bench packs: routed to the Root Complex or by ID, with and without data (4DW headers).
 _MSG_TYPES = frozenset({TlpType.MSG_TO_RC, TlpType.MSG_ID, TlpType.MSG_DATA_TO_RC, TlpType.MSG_DATA_ID})
 _MSG_ID_ROUTED = frozenset({TlpType.MSG_ID, TlpType.MSG_DATA_ID})
@@ -264,9 +267,7 @@ class PasidTlp(Tlp):
 
     @property
     def fmt_type(self):
-        if self.is_dmwr():
-            return TlpType.MEM_WRITE if self.fmt == TlpFmt.THREE_DW_DATA else TlpType.MEM_WRITE_64
-        ft = _FMT_TYPES.get((self.fmt, self.type))
+        ft = _FMT_TYPES.get((self.fmt, self.type))       # a DMWr answers its memory-write type
         return TlpType((self.fmt, self.type)) if ft is None else ft     # the Enum's error for a bad code
 
     @fmt_type.setter

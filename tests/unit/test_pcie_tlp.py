@@ -491,3 +491,17 @@ def test_fast_header_pack_unpack_match_package():
             assert [getattr(ours, f) for f in _HDR_FIELDS] == [getattr(theirs, f) for f in _HDR_FIELDS], raw.hex()
             unpacked += 1
     assert unpacked > 1000, unpacked
+
+
+def test_fmt_type_of_dmwr_codes():
+    """Type 1_1011 is a DMWr only with data (Fmt 010 / 011): it then routes as MWr / MWr64; without data it is
+    no type at all (the Enum's ValueError, as for any unknown code)."""
+    t = PasidTlp()
+    for fmt, want in ((0b010, TlpType.MEM_WRITE), (0b011, TlpType.MEM_WRITE_64)):
+        t.fmt, t.type = fmt, 0x1B
+        assert t.is_dmwr() and t.fmt_type == want
+    for fmt in (0b000, 0b001):
+        t.fmt, t.type = fmt, 0x1B
+        assert not t.is_dmwr()
+        with pytest.raises(ValueError):
+            t.fmt_type
