@@ -88,11 +88,6 @@ module imsdev_ats_inv #(
     assign inv_size      = (32'(sz) < 32'(cfg_ats_stu)) ? 6'(cfg_ats_stu) : sz;
     assign dropped_o     = take && !is_inv;
 
-    // One write port (the entry queued last, at go_q, all four fields) and one read port (the head): the
-    // queue maps to distributed RAM rather than DEPTH x 53 flip-flops. The entry is not read in the go_q
-    // cycle (h_ready), so writing ITag and TA ID a cycle later than the request changes nothing.
-    logic [4:0]  itag_in_q;
-    logic [15:0] ta_in_q;
     logic [4:0]  itag_q [DEPTH];
     logic [15:0] ta_q   [DEPTH];
     logic [15:0] rsn_q  [DEPTH];
@@ -127,12 +122,10 @@ module imsdev_ats_inv #(
 
     always_ff @(posedge clk) begin
         if (go) begin
-            itag_in_q <= rx_msg_hdr[76:72];
-            ta_in_q   <= hdr_req_id(rx_msg_hdr);
+            itag_q[q_head_q[QW-1:0]] <= rx_msg_hdr[76:72];
+            ta_q[q_head_q[QW-1:0]]   <= hdr_req_id(rx_msg_hdr);
         end
         if (go_q) begin
-            itag_q[q_last] <= itag_in_q;
-            ta_q[q_last]   <= ta_in_q;
             rsn_q[q_last]  <= rd_alloc_count;
             wsn_q[q_last]  <= wr_planned_count;
         end
