@@ -15,6 +15,9 @@
 // (ATS Enable 0 -> 1; reset and FLR come through rst). An invalidate and an insert in the same cycle: the
 // invalidate is applied to the stored entries and the insert is not made if it overlaps (the caller marks
 // such a translation stale anyway).
+// lk_stale: an insert, an invalidation, a clear or a reset was applied at the last clock edge. A caller that
+// registers a lookup result may use it in the next cycle, for the same key, when lk_stale is 0: the result
+// is then what the lookup gives now (the DMA sides plan TLPs from registered hits, off the lookup path).
 `default_nettype none
 
 module imsdev_ats_atc #(
@@ -50,6 +53,7 @@ module imsdev_ats_atc #(
     input  wire logic [51:0]       inv_page,
     input  wire logic [SZ_W-1:0]   inv_size,
 
+    output      logic              lk_stale,      // the ATC may have changed at the last clock edge (see below)
     output      logic [ENTRIES-1:0] valid_o       // entries in use (coverage, block bench)
 );
     import imsdev_ats_pkg::*;
@@ -143,6 +147,7 @@ module imsdev_ats_atc #(
             r_q[victim]     <= ins_r;
             w_q[victim]     <= ins_w;
         end
+        lk_stale <= rst || clear || ins_go || inv_valid;
         if (rst || clear) begin
             valid_q <= '0;
             rr_q    <= '0;
