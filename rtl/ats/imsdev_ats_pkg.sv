@@ -37,22 +37,23 @@ package imsdev_ats_pkg;
 
     // S decode (PCIe Table 10-5): S = 0: one 4 KiB page; S = 1: 2^(13 + number of consecutive 1s from
     // address bit 12 up) bytes, i.e. that count + 1 in pages. All of 62:12 set (or 63:12) is "all" (52).
+    // The count is the index of the lowest 0 among page bits 50:0 (51 if there is none): a priority encoder
+    // (a loop of chained adders here made Yosys/ABC crawl, and was one more carry chain on the path).
     function automatic logic [SZ_W-1:0] s_decode(input logic s, input logic [51:0] page);
         logic [SZ_W-1:0] k;
-        logic            run;
         if (!s) return '0;
-        k   = '0;
-        run = 1'b1;
-        for (int i = 0; i < 51; i++) begin
-            if (run && page[i]) k = k + 1'b1;
-            else                run = 1'b0;
-        end
+        k = SZ_W'(51);
+        for (int i = 50; i >= 0; i--)
+            if (!page[i]) k = SZ_W'(i);
         return k + 1'b1;
     endfunction
 
-    // Low-bit mask of a size: the page-number bits inside one range of that size.
+    // Low-bit mask of a size: the page-number bits inside one range of that size (bit i set when i < sz;
+    // all 52 from 52 on). A thermometer decode, not (1 << sz) - 1: no shifter and 52-bit subtractor per use.
     function automatic logic [51:0] size_mask(input logic [SZ_W-1:0] sz);
-        return (sz >= 6'd52) ? {52{1'b1}} : ((52'd1 << sz) - 52'd1);
+        logic [51:0] m;
+        for (int i = 0; i < 52; i++) m[i] = SZ_W'(i) < sz;
+        return m;
     endfunction
 endpackage
 

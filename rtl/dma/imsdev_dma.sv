@@ -237,7 +237,7 @@ module imsdev_dma #(
         .cmd_pasid_valid(rc_pasid_valid), .cmd_pasid(rc_pasid), .cmd_priv(rc_priv), .cmd_seq(rc_seq),
         .cmd_no_ats(rc_no_ats), .cmd_bof(rc_bof), .ats_on,
         .lk_pasid(lk_pasid[0]), .lk_priv(lk_priv[0]), .lk_page(lk_page[0]), .lk_hit(lk_hit[0]), .lk_r(lk_r[0]),
-        .lk_pa(lk_pa[0]), .xl_req(xl_req[0]), .xl_done(xl_done[0]), .xl_res(xl_res[0]), .xl_pasid(xl_pasid[0]),
+        .lk_pa(lk_pa[0]), .lk_stale, .xl_req(xl_req[0]), .xl_done(xl_done[0]), .xl_res(xl_res[0]), .xl_pasid(xl_pasid[0]),
         .xl_priv(xl_priv[0]), .xl_page(xl_page[0]), .xf_valid(xf_valid[0]), .xf_code(xf_code[0]),
         .pr_req(pr_req[0]), .pr_done(pr_done[0]), .pr_res(pr_res[0]),
         .tags_full, .tags_alloc_tag(alloc_tag), .tags_alloc_valid(alloc_valid), .tags_alloc_pos(alloc_pos),
@@ -280,6 +280,7 @@ module imsdev_dma #(
 
     // ---------------------------------------------------------------- ATS: ATC and translation requester
     logic [1:0]        lk_hit, lk_r, lk_w, lk_priv, xl_req, xl_done, xl_priv, xf_valid;
+    logic              lk_stale;
     logic [1:0][19:0]  lk_pasid, xl_pasid;
     logic [1:0][51:0]  lk_page, lk_pa, xl_page;
     logic [1:0][1:0]   xl_res;
@@ -314,7 +315,7 @@ module imsdev_dma #(
             .clk, .rst, .clear(atc_clear),
             .lk_pasid, .lk_priv, .lk_page, .lk_hit, .lk_r, .lk_w, .lk_pa,
             .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
-            .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .valid_o(unused_atc_valid)
+            .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .lk_stale, .valid_o(unused_atc_valid)
         );
 
         imsdev_ats_xlate #(.DATA_W(DATA_W), .TAG_BASE(TAGS), .CPL_TIMEOUT(CPL_TIMEOUT)) u_xlate (
@@ -334,6 +335,7 @@ module imsdev_dma #(
         assign lk_r     = '0;
         assign lk_w     = '0;
         assign lk_pa    = '0;
+        assign lk_stale = 1'b0;
         assign xl_done  = '0;
         assign xl_res   = '0;
         assign xl_pasid = '0;
@@ -370,7 +372,7 @@ module imsdev_dma #(
         .cmd_priv(wc_priv), .cmd_id(wc_id), .cmd_seq(wc_seq),
         .cmd_no_ats(wc_no_ats), .cmd_bof(wc_bof), .ats_on,
         .lk_pasid(lk_pasid[1]), .lk_priv(lk_priv[1]), .lk_page(lk_page[1]), .lk_hit(lk_hit[1]), .lk_w(lk_w[1]),
-        .lk_pa(lk_pa[1]), .xl_req(xl_req[1]), .xl_done(xl_done[1]), .xl_res(xl_res[1]), .xl_pasid(xl_pasid[1]),
+        .lk_pa(lk_pa[1]), .lk_stale, .xl_req(xl_req[1]), .xl_done(xl_done[1]), .xl_res(xl_res[1]), .xl_pasid(xl_pasid[1]),
         .xl_priv(xl_priv[1]), .xl_page(xl_page[1]), .xf_valid(xf_valid[1]), .xf_code(xf_code[1]),
         .pr_req(pr_req[1]), .pr_done(pr_done[1]), .pr_res(pr_res[1]),
         .xl_planned(wr_planned_count),

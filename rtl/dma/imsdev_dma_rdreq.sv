@@ -54,6 +54,7 @@ module imsdev_dma_rdreq #(
     input  wire logic              lk_hit,
     input  wire logic              lk_r,
     input  wire logic [51:0]       lk_pa,
+    input  wire logic              lk_stale,
     output      logic              xl_req,
     input  wire logic              xl_done,
     input  wire logic [1:0]        xl_res,
@@ -149,6 +150,13 @@ module imsdev_dma_rdreq #(
     assign lk_priv  = cur_prfx_q[23];
     assign lk_page  = addr[63:12];
     wire  xl_hit  = lk_hit && lk_r;
+    // A request is issued from last cycle's lookup (registered: the ATC's compare is off the issue path),
+    // valid when neither the key (the page, the PASID: key_chg_q) nor the ATC (lk_stale) changed at the last
+    // edge; else the request waits a cycle. The translation request (xl_req) still looks at the lookup of
+    // this cycle, so what is asked, and when, is unchanged.
+    logic        xl_hit_q, key_chg_q;
+    logic [51:0] lk_pa_q;
+    wire  xl_hit_r = xl_hit_q && !key_chg_q && !lk_stale;
     wire  xl_mine = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
     // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
     logic       cur_bof_q, pw_q;
@@ -162,11 +170,11 @@ module imsdev_dma_rdreq #(
     assign xf_code  = pr_end ? ((pr_res == imsdev_ats_pkg::PR_INVALID) ? imsdev_dma_pkg::DMA_XL_READ_FAULT_IR
                                                                        : imsdev_dma_pkg::DMA_XL_READ_FAULT)
                     : (xl_res == 2'd1) ? imsdev_dma_pkg::DMA_XL_READ_FAULT : imsdev_dma_pkg::DMA_XL_FAIL_RD;
-    wire [63:0] pa = {lk_pa, addr[11:0]};
+    wire [63:0] pa = {lk_pa_q, addr[11:0]};
 
     wire abort = cur_valid_q && fail_q_failed && !pw_q;
     wire issue = cur_valid_q && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready)
-                 && (!xl_on || xl_hit) && !pw_q;
+                 && (!xl_on || xl_hit_r) && !pw_q;
     wire done  = (issue && last) || (abort && end_ready);
     // Take the next command when there is none or the current one is done this cycle.
     wire load  = cmd_valid && (!cur_valid_q || done);
@@ -206,6 +214,9 @@ module imsdev_dma_rdreq #(
     wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);          // bit 13: borrow from bits 31:13
 
     always_ff @(posedge clk) begin
+        xl_hit_q  <= xl_hit;
+        lk_pa_q   <= lk_pa;
+        key_chg_q <= rst || load || (issue && a_lo_next[12]);
         if (load) begin
             cur_seq_q         <= cmd_seq;
             cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats;

@@ -77,6 +77,7 @@ module imsdev_dma_wr #(
     input  wire logic              lk_hit,
     input  wire logic              lk_w,
     input  wire logic [51:0]       lk_pa,
+    input  wire logic              lk_stale,
     output      logic              xl_req,
     input  wire logic              xl_done,
     input  wire logic [1:0]        xl_res,
@@ -195,9 +196,16 @@ module imsdev_dma_wr #(
     assign lk_pasid = cur_prfx_q[19:0];
     assign lk_priv  = cur_prfx_q[23];
     assign lk_page  = addr[63:12];
+    // A TLP starts from last cycle's lookup (registered: the ATC's compare is off the start path), valid when
+    // neither the key (the page, the PASID: key_chg_q) nor the ATC (lk_stale) changed at the last edge; else
+    // the TLP waits a cycle. The translation request (xl_req) still looks at the lookup of this cycle, so
+    // what is asked, and when, is unchanged.
+    logic         xl_hit_q, key_chg_q;
+    logic [51:0]  lk_pa_q;
+    wire          xl_hit_r = xl_hit_q && !key_chg_q && !lk_stale;
     logic [127:0] hdr;
     always_comb begin
-        hdr = mwr_hdr(xl_on ? {lk_pa, addr[11:0]} : addr, dwc, cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
+        hdr = mwr_hdr(xl_on ? {lk_pa_q, addr[11:0]} : addr, dwc, cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
                       req_last_be(addr[1:0], n));
         if (xl_on) hdr[107:106] = 2'b10;                  // AT: Translated
     end
@@ -242,7 +250,7 @@ module imsdev_dma_wr #(
                      && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
     wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
-                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit) && !pw_q;
+                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
     wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
     // (a clamped command still writes its bytes, so it may still need translations)
     assign xl_req   = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
@@ -388,6 +396,9 @@ module imsdev_dma_wr #(
             end
             done_lo_q <= done_lo_q + n[7:0];
         end
+        xl_hit_q  <= xl_hit;
+        lk_pa_q   <= lk_pa;
+        key_chg_q <= rst || load || (start && a_lo_next[12]);
         if (start) begin
             t_nbeats_q   <= nbeats;
             t_hdr_q      <= hdr;

@@ -27,6 +27,7 @@ module atc_tb #(
     input  wire logic [19:0]       inv_pasid,
     input  wire logic [51:0]       inv_page,
     input  wire logic [5:0]        inv_size,
+    output      logic              lk_stale,
     output      logic [ENTRIES-1:0] valid_o,
     // package functions
     input  wire logic              dec_s,
@@ -42,7 +43,7 @@ module atc_tb #(
         .lk_pasid({lk1_pasid, lk0_pasid}), .lk_priv({lk1_priv, lk0_priv}), .lk_page({lk1_page, lk0_page}),
         .lk_hit(hit), .lk_r(r), .lk_w(w), .lk_pa(pa),
         .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
-        .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .valid_o
+        .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .lk_stale, .valid_o
     );
     assign {lk1_hit, lk0_hit} = hit;
     assign {lk1_r, lk0_r} = r;
