@@ -9,6 +9,7 @@ the simulated time from cocotb's results.xml. Off (nothing kept, nothing written
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import time
@@ -23,14 +24,28 @@ def note_bench(bench) -> None:
     if not _OUT:
         return
     if _state is None:
-        _state = {"cpu0": time.process_time(), "shims": []}
+        _state = {"cpu0": time.process_time(), "shims": [], "gc_s": 0.0, "gc_runs": [0, 0, 0]}
+        gc.callbacks.append(_gc_timer)
         atexit.register(_write)
     _state["shims"].append(bench.shim)
+
+
+_gc_start = [0.0]
+
+
+def _gc_timer(phase: str, info: dict) -> None:
+    """CPU time in Python's cyclic garbage collector (its share of the bench's CPU)."""
+    if phase == "start":
+        _gc_start[0] = time.process_time()
+    else:
+        _state["gc_s"] += time.process_time() - _gc_start[0]
+        _state["gc_runs"][info["generation"]] += 1
 
 
 def _write() -> None:
     cpu = time.process_time() - _state["cpu0"]
     tlps = {k: sum(s.stats[k] for s in _state["shims"]) for k in ("rx_req", "tx_cpl", "tx_req", "rx_cpl")}
     with open(_OUT, "w") as f:
-        json.dump({"cpu_s": round(cpu, 3), "tests": len(_state["shims"]), "tlps": tlps,
+        json.dump({"cpu_s": round(cpu, 3), "gc_cpu_s": round(_state["gc_s"], 3), "gc_runs": _state["gc_runs"],
+                   "tests": len(_state["shims"]), "tlps": tlps,
                    "tlp_total": sum(tlps.values())}, f)

@@ -344,9 +344,14 @@ def device_tlp(stream: str, hdr: int, start_ns: float, stalled_cycles: int):
         model.sample_request_header("tx_req", "4DW" if hdr >> 125 & 1 else "3DW")
 
 
+_CLOCK_NS: list[float] = []
+
+
 def _clock_ns() -> float:
-    from tb.env import CLOCK_NS    # tb.env imports this package: import at use, not at load
-    return CLOCK_NS
+    if not _CLOCK_NS:
+        from tb.env import CLOCK_NS    # tb.env imports this package: import at first use, not at load
+        _CLOCK_NS.append(CLOCK_NS)
+    return _CLOCK_NS[0]
 
 
 def _gap_class(gap: int | None) -> str:

@@ -357,8 +357,12 @@ def _memoised(sample):
         raise RuntimeError(f"{sample.__name__}: no cocotb-coverage item found behind it")
 
     def run(*args):
-        key = tuple(frozenset(a) if isinstance(a, (set, frozenset)) else a for a in args)
-        bins = seen.get(key)
+        key = args
+        try:
+            bins = seen.get(key)
+        except TypeError:         # a set argument: the same key as its frozenset
+            key = tuple(frozenset(a) if isinstance(a, set) else a for a in args)
+            bins = seen.get(key)
         if bins is None:
             before = [(item._hits, b, n) for item in own for b, n in item._hits.items()]
             sample(*args)

@@ -219,6 +219,22 @@ class DirectLink:
                 return port.bridge is self.root_port
         return False
 
+    def function_for(self, tlp):
+        """For a memory request or completion reaching the device: the first of its functions that claims
+        it (Device.upstream_recv's loop over Function.match_tlp), or None when none does or the TLP is
+        of another kind (the package's own path then handles it)."""
+        cpl = _carried(tlp)
+        if cpl is None:
+            return None
+        out = None
+        for f in self.device.functions:
+            if _claims(f, tlp, cpl):
+                out = f
+                break
+        if CHECK_ROUTING and out is not next((f for f in self.device.functions if f.match_tlp(tlp)), None):
+            raise AssertionError(f"direct link: the function claiming {tlp!r} differs from cocotbext-pcie's")
+        return out
+
     # ---- delivery ----------------------------------------------------------------------------------
     async def send_up(self, tlp, link: bool = False) -> None:
         """From the device: direct if the package would hand it to the RC core (and `link` is not set: the

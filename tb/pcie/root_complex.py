@@ -32,7 +32,7 @@ import os
 from collections import deque
 from typing import Callable, NamedTuple
 
-from cocotb.utils import get_sim_time
+from cocotb.utils import get_sim_steps, get_sim_time
 from cocotbext.axi.address_space import AddressSpace, MemoryRegion
 from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
@@ -40,6 +40,7 @@ from cocotbext.pcie.core.utils import PcieId
 
 from tb.platform.memory import MemoryAccessError
 
+from .deadlines import Deadlines
 from .hooks import install
 from .tlp import RRS, CompletionTimeout, PasidTlp, ProtocolError
 
@@ -177,6 +178,8 @@ class HostRootComplex(RootComplex):
         self.dma_faulted_reads = 0
         self.dma_dropped_writes = 0
         self._direct_links: list = []
+        self._cpl_deadlines = Deadlines()
+        self._cpl_wait_gen = [0] * len(self.rx_cpl_sync)
 
     # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
     def add_direct_link(self, link) -> None:
@@ -431,6 +434,34 @@ class HostRootComplex(RootComplex):
             await self._translated_read(tlp)
             return
         await super().handle_tlp(tlp)
+
+    # ---- completions of the host's non-posted requests ----------------------------------------------
+    async def recv_cpl(self, tag, timeout=0, timeout_unit="ns"):
+        """RootComplex.recv_cpl (cocotbext-pcie 0.2.16: the next completion for `tag`, or None when none came
+        within `timeout`), with the timeout kept by `Deadlines` (tb/pcie/deadlines.py) instead of a
+        First(Event, Timer) per wait. A deadline only wakes the wait it was armed for: each wait on a tag
+        has its own generation, so one left armed by an abandoned wait cannot end a later one early."""
+        queue = self.rx_cpl_queues[tag]
+        if queue.empty():
+            sync = self.rx_cpl_sync[tag]
+            sync.clear()
+            if timeout:
+                gens = self._cpl_wait_gen
+                gen = gens[tag] = gens[tag] + 1
+
+                def expire():
+                    if gens[tag] == gen:
+                        sync.set()
+                deadline = self._cpl_deadlines.arm(get_sim_steps(timeout, timeout_unit), expire)
+                await sync.wait()
+                deadline.cancel()
+            else:
+                await sync.wait()
+            if queue.empty():
+                return None
+        cpl = queue.get_nowait()
+        cpl.release_fc()
+        return cpl
 
     # ---- downstream requests with PASID / DMWr ------------------------------------------------
     async def send_nonposted(self, tlp, timeout_ns: int | None = None):

@@ -122,6 +122,15 @@ class ShimDevice(Device):
         await self.direct.send_up(tlp, link)     # Function.upstream_send has checked the TLP
 
     async def upstream_recv(self, tlp):
+        if self.direct is not None:
+            # Device.upstream_recv (cocotbext-pcie 0.2.16) for a memory request or completion: check it, hand it
+            # to the function that claims it. The claim is computed once (the package's match_tlp builds
+            # sets of enums per call, and a DMWr asked it twice); unclaimed TLPs take the path below.
+            f = self.direct.function_for(tlp)
+            if f is not None:
+                assert tlp.check()
+                await f.upstream_recv(tlp)
+                return
         if isinstance(tlp, PasidTlp) and tlp.is_dmwr() and not any(f.match_tlp(tlp) for f in self.functions):
             tlp.release_fc()
             self.log.warning("DMWr to %#x matches no BAR: UR", tlp.address)

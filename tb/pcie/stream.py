@@ -302,8 +302,9 @@ class TlpStreamSink(_Stream):
         # LogicArray for each was a large part of a TLP's CPU. Comparisons are exact (X and Z included); an
         # X or Z where a 0/1 is needed fails the test, as converting the LogicArray did.
         valid_r = _raw(self.valid)
-        readers = tuple(_raw(h) for h in (self.sop, self.eop, self.hdr, self.prfx_valid, self.prfx, self.data,
-                                          *((self.bar,) if self.bar is not None else ())))
+        sop_r, eop_r, hdr_r, pv_r, prfx_r, data_r = (_raw(h) for h in (self.sop, self.eop, self.hdr,
+                                                                        self.prfx_valid, self.prfx, self.data))
+        bar_r = _raw(self.bar) if self.bar is not None else None
         reset_r = _raw(self.reset) if self.reset is not None else None
         while True:
             await edge
@@ -314,7 +315,8 @@ class TlpStreamSink(_Stream):
             if self._ready_forced_low:
                 ready_on, self._ready_forced_low = 0, False
             if _bit(valid_r(), "valid", self):
-                sample = tuple(r() for r in readers)
+                sample = (sop_r(), eop_r(), hdr_r(), pv_r(), prfx_r(), data_r()) if bar_r is None else \
+                    (sop_r(), eop_r(), hdr_r(), pv_r(), prfx_r(), data_r(), bar_r())
                 if held is not None and sample != held:
                     self._fail(f"signals changed while valid && !ready (held since {held_since:.1f} ns)")
                 sop = _bit(sample[0], "sop", self)

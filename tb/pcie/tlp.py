@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cocotbext.pcie.core.dllp import FcType
-from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpAt, TlpAttr, TlpFmt, TlpTc, TlpType
+from cocotbext.pcie.core.tlp import CplStatus, Tlp, TlpAt, TlpAttr, TlpFmt, TlpTc, TlpType, tlp_type_fc_type_mapping
 from cocotbext.pcie.core.utils import PcieId
 
 from . import ats as _ats
@@ -73,6 +73,26 @@ _HDR_CPL = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType
 _HDR_LENGTH_0_IS_0 = frozenset({TlpType.CPL, TlpType.CPL_LOCKED, TlpType.MSG_TO_RC, TlpType.MSG_ADDR, TlpType.MSG_ID,
                                 TlpType.MSG_BCAST, TlpType.MSG_LOCAL, TlpType.MSG_GATHER})
 _FOUR_DW_FMTS = (TlpFmt.FOUR_DW, TlpFmt.FOUR_DW_DATA)
+# Header field codes -> the package's enum members, looked up instead of calling the Enum (a code the
+# Enum does not define is left to it: the same ValueError as the package's unpack_header).
+_AT_OF = {int(m): m for m in TlpAt}
+_ATTR_OF = {v: TlpAttr(v) for v in range(8)}
+_TC_OF = {int(m): m for m in TlpTc}
+_STATUS_OF = {int(m): m for m in CplStatus}
+_PCIE_IDS: dict[int, PcieId] = {}
+_DATA_FMT_CODES = frozenset(int(f) for f in _DATA_FMTS)
+_FOUR_DW_FMT_CODES = frozenset(int(f) for f in _FOUR_DW_FMTS)
+# Flow-control class per (Fmt, Type) code: the package's tlp_type_fc_type_mapping, and a DMWr is non-posted.
+_FC_OF = {t.value: fc for t, fc in tlp_type_fc_type_mapping.items()}
+_FC_OF.update({(int(f), DMWR_TYPE): FcType.NP for f in _DATA_FMTS})
+
+
+def _pcie_id(v: int) -> PcieId:
+    """PcieId.from_int(v), one object per value (PcieId is an immutable tuple)."""
+    pid = _PCIE_IDS.get(v)
+    if pid is None:
+        pid = _PCIE_IDS[v] = PcieId.from_int(v)
+    return pid
 # The type classes of Tlp.check() (cocotbext-pcie 0.2.16 builds these sets from enums on every call: a set
 # literal of Enum members is not a constant, and hashing each member is a Python call).
 _CHECK_4K = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_READ_LOCKED, TlpType.MEM_READ_LOCKED_64,
@@ -178,10 +198,22 @@ class StreamFields(NamedTuple):
     data: bytes         # exactly Length*4 payload bytes (empty without payload)
 
 
+_BLANKS: dict[type, dict] = {}
+
+
 class PasidTlp(Tlp):
     """cocotbext-pcie `Tlp` plus an optional PASID prefix and the DMWr request type."""
 
     def __init__(self, tlp=None):
+        if tlp is None:
+            # A blank TLP is every field at its default: copied from the first one this class built (the
+            # defaults are immutable values; only the payload buffer is new each time).
+            blank = _BLANKS.get(type(self))
+            if blank is not None:
+                d = self.__dict__
+                d.update(blank)
+                d["data"] = bytearray()
+                return
         super().__init__(tlp)
         self._pasid = None
         self._pmr = False
@@ -198,6 +230,8 @@ class PasidTlp(Tlp):
             self.msg_code = tlp.msg_code
             self.msg_b8_11 = tlp.msg_b8_11
             self.msg_b12_15 = tlp.msg_b12_15
+        if tlp is None:
+            _BLANKS[type(self)] = dict(self.__dict__)
 
     # ---- PASID prefix -------------------------------------------------------------------------
     @property
@@ -275,7 +309,19 @@ class PasidTlp(Tlp):
         Tlp.fmt_type.fset(self, val)
 
     def get_fc_type(self):
-        return FcType.NP if self.is_dmwr() else super().get_fc_type()
+        """The package's mapping looked up by the (Fmt, Type) codes instead of hashing the TlpType (a DMWr is
+        non-posted); an unknown code raises the Enum's ValueError, as the package's does."""
+        fc = _FC_OF.get((self.fmt, self.type))
+        return super().get_fc_type() if fc is None else fc
+
+    def has_data(self):
+        return self.fmt in _DATA_FMT_CODES
+
+    def get_header_size(self):
+        return 16 if self.fmt in _FOUR_DW_FMT_CODES else 12
+
+    def get_header_size_dw(self):
+        return 4 if self.fmt in _FOUR_DW_FMT_CODES else 3
 
     def check(self):
         """Tlp.check() (cocotbext-pcie 0.2.16, which every Function, Device and RC asserts on each TLP they send
@@ -537,13 +583,14 @@ class PasidTlp(Tlp):
         tlp = cls()
         dw = int.from_bytes(pkt[0:4], "big")
         tlp.length = dw & 0x3ff
-        tlp.at = TlpAt((dw >> 10) & 0x3)
+        v = (dw >> 10) & 0x3
+        tlp.at = _AT_OF[v] if v in _AT_OF else TlpAt(v)
         tlp.ep = bool(dw & 1 << 14)
         tlp.td = bool(dw & 1 << 15)
         tlp.th = bool(dw & 1 << 16)
         tlp.ln = bool(dw & 1 << 17)
-        tlp.attr = TlpAttr(((dw >> 12) & 0x3) | (dw >> 16) & 0x4)
-        tlp.tc = TlpTc((dw >> 20) & 0x7)
+        tlp.attr = _ATTR_OF[((dw >> 12) & 0x3) | (dw >> 16) & 0x4]
+        tlp.tc = _TC_OF[(dw >> 20) & 0x7]
         tlp.tag = ((dw >> 11) & 0x100) | ((dw >> 14) & 0x200)
         tlp.type = (dw >> 24) & 0x1f
         tlp.fmt = (dw >> 29) & 0x7
@@ -555,11 +602,11 @@ class PasidTlp(Tlp):
             tlp.first_be = dw & 0xf
             tlp.last_be = (dw >> 4) & 0xf
             tlp.tag |= (dw >> 8) & 0x0ff
-            tlp.requester_id = PcieId.from_int(dw >> 16)
+            tlp._requester_id = _pcie_id(dw >> 16)
             if ft in _HDR_CFG:
                 dw = int.from_bytes(pkt[8:12], "big")
                 tlp.address = dw & 0xffc
-                tlp.completer_id = PcieId.from_int(dw >> 16)
+                tlp._completer_id = _pcie_id(dw >> 16)
             elif tlp.fmt in _FOUR_DW_FMTS:
                 val = int.from_bytes(pkt[8:16], "big")
                 tlp.address = val & 0xfffffffffffffffc
@@ -572,12 +619,13 @@ class PasidTlp(Tlp):
             dw = int.from_bytes(pkt[4:8], "big")
             tlp.byte_count = dw & 0xfff
             tlp.bcm = bool(dw & 1 << 12)
-            tlp.status = CplStatus((dw >> 13) & 0x7)
-            tlp.completer_id = PcieId.from_int(dw >> 16)
+            v = (dw >> 13) & 0x7
+            tlp.status = _STATUS_OF[v] if v in _STATUS_OF else CplStatus(v)
+            tlp._completer_id = _pcie_id(dw >> 16)
             dw = int.from_bytes(pkt[8:12], "big")
             tlp.lower_address = dw & 0x7f
             tlp.tag |= (dw >> 8) & 0x0ff
-            tlp.requester_id = PcieId.from_int(dw >> 16)
+            tlp._requester_id = _pcie_id(dw >> 16)
             if tlp.byte_count == 0:
                 tlp.byte_count = 4096
         else:
@@ -587,8 +635,9 @@ class PasidTlp(Tlp):
     def _pack_request_cpl_header(self):
         """Tlp.pack_header() of cocotbext-pcie 0.2.16, with its type classes as constants (see above)."""
         ft = self.fmt_type
-        dw = (self.length & 0x3ff) | (self.at & 0x3) << 10 | (self.attr & 0x3) << 12 | bool(self.ep) << 14 \
-            | bool(self.td) << 15 | bool(self.th) << 16 | bool(self.ln) << 17 | (self.attr & 0x4) << 16 \
+        attr = int(self.attr)       # TlpAttr is a Flag: `&` on it builds a new member
+        dw = (self.length & 0x3ff) | (self.at & 0x3) << 10 | (attr & 0x3) << 12 | bool(self.ep) << 14 \
+            | bool(self.td) << 15 | bool(self.th) << 16 | bool(self.ln) << 17 | (attr & 0x4) << 16 \
             | (self.tag & 0x100) << 11 | (self.tc & 0x7) << 20 | (self.tag & 0x200) << 14 | (self.type & 0x1f) << 24 \
             | (self.fmt & 0x7) << 29
         pkt = bytearray(dw.to_bytes(4, "big"))

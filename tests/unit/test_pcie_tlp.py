@@ -488,9 +488,27 @@ def test_fast_header_pack_unpack_match_package():
         theirs, theirs_exc = _outcome(lambda: Tlp.unpack_header.__func__(PasidTlp, raw))
         assert ours_exc == theirs_exc, raw.hex()
         if ours is not None:
-            assert [getattr(ours, f) for f in _HDR_FIELDS] == [getattr(theirs, f) for f in _HDR_FIELDS], raw.hex()
+            assert [(type(getattr(ours, f)), getattr(ours, f)) for f in _HDR_FIELDS] == \
+                [(type(getattr(theirs, f)), getattr(theirs, f)) for f in _HDR_FIELDS], raw.hex()
             unpacked += 1
     assert unpacked > 1000, unpacked
+
+
+def test_blank_tlp_is_a_full_default_tlp():
+    """PasidTlp() copies the defaults of the first blank one: every field as the full constructor sets it, a
+    payload buffer of its own, and the copy unaffected by changes to an earlier TLP."""
+    first = PasidTlp()
+    first.tag, first.address = 7, 0x1000
+    first.data += b"abcd"
+    first.set_pasid(5, pmr=True)
+    fresh = PasidTlp()
+    full = object.__new__(PasidTlp)
+    Tlp.__init__(full)
+    full._pasid, full._pmr, full._er = None, False, False
+    full.msg_code = full.msg_b8_11 = full.msg_b12_15 = 0
+    assert fresh.__dict__ == full.__dict__
+    assert fresh.data == bytearray() and fresh.data is not PasidTlp().data
+    assert fresh.pasid is None and fresh.tag == 0 and fresh.address == 0
 
 
 def test_fmt_type_of_dmwr_codes():
@@ -505,3 +523,23 @@ def test_fmt_type_of_dmwr_codes():
         assert not t.is_dmwr()
         with pytest.raises(ValueError):
             t.fmt_type
+
+
+def test_code_lookups_match_package():
+    """has_data, get_header_size(_dw), get_fc_type and is_posted/nonposted/completion looked up by code give
+    the package's answers (or its exception type) for every Fmt/Type code, except that a DMWr (Type 1_1011
+    with data) is non-posted."""
+    from tb.pcie.tlp import DMWR_TYPE
+    for fmt in range(8):
+        for ty in range(32):
+            t = PasidTlp()
+            t.fmt, t.type = fmt, ty
+            for name in ("has_data", "get_header_size", "get_header_size_dw", "get_fc_type", "is_posted",
+                         "is_nonposted", "is_completion"):
+                ours = _outcome(getattr(t, name))
+                theirs = _outcome(lambda: getattr(Tlp, name)(t))
+                if ty == DMWR_TYPE and fmt in (2, 3) and name in ("get_fc_type", "is_posted", "is_nonposted"):
+                    want = {"get_fc_type": FcType.NP, "is_posted": False, "is_nonposted": True}[name]
+                    assert ours == (want, None), (fmt, ty, name, ours)
+                else:
+                    assert ours == theirs, (fmt, ty, name, ours, theirs)

@@ -11,6 +11,7 @@ import random
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout
+from cocotb.utils import get_sim_time
 from cocotbext.axi.address_space import MemoryRegion
 from cocotbext.pcie.core import Device, Endpoint, Switch
 from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
@@ -18,6 +19,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
 import tb.pcie.hooks as hooks
 from tb.bad_inputs import BadInput
+from tb.pcie.deadlines import Deadlines
 from tb.pcie.root_complex import HostRootComplex
 from tb.pcie.shim import BAR0_SIZE, LinkShim
 from tb.pcie.stream import pattern_pauses, random_pauses
@@ -253,10 +255,12 @@ async def test_dmwr(dut, pauses):
     # Inside the root port's window but outside every BAR: the shim's device answers UR (no silent drop).
     assert await rc.dmwr(env.bar2_addr + 0x10000, bytes(64), pasid=1) == CplStatus.UR
     # Routed nowhere: cocotbext-pcie drops it, and dmwr() reports the timeout instead of hanging.
+    t0 = get_sim_time("ns")
     try:
         await rc.dmwr(0xD000_0000, bytes(64), pasid=1, timeout_ns=2000)
     except CompletionTimeout as exc:
         assert "no completion" in str(exc)
+        assert get_sim_time("ns") == t0 + 2000, f"timed out at {get_sim_time('ns') - t0} ns, not 2000"
     else:
         raise AssertionError("DMWr to an unrouted address returned")
 
@@ -492,6 +496,45 @@ async def test_cfg_sideband(dut, pauses):
     assert int(dut.cfg_bus_master_en.value) == 0
     await dev.set_master()
     await check(cfg_bus_master_en=1, cfg_bdf=0x0100)
+
+
+@cocotb.test()
+async def test_deadlines(dut):
+    """tb.pcie.deadlines (the root complex's completion timeouts): each armed deadline fires once at exactly
+    its time, in deadline order (equal ones in arming order), a cancelled one never, one armed earlier than
+    the deadline being slept on still fires on time, and arming in the past is refused."""
+    rng = random.Random(f"{cocotb.RANDOM_SEED}:deadlines")
+    dl = Deadlines()
+    fired = []
+    due = {}                    # key -> step it must fire at
+    handles = {}
+    for k in range(60):
+        if rng.random() < 0.3:
+            await Timer(rng.randrange(1, 50), "step")
+        delay = rng.choice((rng.randrange(1, 5000), 2500, 1))      # equal deadlines, and earlier ones
+        due[k] = get_sim_time("step") + delay
+        handles[k] = dl.arm(delay, lambda k=k: fired.append((k, get_sim_time("step"))))
+    cancelled = set(rng.sample(sorted(due), len(due) // 3))
+    cancel_at = get_sim_time("step")
+    for k in cancelled:
+        handles[k].cancel()
+    while dl.armed:
+        await Timer(100, "step")
+    got = dict(fired)
+    assert len(got) == len(fired), f"a deadline fired twice: {fired}"
+    for k, t in due.items():
+        if k in cancelled and t > cancel_at:
+            assert k not in got, f"deadline {k} fired at {got[k]} though cancelled at {cancel_at}"
+        else:          # cancelled after its time had come, it has fired already
+            assert got.get(k) == t, f"deadline {k}: fired at {got.get(k)}, due at {t}"
+    assert [k for k, _ in fired] == sorted(got, key=lambda k: (got[k], k)), f"out of order: {fired}"
+    assert dl.fired == len(fired)
+    try:
+        dl.arm(-1, lambda: None)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a deadline in the past was accepted")
 
 
 async def expect_failure(task, exc_type, message, timeout_us=50):
