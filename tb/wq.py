@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field, replace
 from typing import Iterable, NamedTuple, Optional
 
@@ -584,8 +584,9 @@ class WqEnv:
                            offset: int = 0) -> tuple[CplStatus, int]:
         """Like idxd_submit_desc on a shared WQ: retry on RRS at most max_retries times.
         Returns (last status, retries used)."""
+        data = desc.pack()                     # packed once: a retry resends the same 64 bytes
         for attempt in itertools.count():
-            st = await self.enqcmd(wq, desc, pasid, priv, offset)
+            st = await self.b.rc.dmwr(self.portal(wq, offset), data, pasid, priv)
             if st != RRS or attempt >= max_retries:
                 return st, attempt
             if backoff_cycles:
@@ -898,6 +899,8 @@ class Scoreboard:
         self.b = env.b
         self.rc = env.b.rc
         self.items: list[Tracked] = []
+        self._open_start: dict[int, int] = {}     # see _open_from
+        self._by_msg: dict[tuple, deque] = {}     # (address, data) -> descriptors whose interrupt it is, in order
         self.stats: Counter = Counter()
         self.errors: list[str] = []
         self._pages: dict[tuple, list] = defaultdict(list)  # (space, 4 KiB page) -> [(lo, hi, kind, tracked)]
@@ -998,6 +1001,8 @@ class Scoreboard:
             t.cr_blocked = not self._dma_writable(mem, d.cr_addr, bool(d.flags & FLAG_BOF))
         self._watch(d.cr_addr - d.cr_addr % CR_ALIGN, CR_BYTES + CR_ALIGN, "cr", t)
         self.items.append(t)
+        if irq[0] == "msg":
+            self._by_msg.setdefault(irq[1], deque()).append(t)
         return t
 
     def _dst_window(self, d: Descriptor, mem) -> bytes:
@@ -1074,6 +1079,7 @@ class Scoreboard:
             m.state = "aborted"
         t.members = t.members[:k]
         t.writes_cr = bool(t.desc.flags & FLAG_CRAV) and t.desc.cr_addr % CR_ALIGN == 0
+        self._open_start.clear()
 
     async def submit_batch(self, wq: int, members: list[Descriptor], *, flags: int = FLAG_CRAV | FLAG_RCR,
                            handle: int = 0, count: Optional[int] = None, list_addr: Optional[int] = None,
@@ -1232,7 +1238,13 @@ class Scoreboard:
     def _on_message(self, addr: int, data: bytes):
         key = (addr, int.from_bytes(data, "little"))
         self.stats["messages_seen"] += 1
-        waiting = [t for t in self.items if t.irq[0] == "msg" and t.irq[1] == key
+        # Descriptors whose interrupt this message is (in submission order), without the ones that already had
+        # theirs or ended without one (neither changes back): a scan of every descriptor per message was a
+        # large part of a long test's CPU.
+        cands = self._by_msg.get(key, ())
+        while cands and (cands[0].irq_seen or cands[0].state in ("rejected", "dropped", "aborted")):
+            cands.popleft()
+        waiting = [t for t in cands if t.irq[0] == "msg" and t.irq[1] == key
                    and t.state in ("accepted", "completed") and t.irq_seen == 0]
         if not waiting:
             return            # not a completion interrupt the scoreboard predicted: the tests' exact counts catch it
@@ -1462,8 +1474,27 @@ class Scoreboard:
 
     def unfinished(self, wq: Optional[int] = None) -> list[Tracked]:
         """Accepted descriptors (with a record expected) that have none yet, oldest first."""
-        return [t for t in self.items if t.state == "accepted" and t.writes_cr and not t.cr_writes
-                and (wq is None or t.wq == wq)]
+        if wq is None:
+            return [t for t in self.items if t.state == "accepted" and t.writes_cr and not t.cr_writes]
+        return [t for t in self.items[self._open_from(wq):]
+                if t.wq == wq and t.state == "accepted" and t.writes_cr and not t.cr_writes]
+
+    _SETTLED = frozenset({"rejected", "dropped", "completed", "aborted"})
+
+    def _open_from(self, wq: int) -> int:
+        """Index into `items` before which no descriptor of `wq` can be unfinished again: each has its record,
+        expects none, or ended otherwise, and none of those changes back (batch_list_poisoned, which gives an
+        accepted batch a record to wait for, starts the scan over). wait_below asks every few cycles; a
+        scan of every descriptor of the test each time was a large part of a long test's CPU."""
+        items, i = self.items, self._open_start.get(wq, 0)
+        settled = self._SETTLED
+        while i < len(items):
+            t = items[i]
+            if t.wq == wq and t.state not in settled and not (t.state == "accepted" and (t.cr_writes or not t.writes_cr)):
+                break
+            i += 1
+        self._open_start[wq] = i
+        return i
 
     def expected_messages(self) -> Counter:
         """Messages predicted by completed descriptors with RCI to an unmasked entry."""

@@ -44,7 +44,7 @@ from cocotb.triggers import NullTrigger
 from cocotbext.pcie.core.tlp import TlpType
 from cocotbext.pcie.core.utils import PcieId
 
-from .tlp import PasidTlp
+from .tlp import PasidTlp, fmt_type_of
 
 _MEM_REQUESTS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 _COMPLETIONS = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType.CPL_LOCKED_DATA})
@@ -57,7 +57,7 @@ CHECK_ROUTING = os.environ.get("IMSDEV_DIRECT_CHECK", "0") not in ("", "0")
 
 def _carried(tlp) -> bool | None:
     """None: not carried by the direct link; else whether it is a completion (else a memory request)."""
-    ft = tlp.fmt_type
+    ft = fmt_type_of(tlp)
     if ft in _MEM_REQUESTS:
         return False
     if ft in _COMPLETIONS:
@@ -153,7 +153,7 @@ class DirectLink:
         """A TLP from the RC core that the host bridge and switch would hand to this device's root port."""
         cpl = _carried(tlp)
         if cpl is None:
-            if tlp.fmt_type in _CFG1:
+            if fmt_type_of(tlp) in _CFG1:
                 out = self._cfg1_goes_down(tlp)
                 if CHECK_ROUTING and out != self._goes_down_package(tlp):
                     raise AssertionError(f"direct link: downstream routing of {tlp!r} differs from cocotbext-pcie's")
@@ -253,7 +253,7 @@ class DirectLink:
         it."""
         if self.goes_down_direct(tlp) if direct is None else direct:
             self.stats["down"] += 1
-            if tlp.fmt_type in _CFG1:
+            if fmt_type_of(tlp) in _CFG1:
                 # Software's posted MMIO writes issued just before (Bench.wr32_nowait starts each as a task)
                 # reached the link first while configuration requests crossed the simulated link; a
                 # configuration request yields once, so every task already started hands its TLP over first
@@ -282,7 +282,7 @@ class DirectLink:
         if tlp.ep:
             self._poisoned()
         tlp = _copy(tlp)
-        ft = tlp.fmt_type
+        ft = fmt_type_of(tlp)
         if ft in _CFG1 and tlp.completer_id.bus == self.root_port.sec_bus_num:
             tlp.fmt_type = _CFG1_TO_0[ft]     # the root port's Type 1 -> Type 0 conversion
         await self.device.upstream_recv(tlp)

@@ -199,6 +199,7 @@ class TlpStreamSource(_Stream):
         w_valid, w_sop, w_eop, w_data = (_writer(h) for h in (self.valid, self.sop, self.eop, self.data))
         w_hdr, w_prfx_valid, w_prfx = (_writer(h) for h in (self.hdr, self.prfx_valid, self.prfx))
         w_bar = _writer(self.bar) if self.bar is not None else None
+        reset_r = _raw(self.reset) if self.reset is not None else None
         valid_on = False
         sop_v = eop_v = -1   # last driven values, to skip redundant writes
         mask = (1 << (8 * self.bytes_per_beat)) - 1
@@ -214,7 +215,7 @@ class TlpStreamSource(_Stream):
                 await edge   # drive right after an edge, like the RTL would
                 if not self._queue:   # flushed while asleep
                     continue
-            if self.reset is not None and self.reset.value:
+            if reset_r is not None and _bit(reset_r(), "reset", self):
                 await FallingEdge(self.reset)
                 await edge
             fields, bar = self._queue.popleft()
@@ -306,6 +307,7 @@ class TlpStreamSink(_Stream):
                                                                         self.prfx_valid, self.prfx, self.data))
         bar_r = _raw(self.bar) if self.bar is not None else None
         reset_r = _raw(self.reset) if self.reset is not None else None
+        w_ready = _writer(self.ready)
         while True:
             await edge
             if reset_r is not None and _bit(reset_r(), "reset", self) :
@@ -375,7 +377,8 @@ class TlpStreamSink(_Stream):
             else:
                 want = (0 if next(pauses) else 1) if active else ready_on
             if want != ready_on:
-                self.ready.value = ready_on = want
+                ready_on = want
+                w_ready(want)
             if held is None and not _bit(valid_r(), "valid", self):
                 # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work).
                 await valid_rise

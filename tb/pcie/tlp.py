@@ -199,6 +199,16 @@ class StreamFields(NamedTuple):
 
 
 _BLANKS: dict[type, dict] = {}
+_PLAIN_FMT_TYPES = {t.value: t for t in TlpType}
+
+
+def fmt_type_of(tlp) -> TlpType:
+    """`tlp.fmt_type` of a PasidTlp or of the package's own Tlp (the RC builds its completions as those),
+    whose property calls the Enum each time; an unknown code raises the Enum's error as the property does."""
+    if isinstance(tlp, PasidTlp):
+        return tlp.fmt_type
+    ft = _PLAIN_FMT_TYPES.get((tlp.fmt, tlp.type))
+    return tlp.fmt_type if ft is None else ft
 
 
 class PasidTlp(Tlp):

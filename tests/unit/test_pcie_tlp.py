@@ -543,3 +543,15 @@ def test_code_lookups_match_package():
                     assert ours == (want, None), (fmt, ty, name, ours)
                 else:
                     assert ours == theirs, (fmt, ty, name, ours, theirs)
+
+
+def test_fmt_type_of_plain_and_pasid_tlps():
+    """fmt_type_of answers what the TLP's own fmt_type property does, for every code, plain Tlp or PasidTlp
+    (an unknown code: the same exception type)."""
+    from tb.pcie.tlp import fmt_type_of
+    for cls in (Tlp, PasidTlp):
+        for fmt in range(8):
+            for ty in range(32):
+                t = cls()
+                t.fmt, t.type = fmt, ty
+                assert _outcome(lambda: fmt_type_of(t)) == _outcome(lambda: t.fmt_type), (cls, fmt, ty)
