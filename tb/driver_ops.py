@@ -13,6 +13,8 @@ delivery is queued as its (target, vector) for wait_irq.
 """
 from __future__ import annotations
 
+import traceback
+import weakref
 from collections import Counter, deque
 from typing import Sequence
 
@@ -51,8 +53,25 @@ class TrackedDomain(IrqDomain):
         self.plat.free_irqs(irqs)
 
 
+_LIVE: "weakref.WeakSet[BenchOps]" = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Issue every BenchOps's queued posted writes (run_blocking calls it when the driver code returns)."""
+    for ops in list(_LIVE):
+        ops.flush()
+
+
 class BenchOps(DeviceOps):
-    """Blocking DeviceOps over a started tb.env.Bench; call only from a cocotb bridge thread."""
+    """Blocking DeviceOps over a started tb.env.Bench; call only from a cocotb bridge thread.
+
+    Posted writes to the device's BARs (MMIO writes, MOVDIR64B) are queued and issued, in program order, by
+    the next operation that resumes the simulation (a read, a configuration access, a DMWr, a wait, a
+    sleep, the clock) or when the driver code returns (tb/tests/fw/common.py run_blocking). No simulated
+    time passes while the driver thread runs, and a write to the device takes none to reach the link, so
+    the RTL sees the same accesses in the same cycles; what is saved is a round trip between the driver
+    thread and the simulator per write, most of a driver test's CPU. A queued write that fails raises
+    where it is issued, naming the driver line that made it."""
 
     def __init__(self, bench):
         plat = getattr(bench, "platform", None)
@@ -78,6 +97,10 @@ class BenchOps(DeviceOps):
                         4: resume(dev.config_write_dword)}
         self._dmwr = resume(rc.dmwr)
         self._posted64 = resume(rc.mem_write_pasid)
+        self._posted: list = []         # (coroutine function, args, where): posted writes not yet issued
+        self._issue = resume(self._issue_posted)
+        self._bars = [(a, a + n) for a, n in zip(dev.bar_addr, dev.bar_size) if a is not None and n]
+        _LIVE.add(self)
         self._wait = resume(self._wait_irq)
         self._sleep = resume(self._sleep_ns)
         self._now = resume(self._now_ns)
@@ -86,29 +109,64 @@ class BenchOps(DeviceOps):
         self._delivered.append(delivery.key)
         self._arrived.set()
 
+    # ---- posted writes to the device ----------------------------------------------------------
+    def _to_device(self, addr: int, length: int) -> bool:
+        return any(lo <= addr and addr + length <= hi for lo, hi in self._bars)
+
+    def _post(self, sync, fn, addr: int, length: int, *args) -> None:
+        """Queue a posted write to the device's BARs; a write elsewhere (host memory or a platform model's
+        registers, which act at once) is issued now, after the queued ones."""
+        if self._to_device(addr, length):
+            self._posted.append((fn, (addr, *args), traceback.extract_stack(limit=4)[:-2]))
+        else:
+            self.flush()
+            sync(addr, *args)
+
+    async def _issue_posted(self, writes) -> None:
+        for fn, args, where in writes:
+            try:
+                await fn(*args)
+            except Exception as exc:
+                raise type(exc)(f"{exc} (a posted write to {args[0]:#x} queued at "
+                                f"{''.join(traceback.format_list(where)).strip()})") from exc
+
+    def flush(self) -> None:
+        """Issue the queued posted writes, in program order, in one resume of the simulation."""
+        if self._posted:
+            writes, self._posted = self._posted, []
+            self._issue(writes)
+
+    @property
+    def pending_writes(self) -> int:
+        return len(self._posted)
+
     # ---- MMIO and config space ---------------------------------------------------------------
     def mmio_read32(self, addr: int) -> int:
         self.counts["mmio_read"] += 1
+        self.flush()
         return self._rd32(addr)
 
     def mmio_write32(self, addr: int, value: int) -> None:
         self.counts["mmio_write"] += 1
-        self._wr32(addr, value & 0xFFFF_FFFF)
+        self._post(self._wr32, self.bench.rc.mem_write_dword, addr, 4, value & 0xFFFF_FFFF)
 
     def mmio_read64(self, addr: int) -> int:
         self.counts["mmio_read"] += 1
+        self.flush()
         return self._rd64(addr)
 
     def mmio_write64(self, addr: int, value: int) -> None:
         self.counts["mmio_write"] += 1
-        self._wr64(addr, value)
+        self._post(self._wr64, self.bench.rc.mem_write_qword, addr, 8, value)
 
     def cfg_read(self, offset: int, size: int) -> int:
         self.counts["cfg_read"] += 1
+        self.flush()
         return self._cfg_rd[size](offset)
 
     def cfg_write(self, offset: int, size: int, value: int) -> None:
         self.counts["cfg_write"] += 1
+        self.flush()
         self._cfg_wr[size](offset, value)
 
     # ---- host memory ----------------------------------------------------------------------------
@@ -127,13 +185,14 @@ class BenchOps(DeviceOps):
 
     # ---- submission -----------------------------------------------------------------------------
     def dmwr(self, addr: int, data: bytes, pasid: int, priv: bool = False) -> DmwrStatus:
+        self.flush()
         st = DmwrStatus(int(self._dmwr(addr, bytes(data), pasid, priv)))
         self.counts[f"dmwr_{st.name}"] += 1
         return st
 
     def movdir64b(self, addr: int, data: bytes) -> None:
         self.counts["movdir64b"] += 1
-        self._posted64(addr, bytes(data), None)
+        self._post(self._posted64, self.bench.rc.mem_write_pasid, addr, len(data), bytes(data), None)
 
     # ---- interrupts and time ----------------------------------------------------------------------
     async def _wait_irq(self, timeout_ns: int) -> list[tuple[int, int]]:
@@ -148,6 +207,7 @@ class BenchOps(DeviceOps):
         return out
 
     def wait_irq(self, timeout_ns: int) -> list[tuple[int, int]]:
+        self.flush()
         keys = self._wait(int(timeout_ns))
         self.counts["irqs_taken"] += len(keys)
         return keys
@@ -156,13 +216,16 @@ class BenchOps(DeviceOps):
         await Timer(max(int(ns), 1), "ns")
 
     def delay_ns(self, ns: int) -> None:
+        self.flush()
         self._sleep(ns)
 
     def msleep(self, ms: int) -> None:
+        self.flush()
         self._sleep(ms * MSLEEP_SIM_NS)
 
     async def _now_ns(self) -> int:
         return int(get_sim_time("ns"))
 
     def ktime_get_ns(self) -> int:
+        self.flush()
         return self._now()

@@ -216,9 +216,13 @@ class GuestOps(DeviceOps):
         return out
 
     def wait_irq(self, timeout_ns: int) -> list[tuple[int, int]]:
+        self.flush()
         keys = self._wait(int(timeout_ns))
         self.counts["irqs_taken"] += len(keys)
         return keys
+
+    def flush(self) -> None:
+        self.host.flush()          # the host ops' queued posted writes (tb/driver_ops.py BenchOps)
 
     def delay_ns(self, ns: int) -> None:
         self.host.delay_ns(ns)

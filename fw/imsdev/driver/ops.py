@@ -86,3 +86,7 @@ class DeviceOps(abc.ABC):
 
     def msleep(self, ms: int) -> None:
         self.delay_ns(ms * 1_000_000)
+
+    def flush(self) -> None:
+        """Issue posted MMIO writes an implementation buffers (none by default). An implementation that
+        buffers them issues them, in order, before any access that returns a value or lets time pass."""

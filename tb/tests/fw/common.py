@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cocotb.task import bridge
 
-from tb.driver_ops import BenchOps
+from tb.driver_ops import BenchOps, flush_all
 from tb.env import Bench
 
 
@@ -28,13 +28,20 @@ async def start(dut, pauses: str = "none") -> tuple[Bench, BenchOps]:
 
 async def run_blocking(fn, *args):
     """Run blocking driver code (Python model or C library) in a bridge thread; it resumes the simulation
-    for every hardware access."""
-    return await bridge(fn)(*args)
+    for every hardware access but posted writes to the device, which are issued in order with the next
+    access that needs the simulation and, at the latest, when the code returns (BenchOps)."""
+    def driver_code():
+        try:
+            return fn(*args)
+        finally:
+            flush_all()
+    return await bridge(driver_code)()
 
 
 async def finish(bench: Bench, ops: BenchOps, test: str, extra: dict | None = None) -> dict:
     """Every expected interrupt delivered exactly once, nothing lost/duplicated/misrouted/spurious/stray,
     every platform fault expected; the counts go to the log and to platform_report.jsonl."""
+    assert not ops.pending_writes, f"{ops.pending_writes} posted writes never issued (driver code not run by run_blocking)"
     plat = bench.platform
     await plat.wait_all()
     await bench.settle()

@@ -403,3 +403,32 @@ BAD_INPUTS = (
                      "neither fires nor pends; the record (reaped by polling) says success",
              test="test_driver_interrupt_management"),
 )
+
+
+@cocotb.test()
+async def test_posted_writes_in_program_order(dut):
+    """BenchOps queues the driver's posted writes to the device's BARs and issues them, in program order,
+    with the next access that needs the simulation (tb/driver_ops.py): none reaches the link before that
+    access, all reach it before it, and the last one wins; a write outside the BARs (host memory) takes
+    effect at once; writes still queued when the driver code returns are issued then."""
+    bench, ops = await start(dut)
+    scratch = bench.bar0_addr + regs.CSR_SCRATCH
+    host = ops.mem_alloc(64)
+    shim = bench.shim
+
+    def driver():
+        sent = shim.stats["rx_req"]
+        ops.mmio_write32(scratch, 0x1111_1111)
+        ops.mmio_write32(scratch, 0x2222_2222)
+        assert ops.pending_writes == 2 and shim.stats["rx_req"] == sent, "posted writes went out before a read"
+        assert ops.mmio_read32(scratch) == 0x2222_2222, "the read passed a posted write or the writes reordered"
+        assert ops.pending_writes == 0 and shim.stats["rx_req"] == sent + 3, shim.stats["rx_req"] - sent
+        ops.mmio_write32(host, 0xA5A5_5A5A)          # host memory, not the device: at once, ahead of nothing
+        assert ops.mem_read(host, 4) == (0xA5A5_5A5A).to_bytes(4, "little") and ops.pending_writes == 0
+        ops.mmio_write32(scratch, 0x3333_3333)        # still queued when the driver code returns
+        assert ops.pending_writes == 1
+        return sent
+
+    sent = await run_blocking(driver)
+    assert ops.pending_writes == 0 and shim.stats["rx_req"] == sent + 4
+    assert await bench.rd32(regs.CSR_SCRATCH) == 0x3333_3333

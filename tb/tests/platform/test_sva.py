@@ -24,7 +24,6 @@ import errno
 from dataclasses import replace
 
 import cocotb
-from cocotb.task import bridge
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from cocotbext.pcie.core.utils import PcieId
@@ -37,6 +36,7 @@ from tb.driver_ops import BenchOps
 from tb.env import PAUSE_MODES
 from tb.pcie.tlp import PasidTlp
 from tb.sva import PAGE, SvaHost, read_fault_records
+from tb.tests.fw.common import run_blocking
 from tb.tests.platform.common import PLATFORM, assert_nothing_else_delivered, finish
 from tb.wq import (CR_BYTES, ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, GUARD, OP_MEMFILL, OP_MEMMOVE,
                    ST_PAGE_FAULT, ST_SUCCESS, Descriptor, WqConfig, WqEnv, ims_handle)
@@ -496,7 +496,7 @@ class CDriver:
         self.devs: dict = {}
 
     async def call(self, fn, *args):
-        rc = await bridge(lambda: fn(*args))()           # (a ctypes function has no __qualname__ to wrap)
+        rc = await run_blocking(fn, *args)
         self.adapter.raise_if_failed()
         return rc
 
