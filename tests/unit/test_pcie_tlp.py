@@ -206,6 +206,18 @@ def test_hook_install_is_idempotent_and_targets_the_port_rebuild():
     assert hooks.is_installed() and cocotbext_port.Tlp is PasidTlp
     rebuilt = cocotbext_port.Tlp(PasidTlp.create_dmwr(0x1000, bytes(64), pasid=9, er=True))
     assert rebuilt.is_dmwr() and (rebuilt.pasid, rebuilt.er) == (9, True)
+    # every module of the package that builds TLPs builds PasidTlp, and none is left out: a module that
+    # names `Tlp` is in the hook's list
+    import pkgutil, importlib
+    import cocotbext.pcie.core as core
+    naming = {m.name for m in pkgutil.iter_modules(core.__path__)
+              if m.name != "tlp" and getattr(importlib.import_module(f"{core.__name__}.{m.name}"), "Tlp", None)
+              is not None}
+    assert naming == {m.__name__.rsplit(".", 1)[1] for m in hooks.BUILDERS}, naming
+    assert all(m.Tlp is PasidTlp for m in hooks.BUILDERS)
+    from cocotbext.pcie.core import rc
+    cpl = rc.Tlp.create_completion_data_for_tlp(PasidTlp.create_mem_read(0x1000, 4), rc.PcieId(0, 0, 0))
+    assert type(cpl) is PasidTlp
 
 
 def test_hook_version_pin():
