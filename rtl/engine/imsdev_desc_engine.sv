@@ -318,15 +318,18 @@ module imsdev_desc_engine #(
     wire  cr_fire = sel_cr && cr_req && dma_cmd_ready;
     wire  op_fire = !sel_cr && op_req && dma_cmd_ready;
 
+    // Room is checked where a descriptor is appended (only the issue stage appends, one at a time), not when it
+    // is dequeued: the next descriptor is taken and checked while the list is still full, and its operation
+    // is handed over as soon as a slot frees.
     wire   room   = !valid_q[tail_q];
     // A member's fetch waits for a free list slot (only the issue stage appends, so it stays free until the
     // member is appended) and, while handles are checked, for a revocation sweep to end (as dequeues do);
     // once shown it stays shown until taken (hold_q: a command never changes or drops under valid).
     wire   fetch_req = ist_q == I_FETCH && ((room && !hdl_hold) || (hold_q && !hold_cr_q));
-    assign op_req = ist_q == I_CMD || fetch_req;
+    assign op_req = (ist_q == I_CMD && room) || fetch_req;
     wire   push_batch = ist_q == I_BEND && room;
-    wire   push   = (ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go) || (op_fire && ist_q == I_CMD)
-                    || push_batch;
+    wire   push_check = ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go && room;
+    wire   push   = push_check || (op_fire && ist_q == I_CMD) || push_batch;
 
     // ================================================================== retire stage
     // record stage: works on entry rp_q (from head to tail); notify stage: on the head entry.
@@ -465,13 +468,13 @@ module imsdev_desc_engine #(
                         b_idx_q    <= '0;
                         b_status_q <= ST_SUCCESS;
                         b_fault_q  <= '0;
-                    end else begin
-                        ist_q <= after_push;
+                    end else if (push_check) begin
+                        ist_q <= (early_deq && deq_grant) ? I_WAIT : after_push;
                         if (in_batch_q) b_idx_q <= b_idx_next;
                     end
                 end
                 I_CMD: if (op_fire) begin
-                    ist_q <= after_push;
+                    ist_q <= (early_deq && deq_grant) ? I_WAIT : after_push;
                     if (in_batch_q) b_idx_q <= b_idx_next;
                 end
                 I_FETCH: if (op_fire) ist_q <= I_FWAIT;
@@ -532,6 +535,10 @@ module imsdev_desc_engine #(
                 end
                 C_OPRSP: if (oprsp_valid) begin
                     bytes_q <= op_bytes;
+                    // A successful operation whose record was asked for goes straight to the record's command
+                    // (C_COMPLETE would decide just that: the status stays the check's SUCCESS).
+                    if (op_status == DMA_OK && rc.status == ST_SUCCESS && rc.cr_ok && rc.rcr) cst_q <= C_CRCMD;
+                    else                                                                        cst_q <= C_COMPLETE;
                     if (op_status != DMA_OK) begin
                         status_q <= op_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
                         fault_q  <= rc.src + 64'(op_bytes);
@@ -542,7 +549,6 @@ module imsdev_desc_engine #(
                         wr_fault_q <= op_xl_write;
                         if (op_xl_write) fault_q <= rc.dst + 64'(op_bytes);
                     end
-                    cst_q <= C_COMPLETE;
                 end
                 C_COMPLETE: begin
                     cst_q <= needs_cr ? C_CRCMD : C_IDLE;
@@ -569,8 +575,12 @@ module imsdev_desc_engine #(
         end
     end
 
-    // Room is checked when a descriptor is requested: only the issue stage appends, one at a time.
-    assign deq_req = ist_q == I_IDLE && room;
+    // A descriptor is requested when the issue stage is idle, and also in the cycle the current one is
+    // appended (its operation handed over, or appended without one), so a stream of descriptors issues one
+    // every three cycles (I_WAIT, I_CHECK, I_CMD) instead of four. (Room is checked at the append.)
+    wire   issue_done = (ist_q == I_CMD && op_fire) || push_check;
+    wire   early_deq  = issue_done && !in_batch_q;
+    assign deq_req = ist_q == I_IDLE || early_deq;
 
     // A member's handle is looked up as its fetch answer is taken (the batch's WQ: its own IMS table).
     assign hdl_rd_en     = (ist_q == I_WAIT && deq_valid && !deq_discard) || (fetch_rsp && fetch_ok);
