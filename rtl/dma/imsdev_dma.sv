@@ -133,6 +133,7 @@ module imsdev_dma #(
     // FIFO fill levels and the timeout pulse are not needed here (flow control uses in_ready).
     logic [$clog2(CMD_DEPTH+1)-1:0] unused_wc_count, unused_rc_count, unused_end_count;
     logic [2:0]                     unused_rsp_count;
+    logic                           rsp_fetch;          // the response at rsp_valid is a FETCH's
     logic                           unused_timeout;
 
     // ---------------------------------------------------------------- command intake
@@ -390,10 +391,11 @@ module imsdev_dma #(
     // ---------------------------------------------------------------- responses
     logic rsp_in_ready, rsp_push;
 
-    imsdev_fifo #(.WIDTH(8 + 4 + 32), .DEPTH(4)) u_rsp (
+    imsdev_fifo #(.WIDTH(1 + 8 + 4 + 32), .DEPTH(4)) u_rsp (
         .clk, .rst,
-        .in_valid(rsp_push), .in_ready(rsp_in_ready), .in_data({wo_rsp_id, wo_rsp_status, wo_rsp_bytes}),
-        .out_valid(rsp_valid), .out_ready(rsp_ready), .out_data({rsp_id, rsp_status, rsp_bytes}),
+        .in_valid(rsp_push), .in_ready(rsp_in_ready),
+        .in_data({wo_fetch, wo_rsp_id, wo_rsp_status, wo_rsp_bytes}),
+        .out_valid(rsp_valid), .out_ready(rsp_ready), .out_data({rsp_fetch, rsp_id, rsp_status, rsp_bytes}),
         .count(unused_rsp_count)
     );
 
@@ -402,13 +404,16 @@ module imsdev_dma #(
     // if Bus Master Enable falls meanwhile (a stream never withdraws valid); no TLP is newly presented
     // while it is 0. Once a MWr's first beat is accepted its beats follow back to back (lock_q).
     // Response markers and FETCH beats at the head of the write output are consumed here without using
-    // tx_req (a FETCH beat is shifted into rsp_data; its last beat carries the FETCH's response).
+    // tx_req (a FETCH beat is shifted into rsp_data; its last beat carries the FETCH's response). While a
+    // FETCH's response waits in the response FIFO (fetch_pend_q), the next FETCH's beats and marker wait,
+    // so rsp_data holds the waiting FETCH's bytes until its response is taken.
     logic lock_q, hold_q, hold_wr_q, hold_xr_q, prefer_wr_q;
     // MRd side: a Translation Request goes ahead of data reads (a shown one stays selected).
     wire rd_xr  = hold_q ? hold_xr_q : xr_valid;
     wire rd_any = xr_valid || mrd_valid;
 
-    wire wr_marker = wo_valid && (wo_marker || wo_fetch);
+    logic fetch_pend_q;
+    wire wr_marker = wo_valid && (wo_marker || wo_fetch) && !(wo_fetch && fetch_pend_q);
     wire wr_beat   = wo_valid && !wo_marker && !wo_fetch && (!wo_rsp_valid || rsp_in_ready);
 
     logic sel_wr, tx_valid;
@@ -439,10 +444,16 @@ module imsdev_dma #(
     assign rsp_push   = (tx_go && sel_wr && wo_rsp_valid) || (wr_marker && rsp_in_ready && wo_rsp_valid);
 
     // FETCH data: beats arrive byte 0 first; the FETCH's response is pushed with its last beat, so rsp_data
-    // is complete when that response reaches rsp_valid. The caller keeps at most one FETCH outstanding (the
-    // descriptor engine does), so nothing overwrites it before the response is taken.
+    // is complete when that response reaches rsp_valid. A caller may have several FETCHes outstanding (the
+    // descriptor engine prefetches batch members): fetch_pend_q holds the next one back until the response
+    // is taken, so nothing overwrites rsp_data before.
     logic [511:0] fetch_q;
-    wire          fetch_beat = wo_valid && wo_fetch && !wo_marker && rsp_in_ready;
+    wire          fetch_beat = wo_valid && wo_fetch && !wo_marker && rsp_in_ready && !fetch_pend_q;
+    always_ff @(posedge clk) begin
+        if (rst)                                      fetch_pend_q <= 1'b0;
+        else if (rsp_push && wo_fetch)                fetch_pend_q <= 1'b1;
+        else if (rsp_valid && rsp_ready && rsp_fetch) fetch_pend_q <= 1'b0;
+    end
     if (DATA_W >= 512) begin : g_fetch_one
         always_ff @(posedge clk) begin
             if (rst)             fetch_q <= '0;

@@ -93,6 +93,7 @@ module imsdev_dma_tags #(
     logic [PW-1:0]    pos_q   [TAGS];
     logic [12:0]      len_q   [TAGS];
     logic [12:0]      rcvd_q  [TAGS];
+    logic [PW-1:0]    endp_q  [TAGS];       // pos_q + rcvd_q: end of the tag's received bytes
     logic [6:0]       addr7_q [TAGS];
     logic [CW-1:0]    ts_q    [TAGS];
     logic [TW:0]      head_q, tail_q;
@@ -126,17 +127,21 @@ module imsdev_dma_tags #(
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
     // alloc_end_pos comes from the generator's register, updated in the same cycle as head_q.
-    // avail_pos is registered (one cycle late): it only grows, so a late value is a smaller amount of
-    // data than is there, never more, and the write engine's planning starts at a flip-flop. The write
-    // engine ends a failed command only once no tag of it is allocated, a cycle after which avail_pos
+    // avail_pos is registered, so the write engine's planning starts at a flip-flop. It takes the oldest
+    // tag's update of this cycle into account (the update's bytes were written into the buffer at the same
+    // edge), so data is available to the write engine in the cycle after its tag update, as when avail_pos
+    // was combinational; the per-tag end position (endp_q, pos + rcvd kept as one register) keeps the path
+    // one adder deep. It only grows: after the oldest tag retires, the next one starts where it ended. The
+    // write engine ends a failed command only once no tag of it is allocated, a cycle after which avail_pos
     // is already past the command's end position.
-    always_ff @(posedge clk) begin
-        if (rst) avail_pos <= '0;
-        else     avail_pos <= empty ? alloc_end_pos : PW'(pos_q[tail] + PW'(rcvd_q[tail]));
-    end
-
     // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
     wire upd_ok = upd_valid && valid_q[upd_tag] && !done_q[upd_tag];
+    wire [PW-1:0] upd_tail_bytes = (upd_ok && upd_tag == tail) ? PW'(upd_bytes) : '0;
+    always_ff @(posedge clk) begin
+        if (rst) avail_pos <= '0;
+        else     avail_pos <= empty ? alloc_end_pos : PW'(endp_q[tail] + upd_tail_bytes);
+    end
+
     wire tmo = !empty && !done_q[tail] && sent_q[tail] && (CW'(now_q - ts_q[tail]) >= CW'(CPL_TIMEOUT))
                && !(upd_ok && upd_tag == tail);
     wire retire = !empty && done_q[tail];
@@ -150,9 +155,13 @@ module imsdev_dma_tags #(
             len_q[alloc_tag]   <= alloc_len;
             addr7_q[alloc_tag] <= alloc_addr7;
             rcvd_q[alloc_tag]  <= '0;
+            endp_q[alloc_tag]  <= alloc_pos;
         end
         if (sent_valid) ts_q[sent_tag] <= now_q;
-        if (upd_ok) rcvd_q[upd_tag] <= rcvd_q[upd_tag] + upd_bytes;
+        if (upd_ok) begin
+            rcvd_q[upd_tag] <= rcvd_q[upd_tag] + upd_bytes;
+            endp_q[upd_tag] <= endp_q[upd_tag] + PW'(upd_bytes);
+        end
 
         // Failure table: the first error of a command is kept. A timeout and a completion error in the
         // same cycle always belong to two different tags; if they are the same command the completion's

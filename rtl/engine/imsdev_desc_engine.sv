@@ -23,10 +23,13 @@
 // (at most INFLIGHT are outstanding), so a record answer never waits behind them.
 //
 // Batch (opcode 0x01, DSA_OPCODE_BATCH): a batch descriptor that passes its checks is not appended itself;
-// the issue stage instead fetches its descriptor list one 64-byte member at a time (DMA FETCH command, with
-// the batch's PASID and privilege, at most one outstanding so the DMA engine's single fetch register
-// suffices), checks and issues each member like a submitted descriptor (its own record and interrupt; FENCE
-// waits for earlier members, which are in flight on the same WQ), then appends the batch's own entry. The
+// the issue stage instead takes its descriptor list one 64-byte member at a time, checks and issues each
+// member like a submitted descriptor (its own record and interrupt; FENCE waits for earlier members, which
+// are in flight on the same WQ), then appends the batch's own entry. The members are prefetched: up to
+// PREFETCH list entries are read ahead (one DMA FETCH command per 64-byte entry, with the batch's PASID and
+// privilege, in list order) into a member buffer, so a member's read overlaps the issue of the ones before
+// it instead of waiting behind their operations. After a failed list read no further entry is fetched;
+// before the batch's own entry is appended every fetch still outstanding is answered and the buffer emptied. The
 // record stage folds the members' final statuses into agg_fail_q as they pass, and starts the batch entry
 // only when it is the list's head, i.e. after every member's record and interrupt were handed over:
 // status SUCCESS, BATCH_FAIL (0x05) if a member failed, or BATCH_PAGE_FAULT (0x06) / HW_ERR1 (0x20) with the
@@ -48,7 +51,9 @@ module imsdev_desc_engine #(
     localparam int WQW         = (NUM_WQ > 1) ? $clog2(NUM_WQ) : 1,
     localparam int IW          = $clog2(INFLIGHT),
     localparam int MBS         = $clog2(MAX_BATCH),          // log2(MAX_BATCH)
-    localparam int CW          = $clog2(MAX_BATCH + 1)       // a member count 0..MAX_BATCH
+    localparam int CW          = $clog2(MAX_BATCH + 1),      // a member count 0..MAX_BATCH
+    localparam int PREFETCH    = (MAX_BATCH < 4) ? MAX_BATCH : 4,   // batch list entries read ahead
+    localparam int PFW         = $clog2(PREFETCH + 1)
 ) (
     input  wire logic                 clk,
     input  wire logic                 rst,
@@ -163,9 +168,10 @@ module imsdev_desc_engine #(
     localparam logic [7:0]  ID_OP = 8'h00, ID_CR = 8'h80, ID_FETCH = 8'h40;
 
     // ================================================================== issue stage
-    // I_FETCH: a batch member's fetch is shown to the DMA engine; I_FWAIT: waiting for its answer;
-    // I_BEND: every member issued (or the list read failed): append the batch's own entry.
-    typedef enum logic [2:0] {I_IDLE, I_WAIT, I_CHECK, I_CMD, I_FETCH, I_FWAIT, I_BEND} istate_e;
+    // I_FETCH: waiting for the next member in the member buffer;
+    // I_BEND: every member issued (or the list read failed): append the batch's own entry once every fetch
+    // was answered and the member buffer is empty.
+    typedef enum logic [2:0] {I_IDLE, I_WAIT, I_CHECK, I_CMD, I_FETCH, I_BEND} istate_e;
     istate_e ist_q;
 
     // Descriptor DW0 (PASID, priv) is not read: the PASID comes from the submission (DMWr prefix or the
@@ -317,16 +323,31 @@ module imsdev_desc_engine #(
     wire  sel_cr  = hold_q ? hold_cr_q : cr_req;
     wire  cr_fire = sel_cr && cr_req && dma_cmd_ready;
     wire  op_fire = !sel_cr && op_req && dma_cmd_ready;
+    wire  f_fire;                      // a member fetch was taken (op_fire with sel_f)
 
+    // Room is checked where a descriptor is appended (only the issue stage appends, one at a time), not when it
+    // is dequeued: the next descriptor is taken and checked while the list is still full, and its operation
+    // is handed over as soon as a slot frees.
     wire   room   = !valid_q[tail_q];
-    // A member's fetch waits for a free list slot (only the issue stage appends, so it stays free until the
-    // member is appended) and, while handles are checked, for a revocation sweep to end (as dequeues do);
-    // once shown it stays shown until taken (hold_q: a command never changes or drops under valid).
-    wire   fetch_req = ist_q == I_FETCH && ((room && !hdl_hold) || (hold_q && !hold_cr_q));
-    assign op_req = ist_q == I_CMD || fetch_req;
-    wire   push_batch = ist_q == I_BEND && room;
-    wire   push   = (ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go) || (op_fire && ist_q == I_CMD)
-                    || push_batch;
+    // Member prefetch: entries f_idx_q.. of the list are fetched while fewer than PREFETCH are outstanding or
+    // waiting in the member buffer, until the list's end or a failed read (f_stop_q). A fetch once shown stays
+    // shown until taken (hold_q / hold_f_q: a command never changes or drops under valid). An operation of
+    // the issue stage goes first when both want the command port (the fetch is for a later member).
+    logic [CW-1:0]      f_idx_q;
+    logic [PFW-1:0]     f_out_q;              // fetches handed to the DMA engine and not yet answered
+    logic               f_stop_q, hold_f_q;
+    logic [PFW-1:0]     mb_count;
+    logic               mb_valid, fetch_rsp;  // member buffer not empty; a fetch's answer is taken
+    wire   op_want   = ist_q == I_CMD && room;
+    wire   fetch_want = in_batch_q && f_idx_q != b_cnt_q && !f_stop_q
+                        && 32'(f_out_q) + 32'(mb_count) < PREFETCH;
+    wire   sel_f     = hold_q ? hold_f_q : (fetch_want && !op_want);
+    wire   fetch_req = sel_f && (fetch_want || (hold_q && !hold_cr_q));
+    assign op_req = sel_f ? fetch_req : op_want;
+    // (a fetch still shown after a failed read, held at the command port, must be taken and answered too)
+    wire   push_batch = ist_q == I_BEND && room && !fetch_req && f_out_q == '0 && !mb_valid && !fetch_rsp;
+    wire   push_check = ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go && room;
+    wire   push   = push_check || (op_fire && !sel_f && ist_q == I_CMD) || push_batch;
 
     // ================================================================== retire stage
     // record stage: works on entry rp_q (from head to tail); notify stage: on the head entry.
@@ -355,9 +376,25 @@ module imsdev_desc_engine #(
     wire         rsp_is_cr = dma_rsp_id[7];
     wire         rsp_is_fetch = dma_rsp_id[6];
     assign oprsp_in_valid = dma_rsp_valid && !rsp_is_cr && !rsp_is_fetch;
-    assign dma_rsp_ready  = rsp_is_cr ? nst_q == N_CRRSP : rsp_is_fetch ? ist_q == I_FWAIT : oprsp_in_ready;
-    wire         fetch_rsp = ist_q == I_FWAIT && dma_rsp_valid && rsp_is_fetch;
-    wire         fetch_ok  = dma_rsp_status == DMA_OK;
+    // A fetch's answer always has room in the member buffer (fetches are issued against its free entries).
+    assign dma_rsp_ready  = rsp_is_cr ? nst_q == N_CRRSP : rsp_is_fetch ? 1'b1 : oprsp_in_ready;
+    assign       fetch_rsp = dma_rsp_valid && rsp_is_fetch;
+    // Member buffer: {status, the entry's 64 bytes}, in list order.
+    logic         mb_pop, unused_mb_in_ready;
+    logic [515:0] mb_data;
+    imsdev_fifo #(.WIDTH(516), .DEPTH(PREFETCH)) u_mbuf (
+        .clk, .rst,
+        .in_valid(fetch_rsp), .in_ready(unused_mb_in_ready), .in_data({dma_rsp_status, dma_rsp_data}),
+        .out_valid(mb_valid), .out_ready(mb_pop), .out_data(mb_data),
+        .count(mb_count)
+    );
+    wire [3:0]   mb_status = mb_data[515:512];
+    wire         fetch_ok  = mb_status == DMA_OK;
+    // The issue stage takes the next member (a handle lookup when it is good: not while handles are being
+    // revoked and checked, as dequeues); I_BEND empties the buffer of entries after a failed read.
+    wire         mb_take   = ist_q == I_FETCH && mb_valid && (!fetch_ok || !hdl_hold);
+    assign mb_pop = mb_take || (ist_q == I_BEND && mb_valid);
+    assign f_fire = op_fire && sel_f;
     assign oprsp_pop      = cst_q == C_OPRSP && oprsp_valid;
     imsdev_fifo #(.WIDTH(36), .DEPTH(INFLIGHT)) u_oprsp (
         .clk, .rst,
@@ -425,6 +462,10 @@ module imsdev_desc_engine #(
             fault_q       <= '0;
             hold_q        <= 1'b0;
             hold_cr_q     <= 1'b0;
+            hold_f_q      <= 1'b0;
+            f_idx_q       <= '0;
+            f_out_q       <= '0;
+            f_stop_q      <= 1'b0;
             in_batch_q    <= 1'b0;
             b_ent_q       <= '0;
             b_list_q      <= '0;
@@ -436,6 +477,12 @@ module imsdev_desc_engine #(
         end else begin
             hold_q    <= dma_cmd_valid && !dma_cmd_ready;
             hold_cr_q <= sel_cr;
+            hold_f_q  <= sel_f;
+
+            // ---- member prefetch
+            if (f_fire) f_idx_q <= f_idx_q + 1'b1;
+            f_out_q <= f_out_q + PFW'(f_fire) - PFW'(fetch_rsp);
+            if (fetch_rsp && dma_rsp_status != DMA_OK) f_stop_q <= 1'b1;
 
             // ---- issue
             case (ist_q)
@@ -465,26 +512,27 @@ module imsdev_desc_engine #(
                         b_idx_q    <= '0;
                         b_status_q <= ST_SUCCESS;
                         b_fault_q  <= '0;
-                    end else begin
-                        ist_q <= after_push;
+                        f_idx_q    <= '0;
+                        f_stop_q   <= 1'b0;
+                    end else if (push_check) begin
+                        ist_q <= (early_deq && deq_grant) ? I_WAIT : after_push;
                         if (in_batch_q) b_idx_q <= b_idx_next;
                     end
                 end
-                I_CMD: if (op_fire) begin
-                    ist_q <= after_push;
+                I_CMD: if (op_fire && !sel_f) begin
+                    ist_q <= (early_deq && deq_grant) ? I_WAIT : after_push;
                     if (in_batch_q) b_idx_q <= b_idx_next;
                 end
-                I_FETCH: if (op_fire) ist_q <= I_FWAIT;
-                I_FWAIT: if (fetch_rsp) begin
+                I_FETCH: if (mb_take) begin
                     if (fetch_ok) begin
-                        desc_q <= dma_rsp_data;
+                        desc_q <= mb_data[511:0];
                         ist_q  <= I_CHECK;
                     end else begin
                         // The list read failed: the members from here on are not run. UR/CA is DSA's batch
                         // page fault; poisoned data or a timeout a hardware error, as for a source read.
-                        b_status_q <= (dma_rsp_status == DMA_READ_UR || dma_rsp_status == DMA_READ_CA
-                                       || dma_rsp_status == DMA_XL_READ_FAULT || dma_rsp_status == DMA_XL_FAIL_RD
-                                       || dma_rsp_status == DMA_XL_READ_FAULT_IR)
+                        b_status_q <= (mb_status == DMA_READ_UR || mb_status == DMA_READ_CA
+                                       || mb_status == DMA_XL_READ_FAULT || mb_status == DMA_XL_FAIL_RD
+                                       || mb_status == DMA_XL_READ_FAULT_IR)
                                       ? ST_BATCH_PAGE_FAULT : ST_HW_ERR;
                         b_fault_q  <= b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0};
                         ist_q      <= I_BEND;
@@ -532,6 +580,10 @@ module imsdev_desc_engine #(
                 end
                 C_OPRSP: if (oprsp_valid) begin
                     bytes_q <= op_bytes;
+                    // A successful operation whose record was asked for goes straight to the record's command
+                    // (C_COMPLETE would decide just that: the status stays the check's SUCCESS).
+                    if (op_status == DMA_OK && rc.status == ST_SUCCESS && rc.cr_ok && rc.rcr) cst_q <= C_CRCMD;
+                    else                                                                        cst_q <= C_COMPLETE;
                     if (op_status != DMA_OK) begin
                         status_q <= op_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
                         fault_q  <= rc.src + 64'(op_bytes);
@@ -542,7 +594,6 @@ module imsdev_desc_engine #(
                         wr_fault_q <= op_xl_write;
                         if (op_xl_write) fault_q <= rc.dst + 64'(op_bytes);
                     end
-                    cst_q <= C_COMPLETE;
                 end
                 C_COMPLETE: begin
                     cst_q <= needs_cr ? C_CRCMD : C_IDLE;
@@ -569,13 +620,17 @@ module imsdev_desc_engine #(
         end
     end
 
-    // Room is checked when a descriptor is requested: only the issue stage appends, one at a time.
-    assign deq_req = ist_q == I_IDLE && room;
+    // A descriptor is requested when the issue stage is idle, and also in the cycle the current one is
+    // appended (its operation handed over, or appended without one), so a stream of descriptors issues one
+    // every three cycles (I_WAIT, I_CHECK, I_CMD) instead of four. (Room is checked at the append.)
+    wire   issue_done = (ist_q == I_CMD && op_fire && !sel_f) || push_check;
+    wire   early_deq  = issue_done && !in_batch_q;
+    assign deq_req = ist_q == I_IDLE || early_deq;
 
     // A member's handle is looked up as its fetch answer is taken (the batch's WQ: its own IMS table).
-    assign hdl_rd_en     = (ist_q == I_WAIT && deq_valid && !deq_discard) || (fetch_rsp && fetch_ok);
-    assign hdl_rd_handle = ist_q == I_FWAIT ? dma_rsp_data[303:288] : deq_desc[303:288];
-    assign hdl_rd_wq     = ist_q == I_FWAIT ? wq_q : deq_wq;
+    assign hdl_rd_en     = (ist_q == I_WAIT && deq_valid && !deq_discard) || (mb_take && fetch_ok);
+    assign hdl_rd_handle = ist_q == I_FETCH ? mb_data[303:288] : deq_desc[303:288];
+    assign hdl_rd_wq     = ist_q == I_FETCH ? wq_q : deq_wq;
 
     // ---- work-queue command bookkeeping
     // The issue stage holds a descriptor (a batch: from its dequeue until its own entry is appended).
@@ -591,7 +646,7 @@ module imsdev_desc_engine #(
 
     // ---- DMA commands: the operation or a member fetch (issue stage) or the 32-byte completion record
     // (retire stage)
-    wire fetching = ist_q == I_FETCH;
+    wire fetching = sel_f;
     assign dma_cmd_valid       = sel_cr ? cr_req : op_req;
     assign dma_cmd_op          = sel_cr ? DMA_OP_WRITE : fetching ? DMA_OP_FETCH
                                         : (opcode == OP_MEMFILL ? DMA_OP_FILL : DMA_OP_COPY);
@@ -602,10 +657,12 @@ module imsdev_desc_engine #(
     // (a member fetch: the batch descriptor's)
     assign dma_cmd_bof         = sel_cr ? rc.bof : fetching ? b_ent_q.bof : bof;
     // (a record's command carries no source: the issue stage may take the next descriptor meanwhile)
-    assign dma_cmd_src         = sel_cr ? 64'd0 : fetching ? b_list_q + {{(58 - CW){1'b0}}, b_idx_q, 6'd0} : src;
+    assign dma_cmd_src         = sel_cr ? 64'd0 : fetching ? b_list_q + {{(58 - CW){1'b0}}, f_idx_q, 6'd0} : src;
     assign dma_cmd_dst         = sel_cr ? rc.cr_addr : fetching ? 64'd0 : dst;
     assign dma_cmd_len         = sel_cr ? 32'd32 : fetching ? 32'd64 : xfer;
-    assign dma_cmd_pattern     = sel_cr ? 64'd0 : src;     // MEMFILL: the pattern sits in the source field, as in DSA
+    // MEMFILL: the pattern sits in the source field, as in DSA (not a fetch's: desc_q may change under a
+    // fetch held at the command port, when the issue stage takes the next member meanwhile)
+    assign dma_cmd_pattern     = (sel_cr || fetching) ? 64'd0 : src;
     assign dma_cmd_wdata       = sel_cr ? {96'd0, 8'd0, rc.bad_flags, fault_q, bytes_q, 16'd0, 8'd0, wr_fault_q, status_q}
                                         : '0;
     assign dma_cmd_id          = sel_cr ? ID_CR : fetching ? ID_FETCH : ID_OP;

@@ -75,7 +75,8 @@ module imsdev_wq_mgr #(
     input  wire logic [19:0]          enq_pasid,
     input  wire logic                 enq_priv,
 
-    // Dequeue to the engine: deq_req while idle; deq_grant in the same cycle; the descriptor on the next.
+    // Dequeue to the engine: deq_req while its issue stage is idle or hands its descriptor over in this cycle;
+    // deq_grant in the same cycle; the descriptor on the next.
     input  wire logic                 deq_req,
     output      logic                 deq_grant,
     output      logic                 deq_valid,

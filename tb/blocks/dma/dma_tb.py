@@ -18,8 +18,9 @@ cycle); in the ReadOnly phase it samples the handshakes that complete at the nex
   address order within a tag, with random idle cycles on rx_cpl (also inside a TLP). Faults can be injected
   per read (UR, CA, poisoned, dropped) and bogus completions queued.
 * FETCH (the batch-list read) issues reads like a COPY and no write; its response carries the bytes in
-  rsp_data, compared with host memory when the response is taken. The bench keeps at most one FETCH
-  outstanding, as the engine's contract requires.
+  rsp_data, compared with host memory when the response is taken. Several FETCHes may be outstanding (the
+  engine prefetches batch members): with rsp_ready backpressure, rsp_data must still hold each FETCH's bytes
+  when its response is taken.
 * Responses must come in command order with the expected id/status; when rsp_valid first shows a response
   every write TLP of its bytes must have been accepted in an earlier cycle. Then host memory is compared
   byte-exact: destination bytes [0, rsp_bytes) hold the expected data, the rest of the destination and
@@ -490,11 +491,7 @@ class DmaTb:
             # -------- drive
             if cmd_taken:
                 self.cmd_driving = None
-            # the engine's contract: at most one FETCH outstanding (rsp_data holds one), so a FETCH waits for
-            # the previous one's response
-            fetch_busy = (self.cmd_queue and self.cmd_queue[0].op == OP_FETCH
-                          and any(a.op == OP_FETCH for a in self.active))
-            if self.cmd_driving is None and self.cmd_queue and not fetch_busy and rng.random() >= self.cmd_idle:
+            if self.cmd_driving is None and self.cmd_queue and rng.random() >= self.cmd_idle:
                 self.cmd_driving = self.cmd_queue.popleft()
                 self._drive_cmd(self.cmd_driving)
             elif self.cmd_driving is None:

@@ -249,7 +249,8 @@ async def test_batch_errors(dut, pauses):
 @cocotb.test()
 @cocotb.parametrize(pauses=("none", "backpressure"))
 async def test_batch_fence_and_pasid_commands(dut, pauses):
-    """FENCE inside a batch: the fenced member's first DMA request comes after the earlier members' records.
+    """FENCE inside a batch: the fenced member's first DMA request comes after the earlier members' records,
+    also with the entries after it read ahead into the member buffer while it waits.
     DRAIN_PASID and DRAIN_WQ issued while a batch runs (its list reads held) finish only after the batch's
     record; ABORT_PASID does not count or stop a batch the engine took (it completes); a descriptor queued
     behind the batch completes after it (per-WQ order)."""
@@ -278,6 +279,15 @@ async def test_batch_fence_and_pasid_commands(dut, pauses):
     for m in (m0, m1):
         assert m.cr_writes[0][1] <= start, \
             f"fenced member's first write at {start} ns before {m}'s record at {m.cr_writes[0][1]} ns"
+    # FENCE with the member buffer full: member 1 waits behind a large member 0 while the engine reads the
+    # entries after it ahead (it prefetches up to 4); every member runs exactly once, in list order.
+    n = min(env.sb.batch_limit(wq), 8)
+    fenced = env.new_desc(OP_MEMFILL, 64, flags=FLAG_CRAV | FLAG_RCR | FLAG_FENCE)
+    ms = [env.new_desc(OP_MEMMOVE, 3000, dst_off=1), fenced] + [member(env, vec) for _ in range(n - 2)]
+    t = await submit(env, wq, ms, r)
+    expect(t, ST_SUCCESS, n)
+    await finish(env, [t] + t.members, "fence with prefetch")
+    recorded(t, ST_SUCCESS, n)
 
     # DRAIN_PASID / DRAIN_WQ with the batch's list reads held: the command waits for the batch record.
     for code, operand_of in ((regs.CMD_DRAIN_PASID, lambda t: t.pasid), (regs.CMD_DRAIN_WQ, lambda t: wq)):
