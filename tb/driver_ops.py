@@ -88,15 +88,12 @@ class BenchOps(DeviceOps):
         plat.model.on_deliver.append(self._on_deliver)
         rc, dev = bench.rc, bench.dev
         self._rd32 = resume(rc.mem_read_dword)
-        self._wr32 = resume(rc.mem_write_dword)
         self._rd64 = resume(rc.mem_read_qword)
-        self._wr64 = resume(rc.mem_write_qword)
         self._cfg_rd = {1: resume(dev.config_read_byte), 2: resume(dev.config_read_word),
                         4: resume(dev.config_read_dword)}
         self._cfg_wr = {1: resume(dev.config_write_byte), 2: resume(dev.config_write_word),
                         4: resume(dev.config_write_dword)}
         self._dmwr = resume(rc.dmwr)
-        self._posted64 = resume(rc.mem_write_pasid)
         self._posted: list = []         # (coroutine function, args, where): posted writes not yet issued
         self._issue = resume(self._issue_posted)
         self._bars = [(a, a + n) for a, n in zip(dev.bar_addr, dev.bar_size) if a is not None and n]
@@ -113,14 +110,12 @@ class BenchOps(DeviceOps):
     def _to_device(self, addr: int, length: int) -> bool:
         return any(lo <= addr and addr + length <= hi for lo, hi in self._bars)
 
-    def _post(self, sync, fn, addr: int, length: int, *args) -> None:
-        """Queue a posted write to the device's BARs; a write elsewhere (host memory or a platform model's
-        registers, which act at once) is issued now, after the queued ones."""
-        if self._to_device(addr, length):
-            self._posted.append((fn, (addr, *args), traceback.extract_stack(limit=4)[:-2]))
-        else:
+    def _post(self, fn, addr: int, length: int, *args) -> None:
+        """Queue a posted write; one outside the device's BARs (host memory or a platform model's registers,
+        which act at once) is issued now, with the ones queued before it."""
+        self._posted.append((fn, (addr, *args), traceback.extract_stack(limit=4)[:-2]))
+        if not self._to_device(addr, length):
             self.flush()
-            sync(addr, *args)
 
     async def _issue_posted(self, writes) -> None:
         for fn, args, where in writes:
@@ -148,7 +143,7 @@ class BenchOps(DeviceOps):
 
     def mmio_write32(self, addr: int, value: int) -> None:
         self.counts["mmio_write"] += 1
-        self._post(self._wr32, self.bench.rc.mem_write_dword, addr, 4, value & 0xFFFF_FFFF)
+        self._post(self.bench.rc.mem_write_dword, addr, 4, value & 0xFFFF_FFFF)
 
     def mmio_read64(self, addr: int) -> int:
         self.counts["mmio_read"] += 1
@@ -157,7 +152,7 @@ class BenchOps(DeviceOps):
 
     def mmio_write64(self, addr: int, value: int) -> None:
         self.counts["mmio_write"] += 1
-        self._post(self._wr64, self.bench.rc.mem_write_qword, addr, 8, value)
+        self._post(self.bench.rc.mem_write_qword, addr, 8, value)
 
     def cfg_read(self, offset: int, size: int) -> int:
         self.counts["cfg_read"] += 1
@@ -192,7 +187,7 @@ class BenchOps(DeviceOps):
 
     def movdir64b(self, addr: int, data: bytes) -> None:
         self.counts["movdir64b"] += 1
-        self._post(self._posted64, self.bench.rc.mem_write_pasid, addr, len(data), bytes(data), None)
+        self._post(self.bench.rc.mem_write_pasid, addr, len(data), bytes(data), None)
 
     # ---- interrupts and time ----------------------------------------------------------------------
     async def _wait_irq(self, timeout_ns: int) -> list[tuple[int, int]]:

@@ -179,7 +179,7 @@ class HostRootComplex(RootComplex):
         self.dma_dropped_writes = 0
         self._direct_links: list = []
         self._cpl_deadlines = Deadlines()
-        self._cpl_wait_gen = [0] * len(self.rx_cpl_sync)
+        self._cpl_deadline: list = [None] * len(self.rx_cpl_sync)     # per tag: its wait's armed timeout
 
     # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
     def add_direct_link(self, link) -> None:
@@ -439,20 +439,17 @@ class HostRootComplex(RootComplex):
     async def recv_cpl(self, tag, timeout=0, timeout_unit="ns"):
         """RootComplex.recv_cpl (cocotbext-pcie 0.2.16: the next completion for `tag`, or None when none came
         within `timeout`), with the timeout kept by `Deadlines` (tb/pcie/deadlines.py) instead of a
-        First(Event, Timer) per wait. A deadline only wakes the wait it was armed for: each wait on a tag
-        has its own generation, so one left armed by an abandoned wait cannot end a later one early."""
+        First(Event, Timer) per wait. A deadline only wakes the wait it was armed for: a new wait on a tag
+        cancels the one an abandoned wait (its task ended with a test) left armed."""
         queue = self.rx_cpl_queues[tag]
         if queue.empty():
             sync = self.rx_cpl_sync[tag]
             sync.clear()
             if timeout:
-                gens = self._cpl_wait_gen
-                gen = gens[tag] = gens[tag] + 1
-
-                def expire():
-                    if gens[tag] == gen:
-                        sync.set()
-                deadline = self._cpl_deadlines.arm(get_sim_steps(timeout, timeout_unit), expire)
+                if self._cpl_deadline[tag] is not None:
+                    self._cpl_deadline[tag].cancel()
+                deadline = self._cpl_deadline[tag] = self._cpl_deadlines.arm(get_sim_steps(timeout, timeout_unit),
+                                                                              sync.set)
                 await sync.wait()
                 deadline.cancel()
             else:

@@ -54,7 +54,8 @@ _PASID_CARRIERS = frozenset({
 _MEM_READS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64})
 _MEM_WRITES = frozenset({TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 # (fmt, type) -> TlpType without the Enum call (fmt_type is read dozens of times per TLP by cocotbext-pcie).
-_FMT_TYPES = {t.value: t for t in TlpType}
+_PLAIN_FMT_TYPES = {t.value: t for t in TlpType}             # what the package's Tlp.fmt_type answers
+_FMT_TYPES = dict(_PLAIN_FMT_TYPES)
 # ... and what fmt_type answers for a DMWr (the memory write of its address size; see the module docstring).
 _FMT_TYPES[(TlpFmt.THREE_DW_DATA, DMWR_TYPE)] = TlpType.MEM_WRITE
 _FMT_TYPES[(TlpFmt.FOUR_DW_DATA, DMWR_TYPE)] = TlpType.MEM_WRITE_64
@@ -199,7 +200,6 @@ class StreamFields(NamedTuple):
 
 
 _BLANKS: dict[type, dict] = {}
-_PLAIN_FMT_TYPES = {t.value: t for t in TlpType}
 
 
 def fmt_type_of(tlp) -> TlpType:
