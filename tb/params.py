@@ -5,6 +5,7 @@ values, so a capability register that reported the wrong number would fail rathe
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -13,6 +14,8 @@ from pathlib import Path
 _CONFIGS = Path(__file__).resolve().parent.parent / "sim" / "configs.py"
 
 
+# Once per process: every test's Bench asks, and executing sim/configs.py again cost each test about 14 ms of CPU.
+@functools.cache
 def _load_configs():
     spec = importlib.util.spec_from_file_location("imsdev_sim_configs", _CONFIGS)
     mod = importlib.util.module_from_spec(spec)

@@ -24,10 +24,11 @@ def note_bench(bench) -> None:
     if not _OUT:
         return
     if _state is None:
-        _state = {"cpu0": time.process_time(), "shims": [], "gc_s": 0.0, "gc_runs": [0, 0, 0]}
+        _state = {"cpu0": time.process_time(), "shims": [], "starts": [], "gc_s": 0.0, "gc_runs": [0, 0, 0]}
         gc.callbacks.append(_gc_timer)
         atexit.register(_write)
     _state["shims"].append(bench.shim)
+    _state["starts"].append(time.process_time())
 
 
 _gc_start = [0.0]
@@ -48,4 +49,9 @@ def _write() -> None:
     with open(_OUT, "w") as f:
         json.dump({"cpu_s": round(cpu, 3), "gc_cpu_s": round(_state["gc_s"], 3), "gc_runs": _state["gc_runs"],
                    "tests": len(_state["shims"]), "tlps": tlps,
-                   "tlp_total": sum(tlps.values())}, f)
+                   "tlp_total": sum(tlps.values()),
+                   # per test, in run order: CPU from its bench's start to the next one's (the next test's
+                   # set-up before its bench is ready counts to this one), and its TLPs
+                   "per_test": [{"cpu_s": round(t1 - t0, 4), "tlps": sum(s.stats[k] for k in tlps)}
+                                for s, t0, t1 in zip(_state["shims"], _state["starts"],
+                                                     _state["starts"][1:] + [cpu + _state["cpu0"]])]}, f)
