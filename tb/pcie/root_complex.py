@@ -151,6 +151,17 @@ class HostMemoryAdapter:
         mem[off:off + len(data)] = bytes(data)
 
 
+PCIE_LOG = os.environ.get("IMSDEV_PCIE_LOG", "0") not in ("", "0")
+
+
+def quiet_per_tlp_log(obj) -> None:
+    """cocotbext-pcie logs at INFO every host memory access (the RC) and every configuration read and write
+    a function answers (root ports, the device's function: about 110 lines per test's enumeration, each
+    with a caller lookup and a formatted line). Their warnings stay on; IMSDEV_PCIE_LOG=1 keeps INFO."""
+    if not PCIE_LOG:
+        obj.log.setLevel(logging.WARNING)
+
+
 class EmptyRootSlotProbeFilter(logging.Filter):
     """Drops the package's warning for enumeration's probe of an empty device number on the root bus.
 
@@ -185,8 +196,7 @@ class HostRootComplex(RootComplex):
         # cocotbext-pcie logs every host memory read and write at INFO: a log line per DMA TLP, a tenth of the
         # bench's CPU per TLP. Its warnings stay on; IMSDEV_PCIE_LOG=1 brings the per-TLP lines back. The
         # bench's own notes (translation faults) keep INFO on a child logger.
-        if os.environ.get("IMSDEV_PCIE_LOG", "0") in ("", "0"):
-            self.log.setLevel(logging.WARNING)
+        quiet_per_tlp_log(self)
         self.log.addFilter(EmptyRootSlotProbeFilter(self))
         self.notes = logging.getLogger(f"{self.log.name}.host")
         self.notes.setLevel(logging.INFO)

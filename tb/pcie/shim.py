@@ -25,6 +25,7 @@ their own protocol (tb/pcie/stream.py).
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter, OrderedDict
 from types import SimpleNamespace
@@ -43,6 +44,7 @@ from tb import coverage
 from .direct import DirectLink
 from .ats_link import AtsExtCapability, AtsLinkState
 from .pri_link import PriExtCapability, PriLinkState
+from .root_complex import quiet_per_tlp_log
 from .hooks import install
 from .ordering import EgressOrderChecker
 from .stream import TlpStreamSink, TlpStreamSource
@@ -184,6 +186,7 @@ class LinkShim(Endpoint):
             if off % 8 or off + size > BAR0_SIZE:
                 raise ValueError(f"MSI-X {name} offset {off:#x} must be QWORD aligned and fit in BAR0")
         super().__init__()
+        quiet_per_tlp_log(self)       # the function's configuration-access lines
         self.dut = dut
         self.clock = clock
         self.completion_timeout_ns = completion_timeout_ns
@@ -310,6 +313,7 @@ class LinkShim(Endpoint):
         delivers memory TLPs and completions without the simulated link (tb/pcie/direct.py) when `rc` can
         (tb.pcie.root_complex.HostRootComplex)."""
         port = rc.make_port()
+        quiet_per_tlp_log(port)          # the root port's configuration-access lines
         port.connect(self.device)
         if direct is None:
             direct = os.environ.get("IMSDEV_DIRECT_LINK", "1") != "0"
@@ -317,6 +321,12 @@ class LinkShim(Endpoint):
             self.device.direct = DirectLink(rc, port, self.device)
             self.device.config_requests = set()
             rc.add_direct_link(self.device.direct)
+
+    @property
+    def notes(self) -> logging.Logger:
+        """The shim's own INFO notes (FLR): a child of the function's logger, which quiet_per_tlp_log sets
+        to WARNING (looked up by name, which follows the function's PCIe ID)."""
+        return logging.getLogger(f"{self.log.name}.shim")
 
     @property
     def requester_id(self) -> int:
@@ -413,7 +423,7 @@ class LinkShim(Endpoint):
 
     async def function_level_reset(self):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
-        self.log.info("Function Level Reset")
+        self.notes.info("Function Level Reset")
         self.stats["flr"] += 1
         self._flr_started_ns = get_sim_time("ns")
         pc = self.pasid_cap
@@ -632,7 +642,7 @@ class LinkShim(Endpoint):
         if req is None:
             if tlp.tag not in self._stale_reads:
                 raise ProtocolError(f"completion {tlp!r} for tag {tlp.tag}, which the RTL has not requested")
-            self.log.info("discarding a completion for tag %d, requested before the FLR", tlp.tag)
+            self.notes.info("discarding a completion for tag %d, requested before the FLR", tlp.tag)
             self.stats["stale_cpl"] += 1
             if final:
                 del self._stale_reads[tlp.tag]
