@@ -430,5 +430,9 @@ async def test_posted_writes_in_program_order(dut):
         return sent
 
     sent = await run_blocking(driver)
-    assert ops.pending_writes == 0 and shim.stats["rx_req"] == sent + 4
+    assert ops.pending_writes == 0, "a write queued when the driver code returned was not issued"
+    # Issued is not yet arrived: over cocotbext-pcie's simulated link (IMSDEV_DIRECT_LINK=0, make bench
+    # SPEED_BEFORE=1) the write is still on its way here. The read behind it may not pass it (PCIe ordering),
+    # so its value and the count after it show the write arrived, once, before the read.
     assert await bench.rd32(regs.CSR_SCRATCH) == 0x3333_3333
+    assert shim.stats["rx_req"] == sent + 5, shim.stats["rx_req"] - sent
