@@ -35,6 +35,14 @@ from configs import CONFIGS, Config  # noqa: E402
 RTL = ROOT / "rtl"
 BUILD_ROOT = ROOT / "sim" / "build"
 RESULTS_ROOT = ROOT / "sim" / "results"
+PYCACHE_DIR = BUILD_ROOT / "pycache"
+# Bytecode caches for the simulator processes, kept in the build tree, not beside the sources. With
+# PYTHONDONTWRITEBYTECODE set (this workplace's shells set it) every simulator launch compiled tb/ and fw/
+# from source and ran the assertion rewriter on its test module again. Set here, in this process's
+# environment, because cocotb's runner lays os.environ over a run's extra_env, and once for every thread.
+# An empty value is "not set" to Python.
+os.environ["PYTHONDONTWRITEBYTECODE"] = ""
+os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE_DIR)
 TOPLEVEL = "imsdev_top"
 # The mutation tool (sim/mutation/mutate.py) writes its instrumented copies under sim/build/<tree>/ (default
 # tree "mutation"; a second campaign can run beside the first under another name).
