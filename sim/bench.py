@@ -83,9 +83,10 @@ CEILING_CYCLES = 2_000_000
 def ceiling(cfg) -> dict:
     """Cycles per CPU-second of the same RTL in a bare Verilator C++ loop (sim/ceiling/ceiling_main.cpp): the
     ceiling the cocotb bench's speed is compared with. Same Verilator, same RTL and parameters and the same
-    assertion and X options as the bench build, without VPI, public signals or Python."""
+    assertion, X and C++ optimisation options as the bench build, without VPI, public signals or Python."""
     out = simlib.BUILD_ROOT / f"ceiling-{cfg.name}"
     shutil.rmtree(out, ignore_errors=True)
+    simlib.use_model_opt()          # the bench build's C++ optimisation (simlib.MODEL_OPT)
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--Mdir", str(out), "--top-module", simlib.TOPLEVEL,
            "--assert", "--x-assign", "unique", "--x-initial", "unique", "-Wno-fatal", "-o", "ceiling",
            *[f"-G{k}={v}" for k, v in cfg.params.items()],
