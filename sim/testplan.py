@@ -58,6 +58,8 @@ TESTPLAN = (
         "and a portal read's SWERR offset all decoded right; the old addresses answer UR",
         "BAR2 at an address aligned only to its own size: every WQ's portal still at BAR2 + n*0x1000, the "
         "SWERR offset is the offset inside BAR2",
+        "the bench's own wait, Bench.cycles(n), ends on the n-th rising edge after the call like ClockCycles, "
+        "called at a rising edge, a falling edge or between edges",
     ), blocks=("link", "top", "wq"), stage="V1", covergroups=("streams", "portals")),
     Entry("tb.tests.link.test_ordering", ALL_CONFIGS, (
         "PCIe ordering at the egress: mask then read back never sees a message of that vector after the read "

@@ -139,7 +139,11 @@ class Bench:
     async def cycles(self, n: int):
         """Wait for n rising edges of the clock, like ClockCycles. Called at a rising edge (the usual case: the
         caller was woken by one), the first n - 1 edges are skipped with one Timer to the middle of the cycle
-        before the n-th, then the n-th edge is awaited itself: two wake-ups instead of n, same edge."""
+        before the n-th, then the n-th edge is awaited itself: two wake-ups instead of n, same edge. Called
+        between edges, the next edge is awaited first (it is the first of the n), then the same."""
+        if n > 3 and not self._at_rising_edge():
+            await RisingEdge(self.dut.clk)      # off an edge (after a Timer, a ReadOnly, a thread's return)
+            n -= 1
         if n > 2 and self._at_rising_edge():
             await Timer(n * self._period_steps - self._period_steps // 2, "step")
             await RisingEdge(self.dut.clk)

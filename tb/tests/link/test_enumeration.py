@@ -2,6 +2,8 @@
 import struct
 
 import cocotb
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
+from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
 
@@ -269,3 +271,32 @@ BAD_INPUTS = (
              outcome="UR; SWERR PORTAL_READ with the offset inside BAR2 ((NUM_WQ - 1) * 0x1000 + 0x80)",
              test="test_bar2_at_any_size_aligned_address"),
 )
+
+
+@cocotb.test()
+async def test_bench_cycles_is_clock_cycles(dut):
+    """Every test waits with Bench.cycles(n), which skips the edges in between with one Timer: it must end on
+    the n-th rising edge after the call, as cocotb's ClockCycles(clk, n) does, whether it is called at a rising
+    edge (after it), at a falling edge or between edges, for short and long waits. Expected edges are counted
+    from the clock's own period, not from Bench.cycles' arithmetic."""
+    bench = await Bench.start(dut)
+    clk = dut.clk
+    await RisingEdge(clk)
+    edge0 = get_sim_time("step")
+    await RisingEdge(clk)
+    period = get_sim_time("step") - edge0
+    assert period > 0
+    for where in ("rising edge", "falling edge", "a quarter cycle after the edge"):
+        for n in (1, 2, 3, 4, 5, 17, 400):
+            await RisingEdge(clk)
+            if where == "falling edge":
+                await FallingEdge(clk)
+            elif where != "rising edge":
+                await Timer(period // 4, "step")
+            t0 = get_sim_time("step")
+            first = edge0 + ((t0 - edge0) // period + 1) * period      # the first rising edge after t0
+            await bench.cycles(n)
+            t1 = get_sim_time("step")
+            assert (t1, int(clk.value)) == (first + (n - 1) * period, 1), \
+                f"cycles({n}) called at a {where}: ended at step {t1}, the {n}th edge after {t0} is at " \
+                f"{first + (n - 1) * period}"
