@@ -217,6 +217,12 @@ def render(report) -> str:
                  "(of link limit), members per batch",
                  lambda r: (lambda d: f"{d['members_per_cycle']} ({d['ratio']:.1%}), {d['members_per_batch']}"
                             if d else None)(r.get("batch_rate"))))
+    sizes = sorted({pt["members_per_batch"] for r in report.values() for pt in r.get("batch_rate", {}).get("sweep", [])})
+    for size in sizes:
+        rows.append((f"BATCH sweep, {size} members per batch: members/cycle (of link limit)",
+                     lambda r, size=size: next((f"{pt['members_per_cycle']} ({pt['ratio']:.1%})"
+                                                for pt in r.get("batch_rate", {}).get("sweep", [])
+                                                if pt["members_per_batch"] == size), None)))
     # Bench speed per test class (SPEED_CLASSES): after, and before where --speed-before measured it.
     for cls, c in SPEED_CLASSES.items():
         for key, when in (("speed_classes_before", "before issue 11 item 2"), ("speed_classes", "now")):

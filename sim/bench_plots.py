@@ -118,6 +118,34 @@ def plot_descriptor_rate(report: dict, path: Path) -> str | None:
     return None
 
 
+def plot_batch_rate(report: dict, path: Path) -> str | None:
+    """bench_batch_rate's sweep: share of the link limit against members per batch, one line per configuration,
+    beside the same configuration's 64 B MEMMOVE submitted one by one (bench_descriptor_rate 64B_1wq)."""
+    names = [n for n in _ordered(report) if report[n].get("batch_rate", {}).get("sweep")]
+    if not names:
+        return "no batch_rate sweep"
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for n in names:
+        pts = sorted(report[n]["batch_rate"]["sweep"], key=lambda pt: pt["members_per_batch"])
+        line, = ax.plot([pt["members_per_batch"] for pt in pts], [100 * pt["ratio"] for pt in pts], marker="o",
+                        label=_label(n, report[n]).replace("\n", ": "))
+        single = report[n].get("descriptor_rate", {}).get("64B_1wq")
+        if single:
+            ax.axhline(100 * single["ratio"], color=line.get_color(), linestyle="--", linewidth=1, alpha=0.6)
+    ax.axhline(90, color="grey", linestyle=":", linewidth=1)
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3, which="both")
+    ax.set_xlabel("64 B MEMMOVE members per batch (each with a record; batch record + MSI-X)")
+    ax.set_ylabel("% of the link limit (dotted: 90%)")
+    ax.legend(fontsize=7, title="solid: batches, dashed: the same MEMMOVE one by one", title_fontsize=7)
+    ax.set_title("Batch throughput against batch size, one WQ (simulated cycles: independent of load)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
 def plot_interrupt_rate(report: dict, path: Path) -> str | None:
     names = [n for n in _ordered(report) if report[n].get("msix_replay", {}).get("sweep")]
     if not names:
@@ -227,7 +255,7 @@ def plot_speed_classes(report: dict, path: Path) -> str | None:
 
 
 PLOTS = {"latency.png": plot_latency, "descriptor_rate.png": plot_descriptor_rate,
-         "interrupt_rate.png": plot_interrupt_rate, "scaling.png": plot_scaling,
+         "batch_rate.png": plot_batch_rate, "interrupt_rate.png": plot_interrupt_rate, "scaling.png": plot_scaling,
          "speed_classes.png": plot_speed_classes}
 
 

@@ -26,6 +26,13 @@ def speed_class(cps, target):
             "target_cpu_ms_per_tlp": 0.2, "loadavg_1m": 2.0, "failed": [], "of_ceiling": 0.02}
 
 
+def batch_rate(sizes):
+    """tb/bench/bench_perf.py bench_batch_rate: the headline point (32 members) and the sweep it is part of."""
+    sweep = [{"batches": 16, "members_per_batch": n, "members": 16 * n, "cycles": 100 * n, "members_per_cycle": 0.15,
+              "link_limit": 0.19, "ratio": round(0.6 + n / 400, 3)} for n in sizes]
+    return dict(sweep[-1], sweep=sweep)
+
+
 def config_report(num_wq, ims_per_wq, scale):
     rate = {}
     for size in (64, 256, 1024, 4096):
@@ -39,6 +46,7 @@ def config_report(num_wq, ims_per_wq, scale):
         "load": {"loadavg_1m": 1.5, "cpus": 2, "bench_cpu_s": 30.0},
         "completion_to_interrupt": {"ims_cycles": [20, 21, 22, 20], "msix_cycles": [18, 18, 19, 25]},
         "descriptor_rate": rate,
+        "batch_rate": batch_rate((4, 8, 32)),
         "msix_replay": {"messages": 8, "cycles": 9, "messages_per_cycle": 0.889,
                         "sweep": [{"pending": n, "cycles": n + 1, "messages_per_cycle": round(n / (n + 1), 3)}
                                   for n in (1, 2, 4, 8)]},
@@ -69,6 +77,7 @@ def test_configurations_ordered_by_ims_store_size():
 @pytest.mark.parametrize("missing, plot", [("completion_to_interrupt", "latency.png"),
                                            ("descriptor_rate", "descriptor_rate.png"),
                                            ("msix_replay", "interrupt_rate.png"),
+                                           ("batch_rate", "batch_rate.png"),
                                            ("speed_classes", "speed_classes.png")])
 def test_missing_measurement_leaves_its_plot_out_and_removes_a_stale_one(tmp_path, missing, plot):
     (tmp_path / plot).write_bytes(PNG + b"stale")
