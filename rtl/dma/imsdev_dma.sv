@@ -208,7 +208,7 @@ module imsdev_dma #(
     logic              lk_live, upd_valid, upd_final, upd_err;
     logic [3:0]        upd_err_code, fail_wr_code;
     logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq, alloc_seq;
-    logic              fail_rd, fail_wr, busy_wr;
+    logic              fail_rd, fail_wr, fail_wr_rdx, busy_wr;
     logic              end_in_valid, end_in_ready, end_out_valid, end_pop;
     logic              mrd_valid, mrd_ready, mrd_prfx_valid;
     logic [127:0]      mrd_hdr;
@@ -227,7 +227,8 @@ module imsdev_dma #(
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .clr_valid(accept), .clr_seq(seq_q),
         .q_rd_seq(fail_rd_seq), .q_rd_failed(fail_rd),
-        .q_wr_seq(fail_wr_seq), .q_wr_failed(fail_wr), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
+        .q_wr_seq(fail_wr_seq), .q_wr_load(wc_pop), .q_wr_load_seq(wc_seq), .q_wr_failed(fail_wr),
+        .q_wr_rdx(fail_wr_rdx), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
         .xf_valid, .xf_seq, .xf_code, .alloc_count(rd_alloc_count), .retire_count(rd_retire_count),
         .avail_pos, .timeout_pulse(unused_timeout)
     );
@@ -378,7 +379,8 @@ module imsdev_dma #(
         .pr_req(pr_req[1]), .pr_done(pr_done[1]), .pr_res(pr_res[1]),
         .xl_planned(wr_planned_count),
         .avail_pos, .free_pos,
-        .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_code(fail_wr_code), .fail_q_busy(busy_wr),
+        .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_rdx(fail_wr_rdx), .fail_q_code(fail_wr_code),
+        .fail_q_busy(busy_wr),
         .end_valid(end_out_valid), .end_pop, .end_pos(end_out_pos),
         .buf_rd_en, .buf_rd_pos, .buf_rd_data,
         .out_valid(wo_valid), .out_ready(wo_ready), .out_marker(wo_marker), .out_fetch(wo_fetch),

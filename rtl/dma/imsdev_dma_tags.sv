@@ -63,7 +63,10 @@ module imsdev_dma_tags #(
     input  wire logic [SEQ_W-1:0]  q_rd_seq,
     output      logic              q_rd_failed,
     input  wire logic [SEQ_W-1:0]  q_wr_seq,
-    output      logic              q_wr_failed,
+    input  wire logic              q_wr_load,      // the write side takes a new command: q_wr_seq becomes ...
+    input  wire logic [SEQ_W-1:0]  q_wr_load_seq,  // ... this at the next edge
+    output      logic              q_wr_failed,    // registered (see below), equal to fail_q[q_wr_seq]
+    output      logic              q_wr_rdx,       // with q_wr_failed: the code is a read-side translation fault
     output      logic [3:0]        q_wr_code,
     output      logic              q_wr_busy,      // some tag of command q_wr_seq is still allocated
 
@@ -114,7 +117,6 @@ module imsdev_dma_tags #(
     assign lk_addr7 = addr7_q[lk_tag];
 
     assign q_rd_failed = fail_q[q_rd_seq];
-    assign q_wr_failed = fail_q[q_wr_seq];
     assign q_wr_code   = code_q[q_wr_seq];
 
     always_comb begin
@@ -146,6 +148,48 @@ module imsdev_dma_tags #(
                && !(upd_ok && upd_tag == tail);
     wire retire = !empty && done_q[tail];
     assign timeout_pulse = tmo;
+
+    // The write side's failure lookup, registered (Fmax: the 1-of-NSEQ read of the table and the code's compare
+    // were the head of the write engine's start / command-end path, the worst path of the small configuration
+    // on ECP5). It is exact, not a cycle late: the register takes the table entry's next value (same rules as
+    // the table update below) for the sequence number q_wr_seq has after the edge, which is q_wr_load_seq
+    // when the write side takes a command (q_wr_load) and q_wr_seq otherwise. Both candidates are computed
+    // beside each other, so q_wr_load (the end of the write engine's decisions) only picks one.
+    function automatic logic rd_xl(input logic [3:0] c);
+        return c == DMA_XL_READ_FAULT || c == DMA_XL_FAIL_RD || c == DMA_XL_READ_FAULT_IR;
+    endfunction
+    logic [1:0] wr_failed_n, wr_rdx_n;
+    always_comb begin
+        for (int k = 0; k < 2; k++) begin
+            logic [SEQ_W-1:0] s;
+            logic             set;
+            logic [3:0]       code;
+            s    = (k == 0) ? q_wr_seq : q_wr_load_seq;
+            set  = 1'b0;
+            code = code_q[s];
+            // the first error of a command is kept; among errors in one cycle the last below wins, as in the table
+            if (tmo && seq_q[tail] == s) begin
+                set = 1'b1;
+                if (!fail_q[s]) code = DMA_READ_TIMEOUT;
+            end
+            if (upd_ok && upd_err && seq_q[upd_tag] == s) begin
+                set = 1'b1;
+                if (!fail_q[s]) code = upd_err_code;
+            end
+            for (int x = 0; x < 2; x++)
+                if (xf_valid[x] && xf_seq[x] == s) begin
+                    set = 1'b1;
+                    if (!fail_q[s]) code = xf_code[x];
+                end
+            wr_failed_n[k] = set || (fail_q[s] && !(clr_valid && clr_seq == s));
+            wr_rdx_n[k]    = rd_xl(code);
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (rst) q_wr_failed <= 1'b0;
+        else     q_wr_failed <= q_wr_load ? wr_failed_n[1] : wr_failed_n[0];
+        q_wr_rdx <= q_wr_load ? wr_rdx_n[1] : wr_rdx_n[0];
+    end
 
     always_ff @(posedge clk) begin
         now_q <= now_q + 1'b1;
@@ -204,6 +248,19 @@ module imsdev_dma_tags #(
             if (retire)      retire_count <= retire_count + 16'd1;
         end
     end
+
+`ifndef SYNTHESIS
+    // The registered lookup equals the table's entry for q_wr_seq (the write side loads q_wr_seq from
+    // q_wr_load_seq exactly when it raises q_wr_load). Checks run from the second clock edge after reset.
+    logic checks_on_q;
+    initial checks_on_q = 1'b0;
+    always_ff @(posedge clk) checks_on_q <= !rst;
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            assert (q_wr_failed == fail_q[q_wr_seq] && (!q_wr_failed || q_wr_rdx == rd_xl(code_q[q_wr_seq])))
+                else $error("imsdev_dma_tags: registered write-side failure lookup differs from the table");
+    end
+`endif
 endmodule
 
 `default_nettype wire

@@ -95,7 +95,8 @@ module imsdev_dma_wr #(
     input  wire logic [PW-1:0]     avail_pos,
     output      logic [PW-1:0]     free_pos,
     output      logic [SEQ_W-1:0]  fail_q_seq,
-    input  wire logic              fail_q_failed,
+    input  wire logic              fail_q_failed,  // registered in imsdev_dma_tags (follows cmd_pop / cmd_seq)
+    input  wire logic              fail_q_rdx,     // with fail_q_failed: fail_q_code is a read-side translation fault
     input  wire logic [3:0]        fail_q_code,
     input  wire logic              fail_q_busy,
     input  wire logic              end_valid,
@@ -237,15 +238,16 @@ module imsdev_dma_wr #(
     logic        clamped_q;
     logic        wf_q;                                     // this side's own translation fault: end now
     logic [3:0]  wf_code_q;
-    wire         xl_rd_code = fail_q_code == DMA_XL_READ_FAULT || fail_q_code == DMA_XL_FAIL_RD
-                              || fail_q_code == DMA_XL_READ_FAULT_IR;
+    // (decided in imsdev_dma_tags a cycle early: the code's compare is off the start / command-end path)
+    wire         xl_rd_code = fail_q_rdx;
     // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
     logic        cur_bof_q, pw_q;
     logic [2:0]  rounds_q;
     wire [PW-1:0] left_buf  = end_pos - plan_q;           // bytes of the command still in the buffer
     wire [31:0]  left32    = 32'(left_buf);
+    // (left_buf != 0 tested as an inequality of the two positions: no subtraction on the start path)
     wire         xl_clamp  = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
-                             && end_valid && !clamped_q && !wf_q && left_buf != '0 && !pw_q;
+                             && end_valid && !clamped_q && !wf_q && end_pos != plan_q && !pw_q;
     wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
                      && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
