@@ -191,50 +191,79 @@ module imsdev_desc_engine #(
     wire [63:0] src       = desc_q[191:128];
     wire [63:0] dst       = desc_q[255:192];
     wire [31:0] xfer      = desc_q[287:256];
+    /* verilator lint_off UNUSEDSIGNAL */   // bits 14:11 are checked at the load (ld_handle)
     wire [15:0] handle    = desc_q[303:288];
+    /* verilator lint_on UNUSEDSIGNAL */
     wire        crav      = (flags & FLAG_CRAV) != 0;
     wire        rci       = (flags & FLAG_RCI) != 0;
     // Block-on-Fault for this descriptor's DMA (and its record): the flag on a WQ that allows it. The rest of
     // the effective-BOF condition (effective ATS, PRI enabled and usable) is the DMA engine's and imsdev_pri's.
     wire        bof       = (flags & FLAG_BOF) != 0 && wq_bof[wq_q];
     wire        cr_ok     = crav && cr_addr[4:0] == 5'd0;
-    wire        handle_in_range = handle[15] ? 32'(handle[14:0]) < IMS_PER_WQ
-                                             : 32'(handle[10:0]) < MSIX_VECTORS && handle[14:11] == 4'd0;
-    // The lookup result stays in the RAM's output register until the next lookup (I_WAIT only).
-    wire        handle_ok = handle_in_range && (!hdl_required || hdl_granted);
-    wire [4:0]  xfer_shift = wq_max_xfer_shift[32'(wq_q)*5 +: 5];
-    wire        xfer_ok   = {32'd0, xfer} <= (64'd1 << xfer_shift);
-    wire        moves_data = opcode == OP_MEMMOVE || opcode == OP_MEMFILL;
+
+    // The checks are decided as the descriptor is loaded into desc_q (from the dequeue in I_WAIT or the member
+    // buffer in I_FETCH) and kept in chk_*_q, all but the interrupt handle's grant, which is the lookup's
+    // answer in I_CHECK. Fmax: the checks on desc_q headed the issue stage's append / early dequeue decision
+    // and the WQ manager's count update (the small configuration's worst path on ECP5 once the DMA write
+    // engine's was cut). The WQ limits (WQCFG3) are read at the load, one cycle before I_CHECK: software
+    // changes them only while the WQ is disabled.
+    logic [515:0]   mb_data;          // member buffer head: {status, the entry's 64 bytes}
+    /* verilator lint_off UNUSEDSIGNAL */   // only the checked fields are read
+    wire [511:0]    ld_desc   = ist_q == I_FETCH ? mb_data[511:0] : deq_desc;
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [WQW-1:0]  ld_wq     = ist_q == I_FETCH ? wq_q : deq_wq;
+    wire [7:0]      ld_opcode = ld_desc[63:56];
+    wire [23:0]     ld_flags  = ld_desc[55:32];
+    wire [5:0]      ld_src    = ld_desc[133:128];  // (the list's alignment)
+    wire [63:0]     ld_dst    = ld_desc[255:192];
+    wire [31:0]     ld_xfer   = ld_desc[287:256];
+    wire [15:0]     ld_handle = ld_desc[303:288];
+    wire            ld_crav   = (ld_flags & FLAG_CRAV) != 0;
+    wire            ld_cr_ok  = ld_crav && ld_desc[68:64] == 5'd0;
+    wire            ld_hir    = ld_handle[15] ? 32'(ld_handle[14:0]) < IMS_PER_WQ
+                                              : 32'(ld_handle[10:0]) < MSIX_VECTORS && ld_handle[14:11] == 4'd0;
+    wire [4:0]      ld_xfer_shift = wq_max_xfer_shift[32'(ld_wq)*5 +: 5];
+    wire            ld_xfer_ok    = {32'd0, ld_xfer} <= (64'd1 << ld_xfer_shift);
+    wire            ld_moves      = ld_opcode == OP_MEMMOVE || ld_opcode == OP_MEMFILL;
 
     // Batch: the list address sits in the source slot, the count in the transfer-size slot (struct
     // dsa_hw_desc's desc_list_addr / desc_count); the destination slot is reserved. The WQ's limit is
     // 2^min(WQCFG3.MAX_BATCH_SHIFT, log2(MAX_BATCH)).
     logic in_batch_q;                 // the descriptor in desc_q is a batch member (fetched, not dequeued)
-    wire        is_batch  = opcode == OP_BATCH;
-    wire [BSW-1:0] wq_bshift = wq_max_batch_shift[32'(wq_q)*BSW +: BSW];
+    wire           ld_batch  = ld_opcode == OP_BATCH;
+    wire [BSW-1:0] wq_bshift = wq_max_batch_shift[32'(ld_wq)*BSW +: BSW];
     wire [BSW-1:0] bshift    = (32'(wq_bshift) < MBS) ? wq_bshift : BSW'(MBS);
-    wire        count_ok  = xfer >= 32'd2 && {32'd0, xfer} <= (64'd1 << bshift);
-    // A member may not be a batch or a drain (DSA: a batch cannot contain either).
-    wire        op_ok     = opcode == OP_NOOP || moves_data || (!in_batch_q && (opcode == OP_DRAIN || is_batch));
+    wire           ld_count_ok = ld_xfer >= 32'd2 && {32'd0, ld_xfer} <= (64'd1 << bshift);
+    // A member may not be a batch or a drain (DSA: a batch cannot contain either). (in_batch_q is already the
+    // loaded descriptor's: 0 in I_WAIT, 1 in I_FETCH.)
+    wire           ld_op_ok  = ld_opcode == OP_NOOP || ld_moves || (!in_batch_q && (ld_opcode == OP_DRAIN || ld_batch));
 
     // Check order: opcode, flags, reserved fields, completion record alignment, list alignment and count
-    // (batch), size, interrupt handle.
-    logic [6:0] check_status;
+    // (batch), size, interrupt handle (the last in I_CHECK).
+    logic [6:0] ld_status;
     always_comb begin
-        check_status = ST_SUCCESS;
-        if (!op_ok)                                                          check_status = ST_BAD_OPCODE;
-        else if ((flags & ~FLAGS_SUPPORTED) != 0)                            check_status = ST_BAD_FLAGS;
-        else if (desc_q[30:20] != 11'd0 || desc_q[511:304] != '0 || (is_batch && dst != 64'd0))
-                                                                             check_status = ST_RESERVED;
-        else if (crav && !cr_ok)                                             check_status = ST_CR_ALIGN;
-        else if (is_batch && src[5:0] != 6'd0)                               check_status = ST_LIST_ALIGN;
-        else if (is_batch && !count_ok)                                      check_status = ST_DESC_CNT;
-        else if (moves_data && !xfer_ok)                                     check_status = ST_XFER_SIZE;
-        else if (rci && !handle_ok)                                          check_status = ST_INT_HANDLE;
+        ld_status = ST_SUCCESS;
+        if (!ld_op_ok)                                                       ld_status = ST_BAD_OPCODE;
+        else if ((ld_flags & ~FLAGS_SUPPORTED) != 0)                         ld_status = ST_BAD_FLAGS;
+        else if (ld_desc[30:20] != 11'd0 || ld_desc[511:304] != '0 || (ld_batch && ld_dst != 64'd0))
+                                                                             ld_status = ST_RESERVED;
+        else if (ld_crav && !ld_cr_ok)                                       ld_status = ST_CR_ALIGN;
+        else if (ld_batch && ld_src[5:0] != 6'd0)                            ld_status = ST_LIST_ALIGN;
+        else if (ld_batch && !ld_count_ok)                                   ld_status = ST_DESC_CNT;
+        else if (ld_moves && !ld_xfer_ok)                                    ld_status = ST_XFER_SIZE;
     end
+    logic [6:0] chk_pre_q;            // the checks before the handle's
+    logic       chk_pre_ok_q;         // ... all passed
+    logic       chk_hir_q;            // the handle is in range
+    logic       chk_batch_q;          // a batch
+    logic       chk_mnz_q;            // MEMMOVE or MEMFILL with a non-zero size
+    // The lookup result stays in the RAM's output register until the next lookup (I_WAIT only).
+    wire        handle_ok = chk_hir_q && (!hdl_required || hdl_granted);
+    wire        chk_pass  = chk_pre_ok_q && !(rci && !handle_ok);
+    wire [6:0]  check_status = !chk_pre_ok_q ? chk_pre_q : !chk_pass ? ST_INT_HANDLE : ST_SUCCESS;
     // A batch that passed its checks starts fetching its list instead of being appended.
-    wire batch_go = check_status == ST_SUCCESS && is_batch;
-    wire needs_op = check_status == ST_SUCCESS && moves_data && xfer != 32'd0;
+    wire batch_go = chk_pass && chk_batch_q;
+    wire needs_op = chk_pass && chk_mnz_q;
 
     // ================================================================== in-flight list
     typedef struct packed {
@@ -381,7 +410,6 @@ module imsdev_desc_engine #(
     assign       fetch_rsp = dma_rsp_valid && rsp_is_fetch;
     // Member buffer: {status, the entry's 64 bytes}, in list order.
     logic         mb_pop, unused_mb_in_ready;
-    logic [515:0] mb_data;
     imsdev_fifo #(.WIDTH(516), .DEPTH(PREFETCH)) u_mbuf (
         .clk, .rst,
         .in_valid(fetch_rsp), .in_ready(unused_mb_in_ready), .in_data({dma_rsp_status, dma_rsp_data}),
@@ -394,6 +422,17 @@ module imsdev_desc_engine #(
     // revoked and checked, as dequeues); I_BEND empties the buffer of entries after a failed read.
     wire         mb_take   = ist_q == I_FETCH && mb_valid && (!fetch_ok || !hdl_hold);
     assign mb_pop = mb_take || (ist_q == I_BEND && mb_valid);
+    // (the check registers of the issue stage, see chk_pre_q: loaded with desc_q)
+    wire        desc_load = (ist_q == I_WAIT && deq_valid && !deq_discard) || (ist_q == I_FETCH && mb_take && fetch_ok);
+    always_ff @(posedge clk) begin
+        if (desc_load) begin
+            chk_pre_q    <= ld_status;
+            chk_pre_ok_q <= ld_status == ST_SUCCESS;
+            chk_hir_q    <= ld_hir;
+            chk_batch_q  <= ld_batch;
+            chk_mnz_q    <= ld_moves && ld_xfer != 32'd0;
+        end
+    end
     assign f_fire = op_fire && sel_f;
     assign oprsp_pop      = cst_q == C_OPRSP && oprsp_valid;
     imsdev_fifo #(.WIDTH(36), .DEPTH(INFLIGHT)) u_oprsp (
