@@ -227,6 +227,72 @@ def test_hook_version_pin():
     assert hooks.installed_version() == hooks.SUPPORTED_VERSION
 
 
+from cocotbext.pcie.core import function as _pcie_function  # noqa: E402
+
+# cocotb's Queue and Event, as cocotbext-pcie names them (the per-tag hook's fakes below build these names;
+# importing cocotb here would make sim/tools/bad_inputs_doc.py read this file as a cocotb module)
+Queue, Event = _pcie_function.Queue, _pcie_function.Event
+_REAL_QUEUE_EVENT = (Queue, Event)
+
+
+def test_per_tag_lists_are_made_at_first_use():
+    hooks.install()
+    function = _pcie_function
+    f = function.Function()
+    # the module's names are back, and tag_release is a real Event
+    assert function.Queue is Queue and function.Event is Event and type(f.tag_release) is Event
+    for lst, kind in ((f.rx_cpl_queues, Queue), (f.rx_cpl_sync, Event)):
+        assert type(lst) is hooks.PerTag and len(lst) == 256
+        assert all(list.__getitem__(lst, t) is None for t in range(256)), "built before use"
+        first = lst[7]
+        assert type(first) is kind and lst[7] is first and list.__getitem__(lst, 7) is first
+        assert list.__getitem__(lst, 8) is None
+        assert lst[-1] is lst[255] and type(lst[255]) is kind
+        assert lst[6:9] == [lst[6], first, lst[8]] and all(type(x) is kind for x in lst[6:9])
+        assert [type(x) for x in lst] == [kind] * 256
+    g = function.Function()
+    assert g.rx_cpl_queues[7] is not f.rx_cpl_queues[7], "a function's queues are its own"
+
+
+class _Shaped:          # a constructor of the shape the hook expects (see _PER_TAG_LINES)
+    def __init__(self, fail=False):
+        self.tag_release = Event()
+        self.rx_cpl_queues = [Queue() for k in range(256)]
+        self.rx_cpl_sync = [Event() for k in range(256)]
+        if fail:
+            raise ValueError("constructor failed")
+
+
+class _Misshaped:       # builds one more Event, which the stand-ins would turn into None
+    def __init__(self):
+        self.tag_release = Event()
+        self.rx_cpl_queues = [Queue() for k in range(256)]
+        self.rx_cpl_sync = [Event() for k in range(256)]
+        self.other = Event()
+
+
+class _Resized:         # the per-tag lists are no longer 256 long
+    def __init__(self):
+        self.tag_release = Event()
+        self.rx_cpl_queues = [Queue() for k in range(512)]
+        self.rx_cpl_sync = [Event() for k in range(512)]
+
+
+def test_per_tag_hook_checks_the_constructor_and_restores_names():
+    hooks._check_per_tag_site(_Shaped)
+    with pytest.raises(hooks.HookError, match="other than the per-tag lists"):
+        hooks._check_per_tag_site(_Misshaped)
+    with pytest.raises(hooks.HookError, match=r"rx_cpl_queues = \[Queue\(\) for k in range\(256\)\]"):
+        hooks._check_per_tag_site(_Resized)
+    init = hooks._per_tag_constructor(_Shaped)
+    obj = _Shaped.__new__(_Shaped)
+    init(obj)
+    assert type(obj.tag_release) is Event and type(obj.rx_cpl_queues) is hooks.PerTag
+    with pytest.raises(ValueError, match="constructor failed"):
+        init(_Shaped.__new__(_Shaped), fail=True)
+    assert (Queue, Event) == _REAL_QUEUE_EVENT, "stand-ins left in place"
+
+
 # ---- request formation rules on decode (PCIe Base §2.2.4.1, §2.2.5, §2.2.7) ------------------------------
 def _hdr3(byte0, length, first_be, last_be, addr):
     return bytes((byte0, 0, 0, length)) + bytes((0, 0, 0, last_be << 4 | first_be)) + addr.to_bytes(4, "big")
