@@ -27,10 +27,10 @@ write, a configuration write never passes an earlier posted write, and the bench
 device sent). A TLP that keeps the simulated link waits until the direct FIFO of its direction is empty,
 so a direct TLP handed over before it is delivered first. The simulated link delivers a TLP some tens of ns
 later than the direct path, so a direct TLP handed over *after* a slow one may arrive before it; only
-messages, misrouted TLPs and the completions of configuration writes take the slow path (PCIe lets posted
-writes pass completions, and completions of other transactions pass a completion). Configuration-write
-completions keep the link so that the write's effect on the device's cfg_* inputs has reached the RTL for
-some cycles before software sees the write complete, as it always has (ShimDevice).
+messages and misrouted TLPs take the slow path (PCIe lets posted writes pass completions, and completions
+of other transactions pass a completion). A configuration write's completion goes direct one simulator time
+step after the write, so the write's effect on the device's cfg_* inputs is on the RTL's inputs before
+software sees the write complete, as over the simulated link (ShimDevice).
 
 Each delivered TLP is a copy (`_copy`: what `PasidTlp(tlp)` makes, as each port hop of the package made
 one): sender and receiver never share a mutable object.
@@ -237,9 +237,8 @@ class DirectLink:
 
     # ---- delivery ----------------------------------------------------------------------------------
     async def send_up(self, tlp, link: bool = False) -> None:
-        """From the device: direct if the package would hand it to the RC core (and `link` is not set: the
-        completion of a configuration request keeps the link, see ShimDevice), else onto the simulated link
-        (after every TLP handed over before it)."""
+        """From the device: direct if the package would hand it to the RC core (and `link` is not set), else
+        onto the simulated link (after every TLP handed over before it)."""
         if not link and self.goes_up_direct(tlp):
             self.stats["up"] += 1
             await self.up.put(self._deliver_up, tlp)

@@ -109,19 +109,24 @@ class ShimDevice(Device):
     `direct` link (tb/pcie/direct.py), memory TLPs and completions bypass the simulated link."""
 
     direct: DirectLink | None = None
-    # (requester ID, tag) of configuration writes being answered: their completions keep the simulated link.
+    # (requester ID, tag) of configuration writes being answered: their completions leave a time step later.
     config_requests: frozenset | set = frozenset()     # a set of its own once a direct link is attached
 
     async def upstream_send(self, tlp):
         if self.direct is None:
             await super().upstream_send(tlp)
             return
-        link = False
         if self.config_requests and tlp.is_completion():
             key = (int(tlp.requester_id), tlp.tag)
-            link = key in self.config_requests
-            self.config_requests.discard(key)
-        await self.direct.send_up(tlp, link)     # Function.upstream_send has checked the TLP
+            if key in self.config_requests:
+                self.config_requests.discard(key)
+                # A configuration write's completion leaves one simulator time step after the write changed
+                # the cfg_* inputs (written at the end of that step), so software never sees the write
+                # complete before the RTL's inputs hold its effect. The simulated link gave the same order
+                # (its delivery is a few ps later, no clock edge in between) for dozens of tasks and DLLPs
+                # per completion: about half of a test's set-up CPU (enumeration writes 20 or so).
+                await Timer(1, "step")
+        await self.direct.send_up(tlp)     # Function.upstream_send has checked the TLP
 
     async def upstream_recv(self, tlp):
         if self.direct is not None:
@@ -381,8 +386,8 @@ class LinkShim(Endpoint):
             state = val
         return state
 
-    # With the direct link, a configuration write's completion keeps the simulated link (tb/pcie/direct.py):
-    # the cfg_* inputs it changed reach the RTL some cycles before software sees the write complete.
+    # With the direct link, a configuration write's completion leaves a time step after the write (ShimDevice):
+    # the cfg_* inputs it changed reach the RTL before software sees the write complete.
     async def handle_config_0_write_tlp(self, tlp):
         if self.device.direct is not None:
             self.device.config_requests.add((int(tlp.requester_id), tlp.tag))
