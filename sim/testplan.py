@@ -60,6 +60,8 @@ TESTPLAN = (
         "SWERR offset is the offset inside BAR2",
         "the bench's own wait, Bench.cycles(n), ends on the n-th rising edge after the call like ClockCycles, "
         "called at a rising edge, a falling edge or between edges",
+        "a configuration write (MSI-X Enable/Function Mask, Bus Master Enable) completes to software only once "
+        "its cfg_* inputs hold the new value",
     ), blocks=("link", "top", "wq"), stage="V1", covergroups=("streams", "portals")),
     Entry("tb.tests.link.test_ordering", ALL_CONFIGS, (
         "PCIe ordering at the egress: mask then read back never sees a message of that vector after the read "

@@ -102,6 +102,20 @@ async def test_config_controls_reach_the_device(dut):
 
 
 @cocotb.test()
+async def test_config_write_completes_after_its_inputs_change(dut):
+    """Software sees a configuration write complete only once its effect is on the RTL's cfg_* inputs (the
+    completion leaves a simulator time step after the write): read at the completion, without a wait."""
+    bench = await Bench.start(dut)
+    d = bench.dut
+    for en, mask in ((1, 1), (1, 0), (0, 0), (1, 1), (0, 1)):
+        await bench.msix_enable(enable=bool(en), fn_mask=bool(mask))
+        assert (int(d.cfg_msix_en.value), int(d.cfg_msix_fn_mask.value)) == (en, mask), (en, mask)
+    for master in (False, True, False):
+        await bench.dev.set_master(master)
+        assert int(d.cfg_bus_master_en.value) == int(master), master
+
+
+@cocotb.test()
 async def test_function_level_reset(dut):
     """FLR returns the device to reset: registers, MSI-X control and the PASID controls; config restored after."""
     bench = await Bench.start(dut)
