@@ -62,6 +62,8 @@ TESTPLAN = (
         "called at a rising edge, a falling edge or between edges",
         "a configuration write (MSI-X Enable/Function Mask, Bus Master Enable) completes to software only once "
         "its cfg_* inputs hold the new value",
+        "configuration inside the root complex: the root port answers and takes its own registers, an empty "
+        "device number on the root bus answers UR (all ones), the device below answers through the port",
     ), blocks=("link", "top", "wq"), stage="V1", covergroups=("streams", "portals")),
     Entry("tb.tests.link.test_ordering", ALL_CONFIGS, (
         "PCIe ordering at the egress: mask then read back never sees a message of that vector after the read "

@@ -42,6 +42,7 @@ from tb.platform.memory import MemoryAccessError
 
 from .deadlines import Deadlines
 from .hooks import install
+from . import rc_switch
 from .tlp import RRS, CompletionTimeout, PasidTlp, ProtocolError
 
 DEFAULT_NP_TIMEOUT_NS = 100_000
@@ -213,8 +214,21 @@ class HostRootComplex(RootComplex):
         self.dma_faulted_reads = 0
         self.dma_dropped_writes = 0
         self._direct_links: list = []
+        if os.environ.get("IMSDEV_DIRECT_LINK", "1") != "0":
+            # the switch's Type 0 configuration traffic without its tasks (tb/pcie/rc_switch.py)
+            self._switch_shortcut = True
+            rc_switch.shortcut(self)
+            for port in self.switch_ports:
+                rc_switch.shortcut_port(self, port)
         self._cpl_deadlines = Deadlines()
         self._cpl_deadline: list = [None] * len(self.rx_cpl_sync)     # per tag: its wait's armed timeout
+
+    _switch_shortcut = False
+
+    def add_switch_port(self, port):
+        super().add_switch_port(port)
+        if self._switch_shortcut:
+            rc_switch.shortcut_port(self, port)
 
     # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
     def add_direct_link(self, link) -> None:

@@ -6,6 +6,7 @@ from cocotb.triggers import FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
 from cocotbext.pcie.core.tlp import CplStatus
+from cocotbext.pcie.core.utils import PcieId
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
@@ -99,6 +100,28 @@ async def test_config_controls_reach_the_device(dut):
     await bench.dev.set_master(False)
     await bench.cycles(2)
     assert int(d.cfg_bus_master_en.value) == 0
+
+
+@cocotb.test()
+async def test_root_bus_configuration(dut):
+    """Configuration requests inside the root complex (tb/pcie/rc_switch.py routes them without the switch's
+    tasks): the root port answers its own registers, an empty device number on the root bus answers UR
+    (all ones to software), and a root port register written reads back."""
+    bench = await Bench.start(dut)
+    rc = bench.rc
+    port = next(p.bridge for p in rc.switch_ports if not p.upstream)
+    rp_id = port.pcie_id
+    assert rp_id.bus == 0 and rp_id.device != 0
+    assert await rc.config_read_dword(rp_id, 0x00) == port.vendor_id | port.device_id << 16
+    bus_reg = await rc.config_read_dword(rp_id, 0x18)
+    assert (bus_reg >> 8) & 0xFF == port.sec_bus_num == bench.shim.pcie_id.bus
+    empty = next(d for d in range(1, 32) if d != rp_id.device)
+    assert await rc.config_read_dword(PcieId(0, empty, 0), 0x00) == 0xFFFF_FFFF, "an empty slot answers UR"
+    await rc.config_write_dword(rp_id, 0x3C, 0x0000_005A)          # Interrupt Line
+    assert await rc.config_read_dword(rp_id, 0x3C) & 0xFF == 0x5A
+    assert port.interrupt_line == 0x5A
+    # the device below still answers through the root port
+    assert await bench.dev.config_read_dword(0) == VENDOR_ID | DEVICE_ID << 16
 
 
 @cocotb.test()
