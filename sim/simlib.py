@@ -199,7 +199,10 @@ def cocotb_run(*, module: str, toplevel: str, build_dir: Path, test_dir: Path, s
     timeout_s = timeout_s or DEFAULT_RUN_TIMEOUT_S
     # SIGKILL after the timeout: a hung simulation never ends the campaign or the regression.
     saved_prefix = os.environ.get("SIM_CMD_PREFIX")
-    os.environ["SIM_CMD_PREFIX"] = f"timeout -s KILL {timeout_s}"
+    # IMSDEV_SIM_WRAPPER: a command the simulator runs under, inside the timeout (sim/speed_ab.py counts
+    # instructions with valgrind's callgrind; gdb or perf work the same way).
+    wrapper = os.environ.get("IMSDEV_SIM_WRAPPER", "").strip()
+    os.environ["SIM_CMD_PREFIX"] = f"timeout -s KILL {timeout_s}" + (f" {wrapper}" if wrapper else "")
     try:
         get_runner("verilator").test(
             test_module=module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", testcase=testcase,
