@@ -56,3 +56,13 @@ def test_refusals(monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     with pytest.raises(speed_ab.SpeedAbError, match="no speed class 'no_such_class'"):
         speed_ab.child(ROOT, "no_such_class", None)
+
+
+def test_instructions_refused_for_a_rev_without_the_wrapper(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "simlib.py").write_text("# an older simlib: no simulator wrapper\n")
+    monkeypatch.setattr(speed_ab, "worktree", lambda rev: (tmp_path, "f" * 40))
+    monkeypatch.setattr(speed_ab.shutil, "which", lambda name: "/usr/bin/" + name)
+    monkeypatch.setattr(speed_ab, "run_side", lambda *a, **k: pytest.fail("ran a class before refusing"))
+    assert speed_ab.main(["old", "--instructions"]) == 2
+    assert "does not honour IMSDEV_SIM_WRAPPER" in capsys.readouterr().err
