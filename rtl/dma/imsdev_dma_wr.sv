@@ -218,6 +218,13 @@ module imsdev_dma_wr #(
     // A one-beat TLP, decided from rem and to_bound side by side rather than after n and nbeats.
     wire         one_beat  = (rem_small && 14'(addr[1:0]) + 14'(r_lo_q) <= 14'(NB))
                              || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
+    // A two-beat TLP (nbeats == 2: NB < addr[1:0] + n <= 2 NB), for t_eop_q at a TLP's first beat, likewise
+    // from both candidates of n side by side: the compare of n's select (r_lo_q < to_bound) runs beside the
+    // sums instead of in front of n, end_off and nbeats.
+    wire [13:0]  eo_rem    = 14'(addr[1:0]) + 14'(r_lo_q);
+    wire [13:0]  eo_tb     = 14'(addr[1:0]) + 14'(to_bound);
+    wire         two_beats = n_is_rem ? (eo_rem > 14'(NB) && eo_rem <= 14'(2 * NB))
+                                      : (eo_tb > 14'(NB) && eo_tb <= 14'(2 * NB));
     wire [31:0]  done      = cur_len_q - rem;
 
     // A FETCH is a COPY whose "TLP" (planned at destination 0: one 64-byte piece) goes to the caller.
@@ -411,7 +418,7 @@ module imsdev_dma_wr #(
         end
         if (beat) begin
             t_rd_q  <= c_rd + PW'(NB);
-            t_eop_q <= c_beat + 11'd2 == (t_busy_q ? t_nbeats_q : nbeats);
+            t_eop_q <= t_busy_q ? (t_beat_q + 11'd2 == t_nbeats_q) : two_beats;     // (c_beat = 0 at a first beat)
         end
         if (rst) begin
             cur_valid_q <= 1'b0;
@@ -445,6 +452,18 @@ module imsdev_dma_wr #(
             if (start && xl_on) xl_planned <= xl_planned + 16'd1;
         end
     end
+`ifndef SYNTHESIS
+    // (checks from the first reset on: the flip-flops start undefined)
+    logic reset_seen_q;
+    initial reset_seen_q = 1'b0;
+    always_ff @(posedge clk) if (rst) reset_seen_q <= 1'b1;
+    // two_beats replaces `nbeats == 2` (c_beat + 2 == nbeats at a TLP's first beat) in t_eop_q's update
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q)
+            assert (two_beats == (nbeats == 11'd2))
+                else $error("imsdev_dma_wr: two_beats %0b, nbeats %0d", two_beats, nbeats);
+    end
+`endif
 endmodule
 
 `default_nettype wire
