@@ -19,7 +19,8 @@ ECP5-85 (`--85k --out-of-context --freq FREQ`) and the achieved Fmax and the cri
 Results: sim/results/synth/summary.json ({config: {"lut", "ff", "bram", "lutram", "fmax_mhz", ...}}, the
 headline counts from the xc7 netlist, "ecp5" the ECP5 counts, "fmax_mhz" null where no place and route ran),
 summary.md, and per configuration sim/results/synth/<config>/ the scripts, logs, statistics and netlists of
-each step. Every step records its CPU seconds (the tool's own, from getrusage) and the machine's load.
+each step, and depth.md / depth.json: the logic depth into every flip-flop and RAM input of the ECP5 netlist
+(sim/synth_depth.py; its histogram and worst endpoints also in summary.json under "depth"). Every step records its CPU seconds (the tool's own, from getrusage) and the machine's load.
 The exit status is non-zero when a tool fails or a storage RAM does not map as RAM_RULE requires.
 
 Every step reads one snapshot of rtl/ taken at the start, sim/build/synth/rtl/ (a commit landing mid-run
@@ -49,6 +50,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from configs import CONFIGS  # noqa: E402
+import synth_depth  # noqa: E402
 
 RESULTS = ROOT / "sim" / "results" / "synth"
 SMOKE_RESULTS = ROOT / "sim" / "results" / "synth-smoke"
@@ -352,6 +354,12 @@ def synth(family: str, top: str, params: dict, sources: list[str], out: Path, ti
                                       (out / f"{family}_lutram_cells.txt").read_text(), storage)
     if family == "ecp5":
         step["netlist"] = rel(netlist)
+        # logic depth of every flip-flop / RAM input (sim/synth_depth.py): all the deep cones, not only
+        # the one path nextpnr reports
+        rep = synth_depth.analyse(json.loads(netlist.read_text()))
+        (out / "depth.json").write_text(json.dumps(rep, indent=1) + "\n")
+        (out / "depth.md").write_text(synth_depth.to_md(rep, 40, f"Logic depth, {out.name} (sim/synth_depth.py)"))
+        step["depth"] = synth_depth.summary(rep)
     return step
 
 
@@ -398,6 +406,15 @@ def write_md(path: Path, summary: dict, steps: dict, failures: list[str], freq: 
         for inst in (e or x):
             label, d, w = summary["configs"][name]["storage"][inst]
             out.append(f"| {name} | {inst} ({label}) | {d}x{w} | {e.get(inst, '-')} | {x.get(inst, '-')} |")
+    out += ["", "## Logic depth (ECP5 netlist, sim/synth_depth.py; per configuration in <config>/depth.md)", ""]
+    for name, s in summary["configs"].items():
+        d = s.get("depth")
+        if not d:
+            continue
+        w = d["worst"][0] if d["worst"] else {}
+        deep = sum(v for k, v in d["histogram"].items() if int(k) >= 12)
+        out.append(f"- {name}: max {d['max_depth']:.2f} levels ({d['endpoint_bits']} endpoint bits, {deep} at 12 or "
+                   f"more), worst `{w.get('start')}` -> `{w.get('endpoint')}`.{w.get('pin')}")
     out += ["", "## Place and route", ""]
     any_pnr = False
     for name, st in steps.items():
@@ -506,6 +523,8 @@ def main(argv=None) -> int:
                                         steps={k: {kk: v[kk] for kk in ("cpu_s", "wall_s", "load_start", "load_mean",
                                                                         "load_end", "rc", "sources_sha256") if kk in v}
                                                for k, v in st.items()})
+        if "depth" in st.get("synth-ecp5", {}):
+            summary["configs"][name]["depth"] = st["synth-ecp5"]["depth"]
         if "pnr-ecp5" in st and "fmax_mhz" in st["pnr-ecp5"]:
             p = st["pnr-ecp5"]
             summary["configs"][name]["pnr"] = {k: p.get(k) for k in ("device", "fmax_mhz", "target_mhz", "pass",

@@ -72,7 +72,12 @@ module imsdev_ats_inv #(
     // looked at before): a TLP planned with the old translation in the cycle the ATC was cleared is then
     // counted too.
     logic go_q;
-    assign rx_msg_ready = !q_full;
+    // rx_msg_ready from a flip-flop that holds the queue's fullness after the last edge (full_q == q_full,
+    // checked below): the pointer compare is off the intake, which fans out into the ATC's invalidation, the
+    // translation requester's stale marking and the PRI (the deepest cones of the small configuration,
+    // sim/synth_depth.py).
+    logic full_q;
+    assign rx_msg_ready = !full_q;
 
     wire        take   = rx_msg_valid && rx_msg_ready && rx_msg_sop;
     wire        is_inv = hdr_fmt_type(rx_msg_hdr) == FT_MSGD_ID && rx_msg_hdr[71:64] == MSG_CODE_INV_REQ;
@@ -132,6 +137,7 @@ module imsdev_ats_inv #(
         if (rst) begin
             q_head_q <= '0;
             q_tail_q <= '0;
+            full_q   <= 1'b0;
             go_q     <= 1'b0;
             acc_q    <= 1'b0;
             send_q   <= 1'b0;
@@ -139,6 +145,7 @@ module imsdev_ats_inv #(
             acc_ta_q <= '0;
         end else begin
             go_q <= go;
+            full_q <= ((q_head_q + (QW + 1)'(go)) ^ (q_tail_q + (QW + 1)'(pop))) == {1'b1, {QW{1'b0}}};
             if (go) q_head_q <= q_head_q + 1'b1;
             if (pop) begin
                 q_tail_q <= q_tail_q + 1'b1;
@@ -155,6 +162,18 @@ module imsdev_ats_inv #(
             end
         end
     end
+
+`ifndef SYNTHESIS
+    // full_q is the queue's fullness of this cycle (the compare it replaces on rx_msg_ready), from the first
+    // reset on
+    logic reset_seen_q;
+    initial reset_seen_q = 1'b0;
+    always_ff @(posedge clk) begin
+        if (rst) reset_seen_q <= 1'b1;
+        if (reset_seen_q && !rst)
+            assert (full_q == q_full) else $error("imsdev_ats_inv: full_q %0b, queue full %0b", full_q, q_full);
+    end
+`endif
 
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, rx_msg_eop, rx_msg_prfx[31:20], ent[10:0], rx_msg_data};

@@ -152,21 +152,28 @@ module imsdev_dma_rdreq #(
     wire  xl_hit  = lk_hit && lk_r;
     // A request is issued from last cycle's lookup (registered: the ATC's compare is off the issue path),
     // valid when neither the key (the page, the PASID: key_chg_q) nor the ATC (lk_stale) changed at the last
-    // edge; else the request waits a cycle. The translation request (xl_req) still looks at the lookup of
-    // this cycle, so what is asked, and when, is unchanged.
-    logic        xl_hit_q, key_chg_q;
+    // edge; else the request waits a cycle. The translation request and the acceptance of its answer use the
+    // registered lookup too (as in imsdev_dma_wr: this cycle's ATC compare is off the fault path into the
+    // failure table and the page request). Timing changes against this cycle's lookup: (1) a miss asks one
+    // cycle later after a key or ATC change; (2) an answer is taken while the side waits for it: with a valid
+    // lookup, a miss now (as before); in the cycle after an ATC change, a request made in the cycle before
+    // (xl_req_q); in the cycle after a key change, not at all (the answer is for the old key).
+    logic        xl_hit_q, key_chg_q, xl_req_q;
     logic [51:0] lk_pa_q;
-    wire  xl_hit_r = xl_hit_q && !key_chg_q && !lk_stale;
+    wire  xl_lk_ok = !key_chg_q && !lk_stale;
+    wire  xl_hit_r = xl_hit_q && xl_lk_ok;
     wire  xl_mine = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
     // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
     logic       cur_bof_q, pw_q;
     logic [2:0] rounds_q;
-    assign xl_req   = cur_valid_q && !fail_q_failed && xl_on && !xl_hit && !pw_q;
-    wire  xl_denied = xl_req && xl_mine && xl_res == 2'd1;
+    wire  xl_need   = cur_valid_q && !fail_q_failed && xl_on && !pw_q;
+    assign xl_req   = xl_need && xl_lk_ok && !xl_hit_q;
+    wire  xl_wait   = xl_need && !key_chg_q && (lk_stale ? xl_req_q : !xl_hit_q);
+    wire  xl_denied = xl_wait && xl_mine && xl_res == 2'd1;
     wire  bof_go    = xl_denied && cur_bof_q && 32'(rounds_q) < imsdev_dma_pkg::PRI_RETRIES;
     wire  pr_end    = pw_q && pr_done;
     assign pr_req   = pw_q;
-    assign xf_valid = (xl_req && xl_mine && xl_res != 2'd0 && !bof_go) || (pr_end && pr_res != imsdev_ats_pkg::PR_SUCCESS);
+    assign xf_valid = (xl_wait && xl_mine && xl_res != 2'd0 && !bof_go) || (pr_end && pr_res != imsdev_ats_pkg::PR_SUCCESS);
     assign xf_code  = pr_end ? ((pr_res == imsdev_ats_pkg::PR_INVALID) ? imsdev_dma_pkg::DMA_XL_READ_FAULT_IR
                                                                        : imsdev_dma_pkg::DMA_XL_READ_FAULT)
                     : (xl_res == 2'd1) ? imsdev_dma_pkg::DMA_XL_READ_FAULT : imsdev_dma_pkg::DMA_XL_FAIL_RD;
@@ -215,6 +222,7 @@ module imsdev_dma_rdreq #(
 
     always_ff @(posedge clk) begin
         xl_hit_q  <= xl_hit;
+        xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
         key_chg_q <= rst || load || (issue && a_lo_next[12]);
         if (load) begin
@@ -259,6 +267,17 @@ module imsdev_dma_rdreq #(
             if (issue) alloc_q <= alloc_q + PW'(n);
         end
     end
+`ifndef SYNTHESIS
+    // The registered lookup is this cycle's whenever it is valid (imsdev_ats_atc's lk_stale contract), so with
+    // a valid lookup xl_req is what this cycle's lookup would ask. (From the first reset on.)
+    logic reset_seen_q;
+    initial reset_seen_q = 1'b0;
+    always_ff @(posedge clk) begin
+        if (rst) reset_seen_q <= 1'b1;
+        if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
+            assert (xl_hit_q == xl_hit) else $error("imsdev_dma_rdreq: registered ATC lookup differs from this cycle's");
+    end
+`endif
 endmodule
 
 `default_nettype wire

@@ -199,11 +199,19 @@ module imsdev_dma_wr #(
     assign lk_page  = addr[63:12];
     // A TLP starts from last cycle's lookup (registered: the ATC's compare is off the start path), valid when
     // neither the key (the page, the PASID: key_chg_q) nor the ATC (lk_stale) changed at the last edge; else
-    // the TLP waits a cycle. The translation request (xl_req) still looks at the lookup of this cycle, so
-    // what is asked, and when, is unchanged.
-    logic         xl_hit_q, key_chg_q;
+    // the TLP waits a cycle. The translation request and the acceptance of its answer use the registered
+    // lookup too (xl_lk_ok: valid, xl_hit_q: its result), so this cycle's ATC compare is off the fault path
+    // (answer -> xf_valid / bof_go -> the failure table, the page request, the running registers' enables:
+    // the deepest cones of the small configuration, sim/synth_depth.py). Timing changes against this cycle's
+    // lookup: (1) a miss asks one cycle later after a key or ATC change (xl_req waits for a valid lookup);
+    // (2) an answer is taken while the side waits for it: with a valid lookup, a miss now (as before); in the
+    // cycle after an ATC change, a request made in the cycle before (xl_req_q), i.e. also when that change
+    // (an insert for another side) made this key hit; in the cycle after a key change, not at all (the
+    // answer is for the old key; only a new command on the same page would have matched, and it asks again).
+    logic         xl_hit_q, key_chg_q, xl_req_q;
     logic [51:0]  lk_pa_q;
-    wire          xl_hit_r = xl_hit_q && !key_chg_q && !lk_stale;
+    wire          xl_lk_ok = !key_chg_q && !lk_stale;
+    wire          xl_hit_r = xl_hit_q && xl_lk_ok;
     logic [127:0] hdr;
     always_comb begin
         hdr = mwr_hdr(xl_on ? {lk_pa_q, addr[11:0]} : addr, dwc, cfg_bdf, 8'd0, req_first_be(addr[1:0], n),
@@ -218,6 +226,13 @@ module imsdev_dma_wr #(
     // A one-beat TLP, decided from rem and to_bound side by side rather than after n and nbeats.
     wire         one_beat  = (rem_small && 14'(addr[1:0]) + 14'(r_lo_q) <= 14'(NB))
                              || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
+    // A two-beat TLP (nbeats == 2: NB < addr[1:0] + n <= 2 NB), for t_eop_q at a TLP's first beat, likewise
+    // from both candidates of n side by side: the compare of n's select (r_lo_q < to_bound) runs beside the
+    // sums instead of in front of n, end_off and nbeats.
+    wire [13:0]  eo_rem    = 14'(addr[1:0]) + 14'(r_lo_q);
+    wire [13:0]  eo_tb     = 14'(addr[1:0]) + 14'(to_bound);
+    wire         two_beats = n_is_rem ? (eo_rem > 14'(NB) && eo_rem <= 14'(2 * NB))
+                                      : (eo_tb > 14'(NB) && eo_tb <= 14'(2 * NB));
     wire [31:0]  done      = cur_len_q - rem;
 
     // A FETCH is a COPY whose "TLP" (planned at destination 0: one 64-byte piece) goes to the caller.
@@ -255,13 +270,15 @@ module imsdev_dma_wr #(
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
     wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
     // (a clamped command still writes its bytes, so it may still need translations)
-    assign xl_req   = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
-                      && xl_on && !xl_hit && !pw_q;
-    wire   xl_denied = xl_req && xl_mine && xl_res == 2'd1;
+    wire   xl_need  = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
+                      && xl_on && !pw_q;
+    assign xl_req   = xl_need && xl_lk_ok && !xl_hit_q;
+    wire   xl_wait  = xl_need && !key_chg_q && (lk_stale ? xl_req_q : !xl_hit_q);
+    wire   xl_denied = xl_wait && xl_mine && xl_res == 2'd1;
     wire   bof_go    = xl_denied && cur_bof_q && 32'(rounds_q) < PRI_RETRIES;
     wire   pr_end    = pw_q && pr_done;
     assign pr_req   = pw_q;
-    assign xf_valid = (xl_req && xl_mine && xl_res != 2'd0 && !bof_go) || (pr_end && pr_res != imsdev_ats_pkg::PR_SUCCESS);
+    assign xf_valid = (xl_wait && xl_mine && xl_res != 2'd0 && !bof_go) || (pr_end && pr_res != imsdev_ats_pkg::PR_SUCCESS);
     assign xf_code  = pr_end ? ((pr_res == imsdev_ats_pkg::PR_INVALID) ? DMA_XL_WRITE_FAULT_IR : DMA_XL_WRITE_FAULT)
                     : (xl_res == 2'd1) ? DMA_XL_WRITE_FAULT : DMA_XL_FAIL_WR;
     wire beat      = (t_busy_q && credit) || start;
@@ -399,6 +416,7 @@ module imsdev_dma_wr #(
             done_lo_q <= done_lo_q + n[7:0];
         end
         xl_hit_q  <= xl_hit;
+        xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
         key_chg_q <= rst || load || (start && a_lo_next[12]);
         if (start) begin
@@ -411,7 +429,7 @@ module imsdev_dma_wr #(
         end
         if (beat) begin
             t_rd_q  <= c_rd + PW'(NB);
-            t_eop_q <= c_beat + 11'd2 == (t_busy_q ? t_nbeats_q : nbeats);
+            t_eop_q <= t_busy_q ? (t_beat_q + 11'd2 == t_nbeats_q) : two_beats;     // (c_beat = 0 at a first beat)
         end
         if (rst) begin
             cur_valid_q <= 1'b0;
@@ -445,6 +463,24 @@ module imsdev_dma_wr #(
             if (start && xl_on) xl_planned <= xl_planned + 16'd1;
         end
     end
+`ifndef SYNTHESIS
+    // (checks from the first reset on: the flip-flops start undefined)
+    logic reset_seen_q;
+    initial reset_seen_q = 1'b0;
+    always_ff @(posedge clk) if (rst) reset_seen_q <= 1'b1;
+    // The registered lookup is this cycle's whenever it is valid (imsdev_ats_atc's lk_stale contract), so with
+    // a valid lookup xl_req is what this cycle's lookup would ask.
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
+            assert (xl_hit_q == xl_hit) else $error("imsdev_dma_wr: registered ATC lookup differs from this cycle's");
+    end
+    // two_beats replaces `nbeats == 2` (c_beat + 2 == nbeats at a TLP's first beat) in t_eop_q's update
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q)
+            assert (two_beats == (nbeats == 11'd2))
+                else $error("imsdev_dma_wr: two_beats %0b, nbeats %0d", two_beats, nbeats);
+    end
+`endif
 endmodule
 
 `default_nettype wire

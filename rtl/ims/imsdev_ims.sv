@@ -352,10 +352,18 @@ module imsdev_ims #(
     assign s1_pnd_we = s1_valid_q && (s1_kind_q == EV_FIRE || s1_kind_q == EV_CHECK)
                        || (s1_mmio_wr && s1_dw_q == 2'd3);
 
+    // |s1_pnd_new for pnd_nonzero_q, from the decision's three outcomes computed side by side with it (the
+    // word unchanged, its bit set, its bit cleared): the decision selects a bit instead of feeding a 64-bit
+    // mux and then a 64-input OR (the IMS's deepest cone, sim/synth_depth.py).
+    logic         s1_pnd_nz;
+    wire          pnd_cur_nz     = |pnd_cur;
+    wire          pnd_cur_nz_clr = |(pnd_cur & ~s1_bitmask_q);
+
     always_comb begin
         s1_send      = 1'b0;
         s1_ent_new   = ent_cur;
         s1_pnd_new   = pnd_cur;
+        s1_pnd_nz    = pnd_cur_nz;
         s1_check     = 1'b0;
         s1_err       = 1'b0;
         s1_err_code  = '0;
@@ -369,6 +377,7 @@ module imsdev_ims #(
                         s1_err_code = IMS_ERR_PASID_MISMATCH;
                     end else if (s1_masked) begin
                         s1_pnd_new = pnd_cur | s1_bitmask_q;
+                        s1_pnd_nz  = 1'b1;                          // (s1_bitmask_q is one-hot)
                     end else begin
                         s1_send = 1'b1;
                     end
@@ -381,6 +390,7 @@ module imsdev_ims #(
                     if (s1_pend && !s1_masked) begin
                         s1_send    = 1'b1;
                         s1_pnd_new = pnd_cur & ~s1_bitmask_q;
+                        s1_pnd_nz  = pnd_cur_nz_clr;
                     end
                 end
                 EV_WRITE: begin
@@ -390,6 +400,7 @@ module imsdev_ims #(
                             // A new PASID binding drops what was pending under the old one.
                             if (s1_pend && (s1_ctrl_new[3] != ent_pasid_en || s1_ctrl_new[31:12] != ent_pasid)) begin
                                 s1_pnd_new = pnd_cur & ~s1_bitmask_q;
+                                s1_pnd_nz  = pnd_cur_nz_clr;
                             end
                             s1_check = !s1_ctrl_new[0];
                         end else if (ent_mask) begin
@@ -462,7 +473,7 @@ module imsdev_ims #(
             fwd_pnd_hit_q <= s1_pnd_we && s1_word == pnd_word(s0_lin);
             fwd_ent_data_q  <= s1_ent_new;
             fwd_pnd_data_q  <= s1_pnd_new;
-            if (s1_pnd_we) pnd_nonzero_q[s1_word] <= |s1_pnd_new;
+            if (s1_pnd_we) pnd_nonzero_q[s1_word] <= s1_pnd_nz;      // = |s1_pnd_new (checked below)
             // req_ready keeps MMIO writes (and so new CHECKs) out while a CHECK is outstanding.
             if (s1_check) begin
                 check_q     <= 1'b1;
@@ -562,6 +573,12 @@ module imsdev_ims #(
     // send_credit guarantees room; a push into a full FIFO would lose an interrupt.
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst && s1_send && !msg_fifo_ready) $error("imsdev_ims: message FIFO overflow");
+    end
+    // s1_pnd_nz is the OR of the pending word written (what pnd_nonzero_q kept before it); in this file's form
+    // (`if (...) $error`, a proof obligation in formal/)
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && !init_q && s1_pnd_we && s1_pnd_nz != |s1_pnd_new)
+            $error("imsdev_ims: s1_pnd_nz differs from the written word");
     end
 endmodule
 

@@ -820,12 +820,43 @@ module imsdev_top #(
             .wr_sent_count(ats_wr_sent),
             .cpl_valid(ic_valid), .cpl_ready(ic_ready), .cpl_hdr(ic_hdr), .dropped_o(unused_dropped)
         );
+        // The slots' outcomes reach the DMA sides through a register (pr_done / pr_res one cycle after the
+        // PRI's done): the PRG Response's match and the slot decisions were at the head of the sides'
+        // Block-on-Fault state, their fault reports into the failure table and their running registers'
+        // enables, the deepest cones of the small configuration (18.25 levels, sim/synth_depth.py). A side
+        // holds its request until it sees done, i.e. one cycle longer now: the PRI is shown the request
+        // masked in that cycle (its slot is idle again by then and would take it as a new request), so the
+        // PRI still sees "req held until done, then dropped". Each page request's outcome reaches the side one
+        // cycle later; nothing else changes.
+        logic [PRI_SLOTS-1:0]      pri_done, pr_done_q;
+        logic [PRI_SLOTS-1:0][1:0] pri_res, pr_res_q;
+        always_ff @(posedge clk) begin
+            pr_done_q <= fn_rst ? '0 : pri_done;
+            pr_res_q  <= pri_res;
+        end
+        assign pr_done = pr_done_q;
+        assign pr_res  = pr_res_q;
+`ifndef SYNTHESIS
+        // The mask hides only the request that done answered: a side drops it the cycle after it sees
+        // pr_done, so no new request can be raised while the mask is on.
+        // (from the first reset on: the flip-flops start undefined)
+        logic [PRI_SLOTS-1:0] pr_done_qq;
+        logic                 pr_reset_seen_q;
+        initial pr_reset_seen_q = 1'b0;
+        always_ff @(posedge clk) begin
+            pr_done_qq <= fn_rst ? '0 : pr_done_q;
+            if (rst) pr_reset_seen_q <= 1'b1;
+            for (int s = 0; s < PRI_SLOTS; s++)
+                if (pr_reset_seen_q && !fn_rst && pr_done_qq[s])
+                    assert (!pr_req[s]) else $error("imsdev_top: PRI slot %0d still requested after its done", s);
+        end
+`endif
         // PRG Responses are taken from rx_msg beside the invalidation handler (which drops them).
         imsdev_pri #(.SLOTS(PRI_SLOTS), .SLOT_WRITE(2'b10)) u_pri (
             .clk, .rst(fn_rst), .cfg_bdf(cfg_bdf_q), .cfg_bus_master_en(cfg_bus_master_en_q),
             .cfg_pri_en, .cfg_pri_reset, .cfg_pri_alloc,
-            .req(pr_req), .req_pasid(pr_pasid), .req_priv(pr_priv), .req_page(pr_page),
-            .done(pr_done), .done_res(pr_res),
+            .req(pr_req & ~pr_done_q), .req_pasid(pr_pasid), .req_priv(pr_priv), .req_page(pr_page),
+            .done(pri_done), .done_res(pri_res),
             .msg_valid(rx_msg_valid && rx_msg_ready && rx_msg_sop), .msg_hdr(rx_msg_hdr),
             .msg_prfx_valid(rx_msg_prfx_valid), .msg_prfx(rx_msg_prfx),
             .pq_valid, .pq_ready, .pq_hdr, .pq_prfx,
