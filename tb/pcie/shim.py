@@ -26,6 +26,7 @@ their own protocol (tb/pcie/stream.py).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import Counter, OrderedDict
 from types import SimpleNamespace
@@ -290,8 +291,13 @@ class LinkShim(Endpoint):
         # Called with every host request that reaches the shim for a BAR (before it is checked or forwarded):
         # benches that record what went on the link (e.g. tb/vmm's DMWr log) observe here.
         self.rx_req_observers: list[Callable[[PasidTlp], None]] = []
-        self._flr_started_ns = -1.0
-        self._pasid_before_flr = None
+        # The device sees an FLR at the rising edge that samples the `flr` pulse, the second edge after the
+        # Initiate-FLR write reset the config space here. A TLP first shown at that edge or earlier (streams
+        # read the values from before an edge) was decided before the device saw the FLR and is judged by
+        # the controls in force before the write (_before_flr). From the write until that edge the boundary
+        # is not known yet: +inf.
+        self._flr_seen_ns = -math.inf
+        self._before_flr = None
         self.flr_count = 0
 
         self.dut.flr.value = 0
@@ -430,10 +436,8 @@ class LinkShim(Endpoint):
         """Initiate FLR: discard outstanding work, return config state to reset values, pulse `flr`."""
         self.notes.info("Function Level Reset")
         self.stats["flr"] += 1
-        self._flr_started_ns = get_sim_time("ns")
-        pc = self.pasid_cap
-        self._pasid_before_flr = SimpleNamespace(pasid_enable=pc.pasid_enable, priv_enable=pc.priv_enable,
-                                                 exec_enable=pc.exec_enable)
+        self._flr_seen_ns = math.inf
+        self._before_flr = self._upstream_controls()
         coverage.function_reset()
         self._flr_discarded.update(self._pending)
         self.egress_order.reset()
@@ -467,6 +471,7 @@ class LinkShim(Endpoint):
         await RisingEdge(self.clock)
         self.dut.flr.value = 1
         await RisingEdge(self.clock)
+        self._flr_seen_ns = get_sim_time("ns")
         self.dut.flr.value = 0
         self.flr_count += 1
 
@@ -562,8 +567,22 @@ class LinkShim(Endpoint):
             await self.send(cpl)
 
     # ---- device -> host requests --------------------------------------------------------------
+    def _upstream_controls(self) -> SimpleNamespace:
+        """The controls a device request is judged by, under the names of the capability fields they copy
+        (so the snapshot stands in for both pasid_cap and pcie_cap)."""
+        pc, ec = self.pasid_cap, self.pcie_cap
+        return SimpleNamespace(pasid_enable=pc.pasid_enable, priv_enable=pc.priv_enable, exec_enable=pc.exec_enable,
+                               max_payload_size=ec.max_payload_size,
+                               max_read_request_size=ec.max_read_request_size,
+                               extended_tag_field_enable=ec.extended_tag_field_enable)
+
     def _check_upstream(self, tlp, start_ns: float):
         what = Lazy(lambda: f"tx_req {tlp!r}")
+        # A TLP the device started before it saw an FLR is finished after it (docs/tlp_interface.md): it is
+        # judged by the controls in force before the FLR's write reset them.
+        before_flr = start_ns <= self._flr_seen_ns
+        pc = self._before_flr if before_flr else self.pasid_cap
+        ec = self._before_flr if before_flr else self.pcie_cap
         if tlp.is_message():
             if tlp.is_page_request():
                 # a Page Request is a request like any other: only with Bus Master Enable (docs/ats_pri.md 3.2)
@@ -583,9 +602,6 @@ class LinkShim(Endpoint):
             raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
         if tlp.has_prefix:
-            # A TLP the device started before an FLR is finished after it (docs/tlp_interface.md): it is judged
-            # by the PASID control in force when it started.
-            pc = self._pasid_before_flr if start_ns <= self._flr_started_ns else self.pasid_cap
             if not pc.pasid_enable or (tlp.pmr and not pc.priv_enable) or (tlp.er and not pc.exec_enable):
                 raise ProtocolError(f"{what}: PASID prefix (PMR={tlp.pmr}, ER={tlp.er}) not enabled by PASID control "
                                     f"(enable={pc.pasid_enable}, priv={pc.priv_enable}, exec={pc.exec_enable})")
@@ -593,12 +609,12 @@ class LinkShim(Endpoint):
         # (tb/pcie/tlp.py request_format_error).
         nbytes = tlp.length * 4
         if tlp.is_mem_write():
-            if nbytes > 128 << self.pcie_cap.max_payload_size:
+            if nbytes > 128 << ec.max_payload_size:
                 raise ProtocolError(f"{what}: {nbytes} bytes exceed Max_Payload_Size")
             return
-        if nbytes > 128 << self.pcie_cap.max_read_request_size:
+        if nbytes > 128 << ec.max_read_request_size:
             raise ProtocolError(f"{what}: {nbytes} bytes exceed Max_Read_Request_Size")
-        tags = 256 if self.pcie_cap.extended_tag_field_enable else 32
+        tags = 256 if ec.extended_tag_field_enable else 32
         if tlp.tag >= tags:
             raise ProtocolError(f"{what}: tag {tlp.tag} needs {'10-bit' if tags == 256 else 'extended'} tags")
         if tlp.tag in self._dev_reads:
@@ -625,7 +641,12 @@ class LinkShim(Endpoint):
                 self.message_handler(tlp)
                 continue
             if tlp.is_mem_read():
-                self._dev_reads[tlp.tag] = tlp
+                if rx.start_ns <= self._flr_seen_ns:
+                    # made before the device saw the FLR: its completion is discarded, like those of the reads
+                    # outstanding when the FLR was written
+                    self._stale_reads[tlp.tag] = tlp
+                else:
+                    self._dev_reads[tlp.tag] = tlp
                 self._update_transactions_pending()
             self.stats["tx_req"] += 1
             await self.send(tlp)

@@ -8,6 +8,8 @@
 //       RRS while dmwr_full; any other DMWr -> UR. MRd to BAR2 -> UR; MWr to BAR2 is ignored.
 // Upstream: writing REG_UP_GO sends one MWr (payload = RAM DW 0..len-1) or MRd (data -> RAM 0x200) with
 //       the address, PASID prefix, length and tag from REG_UP_*; refused (REG_ERR bit 8) while BME is 0.
+//       BME is registered first, as imsdev_top registers its cfg_* sideband (docs/tlp_interface.md), so a GO
+//       taken in the cycle after a config write (an Initiate FLR's, say) still acts on the BME before it.
 // rtl_bp_en adds pseudo-random backpressure (ready low) on rx_req and rx_cpl. Fault injection for the
 // shim's checkers: cpl_hold withholds completions; break_valid_hold drops tx_cpl_valid while it is stalled.
 `default_nettype none
@@ -98,6 +100,7 @@ module link_loopback #(
     // ------------------------------------------------------------------ registers
     logic [31:0] up_addr_lo, up_addr_hi, up_pasid, up_ctrl;
     logic        up_busy, up_valid, err_bme;
+    logic        bme_q;
     logic [15:0] dmwr_count, rxcpl_count, ur_count, flr_count;
     logic [31:0] dmwr_info;
     logic [2:0]  last_cpl_status;
@@ -311,6 +314,7 @@ module link_loopback #(
                 ram[8'(int'(RAM_UP_RD) + int'(cc_rel_dw) + int'(cc_beat) * DPB + j)] <= rx_cpl_data[32*j +: 32];
         end
 
+        bme_q <= !rst && cfg_bus_master_en;
         if (rst || flr) begin
             rq_beat         <= '0;
             rq_dmwr_store_q <= 1'b0;
@@ -344,7 +348,7 @@ module link_loopback #(
                         REG_UP_PASID:   up_pasid   <= rx_req_data[31:0];
                         REG_UP_CTRL:    up_ctrl    <= rx_req_data[31:0];
                         REG_UP_GO: begin
-                            if (!cfg_bus_master_en) begin
+                            if (!bme_q) begin
                                 err_bme <= 1'b1;
                             end else if (!up_busy) begin
                                 up_busy       <= 1'b1;

@@ -10,7 +10,7 @@ import random
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge, Timer, with_timeout
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, with_timeout
 from cocotb.utils import get_sim_time
 from cocotbext.axi.address_space import MemoryRegion
 from cocotbext.pcie.core import Device, Endpoint, Switch
@@ -467,6 +467,75 @@ async def test_flr_discards_stale_completions(dut, pauses):
 
 
 @cocotb.test()
+@cocotb.parametrize(read=(False, True))
+async def test_flr_window_request_judged_before_it(dut, read):
+    """A request the RTL starts after Initiate FLR was written but before the edge that samples the flr pulse
+    was decided before the FLR (the RTL cannot know of it earlier): the link judges it by the controls in force
+    before the FLR's write reset them (PASID Enable and Privileged Mode Enable here), and a read's completion
+    is discarded like those of the reads outstanding at the FLR. A request started at that edge or later is
+    judged by the reset controls. No pauses: the GO write's beat must be taken at the edge after the FLR write
+    for the request to start inside the window."""
+    env = await LinkEnv.start(dut)
+    rc, shim = env.rc, env.shim
+    await env.enable_pasid()
+    addr, _ = rc.alloc_region(0x1000)
+    payload = env.rng.getrandbits(32)
+    await env.bar0.write_dword(0, payload)
+    await env.bar0.write_dword(REG_UP_ADDR_LO, addr & 0xFFFF_FFFF)
+    await env.bar0.write_dword(REG_UP_ADDR_HI, addr >> 32)
+    await env.bar0.write_dword(REG_UP_PASID, (1 << 31) | (1 << 30) | 0x4_2A5C)   # PASID with PMR
+    await env.bar0.write_dword(REG_UP_CTRL, 1 | (int(read) << 8))
+    await env.reg(REG_UP_CTRL)       # the posted writes have reached the RTL: GO is the only request left
+    sent = len(shim.tx_req_log)
+    go = cocotb.start_soon(env.bar0.write_dword(REG_UP_GO, 1))
+
+    async def go_beat_shown():
+        while True:
+            await FallingEdge(dut.clk)
+            if int(dut.rx_req_valid.value) and int(dut.rx_req_ready.value):
+                return
+    await with_timeout(go_beat_shown(), 10, "us")
+    # The FLR is written now: the GO beat is taken at the next rising edge (E1), where the loopback still
+    # has the BME from before the write; the request it starts is first shown at E2, the edge that samples
+    # the flr pulse (driven from E1 on).
+    flr_written = get_sim_time("ns")
+    await shim.function_level_reset()
+    e2 = get_sim_time("ns")
+    assert e2 - flr_written < 2 * CLK_NS
+    await go
+
+    async def sent_one():
+        while len(shim.tx_req_log) == sent:
+            await RisingEdge(dut.clk)
+    await with_timeout(sent_one(), 10, "us")
+    start_ns, _, tlp = shim.tx_req_log[sent]
+    assert start_ns == e2, f"the request was first shown at {start_ns} ns, not at the FLR's edge ({e2} ns)"
+    assert tlp.pasid == 0x4_2A5C and tlp.pmr and tlp.is_mem_read() == read
+    assert not shim.tasks["tx_req"].done(), "the link flagged a request the RTL started before it saw the FLR"
+    if read:
+        async def discarded():
+            while shim.stats["stale_cpl"] == 0:
+                await RisingEdge(dut.clk)
+        await with_timeout(discarded(), 10, "us")
+    else:
+        async def written():
+            while rc.host_memory.read(addr, 4) != payload.to_bytes(4, "little"):
+                await RisingEdge(dut.clk)
+        await with_timeout(written(), 10, "us")
+    # The same request first shown an edge later was decided after the device saw the FLR: it is judged by
+    # the reset PASID control.
+    try:
+        shim._check_upstream(tlp, e2 + CLK_NS)
+    except ProtocolError as exc:
+        assert "not enabled by PASID control" in str(exc), exc
+    else:
+        raise AssertionError("a request started after the device saw the FLR was judged by the old controls")
+
+    await env.restore_after_flr()
+    assert await env.reg(REG_COUNTS) >> 16 == 0, "the RTL received the completion of a read made before the FLR"
+
+
+@cocotb.test()
 @cocotb.parametrize(pauses=PAUSE_MODES)
 async def test_cfg_sideband(dut, pauses):
     """MSI-X Enable/Function Mask, PASID control bits, MPS/MRRS and BME reach cfg_* and the RTL."""
@@ -694,3 +763,4 @@ BAD_INPUTS = (
                      "tag works after restore",
              test="test_flr_discards_stale_completions"),
 )
+
