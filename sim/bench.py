@@ -42,38 +42,45 @@ SPEED_TLP_TARGET_MS = 0.2
 SPEED_SEED = 1       # one seed for every run, so before and after simulate the same test
 
 
+def run_speed_class(cfg, name: str, probe: Path, tag: str, extra_env: dict | None = None,
+                    build_into: Path | None = None) -> dict:
+    """Run speed class `name` once (simlib.run, the class's seed and filter) with tb/speedprobe.py writing to
+    `probe`. Returns its figures, or {"failed": [...], "log": ...} when the probe wrote nothing. sim/speed_ab.py
+    runs this same function of each tree it compares."""
+    from tb.env import CLOCK_NS
+    c = SPEED_CLASSES[name]
+    probe.unlink(missing_ok=True)
+    _, cases, log_dir = simlib.run(c["module"], cfg, seed=SPEED_SEED, platform=c["platform"], tag=tag,
+                                   extra_env={"IMSDEV_SPEED_OUT": str(probe), **(extra_env or {})},
+                                   test_filter=c["filter"], build_into=build_into)
+    failed = [k.name for k in cases if not k.passed]
+    if not probe.exists():
+        return {"failed": failed or ["<no probe output>"], "log": str(log_dir)}
+    p = json.loads(probe.read_text())
+    cycles = round(sum(k.sim_time_ns for k in cases) / CLOCK_NS)
+    cpu = p["cpu_s"]
+    return {"module": c["module"], "platform": c["platform"], "tests": len(cases), "cycles": cycles,
+            "cpu_s": cpu, "tlps": p["tlp_total"], "tlps_by_stream": p["tlps"],
+            "cycles_per_cpu_s": round(cycles / cpu) if cpu else None,
+            "cpu_ms_per_tlp": round(1000 * cpu / p["tlp_total"], 3) if p["tlp_total"] else None,
+            "target_cycles_per_cpu_s": c["target"], "target_cpu_ms_per_tlp": SPEED_TLP_TARGET_MS,
+            "loadavg_1m": round(os.getloadavg()[0], 2), "failed": failed, "log": str(log_dir)}
+
+
 def speed_classes(cfg, before: bool = False) -> dict:
     """Per class: simulated cycles, CPU-seconds from the first test's start (tb/speedprobe.py: the simulator's
     start-up is left out), TLPs on the link, cycles per CPU-second and CPU-ms per TLP. `before`: the bench as it
     was before issue 11 item 2, side by side: every signal public (--public-flat-rw, its own build) and every
     TLP over cocotbext-pcie's simulated link (IMSDEV_DIRECT_LINK=0)."""
-    from tb.env import CLOCK_NS
     into = None
     if before:
         into = simlib.BUILD_ROOT / f"{cfg.name}-allpublic"
         simlib.build(cfg, into=into, all_public=True)
-    out = {}
-    for name, c in SPEED_CLASSES.items():
-        probe = simlib.RESULTS_ROOT / f"speed-{cfg.name}-{name}{'-before' if before else ''}.json"
-        probe.unlink(missing_ok=True)
-        env = {"IMSDEV_SPEED_OUT": str(probe), **({"IMSDEV_DIRECT_LINK": "0"} if before else {})}
-        _, cases, log_dir = simlib.run(c["module"], cfg, seed=SPEED_SEED, platform=c["platform"],
-                                       tag="-speed" + ("-before" if before else ""), extra_env=env,
-                                       test_filter=c["filter"], build_into=into)
-        failed = [k.name for k in cases if not k.passed]
-        if not probe.exists():
-            out[name] = {"failed": failed or ["<no probe output>"], "log": str(log_dir)}
-            continue
-        p = json.loads(probe.read_text())
-        cycles = round(sum(k.sim_time_ns for k in cases) / CLOCK_NS)
-        cpu = p["cpu_s"]
-        out[name] = {"module": c["module"], "platform": c["platform"], "tests": len(cases), "cycles": cycles,
-                     "cpu_s": cpu, "tlps": p["tlp_total"], "tlps_by_stream": p["tlps"],
-                     "cycles_per_cpu_s": round(cycles / cpu) if cpu else None,
-                     "cpu_ms_per_tlp": round(1000 * cpu / p["tlp_total"], 3) if p["tlp_total"] else None,
-                     "target_cycles_per_cpu_s": c["target"], "target_cpu_ms_per_tlp": SPEED_TLP_TARGET_MS,
-                     "loadavg_1m": round(os.getloadavg()[0], 2), "failed": failed}
-    return out
+    suffix = "-before" if before else ""
+    return {name: run_speed_class(cfg, name, simlib.RESULTS_ROOT / f"speed-{cfg.name}-{name}{suffix}.json",
+                                  tag="-speed" + suffix, extra_env={"IMSDEV_DIRECT_LINK": "0"} if before else None,
+                                  build_into=into)
+            for name in SPEED_CLASSES}
 
 
 CEILING_MAIN = Path(__file__).resolve().parent / "ceiling" / "ceiling_main.cpp"

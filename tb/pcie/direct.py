@@ -236,10 +236,10 @@ class DirectLink:
         return out
 
     # ---- delivery ----------------------------------------------------------------------------------
-    async def send_up(self, tlp, link: bool = False) -> None:
-        """From the device: direct if the package would hand it to the RC core (and `link` is not set), else
-        onto the simulated link (after every TLP handed over before it)."""
-        if not link and self.goes_up_direct(tlp):
+    async def send_up(self, tlp) -> None:
+        """From the device: direct if the package would hand it to the RC core, else onto the simulated link
+        (after every TLP handed over before it)."""
+        if self.goes_up_direct(tlp):
             self.stats["up"] += 1
             await self.up.put(self._deliver_up, tlp)
         else:

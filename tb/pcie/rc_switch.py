@@ -25,10 +25,44 @@ order TLPs of different ingress ports.
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
+import io
+import tokenize
 
+from cocotbext.pcie.core.switch import Switch
 from cocotbext.pcie.core.tlp import TlpType
 
 from .tlp import PasidTlp
+
+# `Switch._run_routing` of cocotbext-pcie 0.2.16, whose loop and unclaimed-TLP answers `_route_now` and the two
+# senders restate: its tokens without comments or blank lines (indentation kept). A package that changes it
+# is refused, naming this module, instead of routing differently from the switch it stands in for.
+_RUN_ROUTING_SHA256 = "db13d1b9e5b6ad17c87d2936ee6b7aabf1babff6831ae72ac6e52016d8bf5353"
+
+
+class RcSwitchError(RuntimeError):
+    """cocotbext-pcie's Switch routing is not the one this module restates."""
+
+
+def routing_digest(src: str) -> str:
+    """sha256 of Python source `src`'s tokens: comments and line breaks dropped, indentation kept."""
+    skip = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE)
+    toks = [tokenize.tok_name[t.type] if t.type in (tokenize.INDENT, tokenize.DEDENT) else t.string
+            for t in tokenize.generate_tokens(io.StringIO(src).readline) if t.type not in skip]
+    return hashlib.sha256("\x00".join(toks).encode()).hexdigest()
+
+
+@functools.cache
+def check_package(src: str | None = None) -> None:
+    """Raise RcSwitchError unless `Switch._run_routing` (or `src`, for a test) is the restated one."""
+    if src is None:
+        src = inspect.getsource(Switch._run_routing)
+    if routing_digest(src) != _RUN_ROUTING_SHA256:
+        raise RcSwitchError("cocotbext.pcie.core.switch.Switch._run_routing is not the routing loop "
+                            "tb/pcie/rc_switch.py restates (cocotbext-pcie 0.2.16); review the module against "
+                            "the new loop and update its digest")
+
 
 _CFG0 = frozenset({TlpType.CFG_READ_0, TlpType.CFG_WRITE_0})
 _COMPLETIONS = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType.CPL_LOCKED_DATA})
@@ -77,6 +111,7 @@ async def _from_root_port(switch, port, queue_put, tlp) -> None:
 def shortcut(switch) -> None:
     """Route the host bridge's Type 0 configuration requests in the sender's task (ports added later: see
     `shortcut_port`)."""
+    check_package()
     port = switch.upstream_port
     switch.upstream_bridge.downstream_tx_handler = functools.partial(
         _from_host_bridge, switch, port, port.ingress_queue.put)
