@@ -195,6 +195,7 @@ class TlpStreamSource(_Stream):
 
     async def _run(self):
         edge = RisingEdge(self.clock)
+        ready_rise = RisingEdge(self.ready)
         ready_r = _raw(self.ready)
         w_valid, w_sop, w_eop, w_data = (_writer(h) for h in (self.valid, self.sop, self.eop, self.data))
         w_hdr, w_prfx_valid, w_prfx = (_writer(h) for h in (self.hdr, self.prfx_valid, self.prfx))
@@ -249,8 +250,15 @@ class TlpStreamSource(_Stream):
                     w_valid(1)
                     valid_on = True
                 await edge
-                while not _bit(ready_r(), "ready", self):
-                    await edge
+                if not _bit(ready_r(), "ready", self):
+                    # Backpressure: sleep until ready rises (it can rise in the eval that follows this edge),
+                    # then take the beat at the first edge that still sees it high. The RTL may hold ready
+                    # low for thousands of cycles (an MMIO read behind a stalled tx_cpl): no per-cycle work.
+                    while True:
+                        await ready_rise
+                        await edge
+                        if _bit(ready_r(), "ready", self):
+                            break
                 self.beat_count += 1
             self.tlp_count += 1
 
