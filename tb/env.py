@@ -14,7 +14,6 @@ import os
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotb.utils import get_sim_steps, get_sim_time
 from cocotbext.pcie.core.caps import PciCapId
@@ -22,6 +21,7 @@ from cocotbext.pcie.core.tlp import Tlp, TlpType
 
 from imsdev import regs
 from tb import coverage, speedprobe
+from tb.clock import start_clock
 from tb.msglog import MessageLog
 from tb.params import DeviceParams
 from tb.pcie.root_complex import HostRootComplex
@@ -106,7 +106,7 @@ class Bench:
         dut.rst.value = 1
         dut.clk.value = 0
         await Timer(CLOCK_NS, "ns")
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, "ns").start())
+        start_clock(dut.clk, CLOCK_NS)
         await ClockCycles(dut.clk, 10)
         self._edge_step0 = get_sim_time("step")      # a rising edge: the clock's phase, for cycles()
         dut.rst.value = 0

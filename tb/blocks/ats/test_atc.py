@@ -11,8 +11,9 @@ import random
 import zlib
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from tb.clock import start_clock
 
 from .atc_model import ALL, PAGE_MASK, AtcModel, entry_from_payload, s_decode, s_encode
 
@@ -34,7 +35,7 @@ class AtcBench:
 
     async def start(self):
         d = self.dut
-        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
+        start_clock(d.clk, 10)
         for s in ("clear", "ins_valid", "inv_valid", "lk0_pasid", "lk1_pasid", "lk0_priv", "lk1_priv", "lk0_page",
                   "lk1_page", "ins_pasid", "ins_priv", "ins_page", "ins_pa", "ins_size", "ins_r", "ins_w",
                   "inv_has_pasid", "inv_pasid", "inv_page", "inv_size", "dec_s", "dec_page", "pl_bytes"):

@@ -12,8 +12,9 @@ import random
 import zlib
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+
+from tb.clock import start_clock
 
 from .atc_model import PAGE_MASK, s_decode, s_encode
 
@@ -48,7 +49,7 @@ class InvBench:
 
     async def start(self):
         d = self.dut
-        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
+        start_clock(d.clk, 10)
         for sig in ("rx_msg_valid", "rx_msg_sop", "rx_msg_eop", "rx_msg_hdr", "rx_msg_prfx_valid", "rx_msg_prfx",
                     "rx_msg_data", "cpl_ready", "rd_alloc_count", "rd_retire_count", "wr_planned_count",
                     "wr_sent_count"):

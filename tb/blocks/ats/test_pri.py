@@ -25,10 +25,10 @@ import random
 import zlib
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from tb.bad_inputs import BadInput
+from tb.clock import start_clock
 from tb.pcie.ats import FT_MSG_ID, FT_MSG_TO_RC, FT_MSGD_ID, MSG_CODE_INV_REQ, MSG_CODE_PAGE_REQ, MSG_CODE_PRG_RESP
 
 SLOTS = 2
@@ -91,7 +91,7 @@ class PriBench:
 
     async def start(self):
         d = self.dut
-        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
+        start_clock(d.clk, 10)
         for sig in ("req", "req_pasid", "req_priv", "req_page", "msg_valid", "msg_hdr", "msg_prfx_valid", "msg_prfx",
                     "pq_ready", "cfg_pri_reset"):
             getattr(d, sig).value = 0

@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import Event, ReadOnly, RisingEdge
 
 from tb.blocks.ats.atc_model import s_encode
+from tb.clock import start_clock
 
 
 class SparseMemory:
@@ -293,7 +293,7 @@ class DmaTb:
     # ------------------------------------------------------------------ setup
     async def start(self):
         d = self.dut
-        cocotb.start_soon(Clock(d.clk, 10, unit="ns").start())
+        start_clock(d.clk, 10)
         d.rst.value = 1
         d.cmd_valid.value = 0
         d.rsp_ready.value = 0

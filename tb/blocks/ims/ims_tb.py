@@ -27,8 +27,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge
+
+from tb.clock import start_clock
 
 from .ims_model import CTRL_RW, Err, ImsModel, ims_off
 
@@ -98,7 +99,7 @@ class ImsTb:
         dut.irq_index.value = 0
         dut.irq_pasid.value = 0
         dut.msg_ready.value = 1
-        Clock(dut.clk, 10, unit="ns").start()
+        start_clock(dut.clk, 10)
         self._task = cocotb.start_soon(self._loop())
 
     # ------------------------------------------------------------------ the clocked loop

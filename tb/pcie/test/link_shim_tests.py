@@ -9,7 +9,6 @@ import logging
 import random
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer, with_timeout
 from cocotb.utils import get_sim_time
 from cocotbext.axi.address_space import MemoryRegion
@@ -19,6 +18,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
 import tb.pcie.hooks as hooks
 from tb.bad_inputs import BadInput
+from tb.clock import start_clock
 from tb.pcie.deadlines import Deadlines
 from tb.pcie.root_complex import HostRootComplex
 from tb.pcie.shim import BAR0_SIZE, LinkShim
@@ -54,7 +54,7 @@ class LinkEnv:
         self = cls()
         self.dut = dut
         self.rng = random.Random(f"{cocotb.RANDOM_SEED}:{pauses}")
-        Clock(dut.clk, CLK_NS, unit="ns").start()
+        start_clock(dut.clk, CLK_NS)
         dut.rst.value = 1
         for sig in (dut.dmwr_full, dut.rtl_bp_en, dut.cpl_hold, dut.break_valid_hold):
             sig.value = 0
@@ -675,7 +675,7 @@ class DmwrTarget(Endpoint):
 async def test_hooks_end_to_end(dut):
     """DMWr + PASID through RootComplex -> switch -> port -> Python function keeps type code and PASID, is
     charged to non-posted credits, and its SC/RRS completion comes back; device PASID writes go upstream."""
-    Clock(dut.clk, CLK_NS, unit="ns").start()
+    start_clock(dut.clk, CLK_NS)
     rc = HostRootComplex()
     assert hooks.is_installed()
     hooks.install()   # idempotent
