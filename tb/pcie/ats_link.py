@@ -77,8 +77,9 @@ class AtsLinkState:
         self.outstanding[ta][itag] = body
         self.stats["inv_req"] += 1
 
-    def check_upstream(self, tlp, requester_id: int) -> None:
-        """Check one TLP the RTL sent (raises ProtocolError)."""
+    def check_upstream(self, tlp, requester_id: int, enabled: bool | None = None) -> None:
+        """Check one TLP the RTL sent (raises ProtocolError). `enabled`: ATS Control.E to judge the AT field by
+        instead of the current one (a request started before an FLR: tb/pcie/shim.py)."""
         what = Lazy(lambda: f"tx_req {tlp!r}")
         if tlp.is_message():
             if not tlp.is_inv_completion():
@@ -107,7 +108,7 @@ class AtsLinkState:
             self.stats["inv_cpl"] += 1
             return
         at = int(tlp.at)
-        if at and not self.enabled:
+        if at and not (self.enabled if enabled is None else enabled):
             raise ProtocolError(f"{what}: AT {at:#04b} while ATS Control.E = 0"
                                 f"{'' if self.cap else ' (no ATS capability)'}")
         if at == ats.AT_TRANSLATION_REQUEST:

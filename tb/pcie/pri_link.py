@@ -18,6 +18,8 @@ only as PASID Control allows. Responses to PRGIs that are not outstanding are al
 """
 from __future__ import annotations
 
+import copy
+
 from cocotbext.pcie.core.caps import PciExtCap
 
 from . import pri
@@ -94,6 +96,16 @@ class PriLinkState:
         self.outstanding.clear()
         if self.cap is not None:
             self.cap.reset()
+
+    def snapshot(self) -> "PriLinkState":
+        """PRI as it is now, for the Page Requests the device started before an FLR that resets it: a copy of
+        the capability's controls and of the outstanding PRGs; the counters and the request log are shared."""
+        snap = copy.copy(self)
+        snap.cap = copy.copy(self.cap)
+        if snap.cap is not None:
+            snap.cap.errors = list(self.cap.errors)
+        snap.outstanding = dict(self.outstanding)
+        return snap
 
     def pri_reset(self):
         """R written with E = 0: the device's credits and pending state are cleared."""

@@ -574,7 +574,8 @@ class LinkShim(Endpoint):
         return SimpleNamespace(pasid_enable=pc.pasid_enable, priv_enable=pc.priv_enable, exec_enable=pc.exec_enable,
                                max_payload_size=ec.max_payload_size,
                                max_read_request_size=ec.max_read_request_size,
-                               extended_tag_field_enable=ec.extended_tag_field_enable)
+                               extended_tag_field_enable=ec.extended_tag_field_enable,
+                               ats_enable=self.ats.enabled, pri=self.pri.snapshot())
 
     def _check_upstream(self, tlp, start_ns: float):
         what = Lazy(lambda: f"tx_req {tlp!r}")
@@ -588,7 +589,9 @@ class LinkShim(Endpoint):
                 # a Page Request is a request like any other: only with Bus Master Enable (docs/ats_pri.md 3.2)
                 if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
                     raise ProtocolError(f"{what}: Page Request sent at {start_ns} ns while Bus Master Enable is clear")
-                self.pri.check_page_request(tlp, self.requester_id, self.pasid_cap)
+                # One started before the FLR is checked against PRI as it was then (Enable, allocation, the PRGs
+                # outstanding) and counted there: the FLR ended those PRGs, so it is not outstanding after it.
+                (pc.pri if before_flr else self.pri).check_page_request(tlp, self.requester_id, pc)
                 return
             # Invalidate Completions go out whatever Bus Master Enable is (PCIe §10.3.1).
             self.ats.check_upstream(tlp, self.requester_id)
@@ -597,7 +600,7 @@ class LinkShim(Endpoint):
             raise ProtocolError(f"{what}: only MRd/MWr may be sent upstream")
         if not self._bme_at(start_ns) and not self._bme_at(start_ns - self.bme_grace_ns):
             raise ProtocolError(f"{what}: sent at {start_ns} ns while Bus Master Enable is clear")
-        self.ats.check_upstream(tlp, self.requester_id)
+        self.ats.check_upstream(tlp, self.requester_id, enabled=pc.ats_enable if before_flr else None)
         if int(tlp.requester_id) != self.requester_id:
             raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")

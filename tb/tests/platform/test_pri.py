@@ -16,6 +16,7 @@ import errno
 import cocotb
 from cocotb.triggers import RisingEdge
 from cocotb.utils import get_sim_time
+from cocotbext.pcie.core.utils import PcieId
 
 from imsdev import regs
 from imsdev.driver.uapi import DSA_COMP_PAGE_FAULT_IR
@@ -23,8 +24,10 @@ from imsdev.platform import iommu_pri as kpri
 
 from tb import coverage
 from tb.ats_bench import AtsHost
+from tb.env import CLOCK_NS
 from tb.params import DeviceParams
 from tb.pcie import ats, pri
+from tb.pcie.tlp import PasidTlp, ProtocolError
 from tb.pri_bench import PriHost
 from tb.sva import PAGE, SvaHost
 from tb.tests.platform.common import PLATFORM, finish
@@ -532,6 +535,41 @@ async def test_flr_mid_pri(dut):
     assert st(rec) == ST_SUCCESS and len(page_requests(env, n0)) == 1
     ph.finish()
     await finish(env.b, plat, "test_flr_mid_pri")
+
+
+@cocotb.test(skip=_NO_PRI)
+async def test_flr_window_ats_pri_judged_before_it(dut):
+    """A translated request or a Page Request the device starts between the Initiate-FLR write and the edge
+    that samples `flr` was decided before the FLR (docs/tlp_interface.md "FLR"): the link judges its AT field
+    by ATS Enable and the Page Request by PRI (Enable, allocation, the PRGs outstanding) and the PASID
+    controls as they were before the write, and the Page Request is not outstanding after the FLR. The same
+    TLPs first shown an edge later are judged by the reset controls and refused. The link's judgement is
+    called on TLPs built here: a full chip cannot be steered into that window of two edges (the loopback
+    bench does it for PASID, MPS and reads: tb/pcie/test, test_flr_window_request_judged_before_it)."""
+    env, plat, host, ah, ph = await start(dut)
+    b, shim = env.b, env.b.shim
+    a = new_process(env, host)
+    rid = PcieId.from_int(b.requester_id)
+    tw = PasidTlp.create_mem_write(VA_DST, bytes(range(64)), requester_id=rid, pasid=a.pasid)
+    tw.at = ats.AT_TRANSLATED
+    prgi = 5
+    pr = PasidTlp.create_page_request(requester_id=rid, page=VA_LAZY >> 12, prgi=prgi, r=True, pasid=a.pasid)
+    assert shim.ats.enabled and shim.pri.cap.enable and shim.pasid_cap.pasid_enable
+    n_req = len(shim.pri.requests)
+    await b.function_level_reset()
+    boundary = shim._flr_seen_ns
+    assert not (shim.ats.enabled or shim.pri.cap.enable or shim.pasid_cap.pasid_enable)
+    shim._check_upstream(tw, boundary)
+    shim._check_upstream(pr, boundary)
+    assert shim.pri.requests[n_req:] == [pr] and prgi not in shim.pri.outstanding
+    for tlp, refusal in ((tw, "while ATS Control.E = 0"), (pr, "while PRI Control.E = 0")):
+        try:
+            shim._check_upstream(tlp, boundary + CLOCK_NS)
+        except ProtocolError as exc:
+            assert refusal in str(exc), exc
+        else:
+            raise AssertionError(f"{tlp!r} first shown after the FLR's edge was not refused")
+    await finish(env.b, plat, "test_flr_window_ats_pri_judged_before_it")
 
 
 # ------------------------------------------------------------------------------------------------ T15
