@@ -569,7 +569,8 @@ class LinkShim(Endpoint):
     # ---- device -> host requests --------------------------------------------------------------
     def _upstream_controls(self) -> SimpleNamespace:
         """The controls a device request is judged by, under the names of the capability fields they copy
-        (so the snapshot stands in for both pasid_cap and pcie_cap)."""
+        (so the snapshot stands in for both pasid_cap and pcie_cap), with ATS Enable and a copy of PRI's
+        state (tb/pcie/pri_link.py PriLinkState.snapshot)."""
         pc, ec = self.pasid_cap, self.pcie_cap
         return SimpleNamespace(pasid_enable=pc.pasid_enable, priv_enable=pc.priv_enable, exec_enable=pc.exec_enable,
                                max_payload_size=ec.max_payload_size,
