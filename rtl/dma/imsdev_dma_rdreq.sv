@@ -162,7 +162,13 @@ module imsdev_dma_rdreq #(
     logic [51:0] lk_pa_q;
     wire  xl_lk_ok = !key_chg_q && !lk_stale;
     wire  xl_hit_r = xl_hit_q && xl_lk_ok;
-    wire  xl_mine = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
+    // Exact wherever xl_mine is used (under xl_wait, so !key_chg_q: this side's key did not change at the last
+    // edge) and can be 1 (xl_done: the requester's slot is out, so its key did not change either: it changes
+    // only when the slot takes a request, into a pending state without an answer). Checked below.
+    wire  key_eq  = xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    logic key_eq_q;
+    wire  xl_mine = xl_done && key_eq_q;
     // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
     logic       cur_bof_q, pw_q;
     logic [2:0] rounds_q;
@@ -224,6 +230,7 @@ module imsdev_dma_rdreq #(
         xl_hit_q  <= xl_hit;
         xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
+        key_eq_q  <= key_eq;
         key_chg_q <= rst || load || (issue && a_lo_next[12]);
         if (load) begin
             cur_seq_q         <= cmd_seq;
@@ -276,6 +283,9 @@ module imsdev_dma_rdreq #(
         if (rst) reset_seen_q <= 1'b1;
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
             assert (xl_hit_q == xl_hit) else $error("imsdev_dma_rdreq: registered ATC lookup differs from this cycle's");
+        // the registered key compare is this cycle's wherever an answer can be taken
+        if (reset_seen_q && !rst && xl_done && !key_chg_q)
+            assert (key_eq_q == key_eq) else $error("imsdev_dma_rdreq: registered answer key compare differs from this cycle's");
     end
 `endif
 endmodule

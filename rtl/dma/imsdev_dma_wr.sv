@@ -268,7 +268,13 @@ module imsdev_dma_wr #(
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
     wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
-    wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
+    // Exact wherever xl_mine is used (under xl_wait, so !key_chg_q: this side's key did not change at the last
+    // edge) and can be 1 (xl_done: the requester's slot is out, so its key did not change either: it changes
+    // only when the slot takes a request, into a pending state without an answer). Checked below.
+    wire  key_eq  = xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    logic key_eq_q;
+    wire  xl_mine = xl_done && key_eq_q;
     // (a clamped command still writes its bytes, so it may still need translations)
     wire   xl_need  = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
                       && xl_on && !pw_q;
@@ -418,6 +424,7 @@ module imsdev_dma_wr #(
         xl_hit_q  <= xl_hit;
         xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
+        key_eq_q  <= key_eq;
         key_chg_q <= rst || load || (start && a_lo_next[12]);
         if (start) begin
             t_nbeats_q   <= nbeats;
@@ -473,6 +480,11 @@ module imsdev_dma_wr #(
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
             assert (xl_hit_q == xl_hit) else $error("imsdev_dma_wr: registered ATC lookup differs from this cycle's");
+    end
+    // the registered key compare is this cycle's wherever an answer can be taken
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && xl_done && !key_chg_q)
+            assert (key_eq_q == key_eq) else $error("imsdev_dma_wr: registered answer key compare differs from this cycle's");
     end
     // two_beats replaces `nbeats == 2` (c_beat + 2 == nbeats at a TLP's first beat) in t_eop_q's update
     always_ff @(posedge clk) begin
