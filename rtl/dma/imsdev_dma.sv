@@ -250,7 +250,8 @@ module imsdev_dma #(
         .mrd_valid, .mrd_ready, .mrd_hdr_o(mrd_hdr), .mrd_prfx_valid, .mrd_prfx, .mrd_tag
     );
 
-    imsdev_fifo #(.WIDTH(PW), .DEPTH(CMD_DEPTH)) u_end (
+    // (registered head: the end position and its valid start the write engine's start / clamp decisions)
+    imsdev_fifo #(.WIDTH(PW), .DEPTH(CMD_DEPTH), .REG_OUT(1'b1)) u_end (
         .clk, .rst,
         .in_valid(end_in_valid), .in_ready(end_in_ready), .in_data(end_in_pos),
         .out_valid(end_out_valid), .out_ready(end_pop), .out_data(end_out_pos),

@@ -132,10 +132,16 @@ module imsdev_dma_rdreq #(
     wire [12:0] cmd_to_bound = cfg_rd_size - 13'(cmd_src[11:0] & 12'(cfg_rd_size - 13'd1));
 
     wire [63:0] addr      = {a_hi_q, a_lo_q};
-    wire        rem_small = r_hi_q == '0;                  // what is left is below 8 KiB: r_lo_q
-    wire        n_is_rem  = rem_small && r_lo_q < tb_q;
+    // rem_small, n_is_rem, last and the 4 KiB carry of a request from flip-flops (Fmax: their compares are off
+    // the issue / load path), loaded with their next values wherever r_*, tb_q, a_lo_q change (a simulation
+    // check compares them with their definitions every cycle):
+    //   rem_small_q = r_hi_q == 0 (what is left is below 8 KiB: r_lo_q); n_is_rem_q = rem_small && r_lo_q <
+    //   tb_q; last_q = rem_small && r_lo_q <= tb_q; c4k_q = a_lo_q + tb_q reaches 4 KiB (a tb_q request ends
+    //   on a 4 KiB boundary; a shorter one, n_is_rem, never does: a_lo_q + tb_q <= 4096).
+    logic       rem_small_q, n_is_rem_q, last_q, c4k_q;
+    wire        n_is_rem  = n_is_rem_q;
     wire [12:0] n         = n_is_rem ? r_lo_q : tb_q;
-    wire        last      = rem_small && r_lo_q <= tb_q;
+    wire        last      = last_q;
 
     // Free buffer bytes, free_pos + BUF_BYTES - alloc_q (adding BUF_BYTES flips the top position bit);
     // n fits: both candidates of n are compared side by side.
@@ -225,13 +231,19 @@ module imsdev_dma_rdreq #(
 
     wire [12:0] a_lo_next = 13'(a_lo_q) + n;               // bit 12: the request ends on a 4 KiB boundary
     wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);          // bit 13: borrow from bits 31:13
+    wire        carry     = !n_is_rem_q && c4k_q;           // = a_lo_next[12] (checked below)
+    // next values of the decision flip-flops (above), per update of r_*, tb_q, a_lo_q
+    wire        ld_small  = cmd_len[31:13] == '0;
+    wire        is_small  = r_lo_next[13] ? r_hi_dec_q == '0 : rem_small_q;
+    wire        ld_c4k    = 13'(cmd_src[11:0]) + cmd_to_bound >= 13'd4096;     // (sums below 8 KiB)
+    wire        is_c4k    = 13'(a_lo_next[11:0]) + rd_size_q >= 13'd4096;
 
     always_ff @(posedge clk) begin
         xl_hit_q  <= xl_hit;
         xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
         key_eq_q  <= key_eq;
-        key_chg_q <= rst || load || (issue && a_lo_next[12]);
+        key_chg_q <= rst || load || (issue && carry);
         if (load) begin
             cur_seq_q         <= cmd_seq;
             cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats;
@@ -246,10 +258,18 @@ module imsdev_dma_rdreq #(
             r_lo_q            <= cmd_len[12:0];
             rd_size_q         <= cfg_rd_size;
             tb_q              <= cmd_to_bound;
+            rem_small_q       <= ld_small;
+            n_is_rem_q        <= ld_small && cmd_len[12:0] < cmd_to_bound;
+            last_q            <= ld_small && cmd_len[12:0] <= cmd_to_bound;
+            c4k_q             <= ld_c4k;
         end else if (issue) begin
             tb_q   <= rd_size_q;
             a_lo_q <= a_lo_next[11:0];
-            if (a_lo_next[12]) begin
+            rem_small_q <= is_small;
+            n_is_rem_q  <= is_small && r_lo_next[12:0] < rd_size_q;
+            last_q      <= is_small && r_lo_next[12:0] <= rd_size_q;
+            c4k_q       <= is_c4k;
+            if (carry) begin
                 a_hi_q     <= a_hi_inc_q;
                 a_hi_inc_q <= a_hi_inc_q + 52'd1;
             end
@@ -283,6 +303,15 @@ module imsdev_dma_rdreq #(
         if (rst) reset_seen_q <= 1'b1;
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
             assert (xl_hit_q == xl_hit) else $error("imsdev_dma_rdreq: registered ATC lookup differs from this cycle's");
+        // the decision flip-flops equal their definitions (from the command's load on), the carry the sum's
+        if (reset_seen_q && !rst && cur_valid_q) begin
+            assert (rem_small_q == (r_hi_q == '0) && n_is_rem_q == (rem_small_q && r_lo_q < tb_q)
+                    && last_q == (rem_small_q && r_lo_q <= tb_q) && c4k_q == (13'(a_lo_q) + tb_q >= 13'd4096))
+                else $error("imsdev_dma_rdreq: rem_small/n_is_rem/last/c4k %0b%0b%0b%0b differ from r %0d %0d tb %0d a_lo %0d",
+                            rem_small_q, n_is_rem_q, last_q, c4k_q, r_hi_q, r_lo_q, tb_q, a_lo_q);
+            if (issue)
+                assert (carry == a_lo_next[12]) else $error("imsdev_dma_rdreq: carry differs from a_lo + n");
+        end
         // the registered key compare is this cycle's wherever an answer can be taken
         if (reset_seen_q && !rst && xl_done && !key_chg_q)
             assert (key_eq_q == key_eq) else $error("imsdev_dma_rdreq: registered answer key compare differs from this cycle's");
