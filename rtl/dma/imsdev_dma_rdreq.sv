@@ -146,7 +146,21 @@ module imsdev_dma_rdreq #(
     // Free buffer bytes, free_pos + BUF_BYTES - alloc_q (adding BUF_BYTES flips the top position bit);
     // n fits: both candidates of n are compared side by side.
     wire [PW-1:0] space   = {~free_pos[PW-1], free_pos[PW-2:0]} - alloc_q;
-    wire        room      = n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q);
+    // (each candidate as one carry chain: free_pos + BUF_BYTES - alloc_q - n as a carry-save sum and one adder,
+    // its sign bit; exact while -2^(PW-1) <= space - n < 2^(PW-1): space <= BUF_BYTES = 2^(PW-1) and n, when
+    // used, 1 .. RD_CAP <= BUF_BYTES / 2; checked below against the compare)
+    function automatic logic fits(input logic [PW-1:0] a, input logic [PW-1:0] b, input logic [PW-1:0] c);
+        logic [PW-1:0] x, y, z, s, k, d;
+        x = a;                 // a - b - c = a + ~b + ~c + 2
+        y = ~b;
+        z = ~c;
+        s = x ^ y ^ z;
+        k = ((x & y) | (x & z) | (y & z)) << 1;
+        d = s + k + PW'(2);
+        return !d[PW-1];
+    endfunction
+    wire [PW-1:0] free_top = {~free_pos[PW-1], free_pos[PW-2:0]};
+    wire        room      = n_is_rem ? fits(free_top, alloc_q, PW'(r_lo_q)) : fits(free_top, alloc_q, PW'(tb_q));
     logic       out_free;
 
     // ATS: translation of the request's page
@@ -312,6 +326,11 @@ module imsdev_dma_rdreq #(
             if (issue)
                 assert (carry == a_lo_next[12]) else $error("imsdev_dma_rdreq: carry differs from a_lo + n");
         end
+        // the one-adder room check equals the compare wherever a request may issue
+        if (reset_seen_q && !rst && cur_valid_q && !fail_q_failed)
+            assert (room == (n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q)))
+                else $error("imsdev_dma_rdreq: room check %0b differs from space %0d >= n (rem %0d, tb %0d)",
+                            room, space, r_lo_q, tb_q);
         // the registered key compare is this cycle's wherever an answer can be taken
         if (reset_seen_q && !rst && xl_done && !key_chg_q)
             assert (key_eq_q == key_eq) else $error("imsdev_dma_rdreq: registered answer key compare differs from this cycle's");

@@ -246,8 +246,21 @@ module imsdev_dma_wr #(
     wire is_fetch  = cur_op_q == DMA_OP_FETCH;
     wire is_copy   = cur_op_q == DMA_OP_COPY || is_fetch;
     wire [PW-1:0] have = avail_pos - plan_q;
-    // have >= n, with both candidates of n compared in parallel
-    wire data_ok   = !is_copy || (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound));
+    // have >= n, with both candidates of n compared in parallel, each as one carry chain (Fmax: was have's
+    // subtraction, then the compare): avail_pos - plan_q - n as a carry-save sum (a LUT level) and one adder,
+    // its sign bit. Exact while -2^(PW-1) <= have - n < 2^(PW-1): have is at most BUF_BYTES = 2^(PW-1)
+    // (the buffer) and n, when it is used, 1 .. WR_CAP <= BUF_BYTES / 2 (checked below against the compare).
+    function automatic logic fits(input logic [PW-1:0] a, input logic [PW-1:0] b, input logic [PW-1:0] c);
+        logic [PW-1:0] x, y, z, s, k, d;
+        x = a;                 // a - b - c = a + ~b + ~c + 2
+        y = ~b;
+        z = ~c;
+        s = x ^ y ^ z;
+        k = ((x & y) | (x & z) | (y & z)) << 1;
+        d = s + k + PW'(2);
+        return !d[PW-1];
+    endfunction
+    wire data_ok   = !is_copy || (n_is_rem ? fits(avail_pos, plan_q, PW'(r_lo_q)) : fits(avail_pos, plan_q, PW'(to_bound)));
 
     // ---------------------------------------------------------------- stage I decisions
     logic [$clog2(OUT_DEPTH + 1)-1:0] fifo_count;
@@ -516,6 +529,13 @@ module imsdev_dma_wr #(
             if (start)
                 assert (carry == a_lo_next[12]) else $error("imsdev_dma_wr: carry differs from a_lo + n");
         end
+    end
+    // the one-adder buffer check equals the compare wherever a TLP may start
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && !wf_q)
+            assert (data_ok == (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound)))
+                else $error("imsdev_dma_wr: buffer check %0b differs from have %0d >= n (rem %0d, tb %0d)",
+                            data_ok, have, r_lo_q, to_bound);
     end
     // the registered key compare is this cycle's wherever an answer can be taken
     always_ff @(posedge clk) begin
