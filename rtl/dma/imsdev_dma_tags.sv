@@ -122,13 +122,6 @@ module imsdev_dma_tags #(
     assign q_rd_failed = fail_q[q_rd_seq];
     assign q_wr_code   = code_q[q_wr_seq];
 
-    always_comb begin
-        q_wr_busy = 1'b0;
-        for (int t = 0; t < TAGS; t++) begin
-            if (valid_q[t] && seq_q[t] == q_wr_seq) q_wr_busy = 1'b1;
-        end
-    end
-
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
     // alloc_end_pos comes from the generator's register, updated in the same cycle as head_q.
@@ -151,6 +144,28 @@ module imsdev_dma_tags #(
                && !(upd_ok && upd_tag == tail);
     wire retire = !empty && done_q[tail];
     assign timeout_pulse = tmo;
+
+    // "some tag of command q_wr_seq is allocated", registered (Fmax: the compare of every tag's sequence number
+    // ran into the write engine's abort / command-end decision). Exact like q_wr_failed below: the register
+    // takes the value after the edge, for both candidates of q_wr_seq side by side (q_wr_load picks one), from
+    // the tags as the edge leaves them: the retired tail gone, an allocated tag added (the allocated slot is a
+    // free one: alloc_valid only when not full). Simulation check against the table below.
+    logic       q_wr_busy_q;
+    logic [1:0] wr_busy_n;
+    always_comb begin
+        for (int k = 0; k < 2; k++) begin
+            logic [SEQ_W-1:0] s;
+            s = (k == 0) ? q_wr_seq : q_wr_load_seq;
+            wr_busy_n[k] = alloc_valid && alloc_seq == s;
+            for (int t = 0; t < TAGS; t++)
+                if (valid_q[t] && !(retire && tail == TW'(t)) && seq_q[t] == s) wr_busy_n[k] = 1'b1;
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (rst) q_wr_busy_q <= 1'b0;
+        else     q_wr_busy_q <= q_wr_load ? wr_busy_n[1] : wr_busy_n[0];
+    end
+    assign q_wr_busy = q_wr_busy_q;
 
     // The write side's failure lookup, registered (Fmax: the 1-of-NSEQ read of the table and the code's compare
     // were the head of the write engine's start / command-end path, the worst path of the small configuration
@@ -274,6 +289,17 @@ module imsdev_dma_tags #(
                     assert (rem_q[t] == len_sim_q[t] - rcvd_q[t] && la7_q[t] == addr7_sim_q[t] + rcvd_q[t][6:0])
                         else $error("imsdev_dma_tags: tag %0d remaining %0d / la7 %0d differ from length %0d, address %0d, received %0d",
                                     t, rem_q[t], la7_q[t], len_sim_q[t], addr7_sim_q[t], rcvd_q[t]);
+    end
+    // q_wr_busy_q is the table's "a tag of q_wr_seq is allocated"
+    logic busy_now;
+    always_comb begin
+        busy_now = 1'b0;
+        for (int t = 0; t < TAGS; t++)
+            if (valid_q[t] && seq_q[t] == q_wr_seq) busy_now = 1'b1;
+    end
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            assert (q_wr_busy_q == busy_now) else $error("imsdev_dma_tags: registered write-side busy differs from the table");
     end
     // The registered lookup equals the table's entry for q_wr_seq (the write side loads q_wr_seq from
     // q_wr_load_seq exactly when it raises q_wr_load). Checks run from the second clock edge after reset.
