@@ -15,6 +15,13 @@
 // (ATS Enable 0 -> 1; reset and FLR come through rst). An invalidate and an insert in the same cycle: the
 // invalidate is applied to the stored entries and the insert is not made if it overlaps (the caller marks
 // such a translation stale anyway).
+// Insert timing (Fmax): the victim is chosen in the insert's cycle and valid_q, rr_q change at that edge as
+// before, but the entry's fields are written one edge later from a pending copy (p_*, p_hot: the victim as a
+// one-hot register), so the enables of the entries' ~1,400 flip-flops come from a register instead of the
+// key compare -> victim chain. While an entry is pending (p_hot), every user of its fields (lookups,
+// invalidation, the next insert's overlap check) takes them from the pending copy: the cache behaves
+// exactly as if written at the first edge (simulation: a reference ATC of the direct form is compared every
+// cycle, below).
 // lk_stale: an insert, an invalidation, a clear or a reset was applied at the last clock edge. A caller that
 // registers a lookup result may use it in the next cycle, for the same key, when lk_stale is 0: the result
 // is then what the lookup gives now (the DMA sides plan TLPs from registered hits, off the lookup path).
@@ -80,37 +87,54 @@ module imsdev_ats_atc #(
     wire [51:0] ins_mask = size_mask(ins_size);
     wire [51:0] inv_mask = size_mask(inv_size);
 
+    // ---------------------------------------------------------------- pending insert
+    // The insert decided at the last edge: p_hot is its entry (one-hot, zero when none), p_* its fields
+    // (loaded every cycle; only meaningful with p_hot set). The entry's own fields are written at this edge.
+    logic [ENTRIES-1:0] p_hot;
+    logic [19:0]        p_pasid;
+    logic               p_priv, p_r, p_w;
+    logic [51:0]        p_va, p_pa, p_mask;
+    wire                p_live = |p_hot;     // (the victim's valid_q bit is set at the edge that sets p_hot)
+
     // ---------------------------------------------------------------- lookup
     // (va_q and pa_q are stored masked: pa_q | (page & mask) is the translated page)
+    // A pending entry's stale fields are masked out (!p_hot[e]) and the pending copy is compared instead.
     logic [1:0][ENTRIES-1:0] lk_e;
+    logic [1:0]              lk_p;
     logic [1:0][51:0]        lk_mask;
     always_comb begin
         for (int p = 0; p < 2; p++) begin
-            lk_r[p]    = 1'b0;
-            lk_w[p]    = 1'b0;
-            lk_pa[p]   = '0;
-            lk_mask[p] = '0;
+            lk_p[p]    = p_live && p_pasid == lk_pasid[p] && p_priv == lk_priv[p]
+                         && ((p_va ^ lk_page[p]) & ~p_mask) == 52'd0;
+            lk_r[p]    = lk_p[p] & p_r;
+            lk_w[p]    = lk_p[p] & p_w;
+            lk_pa[p]   = {52{lk_p[p]}} & p_pa;
+            lk_mask[p] = {52{lk_p[p]}} & p_mask;
             for (int e = 0; e < ENTRIES; e++) begin
                 lk_e[p][e] = valid_q[e] && pasid_q[e] == lk_pasid[p] && priv_q[e] == lk_priv[p]
-                             && ((va_q[e] ^ lk_page[p]) & ~mask_q[e]) == 52'd0;
+                             && ((va_q[e] ^ lk_page[p]) & ~mask_q[e]) == 52'd0 && !p_hot[e];
                 lk_r[p]    = lk_r[p] | (lk_e[p][e] & r_q[e]);
                 lk_w[p]    = lk_w[p] | (lk_e[p][e] & w_q[e]);
                 lk_pa[p]   = lk_pa[p] | ({52{lk_e[p][e]}} & pa_q[e]);
                 lk_mask[p] = lk_mask[p] | ({52{lk_e[p][e]}} & mask_q[e]);
             end
-            lk_hit[p] = |lk_e[p];
+            lk_hit[p] = (|lk_e[p]) | lk_p[p];
             lk_pa[p]  = lk_pa[p] | (lk_page[p] & lk_mask[p]);
         end
     end
 
     // ---------------------------------------------------------------- invalidate, insert
-    logic [ENTRIES-1:0] inv_hit, ins_same;
+    // per entry from its own fields, and for the pending entry (p_hot) from the pending copy
+    logic [ENTRIES-1:0] inv_e, inv_hit, ins_same;
+    wire inv_p  = p_pasid == inv_pasid && overlap(p_va, p_mask, inv_page, inv_mask);
+    wire same_p = p_pasid == ins_pasid && p_priv == ins_priv && overlap(p_va, p_mask, ins_page, ins_mask);
     always_comb begin
         for (int e = 0; e < ENTRIES; e++) begin
-            inv_hit[e]  = inv_valid && valid_q[e]
-                          && (!inv_has_pasid || (pasid_q[e] == inv_pasid && overlap(va_q[e], mask_q[e], inv_page, inv_mask)));
-            ins_same[e] = valid_q[e] && pasid_q[e] == ins_pasid && priv_q[e] == ins_priv
-                          && overlap(va_q[e], mask_q[e], ins_page, ins_mask);
+            inv_e[e]    = (!inv_has_pasid || (pasid_q[e] == inv_pasid && overlap(va_q[e], mask_q[e], inv_page, inv_mask)));
+            inv_hit[e]  = inv_valid && valid_q[e] && (p_hot[e] ? (!inv_has_pasid || inv_p) : inv_e[e]);
+            ins_same[e] = valid_q[e] && (p_hot[e] ? same_p
+                          : (pasid_q[e] == ins_pasid && priv_q[e] == ins_priv
+                             && overlap(va_q[e], mask_q[e], ins_page, ins_mask)));
         end
     end
     wire ins_killed = inv_valid && (!inv_has_pasid || (ins_pasid == inv_pasid && overlap(ins_page, ins_mask, inv_page, inv_mask)));
@@ -138,14 +162,25 @@ module imsdev_ats_atc #(
     wire used_rr = ins_go && !(|ins_same) && (&valid_q);
 
     always_ff @(posedge clk) begin
-        if (ins_go) begin
-            pasid_q[victim] <= ins_pasid;
-            priv_q[victim]  <= ins_priv;
-            va_q[victim]    <= ins_page & ~ins_mask;
-            pa_q[victim]    <= ins_pa & ~ins_mask;
-            mask_q[victim]  <= ins_mask;
-            r_q[victim]     <= ins_r;
-            w_q[victim]     <= ins_w;
+        p_hot   <= '0;
+        if (ins_go && !rst && !clear) p_hot[victim] <= 1'b1;   // (rst, clear: the entry is not kept)
+        p_pasid <= ins_pasid;
+        p_priv  <= ins_priv;
+        p_va    <= ins_page & ~ins_mask;
+        p_pa    <= ins_pa & ~ins_mask;
+        p_mask  <= ins_mask;
+        p_r     <= ins_r;
+        p_w     <= ins_w;
+        for (int e = 0; e < ENTRIES; e++) begin
+            if (p_hot[e]) begin
+                pasid_q[e] <= p_pasid;
+                priv_q[e]  <= p_priv;
+                va_q[e]    <= p_va;
+                pa_q[e]    <= p_pa;
+                mask_q[e]  <= p_mask;
+                r_q[e]     <= p_r;
+                w_q[e]     <= p_w;
+            end
         end
         lk_stale <= rst || clear || ins_go || inv_valid;
         if (rst || clear) begin
@@ -162,6 +197,97 @@ module imsdev_ats_atc #(
             if (used_rr) rr_q <= (rr_q == IW'(ENTRIES - 1)) ? '0 : rr_q + 1'b1;
         end
     end
+`ifndef SYNTHESIS
+    // Reference: the ATC in its direct form (the insert written at its own edge). The cache above must hold
+    // the same entries (valid bits, round-robin pointer, and the fields of every valid entry, the pending
+    // one's from its copy) and give the same lookups every cycle. Checks from the first reset on.
+    logic [ENTRIES-1:0] ref_valid, ref_r, ref_w, ref_priv;
+    logic [19:0]        ref_pasid [ENTRIES];
+    logic [51:0]        ref_va    [ENTRIES];
+    logic [51:0]        ref_pa    [ENTRIES];
+    logic [51:0]        ref_mask  [ENTRIES];
+    logic [IW-1:0]      ref_rr;
+    logic               ref_on_q;
+    initial ref_on_q = 1'b0;
+    logic [ENTRIES-1:0] ref_inv, ref_same;
+    logic [IW-1:0]      ref_victim;
+    logic               ref_found;
+    always_comb begin
+        for (int e = 0; e < ENTRIES; e++) begin
+            ref_inv[e]  = inv_valid && ref_valid[e] && (!inv_has_pasid
+                          || (ref_pasid[e] == inv_pasid && overlap(ref_va[e], ref_mask[e], inv_page, inv_mask)));
+            ref_same[e] = ref_valid[e] && ref_pasid[e] == ins_pasid && ref_priv[e] == ins_priv
+                          && overlap(ref_va[e], ref_mask[e], ins_page, ins_mask);
+        end
+        ref_victim = ref_rr;
+        ref_found  = 1'b0;
+        for (int e = 0; e < ENTRIES; e++)
+            if (!ref_found && ref_same[e]) begin ref_victim = IW'(e); ref_found = 1'b1; end
+        for (int e = 0; e < ENTRIES; e++)
+            if (!ref_found && !ref_valid[e]) begin ref_victim = IW'(e); ref_found = 1'b1; end
+    end
+    always_ff @(posedge clk) begin
+        if (rst) ref_on_q <= 1'b1;
+        if (ins_go) begin
+            ref_pasid[ref_victim] <= ins_pasid;
+            ref_priv[ref_victim]  <= ins_priv;
+            ref_va[ref_victim]    <= ins_page & ~ins_mask;
+            ref_pa[ref_victim]    <= ins_pa & ~ins_mask;
+            ref_mask[ref_victim]  <= ins_mask;
+            ref_r[ref_victim]     <= ins_r;
+            ref_w[ref_victim]     <= ins_w;
+        end
+        if (rst || clear) begin
+            ref_valid <= '0;
+            ref_rr    <= '0;
+        end else begin
+            ref_valid <= ref_valid & ~ref_inv;
+            if (ins_go) begin
+                ref_valid[ref_victim] <= 1'b1;
+                for (int e = 0; e < ENTRIES; e++)
+                    if (ref_same[e] && IW'(e) != ref_victim) ref_valid[e] <= 1'b0;
+            end
+            if (ins_go && !(|ref_same) && (&ref_valid))
+                ref_rr <= (ref_rr == IW'(ENTRIES - 1)) ? '0 : ref_rr + 1'b1;
+        end
+    end
+    // the reference's lookups
+    logic [1:0]       ref_lk_hit, ref_lk_r, ref_lk_w;
+    logic [1:0][51:0] ref_lk_pa;
+    always_comb begin
+        for (int p = 0; p < 2; p++) begin
+            ref_lk_hit[p] = 1'b0;
+            ref_lk_r[p]   = 1'b0;
+            ref_lk_w[p]   = 1'b0;
+            ref_lk_pa[p]  = '0;
+            for (int e = 0; e < ENTRIES; e++)
+                if (ref_valid[e] && ref_pasid[e] == lk_pasid[p] && ref_priv[e] == lk_priv[p]
+                    && ((ref_va[e] ^ lk_page[p]) & ~ref_mask[e]) == 52'd0) begin
+                    ref_lk_hit[p] = 1'b1;
+                    ref_lk_r[p]   = ref_r[e];
+                    ref_lk_w[p]   = ref_w[e];
+                    ref_lk_pa[p]  = ref_pa[e] | (lk_page[p] & ref_mask[e]);
+                end
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (ref_on_q && !rst) begin
+            assert (valid_q == ref_valid && rr_q == ref_rr)
+                else $error("imsdev_ats_atc: valid %b / rr %0d, reference %b / %0d", valid_q, rr_q, ref_valid, ref_rr);
+            for (int e = 0; e < ENTRIES; e++)
+                if (ref_valid[e])
+                    assert (p_hot[e] ? {p_pasid, p_priv, p_va, p_pa, p_mask, p_r, p_w}
+                                         == {ref_pasid[e], ref_priv[e], ref_va[e], ref_pa[e], ref_mask[e], ref_r[e], ref_w[e]}
+                                     : {pasid_q[e], priv_q[e], va_q[e], pa_q[e], mask_q[e], r_q[e], w_q[e]}
+                                         == {ref_pasid[e], ref_priv[e], ref_va[e], ref_pa[e], ref_mask[e], ref_r[e], ref_w[e]})
+                        else $error("imsdev_ats_atc: entry %0d differs from the reference (pending %0b)", e, p_hot[e]);
+            assert (lk_hit == ref_lk_hit && (lk_r & lk_hit) == (ref_lk_r & ref_lk_hit)
+                    && (lk_w & lk_hit) == (ref_lk_w & ref_lk_hit)
+                    && (!lk_hit[0] || lk_pa[0] == ref_lk_pa[0]) && (!lk_hit[1] || lk_pa[1] == ref_lk_pa[1]))
+                else $error("imsdev_ats_atc: lookup differs from the reference");
+        end
+    end
+`endif
 endmodule
 
 `default_nettype wire

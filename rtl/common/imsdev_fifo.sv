@@ -1,10 +1,14 @@
 // Synchronous FIFO with registered count, used where a producer is allowed to run ahead of a consumer
 // by a known number of entries (credit-style flow control reads `count`).
+// REG_OUT = 1 (Fmax): out_valid and out_data come from flip-flops holding the head, loaded with what the
+// storage read gives after each edge (the entry after a popped head, or the input when it lands at the
+// head), instead of the pointer compare and the storage's read behind them. Same cycle-by-cycle behaviour.
 `default_nettype none
 
 module imsdev_fifo #(
     parameter int WIDTH = 32,
     parameter int DEPTH = 4,
+    parameter bit REG_OUT = 1'b0,
     localparam int AW   = (DEPTH > 1) ? $clog2(DEPTH) : 1,
     localparam int CW   = $clog2(DEPTH + 1)
 ) (
@@ -33,8 +37,33 @@ module imsdev_fifo #(
 
     assign count     = CW'(wr_ptr_q - rd_ptr_q);
     assign in_ready  = count != CW'(DEPTH);
-    assign out_valid = wr_ptr_q != rd_ptr_q;
-    assign out_data  = mem[rd_ptr_q[AW-1:0]];
+    if (REG_OUT) begin : g_reg_out
+        logic             head_valid_q;
+        logic [WIDTH-1:0] head_q;
+        wire  [AW-1:0]    rd_inc = rd_ptr_q[AW-1:0] + 1'b1;
+        // the head after this edge: the entry after the popped one, or the input when it lands at the head
+        // (an empty FIFO, or one entry being popped); both stored candidates are read, pop only selects
+        wire              lands = push && (pop ? count == CW'(1) : count == CW'(0));
+        always_ff @(posedge clk) begin
+            head_q       <= lands ? in_data : (pop ? mem[rd_inc] : mem[rd_ptr_q[AW-1:0]]);
+            head_valid_q <= !rst && (push || count > CW'(1) || (count == CW'(1) && !pop));
+        end
+        assign out_valid = head_valid_q;
+        assign out_data  = head_q;
+`ifndef SYNTHESIS
+        logic checks_on_q;
+        initial checks_on_q = 1'b0;
+        always_ff @(posedge clk) begin
+            checks_on_q <= !rst;
+            if (checks_on_q && !rst)
+                assert (head_valid_q == (wr_ptr_q != rd_ptr_q) && (!head_valid_q || head_q == mem[rd_ptr_q[AW-1:0]]))
+                    else $error("imsdev_fifo: registered head differs from the storage's");
+        end
+`endif
+    end else begin : g_comb_out
+        assign out_valid = wr_ptr_q != rd_ptr_q;
+        assign out_data  = mem[rd_ptr_q[AW-1:0]];
+    end
 
     always_ff @(posedge clk) begin
         if (push) mem[wr_ptr_q[AW-1:0]] <= in_data;

@@ -203,8 +203,8 @@ module imsdev_dma #(
     logic              tags_full, alloc_valid, sent_valid;
     logic [TW-1:0]     alloc_tag, sent_tag, lk_tag, upd_tag, mrd_tag;
     logic [PW-1:0]     alloc_pos, alloc_end_pos, lk_pos, avail_pos, free_pos, end_in_pos, end_out_pos;
-    logic [12:0]       alloc_len, lk_len, lk_rcvd, upd_bytes;
-    logic [6:0]        alloc_addr7, lk_addr7;
+    logic [12:0]       alloc_len, lk_rem, lk_rcvd, upd_bytes;
+    logic [6:0]        alloc_addr7, lk_la7;
     logic              lk_live, upd_valid, upd_final, upd_err;
     logic [3:0]        upd_err_code, fail_wr_code;
     logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq, alloc_seq;
@@ -223,7 +223,7 @@ module imsdev_dma #(
         .full(tags_full), .alloc_tag, .alloc_valid, .alloc_pos, .alloc_len, .alloc_addr7,
         .alloc_seq, .alloc_end_pos,
         .sent_valid, .sent_tag,
-        .lk_tag, .lk_live, .lk_pos, .lk_len, .lk_rcvd, .lk_addr7,
+        .lk_tag, .lk_live, .lk_pos, .lk_rem, .lk_rcvd, .lk_la7,
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .clr_valid(accept), .clr_seq(seq_q),
         .q_rd_seq(fail_rd_seq), .q_rd_failed(fail_rd),
@@ -250,7 +250,8 @@ module imsdev_dma #(
         .mrd_valid, .mrd_ready, .mrd_hdr_o(mrd_hdr), .mrd_prfx_valid, .mrd_prfx, .mrd_tag
     );
 
-    imsdev_fifo #(.WIDTH(PW), .DEPTH(CMD_DEPTH)) u_end (
+    // (registered head: the end position and its valid start the write engine's start / clamp decisions)
+    imsdev_fifo #(.WIDTH(PW), .DEPTH(CMD_DEPTH), .REG_OUT(1'b1)) u_end (
         .clk, .rst,
         .in_valid(end_in_valid), .in_ready(end_in_ready), .in_data(end_in_pos),
         .out_valid(end_out_valid), .out_ready(end_pop), .out_data(end_out_pos),
@@ -274,7 +275,7 @@ module imsdev_dma #(
         .clk, .rst, .cfg_bdf,
         .rx_cpl_valid(rx_cpl_valid && !cv_sel), .rx_cpl_ready(dma_cpl_ready), .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr,
         .rx_cpl_data,
-        .lk_tag, .lk_live, .lk_pos, .lk_len, .lk_rcvd, .lk_addr7,
+        .lk_tag, .lk_live, .lk_pos, .lk_rem, .lk_rcvd, .lk_la7,
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .buf_wr_valid, .buf_wr_pos, .buf_wr_data, .buf_wr_mask,
         .err_unexpected_cpl(cpl_unexpected)

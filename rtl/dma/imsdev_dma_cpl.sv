@@ -38,9 +38,9 @@ module imsdev_dma_cpl #(
     output      logic [TW-1:0]     lk_tag,
     input  wire logic              lk_live,
     input  wire logic [PW-1:0]     lk_pos,
-    input  wire logic [12:0]       lk_len,
+    input  wire logic [12:0]       lk_rem,         // bytes still expected
     input  wire logic [12:0]       lk_rcvd,
-    input  wire logic [6:0]        lk_addr7,
+    input  wire logic [6:0]        lk_la7,         // address [6:0] of the next expected byte
 
     output      logic              upd_valid,
     output      logic [TW-1:0]     upd_tag,
@@ -102,15 +102,19 @@ module imsdev_dma_cpl #(
     assign lk_tag = tag8[TW-1:0];
     wire        fwd    = b_upd_valid_q && b_upd_tag_q == lk_tag;
     wire        live   = (32'(tag8) < TAGS) && lk_live && !(fwd && b_upd_final_q);
-    wire [12:0] rcvd   = lk_rcvd + (fwd ? b_upd_bytes_q : 13'd0);
-    wire [12:0] remain = lk_len - rcvd;
-    wire [6:0]  exp_la = lk_addr7 + rcvd[6:0];
+    wire [12:0] fwd_bytes = fwd ? b_upd_bytes_q : 13'd0;
+    wire [12:0] rcvd   = lk_rcvd + fwd_bytes;
     wire        last   = bc <= room;                 // this completion carries the request's last byte
     wire [12:0] nbytes = last ? bc : room;
 
+    // Byte Count == the bytes still outstanding (lk_rem - fwd_bytes) and Lower Address == the next expected
+    // byte's (lk_la7 + fwd_bytes), both with the forwarded bytes moved to the completion's side: the sums come
+    // from the header and stage B, and only an equality compare follows the table read (Fmax).
+    wire [12:0] bc_fwd = bc + fwd_bytes;
+    wire [6:0]  la_fwd = la - fwd_bytes[6:0];
     wire is_cpl  = ft == FT_CPL || ft == FT_CPLD;
     wire is_sc   = status == CPL_SC;
-    wire sc_ok   = ft == FT_CPLD && bc == remain && la == exp_la && (!last || (room - bc) < 13'd4);
+    wire sc_ok   = ft == FT_CPLD && bc_fwd == lk_rem && la_fwd == lk_la7 && (!last || (room - bc) < 13'd4);
     wire expected = is_cpl && cpl_req_id(i_hdr_q) == cfg_bdf && live && (!is_sc || sc_ok);
     wire poison  = is_sc && hdr_poisoned(i_hdr_q);
 

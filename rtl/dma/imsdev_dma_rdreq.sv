@@ -132,15 +132,35 @@ module imsdev_dma_rdreq #(
     wire [12:0] cmd_to_bound = cfg_rd_size - 13'(cmd_src[11:0] & 12'(cfg_rd_size - 13'd1));
 
     wire [63:0] addr      = {a_hi_q, a_lo_q};
-    wire        rem_small = r_hi_q == '0;                  // what is left is below 8 KiB: r_lo_q
-    wire        n_is_rem  = rem_small && r_lo_q < tb_q;
+    // rem_small, n_is_rem, last and the 4 KiB carry of a request from flip-flops (Fmax: their compares are off
+    // the issue / load path), loaded with their next values wherever r_*, tb_q, a_lo_q change (a simulation
+    // check compares them with their definitions every cycle):
+    //   rem_small_q = r_hi_q == 0 (what is left is below 8 KiB: r_lo_q); n_is_rem_q = rem_small && r_lo_q <
+    //   tb_q; last_q = rem_small && r_lo_q <= tb_q; c4k_q = a_lo_q + tb_q reaches 4 KiB (a tb_q request ends
+    //   on a 4 KiB boundary; a shorter one, n_is_rem, never does: a_lo_q + tb_q <= 4096).
+    logic       rem_small_q, n_is_rem_q, last_q, c4k_q;
+    wire        n_is_rem  = n_is_rem_q;
     wire [12:0] n         = n_is_rem ? r_lo_q : tb_q;
-    wire        last      = rem_small && r_lo_q <= tb_q;
+    wire        last      = last_q;
 
     // Free buffer bytes, free_pos + BUF_BYTES - alloc_q (adding BUF_BYTES flips the top position bit);
     // n fits: both candidates of n are compared side by side.
     wire [PW-1:0] space   = {~free_pos[PW-1], free_pos[PW-2:0]} - alloc_q;
-    wire        room      = n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q);
+    // (each candidate as one carry chain: free_pos + BUF_BYTES - alloc_q - n as a carry-save sum and one adder,
+    // its sign bit; exact while -2^(PW-1) <= space - n < 2^(PW-1): space <= BUF_BYTES = 2^(PW-1) and n, when
+    // used, 1 .. RD_CAP <= BUF_BYTES / 2; checked below against the compare)
+    function automatic logic fits(input logic [PW-1:0] a, input logic [PW-1:0] b, input logic [PW-1:0] c);
+        logic [PW-1:0] x, y, z, s, k, d;
+        x = a;                 // a - b - c = a + ~b + ~c + 2
+        y = ~b;
+        z = ~c;
+        s = x ^ y ^ z;
+        k = ((x & y) | (x & z) | (y & z)) << 1;
+        d = s + k + PW'(2);
+        return !d[PW-1];
+    endfunction
+    wire [PW-1:0] free_top = {~free_pos[PW-1], free_pos[PW-2:0]};
+    wire        room      = n_is_rem ? fits(free_top, alloc_q, PW'(r_lo_q)) : fits(free_top, alloc_q, PW'(tb_q));
     logic       out_free;
 
     // ATS: translation of the request's page
@@ -162,7 +182,13 @@ module imsdev_dma_rdreq #(
     logic [51:0] lk_pa_q;
     wire  xl_lk_ok = !key_chg_q && !lk_stale;
     wire  xl_hit_r = xl_hit_q && xl_lk_ok;
-    wire  xl_mine = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
+    // Exact wherever xl_mine is used (under xl_wait, so !key_chg_q: this side's key did not change at the last
+    // edge) and can be 1 (xl_done: the requester's slot is out, so its key did not change either: it changes
+    // only when the slot takes a request, into a pending state without an answer). Checked below.
+    wire  key_eq  = xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    logic key_eq_q;
+    wire  xl_mine = xl_done && key_eq_q;
     // Block-on-Fault: waiting for the page request's outcome (pw_q), page requests made for this page
     logic       cur_bof_q, pw_q;
     logic [2:0] rounds_q;
@@ -219,12 +245,19 @@ module imsdev_dma_rdreq #(
 
     wire [12:0] a_lo_next = 13'(a_lo_q) + n;               // bit 12: the request ends on a 4 KiB boundary
     wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);          // bit 13: borrow from bits 31:13
+    wire        carry     = !n_is_rem_q && c4k_q;           // = a_lo_next[12] (checked below)
+    // next values of the decision flip-flops (above), per update of r_*, tb_q, a_lo_q
+    wire        ld_small  = cmd_len[31:13] == '0;
+    wire        is_small  = r_lo_next[13] ? r_hi_dec_q == '0 : rem_small_q;
+    wire        ld_c4k    = 13'(cmd_src[11:0]) + cmd_to_bound >= 13'd4096;     // (sums below 8 KiB)
+    wire        is_c4k    = 13'(a_lo_next[11:0]) + rd_size_q >= 13'd4096;
 
     always_ff @(posedge clk) begin
         xl_hit_q  <= xl_hit;
         xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
-        key_chg_q <= rst || load || (issue && a_lo_next[12]);
+        key_eq_q  <= key_eq;
+        key_chg_q <= rst || load || (issue && carry);
         if (load) begin
             cur_seq_q         <= cmd_seq;
             cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats;
@@ -239,10 +272,18 @@ module imsdev_dma_rdreq #(
             r_lo_q            <= cmd_len[12:0];
             rd_size_q         <= cfg_rd_size;
             tb_q              <= cmd_to_bound;
+            rem_small_q       <= ld_small;
+            n_is_rem_q        <= ld_small && cmd_len[12:0] < cmd_to_bound;
+            last_q            <= ld_small && cmd_len[12:0] <= cmd_to_bound;
+            c4k_q             <= ld_c4k;
         end else if (issue) begin
             tb_q   <= rd_size_q;
             a_lo_q <= a_lo_next[11:0];
-            if (a_lo_next[12]) begin
+            rem_small_q <= is_small;
+            n_is_rem_q  <= is_small && r_lo_next[12:0] < rd_size_q;
+            last_q      <= is_small && r_lo_next[12:0] <= rd_size_q;
+            c4k_q       <= is_c4k;
+            if (carry) begin
                 a_hi_q     <= a_hi_inc_q;
                 a_hi_inc_q <= a_hi_inc_q + 52'd1;
             end
@@ -276,6 +317,23 @@ module imsdev_dma_rdreq #(
         if (rst) reset_seen_q <= 1'b1;
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
             assert (xl_hit_q == xl_hit) else $error("imsdev_dma_rdreq: registered ATC lookup differs from this cycle's");
+        // the decision flip-flops equal their definitions (from the command's load on), the carry the sum's
+        if (reset_seen_q && !rst && cur_valid_q) begin
+            assert (rem_small_q == (r_hi_q == '0) && n_is_rem_q == (rem_small_q && r_lo_q < tb_q)
+                    && last_q == (rem_small_q && r_lo_q <= tb_q) && c4k_q == (13'(a_lo_q) + tb_q >= 13'd4096))
+                else $error("imsdev_dma_rdreq: rem_small/n_is_rem/last/c4k %0b%0b%0b%0b differ from r %0d %0d tb %0d a_lo %0d",
+                            rem_small_q, n_is_rem_q, last_q, c4k_q, r_hi_q, r_lo_q, tb_q, a_lo_q);
+            if (issue)
+                assert (carry == a_lo_next[12]) else $error("imsdev_dma_rdreq: carry differs from a_lo + n");
+        end
+        // the one-adder room check equals the compare wherever a request may issue
+        if (reset_seen_q && !rst && cur_valid_q && !fail_q_failed)
+            assert (room == (n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q)))
+                else $error("imsdev_dma_rdreq: room check %0b differs from space %0d >= n (rem %0d, tb %0d)",
+                            room, space, r_lo_q, tb_q);
+        // the registered key compare is this cycle's wherever an answer can be taken
+        if (reset_seen_q && !rst && xl_done && !key_chg_q)
+            assert (key_eq_q == key_eq) else $error("imsdev_dma_rdreq: registered answer key compare differs from this cycle's");
     end
 `endif
 endmodule

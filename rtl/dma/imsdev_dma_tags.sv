@@ -46,9 +46,9 @@ module imsdev_dma_tags #(
     input  wire logic [TW-1:0]     lk_tag,
     output      logic              lk_live,        // allocated and still expecting completions
     output      logic [PW-1:0]     lk_pos,
-    output      logic [12:0]       lk_len,
+    output      logic [12:0]       lk_rem,         // bytes still expected (request length - received)
     output      logic [12:0]       lk_rcvd,
-    output      logic [6:0]        lk_addr7,
+    output      logic [6:0]        lk_la7,         // address [6:0] of the next expected byte
 
     input  wire logic              upd_valid,
     input  wire logic [TW-1:0]     upd_tag,
@@ -94,10 +94,13 @@ module imsdev_dma_tags #(
     logic [TAGS-1:0]  valid_q, done_q, sent_q;
     logic [SEQ_W-1:0] seq_q   [TAGS];
     logic [PW-1:0]    pos_q   [TAGS];
-    logic [12:0]      len_q   [TAGS];
+    // rem_q and la7_q are kept per tag as the completion checks use them (length - received, address [6:0] +
+    // received), updated with rcvd_q: the checks compare them with a completion's fields without an adder
+    // behind the table read (Fmax, the completion receiver's drop decision; simulation check below).
+    logic [12:0]      rem_q   [TAGS];
     logic [12:0]      rcvd_q  [TAGS];
     logic [PW-1:0]    endp_q  [TAGS];       // pos_q + rcvd_q: end of the tag's received bytes
-    logic [6:0]       addr7_q [TAGS];
+    logic [6:0]       la7_q   [TAGS];
     logic [CW-1:0]    ts_q    [TAGS];
     logic [TW:0]      head_q, tail_q;
     logic [CW-1:0]    now_q;
@@ -112,19 +115,12 @@ module imsdev_dma_tags #(
 
     assign lk_live  = valid_q[lk_tag] && !done_q[lk_tag];
     assign lk_pos   = pos_q[lk_tag];
-    assign lk_len   = len_q[lk_tag];
+    assign lk_rem   = rem_q[lk_tag];
     assign lk_rcvd  = rcvd_q[lk_tag];
-    assign lk_addr7 = addr7_q[lk_tag];
+    assign lk_la7   = la7_q[lk_tag];
 
     assign q_rd_failed = fail_q[q_rd_seq];
     assign q_wr_code   = code_q[q_wr_seq];
-
-    always_comb begin
-        q_wr_busy = 1'b0;
-        for (int t = 0; t < TAGS; t++) begin
-            if (valid_q[t] && seq_q[t] == q_wr_seq) q_wr_busy = 1'b1;
-        end
-    end
 
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
@@ -148,6 +144,28 @@ module imsdev_dma_tags #(
                && !(upd_ok && upd_tag == tail);
     wire retire = !empty && done_q[tail];
     assign timeout_pulse = tmo;
+
+    // "some tag of command q_wr_seq is allocated", registered (Fmax: the compare of every tag's sequence number
+    // ran into the write engine's abort / command-end decision). Exact like q_wr_failed below: the register
+    // takes the value after the edge, for both candidates of q_wr_seq side by side (q_wr_load picks one), from
+    // the tags as the edge leaves them: the retired tail gone, an allocated tag added (the allocated slot is a
+    // free one: alloc_valid only when not full). Simulation check against the table below.
+    logic       q_wr_busy_q;
+    logic [1:0] wr_busy_n;
+    always_comb begin
+        for (int k = 0; k < 2; k++) begin
+            logic [SEQ_W-1:0] s;
+            s = (k == 0) ? q_wr_seq : q_wr_load_seq;
+            wr_busy_n[k] = alloc_valid && alloc_seq == s;
+            for (int t = 0; t < TAGS; t++)
+                if (valid_q[t] && !(retire && tail == TW'(t)) && seq_q[t] == s) wr_busy_n[k] = 1'b1;
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (rst) q_wr_busy_q <= 1'b0;
+        else     q_wr_busy_q <= q_wr_load ? wr_busy_n[1] : wr_busy_n[0];
+    end
+    assign q_wr_busy = q_wr_busy_q;
 
     // The write side's failure lookup, registered (Fmax: the 1-of-NSEQ read of the table and the code's compare
     // were the head of the write engine's start / command-end path, the worst path of the small configuration
@@ -196,14 +214,16 @@ module imsdev_dma_tags #(
         if (alloc_valid) begin
             seq_q[alloc_tag]   <= alloc_seq;
             pos_q[alloc_tag]   <= alloc_pos;
-            len_q[alloc_tag]   <= alloc_len;
-            addr7_q[alloc_tag] <= alloc_addr7;
+            rem_q[alloc_tag]   <= alloc_len;
+            la7_q[alloc_tag]   <= alloc_addr7;
             rcvd_q[alloc_tag]  <= '0;
             endp_q[alloc_tag]  <= alloc_pos;
         end
         if (sent_valid) ts_q[sent_tag] <= now_q;
         if (upd_ok) begin
             rcvd_q[upd_tag] <= rcvd_q[upd_tag] + upd_bytes;
+            rem_q[upd_tag]  <= rem_q[upd_tag] - upd_bytes;
+            la7_q[upd_tag]  <= la7_q[upd_tag] + upd_bytes[6:0];
             endp_q[upd_tag] <= endp_q[upd_tag] + PW'(upd_bytes);
         end
 
@@ -250,11 +270,39 @@ module imsdev_dma_tags #(
     end
 
 `ifndef SYNTHESIS
-    // The registered lookup equals the table's entry for q_wr_seq (the write side loads q_wr_seq from
-    // q_wr_load_seq exactly when it raises q_wr_load). Checks run from the second clock edge after reset.
     logic checks_on_q;
     initial checks_on_q = 1'b0;
     always_ff @(posedge clk) checks_on_q <= !rst;
+    // rem_q / la7_q against the request's length and address [6:0] as allocated (kept here only) and rcvd_q
+    logic [12:0] len_sim_q   [TAGS];
+    logic [6:0]  addr7_sim_q [TAGS];
+    always_ff @(posedge clk) begin
+        if (alloc_valid) begin
+            len_sim_q[alloc_tag]   <= alloc_len;
+            addr7_sim_q[alloc_tag] <= alloc_addr7;
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            for (int t = 0; t < TAGS; t++)
+                if (valid_q[t])
+                    assert (rem_q[t] == len_sim_q[t] - rcvd_q[t] && la7_q[t] == addr7_sim_q[t] + rcvd_q[t][6:0])
+                        else $error("imsdev_dma_tags: tag %0d remaining %0d / la7 %0d differ from length %0d, address %0d, received %0d",
+                                    t, rem_q[t], la7_q[t], len_sim_q[t], addr7_sim_q[t], rcvd_q[t]);
+    end
+    // q_wr_busy_q is the table's "a tag of q_wr_seq is allocated"
+    logic busy_now;
+    always_comb begin
+        busy_now = 1'b0;
+        for (int t = 0; t < TAGS; t++)
+            if (valid_q[t] && seq_q[t] == q_wr_seq) busy_now = 1'b1;
+    end
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            assert (q_wr_busy_q == busy_now) else $error("imsdev_dma_tags: registered write-side busy differs from the table");
+    end
+    // The registered lookup equals the table's entry for q_wr_seq (the write side loads q_wr_seq from
+    // q_wr_load_seq exactly when it raises q_wr_load). Checks run from the second clock edge after reset.
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst)
             assert (q_wr_failed == fail_q[q_wr_seq] && (!q_wr_failed || q_wr_rdx == rd_xl(code_q[q_wr_seq])))

@@ -183,9 +183,16 @@ module imsdev_dma_wr #(
 
     wire [63:0]  addr      = {a_hi_q, a_lo_q};
     wire [31:0]  rem       = {r_hi_q, r_lo_q};
-    wire         rem_small = r_hi_q == '0;                   // rem < 8 KiB: r_lo_q is all of it
+    // rem_small, n_is_rem, tlp_last and the 4 KiB carry of a TLP from flip-flops (Fmax: their compares are off
+    // the start / command-end path), each loaded with its next value wherever r_*, tb_q and a_lo_q change
+    // (see the state update; a simulation check compares them with their definitions every cycle):
+    //   rem_small_q = r_hi_q == 0 (rem < 8 KiB: r_lo_q is all of it); n_is_rem_q = rem_small && r_lo_q < tb_q;
+    //   tlp_last_q = rem_small && r_lo_q <= tb_q; c4k_q = a_lo_q + tb_q reaches 4 KiB (a to_bound TLP ends
+    //   on a 4 KiB boundary; a shorter one, n_is_rem, never does: a_lo_q + tb_q <= 4096).
+    logic        rem_small_q, n_is_rem_q, tlp_last_q, c4k_q;
+    wire         rem_small = rem_small_q;
     wire [12:0]  to_bound  = tb_q;                           // bytes to the next WR_SIZE boundary
-    wire         n_is_rem  = rem_small && r_lo_q < to_bound;
+    wire         n_is_rem  = n_is_rem_q;
     wire [12:0]  n         = n_is_rem ? r_lo_q : to_bound;
     wire [13:0]  end_off   = 14'(addr[1:0]) + 14'(n);           // one past the last byte, from the first DW
     wire [9:0]   dwc       = 10'((end_off + 14'd3) >> 2);  // 1..1024 DW (1024 is 0, as in the header's Length)
@@ -222,7 +229,7 @@ module imsdev_dma_wr #(
     // (payload byte 0 address) - dst = done - addr[1:0]
     wire [2:0]   fill_r    = done_lo_q[2:0] - 3'(addr[1:0]);
     wire [7:0]   wsh       = done_lo_q + 8'd3 - 8'(addr[1:0]);
-    wire         tlp_last  = rem_small && r_lo_q <= to_bound;
+    wire         tlp_last  = tlp_last_q;
     // A one-beat TLP, decided from rem and to_bound side by side rather than after n and nbeats.
     wire         one_beat  = (rem_small && 14'(addr[1:0]) + 14'(r_lo_q) <= 14'(NB))
                              || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
@@ -239,8 +246,21 @@ module imsdev_dma_wr #(
     wire is_fetch  = cur_op_q == DMA_OP_FETCH;
     wire is_copy   = cur_op_q == DMA_OP_COPY || is_fetch;
     wire [PW-1:0] have = avail_pos - plan_q;
-    // have >= n, with both candidates of n compared in parallel
-    wire data_ok   = !is_copy || (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound));
+    // have >= n, with both candidates of n compared in parallel, each as one carry chain (Fmax: was have's
+    // subtraction, then the compare): avail_pos - plan_q - n as a carry-save sum (a LUT level) and one adder,
+    // its sign bit. Exact while -2^(PW-1) <= have - n < 2^(PW-1): have is at most BUF_BYTES = 2^(PW-1)
+    // (the buffer) and n, when it is used, 1 .. WR_CAP <= BUF_BYTES / 2 (checked below against the compare).
+    function automatic logic fits(input logic [PW-1:0] a, input logic [PW-1:0] b, input logic [PW-1:0] c);
+        logic [PW-1:0] x, y, z, s, k, d;
+        x = a;                 // a - b - c = a + ~b + ~c + 2
+        y = ~b;
+        z = ~c;
+        s = x ^ y ^ z;
+        k = ((x & y) | (x & z) | (y & z)) << 1;
+        d = s + k + PW'(2);
+        return !d[PW-1];
+    endfunction
+    wire data_ok   = !is_copy || (n_is_rem ? fits(avail_pos, plan_q, PW'(r_lo_q)) : fits(avail_pos, plan_q, PW'(to_bound)));
 
     // ---------------------------------------------------------------- stage I decisions
     logic [$clog2(OUT_DEPTH + 1)-1:0] fifo_count;
@@ -268,7 +288,13 @@ module imsdev_dma_wr #(
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
     wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
-    wire xl_mine   = xl_done && xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
+    // Exact wherever xl_mine is used (under xl_wait, so !key_chg_q: this side's key did not change at the last
+    // edge) and can be 1 (xl_done: the requester's slot is out, so its key did not change either: it changes
+    // only when the slot takes a request, into a pending state without an answer). Checked below.
+    wire  key_eq  = xl_pasid == lk_pasid && xl_priv == lk_priv && xl_page == lk_page;
+    logic key_eq_q;
+    wire  xl_mine = xl_done && key_eq_q;
     // (a clamped command still writes its bytes, so it may still need translations)
     wire   xl_need  = cur_valid_q && !t_busy_q && !cur_nothing_q && !wf_q && (!fail_q_failed || clamped_q)
                       && xl_on && !pw_q;
@@ -366,6 +392,13 @@ module imsdev_dma_wr #(
     // ---------------------------------------------------------------- state update
     wire [12:0] a_lo_next = 13'(a_lo_q) + n;                 // bit 12: the TLP ends on a 4 KiB boundary
     wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);            // bit 13: borrow from bits 31:13
+    wire        carry     = !n_is_rem_q && c4k_q;             // = a_lo_next[12] (checked below)
+    // next values of the decision flip-flops (above), per update of r_*, tb_q, a_lo_q
+    wire        ld_small  = cmd_len[31:13] == '0;
+    wire        cl_small  = left32[31:13] == '0;
+    wire        st_small  = r_lo_next[13] ? r_hi_dec_q == '0 : rem_small_q;
+    wire        ld_c4k    = 13'(cmd_dst[11:0]) + cmd_to_bound >= 13'd4096;     // (sums below 8 KiB)
+    wire        st_c4k    = 13'(a_lo_next[11:0]) + wr_size_q >= 13'd4096;
 
     always_ff @(posedge clk) begin
         if (load) begin
@@ -389,6 +422,10 @@ module imsdev_dma_wr #(
             done_lo_q         <= '0;
             wr_size_q         <= cfg_wr_size;
             tb_q              <= cmd_to_bound;
+            rem_small_q       <= ld_small;
+            n_is_rem_q        <= ld_small && cmd_len[12:0] < cmd_to_bound;
+            tlp_last_q        <= ld_small && cmd_len[12:0] <= cmd_to_bound;
+            c4k_q             <= ld_c4k;
             clamped_q         <= 1'b0;
             wf_q              <= 1'b0;
         end else if (xf_valid) begin
@@ -400,11 +437,18 @@ module imsdev_dma_wr #(
             r_hi_q     <= left32[31:13];
             r_hi_dec_q <= left32[31:13] - 19'd1;
             r_lo_q     <= left32[12:0];
+            rem_small_q <= cl_small;
+            n_is_rem_q  <= cl_small && left32[12:0] < tb_q;
+            tlp_last_q  <= cl_small && left32[12:0] <= tb_q;
             clamped_q  <= 1'b1;
         end else if (start) begin
             tb_q      <= wr_size_q;
             a_lo_q    <= a_lo_next[11:0];
-            if (a_lo_next[12]) begin
+            rem_small_q <= st_small;
+            n_is_rem_q  <= st_small && r_lo_next[12:0] < wr_size_q;
+            tlp_last_q  <= st_small && r_lo_next[12:0] <= wr_size_q;
+            c4k_q       <= st_c4k;
+            if (carry) begin
                 a_hi_q     <= a_hi_inc_q;
                 a_hi_inc_q <= a_hi_inc_q + 52'd1;
             end
@@ -418,7 +462,8 @@ module imsdev_dma_wr #(
         xl_hit_q  <= xl_hit;
         xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
-        key_chg_q <= rst || load || (start && a_lo_next[12]);
+        key_eq_q  <= key_eq;
+        key_chg_q <= rst || load || (start && carry);
         if (start) begin
             t_nbeats_q   <= nbeats;
             t_hdr_q      <= hdr;
@@ -473,6 +518,29 @@ module imsdev_dma_wr #(
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
             assert (xl_hit_q == xl_hit) else $error("imsdev_dma_wr: registered ATC lookup differs from this cycle's");
+    end
+    // the decision flip-flops equal their definitions (from the command's load on), the carry the sum's
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q) begin
+            assert (rem_small_q == (r_hi_q == '0) && n_is_rem_q == (rem_small_q && r_lo_q < tb_q)
+                    && tlp_last_q == (rem_small_q && r_lo_q <= tb_q) && c4k_q == (13'(a_lo_q) + tb_q >= 13'd4096))
+                else $error("imsdev_dma_wr: rem_small/n_is_rem/tlp_last/c4k %0b%0b%0b%0b differ from r %0d tb %0d a_lo %0d",
+                            rem_small_q, n_is_rem_q, tlp_last_q, c4k_q, rem, tb_q, a_lo_q);
+            if (start)
+                assert (carry == a_lo_next[12]) else $error("imsdev_dma_wr: carry differs from a_lo + n");
+        end
+    end
+    // the one-adder buffer check equals the compare wherever a TLP may start
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && !wf_q)
+            assert (data_ok == (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound)))
+                else $error("imsdev_dma_wr: buffer check %0b differs from have %0d >= n (rem %0d, tb %0d)",
+                            data_ok, have, r_lo_q, to_bound);
+    end
+    // the registered key compare is this cycle's wherever an answer can be taken
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && xl_done && !key_chg_q)
+            assert (key_eq_q == key_eq) else $error("imsdev_dma_wr: registered answer key compare differs from this cycle's");
     end
     // two_beats replaces `nbeats == 2` (c_beat + 2 == nbeats at a TLP's first beat) in t_eop_q's update
     always_ff @(posedge clk) begin
