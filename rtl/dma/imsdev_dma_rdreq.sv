@@ -149,18 +149,11 @@ module imsdev_dma_rdreq #(
     // (each candidate as one carry chain: free_pos + BUF_BYTES - alloc_q - n as a carry-save sum and one adder,
     // its sign bit; exact while -2^(PW-1) <= space - n < 2^(PW-1): space <= BUF_BYTES = 2^(PW-1) and n, when
     // used, 1 .. RD_CAP <= BUF_BYTES / 2; checked below against the compare)
-    function automatic logic fits(input logic [PW-1:0] a, input logic [PW-1:0] b, input logic [PW-1:0] c);
-        logic [PW-1:0] x, y, z, s, k, d;
-        x = a;                 // a - b - c = a + ~b + ~c + 2
-        y = ~b;
-        z = ~c;
-        s = x ^ y ^ z;
-        k = ((x & y) | (x & z) | (y & z)) << 1;
-        d = s + k + PW'(2);
-        return !d[PW-1];
-    endfunction
     wire [PW-1:0] free_top = {~free_pos[PW-1], free_pos[PW-2:0]};
-    wire        room      = n_is_rem ? fits(free_top, alloc_q, PW'(r_lo_q)) : fits(free_top, alloc_q, PW'(tb_q));
+    logic       fits_rem, fits_tb;
+    imsdev_dma_fits #(.W(PW)) u_fits_rem (.a(free_top), .b(alloc_q), .c(PW'(r_lo_q)), .fits(fits_rem));
+    imsdev_dma_fits #(.W(PW)) u_fits_tb  (.a(free_top), .b(alloc_q), .c(PW'(tb_q)),   .fits(fits_tb));
+    wire        room      = n_is_rem ? fits_rem : fits_tb;
     logic       out_free;
 
     // ATS: translation of the request's page

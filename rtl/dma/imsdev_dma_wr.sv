@@ -250,17 +250,10 @@ module imsdev_dma_wr #(
     // subtraction, then the compare): avail_pos - plan_q - n as a carry-save sum (a LUT level) and one adder,
     // its sign bit. Exact while -2^(PW-1) <= have - n < 2^(PW-1): have is at most BUF_BYTES = 2^(PW-1)
     // (the buffer) and n, when it is used, 1 .. WR_CAP <= BUF_BYTES / 2 (checked below against the compare).
-    function automatic logic fits(input logic [PW-1:0] a, input logic [PW-1:0] b, input logic [PW-1:0] c);
-        logic [PW-1:0] x, y, z, s, k, d;
-        x = a;                 // a - b - c = a + ~b + ~c + 2
-        y = ~b;
-        z = ~c;
-        s = x ^ y ^ z;
-        k = ((x & y) | (x & z) | (y & z)) << 1;
-        d = s + k + PW'(2);
-        return !d[PW-1];
-    endfunction
-    wire data_ok   = !is_copy || (n_is_rem ? fits(avail_pos, plan_q, PW'(r_lo_q)) : fits(avail_pos, plan_q, PW'(to_bound)));
+    logic fits_rem, fits_tb;
+    imsdev_dma_fits #(.W(PW)) u_fits_rem (.a(avail_pos), .b(plan_q), .c(PW'(r_lo_q)),   .fits(fits_rem));
+    imsdev_dma_fits #(.W(PW)) u_fits_tb  (.a(avail_pos), .b(plan_q), .c(PW'(to_bound)), .fits(fits_tb));
+    wire data_ok   = !is_copy || (n_is_rem ? fits_rem : fits_tb);
 
     // ---------------------------------------------------------------- stage I decisions
     logic [$clog2(OUT_DEPTH + 1)-1:0] fifo_count;
