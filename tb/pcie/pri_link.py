@@ -87,10 +87,15 @@ class PriLinkState:
     def __init__(self, cap: PriExtCapability | None):
         self.cap = cap
         self.outstanding: dict[int, object] = {}        # PRGI -> the Page Request TLP
-        self.max_outstanding = 0
+        # the most Page Requests outstanding at once lives in the shared counters, so that one judged against a
+        # snapshot (the FLR window) counts in the live figure too
         self.stats = {"page_req": 0, "prg_resp": 0, "prg_resp_unexpected": 0, "rf_set": 0, "uprgi_set": 0,
-                      "pri_reset": 0}
+                      "pri_reset": 0, "max_outstanding": 0}
         self.requests: list = []                         # every Page Request, in order
+
+    @property
+    def max_outstanding(self) -> int:
+        return self.stats["max_outstanding"]
 
     def flr(self):
         self.outstanding.clear()
@@ -164,6 +169,6 @@ class PriLinkState:
                     (tlp.er and not pasid_cap.exec_enable):
                 raise ProtocolError(f"{what}: PASID prefix (PMR={tlp.pmr}, ER={tlp.er}) not enabled by PASID control")
         self.outstanding[req.prgi] = tlp
-        self.max_outstanding = max(self.max_outstanding, len(self.outstanding))
+        self.stats["max_outstanding"] = max(self.stats["max_outstanding"], len(self.outstanding))
         self.requests.append(tlp)
         self.stats["page_req"] += 1

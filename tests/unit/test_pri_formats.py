@@ -206,6 +206,19 @@ def test_link_check_bad(case, want):
         st.check_page_request(tlp, RID, pc)
 
 
+def test_snapshot_shares_counters_not_outstanding():
+    """A Page Request judged against the pre-FLR snapshot counts in the live counters and maximum, but is not
+    outstanding in the live state (the FLR cleared it)."""
+    st = _state()
+    st.check_page_request(_pr(1), RID, PASID_ON)
+    snap = st.snapshot()
+    st.flr()
+    snap.check_page_request(_pr(2), RID, PASID_ON)
+    assert st.stats["page_req"] == 2 and len(st.requests) == 2
+    assert st.max_outstanding == 2 and snap.max_outstanding == 2
+    assert not st.outstanding and set(snap.outstanding) == {1, 2}
+
+
 def test_pri_reset_and_flr_clear_outstanding():
     st = _state()
     st.check_page_request(_pr(1), RID, PASID_ON)
