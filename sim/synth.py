@@ -387,16 +387,21 @@ def combine_seeds(runs: list[dict]) -> dict:
     """Place and route with several seeds -> one step: the run whose Fmax (its slowest clock) is the median
     (the lower middle one for an even count) stands for the configuration, with its critical path; "seeds"
     lists every run's Fmax, "fmax_spread_mhz" [min, max]; CPU and wall seconds are the sum, the load the
-    mean. A single run is returned as it is (plus "seeds"). Nextpnr's result differs from seed to seed by
+    mean; seeds that failed are listed in "failed_seeds" (the step fails only when every seed failed). A single
+    run is returned as it is (plus "seeds"). Nextpnr's result differs from seed to seed by
     several per cent, so one run cannot tell apart two designs closer than that."""
-    ok = [r for r in runs if r.get("fmax_mhz")]
-    if not ok:
-        return runs[0]
+    ok = [r for r in runs if r.get("fmax_mhz") and "error" not in r]
+    failed = [f"seed {r['seed']}: {r.get('error', 'no Fmax in the log')}" for r in runs
+              if all(r is not o for o in ok)]
+    if not ok:                   # no seed placed and routed: the flow fails with every seed's error
+        return dict(runs[0], error="; ".join(failed)) if len(runs) > 1 else runs[0]
     worst = {id(r): min(r["fmax_mhz"].values()) for r in ok}
     ranked = sorted(ok, key=lambda r: (worst[id(r)], r["seed"]))
     rep = dict(ranked[(len(ranked) - 1) // 2])
     rep["seeds"] = {str(r["seed"]): worst[id(r)] for r in sorted(ok, key=lambda r: r["seed"])}
     rep["fmax_spread_mhz"] = [worst[id(ranked[0])], worst[id(ranked[-1])]]
+    if failed:                   # e.g. a seed that did not finish routing within --timeout: listed, not fatal
+        rep["failed_seeds"] = failed
     if len(runs) > 1:
         for k in ("cpu_s", "wall_s"):
             rep[k] = round(sum(r.get(k, 0) for r in runs), 1)
@@ -451,9 +456,10 @@ def write_md(path: Path, summary: dict, steps: dict, failures: list[str], freq: 
         if not p or "fmax_mhz" not in p:
             continue
         any_pnr = True
-        if len(p.get("seeds") or {}) > 1:
+        if len(p.get("seeds") or {}) > 1 or p.get("failed_seeds"):
             out.append(f"- {name}: Fmax per nextpnr seed {', '.join(f'{k}: {v}' for k, v in p['seeds'].items())} "
-                       f"MHz; the median run (seed {p['seed']}) is reported below")
+                       f"MHz; the median run (seed {p['seed']}) is reported below"
+                       + (f"; failed: {'; '.join(p['failed_seeds'])}" if p.get("failed_seeds") else ""))
         for c in p["critical_path"]:
             out.append(f"- {name}, clock `{c['clock']}` at {freq} MHz: Fmax {p['fmax_mhz'].get(c['clock'], '?')} MHz; "
                        f"critical path {c['total_ns']} ns ({c['logic_ns']} ns logic, {c['routing_ns']} ns routing, "
@@ -482,7 +488,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pnr", default="small", help="configurations to place and route, or 'none' (default: small)")
     ap.add_argument("--families", default="ecp5,xc7")
     ap.add_argument("--freq", type=float, default=FREQ_MHZ, help="clock constraint for nextpnr (MHz)")
-    ap.add_argument("--timeout", type=float, default=3600, help="per tool run (s)")
+    ap.add_argument("--timeout", type=float, default=3600, help="per tool run (s); a place and route seed that "
+                    "exceeds it is listed as failed")
     ap.add_argument("--seeds", type=int, default=1, help="place and route with seeds 1..N and report the median "
                     "run's Fmax and critical path, with every seed's Fmax (default 1)")
     ap.add_argument("--smoke", action="store_true", help="one small block (imsdev_msix, 64 vectors), "
@@ -545,11 +552,12 @@ def main(argv=None) -> int:
                   flush=True)
             runs = [pnr(ROOT / st["synth-ecp5"]["netlist"], out, args.freq, args.timeout, device, seed)
                     for seed in range(1, args.seeds + 1)]
-            failures += [f"{name} seed {r['seed']}: {r['error']}" for r in runs if "error" in r]
             p = combine_seeds(runs)
+            if p.get("failed_seeds"):
+                print(f"synth: {name} place and route: " + "; ".join(p["failed_seeds"]), flush=True)
             st[p["step"]] = p
             if "error" in p:
-                pass                                    # every failed seed is in failures already
+                failures.append(f"{name}: {p['error']}")
             elif not p["fmax_mhz"]:
                 failures.append(f"{name}: no Fmax in {rel(out / 'pnr.log')}")
             else:
@@ -569,7 +577,7 @@ def main(argv=None) -> int:
             p = st["pnr-ecp5"]
             summary["configs"][name]["pnr"] = {k: p.get(k) for k in ("device", "fmax_mhz", "target_mhz", "pass",
                                                                      "critical_path", "utilisation", "seed", "seeds",
-                                                                     "fmax_spread_mhz")}
+                                                                     "fmax_spread_mhz", "failed_seeds")}
 
     summary["note"] = ("lut/ff/bram/lutram: Xilinx 7-series netlist (yosys synth_xilinx -family xc7; bram in RAMB36 "
                        "equivalents, lutram in LUTs used as distributed RAM); ecp5: yosys synth_ecp5 (LUT4, "

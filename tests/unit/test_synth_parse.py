@@ -242,8 +242,11 @@ def test_seeds_single_and_failed_runs():
     assert p["fmax_mhz"] == {"clk": 52.78} and p["seeds"] == {"1": 52.78} and p["cpu_s"] == 10.0
     failed = dict(step="pnr-ecp5", seed=2, rc=1, error="nextpnr failed (rc 1)")
     p = synth.combine_seeds([one, failed])
-    assert p["seeds"] == {"1": 52.78} and p["seed"] == 1
+    assert p["seeds"] == {"1": 52.78} and p["seed"] == 1 and "error" not in p
+    assert p["failed_seeds"] == ["seed 2: nextpnr failed (rc 1)"]
     assert synth.combine_seeds([failed])["error"].startswith("nextpnr failed")
+    both = synth.combine_seeds([dict(failed, seed=1), failed])
+    assert both["error"] == "seed 1: nextpnr failed (rc 1); seed 2: nextpnr failed (rc 1)"
 
 
 def test_seeds_argument_checked():
