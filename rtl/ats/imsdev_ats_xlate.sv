@@ -18,9 +18,10 @@
 // done[s] pulses with the outcome and the key it answers, so a side that moved on ignores a late answer.
 // Completion stage (Fmax): the completion's first beat is registered (its decoded fields: tag, status, the
 // header checks, the entry and its S-decoded size) and checked, inserted and answered one cycle after it
-// arrives, exactly as if the link had delivered it one cycle later (everything that depends on state -
-// the slot, stale, ATS Enable, the requester ID, STU - is evaluated in the later cycle; an invalidation or
-// clear in the extra cycle makes it stale as before). The ATC gets the coming insert's key and size a cycle
+// arrives, as if the link had delivered it one cycle later (everything that depends on state - the slot,
+// ATS Enable, the requester ID, STU - is evaluated in the later cycle). Invalidations reach the stale marking
+// through a register as well, so a completion is stale for the same invalidations as before (those up to its
+// arrival; see inv_hit_q). The ATC gets the coming insert's key and size a cycle
 // ahead (pre_*) so it can register its per-entry overlap test (imsdev_ats_atc). Translations are rare and
 // take a host round trip, so the extra cycle costs nothing measurable.
 `default_nettype none
@@ -174,7 +175,19 @@ module imsdev_ats_xlate #(
             c_res   = (c_cache && (c_slot ? e_w : e_r)) ? XL_GRANTED : XL_DENIED;
         end
     end
-    wire c_stale = stale_q[c_slot] || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[c_slot])) || atc_clear;
+    // Stale marking by an invalidation goes through the completion stage's delay too (Fmax: the PASID compare
+    // with the invalidation arriving now was the head of the answer -> fault -> failure table path): inv_hit_q[s]
+    // is last cycle's invalidation hitting slot s while it was out (S_SENT). A completion taken now arrived
+    // last cycle, so it is stale for exactly the invalidations up to its arrival, as when it was taken on
+    // arrival (an invalidation arriving now, after it, removes the inserted entry in the ATC in this same cycle:
+    // imsdev_ats_atc drops an insert that overlaps an invalidation of its cycle, the state the old order gave
+    // one edge later). The ATC clear is still taken in its own cycle (it empties the ATC anyway).
+    logic [1:0] inv_hit_q;
+    always_ff @(posedge clk) begin
+        for (int s = 0; s < 2; s++)
+            inv_hit_q[s] <= !rst && inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[s]) && st_q[s] == S_SENT;
+    end
+    wire c_stale = stale_q[c_slot] || inv_hit_q[c_slot] || atc_clear;
 
     assign ins_valid = take && c_res != XL_FAILED && c_cache && !c_stale && cfg_ats_en;
     assign ins_pasid = pasid_q[c_slot];
@@ -234,7 +247,7 @@ module imsdev_ats_xlate #(
                         age_q[s]   <= '0;
                     end
                     S_SENT: begin
-                        if (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[s])) stale_q[s] <= 1'b1;
+                        if (inv_hit_q[s]) stale_q[s] <= 1'b1;     // (the slot was out at the invalidation)
                         if (atc_clear) stale_q[s] <= 1'b1;
                         if (take && c_slot == s[0])
                             st_q[s] <= (c_stale && c_res != XL_FAILED) ? S_PEND : S_IDLE;   // stale: ask again
@@ -246,6 +259,19 @@ module imsdev_ats_xlate #(
             end
         end
     end
+
+`ifndef SYNTHESIS
+    // The stale decision of a completion taken from the stage equals the one made on its arrival (the old
+    // order: stale_q, an invalidation of that cycle, a clear), plus a clear in the cycle it is taken.
+    logic ref_stale_q, ref_sent_q;
+    always_ff @(posedge clk) begin
+        ref_stale_q <= stale_q[a_slot] || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[a_slot])) || atc_clear;
+        ref_sent_q  <= !rst && st_q[a_slot] == S_SENT;
+        if (!rst && take && ref_sent_q)
+            assert (c_stale == (ref_stale_q || atc_clear))
+                else $error("imsdev_ats_xlate: stale %0b, on arrival %0b", c_stale, ref_stale_q);
+    end
+`endif
 
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_ok = &{1'b0, ent[11:3], DATA_W};
