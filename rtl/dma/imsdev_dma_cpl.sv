@@ -3,7 +3,8 @@
 //
 // Pipeline (one beat per cycle, rx_cpl is always ready):
 //   I  input register
-//   A  at the first beat (sop): tag lookup and checks; the position of the payload's first byte is
+//   A  at the first beat (sop): tag lookup and checks (the tag table is read by the tag of the header being
+//      registered in I and gives its entry registered, as of stage A: imsdev_dma_tags); the position of the payload's first byte is
 //      tag position + bytes already received - (lower address & 3), and the valid payload bytes are
 //      [lower address & 3, that + bytes in this completion). Every beat: buffer position and byte mask.
 //   B  buffer write; at the last beat (eop) the tag update (bytes received, final, error).
@@ -99,8 +100,9 @@ module imsdev_dma_cpl #(
     wire [10:0] len_dw = (hdr_length(i_hdr_q) == 10'd0) ? 11'd1024 : 11'(hdr_length(i_hdr_q));
     wire [12:0] room   = {len_dw, 2'b00} - 13'(la[1:0]);   // payload bytes from the first valid one
 
-    assign lk_tag = tag8[TW-1:0];
-    wire        fwd    = b_upd_valid_q && b_upd_tag_q == lk_tag;
+    assign lk_tag = TW'(cpl_tag(rx_cpl_hdr));       // the table gives this tag's entry in the next cycle
+    wire [TW-1:0] a_lk_tag = tag8[TW-1:0];          // (the same tag, now in stage A)
+    wire        fwd    = b_upd_valid_q && b_upd_tag_q == a_lk_tag;
     wire        live   = (32'(tag8) < TAGS) && lk_live && !(fwd && b_upd_final_q);
     wire [12:0] fwd_bytes = fwd ? b_upd_bytes_q : 13'd0;
     wire [12:0] rcvd   = lk_rcvd + fwd_bytes;
@@ -135,7 +137,7 @@ module imsdev_dma_cpl #(
             a_final = !is_sc || last;
             a_err   = !is_sc || poison;
             a_code  = !is_sc ? ((status == CPL_UR) ? DMA_READ_UR : DMA_READ_CA) : DMA_READ_POISONED;
-            a_tag   = lk_tag;
+            a_tag   = a_lk_tag;
             a_p0    = lk_pos + PW'(rcvd) - PW'(la[1:0]);
             a_lo    = la[1:0];
             a_hi    = 14'(la[1:0]) + 14'(nbytes);
