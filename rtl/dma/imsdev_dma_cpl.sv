@@ -111,12 +111,16 @@ module imsdev_dma_cpl #(
 
     // Byte Count == the bytes still outstanding (lk_rem - fwd_bytes) and Lower Address == the next expected
     // byte's (lk_la7 + fwd_bytes), both with the forwarded bytes moved to the completion's side: the sums come
-    // from the header and stage B, and only an equality compare follows the table read (Fmax).
-    wire [12:0] bc_fwd = bc + fwd_bytes;
-    wire [6:0]  la_fwd = la - fwd_bytes[6:0];
+    // from the header and stage B, and only an equality compare follows the table read (Fmax). Both cases
+    // (forwarded or not) are compared side by side and fwd (the tag compare with stage B) only picks one, so
+    // the tag compare is not in front of the adders (Fmax: this was the receiver's drop decision's head).
+    wire [12:0] bc_fwd = bc + b_upd_bytes_q;
+    wire [6:0]  la_fwd = la - b_upd_bytes_q[6:0];
     wire is_cpl  = ft == FT_CPL || ft == FT_CPLD;
     wire is_sc   = status == CPL_SC;
-    wire sc_ok   = ft == FT_CPLD && bc_fwd == lk_rem && la_fwd == lk_la7 && (!last || (room - bc) < 13'd4);
+    wire pos_ok0 = bc == lk_rem && la == lk_la7;
+    wire pos_ok1 = bc_fwd == lk_rem && la_fwd == lk_la7;
+    wire sc_ok   = ft == FT_CPLD && (fwd ? pos_ok1 : pos_ok0) && (!last || (room - bc) < 13'd4);
     wire expected = is_cpl && cpl_req_id(i_hdr_q) == cfg_bdf && live && (!is_sc || sc_ok);
     wire poison  = is_sc && hdr_poisoned(i_hdr_q);
 
@@ -226,6 +230,13 @@ module imsdev_dma_cpl #(
     always_ff @(posedge clk) begin
         if (rst)                         sop_seen_q <= 1'b0;
         else if (i_valid_q && i_sop_q)   sop_seen_q <= 1'b1;
+    end
+    // sc_ok's side-by-side form against the direct one (the forwarded bytes added before the compare)
+    wire sc_ok_direct = ft == FT_CPLD && bc + fwd_bytes == lk_rem && la - fwd_bytes[6:0] == lk_la7
+                        && (!last || (room - bc) < 13'd4);
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && i_valid_q && i_sop_q)
+            assert (sc_ok == sc_ok_direct) else $error("imsdev_dma_cpl: side-by-side completion check differs");
     end
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst)
