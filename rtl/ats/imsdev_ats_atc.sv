@@ -22,6 +22,12 @@
 // invalidation, the next insert's overlap check) takes them from the pending copy: the cache behaves
 // exactly as if written at the first edge (simulation: a reference ATC of the direct form is compared every
 // cycle, below).
+// Insert decision (Fmax): the caller gives the key and size of the next cycle's insert one cycle ahead
+// (pre_*; imsdev_ats_xlate registers the translation completion for this). The overlap test of that key with
+// every entry (the entry's fields as they will be in the insert's cycle) and with the insert being made now is
+// registered (same_e_q, same_p_q), and so is its size mask (ins_mask), so the insert's cycle has only the
+// victim choice between flip-flops and valid_q / p_hot / rr_q. Contract: whenever ins_valid, ins_pasid /
+// ins_priv / ins_page / ins_size equal the last cycle's pre_*. ins_size itself is then only checked (simulation).
 // lk_stale: an insert, an invalidation, a clear or a reset was applied at the last clock edge. A caller that
 // registers a lookup result may use it in the next cycle, for the same key, when lk_stale is 0: the result
 // is then what the lookup gives now (the DMA sides plan TLPs from registered hits, off the lookup path).
@@ -53,6 +59,10 @@ module imsdev_ats_atc #(
     input  wire logic [SZ_W-1:0]   ins_size,
     input  wire logic              ins_r,
     input  wire logic              ins_w,
+    input  wire logic [19:0]       pre_pasid,     // the next cycle's ins_pasid / ins_priv / ins_page / ins_size
+    input  wire logic              pre_priv,      // (when it has ins_valid)
+    input  wire logic [51:0]       pre_page,
+    input  wire logic [SZ_W-1:0]   pre_size,
 
     input  wire logic              inv_valid,
     input  wire logic              inv_has_pasid,
@@ -84,7 +94,9 @@ module imsdev_ats_atc #(
                                      input logic [51:0] b, input logic [51:0] bmask);
         return ((a ^ b) & ~(amask | bmask)) == 52'd0;
     endfunction
-    wire [51:0] ins_mask = size_mask(ins_size);
+    wire [51:0] pre_mask = size_mask(pre_size);
+    logic [51:0] ins_mask;                 // size_mask(ins_size) by the pre_* contract (checked below)
+    always_ff @(posedge clk) ins_mask <= pre_mask;
     wire [51:0] inv_mask = size_mask(inv_size);
 
     // ---------------------------------------------------------------- pending insert
@@ -125,16 +137,28 @@ module imsdev_ats_atc #(
 
     // ---------------------------------------------------------------- invalidate, insert
     // per entry from its own fields, and for the pending entry (p_hot) from the pending copy
-    logic [ENTRIES-1:0] inv_e, inv_hit, ins_same;
+    logic [ENTRIES-1:0] inv_e, inv_hit, ins_same, same_e_q, pre_e;
+    logic               same_p_q;
     wire inv_p  = p_pasid == inv_pasid && overlap(p_va, p_mask, inv_page, inv_mask);
-    wire same_p = p_pasid == ins_pasid && p_priv == ins_priv && overlap(p_va, p_mask, ins_page, ins_mask);
+    // Same key range as the insert, registered from pre_*: pre_e[e] tests entry e's fields as they are after
+    // this edge (a pending entry's from its copy, which is written now), same_p_q the insert made at this edge
+    // (the pending entry of the next cycle; p_va is ins_page with the bits under the mask cleared, which the
+    // overlap ignores anyway).
+    always_comb begin
+        for (int e = 0; e < ENTRIES; e++)
+            pre_e[e] = p_hot[e] ? (p_pasid == pre_pasid && p_priv == pre_priv && overlap(p_va, p_mask, pre_page, pre_mask))
+                                : (pasid_q[e] == pre_pasid && priv_q[e] == pre_priv
+                                   && overlap(va_q[e], mask_q[e], pre_page, pre_mask));
+    end
+    always_ff @(posedge clk) begin
+        same_e_q <= pre_e;
+        same_p_q <= ins_pasid == pre_pasid && ins_priv == pre_priv && overlap(ins_page, ins_mask, pre_page, pre_mask);
+    end
     always_comb begin
         for (int e = 0; e < ENTRIES; e++) begin
             inv_e[e]    = (!inv_has_pasid || (pasid_q[e] == inv_pasid && overlap(va_q[e], mask_q[e], inv_page, inv_mask)));
             inv_hit[e]  = inv_valid && valid_q[e] && (p_hot[e] ? (!inv_has_pasid || inv_p) : inv_e[e]);
-            ins_same[e] = valid_q[e] && (p_hot[e] ? same_p
-                          : (pasid_q[e] == ins_pasid && priv_q[e] == ins_priv
-                             && overlap(va_q[e], mask_q[e], ins_page, ins_mask)));
+            ins_same[e] = valid_q[e] && (p_hot[e] ? same_p_q : same_e_q[e]);
         end
     end
     wire ins_killed = inv_valid && (!inv_has_pasid || (ins_pasid == inv_pasid && overlap(ins_page, ins_mask, inv_page, inv_mask)));
@@ -217,7 +241,7 @@ module imsdev_ats_atc #(
             ref_inv[e]  = inv_valid && ref_valid[e] && (!inv_has_pasid
                           || (ref_pasid[e] == inv_pasid && overlap(ref_va[e], ref_mask[e], inv_page, inv_mask)));
             ref_same[e] = ref_valid[e] && ref_pasid[e] == ins_pasid && ref_priv[e] == ins_priv
-                          && overlap(ref_va[e], ref_mask[e], ins_page, ins_mask);
+                          && overlap(ref_va[e], ref_mask[e], ins_page, size_mask(ins_size));
         end
         ref_victim = ref_rr;
         ref_found  = 1'b0;
@@ -231,9 +255,9 @@ module imsdev_ats_atc #(
         if (ins_go) begin
             ref_pasid[ref_victim] <= ins_pasid;
             ref_priv[ref_victim]  <= ins_priv;
-            ref_va[ref_victim]    <= ins_page & ~ins_mask;
-            ref_pa[ref_victim]    <= ins_pa & ~ins_mask;
-            ref_mask[ref_victim]  <= ins_mask;
+            ref_va[ref_victim]    <= ins_page & ~size_mask(ins_size);
+            ref_pa[ref_victim]    <= ins_pa & ~size_mask(ins_size);
+            ref_mask[ref_victim]  <= size_mask(ins_size);
             ref_r[ref_victim]     <= ins_r;
             ref_w[ref_victim]     <= ins_w;
         end
@@ -268,6 +292,31 @@ module imsdev_ats_atc #(
                     ref_lk_w[p]   = ref_w[e];
                     ref_lk_pa[p]  = ref_pa[e] | (lk_page[p] & ref_mask[e]);
                 end
+        end
+    end
+    // The registered insert key test: the pre_* contract, and ins_same against its direct form.
+    logic [ENTRIES-1:0] dir_same;
+    always_comb begin
+        for (int e = 0; e < ENTRIES; e++)
+            dir_same[e] = valid_q[e] && (p_hot[e]
+                ? (p_pasid == ins_pasid && p_priv == ins_priv && overlap(p_va, p_mask, ins_page, size_mask(ins_size)))
+                : (pasid_q[e] == ins_pasid && priv_q[e] == ins_priv
+                   && overlap(va_q[e], mask_q[e], ins_page, size_mask(ins_size))));
+    end
+    logic [19:0]     chk_pasid_q;
+    logic            chk_priv_q;
+    logic [51:0]     chk_page_q;
+    logic [SZ_W-1:0] chk_size_q;
+    always_ff @(posedge clk) begin
+        chk_pasid_q <= pre_pasid;
+        chk_priv_q  <= pre_priv;
+        chk_page_q  <= pre_page;
+        chk_size_q  <= pre_size;
+        if (ref_on_q && !rst && ins_valid) begin
+            assert ({ins_pasid, ins_priv, ins_page, ins_size} == {chk_pasid_q, chk_priv_q, chk_page_q, chk_size_q})
+                else $error("imsdev_ats_atc: insert key differs from the last cycle's pre_* (contract)");
+            assert (ins_same == dir_same)
+                else $error("imsdev_ats_atc: registered insert key test %b, direct %b", ins_same, dir_same);
         end
     end
     always_ff @(posedge clk) begin

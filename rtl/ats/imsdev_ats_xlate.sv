@@ -16,6 +16,14 @@
 // A completion whose tag is a translation tag with no request out, or whose requester ID is not ours, is
 // dropped with err_unexpected.
 // done[s] pulses with the outcome and the key it answers, so a side that moved on ignores a late answer.
+// Completion stage (Fmax): the completion's first beat is registered (its decoded fields: tag, status, the
+// header checks, the entry and its S-decoded size) and checked, inserted and answered one cycle after it
+// arrives, as if the link had delivered it one cycle later (everything that depends on state - the slot,
+// ATS Enable, the requester ID, STU - is evaluated in the later cycle). Invalidations reach the stale marking
+// through a register as well, so a completion is stale for the same invalidations as before (those up to its
+// arrival; see inv_hit_q). The ATC gets the coming insert's key and size a cycle
+// ahead (pre_*) so it can register its per-entry overlap test (imsdev_ats_atc). Translations are rare and
+// take a host round trip, so the extra cycle costs nothing measurable.
 `default_nettype none
 
 module imsdev_ats_xlate #(
@@ -63,6 +71,11 @@ module imsdev_ats_xlate #(
     output      logic [SZ_W-1:0]   ins_size,
     output      logic              ins_r,
     output      logic              ins_w,
+    // the next cycle's insert (if there is one): its key and size, one cycle before ins_*
+    output      logic [19:0]       pre_pasid,
+    output      logic              pre_priv,
+    output      logic [51:0]       pre_page,
+    output      logic [SZ_W-1:0]   pre_size,
 
     // stale marking: an Invalidate Request taken (with/without PASID), or the ATC cleared
     input  wire logic              inv_valid,
@@ -106,19 +119,46 @@ module imsdev_ats_xlate #(
     assign xr_prfx  = pasid_prfx(priv_q[sel], 1'b0, pasid_q[sel]);
     wire   xr_go    = xr_valid && xr_ready;
 
-    // ---------------------------------------------------------------- completion check (at sop)
-    wire [7:0]  c_tag  = cpl_tag(cv_hdr);
-    wire        c_xl   = c_tag == 8'(TAG_BASE) || c_tag == 8'(TAG_BASE + 1);
-    wire        c_slot = c_tag[0] ^ TAG_BASE[0];
-    wire        c_live = c_xl && st_q[c_slot] == S_SENT && cpl_req_id(cv_hdr) == cfg_bdf;
-    wire [2:0]  c_st   = cpl_status(cv_hdr);
-    wire        c_sc_ok = hdr_fmt_type(cv_hdr) == FT_CPLD && hdr_length(cv_hdr) == 10'd2
-                          && cpl_byte_count(cv_hdr) == 12'd8 && !hdr_poisoned(cv_hdr) && cv_eop;
-    wire [63:0] ent    = entry_from_payload(cv_data);
-    wire [SZ_W-1:0] e_size = s_decode(ent[11], ent[63:12]);
+    // ---------------------------------------------------------------- completion stage
+    // Pure functions of the arriving first beat, registered; the check below works on the registered copy.
+    wire [7:0]  a_tag  = cpl_tag(cv_hdr);
+    wire [63:0] a_ent  = entry_from_payload(cv_data);
+    wire        a_slot = a_tag[0] ^ TAG_BASE[0];
+    wire [SZ_W-1:0] a_size = s_decode(a_ent[11], a_ent[63:12]);
+    logic        q_v, q_xl, q_slot, q_sc_ok;
+    logic [15:0] q_rid;
+    logic [2:0]  q_st;
+    logic [63:0] q_ent;
+    logic [SZ_W-1:0] q_size;
+    always_ff @(posedge clk) begin
+        q_v     <= !rst && cv_valid && cv_sop;
+        q_xl    <= a_tag == 8'(TAG_BASE) || a_tag == 8'(TAG_BASE + 1);
+        q_slot  <= a_slot;
+        q_rid   <= cpl_req_id(cv_hdr);
+        q_st    <= cpl_status(cv_hdr);
+        q_sc_ok <= hdr_fmt_type(cv_hdr) == FT_CPLD && hdr_length(cv_hdr) == 10'd2
+                   && cpl_byte_count(cv_hdr) == 12'd8 && !hdr_poisoned(cv_hdr) && cv_eop;
+        q_ent   <= a_ent;
+        q_size  <= a_size;
+    end
+    // The insert the registered beat may make next cycle: its slot's key (which cannot change while the slot is
+    // S_SENT, the only state in which the beat is taken: the key is loaded on S_IDLE -> S_PEND) and its size.
+    assign pre_pasid = pasid_q[a_slot];
+    assign pre_priv  = priv_q[a_slot];
+    assign pre_page  = page_q[a_slot];
+    assign pre_size  = a_size;
+
+    // ---------------------------------------------------------------- completion check (registered first beat)
+    wire        c_xl   = q_xl;
+    wire        c_slot = q_slot;
+    wire        c_live = c_xl && st_q[c_slot] == S_SENT && q_rid == cfg_bdf;
+    wire [2:0]  c_st   = q_st;
+    wire        c_sc_ok = q_sc_ok;
+    wire [63:0] ent    = q_ent;
+    wire [SZ_W-1:0] e_size = q_size;
     wire        e_r = ent[0], e_w = ent[1], e_u = ent[2];
     wire        below_stu  = 32'(e_size) < 32'(cfg_ats_stu);
-    wire        take   = cv_valid && cv_sop && c_live;
+    wire        take   = q_v && c_live;
     // outcome of the completion taken
     logic [1:0] c_res;
     logic       c_malformed, c_cache;
@@ -135,7 +175,19 @@ module imsdev_ats_xlate #(
             c_res   = (c_cache && (c_slot ? e_w : e_r)) ? XL_GRANTED : XL_DENIED;
         end
     end
-    wire c_stale = stale_q[c_slot] || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[c_slot])) || atc_clear;
+    // Stale marking by an invalidation goes through the completion stage's delay too (Fmax: the PASID compare
+    // with the invalidation arriving now was the head of the answer -> fault -> failure table path): inv_hit_q[s]
+    // is last cycle's invalidation hitting slot s while it was out (S_SENT). A completion taken now arrived
+    // last cycle, so it is stale for exactly the invalidations up to its arrival, as when it was taken on
+    // arrival (an invalidation arriving now, after it, removes the inserted entry in the ATC in this same cycle:
+    // imsdev_ats_atc drops an insert that overlaps an invalidation of its cycle, the state the old order gave
+    // one edge later). The ATC clear is still taken in its own cycle (it empties the ATC anyway).
+    logic [1:0] inv_hit_q;
+    always_ff @(posedge clk) begin
+        for (int s = 0; s < 2; s++)
+            inv_hit_q[s] <= !rst && inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[s]) && st_q[s] == S_SENT;
+    end
+    wire c_stale = stale_q[c_slot] || inv_hit_q[c_slot] || atc_clear;
 
     assign ins_valid = take && c_res != XL_FAILED && c_cache && !c_stale && cfg_ats_en;
     assign ins_pasid = pasid_q[c_slot];
@@ -146,7 +198,7 @@ module imsdev_ats_xlate #(
     assign ins_r     = e_r;
     assign ins_w     = e_w;
 
-    assign err_unexpected = (cv_valid && cv_sop && c_xl && !c_live) || (take && c_malformed);
+    assign err_unexpected = (q_v && c_xl && !c_live) || (take && c_malformed);
 
     // ---------------------------------------------------------------- slots
     always_comb begin
@@ -195,7 +247,7 @@ module imsdev_ats_xlate #(
                         age_q[s]   <= '0;
                     end
                     S_SENT: begin
-                        if (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[s])) stale_q[s] <= 1'b1;
+                        if (inv_hit_q[s]) stale_q[s] <= 1'b1;     // (the slot was out at the invalidation)
                         if (atc_clear) stale_q[s] <= 1'b1;
                         if (take && c_slot == s[0])
                             st_q[s] <= (c_stale && c_res != XL_FAILED) ? S_PEND : S_IDLE;   // stale: ask again
@@ -208,8 +260,21 @@ module imsdev_ats_xlate #(
         end
     end
 
+`ifndef SYNTHESIS
+    // The stale decision of a completion taken from the stage equals the one made on its arrival (the old
+    // order: stale_q, an invalidation of that cycle, a clear), plus a clear in the cycle it is taken.
+    logic ref_stale_q, ref_sent_q;
+    always_ff @(posedge clk) begin
+        ref_stale_q <= stale_q[a_slot] || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[a_slot])) || atc_clear;
+        ref_sent_q  <= !rst && st_q[a_slot] == S_SENT;
+        if (!rst && take && ref_sent_q)
+            assert (c_stale == (ref_stale_q || atc_clear))
+                else $error("imsdev_ats_xlate: stale %0b, on arrival %0b", c_stale, ref_stale_q);
+    end
+`endif
+
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, ent[10:3], DATA_W};
+    wire unused_ok = &{1'b0, ent[11:3], DATA_W};
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 

@@ -269,7 +269,12 @@ module imsdev_dma #(
     end
     logic dma_cpl_ready, cpl_unexpected, xl_unexpected;
     assign rx_cpl_ready = dma_cpl_ready;                 // (always ready)
-    assign err_unexpected_cpl = cpl_unexpected || xl_unexpected;
+    // The translation requester flags a completion one cycle after it arrives (its completion stage), the
+    // completion unit two (its two stages): one more register here gives both the same delay, so two unexpected
+    // completions always make two pulses.
+    logic xl_unexpected_q;
+    always_ff @(posedge clk) xl_unexpected_q <= !rst && xl_unexpected;
+    assign err_unexpected_cpl = cpl_unexpected || xl_unexpected_q;
 
     imsdev_dma_cpl #(.DATA_W(DATA_W), .TAGS(TAGS), .PW(PW)) u_cpl (
         .clk, .rst, .cfg_bdf,
@@ -312,12 +317,16 @@ module imsdev_dma #(
         logic              ins_valid, ins_priv, ins_r, ins_w;
         logic [19:0]       ins_pasid;
         logic [51:0]       ins_page, ins_pa;
-        logic [5:0]        ins_size;
+        logic [5:0]        ins_size, pre_size;
+        logic [19:0]       pre_pasid;
+        logic              pre_priv;
+        logic [51:0]       pre_page;
         logic [ATS_ENTRIES-1:0] unused_atc_valid;
         imsdev_ats_atc #(.ENTRIES(ATS_ENTRIES)) u_atc (
             .clk, .rst, .clear(atc_clear),
             .lk_pasid, .lk_priv, .lk_page, .lk_hit, .lk_r, .lk_w, .lk_pa,
             .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
+            .pre_pasid, .pre_priv, .pre_page, .pre_size,
             .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .lk_stale, .valid_o(unused_atc_valid)
         );
 
@@ -329,6 +338,7 @@ module imsdev_dma #(
             .cv_valid(rx_cpl_valid && cv_sel), .cv_sop(rx_cpl_sop), .cv_eop(rx_cpl_eop), .cv_hdr(rx_cpl_hdr),
             .cv_data(rx_cpl_data[63:0]),
             .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
+            .pre_pasid, .pre_priv, .pre_page, .pre_size,
             .inv_valid, .inv_has_pasid, .inv_pasid, .atc_clear,
             .err_unexpected(xl_unexpected)
         );

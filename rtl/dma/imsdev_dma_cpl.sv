@@ -3,7 +3,8 @@
 //
 // Pipeline (one beat per cycle, rx_cpl is always ready):
 //   I  input register
-//   A  at the first beat (sop): tag lookup and checks; the position of the payload's first byte is
+//   A  at the first beat (sop): tag lookup and checks (the tag table is read by the tag of the header being
+//      registered in I and gives its entry registered, as of stage A: imsdev_dma_tags); the position of the payload's first byte is
 //      tag position + bytes already received - (lower address & 3), and the valid payload bytes are
 //      [lower address & 3, that + bytes in this completion). Every beat: buffer position and byte mask.
 //   B  buffer write; at the last beat (eop) the tag update (bytes received, final, error).
@@ -99,8 +100,9 @@ module imsdev_dma_cpl #(
     wire [10:0] len_dw = (hdr_length(i_hdr_q) == 10'd0) ? 11'd1024 : 11'(hdr_length(i_hdr_q));
     wire [12:0] room   = {len_dw, 2'b00} - 13'(la[1:0]);   // payload bytes from the first valid one
 
-    assign lk_tag = tag8[TW-1:0];
-    wire        fwd    = b_upd_valid_q && b_upd_tag_q == lk_tag;
+    assign lk_tag = TW'(cpl_tag(rx_cpl_hdr));       // the table gives this tag's entry in the next cycle
+    wire [TW-1:0] a_lk_tag = tag8[TW-1:0];          // (the same tag, now in stage A)
+    wire        fwd    = b_upd_valid_q && b_upd_tag_q == a_lk_tag;
     wire        live   = (32'(tag8) < TAGS) && lk_live && !(fwd && b_upd_final_q);
     wire [12:0] fwd_bytes = fwd ? b_upd_bytes_q : 13'd0;
     wire [12:0] rcvd   = lk_rcvd + fwd_bytes;
@@ -109,12 +111,16 @@ module imsdev_dma_cpl #(
 
     // Byte Count == the bytes still outstanding (lk_rem - fwd_bytes) and Lower Address == the next expected
     // byte's (lk_la7 + fwd_bytes), both with the forwarded bytes moved to the completion's side: the sums come
-    // from the header and stage B, and only an equality compare follows the table read (Fmax).
-    wire [12:0] bc_fwd = bc + fwd_bytes;
-    wire [6:0]  la_fwd = la - fwd_bytes[6:0];
+    // from the header and stage B, and only an equality compare follows the table read (Fmax). Both cases
+    // (forwarded or not) are compared side by side and fwd (the tag compare with stage B) only picks one, so
+    // the tag compare is not in front of the adders (Fmax: this was the receiver's drop decision's head).
+    wire [12:0] bc_fwd = bc + b_upd_bytes_q;
+    wire [6:0]  la_fwd = la - b_upd_bytes_q[6:0];
     wire is_cpl  = ft == FT_CPL || ft == FT_CPLD;
     wire is_sc   = status == CPL_SC;
-    wire sc_ok   = ft == FT_CPLD && bc_fwd == lk_rem && la_fwd == lk_la7 && (!last || (room - bc) < 13'd4);
+    wire pos_ok0 = bc == lk_rem && la == lk_la7;
+    wire pos_ok1 = bc_fwd == lk_rem && la_fwd == lk_la7;
+    wire sc_ok   = ft == FT_CPLD && (fwd ? pos_ok1 : pos_ok0) && (!last || (room - bc) < 13'd4);
     wire expected = is_cpl && cpl_req_id(i_hdr_q) == cfg_bdf && live && (!is_sc || sc_ok);
     wire poison  = is_sc && hdr_poisoned(i_hdr_q);
 
@@ -135,7 +141,7 @@ module imsdev_dma_cpl #(
             a_final = !is_sc || last;
             a_err   = !is_sc || poison;
             a_code  = !is_sc ? ((status == CPL_UR) ? DMA_READ_UR : DMA_READ_CA) : DMA_READ_POISONED;
-            a_tag   = lk_tag;
+            a_tag   = a_lk_tag;
             a_p0    = lk_pos + PW'(rcvd) - PW'(la[1:0]);
             a_lo    = la[1:0];
             a_hi    = 14'(la[1:0]) + 14'(nbytes);
@@ -224,6 +230,13 @@ module imsdev_dma_cpl #(
     always_ff @(posedge clk) begin
         if (rst)                         sop_seen_q <= 1'b0;
         else if (i_valid_q && i_sop_q)   sop_seen_q <= 1'b1;
+    end
+    // sc_ok's side-by-side form against the direct one (the forwarded bytes added before the compare)
+    wire sc_ok_direct = ft == FT_CPLD && bc + fwd_bytes == lk_rem && la - fwd_bytes[6:0] == lk_la7
+                        && (!last || (room - bc) < 13'd4);
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && i_valid_q && i_sop_q)
+            assert (sc_ok == sc_ok_direct) else $error("imsdev_dma_cpl: side-by-side completion check differs");
     end
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst)

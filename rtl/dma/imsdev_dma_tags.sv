@@ -42,7 +42,8 @@ module imsdev_dma_tags #(
     input  wire logic              sent_valid,
     input  wire logic [TW-1:0]     sent_tag,
 
-    // completion lookup (combinational) and update
+    // completion lookup, registered: lk_* are the entry of the lk_tag given in the last cycle, as of this cycle
+    // (the completion receiver gives the tag of the header it registers), and the update
     input  wire logic [TW-1:0]     lk_tag,
     output      logic              lk_live,        // allocated and still expecting completions
     output      logic [PW-1:0]     lk_pos,
@@ -113,11 +114,6 @@ module imsdev_dma_tags #(
     assign full      = (head_q ^ tail_q) == {1'b1, {TW{1'b0}}};
     assign alloc_tag = head_q[TW-1:0];
 
-    assign lk_live  = valid_q[lk_tag] && !done_q[lk_tag];
-    assign lk_pos   = pos_q[lk_tag];
-    assign lk_rem   = rem_q[lk_tag];
-    assign lk_rcvd  = rcvd_q[lk_tag];
-    assign lk_la7   = la7_q[lk_tag];
 
     assign q_rd_failed = fail_q[q_rd_seq];
     assign q_wr_code   = code_q[q_wr_seq];
@@ -144,6 +140,58 @@ module imsdev_dma_tags #(
                && !(upd_ok && upd_tag == tail);
     wire retire = !empty && done_q[tail];
     assign timeout_pulse = tmo;
+
+    // The update's new values (written below, and forwarded into the registered lookup)
+    wire [12:0]   upd_rcvd_n = rcvd_q[upd_tag] + upd_bytes;
+    wire [12:0]   upd_rem_n  = rem_q[upd_tag] - upd_bytes;
+    wire [6:0]    upd_la7_n  = la7_q[upd_tag] + upd_bytes[6:0];
+
+    // Completion lookup, registered (Fmax: the table read by the completion's tag headed the receiver's
+    // drop / buffer-write decision). Exact, not a cycle late: the registers take entry lk_tag's value after
+    // this edge, by the same rules as the table update below (allocation, the update, timeout, retirement,
+    // reset), so lk_* equal a combinational read of the table by last cycle's lk_tag. Simulation check below.
+    logic        lk_v_n, lk_d_n;
+    logic [PW-1:0] lk_pos_n;
+    logic [12:0] lk_rem_n, lk_rcvd_n;
+    logic [6:0]  lk_la7_n;
+    always_comb begin
+        lk_v_n    = valid_q[lk_tag];
+        lk_d_n    = done_q[lk_tag];
+        lk_pos_n  = pos_q[lk_tag];
+        lk_rem_n  = rem_q[lk_tag];
+        lk_rcvd_n = rcvd_q[lk_tag];
+        lk_la7_n  = la7_q[lk_tag];
+        if (alloc_valid && alloc_tag == lk_tag) begin
+            lk_pos_n  = alloc_pos;
+            lk_rem_n  = alloc_len;
+            lk_la7_n  = alloc_addr7;
+            lk_rcvd_n = '0;
+        end
+        if (upd_ok && upd_tag == lk_tag) begin
+            lk_rcvd_n = upd_rcvd_n;
+            lk_rem_n  = upd_rem_n;
+            lk_la7_n  = upd_la7_n;
+        end
+        if (rst) begin
+            lk_v_n = 1'b0;
+            lk_d_n = 1'b0;
+        end else begin
+            if (alloc_valid && alloc_tag == lk_tag) begin
+                lk_v_n = 1'b1;
+                lk_d_n = 1'b0;
+            end
+            if (upd_ok && upd_final && upd_tag == lk_tag) lk_d_n = 1'b1;
+            if (tmo && tail == lk_tag) lk_d_n = 1'b1;
+            if (retire && tail == lk_tag) lk_v_n = 1'b0;
+        end
+    end
+    always_ff @(posedge clk) begin
+        lk_live <= lk_v_n && !lk_d_n;
+        lk_pos  <= lk_pos_n;
+        lk_rem  <= lk_rem_n;
+        lk_rcvd <= lk_rcvd_n;
+        lk_la7  <= lk_la7_n;
+    end
 
     // "some tag of command q_wr_seq is allocated", registered (Fmax: the compare of every tag's sequence number
     // ran into the write engine's abort / command-end decision). Exact like q_wr_failed below: the register
@@ -221,9 +269,9 @@ module imsdev_dma_tags #(
         end
         if (sent_valid) ts_q[sent_tag] <= now_q;
         if (upd_ok) begin
-            rcvd_q[upd_tag] <= rcvd_q[upd_tag] + upd_bytes;
-            rem_q[upd_tag]  <= rem_q[upd_tag] - upd_bytes;
-            la7_q[upd_tag]  <= la7_q[upd_tag] + upd_bytes[6:0];
+            rcvd_q[upd_tag] <= upd_rcvd_n;
+            rem_q[upd_tag]  <= upd_rem_n;
+            la7_q[upd_tag]  <= upd_la7_n;
             endp_q[upd_tag] <= endp_q[upd_tag] + PW'(upd_bytes);
         end
 
@@ -289,6 +337,15 @@ module imsdev_dma_tags #(
                     assert (rem_q[t] == len_sim_q[t] - rcvd_q[t] && la7_q[t] == addr7_sim_q[t] + rcvd_q[t][6:0])
                         else $error("imsdev_dma_tags: tag %0d remaining %0d / la7 %0d differ from length %0d, address %0d, received %0d",
                                     t, rem_q[t], la7_q[t], len_sim_q[t], addr7_sim_q[t], rcvd_q[t]);
+    end
+    // The registered completion lookup is the table's entry of last cycle's lk_tag
+    logic [TW-1:0] lk_tag_sim_q;
+    always_ff @(posedge clk) lk_tag_sim_q <= lk_tag;
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            assert (lk_live == (valid_q[lk_tag_sim_q] && !done_q[lk_tag_sim_q]) && lk_pos == pos_q[lk_tag_sim_q]
+                    && lk_rem == rem_q[lk_tag_sim_q] && lk_rcvd == rcvd_q[lk_tag_sim_q] && lk_la7 == la7_q[lk_tag_sim_q])
+                else $error("imsdev_dma_tags: registered completion lookup differs from the table's entry %0d", lk_tag_sim_q);
     end
     // q_wr_busy_q is the table's "a tag of q_wr_seq is allocated"
     logic busy_now;

@@ -22,6 +22,10 @@ module atc_tb #(
     input  wire logic [5:0]        ins_size,
     input  wire logic              ins_r,
     input  wire logic              ins_w,
+    input  wire logic [19:0]       pre_pasid,
+    input  wire logic              pre_priv,
+    input  wire logic [51:0]       pre_page,
+    input  wire logic [5:0]        pre_size,
     input  wire logic              inv_valid,
     input  wire logic              inv_has_pasid,
     input  wire logic [19:0]       inv_pasid,
@@ -43,6 +47,7 @@ module atc_tb #(
         .lk_pasid({lk1_pasid, lk0_pasid}), .lk_priv({lk1_priv, lk0_priv}), .lk_page({lk1_page, lk0_page}),
         .lk_hit(hit), .lk_r(r), .lk_w(w), .lk_pa(pa),
         .ins_valid, .ins_pasid, .ins_priv, .ins_page, .ins_pa, .ins_size, .ins_r, .ins_w,
+        .pre_pasid, .pre_priv, .pre_page, .pre_size,
         .inv_valid, .inv_has_pasid, .inv_pasid, .inv_page, .inv_size, .lk_stale, .valid_o
     );
     assign {lk1_hit, lk0_hit} = hit;

@@ -2,6 +2,9 @@
 
 Each cycle the bench drives both lookup ports, an optional insert, invalidate and clear, compares the RTL's
 combinational lookup answers with AtcModel (atc_model.py) before the edge, and the model steps with the edge.
+The ATC takes the next cycle's insert key and size a cycle ahead (pre_*), so the bench runs one operation
+behind the test's calls: cycle() clocks the previous call's operation with this call's insert as pre_*, and
+flush() clocks the last one.
 Seeds: COCOTB_RANDOM_SEED (printed by the runner) xor the test name.
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ class AtcBench:
         dut._log.info("%s: ENTRIES=%d seed %d", name, ENTRIES, self.seed)
         self.model = AtcModel(ENTRIES)
         self.stats = {"hit": 0, "miss": 0, "ins": 0, "inv": 0, "inv_nopasid": 0, "clear": 0}
+        self.pending = None                  # the operation cycle() was last given, not yet clocked
         # A small world so that keys collide: 3 PASIDs, both privilege levels, pages around a few bases.
         self.pasids = [self.rng.randrange(1 << 20) for _ in range(3)]
         self.bases = [self.rng.randrange(1 << 40) << 12 & PAGE_MASK for _ in range(3)] + [0, PAGE_MASK & ~0x3FFFF]
@@ -38,7 +42,8 @@ class AtcBench:
         start_clock(d.clk, 10)
         for s in ("clear", "ins_valid", "inv_valid", "lk0_pasid", "lk1_pasid", "lk0_priv", "lk1_priv", "lk0_page",
                   "lk1_page", "ins_pasid", "ins_priv", "ins_page", "ins_pa", "ins_size", "ins_r", "ins_w",
-                  "inv_has_pasid", "inv_pasid", "inv_page", "inv_size", "dec_s", "dec_page", "pl_bytes"):
+                  "inv_has_pasid", "inv_pasid", "inv_page", "inv_size", "dec_s", "dec_page", "pl_bytes",
+                  "pre_pasid", "pre_priv", "pre_page", "pre_size"):
             getattr(d, s).value = 0
         d.rst.value = 1
         for _ in range(3):
@@ -55,8 +60,24 @@ class AtcBench:
         return self.rng.choice(self.pasids), self.rng.randrange(2), self.rand_page()
 
     async def cycle(self, lk, ins=None, inv=None, clear=False):
-        """lk: two (pasid, priv, page). Checks the lookups, then clocks the edge into RTL and model."""
+        """lk: two (pasid, priv, page). Clocks the previous call's operation (its lookups checked, then the edge
+        into RTL and model), giving the ATC this call's insert as the next one (pre_*)."""
+        if self.pending is not None:
+            await self._clock(*self.pending, nxt=ins)
+        elif ins is not None:                # the first operation inserts: one idle cycle to give pre_*
+            await self._clock([(0, 0, 0), (0, 0, 0)], None, None, False, nxt=ins)
+        self.pending = (lk, ins, inv, clear)
+
+    async def flush(self):
+        """Clocks the operation still held by cycle()."""
+        if self.pending is not None:
+            await self._clock(*self.pending, nxt=None)
+        self.pending = None
+
+    async def _clock(self, lk, ins, inv, clear, nxt):
         d = self.dut
+        if nxt is not None:                  # (otherwise pre_* keep their last value: no insert follows)
+            d.pre_pasid.value, d.pre_priv.value, d.pre_page.value, d.pre_size.value = nxt[0], nxt[1], nxt[2], nxt[4]
         for p, (pasid, priv, page) in enumerate(lk):
             getattr(d, f"lk{p}_pasid").value = pasid
             getattr(d, f"lk{p}_priv").value = priv
@@ -145,6 +166,7 @@ async def test_keys_and_sizes(dut):
     await tb.cycle([(b, 0, g), (a, 1, va2m)])
     await tb.cycle([none, none], inv=(0, 0, 0, 0))                     # without PASID: everything
     await tb.cycle([(a, 1, va2m), (a, 0, va2m + 7)])
+    await tb.flush()
 
 
 @cocotb.test()
@@ -158,6 +180,7 @@ async def test_eviction(dut):
         await tb.cycle([(p, 0, pages[0]), (p, 0, pg)], ins=(p, 0, pg, 0x9000 + i, 0, 1, i & 1))
     for pg in pages:
         await tb.cycle([(p, 0, pg), (p, 0, pg + 1)])
+    await tb.flush()
     assert tb.model.evictions == 3
 
 
@@ -186,5 +209,6 @@ async def test_random(dut):
             inv = (int(rng.random() > 0.1), pasid, page, size)
         clear = rng.random() < 0.004
         await tb.cycle(lk, ins, inv, clear)
+    await tb.flush()
     dut._log.info("random: %s, evictions %d", tb.stats, tb.model.evictions)
     assert tb.stats["hit"] > 1000 and tb.model.evictions > 10, tb.stats
