@@ -371,7 +371,11 @@ module imsdev_dma_wr #(
 
     logic [OUT_W-1:0] fifo_out;
     logic             unused_in_ready;
-    imsdev_fifo #(.WIDTH(OUT_W), .DEPTH(OUT_DEPTH)) u_out (
+    // REG_OUT (Fmax): the head comes from flip-flops, so the DMA's TX arbitration and tx_req header mux start at
+    // registers instead of behind this FIFO's pointer compare and LUT-RAM read (the worst path after 4e0b5b6:
+    // u_out -> prefer_wr / hold_wr -> header -> egress order). Its inputs are registers and the buffer's read
+    // data; same cycle-by-cycle behaviour (imsdev_fifo's check).
+    imsdev_fifo #(.WIDTH(OUT_W), .DEPTH(OUT_DEPTH), .REG_OUT(1'b1)) u_out (
         .clk, .rst,
         .in_valid(d_valid_q), .in_ready(unused_in_ready),   // room is guaranteed by `credit`
         .in_data({d_marker_q, d_fetch_q, d_sop_q, d_eop_q, d_hdr_q, d_prfx_valid_q, d_prfx_q, d_data,
