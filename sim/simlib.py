@@ -218,7 +218,35 @@ def cocotb_run(*, module: str, toplevel: str, build_dir: Path, test_dir: Path, s
             os.environ.pop("SIM_CMD_PREFIX", None)
         else:
             os.environ["SIM_CMD_PREFIX"] = saved_prefix
-    return parse_results(results_xml, test_dir / "sim.log")
+    cases = parse_results(results_xml, test_dir / "sim.log")
+    if keeps_failed_log(cases, plusargs):
+        keep_failed_log(test_dir, seed)
+    return cases
+
+
+def keeps_failed_log(cases: list[CaseResult], plusargs: tuple = ()) -> bool:
+    """A run whose log is kept aside: one that failed, unless a mutant was active (those runs are meant to
+    fail, and the campaign has its own records)."""
+    return not all(c.passed for c in cases) and not any(a.startswith("+IMSDEV_MUTANT=") for a in plusargs)
+
+
+def failed_log(test_dir: Path, seed: int) -> Path:
+    return Path(test_dir) / f"sim.failed-seed{seed}.log"
+
+
+def keep_failed_log(test_dir: Path, seed: int) -> Path | None:
+    """Copy a failing run's sim.log (and results.xml) aside, named by its seed: the next run of the same
+    test directory overwrites sim.log, and a failure that does not come back on a rerun would otherwise
+    leave nothing to read. Mutant runs (which are meant to fail) keep nothing."""
+    test_dir = Path(test_dir)
+    log = test_dir / "sim.log"
+    if not log.exists():
+        return None
+    kept = failed_log(test_dir, seed)
+    shutil.copyfile(log, kept)
+    if (test_dir / "results.xml").exists():
+        shutil.copyfile(test_dir / "results.xml", kept.with_suffix(".xml"))
+    return kept
 
 
 def _hdl_errors(log: Path | None, limit: int = 2) -> list[str]:

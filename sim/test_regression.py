@@ -38,4 +38,5 @@ def test_sim(module, cfg_name, platform, tag):
     print(f"{module} on {cfg_name}{'/' + platform if platform else ''}: seed {seed}, log {log_dir}/sim.log")
     assert cases, f"{module}: no cocotb test ran (seed {seed})"
     failed = [c for c in cases if not c.passed]
-    assert not failed, f"{module} seed {seed}: " + "; ".join(f"{c.name}: {c.message[:200]}" for c in failed)
+    assert not failed, (f"{module} seed {seed}: " + "; ".join(f"{c.name}: {c.message[:200]}" for c in failed)
+                        + f" (log kept as {simlib.failed_log(log_dir, seed)})")

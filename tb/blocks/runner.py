@@ -58,5 +58,7 @@ def run_block(block: str, toplevel: str, test_module: str, srcs: list, params: d
     for c in cases:
         print(f"  {c.name:<32} cycles={c.sim_time_ns / 10:9.0f} wall={c.wall_s:6.2f} s")
     bad = [f"{c.name}: {c.message[:500]}" for c in cases if not c.passed]
-    assert not bad, f"seed {seed}: " + "; ".join(bad) + f" (log: {test_dir / 'sim.log'})"
+    kept = simlib.failed_log(test_dir, seed)
+    log = kept if kept.exists() else test_dir / "sim.log"
+    assert not bad, f"seed {seed}: " + "; ".join(bad) + f" (log: {log})"
     return test_dir
