@@ -165,29 +165,19 @@ module imsdev_ats_atc #(
     wire ins_go     = ins_valid && !ins_killed;
 
     // Victim: the first entry with the same key range, else the first free one, else the round-robin pointer.
-    logic [IW-1:0] victim;
-    logic          found;
-    always_comb begin
-        victim = rr_q;
-        found  = 1'b0;
-        for (int e = 0; e < ENTRIES; e++) begin
-            if (!found && ins_same[e]) begin
-                victim = IW'(e);
-                found  = 1'b1;
-            end
-        end
-        for (int e = 0; e < ENTRIES; e++) begin
-            if (!found && !valid_q[e]) begin
-                victim = IW'(e);
-                found  = 1'b1;
-            end
-        end
-    end
+    // One-hot (Fmax): each "first set bit" is x & -x (one carry chain) and the three candidates are chosen by
+    // two flags, where the search as a loop over an encoded index was a chain of ENTRIES muxes per candidate
+    // in front of valid_q / p_hot (the depth report's ATC cone, 15 levels). The reference ATC below keeps the
+    // loop form, so valid_q, rr_q and the entries are compared with it every cycle.
+    wire [ENTRIES-1:0] same_first = ins_same & (~ins_same + ENTRIES'(1));
+    wire [ENTRIES-1:0] free_first = ~valid_q & (valid_q + ENTRIES'(1));
+    wire [ENTRIES-1:0] rr_hot     = ENTRIES'(1) << rr_q;
+    wire [ENTRIES-1:0] victim_hot = (|ins_same) ? same_first : (&valid_q) ? rr_hot : free_first;
     wire used_rr = ins_go && !(|ins_same) && (&valid_q);
 
     always_ff @(posedge clk) begin
         p_hot   <= '0;
-        if (ins_go && !rst && !clear) p_hot[victim] <= 1'b1;   // (rst, clear: the entry is not kept)
+        if (ins_go && !rst && !clear) p_hot <= victim_hot;     // (rst, clear: the entry is not kept)
         p_pasid <= ins_pasid;
         p_priv  <= ins_priv;
         p_va    <= ins_page & ~ins_mask;
@@ -213,10 +203,8 @@ module imsdev_ats_atc #(
         end else begin
             valid_q <= valid_q & ~inv_hit;
             if (ins_go) begin
-                valid_q[victim] <= 1'b1;
-                // other entries of the same key range than the victim are dropped (no duplicates)
-                for (int e = 0; e < ENTRIES; e++)
-                    if (ins_same[e] && IW'(e) != victim) valid_q[e] <= 1'b0;
+                // the victim is set; other entries of the same key range are dropped (no duplicates)
+                valid_q <= ((valid_q & ~inv_hit) | victim_hot) & ~(ins_same & ~victim_hot);
             end
             if (used_rr) rr_q <= (rr_q == IW'(ENTRIES - 1)) ? '0 : rr_q + 1'b1;
         end
