@@ -262,10 +262,13 @@ module imsdev_ats_xlate #(
 
 `ifndef SYNTHESIS
     // The stale decision of a completion taken from the stage equals the one made on its arrival (the old
-    // order: stale_q, an invalidation of that cycle, a clear), plus a clear in the cycle it is taken.
+    // order: every invalidation up to and including that cycle, a clear), plus a clear in the cycle it is taken.
+    // Up to the arrival cycle means stale_q and the previous cycle's invalidation, still in inv_hit_q on arrival
+    // (without it the check failed on a correct design: DMA block bench, ATS_ENTRIES4, SEED=349981268).
     logic ref_stale_q, ref_sent_q;
     always_ff @(posedge clk) begin
-        ref_stale_q <= stale_q[a_slot] || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[a_slot])) || atc_clear;
+        ref_stale_q <= stale_q[a_slot] || inv_hit_q[a_slot]
+                       || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[a_slot])) || atc_clear;
         ref_sent_q  <= !rst && st_q[a_slot] == S_SENT;
         if (!rst && take && ref_sent_q)
             assert (c_stale == (ref_stale_q || atc_clear))
