@@ -98,10 +98,15 @@ module imsdev_dma_tags #(
     // rem_q and la7_q are kept per tag as the completion checks use them (length - received, address [6:0] +
     // received), updated with rcvd_q: the checks compare them with a completion's fields without an adder
     // behind the table read (Fmax, the completion receiver's drop decision; simulation check below).
-    logic [12:0]      rem_q   [TAGS];
-    logic [12:0]      rcvd_q  [TAGS];
+    // rem_q, rcvd_q and la7_q are packed arrays (flip-flops), not unpacked ones: Yosys infers a memory from an
+    // unpacked array and then folds the registered completion lookup (lk_rem / lk_rcvd / lk_la7 below) into
+    // that memory's read port, turning it back into an address register in front of the table read (its log:
+    // "merging output FF to cell", "Extracted addr FF"), so the lookup was not registered in the netlist (Fmax:
+    // the receiver's drop decision, 21 levels). They were mapped to flip-flops anyway, so this costs nothing.
+    logic [TAGS-1:0][12:0] rem_q;
+    logic [TAGS-1:0][12:0] rcvd_q;
     logic [PW-1:0]    endp_q  [TAGS];       // pos_q + rcvd_q: end of the tag's received bytes
-    logic [6:0]       la7_q   [TAGS];
+    logic [TAGS-1:0][6:0]  la7_q;
     logic [CW-1:0]    ts_q    [TAGS];
     logic [TW:0]      head_q, tail_q;
     logic [CW-1:0]    now_q;
