@@ -169,6 +169,8 @@ module imsdev_dma #(
     logic [19:0]      wc_pasid;
     logic [7:0]       wc_id;
     logic [SEQ_W-1:0] wc_seq;
+    logic             wr_load;         // the write engine takes its next command (from its own next-command
+    logic [SEQ_W-1:0] wr_load_seq;     // registers, not the FIFO head): for the tags' registered lookup
     logic             wc_no_ats, rc_no_ats, wc_bof, rc_bof;
 
     imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH)) u_wcmd (
@@ -227,7 +229,7 @@ module imsdev_dma #(
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .clr_valid(accept), .clr_seq(seq_q),
         .q_rd_seq(fail_rd_seq), .q_rd_failed(fail_rd),
-        .q_wr_seq(fail_wr_seq), .q_wr_load(wc_pop), .q_wr_load_seq(wc_seq), .q_wr_failed(fail_wr),
+        .q_wr_seq(fail_wr_seq), .q_wr_load(wr_load), .q_wr_load_seq(wr_load_seq), .q_wr_failed(fail_wr),
         .q_wr_rdx(fail_wr_rdx), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
         .xf_valid, .xf_seq, .xf_code, .alloc_count(rd_alloc_count), .retire_count(rd_retire_count),
         .avail_pos, .timeout_pulse(unused_timeout)
@@ -383,7 +385,7 @@ module imsdev_dma #(
         .cmd_valid(wc_valid), .cmd_pop(wc_pop), .cmd_op(wc_op), .cmd_invalid(wc_invalid), .cmd_dst(wc_dst),
         .cmd_len(wc_len), .cmd_data(wc_data), .cmd_pasid_valid(wc_pasid_valid), .cmd_pasid(wc_pasid),
         .cmd_priv(wc_priv), .cmd_id(wc_id), .cmd_seq(wc_seq),
-        .cmd_no_ats(wc_no_ats), .cmd_bof(wc_bof), .ats_on,
+        .cmd_no_ats(wc_no_ats), .cmd_bof(wc_bof), .cur_load(wr_load), .cur_load_seq(wr_load_seq), .ats_on,
         .lk_pasid(lk_pasid[1]), .lk_priv(lk_priv[1]), .lk_page(lk_page[1]), .lk_hit(lk_hit[1]), .lk_w(lk_w[1]),
         .lk_pa(lk_pa[1]), .lk_stale, .xl_req(xl_req[1]), .xl_done(xl_done[1]), .xl_res(xl_res[1]), .xl_pasid(xl_pasid[1]),
         .xl_priv(xl_priv[1]), .xl_page(xl_page[1]), .xf_valid(xf_valid[1]), .xf_code(xf_code[1]),

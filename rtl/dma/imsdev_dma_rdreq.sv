@@ -102,9 +102,17 @@ module imsdev_dma_rdreq #(
         if (RD_CAP < 128) $fatal(1, "imsdev_dma_rdreq: BUF_BYTES (%0d) must be at least 512", BUF_BYTES);
     end
 
-    // The head of the command FIFO is copied into registers (cur_*) and popped when taken, the next
-    // command in the cycle the current one is done: request planning starts at flip-flops rather than
-    // behind the FIFO's distributed-RAM read (a command reaching an idle generator waits one cycle more).
+    // The head of the command FIFO is copied into registers (nxt_*, below) and popped as soon as that slot is
+    // free; the next command is taken from there (into cur_*) in the cycle the current one is done, so request
+    // planning starts at flip-flops, and so do the values the load gives the running registers (RD_SIZE, the
+    // first to-boundary distance, rem_small / n_is_rem / last / c4k, the stepped address and length). Fmax:
+    // the load decision, the end of the issue path, selected the FIFO's LUT-RAM read and the compares behind
+    // it (yosys shares the compares of the load and the per-request update behind one mux: the round-9 cones
+    // free_pos -> room -> issue -> done -> u_rcmd read -> last / n_is_rem / key_chg_q / r_hi_dec_q).
+    // Latency (deliberate, round 9): a command reaching an idle generator is taken two cycles after it
+    // reaches the FIFO head (FIFO -> nxt -> cur) instead of one, and one reaching the head in the very cycle
+    // the current command is done is taken one cycle after that; a command queued behind a running one is in
+    // nxt_* by then (checked below), so commands still follow back to back.
     // Source address and remaining length are running registers advanced at each request. A request never
     // crosses 4 KiB, so the address's bits 63:12 only step by one (a_hi_inc_q) and the length's bits 31:13
     // by minus one (r_hi_dec_q). RD_SIZE is taken with the command (MRRS when the command is taken; software
@@ -130,6 +138,18 @@ module imsdev_dma_rdreq #(
     end
     wire [12:0] cfg_rd_size  = 13'd128 << mrrs_lg;
     wire [12:0] cmd_to_bound = cfg_rd_size - 13'(cmd_src[11:0] & 12'(cfg_rd_size - 13'd1));
+
+    // The next command (the FIFO head copied ahead) with the values the load gives the running registers.
+    logic             nxt_valid_q;
+    logic [SEQ_W-1:0] nxt_seq_q;
+    logic             nxt_ats_q, nxt_bof_q, nxt_pasid_valid_q;
+    logic [31:0]      nxt_prfx_q;
+    logic [51:0]      nxt_a_hi_q, nxt_a_hi_inc_q;
+    logic [11:0]      nxt_a_lo_q;
+    logic [18:0]      nxt_r_hi_q, nxt_r_hi_dec_q;
+    logic [12:0]      nxt_r_lo_q;
+    logic [12:0]      nxt_rd_size_q, nxt_tb_q;
+    logic             nxt_rem_small_q, nxt_n_is_rem_q, nxt_last_q, nxt_c4k_q;
 
     wire [63:0] addr      = {a_hi_q, a_lo_q};
     // rem_small, n_is_rem, last and the 4 KiB carry of a request from flip-flops (Fmax: their compares are off
@@ -199,14 +219,25 @@ module imsdev_dma_rdreq #(
     wire [63:0] pa = {lk_pa_q, addr[11:0]};
 
     wire abort = cur_valid_q && fail_q_failed && !pw_q;
-    wire issue = cur_valid_q && !fail_q_failed && !tags_full && room && out_free && (!last || end_ready)
-                 && (!xl_on || xl_hit_r) && !pw_q;
-    wire done  = (issue && last) || (abort && end_ready);
-    // Take the next command when there is none or the current one is done this cycle.
-    wire load  = cmd_valid && (!cur_valid_q || done);
+    // (issue_ok: issue but for the room check, whose carry chain is its latest input; see done below)
+    wire issue_ok = cur_valid_q && !fail_q_failed && !tags_full && out_free && (!last || end_ready)
+                    && (!xl_on || xl_hit_r) && !pw_q;
+    wire issue = issue_ok && room;
+    // Done, the load and the refill for both outcomes of the room check side by side, room selecting last
+    // (Fmax: the check's carry chain ran through issue and done before the load). Same values (checked
+    // below): without room nothing issues, so only an abort ends a command.
+    wire done_ok = (issue_ok && last) || (abort && end_ready);
+    wire done_no = abort && end_ready;
+    wire done  = room ? done_ok : done_no;
+    // Take the next command when there is none or the current one is done this cycle; refill its slot from
+    // the FIFO head when it is empty or taken.
+    wire load_ok = nxt_valid_q && (!cur_valid_q || done_ok);
+    wire load_no = nxt_valid_q && (!cur_valid_q || done_no);
+    wire load  = room ? load_ok : load_no;
+    wire fill  = room ? cmd_valid && (!nxt_valid_q || load_ok) : cmd_valid && (!nxt_valid_q || load_no);
 
     assign fail_q_seq = cur_seq_q;
-    assign cmd_ready  = load;
+    assign cmd_ready  = fill;
 
     assign tags_alloc_valid = issue;
     assign tags_alloc_pos   = alloc_q;
@@ -240,7 +271,7 @@ module imsdev_dma_rdreq #(
     wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);          // bit 13: borrow from bits 31:13
     wire        carry     = !n_is_rem_q && c4k_q;           // = a_lo_next[12] (checked below)
     // next values of the decision flip-flops (above), per update of r_*, tb_q, a_lo_q
-    wire        ld_small  = cmd_len[31:13] == '0;
+    wire        ld_small  = cmd_len[31:13] == '0;                           // (of the FIFO head: nxt_*)
     wire        is_small  = r_lo_next[13] ? r_hi_dec_q == '0 : rem_small_q;
     wire        ld_c4k    = 13'(cmd_src[11:0]) + cmd_to_bound >= 13'd4096;     // (sums below 8 KiB)
     wire        is_c4k    = 13'(a_lo_next[11:0]) + rd_size_q >= 13'd4096;
@@ -251,24 +282,43 @@ module imsdev_dma_rdreq #(
         lk_pa_q   <= lk_pa;
         key_eq_q  <= key_eq;
         key_chg_q <= rst || load || (issue && carry);
+        if (fill) begin
+            nxt_seq_q         <= cmd_seq;
+            nxt_ats_q         <= cmd_pasid_valid && !cmd_no_ats;
+            nxt_bof_q         <= cmd_bof;
+            nxt_pasid_valid_q <= cmd_pasid_valid;
+            nxt_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
+            nxt_a_hi_q        <= cmd_src[63:12];
+            nxt_a_hi_inc_q    <= cmd_src[63:12] + 52'd1;
+            nxt_a_lo_q        <= cmd_src[11:0];
+            nxt_r_hi_q        <= cmd_len[31:13];
+            nxt_r_hi_dec_q    <= cmd_len[31:13] - 19'd1;
+            nxt_r_lo_q        <= cmd_len[12:0];
+            nxt_rd_size_q     <= cfg_rd_size;
+            nxt_tb_q          <= cmd_to_bound;
+            nxt_rem_small_q   <= ld_small;
+            nxt_n_is_rem_q    <= ld_small && cmd_len[12:0] < cmd_to_bound;
+            nxt_last_q        <= ld_small && cmd_len[12:0] <= cmd_to_bound;
+            nxt_c4k_q         <= ld_c4k;
+        end
         if (load) begin
-            cur_seq_q         <= cmd_seq;
-            cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats;
-            cur_bof_q         <= cmd_bof;
-            cur_pasid_valid_q <= cmd_pasid_valid;
-            cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
-            a_hi_q            <= cmd_src[63:12];
-            a_hi_inc_q        <= cmd_src[63:12] + 52'd1;
-            a_lo_q            <= cmd_src[11:0];
-            r_hi_q            <= cmd_len[31:13];
-            r_hi_dec_q        <= cmd_len[31:13] - 19'd1;
-            r_lo_q            <= cmd_len[12:0];
-            rd_size_q         <= cfg_rd_size;
-            tb_q              <= cmd_to_bound;
-            rem_small_q       <= ld_small;
-            n_is_rem_q        <= ld_small && cmd_len[12:0] < cmd_to_bound;
-            last_q            <= ld_small && cmd_len[12:0] <= cmd_to_bound;
-            c4k_q             <= ld_c4k;
+            cur_seq_q         <= nxt_seq_q;
+            cur_ats_q         <= nxt_ats_q;
+            cur_bof_q         <= nxt_bof_q;
+            cur_pasid_valid_q <= nxt_pasid_valid_q;
+            cur_prfx_q        <= nxt_prfx_q;
+            a_hi_q            <= nxt_a_hi_q;
+            a_hi_inc_q        <= nxt_a_hi_inc_q;
+            a_lo_q            <= nxt_a_lo_q;
+            r_hi_q            <= nxt_r_hi_q;
+            r_hi_dec_q        <= nxt_r_hi_dec_q;
+            r_lo_q            <= nxt_r_lo_q;
+            rd_size_q         <= nxt_rd_size_q;
+            tb_q              <= nxt_tb_q;
+            rem_small_q       <= nxt_rem_small_q;
+            n_is_rem_q        <= nxt_n_is_rem_q;
+            last_q            <= nxt_last_q;
+            c4k_q             <= nxt_c4k_q;
         end else if (issue) begin
             tb_q   <= rd_size_q;
             a_lo_q <= a_lo_next[11:0];
@@ -287,6 +337,7 @@ module imsdev_dma_rdreq #(
             end
         end
         if (rst) begin
+            nxt_valid_q <= 1'b0;
             cur_valid_q <= 1'b0;
             alloc_q     <= '0;
             pw_q        <= 1'b0;
@@ -296,6 +347,8 @@ module imsdev_dma_rdreq #(
             else if (pr_end) pw_q <= 1'b0;
             if (load || issue) rounds_q <= '0;        // a new command, or the page was granted
             else if (bof_go)   rounds_q <= rounds_q + 3'd1;
+            if (fill)      nxt_valid_q <= 1'b1;
+            else if (load) nxt_valid_q <= 1'b0;
             if (load)      cur_valid_q <= 1'b1;
             else if (done) cur_valid_q <= 1'b0;
             if (issue) alloc_q <= alloc_q + PW'(n);
@@ -304,10 +357,11 @@ module imsdev_dma_rdreq #(
 `ifndef SYNTHESIS
     // The registered lookup is this cycle's whenever it is valid (imsdev_ats_atc's lk_stale contract), so with
     // a valid lookup xl_req is what this cycle's lookup would ask. (From the first reset on.)
-    logic reset_seen_q;
+    logic reset_seen_q, cmd_valid_q;
     initial reset_seen_q = 1'b0;
     always_ff @(posedge clk) begin
         if (rst) reset_seen_q <= 1'b1;
+        cmd_valid_q <= cmd_valid && !rst;
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
             assert (xl_hit_q == xl_hit) else $error("imsdev_dma_rdreq: registered ATC lookup differs from this cycle's");
         // the decision flip-flops equal their definitions (from the command's load on), the carry the sum's
@@ -319,6 +373,24 @@ module imsdev_dma_rdreq #(
             if (issue)
                 assert (carry == a_lo_next[12]) else $error("imsdev_dma_rdreq: carry differs from a_lo + n");
         end
+        // the next command's derived values equal their definitions from its fields (so the load gives the
+        // running registers what loading the FIFO head directly gave; the check above holds from the load on)
+        if (reset_seen_q && !rst && nxt_valid_q)
+            assert (nxt_a_hi_inc_q == nxt_a_hi_q + 52'd1 && nxt_r_hi_dec_q == nxt_r_hi_q - 19'd1
+                    && nxt_tb_q == nxt_rd_size_q - 13'(nxt_a_lo_q & 12'(nxt_rd_size_q - 13'd1))
+                    && nxt_rem_small_q == (nxt_r_hi_q == '0)
+                    && nxt_n_is_rem_q == (nxt_rem_small_q && nxt_r_lo_q < nxt_tb_q)
+                    && nxt_last_q == (nxt_rem_small_q && nxt_r_lo_q <= nxt_tb_q)
+                    && nxt_c4k_q == (13'(nxt_a_lo_q) + nxt_tb_q >= 13'd4096))
+                else $error("imsdev_dma_rdreq: next command's derived values differ from its fields");
+        // back to back: a command at the FIFO head in one cycle is in nxt_* (or taken) in the next
+        if (reset_seen_q && !rst && cmd_valid_q)
+            assert (nxt_valid_q) else $error("imsdev_dma_rdreq: a command waited at the FIFO head with the next-command slot empty");
+        // done / load / refill formed for both outcomes of room are the plain expressions
+        if (reset_seen_q && !rst)
+            assert (done == ((issue && last) || (abort && end_ready)) && load == (nxt_valid_q && (!cur_valid_q || done))
+                    && fill == (cmd_valid && (!nxt_valid_q || load)))
+                else $error("imsdev_dma_rdreq: done / load / refill by room differ from their definitions");
         // the one-adder room check equals the compare wherever a request may issue
         if (reset_seen_q && !rst && cur_valid_q && !fail_q_failed)
             assert (room == (n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q)))

@@ -68,6 +68,10 @@ module imsdev_dma_wr #(
     input  wire logic [SEQ_W-1:0]  cmd_seq,
     input  wire logic              cmd_no_ats,
     input  wire logic              cmd_bof,
+    // the engine takes its next command at this edge (its sequence number becomes fail_q_seq): for
+    // imsdev_dma_tags' registered lookup (q_wr_load / q_wr_load_seq)
+    output      logic              cur_load,
+    output      logic [SEQ_W-1:0]  cur_load_seq,
 
     // ATS (tied off when the build has no ATC)
     input  wire logic              ats_on,
@@ -132,10 +136,18 @@ module imsdev_dma_wr #(
     end
 
     // ---------------------------------------------------------------- current command
-    // The head of the command FIFO is copied into registers (cur_*) and popped when taken: every TLP
-    // decision below starts at a flip-flop instead of behind the FIFO's distributed-RAM read. The next
-    // command is taken in the cycle the current one ends, so commands still follow back to back; a
-    // command reaching an idle engine starts one cycle later than with the FIFO head read directly.
+    // The head of the command FIFO is copied into registers (nxt_*, below) and popped as soon as that slot is
+    // free; the next command is taken from there (into cur_*) in the cycle the current one ends, so commands
+    // still follow back to back, and every TLP decision below starts at a flip-flop. Both the command and its
+    // derived values (WR_SIZE, the first to-boundary distance, rem_small / n_is_rem / tlp_last / c4k, the
+    // stepped address and length) come from flip-flops at that load (Fmax: the load decision, the end of the
+    // command-end path, selected the FIFO's LUT-RAM read and the compares behind it, yosys sharing the compares
+    // of the load and the per-TLP updates behind one mux: the round-9 worst cones rem -> cmd_end -> u_wcmd read
+    // -> tlp_last / rem_small / key_chg_q, and the tags' q_wr_failed / busy behind the FIFO's sequence number).
+    // Latency (deliberate, round 9): a command reaching an idle engine starts two cycles after it reaches the
+    // FIFO head (FIFO -> nxt -> cur) instead of one; a command reaching the FIFO head in the very cycle the
+    // engine's current command ends starts one cycle after that end. A command queued behind a running one
+    // is in nxt_* by then (checked below), so back-to-back commands keep one command per cycle.
     // The destination address and the remaining length are kept as running registers (advanced when a
     // TLP starts) in place of dst + done and len - done. A TLP never crosses a 4 KiB boundary, so the
     // address's bits 63:12 only step by one (to a_hi_inc_q) and the length's bits 31:13 only by minus one
@@ -180,6 +192,23 @@ module imsdev_dma_wr #(
     end
     wire [12:0]  cfg_wr_size = 13'd128 << mps_lg;
     wire [12:0]  cmd_to_bound = cfg_wr_size - 13'(cmd_dst[11:0] & 12'(cfg_wr_size - 13'd1));
+
+    // The next command (the FIFO head copied ahead) with the values the load gives the running registers.
+    logic           nxt_valid_q, nxt_nothing_q, nxt_invalid_q;
+    logic [2:0]     nxt_op_q;
+    logic [31:0]    nxt_len_q;
+    logic [255:0]   nxt_data_q;
+    logic           nxt_pasid_valid_q;
+    logic [31:0]    nxt_prfx_q;
+    logic [7:0]     nxt_id_q;
+    logic [SEQ_W-1:0] nxt_seq_q;
+    logic           nxt_ats_q, nxt_bof_q;
+    logic [51:0]    nxt_a_hi_q, nxt_a_hi_inc_q;
+    logic [11:0]    nxt_a_lo_q;
+    logic [18:0]    nxt_r_hi_q, nxt_r_hi_dec_q;
+    logic [12:0]    nxt_r_lo_q;
+    logic [12:0]    nxt_wr_size_q, nxt_tb_q;
+    logic           nxt_rem_small_q, nxt_n_is_rem_q, nxt_tlp_last_q, nxt_c4k_q;
 
     wire [63:0]  addr      = {a_hi_q, a_lo_q};
     wire [31:0]  rem       = {r_hi_q, r_lo_q};
@@ -279,8 +308,10 @@ module imsdev_dma_wr #(
     wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
                      && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
-    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit && data_ok
+    // (start_ok: start but for the buffer check, whose carry chain is its latest input; see cmd_end below)
+    wire start_ok  = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
+    wire start     = start_ok && data_ok;
     // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
     // Exact wherever xl_mine is used (under xl_wait, so !key_chg_q: this side's key did not change at the last
     // edge) and can be 1 (xl_done: the requester's slot is out, so its key did not change either: it changes
@@ -312,12 +343,24 @@ module imsdev_dma_wr #(
     wire          c_last   = t_busy_q ? t_last_q   : tlp_last;
     wire          c_eop    = t_busy_q ? t_eop_q    : one_beat;
     wire          tlp_end  = beat && c_eop;
-    wire          cmd_end  = (tlp_end && c_last) || marker;
+    // The command end, the load and the refill for both outcomes of the buffer check side by side, data_ok
+    // selecting last (Fmax: the check's carry chain went through start, beat, tlp_end and cmd_end before the
+    // load, ~7 LUT levels; now the rest is formed beside it). Same values (checked below): with !data_ok no
+    // TLP starts, so only a beat inside a TLP (c_eop = t_eop_q, c_last = t_last_q) or a marker ends one.
+    wire          cmd_end_ok = (((t_busy_q && credit) || start_ok) && c_eop && c_last) || marker;
+    wire          cmd_end_no = (t_busy_q && credit && t_eop_q && t_last_q) || marker;
+    wire          cmd_end  = data_ok ? cmd_end_ok : cmd_end_no;
 
-    // Take the next command when there is none or the current one ends this cycle.
-    wire          load     = cmd_valid && (!cur_valid_q || cmd_end);
+    // Take the next command when there is none or the current one ends this cycle; refill its slot from the
+    // FIFO head when it is empty or taken.
+    wire          load_ok  = nxt_valid_q && (!cur_valid_q || cmd_end_ok);
+    wire          load_no  = nxt_valid_q && (!cur_valid_q || cmd_end_no);
+    wire          load     = data_ok ? load_ok : load_no;
+    wire          fill     = data_ok ? cmd_valid && (!nxt_valid_q || load_ok) : cmd_valid && (!nxt_valid_q || load_no);
 
-    assign cmd_pop    = load;
+    assign cmd_pop      = fill;
+    assign cur_load     = load;
+    assign cur_load_seq = nxt_seq_q;
     assign end_pop    = (tlp_end && c_last && is_copy) || (abort_go && is_copy);
     assign fail_q_seq = cur_seq_q;
     assign free_pos   = free_q;
@@ -391,38 +434,63 @@ module imsdev_dma_wr #(
     wire [13:0] r_lo_next = 14'(r_lo_q) - 14'(n);            // bit 13: borrow from bits 31:13
     wire        carry     = !n_is_rem_q && c4k_q;             // = a_lo_next[12] (checked below)
     // next values of the decision flip-flops (above), per update of r_*, tb_q, a_lo_q
-    wire        ld_small  = cmd_len[31:13] == '0;
+    wire        ld_small  = cmd_len[31:13] == '0;                            // (of the FIFO head: nxt_*)
     wire        cl_small  = left32[31:13] == '0;
     wire        st_small  = r_lo_next[13] ? r_hi_dec_q == '0 : rem_small_q;
     wire        ld_c4k    = 13'(cmd_dst[11:0]) + cmd_to_bound >= 13'd4096;     // (sums below 8 KiB)
     wire        st_c4k    = 13'(a_lo_next[11:0]) + wr_size_q >= 13'd4096;
 
     always_ff @(posedge clk) begin
+        if (fill) begin
+            nxt_op_q          <= cmd_op;
+            nxt_invalid_q     <= cmd_invalid;
+            nxt_nothing_q     <= cmd_invalid || cmd_len == 32'd0;
+            nxt_len_q         <= cmd_len;
+            nxt_data_q        <= cmd_data;
+            nxt_pasid_valid_q <= cmd_pasid_valid;
+            nxt_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
+            nxt_id_q          <= cmd_id;
+            nxt_seq_q         <= cmd_seq;
+            nxt_ats_q         <= cmd_pasid_valid && !cmd_no_ats && cmd_op != DMA_OP_FETCH;
+            nxt_bof_q         <= cmd_bof;
+            nxt_a_hi_q        <= cmd_dst[63:12];
+            nxt_a_hi_inc_q    <= cmd_dst[63:12] + 52'd1;
+            nxt_a_lo_q        <= cmd_dst[11:0];
+            nxt_r_hi_q        <= cmd_len[31:13];
+            nxt_r_hi_dec_q    <= cmd_len[31:13] - 19'd1;
+            nxt_r_lo_q        <= cmd_len[12:0];
+            nxt_wr_size_q     <= cfg_wr_size;
+            nxt_tb_q          <= cmd_to_bound;
+            nxt_rem_small_q   <= ld_small;
+            nxt_n_is_rem_q    <= ld_small && cmd_len[12:0] < cmd_to_bound;
+            nxt_tlp_last_q    <= ld_small && cmd_len[12:0] <= cmd_to_bound;
+            nxt_c4k_q         <= ld_c4k;
+        end
         if (load) begin
-            cur_op_q          <= cmd_op;
-            cur_invalid_q     <= cmd_invalid;
-            cur_nothing_q     <= cmd_invalid || cmd_len == 32'd0;
-            cur_len_q         <= cmd_len;
-            cur_data_q        <= cmd_data;
-            cur_pasid_valid_q <= cmd_pasid_valid;
-            cur_prfx_q        <= cmd_pasid_valid ? pasid_prfx(cmd_priv, 1'b0, cmd_pasid) : 32'd0;
-            cur_id_q          <= cmd_id;
-            cur_seq_q         <= cmd_seq;
-            cur_ats_q         <= cmd_pasid_valid && !cmd_no_ats && cmd_op != DMA_OP_FETCH;
-            cur_bof_q         <= cmd_bof;
-            a_hi_q            <= cmd_dst[63:12];
-            a_hi_inc_q        <= cmd_dst[63:12] + 52'd1;
-            a_lo_q            <= cmd_dst[11:0];
-            r_hi_q            <= cmd_len[31:13];
-            r_hi_dec_q        <= cmd_len[31:13] - 19'd1;
-            r_lo_q            <= cmd_len[12:0];
+            cur_op_q          <= nxt_op_q;
+            cur_invalid_q     <= nxt_invalid_q;
+            cur_nothing_q     <= nxt_nothing_q;
+            cur_len_q         <= nxt_len_q;
+            cur_data_q        <= nxt_data_q;
+            cur_pasid_valid_q <= nxt_pasid_valid_q;
+            cur_prfx_q        <= nxt_prfx_q;
+            cur_id_q          <= nxt_id_q;
+            cur_seq_q         <= nxt_seq_q;
+            cur_ats_q         <= nxt_ats_q;
+            cur_bof_q         <= nxt_bof_q;
+            a_hi_q            <= nxt_a_hi_q;
+            a_hi_inc_q        <= nxt_a_hi_inc_q;
+            a_lo_q            <= nxt_a_lo_q;
+            r_hi_q            <= nxt_r_hi_q;
+            r_hi_dec_q        <= nxt_r_hi_dec_q;
+            r_lo_q            <= nxt_r_lo_q;
             done_lo_q         <= '0;
-            wr_size_q         <= cfg_wr_size;
-            tb_q              <= cmd_to_bound;
-            rem_small_q       <= ld_small;
-            n_is_rem_q        <= ld_small && cmd_len[12:0] < cmd_to_bound;
-            tlp_last_q        <= ld_small && cmd_len[12:0] <= cmd_to_bound;
-            c4k_q             <= ld_c4k;
+            wr_size_q         <= nxt_wr_size_q;
+            tb_q              <= nxt_tb_q;
+            rem_small_q       <= nxt_rem_small_q;
+            n_is_rem_q        <= nxt_n_is_rem_q;
+            tlp_last_q        <= nxt_tlp_last_q;
+            c4k_q             <= nxt_c4k_q;
             clamped_q         <= 1'b0;
             wf_q              <= 1'b0;
         end else if (xf_valid) begin
@@ -474,6 +542,7 @@ module imsdev_dma_wr #(
             t_eop_q <= t_busy_q ? (t_beat_q + 11'd2 == t_nbeats_q) : two_beats;     // (c_beat = 0 at a first beat)
         end
         if (rst) begin
+            nxt_valid_q <= 1'b0;
             cur_valid_q <= 1'b0;
             plan_q      <= '0;
             free_q      <= '0;
@@ -488,6 +557,8 @@ module imsdev_dma_wr #(
             else if (pr_end) pw_q <= 1'b0;
             if (load || start) rounds_q <= '0;        // a new command, or the page was granted
             else if (bof_go)   rounds_q <= rounds_q + 3'd1;
+            if (fill)         nxt_valid_q <= 1'b1;
+            else if (load)    nxt_valid_q <= 1'b0;
             if (load)         cur_valid_q <= 1'b1;
             else if (cmd_end) cur_valid_q <= 1'b0;
             if (beat) begin
@@ -526,6 +597,35 @@ module imsdev_dma_wr #(
             if (start)
                 assert (carry == a_lo_next[12]) else $error("imsdev_dma_wr: carry differs from a_lo + n");
         end
+    end
+    // the next command's derived values equal their definitions from its fields (so the load gives the
+    // running registers what loading the FIFO head directly gave: the check above then holds from the load on)
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && nxt_valid_q)
+            assert (nxt_a_hi_inc_q == nxt_a_hi_q + 52'd1 && nxt_r_hi_dec_q == nxt_r_hi_q - 19'd1
+                    && nxt_tb_q == nxt_wr_size_q - 13'(nxt_a_lo_q & 12'(nxt_wr_size_q - 13'd1))
+                    && nxt_rem_small_q == (nxt_r_hi_q == '0)
+                    && nxt_n_is_rem_q == (nxt_rem_small_q && nxt_r_lo_q < nxt_tb_q)
+                    && nxt_tlp_last_q == (nxt_rem_small_q && nxt_r_lo_q <= nxt_tb_q)
+                    && nxt_c4k_q == (13'(nxt_a_lo_q) + nxt_tb_q >= 13'd4096)
+                    && nxt_nothing_q == (nxt_invalid_q || {nxt_r_hi_q, nxt_r_lo_q} == 32'd0)
+                    && nxt_len_q == {nxt_r_hi_q, nxt_r_lo_q})
+                else $error("imsdev_dma_wr: next command's derived values differ from its fields");
+    end
+    // back to back: a command at the FIFO head in one cycle is in nxt_* (or taken) in the next, so a
+    // command queued behind a running one is taken in the cycle that one ends
+    logic cmd_valid_q;
+    always_ff @(posedge clk) cmd_valid_q <= cmd_valid && !rst;
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cmd_valid_q)
+            assert (nxt_valid_q) else $error("imsdev_dma_wr: a command waited at the FIFO head with the next-command slot empty");
+    end
+    // the command end / load / refill formed for both outcomes of data_ok are the plain expressions
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst)
+            assert (cmd_end == ((tlp_end && c_last) || marker) && load == (nxt_valid_q && (!cur_valid_q || cmd_end))
+                    && fill == (cmd_valid && (!nxt_valid_q || load)))
+                else $error("imsdev_dma_wr: command end / load / refill by data_ok differ from their definitions");
     end
     // the one-adder buffer check equals the compare wherever a TLP may start
     always_ff @(posedge clk) begin
