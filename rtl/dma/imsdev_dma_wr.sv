@@ -178,6 +178,7 @@ module imsdev_dma_wr #(
     logic [PW-1:0]  t_free_end_q;              // plan_q after the last TLP started: released at its end
     logic [2:0]     t_fill_r_q;
     logic [7:0]     t_wsh_q;
+    logic [15:0]    t_sh_q;                    // the next beat's local-payload shift: t_wsh_q + t_beat_q * NB
     logic           t_last_q;                  // the TLP ends its command
     logic           rel_q;                     // a TLP ended last cycle: release its buffer bytes
 
@@ -339,7 +340,10 @@ module imsdev_dma_wr #(
     wire [127:0]  c_hdr    = t_busy_q ? t_hdr_q    : hdr;
     wire [PW-1:0] c_rd     = t_busy_q ? t_rd_q     : q;
     wire [2:0]    c_fill_r = t_busy_q ? t_fill_r_q : fill_r;
-    wire [7:0]    c_wsh    = t_busy_q ? t_wsh_q    : wsh;
+    // The local payload's byte shift, t_wsh_q + t_beat_q * NB inside a TLP (kept per beat in t_sh_q, so the
+    // 16-bit add of the beat offset is off the path from the TLP's address through wsh and the byte shifter
+    // into d_local_q: Fmax), wsh at a first beat (c_beat = 0).
+    wire [15:0]   c_sh     = t_busy_q ? t_sh_q     : 16'(wsh);
     wire          c_last   = t_busy_q ? t_last_q   : tlp_last;
     wire          c_eop    = t_busy_q ? t_eop_q    : one_beat;
     wire          tlp_end  = beat && c_eop;
@@ -375,10 +379,8 @@ module imsdev_dma_wr #(
     always_comb begin
         logic [63:0]           pp;
         logic [DATA_W-1:0]     ext;
-        logic [15:0]           sh;
         pp  = 64'({cur_data_q[63:0], cur_data_q[63:0]} >> {c_fill_r, 3'b000});
-        sh  = 16'(c_wsh) + 16'({c_beat, {LNB{1'b0}}});
-        ext = DATA_W'({{(8*(NB+1)){1'b0}}, cur_data_q, 24'd0} >> {sh, 3'b000});
+        ext = DATA_W'({{(8*(NB+1)){1'b0}}, cur_data_q, 24'd0} >> {c_sh, 3'b000});
         if (cur_op_q == DMA_OP_FILL) local_data = {(NB/8){pp}};
         else                         local_data = ext;
     end
@@ -564,6 +566,7 @@ module imsdev_dma_wr #(
             if (beat) begin
                 t_busy_q <= !c_eop;
                 t_beat_q <= c_eop ? 11'd0 : c_beat + 11'd1;
+                t_sh_q   <= c_sh + 16'(NB);     // (used only inside a TLP, after a beat that did not end it)
             end
             if (start && is_copy) plan_q <= plan_q + PW'(n);
             // The buffer bytes of a TLP are handed back the cycle after its last beat read them.
@@ -638,6 +641,13 @@ module imsdev_dma_wr #(
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && xl_done && !key_chg_q)
             assert (key_eq_q == key_eq) else $error("imsdev_dma_wr: registered answer key compare differs from this cycle's");
+    end
+    // the kept shift is the one the beat count gives
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && t_busy_q)
+            assert (t_sh_q == 16'(t_wsh_q) + 16'({t_beat_q, {LNB{1'b0}}}))
+                else $error("imsdev_dma_wr: kept shift %0d differs from wsh %0d + beat %0d * %0d",
+                            t_sh_q, t_wsh_q, t_beat_q, NB);
     end
     // two_beats replaces `nbeats == 2` (c_beat + 2 == nbeats at a TLP's first beat) in t_eop_q's update
     always_ff @(posedge clk) begin
