@@ -125,7 +125,30 @@ module imsdev_ats_xlate #(
     wire [63:0] a_ent  = entry_from_payload(cv_data);
     wire        a_slot = a_tag[0] ^ TAG_BASE[0];
     wire [SZ_W-1:0] a_size = s_decode(a_ent[11], a_ent[63:12]);
-    logic        q_v, q_xl, q_slot, q_sc_ok;
+    wire        a_sc_ok = hdr_fmt_type(cv_hdr) == FT_CPLD && hdr_length(cv_hdr) == 10'd2
+                          && cpl_byte_count(cv_hdr) == 12'd8 && !hdr_poisoned(cv_hdr) && cv_eop;
+    // The completion's outcome is judged on arrival and registered with it (Fmax: the requester-ID compare,
+    // the STU compare and the outcome were between the stage and `done`, the head of the answer -> fault ->
+    // failure table path through the DMA sides). It uses cfg_bdf and cfg_ats_stu of the arrival cycle, one
+    // cycle before the completion is taken: the two differ only if a configuration write lands in that cycle,
+    // which orders the write after the completion (the check below compares wherever they did not change).
+    logic [1:0] a_res;
+    logic       a_malformed, a_cache;
+    always_comb begin
+        a_malformed = 1'b0;
+        a_cache     = 1'b0;
+        if (cpl_status(cv_hdr) != CPL_SC) a_res = XL_FAILED;        // UR, CA, RRS (not allowed), reserved
+        else if (!a_sc_ok) begin
+            a_res       = XL_FAILED;
+            a_malformed = 1'b1;
+        end else if (32'(a_size) < 32'(cfg_ats_stu)) a_res = XL_FAILED;
+        else begin
+            a_cache = (a_ent[0] || a_ent[1]) && !a_ent[2];
+            a_res   = (a_cache && (a_slot ? a_ent[1] : a_ent[0])) ? XL_GRANTED : XL_DENIED;
+        end
+    end
+    logic        q_v, q_xl, q_slot, q_sc_ok, q_rid_ok, q_malformed, q_cache;
+    logic [1:0]  q_res;
     logic [15:0] q_rid;
     logic [2:0]  q_st;
     logic [63:0] q_ent;
@@ -135,9 +158,12 @@ module imsdev_ats_xlate #(
         q_xl    <= a_tag == 8'(TAG_BASE) || a_tag == 8'(TAG_BASE + 1);
         q_slot  <= a_slot;
         q_rid   <= cpl_req_id(cv_hdr);
+        q_rid_ok <= cpl_req_id(cv_hdr) == cfg_bdf;
         q_st    <= cpl_status(cv_hdr);
-        q_sc_ok <= hdr_fmt_type(cv_hdr) == FT_CPLD && hdr_length(cv_hdr) == 10'd2
-                   && cpl_byte_count(cv_hdr) == 12'd8 && !hdr_poisoned(cv_hdr) && cv_eop;
+        q_sc_ok <= a_sc_ok;
+        q_res   <= a_res;
+        q_malformed <= a_malformed;
+        q_cache <= a_cache;
         q_ent   <= a_ent;
         q_size  <= a_size;
     end
@@ -151,30 +177,15 @@ module imsdev_ats_xlate #(
     // ---------------------------------------------------------------- completion check (registered first beat)
     wire        c_xl   = q_xl;
     wire        c_slot = q_slot;
-    wire        c_live = c_xl && st_q[c_slot] == S_SENT && q_rid == cfg_bdf;
-    wire [2:0]  c_st   = q_st;
-    wire        c_sc_ok = q_sc_ok;
+    wire        c_live = c_xl && st_q[c_slot] == S_SENT && q_rid_ok;
     wire [63:0] ent    = q_ent;
     wire [SZ_W-1:0] e_size = q_size;
-    wire        e_r = ent[0], e_w = ent[1], e_u = ent[2];
-    wire        below_stu  = 32'(e_size) < 32'(cfg_ats_stu);
+    wire        e_r = ent[0], e_w = ent[1];
     wire        take   = q_v && c_live;
-    // outcome of the completion taken
-    logic [1:0] c_res;
-    logic       c_malformed, c_cache;
-    always_comb begin
-        c_malformed = 1'b0;
-        c_cache     = 1'b0;
-        if (c_st != CPL_SC) c_res = XL_FAILED;                 // UR, CA, RRS (not allowed), reserved
-        else if (!c_sc_ok) begin
-            c_res       = XL_FAILED;
-            c_malformed = 1'b1;
-        end else if (below_stu) c_res = XL_FAILED;
-        else begin
-            c_cache = (e_r || e_w) && !e_u;
-            c_res   = (c_cache && (c_slot ? e_w : e_r)) ? XL_GRANTED : XL_DENIED;
-        end
-    end
+    // outcome of the completion taken (judged on arrival, above)
+    wire [1:0]  c_res       = q_res;
+    wire        c_malformed = q_malformed;
+    wire        c_cache     = q_cache;
     // Stale marking by an invalidation goes through the completion stage's delay too (Fmax: the PASID compare
     // with the invalidation arriving now was the head of the answer -> fault -> failure table path): inv_hit_q[s]
     // is last cycle's invalidation hitting slot s while it was out (S_SENT). A completion taken now arrived
@@ -261,6 +272,36 @@ module imsdev_ats_xlate #(
     end
 
 `ifndef SYNTHESIS
+    // The outcome judged on arrival is the one judged from the registered beat when taken, wherever the
+    // configuration did not change in between (the old order: requester ID, status, form, STU, R/W/U bits).
+    logic [15:0] ref_bdf_q;
+    logic [4:0]  ref_stu_q;
+    logic [1:0]  ref_res;
+    logic        ref_malformed, ref_cache;
+    always_ff @(posedge clk) begin
+        ref_bdf_q <= cfg_bdf;
+        ref_stu_q <= cfg_ats_stu;
+    end
+    always_comb begin
+        ref_malformed = 1'b0;
+        ref_cache     = 1'b0;
+        if (q_st != CPL_SC) ref_res = XL_FAILED;
+        else if (!q_sc_ok) begin
+            ref_res       = XL_FAILED;
+            ref_malformed = 1'b1;
+        end else if (32'(q_size) < 32'(cfg_ats_stu)) ref_res = XL_FAILED;
+        else begin
+            ref_cache = (q_ent[0] || q_ent[1]) && !q_ent[2];
+            ref_res   = (ref_cache && (q_slot ? q_ent[1] : q_ent[0])) ? XL_GRANTED : XL_DENIED;
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (!rst && q_v && c_xl && ref_bdf_q == cfg_bdf && ref_stu_q == cfg_ats_stu)
+            assert (q_rid_ok == (q_rid == cfg_bdf) && q_res == ref_res && q_malformed == ref_malformed
+                    && q_cache == ref_cache)
+                else $error("imsdev_ats_xlate: outcome on arrival rid_ok %0b res %0d malformed %0b cache %0b differs from the taken beat's",
+                            q_rid_ok, q_res, q_malformed, q_cache);
+    end
     // The stale decision of a completion taken from the stage equals the one made on its arrival (the old
     // order: every invalidation up to and including that cycle, a clear), plus a clear in the cycle it is taken.
     // Up to the arrival cycle means stale_q and the previous cycle's invalidation, still in inv_hit_q on arrival
@@ -277,7 +318,7 @@ module imsdev_ats_xlate #(
 `endif
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused_ok = &{1'b0, ent[11:3], DATA_W};
+    wire unused_ok = &{1'b0, ent[11:2], DATA_W};   // (U, bit 2: judged on arrival)
     /* verilator lint_on UNUSEDSIGNAL */
 endmodule
 
