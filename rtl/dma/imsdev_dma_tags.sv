@@ -120,8 +120,37 @@ module imsdev_dma_tags #(
     assign alloc_tag = head_q[TW-1:0];
 
 
-    assign q_rd_failed = fail_q[q_rd_seq];
-    assign q_wr_code   = code_q[q_wr_seq];
+    // Translation faults are written into the failure table one cycle late, from registers (Fmax: the DMA
+    // sides' fault decisions ran through the 1-of-NSEQ decode into the enables of every fail_q / code_q
+    // entry, the worst path of the DMA engine alone). xp_* hold last cycle's faults; xp_first_q says the command
+    // had not failed before (its code is then the fault's, overriding any other error of the cycle that
+    // writes it, which came later in the old order). fail_eff / code_eff are the table as if they had been
+    // written at once, which every reader sees: the outputs are as before (simulation check against a
+    // table written at once, below).
+    logic [1:0]            xp_v_q, xp_first_q;
+    logic [1:0][SEQ_W-1:0] xp_seq_q;
+    logic [1:0][3:0]       xp_code_q;
+    function automatic logic fail_eff(input logic [SEQ_W-1:0] s);
+        return fail_q[s] || (xp_v_q[0] && xp_seq_q[0] == s) || (xp_v_q[1] && xp_seq_q[1] == s);
+    endfunction
+    function automatic logic [3:0] code_eff(input logic [SEQ_W-1:0] s);
+        logic [3:0] c;
+        c = code_q[s];
+        for (int x = 0; x < 2; x++)
+            if (xp_v_q[x] && xp_first_q[x] && xp_seq_q[x] == s) c = xp_code_q[x];
+        return c;
+    endfunction
+    always_ff @(posedge clk) begin
+        for (int x = 0; x < 2; x++) begin
+            xp_v_q[x]     <= xf_valid[x] && !rst;
+            xp_seq_q[x]   <= xf_seq[x];
+            xp_code_q[x]  <= xf_code[x];
+            xp_first_q[x] <= !fail_eff(xf_seq[x]);
+        end
+    end
+
+    assign q_rd_failed = fail_eff(q_rd_seq);
+    assign q_wr_code   = code_eff(q_wr_seq);
 
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
@@ -237,22 +266,22 @@ module imsdev_dma_tags #(
             logic [3:0]       code;
             s    = (k == 0) ? q_wr_seq : q_wr_load_seq;
             set  = 1'b0;
-            code = code_q[s];
+            code = code_eff(s);
             // the first error of a command is kept; among errors in one cycle the last below wins, as in the table
             if (tmo && seq_q[tail] == s) begin
                 set = 1'b1;
-                if (!fail_q[s]) code = DMA_READ_TIMEOUT;
+                if (!fail_eff(s)) code = DMA_READ_TIMEOUT;
             end
             if (upd_ok && upd_err && seq_q[upd_tag] == s) begin
                 set = 1'b1;
-                if (!fail_q[s]) code = upd_err_code;
+                if (!fail_eff(s)) code = upd_err_code;
             end
             for (int x = 0; x < 2; x++)
                 if (xf_valid[x] && xf_seq[x] == s) begin
                     set = 1'b1;
-                    if (!fail_q[s]) code = xf_code[x];
+                    if (!fail_eff(s)) code = xf_code[x];
                 end
-            wr_failed_n[k] = set || (fail_q[s] && !(clr_valid && clr_seq == s));
+            wr_failed_n[k] = set || (fail_eff(s) && !(clr_valid && clr_seq == s));
             wr_rdx_n[k]    = rd_xl(code);
         end
     end
@@ -283,10 +312,11 @@ module imsdev_dma_tags #(
         // Failure table: the first error of a command is kept. A timeout and a completion error in the
         // same cycle always belong to two different tags; if they are the same command the completion's
         // code is kept.
+        // (last cycle's translation faults last: they came after every error of this cycle)
         if (tmo && !fail_q[seq_q[tail]]) code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
         if (upd_ok && upd_err && !fail_q[seq_q[upd_tag]]) code_q[seq_q[upd_tag]] <= upd_err_code;
         for (int x = 0; x < 2; x++)
-            if (xf_valid[x] && !fail_q[xf_seq[x]]) code_q[xf_seq[x]] <= xf_code[x];
+            if (xp_v_q[x] && xp_first_q[x]) code_q[xp_seq_q[x]] <= xp_code_q[x];
 
         if (rst) begin
             valid_q <= '0;
@@ -312,11 +342,13 @@ module imsdev_dma_tags #(
                 valid_q[tail] <= 1'b0;
                 tail_q <= tail_q + 1'b1;
             end
+            // last cycle's translation faults before this cycle's clear (it came after them), this cycle's
+            // other errors after it (as before: an error in the cycle of the clear is kept)
+            for (int x = 0; x < 2; x++)
+                if (xp_v_q[x]) fail_q[xp_seq_q[x]] <= 1'b1;
             if (clr_valid) fail_q[clr_seq] <= 1'b0;
             if (tmo) fail_q[seq_q[tail]] <= 1'b1;
             if (upd_ok && upd_err) fail_q[seq_q[upd_tag]] <= 1'b1;
-            for (int x = 0; x < 2; x++)
-                if (xf_valid[x]) fail_q[xf_seq[x]] <= 1'b1;
             if (alloc_valid) alloc_count  <= alloc_count + 16'd1;
             if (retire)      retire_count <= retire_count + 16'd1;
         end
@@ -367,8 +399,33 @@ module imsdev_dma_tags #(
     // q_wr_load_seq exactly when it raises q_wr_load). Checks run from the second clock edge after reset.
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst)
-            assert (q_wr_failed == fail_q[q_wr_seq] && (!q_wr_failed || q_wr_rdx == rd_xl(code_q[q_wr_seq])))
+            assert (q_wr_failed == fail_eff(q_wr_seq) && (!q_wr_failed || q_wr_rdx == rd_xl(code_eff(q_wr_seq))))
                 else $error("imsdev_dma_tags: registered write-side failure lookup differs from the table");
+    end
+    // The table with translation faults written one cycle late, as every reader sees it (fail_eff / code_eff),
+    // equals a table written at once by the old rules (ref_*), on every command that has failed.
+    logic [NSEQ-1:0] ref_fail_q;
+    logic [3:0]      ref_code_q [NSEQ];
+    always_ff @(posedge clk) begin
+        if (tmo && !ref_fail_q[seq_q[tail]]) ref_code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
+        if (upd_ok && upd_err && !ref_fail_q[seq_q[upd_tag]]) ref_code_q[seq_q[upd_tag]] <= upd_err_code;
+        for (int x = 0; x < 2; x++)
+            if (xf_valid[x] && !ref_fail_q[xf_seq[x]]) ref_code_q[xf_seq[x]] <= xf_code[x];
+        if (rst) ref_fail_q <= '0;
+        else begin
+            if (clr_valid) ref_fail_q[clr_seq] <= 1'b0;
+            if (tmo) ref_fail_q[seq_q[tail]] <= 1'b1;
+            if (upd_ok && upd_err) ref_fail_q[seq_q[upd_tag]] <= 1'b1;
+            for (int x = 0; x < 2; x++)
+                if (xf_valid[x]) ref_fail_q[xf_seq[x]] <= 1'b1;
+        end
+    end
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            for (int q = 0; q < NSEQ; q++)
+                assert (fail_eff(SEQ_W'(q)) == ref_fail_q[q] && (!ref_fail_q[q] || code_eff(SEQ_W'(q)) == ref_code_q[q]))
+                    else $error("imsdev_dma_tags: command %0d failed %0b code %0d, written at once %0b code %0d",
+                                q, fail_eff(SEQ_W'(q)), code_eff(SEQ_W'(q)), ref_fail_q[q], ref_code_q[q]);
     end
 `endif
 endmodule
