@@ -122,12 +122,14 @@ module imsdev_dma_tags #(
 
     // Translation faults are written into the failure table one cycle late, from registers (Fmax: the DMA
     // sides' fault decisions ran through the 1-of-NSEQ decode into the enables of every fail_q / code_q
-    // entry, the worst path of the DMA engine alone). xp_* hold last cycle's faults; xp_first_q says the command
-    // had not failed before (its code is then the fault's, overriding any other error of the cycle that
-    // writes it, which came later in the old order). fail_eff / code_eff are the table as if they had been
+    // entry, the worst path of the DMA engine alone). xp_* hold last cycle's faults; xp_cw_q says the command had
+    // not failed before (its code is then the fault's, overriding any other error of the cycle that writes
+    // it, which came later in the old order). fail_eff / code_eff are the table as if they had been
     // written at once, which every reader sees: the outputs are as before (simulation check against a
     // table written at once, below).
-    logic [1:0]            xp_v_q, xp_first_q;
+    // xp_v_q sets the failure bit (not in reset, which clears the table); xp_cw_q writes the code, also for a
+    // fault in a reset cycle (the code table is not reset: its codes were always written, as before).
+    logic [1:0]            xp_v_q, xp_cw_q;
     logic [1:0][SEQ_W-1:0] xp_seq_q;
     logic [1:0][3:0]       xp_code_q;
     function automatic logic fail_eff(input logic [SEQ_W-1:0] s);
@@ -137,20 +139,22 @@ module imsdev_dma_tags #(
         logic [3:0] c;
         c = code_q[s];
         for (int x = 0; x < 2; x++)
-            if (xp_v_q[x] && xp_first_q[x] && xp_seq_q[x] == s) c = xp_code_q[x];
+            if (xp_cw_q[x] && xp_seq_q[x] == s) c = xp_code_q[x];
         return c;
     endfunction
     always_ff @(posedge clk) begin
         for (int x = 0; x < 2; x++) begin
-            xp_v_q[x]     <= xf_valid[x] && !rst;
-            xp_seq_q[x]   <= xf_seq[x];
-            xp_code_q[x]  <= xf_code[x];
-            xp_first_q[x] <= !fail_eff(xf_seq[x]);
+            xp_v_q[x]    <= xf_valid[x] && !rst;
+            xp_cw_q[x]   <= xf_valid[x] && !fail_eff(xf_seq[x]);      // the command's first error
+            xp_seq_q[x]  <= xf_seq[x];
+            xp_code_q[x] <= xf_code[x];
         end
     end
 
-    assign q_rd_failed = fail_eff(q_rd_seq);
-    assign q_wr_code   = code_eff(q_wr_seq);
+    always_comb begin
+        q_rd_failed = fail_eff(q_rd_seq);
+        q_wr_code   = code_eff(q_wr_seq);
+    end
 
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
@@ -312,11 +316,13 @@ module imsdev_dma_tags #(
         // Failure table: the first error of a command is kept. A timeout and a completion error in the
         // same cycle always belong to two different tags; if they are the same command the completion's
         // code is kept.
-        // (last cycle's translation faults last: they came after every error of this cycle)
-        if (tmo && !fail_q[seq_q[tail]]) code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
-        if (upd_ok && upd_err && !fail_q[seq_q[upd_tag]]) code_q[seq_q[upd_tag]] <= upd_err_code;
+        // (last cycle's translation faults last: they came after every error of this cycle). A command counts
+        // as failed with last cycle's faults included (fail_eff): a fault on an already failed command in the
+        // cycle of its clear leaves it failed, though fail_q was cleared at that edge (found in review).
+        if (tmo && !fail_eff(seq_q[tail])) code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
+        if (upd_ok && upd_err && !fail_eff(seq_q[upd_tag])) code_q[seq_q[upd_tag]] <= upd_err_code;
         for (int x = 0; x < 2; x++)
-            if (xp_v_q[x] && xp_first_q[x]) code_q[xp_seq_q[x]] <= xp_code_q[x];
+            if (xp_cw_q[x]) code_q[xp_seq_q[x]] <= xp_code_q[x];
 
         if (rst) begin
             valid_q <= '0;
