@@ -78,7 +78,7 @@ help:
 	@echo "                  top gives it: ECP5 synthesis, depth, out-of-context P&R on an ECP5-85 -> Fmax per block in"
 	@echo "                  sim/results/synth-blocks/<config>/summary.{json,md} [CONFIG=<name> (small)] [BLOCKS=<inst,..>]"
 	@echo "make synth-smoke  imsdev_msix (64 vectors) through the same flow, ECP5-25 P&R, and one block through"
-	@echo "                  synth_blocks.py (part of make test, ~40 s)"
+	@echo "                  synth_blocks.py (part of make test, ~26 s)"
 	@echo "make clean        remove builds and results"
 
 $(STAMP): requirements.txt sim/tools/setup_verilator.py

@@ -322,16 +322,27 @@ def git_head() -> str | None:
         return None
 
 
-def synth(family: str, top: str, params: dict, sources: list[str], out: Path, timeout: float,
-          storage: dict, break_ram: str | None = None) -> dict:
-    fam = FAMILIES[family]
+def read_slang(top: str, params: dict, sources: list[str], keep_hierarchy: bool = False) -> str:
+    """The yosys command reading the RTL snapshot with `top` elaborated for `params`. With keep_hierarchy
+    every instance keeps a module of its own, named `<module>$<top>.<instance path>` (sim/synth_blocks.py)."""
     gen = " ".join(f"-G {k}={v}" for k, v in params.items())
+    keep = " --keep-hierarchy" if keep_hierarchy else ""
+    return f"read_slang -j 1 --allow-use-before-declare{keep} {' '.join(sources)} --top {top} {gen}".rstrip()
+
+
+def synth(family: str, top: str, params: dict, sources: list[str], out: Path, timeout: float,
+          storage: dict, break_ram: str | None = None, module: str | None = None) -> dict:
+    """Synthesise `top` with `params` for a family into out/. With `module` (a name from a keep-hierarchy read,
+    `<module>$<top>.<instance path>`) only that instance is synthesised, with the parameters `top` gives it."""
+    fam = FAMILIES[family]
     netlist = out / f"{family}.json"
+    unit = module or top
     lines = [
-        f"read_slang -j 1 --allow-use-before-declare {' '.join(sources)} --top {top} {gen}".replace("  ", " "),
+        read_slang(top, params, sources, keep_hierarchy=module is not None),
+        *([f"hierarchy -top {module}"] if module else []),
         "chformal -remove",
         *([f'setattr -set ram_style "logic" m:{break_ram}.mem'] if break_ram else []),
-        fam["synth"].format(top=top, json=rel(netlist)),
+        fam["synth"].format(top=unit, json=rel(netlist)),
         f"tee -q -o {rel(out / f'{family}_stat.txt')} stat",
         f"tee -q -o {rel(out / f'{family}_bram_cells.txt')} select -list {fam['bram_sel']}",
         f"tee -q -o {rel(out / f'{family}_lutram_cells.txt')} select -list {fam['lutram_sel']}",
@@ -349,7 +360,7 @@ def synth(family: str, top: str, params: dict, sources: list[str], out: Path, ti
     if step["rc"] != 0 or not stat.exists():
         step["error"] = f"yosys failed (rc {step['rc']}), see {rel(out / (family + '.log'))}"
         return step
-    cells = parse_stat(stat.read_text(), top)
+    cells = parse_stat(stat.read_text(), unit)
     step["cells"] = cells
     step["counts"] = classify_cells(cells, family)
     step["ram_map"] = storage_mapping((out / f"{family}_bram_cells.txt").read_text(),

