@@ -36,16 +36,36 @@ module imsdev_fifo #(
     wire pop  = out_valid && out_ready;
 
     assign count     = CW'(wr_ptr_q - rd_ptr_q);
-    assign in_ready  = count != CW'(DEPTH);
+    // in_ready from a flip-flop (full_q == (count == DEPTH)), not from the pointers' subtraction and compare:
+    // a producer's valid may depend on it (the DMA write output's marker and response pushes)
+    logic full_q;
+    assign in_ready  = !full_q;
+    always_ff @(posedge clk) begin
+        if (rst)                full_q <= 1'b0;
+        else if (push && !pop)  full_q <= count == CW'(DEPTH - 1);
+        else if (pop && !push)  full_q <= 1'b0;
+    end
+`ifndef SYNTHESIS
+    logic full_check_q;
+    initial full_check_q = 1'b0;
+    always_ff @(posedge clk) begin
+        full_check_q <= !rst;
+        if (full_check_q && !rst)
+            assert (full_q == (count == CW'(DEPTH))) else $error("imsdev_fifo: full flag differs from the pointers'");
+    end
+`endif
     if (REG_OUT) begin : g_reg_out
         logic             head_valid_q;
         logic [WIDTH-1:0] head_q;
         wire  [AW-1:0]    rd_inc = rd_ptr_q[AW-1:0] + 1'b1;
         // the head after this edge: the entry after the popped one, or the input when it lands at the head
-        // (an empty FIFO, or one entry being popped); both stored candidates are read, pop only selects
+        // (an empty FIFO, or one entry being popped); else it stays. One storage read, at an address from
+        // flip-flops, so pop only selects: reading the current head as well let Yosys merge the two reads
+        // into one port behind an address mux on pop, which put the storage read after the consumer's ready.
         wire              lands = push && (pop ? count == CW'(1) : count == CW'(0));
         always_ff @(posedge clk) begin
-            head_q       <= lands ? in_data : (pop ? mem[rd_inc] : mem[rd_ptr_q[AW-1:0]]);
+            if (lands)    head_q <= in_data;
+            else if (pop) head_q <= mem[rd_inc];
             head_valid_q <= !rst && (push || count > CW'(1) || (count == CW'(1) && !pop));
         end
         assign out_valid = head_valid_q;

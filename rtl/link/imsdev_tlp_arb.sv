@@ -55,9 +55,23 @@ module imsdev_tlp_arb #(
     assign out_prfx       = in_prfx[sel*32 +: 32];
     assign out_data       = in_data[sel*DATA_W +: DATA_W];
 
+    // Ready goes to every input that would be selected if it were valid: the granted one while locked, else
+    // each input that no valid input comes before in round-robin order from the last owner. Only the selected
+    // input is valid among those, so the transfers are the same as with ready for `sel` alone, but an
+    // input's ready no longer depends on its own valid (Fmax: the DMA engine's valid decision ran through
+    // `sel` back into its ready, the pop of its write output and the head of that FIFO).
     always_comb begin
-        in_ready = '0;
-        in_ready[sel] = out_ready;
+        for (int i = 0; i < N; i++) begin
+            in_ready[i] = out_ready;
+            if (locked_q) begin
+                if (int'(owner_q) != i) in_ready[i] = 1'b0;
+            end else begin
+                // inputs at round-robin distance 1 .. d-1 from the last owner come before input i
+                for (int k = 1; k < N; k++) begin
+                    if (k < (i - int'(owner_q) + N - 1) % N + 1 && in_valid[(int'(owner_q) + k) % N]) in_ready[i] = 1'b0;
+                end
+            end
+        end
     end
 
     always_ff @(posedge clk) begin
