@@ -73,6 +73,7 @@ module imsdev_dma #(
     output      logic              tx_req_sop,
     output      logic              tx_req_eop,
     output      logic [127:0]      tx_req_hdr,
+    output      logic              tx_req_mwr,    // the TLP shown is a memory write (posted); else MRd / Translation Request
     output      logic              tx_req_prfx_valid,
     output      logic [31:0]       tx_req_prfx,
     output      logic [DATA_W-1:0] tx_req_data,
@@ -447,6 +448,9 @@ module imsdev_dma #(
     assign tx_req_sop        = sel_wr ? wo_sop : 1'b1;
     assign tx_req_eop        = sel_wr ? wo_eop : 1'b1;
     assign tx_req_hdr        = sel_wr ? wo_hdr : rd_xr ? xr_hdr : mrd_hdr;
+    // the write side sends only memory writes, the read side only reads (checked in imsdev_top against the
+    // header): the egress order's posted count takes this instead of decoding the selected header
+    assign tx_req_mwr        = sel_wr;
     assign tx_req_prfx_valid = sel_wr ? wo_prfx_valid : rd_xr ? 1'b1 : mrd_prfx_valid;
     assign tx_req_prfx       = sel_wr ? wo_prfx : rd_xr ? xr_prfx : mrd_prfx;
     assign tx_req_data       = sel_wr ? wo_data : '0;

@@ -368,8 +368,12 @@ module imsdev_desc_engine #(
     logic [PFW-1:0]     mb_count;
     logic               mb_valid, fetch_rsp;  // member buffer not empty; a fetch's answer is taken
     wire   op_want   = ist_q == I_CMD && room;
-    wire   fetch_want = in_batch_q && f_idx_q != b_cnt_q && !f_stop_q
-                        && 32'(f_out_q) + 32'(mb_count) < PREFETCH;
+    // fetch_want = in_batch_q && f_idx_q != b_cnt_q && !f_stop_q && pf_room(f_out_q + mb_count), from a
+    // flip-flop loaded with its next value (Fmax: the count compare and the sum were the head of the command
+    // port's selection, whose fire runs into the dequeue, the WQ manager and the DMA command FIFOs). Checked
+    // against the definition every cycle in simulation.
+    logic  fetch_want_q;
+    wire   fetch_want = fetch_want_q;
     wire   sel_f     = hold_q ? hold_f_q : (fetch_want && !op_want);
     wire   fetch_req = sel_f && (fetch_want || (hold_q && !hold_cr_q));
     assign op_req = sel_f ? fetch_req : op_want;
@@ -377,6 +381,41 @@ module imsdev_desc_engine #(
     wire   push_batch = ist_q == I_BEND && room && !fetch_req && f_out_q == '0 && !mb_valid && !fetch_rsp;
     wire   push_check = ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go && room;
     wire   push   = push_check || (op_fire && !sel_f && ist_q == I_CMD) || push_batch;
+
+    // fetch_want's next value: the next values of its terms as the issue stage's update below leaves them.
+    // f_out_q + mb_count changes by f_fire - mb_pop (an answer moves from f_out_q into the member buffer); the
+    // four outcomes are compared side by side, so f_fire and mb_pop only select.
+    wire   batch_start = ist_q == I_CHECK && !fence_wait && !needs_op && batch_go;
+    // (room for one more fetch: fewer than PREFETCH outstanding or waiting)
+    function automatic logic pf_room(input logic [31:0] n);
+        return n < PREFETCH;
+    endfunction
+    wire [31:0] pf_sum = 32'(f_out_q) + 32'(mb_count);
+    logic  pf_room_n, fi_more_n, f_stop_n, in_batch_n;
+    always_comb begin
+        case ({f_fire, mb_pop})
+            2'b10:   pf_room_n = pf_room(pf_sum + 1);
+            2'b01:   pf_room_n = pf_room(pf_sum - 1);
+            default: pf_room_n = pf_room(pf_sum);
+        endcase
+        fi_more_n  = batch_start ? CW'(xfer) != '0 : f_fire ? f_idx_q + 1'b1 != b_cnt_q : f_idx_q != b_cnt_q;
+        f_stop_n   = batch_start ? 1'b0 : (fetch_rsp && dma_rsp_status != DMA_OK) || f_stop_q;
+        in_batch_n = batch_start || (in_batch_q && !(ist_q == I_BEND && push_batch));
+    end
+    always_ff @(posedge clk) begin
+        if (rst) fetch_want_q <= 1'b0;
+        else     fetch_want_q <= in_batch_n && fi_more_n && !f_stop_n && pf_room_n;
+    end
+`ifndef SYNTHESIS
+    logic fw_check_q;
+    initial fw_check_q = 1'b0;
+    always_ff @(posedge clk) begin
+        fw_check_q <= !rst;
+        if (fw_check_q && !rst)
+            assert (fetch_want_q == (in_batch_q && f_idx_q != b_cnt_q && !f_stop_q && pf_room(pf_sum)))
+                else $error("imsdev_desc_engine: registered fetch_want differs from its definition");
+    end
+`endif
 
     // ================================================================== retire stage
     // record stage: works on entry rp_q (from head to tail); notify stage: on the head entry.

@@ -35,7 +35,7 @@ module imsdev_egress_order #(
     input  wire logic               req_valid,
     input  wire logic               req_ready,
     input  wire logic               req_eop,
-    input  wire logic [7:0]         req_fmt_type,   // header byte 0
+    input  wire logic               req_is_posted,  // the TLP is a memory write (MWr, 3DW or 4DW)
 
     // Completions in (from the completion arbiter) and out (tx_cpl).
     input  wire logic               in_valid,
@@ -57,10 +57,9 @@ module imsdev_egress_order #(
         if (COUNT_W < 8) $fatal(1, "imsdev_egress_order: COUNT_W (%0d) must be >= 8", COUNT_W);
     end
 
-    import imsdev_tlp_pkg::*;
-
-    // Memory writes (MWr, 3DW or 4DW) are the posted requests the device sends.
-    wire req_is_posted = req_fmt_type == FT_MWR32 || req_fmt_type == FT_MWR64;
+    // Memory writes are the posted requests the device sends. req_is_posted comes from the requesters (which
+    // of them is shown and whether it sends writes), not from decoding the shown header (Fmax: the header's
+    // selection and decode were the head of this count); imsdev_top checks it against the header.
     wire leave = req_valid && req_ready && req_eop && req_is_posted;
 
     logic [COUNT_W-1:0] committed_q, left_q, ticket_q;

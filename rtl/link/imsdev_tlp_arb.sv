@@ -6,7 +6,8 @@
 
 module imsdev_tlp_arb #(
     parameter int N      = 2,
-    parameter int DATA_W = 256
+    parameter int DATA_W = 256,
+    localparam int IW    = (N > 1) ? $clog2(N) : 1
 ) (
     input  wire logic                clk,
     input  wire logic                rst,
@@ -27,9 +28,9 @@ module imsdev_tlp_arb #(
     output      logic [127:0]        out_hdr,
     output      logic                out_prfx_valid,
     output      logic [31:0]         out_prfx,
-    output      logic [DATA_W-1:0]   out_data
+    output      logic [DATA_W-1:0]   out_data,
+    output      logic [IW-1:0]       out_sel         // the input shown on out_* (with out_valid)
 );
-    localparam int IW = (N > 1) ? $clog2(N) : 1;
     initial if (N < 1) $fatal(1, "imsdev_tlp_arb: N must be >= 1");
 
     logic          locked_q;     // a TLP is being shown or sent: keep the grant
@@ -47,6 +48,7 @@ module imsdev_tlp_arb #(
         end
     end
 
+    assign out_sel        = sel;
     assign out_valid      = in_valid[sel];
     assign out_sop        = in_sop[sel];
     assign out_eop        = in_eop[sel];

@@ -162,6 +162,7 @@ module imsdev_top #(
     wire  fn_rst = rst || fn_rst_q;
     logic req_open_q, cpl_open_q;          // a TLP is shown or under way on the stream
     logic req_valid_i, req_ready_i, cpl_valid_i, cpl_ready_i;
+    logic req_sel, req_mwr;                // the request arbiter's shown input (1: messages); it is a memory write
     wire  no_new_tlp = flr || flr_pending_q || fn_rst;
     wire  req_pass   = req_open_q || !no_new_tlp;
     wire  cpl_pass   = cpl_open_q || !no_new_tlp;
@@ -454,6 +455,7 @@ module imsdev_top #(
     );
 
     logic              ca_valid, ca_ready, ca_sop, ca_eop;
+    logic              unused_cpl_sel;     // the completion arbiter's selection: only the request side needs it
     logic [127:0]      ca_hdr;
     logic [DATA_W-1:0] ca_data;
 
@@ -463,7 +465,8 @@ module imsdev_top #(
         .in_sop({1'b1, c0_sop}), .in_eop({1'b1, c0_eop}), .in_hdr({c1_hdr, c0_hdr}),
         .in_prfx_valid(2'b00), .in_prfx('0), .in_data({{DATA_W{1'b0}}, c0_data}),
         .out_valid(ca_valid), .out_ready(ca_ready), .out_sop(ca_sop), .out_eop(ca_eop),
-        .out_hdr(ca_hdr), .out_prfx_valid(tx_cpl_prfx_valid), .out_prfx(tx_cpl_prfx), .out_data(ca_data)
+        .out_hdr(ca_hdr), .out_prfx_valid(tx_cpl_prfx_valid), .out_prfx(tx_cpl_prfx), .out_data(ca_data),
+        .out_sel(unused_cpl_sel)
     );
 
     // PCIe ordering: a completion leaves only after the posted requests committed before it (interrupt
@@ -472,7 +475,7 @@ module imsdev_top #(
     imsdev_egress_order #(.DATA_W(DATA_W), .COMMITS(3)) u_egress_order (
         .clk, .rst(fn_rst), .cfg_bus_master_en(cfg_bus_master_en_q),
         .posted_commit({d_commit, im_commit, mx_commit}),
-        .req_valid(tx_req_valid), .req_ready(tx_req_ready), .req_eop(tx_req_eop), .req_fmt_type(tx_req_hdr[127:120]),
+        .req_valid(tx_req_valid), .req_ready(tx_req_ready), .req_eop(tx_req_eop), .req_is_posted(req_mwr),
         .in_valid(ca_valid), .in_ready(ca_ready), .in_sop(ca_sop), .in_eop(ca_eop), .in_hdr(ca_hdr),
         .in_data(ca_data),
         .out_valid(cpl_valid_i), .out_ready(cpl_ready_i), .out_sop(tx_cpl_sop), .out_eop(tx_cpl_eop),
@@ -525,7 +528,7 @@ module imsdev_top #(
         .err_cr_xlat(eng_err_cr_xlat), .err_fault_rw(eng_err_fault_rw), .err_several(eng_err_several)
     );
 
-    logic              d_valid, d_ready, d_sop, d_eop, d_prfx_valid;
+    logic              d_valid, d_ready, d_sop, d_eop, d_prfx_valid, d_mwr;
     logic [127:0]      d_hdr;
     logic [31:0]       d_prfx;
     logic [DATA_W-1:0] d_data;
@@ -536,8 +539,7 @@ module imsdev_top #(
         if (fn_rst) d_shown_q <= 1'b0;
         else          d_shown_q <= d_valid && d_sop && !d_ready;
     end
-    assign d_commit = d_valid && d_sop && !d_shown_q
-                      && (d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || d_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64);
+    assign d_commit = d_valid && d_sop && !d_shown_q && d_mwr;
 
     imsdev_dma #(.DATA_W(DATA_W), .CMD_DEPTH(ENGINE_INFLIGHT), .ATS_ENTRIES(ATS_ENTRIES)) u_dma (
         .clk, .rst(fn_rst), .cfg_bdf(cfg_bdf_q), .cfg_bus_master_en(cfg_bus_master_en_q),
@@ -554,7 +556,7 @@ module imsdev_top #(
         .rsp_valid(dma_rsp_valid), .rsp_ready(dma_rsp_ready), .rsp_id(dma_rsp_id), .rsp_status(dma_rsp_status),
         .rsp_bytes(dma_rsp_bytes), .rsp_data(dma_rsp_data),
         .tx_req_valid(d_valid), .tx_req_ready(d_ready), .tx_req_sop(d_sop), .tx_req_eop(d_eop),
-        .tx_req_hdr(d_hdr), .tx_req_prfx_valid(d_prfx_valid), .tx_req_prfx(d_prfx), .tx_req_data(d_data),
+        .tx_req_hdr(d_hdr), .tx_req_mwr(d_mwr), .tx_req_prfx_valid(d_prfx_valid), .tx_req_prfx(d_prfx), .tx_req_data(d_data),
         .rx_cpl_valid, .rx_cpl_ready, .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr, .rx_cpl_prfx_valid, .rx_cpl_prfx,
         .rx_cpl_data,
         .err_unexpected_cpl(dma_err_unexpected_cpl)
@@ -785,8 +787,26 @@ module imsdev_top #(
         .in_eop({m_eop, d_eop}), .in_hdr({m_hdr, d_hdr}), .in_prfx_valid({m_prfx_valid, d_prfx_valid}),
         .in_prfx({m_prfx, d_prfx}), .in_data({m_data, d_data}),
         .out_valid(req_valid_i), .out_ready(req_ready_i), .out_sop(tx_req_sop), .out_eop(tx_req_eop),
-        .out_hdr(tx_req_hdr), .out_prfx_valid(tx_req_prfx_valid), .out_prfx(tx_req_prfx), .out_data(tx_req_data)
+        .out_hdr(tx_req_hdr), .out_prfx_valid(tx_req_prfx_valid), .out_prfx(tx_req_prfx), .out_data(tx_req_data),
+        .out_sel(req_sel)
     );
+    // The shown request is a memory write: an interrupt message (the message writer's other TLPs are ATS
+    // messages), or a DMA write (tx_req_mwr). The egress order counts these without decoding the selected
+    // header; the check below holds it to the header.
+    wire m_mwr   = m_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || m_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64;
+    assign req_mwr = req_sel ? m_mwr : d_mwr;
+`ifndef SYNTHESIS
+    logic mwr_check_q;                   // from the first reset on (the registers power up random)
+    initial mwr_check_q = 1'b0;
+    always_ff @(posedge clk) begin
+        if (rst) mwr_check_q <= 1'b1;
+        if (mwr_check_q && !fn_rst && req_valid_i)
+            assert (req_mwr == (tx_req_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32
+                                || tx_req_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64))
+                else $error("imsdev_top: the requesters' memory-write flag (%0b) differs from the shown header (fmt/type %02h)",
+                            req_mwr, tx_req_hdr[127:120]);
+    end
+`endif
 
     // ------------------------------------------------------------------ ATS (docs/ats_pri.md)
     // ATC and translation requests inside imsdev_dma; Invalidate Requests from rx_msg here. Without ATS logic
