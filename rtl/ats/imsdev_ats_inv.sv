@@ -125,6 +125,10 @@ module imsdev_ats_inv #(
     end
     assign cpl_valid = send_q;
 
+    wire [QW:0] head_n    = q_head_q + (QW + 1)'(go);
+    wire        full_keep = (head_n ^ q_tail_q) == {1'b1, {QW{1'b0}}};
+    wire        full_pop  = (head_n ^ (q_tail_q + 1'b1)) == {1'b1, {QW{1'b0}}};
+
     always_ff @(posedge clk) begin
         if (go) begin
             itag_q[q_head_q[QW-1:0]] <= rx_msg_hdr[76:72];
@@ -145,7 +149,9 @@ module imsdev_ats_inv #(
             acc_ta_q <= '0;
         end else begin
             go_q <= go;
-            full_q <= ((q_head_q + (QW + 1)'(go)) ^ (q_tail_q + (QW + 1)'(pop))) == {1'b1, {QW{1'b0}}};
+            // both outcomes of pop side by side, pop only selects (Fmax: pop, the end of the head's readiness
+            // compares, ran into the tail's increment and the fullness compare)
+            full_q <= pop ? full_pop : full_keep;
             if (go) q_head_q <= q_head_q + 1'b1;
             if (pop) begin
                 q_tail_q <= q_tail_q + 1'b1;

@@ -129,19 +129,31 @@ module imsdev_dma_tags #(
     // table written at once, below).
     // xp_v_q sets the failure bit (not in reset, which clears the table); xp_cw_q writes the code, also for a
     // fault in a reset cycle (the code table is not reset: its codes were always written, as before).
-    logic [1:0]            xp_v_q, xp_cw_q;
-    logic [1:0][SEQ_W-1:0] xp_seq_q;
-    logic [1:0][3:0]       xp_code_q;
+    // Slot 2 holds last cycle's completion error the same way (Fmax: the tag's sequence number, its failure
+    // bit and the decode ran into the enables of every code_q entry, the deepest cone of the DMA engine after
+    // round 10). Slots are applied in the order 2, 0, 1: a completion error was written before the same
+    // cycle's translation faults.
+    localparam int XP = 3;
+    localparam int XP_ORDER [XP] = '{2, 0, 1};
+    logic [XP-1:0]            xp_v_q, xp_cw_q;
+    logic [XP-1:0][SEQ_W-1:0] xp_seq_q;
+    logic [XP-1:0][3:0]       xp_code_q;
     function automatic logic fail_eff(input logic [SEQ_W-1:0] s);
-        return fail_q[s] || (xp_v_q[0] && xp_seq_q[0] == s) || (xp_v_q[1] && xp_seq_q[1] == s);
+        logic f;
+        f = fail_q[s];
+        for (int x = 0; x < XP; x++)
+            if (xp_v_q[x] && xp_seq_q[x] == s) f = 1'b1;
+        return f;
     endfunction
     function automatic logic [3:0] code_eff(input logic [SEQ_W-1:0] s);
         logic [3:0] c;
         c = code_q[s];
-        for (int x = 0; x < 2; x++)
-            if (xp_cw_q[x] && xp_seq_q[x] == s) c = xp_code_q[x];
+        for (int i = 0; i < XP; i++)
+            if (xp_cw_q[XP_ORDER[i]] && xp_seq_q[XP_ORDER[i]] == s) c = xp_code_q[XP_ORDER[i]];
         return c;
     endfunction
+    wire [SEQ_W-1:0] upd_seq = seq_q[upd_tag];
+    wire             upd_e   = upd_ok && upd_err;
     always_ff @(posedge clk) begin
         for (int x = 0; x < 2; x++) begin
             xp_v_q[x]    <= xf_valid[x] && !rst;
@@ -149,6 +161,10 @@ module imsdev_dma_tags #(
             xp_seq_q[x]  <= xf_seq[x];
             xp_code_q[x] <= xf_code[x];
         end
+        xp_v_q[2]    <= upd_e && !rst;
+        xp_cw_q[2]   <= upd_e && !fail_eff(upd_seq);
+        xp_seq_q[2]  <= upd_seq;
+        xp_code_q[2] <= upd_err_code;
     end
 
     always_comb begin
@@ -320,9 +336,8 @@ module imsdev_dma_tags #(
         // as failed with last cycle's faults included (fail_eff): a fault on an already failed command in the
         // cycle of its clear leaves it failed, though fail_q was cleared at that edge (found in review).
         if (tmo && !fail_eff(seq_q[tail])) code_q[seq_q[tail]] <= DMA_READ_TIMEOUT;
-        if (upd_ok && upd_err && !fail_eff(seq_q[upd_tag])) code_q[seq_q[upd_tag]] <= upd_err_code;
-        for (int x = 0; x < 2; x++)
-            if (xp_cw_q[x]) code_q[xp_seq_q[x]] <= xp_code_q[x];
+        for (int i = 0; i < XP; i++)
+            if (xp_cw_q[XP_ORDER[i]]) code_q[xp_seq_q[XP_ORDER[i]]] <= xp_code_q[XP_ORDER[i]];
 
         if (rst) begin
             valid_q <= '0;
@@ -350,11 +365,10 @@ module imsdev_dma_tags #(
             end
             // last cycle's translation faults before this cycle's clear (it came after them), this cycle's
             // other errors after it (as before: an error in the cycle of the clear is kept)
-            for (int x = 0; x < 2; x++)
+            for (int x = 0; x < XP; x++)
                 if (xp_v_q[x]) fail_q[xp_seq_q[x]] <= 1'b1;
             if (clr_valid) fail_q[clr_seq] <= 1'b0;
             if (tmo) fail_q[seq_q[tail]] <= 1'b1;
-            if (upd_ok && upd_err) fail_q[seq_q[upd_tag]] <= 1'b1;
             if (alloc_valid) alloc_count  <= alloc_count + 16'd1;
             if (retire)      retire_count <= retire_count + 16'd1;
         end
