@@ -141,7 +141,26 @@ def locate(text: str, m: Mutant) -> tuple[int, int]:
         if count != 1:
             raise CatalogueError(f"{m.id}: {m.find!r} occurs {count} times in {m.file} (give `after` or more text)")
         start = text.find(m.find)
+    if m.file.endswith((".sv", ".svh")) and any(lo <= start < hi for lo, hi in sim_only_spans(text)):
+        raise CatalogueError(f"{m.id}: {m.find!r} in {m.file} is inside `ifndef SYNTHESIS (a simulation-only "
+                             "check, not the design): anchor the mutant in the design's code")
     return start, start + len(m.find)
+
+
+def sim_only_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of `ifndef SYNTHESIS ... `endif (or its `else) blocks: simulation-only checks."""
+    spans, stack = [], []            # stack: (directive, start of a SYNTHESIS block or None)
+    for match in re.finditer(r"`(ifndef|ifdef|else|elsif|endif)\b[ \t]*(\w*)", text):
+        directive, name = match.group(1), match.group(2)
+        if directive in ("ifdef", "ifndef"):
+            stack.append(match.end() if (directive, name) == ("ifndef", "SYNTHESIS") else None)
+        elif stack and directive in ("else", "elsif", "endif"):
+            start = stack.pop()
+            if start is not None:
+                spans.append((start, match.start()))
+            if directive != "endif":
+                stack.append(None)
+    return spans
 
 
 def _sv_expr(group: list[Mutant], orig: str) -> str:

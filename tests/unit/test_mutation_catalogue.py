@@ -53,6 +53,27 @@ def test_find_must_match_exactly_once_unless_anchored():
     assert "if (a) z = ((imsdev_mutant_pkg::active == 32'd1) ? (!b) : (b));" in out
 
 
+def test_a_mutant_inside_a_simulation_only_check_is_refused():
+    # a mutant must change the design: one that lands in an `ifndef SYNTHESIS check only mutates the check
+    sv = SV.replace("endmodule", """`ifndef SYNTHESIS
+    always_comb assert (y == (a && b && a));
+`ifdef VERILATOR
+    wire v = a || b || a;
+`endif
+`else
+    wire s = a ^ b ^ a;
+`endif
+endmodule""")
+    with pytest.raises(CatalogueError, match="simulation-only"):
+        instrument_text(sv, [mutant("x.check", "a && b && a", "a", 1)], "sv")
+    with pytest.raises(CatalogueError, match="simulation-only"):
+        instrument_text(sv, [mutant("x.nested", "a || b || a", "a", 1)], "sv")
+    # the design's copy of a pattern, and the synthesis-only `else branch, are mutated as before
+    out = instrument_text(sv, [mutant("x.design", "a && b", "a || b", 1, after="assign y = ")], "sv")
+    assert "assign y = ((imsdev_mutant_pkg::active == 32'd1) ? (a || b) : (a && b));" in out
+    assert "32'd1" in instrument_text(sv, [mutant("x.synth", "a ^ b ^ a", "a", 1)], "sv")
+
+
 PY = '''"""doc"""
 from __future__ import annotations
 
