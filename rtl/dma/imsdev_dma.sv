@@ -210,7 +210,8 @@ module imsdev_dma #(
     logic [6:0]        alloc_addr7, lk_la7;
     logic              lk_live, upd_valid, upd_final, upd_err;
     logic [3:0]        upd_err_code, fail_wr_code;
-    logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq, alloc_seq;
+    logic [SEQ_W-1:0]  fail_rd_seq, fail_wr_seq, alloc_seq, rd_load_seq;
+    logic              rd_load;
     logic              fail_rd, fail_wr, fail_wr_rdx, busy_wr;
     logic              end_in_valid, end_in_ready, end_out_valid, end_pop;
     logic              mrd_valid, mrd_ready, mrd_prfx_valid;
@@ -229,7 +230,7 @@ module imsdev_dma #(
         .lk_tag, .lk_live, .lk_pos, .lk_rem, .lk_rcvd, .lk_la7,
         .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .clr_valid(accept), .clr_seq(seq_q),
-        .q_rd_seq(fail_rd_seq), .q_rd_failed(fail_rd),
+        .q_rd_seq(fail_rd_seq), .q_rd_load(rd_load), .q_rd_load_seq(rd_load_seq), .q_rd_failed(fail_rd),
         .q_wr_seq(fail_wr_seq), .q_wr_load(wr_load), .q_wr_load_seq(wr_load_seq), .q_wr_failed(fail_wr),
         .q_wr_rdx(fail_wr_rdx), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
         .xf_valid, .xf_seq, .xf_code, .alloc_count(rd_alloc_count), .retire_count(rd_retire_count),
@@ -240,7 +241,7 @@ module imsdev_dma #(
         .clk, .rst, .cfg_bdf, .cfg_max_read_req,
         .cmd_valid(rc_valid), .cmd_ready(rc_pop), .cmd_src(rc_src), .cmd_len(rc_len),
         .cmd_pasid_valid(rc_pasid_valid), .cmd_pasid(rc_pasid), .cmd_priv(rc_priv), .cmd_seq(rc_seq),
-        .cmd_no_ats(rc_no_ats), .cmd_bof(rc_bof), .ats_on,
+        .cmd_no_ats(rc_no_ats), .cmd_bof(rc_bof), .cur_load(rd_load), .cur_load_seq(rd_load_seq), .ats_on,
         .lk_pasid(lk_pasid[0]), .lk_priv(lk_priv[0]), .lk_page(lk_page[0]), .lk_hit(lk_hit[0]), .lk_r(lk_r[0]),
         .lk_pa(lk_pa[0]), .lk_stale, .xl_req(xl_req[0]), .xl_done(xl_done[0]), .xl_res(xl_res[0]), .xl_pasid(xl_pasid[0]),
         .xl_priv(xl_priv[0]), .xl_page(xl_page[0]), .xf_valid(xf_valid[0]), .xf_code(xf_code[0]),

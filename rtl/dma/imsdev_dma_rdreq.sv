@@ -45,6 +45,10 @@ module imsdev_dma_rdreq #(
     input  wire logic [SEQ_W-1:0]  cmd_seq,
     input  wire logic              cmd_no_ats,
     input  wire logic              cmd_bof,        // Block-on-Fault (descriptor flag and WQ permit it)
+    // the generator takes its next command at this edge (its sequence number becomes fail_q_seq): for
+    // imsdev_dma_tags' registered lookup (q_rd_load / q_rd_load_seq)
+    output      logic              cur_load,
+    output      logic [SEQ_W-1:0]  cur_load_seq,
 
     // ATS (tied off when the build has no ATC)
     input  wire logic              ats_on,
@@ -237,6 +241,8 @@ module imsdev_dma_rdreq #(
     wire fill  = room ? cmd_valid && (!nxt_valid_q || load_ok) : cmd_valid && (!nxt_valid_q || load_no);
 
     assign fail_q_seq = cur_seq_q;
+    assign cur_load     = load;
+    assign cur_load_seq = nxt_seq_q;
     assign cmd_ready  = fill;
 
     assign tags_alloc_valid = issue;

@@ -62,7 +62,9 @@ module imsdev_dma_tags #(
     input  wire logic              clr_valid,
     input  wire logic [SEQ_W-1:0]  clr_seq,
     input  wire logic [SEQ_W-1:0]  q_rd_seq,
-    output      logic              q_rd_failed,
+    input  wire logic              q_rd_load,      // the read side takes a new command: q_rd_seq becomes ...
+    input  wire logic [SEQ_W-1:0]  q_rd_load_seq,  // ... this at the next edge
+    output      logic              q_rd_failed,    // registered like q_wr_failed, equal to fail_q[q_rd_seq]
     input  wire logic [SEQ_W-1:0]  q_wr_seq,
     input  wire logic              q_wr_load,      // the write side takes a new command: q_wr_seq becomes ...
     input  wire logic [SEQ_W-1:0]  q_wr_load_seq,  // ... this at the next edge
@@ -167,10 +169,7 @@ module imsdev_dma_tags #(
         xp_code_q[2] <= upd_err_code;
     end
 
-    always_comb begin
-        q_rd_failed = fail_eff(q_rd_seq);
-        q_wr_code   = code_eff(q_wr_seq);
-    end
+    always_comb q_wr_code = code_eff(q_wr_seq);
 
     // With no live tag every allocated position holds data; otherwise data runs up to the oldest tag's
     // received bytes (everything older is retired, and younger tags are behind it).
@@ -278,13 +277,23 @@ module imsdev_dma_tags #(
     function automatic logic rd_xl(input logic [3:0] c);
         return c == DMA_XL_READ_FAULT || c == DMA_XL_FAIL_RD || c == DMA_XL_READ_FAULT_IR;
     endfunction
-    logic [1:0] wr_failed_n, wr_rdx_n;
+    // The read side's lookup (q_rd_failed) is registered the same way (Fmax: the table read ran into the
+    // read request generator's issue / abort / load decision, the deepest cones after round 11): candidates 2
+    // and 3 are q_rd_seq and q_rd_load_seq, picked by q_rd_load. Only the failure bit is needed there.
+    logic [3:0] failed_n, rdx_n;
+    wire  [1:0] wr_failed_n = failed_n[1:0];
+    wire  [1:0] wr_rdx_n    = rdx_n[1:0];
     always_comb begin
-        for (int k = 0; k < 2; k++) begin
+        for (int k = 0; k < 4; k++) begin
             logic [SEQ_W-1:0] s;
             logic             set;
             logic [3:0]       code;
-            s    = (k == 0) ? q_wr_seq : q_wr_load_seq;
+            case (k)
+                0:       s = q_wr_seq;
+                1:       s = q_wr_load_seq;
+                2:       s = q_rd_seq;
+                default: s = q_rd_load_seq;
+            endcase
             set  = 1'b0;
             code = code_eff(s);
             // the first error of a command is kept; among errors in one cycle the last below wins, as in the table
@@ -301,13 +310,21 @@ module imsdev_dma_tags #(
                     set = 1'b1;
                     if (!fail_eff(s)) code = xf_code[x];
                 end
-            wr_failed_n[k] = set || (fail_eff(s) && !(clr_valid && clr_seq == s));
-            wr_rdx_n[k]    = rd_xl(code);
+            failed_n[k] = set || (fail_eff(s) && !(clr_valid && clr_seq == s));
+            rdx_n[k]    = rd_xl(code);
         end
     end
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire unused_rd_rdx = &{1'b0, rdx_n[3:2]};   // the read side needs only the failure bit
+    /* verilator lint_on UNUSEDSIGNAL */
     always_ff @(posedge clk) begin
-        if (rst) q_wr_failed <= 1'b0;
-        else     q_wr_failed <= q_wr_load ? wr_failed_n[1] : wr_failed_n[0];
+        if (rst) begin
+            q_wr_failed <= 1'b0;
+            q_rd_failed <= 1'b0;
+        end else begin
+            q_wr_failed <= q_wr_load ? wr_failed_n[1] : wr_failed_n[0];
+            q_rd_failed <= q_rd_load ? failed_n[3] : failed_n[2];
+        end
         q_wr_rdx <= q_wr_load ? wr_rdx_n[1] : wr_rdx_n[0];
     end
 
@@ -421,6 +438,9 @@ module imsdev_dma_tags #(
         if (checks_on_q && !rst)
             assert (q_wr_failed == fail_eff(q_wr_seq) && (!q_wr_failed || q_wr_rdx == rd_xl(code_eff(q_wr_seq))))
                 else $error("imsdev_dma_tags: registered write-side failure lookup differs from the table");
+        if (checks_on_q && !rst)
+            assert (q_rd_failed == fail_eff(q_rd_seq))
+                else $error("imsdev_dma_tags: registered read-side failure lookup differs from the table");
     end
     // The table with translation faults written one cycle late, as every reader sees it (fail_eff / code_eff),
     // equals a table written at once by the old rules (ref_*), on every command that has failed.
