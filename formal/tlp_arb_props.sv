@@ -89,7 +89,7 @@ module tlp_arb_props #(
                 if (in_valid[i] && in_open_q[i])
                     m_hdr_held: assume ({in_hdr[i*128 +: 128], in_prfx_valid[i], in_prfx[i*32 +: 32]} == in_hp_q[i]);
                 // Properties per input.
-                if (in_ready[i]) a_ready_is_out: assert (out_ready && out_valid == in_valid[i] && out_beat == in_beat(i));
+                if (in_ready[i]) a_ready_is_out: assert (out_ready && (!in_valid[i] || (out_valid && out_beat == in_beat(i))));
                 if (xfer) a_taken_together: assert (out_xfer);
                 a_fair: assert (32'(wait_q[i]) <= N - 1);
             end
@@ -125,7 +125,7 @@ module tlp_arb_props #(
     always @(posedge clk) begin
         if (past_valid && !rst) begin
             if (out_shown_q) a_out_hold: assert (out_valid && out_beat == out_last_q);
-            a_ready_onehot: assert ($onehot0(in_ready));
+            a_ready_onehot: assert ($onehot0(in_ready & in_valid));
             if (out_xfer) a_taken_together_out: assert ((in_valid & in_ready) != '0);
             if (out_open_q) a_no_interleave: assert ((in_ready & ~(N'(1) << out_src_q)) == '0 && out_valid == in_valid[out_src_q]);
             if (out_valid) a_out_framing: assert (out_sop == !out_open_q);

@@ -36,24 +36,7 @@ module imsdev_fifo #(
     wire pop  = out_valid && out_ready;
 
     assign count     = CW'(wr_ptr_q - rd_ptr_q);
-    // in_ready from a flip-flop (full_q == (count == DEPTH)), not from the pointers' subtraction and compare:
-    // a producer's valid may depend on it (the DMA write output's marker and response pushes)
-    logic full_q;
-    assign in_ready  = !full_q;
-    always_ff @(posedge clk) begin
-        if (rst)                full_q <= 1'b0;
-        else if (push && !pop)  full_q <= count == CW'(DEPTH - 1);
-        else if (pop && !push)  full_q <= 1'b0;
-    end
-`ifndef SYNTHESIS
-    logic full_check_q;
-    initial full_check_q = 1'b0;
-    always_ff @(posedge clk) begin
-        full_check_q <= !rst;
-        if (full_check_q && !rst)
-            assert (full_q == (count == CW'(DEPTH))) else $error("imsdev_fifo: full flag differs from the pointers'");
-    end
-`endif
+    assign in_ready  = count != CW'(DEPTH);
     if (REG_OUT) begin : g_reg_out
         logic             head_valid_q;
         logic [WIDTH-1:0] head_q;
