@@ -22,6 +22,10 @@ package imsdev_tlp_pkg;
     localparam logic [7:0] PASID_PREFIX_BYTE0 = 8'h91;
 
     function automatic logic [7:0]  hdr_fmt_type(input logic [127:0] h); return h[127:120]; endfunction
+    // a memory write (MWr, 3DW or 4DW): the only posted requests the device sends
+    function automatic logic        hdr_is_mwr(input logic [127:0] h);
+        return h[127:120] == FT_MWR32 || h[127:120] == FT_MWR64;
+    endfunction
     function automatic logic        hdr_has_data(input logic [127:0] h); return h[126];      endfunction
     function automatic logic        hdr_is_4dw(input logic [127:0] h);   return h[125];      endfunction
     function automatic logic [2:0]  hdr_tc(input logic [127:0] h);       return h[118:116];  endfunction

@@ -792,8 +792,9 @@ module imsdev_top #(
     );
     // The shown request is a memory write: an interrupt message (the message writer's other TLPs are ATS
     // messages), or a DMA write (tx_req_mwr). The egress order counts these without decoding the selected
-    // header; the check below holds it to the header.
-    wire m_mwr   = m_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32 || m_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64;
+    // header; the check below holds it to the header (what it tests is the DMA engine's flag: the message
+    // writer's flag is this same decode of its own registered header).
+    wire m_mwr   = imsdev_tlp_pkg::hdr_is_mwr(m_hdr);
     assign req_mwr = req_sel ? m_mwr : d_mwr;
 `ifndef SYNTHESIS
     logic mwr_check_q;                   // from the first reset on (the registers power up random)
@@ -801,8 +802,7 @@ module imsdev_top #(
     always_ff @(posedge clk) begin
         if (rst) mwr_check_q <= 1'b1;
         if (mwr_check_q && !fn_rst && req_valid_i)
-            assert (req_mwr == (tx_req_hdr[127:120] == imsdev_tlp_pkg::FT_MWR32
-                                || tx_req_hdr[127:120] == imsdev_tlp_pkg::FT_MWR64))
+            assert (req_mwr == imsdev_tlp_pkg::hdr_is_mwr(tx_req_hdr))
                 else $error("imsdev_top: the requesters' memory-write flag (%0b) differs from the shown header (fmt/type %02h)",
                             req_mwr, tx_req_hdr[127:120]);
     end
