@@ -19,7 +19,9 @@
 
 module fifo_props #(
     parameter int WIDTH = 8,
-    parameter int DEPTH = 4
+    parameter int DEPTH = 4,
+    parameter bit REG_OUT = 1'b0,    // the FIFO's registered head (same promises)
+    parameter bit REG_READY = 1'b0   // the FIFO's registered full flag (same promises)
 ) (
     input wire logic             clk,
     input wire logic             rst,
@@ -34,7 +36,7 @@ module fifo_props #(
     logic [WIDTH-1:0] out_data;
     logic [CW-1:0]    count;
 
-    imsdev_fifo #(.WIDTH(WIDTH), .DEPTH(DEPTH)) dut (
+    imsdev_fifo #(.WIDTH(WIDTH), .DEPTH(DEPTH), .REG_OUT(REG_OUT), .REG_READY(REG_READY)) dut (
         .clk, .rst, .in_valid, .in_ready, .in_data, .out_valid, .out_ready, .out_data, .count
     );
 

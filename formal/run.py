@@ -44,6 +44,7 @@ REWRITE = ["rtl/msix/imsdev_msix.sv", "rtl/ims/imsdev_ims.sv"]
 PROOFS = {
     "fifo_d4":       dict(sample=True,  timeout=300,  what="FIFO depth 4: count bounds, no overflow/underflow, data in order, output held"),
     "fifo_d2":       dict(sample=False, timeout=300,  what="FIFO depth 2: as fifo_d4"),
+    "fifo_d4_reg":   dict(sample=True,  timeout=300,  what="FIFO depth 4, registered head and full flag (REG_OUT, REG_READY): as fifo_d4"),
     "tlp_arb_n2":    dict(sample=True,  timeout=300,  what="TLP arbiter N=2: TLP never interrupted, valid held until ready, hand-through, round robin"),
     "tlp_arb_n3":    dict(sample=False, timeout=300,  what="TLP arbiter N=3: as tlp_arb_n2 (round-robin bound 2)"),
     "msix_v4":       dict(sample=True,  timeout=600,  what="MSI-X 4 vectors: masking/enable/BME gating, pending at-most-once, armed pair (no torn messages), reset, reads"),

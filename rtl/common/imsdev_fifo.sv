@@ -3,12 +3,16 @@
 // REG_OUT = 1 (Fmax): out_valid and out_data come from flip-flops holding the head, loaded with what the
 // storage read gives after each edge (the entry after a popped head, or the input when it lands at the
 // head), instead of the pointer compare and the storage's read behind them. Same cycle-by-cycle behaviour.
+// REG_READY = 1 (Fmax): in_ready comes from a flip-flop (not full) updated from push and pop, instead of the
+// pointer subtract and compare, so a producer's valid no longer waits on the pointers. Same behaviour.
+// Both default off: the MSI-X and IMS proofs take the FIFO as it is and have no invariant for the extra state.
 `default_nettype none
 
 module imsdev_fifo #(
     parameter int WIDTH = 32,
     parameter int DEPTH = 4,
     parameter bit REG_OUT = 1'b0,
+    parameter bit REG_READY = 1'b0,
     localparam int AW   = (DEPTH > 1) ? $clog2(DEPTH) : 1,
     localparam int CW   = $clog2(DEPTH + 1)
 ) (
@@ -36,7 +40,18 @@ module imsdev_fifo #(
     wire pop  = out_valid && out_ready;
 
     assign count     = CW'(wr_ptr_q - rd_ptr_q);
-    assign in_ready  = count != CW'(DEPTH);
+    if (REG_READY) begin : g_reg_ready
+        // full after this edge: a push without a pop fills the last entry; a pop without a push frees one
+        logic full_q;
+        always_ff @(posedge clk) begin
+            if (rst)                full_q <= 1'b0;
+            else if (push && !pop)  full_q <= count == CW'(DEPTH - 1);
+            else if (pop && !push)  full_q <= 1'b0;
+        end
+        assign in_ready = !full_q;
+    end else begin : g_comb_ready
+        assign in_ready = count != CW'(DEPTH);
+    end
     if (REG_OUT) begin : g_reg_out
         logic             head_valid_q;
         logic [WIDTH-1:0] head_q;
@@ -53,20 +68,30 @@ module imsdev_fifo #(
         end
         assign out_valid = head_valid_q;
         assign out_data  = head_q;
-`ifndef SYNTHESIS
-        logic checks_on_q;
-        initial checks_on_q = 1'b0;
-        always_ff @(posedge clk) begin
-            checks_on_q <= !rst;
-            if (checks_on_q && !rst)
-                assert (head_valid_q == (wr_ptr_q != rd_ptr_q) && (!head_valid_q || head_q == mem[rd_ptr_q[AW-1:0]]))
-                    else $error("imsdev_fifo: registered head differs from the storage's");
-        end
-`endif
     end else begin : g_comb_out
         assign out_valid = wr_ptr_q != rd_ptr_q;
         assign out_data  = mem[rd_ptr_q[AW-1:0]];
     end
+
+`ifndef SYNTHESIS
+    // The registered variants against what the pointers say (the combinational forms): a flip-flop that
+    // drifted from the storage is reported in the cycle it shows, not as a wrong entry far downstream.
+    if (REG_OUT || REG_READY) begin : g_reg_check
+        logic checks_on_q;
+        initial checks_on_q = 1'b0;
+        always_ff @(posedge clk) begin
+            checks_on_q <= !rst;
+            if (checks_on_q && !rst) begin
+                if (REG_OUT)
+                    assert (out_valid == (wr_ptr_q != rd_ptr_q) && (!out_valid || out_data == mem[rd_ptr_q[AW-1:0]]))
+                        else $error("imsdev_fifo: registered head differs from the storage's");
+                if (REG_READY)
+                    assert (in_ready == (count != CW'(DEPTH)))
+                        else $error("imsdev_fifo: registered full flag differs from the pointers' (count %0d)", count);
+            end
+        end
+    end
+`endif
 
     always_ff @(posedge clk) begin
         if (push) mem[wr_ptr_q[AW-1:0]] <= in_data;

@@ -408,7 +408,9 @@ module imsdev_dma #(
     // ---------------------------------------------------------------- responses
     logic rsp_in_ready, rsp_push;
 
-    imsdev_fifo #(.WIDTH(1 + 8 + 4 + 32), .DEPTH(4)) u_rsp (
+    // (registered head and full flag, Fmax: the engine's response handling starts from flip-flops, and the
+    // write engine's finish no longer waits on this FIFO's pointers)
+    imsdev_fifo #(.WIDTH(1 + 8 + 4 + 32), .DEPTH(4), .REG_OUT(1'b1), .REG_READY(1'b1)) u_rsp (
         .clk, .rst,
         .in_valid(rsp_push), .in_ready(rsp_in_ready),
         .in_data({wo_fetch, wo_rsp_id, wo_rsp_status, wo_rsp_bytes}),

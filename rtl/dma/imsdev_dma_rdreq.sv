@@ -264,7 +264,8 @@ module imsdev_dma_rdreq #(
         if (xl_on) hdr[107:106] = 2'b10;                  // AT: Translated
     end
     logic [1:0] unused_mrd_count;
-    imsdev_fifo #(.WIDTH(128 + 1 + 32 + TW), .DEPTH(2)) u_mrd (
+    // (registered head, Fmax: the TX arbiter's choice starts from flip-flops, not the pointer compare)
+    imsdev_fifo #(.WIDTH(128 + 1 + 32 + TW), .DEPTH(2), .REG_OUT(1'b1)) u_mrd (
         .clk, .rst,
         .in_valid(issue), .in_ready(out_free),
         .in_data({hdr, cur_pasid_valid_q, cur_prfx_q, tags_alloc_tag}),

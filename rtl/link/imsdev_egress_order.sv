@@ -63,6 +63,9 @@ module imsdev_egress_order #(
     wire leave = req_valid && req_ready && req_eop && req_is_posted;
 
     logic [COUNT_W-1:0] committed_q, left_q, ticket_q;
+    // left_q + 1 in flip-flops (Fmax): `leave` ends on the link's ready, late in the cycle; it then only
+    // selects the next count instead of carrying through an adder. A simulation check compares the two.
+    logic [COUNT_W-1:0] left_up_q;
     logic               ticket_valid_q;   // the completion at the input holds a ticket
     logic               shown_q;          // a completion was shown and its last beat is not taken yet
 
@@ -91,12 +94,16 @@ module imsdev_egress_order #(
         if (rst) begin
             committed_q    <= '0;
             left_q         <= '0;
+            left_up_q      <= COUNT_W'(1);
             ticket_q       <= '0;
             ticket_valid_q <= 1'b0;
             shown_q        <= 1'b0;
         end else begin
             committed_q <= committed_q + commits_now;
-            left_q      <= left_q + COUNT_W'(leave);
+            if (leave) begin
+                left_q    <= left_up_q;
+                left_up_q <= left_up_q + COUNT_W'(1);
+            end
             if (in_valid && in_sop && !shown_q && !ticket_valid_q) begin
                 ticket_q       <= committed_q;
                 ticket_valid_q <= 1'b1;
@@ -105,6 +112,17 @@ module imsdev_egress_order #(
             if (out_valid && out_ready && out_eop) ticket_valid_q <= 1'b0;
         end
     end
+
+`ifndef SYNTHESIS
+    logic checks_on_q;
+    initial checks_on_q = 1'b0;
+    always_ff @(posedge clk) begin
+        checks_on_q <= !rst;
+        if (checks_on_q && !rst)
+            assert (left_up_q == left_q + COUNT_W'(1))
+                else $error("imsdev_egress_order: left count %0d and its +1 copy %0d disagree", left_q, left_up_q);
+    end
+`endif
 endmodule
 
 `default_nettype wire

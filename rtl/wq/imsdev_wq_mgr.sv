@@ -122,6 +122,11 @@ module imsdev_wq_mgr #(
     logic [PTRW-1:0] head_q   [NUM_WQ];
     logic [PTRW-1:0] tail_q   [NUM_WQ];
     logic [15:0]     count_q  [NUM_WQ];
+    // count_q + 1 and count_q - 1, kept in flip-flops (Fmax): a dequeue grant, which comes late in the
+    // cycle (the engine's fetch and the pick), then only selects the next count instead of carrying
+    // through a subtract. They move with count_q on every write; a simulation check compares them.
+    logic [15:0]     count_up_q [NUM_WQ];
+    logic [15:0]     count_dn_q [NUM_WQ];
     logic [15:0]     size_q   [NUM_WQ];
     logic [3:0]      prio_q   [NUM_WQ];
     logic [NUM_WQ-1:0] dedicated_q, priv_q, pasid_en_q;
@@ -159,6 +164,7 @@ module imsdev_wq_mgr #(
     logic          drain_all_q;             // waiting for every WQ (DRAIN_ALL / DISABLE_DEVICE)
     logic [NUM_WQ-1:0] resume_q;            // WQs to return to ENABLED after a drain
     logic [15:0]   mark_q [NUM_WQ];         // DRAIN/ABORT_PASID: descriptors queued before the command, left
+    logic [15:0]   mark_dn_q [NUM_WQ];      // mark_q - 1 (Fmax, as count_dn_q): a grant only selects it
     logic          deq_old_q;               // the descriptor read this cycle was queued before the mark
     logic [19:0]   cmd_pasid_q;             // the operand as written (a PASID, or an interrupt entry)
     wire           pasid_cmd = cmd_q == CMD_DRAIN_PASID || cmd_q == CMD_ABORT_PASID;
@@ -241,6 +247,8 @@ module imsdev_wq_mgr #(
                 head_q[w]  <= '0;
                 tail_q[w]  <= '0;
                 count_q[w] <= '0;
+                count_up_q[w] <= 16'd1;
+                count_dn_q[w] <= 16'hffff;
                 size_q[w]  <= '0;
                 prio_q[w]  <= '0;
                 pasid_q[w] <= '0;
@@ -262,7 +270,10 @@ module imsdev_wq_mgr #(
             last_q      <= '0;
             deq_valid_q <= 1'b0;
             deq_wq_q    <= '0;
-            for (int w = 0; w < NUM_WQ; w++) mark_q[w] <= '0;
+            for (int w = 0; w < NUM_WQ; w++) begin
+                mark_q[w]    <= '0;
+                mark_dn_q[w] <= 16'hffff;
+            end
             deq_old_q   <= 1'b0;
             cmd_pasid_q <= '0;
         end else begin
@@ -273,7 +284,15 @@ module imsdev_wq_mgr #(
                 dec = deq_grant && 32'(pick) == w;
                 if (inc) tail_q[w] <= (32'(tail_q[w]) == WQ_DEPTH - 1) ? '0 : tail_q[w] + 1'b1;
                 if (dec) head_q[w] <= (32'(head_q[w]) == WQ_DEPTH - 1) ? '0 : head_q[w] + 1'b1;
-                count_q[w] <= count_q[w] + 16'(inc) - 16'(dec);
+                if (inc && !dec) begin
+                    count_q[w]    <= count_up_q[w];
+                    count_up_q[w] <= count_up_q[w] + 16'd1;
+                    count_dn_q[w] <= count_q[w];
+                end else if (dec && !inc) begin
+                    count_q[w]    <= count_dn_q[w];
+                    count_up_q[w] <= count_q[w];
+                    count_dn_q[w] <= count_dn_q[w] - 16'd1;
+                end
             end
             deq_valid_q <= deq_grant;
             if (deq_grant) begin
@@ -283,7 +302,10 @@ module imsdev_wq_mgr #(
             // Marks: each grant from a WQ with descriptors left before its mark takes one of them.
             deq_old_q <= deq_grant && mark_q[pick] != 16'd0;
             for (int w = 0; w < NUM_WQ; w++)
-                if (deq_grant && 32'(pick) == w && mark_q[w] != 16'd0) mark_q[w] <= mark_q[w] - 16'd1;
+                if (deq_grant && 32'(pick) == w && mark_q[w] != 16'd0) begin
+                    mark_q[w]    <= mark_dn_q[w];
+                    mark_dn_q[w] <= mark_dn_q[w] - 16'd1;
+                end
             if (deq_discard)      result_q   <= result_q + 16'd1;
 
             case (cst_q)
@@ -317,7 +339,9 @@ module imsdev_wq_mgr #(
                                 total = total + count_q[w];
                                 // A descriptor enqueued in this very cycle arrived after the abort.
                                 head_q[w]  <= tail_q[w];
-                                count_q[w] <= 16'(inc);
+                                count_q[w]    <= 16'(inc);
+                                count_up_q[w] <= 16'(inc) + 16'd1;
+                                count_dn_q[w] <= 16'(inc) - 16'd1;
                                 if (cmd_q == CMD_RESET_DEVICE) state_q[w] <= ST_DISABLED;
                             end
                             result_q <= total;
@@ -363,7 +387,9 @@ module imsdev_wq_mgr #(
                             else begin
                                 result_q          <= count_q[cmd_wq_q];
                                 head_q[cmd_wq_q]  <= tail_q[cmd_wq_q];
-                                count_q[cmd_wq_q] <= 16'(enq_valid && enq_wq == cmd_wq_q);
+                                count_q[cmd_wq_q]    <= 16'(enq_valid && enq_wq == cmd_wq_q);
+                                count_up_q[cmd_wq_q] <= 16'(enq_valid && enq_wq == cmd_wq_q) + 16'd1;
+                                count_dn_q[cmd_wq_q] <= 16'(enq_valid && enq_wq == cmd_wq_q) - 16'd1;
                                 if (cmd_q == CMD_RESET_WQ) state_q[cmd_wq_q] <= ST_DISABLED;
                             end
                         end
@@ -379,7 +405,12 @@ module imsdev_wq_mgr #(
                         CMD_DRAIN_PASID, CMD_ABORT_PASID: begin
                             // No grant in this cycle (abort_now), so count_q is exactly what was queued
                             // before; a descriptor enqueued now comes after the command.
-                            for (int w = 0; w < NUM_WQ; w++) mark_q[w] <= count_q[w];
+                            for (int w = 0; w < NUM_WQ; w++) begin
+                                logic [15:0] mark_new;
+                                mark_new = count_q[w];
+                                mark_q[w]    <= mark_new;
+                                mark_dn_q[w] <= mark_new - 16'd1;
+                            end
                             cst_q <= C_WAIT;             // mark_inflight marks what the engine holds
                         end
                         default: err_q <= CMD_ERR_INVAL_CMD;
@@ -401,6 +432,22 @@ module imsdev_wq_mgr #(
             endcase
         end
     end
+
+`ifndef SYNTHESIS
+    // The Fmax copies against what they stand for: a write that forgot one of them shows here, in the
+    // cycle after, not as a queue count or a PASID command's mark off by one much later.
+    logic checks_on_q;
+    initial checks_on_q = 1'b0;
+    always_ff @(posedge clk) begin
+        checks_on_q <= !rst;
+        if (checks_on_q && !rst)
+            for (int w = 0; w < NUM_WQ; w++)
+                assert (count_up_q[w] == count_q[w] + 16'd1 && count_dn_q[w] == count_q[w] - 16'd1
+                        && mark_dn_q[w] == mark_q[w] - 16'd1)
+                    else $error("imsdev_wq_mgr: WQ %0d count %0d (+1 %0d, -1 %0d) or mark %0d (-1 %0d) copies disagree",
+                                w, count_q[w], count_up_q[w], count_dn_q[w], mark_q[w], mark_dn_q[w]);
+    end
+`endif
 
     assign cmdsts_active = cst_q != C_IDLE;
     assign cmdsts_err    = err_q;
