@@ -6,7 +6,8 @@
 // Invalidate Request is a MsgD routed by ID (Fmt/Type 0x72), message code 0x01, ITag in header byte 6 bits 4:0,
 // the TA's requester ID in bytes 4-5, a 2-DW payload (address 63:12, S at bit 11: imsdev_ats_pkg's entry order)
 // and an optional PASID prefix. The range (S decode, rounded up to STU) is invalidated in the ATC in the cycle
-// it is taken; other messages are taken and dropped (counted in dropped_o).
+// after it is taken (the invalidate outputs are registered: Fmax, the S decode and the STU compare ran into
+// the ATC's per-entry overlap and valid bits); other messages are taken and dropped (counted in dropped_o).
 // Pending queue (DEPTH = 32, Invalidate Queue Depth 0 = 32): {ITag, TA ID, read snapshot, write snapshot}.
 //   read snapshot  = MRd allocated so far: done when that many MRd have retired (their completions received,
 //                    or ended by an error or a timeout);
@@ -68,10 +69,11 @@ module imsdev_ats_inv #(
     logic [QW:0] q_head_q, q_tail_q;
     wire         q_full  = (q_head_q ^ q_tail_q) == {1'b1, {QW{1'b0}}};
     wire         q_empty = q_head_q == q_tail_q;
-    // The snapshots are taken the cycle after the request (go_q, into the entry just queued, which is not
-    // looked at before): a TLP planned with the old translation in the cycle the ATC was cleared is then
-    // counted too.
-    logic go_q;
+    // The snapshots are taken two cycles after the request (go_qq, into the entry queued then, snap_qq, which
+    // is not looked at before): the ATC is cleared at the end of the cycle after the request (inv_valid), so a
+    // TLP planned with the old translation in that cycle is counted too.
+    logic go_q, go_qq;
+    logic [QW-1:0] snap_q, snap_qq;
     // rx_msg_ready from a flip-flop that holds the queue's fullness after the last edge (full_q == q_full,
     // checked below): the pointer compare is off the intake, which fans out into the ATC's invalidation, the
     // translation requester's stale marking and the PRI (the deepest cones of the small configuration,
@@ -85,12 +87,23 @@ module imsdev_ats_inv #(
     wire [63:0] ent    = entry_from_payload(rx_msg_data[63:0]);
     wire [5:0]  sz     = s_decode(ent[11], ent[63:12]);
 
-    assign inv_valid     = go;
-    assign inv_has_pasid = rx_msg_prfx_valid;
-    assign inv_pasid     = rx_msg_prfx[19:0];
-    assign inv_page      = ent[63:12];
-    // a range below STU is rounded up to it (PCIe 10.3.1)
-    assign inv_size      = (32'(sz) < 32'(cfg_ats_stu)) ? 6'(cfg_ats_stu) : sz;
+    logic        inv_valid_q, inv_has_pasid_q;
+    logic [19:0] inv_pasid_q;
+    logic [51:0] inv_page_q;
+    logic [5:0]  inv_size_q;
+    always_ff @(posedge clk) begin
+        inv_valid_q     <= !rst && go;
+        inv_has_pasid_q <= rx_msg_prfx_valid;
+        inv_pasid_q     <= rx_msg_prfx[19:0];
+        inv_page_q      <= ent[63:12];
+        // a range below STU is rounded up to it (PCIe 10.3.1)
+        inv_size_q      <= (32'(sz) < 32'(cfg_ats_stu)) ? 6'(cfg_ats_stu) : sz;
+    end
+    assign inv_valid     = inv_valid_q;
+    assign inv_has_pasid = inv_has_pasid_q;
+    assign inv_pasid     = inv_pasid_q;
+    assign inv_page      = inv_page_q;
+    assign inv_size      = inv_size_q;
     assign dropped_o     = take && !is_inv;
 
     logic [4:0]  itag_q [DEPTH];
@@ -103,8 +116,8 @@ module imsdev_ats_inv #(
     // counters are free running: "reached" = the distance from the snapshot is below half the range
     wire [15:0] rd_dist = rd_retire_count - rsn_q[h];
     wire [15:0] wr_dist = wr_sent_count - wsn_q[h];
-    wire [QW-1:0] q_last = q_head_q[QW-1:0] - 1'b1;     // the entry queued last
-    wire        h_ready = !q_empty && !rd_dist[15] && !wr_dist[15] && !(go_q && h == q_last);
+    // (an entry whose snapshots are not written yet is not ready: queued one or two cycles ago)
+    wire        h_ready = !q_empty && !rd_dist[15] && !wr_dist[15] && !(go_q && h == snap_q) && !(go_qq && h == snap_qq);
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused_dist = &{1'b0, rd_dist[14:0], wr_dist[14:0]};
     /* verilator lint_on UNUSEDSIGNAL */
@@ -134,21 +147,25 @@ module imsdev_ats_inv #(
             itag_q[q_head_q[QW-1:0]] <= rx_msg_hdr[76:72];
             ta_q[q_head_q[QW-1:0]]   <= hdr_req_id(rx_msg_hdr);
         end
-        if (go_q) begin
-            rsn_q[q_last]  <= rd_alloc_count;
-            wsn_q[q_last]  <= wr_planned_count;
+        if (go_qq) begin
+            rsn_q[snap_qq] <= rd_alloc_count;
+            wsn_q[snap_qq] <= wr_planned_count;
         end
+        snap_q  <= q_head_q[QW-1:0];
+        snap_qq <= snap_q;
         if (rst) begin
             q_head_q <= '0;
             q_tail_q <= '0;
             full_q   <= 1'b0;
             go_q     <= 1'b0;
+            go_qq    <= 1'b0;
             acc_q    <= 1'b0;
             send_q   <= 1'b0;
             vec_q    <= '0;
             acc_ta_q <= '0;
         end else begin
-            go_q <= go;
+            go_q  <= go;
+            go_qq <= go_q;
             // both outcomes of pop side by side, pop only selects (Fmax: pop, the end of the head's readiness
             // compares, ran into the tail's increment and the fullness compare)
             full_q <= pop ? full_pop : full_keep;

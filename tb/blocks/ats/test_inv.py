@@ -3,7 +3,9 @@ read/write snapshots, coalesced Invalidate Completions (PCIe 10.3; docs/ats_pri.
 
 The bench plays the TA (rx_msg), the DMA engine's four counters and the message writer (cpl_ready with random
 backpressure). Its model: a request taken when the counters read (A, P) completes once retired >= A and
-sent >= P (A, P read the cycle after the request), completions in request order, coalesced per TA.
+sent >= P (A, P read two cycles after the request), completions in request order, coalesced per TA. The ATC
+invalidate (inv_valid and its fields) is shown exactly in the cycle after each Invalidate Request is taken, and
+in no other cycle; the snapshots are read the cycle after that, once the ATC is cleared.
 Seeds: COCOTB_RANDOM_SEED xor the test name.
 """
 from __future__ import annotations
@@ -42,7 +44,8 @@ class InvBench:
         self.bdf = self.rng.randrange(1, 1 << 16)
         self.stu = 0
         self.alloc = self.retire = self.planned = self.sent = 0
-        self.pending = []         # [ta, itag, a_snap, p_snap] in order (snapshots filled the next cycle)
+        self.pending = []         # [ta, itag, a_snap, p_snap, cycles to the snapshot] in order
+        self.inv_taken_last = False  # an Invalidate Request was taken in the previous cycle
         self.cpls = []            # (ta, vector) received
         self.inv_seen = []        # (has_pasid, pasid, page, size)
         self.cpl_bp = 0.3
@@ -90,17 +93,21 @@ class InvBench:
             getattr(d, name).value = v & 0xFFFF
         await ReadOnly()
         taken = msg is not None and bool(d.rx_msg_ready.value)
-        # snapshot of the previous request: the counters as they are in this cycle
+        # snapshot of the request taken two cycles ago: the counters as they are in this cycle
         for e in self.pending:
-            if e[2] is None and e[4]:      # queued in the previous cycle
-                e[2], e[3] = self.alloc, self.planned
-        for e in self.pending:
-            e[4] = False
+            if e[2] is None:
+                e[4] -= 1
+                if e[4] == 0:
+                    e[2], e[3] = self.alloc, self.planned
+        assert bool(d.inv_valid.value) == self.inv_taken_last, \
+            (f"seed {self.seed}: ATC invalidate {'shown' if d.inv_valid.value else 'not shown'} in the cycle after "
+             f"{'an' if self.inv_taken_last else 'no'} Invalidate Request was taken")
         if d.inv_valid.value:
             self.inv_seen.append((int(d.inv_has_pasid.value), int(d.inv_pasid.value), int(d.inv_page.value),
                                   int(d.inv_size.value)))
-        if taken and (hdr >> 120) == FT_MSGD_ID and (hdr >> 64) & 0xFF == 0x01:
-            self.pending.append([(hdr >> 80) & 0xFFFF, (hdr >> 72) & 0x1F, None, None, True])
+        self.inv_taken_last = bool(taken and (hdr >> 120) == FT_MSGD_ID and (hdr >> 64) & 0xFF == 0x01)
+        if self.inv_taken_last:
+            self.pending.append([(hdr >> 80) & 0xFFFF, (hdr >> 72) & 0x1F, None, None, 2])
         if d.cpl_valid.value and d.cpl_ready.value:
             self.check_cpl(int(d.cpl_hdr.value))
         await RisingEdge(d.clk)
@@ -152,6 +159,7 @@ async def test_fields_and_range(dut):
         itag = rng.randrange(32)
         while not await tb.cycle((inv_req_hdr(ta, itag, tb.bdf), pasid, inv_payload(field_, s))):
             pass
+        await tb.cycle()                   # the invalidate is shown in the cycle after the request is taken
         assert tb.inv_seen, "no ATC invalidate for the request"
         hp, p, pg, sz = tb.inv_seen.pop()
         assert (hp, pg, sz) == (int(pasid is not None), field_, max(s_decode(s, field_), tb.stu)), \
