@@ -87,23 +87,15 @@ module imsdev_ats_inv #(
     wire [63:0] ent    = entry_from_payload(rx_msg_data[63:0]);
     wire [5:0]  sz     = s_decode(ent[11], ent[63:12]);
 
-    logic        inv_valid_q, inv_has_pasid_q;
-    logic [19:0] inv_pasid_q;
-    logic [51:0] inv_page_q;
-    logic [5:0]  inv_size_q;
+    // (registered outputs: the ATC is cleared at the end of the cycle after the take)
     always_ff @(posedge clk) begin
-        inv_valid_q     <= !rst && go;
-        inv_has_pasid_q <= rx_msg_prfx_valid;
-        inv_pasid_q     <= rx_msg_prfx[19:0];
-        inv_page_q      <= ent[63:12];
+        inv_valid     <= !rst && go;
+        inv_has_pasid <= rx_msg_prfx_valid;
+        inv_pasid     <= rx_msg_prfx[19:0];
+        inv_page      <= ent[63:12];
         // a range below STU is rounded up to it (PCIe 10.3.1)
-        inv_size_q      <= (32'(sz) < 32'(cfg_ats_stu)) ? 6'(cfg_ats_stu) : sz;
+        inv_size      <= (32'(sz) < 32'(cfg_ats_stu)) ? 6'(cfg_ats_stu) : sz;
     end
-    assign inv_valid     = inv_valid_q;
-    assign inv_has_pasid = inv_has_pasid_q;
-    assign inv_pasid     = inv_pasid_q;
-    assign inv_page      = inv_page_q;
-    assign inv_size      = inv_size_q;
     assign dropped_o     = take && !is_inv;
 
     logic [4:0]  itag_q [DEPTH];

@@ -157,8 +157,9 @@ async def test_fields_and_range(dut):
         dut.cfg_ats_stu.value = tb.stu
         ta = rng.randrange(1 << 16)
         itag = rng.randrange(32)
-        while not await tb.cycle((inv_req_hdr(ta, itag, tb.bdf), pasid, inv_payload(field_, s))):
-            pass
+        # (the previous request has completed, so the queue is empty: rx_msg_ready must be up)
+        assert await tb.cycle((inv_req_hdr(ta, itag, tb.bdf), pasid, inv_payload(field_, s))), \
+            f"seed {tb.seed}: request {k} refused with an empty queue"
         await tb.cycle()                   # the invalidate is shown in the cycle after the request is taken
         assert tb.inv_seen, "no ATC invalidate for the request"
         hp, p, pg, sz = tb.inv_seen.pop()
