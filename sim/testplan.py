@@ -251,8 +251,8 @@ TESTPLAN = (
         "IMS), on a shared WQ with ENQCMD PASIDs (user/privileged) and a dedicated WQ, every link mode: member data "
         "and records exact, every DMA request (list reads included) with the batch's PASID/PMR, batch record "
         "SUCCESS with the member count after every member's record and interrupt",
-        "the batch's record behind member interrupts queued after MSI-X replays (tx_req stalled, list read answered "
-        "late): not started while the messages wait, after every one of them on the link",
+        "the batch's record behind member interrupts queued after MSI-X or IMS replays (tx_req stalled, list read "
+        "answered late): not started while the messages wait, after every one of them on the link",
         "batch checks: list not 64-byte aligned 0x18, count 0/1/WQ limit+1/device limit+1 0x14, destination slot "
         "0x12, list before count; nothing read",
         "failing members (undefined opcode, nested BATCH, DRAIN: 0x10; source page fault 0x03) fail alone, batch "

@@ -142,18 +142,18 @@ async def test_batch_members(dut, pauses):
 
 
 @cocotb.test()
-@cocotb.parametrize(n=(2, 3))
-async def test_batch_record_behind_queued_member_interrupts(dut, n):
+@cocotb.parametrize(path=("msix", "ims"), n=(2, 3))
+async def test_batch_record_behind_queued_member_interrupts(dut, path, n):
     """The batch's record waits for its members' interrupt messages to leave, also when they queue behind
-    other messages: two masked MSI-X vectors (not the WQ's) are left pending, the device's read of the batch
-    list is answered late (rx_cpl held) and, once that read has left, tx_req is stalled and the two vectors
-    unmasked, so their replays take the message writer and the MSI-X message FIFO's first entry. The list's
-    answer then arrives and the n members (NOOP, CRAV + RCI, no record) hand their interrupts to the MSI-X
-    engine, which queues them behind the replays. While tx_req stays stalled the batch's record must not be
-    started (a record started once the members were notified reaches the request arbiter beside the queued
-    messages and goes out ahead of them); after the stall every member's message precedes the batch's record
-    on the link (the scoreboard's batch order) and every message arrives once. n = 2: the last member's
-    interrupt is taken into the FIFO behind the replay (the case a record started too early gets wrong:
+    other messages of the same engine: two masked MSI-X vectors (not the WQ's) or two masked IMS entries of the
+    WQ are left pending, the device's read of the batch list is answered late (rx_cpl held) and, once that
+    read has left, tx_req is stalled and the two unmasked, so their replays take the message writer and the
+    engine's message FIFO's head. The list's answer then arrives and the n members (NOOP, CRAV + RCI through
+    the same engine, no record) hand their interrupts over; they queue behind the replays. While tx_req stays
+    stalled the batch's record must not be started (a record started once the members were notified reaches
+    the request arbiter beside the queued messages and goes out ahead of them); after the stall every
+    member's message precedes the batch's record on the link (the scoreboard's batch order) and every message
+    arrives once. n = 2: the last member's interrupt is taken into the FIFO behind the replay (MSI-X:
     `engine.batch_record_before_members_finish` fails here); n = 3: the FIFO (4 entries) fills, so the last
     member's interrupt waits for credit until the link runs again."""
     env = await WqEnv.start(dut, "none")
@@ -162,14 +162,33 @@ async def test_batch_record_behind_queued_member_interrupts(dut, n):
     cfgs = {wq: WqConfig(size=min(env.p.wq_depth, 8), priv=True)}
     await env.setup(cfgs)
     vec = (await irqs(env, cfgs))[wq]
-    fillers = [v for v in range(env.p.msix_vectors - 1, 0, -1) if v != vec][:2]
-    assert len(fillers) == 2, f"needs two MSI-X vectors besides 0 and the WQ's {vec}"
-    for v in fillers:
-        await env.msix_program(v, *msix_msg(v), masked=True)
-        await env.b.msix.trigger(v)
-    for v in fillers:
-        assert await env.b.msix.pending(v), f"filler vector {v} not pending while masked"
-    burst = [env.new_desc(OP_NOOP, flags=FLAG_CRAV | FLAG_RCI, handle=msix_handle(vec)) for _ in range(n)]
+    extra = {}
+    if path == "msix":
+        handle = msix_handle(vec)
+        fillers = [v for v in range(env.p.msix_vectors - 1, 0, -1) if v != vec][:2]
+        assert len(fillers) == 2, f"needs two MSI-X vectors besides 0 and the WQ's {vec}"
+        for v in fillers:
+            await env.msix_program(v, *msix_msg(v), masked=True)
+            await env.b.msix.trigger(v)
+            extra[msix_msg(v)] = 1
+        for v in fillers:
+            assert await env.b.msix.pending(v), f"filler vector {v} not pending while masked"
+    else:
+        handle = ims_handle(0)
+        fillers = [2, 3]                    # irqs() programs entries 0 and 1 unmasked
+        assert env.p.ims_per_wq > max(fillers), f"needs IMS entries {fillers} on WQ {wq}"
+        pend = []
+        for e in fillers:
+            await env.ims_program(wq, e, *ims_msg(wq, e), masked=True)
+            d = env.new_desc(OP_NOOP, flags=FLAG_CRAV | FLAG_RCR | FLAG_RCI, handle=ims_handle(e))
+            t = await env.sb.submit(wq, d, pasid=r.choice(PASIDS), retries=ENQCMD_RETRIES * 20, backoff_cycles=10)
+            assert t.accepted, f"{t}: {t.cpl_status.name}"
+            pend.append(t)
+            extra[ims_msg(wq, e)] = 1
+        await env.sb.wait_complete(pend)
+        for e in fillers:
+            assert await env.ims_pending(wq, e), f"filler IMS entry {e} not pending while masked"
+    burst = [env.new_desc(OP_NOOP, flags=FLAG_CRAV | FLAG_RCI, handle=handle) for _ in range(n)]
     log = env.b.shim.tx_req_log
     n0 = len(log)
     env.hold.hold()
@@ -187,11 +206,14 @@ async def test_batch_record_behind_queued_member_interrupts(dut, n):
     assert list_read_sent(), "the device did not read the batch list within 2,000 cycles"
     gate = await env.b.shim.streams["tx_req"].hold()
     n_stalled = len(log)
-    for v in fillers:
-        await env.msix_set_mask(v, False)
+    for f in fillers:
+        if path == "msix":
+            await env.msix_set_mask(f, False)
+        else:
+            await env.ims_write_ctrl(wq, f, masked=False)
     # The first replay shows on the stalled tx_req; the second follows it into the MSI-X engine's pipe within
-    # 8 cycles of its unmask (formal/msix: a pending message is sent within 8 quiet cycles). The PBA cannot be
-    # read here: its completion waits behind the queued posted messages (egress order).
+    # 8 cycles of its unmask (formal: a pending message is sent within 8 quiet cycles). The PBA / IMS pending
+    # bits cannot be read here: a read's completion waits behind the queued posted messages (egress order).
     for _ in range(200):
         if env.b.dut.tx_req_valid.value:
             break
@@ -208,7 +230,7 @@ async def test_batch_record_behind_queued_member_interrupts(dut, n):
     await env.sb.wait_complete(items)
     await env.b.settle()
     await env.sb.check(items)
-    await env.sb.check_messages(extra={msix_msg(v): 1 for v in fillers})
+    await env.sb.check_messages(extra=extra)
     assert t.record is not None and t.members[-1].irq_seqs, f"{t}: record or last member's interrupt missing"
     await env.expect_no_swerr("batch behind queued interrupts")
     env.b.log.info(env.sb.report())
