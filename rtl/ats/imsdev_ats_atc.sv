@@ -224,19 +224,27 @@ module imsdev_ats_atc #(
     logic [ENTRIES-1:0] ref_inv, ref_same;
     logic [IW-1:0]      ref_victim;
     logic               ref_found;
+    // Simulation time: the reference's per-entry loops run only in the cycles that read them (an invalidate:
+    // ref_inv; an insert: ref_same and the victim, read only under ins_go), the lookups only with a valid
+    // entry (none valid: no hit, the loops' result); outside those cycles the values are the loops' own
+    // (ref_inv, lookups) or unread (ref_same, victim), so every check below compares what it did before.
     always_comb begin
-        for (int e = 0; e < ENTRIES; e++) begin
-            ref_inv[e]  = inv_valid && ref_valid[e] && (!inv_has_pasid
-                          || (ref_pasid[e] == inv_pasid && overlap(ref_va[e], ref_mask[e], inv_page, inv_mask)));
-            ref_same[e] = ref_valid[e] && ref_pasid[e] == ins_pasid && ref_priv[e] == ins_priv
-                          && overlap(ref_va[e], ref_mask[e], ins_page, size_mask(ins_size));
-        end
+        ref_inv    = '0;
+        ref_same   = '0;
         ref_victim = ref_rr;
         ref_found  = 1'b0;
-        for (int e = 0; e < ENTRIES; e++)
-            if (!ref_found && ref_same[e]) begin ref_victim = IW'(e); ref_found = 1'b1; end
-        for (int e = 0; e < ENTRIES; e++)
-            if (!ref_found && !ref_valid[e]) begin ref_victim = IW'(e); ref_found = 1'b1; end
+        if (inv_valid || ins_valid) begin
+            for (int e = 0; e < ENTRIES; e++) begin
+                ref_inv[e]  = inv_valid && ref_valid[e] && (!inv_has_pasid
+                              || (ref_pasid[e] == inv_pasid && overlap(ref_va[e], ref_mask[e], inv_page, inv_mask)));
+                ref_same[e] = ref_valid[e] && ref_pasid[e] == ins_pasid && ref_priv[e] == ins_priv
+                              && overlap(ref_va[e], ref_mask[e], ins_page, size_mask(ins_size));
+            end
+            for (int e = 0; e < ENTRIES; e++)
+                if (!ref_found && ref_same[e]) begin ref_victim = IW'(e); ref_found = 1'b1; end
+            for (int e = 0; e < ENTRIES; e++)
+                if (!ref_found && !ref_valid[e]) begin ref_victim = IW'(e); ref_found = 1'b1; end
+        end
     end
     always_ff @(posedge clk) begin
         if (rst) ref_on_q <= 1'b1;
@@ -272,24 +280,29 @@ module imsdev_ats_atc #(
             ref_lk_r[p]   = 1'b0;
             ref_lk_w[p]   = 1'b0;
             ref_lk_pa[p]  = '0;
-            for (int e = 0; e < ENTRIES; e++)
-                if (ref_valid[e] && ref_pasid[e] == lk_pasid[p] && ref_priv[e] == lk_priv[p]
-                    && ((ref_va[e] ^ lk_page[p]) & ~ref_mask[e]) == 52'd0) begin
-                    ref_lk_hit[p] = 1'b1;
-                    ref_lk_r[p]   = ref_r[e];
-                    ref_lk_w[p]   = ref_w[e];
-                    ref_lk_pa[p]  = ref_pa[e] | (lk_page[p] & ref_mask[e]);
-                end
+            if (|ref_valid) begin
+                for (int e = 0; e < ENTRIES; e++)
+                    if (ref_valid[e] && ref_pasid[e] == lk_pasid[p] && ref_priv[e] == lk_priv[p]
+                        && ((ref_va[e] ^ lk_page[p]) & ~ref_mask[e]) == 52'd0) begin
+                        ref_lk_hit[p] = 1'b1;
+                        ref_lk_r[p]   = ref_r[e];
+                        ref_lk_w[p]   = ref_w[e];
+                        ref_lk_pa[p]  = ref_pa[e] | (lk_page[p] & ref_mask[e]);
+                    end
+            end
         end
     end
     // The registered insert key test: the pre_* contract, and ins_same against its direct form.
     logic [ENTRIES-1:0] dir_same;
     always_comb begin
-        for (int e = 0; e < ENTRIES; e++)
-            dir_same[e] = valid_q[e] && (p_hot[e]
-                ? (p_pasid == ins_pasid && p_priv == ins_priv && overlap(p_va, p_mask, ins_page, size_mask(ins_size)))
-                : (pasid_q[e] == ins_pasid && priv_q[e] == ins_priv
-                   && overlap(va_q[e], mask_q[e], ins_page, size_mask(ins_size))));
+        dir_same = '0;                       // read only with ins_valid (the check below)
+        if (ins_valid) begin
+            for (int e = 0; e < ENTRIES; e++)
+                dir_same[e] = valid_q[e] && (p_hot[e]
+                    ? (p_pasid == ins_pasid && p_priv == ins_priv && overlap(p_va, p_mask, ins_page, size_mask(ins_size)))
+                    : (pasid_q[e] == ins_pasid && priv_q[e] == ins_priv
+                       && overlap(va_q[e], mask_q[e], ins_page, size_mask(ins_size))));
+        end
     end
     logic [19:0]     chk_pasid_q;
     logic            chk_priv_q;

@@ -28,7 +28,7 @@ module imsdev_handshake_check #(
     logic [WIDTH-1:0] payload_q;
     always_ff @(posedge clk) begin
         stall_q   <= !rst && valid && !ready;
-        payload_q <= payload;
+        if (valid && !ready) payload_q <= payload;     // read only after a stall (simulation time)
     end
 
     always_ff @(posedge clk) begin

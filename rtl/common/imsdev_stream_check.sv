@@ -65,7 +65,8 @@ module imsdev_stream_check #(
             total_q  <= '0;
         end else begin
             stall_q <= valid && !ready;
-            {sop_q, eop_q, hdr_q, prfx_valid_q, prfx_q, data_q} <= {sop, eop, hdr, prfx_valid, prfx, data};
+            // read only after a stalled beat (stall_q): copied only then (simulation time)
+            if (valid && !ready) {sop_q, eop_q, hdr_q, prfx_valid_q, prfx_q, data_q} <= {sop, eop, hdr, prfx_valid, prfx, data};
             if (beat) begin
                 in_tlp_q <= !eop;
                 beat_q   <= eop ? '0 : index + 1'b1;
