@@ -460,17 +460,11 @@ module imsdev_dma_tags #(
                 if (xf_valid[x]) ref_fail_q[xf_seq[x]] <= 1'b1;
         end
     end
-    // Simulation time: with no command failed in the reference and none in the table as readers see it
-    // (fail_eff of every command, as one vector), every comparison of the loop holds, so the loop runs only
-    // when a bit is set on either side.
-    logic [NSEQ-1:0] fail_eff_v;
-    always_comb begin
-        fail_eff_v = fail_q;
-        for (int x = 0; x < XP; x++)
-            if (xp_v_q[x]) fail_eff_v[xp_seq_q[x]] = 1'b1;
-    end
+    // Simulation time: with no failure bit in the table, none on its way in (xp_v_q) and none in the
+    // reference, fail_eff is 0 for every command and every comparison of the loop holds, so the loop runs
+    // only when one of the three has a bit set.
     always_ff @(posedge clk) begin
-        if (checks_on_q && !rst && (|fail_eff_v || |ref_fail_q))
+        if (checks_on_q && !rst && (|fail_q || |xp_v_q || |ref_fail_q))
             for (int q = 0; q < NSEQ; q++)
                 assert (fail_eff(SEQ_W'(q)) == ref_fail_q[q] && (!ref_fail_q[q] || code_eff(SEQ_W'(q)) == ref_code_q[q]))
                     else $error("imsdev_dma_tags: command %0d failed %0b code %0d, written at once %0b code %0d",
