@@ -63,7 +63,12 @@ TESTPLAN = (
         "a configuration write (MSI-X Enable/Function Mask, Bus Master Enable) completes to software only once "
         "its cfg_* inputs hold the new value",
         "configuration inside the root complex: the root port answers and takes its own registers, an empty "
-        "device number on the root bus answers UR (all ones), the device below answers through the port",
+        "device number on the root bus answers UR (all ones), the device below answers through the port; "
+        "answered without TLPs, it matches the package's TLP path for every DWORD of the root port, reads of "
+        "1-3 bytes at every header offset, and writes through either path read back through the other",
+        "a one-TLP BAR read run in the caller's task gives what the package's one-task-per-TLP read gives "
+        "(bytes, or the same error) for 1-8 bytes at every offset of a CSR pair, the MSI-X table and across "
+        "4 KiB (two TLPs: the package's own read)",
     ), blocks=("link", "top", "wq"), stage="V1", covergroups=("streams", "portals")),
     Entry("tb.tests.link.test_ordering", ALL_CONFIGS, (
         "PCIe ordering at the egress: mask then read back never sees a message of that vector after the read "

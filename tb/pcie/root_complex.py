@@ -43,6 +43,7 @@ from tb.platform.memory import MemoryAccessError
 from .deadlines import Deadlines
 from .hooks import install
 from . import rc_switch
+from .mmio_region import InlineReadRegion
 from .tlp import RRS, CompletionTimeout, PasidTlp, ProtocolError
 
 DEFAULT_NP_TIMEOUT_NS = 100_000
@@ -220,10 +221,32 @@ class HostRootComplex(RootComplex):
             rc_switch.shortcut(self)
             for port in self.switch_ports:
                 rc_switch.shortcut_port(self, port)
+            # and the root bus's configuration requests without TLPs while nothing waits downstream
+            self.root_bus_config = rc_switch.RootBusConfig(self, self._direct_links)
+            # and a one-TLP MMIO read in the caller's task (tb/pcie/mmio_region.py)
+            InlineReadRegion.adopt(self.mem_region)
         self._cpl_deadlines = Deadlines()
         self._cpl_deadline: list = [None] * len(self.rx_cpl_sync)     # per tag: its wait's armed timeout
 
     _switch_shortcut = False
+    root_bus_config: rc_switch.RootBusConfig | None = None
+
+    async def config_read(self, dev, addr, length, timeout=0, timeout_unit='ns'):
+        rbc = self.root_bus_config
+        if rbc is not None:
+            now, fn = rbc.target(dev)
+            if now:
+                return await rbc.read(fn, dev, addr, length)
+        return await super().config_read(dev, addr, length, timeout, timeout_unit)
+
+    async def config_write(self, dev, addr, data, timeout=0, timeout_unit='ns'):
+        rbc = self.root_bus_config
+        if rbc is not None:
+            now, fn = rbc.target(dev)
+            if now:
+                await rbc.write(fn, dev, addr, data)
+                return
+        await super().config_write(dev, addr, data, timeout, timeout_unit)
 
     def add_switch_port(self, port):
         super().add_switch_port(port)

@@ -42,3 +42,46 @@ def test_indentation_counts():
     lines[i + 2] = "    " + lines[i + 2]
     with pytest.raises(rc_switch.RcSwitchError):
         rc_switch.check_package("\n".join(lines) + "\n")
+
+
+def test_restated_config_functions_are_the_installed_ones():
+    rc_switch.check_restated()
+
+
+def _root_bus(links, ports=((1, 0),), sec=0, sub=4):
+    """A RootBusConfig over a stand-in switch: root ports at (device, function) on bus `sec`."""
+    from types import SimpleNamespace as NS
+    tx = [(NS(bridge=NS(device_num=d, function_num=f)), None) for d, f in ports]
+    switch = NS(upstream_bridge=NS(sec_bus_num=sec, sub_bus_num=sub), upstream_port=NS(tx_queues=tx))
+    return rc_switch.RootBusConfig(switch, links), tx
+
+
+def _link(busy=False, queued=()):
+    from collections import deque
+    from types import SimpleNamespace as NS
+    return NS(down=NS(busy=busy, queue=deque(queued)))
+
+
+def test_root_bus_target_claims_like_the_switch():
+    from cocotbext.pcie.core.utils import PcieId
+    rbc, tx = _root_bus([_link()], ports=((1, 0), (2, 0), (1, 0)))
+    assert rbc.target(PcieId(0, 2, 0)) == (True, tx[1][0].bridge)
+    assert rbc.target(PcieId(0, 1, 0)) == (True, tx[0][0].bridge), "the first claiming port, in tx_queues order"
+    assert rbc.target(PcieId(0, 3, 0)) == (True, None), "nobody claims: UR"
+    assert rbc.target(PcieId(0, 1, 1)) == (True, None)
+
+
+@pytest.mark.parametrize("dev", [(0, 0, 0), (1, 0, 0), (5, 0, 0)])
+def test_root_bus_target_leaves_other_requests_to_the_package(dev):
+    # 00:00.0 (the host bridge does not route it), a bus below a root port, a bus beyond the subordinate one
+    from cocotbext.pcie.core.utils import PcieId
+    rbc, _ = _root_bus([_link()])
+    assert rbc.target(PcieId(*dev)) == (False, None)
+
+
+@pytest.mark.parametrize("link", [_link(busy=True), _link(queued=[("deliver", "tlp")])])
+def test_root_bus_target_waits_for_the_downstream_fifo(link):
+    # a TLP handed over earlier is still to be delivered: the request takes the package's path, behind it
+    from cocotbext.pcie.core.utils import PcieId
+    rbc, _ = _root_bus([_link(), link])
+    assert rbc.target(PcieId(0, 1, 0)) == (False, None)

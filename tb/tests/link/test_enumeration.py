@@ -5,12 +5,14 @@ import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.pcie.core.caps import PciCapId, PciExtCapId
+from cocotbext.pcie.core.rc import RootComplex
+from cocotbext.pcie.core.region import MemoryTlpRegion
 from cocotbext.pcie.core.tlp import CplStatus
 from cocotbext.pcie.core.utils import PcieId
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.pcie import direct
+from tb.pcie import direct, mmio_region
 from tb.env import DEVICE_ID, VENDOR_ID, Bench
 from tb.params import DeviceParams
 from tb.wq import OP_MEMFILL, OP_NOOP, PORTAL_STRIDE, SwErr, WqConfig, WqEnv, ims_handle, ims_msg, msix_msg
@@ -104,22 +106,59 @@ async def test_config_controls_reach_the_device(dut):
 
 @cocotb.test()
 async def test_root_bus_configuration(dut):
-    """Configuration requests inside the root complex (tb/pcie/rc_switch.py routes them without the switch's
-    tasks): the root port answers its own registers, an empty device number on the root bus answers UR
-    (all ones to software), and a root port register written reads back."""
+    """Configuration requests inside the root complex: the root port answers its own registers, an empty
+    device number on the root bus answers UR (all ones to software), and a root port register written reads
+    back. While nothing waits downstream they are answered without TLPs (tb/pcie/rc_switch.py RootBusConfig);
+    the package's own path (TLPs through the host bridge and the switch) must give the same answers, for
+    every DWORD of the root port's configuration space and for reads of 1-3 bytes at every offset of its
+    header, and a write through either path reads back through the other."""
     bench = await Bench.start(dut)
     rc = bench.rc
+    rbc = rc.root_bus_config
+    assert rbc is not None, "the bench's root complex answers root bus configuration without TLPs"
     port = next(p.bridge for p in rc.switch_ports if not p.upstream)
     rp_id = port.pcie_id
     assert rp_id.bus == 0 and rp_id.device != 0
+
+    async def by_tlp(dev, addr, length):        # the package's path: a Type 1 request through the host bridge
+        return bytes(await RootComplex.config_read(rc, dev, addr, length))
+
+    answered = rbc.answered
     assert await rc.config_read_dword(rp_id, 0x00) == port.vendor_id | port.device_id << 16
+    assert rbc.answered == answered + 1, "the read was not answered by RootBusConfig"
     bus_reg = await rc.config_read_dword(rp_id, 0x18)
     assert (bus_reg >> 8) & 0xFF == port.sec_bus_num == bench.shim.pcie_id.bus
+    for addr in range(0, 0x1000, 4):
+        fast = bytes(await rc.config_read(rp_id, addr, 4))
+        assert fast == await by_tlp(rp_id, addr, 4), f"root port register {addr:#05x}: {fast.hex()} without TLPs"
+    for addr in range(0, 0x40):
+        for length in (1, 2, 3):
+            fast = bytes(await rc.config_read(rp_id, addr, length))
+            assert fast == await by_tlp(rp_id, addr, length), f"{length} bytes at {addr:#04x}"
     empty = next(d for d in range(1, 32) if d != rp_id.device)
     assert await rc.config_read_dword(PcieId(0, empty, 0), 0x00) == 0xFFFF_FFFF, "an empty slot answers UR"
-    await rc.config_write_dword(rp_id, 0x3C, 0x0000_005A)          # Interrupt Line
-    assert await rc.config_read_dword(rp_id, 0x3C) & 0xFF == 0x5A
-    assert port.interrupt_line == 0x5A
+    assert await by_tlp(PcieId(0, empty, 0), 0x00, 4) == b"\xff" * 4
+    answered = rbc.answered
+    assert await rc.config_read_dword(PcieId(0, 0, 0), 0x00) == 0xFFFF_FFFF, "00:00.0 is not routed: UR"
+    assert rbc.answered == answered, "00:00.0 takes the package's path"
+    # writes: Interrupt Line without TLPs, read back by TLP; the prefetchable base's upper half by TLP (Type 1
+    # config write through the host bridge), read back without; a 2-byte write over Interrupt Line and Pin (RO)
+    await rc.config_write_dword(rp_id, 0x3C, 0x0000_005A)
+    assert (await by_tlp(rp_id, 0x3C, 1))[0] == 0x5A and port.interrupt_line == 0x5A
+    pf_upper = await rc.config_read_dword(rp_id, 0x28)
+    await RootComplex.config_write(rc, rp_id, 0x28, struct.pack("<L", 0x0000_0012))
+    assert await rc.config_read_dword(rp_id, 0x28) == 0x12
+    await rc.config_write(rp_id, 0x28, struct.pack("<L", pf_upper))
+    assert await by_tlp(rp_id, 0x28, 4) == struct.pack("<L", pf_upper)
+    # ... and its byte enables leave Bridge Control alone; a byte written at 0x3E (Parity Error Response
+    # Enable) lands in its own lane
+    pin = (await by_tlp(rp_id, 0x3D, 1))[0]
+    await rc.config_write(rp_id, 0x3E, b"\x01")
+    assert await by_tlp(rp_id, 0x3C, 4) == bytes([0x5A, pin, 0x01, 0x00])
+    await rc.config_write(rp_id, 0x3C, b"\xa5\x00")
+    assert await by_tlp(rp_id, 0x3C, 4) == bytes([0xA5, pin, 0x01, 0x00]), "Interrupt Pin read-only, Bridge Control kept"
+    await RootComplex.config_write(rc, rp_id, 0x3E, b"\x00")
+    assert await rc.config_read(rp_id, 0x3E, 2) == b"\x00\x00"
     # the device below still answers through the root port
     assert await bench.dev.config_read_dword(0) == VENDOR_ID | DEVICE_ID << 16
 
@@ -337,3 +376,39 @@ async def test_bench_cycles_is_clock_cycles(dut):
             assert (t1, int(clk.value)) == (first + (n - 1) * period, 1), \
                 f"cycles({n}) called at a {where}: ended at step {t1}, the {n}th edge after {t0} is at " \
                 f"{first + (n - 1) * period}"
+
+
+@cocotb.test()
+async def test_mmio_read_of_one_tlp_in_the_callers_task(dut):
+    """A BAR read that fits one TLP runs in the caller's task (tb/pcie/mmio_region.py InlineReadRegion); the
+    package's own MemoryTlpRegion.read, one task per TLP, must give the same outcome (the bytes, or the same
+    error for a completion that is not SC) for reads of 1-8 bytes at every byte offset of a CSR pair (SCRATCH and the one before), of the
+    MSI-X table and of a read across a 4 KiB boundary (two TLPs: the package's method itself)."""
+    bench = await Bench.start(dut)
+    region = bench.rc.mem_region
+    assert isinstance(region, mmio_region.InlineReadRegion)
+    await bench.wr32(regs.CSR_SCRATCH, 0xA1B2_C3D4)
+
+    async def outcome(read, addr, length):
+        try:
+            return bytes(await read(addr, length))
+        except Exception as exc:           # the package raises a bare Exception for a completion that is not SC
+            return f"{type(exc).__name__}: {exc}"
+
+    async def package(addr, length):
+        return await MemoryTlpRegion.read(region, addr, length)
+
+    checked = []
+    for base in (regs.CSR_SCRATCH - 4, regs.MSIX_TABLE_BASE, 0x1000 - 4):
+        for first in range(8):
+            for length in range(1, 9):
+                addr = bench.bar0_addr + base + first
+                inline_before = region.inline_reads
+                fast = await outcome(region.read, addr, length)
+                one_tlp = mmio_region.fits_one_tlp(region, addr, length)
+                assert region.inline_reads == inline_before + one_tlp, (hex(base + first), length)
+                assert fast == await outcome(package, addr, length), \
+                    f"{length} bytes at BAR0 + {base + first:#x}: {fast!r} in the caller's task"
+                checked.append(fast)
+    assert bytes([0xD4, 0xC3, 0xB2, 0xA1]) in checked, "SCRATCH was read back whole"
+    assert any(isinstance(c, str) for c in checked) and any(isinstance(c, bytes) for c in checked)
