@@ -25,7 +25,7 @@ order TLPs of different ingress ports.
 Root bus configuration without TLPs (`RootBusConfig`, used by tb.pcie.root_complex.HostRootComplex's
 config_read/config_write): even routed in the sender's task, each of those requests built a TLP, took a tag,
 went through the host bridge's Type 1 -> Type 0 conversion, the root port's function and back as a
-completion: about 40% of a test's set-up CPU (callgrind: 27 M of 69 M instructions per Bench.start; 75 of
+completion: about 40% of a test's set-up CPU (callgrind: 69 -> 41 M instructions per Bench.start; 75 of
 its 128 configuration requests are for the root bus). None of it reaches the device under test. When the
 direct link's downstream FIFO is idle (so nothing handed over earlier is still to be delivered, and the
 package's path would also have answered at once, in the caller's task, without a simulator step), a request
