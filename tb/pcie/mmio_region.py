@@ -29,7 +29,7 @@ from cocotbext.pcie.core import region as _region
 from cocotbext.pcie.core.region import MemoryTlpRegion
 from cocotbext.pcie.core.tlp import CplStatus, TlpAttr, TlpTc, TlpType
 
-from .rc_switch import RcSwitchError, routing_digest
+from .rc_switch import RcSwitchError, check_source
 
 _READ_SHA256 = "0883ac1fd3e88015ef3196b1a85b4e5e6b5e7a8a2bcc2f105f585e3aa095eca5"
 
@@ -37,12 +37,8 @@ _READ_SHA256 = "0883ac1fd3e88015ef3196b1a85b4e5e6b5e7a8a2bcc2f105f585e3aa095eca5
 @functools.cache
 def check_package(src: str | None = None) -> None:
     """Raise RcSwitchError unless `MemoryTlpRegion.read` (or `src`, for a test) is the restated one."""
-    if src is None:
-        src = inspect.getsource(MemoryTlpRegion.read)
-    if routing_digest(src) != _READ_SHA256:
-        raise RcSwitchError("cocotbext.pcie.core.region.MemoryTlpRegion.read is not the one "
-                            "tb/pcie/mmio_region.py restates (cocotbext-pcie 0.2.16); review it against the new "
-                            "method and update its digest")
+    check_source(inspect.getsource(MemoryTlpRegion.read) if src is None else src, _READ_SHA256,
+                 "MemoryTlpRegion.read", "tb/pcie/mmio_region.py")
 
 
 def fits_one_tlp(region, addr: int, length: int) -> bool:

@@ -87,25 +87,26 @@ def routing_digest(src: str) -> str:
     return hashlib.sha256("\x00".join(toks).encode()).hexdigest()
 
 
+def check_source(src: str, digest: str, name: str, restater: str) -> None:
+    """Raise RcSwitchError unless the package function `name`, whose source is `src`, has the token digest
+    `digest` it had when `restater` (a module of this bench) restated it."""
+    if routing_digest(src) != digest:
+        raise RcSwitchError(f"cocotbext-pcie's {name} is not the one {restater} restates (cocotbext-pcie 0.2.16); "
+                            f"review it against the new function and update its digest")
+
+
 @functools.cache
 def check_package(src: str | None = None) -> None:
     """Raise RcSwitchError unless `Switch._run_routing` (or `src`, for a test) is the restated one."""
-    if src is None:
-        src = inspect.getsource(Switch._run_routing)
-    if routing_digest(src) != _RUN_ROUTING_SHA256:
-        raise RcSwitchError("cocotbext.pcie.core.switch.Switch._run_routing is not the routing loop "
-                            "tb/pcie/rc_switch.py restates (cocotbext-pcie 0.2.16); review the module against "
-                            "the new loop and update its digest")
+    check_source(inspect.getsource(Switch._run_routing) if src is None else src, _RUN_ROUTING_SHA256,
+                 "Switch._run_routing", "tb/pcie/rc_switch.py")
 
 
 @functools.cache
 def check_restated() -> None:
     """Raise RcSwitchError unless every function `RootBusConfig` restates is the one it was written from."""
     for fn, digest in _RESTATED.items():
-        if routing_digest(inspect.getsource(fn)) != digest:
-            raise RcSwitchError(f"cocotbext-pcie's {fn.__qualname__} is not the one tb/pcie/rc_switch.py's "
-                                "RootBusConfig restates (cocotbext-pcie 0.2.16); review it against the new "
-                                "function and update its digest")
+        check_source(inspect.getsource(fn), digest, fn.__qualname__, "tb/pcie/rc_switch.py's RootBusConfig")
 
 
 _CFG0 = frozenset({TlpType.CFG_READ_0, TlpType.CFG_WRITE_0})

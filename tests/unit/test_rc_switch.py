@@ -85,3 +85,10 @@ def test_root_bus_target_waits_for_the_downstream_fifo(link):
     from cocotbext.pcie.core.utils import PcieId
     rbc, _ = _root_bus([_link(), link])
     assert rbc.target(PcieId(0, 1, 0)) == (False, None)
+
+
+def test_a_changed_restated_function_is_refused_by_name():
+    src = inspect.getsource(Switch._run_routing)
+    with pytest.raises(rc_switch.RcSwitchError, match=r"Bridge\.upstream_recv is not the one .*RootBusConfig restates"):
+        rc_switch.check_source(src, "0" * 64, "Bridge.upstream_recv", "tb/pcie/rc_switch.py's RootBusConfig")
+    rc_switch.check_source(src, rc_switch.routing_digest(src), "Switch._run_routing", "tb/pcie/rc_switch.py")
