@@ -129,6 +129,11 @@ class DirectLink:
         self.up = _Fifo()
         self.down = _Fifo()
 
+    @property
+    def downstream_idle(self) -> bool:
+        """No TLP handed over downstream is still waiting or being delivered."""
+        return not self.down.busy and not self.down.queue
+
     # ---- routing: where cocotbext-pcie's bridges and switch would send the TLP ---------------------
     # The bridges' own functions (Function.match_tlp, Bridge.match_tlp_secondary) build sets of enums on
     # every call, a large part of a TLP's CPU. `_claims`/`_below` compute the same for the two kinds of TLP

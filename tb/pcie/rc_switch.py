@@ -188,9 +188,8 @@ class RootBusConfig:
     def target(self, dev):
         """(True, root port function or None for UR) for a request to `dev` this class answers now; (False,
         None) for one the package's path must take."""
-        for link in self.links:
-            if link.down.busy or link.down.queue:
-                return False, None
+        if not all(link.downstream_idle for link in self.links):
+            return False, None
         hb = self.switch.upstream_bridge
         # Bridge.upstream_recv: not the host bridge's own function (match_tlp is False for Type 1), routed to
         # its secondary side (match_tlp_secondary), converted to Type 0 only for the secondary bus itself

@@ -57,9 +57,13 @@ def _root_bus(links, ports=((1, 0),), sec=0, sub=4):
 
 
 def _link(busy=False, queued=()):
-    from collections import deque
-    from types import SimpleNamespace as NS
-    return NS(down=NS(busy=busy, queue=deque(queued)))
+    """A DirectLink whose downstream FIFO is delivering (`busy`) and/or holds `queued` TLPs."""
+    from tb.pcie.direct import DirectLink, _Fifo
+    link = DirectLink(rc=None, root_port=None, device=None)
+    link.down.busy = busy
+    link.down.queue.extend(queued)
+    assert isinstance(link.down, _Fifo)
+    return link
 
 
 def test_root_bus_target_claims_like_the_switch():
