@@ -79,6 +79,9 @@ TESTPLAN = (
     ), blocks=("link", "msix", "wq", "engine", "dma", "top"), stage="V2", covergroups=("streams", "messages")),
     Entry("tb.tests.regs.test_registers", WITH_MAX, (
         "every CSR: reset value, access type (RO/RW/W1C/W1S), reserved bits",
+        "power-up: the clock runs 64 cycles before the first reset on random register state with every input "
+        "but the rx valids and FLR random; no simulation check fires (each is armed by a reset) and every CSR "
+        "reads its reset value after the reset",
         "unmapped BAR0 offsets read 0; bad sizes answered with CA / dropped and logged",
         "QWORD and DWORD access; read-after-posted-write ordering",
         "W1C bits of INT_CAUSE and ERR clear with their own bit only; a DMWr to BAR0 is UR (MMIO_ERR_UNSUPPORTED)",

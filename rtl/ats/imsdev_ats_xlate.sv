@@ -272,6 +272,11 @@ module imsdev_ats_xlate #(
     end
 
 `ifndef SYNTHESIS
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
+    logic reset_seen_q;
+    initial reset_seen_q = 1'b0;
+    always_ff @(posedge clk) if (rst) reset_seen_q <= 1'b1;
+
     // The outcome judged on arrival is the one judged from the registered beat when taken, wherever the
     // configuration did not change in between (the old order: requester ID, status, form, STU, R/W/U bits).
     logic [15:0] ref_bdf_q;
@@ -296,7 +301,7 @@ module imsdev_ats_xlate #(
         end
     end
     always_ff @(posedge clk) begin
-        if (!rst && q_v && c_xl && ref_bdf_q == cfg_bdf && ref_stu_q == cfg_ats_stu)
+        if (reset_seen_q && !rst && q_v && c_xl && ref_bdf_q == cfg_bdf && ref_stu_q == cfg_ats_stu)
             assert (q_rid_ok == (q_rid == cfg_bdf) && q_res == ref_res && q_malformed == ref_malformed
                     && q_cache == ref_cache)
                 else $error("imsdev_ats_xlate: outcome on arrival rid_ok %0b res %0d malformed %0b cache %0b differs from the taken beat's",
@@ -311,7 +316,7 @@ module imsdev_ats_xlate #(
         ref_stale_q <= stale_q[a_slot] || inv_hit_q[a_slot]
                        || (inv_valid && (!inv_has_pasid || inv_pasid == pasid_q[a_slot])) || atc_clear;
         ref_sent_q  <= !rst && st_q[a_slot] == S_SENT;
-        if (!rst && take && ref_sent_q)
+        if (reset_seen_q && !rst && take && ref_sent_q)
             assert (c_stale == (ref_stale_q || atc_clear))
                 else $error("imsdev_ats_xlate: stale %0b, on arrival %0b", c_stale, ref_stale_q);
     end

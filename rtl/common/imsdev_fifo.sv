@@ -77,10 +77,13 @@ module imsdev_fifo #(
     // The registered variants against what the pointers say (the combinational forms): a flip-flop that
     // drifted from the storage is reported in the cycle it shows, not as a wrong entry far downstream.
     if (REG_OUT || REG_READY) begin : g_reg_check
-        logic checks_on_q;
-        initial checks_on_q = 1'b0;
+        // Checks are armed by the first reset; before it the state is random power-up state (README, Build
+        // configurations). From the second edge after it: the registered forms load in the reset cycle.
+        logic reset_seen_q, checks_on_q;
+        initial {reset_seen_q, checks_on_q} = 2'b00;
         always_ff @(posedge clk) begin
-            checks_on_q <= !rst;
+            if (rst) reset_seen_q <= 1'b1;
+            checks_on_q <= reset_seen_q && !rst;
             if (checks_on_q && !rst) begin
                 if (REG_OUT)
                     assert (out_valid == (wr_ptr_q != rd_ptr_q) && (!out_valid || out_data == mem[rd_ptr_q[AW-1:0]]))

@@ -20,9 +20,10 @@ module imsdev_handshake_check #(
     end
 
 `ifndef SYNTHESIS
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
     logic checks_on_q;
     initial checks_on_q = 1'b0;
-    always_ff @(posedge clk) checks_on_q <= 1'b1;
+    always_ff @(posedge clk) if (rst) checks_on_q <= 1'b1;
 
     logic             stall_q;
     logic [WIDTH-1:0] payload_q;

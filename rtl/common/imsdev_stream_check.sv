@@ -43,9 +43,10 @@ module imsdev_stream_check #(
         return BEAT_W'((32'(len_dw) * 4 + B - 1) / B);
     endfunction
 
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
     logic checks_on_q;
     initial checks_on_q = 1'b0;
-    always_ff @(posedge clk) checks_on_q <= 1'b1;
+    always_ff @(posedge clk) if (rst) checks_on_q <= 1'b1;
 
     logic              stall_q, in_tlp_q;
     logic              sop_q, eop_q, prfx_valid_q;

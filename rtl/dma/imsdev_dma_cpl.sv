@@ -223,10 +223,10 @@ module imsdev_dma_cpl #(
 `ifndef SYNTHESIS
     // Nothing from a completion whose first beat came before a reset reaches the read buffer or the tag
     // table: after a reset, no buffer write and no tag update until a first beat (sop) has been taken.
-    // Checks run from the second clock edge on (random power-up values).
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
     logic checks_on_q, sop_seen_q;
     initial checks_on_q = 1'b0;
-    always_ff @(posedge clk) checks_on_q <= 1'b1;
+    always_ff @(posedge clk) if (rst) checks_on_q <= 1'b1;
     always_ff @(posedge clk) begin
         if (rst)                         sop_seen_q <= 1'b0;
         else if (i_valid_q && i_sop_q)   sop_seen_q <= 1'b1;

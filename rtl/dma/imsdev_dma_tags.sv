@@ -392,9 +392,13 @@ module imsdev_dma_tags #(
     end
 
 `ifndef SYNTHESIS
-    logic checks_on_q;
-    initial checks_on_q = 1'b0;
-    always_ff @(posedge clk) checks_on_q <= !rst;
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
+    logic reset_seen_q, checks_on_q;
+    initial {reset_seen_q, checks_on_q} = 2'b00;
+    always_ff @(posedge clk) begin
+        if (rst) reset_seen_q <= 1'b1;
+        checks_on_q <= reset_seen_q && !rst;
+    end
     // rem_q / la7_q against the request's length and address [6:0] as allocated (kept here only) and rcvd_q
     logic [12:0] len_sim_q   [TAGS];
     logic [6:0]  addr7_sim_q [TAGS];

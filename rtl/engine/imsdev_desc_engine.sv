@@ -407,10 +407,12 @@ module imsdev_desc_engine #(
         else     fetch_want_q <= in_batch_n && fi_more_n && !f_stop_n && pf_room_n;
     end
 `ifndef SYNTHESIS
-    logic fw_check_q;
-    initial fw_check_q = 1'b0;
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
+    logic reset_seen_q, fw_check_q;
+    initial {reset_seen_q, fw_check_q} = 2'b00;
     always_ff @(posedge clk) begin
-        fw_check_q <= !rst;
+        if (rst) reset_seen_q <= 1'b1;
+        fw_check_q <= reset_seen_q && !rst;
         if (fw_check_q && !rst)
             assert (fetch_want_q == (in_batch_q && f_idx_q != b_cnt_q && !f_stop_q && pf_room(pf_sum)))
                 else $error("imsdev_desc_engine: registered fetch_want differs from its definition");

@@ -114,10 +114,12 @@ module imsdev_egress_order #(
     end
 
 `ifndef SYNTHESIS
-    logic checks_on_q;
-    initial checks_on_q = 1'b0;
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
+    logic reset_seen_q, checks_on_q;
+    initial {reset_seen_q, checks_on_q} = 2'b00;
     always_ff @(posedge clk) begin
-        checks_on_q <= !rst;
+        if (rst) reset_seen_q <= 1'b1;
+        checks_on_q <= reset_seen_q && !rst;
         if (checks_on_q && !rst)
             assert (left_up_q == left_q + COUNT_W'(1))
                 else $error("imsdev_egress_order: left count %0d and its +1 copy %0d disagree", left_q, left_up_q);

@@ -488,11 +488,10 @@ module imsdev_msix #(
     );
 
     // send_credit guarantees room; a push into a full FIFO would lose an interrupt.
-    // Checks run from the second clock edge on: at time 0 every register holds a random power-up value
-    // (--x-initial unique) and the first evaluation can see a clock edge before any reset.
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
     logic checks_on_q;
     initial checks_on_q = 1'b0;
-    always_ff @(posedge clk) checks_on_q <= 1'b1;
+    always_ff @(posedge clk) if (rst) checks_on_q <= 1'b1;
 
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst && s1_send && !msg_fifo_ready) $error("imsdev_msix: message FIFO overflow");

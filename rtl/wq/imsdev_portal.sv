@@ -221,11 +221,10 @@ module imsdev_portal #(
     assign tx_cpl_hdr = cpl_hdr(1'b0, cpl_head[CPL_W-1 -: 3], cfg_bdf, cpl_head[CPL_W-4 -: 16], cpl_head[13:6],
                                 cpl_head[5:3], cpl_head[2:0], 10'd0, 12'd4, 7'd0);
 
-    // Checks run from the second clock edge on: at time 0 every register holds a random power-up value
-    // (--x-initial unique) and the first evaluation can see a clock edge before any reset.
+    // Checks are armed by the first reset; before it the state is random power-up state (README, Build configurations).
     logic checks_on_q;
     initial checks_on_q = 1'b0;
-    always_ff @(posedge clk) checks_on_q <= 1'b1;
+    always_ff @(posedge clk) if (rst) checks_on_q <= 1'b1;
 
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst && beat && !rx_sop && !in_tlp_q) $error("imsdev_portal: beat without sop");

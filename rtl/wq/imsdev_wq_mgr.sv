@@ -436,10 +436,12 @@ module imsdev_wq_mgr #(
 `ifndef SYNTHESIS
     // The Fmax copies against what they stand for: a write that forgot one of them shows here, in the
     // cycle after, not as a queue count or a PASID command's mark off by one much later.
-    logic checks_on_q;
-    initial checks_on_q = 1'b0;
+    // Armed by the first reset; before it the state is random power-up state (README, Build configurations).
+    logic reset_seen_q, checks_on_q;
+    initial {reset_seen_q, checks_on_q} = 2'b00;
     always_ff @(posedge clk) begin
-        checks_on_q <= !rst;
+        if (rst) reset_seen_q <= 1'b1;
+        checks_on_q <= reset_seen_q && !rst;
         if (checks_on_q && !rst)
             for (int w = 0; w < NUM_WQ; w++)
                 assert (count_up_q[w] == count_q[w] + 16'd1 && count_dn_q[w] == count_q[w] - 16'd1
