@@ -156,19 +156,13 @@ ARMED = {
                     if (v[i]) assert (a[i] == b[i]) else $error("x %0d", i);
         end
     """,
-    "following a flag set by a reset": """
-        logic reset_seen_q, checks_on_q;
-        initial {reset_seen_q, checks_on_q} = 2'b00;
-        always_ff @(posedge clk) begin
-            if (rst) reset_seen_q <= 1'b1;
-            checks_on_q <= reset_seen_q && !rst;
-            if (checks_on_q && !rst) begin
-                assert (a == b) else $error("x");
-            end
-        end
-        always_ff @(posedge clk) begin
-            if (checks_on_q && !rst && s1_send && !ready) $error("overflow");
-        end
+    "following a flag set by a reset, in a block of its own": """
+        logic armed_q, on_q;
+        initial {armed_q, on_q} = 2'b00;
+        always_ff @(posedge clk) if (rst) armed_q <= 1'b1;
+        always_ff @(posedge clk) on_q <= armed_q && !rst;
+        always_ff @(posedge clk)
+            if (on_q && !rst && s1_send && !ready) $error("overflow");
     """,
 }
 
