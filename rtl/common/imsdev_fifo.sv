@@ -77,8 +77,8 @@ module imsdev_fifo #(
     // The registered variants against what the pointers say (the combinational forms): a flip-flop that
     // drifted from the storage is reported in the cycle it shows, not as a wrong entry far downstream.
     if (REG_OUT || REG_READY) begin : g_reg_check
-        // Checks are armed by the first reset; before it the state is random power-up state (README, Build
-        // configurations). From the second edge after it: the registered forms load in the reset cycle.
+        // Checks are armed by the first reset (before it the state is random power-up state: README, Build
+        // configurations) and run from the second edge out of a reset on.
         logic reset_seen_q, checks_on_q;
         initial {reset_seen_q, checks_on_q} = 2'b00;
         always_ff @(posedge clk) begin
