@@ -238,8 +238,13 @@ class DmaTb:
         self.split_prob = 0.5             # each RCB boundary inside a request splits with this probability
         self.in_order = False             # answer requests strictly in arrival order
         self.cpl_id = 0x0000
-        self.corrupt_prob = 0.0           # precede a completion by a corrupted copy (must be dropped)
+        # Every `corrupt_every`-th completion without a planned fault is preceded by a corrupted copy (must be
+        # dropped), from a random phase, the wrong field rotating (set_corruption). A count, not a probability:
+        # a test that needs N corrupted copies gets them on every seed (a probability of 0.25 gave 10 on one).
+        self.corrupt_every = 0
+        self._corrupt_seen = 0
         self.corrupt_sent = 0
+        self.corrupt_kinds = [0, 0, 0]    # foreign requester ID, lower address, byte count
 
         # configuration sideband
         self.bdf = self.rng.randrange(1, 0x10000)
@@ -944,9 +949,14 @@ class DmaTb:
         dws, dwe = s & ~3, (e + 3) & ~3
         payload = rr.data[dws - rr.base:dwe - rr.base]
         poisoned = rr.fault == "POISON" and k == rr.fault_at
-        if not rr.fault and self.rng.random() < self.corrupt_prob:
+        corrupt = False
+        if not rr.fault and self.corrupt_every:
+            self._corrupt_seen += 1
+            corrupt = self._corrupt_seen % self.corrupt_every == 0
+        if corrupt:
             # the same completion with one field wrong: foreign requester ID, lower address or byte count
-            kind = self.rng.randrange(3)
+            kind = self.corrupt_sent % 3
+            self.corrupt_kinds[kind] += 1
             self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id ^ (0x0100 if kind == 0 else 0), rr.tag,
                                     (dwe - dws) // 4, (remaining + (4 if kind == 2 else 0)) & 0xFFF,
                                     la ^ (4 if kind == 1 else 0)), self.rng.randbytes(len(payload)))
@@ -960,6 +970,13 @@ class DmaTb:
         if not rr.pieces:
             self.pending.remove(rr)
             del self.reads[rr.tag]
+
+    def set_corruption(self, every: int) -> None:
+        """Precede every `every`-th fault-free completion by a corrupted copy (0: none), from a random phase."""
+        if every < 0:
+            raise ValueError(f"set_corruption: every = {every} (0 for none, else a period)")
+        self.corrupt_every = every
+        self._corrupt_seen = self.rng.randrange(every) if every else 0
 
     def send_late(self):
         """Answer the dropped reads now (complete, in order): each completion is unexpected by now."""

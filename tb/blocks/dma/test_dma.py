@@ -357,7 +357,7 @@ async def test_unexpected_cpl(dut):
     # with a wrong requester ID, lower address or byte count (accepting one would corrupt the data or make
     # the real one unexpected)
     tb.set_cfg(mps=1, mrrs=0)
-    tb.corrupt_prob = 0.25
+    tb.set_corruption(4)
     c = tb.submit(tb.make_copy(8192))
     for _ in range(3):
         await tb.cycles(rng.randint(20, 120))
@@ -367,9 +367,10 @@ async def test_unexpected_cpl(dut):
     await tb.wait_done(c)
     await tb.quiesce()
     await tb.cycles(10)
-    tb.corrupt_prob = 0.0
+    tb.set_corruption(0)
     injected += tb.corrupt_sent
-    assert tb.corrupt_sent > 10, tb.corrupt_sent
+    # 8 KiB in 128-byte reads: at least 64 completions, so at least 16 copies, each wrong field 5 times or more
+    assert tb.corrupt_sent >= 16 and min(tb.corrupt_kinds) >= 5, (tb.corrupt_sent, tb.corrupt_kinds)
     assert tb.unexpected_pulses == injected, f"live: {injected} injected, {tb.unexpected_pulses} flagged"
 
     # a second copy of a completion that already ended its request (tag finished, engine idle)
