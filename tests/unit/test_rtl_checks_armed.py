@@ -31,26 +31,31 @@ def _code(line: str) -> str:
 
 
 def armed_flags(text: str) -> set[str]:
-    """Flags of a file that power up 0 and are set only by a reset (or follow an armed flag and !rst)."""
+    """Flags of a file that power up 0 and whose every assignment is `if (rst) F <= 1'b1;` or `F <= G && !rst;`
+    with G armed (at least one assignment; a flag assigned any other way, e.g. at every edge, is not armed)."""
     lines = [_code(line) for line in text.splitlines()]
     zero = set()
     for line in lines:
         for m in _INIT.finditer(line):
             zero.update(n.strip() for n in m.group(1).strip("{}").split(","))
-    by_reset = {m.group(1) for line in lines for m in _SET_BY_RESET.finditer(line)}
-    follows = {m.group(1): m.group(2) for line in lines for m in _FOLLOWS.finditer(line)}
-    armed = zero & by_reset
+    sources: dict[str, list[str | None]] = {}      # flag -> per assignment: None (by a reset), G (follows G), ""
+    for line in lines:
+        by_reset, follows = _SET_BY_RESET.search(line), _FOLLOWS.search(line)
+        for m in _ASSIGN.finditer(line):
+            f = m.group(1)
+            if by_reset and by_reset.group(1) == f:
+                sources.setdefault(f, []).append(None)
+            elif follows and follows.group(1) == f:
+                sources.setdefault(f, []).append(follows.group(2))
+            else:
+                sources.setdefault(f, []).append("")
+    armed: set[str] = set()
     grew = True
     while grew:
-        new = {f for f, g in follows.items() if f in zero and g in armed} - armed
+        new = {f for f in zero - armed if sources.get(f)
+               and all(g is None or g in armed for g in sources[f])}
         armed |= new
         grew = bool(new)
-    # a flag assigned anywhere else (e.g. `F <= 1'b1;` at every edge) is not armed by a reset
-    for f in set(armed):
-        for line in lines:
-            for m in _ASSIGN.finditer(line):
-                if m.group(1) == f and not (_SET_BY_RESET.search(line) or _FOLLOWS.search(line)):
-                    armed.discard(f)
     return armed
 
 
@@ -127,6 +132,24 @@ UNARMED = {
             checks_on_q <= !rst;
             if (checks_on_q && !rst)
                 assert (a == b) else $error("x");
+        end
+    """,
+    "a flag following one that is also set at every edge": """
+        logic seen_q, on_q;
+        initial {seen_q, on_q} = 2'b00;
+        always_ff @(posedge clk) if (rst) seen_q <= 1'b1;
+        always_ff @(posedge clk) seen_q <= 1'b1;
+        always_ff @(posedge clk) on_q <= seen_q && !rst;
+        always_ff @(posedge clk)
+            if (on_q && !rst) assert (a == b) else $error("x");
+    """,
+    "a flag set by a reset and also following an unarmed one": """
+        logic free_q, on_q;
+        initial on_q = 1'b0;
+        always_ff @(posedge clk) begin
+            if (rst) on_q <= 1'b1;
+            on_q <= free_q && !rst;
+            if (on_q && !rst) assert (a == b) else $error("x");
         end
     """,
     "an armed flag named by a sibling if, not the enclosing one": """

@@ -243,8 +243,7 @@ class DmaTb:
         # a test that needs N corrupted copies gets them on every seed (a probability of 0.25 gave 10 on one).
         self.corrupt_every = 0
         self._corrupt_seen = 0
-        self.corrupt_sent = 0
-        self.corrupt_kinds = [0, 0, 0]    # foreign requester ID, lower address, byte count
+        self.corrupt_kinds = [0, 0, 0]    # copies sent with a foreign requester ID, lower address, byte count
 
         # configuration sideband
         self.bdf = self.rng.randrange(1, 0x10000)
@@ -960,7 +959,6 @@ class DmaTb:
             self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id ^ (0x0100 if kind == 0 else 0), rr.tag,
                                     (dwe - dws) // 4, (remaining + (4 if kind == 2 else 0)) & 0xFFF,
                                     la ^ (4 if kind == 1 else 0)), self.rng.randbytes(len(payload)))
-            self.corrupt_sent += 1
         self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id, rr.tag, (dwe - dws) // 4,
                                 remaining & 0xFFF, la, poisoned), payload)
         self.stats["cpl"] += 1
@@ -970,6 +968,10 @@ class DmaTb:
         if not rr.pieces:
             self.pending.remove(rr)
             del self.reads[rr.tag]
+
+    @property
+    def corrupt_sent(self) -> int:
+        return sum(self.corrupt_kinds)
 
     def set_corruption(self, every: int) -> None:
         """Precede every `every`-th fault-free completion by a corrupted copy (0: none), from a random phase."""
