@@ -24,6 +24,10 @@ RESEED   ?= 0
 # SHARD=k/N: run the k-th of N shards of the selection, balanced by sim/durations.json (sim/shard.py).
 SHARD    ?=
 export TEST CONFIG PLATFORM TESTCASE SEED WAVES RESEED SHARD
+# SEED_BASE=<text>: every run without SEED gets a seed derived from this text and the run's name instead of a
+# random one (sim/simlib.py new_seed). `make test` sets it to the commit under test, so CI and a local
+# `make test` on the same commit run the same seeds; `make test SEED_BASE=` draws random seeds again.
+export SEED_BASE
 BUILD_ARGS := $(if $(CONFIG),--config $(CONFIG),) $(if $(filter-out 0,$(WAVES)),--waves,)
 
 .PHONY: help env system-deps waves-smoke sim build fw fw-run fw-run-check lint regen check-regen unit blocks test bench clean report mutate mutate-sample fcov stress coverage coverage-sample coverage-tools merge-shards durations synth synth-blocks synth-smoke speed-ab
@@ -145,6 +149,7 @@ unit: $(STAMP)
 blocks: $(STAMP)
 	$(PY) -m pytest tb/blocks tb/pcie/test -p no:cacheprovider -q -n $(JOBS)
 
+test: SEED_BASE := $(if $(filter command line,$(origin SEED_BASE)),$(SEED_BASE),$(or $(SEED_BASE),$(shell git -C $(CURDIR) rev-parse HEAD 2>/dev/null)))
 test: lint check-regen unit blocks waves-smoke sim fw-run-check formal-sample coverage-sample mutate-sample synth-smoke
 
 # Debian packages beyond the Python environment (ccache, lz4/zlib headers for WAVES=1), where root and apt exist.

@@ -227,7 +227,7 @@ def main(argv=None) -> int:
     cfg = simlib.config(config)
     secs = simlib.build(cfg)
     print(f"fw-run: build {config}: {secs:.1f} s -> {_rel(simlib.build_dir(cfg))}")
-    seed = seed if seed is not None else simlib.new_seed()
+    seed = seed if seed is not None else simlib.new_seed(f"fw_run/{config}/{platform}/{prog.name}/{args.guest}")
     where = f"{config}/{platform}" + (f" in a guest ({args.guest} interrupts)" if args.guest != "none" else "")
     print(f"fw-run: running {_rel(prog)} on {where}, seed {seed}", flush=True)
     env = {"IMSDEV_FW_PROG": str(prog.resolve()), "IMSDEV_FW_SO": str(so) if so else "",

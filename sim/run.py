@@ -105,6 +105,10 @@ def cmd_sim(args) -> int:
     print(f"make sim: {len(chosen)} item(s){where} on {', '.join(configs) or 'nothing'}"
           + (f" (TEST={test})" if test else "") + (f" (TESTCASE={testcase})" if testcase else "")
           + (f", about {sum(est.values()):.0f} CPU-s of simulation (sim/durations.json)" if chosen else ""))
+    base = os.environ.get(simlib.SEED_BASE_ENV, "")
+    if chosen and not simlib.seed_from_env():
+        print(f"make sim: seeds derived from SEED_BASE={base} (the same on every machine)" if base else
+              "make sim: a random seed per item (printed; SEED_BASE=<any text> derives them instead)")
     if not chosen:
         # More shards than items: this one has nothing to run; its (empty) JUnit tells the merge it ran.
         out = simlib.RESULTS_ROOT / junit_name

@@ -15,6 +15,7 @@ sim/configs.py; tests are cocotb modules under tb/tests/, listed in sim/testplan
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import shutil
@@ -65,8 +66,21 @@ for _p in (str(ROOT / "fw"), str(ROOT)):
         sys.path.insert(0, _p)
 
 
-def new_seed() -> int:
-    return random.SystemRandom().randrange(1, 2**31)
+SEED_BASE_ENV = "SEED_BASE"
+
+
+def new_seed(key: str = "") -> int:
+    """A run's seed when SEED does not give one. Random (1 .. 2**31-1) unless SEED_BASE is set; with SEED_BASE
+    it is derived from SEED_BASE and `key`, the run's identity (its results directory's name: module,
+    configuration, platform and reseed tag), so that one SEED_BASE gives every run of a regression its own
+    seed and the same seeds again on any machine. `make test` sets SEED_BASE to the commit it tests: CI's
+    result on a commit is the one `make test` gives on that commit anywhere, and a failure replays from the
+    printed seed either way. `make sim` on its own draws random seeds (new ones every run)."""
+    base = os.environ.get(SEED_BASE_ENV, "")
+    if not base:
+        return random.SystemRandom().randrange(1, 2**31)
+    digest = hashlib.sha256(f"{base}/{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % (2**31 - 1) + 1
 
 
 def parse_seed(raw: str) -> int:
@@ -348,9 +362,9 @@ def run(module: str, cfg: Config, seed: int | None = None, testcase: str | None 
 
     `mutant` (a mutant's number in the catalogue) runs on the build of `mutant_tree` with that mutant active;
     `build_into` runs on a build made with build(..., into=) instead of the configuration's own."""
-    if seed is None:
-        seed = new_seed()
     name = f"{cfg.name}-{module.rsplit('.', 1)[-1]}" + (f"-{platform}" if platform else "") + tag
+    if seed is None:
+        seed = new_seed(name + (f"-mutant{mutant}" if mutant is not None else ""))
     test_dir = RESULTS_ROOT / name
     env = {"IMSDEV_CONFIG": cfg.name, "IMSDEV_PLATFORM": platform or "", **(extra_env or {})}
     plusargs = ()

@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import re
 import sys
 import time
@@ -95,7 +94,7 @@ def main() -> int:
     ap.add_argument("--flr", choices=("0", "1"), default=os.environ.get("IMSDEV_STRESS_FLR") or "1",
                     help="draw FLR under load (default 1)")
     args = ap.parse_args()
-    base = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    base = args.seed if args.seed is not None else simlib.new_seed("stress")
     os.environ["IMSDEV_STRESS_ITEMS"] = str(args.items)
     os.environ["IMSDEV_STRESS_FLR"] = args.flr
     os.environ.setdefault("COCOTB_LOG_LEVEL", "INFO")

@@ -376,7 +376,7 @@ def cmd_run(args) -> int:
         rotation = rotation_default() if args.rotation is None else args.rotation
         selected = choose_sample(selected, args.sample, rotation, configs)
         print(f"sample of {len(selected)} (rotation {rotation}): {', '.join(m.id for m in selected)}")
-    seed = args.seed or simlib.new_seed()
+    seed = args.seed or simlib.new_seed(f"mutation/{','.join(configs)}/{','.join(m.id for m in selected)}")
     print(f"mutation campaign: {len(selected)} mutants, configurations {configs}, seed {seed} "
           f"(replay: make mutate SEED={seed} ONLY=<id>)")
     t_wall = time.monotonic()

@@ -49,7 +49,7 @@ def run_block(block: str, toplevel: str, test_module: str, srcs: list, params: d
                            warnings_fatal=not MUTANT_RTL)
     mutant = os.environ.get("IMSDEV_MUTANT")
     plusargs = (f"+IMSDEV_MUTANT={mutant}",) if MUTANT_RTL and mutant else ()
-    seed = simlib.seed_from_env() or simlib.new_seed()
+    seed = simlib.seed_from_env() or simlib.new_seed(f"blocks/{name}/{test_module}/{os.environ.get('TESTCASE', '')}")
     print(f"\n{name}: seed {seed} (replay: SEED={seed})")
     cases = simlib.cocotb_run(module=test_module, toplevel=toplevel, build_dir=build_dir, test_dir=test_dir,
                               seed=seed, testcase=os.environ.get("TESTCASE") or None, extra_env=extra_env,

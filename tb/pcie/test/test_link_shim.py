@@ -41,7 +41,7 @@ def run_link_shim(data_w: int, seed: int, test_filter: str | None = None,
 
 @pytest.mark.parametrize("data_w", [256, 64])
 def test_link_shim(data_w):
-    seed = simlib.seed_from_env() or simlib.new_seed()
+    seed = simlib.seed_from_env() or simlib.new_seed(f"link_shim/{data_w}/{os.environ.get('TESTS', '')}")
     print(f"\ntb/pcie link tests, DATA_W={data_w}: seed {seed} (replay with SEED={seed})")
     waves = simlib.env_flag("WAVES")
     cases = run_link_shim(data_w, seed, os.environ.get("TESTS"), waves)
