@@ -203,14 +203,17 @@ class Bench:
             tlp.last_be = 0xF if last_be is None else last_be
         return await self.rc.send_nonposted(tlp)
 
-    async def raw_write(self, off: int, data: bytes, poisoned: bool = False, first_be: int | None = None):
-        """One MWr carrying `data` (any size) to BAR0, optionally poisoned or with another First DW BE (0 with
-        one DW: a zero-length write); posted, so this returns once it is sent."""
+    async def raw_write(self, off: int, data: bytes, poisoned: bool = False, first_be: int | None = None,
+                        last_be: int | None = None):
+        """One MWr carrying `data` (any size) to BAR0, optionally poisoned or with other First / Last DW BE (First
+        DW BE 0 with one DW: a zero-length write); posted, so this returns once it is sent."""
         tlp = self._mem_tlp(off, write=True)
         tlp.set_addr_be_data(self.bar0_addr + off, data)
         tlp.ep = poisoned
         if first_be is not None:
             tlp.first_be = first_be
+        if last_be is not None:
+            tlp.last_be = last_be
         await self.rc.perform_posted_operation(tlp)
 
     # ---- configuration space -------------------------------------------------------------------

@@ -601,16 +601,25 @@ class WqEnv:
         await self.b.rc.mem_write_pasid(self.portal(wq, offset), data, pasid=None)
 
     async def dmwr_raw(self, addr: int, data: bytes, pasid: Optional[int], priv: bool = False,
-                       poisoned: bool = False) -> CplStatus:
-        """A DMWr of any DW-aligned size/address, optionally poisoned (EP=1) (bad-input tests)."""
+                       poisoned: bool = False, first_be: int = 0xF, last_be: int = 0xF) -> CplStatus:
+        """A DMWr of any DW-aligned size/address, optionally poisoned (EP=1) or with bytes disabled in its byte
+        enables (which no DMWr may have: a faulty requester's) (bad-input tests)."""
         tlp = PasidTlp.create_dmwr(addr, data, pasid=pasid, pmr=priv)
         tlp.ep = poisoned
+        tlp.first_be, tlp.last_be = first_be, (last_be if len(data) > 4 else 0)
         cpl = await self.b.rc.send_nonposted(tlp)
         return CplStatus(cpl.status)
 
-    async def mwr_raw(self, addr: int, data: bytes, pasid: Optional[int] = None, priv: bool = False):
-        """One posted write of exactly `data` (no MPS split for <= 128 bytes)."""
-        await self.b.rc.perform_posted_operation(PasidTlp.create_mem_write(addr, data, pasid=pasid, pmr=priv))
+    async def mwr_raw(self, addr: int, data: bytes, pasid: Optional[int] = None, priv: bool = False,
+                      first_be: Optional[int] = None, last_be: Optional[int] = None):
+        """One posted write of exactly `data` (no MPS split for <= 128 bytes), optionally with other First /
+        Last DW BE (bytes of the payload left out of the write)."""
+        tlp = PasidTlp.create_mem_write(addr, data, pasid=pasid, pmr=priv)
+        if first_be is not None:
+            tlp.first_be = first_be
+        if last_be is not None:
+            tlp.last_be = last_be
+        await self.b.rc.perform_posted_operation(tlp)
 
     async def mrd_raw(self, addr: int, length: int = 4) -> CplStatus:
         cpl = await self.b.rc.send_nonposted(PasidTlp.create_mem_read(addr, length))

@@ -698,7 +698,7 @@ REGISTERS: Tuple[Register, ...] = (
         name='ERR_ADDR', const='CSR_ERR_ADDR', offset=0x44, width=32,
         access='RO', reset=0x0, reset_mask=0xFFFFFFFF,
         title='MMIO error address',
-        desc='BAR0 byte offset of the access recorded in ERR (first byte of the request, i.e. the address with the first-DW byte enables applied).',
+        desc="BAR0 byte offset of the access recorded in ERR: its first enabled byte. For a request refused whole (size, alignment, poison, type) the request's first byte, i.e. its address with First DW BE applied; for one DWORD of a QWORD dropped on its own (PARTIAL, RO_WRITE) that DWORD's first enabled byte.",
         fields=(
             Field('OFFSET', 0, 32, 0xFFFFFFFF, 0x0, 'RO', 'w', True, None,
                   'BAR0 byte offset.'),

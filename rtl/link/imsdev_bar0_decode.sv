@@ -147,7 +147,8 @@ module imsdev_bar0_decode #(
         end else begin
             if (take)                    s_valid_q <= !answer_here;
             else if (s_valid_q && s_ready) s_valid_q <= 1'b0;
-            err_addr   <= byte_addr;
+            // the first enabled byte of the DWORD dropped (ERR_ADDR: the access's first byte, regs/imsdev.rdl)
+            err_addr   <= {req_addr, imsdev_tlp_pkg::be_first(req_be)};
             hole_rsp_q <= take && answer_here;
             err_valid  <= take && (drop_partial || drop_ro);
             err_code   <= drop_ro ? imsdev_map_pkg::MMIO_ERR_RO_WRITE : imsdev_map_pkg::MMIO_ERR_PARTIAL;

@@ -272,6 +272,10 @@ class DmaTb:
         self.tx_valid_while_bme_off = 0
         self.tx_held: tuple | None = None         # fields of a beat shown without ready
         self.stats = {"mrd": 0, "mwr": 0, "cpl": 0, "cmds": 0, "xreq": 0, "xlated": 0, "inv": 0}
+        # The invalidation's snapshot counters (imsdev_ats_inv reads them; docs/ats_pri.md 2.5), as seen on
+        # tx_req: translated MWr TLPs whose last beat was accepted, and data MRd TLPs sent.
+        self.xl_wr_sent = 0
+        self.mrd_sent = 0
 
         # ATS (builds with ATS_ENTRIES > 0, docs/ats_pri.md): a test sets self.ats before start(). The host then
         # answers Translation Requests with PA page = VA page ^ ATS_KEY (a constant above 1 GiB, so 2 MiB and
@@ -482,6 +486,9 @@ class DmaTb:
                 self.check()
             await RisingEdge(self.dut.clk)
         await self.cycles(4)
+        await ReadOnly()
+        self._check_counters_idle()
+        await RisingEdge(self.dut.clk)
         self.check()
 
     # ------------------------------------------------------------------ the clocked loop
@@ -529,6 +536,7 @@ class DmaTb:
                 self._on_rsp_valid(rsp_ready=bool(d.rsp_ready.value))
             rsp_taken = False
             tx_valid = bool(d.tx_req_valid.value)
+            self._check_snapshot_counters(tx_valid)
             held = self.tx_held
             if held is not None:
                 # valid && !ready last cycle: the same beat must still be shown
@@ -553,6 +561,45 @@ class DmaTb:
             self._on_pri(pr_done)
             if d.err_unexpected_cpl.value:
                 self.unexpected_pulses += 1
+
+    # Translated MWr TLPs the write side can hold between planning one and its last beat leaving: its output FIFO
+    # (4 entries), the stage before it and the TLP on tx_req. The bound only has to be far above that and far
+    # below the counters' 16-bit range, so that a planned count that lags the sent one (a wrapped difference)
+    # cannot pass for a lead.
+    PLANNED_LEAD_MAX = 64
+
+    def _check_snapshot_counters(self, tx_valid: bool) -> None:
+        """The counters imsdev_ats_inv takes its snapshots from (docs/ats_pri.md 2.5), against tx_req, every
+        cycle (ReadOnly: they hold every edge up to this cycle's): wr_sent_count is exactly the translated MWr
+        TLPs whose last beat was accepted; wr_planned_count leads it, by at least one while a translated MWr is
+        on tx_req (its header holds a PA, so it was planned); rd_alloc_count - rd_retire_count never exceeds
+        TAGS. (quiesce() checks that each pair meets when everything is done.) A write snapshot that missed a
+        translated write would let the Invalidate Completion overtake it; one counting other writes would end
+        the wait early."""
+        d = self.dut
+        sent, planned = int(d.wr_sent_count.value), int(d.wr_planned_count.value)
+        if sent != self.xl_wr_sent & 0xFFFF:
+            self.fail(f"wr_sent_count {sent}, but {self.xl_wr_sent} translated MWr TLPs have left on tx_req")
+        lead = (planned - sent) & 0xFFFF
+        if lead > self.PLANNED_LEAD_MAX:
+            self.fail(f"wr_planned_count {planned} against wr_sent_count {sent}: a lead of {lead} (planned behind sent?)")
+        if tx_valid and int(d.tx_req_mwr.value) and (int(d.tx_req_hdr.value) >> 106) & 3 == 2 and lead == 0:
+            self.fail(f"a translated MWr is on tx_req but wr_planned_count {planned} does not lead "
+                      f"wr_sent_count {sent}: it was not counted as planned")
+        outstanding = (int(d.rd_alloc_count.value) - int(d.rd_retire_count.value)) & 0xFFFF
+        if outstanding > self.tags:
+            self.fail(f"rd_alloc_count - rd_retire_count = {outstanding}, more than TAGS {self.tags}")
+
+    def _check_counters_idle(self) -> None:
+        """With nothing in flight every planned translated write has left and every allocated MRd is retired."""
+        d = self.dut
+        planned, sent = int(d.wr_planned_count.value), int(d.wr_sent_count.value)
+        alloc, retire = int(d.rd_alloc_count.value), int(d.rd_retire_count.value)
+        if planned != sent or sent != self.xl_wr_sent & 0xFFFF:
+            self.fail(f"idle: wr_planned_count {planned}, wr_sent_count {sent}, translated MWr sent "
+                      f"{self.xl_wr_sent}: every planned translated write must have left")
+        if alloc != retire or alloc != self.mrd_sent & 0xFFFF:
+            self.fail(f"idle: rd_alloc_count {alloc}, rd_retire_count {retire}, MRd sent {self.mrd_sent}")
 
     # ------------------------------------------------------------------ cmd / rsp
     def _drive_cmd(self, c: DmaCmd):
@@ -719,6 +766,10 @@ class DmaTb:
         if at == 1:
             self._on_xreq(t)
             return
+        if is_wr and at == 2:
+            self.xl_wr_sent += 1
+        elif not is_wr:
+            self.mrd_sent += 1
         len_dw = ((hdr >> 96) & 0x3FF) or 1024
         req_id = (hdr >> 80) & 0xFFFF
         tag = (hdr >> 72) & 0xFF
@@ -850,6 +901,19 @@ class DmaTb:
             self.fail(f"Translation Request tag {tag} with NW={nw} (read side asks NW=1, write side 0)")
         page = addr >> 12
         key = (t["prfx"] & 0xFFFFF, (t["prfx"] >> 23) & 1)
+        # The page is one the asking side is about to access for an active command under ATS: the read side
+        # (tag TAGS) a page of a COPY's or FETCH's source, the write side a page of a COPY's, FILL's or WRITE's
+        # destination (a FETCH writes nothing: its bytes go to the caller).
+        write_side = tag == self.tags + 1
+        owners = [c for c in self.active
+                  if c.pasid is not None and tuple(c.pasid) == key and not getattr(c, "no_ats", False) and c.length
+                  and ((not write_side and c.op in (OP_COPY, OP_FETCH)
+                        and c.src >> 12 <= page <= (c.src + c.length - 1) >> 12)
+                       or (write_side and c.op != OP_FETCH
+                           and c.dst >> 12 <= page <= (c.dst + c.length - 1) >> 12))]
+        if not owners:
+            self.fail(f"Translation Request ({'write' if write_side else 'read'} side) for page {page:#x} of PASID "
+                      f"{key}: no active command {'writes' if write_side else 'reads'} it under ATS")
         deny = self.deny.get(key + (page,))
         size = 0 if key in self.deny_pasids else self.rng.choice([0, 0, 0, 9, 18])
         if deny == "UR":

@@ -307,6 +307,43 @@ async def test_error_stress(dut):
 
 
 @cocotb.test()
+async def test_first_error_wins(dut):
+    """A command whose reads fail twice reports the first error in time (imsdev_dma_tags keeps a command's
+    first error): a UR, CA or poisoned completion on one read and another read of the same command never
+    answered end the command with the completion error, not READ_TIMEOUT, which only comes CPL_TIMEOUT cycles
+    after the lost read was sent, whichever of the two reads comes first in the command. The two are
+    neighbours among the first reads, so both are out before either fails (a later read could wait for a tag
+    or buffer space that the lost read holds until its timeout)."""
+    tb = DmaTb(dut, "first_error")
+    await tb.start()
+    rng = tb.rng
+    read_size = min(128 << min(tb.mrrs, 5), tb.rd_cap)
+    for kind, st in (("UR", ST_UR), ("CA", ST_CA), ("POISON", ST_POISONED)):
+        for lost_first in (False, True):
+            length = rng.randint(2 * read_size + 1, 4 * read_size)
+            c = tb.make_copy(length, pasid=tb.random_pasid(), expect_status=st)
+            c.max_bytes = length
+            tb.submit(c)
+            nreads = len(split(c.src, length, read_size))
+            a = rng.randrange(min(2, nreads - 1))
+            err_i, lost_i = (a + 1, a) if lost_first else (a, a + 1)
+            tb.faults[(c.cmd_id, err_i)] = (kind, 0)
+            tb.faults[(c.cmd_id, lost_i)] = ("DROP", 0)
+            await tb.wait_done(c)
+            await tb.quiesce()
+            tb.log.info("%s on read %d, read %d lost: %s status %d, %d bytes", kind, err_i, lost_i, c.describe(),
+                        c.rsp_status, c.rsp_bytes)
+    # the lost reads' completions, sent now, are dropped as unexpected; the engine goes on
+    n = tb.send_late()
+    await tb.quiesce()
+    await tb.cycles(10)
+    assert tb.unexpected_pulses == n, f"{n} late completions, {tb.unexpected_pulses} pulses"
+    ok = tb.submit(tb.make_copy(rng.randint(1, 5000)))
+    await tb.wait_done(ok)
+    await tb.quiesce()
+
+
+@cocotb.test()
 async def test_cpl_timeout(dut):
     """A read that is never answered ends its command with READ_TIMEOUT after CPL_TIMEOUT cycles and frees
     its tag; its completions arriving later are dropped and flagged; the engine keeps working."""
@@ -570,11 +607,12 @@ BAD_INPUTS = (
 
 @ats_test
 async def test_ats_translate(dut):
-    """ATS (builds with ATS_ENTRIES > 0): COPY/FILL/WRITE with and without PASID, some with cmd_no_ats, under
+    """ATS (builds with ATS_ENTRIES > 0): COPY/FILL/WRITE/FETCH with and without PASID, some with cmd_no_ats, under
     ATS Enable: every PASID-tagged MRd/MWr of a translated command carries AT = 10b and the host's physical
     address (4 KiB / 2 MiB / 1 GiB entries), the rest AT = 00b; Translation Requests are MRd Length 2 with
-    the PASID prefix, tag TAGS (read side, NW = 1) or TAGS + 1 (write side); invalidations without PASID at
-    random times force re-translation. Data and responses are checked as in every other test."""
+    the PASID prefix, tag TAGS (read side, NW = 1) or TAGS + 1 (write side), each for a page its side is about
+    to access for an active command; invalidations without PASID at random times force re-translation. Data
+    and responses are checked as in every other test."""
     tb = await start_ats(dut, "ats_translate", no_ats_prob=0.1, inv_prob=0.002)
     rng = tb.rng
     # a few PASIDs so that ATC keys collide and entries are evicted
@@ -588,6 +626,9 @@ async def test_ats_translate(dut):
     await run_batches(tb, lambda n: rng.choice([tb.make_copy, tb.make_copy, tb.make_fill])(n, pasid=pick()),
                       lengths)
     await run_batches(tb, lambda n: tb.make_write(min(n, 32), pasid=pick()), [rng.randint(1, 32) for _ in range(20)])
+    # FETCHes (batch-list reads) with PASIDs: their source reads are translated; they write nothing, so the
+    # write side must not ask for a translation on their behalf
+    await run_batches(tb, lambda n: tb.make_fetch(n, pasid=pick()), [rng.choice([64, 64, 32, 8]) for _ in range(16)])
     tb.log.info("ats_translate: %s", tb.stats)
     assert tb.stats["xreq"] > 10 and tb.stats["xlated"] > 50 and tb.stats["inv"] > 0, tb.stats
     tb.check()

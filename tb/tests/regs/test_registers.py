@@ -163,6 +163,11 @@ async def test_unmapped_offsets_read_zero(dut):
     assert await bench.rd32(regs.CSR_ERR) == 0, "writes to holes are not errors"
 
 
+def first_byte(be: int) -> int:
+    """Offset of the first enabled byte of a DWORD's byte enables."""
+    return (be & -be).bit_length() - 1
+
+
 async def expect_err(bench, code, offset):
     err = await bench.rd32(regs.CSR_ERR)
     valid = err & regs.CSR_ERR_VALID_MASK
@@ -199,6 +204,9 @@ async def test_bad_accesses(dut, pauses):
     await expect_err(bench, regs.MMIO_ERR_UNALIGNED, scratch + 4)
     await bench.raw_write(scratch, bytes(4), poisoned=True)
     await expect_err(bench, regs.MMIO_ERR_POISONED, scratch)
+    # ERR_ADDR is the access's first enabled byte, not its DWORD (regs/imsdev.rdl)
+    await bench.raw_write(scratch, bytes(4), poisoned=True, first_be=0b1100)
+    await expect_err(bench, regs.MMIO_ERR_POISONED, scratch + 2)
     # A write of several beats on every data width (128 bytes) is dropped whole: the completer drains the
     # beats after the first and logs one record.
     await bench.raw_write(scratch, bytes(128))
@@ -214,6 +222,9 @@ async def test_bad_accesses(dut, pauses):
     await bench.wr32(ctrl, 0, byte_enables=0b0001)
     await expect_err(bench, regs.MMIO_ERR_PARTIAL, ctrl)
     assert await bench.rd32(ctrl) == 1, "a partial write unmasked vector 0"
+    await bench.wr32(ctrl, 0, byte_enables=0b0100)
+    await expect_err(bench, regs.MMIO_ERR_PARTIAL, ctrl + 2)
+    assert await bench.rd32(ctrl) == 1, "a partial write unmasked vector 0"
     await bench.wr32(regs.MSIX_PBA_BASE, 0xFFFF_FFFF)
     await expect_err(bench, regs.MMIO_ERR_RO_WRITE, regs.MSIX_PBA_BASE)
 
@@ -228,9 +239,11 @@ async def test_bad_accesses(dut, pauses):
     await expect_err(bench, regs.MMIO_ERR_UNSUPPORTED, scratch)
     assert await bench.rd32(scratch) == 0x1234_5678, "a DMWr to BAR0 changed SCRATCH"
 
-    # A zero-length read returns one DWORD without side effects.
+    # A zero-length read returns one DWORD of zeros without reading the register (imsdev_mmio_completer).
     cpl = await bench.raw_read(scratch, length_dw=1, first_be=0)
     assert cpl.status == CplStatus.SC and cpl.byte_count == 1
+    assert cpl.get_data()[:4] == bytes(4), \
+        f"a zero-length read of SCRATCH (0x12345678) returned {cpl.get_data()[:4].hex()}: it must not read the register"
     # A 1-DW read of bytes 1..2: Byte Count spans the first to the last enabled byte (2), Lower Address is
     # the first enabled byte's address (PCIe Base §2.3.1.1), the data is the whole DW.
     cpl = await bench.raw_read(scratch, length_dw=1, first_be=0b0110)
@@ -240,6 +253,39 @@ async def test_bad_accesses(dut, pauses):
 
     # The registers still work.
     assert await bench.rd32(scratch) == 0x1234_5678
+
+
+@cocotb.test()
+async def test_qword_write_byte_enables_per_dword(dut):
+    """A QWORD write is two DWORD accesses, the low one with First DW BE and the high one with Last DW BE (PCIe
+    Base §2.2.5). In the MSI-X table a partial DWORD is dropped with MMIO_ERR_PARTIAL at its own offset, so a
+    QWORD write to an entry's address with one partial half writes the other half only. Every partial value of
+    each half beside a full other half, and both halves partial (the low one is the record, the high one sets
+    OVERFLOW)."""
+    bench = await Bench.start(dut)
+    rng = bench.rng
+    lo_mask = regs.MSIX_TABLE_ADDR_LO_ADDR_MASK
+    cases = [(0xF, b) for b in range(1, 15)] + [(b, 0xF) for b in range(1, 15)] + [(0x3, 0xC), (0x8, 0x1)]
+    rng.shuffle(cases)
+    for first_be, last_be in cases:
+        vector = rng.randrange(bench.params.msix_vectors)
+        lo = regs.MSIX_TABLE_BASE + vector * regs.MSIX_TABLE_STRIDE + regs.MSIX_TABLE_ADDR_LO
+        hi = lo + 4
+        old = rng.getrandbits(64) & ~3
+        await bench.wr64(lo, old)
+        new = rng.getrandbits(64)
+        await bench.raw_write(lo, new.to_bytes(8, "little"), first_be=first_be, last_be=last_be)
+        what = f"vector {vector}, QWORD write with First/Last DW BE {first_be:#06b}/{last_be:#06b}"
+        want_lo = (new if first_be == 0xF else old) & lo_mask
+        want_hi = (new if last_be == 0xF else old) >> 32
+        assert await bench.rd32(lo) == want_lo, f"{what}: address low {await bench.rd32(lo):#x}, expected {want_lo:#x}"
+        assert await bench.rd32(hi) == want_hi, f"{what}: address high {await bench.rd32(hi):#x}, expected {want_hi:#x}"
+        # ERR_ADDR: the dropped DWORD's first enabled byte (regs/imsdev.rdl)
+        if first_be != 0xF:
+            await expect_err(bench, regs.MMIO_ERR_PARTIAL, lo + first_byte(first_be))
+        elif last_be != 0xF:
+            await expect_err(bench, regs.MMIO_ERR_PARTIAL, hi + first_byte(last_be))
+        assert await bench.rd32(regs.CSR_ERR) & regs.CSR_ERR_VALID_MASK == 0, f"{what}: an error left logged"
 
 
 @cocotb.test()
@@ -337,6 +383,11 @@ BAD_INPUTS = (
     BadInput(cls="register", input="QWORD write at SCRATCH, whose upper DWORD (0x024) is a reserved offset",
              outcome="SCRATCH takes the low DWORD; 0x024 reads 0",
              test="test_scratch_qword_and_ordering"),
+    BadInput(cls="register", input="QWORD write to an MSI-X entry's Message Address with one half partial (First "
+                                   "or Last DW BE not 1111b: every value), or both",
+             outcome="each half is its own DWORD access: a partial one is dropped with MMIO_ERR_PARTIAL at its "
+                     "offset (a second one sets OVERFLOW), the full one is written",
+             test="test_qword_write_byte_enables_per_dword"),
     BadInput(cls="register", input="Write of 0xDEADBEEF to unmapped BAR0 offsets (CSR page holes, 0x1000, 0x1FFFC, "
                                    "past the PBA, 0x30000, the last DWORD of BAR0; on builds with fewer than 2048 "
                                    "vectors (small, wide) Vector Control past the last MSI-X vector)",
@@ -358,6 +409,9 @@ BAD_INPUTS = (
              outcome="dropped (SCRATCH unchanged); ERR.VALID with CODE MMIO_ERR_POISONED, ERR_ADDR = 0x020, "
                      "INT_CAUSE.MMIO_ERR set",
              test="test_bad_accesses"),
+    BadInput(cls="register", input="Poisoned 1-DW MWr at SCRATCH with First DW BE 1100b",
+             outcome="dropped; ERR.VALID with CODE MMIO_ERR_POISONED, ERR_ADDR = 0x022 (its first enabled byte)",
+             test="test_bad_accesses"),
     BadInput(cls="register", input="128-byte MWr at SCRATCH (several beats on every data path width)",
              outcome="dropped whole (SCRATCH unchanged), one ERR record: CODE MMIO_ERR_WR_TOO_BIG, ERR_ADDR = "
                      "0x020, INT_CAUSE.MMIO_ERR set",
@@ -374,7 +428,7 @@ BAD_INPUTS = (
                      "0x020, INT_CAUSE.MMIO_ERR set",
              test="test_bad_accesses"),
     BadInput(cls="register", input="Zero-length MRd (1 DW, First DW BE 0000b) at SCRATCH",
-             outcome="SC with Byte Count 1",
+             outcome="SC with Byte Count 1 and one DWORD of zeros: the register is not read",
              test="test_bad_accesses"),
     BadInput(cls="register", input="1-DW MRd of bytes 1..2 (First DW BE 0110b) at SCRATCH",
              outcome="SC, Byte Count 2, Lower Address = address of byte 1 (low 7 bits), the whole DWORD as data "
@@ -400,6 +454,10 @@ BAD_INPUTS = (
     BadInput(cls="interrupt", input="Partial-DWORD MWr (First DW BE 0001b) to MSI-X vector 0 Vector Control",
              outcome="dropped (Vector Control still reads 1: masked); ERR.VALID with CODE MMIO_ERR_PARTIAL, "
                      "ERR_ADDR = the Vector Control offset, INT_CAUSE.MMIO_ERR set",
+             test="test_bad_accesses"),
+    BadInput(cls="interrupt", input="Partial-DWORD MWr (First DW BE 0100b) to MSI-X vector 0 Vector Control",
+             outcome="dropped (still masked); ERR.VALID with CODE MMIO_ERR_PARTIAL, ERR_ADDR = the Vector Control "
+                     "offset + 2 (its first enabled byte)",
              test="test_bad_accesses"),
     BadInput(cls="interrupt", input="MWr of 0xFFFFFFFF to the MSI-X PBA",
              outcome="dropped; ERR.VALID with CODE MMIO_ERR_RO_WRITE, ERR_ADDR = PBA base (0x28000), "

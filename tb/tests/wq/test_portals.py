@@ -75,6 +75,11 @@ async def test_shared_portal(dut, pauses):
             return await env.dmwr_raw(portal + off, (data * 2)[:nbytes], PASID)
         bad.append(await rejected(env, wq, f"DMWr of {nbytes} B at offset {off:#x}", send, status=CplStatus.CA,
                                   code=regs.SWERR_PORTAL_SIZE, pasid=PASID, offset=off))
+    for first_be, last_be in ((0xE, 0xF), (0xF, 0x7)):
+        bad.append(await rejected(env, wq, f"DMWr of 64 B with First/Last DW BE {first_be:#06b}/{last_be:#06b}",
+                                  lambda d, f=first_be, la=last_be: env.dmwr_raw(portal, d, PASID, first_be=f,
+                                                                                 last_be=la),
+                                  status=CplStatus.CA, code=regs.SWERR_PORTAL_SIZE, pasid=PASID))
     bad.append(await rejected(env, wq, "DMWr without PASID prefix", lambda d: env.dmwr_raw(portal, d, None),
                               status=CplStatus.UR, code=regs.SWERR_PORTAL_NO_PASID))
     bad.append(await rejected(env, wq, "poisoned DMWr (EP=1)",
@@ -217,6 +222,10 @@ async def test_dedicated_portal(dut, pauses):
             await env.mwr_raw(portal + off, (data * 2)[:nbytes])
         bad.append(await rejected(env, wq, f"posted write of {nbytes} B at offset {off:#x}", send,
                                   code=regs.SWERR_PORTAL_SIZE, offset=off, posted=True))
+    for first_be, last_be in ((0xC, 0xF), (0xF, 0x1)):
+        bad.append(await rejected(env, wq, f"MOVDIR64B with First/Last DW BE {first_be:#06b}/{last_be:#06b}",
+                                  lambda d, f=first_be, la=last_be: env.mwr_raw(portal, d, first_be=f, last_be=la),
+                                  code=regs.SWERR_PORTAL_SIZE, posted=True))
     bad.append(await rejected(env, wq, "DMWr to a dedicated WQ", lambda d: env.dmwr_raw(portal, d, PASID),
                               status=CplStatus.UR, code=regs.SWERR_PORTAL_MODE, pasid=PASID))
     bad.append(await rejected(env, wq, "read of a dedicated portal", lambda d: env.mrd_raw(portal + 0x40, 8),
@@ -280,6 +289,11 @@ BAD_INPUTS = (
              outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset 0xF84), INT_CAUSE.ERR_LOG set; OCCUPANCY "
                      "unchanged, the carried descriptor never writes its record or destination",
              test="test_shared_portal"),
+    BadInput(cls="portal", input="DMWr of 64 B, aligned, to a shared WQ with bytes disabled: First DW BE 1110b, or "
+                                 "Last DW BE 0111b (a DMWr writes whole DWs; a faulty requester's)",
+             outcome="CA; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
+                     "the carried descriptor never writes its record or destination",
+             test="test_shared_portal"),
     BadInput(cls="portal", input="Poisoned DMWr (EP = 1), 64 B aligned, to a shared WQ",
              outcome="UR; SWERR PORTAL_SIZE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
                      "the carried descriptor never writes its record or destination",
@@ -329,6 +343,10 @@ BAD_INPUTS = (
     BadInput(cls="portal", input="Posted write of 4 B at offset 0x40 of a dedicated portal",
              outcome="dropped; SWERR PORTAL_SIZE (WQ, BAR2 offset 0x40), INT_CAUSE.ERR_LOG set; OCCUPANCY "
                      "unchanged, no record or destination write",
+             test="test_dedicated_portal"),
+    BadInput(cls="portal", input="64-byte MOVDIR64B to a dedicated portal with bytes disabled (First DW BE 1100b, "
+                                 "or Last DW BE 0001b): a legal PCIe write, not a whole descriptor",
+             outcome="dropped; SWERR PORTAL_SIZE (WQ, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged",
              test="test_dedicated_portal"),
     BadInput(cls="portal", input="DMWr (ENQCMD) to a dedicated WQ",
              outcome="UR; SWERR PORTAL_MODE (WQ, PASID, BAR2 offset), INT_CAUSE.ERR_LOG set; OCCUPANCY unchanged, "
