@@ -84,6 +84,9 @@ TESTPLAN = (
         "reads its reset value after the reset",
         "unmapped BAR0 offsets read 0; bad sizes answered with CA / dropped and logged",
         "QWORD and DWORD access; read-after-posted-write ordering",
+        "a QWORD write is two DWORD accesses with First and Last DW BE: every partial value of either half to an "
+        "MSI-X entry drops that half only (MMIO_ERR_PARTIAL at its first enabled byte)",
+        "ERR_ADDR is the refused access's first enabled byte; a zero-length read returns zeros, not the register",
         "W1C bits of INT_CAUSE and ERR clear with their own bit only; a DMWr to BAR0 is UR (MMIO_ERR_UNSUPPORTED)",
     ), blocks=("link", "regs", "msix", "top", "common"), stage="V1", covergroups=("streams",)),
     Entry("tb.tests.msix.test_msix", ALL_CONFIGS, (
@@ -151,7 +154,8 @@ TESTPLAN = (
         "T14 ATS disabled: untranslated DMA; re-enabled: the ATC starts empty",
         "T5 unmaps under a stream of MEMMOVEs (three rounds, seeded moment): success with every byte or 0x83 "
         "at destination + bytes completed; a Translation Completion overtaken by the Invalidate Request and "
-        "Completion is discarded and the page asked again (0x83 bytes 0, nothing written to the old page)",
+        "Completion (with the process's PASID or without a PASID) is discarded and the page asked again (0x83 "
+        "bytes 0, nothing written to the old page)",
         "T10 the other status per side: CA for the source (0x22), UR for the destination (0xA2)",
         "T4 scopes: a 2-page range with PASID drops exactly those pages of that PASID (another PASID's entries "
         "hit), the same range without PASID drops every entry of every PASID, 'all' with a PASID drops only "
@@ -217,8 +221,9 @@ TESTPLAN = (
     ), blocks=("wq", "engine", "dma", "regs", "top", "common"), stage="V2", covergroups=("commands",)),
     Entry("tb.tests.wq.test_portals", WITH_MAX, (
         "every row of the portal table: SC at any 64-byte offset, RRS full/disabled/draining (nothing logged), "
-        "CA size/alignment, UR no prefix / PASID off / PMR with priv disabled / PMR to PRIV=0 / DMWr to "
-        "dedicated / portal read, MOVDIR64B accepted / dropped full, disabled, draining, wrong size, to shared",
+        "CA size/alignment / bytes disabled, UR no prefix / PASID off / PMR with priv disabled / PMR to PRIV=0 / "
+        "DMWr to dedicated / portal read, MOVDIR64B accepted / dropped full, disabled, draining, wrong size, "
+        "bytes disabled, to shared",
         "SWERR record per rejection (code, WQ, PASID, BAR2 offset), first error + OVERFLOW, ERR_LOG -> MSI-X vector 0",
         "nothing half-accepted: OCCUPANCY unchanged, no record/data of a rejected descriptor ever appears",
         "bounded ENQCMD retry, recovery once the queue drains; PORTAL_NO_WQ when BAR2 has a spare page",

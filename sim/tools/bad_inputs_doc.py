@@ -87,9 +87,23 @@ def _platform_of(test: ast.expr) -> str | None:
     return None
 
 
+def _test_decorators(tree: ast.Module) -> set[str]:
+    """Module-level functions that make their argument a cocotb test, perhaps only on some builds, e.g.
+    `def ats_test(f): return cocotb.test()(f) if ATS_BUILD else f` (a test of the builds that have the block)."""
+    out = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and len(node.args.args) == 1:
+            for ret in ast.walk(node):
+                if isinstance(ret, ast.Return) and ret.value is not None and any(
+                        isinstance(c, ast.Call) and _is_cocotb_test_decorator(c.func) for c in ast.walk(ret.value)):
+                    out.add(node.name)
+    return out
+
+
 def _test_functions(tree: ast.Module) -> dict[str, TestFunc]:
     """Test functions defined at module level (also inside module-level `if` blocks)."""
     cocotb_module = _is_cocotb_module(tree)
+    wrappers = _test_decorators(tree)
     found: dict[str, TestFunc] = {}
     factories = set()
     for node in ast.walk(tree):        # TestFactory(fn).generate_tests(): fn is a cocotb test
@@ -104,7 +118,8 @@ def _test_functions(tree: ast.Module) -> dict[str, TestFunc]:
                 visit(node.body, _platform_of(node.test) or platform)
                 visit(node.orelse, platform)
             elif isinstance(node, ast.AsyncFunctionDef) and cocotb_module:
-                if any(_is_cocotb_test_decorator(d) for d in node.decorator_list) or node.name in factories:
+                if any(_is_cocotb_test_decorator(d) or (isinstance(d, ast.Name) and d.id in wrappers)
+                       for d in node.decorator_list) or node.name in factories:
                     found[node.name] = TestFunc("cocotb", platform)
             elif isinstance(node, ast.FunctionDef) and not cocotb_module and node.name.startswith("test"):
                 found[node.name] = TestFunc("pytest", platform)

@@ -72,6 +72,19 @@ def test_a_cocotb_row_must_name_a_cocotb_test(tmp_path):
         gen.collect(root)
 
 
+def test_a_conditional_cocotb_test_decorator_counts():
+    """A module-level decorator that returns cocotb.test()(f) on some builds (tb/blocks/dma's ats_test) marks a
+    cocotb test; one that never calls cocotb.test does not."""
+    import ast
+    src = ("import cocotb\n\n\n"
+           "def ats_test(f):\n    return cocotb.test()(f) if ATS else f\n\n\n"
+           "def plain(f):\n    return f\n\n\n"
+           "@ats_test\nasync def test_on_ats(dut):\n    pass\n\n\n"
+           "@plain\nasync def test_not_one(dut):\n    pass\n\n\n"
+           "@cocotb.test()\nasync def test_real(dut):\n    pass\n")
+    assert sorted(gen._test_functions(ast.parse(src))) == ["test_on_ats", "test_real"]
+
+
 def test_a_cocotb_module_nothing_runs_is_rejected(tmp_path):
     root = tree(tmp_path, rows_of(ROW.format(cls="portal", inp="a read", test="test_real")), cocotb=True)
     with pytest.raises(gen.BadInputsError, match="neither sim/testplan.py nor a pytest runner"):

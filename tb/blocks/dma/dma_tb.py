@@ -21,6 +21,12 @@ cycle); in the ReadOnly phase it samples the handshakes that complete at the nex
   rsp_data, compared with host memory when the response is taken. Several FETCHes may be outstanding (the
   engine prefetches batch members): with rsp_ready backpressure, rsp_data must still hold each FETCH's bytes
   when its response is taken.
+* ATS builds: a Translation Request must name a page its side is about to access for an active command
+  (or repeat the side's previous one, asked again after a stale answer); the bench's translation agent can
+  hold an answer back, or send a misrouted completion (another requester ID) ahead of it. The invalidation's
+  snapshot counters are checked every cycle against tx_req: wr_sent_count is exactly the translated MWr
+  TLPs that left, wr_planned_count leads it (by one at least while a translated MWr is shown), and at every
+  quiesce each pair is equal (rd_alloc_count = rd_retire_count = the MRd sent).
 * Responses must come in command order with the expected id/status; when rsp_valid first shows a response
   every write TLP of its bytes must have been accepted in an earlier cycle. Then host memory is compared
   byte-exact: destination bytes [0, rsp_bytes) hold the expected data, the rest of the destination and
@@ -285,6 +291,14 @@ class DmaTb:
         self.ats = False
         self.ats_key = 0x2A5A5 << 18
         self.no_ats_prob = 0.0
+        self.xreq_foreign_every = 0       # every n-th Translation Request: a foreign completion first (0: never)
+        # Translation Completions held back: keys (PASID, priv, page, write side) whose next answer is computed
+        # when the request arrives (the mapping of that moment) but kept in xreq_held until release_xreq()
+        self.xreq_hold: set = set()
+        self.xreq_held: dict = {}
+        self.last_xreq = [None, None]     # per side (read, write): the last Translation Request's key and page
+        self.xlate_sizes = [0, 0, 0, 9, 18]   # translation sizes drawn from (log2 pages: 4 KiB, 2 MiB, 1 GiB)
+        self.xreq_foreign_sent = 0
         self.inv_prob = 0.0
         # (pasid, priv, page) -> "R" (grant W only) / "W" (grant R only) / "UR" (Translation Completion UR);
         # PASIDs in deny_pasids get 4 KiB entries only, so a larger entry never covers a denied page
@@ -903,19 +917,23 @@ class DmaTb:
         key = (t["prfx"] & 0xFFFFF, (t["prfx"] >> 23) & 1)
         # The page is one the asking side is about to access for an active command under ATS: the read side
         # (tag TAGS) a page of a COPY's or FETCH's source, the write side a page of a COPY's, FILL's or WRITE's
-        # destination (a FETCH writes nothing: its bytes go to the caller).
+        # destination (a FETCH writes nothing: its bytes go to the caller). Or it repeats the side's previous
+        # request: after a stale answer (an invalidation or an ATS re-enable while it was out) the device asks
+        # again whether or not a command still waits for it (PCIe 10.3.6).
         write_side = tag == self.tags + 1
+        repeat = self.last_xreq[write_side] == key + (page,)
+        self.last_xreq[write_side] = key + (page,)
         owners = [c for c in self.active
                   if c.pasid is not None and tuple(c.pasid) == key and not getattr(c, "no_ats", False) and c.length
                   and ((not write_side and c.op in (OP_COPY, OP_FETCH)
                         and c.src >> 12 <= page <= (c.src + c.length - 1) >> 12)
                        or (write_side and c.op != OP_FETCH
                            and c.dst >> 12 <= page <= (c.dst + c.length - 1) >> 12))]
-        if not owners:
+        if not owners and not repeat:
             self.fail(f"Translation Request ({'write' if write_side else 'read'} side) for page {page:#x} of PASID "
                       f"{key}: no active command {'writes' if write_side else 'reads'} it under ATS")
         deny = self.deny.get(key + (page,))
-        size = 0 if key in self.deny_pasids else self.rng.choice([0, 0, 0, 9, 18])
+        size = 0 if key in self.deny_pasids else self.rng.choice(self.xlate_sizes)
         if deny == "UR":
             self.queue_bogus(cpl_hdr(False, CPL_UR, self.cpl_id, (hdr >> 80) & 0xFFFF, tag, 0, 8, 0), None)
             self.stats["xdeny"] = self.stats.get("xdeny", 0) + 1
@@ -924,8 +942,31 @@ class DmaTb:
         self.stats["xdeny"] = self.stats.get("xdeny", 0) + (deny is not None)
         s_bit, field_ = s_encode(size, page ^ self.ats_key)
         entry = field_ << 12 | s_bit << 11 | perm
-        cpl = cpl_hdr(True, CPL_SC, self.cpl_id, (hdr >> 80) & 0xFFFF, tag, 2, 8, RCB - 8)
+        req_id = (hdr >> 80) & 0xFFFF
+        if self.xreq_foreign_every and self.stats["xreq"] % self.xreq_foreign_every == 0:
+            # first a completion with the translation tag for another requester (a misrouted one): it denies
+            # the page (R = W = 0) at another address, so taking it would fail the command or move its data;
+            # the device must drop it (one err_unexpected_cpl pulse) and take the real one behind it
+            bad = cpl_hdr(True, CPL_SC, self.cpl_id, req_id ^ 0x0100, tag, 2, 8, RCB - 8)
+            self.queue_bogus(bad, ((field_ ^ 0x5A5) << 12 | s_bit << 11).to_bytes(8, "big"))
+            self.xreq_foreign_sent += 1
+        cpl = cpl_hdr(True, CPL_SC, self.cpl_id, req_id, tag, 2, 8, RCB - 8)
+        hold = key + (page, write_side)
+        if hold in self.xreq_hold:
+            self.xreq_hold.discard(hold)
+            self.xreq_held[hold] = (cpl, entry.to_bytes(8, "big"))
+            return
         self.queue_bogus(cpl, entry.to_bytes(8, "big"))
+
+    def release_xreq(self, hold) -> None:
+        """Send a held Translation Completion now."""
+        self.queue_bogus(*self.xreq_held.pop(hold))
+
+    def set_ats_enable(self, on: bool) -> None:
+        """ATS Enable (cfg_ats_en). Only while no TLP of a translated command is on its way: the bench expects
+        AT = 10b on a command's TLPs by the enable it sees when the TLP leaves."""
+        self.ats = on
+        self.dut.cfg_ats_en.value = int(on)
 
     # ------------------------------------------------------------------ host completer
     def _new_read(self, tag, start, nbytes, req_id, cmd, index):

@@ -9,6 +9,7 @@ import json
 import os
 
 import cocotb
+from cocotb.triggers import RisingEdge
 
 from tb.bad_inputs import BadInput
 
@@ -579,6 +580,12 @@ BAD_INPUTS = (
              outcome="the wrong copy is dropped with one err_unexpected_cpl pulse (more than 10 sent); the real "
                      "completion is taken and the COPY completes byte-exact",
              test="test_unexpected_cpl"),
+    BadInput(cls="completion", input="ATS: a Translation Completion with a translation tag but another requester ID "
+                                     "(misrouted; it denies the page at another address), just ahead of the real "
+                                     "one, for every third Translation Request",
+             outcome="dropped with one err_unexpected_cpl pulse each (pulses = misrouted completions sent); the real "
+                     "answer is taken and every command completes byte-exact with its translated addresses",
+             test="test_ats_translate"),
     BadInput(cls="completion", input="Duplicate: a second CplD for a tag whose read already completed (engine idle)",
              outcome="dropped, one err_unexpected_cpl pulse",
              test="test_unexpected_cpl"),
@@ -611,9 +618,11 @@ async def test_ats_translate(dut):
     ATS Enable: every PASID-tagged MRd/MWr of a translated command carries AT = 10b and the host's physical
     address (4 KiB / 2 MiB / 1 GiB entries), the rest AT = 00b; Translation Requests are MRd Length 2 with
     the PASID prefix, tag TAGS (read side, NW = 1) or TAGS + 1 (write side), each for a page its side is about
-    to access for an active command; invalidations without PASID at random times force re-translation. Data
-    and responses are checked as in every other test."""
+    to access for an active command; every third one is answered first by a completion for another requester ID
+    (misrouted: it denies the page), which must be dropped as unexpected; invalidations without PASID at random
+    times force re-translation. Data and responses are checked as in every other test."""
     tb = await start_ats(dut, "ats_translate", no_ats_prob=0.1, inv_prob=0.002)
+    tb.xreq_foreign_every = 3
     rng = tb.rng
     # a few PASIDs so that ATC keys collide and entries are evicted
     pasids = [(rng.randrange(1 << 20), rng.randrange(2)) for _ in range(3)]
@@ -629,8 +638,52 @@ async def test_ats_translate(dut):
     # FETCHes (batch-list reads) with PASIDs: their source reads are translated; they write nothing, so the
     # write side must not ask for a translation on their behalf
     await run_batches(tb, lambda n: tb.make_fetch(n, pasid=pick()), [rng.choice([64, 64, 32, 8]) for _ in range(16)])
-    tb.log.info("ats_translate: %s", tb.stats)
+    tb.log.info("ats_translate: %s, %d foreign Translation Completions", tb.stats, tb.xreq_foreign_sent)
     assert tb.stats["xreq"] > 10 and tb.stats["xlated"] > 50 and tb.stats["inv"] > 0, tb.stats
+    assert tb.unexpected_pulses == tb.xreq_foreign_sent == tb.stats["xreq"] // 3, \
+        f"{tb.xreq_foreign_sent} foreign Translation Completions, {tb.unexpected_pulses} dropped as unexpected"
+    tb.check()
+
+
+@ats_test
+async def test_ats_reenable_discards_old_answer(dut):
+    """ATS Enable 0 -> 1 empties the ATC (PCIe 10.3.7), and a Translation Completion for a request made before
+    it must not refill it: the host may have changed its mappings while ATS was off without telling the
+    device. A write-side Translation Request is answered with the mapping of that moment but held back; ATS
+    is disabled (the command goes on untranslated and completes), the host moves every page (a new
+    untranslated -> translated map), ATS is enabled again and a second command writes the same page; then
+    the held answer arrives. The device must discard it and ask again: the second command's writes carry the
+    new translation (a write through the old one lands at an address no command owns: the TLP check fails)."""
+    # 4 KiB translations only: a large one for the second command's source could cover its destination page,
+    # and the second command would then not need the answer held back
+    tb = await start_ats(dut, "ats_reenable", xlate_sizes=[0])
+    rng = tb.rng
+    for rnd in range(4):
+        pasid = (rng.randrange(1 << 20), rng.randrange(2))
+        dst = tb.alloc(64)
+        first = tb.make_copy(rng.randint(1, 64), dst=dst, pasid=pasid)
+        hold = pasid + (dst >> 12, True)
+        tb.xreq_hold.add(hold)
+        tb.submit(first)
+        start = tb.cycle
+        while hold not in tb.xreq_held or tb.reads:       # its source read done, its write waiting for the answer
+            assert tb.cycle - start < 5_000, f"seed {tb.seed}: the write side never asked for page {dst >> 12:#x}"
+            await RisingEdge(dut.clk)
+        await tb.cycles(20)
+        assert first.mwr_seen == 0, "a write left before its page was translated"
+        tb.set_ats_enable(False)
+        await tb.wait_done(first)                           # untranslated from here on
+        await tb.quiesce()
+        tb.ats_key ^= rng.randrange(1, 1 << 20) << 18       # the host moved every page meanwhile
+        tb.set_ats_enable(True)
+        await tb.cycles(4)
+        second = tb.submit(tb.make_copy(rng.randint(1, 64), dst=dst, pasid=pasid))
+        await tb.cycles(rng.randint(10, 40))                # its write side waits for the slot the old request holds
+        assert second.mwr_seen == 0, f"{second.describe()} wrote before the slot answered its page"
+        tb.release_xreq(hold)
+        await tb.wait_done(second)
+        await tb.quiesce()
+        tb.log.info("round %d: PASID %s page %#x, %s / %s", rnd, pasid, dst >> 12, first.describe(), second.describe())
     tb.check()
 
 

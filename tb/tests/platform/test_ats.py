@@ -203,12 +203,14 @@ async def test_ats_invalidate_unmap(dut):
 
 
 @cocotb.test()
-async def test_ats_stale_translation(dut):
+@cocotb.parametrize(scope=("pasid", "all_pasids"))
+async def test_ats_stale_translation(dut, scope):
     """T5 (the overtaken completion, deterministic): the translation agent answers the destination page's
     Translation Request with the mapping of that moment (R/W to the old physical page) but holds the
     completion back; the kernel unmaps the page and its Invalidate Request and Invalidate Completion pass
-    meanwhile. The device must discard the overtaken completion (PCIe 10.3.6: it may not be cached) and ask
-    again: exactly two Translation Requests for the page, the second answered R = W = 0, record 0x83 with
+    meanwhile, for the process's PASID or (scope all_pasids) without a PASID, which covers every PASID
+    (PCIe 10.3.1). The device must discard the overtaken completion (PCIe 10.3.6: it may not be cached) and
+    ask again: exactly two Translation Requests for the page, the second answered R = W = 0, record 0x83 with
     bytes 0 at the destination, and no write to the old page (the ATC checker revoked that grant at the
     Invalidate Completion, so a write through the stale translation fails the test)."""
     env, plat, host, ah = await start(dut)
@@ -222,7 +224,11 @@ async def test_ats_stale_translation(dut):
     await ah.agent.held.wait()
     old_page = a.physical(d.dst) >> 12
     inv_before = ah.agent.stats["inv_cpl"]
-    await ah.unmap(a, VA_DST, PAGE)
+    if scope == "pasid":
+        await ah.unmap(a, VA_DST, PAGE)
+    else:
+        a.unmap(VA_DST, PAGE)
+        await ah.invalidate(None, VA_DST, PAGE)
     assert ah.agent.stats["inv_cpl"] == inv_before + 1 and not gate.is_set()
     gate.set()
     await env.sb.wait_complete([t])
