@@ -442,8 +442,14 @@ def _cpu_s() -> float:
     return ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
 
 
+# `check` (run by make lint) instruments a copy of its own: written into a campaign's copy while that campaign
+# runs, a catalogue edited meanwhile would renumber the mutants under it (its builds select them by number).
+CHECK_OUT = simlib.BUILD_ROOT / "mutation-check"
+
+
 def cmd_check(_args) -> int:
     mutants = load()
+    OUT = CHECK_OUT
     instrument(mutants, OUT)
     blocks = sorted({m.block for m in mutants})
     # The instrumented copy must also compile: a pattern can apply and still make invalid SystemVerilog (a
