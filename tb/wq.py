@@ -601,12 +601,16 @@ class WqEnv:
         await self.b.rc.mem_write_pasid(self.portal(wq, offset), data, pasid=None)
 
     async def dmwr_raw(self, addr: int, data: bytes, pasid: Optional[int], priv: bool = False,
-                       poisoned: bool = False, first_be: int = 0xF, last_be: int = 0xF) -> CplStatus:
+                       poisoned: bool = False, first_be: Optional[int] = None,
+                       last_be: Optional[int] = None) -> CplStatus:
         """A DMWr of any DW-aligned size/address, optionally poisoned (EP=1) or with bytes disabled in its byte
         enables (which no DMWr may have: a faulty requester's) (bad-input tests)."""
         tlp = PasidTlp.create_dmwr(addr, data, pasid=pasid, pmr=priv)
         tlp.ep = poisoned
-        tlp.first_be, tlp.last_be = first_be, (last_be if len(data) > 4 else 0)
+        if first_be is not None:
+            tlp.first_be = first_be
+        if last_be is not None:
+            tlp.last_be = last_be
         cpl = await self.b.rc.send_nonposted(tlp)
         return CplStatus(cpl.status)
 

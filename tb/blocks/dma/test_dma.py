@@ -577,7 +577,8 @@ BAD_INPUTS = (
              test="test_unexpected_cpl"),
     BadInput(cls="completion", input="During an 8 KiB COPY, a copy of a real CplD with one field wrong (requester ID, "
                                      "Lower Address or Byte Count) sent just before it",
-             outcome="the wrong copy is dropped with one err_unexpected_cpl pulse (more than 10 sent); the real "
+             outcome="the wrong copy is dropped with one err_unexpected_cpl pulse (every 4th completion: at least 16 "
+                     "sent, each wrong field at least 5 times); the real "
                      "completion is taken and the COPY completes byte-exact",
              test="test_unexpected_cpl"),
     BadInput(cls="completion", input="ATS: a Translation Completion with a translation tag but another requester ID "
@@ -621,8 +622,7 @@ async def test_ats_translate(dut):
     to access for an active command; every third one is answered first by a completion for another requester ID
     (misrouted: it denies the page), which must be dropped as unexpected; invalidations without PASID at random
     times force re-translation. Data and responses are checked as in every other test."""
-    tb = await start_ats(dut, "ats_translate", no_ats_prob=0.1, inv_prob=0.002)
-    tb.xreq_foreign_every = 3
+    tb = await start_ats(dut, "ats_translate", no_ats_prob=0.1, inv_prob=0.002, xreq_foreign_every=3)
     rng = tb.rng
     # a few PASIDs so that ATC keys collide and entries are evicted
     pasids = [(rng.randrange(1 << 20), rng.randrange(2)) for _ in range(3)]

@@ -40,7 +40,7 @@ class MsgTxTb:
         self.bdf = self.rng.randrange(1, 1 << 16)
         self.to_send = 0
         self.cur = None                   # the message driven on msg_*, until taken
-        self.expected: deque = deque()    # taken, not yet out: (kind, hdr, prfx_valid, prfx, data)
+        self.expected: deque = deque()    # taken, not yet out: (hdr, prfx_valid, prfx or None, data or None)
         self.held = None                  # tx fields shown without ready last cycle
         self.sent = self.out = 0
         self.raw_sent = self.prefixed_sent = 0
@@ -80,10 +80,10 @@ class MsgTxTb:
         if rng.random() < self.raw_share:
             hdr = rng.getrandbits(128)
             pv = rng.random() < 0.5
-            prfx = 0x91 << 24 | rng.getrandbits(24) if pv else rng.getrandbits(32)
+            prfx = (0x91 << 24 | rng.getrandbits(24)) if pv else rng.getrandbits(32)
             self.raw_sent += 1
             self.prefixed_sent += pv
-            return ("raw", hdr, pv, prfx, 0), (hdr, pv, prfx if pv else None, None)
+            return ("raw", hdr, pv, prfx), (hdr, pv, prfx if pv else None, None)
         addr = rng.getrandbits(32 if rng.random() < 0.5 else 64) & ~3
         data = rng.getrandbits(32)
         tlp = PasidTlp.create_mem_write(addr, data.to_bytes(4, "little"), requester_id=PcieId.from_int(self.bdf))
@@ -94,7 +94,7 @@ class MsgTxTb:
         d = self.dut
         d.msg_valid.value = 1
         if msg[0] == "raw":
-            _, hdr, pv, prfx, _ = msg
+            _, hdr, pv, prfx = msg
             d.msg_raw.value = 1
             d.msg_raw_hdr.value = hdr
             d.msg_raw_prfx_valid.value = int(pv)
