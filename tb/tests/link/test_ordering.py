@@ -7,7 +7,7 @@ internally before a completion (an interrupt message queued behind backpressure)
 link keeps configuration writes behind earlier posted MMIO writes.
 """
 import cocotb
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from imsdev import regs
@@ -119,3 +119,38 @@ async def test_config_write_stays_behind_posted_mmio(dut):
     assert drained, f"cfg_msix_en changed at {when:.1f} ns while posted MMIO writes were still queued in the link"
     bench.shim.rx_req.set_pause_generator(None)
     assert await bench.rd32(bench.msix.entry(v) + regs.MSIX_TABLE_DATA) == msg_for(v)[1]
+
+
+@cocotb.test()
+async def test_completion_shown_while_bus_master_off_stays_shown(dut):
+    """While Bus Master Enable is 0 the device sends no posted request, so a completion does not wait behind
+    the interrupt messages it committed before (docs/tlp_interface.md, "Egress ordering"). A completion shown
+    on tx_cpl then must stay shown until taken (the stream rule), also when Bus Master Enable returns while
+    those messages are still held: a message stuck behind a held tx_req, Bus Master Enable cleared, a read
+    whose completion is shown and held on tx_cpl, Bus Master Enable set again; tx_cpl_valid stays high with
+    the same header every cycle of the stall, and once tx_req runs the message and then the read's data
+    arrive."""
+    bench = await Bench.start(dut)
+    v = bench.params.msix_vectors - 1
+    await program_all_unmasked(bench, (v,))
+    req_gate = await bench.shim.tx_req.hold()
+    bench.wr32_nowait(regs.CSR_MSIX_TRIGGER, v)
+    await RisingEdge(dut.tx_req_valid)                   # the message is shown and held
+    await bench.dev.set_master(False)
+    cpl_gate = await bench.shim.tx_cpl.hold()
+    entry = bench.msix.entry(v) + regs.MSIX_TABLE_DATA
+    read = cocotb.start_soon(bench.rd32(entry))
+    await RisingEdge(dut.tx_cpl_valid)                   # shown with Bus Master Enable 0: it need not wait
+    hdr = dut.tx_cpl_hdr.value
+    await bench.dev.set_master(True)
+    assert dut.cfg_bus_master_en.value == 1
+    for cycle in range(16):                              # the message is still held: the completion too
+        await RisingEdge(dut.clk)
+        assert dut.tx_cpl_valid.value == 1 and dut.tx_cpl_hdr.value == hdr, \
+            f"cycle {cycle} after Bus Master Enable returned: the completion shown on tx_cpl was withdrawn"
+    assert not read.done()
+    req_gate.release()
+    await bench.msgs.wait_for({msg_for(v): 1})
+    cpl_gate.release()
+    assert await read == msg_for(v)[1]
+    bench.msgs.assert_exactly({msg_for(v): 1})

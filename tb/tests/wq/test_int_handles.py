@@ -122,14 +122,39 @@ async def test_required_handles(dut, pauses):
     env.b.log.info(env.sb.report())
 
 
-async def revoked_until_requested(env, wq, vec, index):
-    """The old MSI-X and IMS handles give 0x19 and no interrupt; requested again, they interrupt."""
-    await submit(env, wq, msix_handle(vec), ST_INT_HANDLE)
-    await submit(env, wq, ims_handle(index), ST_INT_HANDLE)
-    await env.request_handle("msix", vec)
-    await env.request_handle("ims", index, wq=wq)
-    await submit(env, wq, msix_handle(vec), ST_SUCCESS)
-    await submit(env, wq, ims_handle(index), ST_SUCCESS)
+def sweep_ends(env, cfgs):
+    """Handles at both ends of each kind of slot the reset sweep clears (MSI-X vectors, then every WQ's IMS
+    entries): vectors 1 and the last (vector 0 also carries the device's own interrupt), entry 0 of the first
+    WQ and the last entry of the last WQ, the sweep's last slot. Returns (vectors, [(wq, index)])."""
+    p = env.p
+    return sorted({min(1, p.msix_vectors - 1), p.msix_vectors - 1}), [(min(cfgs), 0), (max(cfgs), p.ims_per_wq - 1)]
+
+
+async def program_ends(env, vecs, ims):
+    for vec in vecs:
+        await env.msix_program(vec, *msix_msg(vec), masked=False)
+    for wq, index in ims:
+        await env.ims_program(wq, index, *ims_msg(wq, index), masked=False)
+
+
+async def request_ends(env, vecs, ims):
+    for vec in vecs:
+        await env.request_handle("msix", vec)
+    for wq, index in ims:
+        await env.request_handle("ims", index, wq=wq)
+
+
+async def revoked_until_requested(env, vecs, ims):
+    """Every old MSI-X and IMS handle gives 0x19 and no interrupt; requested again, each interrupts."""
+    for vec in vecs:
+        await submit(env, ims[0][0], msix_handle(vec), ST_INT_HANDLE)
+    for wq, index in ims:
+        await submit(env, wq, ims_handle(index), ST_INT_HANDLE)
+    await request_ends(env, vecs, ims)
+    for vec in vecs:
+        await submit(env, ims[0][0], msix_handle(vec), ST_SUCCESS)
+    for wq, index in ims:
+        await submit(env, wq, ims_handle(index), ST_SUCCESS)
     await env.sb.wait_complete()
     await env.sb.check()
     await env.sb.check_messages()
@@ -139,23 +164,25 @@ async def revoked_until_requested(env, wq, vec, index):
 async def test_handles_revoked_by_reset_and_flr(dut):
     """RESET_DEVICE revokes every handle (REQUIRED stays 1): the old handles give 0x19 and no interrupt until
     requested again. FLR revokes them too and returns INTHDL_CTL to 0; with REQUIRED set again the old
-    handles are invalid until re-requested, as idxd re-requests them after a reset."""
+    handles are invalid until re-requested, as idxd re-requests them after a reset. The handles used are the
+    first and last of each kind the revocation must reach (sweep_ends)."""
     env = await WqEnv.start(dut, "both")
     cfgs = shared_wqs(env)
     await env.setup(cfgs)
-    vec, index = min(1, env.p.msix_vectors - 1), 0
-    wq = min(cfgs)
-    await program(env, vec, index)
+    vecs, ims = sweep_ends(env, cfgs)
+    await program_ends(env, vecs, ims)
     await env.set_handles_required(True)
-    await env.request_handle("msix", vec)
-    await env.request_handle("ims", index, wq=wq)
-    await submit(env, wq, msix_handle(vec), ST_SUCCESS)
+    await request_ends(env, vecs, ims)
+    for vec in vecs:
+        await submit(env, ims[0][0], msix_handle(vec), ST_SUCCESS)
+    for wq, index in ims:
+        await submit(env, wq, ims_handle(index), ST_SUCCESS)
     await env.sb.wait_complete()
 
     assert await env.cmd_ok(regs.CMD_RESET_DEVICE) == 0
     assert await env.b.rd32(regs.CSR_INTHDL_CTL) == 1, "RESET_DEVICE changed INTHDL_CTL"
     await env.setup(cfgs)
-    await revoked_until_requested(env, wq, vec, index)
+    await revoked_until_requested(env, vecs, ims)
 
     await env.b.function_level_reset()
     env.after_flr()
@@ -163,9 +190,9 @@ async def test_handles_revoked_by_reset_and_flr(dut):
     await env.set_pasid_control(True, priv=True)
     await env.msix_enable()
     await env.setup(cfgs)
-    await program(env, vec, index)
+    await program_ends(env, vecs, ims)
     await env.set_handles_required(True)
-    await revoked_until_requested(env, wq, vec, index)
+    await revoked_until_requested(env, vecs, ims)
     await env.expect_no_swerr("handles after reset")
     env.b.log.info(env.sb.report())
 
