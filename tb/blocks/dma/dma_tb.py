@@ -249,7 +249,10 @@ class DmaTb:
         # a test that needs N corrupted copies gets them on every seed (a probability of 0.25 gave 10 on one).
         self.corrupt_every = 0
         self._corrupt_seen = 0
-        self.corrupt_kinds = [0, 0, 0]    # copies sent with a foreign requester ID, lower address, byte count
+        # copies sent with a foreign requester ID, lower address, byte count, or as a Cpl without data and
+        # status SC (for a memory read only a CplD may succeed: PCIe r6.3 2.2.9)
+        self.corrupt_kinds = [0, 0, 0, 0]
+        self._error_cpls = 0              # UR/CA completions sent (every other one with odd Byte Count / LA)
 
         # configuration sideband
         self.bdf = self.rng.randrange(1, 0x10000)
@@ -1045,7 +1048,12 @@ class DmaTb:
             return
         if rr.fault in ("UR", "CA") and k == rr.fault_at:
             st = CPL_UR if rr.fault == "UR" else CPL_CA
-            self._queue_tlp(cpl_hdr(False, st, self.cpl_id, rr.req_id, rr.tag, 0, remaining & 0xFFF, la), None)
+            # A completion with a status other than SC ends its request whatever its Byte Count and Lower
+            # Address say (PCIe r6.3 2.3.2): every other one carries Byte Count 0 (4096 bytes) and an
+            # unaligned Lower Address, which no successful completion of these requests could carry.
+            self._error_cpls += 1
+            bc, la_e = (0, la | 3) if self._error_cpls % 2 else (remaining & 0xFFF, la)
+            self._queue_tlp(cpl_hdr(False, st, self.cpl_id, rr.req_id, rr.tag, 0, bc, la_e), None)
             self.pending.remove(rr)
             del self.reads[rr.tag]
             self.stats["cpl"] += 1
@@ -1058,12 +1066,16 @@ class DmaTb:
             self._corrupt_seen += 1
             corrupt = self._corrupt_seen % self.corrupt_every == 0
         if corrupt:
-            # the same completion with one field wrong: foreign requester ID, lower address or byte count
-            kind = self.corrupt_sent % 3
+            # the same completion with one thing wrong: foreign requester ID, lower address, byte count, or
+            # sent as a Cpl without data (status SC)
+            kind = self.corrupt_sent % 4
             self.corrupt_kinds[kind] += 1
-            self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id ^ (0x0100 if kind == 0 else 0), rr.tag,
-                                    (dwe - dws) // 4, (remaining + (4 if kind == 2 else 0)) & 0xFFF,
-                                    la ^ (4 if kind == 1 else 0)), self.rng.randbytes(len(payload)))
+            bogus = cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id ^ (0x0100 if kind == 0 else 0), rr.tag,
+                            (dwe - dws) // 4, (remaining + (4 if kind == 2 else 0)) & 0xFFF,
+                            la ^ (4 if kind == 1 else 0))
+            if kind == 3:       # Fmt/Type of a Cpl; the Length field (reserved there) still holds the CplD's
+                bogus = bogus & ~(0xFF << 120) | FT_CPL << 120
+            self._queue_tlp(bogus, self.rng.randbytes(len(payload)) if kind != 3 else None)
         self._queue_tlp(cpl_hdr(True, CPL_SC, self.cpl_id, rr.req_id, rr.tag, (dwe - dws) // 4,
                                 remaining & 0xFFF, la, poisoned), payload)
         self.stats["cpl"] += 1

@@ -194,6 +194,40 @@ async def test_function_level_reset(dut):
     assert await bench.rd32(regs.CSR_DEV_ID) == regs.CSR_DEV_ID_RESET, "BAR0 unusable after FLR + restore"
 
 
+
+@cocotb.test()
+async def test_flr_finishes_a_shown_completion(dut):
+    """A completion shown on tx_cpl when an FLR arrives is finished before the function resets
+    (docs/tlp_interface.md: a shown beat stays shown, a started TLP is completed): tx_cpl held, a read of
+    SCRATCH shown, FLR; tx_cpl_valid stays high with the same header every cycle until the host takes it (the
+    bench's host has dropped the read at the FLR and discards the completion, as a root port would), and
+    SCRATCH reads its reset value after the FLR."""
+    bench = await Bench.start(dut)
+    await bench.wr32(regs.CSR_SCRATCH, 0xFEED_F00D)
+    gate = await bench.shim.tx_cpl.hold()
+    read = cocotb.start_soon(bench.rd32(regs.CSR_SCRATCH))
+    await RisingEdge(dut.tx_cpl_valid)
+    hdr = dut.tx_cpl_hdr.value
+    flr_before = bench.shim.flr_count
+    flr = cocotb.start_soon(bench.function_level_reset())
+    while bench.shim.flr_count == flr_before:           # until the device sees the FLR pulse
+        await RisingEdge(dut.clk)
+    for cycle in range(32):
+        await RisingEdge(dut.clk)
+        assert dut.tx_cpl_valid.value == 1 and dut.tx_cpl_hdr.value == hdr, \
+            f"cycle {cycle} after the FLR: the completion shown on tx_cpl was withdrawn before it was taken"
+    gate.release()
+    for _ in range(1000):                               # until the host takes it (the edge sees the handshake)
+        await RisingEdge(dut.clk)
+        if dut.tx_cpl_valid.value and dut.tx_cpl_ready.value:
+            break
+    else:
+        raise AssertionError("the completion shown before the FLR was never taken")
+    assert dut.tx_cpl_hdr.value == hdr
+    read.cancel()              # the host dropped the request at the FLR (the shim discards its completion)
+    await flr
+    assert await bench.rd32(regs.CSR_SCRATCH) == 0, "SCRATCH survived FLR"
+
 async def move_bars_above_4gib(bench, base, bar2_offset=regs.BAR0_SIZE):
     """Place BAR0 at `base` and BAR2 `bar2_offset` after it (both 64-bit BARs) inside a window of the root
     port's 64-bit prefetchable range (whole MiB, the bridge window's granularity, holding both BARs), the way system software may map a 64-bit non-prefetchable BAR on

@@ -521,6 +521,72 @@ async def test_ims_window_bounds(dut):
 
 
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
+
+async def port_outcome(dut):
+    """The next request at the MSI-X engine's request port: "taken" (valid with ready) or "waiting" (valid, not
+    ready, 3 edges running)."""
+    valid, ready = dut.u_msix.irq_valid, dut.u_msix.irq_ready
+    streak = 0
+    for _ in range(5_000):
+        await RisingEdge(dut.clk)
+        if valid.value and ready.value:
+            return "taken"
+        streak = streak + 1 if valid.value else 0
+        if streak == 3:
+            return "waiting"
+    raise AssertionError("no request reached the MSI-X engine's request port")
+
+
+async def port_shows(dut, vector, what):
+    """Until the MSI-X engine's request port shows `vector` waiting (valid, not ready) 3 edges running."""
+    valid, ready, shown = dut.u_msix.irq_valid, dut.u_msix.irq_ready, dut.u_msix.irq_vector
+    streak = 0
+    for _ in range(5_000):
+        await RisingEdge(dut.clk)
+        waiting = valid.value and not ready.value and int(shown.value) == vector
+        streak = streak + 1 if waiting else 0
+        if streak == 3:
+            return
+    raise AssertionError(f"{what}: port valid={valid.value} ready={ready.value} vector={int(shown.value)}; vector {vector} never waited at the MSI-X engine's request port")
+
+
+@cocotb.test()
+async def test_vector0_beside_a_completion_interrupt(dut):
+    """Vector 0 (raised on INT_CAUSE & INT_ENABLE's edge) and a completion interrupt waiting at the MSI-X
+    engine together are both sent, once each (one request port, vector 0 first: the other is taken after
+    it, not with it). Directed: tx_req held; MSI-X self-test triggers of vector t fill the engine until its
+    request port waits; a record-less NOOP with RCI on vector v (dedicated WQ: nothing waits on tx_cpl)
+    waits there (it goes before the triggers); INT_TEST.SW_TEST raises vector 0, which waits in front of it.
+    Released, every message arrives exactly once."""
+    env = await WqEnv.start(dut, "none")
+    n = env.p.msix_vectors
+    t, v = min(1, n - 1), min(2, n - 1)
+    wq = pick_wqs(env, 1)[0]
+    await env.setup({wq: WqConfig(size=min(env.p.wq_depth, 4), dedicated=True, pasid=PASID_A, pasid_en=True)})
+    for vec in {0, t, v}:
+        await env.msix_program(vec, *msix_msg(vec), masked=False)
+    await env.b.wr32(regs.CSR_INT_ENABLE, regs.CSR_INT_ENABLE_SW_TEST_MASK)
+    gate = await env.b.shim.tx_req.hold()
+    triggers, outcome = 0, "taken"
+    while outcome == "taken":                           # one at a time, until one is left waiting at the port
+        await env.b.msix.trigger(t)                     # posted; the MSI-X FIFO and message writer fill up
+        triggers += 1
+        assert triggers <= 32, "the MSI-X engine kept taking requests with tx_req held"
+        outcome = await port_outcome(dut)
+    held = await desc_with_irq(env, wq, msix_handle(v), op=OP_NOOP, flags=FLAG_CRAV | FLAG_RCI)
+    await port_shows(dut, v, "completion interrupt")
+    await env.b.wr32(regs.CSR_INT_TEST, regs.CSR_INT_TEST_SW_TEST_MASK)
+    await port_shows(dut, 0, "vector 0")
+    gate.release()
+    want = Counter({msix_msg(t): triggers, msix_msg(0): 1, msix_msg(v): 1})
+    await env.b.msgs.wait_for(want)
+    env.b.shim.tx_req.set_pause_generator(None)
+    await env.sb.wait_complete([held])
+    await env.b.settle()
+    env.b.msgs.assert_exactly(want)
+    await env.b.wr32(regs.CSR_INT_CAUSE, regs.CSR_INT_CAUSE_SW_TEST_MASK)
+    await env.sb.check()
+
 BAD_INPUTS = (
     BadInput(cls="interrupt", input="RCI with IMS handle CAP1.IMS_PER_WQ, CAP1.IMS_PER_WQ + 1 or 0x7FFF, from a "
                                     "shared WQ and (builds with 2 or more WQs) a dedicated one",

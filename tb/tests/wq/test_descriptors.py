@@ -195,6 +195,9 @@ async def test_status_codes(dut, pauses):
             if env.p.msix_vectors < 2048:   # handle[10:0] can name a missing vector only below 2048 vectors
                 await go(env.new_desc(OP_NOOP, flags=rci, handle=msix_handle(env.p.msix_vectors)), ST_INT_HANDLE)
                 await go(env.new_desc(OP_NOOP, flags=rci, handle=msix_handle(2047)), ST_INT_HANDLE)
+            for bit in (11, 14):     # an MSI-X handle (bit 15 = 0) with any of bits 14:11 set names no vector
+                await go(env.new_desc(OP_NOOP, flags=rci, handle=1 << bit | min(1, env.p.msix_vectors - 1)),
+                         ST_INT_HANDLE)
             t_ur = await go(env.new_desc(OP_MEMMOVE, 128, src=env.unbacked_address("ur")), ST_PAGE_FAULT)
             t_ca = await go(env.new_desc(OP_MEMMOVE, 64, src=env.unbacked_address("ca")), ST_PAGE_FAULT)
             await go(env.new_desc(OP_MEMMOVE, 300, src=env.unbacked_address("ur") + 3, dst_off=9), ST_PAGE_FAULT)
