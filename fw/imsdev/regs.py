@@ -642,7 +642,7 @@ REGISTERS: Tuple[Register, ...] = (
         name='INT_CAUSE', const='CSR_INT_CAUSE', offset=0x30, width=32,
         access='W1C', reset=0x0, reset_mask=0x7,
         title='Interrupt cause',
-        desc='Write 1 to clear. When (INT_CAUSE & INT_ENABLE) goes from 0 to non-zero the device sends MSI-X vector 0.',
+        desc='Write 1 to clear. When (INT_CAUSE & INT_ENABLE) goes from 0 to non-zero the device sends MSI-X vector 0 (or pends it while masked). The request waits until the MSI-X engine takes it, so an edge is never lost, and it goes before any completion interrupt or MSIX_TRIGGER request waiting at the same time.',
         fields=(
             Field('SW_TEST', 0, 1, 0x1, 0x0, 'W1C', 'r', True, None,
                   'Set by writing 1 to INT_TEST.SW_TEST.'),
@@ -708,7 +708,7 @@ REGISTERS: Tuple[Register, ...] = (
         name='MSIX_TRIGGER', const='CSR_MSIX_TRIGGER', offset=0x48, width=32,
         access='WO', reset=0x0, reset_mask=0xFFF,
         title='MSI-X self-test trigger',
-        desc="Writing VECTOR requests that MSI-X vector, exactly as a device event would (it is sent, or pends while masked). For a driver's interrupt self-test, like the interrupt-cause-set registers of NICs. A vector number >= CAP2.MSIX_VECTORS is ignored and recorded in ERR with CODE=UNSUPPORTED. Reads 0.",
+        desc="Writing VECTOR requests that MSI-X vector, exactly as a device event would (it is sent, or pends while masked). For a driver's interrupt self-test, like the interrupt-cause-set registers of NICs. A vector number >= CAP2.MSIX_VECTORS is ignored and recorded in ERR with CODE=UNSUPPORTED. Requests wait in order behind vector 0 and completion interrupts waiting at the same time; when four are waiting, the write is held (not dropped) until one is taken. Reads 0.",
         fields=(
             Field('VECTOR', 0, 12, 0xFFF, 0x0, 'WO', 'r', False, None,
                   'MSI-X vector to request.'),

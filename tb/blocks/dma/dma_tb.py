@@ -252,7 +252,8 @@ class DmaTb:
         # copies sent with a foreign requester ID, lower address, byte count, or as a Cpl without data and
         # status SC (for a memory read only a CplD may succeed: PCIe r6.3 2.2.9)
         self.corrupt_kinds = [0, 0, 0, 0]
-        self._error_cpls = 0              # UR/CA completions sent (every other one with odd Byte Count / LA)
+        self._error_cpls = {CPL_UR: 0, CPL_CA: 0}   # sent, per status (every other one: odd Byte Count / LA)
+        self.error_cpl_cycle: int | None = None     # when the last UR/CA completion was queued
 
         # configuration sideband
         self.bdf = self.rng.randrange(1, 0x10000)
@@ -1050,9 +1051,11 @@ class DmaTb:
             st = CPL_UR if rr.fault == "UR" else CPL_CA
             # A completion with a status other than SC ends its request whatever its Byte Count and Lower
             # Address say (PCIe r6.3 2.3.2): every other one carries Byte Count 0 (4096 bytes) and an
-            # unaligned Lower Address, which no successful completion of these requests could carry.
-            self._error_cpls += 1
-            bc, la_e = (0, la | 3) if self._error_cpls % 2 else (remaining & 0xFFF, la)
+            # unaligned Lower Address (counted per status), which no successful completion of these requests
+            # could carry.
+            self._error_cpls[st] += 1
+            bc, la_e = (0, la | 3) if self._error_cpls[st] % 2 else (remaining & 0xFFF, la)
+            self.error_cpl_cycle = self.cycle
             self._queue_tlp(cpl_hdr(False, st, self.cpl_id, rr.req_id, rr.tag, 0, bc, la_e), None)
             self.pending.remove(rr)
             del self.reads[rr.tag]

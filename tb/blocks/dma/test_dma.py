@@ -253,8 +253,15 @@ async def _error_case(tb: DmaTb, kind: str, status: int):
     idx = rng.randrange(nreads)
     tb.faults[(c.cmd_id, idx)] = (kind, rng.randrange(0, 8))
     after = tb.submit(tb.make_copy(rng.randint(1, 3000)))   # must not be disturbed
+    tb.error_cpl_cycle = None
     await tb.wait_done([c, after])
     await tb.quiesce()
+    if tb.error_cpl_cycle is not None:
+        # A UR/CA completion ends its request (PCIe r6.3 2.3.2) and frees its tag: both commands end and every
+        # tag retires well inside the completion timeout (about 500 cycles here), not at it.
+        took = tb.cycle - tb.error_cpl_cycle
+        assert took < tb.cpl_timeout // 2, \
+            f"{kind}: idle {took} cycles after the error completion (completion timeout {tb.cpl_timeout})"
     tb.log.info("%s on read %d of %s: status %d, %d of %d bytes written (limit %d)", kind, idx, c.describe(),
                 c.rsp_status, c.rsp_bytes, length, c.max_bytes)
 
@@ -530,12 +537,12 @@ async def test_throughput(dut):
 # Run by test_block_dma.py (`make blocks`) on each PARAM_SETS build; DmaTb checks every TLP, response and byte of host memory.
 BAD_INPUTS = (
     BadInput(cls="completion", input="UR completion for one read of a COPY (600 B .. 8 KiB, random read, random "
-                                     "piece; every other UR/CA completion with Byte Count 0 and Lower Address[1:0] "
-                                     "= 3, fields a failed completion does not need)",
+                                     "piece; every other UR and every other CA completion with Byte Count 0 and "
+                                     "Lower Address[1:0] = 3, fields a failed completion does not need)",
              outcome="the command ends with READ_UR; rsp_bytes on a write-TLP boundary, not past the failed read's "
                      "first byte, and exactly those bytes written (the rest of the destination and its guard bytes "
                      "untouched); the other reads' completions are absorbed (no err_unexpected_cpl pulse); the next "
-                     "COPY completes byte-exact",
+                     "COPY completes byte-exact; both end and every tag retires within half the completion timeout",
              test="test_cpl_errors"),
     BadInput(cls="completion", input="CA completion for one read of a COPY",
              outcome="the command ends with READ_CA; rsp_bytes on a write-TLP boundary, not past the failed read's "

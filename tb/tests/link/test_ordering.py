@@ -128,8 +128,8 @@ async def test_completion_shown_while_bus_master_off_stays_shown(dut):
     on tx_cpl then must stay shown until taken (the stream rule), also when Bus Master Enable returns while
     those messages are still held: a message stuck behind a held tx_req, Bus Master Enable cleared, a read
     whose completion is shown and held on tx_cpl, Bus Master Enable set again; tx_cpl_valid stays high with
-    the same header every cycle of the stall, and once tx_req runs the message and then the read's data
-    arrive."""
+    the same header every cycle of the stall. The test then releases tx_req (the message arrives, once) and
+    after it tx_cpl (the read returns the entry's data)."""
     bench = await Bench.start(dut)
     v = bench.params.msix_vectors - 1
     await program_all_unmasked(bench, (v,))

@@ -347,8 +347,8 @@ async def test_batch_fence_and_pasid_commands(dut, pauses):
     """FENCE inside a batch: the fenced member's first DMA request comes after the earlier members' records,
     also with the entries after it read ahead into the member buffer while it waits.
     DRAIN_PASID and DRAIN_WQ issued while a batch runs (its list reads held) finish only after the batch's
-    record, DRAIN_WQ also with nothing queued behind the batch; ABORT_PASID does not count or stop a batch the engine took (it completes); a descriptor queued
-    behind the batch completes after it (per-WQ order)."""
+    record, DRAIN_WQ also with nothing queued behind the batch; ABORT_PASID does not count or stop a batch
+    the engine took (it completes); a descriptor queued behind the batch completes after it (per-WQ order)."""
     env = await WqEnv.start(dut, pauses)
     r = env.rng
     cfgs = configs(env)
@@ -408,7 +408,7 @@ async def test_batch_fence_and_pasid_commands(dut, pauses):
         assert t.cr_writes and t.cr_writes[0][1] <= t_done, f"{code} finished before the batch's record"
         if behind is not None:
             assert behind.cr_writes and behind.cr_writes[0][0] > t.cr_writes[0][0], "per-WQ order: batch first"
-        await finish(env, [t] + ([behind] if behind else []) + t.members, f"command {code}")
+        await finish(env, [t] + ([behind] if behind is not None else []) + t.members, f"command {code}")
 
     # ABORT_PASID of the batch's PASID while the engine runs it: the batch is not discarded.
     env.hold.hold()

@@ -164,8 +164,9 @@ async def revoked_until_requested(env, vecs, ims):
 async def test_handles_revoked_by_reset_and_flr(dut):
     """RESET_DEVICE revokes every handle (REQUIRED stays 1): the old handles give 0x19 and no interrupt until
     requested again. FLR revokes them too and returns INTHDL_CTL to 0; with REQUIRED set again the old
-    handles are invalid until re-requested, as idxd re-requests them after a reset. The handles used are the
-    first and last of each kind the revocation must reach (sweep_ends)."""
+    handles are invalid until re-requested, as idxd re-requests them after a reset. The handles used sit at
+    both ends of the reset sweep (sweep_ends: MSI-X vectors 1 and the last, entry 0 of the first WQ and the
+    last entry of the last WQ)."""
     env = await WqEnv.start(dut, "both")
     cfgs = shared_wqs(env)
     await env.setup(cfgs)

@@ -9,6 +9,7 @@ offset) and cleared; rejections that must log nothing (RRS) are checked to log n
 import itertools
 
 import cocotb
+from cocotb.triggers import RisingEdge
 from cocotbext.pcie.core.tlp import CplStatus
 
 from imsdev import regs
@@ -269,21 +270,32 @@ async def test_dedicated_portal(dut, pauses):
     env.b.log.info(env.sb.report())
 
 
-# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
-
-# Idle cycles tried between the two TLPs of test_swerr_overflow_at_any_spacing, in each order.
+# Idle cycles asked for between the two TLPs of test_swerr_overflow_at_any_spacing, in each order.
 SPACINGS = range(0, 13)
+
+
+async def sop_cycles(dut, n, limit=5_000):
+    """The cycles (counted from the call) at which the next `n` TLPs' first beats are taken on rx_req, with
+    their BARs: what reached the device, whatever the source asked for and rx_req_ready allowed."""
+    out = []
+    for cycle in range(limit):
+        await RisingEdge(dut.clk)
+        if dut.rx_req_valid.value and dut.rx_req_ready.value and dut.rx_req_sop.value:
+            out.append((cycle, int(dut.rx_req_bar.value)))
+            if len(out) == n:
+                return out
+    raise AssertionError(f"{len(out)} of {n} TLPs taken on rx_req in {limit} cycles")
 
 
 @cocotb.test()
 async def test_swerr_overflow_at_any_spacing(dut):
     """SWERR keeps one error and sets OVERFLOW for the other however close together the two come
     (regs/imsdev.rdl SWERR0.OVERFLOW): an IMS data write while the entry is unmasked (IMS_UNMASKED_WRITE,
-    through BAR0) and a 32-byte MOVDIR64B to WQ 0's portal (PORTAL_SIZE, in any WQ state) sent back to back
-    on rx_req with 0..12 idle cycles between them, in both orders, two paths into the log with different
-    latencies. Every time SWERR holds one of the two with OVERFLOW set; the wait ends when OVERFLOW is read
-    set. (The two were not seen to fall in one cycle: top.swerr_same_cycle_not_overflow survives, see its
-    catalogue entry.)"""
+    BAR0) and a 32-byte MOVDIR64B to WQ 0's portal (PORTAL_SIZE in any WQ state, BAR2) sent back to back on
+    rx_req with 0..12 idle cycles asked for between them, in both orders: two paths into the log with
+    different latencies. The order and spacing the device took are measured on rx_req (its ready may stretch
+    a gap) and logged. Every time SWERR holds one of the two with OVERFLOW set; the wait ends when OVERFLOW
+    is read set."""
     env = await WqEnv.start(dut, "none")
     b = env.b
     index = env.p.ims_per_wq - 1
@@ -291,28 +303,42 @@ async def test_swerr_overflow_at_any_spacing(dut):
     ims_data = env.ims_entry(0, index) + regs.IMS_ENTRY_DATA
     nb = env.p.data_w // 8
     beats = {"ims": 1, "portal": -(-32 // nb)}
+    bar = {"ims": 0, "portal": 2}
     send = {"ims": lambda: b.wr32_nowait(ims_data, 0x42),
             "portal": lambda: cocotb.start_soon(env.movdir64b_raw(0, bytes(range(32))))}
     codes = {regs.SWERR_IMS_UNMASKED_WRITE, regs.SWERR_PORTAL_SIZE}
+    taken_gaps = {}
     for first, second in (("ims", "portal"), ("portal", "ims")):
         for gap in SPACINGS:
             await env.clear_swerr()
+            await b.shim.rx_req.wait_idle()      # the clearing writes are taken: the pattern is the pair's
             # Idle until both TLPs are queued in the source, then the first, `gap` idle cycles, the second.
             b.shim.rx_req.set_pause_generator(itertools.chain(
                 [True] * 20, [False] * beats[first], [True] * gap, itertools.repeat(False)))
+            taken = cocotb.start_soon(sop_cycles(dut, 2))
             send[first]()
             send[second]()
+            (c1, bar1), (c2, bar2) = await taken
+            b.shim.rx_req.set_pause_generator(None)
+            assert (bar1, bar2) == (bar[first], bar[second]), f"{first} then {second}: taken as BARs {bar1}, {bar2}"
+            idle = c2 - c1 - beats[first]
+            assert idle >= gap, f"{first} then {second}: {idle} idle cycles between them, {gap} asked for"
+            taken_gaps.setdefault((first, second), set()).add(idle)
             for _ in range(50):
                 e = await env.read_swerr()
                 if e.overflow:
                     break
-            b.shim.rx_req.set_pause_generator(None)
             assert e.valid and e.overflow, \
-                f"{first} then {second}, {gap} idle cycles apart: SWERR {e}, expected VALID and OVERFLOW"
-            assert e.code in codes, f"{first} then {second}, {gap} idle cycles apart: SWERR code {e.code:#x}"
+                f"{first} then {second}, {idle} idle cycles apart: SWERR {e}, expected VALID and OVERFLOW"
+            assert e.code in codes, f"{first} then {second}, {idle} idle cycles apart: SWERR code {e.code:#x}"
+    b.log.info("idle cycles between the two TLPs as taken: %s",
+               {k: sorted(v) for k, v in taken_gaps.items()})
     await env.clear_swerr()
     await env.expect_no_swerr("after the last pair")
     assert (await b.rd32(ims_data)) == 0x41, "an IMS data write while unmasked must be dropped"
+
+
+# ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------
 
 BAD_INPUTS = (
     BadInput(cls="portal", input="DMWr (ENQCMD) of 32 B at portal offset 0x0 of an enabled shared WQ",
