@@ -248,3 +248,39 @@ async def test_32_outstanding(dut):
         await tb.cycle()
     assert not tb.pending and sum(bin(v).count("1") for _, v in tb.cpls) == 32, tb.cpls
     assert len(tb.cpls) <= 2, f"32 ready requests of one TA in {len(tb.cpls)} completions"
+
+
+@cocotb.test()
+async def test_lone_request_waits_for_its_snapshot(dut):
+    """A request that arrives to an empty queue while a translated read or write issued before it is still
+    outstanding completes only after that read retires / that write is sent: its snapshots are the ones
+    taken two cycles after it, never the ones its queue slot held from an earlier request (whose reads have
+    long retired) or from power-up. Random traffic keeps the queue full, so it sees this case only in its
+    first cycles; here every one of the 32 slots is used three times (fresh, then holding an old snapshot),
+    each request alone in the queue, with a read outstanding, a write planned or both, held 12 cycles."""
+    tb = InvBench(dut, "lone")
+    await tb.start()
+    rng = tb.rng
+    tb.cpl_bp = 0.0
+    ta = 0x0020
+    for k in range(96):
+        kind = k % 3                                      # 0: a read, 1: a write, 2: both outstanding
+        if kind != 1:
+            tb.alloc += rng.randrange(1, 4)
+        if kind != 0:
+            tb.planned += rng.randrange(1, 4)
+        itag = k % 32
+        assert await tb.cycle((inv_req_hdr(ta, itag, tb.bdf), None, inv_payload(k, 0))), \
+            f"seed {tb.seed}: request {k} refused with an empty queue"
+        for cyc in range(12):
+            await tb.cycle()
+            assert not tb.cpls[k:], \
+                (f"seed {tb.seed}: request {k} (slot {k % 32}, {('read', 'write', 'read and write')[kind]} "
+                 f"outstanding) completed {cyc + 1} cycles after it was taken, before its snapshot was reached")
+        tb.retire, tb.sent = tb.alloc, tb.planned
+        for _ in range(20):
+            if not tb.pending:
+                break
+            await tb.cycle()
+        assert not tb.pending and tb.cpls[k:] == [(ta, 1 << itag)], \
+            f"seed {tb.seed}: request {k}: pending {tb.pending}, completions {tb.cpls[k:]}"
