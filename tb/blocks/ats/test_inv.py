@@ -185,23 +185,28 @@ async def test_fields_and_range(dut):
 async def test_snapshots_and_coalescing(dut):
     """Random traffic: requests from 2 TAs (32 ITags each, never more than 32 outstanding), counters that move
     (MRd allocated/retired, translated MWr planned/sent), completion backpressure. Every completion is for the
-    oldest ready requests of one TA; none before its snapshots are reached; all complete in the end."""
+    oldest ready requests of one TA; none before its snapshots are reached; all complete in the end. The
+    counters alternate every 500 cycles between falling behind (the queue fills up) and catching up (it
+    drains), so requests also reach an empty queue with reads or writes outstanding after every slot has been
+    used (counted: at least 5; 14-28 per run in the runs measured)."""
     tb = InvBench(dut, "snapshots")
     await tb.start()
     rng = tb.rng
     tas = [rng.randrange(1 << 16) for _ in range(2)]
     free = {ta: list(range(32)) for ta in tas}
-    sent_reqs = 0
+    sent_reqs = lone_outstanding = 0
     for cyc in range(8000):
-        # counters: allocate / plan, and retire / send behind
+        # counters: allocate / plan, and retire / send behind (slower, or faster to catch up)
+        behind = (cyc // 500) % 2 == 0
         if rng.random() < 0.3:
             tb.alloc += 1
-        if tb.retire < tb.alloc and rng.random() < 0.25:
+        if tb.retire < tb.alloc and rng.random() < (0.25 if behind else 0.6):
             tb.retire += 1
         if rng.random() < 0.3:
             tb.planned += 1
-        if tb.sent < tb.planned and rng.random() < 0.25:
+        if tb.sent < tb.planned and rng.random() < (0.25 if behind else 0.6):
             tb.sent += 1
+        lone = not tb.pending and (tb.retire < tb.alloc or tb.sent < tb.planned)
         msg = None
         if cyc < 7000 and rng.random() < 0.3 and len(tb.pending) < 32:
             ta = rng.choice(tas)
@@ -216,6 +221,7 @@ async def test_snapshots_and_coalescing(dut):
         if msg is not None and not taken:
             assert len(tb.pending) >= 32, f"seed {tb.seed}: request refused with {len(tb.pending)} outstanding"
         sent_reqs += taken
+        lone_outstanding += bool(taken and lone and sent_reqs > 32)
     for _ in range(2000):
         tb.retire, tb.sent = tb.alloc, tb.planned
         await tb.cycle()
@@ -223,8 +229,9 @@ async def test_snapshots_and_coalescing(dut):
             break
     assert not tb.pending, f"seed {tb.seed}: {len(tb.pending)} requests never completed"
     coalesced = sum(bin(v).count("1") > 1 for _, v in tb.cpls)
-    dut._log.info("snapshots: %d requests, %d completions (%d coalesced)", sent_reqs, len(tb.cpls), coalesced)
-    assert sent_reqs > 300 and coalesced > 10, (sent_reqs, coalesced)
+    dut._log.info("snapshots: %d requests, %d completions (%d coalesced), %d to an empty queue with reads or "
+                  "writes outstanding", sent_reqs, len(tb.cpls), coalesced, lone_outstanding)
+    assert sent_reqs > 300 and coalesced > 10 and lone_outstanding >= 5, (sent_reqs, coalesced, lone_outstanding)
 
 
 @cocotb.test()
