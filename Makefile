@@ -65,7 +65,7 @@ help:
 	@echo "make coverage     Verilator code coverage of the regression: [CONFIG=..] [TEST=..] [SEED=..] [JOBS=2]"
 	@echo "                  -> sim/results/coverage/summary.{json,md}, coverage.info, html/ (genhtml)"
 	@echo "make coverage-sample  a short code-coverage run on the small configuration (part of make test)"
-	@echo "make mutate       mutation campaign (sim/mutation): ONLY=<id,..> BLOCK=<b,..> CONFIGS=small,default,wide SEED=<n>"
+	@echo "make mutate       mutation campaign (sim/mutation): ONLY=<id,..> BLOCK=<b,..> CONFIGS=small,default,wide SEED=<n> CONFIRM=<n>"
 	@echo "make mutate-sample  the rotating sample of 10 mutants that make test runs"
 	@echo "make system-deps  Debian packages beyond .venv (ccache, liblz4-dev, zlib1g-dev) where root and apt exist"
 	@echo "make waves-smoke  a WAVES=1 build and run of the link-shim bench (part of make test)"
@@ -166,7 +166,7 @@ ONLY    ?=
 BLOCK   ?=
 CONFIGS ?= small,default,wide
 MUTATE_ARGS = --configs $(CONFIGS) --jobs $(JOBS) $(if $(ONLY),--only $(ONLY),) $(if $(BLOCK),--block $(BLOCK),) \
-              $(if $(SEED),--seed $(SEED),)
+              $(if $(SEED),--seed $(SEED),) $(if $(CONFIRM),--confirm $(CONFIRM),)
 mutate: $(STAMP) fw
 	$(PY) sim/mutation/mutate.py run $(MUTATE_ARGS)
 

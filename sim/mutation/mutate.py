@@ -14,6 +14,8 @@ regression (a cocotb test fails, the simulator crashes, or it hangs past its tim
       --configs small[,default]   configurations to build and run on (default: both)
       --jobs J                    mutants run in parallel (default 2)
       --seed S                    one seed for the whole campaign (default: random, printed)
+      --confirm N                 rerun each kill's run with N other seeds (confirm_seed): a run that passes
+                                  on one of them killed the mutant by chance (reported, exit status 1)
       --tree NAME                 instrumented copy and builds under sim/build/NAME (default: mutation)
 
 For each mutant only the test modules whose testplan entry names its block run (sim/testplan.py `blocks`),
@@ -26,12 +28,18 @@ Before the mutants, every module the campaign may use runs once on the instrumen
 active (it must pass: a kill is then the mutant's doing) and its time sets that module's timeout.
 
 Writes sim/results/mutation/summary.json ({"mutants", "killed", "survived": [ids], "equivalent":
-[{"id", "reason"}], ...}) and summary.md. Exit status: non-zero when a mutant not recorded as a known
-survivor survives, or when the instrumented build fails its baseline.
+[{"id", "reason"}], "chance_kills": [...], ...}) and summary.md. Exit status: non-zero when a mutant not
+recorded as a known survivor survives, when --confirm finds a kill that depends on the seed, or when the
+instrumented build fails its baseline.
+
+Why --confirm: a random test may kill a mutant under one seed and miss it under another (a campaign found
+`ats.inv_ready_before_snapshot` killed by chance for two waves: the block bench's random traffic reached the
+mutated case only in its first cycles). Unit tests of the host models draw no seed and are not rerun.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -105,6 +113,15 @@ class Outcome:
     tried: list = field(default_factory=list)
     wall_s: float = 0.0
     reason: str = ""
+    confirmed: str = ""          # --confirm: "k/N" reseeded runs of killed_by that also killed it
+    missed_seeds: list = field(default_factory=list)    # --confirm: seeds under which killed_by passed
+
+
+def confirm_seed(seed: int, k: int) -> int:
+    """The k-th (1-based) other seed a kill is confirmed with: fixed by the campaign's seed, so a replay of
+    the campaign (--seed) replays its confirmations too."""
+    digest = hashlib.sha256(f"mutation-confirm/{seed}/{k}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") % (2**31 - 1) + 1
 
 
 def block_benches_of(rtl_file: str) -> list[str]:
@@ -142,8 +159,9 @@ def items_for(m: Mutant, configs: list[str]) -> list[Item]:
 
 
 class Campaign:
-    def __init__(self, seed: int, configs: list[str], jobs: int):
+    def __init__(self, seed: int, configs: list[str], jobs: int, confirm: int = 0):
         self.seed = seed
+        self.confirm = confirm
         self.configs = configs
         self.jobs = jobs
         self.baseline_s: dict[Item, float] = {}
@@ -162,8 +180,9 @@ class Campaign:
             sys.path.insert(0, p)
 
     def run_item(self, item: Item, number: int, timeout_s: int,
-                 mutated_file: str = "") -> tuple[bool, str, float]:
-        """(passed, failure message, wall seconds)."""
+                 mutated_file: str = "", seed: int | None = None) -> tuple[bool, str, float]:
+        """(passed, failure message, wall seconds). `seed`: another seed than the campaign's (--confirm)."""
+        seed = self.seed if seed is None else seed
         t0 = time.monotonic()
         if item.module == UNIT_TESTS_OF_MODELS:
             env = {**os.environ, "IMSDEV_MUTANT": str(number),
@@ -182,8 +201,8 @@ class Campaign:
             lines = [ln for ln in res.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
             return res.returncode == 0, "; ".join(lines)[:300] or res.stdout[-300:], time.monotonic() - t0
         if item.module == BLOCK_BENCHES:
-            return self.run_block_bench(item, number, timeout_s)
-        _, cases, log_dir = simlib.run(item.module, simlib.config(item.config), seed=self.seed,
+            return self.run_block_bench(item, number, timeout_s, seed)
+        _, cases, log_dir = simlib.run(item.module, simlib.config(item.config), seed=seed,
                                        platform=item.platform, tag=f"-{TREE}{number}", mutant=number,
                                        mutant_tree=TREE,
                                        timeout_s=timeout_s)
@@ -193,7 +212,8 @@ class Campaign:
             _remove_tree(log_dir)     # keep the logs of kills only (they say what caught the mutant)
         return bool(cases) and not failed, msg, time.monotonic() - t0
 
-    def run_block_bench(self, item: Item, number: int, timeout_s: int) -> tuple[bool, str, float]:
+    def run_block_bench(self, item: Item, number: int, timeout_s: int,
+                        seed: int | None = None) -> tuple[bool, str, float]:
         """A block bench on the instrumented copy (tb/blocks/runner.py IMSDEV_BLOCK_RTL). Its baseline (no mutant
         active: it must pass) runs the first time a mutant needs the bench, so a campaign or sample whose
         mutants are all killed by system runs never builds the block benches' instrumented variants."""
@@ -213,7 +233,7 @@ class Campaign:
             time.sleep(1)
         t0 = time.monotonic()
         env = {**os.environ, "IMSDEV_BLOCK_RTL": str(OUT / "rtl"), "IMSDEV_MUTANT": str(number),
-               "SEED": str(self.seed)}
+               "SEED": str(self.seed if seed is None else seed)}
         try:
             res = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                                   f"{BLOCK_BENCHES}/{item.config}"], cwd=str(simlib.ROOT), env=env,
@@ -268,16 +288,34 @@ class Campaign:
             out.tried.append(item.name)
             if not passed:
                 out.status, out.killed_by, out.message = "killed", item.name, msg
+                self._confirm(m, item, out)
                 break
         if out.status == "survived" and m.known_survivor:
             out.status, out.reason = "known-survivor", m.known_survivor
         out.wall_s = round(time.monotonic() - t0, 1)
+        conf = ""
+        if out.confirmed:
+            conf = (f", confirmed {out.confirmed}" if not out.missed_seeds
+                    else f", BY CHANCE: confirmed {out.confirmed}, passed with seed {out.missed_seeds[0]}")
         with self.lock:
             self.done += 1
             print(f"[{self.done:3}/{total}] {out.status.upper():<14} {m.id:<44} #{m.number} "
                   f"{('by ' + out.killed_by) if out.killed_by else 'tried ' + ', '.join(out.tried)} "
-                  f"({out.wall_s} s)", flush=True)
+                  f"({out.wall_s} s{conf})", flush=True)
         return out
+
+    def _confirm(self, m: Mutant, item: Item, out: Outcome) -> None:
+        """Rerun the killing run with --confirm other seeds; each must kill the mutant too."""
+        if not self.confirm or item.module == UNIT_TESTS_OF_MODELS:
+            return
+        kills = 0
+        for k in range(1, self.confirm + 1):
+            seed = confirm_seed(self.seed, k)
+            passed, _, _ = self.run_item(item, m.number, self.timeout_for(item), m.file, seed=seed)
+            kills += not passed
+            if passed:
+                out.missed_seeds.append(seed)
+        out.confirmed = f"{kills}/{self.confirm}"
 
 
 def _remove_tree(path: Path):
@@ -305,11 +343,12 @@ def choose_sample(mutants: list[Mutant], n: int, rotation: int, configs: list[st
 
 
 def write_summary(outcomes: list[Outcome], mutants: list[Mutant], seed: int, sample: bool, cpu_s: float,
-                  wall_s: float) -> dict:
+                  wall_s: float, confirm: int = 0) -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     run = [o for o in outcomes if o.status != "equivalent"]
     killed = [o for o in run if o.status == "killed"]
     survived = [o for o in run if o.status in ("survived", "known-survivor")]
+    chance = [o for o in killed if o.missed_seeds]
     per_block: dict[str, dict] = {}
     for o in run:
         b = per_block.setdefault(o.block, {"mutants": 0, "killed": 0, "survived": []})
@@ -329,6 +368,9 @@ def write_summary(outcomes: list[Outcome], mutants: list[Mutant], seed: int, sam
         "cpu_s": round(cpu_s, 1),
         "wall_s": round(wall_s, 1),
         "per_block": per_block,
+        "confirm": confirm,
+        "chance_kills": [{"id": o.id, "killed_by": o.killed_by, "confirmed": o.confirmed,
+                          "missed_seeds": o.missed_seeds} for o in chance],
         "details": [o.__dict__ for o in outcomes],
     }
     (RESULTS / "summary.json").write_text(json.dumps(summary, indent=1))
@@ -337,6 +379,9 @@ def write_summary(outcomes: list[Outcome], mutants: list[Mutant], seed: int, sam
     for o in outcomes:
         m = by_id[o.id]
         where = o.killed_by or o.reason or ", ".join(o.tried)
+        if o.confirmed:
+            where += f" (confirmed {o.confirmed}" + (f"; passed with seed {', '.join(map(str, o.missed_seeds))})"
+                                                     if o.missed_seeds else ")")
         rows.append(f"| `{o.id}` | {o.block} | {m.kind} | {o.status} | {where} | {m.description} |")
     ratio = f"{summary['kill_ratio']:.1%}" if run else "n/a"
     md = [f"# Mutation campaign{' (sample)' if sample else ''}", "",
@@ -345,6 +390,11 @@ def write_summary(outcomes: list[Outcome], mutants: list[Mutant], seed: int, sam
           "", "| block | mutants | killed | survivors |", "|---|---|---|---|"]
     md += [f"| {b} | {v['mutants']} | {v['killed']} | {', '.join(v['survived']) or '-'} |"
            for b, v in sorted(per_block.items())]
+    if confirm:
+        confirmed = [o for o in killed if o.confirmed]
+        md += ["", f"Kills confirmed with {confirm} other seed(s) each: {len(confirmed) - len(chance)} of "
+                   f"{len(confirmed)} held on every seed (unit-test kills draw no seed and are not rerun)"
+                   + (f"; killed by chance: {', '.join(o.id for o in chance)}." if chance else ".")]
     md += ["", *rows, ""]
     (RESULTS / "summary.md").write_text("\n".join(md))
     return summary
@@ -385,7 +435,7 @@ def cmd_run(args) -> int:
     for c in configs:
         secs = simlib.build(simlib.config(c), mutant_tree=TREE)
         print(f"build {c} (every mutant, selectable at run time): {secs:.1f} s")
-    campaign = Campaign(seed, configs, args.jobs)
+    campaign = Campaign(seed, configs, args.jobs, args.confirm)
     to_run = [m for m in selected if not m.equivalent]
     needed = sorted({i for m in to_run for i in items_for(m, configs)}, key=lambda i: i.name)
     if sample:
@@ -398,13 +448,18 @@ def cmd_run(args) -> int:
     with ThreadPoolExecutor(args.jobs) as pool:
         outcomes += list(pool.map(lambda m: campaign.kill(m, len(to_run)), to_run))
     outcomes.sort(key=lambda o: o.number)
-    summary = write_summary(outcomes, mutants, seed, sample, _cpu_s() - cpu0, time.monotonic() - t_wall)
+    summary = write_summary(outcomes, mutants, seed, sample, _cpu_s() - cpu0, time.monotonic() - t_wall,
+                            args.confirm)
     print((RESULTS / "summary.md").read_text().split("\n\n")[1])
     print(f"written: {RESULTS / 'summary.json'}, {RESULTS / 'summary.md'}")
     unexpected = [o.id for o in outcomes if o.status == "survived"]
     if unexpected:
         print(f"SURVIVED (no test failed): {', '.join(unexpected)}")
-    return 1 if unexpected else 0
+    if summary["chance_kills"]:
+        print("KILLED BY CHANCE (the killing run passed with another seed): "
+              + ", ".join(f"{c['id']} ({c['killed_by']}, seed {c['missed_seeds'][0]})"
+                          for c in summary["chance_kills"]))
+    return 1 if unexpected or summary["chance_kills"] else 0
 
 
 def load_killers(path: Path | None = None) -> dict[str, str]:
@@ -504,6 +559,8 @@ def main() -> int:
     r.add_argument("--configs", default="small,default")
     r.add_argument("--jobs", type=int, default=2)
     r.add_argument("--seed", type=int)
+    r.add_argument("--confirm", type=int, default=0, metavar="N",
+                   help="rerun each kill's run with N other seeds; a pass on any is reported as a kill by chance")
     for p in sub.choices.values():
         p.add_argument("--tree", default=simlib.DEFAULT_MUTANT_TREE,
                        help="name of the instrumented copy and its builds (sim/build/<tree>, sim/results/<tree>)")

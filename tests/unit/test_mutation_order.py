@@ -124,3 +124,49 @@ def test_hints_record_kills_and_forget_survivors(tmp_path, monkeypatch):
 def test_hints_without_a_campaign_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(mutate, "RESULTS", tmp_path)
     assert mutate.cmd_hints(None) == 2
+
+
+def _confirming_campaign(monkeypatch, confirm, fails_with):
+    """A campaign whose runs fail (kill) exactly under the seeds in `fails_with`; records each run's seed."""
+    import threading
+    c = campaign({"test_arbitration-small": 1.0})
+    c.seed, c.lock, c.done, c.confirm, c.configs = 11, threading.Lock(), 0, confirm, ["small"]
+    seeds = []
+
+    def fake_run_item(item, number, timeout_s, mutated_file="", seed=None):
+        seed = c.seed if seed is None else seed
+        seeds.append((item.name, seed))
+        return seed not in fails_with, "failed", 0.1
+    monkeypatch.setattr(c, "run_item", fake_run_item)
+    monkeypatch.setattr(mutate, "items_for", lambda m, configs: [ITEMS[1]])
+    return c, seeds
+
+
+MUTANT = mutate.Mutant("wq.m", "rtl/wq/imsdev_wq_mgr.sv", "a", "b", "condition", "d", number=5)
+
+
+def test_confirm_reruns_the_killing_run_with_other_seeds_and_reports_a_kill_by_chance(monkeypatch, tmp_path):
+    s1, s2 = mutate.confirm_seed(11, 1), mutate.confirm_seed(11, 2)
+    assert len({11, s1, s2}) == 3 and s1 == mutate.confirm_seed(11, 1)      # fixed by the campaign's seed
+    c, seeds = _confirming_campaign(monkeypatch, 2, fails_with={11, s1, s2})
+    out = c.kill(MUTANT, 1)
+    assert (out.status, out.confirmed, out.missed_seeds) == ("killed", "2/2", [])
+    assert seeds == [("test_arbitration-small", 11), ("test_arbitration-small", s1), ("test_arbitration-small", s2)]
+    c, seeds = _confirming_campaign(monkeypatch, 2, fails_with={11, s2})
+    out = c.kill(MUTANT, 1)
+    assert (out.status, out.confirmed, out.missed_seeds) == ("killed", "1/2", [s1])
+    monkeypatch.setattr(mutate, "RESULTS", tmp_path)
+    summary = mutate.write_summary([out], [MUTANT], 11, False, 1.0, 1.0, confirm=2)
+    assert summary["chance_kills"] == [{"id": "wq.m", "killed_by": "test_arbitration-small", "confirmed": "1/2",
+                                        "missed_seeds": [s1]}]
+    assert "killed by chance: wq.m" in (tmp_path / "summary.md").read_text()
+
+
+def test_confirm_off_and_unit_test_kills_run_nothing_more(monkeypatch):
+    c, seeds = _confirming_campaign(monkeypatch, 0, fails_with={11})
+    out = c.kill(MUTANT, 1)
+    assert (out.confirmed, len(seeds)) == ("", 1)
+    c, seeds = _confirming_campaign(monkeypatch, 3, fails_with={11})
+    monkeypatch.setattr(mutate, "items_for", lambda m, configs: [Item(mutate.UNIT_TESTS_OF_MODELS)])
+    out = c.kill(MUTANT, 1)
+    assert (out.status, out.confirmed, len(seeds)) == ("killed", "", 1)       # the unit tests draw no seed
