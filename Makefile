@@ -171,7 +171,7 @@ mutate: $(STAMP) fw
 	$(PY) sim/mutation/mutate.py run $(MUTATE_ARGS)
 
 mutate-sample: $(STAMP) fw
-	$(PY) sim/mutation/mutate.py run --sample 10 --configs small --jobs $(JOBS) $(if $(SEED),--seed $(SEED),)
+	$(PY) sim/mutation/mutate.py run --sample 10 --configs small --jobs $(JOBS) --confirm 1 $(if $(SEED),--seed $(SEED),)
 
 # Merges the coverage.json of every run under sim/results (as many or few as have run) with the waivers.
 fcov: $(STAMP)
