@@ -15,7 +15,8 @@ regression (a cocotb test fails, the simulator crashes, or it hangs past its tim
       --jobs J                    mutants run in parallel (default 2)
       --seed S                    one seed for the whole campaign (default: random, printed)
       --confirm N                 rerun each kill's run with N other seeds (confirm_seed): a run that passes
-                                  on one of them killed the mutant by chance (reported, exit status 1)
+                                  on one of them killed the mutant by chance, and the remaining runs are
+                                  tried; no kill on every seed is reported (chance_kills, exit status 1)
       --tree NAME                 instrumented copy and builds under sim/build/NAME (default: mutation)
 
 For each mutant only the test modules whose testplan entry names its block run (sim/testplan.py `blocks`),
@@ -278,7 +279,11 @@ class Campaign:
             e = self.expected_s(i)
             return 1e9 if e is None else e
         hint = self.killers.get(mutant_id)
-        return sorted(items, key=lambda i: (i.name != hint, i.module != UNIT_TESTS_OF_MODELS, cost(i), i.name))
+        # the hinted run's module on another configuration / platform next (a hint recorded on small is
+        # test_x-small; on default the same module is the likeliest killer too)
+        hint_module = hint.split("-")[0] if hint else None
+        return sorted(items, key=lambda i: (i.name != hint, i.name.split("-")[0] != hint_module,
+                                            i.module != UNIT_TESTS_OF_MODELS, cost(i), i.name))
 
     def kill(self, m: Mutant, total: int) -> Outcome:
         out = Outcome(m.id, m.number, m.block, "survived")
@@ -287,9 +292,16 @@ class Campaign:
             passed, msg, _ = self.run_item(item, m.number, self.timeout_for(item), m.file)
             out.tried.append(item.name)
             if not passed:
+                # a kill that another seed does not repeat is kept only if no later run kills it on every seed
+                chance = (out.killed_by, out.message, out.confirmed, out.missed_seeds) if out.missed_seeds else None
                 out.status, out.killed_by, out.message = "killed", item.name, msg
+                out.confirmed, out.missed_seeds = "", []
                 self._confirm(m, item, out)
-                break
+                if not out.missed_seeds:
+                    break
+                if chance is None:
+                    continue
+                out.killed_by, out.message, out.confirmed, out.missed_seeds = chance
         if out.status == "survived" and m.known_survivor:
             out.status, out.reason = "known-survivor", m.known_survivor
         out.wall_s = round(time.monotonic() - t0, 1)

@@ -170,3 +170,30 @@ def test_confirm_off_and_unit_test_kills_run_nothing_more(monkeypatch):
     monkeypatch.setattr(mutate, "items_for", lambda m, configs: [Item(mutate.UNIT_TESTS_OF_MODELS)])
     out = c.kill(MUTANT, 1)
     assert (out.status, out.confirmed, len(seeds)) == ("killed", "", 1)       # the unit tests draw no seed
+
+
+def test_a_kill_by_chance_goes_on_to_the_next_runs_and_a_robust_kill_there_replaces_it(monkeypatch):
+    c, seeds = _confirming_campaign(monkeypatch, 1, fails_with=set())
+    s1 = mutate.confirm_seed(11, 1)
+    kills = {"test_stress-small": {11}, "test_portals-small": {11, s1}}     # stress: only the campaign's seed
+
+    def fake_run_item(item, number, timeout_s, mutated_file="", seed=None):
+        seed = c.seed if seed is None else seed
+        seeds.append((item.name, seed))
+        return seed not in kills.get(item.name, set()), "failed", 0.1
+    monkeypatch.setattr(c, "run_item", fake_run_item)
+    stress, portals = Item("tb.tests.stress.test_stress", "small"), Item("tb.tests.wq.test_portals", "small")
+    monkeypatch.setattr(mutate, "items_for", lambda m, configs: [stress, portals])
+    c.durations = {"test_stress-small": 1.0, "test_portals-small": 2.0}
+    out = c.kill(MUTANT, 1)
+    assert (out.killed_by, out.confirmed, out.missed_seeds) == ("test_portals-small", "1/1", [])
+    kills["test_portals-small"] = {11}                                     # both by chance: the first is kept
+    out = c.kill(MUTANT, 1)
+    assert (out.killed_by, out.confirmed, out.missed_seeds) == ("test_stress-small", "0/1", [s1])
+
+
+def test_the_hinted_module_goes_first_on_another_configuration_too():
+    c = campaign({"test_portals-default": 30.0, "test_arbitration-default": 0.4},
+                 killers={"wq.some_mutant": "test_portals-small"})
+    items = [Item("tb.tests.wq.test_arbitration", "default"), Item("tb.tests.wq.test_portals", "default")]
+    assert [i.name for i in c.order(items, "wq.some_mutant")] == ["test_portals-default", "test_arbitration-default"]
