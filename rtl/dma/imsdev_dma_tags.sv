@@ -416,6 +416,16 @@ module imsdev_dma_tags #(
                         else $error("imsdev_dma_tags: tag %0d remaining %0d / la7 %0d differ from length %0d, address %0d, received %0d",
                                     t, rem_q[t], la7_q[t], len_sim_q[t], addr7_sim_q[t], rcvd_q[t]);
     end
+    // An update for a tag that has already ended (what upd_ok's !done_q[upd_tag] refuses) comes only when the
+    // tag timed out between its completion's acceptance (imsdev_dma_cpl judges a completion live at its first
+    // beat, and a final update of the same tag in flight makes it not live) and the update at its last beat:
+    // a timeout is only ever the oldest tag's, so that tag retires in this very cycle and its counts are not
+    // read again. (This is why the mutant dma.tags_late_cpl_counted is documented as equivalent.)
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && upd_valid && valid_q[upd_tag] && done_q[upd_tag])
+            assert (retire && tail == upd_tag)
+                else $error("imsdev_dma_tags: update of tag %0d, which ended earlier and is not retiring now", upd_tag);
+    end
     // The registered completion lookup is the table's entry of last cycle's lk_tag
     logic [TW-1:0] lk_tag_sim_q;
     always_ff @(posedge clk) lk_tag_sim_q <= lk_tag;
