@@ -522,6 +522,11 @@ class LinkShim(Endpoint):
                                 f"cfg_bdf is {self.requester_id:#06x}")
         if cpl.tc != req.tc or (cpl.attr & 3) != (req.attr & 3):
             raise ProtocolError(f"{what}: TC/Attr differ from the request")
+        # PCIe Base §2.2.9: BCM is set only by PCI-X completers; the device has no poisoned register data, the
+        # stream carries no digest and a completion takes no TLP hint (docs/tlp_interface.md, Rules).
+        if cpl.ep or cpl.td or cpl.th or cpl.bcm:
+            raise ProtocolError(f"{what}: EP {int(cpl.ep)}, TD {int(cpl.td)}, TH {int(cpl.th)}, BCM {int(cpl.bcm)}: "
+                                f"all 0 on the device's completions")
         if req.is_dmwr():
             if cpl.has_data():
                 raise ProtocolError(f"{what}: a DMWr completes without data")
