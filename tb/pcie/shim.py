@@ -590,6 +590,16 @@ class LinkShim(Endpoint):
         before_flr = start_ns <= self._flr_seen_ns
         pc = self._before_flr if before_flr else self.pasid_cap
         ec = self._before_flr if before_flr else self.pcie_cap
+        # docs/dma.md "Headers": every request of the device (DMA data, completion records, interrupt messages,
+        # descriptor fetches, Translation Requests, Page Requests, Invalidate Completions) has TC 0 (the only TC
+        # a single-VC link maps) and Attr 000b: a record or an interrupt may not carry Relaxed Ordering or
+        # ID-Based Ordering past the data before it, and No Snoop would bypass the host's caches. No TLP hint
+        # (TH), no digest (TD: the stream carries none), never poisoned (EP: the device has no poisoned data to
+        # send, a poisoned read fails its command), and a memory write's Tag is 0 (reserved without TH).
+        if int(tlp.tc) or int(tlp.attr) or tlp.th or tlp.td or tlp.ep or (tlp.is_mem_write() and tlp.tag):
+            raise ProtocolError(f"{what}: TC {int(tlp.tc)}, Attr {int(tlp.attr):#05b}, TH {int(tlp.th)}, "
+                                f"TD {int(tlp.td)}, EP {int(tlp.ep)}, tag {tlp.tag}: the device's requests use "
+                                f"TC 0, Attr 000b, no TH/TD/EP and (memory writes) tag 0 (docs/dma.md Headers)")
         if tlp.is_message():
             if tlp.is_page_request():
                 # a Page Request is a request like any other: only with Bus Master Enable (docs/ats_pri.md 3.2)
@@ -610,16 +620,6 @@ class LinkShim(Endpoint):
         if int(tlp.requester_id) != self.requester_id:
             raise ProtocolError(f"{what}: requester ID {int(tlp.requester_id):#06x}, "
                                 f"cfg_bdf is {self.requester_id:#06x}")
-        # docs/dma.md "Headers": every request of the device (DMA data, completion records, interrupt messages,
-        # descriptor fetches, Translation Requests) has TC 0 (the only TC a single-VC link maps) and Attr 000b:
-        # a record or an interrupt may not carry Relaxed Ordering or ID-Based Ordering past the data before it,
-        # and No Snoop would bypass the host's caches. No TLP hint (TH), no digest (TD: the stream carries
-        # none), never poisoned (EP: the device has no poisoned data to send, a poisoned read fails its
-        # command), and a memory write's Tag is 0 (reserved without TH).
-        if int(tlp.tc) or int(tlp.attr) or tlp.th or tlp.td or tlp.ep or (tlp.is_mem_write() and tlp.tag):
-            raise ProtocolError(f"{what}: TC {int(tlp.tc)}, Attr {int(tlp.attr):#05b}, TH {int(tlp.th)}, "
-                                f"TD {int(tlp.td)}, EP {int(tlp.ep)}, tag {tlp.tag}: the device's requests use "
-                                f"TC 0, Attr 000b, no TH/TD/EP and (memory writes) tag 0 (docs/dma.md Headers)")
         if tlp.has_prefix:
             if not pc.pasid_enable or (tlp.pmr and not pc.priv_enable) or (tlp.er and not pc.exec_enable):
                 raise ProtocolError(f"{what}: PASID prefix (PMR={tlp.pmr}, ER={tlp.er}) not enabled by PASID control "
