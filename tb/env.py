@@ -92,7 +92,7 @@ class Bench:
         self.msix = MsixTable(self)
 
     def _claim_message(self, addr, data, requester_id, tlp):
-        return self.msgs.on_write(addr, data, requester_id, tlp.get_header_size_dw())
+        return self.msgs.on_write(addr, data, requester_id, tlp.get_header_size_dw(), tlp)
 
     @classmethod
     async def start(cls, dut, pauses: str = "none", platform_options: dict | None = None,

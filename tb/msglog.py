@@ -13,6 +13,7 @@ from cocotb.triggers import Event, with_timeout
 from cocotb.utils import get_sim_time
 
 from tb import coverage
+from tb.pcie.tlp import ProtocolError
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,15 @@ class Message:
     requester_id: int
     header_dw: int      # 3 or 4: the header format the device chose
     time_ns: float
+
+
+def check_interrupt_tlp(tlp) -> None:
+    """The device's interrupt messages (MSI-X and IMS) are memory writes without a PASID prefix
+    (rtl/link/imsdev_msg_tx.sv): a prefix would make the host's IOMMU treat the message as a write of that
+    process's address space. Raises ProtocolError for one that carries a prefix."""
+    if getattr(tlp, "has_prefix", False):
+        raise ProtocolError(f"interrupt message {tlp!r} carries a PASID prefix (PASID {tlp.pasid:#x}, PMR "
+                            f"{int(tlp.pmr)}): the device's interrupt messages have none")
 
 
 # Windows that raw-message tests use: one below 4 GiB (3DW writes), one above (4DW writes).
@@ -39,9 +49,12 @@ class MessageLog:
     def claims(self, addr: int) -> bool:
         return any(base <= addr < base + size for base, size in self.windows)
 
-    def on_write(self, addr: int, data: bytes, requester_id: int, header_dw: int) -> bool:
+    def on_write(self, addr: int, data: bytes, requester_id: int, header_dw: int, tlp=None) -> bool:
+        """Count a write to one of the windows (`tlp`: the write itself, checked by check_interrupt_tlp)."""
         if not self.claims(addr):
             return False
+        if tlp is not None:
+            check_interrupt_tlp(tlp)
         if len(data) != 4:
             raise AssertionError(f"interrupt message at {addr:#x} carries {len(data)} bytes, expected one DWORD")
         msg = Message(addr, int.from_bytes(data, "little"), requester_id, header_dw, get_sim_time("ns"))

@@ -56,6 +56,7 @@ from cocotb.triggers import Event, with_timeout
 from cocotb.utils import get_sim_time
 
 from tb import coverage
+from tb.msglog import check_interrupt_tlp
 from tb.platform import HostPlatform, make_platform
 from tb.platform.cpu import Delivery
 from tb.platform.smmu import MSI_IOVA_BASE, MSI_IOVA_LENGTH
@@ -223,6 +224,8 @@ class PlatformHandle:
 
     # ---- write path -----------------------------------------------------------------------------
     def _intercept(self, addr: int, data: bytes, requester_id: int, tlp) -> bool:
+        if tlp is not None:
+            check_interrupt_tlp(tlp)
         deliveries, faults = len(self.model.deliveries), len(self.model.faults)
         consumed = self.model.handle_write(addr, data, requester_id)
         coverage.platform_message(addr, data, self.model.deliveries[deliveries:], self.model.faults[faults:])

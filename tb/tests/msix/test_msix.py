@@ -326,7 +326,7 @@ async def test_message_address_at_4gib(dut, pauses):
     log = MessageLog(windows=((BELOW_4G & ~0xFFF, 0x1000), (AT_4G, 0x1000)))
 
     def claim(addr, data, requester_id, tlp):
-        return log.on_write(addr, data, requester_id, tlp.get_header_size_dw())
+        return log.on_write(addr, data, requester_id, tlp.get_header_size_dw(), tlp)
 
     for window in log.windows:
         bench.rc.add_write_interceptor(claim, window)
