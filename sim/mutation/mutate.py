@@ -280,8 +280,9 @@ class Campaign:
             return 1e9 if e is None else e
         hint = self.killers.get(mutant_id)
         # the hinted run's module on another configuration / platform next (a hint recorded on small is
-        # test_x-small; on default the same module is the likeliest killer too)
-        hint_module = hint.split("-")[0] if hint else None
+        # test_x-small; on default the same module is the likeliest killer too). A block bench runs on no
+        # configuration ("blocks-<bench>"), so its hint names the bench itself and promotes no other one.
+        hint_module = hint.split("-")[0] if hint and not hint.startswith("blocks-") else None
         return sorted(items, key=lambda i: (i.name != hint, i.name.split("-")[0] != hint_module,
                                             i.module != UNIT_TESTS_OF_MODELS, cost(i), i.name))
 

@@ -197,3 +197,12 @@ def test_the_hinted_module_goes_first_on_another_configuration_too():
                  killers={"wq.some_mutant": "test_portals-small"})
     items = [Item("tb.tests.wq.test_arbitration", "default"), Item("tb.tests.wq.test_portals", "default")]
     assert [i.name for i in c.order(items, "wq.some_mutant")] == ["test_portals-default", "test_arbitration-default"]
+
+
+def test_a_block_bench_hint_promotes_no_other_block_bench():
+    c = campaign({"blocks-ims": 5.0, "test_arbitration-small": 0.4, "blocks-dma": 60.0},
+                 killers={"wq.some_mutant": "blocks-dma"})
+    items = [Item(mutate.BLOCK_BENCHES, "ims"), Item("tb.tests.wq.test_arbitration", "small"),
+             Item(mutate.BLOCK_BENCHES, "dma")]
+    assert [i.name for i in c.order(items, "wq.some_mutant")] == ["blocks-dma", "test_arbitration-small",
+                                                                  "blocks-ims"]
