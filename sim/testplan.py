@@ -102,6 +102,9 @@ TESTPLAN = (
         "no torn messages: an entry rewritten in every DW order under back-to-back triggers; unmasked: the old "
         "pair until Vector Control Mask=0, never a mix, ERR MSIX_UNMASKED_WRITE; masked / Function Mask: the "
         "replay and later messages carry the new pair, nothing logged",
+        "dev_idle through a Function Mask replay scan: high with only masked-pending vectors, low every cycle from "
+        "the unmask until the last replayed message (a masked pending QWORD and empty QWORDs between), and "
+        "Bench.settle() begun at the first message returns after the last",
     ), blocks=("link", "msix", "top", "common"), stage="V2", covergroups=("interrupts", "messages", "vectors", "streams")),
     Entry("tb.tests.platform.test_platform_interrupts", ALL_CONFIGS, (
         "MSI-X vectors 0, 1, 31, 32, 63, 64, 100, last end to end through the platform: irq-domain allocation, "
@@ -293,6 +296,8 @@ TESTPLAN = (
         "IMS slots past CAP1.IMS_PER_WQ in every window read 0, ignore writes, alias no implemented entry",
         "shared message writer: an IMS message waiting at it (tx_req held) stays until taken when the MSI-X engine "
         "becomes valid with the turn its own; messages arrive in the order shown",
+        "dev_idle through a Bus Master Enable replay scan of IMS (first entry of the first WQ, last of the last, a "
+        "masked pending word between): low every cycle until the last message; settle() returns after it",
     ), blocks=("ims", "msix", "engine", "link", "wq", "top", "common"), stage="V2", covergroups=("interrupts", "messages", "vectors")),
     Entry("tb.tests.wq.test_drain_abort", ALL_CONFIGS, (
         "ABORT_WQ / ABORT_ALL: RESULT = OCCUPANCY, youngest discarded (no record, data or interrupt), "
@@ -312,6 +317,8 @@ TESTPLAN = (
         "vector, IMS entry of every WQ), bad operands INVAL_INT_IDX / INVAL_INT_IDX_RELEASE",
         "INTHDL_CTL.REQUIRED: ungranted, released or other-WQ IMS handles give 0x19 and no interrupt; granted ones "
         "interrupt; RESET_DEVICE and FLR revoke every handle until re-requested",
+        "a descriptor held by the reset sweep of the handle table (REQUIRED = 1): dev_idle low, Bench.settle() "
+        "returns only after it completes (on default it waits about 4,000 quiet cycles)",
     ), blocks=("wq", "engine", "regs", "top"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_arbitration", WITH_MAX, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",

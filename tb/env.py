@@ -14,7 +14,7 @@ import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 from cocotb.utils import get_sim_steps, get_sim_time
 from cocotbext.pcie.core.caps import PciCapId
 from cocotbext.pcie.core.tlp import Tlp, TlpType
@@ -39,6 +39,18 @@ PCI_EXP_DEVCTL_BCR_FLR = 0x8000
 PCI_MSIX_FLAGS = 0x02
 PCI_MSIX_FLAGS_ENABLE = 0x8000
 PCI_MSIX_FLAGS_MASKALL = 0x4000
+# Bench.settle(): the quiet window and the most it waits. The longest gap measured between a TLP the device
+# sends by itself and the link event before it, with nothing owed across the link, was 21 cycles (make sim,
+# small and default, 2026-12-07), apart from one descriptor held 3,861 cycles behind the interrupt-handle
+# table's reset sweep on default, which dev_idle covers (the descriptor is counted in its WQ); 64 is three
+# times the 21. The fixed 400-cycle settle before returned in the middle of that wait. The longest sweep is
+# max's 2,048 + 16 x 256 = 6,144 cycles; past SETTLE_MAX_CYCLES settle() gives up (a test holding a stream or
+# withholding an answer) and the caller's checks judge what is there.
+SETTLE_QUIET_CYCLES = 64
+# Cycles from a sideband change (cfg_*) to dev_idle showing its effect: the sideband's register, the
+# interrupt engine's registered state, dev_idle's own register, and one of margin (tests of dev_idle).
+DEV_IDLE_LAG_CYCLES = 5
+SETTLE_MAX_CYCLES = 16_384
 
 
 _GC_TUNED = []
@@ -90,6 +102,16 @@ class Bench:
         self.bar0 = None
         self.bar0_addr = 0
         self.msix = MsixTable(self)
+        self._dev_idle = dut.dev_idle._handle.get_signal_val_binstr
+        self._idle_rise, self._idle_fall = RisingEdge(dut.dev_idle), FallingEdge(dut.dev_idle)
+        self.shim.tx_req.start_observers.append(self._check_dev_idle)
+
+    def _check_dev_idle(self):
+        """A request the device starts by itself comes from work in progress the cycle before, so dev_idle is
+        low in the cycle it first shows on tx_req (rtl/top/imsdev_top.sv): settle() may trust it."""
+        if self._dev_idle() == "1":
+            raise AssertionError(f"dev_idle high at {get_sim_time('ns'):.1f} ns, the cycle a request first showed "
+                                 f"on tx_req: it claimed nothing was in progress")
 
     def _claim_message(self, addr, data, requester_id, tlp):
         return self.msgs.on_write(addr, data, requester_id, tlp.get_header_size_dw(), tlp)
@@ -109,6 +131,7 @@ class Bench:
         start_clock(dut.clk, CLOCK_NS)
         await ClockCycles(dut.clk, 10)
         self._edge_step0 = get_sim_time("step")      # a rising edge: the clock's phase, for cycles()
+        self.reset_released_ns = get_sim_time("ns")
         dut.rst.value = 0
         await ClockCycles(dut.clk, 2)
         if os.environ.get("IMSDEV_PLATFORM"):
@@ -158,9 +181,48 @@ class Bench:
                 and (get_sim_time("step") - self._edge_step0) % self._period_steps == 0
                 and self.dut.clk.value == 1)
 
-    async def settle(self, n: int = 400):
-        """Long enough for anything in flight to come out: used before asserting that nothing (more) arrived."""
-        await self.cycles(n)
+    async def settle(self, n: int | None = None):
+        """Before asserting that nothing (more) arrived: wait until nothing can still come out.
+
+        With `n`, exactly n cycles (the tests that wait out a device timer, e.g. a completion timeout, say how
+        long). Without, until the device is quiescent: SETTLE_QUIET_CYCLES in a row with the RTL's dev_idle
+        high (nothing in progress inside) and nothing crossing the link, after which nothing is owed or moving
+        across it (LinkShim.owed); at most SETTLE_MAX_CYCLES (a test that holds a stream or withholds an
+        answer ends there). Waits on dev_idle's edges and one timer per window, not cycle by cycle."""
+        if n is not None:
+            await self.cycles(n)
+            return
+        idle, period = self._dev_idle, self._period_steps
+        start = get_sim_time("step")
+        end = start + SETTLE_MAX_CYCLES * period
+        why = None
+        while True:
+            now = get_sim_time("step")
+            if now >= end:
+                break
+            if idle() != "1":
+                why = "dev_idle low"
+                await First(self._idle_rise, Timer(end - now, "step"))
+                continue
+            mark = self.shim.activity()
+            window = min(SETTLE_QUIET_CYCLES * period, end - now)
+            fired = await First(self._idle_fall, Timer(window, "step"))
+            if fired is self._idle_fall:
+                why = "dev_idle low"
+                continue
+            if window < SETTLE_QUIET_CYCLES * period:
+                why = why or "the last window was short"
+                break
+            if self.shim.activity() != mark:
+                why = "TLPs still crossing"
+                continue
+            why = self.shim.owed()
+            if why is None:
+                break
+        if self._at_rising_edge() is False:
+            await RisingEdge(self.dut.clk)        # callers continue at a clock edge, as after cycles()
+        if why is not None and get_sim_time("step") >= end:
+            self.log.debug("settle: not quiescent after %d cycles (%s)", SETTLE_MAX_CYCLES, why)
 
     # ---- MMIO ----------------------------------------------------------------------------------
     async def rd32(self, off: int) -> int:

@@ -126,7 +126,11 @@ module imsdev_ims #(
 
     // c+2: pipe_busy || msg_valid covers every interrupt taken until its message leaves (the batch rule)
 
-    output      logic             pipe_busy
+    output      logic             pipe_busy,
+    // nothing in progress that can send: no queued CHECK, no replay scan, nothing in S1 or the message FIFO
+    // (imsdev_top's dev_idle). The reset sweep sends nothing and is left out, and so is a replay scan waiting
+    // for it: no event is taken during the sweep, which clears every pending bit, so that scan finds none
+    output      logic             idle
 );
     // Error codes on err_code (to move into regs/imsdev.rdl with the software error log).
     localparam logic [7:0] IMS_ERR_WR_UNMASKED    = 8'h01;  // ADDR_LO/ADDR_HI/DATA write while MASK=0, dropped
@@ -579,6 +583,8 @@ module imsdev_ims #(
         if (checks_on_q && !rst && !init_q && s1_pnd_we && s1_pnd_nz != |s1_pnd_new)
             $error("imsdev_ims: s1_pnd_nz differs from the written word");
     end
+    // ---------------------------------------------------------------- idle (imsdev_top dev_idle)
+    assign idle      = !check_q && !(scan_q && !init_q) && !s1_valid_q && !msg_valid;
 endmodule
 
 `default_nettype wire

@@ -93,7 +93,12 @@ module imsdev_msix #(
 
     // c+2: pipe_busy || msg_valid covers every interrupt taken until its message leaves (the batch rule)
 
-    output      logic             pipe_busy
+    output      logic             pipe_busy,
+    // nothing in progress that can send: no queued CHECK/NOTE, no replay scan, nothing in S1 or the message
+    // FIFO (imsdev_top's dev_idle). The reset sweep sends nothing and is left out, and so is a replay scan
+    // waiting for it: no event is taken during the sweep, which clears every pending bit, so the scan finds
+    // none
+    output      logic             idle
 );
     initial begin
         if (VECTORS < 1 || VECTORS > 2048) $fatal(1, "imsdev_msix: VECTORS (%0d) must be 1..2048 (PCIe Table Size limit)", VECTORS);
@@ -496,6 +501,8 @@ module imsdev_msix #(
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst && s1_send && !msg_fifo_ready) $error("imsdev_msix: message FIFO overflow");
     end
+    // ---------------------------------------------------------------- idle (imsdev_top dev_idle)
+    assign idle      = !check_q && !note_q && !(scan_q && !init_q) && !s1_valid_q && !msg_valid;
 endmodule
 
 `default_nettype wire

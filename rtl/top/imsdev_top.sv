@@ -97,7 +97,11 @@ module imsdev_top #(
     input  wire logic [127:0]      rx_cpl_hdr,
     input  wire logic              rx_cpl_prfx_valid,
     input  wire logic [31:0]       rx_cpl_prfx,
-    input  wire logic [DATA_W-1:0] rx_cpl_data
+    input  wire logic [DATA_W-1:0] rx_cpl_data,
+
+    // Status: nothing in progress that could still put a TLP on the link by itself, defined below at its
+    // register. An observer's signal (the bench's settle, power management): nothing inside uses it.
+    output      logic              dev_idle
 );
     import imsdev_map_pkg::*;
 
@@ -403,6 +407,7 @@ module imsdev_top #(
     logic           deq_old, mark_inflight, eng_old_busy;
     logic [WQW-1:0] deq_wq;
     logic [NUM_WQ-1:0] busy_wqs;
+    logic           wq_idle;
     logic [511:0]   deq_desc;
     logic [19:0]    deq_pasid;
 
@@ -419,7 +424,7 @@ module imsdev_top #(
         .deq_req, .deq_grant, .deq_valid, .deq_wq, .deq_desc, .deq_pasid_valid, .deq_pasid, .deq_priv,
         .deq_discard, .busy_wqs, .eng_old_busy, .deq_old, .mark_inflight,
         .hdl_operand, .hdl_operand_ok, .hdl_handle, .hdl_cmd_wr, .hdl_cmd_grant, .hdl_clear_all, .hdl_busy,
-        .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value)
+        .hdl_required(hwif_out.INTHDL_CTL.REQUIRED.value), .idle(wq_idle)
     );
 
     // Interrupt handles granted by REQUEST_INT_HANDLE; the engine looks each descriptor's handle up.
@@ -500,6 +505,7 @@ module imsdev_top #(
     // and, if sent, accepted on tx_req (engine S1, their message FIFOs, the message writer; the request
     // arbiter passes a shown TLP straight to tx_req). A batch's record waits for it (docs/work_queues.md).
     logic msix_pipe_busy, ims_pipe_busy, irq_quiet;    // (assigned beside the message writer)
+    logic msix_idle, ims_idle;
     // the IMS's WQ index covers every window of the register map (imsdev_ims WQ_W)
     localparam int IMS_WQ_W = (IMS_COUNT > 1) ? $clog2(IMS_COUNT) : 1;
     logic [15:0]  eng_ims_index, eng_msix_vector;
@@ -714,7 +720,7 @@ module imsdev_top #(
         .irq_valid, .irq_ready, .irq_vector, .irq_bad_vector(msix_bad_vector),
         .msg_valid(mx_valid), .msg_ready(mx_ready), .msg_addr(mx_addr), .msg_data(mx_data), .msg_commit(mx_commit),
         .unmasked_write(msix_uw), .unmasked_write_vec(msix_uw_vec), .unmasked_write_dw(msix_uw_dw),
-        .init_busy(msix_init_busy), .pipe_busy(msix_pipe_busy)
+        .init_busy(msix_init_busy), .pipe_busy(msix_pipe_busy), .idle(msix_idle)
     );
 
     // DW offsets inside the IMS region (regs/imsdev.rdl: IMS_COUNT windows of IMS_STRIDE bytes)
@@ -728,7 +734,7 @@ module imsdev_top #(
         .irq_pasid(eng_ims_pasid),
         .msg_valid(im_valid), .msg_ready(im_ready), .msg_addr(im_addr), .msg_data(im_data), .msg_commit(im_commit),
         .err_valid(ims_err_valid), .err_code(ims_err_code), .err_wq(ims_err_wq), .err_index(ims_err_index),
-        .err_pasid(ims_err_pasid), .init_busy(ims_init_busy), .pipe_busy(ims_pipe_busy)
+        .err_pasid(ims_err_pasid), .init_busy(ims_init_busy), .pipe_busy(ims_pipe_busy), .idle(ims_idle)
     );
 
     // Both message engines share one message writer; they take turns when both have a message. An ATS
@@ -780,6 +786,23 @@ module imsdev_top #(
     );
 
     assign irq_quiet = !msix_pipe_busy && !ims_pipe_busy && !mx_valid && !im_valid && !m_valid;
+
+    // dev_idle: nothing in progress that could still put a TLP on the link by itself. Every WQ empty with
+    // nothing taken from it unfinished (the engine holds a descriptor until its interrupt is handed on), no
+    // command executing or just written, both interrupt engines idle (no CHECK, replay scan or message
+    // queued), nothing at either TLP arbiter's inputs or output (a TLP held by egress ordering or Bus Master
+    // Enable is still in progress) and no vector-0 or MSIX_TRIGGER request waiting.
+    // Housekeeping that sends nothing is left out: the MSI-X and IMS reset sweeps and the interrupt-handle
+    // clear (3,861 cycles on default) hold back only requests that are counted above while they wait (an
+    // MMIO read is also owed across the link). It does not cover what the device waits for from the link
+    // (its reads' completions, PRG Responses), nor an MMIO read before its completion reaches the completion
+    // arbiter (the requester is waiting for it). Registered: in the first cycle a request shows on tx_req,
+    // dev_idle is low, because whatever made it was in progress in the cycle before (the bench checks this on
+    // every request: tb/env.py). The bench ends its settle() on it; power management could use it the same way.
+    always_ff @(posedge clk)
+        dev_idle <= !fn_rst && wq_idle && !cmd_write_q && msix_idle && ims_idle && irq_quiet
+                    && !vec0_req_q && !trig_valid && !eng_msix_valid && !eng_ims_valid && !d_valid && !ic_valid
+                    && !pq_valid && !req_valid_i && !cpl_valid_i;
 
     imsdev_tlp_arb #(.N(2), .DATA_W(DATA_W)) u_req_arb (
         .clk, .rst(fn_rst),

@@ -105,7 +105,10 @@ module imsdev_wq_mgr #(
     output      logic                 hdl_cmd_grant,
     output      logic                 hdl_clear_all,
     input  wire logic                 hdl_busy,
-    input  wire logic                 hdl_required     // INTHDL_CTL.REQUIRED
+    input  wire logic                 hdl_required,    // INTHDL_CTL.REQUIRED
+
+    // every WQ empty with nothing taken from it unfinished, and no command executing (imsdev_top's dev_idle)
+    output      logic                 idle
 );
     import imsdev_map_pkg::*;
 
@@ -472,6 +475,7 @@ module imsdev_wq_mgr #(
     assign wq_dedicated = dedicated_q;
     assign wq_priv      = priv_q;
     assign wq_pasid_en  = pasid_en_q;
+    assign idle = all_idle && cst_q == C_IDLE;
 endmodule
 
 `default_nettype wire

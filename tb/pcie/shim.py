@@ -356,6 +356,29 @@ class LinkShim(Endpoint):
         """Host requests forwarded to the RTL and not yet completed."""
         return len(self._pending)
 
+    # ---- quiescence (tb/env.py Bench.settle) ----------------------------------------------------
+    def activity(self) -> int:
+        """Grows with every beat on the five streams and every TLP or message the shim handles: unchanged over
+        a window means nothing crossed the link in it."""
+        return sum(s.beat_count for s in self.streams.values()) + sum(self.stats.values())
+
+    def owed(self) -> str | None:
+        """What is still in flight across the link, or None: a request one side still owes an answer to, a
+        TLP still being handed over or offered."""
+        if self._pending:
+            return f"{len(self._pending)} completion(s) the RTL owes the host"
+        if self._dev_reads or self._stale_reads:
+            return f"completions the host owes for {len(self._dev_reads) + len(self._stale_reads)} read(s) of the RTL"
+        if self.pri.outstanding:
+            return f"PRG Responses the host owes for {len(self.pri.outstanding)} page request group(s)"
+        for name, s in self.streams.items():
+            if s.showing or not getattr(s, "idle", True):
+                return f"{name} is moving a TLP"
+        direct = self.device.direct
+        if direct is not None and (direct.up.busy or direct.up.queue or not direct.downstream_idle):
+            return "the direct link is handing a TLP over"
+        return None
+
     # ---- configuration space ------------------------------------------------------------------
     def _drive_cfg(self):
         values = {

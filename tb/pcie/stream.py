@@ -148,6 +148,11 @@ class _Stream:
         self.tlp_count = 0
         self.beat_count = 0
 
+    @property
+    def showing(self) -> bool:
+        """Valid is high now (a beat is offered, taken or not)."""
+        return self.valid._handle.get_signal_val_binstr() == "1"
+
     def set_pause_generator(self, generator: Iterable | None = None) -> None:
         self._pauses = None if generator is None else iter(generator)
 
@@ -271,6 +276,8 @@ class TlpStreamSink(_Stream):
         self.queue: Queue[ReceivedTlp] = Queue()
         # Called with each TLP in the cycle its last beat is taken (link-level checks that compare streams).
         self.observers: list = []
+        # Called with no argument in the cycle a TLP's first beat is first shown (taken or not).
+        self.start_observers: list = []
         self._ready_forced_low = False     # hold() lowered ready between two edges
         self.ready.value = 1
         self.task = cocotb.start_soon(self._run())
@@ -332,6 +339,8 @@ class TlpStreamSink(_Stream):
                 sop = _bit(sample[0], "sop", self)
                 if held is None and sop and not in_tlp:
                     start_ns = get_sim_time("ns")
+                    for observe in self.start_observers:
+                        observe()
                 stalled += not ready_on
                 if ready_on:
                     held = None

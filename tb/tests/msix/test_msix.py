@@ -5,10 +5,12 @@ spurious) and is crossed with idle/backpressure insertion on the TLP streams. Ve
 the MSIX_TRIGGER self-test register, the way a driver's interrupt self-test does.
 """
 import cocotb
+from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.utils import get_sim_time
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.env import Bench, PAUSE_MODES, PAUSE_PROBABILITY
+from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, Bench, PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64, MessageLog
 from tb.pcie.stream import Gate, random_pauses
 
@@ -564,6 +566,53 @@ async def test_publish_with_request_right_behind(dut):
         assert 1 <= len(got_v) <= 2, f"K={k}: {len(got_v)} messages of vector {v} (pending replay, maybe the request)"
         await expect_err(bench, regs.MMIO_ERR_MSIX_UNMASKED_WRITE, bench.msix.entry(v), overflow=True)
         old, new = new, old
+
+
+@cocotb.test()
+async def test_settle_waits_for_the_replay_scan(dut):
+    """Clearing Function Mask starts the replay scan over the PBA: one cycle per QWORD with no bit set, one per
+    vector of a QWORD with a bit set (a QWORD whose last pending vector was just sent reads empty). Pending:
+    vector 1 and the last vector (unmasked), and, with 192 vectors or more, vector 64 masked. The scan sends
+    vector 1's message, checks QWORD 1 vector by vector (64 stays pending), skips the empty QWORDs and checks
+    the last QWORD vector by vector: on default the last message comes about 160 cycles after the first.
+    Bench.settle() begun as the first message arrives must return after the last one: its first quiet
+    window ends while the scan skips empty QWORDs, which the MSI-X engine counts as busy (dev_idle low).
+    Both unmasked vectors arrive exactly once and vector 64 stays pending."""
+    bench = await Bench.start(dut)
+    n = bench.params.msix_vectors
+    first, last = 1, n - 1
+    held = {64} if n >= 192 else set()
+    await bench.msix_enable(True, fn_mask=True)
+    for v in (first, *held, last):
+        await bench.msix.program(v, *msg_for(v), masked=v in held)
+        await bench.msix.trigger(v)
+    await check_pba_exact(bench, {first, last} | held)
+    bench.msgs.assert_exactly({})
+    await bench.settle()
+    assert dut.dev_idle.value == 1, "dev_idle low with only pending vectors under Function Mask (nothing can send)"
+
+    samples = []                     # (ns, dev_idle) at every rising edge from Function Mask's fall on
+
+    async def watch_dev_idle():
+        await FallingEdge(dut.cfg_msix_fn_mask)
+        while True:
+            await RisingEdge(dut.clk)
+            samples.append((get_sim_time("ns"), str(dut.dev_idle.value)))
+
+    watcher = cocotb.start_soon(watch_dev_idle())
+    await bench.msix_enable(True, fn_mask=False)
+    await bench.msgs.wait_for({msg_for(first): 1})
+    await bench.settle()
+    watcher.cancel()
+    bench.msgs.assert_exactly({msg_for(first): 1, msg_for(last): 1})
+    await check_pba_exact(bench, held)
+    # dev_idle low through the whole scan: from a few cycles after the pin falls (sideband, blocked and scan
+    # registers, dev_idle's own) until the last message is on its way
+    last_ns = max(m.time_ns for m in bench.msgs.messages)
+    t0 = samples[0][0] + DEV_IDLE_LAG_CYCLES * CLOCK_NS
+    high = [t for t, v in samples if t0 <= t < last_ns - DEV_IDLE_LAG_CYCLES * CLOCK_NS and v != "0"]
+    assert not high, f"dev_idle high at {high[:4]} ns while the replay scan ran (pin fell at {samples[0][0]} ns, " \
+                     f"last message at {last_ns} ns)"
 
 
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------

@@ -10,10 +10,11 @@ from collections import Counter
 
 import cocotb
 from cocotb.triggers import Combine, RisingEdge, with_timeout
+from cocotb.utils import get_sim_time
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.env import PAUSE_MODES, PAUSE_PROBABILITY
+from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64
 from tb.pcie.stream import random_pauses
 from tb.wq import (ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_INT_HANDLE,
@@ -591,6 +592,61 @@ async def test_vector0_beside_a_completion_interrupt(dut):
     assert order == expect, f"MSI-X messages out of priority order: {order} != {expect}"
     await env.b.wr32(regs.CSR_INT_CAUSE, regs.CSR_INT_CAUSE_SW_TEST_MASK)
     await env.sb.check()
+
+
+@cocotb.test()
+async def test_settle_waits_for_the_ims_replay_scan(dut):
+    """Bus Master Enable 0 -> 1 starts the IMS replay scan over the pending words (all WQs' entries in a row,
+    64 per word): one cycle per word with no bit set, one per entry of a word with a bit set. Pending and
+    unmasked while Bus Master Enable = 0: entry 1 of the first WQ and the last entry of the last WQ; with 192
+    entries or more, also the entry in word 1's first slot, left masked (it stays pending, so the scan checks
+    that word entry by entry). On default the last message comes about 160 cycles after the first: dev_idle
+    stays low from a few cycles after Bus Master Enable rises until then, and Bench.settle() begun as the
+    first message arrives returns after the last. Both arrive exactly once; the masked entry stays pending."""
+    env = await WqEnv.start(dut)
+    p = env.p
+    m, total = p.ims_per_wq, p.num_wq * p.ims_per_wq
+    first, last = (0, 1), (p.num_wq - 1, m - 1)
+    held = [divmod(64, m)] if total >= 192 else []
+    entries = [first, last] + held
+    await env.setup({w: WqConfig(size=min(p.wq_depth, 4)) for w in sorted({w for w, _ in entries})})
+    for w, i in entries:
+        await env.ims_program(w, i, *ims_msg(w, i), masked=True)
+    pend = [await desc_with_irq(env, w, ims_handle(i), op=OP_NOOP) for w, i in entries]
+    await env.sb.wait_complete(pend)
+    await env.sb.check()
+    before = env.sb.expected_messages()
+    await env.b.dev.set_master(False)
+    for w, i in (first, last):
+        await env.ims_write_ctrl(w, i, masked=False)
+    for w, i in entries:
+        assert await env.ims_pending(w, i), f"IMS entry {i} of WQ {w}: no PENDING before the replay"
+    await env.b.settle()
+    env.b.msgs.assert_exactly(before)
+    assert dut.dev_idle.value == 1, "dev_idle low with only pending entries under Bus Master Enable = 0"
+
+    samples = []                     # (ns, dev_idle) at every rising edge from Bus Master Enable's rise on
+
+    async def watch_dev_idle():
+        await RisingEdge(dut.cfg_bus_master_en)
+        while True:
+            await RisingEdge(dut.clk)
+            samples.append((get_sim_time("ns"), str(dut.dev_idle.value)))
+
+    watcher = cocotb.start_soon(watch_dev_idle())
+    await env.b.dev.set_master(True)
+    await env.b.msgs.wait_for(before + Counter({ims_msg(*first): 1}))
+    await env.b.settle()
+    watcher.cancel()
+    want = before + Counter({ims_msg(*first): 1, ims_msg(*last): 1})
+    env.b.msgs.assert_exactly(want)
+    for w, i in held:
+        assert await env.ims_pending(w, i), f"IMS entry {i} of WQ {w} (masked): PENDING lost in the replay"
+    last_ns = max(msg.time_ns for msg in env.b.msgs.messages if (msg.addr, msg.data) == ims_msg(*last))
+    t0 = samples[0][0] + DEV_IDLE_LAG_CYCLES * CLOCK_NS
+    high = [t for t, v in samples if t0 <= t < last_ns - DEV_IDLE_LAG_CYCLES * CLOCK_NS and v != "0"]
+    assert not high, f"dev_idle high at {high[:4]} ns while the replay scan ran (Bus Master Enable rose at " \
+                     f"{samples[0][0]} ns, last message at {last_ns} ns)"
 
 
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------

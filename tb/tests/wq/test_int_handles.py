@@ -10,10 +10,11 @@ descriptor complete with DSA_COMP_INT_HANDLE_INVAL (0x19) and no interrupt; the 
 predicts that from the grants the bench recorded.
 """
 import cocotb
+from cocotb.utils import get_sim_time
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.env import PAUSE_MODES
+from tb.env import CLOCK_NS, PAUSE_MODES, SETTLE_QUIET_CYCLES
 from tb.wq import (FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_NOOP, ST_INT_HANDLE, ST_SUCCESS, WqConfig, WqEnv,
                    err_name, ims_handle, ims_msg, msix_handle, msix_msg)
 
@@ -120,6 +121,41 @@ async def test_required_handles(dut, pauses):
     await env.sb.check_messages()
     await env.expect_no_swerr("interrupt handles")
     env.b.log.info(env.sb.report())
+
+
+@cocotb.test()
+async def test_settle_waits_behind_the_sweep(dut):
+    """After a reset the handle table's sweep clears one slot per cycle (MSIX_VECTORS + NUM_WQ x IMS_PER_WQ
+    cycles), and while INTHDL_CTL.REQUIRED = 1 it holds every descriptor: the device has work in progress
+    (dev_idle low, the descriptor counted in its WQ) and nothing moves on the link. Bench.settle() must not
+    return before that descriptor completes, and dev_idle is high when it does. Where the sweep outlasts the
+    set-up (default and larger: 4,096 cycles and more) the descriptor is submitted mid-sweep and waits longer
+    than settle's quiet window, which a settle judged by the link alone ended early (2026-12-07: 3,861 quiet
+    cycles on default, past the fixed 400-cycle settle of the time)."""
+    env = await WqEnv.start(dut)
+    p = env.p
+    sweep_end_ns = env.b.reset_released_ns + (p.msix_vectors + p.num_wq * p.ims_per_wq) * CLOCK_NS
+    await env.setup({0: WqConfig(size=min(env.p.wq_depth, 4), dedicated=True)})
+    await env.set_handles_required(True)
+    # read back: REQUIRED in force before the descriptor arrives (the portal's path to the WQ is a cycle
+    # shorter than the register write's)
+    assert await env.b.rd32(regs.CSR_INTHDL_CTL) == 1
+    d = env.new_desc(OP_NOOP, 0, flags=FLAG_CRAV | FLAG_RCR)
+    t = await env.sb.submit(0, d)
+    submitted_ns = get_sim_time("ns")
+    held_cycles = int(sweep_end_ns - submitted_ns) // CLOCK_NS
+    if p.msix_vectors + p.num_wq * p.ims_per_wq >= 4096:
+        assert held_cycles > 2 * SETTLE_QUIET_CYCLES, \
+            f"the set-up outlasted the sweep ({held_cycles} cycles left at the submission): nothing is tested here"
+    env.b.log.info("descriptor submitted %d cycles before the sweep ends", held_cycles)
+    await env.b.settle()
+    record = env.b.rc.host_memory.read(d.cr_addr, 1)[0]
+    assert record == ST_SUCCESS, \
+        f"settle() returned at {get_sim_time('ns'):.0f} ns with the descriptor's record {record:#x} unwritten " \
+        f"(sweep ends at {sweep_end_ns:.0f} ns)"
+    assert dut.dev_idle.value == 1, "dev_idle low after the descriptor completed and nothing else was given"
+    await env.sb.wait_complete([t])
+    await env.sb.check()
 
 
 def sweep_ends(env, cfgs):
