@@ -400,6 +400,7 @@ class WqEnv:
         # the entries granted since the last RESET_DEVICE / FLR: ("msix", vector) or ("ims", wq, entry).
         self.handles_required = False
         self.granted: set[tuple] = set()
+        self._cmd_issued: Optional[tuple[int, int]] = None     # (code, operand) written, not yet seen finished
         self.sb = Scoreboard(self)
 
     @classmethod
@@ -438,6 +439,7 @@ class WqEnv:
         self.pasid_enabled = self.priv_enabled = self.msix_enabled = False
         self.handles_required = False
         self.granted.clear()
+        self._cmd_issued = None              # a command the FLR cut short reports nothing
 
     # ---- commands ----------------------------------------------------------------------------------
     async def cmdsts(self) -> tuple[bool, int, int]:
@@ -445,7 +447,9 @@ class WqEnv:
         return bool(_get(v, "CSR_CMDSTS_ACTIVE")), _get(v, "CSR_CMDSTS_ERR"), _get(v, "CSR_CMDSTS_RESULT")
 
     async def cmd_write(self, code: int, operand: int = 0):
+        """Write CMD; the next cmd_wait() that sees it finish does its bookkeeping (coverage, handle grants)."""
         await self.b.wr32(regs.CSR_CMD, _prep("CSR_CMD_CMD", code) | _prep("CSR_CMD_OPERAND", operand))
+        self._cmd_issued = (code, operand)
 
     async def cmd_wait(self, what: str = "command", timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> CmdStatus:
         """Poll CMDSTS until ACTIVE is 0; a command that never finishes fails with its name."""
@@ -453,19 +457,30 @@ class WqEnv:
         while True:
             active, err, result = await self.cmdsts()
             if not active:
-                return CmdStatus(err, result)
+                st = CmdStatus(err, result)
+                self._command_finished(st)
+                return st
             if get_sim_time("ns") > deadline:
                 raise AssertionError(f"{what}: CMDSTS.ACTIVE still 1 after {timeout_ns} ns")
             await self.b.cycles(16)
 
-    async def cmd(self, code: int, operand: int = 0, timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> CmdStatus:
-        """Issue a command, wait for it, return (ERR, RESULT)."""
-        await self.cmd_write(code, operand)
-        st = await self.cmd_wait(f"{cmd_name(code)} {operand}", timeout_ns)
+    def _command_finished(self, st: CmdStatus) -> None:
+        """The command cmd_write() issued has finished with `st`: functional coverage samples it (and tracks the
+        device's enable state through it), and a RESET_DEVICE revokes every handle the bench recorded. Done
+        here rather than in cmd() so that a command issued with cmd_write() and waited for later (a test
+        that does something while it runs) is counted and tracked too."""
+        if self._cmd_issued is None:
+            return
+        code, operand = self._cmd_issued
+        self._cmd_issued = None
         coverage.command(code, operand, st.err)
         if code == regs.CMD_RESET_DEVICE and st.err == regs.CMD_ERR_OK:
             self.granted.clear()
-        return st
+
+    async def cmd(self, code: int, operand: int = 0, timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> CmdStatus:
+        """Issue a command, wait for it, return (ERR, RESULT)."""
+        await self.cmd_write(code, operand)
+        return await self.cmd_wait(f"{cmd_name(code)} {operand}", timeout_ns)
 
     async def cmd_ok(self, code: int, operand: int = 0, timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> int:
         """Issue a command that must succeed; returns RESULT."""
