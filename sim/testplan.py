@@ -319,6 +319,8 @@ TESTPLAN = (
         "interrupt; RESET_DEVICE and FLR revoke every handle until re-requested",
         "a descriptor held by the reset sweep of the handle table (REQUIRED = 1): dev_idle low, Bench.settle() "
         "returns only after it completes (on default it waits about 4,000 quiet cycles)",
+        "after an FLR, REQUIRED = 1 posted right before an RCI descriptor with a handle granted before the FLR, "
+        "during the sweep: 0x19, no interrupt (the descriptor is taken a cycle before REQUIRED takes effect)",
     ), blocks=("wq", "engine", "regs", "top"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_arbitration", WITH_MAX, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",

@@ -17,8 +17,10 @@
 // Storage: one bit per entry (MSI-X vectors, then NUM_WQ * IMS_PER_WQ IMS entries) in a simple dual-port RAM.
 // After every reset and on clear_all (RESET_DEVICE) a sweep clears every bit, one per cycle (MSIX_VECTORS +
 // NUM_WQ * IMS_PER_WQ cycles); `busy` is high meanwhile. The work-queue manager runs no handle command then
-// and, while INTHDL_CTL.REQUIRED = 1, dequeues no descriptor, so a lookup that counts never sees a handle
-// from before the reset (with REQUIRED = 0 the lookup is ignored and descriptors flow during the sweep). Lookup: rd_en in cycle c, rd_granted in cycle c+1. A
+// and, while INTHDL_CTL.REQUIRED = 1, dequeues no descriptor (with REQUIRED = 0 the lookup is ignored and
+// descriptors flow during the sweep). A lookup made during the sweep answers "not granted", so one that
+// counts never sees a handle from before the reset, also for a descriptor taken the cycle before REQUIRED
+// became 1. Lookup: rd_en in cycle c, rd_granted in cycle c+1. A
 // command write in the cycle of a lookup of the same entry is not forwarded (the lookup sees the old value):
 // a handle requested or released while a descriptor using it is being checked may count either way.
 `default_nettype none
@@ -106,8 +108,18 @@ module imsdev_int_handles #(
         .wr_data(!sweep_q && cmd_grant),
         .rd_en, .rd_addr, .rd_data
     );
-    // The RAM powers up with any content: the sweep after rst defines it before any lookup counts (busy).
-    assign rd_granted = rd_data;
+    // The RAM powers up with any content, and a sweep clears it one slot per cycle. No handle is granted
+    // while the sweep runs (no handle command runs then), so every lookup made during it answers "not
+    // granted", whatever the slot still holds. The WQ manager holds descriptors during the sweep only while
+    // REQUIRED is 1, and REQUIRED can become 1 a cycle after a descriptor was taken (the portal's path to
+    // the WQ is a cycle shorter than a register write's): that descriptor is checked with REQUIRED = 1
+    // against this lookup, which without the gate read a handle granted before an FLR as still granted
+    // (tb/tests/wq/test_int_handles.py test_required_set_right_before_a_submission).
+    logic rd_in_sweep_q;
+    always_ff @(posedge clk) begin
+        if (rd_en) rd_in_sweep_q <= sweep_q;
+    end
+    assign rd_granted = rd_data && !rd_in_sweep_q;
 endmodule
 
 `default_nettype wire

@@ -158,6 +158,42 @@ async def test_settle_waits_behind_the_sweep(dut):
     await env.sb.check()
 
 
+@cocotb.test()
+async def test_required_set_right_before_a_submission(dut):
+    """An FLR revokes every handle by a sweep of the handle table (MSI-X vectors, then every WQ's IMS entries:
+    MSIX_VECTORS + NUM_WQ x IMS_PER_WQ cycles) and returns INTHDL_CTL to 0, so descriptors flow during the
+    sweep, their handles unchecked. Software then sets REQUIRED and submits an RCI descriptor carrying a
+    handle granted before the FLR, the two posted writes back to back: the descriptor must complete with 0x19
+    (not granted) and send no interrupt, in whichever cycle each write takes effect and wherever the sweep
+    is. The handle is the last IMS entry of the last WQ, the sweep's last slot: on default the submission
+    comes about 2,000 cycles before the sweep clears it."""
+    env = await WqEnv.start(dut)
+    p = env.p
+    wq, index = p.num_wq - 1, p.ims_per_wq - 1
+    cfgs = {wq: WqConfig(size=min(p.wq_depth, 4), dedicated=True)}
+    await env.setup(cfgs)
+    await env.ims_program(wq, index, *ims_msg(wq, index), masked=False)
+    await env.set_handles_required(True)
+    assert await env.request_handle("ims", index, wq=wq) == ims_handle(index)
+    await submit(env, wq, ims_handle(index), ST_SUCCESS)
+    await env.sb.check_messages()
+
+    await env.b.function_level_reset()
+    env.after_flr()
+    sweep_end_ns = get_sim_time("ns") + (p.msix_vectors + p.num_wq * p.ims_per_wq) * CLOCK_NS
+    await env.set_pasid_control(True, priv=True)
+    await env.setup(cfgs)
+    await env.ims_program(wq, index, *ims_msg(wq, index), masked=False)
+    await env.set_handles_required(True)               # posted, and no read-back before the submission
+    t = await env.sb.submit(wq, rci_desc(env, ims_handle(index)))
+    env.b.log.info("submitted about %d cycles before the sweep clears the handle",
+                   (sweep_end_ns - get_sim_time("ns")) // CLOCK_NS)
+    assert t.status == ST_INT_HANDLE, f"{t}: the scoreboard predicts {t.status:#x}"
+    await env.sb.wait_complete([t])
+    await env.sb.check()
+    await env.sb.check_messages()
+
+
 def sweep_ends(env, cfgs):
     """Handles at both ends of each kind of slot the reset sweep clears (MSI-X vectors, then every WQ's IMS
     entries): vectors 1 and the last (vector 0 also carries the device's own interrupt), entry 0 of the first
