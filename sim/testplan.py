@@ -321,6 +321,8 @@ TESTPLAN = (
         "returns only after it completes (on default it waits about 4,000 quiet cycles)",
         "after an FLR, REQUIRED = 1 posted right before an RCI descriptor with a handle granted before the FLR, "
         "during the sweep: 0x19, no interrupt (the descriptor is taken a cycle before REQUIRED takes effect)",
+        "dev_idle low in every cycle while RESET_DEVICE is ACTIVE (waiting for the sweep, nothing else to do), high "
+        "before and after",
     ), blocks=("wq", "engine", "regs", "top"), stage="V2", covergroups=("commands", "descriptors")),
     Entry("tb.tests.wq.test_arbitration", WITH_MAX, (
         "WQCFG2.PRIO: a higher priority WQ is always served first; equal priorities take turns; FIFO inside a WQ",
