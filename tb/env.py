@@ -334,6 +334,36 @@ class Bench:
         await self.rd32(regs.MSIX_TABLE_BASE + regs.MSIX_TABLE_VECTOR_CTRL)
 
 
+class DevIdleTrace:
+    """dev_idle sampled at every rising edge, from `start` (a trigger awaited first, e.g. a sideband pin's
+    edge) until stop(): for tests of the status itself (settle() waits on its edges instead)."""
+
+    def __init__(self, bench: Bench, start=None):
+        self.samples: list[tuple[float, str]] = []          # (ns, "0" / "1")
+        self._task = cocotb.start_soon(self._run(bench.dut, start))
+
+    async def _run(self, dut, start):
+        if start is not None:
+            await start
+        read = dut.dev_idle._handle.get_signal_val_binstr
+        edge = RisingEdge(dut.clk)
+        while True:
+            await edge
+            self.samples.append((get_sim_time("ns"), read()))
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+    @property
+    def first_ns(self) -> float:
+        assert self.samples, "dev_idle trace: nothing sampled (its start never came)"
+        return self.samples[0][0]
+
+    def high_between(self, t0: float, t1: float) -> list[float]:
+        """Times in [t0, t1] at which dev_idle was not 0."""
+        return [t for t, v in self.samples if t0 <= t <= t1 and v != "0"]
+
+
 class MsixTable:
     """Direct access to the MSI-X table and PBA through BAR0 (what a driver's MSI-X code touches)."""
 

@@ -5,12 +5,11 @@ spurious) and is crossed with idle/backpressure insertion on the TLP streams. Ve
 the MSIX_TRIGGER self-test register, the way a driver's interrupt self-test does.
 """
 import cocotb
-from cocotb.triggers import FallingEdge, RisingEdge
-from cocotb.utils import get_sim_time
+from cocotb.triggers import FallingEdge
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, Bench, PAUSE_MODES, PAUSE_PROBABILITY
+from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, Bench, DevIdleTrace, PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64, MessageLog
 from tb.pcie.stream import Gate, random_pauses
 
@@ -591,27 +590,19 @@ async def test_settle_waits_for_the_replay_scan(dut):
     await bench.settle()
     assert dut.dev_idle.value == 1, "dev_idle low with only pending vectors under Function Mask (nothing can send)"
 
-    samples = []                     # (ns, dev_idle) at every rising edge from Function Mask's fall on
-
-    async def watch_dev_idle():
-        await FallingEdge(dut.cfg_msix_fn_mask)
-        while True:
-            await RisingEdge(dut.clk)
-            samples.append((get_sim_time("ns"), str(dut.dev_idle.value)))
-
-    watcher = cocotb.start_soon(watch_dev_idle())
+    trace = DevIdleTrace(bench, start=FallingEdge(dut.cfg_msix_fn_mask))
     await bench.msix_enable(True, fn_mask=False)
     await bench.msgs.wait_for({msg_for(first): 1})
     await bench.settle()
-    watcher.cancel()
+    trace.stop()
     bench.msgs.assert_exactly({msg_for(first): 1, msg_for(last): 1})
     await check_pba_exact(bench, held)
     # dev_idle low through the whole scan: from a few cycles after the pin falls (sideband, blocked and scan
     # registers, dev_idle's own) until the last message is on its way
     last_ns = max(m.time_ns for m in bench.msgs.messages)
-    t0 = samples[0][0] + DEV_IDLE_LAG_CYCLES * CLOCK_NS
-    high = [t for t, v in samples if t0 <= t < last_ns - DEV_IDLE_LAG_CYCLES * CLOCK_NS and v != "0"]
-    assert not high, f"dev_idle high at {high[:4]} ns while the replay scan ran (pin fell at {samples[0][0]} ns, " \
+    lag = DEV_IDLE_LAG_CYCLES * CLOCK_NS
+    high = trace.high_between(trace.first_ns + lag, last_ns - lag)
+    assert not high, f"dev_idle high at {high[:4]} ns while the replay scan ran (pin fell at {trace.first_ns} ns, " \
                      f"last message at {last_ns} ns)"
 
 

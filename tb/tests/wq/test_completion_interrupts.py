@@ -10,11 +10,10 @@ from collections import Counter
 
 import cocotb
 from cocotb.triggers import Combine, RisingEdge, with_timeout
-from cocotb.utils import get_sim_time
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, PAUSE_MODES, PAUSE_PROBABILITY
+from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, DevIdleTrace, PAUSE_MODES, PAUSE_PROBABILITY
 from tb.msglog import WINDOW_32, WINDOW_64
 from tb.pcie.stream import random_pauses
 from tb.wq import (ENQCMD_RETRIES, FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_MEMMOVE, OP_NOOP, ST_INT_HANDLE,
@@ -625,28 +624,20 @@ async def test_settle_waits_for_the_ims_replay_scan(dut):
     env.b.msgs.assert_exactly(before)
     assert dut.dev_idle.value == 1, "dev_idle low with only pending entries under Bus Master Enable = 0"
 
-    samples = []                     # (ns, dev_idle) at every rising edge from Bus Master Enable's rise on
-
-    async def watch_dev_idle():
-        await RisingEdge(dut.cfg_bus_master_en)
-        while True:
-            await RisingEdge(dut.clk)
-            samples.append((get_sim_time("ns"), str(dut.dev_idle.value)))
-
-    watcher = cocotb.start_soon(watch_dev_idle())
+    trace = DevIdleTrace(env.b, start=RisingEdge(dut.cfg_bus_master_en))
     await env.b.dev.set_master(True)
     await env.b.msgs.wait_for(before + Counter({ims_msg(*first): 1}))
     await env.b.settle()
-    watcher.cancel()
+    trace.stop()
     want = before + Counter({ims_msg(*first): 1, ims_msg(*last): 1})
     env.b.msgs.assert_exactly(want)
     for w, i in held:
         assert await env.ims_pending(w, i), f"IMS entry {i} of WQ {w} (masked): PENDING lost in the replay"
     last_ns = max(msg.time_ns for msg in env.b.msgs.messages if (msg.addr, msg.data) == ims_msg(*last))
-    t0 = samples[0][0] + DEV_IDLE_LAG_CYCLES * CLOCK_NS
-    high = [t for t, v in samples if t0 <= t < last_ns - DEV_IDLE_LAG_CYCLES * CLOCK_NS and v != "0"]
+    lag = DEV_IDLE_LAG_CYCLES * CLOCK_NS
+    high = trace.high_between(trace.first_ns + lag, last_ns - lag)
     assert not high, f"dev_idle high at {high[:4]} ns while the replay scan ran (Bus Master Enable rose at " \
-                     f"{samples[0][0]} ns, last message at {last_ns} ns)"
+                     f"{trace.first_ns} ns, last message at {last_ns} ns)"
 
 
 # ---- bad inputs checked above (docs/bad_inputs.md, written by `sim/run.py bad-inputs`) -------------------------

@@ -10,12 +10,11 @@ descriptor complete with DSA_COMP_INT_HANDLE_INVAL (0x19) and no interrupt; the 
 predicts that from the grants the bench recorded.
 """
 import cocotb
-from cocotb.triggers import RisingEdge
 from cocotb.utils import get_sim_time
 
 from imsdev import regs
 from tb.bad_inputs import BadInput
-from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, PAUSE_MODES, SETTLE_QUIET_CYCLES
+from tb.env import CLOCK_NS, DEV_IDLE_LAG_CYCLES, DevIdleTrace, PAUSE_MODES, SETTLE_QUIET_CYCLES
 from tb.wq import (FLAG_CRAV, FLAG_RCI, FLAG_RCR, OP_MEMFILL, OP_NOOP, ST_INT_HANDLE, ST_SUCCESS, WqConfig, WqEnv,
                    err_name, ims_handle, ims_msg, msix_handle, msix_msg)
 
@@ -205,14 +204,7 @@ async def test_dev_idle_while_a_command_runs(dut):
     await env.setup({0: WqConfig(size=min(env.p.wq_depth, 4))})
     await env.b.settle()
     assert dut.dev_idle.value == 1, "dev_idle low with the device enabled and nothing to do"
-    samples = []
-
-    async def watch_dev_idle():
-        while True:
-            await RisingEdge(dut.clk)
-            samples.append((get_sim_time("ns"), str(dut.dev_idle.value)))
-
-    watcher = cocotb.start_soon(watch_dev_idle())
+    trace = DevIdleTrace(env.b)
     await env.cmd_write(regs.CMD_RESET_DEVICE)
     written_ns = get_sim_time("ns")
     last_active_ns = None
@@ -223,11 +215,11 @@ async def test_dev_idle_while_a_command_runs(dut):
             break
         last_active_ns = polled_ns
         await env.b.cycles(16)
-    watcher.cancel()
+    trace.stop()
     assert err == regs.CMD_ERR_OK, f"RESET_DEVICE: ERR {err_name(err)}"
     assert last_active_ns is not None, "RESET_DEVICE finished before the first CMDSTS read: nothing was measured"
     t0 = written_ns + 2 * DEV_IDLE_LAG_CYCLES * CLOCK_NS      # the write's way to the WQ manager, then dev_idle
-    high = [t for t, v in samples if t0 <= t <= last_active_ns and v != "0"]
+    high = trace.high_between(t0, last_active_ns)
     assert not high, f"dev_idle high at {high[:4]} ns while RESET_DEVICE was ACTIVE (written at {written_ns} ns, " \
                      f"ACTIVE read at {last_active_ns} ns)"
     await env.b.settle()
