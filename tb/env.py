@@ -47,10 +47,10 @@ PCI_MSIX_FLAGS_MASKALL = 0x4000
 # max's 2,048 + 16 x 256 = 6,144 cycles; past SETTLE_MAX_CYCLES settle() gives up (a test holding a stream or
 # withholding an answer) and the caller's checks judge what is there.
 SETTLE_QUIET_CYCLES = 64
+SETTLE_MAX_CYCLES = 16_384
 # Cycles from a sideband change (cfg_*) to dev_idle showing its effect: the sideband's register, the
 # interrupt engine's registered state, dev_idle's own register, and one of margin (tests of dev_idle).
 DEV_IDLE_LAG_CYCLES = 5
-SETTLE_MAX_CYCLES = 16_384
 
 
 _GC_TUNED = []
@@ -219,7 +219,7 @@ class Bench:
             why = self.shim.owed()
             if why is None:
                 break
-        if self._at_rising_edge() is False:
+        if not self._at_rising_edge():
             await RisingEdge(self.dut.clk)        # callers continue at a clock edge, as after cycles()
         if why is not None and get_sim_time("step") >= end:
             self.log.debug("settle: not quiescent after %d cycles (%s)", SETTLE_MAX_CYCLES, why)
