@@ -340,13 +340,13 @@ class DevIdleTrace:
 
     def __init__(self, bench: Bench, start=None):
         self.samples: list[tuple[float, str]] = []          # (ns, "0" / "1")
-        self._task = cocotb.start_soon(self._run(bench.dut, start))
+        self._task = cocotb.start_soon(self._run(bench, start))
 
-    async def _run(self, dut, start):
+    async def _run(self, bench: Bench, start):
         if start is not None:
             await start
-        read = dut.dev_idle._handle.get_signal_val_binstr
-        edge = RisingEdge(dut.clk)
+        read = bench._dev_idle
+        edge = RisingEdge(bench.dut.clk)
         while True:
             await edge
             self.samples.append((get_sim_time("ns"), read()))

@@ -451,11 +451,16 @@ class WqEnv:
         await self.b.wr32(regs.CSR_CMD, _prep("CSR_CMD_CMD", code) | _prep("CSR_CMD_OPERAND", operand))
         self._cmd_issued = (code, operand)
 
-    async def cmd_wait(self, what: str = "command", timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS) -> CmdStatus:
-        """Poll CMDSTS until ACTIVE is 0; a command that never finishes fails with its name."""
+    async def cmd_wait(self, what: str = "command", timeout_ns: float = DEFAULT_CMD_TIMEOUT_NS,
+                       active_polls: Optional[list] = None) -> CmdStatus:
+        """Poll CMDSTS until ACTIVE is 0; a command that never finishes fails with its name. `active_polls`
+        collects the times (ns) at which each poll that still read ACTIVE = 1 was issued."""
         deadline = get_sim_time("ns") + timeout_ns
         while True:
+            polled_ns = get_sim_time("ns")
             active, err, result = await self.cmdsts()
+            if active and active_polls is not None:
+                active_polls.append(polled_ns)
             if not active:
                 st = CmdStatus(err, result)
                 self._command_finished(st)

@@ -794,15 +794,17 @@ module imsdev_top #(
     // egress ordering or Bus Master Enable is still at one of its inputs) and no vector-0 or MSIX_TRIGGER
     // request waiting.
     // Housekeeping that sends nothing is left out: the MSI-X and IMS reset sweeps and the interrupt-handle
-    // clear (3,861 cycles on default) hold back only requests that are counted above while they wait (an
+    // clear (4,096 cycles on default) hold back only requests that are counted above while they wait (an
     // MMIO read is also owed across the link). It does not cover what the device waits for from the link
     // (its reads' completions, PRG Responses), nor an MMIO access on its way from rx_req to the block it acts
     // on (a few cycles: an unmasking write's CHECK is counted once it is queued), nor an MMIO read before its
-    // completion reaches the completion arbiter (the requester is waiting for it). Registered: in the first cycle a request shows on tx_req,
-    // dev_idle is low, because whatever made it was in progress in the cycle before (the bench checks this on
-    // every request: tb/env.py). The bench ends its settle() on it; power management could use it the same way.
+    // completion reaches the completion arbiter (the requester is waiting for it). Registered: in the first
+    // cycle a request shows on tx_req, dev_idle is low, because whatever made it was in progress in the cycle
+    // before (the bench checks this on every request: tb/env.py). The bench ends its settle() on it; power
+    // management could use it the same way. (msix_idle and ims_idle include their engines' S1 and message
+    // FIFO, so of irq_quiet only the message writer's m_valid is added.)
     always_ff @(posedge clk)
-        dev_idle <= !fn_rst && wq_idle && !cmd_write_q && msix_idle && ims_idle && irq_quiet
+        dev_idle <= !fn_rst && wq_idle && !cmd_write_q && msix_idle && ims_idle && !m_valid
                     && !vec0_req_q && !trig_valid && !eng_msix_valid && !eng_ims_valid && !d_valid && !ic_valid
                     && !pq_valid && !cpl_valid_i;
 

@@ -372,7 +372,7 @@ class LinkShim(Endpoint):
         if self.pri.outstanding:
             return f"PRG Responses the host owes for {len(self.pri.outstanding)} page request group(s)"
         for name, s in self.streams.items():
-            if s.showing or not getattr(s, "idle", True):
+            if s.showing or (isinstance(s, TlpStreamSource) and not s.idle):     # offered, or queued to send
                 return f"{name} is moving a TLP"
         direct = self.device.direct
         if direct is not None and (direct.up.busy or direct.up.queue or not direct.downstream_idle):

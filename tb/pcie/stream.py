@@ -151,7 +151,7 @@ class _Stream:
     @property
     def showing(self) -> bool:
         """Valid is high now (a beat is offered, taken or not)."""
-        return self.valid._handle.get_signal_val_binstr() == "1"
+        return _raw(self.valid)() == "1"
 
     def set_pause_generator(self, generator: Iterable | None = None) -> None:
         self._pauses = None if generator is None else iter(generator)

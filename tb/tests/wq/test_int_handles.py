@@ -60,6 +60,11 @@ async def test_cmdcap_and_handle_commands(dut):
             await expect(env, rel, operand, regs.CMD_ERR_INVAL_INT_IDX_RELEASE, why=f"device {state}")
 
 
+def sweep_cycles(p) -> int:
+    """The handle table's sweep after a reset or RESET_DEVICE: one slot per cycle, MSI-X vectors then IMS entries."""
+    return p.msix_vectors + p.num_wq * p.ims_per_wq
+
+
 def rci_desc(env, handle, op=OP_NOOP):
     return env.new_desc(op, 64 if op == OP_MEMFILL else 0, flags=RCI, handle=handle)
 
@@ -134,7 +139,7 @@ async def test_settle_waits_behind_the_sweep(dut):
     cycles on default, past the fixed 400-cycle settle of the time)."""
     env = await WqEnv.start(dut)
     p = env.p
-    sweep_end_ns = env.b.reset_released_ns + (p.msix_vectors + p.num_wq * p.ims_per_wq) * CLOCK_NS
+    sweep_end_ns = env.b.reset_released_ns + sweep_cycles(p) * CLOCK_NS
     await env.setup({0: WqConfig(size=min(env.p.wq_depth, 4), dedicated=True)})
     await env.set_handles_required(True)
     # read back: REQUIRED in force before the descriptor arrives (the portal's path to the WQ is a cycle
@@ -144,7 +149,7 @@ async def test_settle_waits_behind_the_sweep(dut):
     t = await env.sb.submit(0, d)
     submitted_ns = get_sim_time("ns")
     held_cycles = int(sweep_end_ns - submitted_ns) // CLOCK_NS
-    if p.msix_vectors + p.num_wq * p.ims_per_wq >= 4096:
+    if sweep_cycles(p) >= 4096:
         assert held_cycles > 2 * SETTLE_QUIET_CYCLES, \
             f"the set-up outlasted the sweep ({held_cycles} cycles left at the submission): nothing is tested here"
     env.b.log.info("descriptor submitted %d cycles before the sweep ends", held_cycles)
@@ -180,7 +185,7 @@ async def test_required_set_right_before_a_submission(dut):
 
     await env.b.function_level_reset()
     env.after_flr()
-    sweep_end_ns = get_sim_time("ns") + (p.msix_vectors + p.num_wq * p.ims_per_wq) * CLOCK_NS
+    sweep_end_ns = get_sim_time("ns") + sweep_cycles(p) * CLOCK_NS
     await env.set_pasid_control(True, priv=True)
     await env.setup(cfgs)
     await env.ims_program(wq, index, *ims_msg(wq, index), masked=False)
@@ -207,17 +212,12 @@ async def test_dev_idle_while_a_command_runs(dut):
     trace = DevIdleTrace(env.b)
     await env.cmd_write(regs.CMD_RESET_DEVICE)
     written_ns = get_sim_time("ns")
-    last_active_ns = None
-    while True:
-        polled_ns = get_sim_time("ns")
-        active, err, _ = await env.cmdsts()
-        if not active:
-            break
-        last_active_ns = polled_ns
-        await env.b.cycles(16)
+    active_polls = []
+    st = await env.cmd_wait("RESET_DEVICE", active_polls=active_polls)
     trace.stop()
-    assert err == regs.CMD_ERR_OK, f"RESET_DEVICE: ERR {err_name(err)}"
-    assert last_active_ns is not None, "RESET_DEVICE finished before the first CMDSTS read: nothing was measured"
+    assert st.err == regs.CMD_ERR_OK, f"RESET_DEVICE: ERR {err_name(st.err)}"
+    assert active_polls, "RESET_DEVICE finished before the first CMDSTS read: nothing was measured"
+    last_active_ns = active_polls[-1]
     t0 = written_ns + 2 * DEV_IDLE_LAG_CYCLES * CLOCK_NS      # the write's way to the WQ manager, then dev_idle
     high = trace.high_between(t0, last_active_ns)
     assert not high, f"dev_idle high at {high[:4]} ns while RESET_DEVICE was ACTIVE (written at {written_ns} ns, " \
