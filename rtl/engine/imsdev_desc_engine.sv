@@ -207,41 +207,57 @@ module imsdev_desc_engine #(
     // and the WQ manager's count update (the small configuration's worst path on ECP5 once the DMA write
     // engine's was cut). The WQ limits (WQCFG3) are read at the load, one cycle before I_CHECK: software
     // changes them only while the WQ is disabled.
-    logic [515:0]   mb_data;          // member buffer head: {status, the entry's 64 bytes}
-    /* verilator lint_off UNUSEDSIGNAL */   // only the checked fields are read
-    wire [511:0]    ld_desc   = ist_q == I_FETCH ? mb_data[511:0] : deq_desc;
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [WQW-1:0]  ld_wq     = ist_q == I_FETCH ? wq_q : deq_wq;
-    wire [7:0]      ld_opcode = ld_desc[63:56];
-    wire [23:0]     ld_flags  = ld_desc[55:32];
-    wire [5:0]      ld_src    = ld_desc[133:128];  // (the list's alignment)
-    wire [63:0]     ld_dst    = ld_desc[255:192];
-    wire [31:0]     ld_xfer   = ld_desc[287:256];
-    wire [15:0]     ld_handle = ld_desc[303:288];
-    wire            ld_crav   = (ld_flags & FLAG_CRAV) != 0;
-    wire            ld_cr_ok  = ld_crav && ld_desc[68:64] == 5'd0;
-    wire            ld_hir    = ld_handle[15] ? 32'(ld_handle[14:0]) < IMS_PER_WQ
-                                              : 32'(ld_handle[10:0]) < MSIX_VECTORS && ld_handle[14:11] == 4'd0;
-    wire [4:0]      ld_xfer_shift = wq_max_xfer_shift[32'(ld_wq)*5 +: 5];
-    wire            ld_xfer_ok    = {32'd0, ld_xfer} <= (64'd1 << ld_xfer_shift);
-    wire            ld_moves      = ld_opcode == OP_MEMMOVE || ld_opcode == OP_MEMFILL;
+    // Member buffer head: {status, reserved bits 511:304 not all zero, the entry's bytes 0..37}. Fmax: the
+    // 208 reserved bits are ORed as the fetch's answer enters the buffer (from the DMA engine's fetch_q
+    // register), so the buffer holds 309 bits, not 516; mb_desc gives the checks the entry as a descriptor
+    // whose reserved field is that flag (bit 304), which every check reads exactly as the 208 bits.
+    logic [308:0]   mb_q;
+    wire  [511:0]   mb_desc = {207'd0, mb_q[304:0]};
+    logic in_batch_q;                 // the descriptor in desc_q is a batch member (fetched, not dequeued)
 
     // Batch: the list address sits in the source slot, the count in the transfer-size slot (struct
     // dsa_hw_desc's desc_list_addr / desc_count); the destination slot is reserved. The WQ's limit is
     // 2^min(WQCFG3.MAX_BATCH_SHIFT, log2(MAX_BATCH)).
-    logic in_batch_q;                 // the descriptor in desc_q is a batch member (fetched, not dequeued)
-    wire           ld_batch  = ld_opcode == OP_BATCH;
-    wire [BSW-1:0] wq_bshift = wq_max_batch_shift[32'(ld_wq)*BSW +: BSW];
-    wire [BSW-1:0] bshift    = (32'(wq_bshift) < MBS) ? wq_bshift : BSW'(MBS);
-    wire           ld_count_ok = ld_xfer >= 32'd2 && {32'd0, ld_xfer} <= (64'd1 << bshift);
-    // A member may not be a batch or a drain (DSA: a batch cannot contain either). (in_batch_q is already the
-    // loaded descriptor's: 0 in I_WAIT, 1 in I_FETCH.)
-    wire           ld_op_ok  = ld_opcode == OP_NOOP || ld_moves || (!in_batch_q && (ld_opcode == OP_DRAIN || ld_batch));
-
-    // Check order: opcode, flags, reserved fields, completion record alignment, list alignment and count
-    // (batch), size, interrupt handle (the last in I_CHECK).
-    logic [6:0] ld_status;
-    always_comb begin
+    // The checks of one descriptor as it is loaded. Fmax: computed for both sources side by side (the
+    // dequeue and the member buffer's head) and only the 12-bit results selected by the state, instead of
+    // selecting the 512-bit descriptor first (the select's fan-out headed the engine's worst path alone,
+    // ist_q -> chk_pre_q). Same results in every cycle a descriptor is loaded.
+    typedef struct packed {
+        logic [6:0] status;           // the checks before the handle's
+        logic       hir;              // the handle is in range
+        logic       batch;            // a batch
+        logic       mnz;              // MEMMOVE or MEMFILL with a non-zero size
+    } ld_chk_t;
+    /* verilator lint_off UNUSEDSIGNAL */   // only the checked fields are read
+    function automatic ld_chk_t desc_check(input logic [511:0] ld_desc, input logic [4:0] ld_xfer_shift,
+                                           input logic [BSW-1:0] wq_bshift);
+        logic [7:0]     ld_opcode;
+        logic [23:0]    ld_flags;
+        logic [5:0]     ld_src;       // (the list's alignment)
+        logic [63:0]    ld_dst;
+        logic [31:0]    ld_xfer;
+        logic [15:0]    ld_handle;
+        logic           ld_crav, ld_cr_ok, ld_xfer_ok, ld_moves, ld_batch, ld_count_ok, ld_op_ok;
+        logic [BSW-1:0] bshift;
+        logic [6:0]     ld_status;
+        ld_opcode   = ld_desc[63:56];
+        ld_flags    = ld_desc[55:32];
+        ld_src      = ld_desc[133:128];
+        ld_dst      = ld_desc[255:192];
+        ld_xfer     = ld_desc[287:256];
+        ld_handle   = ld_desc[303:288];
+        ld_crav     = (ld_flags & FLAG_CRAV) != 0;
+        ld_cr_ok    = ld_crav && ld_desc[68:64] == 5'd0;
+        ld_xfer_ok  = {32'd0, ld_xfer} <= (64'd1 << ld_xfer_shift);
+        ld_moves    = ld_opcode == OP_MEMMOVE || ld_opcode == OP_MEMFILL;
+        ld_batch    = ld_opcode == OP_BATCH;
+        bshift      = (32'(wq_bshift) < MBS) ? wq_bshift : BSW'(MBS);
+        ld_count_ok = ld_xfer >= 32'd2 && {32'd0, ld_xfer} <= (64'd1 << bshift);
+        // A member may not be a batch or a drain (DSA: a batch cannot contain either). (in_batch_q is already
+        // the loaded descriptor's: 0 in I_WAIT, 1 in I_FETCH.)
+        ld_op_ok    = ld_opcode == OP_NOOP || ld_moves || (!in_batch_q && (ld_opcode == OP_DRAIN || ld_batch));
+        // Check order: opcode, flags, reserved fields, completion record alignment, list alignment and count
+        // (batch), size, interrupt handle (the last in I_CHECK).
         ld_status = ST_SUCCESS;
         if (!ld_op_ok)                                                       ld_status = ST_BAD_OPCODE;
         else if ((ld_flags & ~FLAGS_SUPPORTED) != 0)                         ld_status = ST_BAD_FLAGS;
@@ -251,7 +267,20 @@ module imsdev_desc_engine #(
         else if (ld_batch && ld_src[5:0] != 6'd0)                            ld_status = ST_LIST_ALIGN;
         else if (ld_batch && !ld_count_ok)                                   ld_status = ST_DESC_CNT;
         else if (ld_moves && !ld_xfer_ok)                                    ld_status = ST_XFER_SIZE;
-    end
+        desc_check.status = ld_status;
+        desc_check.hir    = ld_handle[15] ? 32'(ld_handle[14:0]) < IMS_PER_WQ
+                                          : 32'(ld_handle[10:0]) < MSIX_VECTORS && ld_handle[14:11] == 4'd0;
+        desc_check.batch  = ld_batch;
+        desc_check.mnz    = ld_moves && ld_xfer != 32'd0;
+    endfunction
+    /* verilator lint_on UNUSEDSIGNAL */
+    // (the WQ limits: the dequeued descriptor's WQ, or the batch's for a member)
+    ld_chk_t chk_deq, chk_mb, ld_chk;
+    assign chk_deq = desc_check(deq_desc, wq_max_xfer_shift[32'(deq_wq)*5 +: 5],
+                                wq_max_batch_shift[32'(deq_wq)*BSW +: BSW]);
+    assign chk_mb  = desc_check(mb_desc, wq_max_xfer_shift[32'(wq_q)*5 +: 5],
+                                wq_max_batch_shift[32'(wq_q)*BSW +: BSW]);
+    assign ld_chk  = ist_q == I_FETCH ? chk_mb : chk_deq;
     logic [6:0] chk_pre_q;            // the checks before the handle's
     logic       chk_pre_ok_q;         // ... all passed
     logic       chk_hir_q;            // the handle is in range
@@ -381,6 +410,9 @@ module imsdev_desc_engine #(
     wire   push_batch = ist_q == I_BEND && room && !fetch_req && f_out_q == '0 && !mb_valid && !fetch_rsp;
     wire   push_check = ist_q == I_CHECK && !fence_wait && !needs_op && !batch_go && room;
     wire   push   = push_check || (op_fire && !sel_f && ist_q == I_CMD) || push_batch;
+    // ent_q's tail is written whenever a push could happen in this cycle (the state and room only; push
+    // implies ent_we, and in I_BEND a push is push_batch, elsewhere new_ent).
+    wire   ent_we = room && (ist_q == I_CHECK || ist_q == I_CMD || ist_q == I_BEND);
 
     // fetch_want's next value: the next values of its terms as the issue stage's update below leaves them.
     // f_out_q + mb_count changes by f_fire - mb_pop (an answer moves from f_out_q into the member buffer); the
@@ -390,13 +422,22 @@ module imsdev_desc_engine #(
     function automatic logic pf_room(input logic [31:0] n);
         return n < PREFETCH;
     endfunction
-    wire [31:0] pf_sum = 32'(f_out_q) + 32'(mb_count);
+    // pf_sum = f_out_q + mb_count, kept in a flip-flop (Fmax: the buffer's pointer subtract, the add and the
+    // compares, all 32 bits wide, were the engine's worst path alone). PFW + 1 bits hold 0..2 * PREFETCH:
+    // f_fire comes only with room, so pf_sum + 1 <= PREFETCH, and mb_pop only with an entry, so pf_sum - 1 >= 0.
+    // Checked against the sum every cycle in simulation.
+    logic [PFW:0] pf_sum_q;
+    wire  [PFW:0] pf_sum = pf_sum_q;
+    always_ff @(posedge clk) begin
+        if (rst) pf_sum_q <= '0;
+        else     pf_sum_q <= pf_sum_q + (PFW + 1)'(f_fire) - (PFW + 1)'(mb_pop);
+    end
     logic  pf_room_n, fi_more_n, f_stop_n, in_batch_n;
     always_comb begin
         case ({f_fire, mb_pop})
-            2'b10:   pf_room_n = pf_room(pf_sum + 1);
-            2'b01:   pf_room_n = pf_room(pf_sum - 1);
-            default: pf_room_n = pf_room(pf_sum);
+            2'b10:   pf_room_n = pf_room(32'(pf_sum + 1'b1));
+            2'b01:   pf_room_n = pf_room(32'(pf_sum - 1'b1));
+            default: pf_room_n = pf_room(32'(pf_sum));
         endcase
         fi_more_n  = batch_start ? CW'(xfer) != '0 : f_fire ? f_idx_q + 1'b1 != b_cnt_q : f_idx_q != b_cnt_q;
         f_stop_n   = batch_start ? 1'b0 : (fetch_rsp && dma_rsp_status != DMA_OK) || f_stop_q;
@@ -414,8 +455,12 @@ module imsdev_desc_engine #(
         if (rst) reset_seen_q <= 1'b1;
         fw_check_q <= reset_seen_q && !rst;
         if (fw_check_q && !rst)
-            assert (fetch_want_q == (in_batch_q && f_idx_q != b_cnt_q && !f_stop_q && pf_room(pf_sum)))
+            assert (fetch_want_q == (in_batch_q && f_idx_q != b_cnt_q && !f_stop_q && pf_room(32'(pf_sum))))
                 else $error("imsdev_desc_engine: registered fetch_want differs from its definition");
+        if (fw_check_q && !rst)
+            assert (32'(pf_sum_q) == 32'(f_out_q) + 32'(mb_count))
+                else $error("imsdev_desc_engine: pf_sum_q (%0d) differs from fetches out (%0d) + buffered (%0d)",
+                            pf_sum_q, f_out_q, mb_count);
     end
 `endif
 
@@ -437,6 +482,8 @@ module imsdev_desc_engine #(
     assign rc = ent_q[rp_q];
     logic [6:0]  status_q;
     logic        wr_fault_q;      // DSA_COMP_STATUS_WRITE (record status bit 7): the fault was on a write
+    logic        op_fail_q;       // the operation failed: C_COMPLETE computes fault_q
+    logic [63:0] fault_base_q;    // ... from this start address (the faulting side's)
     logic [31:0] bytes_q;
     logic [63:0] fault_q;
 
@@ -449,15 +496,18 @@ module imsdev_desc_engine #(
     // A fetch's answer always has room in the member buffer (fetches are issued against its free entries).
     assign dma_rsp_ready  = rsp_is_cr ? nst_q == N_CRRSP : rsp_is_fetch ? 1'b1 : oprsp_in_ready;
     assign       fetch_rsp = dma_rsp_valid && rsp_is_fetch;
-    // Member buffer: {status, the entry's 64 bytes}, in list order.
+    // Member buffer: {status, reserved bits set, the entry's bytes 0..37}, in list order (see mb_q).
     logic         mb_pop, unused_mb_in_ready;
-    imsdev_fifo #(.WIDTH(516), .DEPTH(PREFETCH)) u_mbuf (
+    // (REG_OUT, Fmax: the head from flip-flops, so the checks of a member start from a register, not the
+    // buffer's LUT-RAM read behind its pointer; same behaviour cycle by cycle)
+    imsdev_fifo #(.WIDTH(309), .DEPTH(PREFETCH), .REG_OUT(1'b1)) u_mbuf (
         .clk, .rst,
-        .in_valid(fetch_rsp), .in_ready(unused_mb_in_ready), .in_data({dma_rsp_status, dma_rsp_data}),
-        .out_valid(mb_valid), .out_ready(mb_pop), .out_data(mb_data),
+        .in_valid(fetch_rsp), .in_ready(unused_mb_in_ready),
+        .in_data({dma_rsp_status, dma_rsp_data[511:304] != '0, dma_rsp_data[303:0]}),
+        .out_valid(mb_valid), .out_ready(mb_pop), .out_data(mb_q),
         .count(mb_count)
     );
-    wire [3:0]   mb_status = mb_data[515:512];
+    wire [3:0]   mb_status = mb_q[308:305];
     wire         fetch_ok  = mb_status == DMA_OK;
     // The issue stage takes the next member (a handle lookup when it is good: not while handles are being
     // revoked and checked, as dequeues); I_BEND empties the buffer of entries after a failed read.
@@ -467,16 +517,17 @@ module imsdev_desc_engine #(
     wire        desc_load = (ist_q == I_WAIT && deq_valid && !deq_discard) || (ist_q == I_FETCH && mb_take && fetch_ok);
     always_ff @(posedge clk) begin
         if (desc_load) begin
-            chk_pre_q    <= ld_status;
-            chk_pre_ok_q <= ld_status == ST_SUCCESS;
-            chk_hir_q    <= ld_hir;
-            chk_batch_q  <= ld_batch;
-            chk_mnz_q    <= ld_moves && ld_xfer != 32'd0;
+            chk_pre_q    <= ld_chk.status;
+            chk_pre_ok_q <= ld_chk.status == ST_SUCCESS;
+            chk_hir_q    <= ld_chk.hir;
+            chk_batch_q  <= ld_chk.batch;
+            chk_mnz_q    <= ld_chk.mnz;
         end
     end
     assign f_fire = op_fire && sel_f;
     assign oprsp_pop      = cst_q == C_OPRSP && oprsp_valid;
-    imsdev_fifo #(.WIDTH(36), .DEPTH(INFLIGHT)) u_oprsp (
+    // (REG_OUT, Fmax: the answer's status and bytes from flip-flops; same behaviour cycle by cycle)
+    imsdev_fifo #(.WIDTH(36), .DEPTH(INFLIGHT), .REG_OUT(1'b1)) u_oprsp (
         .clk, .rst,
         .in_valid(oprsp_in_valid), .in_ready(oprsp_in_ready), .in_data({dma_rsp_status, dma_rsp_bytes}),
         .out_valid(oprsp_valid), .out_ready(oprsp_pop), .out_data(oprsp_data),
@@ -504,7 +555,12 @@ module imsdev_desc_engine #(
     // The record stage is done with rp_q: a record handed over, or no record to write.
     wire needs_cr = rc.cr_ok && (rc.rcr || status_q != ST_SUCCESS);
     wire recorded = (cst_q == C_COMPLETE && !needs_cr) || cr_fire;
-    wire irq_taken = hd.is_ims ? ims_irq_ready : msix_irq_ready;
+    // hd.is_ims from a flip-flop loaded every cycle (Fmax: the head entry's 8-to-1 select headed the
+    // interrupt handshake -> pop -> valid_q / old_q / recorded_q). In N_IRQ the head is the one of the cycle
+    // before (N_IRQ is entered without a pop and left with the one pop), and a valid entry is never
+    // rewritten, so the copy equals hd.is_ims there; it is read nowhere else. Checked in simulation.
+    logic irq_ims_q;
+    wire irq_taken = irq_ims_q ? ims_irq_ready : msix_irq_ready;
     // The record write's answer: a fault (ATS: its page's translation denied W or failed) means no record was
     // written; the descriptor then retires like a NO_CR failure: SWERR CR_XLAT and no interrupt.
     wire cr_rsp   = nst_q == N_CRRSP && dma_rsp_valid && rsp_is_cr;
@@ -538,6 +594,9 @@ module imsdev_desc_engine #(
             cr_q          <= '0;
             status_q      <= ST_SUCCESS;
             wr_fault_q    <= 1'b0;
+            op_fail_q     <= 1'b0;
+            fault_base_q  <= '0;
+            irq_ims_q     <= 1'b0;
             bytes_q       <= '0;
             fault_q       <= '0;
             hold_q        <= 1'b0;
@@ -556,6 +615,7 @@ module imsdev_desc_engine #(
             agg_fail_q    <= 1'b0;
         end else begin
             hold_q    <= dma_cmd_valid && !dma_cmd_ready;
+            irq_ims_q <= hd.is_ims;
             hold_cr_q <= sel_cr;
             hold_f_q  <= sel_f;
 
@@ -605,7 +665,7 @@ module imsdev_desc_engine #(
                 end
                 I_FETCH: if (mb_take) begin
                     if (fetch_ok) begin
-                        desc_q <= mb_data[511:0];
+                        desc_q <= mb_desc;
                         ist_q  <= I_CHECK;
                     end else begin
                         // The list read failed: the members from here on are not run. UR/CA is DSA's batch
@@ -629,8 +689,13 @@ module imsdev_desc_engine #(
 
             // ---- in-flight list
             if (mark_inflight) old_q <= valid_q;
+            // The tail slot is written in every cycle the issue stage could append to it (Fmax: its 2,000-odd
+            // enables no longer wait on the append decision, push, which runs through the fence check, the
+            // handle grant and the DMA command port's ready). A slot is read only while valid_q marks it
+            // (every reader of ent_q is gated by valid_q, or shows data beside a valid that is low), and the
+            // last write before valid_q rises is the push's own, so the list holds what it held before.
+            if (ent_we) ent_q[tail_q] <= ist_q == I_BEND ? b_ent_done : new_ent;
             if (push) begin
-                ent_q[tail_q]   <= push_batch ? b_ent_done : new_ent;
                 valid_q[tail_q] <= 1'b1;
                 old_q[tail_q]   <= issue_old_q || mark_inflight;
                 tail_q          <= tail_q + 1'b1;
@@ -647,6 +712,7 @@ module imsdev_desc_engine #(
                 C_IDLE: if (valid_q[rp_q] && !recorded_q[rp_q] && rc_ready) begin
                     status_q <= rc.status;
                     wr_fault_q <= 1'b0;
+                    op_fail_q  <= 1'b0;
                     bytes_q  <= '0;
                     fault_q  <= '0;
                     cst_q    <= rc.has_op ? C_OPRSP : C_COMPLETE;
@@ -666,17 +732,23 @@ module imsdev_desc_engine #(
                     else                                                                        cst_q <= C_COMPLETE;
                     if (op_status != DMA_OK) begin
                         status_q <= op_page_fault ? ST_PAGE_FAULT : ST_HW_ERR;
-                        fault_q  <= rc.src + 64'(op_bytes);
                         if (op_status == DMA_XL_READ_FAULT || op_status == DMA_XL_WRITE_FAULT) status_q <= ST_PAGE_FAULT;
                         if (op_status == DMA_XL_FAIL_RD || op_status == DMA_XL_FAIL_WR)        status_q <= ST_XLATE_FAIL;
                         if (op_status == DMA_XL_READ_FAULT_IR || op_status == DMA_XL_WRITE_FAULT_IR)
                             status_q <= ST_PAGE_FAULT_IR;
                         wr_fault_q <= op_xl_write;
-                        if (op_xl_write) fault_q <= rc.dst + 64'(op_bytes);
                     end
+                    op_fail_q    <= op_status != DMA_OK;
+                    fault_base_q <= op_xl_write ? rc.dst : rc.src;
                 end
                 C_COMPLETE: begin
                     cst_q <= needs_cr ? C_CRCMD : C_IDLE;
+                    // The fault address of a failed operation: its side's start (fault_base_q: the destination
+                    // for a write fault, else the source) + bytes completed (bytes_q), both taken in C_OPRSP.
+                    // Fmax: added here, one cycle after the answer, so the answer's status, the list entry's
+                    // select and a 64-bit carry are no longer in series. A failed operation always passes
+                    // through C_COMPLETE, and only the record (C_CRCMD, later) carries fault_q.
+                    if (op_fail_q) fault_q <= fault_base_q + 64'(bytes_q);
                     if (rc.member && status_q != ST_SUCCESS) agg_fail_q <= 1'b1;
                 end
                 C_CRCMD:    if (cr_fire) cst_q <= C_IDLE;
@@ -709,7 +781,7 @@ module imsdev_desc_engine #(
 
     // A member's handle is looked up as its fetch answer is taken (the batch's WQ: its own IMS table).
     assign hdl_rd_en     = (ist_q == I_WAIT && deq_valid && !deq_discard) || (mb_take && fetch_ok);
-    assign hdl_rd_handle = ist_q == I_FETCH ? mb_data[303:288] : deq_desc[303:288];
+    assign hdl_rd_handle = ist_q == I_FETCH ? mb_q[303:288] : deq_desc[303:288];
     assign hdl_rd_wq     = ist_q == I_FETCH ? wq_q : deq_wq;
 
     // ---- work-queue command bookkeeping
@@ -747,11 +819,11 @@ module imsdev_desc_engine #(
                                         : '0;
     assign dma_cmd_id          = sel_cr ? ID_CR : fetching ? ID_FETCH : ID_OP;
 
-    assign ims_irq_valid   = nst_q == N_IRQ && hd.is_ims;
+    assign ims_irq_valid   = nst_q == N_IRQ && irq_ims_q;
     assign ims_irq_wq      = hd.wq;
     assign ims_irq_index   = {5'd0, hd.hidx};
     assign ims_irq_pasid   = hd.pasid_valid ? hd.pasid : 20'd0;
-    assign msix_irq_valid  = nst_q == N_IRQ && !hd.is_ims;
+    assign msix_irq_valid  = nst_q == N_IRQ && !irq_ims_q;
     assign msix_irq_vector = {5'd0, hd.hidx};
 
     // A failure nobody can read from a completion record goes to the software error log: no usable record
@@ -767,6 +839,22 @@ module imsdev_desc_engine #(
     assign err_priv     = cr_fault ? hd.priv : rc.priv;
     assign err_opcode   = cr_fault ? hd.opcode : rc.opcode;
     assign err_addr     = cr_fault ? hd.cr_addr : rc.cr_addr;
+
+`ifndef SYNTHESIS
+    // The Fmax copies against what they stand for: irq_ims_q in N_IRQ (the only state that reads it), the
+    // tail slot's write covering every append, and the fault address's base where it is added (armed as the
+    // fetch_want check above).
+    always_ff @(posedge clk) begin
+        if (fw_check_q && !rst && nst_q == N_IRQ)
+            assert (irq_ims_q == hd.is_ims)
+                else $error("imsdev_desc_engine: irq_ims_q differs from the head entry's is_ims");
+        if (fw_check_q && !rst && push)
+            assert (ent_we) else $error("imsdev_desc_engine: an append without the tail slot's write");
+        if (fw_check_q && !rst && cst_q == C_COMPLETE && op_fail_q)
+            assert (fault_base_q == (wr_fault_q ? rc.dst : rc.src))
+                else $error("imsdev_desc_engine: fault_base_q differs from the faulting side's start");
+    end
+`endif
 endmodule
 
 `default_nettype wire
