@@ -774,7 +774,8 @@ module imsdev_desc_engine #(
 
     // A descriptor is requested when the issue stage is idle, and also in the cycle the current one is
     // appended (its operation handed over, or appended without one), so a stream of descriptors issues one
-    // every three cycles (I_WAIT, I_CHECK, I_CMD) instead of four. (Room is checked at the append.)
+    // every three cycles (I_WAIT, I_CHECK, I_CMD) instead of four. (Room is checked at the append.) Never in
+    // I_WAIT, the cycle after a grant: the WQ manager applies a grant to its counts in that cycle.
     wire   issue_done = (ist_q == I_CMD && op_fire && !sel_f) || push_check;
     wire   early_deq  = issue_done && !in_batch_q;
     assign deq_req = ist_q == I_IDLE || early_deq;

@@ -76,7 +76,8 @@ module imsdev_wq_mgr #(
     input  wire logic                 enq_priv,
 
     // Dequeue to the engine: deq_req while its issue stage is idle or hands its descriptor over in this cycle;
-    // deq_grant in the same cycle; the descriptor on the next.
+    // deq_grant in the same cycle; the descriptor on the next. The engine never requests in the cycle after
+    // a grant (it is then taking the descriptor, I_WAIT); the queue's own update relies on it (count_eff).
     input  wire logic                 deq_req,
     output      logic                 deq_grant,
     output      logic                 deq_valid,
@@ -130,6 +131,13 @@ module imsdev_wq_mgr #(
     // through a subtract. They move with count_q on every write; a simulation check compares them.
     logic [15:0]     count_up_q [NUM_WQ];
     logic [15:0]     count_dn_q [NUM_WQ];
+    // A grant moves the WQ's head, count and mark one edge late, in the cycle after the grant (from
+    // deq_valid_q / deq_wq_q), not on the grant itself. Fmax: the grant comes at the end of the engine's issue
+    // decision, and it was the whole design's recurring worst path into these ~700 enables (docs/fmax.md,
+    // rounds 12-14). No second grant can come in that cycle (see deq_req), and every reader of the count
+    // there reads count_eff, the count with the pending dequeue applied, so each output is as before in
+    // every cycle. A simulation check compares count_eff with a count updated at the grant.
+    logic [15:0]     count_eff  [NUM_WQ];
     logic [15:0]     size_q   [NUM_WQ];
     logic [3:0]      prio_q   [NUM_WQ];
     logic [NUM_WQ-1:0] dedicated_q, priv_q, pasid_en_q;
@@ -182,7 +190,7 @@ module imsdev_wq_mgr #(
     logic all_idle;
     always_comb begin
         all_idle = 1'b1;
-        for (int w = 0; w < NUM_WQ; w++) if (!wq_idle(WQW'(w), count_q[w], busy_wqs)) all_idle = 1'b0;
+        for (int w = 0; w < NUM_WQ; w++) if (!wq_idle(WQW'(w), count_eff[w], busy_wqs)) all_idle = 1'b0;
     end
 
     // Aborting in the same cycle as a dequeue would count the dequeued descriptor twice, and a PASID
@@ -228,11 +236,17 @@ module imsdev_wq_mgr #(
     assign hdl_cmd_wr    = cst_q == C_EXEC && hdl_cmd && hdl_operand_ok && !hdl_busy;
     assign hdl_cmd_grant = cmd_q == CMD_REQUEST_INT_HANDLE;
     assign hdl_clear_all = cst_q == C_EXEC && cmd_q == CMD_RESET_DEVICE;
-    assign ram_re    = deq_grant;
+    // The queue is read every cycle at the pick's head (Fmax: the read register no longer waits on the grant
+    // for its 534 enables). deq_desc is read only with deq_valid, the cycle after a grant, when it holds the
+    // granted entry as before; in the other cycles nothing reads it.
+    assign ram_re    = 1'b1;
     assign ram_raddr = slot(pick, head_q[pick]);
 
     logic           deq_valid_q;
     logic [WQW-1:0] deq_wq_q;
+    always_comb
+        for (int w = 0; w < NUM_WQ; w++)
+            count_eff[w] = (deq_valid_q && 32'(deq_wq_q) == w) ? count_dn_q[w] : count_q[w];
     assign deq_valid       = deq_valid_q;
     assign deq_wq          = deq_wq_q;
     assign deq_desc        = ram_rdata[511:0];
@@ -284,7 +298,7 @@ module imsdev_wq_mgr #(
             for (int w = 0; w < NUM_WQ; w++) begin
                 logic inc, dec;
                 inc = enq_valid && 32'(enq_wq) == w;
-                dec = deq_grant && 32'(pick) == w;
+                dec = deq_valid_q && 32'(deq_wq_q) == w;      // the grant of the cycle before (count_eff)
                 if (inc) tail_q[w] <= (32'(tail_q[w]) == WQ_DEPTH - 1) ? '0 : tail_q[w] + 1'b1;
                 if (dec) head_q[w] <= (32'(head_q[w]) == WQ_DEPTH - 1) ? '0 : head_q[w] + 1'b1;
                 if (inc && !dec) begin
@@ -302,10 +316,12 @@ module imsdev_wq_mgr #(
                 deq_wq_q <= pick;
                 last_q   <= pick;
             end
-            // Marks: each grant from a WQ with descriptors left before its mark takes one of them.
+            // Marks: each grant from a WQ with descriptors left before its mark takes one of them (one edge
+            // late, like the count: marks_done cannot see the difference, since deq_valid_q && deq_old_q
+            // holds it low in that cycle, and a PASID command sets new marks only while every mark is 0).
             deq_old_q <= deq_grant && mark_q[pick] != 16'd0;
             for (int w = 0; w < NUM_WQ; w++)
-                if (deq_grant && 32'(pick) == w && mark_q[w] != 16'd0) begin
+                if (deq_valid_q && 32'(deq_wq_q) == w && mark_q[w] != 16'd0) begin
                     mark_q[w]    <= mark_dn_q[w];
                     mark_dn_q[w] <= mark_dn_q[w] - 16'd1;
                 end
@@ -339,7 +355,7 @@ module imsdev_wq_mgr #(
                             for (int w = 0; w < NUM_WQ; w++) begin
                                 logic inc;
                                 inc = enq_valid && 32'(enq_wq) == w;
-                                total = total + count_q[w];
+                                total = total + count_eff[w];
                                 // A descriptor enqueued in this very cycle arrived after the abort.
                                 head_q[w]  <= tail_q[w];
                                 count_q[w]    <= 16'(inc);
@@ -388,7 +404,7 @@ module imsdev_wq_mgr #(
                         CMD_ABORT_WQ, CMD_RESET_WQ: begin
                             if (!cmd_wq_ok_q) err_q <= CMD_ERR_WQ_INVAL;
                             else begin
-                                result_q          <= count_q[cmd_wq_q];
+                                result_q          <= count_eff[cmd_wq_q];
                                 head_q[cmd_wq_q]  <= tail_q[cmd_wq_q];
                                 count_q[cmd_wq_q]    <= 16'(enq_valid && enq_wq == cmd_wq_q);
                                 count_up_q[cmd_wq_q] <= 16'(enq_valid && enq_wq == cmd_wq_q) + 16'd1;
@@ -406,11 +422,11 @@ module imsdev_wq_mgr #(
                                 result_q <= hdl_handle;  // hdl_cmd_wr grants it in this cycle
                         end
                         CMD_DRAIN_PASID, CMD_ABORT_PASID: begin
-                            // No grant in this cycle (abort_now), so count_q is exactly what was queued
+                            // No grant in this cycle (abort_now), so count_eff is exactly what was queued
                             // before; a descriptor enqueued now comes after the command.
                             for (int w = 0; w < NUM_WQ; w++) begin
                                 logic [15:0] mark_new;
-                                mark_new = count_q[w];
+                                mark_new = count_eff[w];
                                 mark_q[w]    <= mark_new;
                                 mark_dn_q[w] <= mark_new - 16'd1;
                             end
@@ -424,7 +440,7 @@ module imsdev_wq_mgr #(
                         if (marks_done) cst_q <= C_IDLE;
                     end else if (cmd_q == CMD_RESET_DEVICE) begin
                         if (!hdl_busy) cst_q <= C_IDLE;
-                    end else if (drain_all_q ? all_idle : wq_idle(cmd_wq_q, count_q[cmd_wq_q], busy_wqs)) begin
+                    end else if (drain_all_q ? all_idle : wq_idle(cmd_wq_q, count_eff[cmd_wq_q], busy_wqs)) begin
                         for (int w = 0; w < NUM_WQ; w++)
                             if (state_q[w] == ST_DRAINING) state_q[w] <= resume_q[w] ? ST_ENABLED : ST_DISABLED;
                         if (cmd_q == CMD_DISABLE_DEVICE) dev_en_q <= 1'b0;
@@ -452,6 +468,32 @@ module imsdev_wq_mgr #(
                     else $error("imsdev_wq_mgr: WQ %0d count %0d (+1 %0d, -1 %0d) or mark %0d (-1 %0d) copies disagree",
                                 w, count_q[w], count_up_q[w], count_dn_q[w], mark_q[w], mark_dn_q[w]);
     end
+
+    // The deferred dequeue: count_eff against a count that takes each grant at once (the update before round
+    // 14), and no grant in the cycle after one (which the deferral relies on).
+    logic [15:0] ref_count_q [NUM_WQ];
+    always_ff @(posedge clk) begin
+        if (rst) begin
+            for (int w = 0; w < NUM_WQ; w++) ref_count_q[w] <= '0;
+        end else begin
+            for (int w = 0; w < NUM_WQ; w++) begin
+                logic inc, dec, abort;
+                inc   = enq_valid && 32'(enq_wq) == w;
+                dec   = deq_grant && 32'(pick) == w;
+                abort = cst_q == C_EXEC && (cmd_q == CMD_ABORT_ALL || cmd_q == CMD_RESET_DEVICE
+                        || ((cmd_q == CMD_ABORT_WQ || cmd_q == CMD_RESET_WQ) && cmd_wq_ok_q && 32'(cmd_wq_q) == w));
+                ref_count_q[w] <= abort ? 16'(inc) : ref_count_q[w] + 16'(inc) - 16'(dec);
+            end
+        end
+        if (checks_on_q && !rst) begin
+            for (int w = 0; w < NUM_WQ; w++)
+                assert (count_eff[w] == ref_count_q[w])
+                    else $error("imsdev_wq_mgr: WQ %0d count with the pending dequeue %0d, at the grant %0d",
+                                w, count_eff[w], ref_count_q[w]);
+            assert (!(deq_valid_q && deq_req))
+                else $error("imsdev_wq_mgr: a dequeue request in the cycle after a grant");
+        end
+    end
 `endif
 
     assign cmdsts_active = cst_q != C_IDLE;
@@ -464,11 +506,11 @@ module imsdev_wq_mgr #(
             wq_accepting[w] = state_q[w] == ST_ENABLED;
             // count_q includes every enqueue up to the last cycle and the portal enqueues in the cycle it
             // decides, so this is exact even for one-beat descriptors back to back.
-            wq_full[w]      = count_q[w] >= size_q[w];
+            wq_full[w]      = count_eff[w] >= size_q[w];
             wq_pasid[w*20 +: 20]          = pasid_q[w];
             wq_max_xfer_shift[w*5 +: 5]   = xfer_q[w];
             wq_max_batch_shift[w*BSW +: BSW] = batch_q[w];
-            wq_occupancy[w*16 +: 16]      = count_q[w];
+            wq_occupancy[w*16 +: 16]      = count_eff[w];
             wq_state[w*2 +: 2]            = state_q[w];
         end
     end
