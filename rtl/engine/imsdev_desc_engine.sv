@@ -637,14 +637,15 @@ module imsdev_desc_engine #(
                     priv_q        <= deq_priv;
                     ist_q         <= I_CHECK;
                 end
-                I_CHECK: if (!fence_wait) begin
+                I_CHECK: begin
+                    // Loaded in every I_CHECK cycle, not only as the descriptor leaves (Fmax: their ~300 enables
+                    // no longer wait on the fence check and the handle grant): chk_*_q are read only in I_CMD,
+                    // which follows I_CHECK, and the batch's registers only while in_batch_q, which only the
+                    // batch's start sets (and not while a batch is in progress: !in_batch_q). The last load,
+                    // in the cycle the descriptor leaves I_CHECK, is the one that was made before.
                     chk_status_q <= check_status;
                     chk_irq_q    <= rci && handle_ok;
-                    if (needs_op) begin
-                        ist_q <= I_CMD;
-                    end else if (batch_go) begin
-                        ist_q      <= I_FETCH;
-                        in_batch_q <= 1'b1;
+                    if (!in_batch_q) begin
                         b_ent_q    <= new_ent;
                         b_ent_q.batch <= 1'b1;
                         b_list_q   <= src;
@@ -652,11 +653,19 @@ module imsdev_desc_engine #(
                         b_idx_q    <= '0;
                         b_status_q <= ST_SUCCESS;
                         b_fault_q  <= '0;
-                        f_idx_q    <= '0;
-                        f_stop_q   <= 1'b0;
-                    end else if (push_check) begin
-                        ist_q <= (early_deq && deq_grant) ? I_WAIT : after_push;
-                        if (in_batch_q) b_idx_q <= b_idx_next;
+                    end
+                    if (!fence_wait) begin
+                        if (needs_op) begin
+                            ist_q <= I_CMD;
+                        end else if (batch_go) begin
+                            ist_q      <= I_FETCH;
+                            in_batch_q <= 1'b1;
+                            f_idx_q    <= '0;
+                            f_stop_q   <= 1'b0;
+                        end else if (push_check) begin
+                            ist_q <= (early_deq && deq_grant) ? I_WAIT : after_push;
+                            if (in_batch_q) b_idx_q <= b_idx_next;
+                        end
                     end
                 end
                 I_CMD: if (op_fire && !sel_f) begin
@@ -709,19 +718,25 @@ module imsdev_desc_engine #(
 
             // ---- record stage
             case (cst_q)
-                C_IDLE: if (valid_q[rp_q] && !recorded_q[rp_q] && rc_ready) begin
-                    status_q <= rc.status;
+                C_IDLE: begin
+                    // The record's fields are loaded in every C_IDLE cycle, not only as the entry starts (Fmax:
+                    // their ~100 enables no longer wait on the start condition): in C_IDLE nothing reads them
+                    // (the record command, the SWERR report and the record / interrupt decisions come from
+                    // later states), and the load in the start cycle is the one that was made before.
+                    status_q   <= rc.status;
                     wr_fault_q <= 1'b0;
                     op_fail_q  <= 1'b0;
-                    bytes_q  <= '0;
-                    fault_q  <= '0;
-                    cst_q    <= rc.has_op ? C_OPRSP : C_COMPLETE;
+                    bytes_q    <= '0;
+                    fault_q    <= '0;
                     if (rc.batch) begin
                         // A failed list read wins over failed members.
                         if (rc.status == ST_SUCCESS && agg_fail_q) status_q <= ST_BATCH_FAIL;
                         bytes_q    <= 32'(rc.bcount);
                         fault_q    <= rc.src;
-                        agg_fail_q <= 1'b0;
+                    end
+                    if (valid_q[rp_q] && !recorded_q[rp_q] && rc_ready) begin
+                        cst_q <= rc.has_op ? C_OPRSP : C_COMPLETE;
+                        if (rc.batch) agg_fail_q <= 1'b0;
                     end
                 end
                 C_OPRSP: if (oprsp_valid) begin
