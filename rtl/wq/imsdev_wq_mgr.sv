@@ -244,9 +244,12 @@ module imsdev_wq_mgr #(
 
     logic           deq_valid_q;
     logic [WQW-1:0] deq_wq_q;
+    logic [NUM_WQ-1:0] deq_pend;            // the WQ whose grant of the cycle before is applied at this edge
     always_comb
-        for (int w = 0; w < NUM_WQ; w++)
-            count_eff[w] = (deq_valid_q && 32'(deq_wq_q) == w) ? count_dn_q[w] : count_q[w];
+        for (int w = 0; w < NUM_WQ; w++) begin
+            deq_pend[w]  = deq_valid_q && 32'(deq_wq_q) == w;
+            count_eff[w] = deq_pend[w] ? count_dn_q[w] : count_q[w];
+        end
     assign deq_valid       = deq_valid_q;
     assign deq_wq          = deq_wq_q;
     assign deq_desc        = ram_rdata[511:0];
@@ -298,7 +301,7 @@ module imsdev_wq_mgr #(
             for (int w = 0; w < NUM_WQ; w++) begin
                 logic inc, dec;
                 inc = enq_valid && 32'(enq_wq) == w;
-                dec = deq_valid_q && 32'(deq_wq_q) == w;      // the grant of the cycle before (count_eff)
+                dec = deq_pend[w];                         // the grant of the cycle before (count_eff)
                 if (inc) tail_q[w] <= (32'(tail_q[w]) == WQ_DEPTH - 1) ? '0 : tail_q[w] + 1'b1;
                 if (dec) head_q[w] <= (32'(head_q[w]) == WQ_DEPTH - 1) ? '0 : head_q[w] + 1'b1;
                 if (inc && !dec) begin
@@ -321,7 +324,7 @@ module imsdev_wq_mgr #(
             // holds it low in that cycle, and a PASID command sets new marks only while every mark is 0).
             deq_old_q <= deq_grant && mark_q[pick] != 16'd0;
             for (int w = 0; w < NUM_WQ; w++)
-                if (deq_valid_q && 32'(deq_wq_q) == w && mark_q[w] != 16'd0) begin
+                if (deq_pend[w] && mark_q[w] != 16'd0) begin
                     mark_q[w]    <= mark_dn_q[w];
                     mark_dn_q[w] <= mark_dn_q[w] - 16'd1;
                 end
@@ -492,6 +495,9 @@ module imsdev_wq_mgr #(
                                 w, count_eff[w], ref_count_q[w]);
             assert (!(deq_valid_q && deq_req))
                 else $error("imsdev_wq_mgr: a dequeue request in the cycle after a grant");
+            for (int w = 0; w < NUM_WQ; w++)
+                assert (wq_full[w] == (count_eff[w] >= size_q[w]))
+                    else $error("imsdev_wq_mgr: WQ %0d full flag differs from its count", w);
         end
     end
 `endif
@@ -506,7 +512,12 @@ module imsdev_wq_mgr #(
             wq_accepting[w] = state_q[w] == ST_ENABLED;
             // count_q includes every enqueue up to the last cycle and the portal enqueues in the cycle it
             // decides, so this is exact even for one-beat descriptors back to back.
-            wq_full[w]      = count_eff[w] >= size_q[w];
+            // count_eff >= size_q, as two compares of count_q side by side (with a dequeue pending,
+            // count_q - 1 >= size_q is count_q > size_q: count_q >= 1 then), the pending dequeue only
+            // selecting. Fmax: count_eff in front of the compare put the grant's register ahead of the
+            // portal's accept decision (the whole design's worst path in round 14's first run); two
+            // different compares, so Yosys cannot share them behind a mux of their operands again.
+            wq_full[w]      = deq_pend[w] ? count_q[w] > size_q[w] : count_q[w] >= size_q[w];
             wq_pasid[w*20 +: 20]          = pasid_q[w];
             wq_max_xfer_shift[w*5 +: 5]   = xfer_q[w];
             wq_max_batch_shift[w*BSW +: BSW] = batch_q[w];
