@@ -2,12 +2,17 @@
 // payload into the read buffer and reports progress, errors and unexpected completions.
 //
 // Pipeline (one beat per cycle, rx_cpl is always ready):
-//   I  input register
-//   A  at the first beat (sop): tag lookup and checks (the tag table is read by the tag of the header being
-//      registered in I and gives its entry registered, as of stage A: imsdev_dma_tags); the position of the payload's first byte is
-//      tag position + bytes already received - (lower address & 3), and the valid payload bytes are
-//      [lower address & 3, that + bytes in this completion). Every beat: buffer position and byte mask.
+//   I0 input register (the link's outputs go straight into flip-flops)
+//   I  header decode: Byte Count, Lower Address, length, last, bytes, end of the valid payload, status, the
+//      requester ID and tag checks, registered; the tag table is read by the tag in I0 and gives its entry
+//      registered, as of stage A (imsdev_dma_tags)
+//   A  at the first beat (sop): the checks against the tag's entry; the position of the payload's first byte
+//      is tag position + bytes already received - (lower address & 3), and the valid payload bytes are
+//      [lower address & 3, that + bytes in this completion). Every beat: buffer position and byte mask, from
+//      running registers (the next beat's position, the valid bytes left from its byte 0).
 //   B  buffer write; at the last beat (eop) the tag update (bytes received, final, error).
+// Latency: a completion's data reaches the read buffer three cycles after its beat on rx_cpl (two before the
+// Fmax round of 2026-12-07, which added I0 and moved the header's decode from A into I).
 // A completion is *expected* when its tag is live, the requester ID is ours, and for SC: it is a CplD whose
 // Byte Count equals the bytes still outstanding (address order), whose Lower Address matches, and whose
 // length ends in the DW holding the last requested byte when it claims to be the last one. Anything else
@@ -15,7 +20,9 @@
 // dropped whole and flagged with one err_unexpected_cpl pulse.
 // Errors: status UR -> DMA_READ_UR, any other non-SC status -> DMA_READ_CA; both end the request.
 // A poisoned CplD -> DMA_READ_POISONED; its data is not written, and the request's remaining completions are
-// still absorbed. The update of stage B is forwarded to stage A for back-to-back completions of a tag.
+// still absorbed. For back-to-back completions of a tag, the second is checked against the first one's outcome
+// (the bytes still expected, the next lower address and buffer position after it, kept in stage A's context),
+// since the first one's update in stage B is not in the table's registered lookup yet.
 `default_nettype none
 
 module imsdev_dma_cpl #(
@@ -23,6 +30,7 @@ module imsdev_dma_cpl #(
     parameter int TAGS   = 16,
     parameter int PW     = 13,
     localparam int NB    = DATA_W / 8,
+    localparam int LNB   = $clog2(NB),
     localparam int TW    = (TAGS > 1) ? $clog2(TAGS) : 1
 ) (
     input  wire logic              clk,
@@ -62,91 +70,151 @@ module imsdev_dma_cpl #(
 
     assign rx_cpl_ready = 1'b1;
 
-    // ---------------------------------------------------------------- I: input register
-    logic              i_valid_q, i_sop_q, i_eop_q;
-    logic [127:0]      i_hdr_q;
-    logic [DATA_W-1:0] i_data_q;
+    // ---------------------------------------------------------------- I0: input register
+    // rx_cpl is registered as it arrives and only then decoded (Fmax: the header's decode, and the tag table's
+    // read address, start at flip-flops, not at the link's outputs). Every completion reaches the read buffer
+    // one cycle later than it would from the port directly; nothing else changes.
+    logic              i0_valid_q, i0_sop_q, i0_eop_q;
+    logic [127:0]      i0_hdr_q;
+    logic [DATA_W-1:0] i0_data_q;
 
     always_ff @(posedge clk) begin
-        i_hdr_q  <= rx_cpl_hdr;
-        i_data_q <= rx_cpl_data;
-        i_sop_q  <= rx_cpl_sop;
-        i_eop_q  <= rx_cpl_eop;
+        i0_hdr_q  <= rx_cpl_hdr;
+        i0_data_q <= rx_cpl_data;
+        i0_sop_q  <= rx_cpl_sop;
+        i0_eop_q  <= rx_cpl_eop;
+        if (rst) i0_valid_q <= 1'b0;
+        else     i0_valid_q <= rx_cpl_valid;
+    end
+
+    // ---------------------------------------------------------------- I: header decode
+    // Everything the checks need from the header alone, registered beside the tag table's registered lookup
+    // (the table is read by the tag in I0 and gives its entry registered, as of stage A).
+    wire [7:0]  tag8   = cpl_tag(i0_hdr_q);
+    wire [7:0]  ft     = hdr_fmt_type(i0_hdr_q);
+    wire [2:0]  status = cpl_status(i0_hdr_q);
+    wire [12:0] bc     = (cpl_byte_count(i0_hdr_q) == 12'd0) ? 13'd4096 : 13'(cpl_byte_count(i0_hdr_q));
+    wire [6:0]  la     = cpl_lower_addr(i0_hdr_q);
+    wire [10:0] len_dw = (hdr_length(i0_hdr_q) == 10'd0) ? 11'd1024 : 11'(hdr_length(i0_hdr_q));
+    wire [12:0] room   = {len_dw, 2'b00} - 13'(la[1:0]);   // payload bytes from the first valid one
+    // room - bc = length - (lower address & 3) - Byte Count as one carry chain (imsdev_add3; Fmax: room's
+    // subtraction and then the compare with the Byte Count were two): its sign says whether this completion
+    // carries the request's last byte (bc <= room), and with it < 4 the length ends in the DW of that byte.
+    wire [13:0] tail;
+    imsdev_add3 #(.W(14)) u_tail (.a({1'b0, len_dw, 2'b00}), .b(~14'(la[1:0])), .c(~14'(bc)), .sum(tail));
+    wire [13:0] room_bc = tail + 14'd2;               // (a + ~b + ~c + 2 = a - b - c)
+    wire        last    = !room_bc[13];               // |room - bc| < 2^13: no overflow
+    wire        unused_room_bc = &{1'b0, room_bc[1:0]};   // (only whether room - bc < 4 is used)
+    wire [12:0] nbytes  = last ? bc : room;
+    wire [13:0] hi_last = 14'(la[1:0]) + 14'(bc);    // one past the last valid byte when it is the last
+    wire        is_cpl = ft == FT_CPL || ft == FT_CPLD;
+    wire        is_sc  = status == CPL_SC;
+    wire        poison = is_sc && hdr_poisoned(i0_hdr_q);
+
+    assign lk_tag = TW'(tag8);                       // the table gives this tag's entry in the next cycle
+
+    logic              i_valid_q, i_sop_q, i_eop_q;
+    logic [DATA_W-1:0] i_data_q;
+    logic [TW-1:0]     i_tag_q;
+    logic              i_hdr_ok_q;      // a completion, for our requester ID, with a tag that can exist
+    logic              i_sc_ok_q;       // a CplD whose length ends in the DW of its last byte when it is the last
+    logic              i_is_sc_q, i_write_q, i_final_q, i_err_q;
+    logic [3:0]        i_code_q;
+    logic [12:0]       i_bc_q, i_bytes_q;
+    logic [6:0]        i_la_q;
+    logic [1:0]        i_lo_q;
+    logic [13:0]       i_hi_q;          // one past the payload's last valid byte, from the first payload byte
+    logic              i_big_q;         // i_hi_q >= NB
+
+    always_ff @(posedge clk) begin
+        i_data_q   <= i0_data_q;
+        i_sop_q    <= i0_sop_q;
+        i_eop_q    <= i0_eop_q;
+        i_tag_q    <= TW'(tag8);
+        i_hdr_ok_q <= is_cpl && cpl_req_id(i0_hdr_q) == cfg_bdf && 32'(tag8) < TAGS;
+        i_sc_ok_q  <= ft == FT_CPLD && (!last || room_bc[12:2] == '0);
+        i_is_sc_q  <= is_sc;
+        i_write_q  <= is_sc && !poison;
+        i_final_q  <= !is_sc || last;
+        i_err_q    <= !is_sc || poison;
+        i_code_q   <= !is_sc ? ((status == CPL_UR) ? DMA_READ_UR : DMA_READ_CA) : DMA_READ_POISONED;
+        i_bc_q     <= bc;
+        i_la_q     <= la;
+        i_lo_q     <= la[1:0];
+        i_hi_q     <= last ? hi_last : {1'b0, len_dw, 2'b00};      // (la[1:0] + room is the length)
+        i_big_q    <= last ? hi_last[13:LNB] != '0 : {1'b0, len_dw, 2'b00} >= 14'(NB);
+        i_bytes_q  <= is_sc ? nbytes : 13'd0;
         if (rst) i_valid_q <= 1'b0;
-        else     i_valid_q <= rx_cpl_valid;
+        else     i_valid_q <= i0_valid_q;
     end
 
     // ---------------------------------------------------------------- A: checks (sop) and beat placement
-    // Per-TLP context kept for the beats after the first.
+    // Per-TLP context kept for the beats after the first, and, for the next completion, the tag's state after
+    // this one (bytes still expected, next lower address, buffer position of the next byte).
     logic          c_drop_q, c_write_q, c_final_q, c_err_q;
     logic [3:0]    c_code_q;
     logic [TW-1:0] c_tag_q;
-    logic [PW-1:0] c_p0_q;
-    logic [1:0]    c_lo_q;
-    logic [13:0]   c_hi_q;
     logic [12:0]   c_bytes_q;
-    logic [12:0]   c_beat_q;        // payload index of the current beat's byte 0
+    logic [PW-1:0] c_pos_q;         // buffer position of the next beat's byte 0
+    logic [13:0]   c_left_q;        // payload bytes from the next beat's byte 0 to the end of the valid ones
+    logic          c_big_q;         // c_left_q >= NB
+    logic [12:0]   c_rem_aft_q;
+    logic [6:0]    c_la_aft_q;
+    logic [PW-1:0] c_exp_aft_q;
 
     // Stage B registers (declared here for forwarding)
     logic          b_upd_valid_q, b_upd_final_q;
     logic [TW-1:0] b_upd_tag_q;
     logic [12:0]   b_upd_bytes_q;
 
-    wire [7:0]  tag8   = cpl_tag(i_hdr_q);
-    wire [7:0]  ft     = hdr_fmt_type(i_hdr_q);
-    wire [2:0]  status = cpl_status(i_hdr_q);
-    wire [12:0] bc     = (cpl_byte_count(i_hdr_q) == 12'd0) ? 13'd4096 : 13'(cpl_byte_count(i_hdr_q));
-    wire [6:0]  la     = cpl_lower_addr(i_hdr_q);
-    wire [10:0] len_dw = (hdr_length(i_hdr_q) == 10'd0) ? 11'd1024 : 11'(hdr_length(i_hdr_q));
-    wire [12:0] room   = {len_dw, 2'b00} - 13'(la[1:0]);   // payload bytes from the first valid one
-
-    assign lk_tag = TW'(cpl_tag(rx_cpl_hdr));       // the table gives this tag's entry in the next cycle
-    wire [TW-1:0] a_lk_tag = tag8[TW-1:0];          // (the same tag, now in stage A)
-    wire        fwd    = b_upd_valid_q && b_upd_tag_q == a_lk_tag;
-    wire        live   = (32'(tag8) < TAGS) && lk_live && !(fwd && b_upd_final_q);
-    wire [12:0] fwd_bytes = fwd ? b_upd_bytes_q : 13'd0;
-    wire [12:0] rcvd   = lk_rcvd + fwd_bytes;
-    wire        last   = bc <= room;                 // this completion carries the request's last byte
-    wire [12:0] nbytes = last ? bc : room;
-
-    // Byte Count == the bytes still outstanding (lk_rem - fwd_bytes) and Lower Address == the next expected
-    // byte's (lk_la7 + fwd_bytes), both with the forwarded bytes moved to the completion's side: the sums come
-    // from the header and stage B, and only an equality compare follows the table read (Fmax). Both cases
-    // (forwarded or not) are compared side by side and fwd (the tag compare with stage B) only picks one, so
-    // the tag compare is not in front of the adders (Fmax: this was the receiver's drop decision's head).
-    wire [12:0] bc_fwd = bc + b_upd_bytes_q;
-    wire [6:0]  la_fwd = la - b_upd_bytes_q[6:0];
-    wire is_cpl  = ft == FT_CPL || ft == FT_CPLD;
-    wire is_sc   = status == CPL_SC;
-    wire pos_ok0 = bc == lk_rem && la == lk_la7;
-    wire pos_ok1 = bc_fwd == lk_rem && la_fwd == lk_la7;
-    wire sc_ok   = ft == FT_CPLD && (fwd ? pos_ok1 : pos_ok0) && (!last || (room - bc) < 13'd4);
-    wire expected = is_cpl && cpl_req_id(i_hdr_q) == cfg_bdf && live && (!is_sc || sc_ok);
-    wire poison  = is_sc && hdr_poisoned(i_hdr_q);
+    // A completion right behind another of its tag (in stage B, its update not yet in the table) is checked
+    // against that one's outcome, kept in the context (Fmax: the forwarded bytes were added to the header's
+    // fields in front of the compares; now both cases are equality compares of flip-flops, fwd picking one).
+    // c_*_aft_q belong to the completion in stage B whenever fwd holds: its last beat was the beat before.
+    wire        fwd      = b_upd_valid_q && b_upd_tag_q == i_tag_q;
+    wire        live     = lk_live && !(fwd && b_upd_final_q);
+    wire        pos_ok0  = i_bc_q == lk_rem && i_la_q == lk_la7;
+    wire        pos_ok1  = i_bc_q == c_rem_aft_q && i_la_q == c_la_aft_q;
+    wire        sc_ok    = i_sc_ok_q && (fwd ? pos_ok1 : pos_ok0);
+    wire        expected = i_hdr_ok_q && live && (!i_is_sc_q || sc_ok);
+    // The buffer position of the next expected byte (exp_pos), of the payload's first byte (p0: DW aligned
+    // below it), of the second beat's byte 0 (p0 + NB) and of the byte after this completion: each formed for
+    // both cases of fwd side by side, from the table (position + bytes received) or the context, fwd picking
+    // one (Fmax: fwd, then the sum, then the next beat's position were three carry chains in series).
+    wire [PW-1:0] lo_pw   = PW'(i_lo_q);
+    wire [PW-1:0] lo_neg  = -lo_pw;
+    wire [PW-1:0] lo_nb   = PW'(NB) - lo_pw;
+    wire [PW-1:0] exp_tab, p0_tab, p1_tab, aft_tab;
+    assign exp_tab = lk_pos + PW'(lk_rcvd);
+    imsdev_add3 #(.W(PW)) u_p0_tab  (.a(lk_pos), .b(PW'(lk_rcvd)), .c(lo_neg),         .sum(p0_tab));
+    imsdev_add3 #(.W(PW)) u_p1_tab  (.a(lk_pos), .b(PW'(lk_rcvd)), .c(lo_nb),          .sum(p1_tab));
+    imsdev_add3 #(.W(PW)) u_aft_tab (.a(lk_pos), .b(PW'(lk_rcvd)), .c(PW'(i_bytes_q)), .sum(aft_tab));
+    wire [PW-1:0] exp_pos = fwd ? c_exp_aft_q : exp_tab;
+    wire [PW-1:0] p0      = fwd ? c_exp_aft_q + lo_neg : p0_tab;
+    wire [PW-1:0] p1      = fwd ? c_exp_aft_q + lo_nb : p1_tab;
+    wire [PW-1:0] exp_aft = fwd ? c_exp_aft_q + PW'(i_bytes_q) : aft_tab;
 
     // Values for this beat: from the header at sop, from the context afterwards.
     logic          a_drop, a_write, a_final, a_err;
     logic [3:0]    a_code;
     logic [TW-1:0] a_tag;
-    logic [PW-1:0] a_p0;
-    logic [1:0]    a_lo;
-    logic [13:0]   a_hi;
     logic [12:0]   a_bytes;
-    logic [12:0]   a_beat;
+    logic [PW-1:0] a_pos;
+    logic [13:0]   a_left;
+    logic          a_big;
 
     always_comb begin
         if (i_sop_q) begin
             a_drop  = !expected;
-            a_write = is_sc && !poison;
-            a_final = !is_sc || last;
-            a_err   = !is_sc || poison;
-            a_code  = !is_sc ? ((status == CPL_UR) ? DMA_READ_UR : DMA_READ_CA) : DMA_READ_POISONED;
-            a_tag   = a_lk_tag;
-            a_p0    = lk_pos + PW'(rcvd) - PW'(la[1:0]);
-            a_lo    = la[1:0];
-            a_hi    = 14'(la[1:0]) + 14'(nbytes);
-            a_bytes = is_sc ? nbytes : 13'd0;
-            a_beat  = '0;
+            a_write = i_write_q;
+            a_final = i_final_q;
+            a_err   = i_err_q;
+            a_code  = i_code_q;
+            a_tag   = i_tag_q;
+            a_bytes = i_bytes_q;
+            a_pos   = p0;
+            a_left  = i_hi_q;
+            a_big   = i_big_q;
         end else begin
             a_drop  = c_drop_q;
             a_write = c_write_q;
@@ -154,23 +222,25 @@ module imsdev_dma_cpl #(
             a_err   = c_err_q;
             a_code  = c_code_q;
             a_tag   = c_tag_q;
-            a_p0    = c_p0_q;
-            a_lo    = c_lo_q;
-            a_hi    = c_hi_q;
             a_bytes = c_bytes_q;
-            a_beat  = c_beat_q;
+            a_pos   = c_pos_q;
+            a_left  = c_left_q;
+            a_big   = c_big_q;
         end
     end
 
+    // Byte j of the beat is valid when it lies below the end (a_left bytes from byte 0) and, in the first beat,
+    // at or above the first payload byte (lower address & 3); every later beat starts inside the payload.
     logic [NB-1:0] a_mask;
     always_comb begin
         for (int j = 0; j < NB; j++) begin
-            a_mask[j] = (14'(a_beat) + 14'(j) >= 14'(a_lo)) && (14'(a_beat) + 14'(j) < a_hi);
+            a_mask[j] = (!i_sop_q || 2'(j) >= i_lo_q || j >= 4)
+                        && (a_big || a_left[LNB-1:0] > LNB'(j));
         end
     end
 
-    // After a reset (FLR) the link still delivers the rest of a completion whose first beat came before
-    // it: c_drop_q starts at 1 so those beats are dropped until the next sop.
+    // After a reset (FLR) the link still delivers the rest of a completion whose first beat came before it:
+    // c_drop_q starts at 1 so those beats are dropped until the next sop.
     always_ff @(posedge clk) begin
         if (rst) begin
             c_drop_q  <= 1'b1;
@@ -183,11 +253,16 @@ module imsdev_dma_cpl #(
             c_err_q   <= a_err;
             c_code_q  <= a_code;
             c_tag_q   <= a_tag;
-            c_p0_q    <= a_p0;
-            c_lo_q    <= a_lo;
-            c_hi_q    <= a_hi;
             c_bytes_q <= a_bytes;
-            c_beat_q  <= a_beat + 13'(NB);
+            c_pos_q   <= i_sop_q ? p1 : c_pos_q + PW'(NB);
+            // (a_left >= NB: the next beat's bytes start NB later; below that no later byte is valid)
+            c_left_q  <= a_big ? {a_left[13:LNB] - (14 - LNB)'(1), a_left[LNB-1:0]} : '0;
+            c_big_q   <= a_left[13:LNB+1] != '0;
+        end
+        if (i_valid_q && i_sop_q) begin
+            c_rem_aft_q <= (fwd ? c_rem_aft_q : lk_rem) - i_bytes_q;
+            c_la_aft_q  <= (fwd ? c_la_aft_q : lk_la7) + i_bytes_q[6:0];
+            c_exp_aft_q <= exp_aft;
         end
     end
 
@@ -195,7 +270,7 @@ module imsdev_dma_cpl #(
     logic b_unexp_q;
 
     always_ff @(posedge clk) begin
-        buf_wr_pos    <= (PW-1)'(a_p0 + PW'(a_beat));
+        buf_wr_pos    <= (PW-1)'(a_pos);
         buf_wr_data   <= i_data_q;
         buf_wr_mask   <= a_mask;
         b_upd_tag_q   <= a_tag;
@@ -231,12 +306,45 @@ module imsdev_dma_cpl #(
         if (rst)                         sop_seen_q <= 1'b0;
         else if (i_valid_q && i_sop_q)   sop_seen_q <= 1'b1;
     end
-    // sc_ok's side-by-side form against the direct one (the forwarded bytes added before the compare)
-    wire sc_ok_direct = ft == FT_CPLD && bc + fwd_bytes == lk_rem && la - fwd_bytes[6:0] == lk_la7
-                        && (!last || (room - bc) < 13'd4);
+    // The checks against the table with the forwarded bytes added (the form before the context kept the
+    // tag's state after each completion): the position compares and the expected buffer position agree with
+    // it wherever the completion can be taken (a live tag from our requester ID).
+    wire [12:0] fwd_bytes    = fwd ? b_upd_bytes_q : 13'd0;
+    wire        sc_ok_direct = i_sc_ok_q && i_bc_q + fwd_bytes == lk_rem && i_la_q - fwd_bytes[6:0] == lk_la7;
+    wire [PW-1:0] exp_direct = lk_pos + PW'(lk_rcvd + fwd_bytes);
     always_ff @(posedge clk) begin
-        if (checks_on_q && !rst && i_valid_q && i_sop_q)
-            assert (sc_ok == sc_ok_direct) else $error("imsdev_dma_cpl: side-by-side completion check differs");
+        if (checks_on_q && !rst && i_valid_q && i_sop_q && i_hdr_ok_q && live)
+            assert (sc_ok == sc_ok_direct && exp_pos == exp_direct)
+                else $error("imsdev_dma_cpl: check from the kept state (sc_ok %0b, position %0d) differs from the table's (%0b, %0d)",
+                            sc_ok, exp_pos, sc_ok_direct, exp_direct);
+    end
+    // Beat placement against the beat count: position p0 + beat, byte j valid when lo <= beat + j < hi.
+    logic [12:0]   s_beat_q;
+    logic [PW-1:0] s_p0_q;
+    logic [1:0]    s_lo_q;
+    logic [13:0]   s_hi_q;
+    always_ff @(posedge clk) begin
+        if (i_valid_q) begin
+            s_beat_q <= (i_sop_q ? 13'd0 : s_beat_q) + 13'(NB);
+            if (i_sop_q) begin
+                s_p0_q <= p0;
+                s_lo_q <= i_lo_q;
+                s_hi_q <= i_hi_q;
+            end
+        end
+    end
+    logic [NB-1:0] s_mask;
+    always_comb begin
+        logic [13:0] b;
+        b = i_sop_q ? 14'd0 : 14'(s_beat_q);
+        for (int j = 0; j < NB; j++)
+            s_mask[j] = b + 14'(j) >= 14'(i_sop_q ? i_lo_q : s_lo_q) && b + 14'(j) < (i_sop_q ? i_hi_q : s_hi_q);
+    end
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && i_valid_q && !a_drop && a_write)
+            assert (a_mask == s_mask && a_pos == (i_sop_q ? p0 : s_p0_q + PW'(s_beat_q)))
+                else $error("imsdev_dma_cpl: beat placement (mask %h, position %0d) differs from the beat count's (%h, %0d)",
+                            a_mask, a_pos, s_mask, i_sop_q ? p0 : s_p0_q + PW'(s_beat_q));
     end
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst)

@@ -209,7 +209,7 @@ module imsdev_dma_wr #(
     logic [18:0]    nxt_r_hi_q, nxt_r_hi_dec_q;
     logic [12:0]    nxt_r_lo_q;
     logic [12:0]    nxt_wr_size_q, nxt_tb_q;
-    logic           nxt_rem_small_q, nxt_n_is_rem_q, nxt_tlp_last_q, nxt_c4k_q;
+    logic           nxt_rem_small_q, nxt_n_is_rem_q, nxt_tlp_last_q, nxt_c4k_q, nxt_one_beat_q;
 
     wire [63:0]  addr      = {a_hi_q, a_lo_q};
     wire [31:0]  rem       = {r_hi_q, r_lo_q};
@@ -220,6 +220,7 @@ module imsdev_dma_wr #(
     //   tlp_last_q = rem_small && r_lo_q <= tb_q; c4k_q = a_lo_q + tb_q reaches 4 KiB (a to_bound TLP ends
     //   on a 4 KiB boundary; a shorter one, n_is_rem, never does: a_lo_q + tb_q <= 4096).
     logic        rem_small_q, n_is_rem_q, tlp_last_q, c4k_q;
+    logic        one_beat_q;     // the next TLP is one beat (one_beat_def below), loaded like the four above
     wire         rem_small = rem_small_q;
     wire [12:0]  to_bound  = tb_q;                           // bytes to the next WR_SIZE boundary
     wire         n_is_rem  = n_is_rem_q;
@@ -260,9 +261,14 @@ module imsdev_dma_wr #(
     wire [2:0]   fill_r    = done_lo_q[2:0] - 3'(addr[1:0]);
     wire [7:0]   wsh       = done_lo_q + 8'd3 - 8'(addr[1:0]);
     wire         tlp_last  = tlp_last_q;
-    // A one-beat TLP, decided from rem and to_bound side by side rather than after n and nbeats.
-    wire         one_beat  = (rem_small && 14'(addr[1:0]) + 14'(r_lo_q) <= 14'(NB))
-                             || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
+    // A one-beat TLP, decided from rem and to_bound side by side rather than after n and nbeats; taken from
+    // a flip-flop loaded with its next value (Fmax, round 15: the sums and compares from the TLP's address
+    // headed the command end -> load path into the enables of the running registers, the whole design's worst
+    // path with seed 1). After a TLP that leaves the command going, the next one starts on a WR_SIZE boundary
+    // (address bits 1:0 zero); the check below compares the flip-flop with this definition wherever it is used.
+    wire         one_beat_def = (rem_small && 14'(addr[1:0]) + 14'(r_lo_q) <= 14'(NB))
+                                || 14'(addr[1:0]) + 14'(to_bound) <= 14'(NB);
+    wire         one_beat  = one_beat_q;
     // A two-beat TLP (nbeats == 2: NB < addr[1:0] + n <= 2 NB), for t_eop_q at a TLP's first beat, likewise
     // from both candidates of n side by side: the compare of n's select (r_lo_q < to_bound) runs beside the
     // sums instead of in front of n, end_off and nbeats.
@@ -467,6 +473,8 @@ module imsdev_dma_wr #(
             nxt_n_is_rem_q    <= ld_small && cmd_len[12:0] < cmd_to_bound;
             nxt_tlp_last_q    <= ld_small && cmd_len[12:0] <= cmd_to_bound;
             nxt_c4k_q         <= ld_c4k;
+            nxt_one_beat_q    <= (ld_small && 14'(cmd_dst[1:0]) + 14'(cmd_len[12:0]) <= 14'(NB))
+                                 || 14'(cmd_dst[1:0]) + 14'(cmd_to_bound) <= 14'(NB);
         end
         if (load) begin
             cur_op_q          <= nxt_op_q;
@@ -493,6 +501,7 @@ module imsdev_dma_wr #(
             n_is_rem_q        <= nxt_n_is_rem_q;
             tlp_last_q        <= nxt_tlp_last_q;
             c4k_q             <= nxt_c4k_q;
+            one_beat_q        <= nxt_one_beat_q;
             clamped_q         <= 1'b0;
             wf_q              <= 1'b0;
         end else if (xf_valid) begin
@@ -507,6 +516,8 @@ module imsdev_dma_wr #(
             rem_small_q <= cl_small;
             n_is_rem_q  <= cl_small && left32[12:0] < tb_q;
             tlp_last_q  <= cl_small && left32[12:0] <= tb_q;
+            one_beat_q  <= (cl_small && 14'(addr[1:0]) + 14'(left32[12:0]) <= 14'(NB))
+                           || 14'(addr[1:0]) + 14'(tb_q) <= 14'(NB);
             clamped_q  <= 1'b1;
         end else if (start) begin
             tb_q      <= wr_size_q;
@@ -514,6 +525,8 @@ module imsdev_dma_wr #(
             rem_small_q <= st_small;
             n_is_rem_q  <= st_small && r_lo_next[12:0] < wr_size_q;
             tlp_last_q  <= st_small && r_lo_next[12:0] <= wr_size_q;
+            // (used only if the command goes on: then this TLP ended on a WR_SIZE boundary, a_lo_next[1:0] = 0)
+            one_beat_q  <= (st_small && 14'(r_lo_next[12:0]) <= 14'(NB)) || 14'(wr_size_q) <= 14'(NB);
             c4k_q       <= st_c4k;
             if (carry) begin
                 a_hi_q     <= a_hi_inc_q;
@@ -648,6 +661,17 @@ module imsdev_dma_wr #(
             assert (t_sh_q == 16'(t_wsh_q) + 16'({t_beat_q, {LNB{1'b0}}}))
                 else $error("imsdev_dma_wr: kept shift %0d differs from wsh %0d + beat %0d * %0d",
                             t_sh_q, t_wsh_q, t_beat_q, NB);
+    end
+    // one_beat_q is its definition wherever a TLP may start (and the next command's copy its own definition)
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q)
+            assert (one_beat_q == one_beat_def)
+                else $error("imsdev_dma_wr: one_beat_q %0b differs from its definition (addr[1:0] %0d, rem %0d, tb %0d)",
+                            one_beat_q, addr[1:0], rem, tb_q);
+        if (reset_seen_q && !rst && nxt_valid_q)
+            assert (nxt_one_beat_q == ((nxt_rem_small_q && 14'(nxt_a_lo_q[1:0]) + 14'(nxt_r_lo_q) <= 14'(NB))
+                                       || 14'(nxt_a_lo_q[1:0]) + 14'(nxt_tb_q) <= 14'(NB)))
+                else $error("imsdev_dma_wr: next command's one_beat differs from its fields");
     end
     // two_beats replaces `nbeats == 2` (c_beat + 2 == nbeats at a TLP's first beat) in t_eop_q's update
     always_ff @(posedge clk) begin

@@ -349,7 +349,8 @@ module imsdev_top #(
     // pulses err_unexpected_cpl; the count saturates so a flood cannot wrap it back to a small number.
     logic dma_err_unexpected_cpl;
     wire [15:0] unexp_count = hwif_out.LINK_ERR.UNEXPECTED_COUNT.value;
-    // The DMA engine flags an unexpected completion as it arrives on rx_cpl; the log takes it a cycle later
+    // The DMA engine flags an unexpected completion three cycles after its first beat on rx_cpl (imsdev_dma_cpl);
+    // the log takes it a cycle later
     // (registered: see the note on hwif_in at the software error log below).
     logic unexp_cpl_q;
     always_ff @(posedge clk) unexp_cpl_q <= !fn_rst && dma_err_unexpected_cpl;
