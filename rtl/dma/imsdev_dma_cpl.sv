@@ -100,9 +100,9 @@ module imsdev_dma_cpl #(
     // room - bc = length - (lower address & 3) - Byte Count as one carry chain (imsdev_add3; Fmax: room's
     // subtraction and then the compare with the Byte Count were two): its sign says whether this completion
     // carries the request's last byte (bc <= room), and with it < 4 the length ends in the DW of that byte.
-    wire [13:0] tail;
-    imsdev_add3 #(.W(14)) u_tail (.a({1'b0, len_dw, 2'b00}), .b(~14'(la[1:0])), .c(~14'(bc)), .sum(tail));
-    wire [13:0] room_bc = tail + 14'd2;               // (a + ~b + ~c + 2 = a - b - c)
+    // a - b - c = a + ~b + ~c + 2, and the length's bits 1:0 are zero, so the + 2 is its bit 1 set.
+    wire [13:0] room_bc;
+    imsdev_add3 #(.W(14)) u_room_bc (.a({1'b0, len_dw, 2'b10}), .b(~14'(la[1:0])), .c(~14'(bc)), .sum(room_bc));
     wire        last    = !room_bc[13];               // |room - bc| < 2^13: no overflow
     wire        unused_room_bc = &{1'b0, room_bc[1:0]};   // (only whether room - bc < 4 is used)
     wire [12:0] nbytes  = last ? bc : room;
@@ -318,7 +318,25 @@ module imsdev_dma_cpl #(
                 else $error("imsdev_dma_cpl: check from the kept state (sc_ok %0b, position %0d) differs from the table's (%0b, %0d)",
                             sc_ok, exp_pos, sc_ok_direct, exp_direct);
     end
-    // Beat placement against the beat count: position p0 + beat, byte j valid when lo <= beat + j < hi.
+    // The header decode against its plain definitions: last = bc <= room and the length check (the end of
+    // the valid payload and its ">= NB" flag are checked through the byte mask below).
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && i0_valid_q && i0_sop_q)
+            assert (last == (bc <= room) && (!last || room_bc[12:2] == '0) == (!last || room - bc < 13'd4))
+                else $error("imsdev_dma_cpl: header decode differs from its definition (bc %0d, room %0d, last %0b)",
+                            bc, room, last);
+    end
+    // The context's state after a completion is the table's with that completion's update applied, wherever a
+    // completion right behind it can be taken.
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst && i_valid_q && i_sop_q && i_hdr_ok_q && live && fwd)
+            assert (c_rem_aft_q == lk_rem - b_upd_bytes_q && c_la_aft_q == lk_la7 + b_upd_bytes_q[6:0])
+                else $error("imsdev_dma_cpl: kept state after the completion before (rem %0d, la %0d) differs from the table's (%0d, %0d)",
+                            c_rem_aft_q, c_la_aft_q, lk_rem - b_upd_bytes_q, lk_la7 + b_upd_bytes_q[6:0]);
+    end
+    // Beat placement against the beat count, from the table-plus-forward position (p0 = position + bytes
+    // received - (lower address & 3), independent of the side-by-side sums) and the completion's bytes:
+    // position p0 + beat, byte j valid when lo <= beat + j < lo + bytes.
     logic [12:0]   s_beat_q;
     logic [PW-1:0] s_p0_q;
     logic [1:0]    s_lo_q;
@@ -327,24 +345,26 @@ module imsdev_dma_cpl #(
         if (i_valid_q) begin
             s_beat_q <= (i_sop_q ? 13'd0 : s_beat_q) + 13'(NB);
             if (i_sop_q) begin
-                s_p0_q <= p0;
+                s_p0_q <= s_p0;
                 s_lo_q <= i_lo_q;
-                s_hi_q <= i_hi_q;
+                s_hi_q <= s_hi;
             end
         end
     end
+    wire [PW-1:0] s_p0 = exp_direct - PW'(i_lo_q);
+    wire [13:0]   s_hi = 14'(i_lo_q) + 14'(i_bytes_q);     // (a written completion is SC: its bytes are nbytes)
     logic [NB-1:0] s_mask;
     always_comb begin
         logic [13:0] b;
         b = i_sop_q ? 14'd0 : 14'(s_beat_q);
         for (int j = 0; j < NB; j++)
-            s_mask[j] = b + 14'(j) >= 14'(i_sop_q ? i_lo_q : s_lo_q) && b + 14'(j) < (i_sop_q ? i_hi_q : s_hi_q);
+            s_mask[j] = b + 14'(j) >= 14'(i_sop_q ? i_lo_q : s_lo_q) && b + 14'(j) < (i_sop_q ? s_hi : s_hi_q);
     end
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst && i_valid_q && !a_drop && a_write)
-            assert (a_mask == s_mask && a_pos == (i_sop_q ? p0 : s_p0_q + PW'(s_beat_q)))
+            assert (a_mask == s_mask && a_pos == (i_sop_q ? s_p0 : s_p0_q + PW'(s_beat_q)))
                 else $error("imsdev_dma_cpl: beat placement (mask %h, position %0d) differs from the beat count's (%h, %0d)",
-                            a_mask, a_pos, s_mask, i_sop_q ? p0 : s_p0_q + PW'(s_beat_q));
+                            a_mask, a_pos, s_mask, i_sop_q ? s_p0 : s_p0_q + PW'(s_beat_q));
     end
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst)
