@@ -133,6 +133,8 @@ module imsdev_dma_wr #(
     initial begin
         if (OUT_DEPTH < 4) $fatal(1, "imsdev_dma_wr: OUT_DEPTH (%0d) must be at least 4 for full rate", OUT_DEPTH);
         if (NB < 8) $fatal(1, "imsdev_dma_wr: DATA_W (%0d) must be at least 64", DATA_W);
+        if ((OUT_DEPTH & (OUT_DEPTH - 1)) != 0)
+            $fatal(1, "imsdev_dma_wr: OUT_DEPTH (%0d) must be a power of two (credit is the occupancy's top bit)", OUT_DEPTH);
     end
 
     // ---------------------------------------------------------------- current command
@@ -292,9 +294,17 @@ module imsdev_dma_wr #(
     wire data_ok   = !is_copy || (n_is_rem ? fits_rem : fits_tb);
 
     // ---------------------------------------------------------------- stage I decisions
-    logic [$clog2(OUT_DEPTH + 1)-1:0] fifo_count;
+    // Credit: room in the output FIFO for what stage D holds plus one more entry. occ_q counts the entries
+    // taken and not yet popped (the FIFO's count plus d_valid_q), loaded with its next value (+1 for a beat or
+    // marker, -1 for a pop), so credit is its top bit (OUT_DEPTH is a power of two and occ_q never exceeds it)
+    // instead of the FIFO's pointer subtract, the add and the compare (Fmax, round 16: that count headed the
+    // whole design's worst path on all three seeds of the merged rounds 14-15, count -> credit -> start /
+    // command end -> load -> the running registers' enables). Checked below against the FIFO's count.
+    localparam int OCW = $clog2(OUT_DEPTH + 1);
+    logic [OCW-1:0] fifo_count;
+    logic [OCW-1:0] occ_q;
     logic d_valid_q;
-    wire  credit = 32'(fifo_count) + 32'(d_valid_q) < OUT_DEPTH;
+    wire  credit = !occ_q[OCW-1];
 
     wire nothing   = cur_valid_q && !t_busy_q && cur_nothing_q;
     // (only a COPY's reads or a translation fault fail a command; FILL and WRITE need no read-side cleanup)
@@ -436,6 +446,13 @@ module imsdev_dma_wr #(
     );
     assign {out_marker, out_fetch, out_sop, out_eop, out_hdr, out_prfx_valid, out_prfx, out_data,
             out_rsp_valid, out_rsp_id, out_rsp_status, out_rsp_bytes} = fifo_out;
+
+    // entries taken (a beat or marker into stage D) and not yet popped from the FIFO
+    wire out_pop = out_valid && out_ready;
+    always_ff @(posedge clk) begin
+        if (rst) occ_q <= '0;
+        else     occ_q <= occ_q + OCW'(beat || marker) - OCW'(out_pop);
+    end
 
     // ---------------------------------------------------------------- state update
     wire [12:0] a_lo_next = 13'(a_lo_q) + n;                 // bit 12: the TLP ends on a 4 KiB boundary
@@ -642,6 +659,13 @@ module imsdev_dma_wr #(
             assert (cmd_end == ((tlp_end && c_last) || marker) && load == (nxt_valid_q && (!cur_valid_q || cmd_end))
                     && fill == (cmd_valid && (!nxt_valid_q || load)))
                 else $error("imsdev_dma_wr: command end / load / refill by data_ok differ from their definitions");
+    end
+    // the credit register counts what the FIFO and stage D hold (so credit is the plain room compare)
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst)
+            assert (32'(occ_q) == 32'(fifo_count) + 32'(d_valid_q) && credit == (32'(fifo_count) + 32'(d_valid_q) < OUT_DEPTH))
+                else $error("imsdev_dma_wr: occupancy %0d differs from the output FIFO's count %0d + stage D %0b",
+                            occ_q, fifo_count, d_valid_q);
     end
     // the one-adder buffer check equals the compare wherever a TLP may start
     always_ff @(posedge clk) begin
