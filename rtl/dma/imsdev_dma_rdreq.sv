@@ -177,7 +177,26 @@ module imsdev_dma_rdreq #(
     logic       fits_rem, fits_tb;
     imsdev_dma_fits #(.W(PW)) u_fits_rem (.a(free_top), .b(alloc_q), .c(PW'(r_lo_q)), .fits(fits_rem));
     imsdev_dma_fits #(.W(PW)) u_fits_tb  (.a(free_top), .b(alloc_q), .c(PW'(tb_q)),   .fits(fits_tb));
-    wire        room      = n_is_rem ? fits_rem : fits_tb;
+    wire        room_now  = n_is_rem ? fits_rem : fits_tb;
+    // The room the issue decision uses is a flip-flop, room_q, loaded at each edge with the check for the
+    // request after it (Fmax, round 16: the check's carry chain headed the whole design's worst path with
+    // seed 1 after round 16's credit change, room -> issue -> done -> load -> the running registers). Its next
+    // value from flip-flops, selected by issue and load last:
+    //   neither: this cycle's check (room_now);
+    //   load only: the next command's first request (n_nxt) against the same allocation;
+    //   issue and load: that request behind this one (n + n_nxt);
+    //   issue only: this request plus a whole RD_SIZE (n + rd_size_q) in place of the next request's size,
+    //   which needs the remaining length after this request (at most RD_SIZE: conservative).
+    // free_pos is the one of the cycle before: the free room only grows with it, so room_q never claims
+    // room that is not there (checked below), and a request waits at most a cycle for room just freed or,
+    // after an issue, for the exact size. No deadlock from the RD_SIZE bound: while the write engine waits
+    // for bytes the buffer holds less than a write TLP (at most half of it), so RD_SIZE (a quarter) is free.
+    wire [12:0] n_nxt     = nxt_n_is_rem_q ? nxt_r_lo_q : nxt_tb_q;
+    logic       fits_ld, fits_il, fits_is, room_q;
+    imsdev_dma_fits #(.W(PW)) u_fits_ld (.a(free_top), .b(alloc_q), .c(PW'(n_nxt)), .fits(fits_ld));
+    imsdev_dma_fits #(.W(PW)) u_fits_il (.a(free_top), .b(alloc_q), .c(PW'(n) + PW'(n_nxt)), .fits(fits_il));
+    imsdev_dma_fits #(.W(PW)) u_fits_is (.a(free_top), .b(alloc_q), .c(PW'(n) + PW'(rd_size_q)), .fits(fits_is));
+    wire        room      = room_q;
     logic       out_free;
 
     // ATS: translation of the request's page
@@ -343,6 +362,7 @@ module imsdev_dma_rdreq #(
                 r_hi_dec_q <= r_hi_dec_q - 19'd1;
             end
         end
+        room_q <= !rst && (issue ? (load ? fits_il : fits_is) : (load ? fits_ld : room_now));
         if (rst) begin
             nxt_valid_q <= 1'b0;
             cur_valid_q <= 1'b0;
@@ -365,8 +385,11 @@ module imsdev_dma_rdreq #(
     // The registered lookup is this cycle's whenever it is valid (imsdev_ats_atc's lk_stale contract), so with
     // a valid lookup xl_req is what this cycle's lookup would ask. (From the first reset on.)
     logic reset_seen_q, cmd_valid_q;
+    logic quiet_q, room_plain_q;     // last cycle had no issue and no load; its plain room compare
     initial reset_seen_q = 1'b0;
     always_ff @(posedge clk) begin
+        quiet_q      <= !rst && cur_valid_q && !issue && !load;
+        room_plain_q <= 32'(space) >= 32'(n);
         if (rst) reset_seen_q <= 1'b1;
         cmd_valid_q <= cmd_valid && !rst;
         if (reset_seen_q && !rst && cur_valid_q && xl_on && xl_lk_ok)
@@ -400,9 +423,17 @@ module imsdev_dma_rdreq #(
                 else $error("imsdev_dma_rdreq: done / load / refill by room differ from their definitions");
         // the one-adder room check equals the compare wherever a request may issue
         if (reset_seen_q && !rst && cur_valid_q && !fail_q_failed)
-            assert (room == (n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q)))
+            assert (room_now == (n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q)))
                 else $error("imsdev_dma_rdreq: room check %0b differs from space %0d >= n (rem %0d, tb %0d)",
-                            room, space, r_lo_q, tb_q);
+                            room_now, space, r_lo_q, tb_q);
+        // the registered room is never more than there is, and exactly last cycle's compare after a cycle
+        // without an issue or a load (so a request waits for room at most a cycle longer than the compare says)
+        if (reset_seen_q && !rst && cur_valid_q && !fail_q_failed)
+            assert (!room_q || 32'(space) >= 32'(n))
+                else $error("imsdev_dma_rdreq: registered room claims %0d bytes with %0d free", n, space);
+        if (reset_seen_q && !rst && cur_valid_q && quiet_q)
+            assert (room_q == room_plain_q)
+                else $error("imsdev_dma_rdreq: registered room %0b differs from last cycle's compare %0b", room_q, room_plain_q);
         // the registered key compare is this cycle's wherever an answer can be taken
         if (reset_seen_q && !rst && xl_done && !key_chg_q)
             assert (key_eq_q == key_eq) else $error("imsdev_dma_rdreq: registered answer key compare differs from this cycle's");
