@@ -320,13 +320,26 @@ module imsdev_dma_wr #(
     wire [PW-1:0] left_buf  = end_pos - plan_q;           // bytes of the command still in the buffer
     wire [31:0]  left32    = 32'(left_buf);
     // (left_buf != 0 tested as an inequality of the two positions: no subtraction on the start path)
-    wire         xl_clamp  = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
-                             && end_valid && !clamped_q && !wf_q && end_pos != plan_q && !pw_q;
+    // Whether bytes are left (end_pos != plan_q) is last cycle's compare, ne_q (Fmax, round 16: the compare
+    // headed the abort -> marker -> command end -> load path into the running registers, the whole design's
+    // worst path with seed 3 after the credit change). It is stale after an edge that moved either side:
+    // a TLP start or an abort (plan_q), a pop of the end FIFO, or an end FIFO that was empty (its head may
+    // have just landed). In a stale cycle the clamp-or-abort choice waits (neither happens, and no TLP starts:
+    // start_ok's guard below needs no compare), so a source translation fault ends its command at most a
+    // cycle later; the outcome is the same. Checked below.
+    logic        ne_q, ne_stale_q;
+    wire         clamp_case = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
+                              && end_valid && !clamped_q && !wf_q && !pw_q;
+    wire         xl_clamp  = clamp_case && !ne_stale_q && ne_q;
     wire abort     = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
-                     && ((fail_q_failed && !clamped_q && !xl_clamp) || wf_q);
+                     && ((fail_q_failed && !clamped_q && !(clamp_case && (ne_stale_q || ne_q))) || wf_q);
+    // abort, clamp or the wait between them, as start's guard: at a TLP boundary of a running command, "failed
+    // and not clamped, or a write fault" (checked below)
+    wire abort_or_clamp = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
+                          && ((fail_q_failed && !clamped_q) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
     // (start_ok: start but for the buffer check, whose carry chain is its latest input; see cmd_end below)
-    wire start_ok  = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort && !xl_clamp && credit
+    wire start_ok  = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort_or_clamp && credit
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
     wire start     = start_ok && data_ok;
     // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
@@ -556,6 +569,8 @@ module imsdev_dma_wr #(
             end
             done_lo_q <= done_lo_q + n[7:0];
         end
+        ne_q       <= end_pos != plan_q;
+        ne_stale_q <= rst || start || abort_go || end_pop || !end_valid;
         xl_hit_q  <= xl_hit;
         xl_req_q  <= xl_req && !rst;
         lk_pa_q   <= lk_pa;
@@ -659,6 +674,18 @@ module imsdev_dma_wr #(
             assert (cmd_end == ((tlp_end && c_last) || marker) && load == (nxt_valid_q && (!cur_valid_q || cmd_end))
                     && fill == (cmd_valid && (!nxt_valid_q || load)))
                 else $error("imsdev_dma_wr: command end / load / refill by data_ok differ from their definitions");
+    end
+    // the registered bytes-left compare is this cycle's wherever it decides, and start's guard is abort,
+    // clamp or the stale cycle between them
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && clamp_case && !ne_stale_q)
+            assert (ne_q == (end_pos != plan_q))
+                else $error("imsdev_dma_wr: registered bytes-left compare %0b differs from end %0d != plan %0d",
+                            ne_q, end_pos, plan_q);
+        if (reset_seen_q && !rst)
+            assert (abort_or_clamp == (abort || xl_clamp || (clamp_case && ne_stale_q)))
+                else $error("imsdev_dma_wr: start's guard %0b differs from abort %0b, clamp %0b, stale wait %0b",
+                            abort_or_clamp, abort, xl_clamp, clamp_case && ne_stale_q);
     end
     // the credit register counts what the FIFO and stage D hold (so credit is the plain room compare)
     always_ff @(posedge clk) begin
