@@ -91,26 +91,56 @@ module imsdev_portal #(
     end
     wire decide = beat && rx_eop;
 
-    wire [7:0]  ft       = cur_hdr[127:120];
-    wire        is_dmwr  = (ft == FT_DMWR32) || (ft == FT_DMWR64);
-    wire        is_mwr   = (ft == FT_MWR32) || (ft == FT_MWR64);
-    wire        is_mrd   = (ft == FT_MRD32) || (ft == FT_MRD64);
-    wire        is_posted = is_mwr || (ft[4:3] == 2'b10);
-    // BAR2 is 4 KiB x 2^PAGE_BITS and may sit at any address aligned to its size: only the offset inside
-    // it (the low BAR2_BITS address bits) selects the page; the bits above are the BAR's base.
-    /* verilator lint_off UNUSEDSIGNAL */   // the address bits above BAR2_BITS are the BAR's base
-    wire [31:0] addr     = hdr_addr_lo(cur_hdr);
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [BAR2_BITS-1:0] bar2_off = addr[BAR2_BITS-1:0];
+    // What the decision takes from the header and prefix alone, decoded from the input at a first beat and
+    // from flip-flops (dec_q, loaded with the decode at each beat beside hdr_q) at a later one (Fmax, round
+    // 16: the decode of hdr_q headed the whole design's worst path with seed 2, hdr_q -> decision -> enqueue
+    // -> the WQ manager's tail and counts; a 64-byte descriptor spans 2 or 4 beats below a 512-bit bus, so
+    // its decision is always made at a later beat). The WQ state (mode, privilege, acceptance, full) is
+    // still read in the deciding cycle. A simulation check compares dec_q with the decode of hdr_q.
+    typedef struct packed {
+        logic                is_dmwr, is_mwr, is_mrd, is_posted;
+        logic [BAR2_BITS-1:0] bar2_off;
+        logic                wq_exists, size_ok, poisoned, pmr, prefix_ok;
+    } dec_t;
+    // (px: prefix bits 31:23, its type byte and PMR)
+    function automatic dec_t decode(input logic [127:0] h, input logic pv, input logic [31:23] px);
+        dec_t d;
+        logic [7:0] ft;
+        /* verilator lint_off UNUSEDSIGNAL */   // the address bits above BAR2_BITS are the BAR's base
+        logic [31:0] a;
+        /* verilator lint_on UNUSEDSIGNAL */
+        ft          = h[127:120];
+        // BAR2 is 4 KiB x 2^PAGE_BITS and may sit at any address aligned to its size: only the offset inside
+        // it (the low BAR2_BITS address bits) selects the page; the bits above are the BAR's base.
+        a           = hdr_addr_lo(h);
+        d.is_dmwr   = (ft == FT_DMWR32) || (ft == FT_DMWR64);
+        d.is_mwr    = (ft == FT_MWR32) || (ft == FT_MWR64);
+        d.is_mrd    = (ft == FT_MRD32) || (ft == FT_MRD64);
+        d.is_posted = d.is_mwr || (ft[4:3] == 2'b10);
+        d.bar2_off  = a[BAR2_BITS-1:0];
+        d.wq_exists = 32'(PAGE_W'(d.bar2_off >> 12)) < NUM_WQ;
+        d.size_ok   = h[105:96] == 10'd16 && h[71:68] == 4'hF && h[67:64] == 4'hF && a[5:0] == 6'd0;
+        d.poisoned  = h[110];
+        d.pmr       = px[23];
+        d.prefix_ok = pv && px[31:24] == PASID_PREFIX_BYTE0;
+        return d;
+    endfunction
+    dec_t dec_q;
+    wire dec_t cur_dec = rx_sop ? decode(rx_hdr, rx_prfx_valid, rx_prfx[31:23]) : dec_q;
+
+    wire        is_dmwr  = cur_dec.is_dmwr;
+    wire        is_mwr   = cur_dec.is_mwr;
+    wire        is_mrd   = cur_dec.is_mrd;
+    wire        is_posted = cur_dec.is_posted;
+    wire [BAR2_BITS-1:0] bar2_off = cur_dec.bar2_off;
     wire [PAGE_W-1:0] page = PAGE_W'(bar2_off >> 12);
-    wire        wq_exists = 32'(page) < NUM_WQ;
+    wire        wq_exists = cur_dec.wq_exists;
     wire [WQW-1:0] wq    = WQW'(page);
-    wire        size_ok  = cur_hdr[105:96] == 10'd16 && cur_hdr[71:68] == 4'hF && cur_hdr[67:64] == 4'hF
-                        && addr[5:0] == 6'd0;
-    wire        poisoned = cur_hdr[110];
-    wire        pmr      = cur_prfx[23];
+    wire        size_ok  = cur_dec.size_ok;
+    wire        poisoned = cur_dec.poisoned;
+    wire        pmr      = cur_dec.pmr;
     wire [19:0] prfx_pasid = cur_prfx[19:0];
-    wire        prefix_ok = cur_prfx_valid && cur_prfx[31:24] == PASID_PREFIX_BYTE0;
+    wire        prefix_ok = cur_dec.prefix_ok;
 
     // The manager's count includes every enqueue up to the previous cycle, and a decision enqueues in the
     // cycle it is made, so wq_full is exact even for one-beat (512-bit) descriptors arriving back to back.
@@ -177,6 +207,7 @@ module imsdev_portal #(
     always_ff @(posedge clk) begin
         if (rst) begin
             hdr_q         <= '0;
+            dec_q         <= decode('0, 1'b0, '0);
             prfx_valid_q  <= 1'b0;
             prfx_q        <= '0;
             desc_q        <= '0;
@@ -185,6 +216,7 @@ module imsdev_portal #(
         end else begin
             if (beat) begin
                 hdr_q        <= cur_hdr;
+                dec_q        <= cur_dec;
                 prfx_valid_q <= cur_prfx_valid;
                 prfx_q       <= cur_prfx;
                 desc_q       <= cur_desc;
@@ -195,7 +227,9 @@ module imsdev_portal #(
     end
 
     assign cpl_push = decide && d_cpl;
-    imsdev_fifo #(.WIDTH(CPL_W), .DEPTH(4)) u_cpl_fifo (
+    // (registered full flag, Fmax: rx_ready, and with it every beat and the decision, no longer waits on the
+    // FIFO's pointer compare)
+    imsdev_fifo #(.WIDTH(CPL_W), .DEPTH(4), .REG_READY(1'b1)) u_cpl_fifo (
         .clk, .rst,
         .in_valid(cpl_push), .in_ready(cpl_room),
         .in_data({d_status, hdr_req_id(cur_hdr), hdr_tag(cur_hdr), hdr_tc(cur_hdr), hdr_attr(cur_hdr)}),
@@ -228,6 +262,9 @@ module imsdev_portal #(
 
     always_ff @(posedge clk) begin
         if (checks_on_q && !rst && beat && !rx_sop && !in_tlp_q) $error("imsdev_portal: beat without sop");
+        // the registered decode is the decode of the registered header and prefix
+        if (checks_on_q && !rst && dec_q != decode(hdr_q, prfx_valid_q, prfx_q[31:23]))
+            $error("imsdev_portal: registered header decode differs from the decode of hdr_q");
     end
 
     // cpl_fifo_count is for waveforms only.
