@@ -82,6 +82,7 @@ module imsdev_dma_tags #(
     output      logic [15:0]       retire_count,
 
     output      logic [PW-1:0]     avail_pos,
+    output      logic [PW-1:0]     avail_next,     // avail_pos after this edge (its register's input)
     output      logic              timeout_pulse
 );
     import imsdev_dma_pkg::*;
@@ -184,9 +185,12 @@ module imsdev_dma_tags #(
     // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
     wire upd_ok = upd_valid && valid_q[upd_tag] && !done_q[upd_tag];
     wire [PW-1:0] upd_tail_bytes = (upd_ok && upd_tag == tail) ? PW'(upd_bytes) : '0;
+    // (avail_next: for the write engine's registered buffer check, which is loaded with the check against
+    // the position avail_pos takes at this edge)
+    assign avail_next = empty ? alloc_end_pos : PW'(endp_q[tail] + upd_tail_bytes);
     always_ff @(posedge clk) begin
         if (rst) avail_pos <= '0;
-        else     avail_pos <= empty ? alloc_end_pos : PW'(endp_q[tail] + upd_tail_bytes);
+        else     avail_pos <= avail_next;
     end
 
     wire tmo = !empty && !done_q[tail] && sent_q[tail] && (CW'(now_q - ts_q[tail]) >= CW'(CPL_TIMEOUT))

@@ -97,6 +97,7 @@ module imsdev_dma_wr #(
 
     // read side
     input  wire logic [PW-1:0]     avail_pos,
+    input  wire logic [PW-1:0]     avail_next,     // avail_pos after this edge
     output      logic [PW-1:0]     free_pos,
     output      logic [SEQ_W-1:0]  fail_q_seq,
     input  wire logic              fail_q_failed,  // registered in imsdev_dma_tags (follows cmd_pop / cmd_seq)
@@ -289,9 +290,30 @@ module imsdev_dma_wr #(
     // its sign bit. Exact while -2^(PW-1) <= have - n < 2^(PW-1): have is at most BUF_BYTES = 2^(PW-1)
     // (the buffer) and n, when it is used, 1 .. WR_CAP <= BUF_BYTES / 2 (checked below against the compare).
     logic fits_rem, fits_tb;
-    imsdev_dma_fits #(.W(PW)) u_fits_rem (.a(avail_pos), .b(plan_q), .c(PW'(r_lo_q)),   .fits(fits_rem));
-    imsdev_dma_fits #(.W(PW)) u_fits_tb  (.a(avail_pos), .b(plan_q), .c(PW'(to_bound)), .fits(fits_tb));
-    wire data_ok   = !is_copy || (n_is_rem ? fits_rem : fits_tb);
+    imsdev_dma_fits #(.W(PW)) u_fits_rem (.a(avail_next), .b(plan_q), .c(PW'(r_lo_q)),   .fits(fits_rem));
+    imsdev_dma_fits #(.W(PW)) u_fits_tb  (.a(avail_next), .b(plan_q), .c(PW'(to_bound)), .fits(fits_tb));
+    // (all against avail_next, the position avail_pos takes at this edge: data_q is then exact from the
+    // cycle the bytes arrive, as the combinational check was)
+    wire data_nx   = n_is_rem ? fits_rem : fits_tb;
+    // The check the start uses is a flip-flop, data_q, loaded at each edge with the check for the TLP after
+    // it (Fmax, round 16: the check's carry chain headed the whole design's worst path with seed 1 after the
+    // round's first changes, buffer check -> start -> command end -> load -> the running registers). Its next
+    // value from flip-flops, selected by start, load, abort and clamp last:
+    //   none of them: this TLP's check (data_nx);
+    //   a load alone: the next command's first TLP (n_nxt) against the same plan;
+    //   a COPY's start with a load: that TLP behind this one (n + n_nxt);
+    //   a COPY's start alone: this TLP plus a whole WR_SIZE (n + wr_size_q), in place of the next TLP's size;
+    //   (a FILL's or WRITE's start takes no buffer bytes: as if there were none)
+    //   an abort or a clamp (plan_q or the remaining length jumps): no (one cycle's wait; both are rare).
+    // So data_q never claims bytes that are not there (checked below), and after a cycle with none of the
+    // four it is exactly the compare (checked): a TLP waits one cycle longer than before only right after a
+    // one-beat COPY TLP whose successor's bytes are not all buffered yet, or after an abort or clamp.
+    wire [12:0] n_nxt = nxt_n_is_rem_q ? nxt_r_lo_q : nxt_tb_q;
+    logic fits_ld, fits_sl, fits_st, data_q;
+    imsdev_dma_fits #(.W(PW)) u_fits_ld (.a(avail_next), .b(plan_q), .c(PW'(n_nxt)),                .fits(fits_ld));
+    imsdev_dma_fits #(.W(PW)) u_fits_sl (.a(avail_next), .b(plan_q), .c(PW'(n) + PW'(n_nxt)),       .fits(fits_sl));
+    imsdev_dma_fits #(.W(PW)) u_fits_st (.a(avail_next), .b(plan_q), .c(PW'(n) + PW'(wr_size_q)),   .fits(fits_st));
+    wire data_ok   = !is_copy || data_q;
 
     // ---------------------------------------------------------------- stage I decisions
     // Credit: room in the output FIFO for what stage D holds plus one more entry. occ_q counts the entries
@@ -569,6 +591,8 @@ module imsdev_dma_wr #(
             end
             done_lo_q <= done_lo_q + n[7:0];
         end
+        data_q     <= !rst && !abort_go && !xl_clamp
+                      && ((start && is_copy) ? (load ? fits_sl : fits_st) : (load ? fits_ld : data_nx));
         ne_q       <= end_pos != plan_q;
         ne_stale_q <= rst || start || abort_go || end_pop || !end_valid;
         xl_hit_q  <= xl_hit;
@@ -697,9 +721,23 @@ module imsdev_dma_wr #(
     // the one-adder buffer check equals the compare wherever a TLP may start
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && !wf_q)
-            assert (data_ok == (n_is_rem ? 32'(have) >= 32'(r_lo_q) : 32'(have) >= 32'(to_bound)))
-                else $error("imsdev_dma_wr: buffer check %0b differs from have %0d >= n (rem %0d, tb %0d)",
-                            data_ok, have, r_lo_q, to_bound);
+            assert (data_nx == (n_is_rem ? 32'(PW'(avail_next - plan_q)) >= 32'(r_lo_q)
+                                         : 32'(PW'(avail_next - plan_q)) >= 32'(to_bound)))
+                else $error("imsdev_dma_wr: buffer check %0b differs from next have %0d >= n (rem %0d, tb %0d)",
+                            data_nx, PW'(avail_next - plan_q), r_lo_q, to_bound);
+    end
+    // the registered buffer check never claims bytes that are not there, and after a cycle without a start,
+    // load, abort or clamp it is the compare
+    logic data_quiet_q;
+    always_ff @(posedge clk) begin
+        data_quiet_q <= !rst && cur_valid_q && !start && !load && !abort_go && !xl_clamp;
+        if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && !wf_q)
+            assert (!data_q || 32'(have) >= 32'(n))
+                else $error("imsdev_dma_wr: registered buffer check claims %0d bytes with %0d buffered", n, have);
+        if (reset_seen_q && !rst && cur_valid_q && data_quiet_q)
+            assert (data_q == (32'(have) >= 32'(n)))
+                else $error("imsdev_dma_wr: registered buffer check %0b differs from the compare (have %0d, n %0d)",
+                            data_q, have, n);
     end
     // the registered key compare is this cycle's wherever an answer can be taken
     always_ff @(posedge clk) begin
