@@ -205,7 +205,7 @@ module imsdev_dma #(
     // ---------------------------------------------------------------- tags, read requests, completions
     logic              tags_full, alloc_valid, sent_valid;
     logic [TW-1:0]     alloc_tag, sent_tag, lk_tag, upd_tag, mrd_tag;
-    logic [PW-1:0]     alloc_pos, alloc_end_pos, lk_pos, avail_pos, avail_next, free_pos, end_in_pos, end_out_pos;
+    logic [PW-1:0]     alloc_pos, alloc_end_pos, lk_pos, avail_pos, avail_base, avail_add, free_pos, end_in_pos, end_out_pos;
     logic [12:0]       alloc_len, lk_rem, lk_rcvd, upd_bytes;
     logic [6:0]        alloc_addr7, lk_la7;
     logic              lk_live, upd_valid, upd_final, upd_err;
@@ -234,7 +234,7 @@ module imsdev_dma #(
         .q_wr_seq(fail_wr_seq), .q_wr_load(wr_load), .q_wr_load_seq(wr_load_seq), .q_wr_failed(fail_wr),
         .q_wr_rdx(fail_wr_rdx), .q_wr_code(fail_wr_code), .q_wr_busy(busy_wr),
         .xf_valid, .xf_seq, .xf_code, .alloc_count(rd_alloc_count), .retire_count(rd_retire_count),
-        .avail_pos, .avail_next, .timeout_pulse(unused_timeout)
+        .avail_pos, .avail_base, .avail_add, .timeout_pulse(unused_timeout)
     );
 
     imsdev_dma_rdreq #(.BUF_BYTES(BUF_BYTES), .TAGS(TAGS), .SEQ_W(SEQ_W)) u_rdreq (
@@ -393,7 +393,7 @@ module imsdev_dma #(
         .xl_priv(xl_priv[1]), .xl_page(xl_page[1]), .xf_valid(xf_valid[1]), .xf_code(xf_code[1]),
         .pr_req(pr_req[1]), .pr_done(pr_done[1]), .pr_res(pr_res[1]),
         .xl_planned(wr_planned_count),
-        .avail_pos, .avail_next, .free_pos,
+        .avail_pos, .avail_base, .avail_add, .free_pos,
         .fail_q_seq(fail_wr_seq), .fail_q_failed(fail_wr), .fail_q_rdx(fail_wr_rdx), .fail_q_code(fail_wr_code),
         .fail_q_busy(busy_wr),
         .end_valid(end_out_valid), .end_pop, .end_pos(end_out_pos),

@@ -82,7 +82,8 @@ module imsdev_dma_tags #(
     output      logic [15:0]       retire_count,
 
     output      logic [PW-1:0]     avail_pos,
-    output      logic [PW-1:0]     avail_next,     // avail_pos after this edge (its register's input)
+    output      logic [PW-1:0]     avail_base,     // avail_pos after this edge is avail_base + avail_add
+    output      logic [PW-1:0]     avail_add,
     output      logic              timeout_pulse
 );
     import imsdev_dma_pkg::*;
@@ -185,12 +186,13 @@ module imsdev_dma_tags #(
     // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
     wire upd_ok = upd_valid && valid_q[upd_tag] && !done_q[upd_tag];
     wire [PW-1:0] upd_tail_bytes = (upd_ok && upd_tag == tail) ? PW'(upd_bytes) : '0;
-    // (avail_next: for the write engine's registered buffer check, which is loaded with the check against
-    // the position avail_pos takes at this edge)
-    assign avail_next = empty ? alloc_end_pos : PW'(endp_q[tail] + upd_tail_bytes);
+    // (avail_base + avail_add: for the write engine's registered buffer check, which is loaded with the check
+    // against the position avail_pos takes at this edge, and adds the two inside its own carry-save sum)
+    assign avail_base = empty ? alloc_end_pos : endp_q[tail];
+    assign avail_add  = empty ? '0 : upd_tail_bytes;
     always_ff @(posedge clk) begin
         if (rst) avail_pos <= '0;
-        else     avail_pos <= avail_next;
+        else     avail_pos <= PW'(avail_base + avail_add);
     end
 
     wire tmo = !empty && !done_q[tail] && sent_q[tail] && (CW'(now_q - ts_q[tail]) >= CW'(CPL_TIMEOUT))

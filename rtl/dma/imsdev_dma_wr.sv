@@ -97,7 +97,8 @@ module imsdev_dma_wr #(
 
     // read side
     input  wire logic [PW-1:0]     avail_pos,
-    input  wire logic [PW-1:0]     avail_next,     // avail_pos after this edge
+    input  wire logic [PW-1:0]     avail_base,     // avail_pos after this edge is avail_base + avail_add
+    input  wire logic [PW-1:0]     avail_add,
     output      logic [PW-1:0]     free_pos,
     output      logic [SEQ_W-1:0]  fail_q_seq,
     input  wire logic              fail_q_failed,  // registered in imsdev_dma_tags (follows cmd_pop / cmd_seq)
@@ -286,14 +287,15 @@ module imsdev_dma_wr #(
     wire is_copy   = cur_op_q == DMA_OP_COPY || is_fetch;
     wire [PW-1:0] have = avail_pos - plan_q;
     // have >= n, with both candidates of n compared in parallel, each as one carry chain (Fmax: was have's
-    // subtraction, then the compare): avail_pos - plan_q - n as a carry-save sum (a LUT level) and one adder,
-    // its sign bit. Exact while -2^(PW-1) <= have - n < 2^(PW-1): have is at most BUF_BYTES = 2^(PW-1)
+    // subtraction, then the compare): (next) avail_pos - plan_q - n as a carry-save sum (two LUT levels,
+    // imsdev_dma_fits4) and one adder, its sign bit. Exact while -2^(PW-1) <= have - n < 2^(PW-1): have is at most BUF_BYTES = 2^(PW-1)
     // (the buffer) and n, when it is used, 1 .. WR_CAP <= BUF_BYTES / 2 (checked below against the compare).
     logic fits_rem, fits_tb;
-    imsdev_dma_fits #(.W(PW)) u_fits_rem (.a(avail_next), .b(plan_q), .c(PW'(r_lo_q)),   .fits(fits_rem));
-    imsdev_dma_fits #(.W(PW)) u_fits_tb  (.a(avail_next), .b(plan_q), .c(PW'(to_bound)), .fits(fits_tb));
-    // (all against avail_next, the position avail_pos takes at this edge: data_q is then exact from the
-    // cycle the bytes arrive, as the combinational check was)
+    imsdev_dma_fits4 #(.W(PW)) u_fits_rem (.a(avail_base), .d(avail_add), .b(plan_q), .c(PW'(r_lo_q)),   .fits(fits_rem));
+    imsdev_dma_fits4 #(.W(PW)) u_fits_tb  (.a(avail_base), .d(avail_add), .b(plan_q), .c(PW'(to_bound)), .fits(fits_tb));
+    // (all against avail_base + avail_add, the position avail_pos takes at this edge, added inside each
+    // check's carry-save sum: data_q is then exact from the cycle the bytes arrive, as the combinational
+    // check was)
     wire data_nx   = n_is_rem ? fits_rem : fits_tb;
     // The check the start uses is a flip-flop, data_q, loaded at each edge with the check for the TLP after
     // it (Fmax, round 16: the check's carry chain headed the whole design's worst path with seed 1 after the
@@ -310,9 +312,9 @@ module imsdev_dma_wr #(
     // one-beat COPY TLP whose successor's bytes are not all buffered yet, or after an abort or clamp.
     wire [12:0] n_nxt = nxt_n_is_rem_q ? nxt_r_lo_q : nxt_tb_q;
     logic fits_ld, fits_sl, fits_st, data_q;
-    imsdev_dma_fits #(.W(PW)) u_fits_ld (.a(avail_next), .b(plan_q), .c(PW'(n_nxt)),                .fits(fits_ld));
-    imsdev_dma_fits #(.W(PW)) u_fits_sl (.a(avail_next), .b(plan_q), .c(PW'(n) + PW'(n_nxt)),       .fits(fits_sl));
-    imsdev_dma_fits #(.W(PW)) u_fits_st (.a(avail_next), .b(plan_q), .c(PW'(n) + PW'(wr_size_q)),   .fits(fits_st));
+    imsdev_dma_fits4 #(.W(PW)) u_fits_ld (.a(avail_base), .d(avail_add), .b(plan_q), .c(PW'(n_nxt)),                .fits(fits_ld));
+    imsdev_dma_fits4 #(.W(PW)) u_fits_sl (.a(avail_base), .d(avail_add), .b(plan_q), .c(PW'(n) + PW'(n_nxt)),       .fits(fits_sl));
+    imsdev_dma_fits4 #(.W(PW)) u_fits_st (.a(avail_base), .d(avail_add), .b(plan_q), .c(PW'(n) + PW'(wr_size_q)),   .fits(fits_st));
     wire data_ok   = !is_copy || data_q;
 
     // ---------------------------------------------------------------- stage I decisions
@@ -721,10 +723,10 @@ module imsdev_dma_wr #(
     // the one-adder buffer check equals the compare wherever a TLP may start
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && !wf_q)
-            assert (data_nx == (n_is_rem ? 32'(PW'(avail_next - plan_q)) >= 32'(r_lo_q)
-                                         : 32'(PW'(avail_next - plan_q)) >= 32'(to_bound)))
+            assert (data_nx == (n_is_rem ? 32'(PW'(avail_base + avail_add - plan_q)) >= 32'(r_lo_q)
+                                         : 32'(PW'(avail_base + avail_add - plan_q)) >= 32'(to_bound)))
                 else $error("imsdev_dma_wr: buffer check %0b differs from next have %0d >= n (rem %0d, tb %0d)",
-                            data_nx, PW'(avail_next - plan_q), r_lo_q, to_bound);
+                            data_nx, PW'(avail_base + avail_add - plan_q), r_lo_q, to_bound);
     end
     // the registered buffer check never claims bytes that are not there, and after a cycle without a start,
     // load, abort or clamp it is the compare
