@@ -242,22 +242,14 @@ module imsdev_dma_rdreq #(
     wire [63:0] pa = {lk_pa_q, addr[11:0]};
 
     wire abort = cur_valid_q && fail_q_failed && !pw_q;
-    // (issue_ok: issue but for the room check, whose carry chain is its latest input; see done below)
-    wire issue_ok = cur_valid_q && !fail_q_failed && !tags_full && out_free && (!last || end_ready)
-                    && (!xl_on || xl_hit_r) && !pw_q;
-    wire issue = issue_ok && room;
-    // Done, the load and the refill for both outcomes of the room check side by side, room selecting last
-    // (Fmax: the check's carry chain ran through issue and done before the load). Same values (checked
-    // below): without room nothing issues, so only an abort ends a command.
-    wire done_ok = (issue_ok && last) || (abort && end_ready);
-    wire done_no = abort && end_ready;
-    wire done  = room ? done_ok : done_no;
+    // (room is a flip-flop, room_q above, so the issue, done and load decisions need no side-by-side forms)
+    wire issue = cur_valid_q && !fail_q_failed && !tags_full && out_free && (!last || end_ready)
+                 && (!xl_on || xl_hit_r) && !pw_q && room;
+    wire done  = (issue && last) || (abort && end_ready);
     // Take the next command when there is none or the current one is done this cycle; refill its slot from
     // the FIFO head when it is empty or taken.
-    wire load_ok = nxt_valid_q && (!cur_valid_q || done_ok);
-    wire load_no = nxt_valid_q && (!cur_valid_q || done_no);
-    wire load  = room ? load_ok : load_no;
-    wire fill  = room ? cmd_valid && (!nxt_valid_q || load_ok) : cmd_valid && (!nxt_valid_q || load_no);
+    wire load  = nxt_valid_q && (!cur_valid_q || done);
+    wire fill  = cmd_valid && (!nxt_valid_q || load);
 
     assign fail_q_seq = cur_seq_q;
     assign cur_load     = load;
@@ -416,11 +408,6 @@ module imsdev_dma_rdreq #(
         // back to back: a command at the FIFO head in one cycle is in nxt_* (or taken) in the next
         if (reset_seen_q && !rst && cmd_valid_q)
             assert (nxt_valid_q) else $error("imsdev_dma_rdreq: a command waited at the FIFO head with the next-command slot empty");
-        // done / load / refill formed for both outcomes of room are the plain expressions
-        if (reset_seen_q && !rst)
-            assert (done == ((issue && last) || (abort && end_ready)) && load == (nxt_valid_q && (!cur_valid_q || done))
-                    && fill == (cmd_valid && (!nxt_valid_q || load)))
-                else $error("imsdev_dma_rdreq: done / load / refill by room differ from their definitions");
         // the one-adder room check equals the compare wherever a request may issue
         if (reset_seen_q && !rst && cur_valid_q && !fail_q_failed)
             assert (room_now == (n_is_rem ? 32'(space) >= 32'(r_lo_q) : 32'(space) >= 32'(tb_q)))

@@ -349,7 +349,7 @@ module imsdev_dma_wr #(
     // worst path with seed 3 after the credit change). It is stale after an edge that moved either side:
     // a TLP start or an abort (plan_q), a pop of the end FIFO, or an end FIFO that was empty (its head may
     // have just landed). In a stale cycle the clamp-or-abort choice waits (neither happens, and no TLP starts:
-    // start_ok's guard below needs no compare), so a source translation fault ends its command at most a
+    // start's guard below needs no compare), so a source translation fault ends its command at most a
     // cycle later; the outcome is the same. Checked below.
     logic        ne_q, ne_stale_q;
     wire         clamp_case = cur_valid_q && !t_busy_q && !cur_nothing_q && is_copy && fail_q_failed && xl_rd_code
@@ -362,10 +362,9 @@ module imsdev_dma_wr #(
     wire abort_or_clamp = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
                           && ((fail_q_failed && !clamped_q) || wf_q);
     wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
-    // (start_ok: start but for the buffer check, whose carry chain is its latest input; see cmd_end below)
-    wire start_ok  = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort_or_clamp && credit
-                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q;
-    wire start     = start_ok && data_ok;
+    // (data_ok is a flip-flop, data_q above, so start, the command end and the load need no side-by-side forms)
+    wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort_or_clamp && credit
+                     && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q && data_ok;
     // The answer's key compare is last cycle's (key_eq_q): the 73-bit compare is off the answer -> fault path.
     // Exact wherever xl_mine is used (under xl_wait, so !key_chg_q: this side's key did not change at the last
     // edge) and can be 1 (xl_done: the requester's slot is out, so its key did not change either: it changes
@@ -400,20 +399,12 @@ module imsdev_dma_wr #(
     wire          c_last   = t_busy_q ? t_last_q   : tlp_last;
     wire          c_eop    = t_busy_q ? t_eop_q    : one_beat;
     wire          tlp_end  = beat && c_eop;
-    // The command end, the load and the refill for both outcomes of the buffer check side by side, data_ok
-    // selecting last (Fmax: the check's carry chain went through start, beat, tlp_end and cmd_end before the
-    // load, ~7 LUT levels; now the rest is formed beside it). Same values (checked below): with !data_ok no
-    // TLP starts, so only a beat inside a TLP (c_eop = t_eop_q, c_last = t_last_q) or a marker ends one.
-    wire          cmd_end_ok = (((t_busy_q && credit) || start_ok) && c_eop && c_last) || marker;
-    wire          cmd_end_no = (t_busy_q && credit && t_eop_q && t_last_q) || marker;
-    wire          cmd_end  = data_ok ? cmd_end_ok : cmd_end_no;
+    wire          cmd_end  = (tlp_end && c_last) || marker;
 
     // Take the next command when there is none or the current one ends this cycle; refill its slot from the
     // FIFO head when it is empty or taken.
-    wire          load_ok  = nxt_valid_q && (!cur_valid_q || cmd_end_ok);
-    wire          load_no  = nxt_valid_q && (!cur_valid_q || cmd_end_no);
-    wire          load     = data_ok ? load_ok : load_no;
-    wire          fill     = data_ok ? cmd_valid && (!nxt_valid_q || load_ok) : cmd_valid && (!nxt_valid_q || load_no);
+    wire          load     = nxt_valid_q && (!cur_valid_q || cmd_end);
+    wire          fill     = cmd_valid && (!nxt_valid_q || load);
 
     assign cmd_pop      = fill;
     assign cur_load     = load;
@@ -693,13 +684,6 @@ module imsdev_dma_wr #(
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && cmd_valid_q)
             assert (nxt_valid_q) else $error("imsdev_dma_wr: a command waited at the FIFO head with the next-command slot empty");
-    end
-    // the command end / load / refill formed for both outcomes of data_ok are the plain expressions
-    always_ff @(posedge clk) begin
-        if (reset_seen_q && !rst)
-            assert (cmd_end == ((tlp_end && c_last) || marker) && load == (nxt_valid_q && (!cur_valid_q || cmd_end))
-                    && fill == (cmd_valid && (!nxt_valid_q || load)))
-                else $error("imsdev_dma_wr: command end / load / refill by data_ok differ from their definitions");
     end
     // the registered bytes-left compare is this cycle's wherever it decides, and start's guard is abort,
     // clamp or the stale cycle between them
