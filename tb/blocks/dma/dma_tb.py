@@ -272,8 +272,10 @@ class DmaTb:
         self.pending: list[ReadReq] = []          # reads with completions still to send
         self.bogus: deque[list[tuple[int, int, bool, bool]]] = deque()   # queued raw TLPs (beats)
         self.rx_beats: deque = deque()            # beats of the TLP being sent: (hdr, data, sop, eop)
-        self.rx_tlp_done_cb = None
+        self.cpl_cycles: list[tuple[int, int]] = []   # (first, last beat taken) of each completion (tests clear it)
+        self._cpl_first = 0
         self.faults: dict[tuple[int, int], tuple[str, int]] = {}   # (cmd_id, mrd index) -> (kind, cpl index)
+        self.hold: dict[tuple[int, int], int] = {}    # (cmd_id, mrd index) -> extra cycles before its first completion
         self.late: list[ReadReq] = []             # dropped reads, kept to answer late on request
         self.unexpected_pulses = 0
         self.tx_tlps = 0
@@ -576,6 +578,10 @@ class DmaTb:
             else:
                 self.tx_held = None
             rx_taken = self.rx_showing and bool(d.rx_cpl_ready.value)
+            if rx_taken and self.rx_beats[0][2]:
+                self._cpl_first = self.cycle
+            if rx_taken and self.rx_beats[0][3]:
+                self.cpl_cycles.append((self._cpl_first, self.cycle))
             self._on_pri(pr_done)
             if d.err_unexpected_cpl.value:
                 self.unexpected_pulses += 1
@@ -986,7 +992,8 @@ class DmaTb:
         cuts.append(start + nbytes)
         pieces = deque((cuts[k], cuts[k + 1]) for k in range(len(cuts) - 1))
         rr = ReadReq(tag=tag, addr=start, nbytes=nbytes, req_id=req_id, cmd=cmd, index=index, base=base,
-                     data=data, pieces=pieces, ready=self.cycle + self.rng.randint(*self.cpl_delay))
+                     data=data, pieces=pieces, ready=self.cycle + self.rng.randint(*self.cpl_delay)
+                     + self.hold.pop((cmd.cmd_id, index), 0))
         fault = self.faults.pop((cmd.cmd_id, index), None)
         if fault:
             rr.fault, at = fault

@@ -622,6 +622,62 @@ BAD_INPUTS = (
 )
 
 
+@cocotb.test()
+async def test_start_right_after_one_beat_tlp(dut):
+    """A COPY's first TLP of one beat, then a whole write TLP whose bytes are not all buffered yet.
+
+    The write engine's buffer check is a flip-flop (imsdev_dma_wr data_q); after a COPY TLP's start it is
+    loaded with "this TLP's bytes plus a whole write TLP are buffered", so that a TLP starting in the very
+    next cycle (only possible after a one-beat TLP) never runs ahead of the read buffer. The case: the
+    destination sits s bytes below a write-size boundary (first TLP: s bytes, one beat; second: a whole
+    write TLP), the source starts on a write-size boundary and is read in requests of the write size; a
+    FILL before the COPY keeps the write side busy while the COPY's first read returns, and the second read
+    is held back, so the buffer holds exactly one write size when the first TLP starts. The second TLP must wait for the second
+    read (checked, and the host memory check sees stale bytes otherwise). Every case checks that it reached
+    that window.
+    """
+    tb = DmaTb(dut, "start_after_one_beat")
+    await tb.start()
+    tb.tx_backpressure = tb.rsp_backpressure = tb.rx_idle = tb.cmd_idle = 0.0
+    tb.split_prob = 0.0
+    tb.in_order = True
+    tb.cpl_gap = (0, 0)
+    tb.cpl_delay = (4, 12)
+    cases = 0
+    for code in range(3):
+        size = 128 << code
+        if size > min(tb.rd_cap, tb.wr_cap):
+            continue
+        tb.set_cfg(mps=code, mrrs=code)
+        for s in sorted({1, 4, 5, tb.nb // 2, tb.nb - 4}):
+            busy = tb.make_fill(4096, dst=tb.alloc(4096, align=0))   # the write side's work meanwhile
+            length = s + 3 * size
+
+            def aligned() -> int:   # a range of length bytes starting on a multiple of size
+                return (tb.alloc(length + 2 * size) + size - 1) // size * size
+
+            dst = aligned() + size - s                                # s bytes below a write-size boundary
+            c = tb.make_copy(length, src=aligned(), dst=dst)
+            tb.submit(busy)
+            tb.submit(c)
+            tb.hold[(c.cmd_id, 1)] = 4096 // tb.nb + 200             # the second read: after the FILL
+            tb.cpl_cycles.clear()
+            await tb.wait_done([busy, c])
+            await tb.quiesce()
+            assert len(c.mwr_done_cycle) == 4, (size, s, c.mwr_done_cycle)
+            # completions: the first read's, the third and fourth reads', then the held second read's
+            first, held = tb.cpl_cycles[0], tb.cpl_cycles[-1]
+            tlp1, tlp2 = c.mwr_done_cycle[0], c.mwr_done_cycle[1]      # (TLP 1 is one beat: first = last)
+            where = (f"write size {size}, first TLP {s} B (completions {tb.cpl_cycles}, writes "
+                     f"{c.mwr_done_cycle}, the FILL's last write {busy.mwr_done_cycle[-1]})")
+            assert first[1] < tlp1 < held[0], f"{where}: the first TLP did not start while the buffer held " \
+                                              f"exactly the first read: the case was not reached"
+            assert tlp2 > held[1], f"{where}: the second TLP left before its bytes arrived"
+            cases += 1
+    assert cases >= 10, cases
+    tb.log.info("start_after_one_beat: %d cases, seed %d", cases, tb.seed)
+
+
 @ats_test
 async def test_ats_translate(dut):
     """ATS (builds with ATS_ENTRIES > 0): COPY/FILL/WRITE/FETCH with and without PASID, some with cmd_no_ats, under
