@@ -204,7 +204,7 @@ module imsdev_dma #(
 
     // ---------------------------------------------------------------- tags, read requests, completions
     logic              tags_full, alloc_valid, sent_valid;
-    logic [TW-1:0]     alloc_tag, sent_tag, lk_tag, upd_tag, mrd_tag;
+    logic [TW-1:0]     alloc_tag, sent_tag, lk_tag, upd_tag, upd_tag_next, mrd_tag;
     logic [PW-1:0]     alloc_pos, alloc_end_pos, lk_pos, avail_pos, avail_base, avail_add, free_pos, end_in_pos, end_out_pos;
     logic [12:0]       alloc_len, lk_rem, lk_rcvd, upd_bytes;
     logic [6:0]        alloc_addr7, lk_la7;
@@ -228,7 +228,7 @@ module imsdev_dma #(
         .alloc_seq, .alloc_end_pos,
         .sent_valid, .sent_tag,
         .lk_tag, .lk_live, .lk_pos, .lk_rem, .lk_rcvd, .lk_la7,
-        .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
+        .upd_valid, .upd_tag, .upd_tag_next, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .clr_valid(accept), .clr_seq(seq_q),
         .q_rd_seq(fail_rd_seq), .q_rd_load(rd_load), .q_rd_load_seq(rd_load_seq), .q_rd_failed(fail_rd),
         .q_wr_seq(fail_wr_seq), .q_wr_load(wr_load), .q_wr_load_seq(wr_load_seq), .q_wr_failed(fail_wr),
@@ -285,7 +285,7 @@ module imsdev_dma #(
         .rx_cpl_valid(rx_cpl_valid && !cv_sel), .rx_cpl_ready(dma_cpl_ready), .rx_cpl_sop, .rx_cpl_eop, .rx_cpl_hdr,
         .rx_cpl_data,
         .lk_tag, .lk_live, .lk_pos, .lk_rem, .lk_rcvd, .lk_la7,
-        .upd_valid, .upd_tag, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
+        .upd_valid, .upd_tag, .upd_tag_next, .upd_bytes, .upd_final, .upd_err, .upd_err_code,
         .buf_wr_valid, .buf_wr_pos, .buf_wr_data, .buf_wr_mask,
         .err_unexpected_cpl(cpl_unexpected)
     );

@@ -53,6 +53,7 @@ module imsdev_dma_cpl #(
 
     output      logic              upd_valid,
     output      logic [TW-1:0]     upd_tag,
+    output      logic [TW-1:0]     upd_tag_next,   // upd_tag after this edge (imsdev_dma_tags' registered tail compare)
     output      logic [12:0]       upd_bytes,
     output      logic              upd_final,
     output      logic              upd_err,
@@ -291,6 +292,7 @@ module imsdev_dma_cpl #(
 
     assign upd_valid          = b_upd_valid_q;
     assign upd_tag            = b_upd_tag_q;
+    assign upd_tag_next       = a_tag;
     assign upd_bytes          = b_upd_bytes_q;
     assign upd_final          = b_upd_final_q;
     assign err_unexpected_cpl = b_unexp_q;

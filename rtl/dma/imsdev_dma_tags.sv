@@ -53,6 +53,7 @@ module imsdev_dma_tags #(
 
     input  wire logic              upd_valid,
     input  wire logic [TW-1:0]     upd_tag,
+    input  wire logic [TW-1:0]     upd_tag_next,   // upd_tag after this edge
     input  wire logic [12:0]       upd_bytes,      // bytes received by this completion
     input  wire logic              upd_final,      // the request is finished (all bytes, or UR/CA)
     input  wire logic              upd_err,
@@ -183,21 +184,36 @@ module imsdev_dma_tags #(
     // one adder deep. It only grows: after the oldest tag retires, the next one starts where it ended. The
     // write engine ends a failed command only once no tag of it is allocated, a cycle after which avail_pos
     // is already past the command's end position.
-    // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
     wire upd_ok = upd_valid && valid_q[upd_tag] && !done_q[upd_tag];
-    wire [PW-1:0] upd_tail_bytes = (upd_ok && upd_tag == tail) ? PW'(upd_bytes) : '0;
+    // "This cycle's update is for the oldest tag" from flip-flops (Fmax, round 17: upd_tag's compare with
+    // tail and the table reads valid_q / done_q[upd_tag] headed the whole design's worst path on all three
+    // seeds at faa9ec3, the completion's tag update -> avail_add -> the write engine's registered buffer
+    // check). upd_at_tail_q compares the update tag and the tail as the edge leaves them (upd_tag_next, tail
+    // + retire). The update is then for a live tag (imsdev_dma_cpl judges a completion live at its first
+    // beat, and a final update in flight makes the tag not live), except when the tag timed out between that
+    // first beat and the update at its last one: a timeout is only ever the oldest tag's, at the edge before
+    // (tmo_q), and that tag retires in this cycle; its bytes do not count. So upd_at_tail equals
+    // upd_ok && upd_tag == tail && !empty (checked below).
+    logic upd_at_tail_q, tmo_q;
+    wire  upd_at_tail = upd_valid && upd_at_tail_q && !tmo_q;
     // (avail_base + avail_add: for the write engine's registered buffer check, which is loaded with the check
     // against the position avail_pos takes at this edge, and adds the two inside its own carry-save sum)
     assign avail_base = empty ? alloc_end_pos : endp_q[tail];
-    assign avail_add  = empty ? '0 : upd_tail_bytes;
+    assign avail_add  = upd_at_tail ? PW'(upd_bytes) : '0;
     always_ff @(posedge clk) begin
         if (rst) avail_pos <= '0;
         else     avail_pos <= PW'(avail_base + avail_add);
     end
 
+    // Completion timeout of the oldest tag. An update of that tag in the same cycle wins.
     wire tmo = !empty && !done_q[tail] && sent_q[tail] && (CW'(now_q - ts_q[tail]) >= CW'(CPL_TIMEOUT))
-               && !(upd_ok && upd_tag == tail);
+               && !upd_at_tail;
     wire retire = !empty && done_q[tail];
+    wire [TW-1:0] tail_p1 = tail + 1'b1;
+    always_ff @(posedge clk) begin
+        upd_at_tail_q <= retire ? upd_tag_next == tail_p1 : upd_tag_next == tail;
+        tmo_q         <= tmo && !rst;
+    end
     assign timeout_pulse = tmo;
 
     // The update's new values (written below, and forwarded into the registered lookup)
@@ -431,6 +447,13 @@ module imsdev_dma_tags #(
         if (checks_on_q && !rst && upd_valid && valid_q[upd_tag] && done_q[upd_tag])
             assert (retire && tail == upd_tag)
                 else $error("imsdev_dma_tags: update of tag %0d, which ended earlier and is not retiring now", upd_tag);
+    end
+    // The registered "update of the oldest tag" is the compare with the table (the update of a live tag)
+    always_ff @(posedge clk) begin
+        if (checks_on_q && !rst)
+            assert (upd_at_tail == (upd_ok && upd_tag == tail && !empty))
+                else $error("imsdev_dma_tags: registered update-at-tail %0b differs from the table (update %0b of tag %0d, tail %0d, empty %0b, valid %0b, done %0b)",
+                            upd_at_tail, upd_valid, upd_tag, tail, empty, valid_q[upd_tag], done_q[upd_tag]);
     end
     // The registered completion lookup is the table's entry of last cycle's lk_tag
     logic [TW-1:0] lk_tag_sim_q;
