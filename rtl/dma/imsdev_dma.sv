@@ -154,6 +154,8 @@ module imsdev_dma #(
     wire cmd_reads   = (cmd_op == DMA_OP_COPY || cmd_op == DMA_OP_FETCH) && !cmd_invalid && cmd_len != 32'd0;
     wire accept      = cmd_valid && cmd_ready;
 
+    // (both FIFOs' in_ready from flip-flops, REG_READY: cmd_ready heads the descriptor engine's command fire,
+    // which runs into its issue and retire stages and the dequeue; Fmax, round 17)
     assign cmd_ready = wc_in_ready && rc_in_ready;
 
     always_ff @(posedge clk) begin
@@ -174,7 +176,7 @@ module imsdev_dma #(
     logic [SEQ_W-1:0] wr_load_seq;     // registers, not the FIFO head): for the tags' registered lookup
     logic             wc_no_ats, rc_no_ats, wc_bof, rc_bof;
 
-    imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH)) u_wcmd (
+    imsdev_fifo #(.WIDTH(WC_W), .DEPTH(CMD_DEPTH), .REG_READY(1'b1)) u_wcmd (
         .clk, .rst,
         .in_valid(accept), .in_ready(wc_in_ready),
         // (a FETCH is planned at destination 0: its bytes leave the buffer beat-aligned, byte 0 first)
@@ -193,7 +195,7 @@ module imsdev_dma #(
     logic [19:0]      rc_pasid;
     logic [SEQ_W-1:0] rc_seq;
 
-    imsdev_fifo #(.WIDTH(RC_W), .DEPTH(CMD_DEPTH)) u_rcmd (
+    imsdev_fifo #(.WIDTH(RC_W), .DEPTH(CMD_DEPTH), .REG_READY(1'b1)) u_rcmd (
         .clk, .rst,
         .in_valid(accept && cmd_reads), .in_ready(rc_in_ready),
         .in_data({cmd_src, cmd_len, cmd_pasid_valid, cmd_pasid, cmd_priv, seq_q, cmd_no_ats, cmd_bof}),
