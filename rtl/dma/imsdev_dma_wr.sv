@@ -361,7 +361,20 @@ module imsdev_dma_wr #(
     // and not clamped, or a write fault" (checked below)
     wire abort_or_clamp = cur_valid_q && !t_busy_q && !cur_nothing_q && !pw_q
                           && ((fail_q_failed && !clamped_q) || wf_q);
-    wire abort_go  = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
+    wire abort_ready = abort && (!is_copy || (end_valid && !fail_q_busy)) && credit;
+    // The abort is taken in the cycle after its decision: abort_go is a flip-flop set by abort_ready (Fmax,
+    // round 17: the decision, a wide AND-OR of the failure lookup, the clamp compare, the end FIFO, the tags'
+    // busy flag and credit, headed the abort -> marker -> command end -> load path into the running
+    // registers' enables, the whole design's worst path with seed 1 after the tags' registered tail flag).
+    // Exact but one cycle later, and only for a failed command: once abort_ready holds, nothing else
+    // happens on this side until the abort (abort implies start's guard, so no TLP starts, no marker, no
+    // load and no end pop; a clamp is excluded by abort), and every term only stays: the failure and the
+    // write fault are sticky for the command, the end FIFO pops only here, credit only grows while nothing
+    // is pushed, and with the end position known the read side allocates no tag of the command, so the
+    // tags' busy flag only falls. So abort_ready still holds when abort_go is set (checked below); abort_go
+    // is not set again in its own cycle (the next command is loaded then).
+    logic abort_q;
+    wire  abort_go = abort_q;
     // (data_ok is a flip-flop, data_q above, so start, the command end and the load need no side-by-side forms)
     wire start     = cur_valid_q && !t_busy_q && !cur_nothing_q && !abort_or_clamp && credit
                      && (!tlp_last || !is_copy || end_valid) && (!xl_on || xl_hit_r) && !pw_q && data_ok;
@@ -584,6 +597,7 @@ module imsdev_dma_wr #(
             end
             done_lo_q <= done_lo_q + n[7:0];
         end
+        abort_q    <= !rst && abort_ready && !abort_q;
         data_q     <= !rst && !abort_go && !xl_clamp
                       && ((start && is_copy) ? (load ? fits_sl : fits_st) : (load ? fits_ld : data_nx));
         ne_q       <= end_pos != plan_q;
@@ -684,6 +698,13 @@ module imsdev_dma_wr #(
     always_ff @(posedge clk) begin
         if (reset_seen_q && !rst && cmd_valid_q)
             assert (nxt_valid_q) else $error("imsdev_dma_wr: a command waited at the FIFO head with the next-command slot empty");
+    end
+    // the abort taken a cycle after its decision: the decision still holds
+    always_ff @(posedge clk) begin
+        if (reset_seen_q && !rst && abort_go)
+            assert (abort_ready)
+                else $error("imsdev_dma_wr: abort taken with its decision gone (abort %0b, end_valid %0b, tags busy %0b, credit %0b)",
+                            abort, end_valid, fail_q_busy, credit);
     end
     // the registered bytes-left compare is this cycle's wherever it decides, and start's guard is abort,
     // clamp or the stale cycle between them
