@@ -181,6 +181,48 @@ async def test_zero_length_and_invalid(dut):
 
 
 @cocotb.test()
+async def test_zero_length_behind_full_buffer(dut):
+    """A zero-length COPY held at the write side (no credit: tx_req never ready) while the read buffer fills
+    completely with the next COPY's bytes; then everything completes once tx_req is ready.
+
+    The write engine's registered buffer check is exact only where it is used, a COPY with bytes to write
+    (there n >= 1, so have - n stays below BUF_BYTES): a command with nothing to write and a full buffer
+    gives have = BUF_BYTES, n = 0 (test_stress-x86 on small, seed 139956554, found its check covering that
+    case). The number of one-beat WRITEs in front of the zero-length COPY is swept, so that in some round it
+    is the command the write side holds when credit runs out; the test checks that some round reached a
+    full buffer behind it (the write side's current command with nothing to write, avail_pos - plan_q =
+    BUF_BYTES).
+    """
+    tb = DmaTb(dut, "zero_behind_full")
+    await tb.start()
+    tb.tx_backpressure = tb.rx_idle = tb.cmd_idle = 0.0
+    tb.cpl_delay = (2, 8)
+    tb.set_cfg(mps=1, mrrs=2)                             # 256-byte writes, 512-byte reads
+    wr, tags = dut.u_wr, dut.u_tags
+    mask = 2 * tb.buf_bytes - 1                           # buffer positions: log2(BUF_BYTES) + 1 bits
+    reached = []
+    for k in range(1, 13):
+        tb.rsp_backpressure = 1.0
+        cmds = [tb.submit(tb.make_write(4)) for _ in range(k)]
+        z = tb.submit(tb.make_copy(0))
+        # (source on a read-size boundary: whole 512-byte reads fill the buffer exactly)
+        src = (tb.alloc(tb.buf_bytes + 1024) + 511) // 512 * 512
+        b = tb.submit(tb.make_copy(tb.buf_bytes + 512, src=src))
+        for _ in range(3000):
+            await RisingEdge(dut.clk)
+            if (int(wr.cur_valid_q.value) and int(wr.cur_nothing_q.value)
+                    and (int(tags.avail_pos.value) - int(wr.plan_q.value)) & mask == tb.buf_bytes):
+                reached.append(k)
+                break
+        tb.rsp_backpressure = 0.0
+        await tb.wait_done(cmds + [z, b])
+        await tb.quiesce()
+        assert z.rsp_status == ST_OK and z.rsp_bytes == 0, z.describe()
+    assert reached, "no round held the zero-length COPY with a full buffer behind it"
+    tb.log.info("zero_behind_full: reached with %s WRITEs in front, seed %d", reached, tb.seed)
+
+
+@cocotb.test()
 async def test_fetch(dut):
     """FETCH, the descriptor engine's batch-list read: 64 bytes (and shorter) at a 64-byte aligned source,
     below and above 4 GiB, with and without PASID, completions split at the RCB, interleaved with COPY, FILL
