@@ -41,6 +41,7 @@ from cocotbext.pcie.core.utils import PcieId
 from tb.platform.memory import MemoryAccessError
 
 from .deadlines import Deadlines
+from .dispatch import handle_tlp
 from .hooks import install
 from . import rc_switch
 from .mmio_region import InlineReadRegion
@@ -457,7 +458,7 @@ class HostRootComplex(RootComplex):
 
     async def handle_tlp(self, tlp):
         if tlp.is_completion():
-            await super().handle_tlp(tlp)
+            await handle_tlp(self, tlp)       # RootComplex.handle_tlp (tb/pcie/dispatch.py)
             return
         is_pasid_tlp = isinstance(tlp, PasidTlp)
         rec = UpstreamRecord(get_sim_time("ns"), _kind(tlp) if is_pasid_tlp else tlp.fmt_type.name, tlp.address,
@@ -505,7 +506,7 @@ class HostRootComplex(RootComplex):
         elif self._translator is not None and tlp.fmt_type in _READS:
             await self._translated_read(tlp)
             return
-        await super().handle_tlp(tlp)
+        await handle_tlp(self, tlp)
 
     # ---- completions of the host's non-posted requests ----------------------------------------------
     async def recv_cpl(self, tag, timeout=0, timeout_unit="ns"):
