@@ -207,7 +207,10 @@ class TlpStreamSource(_Stream):
         w_bar = _writer(self.bar) if self.bar is not None else None
         reset_r = _raw(self.reset) if self.reset is not None else None
         valid_on = False
-        sop_v = eop_v = -1   # last driven values, to skip redundant writes
+        # last driven values, to skip redundant writes (each wide one a bit string through VPI): the source
+        # is these signals' only driver, and its constructor set them all to 0
+        sop_v = eop_v = -1
+        hdr_v = pv_v = prfx_v = data_v = bar_v = 0
         mask = (1 << (8 * self.bytes_per_beat)) - 1
         bpb_bits = 8 * self.bytes_per_beat
         while True:
@@ -230,11 +233,19 @@ class TlpStreamSource(_Stream):
             if has_data and len(fields.data) != length * 4:
                 raise ValueError(f"{self.name}: {len(fields.data)} payload bytes for Length {length}")
             payload = int.from_bytes(fields.data, "little") if has_data else 0
-            w_hdr(fields.hdr)
-            w_prfx_valid(int(fields.prfx_valid))
-            w_prfx(fields.prfx)
-            if self.bar is not None:
+            if fields.hdr != hdr_v:
+                w_hdr(fields.hdr)
+                hdr_v = fields.hdr
+            v = int(fields.prfx_valid)
+            if v != pv_v:
+                w_prfx_valid(v)
+                pv_v = v
+            if fields.prfx != prfx_v:
+                w_prfx(fields.prfx)
+                prfx_v = fields.prfx
+            if w_bar is not None and bar != bar_v:
                 w_bar(bar)
+                bar_v = bar
             for i in range(n):
                 pauses = self._pauses
                 if pauses is not None:
@@ -243,7 +254,10 @@ class TlpStreamSource(_Stream):
                             w_valid(0)
                             valid_on = False
                         await edge
-                w_data((payload >> (i * bpb_bits)) & mask)
+                v = (payload >> (i * bpb_bits)) & mask
+                if v != data_v:
+                    w_data(v)
+                    data_v = v
                 s, e = int(i == 0), int(i == n - 1)
                 if s != sop_v:
                     sop_v = s
