@@ -54,3 +54,43 @@ class FirstOf(Trigger):
 
     def __repr__(self) -> str:
         return f"FirstOf({', '.join(repr(t) for t in self._triggers)})"
+
+
+class Then(Trigger):
+    """Fires at the first firing of `second` after `first` fired: what `await first; await second` waits for,
+    without resuming the waiting task in between (`second` is registered in `first`'s callback, where that task
+    would have registered it). For the stream drivers: "valid rose, now the next clock edge", "something was
+    queued, now the next clock edge"."""
+
+    def __init__(self, first: Trigger, second: Trigger):
+        super().__init__()
+        self._first = first
+        self._second = second
+        self._handle = None
+        self._stage = 0
+
+    def _prime(self) -> None:
+        self._stage = 1
+        self._handle = None
+        handle = self._first._register(self._on_first)
+        if self._stage == 1:                # `first` did not fire as it was primed
+            self._handle = handle
+
+    def _on_first(self) -> None:
+        self._stage = 2
+        handle = self._second._register(self._on_second)
+        if self._stage == 2:
+            self._handle = handle
+
+    def _on_second(self) -> None:
+        self._stage = 0
+        self._handle = None
+        self._react()
+
+    def _unprime(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.cancel()
+
+    def __repr__(self) -> str:
+        return f"Then({self._first!r}, {self._second!r})"

@@ -33,6 +33,7 @@ from cocotb.triggers import Event, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from tb import coverage
+from tb.triggers import Then
 
 from .tlp import ProtocolError, StreamFields
 
@@ -316,7 +317,8 @@ class TlpStreamSink(_Stream):
 
     async def _run(self):
         edge = RisingEdge(self.clock)
-        valid_rise = RisingEdge(self.valid)
+        valid_rise_then_edge = Then(RisingEdge(self.valid), edge)    # no resumption between the two
+        at_edge = False        # woken by valid_rise_then_edge: already at the edge the loop waits for
         ready_on = 1
         held = None            # beat sampled with valid && !ready: it must be presented unchanged
         held_since = 0.0
@@ -338,7 +340,9 @@ class TlpStreamSink(_Stream):
         reset_r = _raw(self.reset) if self.reset is not None else None
         w_ready = _writer(self.ready)
         while True:
-            await edge
+            if not at_edge:
+                await edge
+            at_edge = False
             if reset_r is not None and _bit(reset_r(), "reset", self) :
                 held, in_tlp = None, False
                 await FallingEdge(self.reset)
@@ -411,5 +415,7 @@ class TlpStreamSink(_Stream):
                 ready_on = want
                 w_ready(want)
             if held is None and not _bit(valid_r(), "valid", self):
-                # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work).
-                await valid_rise
+                # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work), then the
+                # edge after it.
+                await valid_rise_then_edge
+                at_edge = True
