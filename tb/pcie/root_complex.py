@@ -32,13 +32,14 @@ import os
 from collections import deque
 from typing import Callable, NamedTuple
 
-from cocotb.utils import get_sim_steps, get_sim_time
+from cocotb.utils import get_sim_steps
 from cocotbext.axi.address_space import AddressSpace, MemoryRegion
 from cocotbext.pcie.core import RootComplex
 from cocotbext.pcie.core.tlp import CplStatus, TlpType
 from cocotbext.pcie.core.utils import PcieId
 
 from tb.platform.memory import MemoryAccessError
+from tb.simtime import now_ns
 
 from .deadlines import Deadlines
 from .dispatch import handle_tlp
@@ -461,7 +462,7 @@ class HostRootComplex(RootComplex):
             await handle_tlp(self, tlp)       # RootComplex.handle_tlp (tb/pcie/dispatch.py)
             return
         is_pasid_tlp = isinstance(tlp, PasidTlp)
-        rec = UpstreamRecord(get_sim_time("ns"), _kind(tlp) if is_pasid_tlp else tlp.fmt_type.name, tlp.address,
+        rec = UpstreamRecord(now_ns(), _kind(tlp) if is_pasid_tlp else tlp.fmt_type.name, tlp.address,
                              tlp.length, int(tlp.requester_id), tlp.tag, getattr(tlp, "pasid", None),
                              getattr(tlp, "pmr", False), getattr(tlp, "er", False), tlp.get_header_size_dw())
         self.upstream_log.append(rec)

@@ -41,6 +41,7 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
 from imsdev import regs
 from tb import coverage
+from tb.simtime import now_ns
 
 from .direct import DirectLink
 from .dispatch import handle_tlp
@@ -538,7 +539,7 @@ class LinkShim(Endpoint):
             if key in self._pending:
                 raise ProtocolError(f"host reused tag {key} while the RTL still owes its completion")
             self._flr_discarded.discard(key)
-            self._pending[key] = _Pending(tlp, get_sim_time("ns") + self.completion_timeout_ns)
+            self._pending[key] = _Pending(tlp, now_ns() + self.completion_timeout_ns)
             self._pending_added.set()
         self.stats["rx_req"] += 1
         coverage.host_request(tlp, *hit)

@@ -33,6 +33,7 @@ from cocotb.triggers import Event, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from tb import coverage
+from tb.simtime import now_ns
 from tb.triggers import Then
 
 from .tlp import ProtocolError, StreamFields
@@ -356,7 +357,7 @@ class TlpStreamSink(_Stream):
                     self._fail(f"signals changed while valid && !ready (held since {held_since:.1f} ns)")
                 sop = _bit(sample[0], "sop", self)
                 if held is None and sop and not in_tlp:
-                    start_ns = get_sim_time("ns")
+                    start_ns = now_ns()
                     for observe in self.start_observers:
                         observe()
                 stalled += not ready_on
@@ -392,7 +393,7 @@ class TlpStreamSink(_Stream):
                         rx = ReceivedTlp(StreamFields(hdr_v, _bit(first[1], "prfx_valid", self), int(first[2], 2),
                                                       payload),
                                          int(first[3], 2) if first[3] is not None else 0, start_ns,
-                                         get_sim_time("ns"))
+                                         now_ns())
                         for observe in self.observers:
                             observe(rx)
                         self.queue.put_nowait(rx)
@@ -400,7 +401,7 @@ class TlpStreamSink(_Stream):
                         self._fail(f"no eop on beat {len(chunks)}, Length {length} DW needs {beats} beats")
                 elif held is None:
                     held = sample
-                    held_since = get_sim_time("ns")
+                    held_since = now_ns()
                 active = True
             else:
                 if held is not None:
