@@ -228,15 +228,27 @@ class Bench:
             self.log.debug("settle: not quiescent after %d cycles (%s)", SETTLE_MAX_CYCLES, why)
 
     # ---- MMIO ----------------------------------------------------------------------------------
+    # rd32 / rd64 / wr32 are cocotbext-axi's Window.read_dword / read_qword / write_dword (what they did until
+    # 2026-12-08) without their four wrapper coroutines: the window's range check, the parent address space's
+    # read or write at the window's offset, the same bytes little-endian.
+    async def _bar0_read(self, off: int, length: int) -> int:
+        bar0 = self.bar0
+        bar0.check_range(off, length)
+        data = bytes(await bar0.parent.read(bar0.get_parent_address(off), length))
+        return int.from_bytes(data[0:length], "little")
+
     async def rd32(self, off: int) -> int:
-        return await self.bar0.read_dword(off)
+        return await self._bar0_read(off, 4)
 
     async def rd64(self, off: int) -> int:
-        return await self.bar0.read_qword(off)
+        return await self._bar0_read(off, 8)
 
     async def wr32(self, off: int, value: int, byte_enables: int = 0xF):
         if byte_enables == 0xF:
-            await self.bar0.write_dword(off, value)
+            data = bytearray(value.to_bytes(4, "little"))
+            bar0 = self.bar0
+            bar0.check_range(off, 4)
+            await bar0.parent.write(bar0.get_parent_address(off), data)
         else:
             tlp = self._mem_tlp(off, write=True)
             tlp.set_addr_be_data(self.bar0_addr + off, (value & 0xFFFF_FFFF).to_bytes(4, "little"))

@@ -35,7 +35,7 @@ from typing import Callable, NamedTuple
 from cocotb.utils import get_sim_steps
 from cocotbext.axi.address_space import AddressSpace, MemoryRegion
 from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.core.tlp import CplStatus, TlpType
+from cocotbext.pcie.core.tlp import CplStatus, TlpAttr, TlpTc, TlpType
 from cocotbext.pcie.core.utils import PcieId
 
 from tb.platform.memory import MemoryAccessError
@@ -254,6 +254,27 @@ class HostRootComplex(RootComplex):
         super().add_switch_port(port)
         if self._switch_shortcut:
             rc_switch.shortcut_port(self, port)
+
+    # ---- MMIO by address (the driver model's accesses, tb/driver_ops.py) ------------------------------------
+    # RootComplex.mem_read_dword / mem_read_qword / mem_write_dword (cocotbext-pcie 0.2.16) go through three
+    # wrapper coroutines each (..._dwords, ..._words, mem_read / mem_write) to the memory address space; these
+    # do the same in one: the same bytes, byte order and arguments to mem_address_space.read / write.
+    async def mem_read_dword(self, addr, byteorder='little', timeout=0, timeout_unit='ns', attr=TlpAttr(0),
+                             tc=TlpTc.TC0):
+        data = bytes(await self.mem_address_space.read(addr, 4, timeout=timeout, timeout_unit=timeout_unit,
+                                                       attr=attr, tc=tc))
+        return int.from_bytes(data[0:4], byteorder)
+
+    async def mem_read_qword(self, addr, byteorder='little', timeout=0, timeout_unit='ns', attr=TlpAttr(0),
+                             tc=TlpTc.TC0):
+        data = bytes(await self.mem_address_space.read(addr, 8, timeout=timeout, timeout_unit=timeout_unit,
+                                                       attr=attr, tc=tc))
+        return int.from_bytes(data[0:8], byteorder)
+
+    async def mem_write_dword(self, addr, data, byteorder='little', timeout=0, timeout_unit='ns', attr=TlpAttr(0),
+                              tc=TlpTc.TC0):
+        await self.mem_address_space.write(addr, bytearray(data.to_bytes(4, byteorder)), timeout=timeout,
+                                           timeout_unit=timeout_unit, attr=attr, tc=tc)
 
     # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
     def add_direct_link(self, link) -> None:
