@@ -213,8 +213,7 @@ class TlpStreamSource(_Stream):
         # is these signals' only driver, and its constructor set them all to 0
         sop_v = eop_v = -1
         hdr_v = pv_v = prfx_v = data_v = bar_v = 0
-        mask = (1 << (8 * self.bytes_per_beat)) - 1
-        bpb_bits = 8 * self.bytes_per_beat
+        bpb = self.bytes_per_beat
         while True:
             if not self._queue:
                 if valid_on:
@@ -234,7 +233,7 @@ class TlpStreamSource(_Stream):
             n = payload_beats(length, has_data, self.bytes_per_beat)
             if has_data and len(fields.data) != length * 4:
                 raise ValueError(f"{self.name}: {len(fields.data)} payload bytes for Length {length}")
-            payload = int.from_bytes(fields.data, "little") if has_data else 0
+            payload = fields.data if has_data else b""
             if fields.hdr != hdr_v:
                 w_hdr(fields.hdr)
                 hdr_v = fields.hdr
@@ -256,7 +255,9 @@ class TlpStreamSource(_Stream):
                             w_valid(0)
                             valid_on = False
                         await edge
-                v = (payload >> (i * bpb_bits)) & mask
+                # beat i: payload bytes [i * bpb, (i + 1) * bpb), little-endian (the last beat zero-padded), the
+                # same value as shifting the whole payload read as one integer, without the shift per beat
+                v = int.from_bytes(payload[i * bpb:(i + 1) * bpb], "little")
                 if v != data_v:
                     w_data(v)
                     data_v = v
@@ -350,7 +351,8 @@ class TlpStreamSink(_Stream):
                 continue
             if self._ready_forced_low:
                 ready_on, self._ready_forced_low = 0, False
-            if _bit(valid_r(), "valid", self):
+            valid = _bit(valid_r(), "valid", self)
+            if valid:
                 sample = (sop_r(), eop_r(), hdr_r(), pv_r(), prfx_r(), data_r()) if bar_r is None else \
                     (sop_r(), eop_r(), hdr_r(), pv_r(), prfx_r(), data_r(), bar_r())
                 if held is not None and sample != held:
@@ -415,7 +417,7 @@ class TlpStreamSink(_Stream):
             if want != ready_on:
                 ready_on = want
                 w_ready(want)
-            if held is None and not _bit(valid_r(), "valid", self):
+            if held is None and not valid:     # (as read above: nothing evaluates the RTL in between)
                 # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work), then the
                 # edge after it.
                 await valid_rise_then_edge
