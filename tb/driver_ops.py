@@ -13,6 +13,7 @@ delivery is queued as its (target, vector) for wait_irq.
 """
 from __future__ import annotations
 
+import sys
 import traceback
 import weakref
 from collections import Counter, deque
@@ -60,6 +61,11 @@ def flush_all() -> None:
     """Issue every BenchOps's queued posted writes (run_blocking calls it when the driver code returns)."""
     for ops in list(_LIVE):
         ops.flush()
+
+
+def _frames(where) -> list[traceback.FrameSummary]:
+    """The (file, line, function) triples BenchOps._post keeps, as traceback's frame summaries."""
+    return [traceback.FrameSummary(filename, lineno, name) for filename, lineno, name in where]
 
 
 class BenchOps(DeviceOps):
@@ -113,7 +119,17 @@ class BenchOps(DeviceOps):
     def _post(self, fn, addr: int, length: int, *args) -> None:
         """Queue a posted write; one outside the device's BARs (host memory or a platform model's registers,
         which act at once) is issued now, with the ones queued before it."""
-        self._posted.append((fn, (addr, *args), traceback.extract_stack(limit=4)[:-2]))
+        # where: the driver's two frames above mmio_write32/mmio_write64/movdir64b, as (file, line, function),
+        # outermost first: what traceback.extract_stack(limit=4)[:-2] gave, without its per-call stat() of
+        # each file and source-line reads (read only if the write fails)
+        f = sys._getframe(2)
+        where = []
+        while f is not None and len(where) < 2:
+            code = f.f_code
+            where.append((code.co_filename, f.f_lineno, code.co_name))
+            f = f.f_back
+        where.reverse()
+        self._posted.append((fn, (addr, *args), where))
         if not self._to_device(addr, length):
             self.flush()
 
@@ -123,7 +139,7 @@ class BenchOps(DeviceOps):
                 await fn(*args)
             except Exception as exc:
                 raise type(exc)(f"{exc} (a posted write to {args[0]:#x} queued at "
-                                f"{''.join(traceback.format_list(where)).strip()})") from exc
+                                f"{''.join(traceback.format_list(_frames(where))).strip()})") from exc
 
     def flush(self) -> None:
         """Issue the queued posted writes, in program order, in one resume of the simulation."""

@@ -14,7 +14,7 @@ import os
 import random
 
 import cocotb
-from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge, Timer
 from cocotb.utils import get_sim_steps, get_sim_time
 from cocotbext.pcie.core.caps import PciCapId
 from cocotbext.pcie.core.tlp import Tlp, TlpType
@@ -22,6 +22,7 @@ from cocotbext.pcie.core.tlp import Tlp, TlpType
 from imsdev import regs
 from tb import coverage, speedprobe
 from tb.clock import start_clock
+from tb.triggers import FirstOf
 from tb.msglog import MessageLog
 from tb.params import DeviceParams
 from tb.pcie.root_complex import HostRootComplex
@@ -188,7 +189,8 @@ class Bench:
         long). Without, until the device is quiescent: SETTLE_QUIET_CYCLES in a row with the RTL's dev_idle
         high (nothing in progress inside) and nothing crossing the link, after which nothing is owed or moving
         across it (LinkShim.owed); at most SETTLE_MAX_CYCLES (a test that holds a stream or withholds an
-        answer ends there). Waits on dev_idle's edges and one timer per window, not cycle by cycle."""
+        answer ends there). Waits on dev_idle's edges and one timer per window, not cycle by cycle (FirstOf:
+        cocotb's First without its two tasks per wait)."""
         if n is not None:
             await self.cycles(n)
             return
@@ -202,12 +204,13 @@ class Bench:
                 break
             if idle() != "1":
                 why = "dev_idle low"
-                await First(self._idle_rise, Timer(end - now, "step"))
+                await FirstOf(self._idle_rise, Timer(end - now, "step"))
                 continue
             mark = self.shim.activity()
             window = min(SETTLE_QUIET_CYCLES * period, end - now)
-            fired = await First(self._idle_fall, Timer(window, "step"))
-            if fired is self._idle_fall:
+            first = FirstOf(self._idle_fall, Timer(window, "step"))
+            await first
+            if first.fired is self._idle_fall:
                 why = "dev_idle low"
                 continue
             if window < SETTLE_QUIET_CYCLES * period:
@@ -225,15 +228,27 @@ class Bench:
             self.log.debug("settle: not quiescent after %d cycles (%s)", SETTLE_MAX_CYCLES, why)
 
     # ---- MMIO ----------------------------------------------------------------------------------
+    # rd32 / rd64 / wr32 are cocotbext-axi's Window.read_dword / read_qword / write_dword (what they did until
+    # 2026-12-08) without their four wrapper coroutines: the window's range check, the parent address space's
+    # read or write at the window's offset, the same bytes little-endian.
+    async def _bar0_read(self, off: int, length: int) -> int:
+        bar0 = self.bar0
+        bar0.check_range(off, length)
+        data = bytes(await bar0.parent.read(bar0.get_parent_address(off), length))
+        return int.from_bytes(data[0:length], "little")
+
     async def rd32(self, off: int) -> int:
-        return await self.bar0.read_dword(off)
+        return await self._bar0_read(off, 4)
 
     async def rd64(self, off: int) -> int:
-        return await self.bar0.read_qword(off)
+        return await self._bar0_read(off, 8)
 
     async def wr32(self, off: int, value: int, byte_enables: int = 0xF):
         if byte_enables == 0xF:
-            await self.bar0.write_dword(off, value)
+            data = bytearray(value.to_bytes(4, "little"))
+            bar0 = self.bar0
+            bar0.check_range(off, 4)
+            await bar0.parent.write(bar0.get_parent_address(off), data)
         else:
             tlp = self._mem_tlp(off, write=True)
             tlp.set_addr_be_data(self.bar0_addr + off, (value & 0xFFFF_FFFF).to_bytes(4, "little"))

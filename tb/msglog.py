@@ -10,10 +10,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cocotb.triggers import Event, with_timeout
-from cocotb.utils import get_sim_time
 
 from tb import coverage
 from tb.pcie.tlp import ProtocolError
+from tb.simtime import now_ns
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class MessageLog:
             check_interrupt_tlp(tlp)
         if len(data) != 4:
             raise AssertionError(f"interrupt message at {addr:#x} carries {len(data)} bytes, expected one DWORD")
-        msg = Message(addr, int.from_bytes(data, "little"), requester_id, header_dw, get_sim_time("ns"))
+        msg = Message(addr, int.from_bytes(data, "little"), requester_id, header_dw, now_ns())
         self.messages.append(msg)
         self.counts[(msg.addr, msg.data)] += 1
         coverage.raw_message(msg.addr, msg.data, header_dw)

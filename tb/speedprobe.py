@@ -5,6 +5,8 @@ construction and the Python imports cost is left out), every bench's link shim i
 exit one JSON object is written: CPU-seconds from the first test's start to the end, and the TLPs that
 crossed the link (host requests, device completions, device requests, host completions). sim/bench.py adds
 the simulated time from cocotb's results.xml. Off (nothing kept, nothing written) without the variable.
+With IMSDEV_CPROFILE=<file> as well, cProfile runs over the same span and its stats are dumped to <file>
+(pstats format; per-function call counts of the bench's Python, a figure that does not move with the load).
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ def note_bench(bench) -> None:
         return
     if _state is None:
         _state = {"cpu0": time.process_time(), "shims": [], "starts": [], "gc_s": 0.0, "gc_runs": [0, 0, 0]}
+        if os.environ.get("IMSDEV_CPROFILE"):
+            import cProfile
+            _state["prof"] = cProfile.Profile()
+            _state["prof"].enable()
         gc.callbacks.append(_gc_timer)
         atexit.register(_write)
     _state["shims"].append(bench.shim)
@@ -44,6 +50,9 @@ def _gc_timer(phase: str, info: dict) -> None:
 
 
 def _write() -> None:
+    if "prof" in _state:
+        _state["prof"].disable()
+        _state["prof"].dump_stats(os.environ["IMSDEV_CPROFILE"])
     cpu = time.process_time() - _state["cpu0"]
     tlps = {k: sum(s.stats[k] for s in _state["shims"]) for k in ("rx_req", "tx_cpl", "tx_req", "rx_cpl")}
     with open(_OUT, "w") as f:

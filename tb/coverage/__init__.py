@@ -30,10 +30,10 @@ import os
 from pathlib import Path
 
 import cocotb
-from cocotb.utils import get_sim_time
 
 from imsdev import regs
 from tb.coverage import model
+from tb.simtime import now_ns
 
 FOUR_GIB = 1 << 32
 PAGE = 4096
@@ -335,7 +335,7 @@ def device_tlp(stream: str, hdr: int, start_ns: float, stalled_cycles: int):
     `stalled_cycles` how long the sink's backpressure held it."""
     if _shadow is None:
         return
-    now = get_sim_time("ns")
+    now = now_ns()
     last = _shadow.last_tlp_end_ns.get(stream)
     _shadow.last_tlp_end_ns[stream] = now
     gap = None if last is None else round((start_ns - last) / _clock_ns()) - 1

@@ -44,7 +44,7 @@ from cocotb.triggers import NullTrigger
 from cocotbext.pcie.core.tlp import TlpType
 from cocotbext.pcie.core.utils import PcieId
 
-from .tlp import PasidTlp, fmt_type_of
+from .tlp import _FMT_TYPES, _PLAIN_FMT_TYPES, PasidTlp, fmt_type_of
 
 _MEM_REQUESTS = frozenset({TlpType.MEM_READ, TlpType.MEM_READ_64, TlpType.MEM_WRITE, TlpType.MEM_WRITE_64})
 _COMPLETIONS = frozenset({TlpType.CPL, TlpType.CPL_DATA, TlpType.CPL_LOCKED, TlpType.CPL_LOCKED_DATA})
@@ -55,14 +55,25 @@ _ROOT_ID = PcieId(0, 0, 0)
 CHECK_ROUTING = os.environ.get("IMSDEV_DIRECT_CHECK", "0") not in ("", "0")
 
 
+# _carried by (Fmt, Type) code, for a PasidTlp (a DMWr's code as its memory write's) and for the package's
+# own Tlp: a dictionary of codes instead of hashing the TlpType (a Python call) against two sets.
+_CARRIED_PASID = {code: t in _COMPLETIONS for code, t in _FMT_TYPES.items() if t in _CARRIED}
+_CARRIED_PLAIN = {code: t in _COMPLETIONS for code, t in _PLAIN_FMT_TYPES.items() if t in _CARRIED}
+_CFG1_CODES = frozenset(t.value for t in _CFG1)
+
+
 def _carried(tlp) -> bool | None:
     """None: not carried by the direct link; else whether it is a completion (else a memory request)."""
-    ft = fmt_type_of(tlp)
-    if ft in _MEM_REQUESTS:
-        return False
-    if ft in _COMPLETIONS:
-        return True
-    return None
+    code = (tlp.fmt, tlp.type)
+    out = (_CARRIED_PASID if isinstance(tlp, PasidTlp) else _CARRIED_PLAIN).get(code)
+    if out is None:
+        fmt_type_of(tlp)        # an unknown code raises the Enum's error, as fmt_type did
+    return out
+
+
+def _is_cfg1(tlp) -> bool:
+    """fmt_type_of(tlp) in _CFG1, by code (configuration codes are the same for both classes)."""
+    return (tlp.fmt, tlp.type) in _CFG1_CODES
 
 
 def _copy(tlp):
@@ -158,7 +169,7 @@ class DirectLink:
         """A TLP from the RC core that the host bridge and switch would hand to this device's root port."""
         cpl = _carried(tlp)
         if cpl is None:
-            if fmt_type_of(tlp) in _CFG1:
+            if _is_cfg1(tlp):
                 out = self._cfg1_goes_down(tlp)
                 if CHECK_ROUTING and out != self._goes_down_package(tlp):
                     raise AssertionError(f"direct link: downstream routing of {tlp!r} differs from cocotbext-pcie's")
@@ -257,7 +268,7 @@ class DirectLink:
         it."""
         if self.goes_down_direct(tlp) if direct is None else direct:
             self.stats["down"] += 1
-            if fmt_type_of(tlp) in _CFG1:
+            if _is_cfg1(tlp):
                 # Software's posted MMIO writes issued just before (Bench.wr32_nowait starts each as a task)
                 # reached the link first while configuration requests crossed the simulated link; a
                 # configuration request yields once, so every task already started hands its TLP over first
@@ -286,7 +297,6 @@ class DirectLink:
         if tlp.ep:
             self._poisoned()
         tlp = _copy(tlp)
-        ft = fmt_type_of(tlp)
-        if ft in _CFG1 and tlp.completer_id.bus == self.root_port.sec_bus_num:
-            tlp.fmt_type = _CFG1_TO_0[ft]     # the root port's Type 1 -> Type 0 conversion
+        if _is_cfg1(tlp) and tlp.completer_id.bus == self.root_port.sec_bus_num:
+            tlp.fmt_type = _CFG1_TO_0[fmt_type_of(tlp)]     # the root port's Type 1 -> Type 0 conversion
         await self.device.upstream_recv(tlp)

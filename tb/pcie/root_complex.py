@@ -32,15 +32,17 @@ import os
 from collections import deque
 from typing import Callable, NamedTuple
 
-from cocotb.utils import get_sim_steps, get_sim_time
+from cocotb.utils import get_sim_steps
 from cocotbext.axi.address_space import AddressSpace, MemoryRegion
 from cocotbext.pcie.core import RootComplex
-from cocotbext.pcie.core.tlp import CplStatus, TlpType
+from cocotbext.pcie.core.tlp import CplStatus, TlpAttr, TlpTc, TlpType
 from cocotbext.pcie.core.utils import PcieId
 
 from tb.platform.memory import MemoryAccessError
+from tb.simtime import now_ns
 
 from .deadlines import Deadlines
+from .dispatch import handle_tlp
 from .hooks import install
 from . import rc_switch
 from .mmio_region import InlineReadRegion
@@ -253,6 +255,27 @@ class HostRootComplex(RootComplex):
         if self._switch_shortcut:
             rc_switch.shortcut_port(self, port)
 
+    # ---- MMIO by address (the driver model's accesses, tb/driver_ops.py) ------------------------------------
+    # RootComplex.mem_read_dword / mem_read_qword / mem_write_dword (cocotbext-pcie 0.2.16) go through three
+    # wrapper coroutines each (..._dwords, ..._words, mem_read / mem_write) to the memory address space; these
+    # do the same in one: the same bytes, byte order and arguments to mem_address_space.read / write.
+    async def mem_read_dword(self, addr, byteorder='little', timeout=0, timeout_unit='ns', attr=TlpAttr(0),
+                             tc=TlpTc.TC0):
+        data = bytes(await self.mem_address_space.read(addr, 4, timeout=timeout, timeout_unit=timeout_unit,
+                                                       attr=attr, tc=tc))
+        return int.from_bytes(data[0:4], byteorder)
+
+    async def mem_read_qword(self, addr, byteorder='little', timeout=0, timeout_unit='ns', attr=TlpAttr(0),
+                             tc=TlpTc.TC0):
+        data = bytes(await self.mem_address_space.read(addr, 8, timeout=timeout, timeout_unit=timeout_unit,
+                                                       attr=attr, tc=tc))
+        return int.from_bytes(data[0:8], byteorder)
+
+    async def mem_write_dword(self, addr, data, byteorder='little', timeout=0, timeout_unit='ns', attr=TlpAttr(0),
+                              tc=TlpTc.TC0):
+        await self.mem_address_space.write(addr, bytearray(data.to_bytes(4, byteorder)), timeout=timeout,
+                                           timeout_unit=timeout_unit, attr=attr, tc=tc)
+
     # ---- direct delivery (tb/pcie/direct.py) -------------------------------------------------------
     def add_direct_link(self, link) -> None:
         """Deliver memory TLPs and completions for `link`'s device without the simulated link."""
@@ -457,10 +480,10 @@ class HostRootComplex(RootComplex):
 
     async def handle_tlp(self, tlp):
         if tlp.is_completion():
-            await super().handle_tlp(tlp)
+            await handle_tlp(self, tlp)       # RootComplex.handle_tlp (tb/pcie/dispatch.py)
             return
         is_pasid_tlp = isinstance(tlp, PasidTlp)
-        rec = UpstreamRecord(get_sim_time("ns"), _kind(tlp) if is_pasid_tlp else tlp.fmt_type.name, tlp.address,
+        rec = UpstreamRecord(now_ns(), _kind(tlp) if is_pasid_tlp else tlp.fmt_type.name, tlp.address,
                              tlp.length, int(tlp.requester_id), tlp.tag, getattr(tlp, "pasid", None),
                              getattr(tlp, "pmr", False), getattr(tlp, "er", False), tlp.get_header_size_dw())
         self.upstream_log.append(rec)
@@ -505,7 +528,7 @@ class HostRootComplex(RootComplex):
         elif self._translator is not None and tlp.fmt_type in _READS:
             await self._translated_read(tlp)
             return
-        await super().handle_tlp(tlp)
+        await handle_tlp(self, tlp)
 
     # ---- completions of the host's non-posted requests ----------------------------------------------
     async def recv_cpl(self, tag, timeout=0, timeout_unit="ns"):

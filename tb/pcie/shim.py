@@ -41,8 +41,10 @@ from cocotbext.pcie.core.tlp import CplStatus, TlpType
 
 from imsdev import regs
 from tb import coverage
+from tb.simtime import now_ns
 
 from .direct import DirectLink
+from .dispatch import handle_tlp
 from .ats_link import AtsExtCapability, AtsLinkState
 from .pri_link import PriExtCapability, PriLinkState
 from .root_complex import quiet_per_tlp_log
@@ -499,6 +501,26 @@ class LinkShim(Endpoint):
         self.flr_count += 1
 
     # ---- host -> device requests --------------------------------------------------------------
+    _MATCH_BAR_CACHE_MAX = 4096
+
+    def match_bar(self, addr, io=False):
+        """Function.match_bar, remembered per (address, io) while the BAR registers and masks stay as they were
+        (a host request asked it three times: the direct link's claim, the BAR decode and the completion's
+        coverage, each a Python loop over the six BARs); any change to `bar` or `bar_mask` starts afresh."""
+        memo = self.__dict__.get("_match_bar_memo")
+        if memo is None or memo[0] != self.bar or memo[1] != self.bar_mask:
+            memo = self._match_bar_memo = (list(self.bar), list(self.bar_mask), {})
+        found = memo[2]
+        key = (addr, io)
+        try:
+            return found[key]
+        except KeyError:
+            pass
+        if len(found) >= self._MATCH_BAR_CACHE_MAX:
+            found.clear()
+        hit = found[key] = super().match_bar(addr, io)      # (index, offset) or None: immutable
+        return hit
+
     async def _handle_bar_request(self, tlp):
         for observe in self.rx_req_observers:
             observe(tlp)
@@ -517,7 +539,7 @@ class LinkShim(Endpoint):
             if key in self._pending:
                 raise ProtocolError(f"host reused tag {key} while the RTL still owes its completion")
             self._flr_discarded.discard(key)
-            self._pending[key] = _Pending(tlp, get_sim_time("ns") + self.completion_timeout_ns)
+            self._pending[key] = _Pending(tlp, now_ns() + self.completion_timeout_ns)
             self._pending_added.set()
         self.stats["rx_req"] += 1
         coverage.host_request(tlp, *hit)
@@ -700,7 +722,7 @@ class LinkShim(Endpoint):
 
     async def handle_tlp(self, tlp):
         if not tlp.is_completion():
-            await super().handle_tlp(tlp)
+            await handle_tlp(self, tlp)       # Function.handle_tlp (tb/pcie/dispatch.py)
             return
         # Completions for the RTL's reads go to rx_cpl, not to cocotbext-pcie's own tag queues.
         tlp.release_fc()

@@ -33,6 +33,8 @@ from cocotb.triggers import Event, FallingEdge, RisingEdge
 from cocotb.utils import get_sim_time
 
 from tb import coverage
+from tb.simtime import now_ns
+from tb.triggers import Then
 
 from .tlp import ProtocolError, StreamFields
 
@@ -207,9 +209,11 @@ class TlpStreamSource(_Stream):
         w_bar = _writer(self.bar) if self.bar is not None else None
         reset_r = _raw(self.reset) if self.reset is not None else None
         valid_on = False
-        sop_v = eop_v = -1   # last driven values, to skip redundant writes
-        mask = (1 << (8 * self.bytes_per_beat)) - 1
-        bpb_bits = 8 * self.bytes_per_beat
+        # last driven values, to skip redundant writes (each wide one a bit string through VPI): the source
+        # is these signals' only driver, and its constructor set them all to 0
+        sop_v = eop_v = -1
+        hdr_v = pv_v = prfx_v = data_v = bar_v = 0
+        bpb = self.bytes_per_beat
         while True:
             if not self._queue:
                 if valid_on:
@@ -229,12 +233,20 @@ class TlpStreamSource(_Stream):
             n = payload_beats(length, has_data, self.bytes_per_beat)
             if has_data and len(fields.data) != length * 4:
                 raise ValueError(f"{self.name}: {len(fields.data)} payload bytes for Length {length}")
-            payload = int.from_bytes(fields.data, "little") if has_data else 0
-            w_hdr(fields.hdr)
-            w_prfx_valid(int(fields.prfx_valid))
-            w_prfx(fields.prfx)
-            if self.bar is not None:
+            payload = fields.data if has_data else b""
+            if fields.hdr != hdr_v:
+                w_hdr(fields.hdr)
+                hdr_v = fields.hdr
+            v = int(fields.prfx_valid)
+            if v != pv_v:
+                w_prfx_valid(v)
+                pv_v = v
+            if fields.prfx != prfx_v:
+                w_prfx(fields.prfx)
+                prfx_v = fields.prfx
+            if w_bar is not None and bar != bar_v:
                 w_bar(bar)
+                bar_v = bar
             for i in range(n):
                 pauses = self._pauses
                 if pauses is not None:
@@ -243,7 +255,12 @@ class TlpStreamSource(_Stream):
                             w_valid(0)
                             valid_on = False
                         await edge
-                w_data((payload >> (i * bpb_bits)) & mask)
+                # beat i: payload bytes [i * bpb, (i + 1) * bpb), little-endian (the last beat zero-padded), the
+                # same value as shifting the whole payload read as one integer, without the shift per beat
+                v = int.from_bytes(payload[i * bpb:(i + 1) * bpb], "little")
+                if v != data_v:
+                    w_data(v)
+                    data_v = v
                 s, e = int(i == 0), int(i == n - 1)
                 if s != sop_v:
                     sop_v = s
@@ -302,7 +319,8 @@ class TlpStreamSink(_Stream):
 
     async def _run(self):
         edge = RisingEdge(self.clock)
-        valid_rise = RisingEdge(self.valid)
+        valid_rise_then_edge = Then(RisingEdge(self.valid), edge)    # no resumption between the two
+        at_edge = False        # woken by valid_rise_then_edge: already at the edge the loop waits for
         ready_on = 1
         held = None            # beat sampled with valid && !ready: it must be presented unchanged
         held_since = 0.0
@@ -324,21 +342,24 @@ class TlpStreamSink(_Stream):
         reset_r = _raw(self.reset) if self.reset is not None else None
         w_ready = _writer(self.ready)
         while True:
-            await edge
+            if not at_edge:
+                await edge
+            at_edge = False
             if reset_r is not None and _bit(reset_r(), "reset", self) :
                 held, in_tlp = None, False
                 await FallingEdge(self.reset)
                 continue
             if self._ready_forced_low:
                 ready_on, self._ready_forced_low = 0, False
-            if _bit(valid_r(), "valid", self):
+            valid = _bit(valid_r(), "valid", self)
+            if valid:
                 sample = (sop_r(), eop_r(), hdr_r(), pv_r(), prfx_r(), data_r()) if bar_r is None else \
                     (sop_r(), eop_r(), hdr_r(), pv_r(), prfx_r(), data_r(), bar_r())
                 if held is not None and sample != held:
                     self._fail(f"signals changed while valid && !ready (held since {held_since:.1f} ns)")
                 sop = _bit(sample[0], "sop", self)
                 if held is None and sop and not in_tlp:
-                    start_ns = get_sim_time("ns")
+                    start_ns = now_ns()
                     for observe in self.start_observers:
                         observe()
                 stalled += not ready_on
@@ -374,7 +395,7 @@ class TlpStreamSink(_Stream):
                         rx = ReceivedTlp(StreamFields(hdr_v, _bit(first[1], "prfx_valid", self), int(first[2], 2),
                                                       payload),
                                          int(first[3], 2) if first[3] is not None else 0, start_ns,
-                                         get_sim_time("ns"))
+                                         now_ns())
                         for observe in self.observers:
                             observe(rx)
                         self.queue.put_nowait(rx)
@@ -382,7 +403,7 @@ class TlpStreamSink(_Stream):
                         self._fail(f"no eop on beat {len(chunks)}, Length {length} DW needs {beats} beats")
                 elif held is None:
                     held = sample
-                    held_since = get_sim_time("ns")
+                    held_since = now_ns()
                 active = True
             else:
                 if held is not None:
@@ -396,6 +417,8 @@ class TlpStreamSink(_Stream):
             if want != ready_on:
                 ready_on = want
                 w_ready(want)
-            if held is None and not _bit(valid_r(), "valid", self):
-                # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work).
-                await valid_rise
+            if held is None and not valid:     # (as read above: nothing evaluates the RTL in between)
+                # Nothing offered at this edge: sleep until the RTL raises valid (no per-cycle work), then the
+                # edge after it.
+                await valid_rise_then_edge
+                at_edge = True

@@ -103,6 +103,23 @@ _CHECK_CFG_IO = frozenset({TlpType.CFG_READ_0, TlpType.CFG_WRITE_0, TlpType.CFG_
 _CHECK_CPL_DATA = frozenset({TlpType.CPL_DATA, TlpType.CPL_LOCKED_DATA})
 _CHECK_NO_LENGTH = frozenset({TlpType.CPL, TlpType.CPL_LOCKED, TlpType.MSG_TO_RC, TlpType.MSG_ADDR, TlpType.MSG_ID,
                               TlpType.MSG_BCAST, TlpType.MSG_LOCAL, TlpType.MSG_GATHER})
+# The same classes by (Fmt, Type) code, for membership tests without the TlpType (whose hash is a Python call):
+# `code in _codes(S)` is `fmt_type in S` for every code fmt_type answers (a DMWr's as its memory write's).
+def _codes(types, table=None) -> frozenset:
+    return frozenset(code for code, t in (_FMT_TYPES if table is None else table).items() if t in types)
+
+
+_CHECK_4K_CODES = _codes(_CHECK_4K)
+_CHECK_CFG_IO_CODES = _codes(_CHECK_CFG_IO)
+_CHECK_CPL_DATA_CODES = _codes(_CHECK_CPL_DATA)
+_CHECK_NO_LENGTH_CODES = _codes(_CHECK_NO_LENGTH)
+_MEM_READ_CODES = _codes(_MEM_READS)
+_MEM_WRITE_CODES = _codes(_MEM_WRITES)
+_MSG_TYPE_CODES = _codes(_MSG_TYPES)
+_HDR_REQUEST_CODES = _codes(_HDR_REQUESTS)
+_HDR_CFG_CODES = _codes(_HDR_CFG)
+_HDR_CPL_CODES = _codes(_HDR_CPL)
+_HDR_LENGTH_0_IS_0_CODES = _codes(_HDR_LENGTH_0_IS_0)
 # Message codes that may carry a PASID prefix (Invalidate Request, Page Request: PCIe §10.3, §10.4).
 _PASID_MSG_CODES = frozenset({_ats.MSG_CODE_INV_REQ, _ats.MSG_CODE_PAGE_REQ, _ats.MSG_CODE_PRG_RESP})
 
@@ -339,7 +356,9 @@ class PasidTlp(Tlp):
         once. One difference, on purpose: the package compares fmt_type *equal to* the set of configuration
         and I/O types (so never checks them); here the Length = 1 / Last BE = 0 rule applies to them."""
         ret = True
-        ft = self.fmt_type
+        code = (self.fmt, self.type)
+        if code not in _FMT_TYPES:
+            self.fmt_type           # the Enum's ValueError, as the package's fmt_type read raises it
         if self.fmt in _DATA_FMTS:
             if self.length * 4 != len(self.data):
                 print(f"TLP validation failed, length field does not match data: {self!r}")
@@ -347,22 +366,22 @@ class PasidTlp(Tlp):
             if 0 > self.length > 1024:      # the package's (vacuous) range test, kept as it is
                 print(f"TLP validation failed, length out of range: {self!r}")
                 ret = False
-        if ft in _CHECK_4K:
+        if code in _CHECK_4K_CODES:
             if self.length * 4 > 0x1000 - (self.address & 0xfff):
                 print(f"TLP validation failed, request crosses 4K boundary: {self!r}")
                 ret = False
-        elif ft in _CHECK_CFG_IO:
+        elif code in _CHECK_CFG_IO_CODES:
             if self.length != 1:
                 print(f"TLP validation failed, invalid length for IO or configuration request: {self!r}")
                 ret = False
             if self.last_be != 0:
                 print(f"TLP validation failed, invalid last BE for IO or configuration request: {self!r}")
                 ret = False
-        elif ft in _CHECK_CPL_DATA:
+        elif code in _CHECK_CPL_DATA_CODES:
             if (self.byte_count + (self.lower_address & 3) + 3) < self.length * 4:
                 print(f"TLP validation failed, completion byte count too small: {self!r}")
                 ret = False
-        elif ft in _CHECK_NO_LENGTH:
+        elif code in _CHECK_NO_LENGTH_CODES:
             if self.length != 0:
                 print(f"TLP validation failed, length field is reserved: {self!r}")
                 ret = False
@@ -378,11 +397,23 @@ class PasidTlp(Tlp):
         return self.get_fc_type() == FcType.CPL
 
     def is_mem_read(self):
-        return self.fmt_type in _MEM_READS
+        code = (self.fmt, self.type)
+        if code in _MEM_READ_CODES:
+            return True
+        if code not in _FMT_TYPES:
+            self.fmt_type           # the Enum's ValueError for an unknown code, as before
+        return False
 
     def is_mem_write(self):
         """A posted memory write (not a DMWr)."""
-        return not self.is_dmwr() and self.fmt_type in _MEM_WRITES
+        if self.is_dmwr():
+            return False
+        code = (self.fmt, self.type)
+        if code in _MEM_WRITE_CODES:
+            return True
+        if code not in _FMT_TYPES:
+            self.fmt_type
+        return False
 
     # ---- sizes (the prefix DW travels on the wire) --------------------------------------------
     def get_size(self):
@@ -448,10 +479,7 @@ class PasidTlp(Tlp):
 
     # ---- messages (ATS) -----------------------------------------------------------------------
     def is_message(self):
-        try:
-            return self.fmt_type in _MSG_TYPES
-        except ValueError:
-            return False
+        return (self.fmt, self.type) in _MSG_TYPE_CODES     # an unknown code: not a message
 
     def is_inv_request(self):
         return self.is_message() and self.fmt_type == TlpType.MSG_DATA_ID and self.msg_code == _ats.MSG_CODE_INV_REQ
@@ -604,16 +632,18 @@ class PasidTlp(Tlp):
         tlp.tag = ((dw >> 11) & 0x100) | ((dw >> 14) & 0x200)
         tlp.type = (dw >> 24) & 0x1f
         tlp.fmt = (dw >> 29) & 0x7
-        ft = tlp.fmt_type                         # as the package asks it (ValueError for an unknown code)
-        if ft not in _HDR_LENGTH_0_IS_0 and tlp.length == 0:
+        ft = (tlp.fmt, tlp.type)
+        if ft not in _FMT_TYPES:
+            tlp.fmt_type                          # as the package asks it (ValueError for an unknown code)
+        if ft not in _HDR_LENGTH_0_IS_0_CODES and tlp.length == 0:
             tlp.length = 1024
-        if ft in _HDR_REQUESTS:
+        if ft in _HDR_REQUEST_CODES:
             dw = int.from_bytes(pkt[4:8], "big")
             tlp.first_be = dw & 0xf
             tlp.last_be = (dw >> 4) & 0xf
             tlp.tag |= (dw >> 8) & 0x0ff
             tlp._requester_id = _pcie_id(dw >> 16)
-            if ft in _HDR_CFG:
+            if ft in _HDR_CFG_CODES:
                 dw = int.from_bytes(pkt[8:12], "big")
                 tlp.address = dw & 0xffc
                 tlp._completer_id = _pcie_id(dw >> 16)
@@ -625,7 +655,7 @@ class PasidTlp(Tlp):
                 dw = int.from_bytes(pkt[8:12], "big")
                 tlp.address = dw & 0xfffffffc
                 tlp.ph = dw & 0x3
-        elif ft in _HDR_CPL:
+        elif ft in _HDR_CPL_CODES:
             dw = int.from_bytes(pkt[4:8], "big")
             tlp.byte_count = dw & 0xfff
             tlp.bcm = bool(dw & 1 << 12)
@@ -644,23 +674,25 @@ class PasidTlp(Tlp):
 
     def _pack_request_cpl_header(self):
         """Tlp.pack_header() of cocotbext-pcie 0.2.16, with its type classes as constants (see above)."""
-        ft = self.fmt_type
+        ft = (self.fmt, self.type)
+        if ft not in _FMT_TYPES:
+            self.fmt_type                         # the Enum's ValueError for an unknown code
         attr = int(self.attr)       # TlpAttr is a Flag: `&` on it builds a new member
         dw = (self.length & 0x3ff) | (self.at & 0x3) << 10 | (attr & 0x3) << 12 | bool(self.ep) << 14 \
             | bool(self.td) << 15 | bool(self.th) << 16 | bool(self.ln) << 17 | (attr & 0x4) << 16 \
             | (self.tag & 0x100) << 11 | (self.tc & 0x7) << 20 | (self.tag & 0x200) << 14 | (self.type & 0x1f) << 24 \
             | (self.fmt & 0x7) << 29
         pkt = bytearray(dw.to_bytes(4, "big"))
-        if ft in _HDR_REQUESTS:
+        if ft in _HDR_REQUEST_CODES:
             dw = (self.first_be & 0xf) | (self.last_be & 0xf) << 4 | (self.tag & 0x0ff) << 8 | int(self.requester_id) << 16
             pkt += dw.to_bytes(4, "big")
-            if ft in _HDR_CFG:
+            if ft in _HDR_CFG_CODES:
                 pkt += ((self.address & 0xffc) | int(self.completer_id) << 16).to_bytes(4, "big")
             elif self.fmt in _FOUR_DW_FMTS:
                 pkt += ((self.address & 0xfffffffffffffffc) | (self.ph & 0x3)).to_bytes(8, "big")
             else:
                 pkt += ((self.address & 0xfffffffc) | (self.ph & 0x3)).to_bytes(4, "big")
-        elif ft in _HDR_CPL:
+        elif ft in _HDR_CPL_CODES:
             dw = (self.byte_count & 0xfff) | bool(self.bcm) << 12 | (self.status & 0x7) << 13 \
                 | int(self.completer_id) << 16
             pkt += dw.to_bytes(4, "big")

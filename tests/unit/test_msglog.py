@@ -24,7 +24,7 @@ def _message(pasid=None, pmr=False):
 
 
 def test_message_without_prefix_is_counted(monkeypatch):
-    monkeypatch.setattr(msglog, "get_sim_time", lambda unit: 0.0)      # no simulator here
+    monkeypatch.setattr(msglog, "now_ns", lambda: 0.0)      # no simulator here
     log = MessageLog()
     tlp = _message()
     check_interrupt_tlp(tlp)
