@@ -12,7 +12,17 @@ awaitables (tasks, waitables) need its tasks.
 """
 from __future__ import annotations
 
+import cocotb
 from cocotb.triggers import Trigger
+
+# Both classes below use cocotb's Trigger internals (_register / _prime / _unprime / _react and a callback
+# handle's _trigger and cancel), as in the cocotb that requirements.txt pins. Another cocotb fails here, at
+# import, naming what is missing, instead of mis-scheduling a test.
+_NEEDED = ("_register", "_prime", "_unprime", "_react")
+_missing = [a for a in _NEEDED if not hasattr(Trigger, a)]
+if _missing:
+    raise ImportError(f"tb/triggers.py: cocotb {cocotb.__version__}'s Trigger has no {', '.join(_missing)}; "
+                      f"FirstOf / Then were written against the cocotb pinned in requirements.txt")
 
 
 class FirstOf(Trigger):
