@@ -370,6 +370,14 @@ class DmaTb:
             self.bme = bme
         self._drive_cfg()
 
+    def set_prompt(self, split_prob: float) -> None:
+        """No backpressure or idle cycles anywhere; completions in request order with no gap between those of
+        one request, each RCB boundary inside a request splitting with `split_prob`."""
+        self.tx_backpressure = self.rsp_backpressure = self.rx_idle = self.cmd_idle = 0.0
+        self.split_prob = split_prob
+        self.in_order = True
+        self.cpl_gap = (0, 0)
+
     def fail(self, msg: str):
         if len(self.failures) < 50:
             self.log.error("cycle %d: %s", self.cycle, msg)

@@ -517,10 +517,7 @@ async def test_throughput(dut):
     """Copy/fill throughput and latency with no backpressure and prompt completions (64-byte CplDs)."""
     tb = DmaTb(dut, "throughput")
     await tb.start()
-    tb.tx_backpressure = tb.rsp_backpressure = tb.rx_idle = tb.cmd_idle = 0.0
-    tb.split_prob = 1.0
-    tb.in_order = True
-    tb.cpl_gap = (0, 0)
+    tb.set_prompt(split_prob=1.0)
     tb.set_cfg(mps=1, mrrs=2)
     nb = tb.nb
     perf = {"DATA_W": tb.data_w, "TAGS": tb.tags, "BUF_BYTES": tb.buf_bytes, "link_bytes_per_cycle": nb,
@@ -674,16 +671,13 @@ async def test_start_right_after_one_beat_tlp(dut):
     destination sits s bytes below a write-size boundary (first TLP: s bytes, one beat; second: a whole
     write TLP), the source starts on a write-size boundary and is read in requests of the write size; a
     FILL before the COPY keeps the write side busy while the COPY's first read returns, and the second read
-    is held back, so the buffer holds exactly one write size when the first TLP starts. The second TLP must wait for the second
-    read (checked, and the host memory check sees stale bytes otherwise). Every case checks that it reached
-    that window.
+    is held back, so the buffer holds exactly one write size when the first TLP starts. The second TLP must
+    wait for the second read (checked, and the host memory check sees stale bytes otherwise). Every case
+    checks that it reached that window.
     """
     tb = DmaTb(dut, "start_after_one_beat")
     await tb.start()
-    tb.tx_backpressure = tb.rsp_backpressure = tb.rx_idle = tb.cmd_idle = 0.0
-    tb.split_prob = 0.0
-    tb.in_order = True
-    tb.cpl_gap = (0, 0)
+    tb.set_prompt(split_prob=0.0)
     tb.cpl_delay = (4, 12)
     cases = 0
     for code in range(3):
