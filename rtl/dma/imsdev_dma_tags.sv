@@ -274,7 +274,7 @@ module imsdev_dma_tags #(
     // the tags as the edge leaves them: the retired tail gone, an allocated tag added (the allocated slot is a
     // free one: alloc_valid only when not full). Simulation check against the table below.
     logic       q_wr_busy_q;
-    (* keep *) logic [1:0] wr_busy_n;        // (keep: as failed_n below)
+    logic [1:0] wr_busy_n;
     always_comb begin
         for (int k = 0; k < 2; k++) begin
             logic [SEQ_W-1:0] s;
@@ -302,10 +302,7 @@ module imsdev_dma_tags #(
     // The read side's lookup (q_rd_failed) is registered the same way (Fmax: the table read ran into the
     // read request generator's issue / abort / load decision, the deepest cones after round 11): candidates 2
     // and 3 are q_rd_seq and q_rd_load_seq, picked by q_rd_load. Only the failure bit is needed there.
-    // (keep: the candidates stay nets of their own in synthesis, so the load's pick is one LUT after them; ABC
-    // otherwise folds the pick into the candidates' OR trees and q_wr_load, the end of the write engine's
-    // command-end decision, runs through four more LUT levels: round 17, seed 2's worst path into q_wr_busy_q)
-    (* keep *) logic [3:0] failed_n, rdx_n;
+    logic [3:0] failed_n, rdx_n;
     wire  [1:0] wr_failed_n = failed_n[1:0];
     wire  [1:0] wr_rdx_n    = rdx_n[1:0];
     always_comb begin
