@@ -203,7 +203,8 @@ async def test_zero_length_behind_full_buffer(dut):
     reached = []
     for k in range(1, 13):
         tb.rsp_backpressure = 1.0
-        cmds = [tb.submit(tb.make_write(4)) for _ in range(k)]
+        # (each WRITE one TLP of one beat: 4 bytes at a DW-aligned destination never cross a page)
+        cmds = [tb.submit(tb.make_write(4, dst=tb.alloc(4, align=0))) for _ in range(k)]
         z = tb.submit(tb.make_copy(0))
         # (source on a read-size boundary: whole 512-byte reads fill the buffer exactly)
         src = (tb.alloc(tb.buf_bytes + 1024) + 511) // 512 * 512
